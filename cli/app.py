@@ -1,0 +1,469 @@
+"""The ``taskalloc`` command: thin commands that parse, call the library and render.
+
+Data (plans, reports, schemas, generated problems) goes to stdout or ``-o``; everything for
+humans (summaries, warnings, errors) goes to stderr. Library errors become one line each on
+stderr and an exit code from :mod:`taskalloc.cli.exits`, in :func:`main` only. Heavy modules
+(numpy, pydantic, solvers) are imported inside the commands so that ``--help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from .exits import EXIT_CODES_HELP, ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from taskalloc.problems.problem import Problem
+
+app = typer.Typer(
+    name="taskalloc",
+    help=(
+        "Place and schedule AI workloads on heterogeneous fleets: which task goes on which "
+        "node, and when.\n\n" + EXIT_CODES_HELP
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class _Opts:
+    debug = False
+    quiet = False
+
+
+_STDERR: Console | None = None
+
+
+def err_console() -> Console:
+    global _STDERR
+    if _STDERR is None:
+        from rich.console import Console
+
+        _STDERR = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _STDERR
+
+
+def say(message: str) -> None:
+    """A line for humans on stderr (silenced by --quiet)."""
+    if not _Opts.quiet:
+        err_console().print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    if not _Opts.quiet:
+        err_console().print(f"warning: {message}", markup=False, style="yellow")
+
+
+class Fail(Exception):
+    """A handled failure: message lines for stderr and an exit code."""
+
+    def __init__(self, code: ExitCode, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.code = code
+        self.lines = lines
+
+
+def fail(code: ExitCode, *lines: str) -> NoReturn:
+    raise Fail(code, *lines)
+
+
+class PlanFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    csv = "csv"
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from taskalloc import __version__
+
+        typer.echo(f"taskalloc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summaries or warnings on stderr.")
+    ] = False,
+) -> None:
+    _Opts.debug = debug
+    _Opts.quiet = quiet
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _load(path: str) -> Problem:
+    from taskalloc.problems.problem import load_problem
+
+    problem = load_problem(path)
+    for w in problem.warnings:
+        warn(str(w))
+    return problem
+
+
+def _write(text: str, output: Path | None) -> None:
+    """Write data to ``output`` atomically (temp file + rename), or to stdout."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _format_for(output: Path | None, fmt: PlanFormat | None) -> str:
+    if fmt is not None:
+        return fmt.value
+    if output is not None and output.suffix.lower() == ".json":
+        return "json"
+    return "yaml"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
+ProblemArg = Annotated[str, typer.Argument(help="Problem file (YAML or JSON); - for stdin.")]
+PlanArg = Annotated[str, typer.Argument(help="Plan file written by `solve`; - for stdin.")]
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+@app.command()
+def solve(
+    problem_file: ProblemArg,
+    solver: Annotated[
+        str, typer.Option("--solver", "-s", help="Solver: greedy.", show_default=True)
+    ] = "greedy",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the plan here (default stdout).")
+    ] = None,
+    fmt: Annotated[
+        PlanFormat | None,
+        typer.Option("--format", "-f", help="Plan format (default: from -o's suffix, else yaml)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (recorded in the plan).")] = 0,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", "-t", min=0, help="Seconds for the search.")
+    ] = None,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            help="Greedy node choice: least-loaded (smallest peak utilisation after placing), "
+            "best-fit (largest), first-fit (first allowed node with room).",
+        ),
+    ] = "least-loaded",
+) -> None:
+    """Solve a problem and write the plan (stdout or -o); a summary goes to stderr.
+
+    Exit 0 with a plan; 3 when the problem is proven infeasible (the plan then lists the
+    proofs); 4 when no plan was found within the limits (the partial plan says why).
+    """
+    from taskalloc.problems.evaluate import make_plan
+    from taskalloc.problems.plan import SolverInfo, Status
+    from taskalloc.problems.problem import prove_infeasible
+    from taskalloc.solvers import SOLVERS, SolverUnavailable
+    from taskalloc.solvers import solve as run_solver
+
+    if solver not in SOLVERS:
+        fail(ExitCode.BAD_INPUT, f"unknown solver '{solver}' (available: {', '.join(SOLVERS)})")
+    from taskalloc.solvers.greedy import POLICIES
+
+    if policy not in POLICIES:
+        fail(ExitCode.BAD_INPUT, f"unknown policy '{policy}' (one of: {', '.join(POLICIES)})")
+    problem = _load(problem_file)
+    path = None if problem_file == "-" else problem_file
+    fmt_name = _format_for(output, fmt)
+    proofs = prove_infeasible(problem)
+    if proofs:
+        info = SolverInfo(name=solver, status=Status.INFEASIBLE, seconds=0.0, seed=seed,
+                          message="structural check proves that no plan exists")
+        plan, _ = make_plan(problem, [], info, infeasibility=[str(d) for d in proofs], path=path)
+        _write(plan.dumps(fmt_name), output)
+        fail(ExitCode.INFEASIBLE, "infeasible: no plan can exist:", *(f"  {d}" for d in proofs))
+    try:
+        result = run_solver(problem, solver, seed=seed, time_limit=time_limit, policy=policy)
+    except SolverUnavailable as exc:
+        fail(ExitCode.BAD_INPUT, str(exc))
+    info = SolverInfo(
+        name=result.solver,
+        status=result.status,
+        bound=result.bound,
+        seconds=result.seconds,
+        seed=result.seed,
+        message=result.message,
+        options=result.options,
+        trajectory=result.trajectory,
+    )
+    plan, ev = make_plan(problem, result.assignments, info, path=path)
+    if result.has_plan and not ev.feasible:
+        raise RuntimeError(
+            f"solver {solver} returned an infeasible plan as {result.status}: "
+            + "; ".join(v.message for v in ev.violations[:5])
+        )
+    _write(plan.dumps(fmt_name), output)
+    placed = len(ev.placed_tasks)
+    objective = ", ".join(f"{k}={_fmt(v)}" for k, v in ev.objective.items())
+    say(
+        f"{result.solver}: {result.status} in {result.seconds:.2f} s; {placed}/{len(problem.tasks)}"
+        f" tasks placed ({ev.placed_replicas}/{ev.total_replicas} replicas) on "
+        f"{ev.nodes_used}/{len(problem.nodes)} nodes; objective {objective}; "
+        f"fitness {_fmt(ev.fitness)}"
+    )
+    if output is not None:
+        say(f"plan written to {output}")
+    if result.status == Status.INFEASIBLE:
+        fail(ExitCode.INFEASIBLE, f"infeasible: {result.message or 'proven by the solver'}")
+    if not result.has_plan:
+        required = [u for u in ev.unplaced if problem.tasks[problem.task_index[u.task]].required]
+        fail(
+            ExitCode.NO_PLAN,
+            f"no plan: {result.message or 'no feasible plan found within the limits'}",
+            *(f"  {u.task}: {u.reason}" for u in required[:20]),
+        )
+    for u in ev.unplaced:
+        say(f"unplaced {u.task}: {u.reason}")
+
+
+@app.command()
+def validate(problem_file: ProblemArg) -> None:
+    """Check a problem file: schema, references, and cheap proofs of infeasibility.
+
+    Exit 0 when valid, 2 with every error located (file:line:column: field: message),
+    3 when the file is valid but no plan can exist.
+    """
+    from taskalloc.problems.problem import prove_infeasible
+
+    problem = _load(problem_file)
+    kind = "scheduling" if problem.scheduling else "placement"
+    pools = sum(1 for members in problem.pools.values() if len(members) > 1)
+    say(
+        f"{problem.source.name}: valid {kind} problem: {len(problem.nodes)} nodes"
+        f" ({pools} pools), {len(problem.tasks)} tasks ({problem.total_replicas} replicas),"
+        f" resources {', '.join(problem.resources) or '(none)'};"
+        f" objective {problem.objective.describe()}"
+    )
+    proofs = prove_infeasible(problem)
+    if proofs:
+        fail(ExitCode.INFEASIBLE, "infeasible: no plan can exist:", *(f"  {d}" for d in proofs))
+
+
+@app.command()
+def check(
+    problem_file: ProblemArg,
+    plan_file: PlanArg,
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="text (stderr) or json (stdout).")
+    ] = CheckFormat.text,
+) -> None:
+    """Recompute every constraint and objective term of a plan from the two files alone.
+
+    Exit 0 when every constraint holds and the stated objective equals the recomputed one
+    (relative tolerance 1e-6), else 1 with every violation listed.
+    """
+    import json
+
+    from taskalloc.problems.evaluate import check as run_check
+    from taskalloc.problems.plan import read_plan
+
+    if problem_file == "-" and plan_file == "-":
+        fail(ExitCode.BAD_INPUT, "only one of PROBLEM and PLAN can be read from stdin")
+    problem = _load(problem_file)
+    plan = read_plan(plan_file)
+    rep = run_check(problem, plan)
+    for w in rep.warnings:
+        warn(w)
+    if fmt == CheckFormat.json:
+        out = {
+            "ok": rep.ok,
+            "violations": [
+                {"kind": v.kind, "message": v.message, "task": v.task, "node": v.node}
+                for v in rep.violations
+            ],
+            "objective": rep.evaluation.objective,
+            "terms": rep.evaluation.terms,
+            "warnings": rep.warnings,
+        }
+        _write(json.dumps(out, indent=2) + "\n", None)
+    if rep.ok:
+        n = len(plan.assignments)
+        say(f"ok: {n} assignments satisfy every constraint; objective matches")
+        return
+    fail(
+        ExitCode.VIOLATIONS,
+        f"{len(rep.violations)} violation(s):",
+        *(f"  {v.kind}: {v.message}" for v in rep.violations),
+    )
+
+
+@app.command()
+def report(
+    problem_file: ProblemArg,
+    plan_file: PlanArg,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="table, json, markdown or csv.")
+    ] = ReportFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here (default stdout).")
+    ] = None,
+) -> None:
+    """Utilisation per node and resource, objective terms, fitness, unplaced tasks and why.
+
+    The report is recomputed from the problem and the plan's assignments, not taken from the
+    plan's own metrics.
+    """
+    from taskalloc.problems.evaluate import evaluate
+    from taskalloc.problems.plan import read_plan
+
+    from . import render
+
+    if problem_file == "-" and plan_file == "-":
+        fail(ExitCode.BAD_INPUT, "only one of PROBLEM and PLAN can be read from stdin")
+    problem = _load(problem_file)
+    plan = read_plan(plan_file)
+    if plan.problem_sha256 != problem.sha256:
+        warn("the plan was made for a file with other bytes (sha256 differs)")
+    ev = evaluate(problem, plan.assignments)
+    if fmt == ReportFormat.table:
+        if output is None:
+            render.table(problem, plan, ev, None)
+        else:
+            _write(render.table_text(problem, plan, ev), output)
+        return
+    text = {
+        ReportFormat.json: render.json_report,
+        ReportFormat.markdown: render.markdown,
+        ReportFormat.csv: render.csv_report,
+    }[fmt](problem, plan, ev)
+    _write(text, output)
+
+
+@app.command()
+def generate(
+    tasks: Annotated[int, typer.Option("--tasks", "-n", min=1, help="Number of tasks.")] = 50,
+    nodes: Annotated[int, typer.Option("--nodes", "-m", min=1, help="Number of nodes.")] = 10,
+    scheduling: Annotated[
+        bool, typer.Option("--scheduling", help="Add durations, dependencies, deadlines.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    resources: Annotated[
+        int, typer.Option("--resources", min=3, max=5, help="Resources per node (3-5).")
+    ] = 3,
+    fmt: Annotated[
+        PlanFormat | None,
+        typer.Option("--format", "-f", help="yaml or json (default: from -o, else yaml)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default stdout).")
+    ] = None,
+) -> None:
+    """Generate a synthetic fleet and workload, feasible by construction."""
+    from taskalloc.problems.generate import generate as make
+    from taskalloc.problems.plan import dumps
+
+    data = make(tasks, nodes, scheduling=scheduling, seed=seed, resources=resources)
+    _write(dumps(data, _format_for(output, fmt)), output)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the problem format (for editors' YAML plug-ins)."""
+    import json
+
+    from taskalloc.problems.spec import json_schema
+
+    _write(json.dumps(json_schema(), indent=2) + "\n", None)
+
+
+# -- the one error boundary ------------------------------------------------------------------
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and turn every failure into one line and an exit code."""
+    from taskalloc.problems.source import InputError
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    debug = "--debug" in (argv if argv is not None else sys.argv)
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="taskalloc")
+        code = ExitCode(rv) if isinstance(rv, int) and rv in set(ExitCode) else ExitCode.OK
+    except Fail as exc:
+        for line in exc.lines:
+            err_console().print(line, markup=False, highlight=False)
+        code = exc.code
+    except InputError as exc:
+        for d in exc.diagnostics:
+            err_console().print(str(d), markup=False, highlight=False)
+        if exc.total > len(exc.diagnostics):
+            err_console().print(f"... and {exc.total - len(exc.diagnostics)} more errors")
+        code = ExitCode.BAD_INPUT
+    except typer.TyperException as exc:  # usage errors of the (vendored) click parser
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console().print(f"taskalloc: {exc}", markup=False)
+        code = ExitCode.BAD_INPUT
+    except (KeyboardInterrupt, typer.Abort):
+        err_console().print("interrupted")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.OK
+    except Exception as exc:
+        if debug:
+            raise
+        err_console().print(
+            f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+            "traceback, and please report it)",
+            markup=False,
+        )
+        code = ExitCode.INTERNAL
+    sys.exit(int(code))
+
+
+if __name__ == "__main__":
+    main()

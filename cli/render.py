@@ -1,0 +1,208 @@
+"""Rendering of the utilisation and fitness report: rich table, JSON, Markdown, CSV.
+
+Everything here is computed by the evaluator; this module only lays it out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from taskalloc.problems.evaluate import Evaluation
+    from taskalloc.problems.plan import Plan
+    from taskalloc.problems.problem import Problem
+
+BAR = 12
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
+def _bar(u: float) -> str:
+    filled = max(0, min(BAR, round(u * BAR)))
+    return "█" * filled + "░" * (BAR - filled) + f" {u * 100:5.1f}%"
+
+
+def _node_rows(problem: Problem, ev: Evaluation) -> list[tuple[str, str, float, float | None]]:
+    """(node, resource, utilisation (peak), time-average or None) for every capacity > 0."""
+    rows = []
+    for n in problem.nodes:
+        for r, u in ev.utilisation.get(n.id, {}).items():
+            avg = ev.average_utilisation[n.id].get(r) if ev.average_utilisation else None
+            rows.append((n.id, r, u, avg))
+    return rows
+
+
+def _header(problem: Problem, plan: Plan, ev: Evaluation) -> list[tuple[str, str]]:
+    kind = "scheduling" if problem.scheduling else "placement"
+    s = plan.solver
+    out = [
+        ("problem", f"{problem.name or problem.source.name} ({kind})"),
+        ("solver", f"{s.name}, status {s.status}" + (f", {s.seconds:.2f} s" if s.seconds else "")),
+        ("feasible", "yes" if ev.feasible else f"NO ({len(ev.violations)} violations)"),
+        ("placed", f"{len(ev.placed_tasks)}/{len(problem.tasks)} tasks, "
+                   f"{ev.placed_replicas}/{ev.total_replicas} replicas"),
+        ("nodes used", f"{ev.nodes_used}/{len(problem.nodes)}"),
+        ("objective", problem.objective.describe()),
+        ("fitness", _fmt(ev.fitness)),
+    ]
+    return out
+
+
+def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluation) -> None:
+    from rich.table import Table
+
+    head = Table(show_header=False, box=None, pad_edge=False)
+    head.add_column(style="bold")
+    head.add_column()
+    for k, v in _header(problem, plan, ev):
+        head.add_row(k, v)
+    console.print(head)
+
+    terms = Table(title="Objective terms", title_justify="left")
+    terms.add_column("term")
+    terms.add_column("value", justify="right")
+    terms.add_column("bound", justify="right")
+    terms.add_column("in objective")
+    bound = plan.solver.bound or {}
+    for t, v in ev.terms.items():
+        terms.add_row(
+            t, _fmt(v), _fmt(bound[t]) if t in bound else "",
+            "yes" if t in ev.objective else "",
+        )
+    console.print(terms)
+
+    util = Table(title="Utilisation" + (" (peak / time-average over the makespan)"
+                                         if problem.scheduling else ""), title_justify="left")
+    util.add_column("node")
+    for r in problem.resources:
+        util.add_column(r)
+    for n in problem.nodes:
+        row = ev.utilisation.get(n.id, {})
+        cells = []
+        for r in problem.resources:
+            if r not in row:
+                cells.append("")
+                continue
+            cell = _bar(row[r])
+            if ev.average_utilisation is not None:
+                cell += f" avg {ev.average_utilisation[n.id].get(r, 0.0) * 100:.0f}%"
+            cells.append(cell)
+        util.add_row(n.id, *cells)
+    util.add_row("fleet", *[_bar(ev.fleet[r]) if r in ev.fleet else "" for r in problem.resources],
+                 style="bold")
+    console.print(util)
+
+    if ev.unplaced:
+        un = Table(title="Unplaced tasks", title_justify="left")
+        un.add_column("task")
+        un.add_column("required")
+        un.add_column("why")
+        for u in ev.unplaced:
+            t = problem.tasks[problem.task_index[u.task]]
+            why = u.reason
+            if u.details:
+                why += "\n" + "\n".join("  " + d for d in u.details[:8])
+                if len(u.details) > 8:
+                    why += f"\n  ... {len(u.details) - 8} more lines (see --format json)"
+            un.add_row(u.task, "yes" if t.required else "no", why)
+        console.print(un)
+    if ev.violations:
+        console.print(f"[bold red]{len(ev.violations)} violation(s):[/]")
+        for v in ev.violations:
+            console.print(f"  {v.kind}: {v.message}", markup=False)
+
+
+def table(problem: Problem, plan: Plan, ev: Evaluation, console: Console | None) -> None:
+    from rich.console import Console
+
+    _console_table(console or Console(highlight=False), problem, plan, ev)
+
+
+def table_text(problem: Problem, plan: Plan, ev: Evaluation) -> str:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=160, no_color=True, highlight=False, color_system=None)
+    _console_table(console, problem, plan, ev)
+    return buf.getvalue()
+
+
+def report_data(problem: Problem, plan: Plan, ev: Evaluation) -> dict[str, Any]:
+    return {
+        "problem": {"name": problem.name, "sha256": problem.sha256,
+                    "kind": "scheduling" if problem.scheduling else "placement"},
+        "solver": plan.solver.to_dict(),
+        "feasible": ev.feasible,
+        "violations": [v.message for v in ev.violations],
+        "objective": ev.objective,
+        "terms": ev.terms,
+        "fitness": ev.fitness,
+        "placed_tasks": len(ev.placed_tasks),
+        "tasks": len(problem.tasks),
+        "placed_replicas": ev.placed_replicas,
+        "total_replicas": ev.total_replicas,
+        "nodes_used": ev.nodes_used,
+        "fleet_utilisation": ev.fleet,
+        "utilisation": ev.utilisation,
+        **({"average_utilisation": ev.average_utilisation} if ev.average_utilisation else {}),
+        "unplaced": [u.to_dict() for u in ev.unplaced],
+    }
+
+
+def json_report(problem: Problem, plan: Plan, ev: Evaluation) -> str:
+    return json.dumps(report_data(problem, plan, ev), indent=2) + "\n"
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(problem: Problem, plan: Plan, ev: Evaluation) -> str:
+    lines = [f"# Plan report: {_md_escape(problem.name or problem.source.name)}", ""]
+    lines += ["| | |", "|---|---|"]
+    lines += [f"| {k} | {_md_escape(v)} |" for k, v in _header(problem, plan, ev)]
+    lines += ["", "## Objective terms", "", "| term | value | in objective |", "|---|---:|---|"]
+    lines += [f"| {t} | {_fmt(v)} | {'yes' if t in ev.objective else ''} |"
+              for t, v in ev.terms.items()]
+    sched = ev.average_utilisation is not None
+    lines += ["", "## Utilisation" + (" (peak / time-average)" if sched else ""), ""]
+    lines += ["| node | " + " | ".join(problem.resources) + " |",
+              "|---|" + "---:|" * len(problem.resources)]
+    for n in problem.nodes:
+        row = ev.utilisation.get(n.id, {})
+        cells = []
+        for r in problem.resources:
+            if r not in row:
+                cells.append("")
+            elif sched and ev.average_utilisation is not None:
+                cells.append(f"{row[r]:.0%} / {ev.average_utilisation[n.id].get(r, 0.0):.0%}")
+            else:
+                cells.append(f"{row[r]:.0%}")
+        lines.append(f"| {n.id} | " + " | ".join(cells) + " |")
+    lines.append("| **fleet** | " + " | ".join(
+        f"**{ev.fleet[r]:.0%}**" if r in ev.fleet else "" for r in problem.resources) + " |")
+    if ev.unplaced:
+        lines += ["", "## Unplaced tasks", "", "| task | why |", "|---|---|"]
+        lines += [f"| {u.task} | {_md_escape(u.reason)} |" for u in ev.unplaced]
+    if ev.violations:
+        lines += ["", "## Violations", ""] + [f"- {_md_escape(v.message)}" for v in ev.violations]
+    return "\n".join(lines) + "\n"
+
+
+def csv_report(problem: Problem, plan: Plan, ev: Evaluation) -> str:
+    """One row per node and resource (capacity > 0)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["node", "resource", "capacity", "load", "utilisation", "average_utilisation"])
+    for node, r, u, avg in _node_rows(problem, ev):
+        cap = problem.nodes[problem.node_index[node]].capacity[r]
+        w.writerow([node, r, _fmt(cap), _fmt(round(u * cap, 9)), f"{u:.6g}",
+                    "" if avg is None else f"{avg:.6g}"])
+    return buf.getvalue()

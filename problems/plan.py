@@ -1,0 +1,282 @@
+"""The plan file (FORMATS.md v1): what a solver decided, plus the report computed from it.
+
+A :class:`Plan` is built by :func:`taskalloc.problems.evaluate.make_plan` from a problem and a
+solver's assignments (the evaluator, not the solver, fills in objective values, utilisation and
+reasons), and read back by :func:`read_plan` for ``check`` and ``report``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .source import MAX_ERRORS, InputError, Source, load, parse
+
+try:
+    from yaml import CSafeDumper as _Dumper
+except ImportError:  # pragma: no cover
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+
+
+class Status(StrEnum):
+    """Every backend maps its own status into one of these."""
+
+    OPTIMAL = "optimal"  # a plan, proven best for the objective
+    FEASIBLE = "feasible"  # a plan that satisfies every constraint, not proven best
+    INFEASIBLE = "infeasible"  # proven: no plan exists
+    UNKNOWN = "unknown"  # no plan found within the limits (and no proof that none exists)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    task: str
+    replica: int
+    node: str
+    start: int | None = None
+    end: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"task": self.task, "replica": self.replica, "node": self.node}
+        if self.start is not None:
+            d["start"] = self.start
+            d["end"] = self.end
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    """A task left unplaced, why (one line), and per allowed node what blocked it."""
+
+    task: str
+    reason: str
+    details: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"task": self.task, "reason": self.reason}
+        if self.details:
+            d["details"] = list(self.details)
+        return d
+
+
+@dataclass
+class SolverInfo:
+    """The ``solver`` section: who produced the plan, how it ended and what it claims."""
+
+    name: str
+    status: Status
+    objective: dict[str, float] | None = None
+    bound: dict[str, float] | None = None
+    seconds: float | None = None
+    seed: int | None = None
+    fitness: float | None = None
+    message: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    # (seconds, objective scalar, bound scalar or None): the anytime trajectory, for reports
+    trajectory: list[tuple[float, float, float | None]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "status": str(self.status)}
+        if self.objective is not None:
+            d["objective"] = {k: _clean(v) for k, v in self.objective.items()}
+        if self.bound:
+            d["bound"] = {k: _clean(v) for k, v in self.bound.items()}
+        if self.seconds is not None:
+            d["seconds"] = round(self.seconds, 4)
+        if self.seed is not None:
+            d["seed"] = self.seed
+        if self.fitness is not None:
+            d["fitness"] = _clean(self.fitness)
+        if self.message:
+            d["message"] = self.message
+        if self.options:
+            d["options"] = dict(self.options)
+        if self.trajectory:
+            d["trajectory"] = [[round(s, 4), _clean(o), _clean(b)] for s, o, b in self.trajectory]
+        return d
+
+
+@dataclass
+class Plan:
+    problem_name: str | None
+    problem_sha256: str
+    solver: SolverInfo
+    assignments: list[Assignment]
+    unplaced: list[Unplaced]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    problem_path: str | None = None  # where the problem was read from (not for stdin)
+    infeasibility: list[str] = field(default_factory=list)  # proofs, when status is infeasible
+
+    def to_dict(self) -> dict[str, Any]:
+        prob: dict[str, Any] = {}
+        if self.problem_name is not None:
+            prob["name"] = self.problem_name
+        prob["sha256"] = self.problem_sha256
+        if self.problem_path:
+            prob["path"] = self.problem_path
+        d: dict[str, Any] = {
+            "taskalloc_plan": 1,
+            "problem": prob,
+            "solver": self.solver.to_dict(),
+            "assignments": [a.to_dict() for a in self.assignments],
+            "unplaced": [u.to_dict() for u in self.unplaced],
+        }
+        if self.infeasibility:
+            d["infeasibility"] = list(self.infeasibility)
+        if self.metrics:
+            d["metrics"] = _clean_tree(self.metrics)
+        return d
+
+    def dumps(self, fmt: str = "yaml") -> str:
+        return dumps(self.to_dict(), fmt)
+
+
+def _clean(x: Any) -> Any:
+    """Integral floats print as integers; others keep 6 significant decimals."""
+    if isinstance(x, float):
+        if x != x or x in (float("inf"), float("-inf")):
+            return None
+        if x.is_integer() and abs(x) < 2**53:
+            return int(x)
+        return round(x, 6)
+    return x
+
+
+def _clean_tree(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _clean_tree(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean_tree(v) for v in x]
+    return _clean(x)
+
+
+def dumps(data: Mapping[str, Any], fmt: str = "yaml") -> str:
+    """Serialise plain data as YAML (leaf mappings inline, key order kept) or JSON."""
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    if fmt != "yaml":
+        raise ValueError(f"unknown format {fmt!r}")
+    return yaml.dump(
+        dict(data),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=None,
+        allow_unicode=True,
+        width=100,
+    )
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _AssignmentIn(_Base):
+    task: str
+    replica: int = Field(0, ge=0)
+    node: str
+    start: int | None = None
+    end: int | None = None
+
+
+class _UnplacedIn(_Base):
+    task: str
+    reason: str = ""
+    details: list[str] = Field(default_factory=list)
+
+
+class _SolverIn(_Base):
+    name: str = "unknown"
+    status: Status
+    objective: dict[str, float | None] | None = None
+    bound: dict[str, float | None] | None = None
+    seconds: float | None = None
+    seed: int | None = None
+    fitness: float | None = None
+    message: str | None = None
+
+
+class _ProblemRef(_Base):
+    name: str | None = None
+    sha256: str
+    path: str | None = None
+
+
+class _PlanIn(_Base):
+    taskalloc_plan: int
+    problem: _ProblemRef
+    solver: _SolverIn
+    assignments: list[_AssignmentIn]
+    unplaced: list[_UnplacedIn]
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def read_plan(path: str) -> Plan:
+    """Read a plan file (``-`` for stdin); InputError with locations if it is malformed."""
+    return plan_from_source(load(path))
+
+
+def plan_from_text(name: str, data: bytes) -> Plan:
+    return plan_from_source(parse(name, data))
+
+
+def plan_from_source(src: Source) -> Plan:
+    from .problem import schema_diagnostics  # shared wording of schema errors
+
+    if not isinstance(src.raw, dict):
+        raise InputError([src.diagnostic((), "a plan file must be a mapping")])
+    if "taskalloc" in src.raw and "taskalloc_plan" not in src.raw:
+        raise InputError([src.diagnostic((), "this is a problem file, not a plan")])
+    try:
+        p = _PlanIn.model_validate(src.raw)
+    except ValidationError as exc:
+        diags = schema_diagnostics(src, exc)
+        raise InputError(diags[:MAX_ERRORS], total=len(diags)) from None
+    if p.taskalloc_plan != 1:
+        raise InputError(
+            [src.diagnostic(("taskalloc_plan",), f"unsupported plan version {p.taskalloc_plan}")]
+        )
+    s = p.solver
+    extra = s.model_extra or {}
+    solver = SolverInfo(
+        name=s.name,
+        status=s.status,
+        objective=_floats(s.objective),
+        bound=_floats(s.bound),
+        seconds=s.seconds,
+        seed=s.seed,
+        fitness=s.fitness,
+        message=s.message,
+        options=dict(extra.get("options") or {}),
+        trajectory=[tuple(x) for x in extra.get("trajectory") or []],  # type: ignore[misc]
+    )
+    return Plan(
+        problem_name=p.problem.name,
+        problem_sha256=p.problem.sha256,
+        solver=solver,
+        assignments=[Assignment(a.task, a.replica, a.node, a.start, a.end) for a in p.assignments],
+        unplaced=[Unplaced(u.task, u.reason, tuple(u.details)) for u in p.unplaced],
+        metrics=dict(p.metrics),
+        problem_path=p.problem.path,
+        infeasibility=list((p.model_extra or {}).get("infeasibility") or []),
+    )
+
+
+def _floats(d: Mapping[str, float | None] | None) -> dict[str, float] | None:
+    if d is None:
+        return None
+    return {k: float(v) if v is not None else float("nan") for k, v in d.items()}
+
+
+def assignments_by_task(assignments: Sequence[Assignment]) -> dict[str, list[Assignment]]:
+    out: dict[str, list[Assignment]] = {}
+    for a in assignments:
+        out.setdefault(a.task, []).append(a)
+    return out

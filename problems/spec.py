@@ -1,0 +1,134 @@
+"""The problem file as written by users (FORMATS.md v1), as pydantic models.
+
+These models check each entity on its own (types, ranges, unknown keys) and give the JSON Schema
+that ``taskalloc schema`` prints. Cross-references (unknown ids, cycles, ...) are checked once,
+on the whole problem, in :mod:`taskalloc.problems.problem`.
+
+Keys starting with ``x-`` on the problem, a node, a task or the objective are kept in the raw
+data and ignored here. Maps whose keys are names (``capacity``, ``demand``, ``labels``, ...) take
+any valid name, ``x-`` included.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+ID_PATTERN = r"^[A-Za-z0-9_.:/-]+$"
+
+Ident = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Amount = Annotated[float, Field(ge=0)]
+Duration = Annotated[int, Field(ge=0)]
+Instant = Annotated[int, Field(ge=0)]
+LabelValue = str | int | float | bool
+
+Term = Literal["unplaced", "cost", "nodes", "balance", "makespan", "tardiness", "moves"]
+TERMS: tuple[str, ...] = ("unplaced", "cost", "nodes", "balance", "makespan", "tardiness", "moves")
+SCHEDULING_TERMS = frozenset({"makespan", "tardiness"})
+SCHEDULING_FIELDS = ("duration_on", "after", "release", "deadline", "due")
+
+
+class _Entity(BaseModel):
+    """Strict, frozen, no unknown keys except ``x-`` ones."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extensions(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(isinstance(k, str) and k.startswith("x-") for k in data):
+            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+        return data
+
+
+class NodeSpec(_Entity):
+    """A node, or a pool of identical nodes when ``count`` >= 2."""
+
+    id: Ident = Field(description="Unique node id; a pool's members are <id>-1 .. <id>-<count>.")
+    count: Annotated[int, Field(ge=1)] = Field(
+        1, description="Number of identical members; 1 keeps the id as it is."
+    )
+    capacity: dict[Ident, Amount] = Field(
+        default_factory=dict, description="Resource -> amount >= 0; a missing resource is 0."
+    )
+    labels: dict[Ident, LabelValue] = Field(
+        default_factory=dict, description="Label key -> value (compared as strings)."
+    )
+    cost: Amount = Field(0.0, description="Paid once if the node runs anything.")
+    speed: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="Duration on this node = ceil(duration / speed)."
+    )
+
+
+class TaskSpec(_Entity):
+    """A task: one or more replicas, each placed on a different node."""
+
+    id: Ident = Field(description="Unique task id.")
+    demand: dict[Ident, Amount] = Field(
+        default_factory=dict, description="Resource -> amount >= 0, per replica."
+    )
+    replicas: Annotated[int, Field(ge=1)] = Field(1, description="Copies, on distinct nodes.")
+    priority: Amount = Field(1.0, description="Value of placing each replica.")
+    required: bool = Field(True, description="false lets the solver leave it unplaced.")
+    nodes: list[Ident] | None = Field(None, description="Allowed node or pool ids.")
+    match: dict[Ident, LabelValue | list[LabelValue]] | None = Field(
+        None, description="Label selector: each key must equal one of the listed values."
+    )
+    separate_from: list[Ident] = Field(
+        default_factory=list, description="Never on a node that runs any replica of these tasks."
+    )
+    gang: Ident | None = Field(None, description="Tasks of one gang are placed all or none.")
+    assign_cost: dict[Ident, Amount] = Field(
+        default_factory=dict, description="Node or pool id -> cost of placing a replica there."
+    )
+    demand_on: dict[Ident, dict[Ident, Amount]] = Field(
+        default_factory=dict, description="Node or pool id -> demand that replaces `demand` there."
+    )
+    current: Ident | None = Field(None, description="Node (or pool) where it runs today.")
+    duration: Duration | None = Field(None, description="Time units on a node of speed 1.")
+    duration_on: dict[Ident, Duration] = Field(
+        default_factory=dict, description="Node or pool id -> duration that replaces it there."
+    )
+    after: list[Ident] = Field(
+        default_factory=list, description="Start only when every replica of these has ended."
+    )
+    release: Instant | None = Field(None, description="Earliest start.")
+    deadline: Instant | None = Field(None, description="Latest end (hard).")
+    due: Instant | None = Field(None, description="Soft due date (see the `tardiness` term).")
+
+
+class ObjectiveSpec(_Entity):
+    """Either an ordered list of terms or a weighted sum, not both."""
+
+    lexicographic: list[Term] | None = Field(None, description="Terms, most important first.")
+    weights: dict[Term, Amount] | None = Field(None, description="Term -> weight >= 0.")
+
+
+class ProblemSpec(_Entity):
+    """A taskalloc problem file, format version 1."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        title="taskalloc problem",
+        json_schema_extra={"$id": "https://taskalloc.dev/schema/problem-1.json"},
+    )
+
+    taskalloc: Literal[1] = Field(description="Format version.")
+    name: str | None = Field(None, description="Name of the problem.")
+    nodes: Annotated[list[NodeSpec], Field(min_length=1)]
+    tasks: Annotated[list[TaskSpec], Field(min_length=1)]
+    horizon: Instant | None = Field(None, description="No task may end after it.")
+    objective: ObjectiveSpec | None = Field(None, description="Default: [unplaced, cost|makespan].")
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the problem format, ``x-`` keys allowed on entities."""
+    schema = ProblemSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    for sub in [schema, *schema.get("$defs", {}).values()]:
+        if sub.get("additionalProperties") is False:
+            sub["patternProperties"] = {"^x-": {}}
+    return schema
