@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from .exits import EXIT_CODES_HELP, ExitCode
 
@@ -24,8 +25,17 @@ if TYPE_CHECKING:
 
     from taskalloc.problems.problem import Problem
 
+
+class _GuardedGroup(TyperGroup):
+    """Runs every command through :func:`run_guarded` (also under typer's CliRunner)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        return run_guarded(lambda: super(_GuardedGroup, self).invoke(ctx))
+
+
 app = typer.Typer(
     name="taskalloc",
+    cls=_GuardedGroup,
     help=(
         "Place and schedule AI workloads on heterogeneous fleets: which task goes on which "
         "node, and when.\n\n" + EXIT_CODES_HELP
@@ -213,8 +223,13 @@ def solve(
     fmt_name = _format_for(output, fmt)
     proofs = prove_infeasible(problem)
     if proofs:
-        info = SolverInfo(name=solver, status=Status.INFEASIBLE, seconds=0.0, seed=seed,
-                          message="structural check proves that no plan exists")
+        info = SolverInfo(
+            name=solver,
+            status=Status.INFEASIBLE,
+            seconds=0.0,
+            seed=seed,
+            message="structural check proves that no plan exists",
+        )
         plan, _ = make_plan(problem, [], info, infeasibility=[str(d) for d in proofs], path=path)
         _write(plan.dumps(fmt_name), output)
         fail(ExitCode.INFEASIBLE, "infeasible: no plan can exist:", *(f"  {d}" for d in proofs))
@@ -419,50 +434,51 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and turn every failure into one line and an exit code."""
+def run_guarded(invoke: Any) -> Any:
+    """Run a command; turn every failure into lines on stderr and an exit code (typer.Exit).
+
+    This is the only place where exceptions become exit codes. Usage errors of the parser
+    (exit 2) are handled by typer itself before a command runs.
+    """
     from taskalloc.problems.source import InputError
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    debug = "--debug" in (argv if argv is not None else sys.argv)
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="taskalloc")
-        code = ExitCode(rv) if isinstance(rv, int) and rv in set(ExitCode) else ExitCode.OK
+        return invoke()
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
     except Fail as exc:
         for line in exc.lines:
             err_console().print(line, markup=False, highlight=False)
-        code = exc.code
+        raise typer.Exit(int(exc.code)) from None
     except InputError as exc:
         for d in exc.diagnostics:
             err_console().print(str(d), markup=False, highlight=False)
         if exc.total > len(exc.diagnostics):
             err_console().print(f"... and {exc.total - len(exc.diagnostics)} more errors")
-        code = ExitCode.BAD_INPUT
-    except typer.TyperException as exc:  # usage errors of the (vendored) click parser
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            err_console().print(f"taskalloc: {exc}", markup=False)
-        code = ExitCode.BAD_INPUT
-    except (KeyboardInterrupt, typer.Abort):
+        raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
+    except KeyboardInterrupt:
         err_console().print("interrupted")
-        code = ExitCode.INTERRUPTED
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        code = ExitCode.OK
+        raise typer.Exit(int(ExitCode.OK)) from None
     except Exception as exc:
-        if debug:
+        if _Opts.debug:
             raise
         err_console().print(
             f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
             "traceback, and please report it)",
             markup=False,
         )
-        code = ExitCode.INTERNAL
-    sys.exit(int(code))
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``taskalloc`` script and ``python -m taskalloc``."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app(args=argv, prog_name="taskalloc")
 
 
 if __name__ == "__main__":

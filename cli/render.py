@@ -42,17 +42,19 @@ def _node_rows(problem: Problem, ev: Evaluation) -> list[tuple[str, str, float, 
 def _header(problem: Problem, plan: Plan, ev: Evaluation) -> list[tuple[str, str]]:
     kind = "scheduling" if problem.scheduling else "placement"
     s = plan.solver
-    out = [
+    return [
         ("problem", f"{problem.name or problem.source.name} ({kind})"),
         ("solver", f"{s.name}, status {s.status}" + (f", {s.seconds:.2f} s" if s.seconds else "")),
         ("feasible", "yes" if ev.feasible else f"NO ({len(ev.violations)} violations)"),
-        ("placed", f"{len(ev.placed_tasks)}/{len(problem.tasks)} tasks, "
-                   f"{ev.placed_replicas}/{ev.total_replicas} replicas"),
+        (
+            "placed",
+            f"{len(ev.placed_tasks)}/{len(problem.tasks)} tasks, "
+            f"{ev.placed_replicas}/{ev.total_replicas} replicas",
+        ),
         ("nodes used", f"{ev.nodes_used}/{len(problem.nodes)}"),
         ("objective", problem.objective.describe()),
         ("fitness", _fmt(ev.fitness)),
     ]
-    return out
 
 
 def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluation) -> None:
@@ -71,15 +73,20 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
     terms.add_column("bound", justify="right")
     terms.add_column("in objective")
     bound = plan.solver.bound or {}
-    for t, v in ev.terms.items():
+    for term, value in ev.terms.items():
         terms.add_row(
-            t, _fmt(v), _fmt(bound[t]) if t in bound else "",
-            "yes" if t in ev.objective else "",
+            term,
+            _fmt(value),
+            _fmt(bound[term]) if term in bound else "",
+            "yes" if term in ev.objective else "",
         )
     console.print(terms)
 
-    util = Table(title="Utilisation" + (" (peak / time-average over the makespan)"
-                                         if problem.scheduling else ""), title_justify="left")
+    util = Table(
+        title="Utilisation"
+        + (" (peak / time-average over the makespan)" if problem.scheduling else ""),
+        title_justify="left",
+    )
     util.add_column("node")
     for r in problem.resources:
         util.add_column(r)
@@ -95,8 +102,11 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
                 cell += f" avg {ev.average_utilisation[n.id].get(r, 0.0) * 100:.0f}%"
             cells.append(cell)
         util.add_row(n.id, *cells)
-    util.add_row("fleet", *[_bar(ev.fleet[r]) if r in ev.fleet else "" for r in problem.resources],
-                 style="bold")
+    util.add_row(
+        "fleet",
+        *[_bar(ev.fleet[r]) if r in ev.fleet else "" for r in problem.resources],
+        style="bold",
+    )
     console.print(util)
 
     if ev.unplaced:
@@ -105,18 +115,18 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         un.add_column("required")
         un.add_column("why")
         for u in ev.unplaced:
-            t = problem.tasks[problem.task_index[u.task]]
+            task = problem.tasks[problem.task_index[u.task]]
             why = u.reason
             if u.details:
                 why += "\n" + "\n".join("  " + d for d in u.details[:8])
                 if len(u.details) > 8:
                     why += f"\n  ... {len(u.details) - 8} more lines (see --format json)"
-            un.add_row(u.task, "yes" if t.required else "no", why)
+            un.add_row(u.task, "yes" if task.required else "no", why)
         console.print(un)
     if ev.violations:
         console.print(f"[bold red]{len(ev.violations)} violation(s):[/]")
-        for v in ev.violations:
-            console.print(f"  {v.kind}: {v.message}", markup=False)
+        for viol in ev.violations:
+            console.print(f"  {viol.kind}: {viol.message}", markup=False)
 
 
 def table(problem: Problem, plan: Plan, ev: Evaluation, console: Console | None) -> None:
@@ -136,8 +146,11 @@ def table_text(problem: Problem, plan: Plan, ev: Evaluation) -> str:
 
 def report_data(problem: Problem, plan: Plan, ev: Evaluation) -> dict[str, Any]:
     return {
-        "problem": {"name": problem.name, "sha256": problem.sha256,
-                    "kind": "scheduling" if problem.scheduling else "placement"},
+        "problem": {
+            "name": problem.name,
+            "sha256": problem.sha256,
+            "kind": "scheduling" if problem.scheduling else "placement",
+        },
         "solver": plan.solver.to_dict(),
         "feasible": ev.feasible,
         "violations": [v.message for v in ev.violations],
@@ -169,12 +182,15 @@ def markdown(problem: Problem, plan: Plan, ev: Evaluation) -> str:
     lines += ["| | |", "|---|---|"]
     lines += [f"| {k} | {_md_escape(v)} |" for k, v in _header(problem, plan, ev)]
     lines += ["", "## Objective terms", "", "| term | value | in objective |", "|---|---:|---|"]
-    lines += [f"| {t} | {_fmt(v)} | {'yes' if t in ev.objective else ''} |"
-              for t, v in ev.terms.items()]
+    lines += [
+        f"| {t} | {_fmt(v)} | {'yes' if t in ev.objective else ''} |" for t, v in ev.terms.items()
+    ]
     sched = ev.average_utilisation is not None
     lines += ["", "## Utilisation" + (" (peak / time-average)" if sched else ""), ""]
-    lines += ["| node | " + " | ".join(problem.resources) + " |",
-              "|---|" + "---:|" * len(problem.resources)]
+    lines += [
+        "| node | " + " | ".join(problem.resources) + " |",
+        "|---|" + "---:|" * len(problem.resources),
+    ]
     for n in problem.nodes:
         row = ev.utilisation.get(n.id, {})
         cells = []
@@ -186,8 +202,11 @@ def markdown(problem: Problem, plan: Plan, ev: Evaluation) -> str:
             else:
                 cells.append(f"{row[r]:.0%}")
         lines.append(f"| {n.id} | " + " | ".join(cells) + " |")
-    lines.append("| **fleet** | " + " | ".join(
-        f"**{ev.fleet[r]:.0%}**" if r in ev.fleet else "" for r in problem.resources) + " |")
+    lines.append(
+        "| **fleet** | "
+        + " | ".join(f"**{ev.fleet[r]:.0%}**" if r in ev.fleet else "" for r in problem.resources)
+        + " |"
+    )
     if ev.unplaced:
         lines += ["", "## Unplaced tasks", "", "| task | why |", "|---|---|"]
         lines += [f"| {u.task} | {_md_escape(u.reason)} |" for u in ev.unplaced]
@@ -203,6 +222,14 @@ def csv_report(problem: Problem, plan: Plan, ev: Evaluation) -> str:
     w.writerow(["node", "resource", "capacity", "load", "utilisation", "average_utilisation"])
     for node, r, u, avg in _node_rows(problem, ev):
         cap = problem.nodes[problem.node_index[node]].capacity[r]
-        w.writerow([node, r, _fmt(cap), _fmt(round(u * cap, 9)), f"{u:.6g}",
-                    "" if avg is None else f"{avg:.6g}"])
+        w.writerow(
+            [
+                node,
+                r,
+                _fmt(cap),
+                _fmt(round(u * cap, 9)),
+                f"{u:.6g}",
+                "" if avg is None else f"{avg:.6g}",
+            ]
+        )
     return buf.getvalue()

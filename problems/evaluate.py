@@ -114,8 +114,11 @@ class _State:
                 self.v("replicas", f"{a.task}: replica {a.replica} is assigned twice", a.task)
                 continue
             if problem.scheduling and (a.start is None or a.end is None):
-                self.v("time", f"{a.task} replica {a.replica}: no start/end in a scheduling problem",
-                       a.task)
+                self.v(
+                    "time",
+                    f"{a.task} replica {a.replica}: no start/end in a scheduling problem",
+                    a.task,
+                )
                 continue
             self.placed[t][a.replica] = (n, a.start, a.end)
         self.on_node: dict[int, set[int]] = defaultdict(set)
@@ -127,7 +130,9 @@ class _State:
         self.violations.append(Violation(kind, message, task, node))
 
 
-def evaluate(problem: Problem, assignments: Sequence[Assignment], *, reasons: bool = True) -> Evaluation:
+def evaluate(
+    problem: Problem, assignments: Sequence[Assignment], *, reasons: bool = True
+) -> Evaluation:
     """Evaluate assignments against the problem. Never raises on a bad plan: it reports it."""
     st = _State(problem, assignments)
     p = problem
@@ -153,7 +158,9 @@ def evaluate(problem: Problem, assignments: Sequence[Assignment], *, reasons: bo
         if total_cap <= 0:
             continue
         if p.scheduling:
-            work = sum(avg[n.id].get(r, 0.0) * n.capacity.get(r, 0.0) for n in p.nodes) if avg else 0
+            work = (
+                sum(avg[n.id].get(r, 0.0) * n.capacity.get(r, 0.0) for n in p.nodes) if avg else 0
+            )
             fleet[r] = work / total_cap
         else:
             fleet[r] = sum(load[n.index].get(r, 0.0) for n in p.nodes) / total_cap
@@ -197,18 +204,29 @@ def _check_tasks(st: _State) -> None:
         for r, (n, _, _) in sorted(reps.items()):
             nid = p.nodes[n].id
             if n in used:
-                st.v("replicas", f"{task.id}: replicas {used[n]} and {r} share node {nid}",
-                     task.id, nid)
+                st.v(
+                    "replicas",
+                    f"{task.id}: replicas {used[n]} and {r} share node {nid}",
+                    task.id,
+                    nid,
+                )
             used[n] = r
             if allowed is not None and n not in allowed:
-                st.v("allowed", f"{task.id}: node {nid} is not allowed ({_selector(p, task)})",
-                     task.id, nid)
+                st.v(
+                    "allowed",
+                    f"{task.id}: node {nid} is not allowed ({_selector(p, task)})",
+                    task.id,
+                    nid,
+                )
             for o in task.separate:
-                if o > task.index or task.index not in p.tasks[o].separate:
-                    if o in st.on_node[n]:
-                        st.v("separation",
-                             f"{task.id}: shares node {nid} with {p.tasks[o].id} (separate_from)",
-                             task.id, nid)
+                # separation is symmetric: report each pair once, from the lower index
+                if o > task.index and o in st.on_node[n]:
+                    st.v(
+                        "separation",
+                        f"{task.id}: shares node {nid} with {p.tasks[o].id} (separate_from)",
+                        task.id,
+                        nid,
+                    )
     for gang, members in p.gangs.items():
         placed = [m for m in members if st.placed.get(m)]
         if placed and len(placed) != len(members):
@@ -242,8 +260,12 @@ def _check_capacity(st: _State, load: list[dict[str, float]]) -> None:
             cap = n.capacity.get(r, 0.0)
             if q > cap + CAP_TOL:
                 what = "peak load" if st.p.scheduling else "load"
-                st.v("capacity", f"node {n.id}: {r} {what} {_num(q)} > capacity {_num(cap)}",
-                     None, n.id)
+                st.v(
+                    "capacity",
+                    f"node {n.id}: {r} {what} {_num(q)} > capacity {_num(cap)}",
+                    None,
+                    n.id,
+                )
 
 
 Profile = list[tuple[int, int, dict[str, float]]]  # (start, end, demand) intervals
@@ -263,8 +285,12 @@ def _check_schedule(
             d = task.duration_at(node)
             where = f"{task.id} replica {r}"
             if e - s != d:
-                st.v("time", f"{where}: runs {e - s} on {node.id}, its duration there is {d}",
-                     task.id, node.id)
+                st.v(
+                    "time",
+                    f"{where}: runs {e - s} on {node.id}, its duration there is {d}",
+                    task.id,
+                    node.id,
+                )
             if s < 0:
                 st.v("time", f"{where}: starts at {s} < 0", task.id)
             if task.release is not None and s < task.release:
@@ -281,37 +307,41 @@ def _check_schedule(
         for pred in task.after:
             ptask = p.tasks[pred]
             if pred not in end_of:
-                st.v("precedence", f"{task.id}: comes after {ptask.id}, which is not placed",
-                     task.id)
+                st.v(
+                    "precedence", f"{task.id}: comes after {ptask.id}, which is not placed", task.id
+                )
                 continue
             for r, (_, s, _) in reps.items():
                 assert s is not None
                 if s < end_of[pred]:
-                    st.v("precedence",
-                         f"{task.id} replica {r}: starts at {s} before {ptask.id} ends at "
-                         f"{end_of[pred]}", task.id)
+                    st.v(
+                        "precedence",
+                        f"{task.id} replica {r}: starts at {s} before {ptask.id} ends at "
+                        f"{end_of[pred]}",
+                        task.id,
+                    )
     makespan = max(end_of.values(), default=0)
     peak: list[dict[str, float]] = []
     avg: dict[str, dict[str, float]] = {}
-    for n in p.nodes:
+    for node in p.nodes:
         events: list[tuple[int, int, dict[str, float]]] = []
         area: dict[str, float] = defaultdict(float)
-        for s, e, dem in profiles[n.index]:
-            events.append((s, 1, dem))
-            events.append((e, 0, dem))
-            for r, q in dem.items():
-                area[r] += q * (e - s)
+        for start, stop, dem in profiles[node.index]:
+            events.append((start, 1, dem))
+            events.append((stop, 0, dem))
+            for res, amount in dem.items():
+                area[res] += amount * (stop - start)
         cur: dict[str, float] = defaultdict(float)
         top: dict[str, float] = defaultdict(float)
         for _, kind, dem in sorted(events, key=lambda x: (x[0], x[1])):
-            for r, q in dem.items():
-                cur[r] += q if kind else -q
-                if cur[r] > top[r]:
-                    top[r] = cur[r]
+            for res, amount in dem.items():
+                cur[res] += amount if kind else -amount
+                if cur[res] > top[res]:
+                    top[res] = cur[res]
         peak.append(top)
-        avg[n.id] = {
-            r: (area.get(r, 0.0) / (cap * makespan) if makespan > 0 else 0.0)
-            for r, cap in n.capacity.items()
+        avg[node.id] = {
+            res: (area.get(res, 0.0) / (cap * makespan) if makespan > 0 else 0.0)
+            for res, cap in node.capacity.items()
             if cap > 0
         }
     return peak, avg, makespan, profiles
@@ -343,15 +373,12 @@ def _terms(st: _State, load: list[dict[str, float]], makespan: int) -> dict[str,
                 for _, _, e in reps.values():
                     tard += task.priority * max(0, (e or 0) - task.due)
         terms["tardiness"] = tard
-    terms["moves"] = float(
-        sum(
-            1
-            for t, reps in st.placed.items()
-            if p.tasks[t].current is not None
-            for n, _, _ in reps.values()
-            if n not in p.tasks[t].current  # type: ignore[operator]
-        )
-    )
+    moves = 0
+    for t, reps in st.placed.items():
+        current = p.tasks[t].current
+        if current is not None:
+            moves += sum(1 for n, _, _ in reps.values() if n not in current)
+    terms["moves"] = float(moves)
     return terms
 
 
@@ -373,9 +400,11 @@ def term_upper_bounds(problem: Problem) -> dict[str, float]:
             t.replicas * max((t.duration_at(p.nodes[n]) for n in t.allowed), default=0)
             for t in p.tasks
         )
-        ms = p.horizon if p.horizon is not None else max(
-            (t.release or 0 for t in p.tasks), default=0
-        ) + longest
+        ms = (
+            p.horizon
+            if p.horizon is not None
+            else max((t.release or 0 for t in p.tasks), default=0) + longest
+        )
         ub["makespan"] = float(ms)
         ub["tardiness"] = sum(
             t.priority * t.replicas * max(0, ms - t.due) for t in p.tasks if t.due is not None
@@ -427,7 +456,10 @@ def _reasons(
         if fit >= task.replicas and task.gang is not None:
             # It fits on its own: the gang held it back.
             others = [
-                m for m in p.gangs[task.gang] if m != task.index and m not in placed_tasks
+                m
+                for m in p.gangs[task.gang]
+                if m != task.index
+                and m not in placed_tasks
                 and blocked_cache.get(m, ("", [], 10**9))[2] < p.tasks[m].replicas
             ]
             if others:
@@ -520,8 +552,11 @@ def _task_reason(
     parts = []
     if shortage and not p.scheduling:
         parts.append(
-            "short of " + ", ".join(f"{r} (needs {_num(q)}, at most {_num(max(b, 0))} free)"
-                                    for r, (q, b) in shortage.items())
+            "short of "
+            + ", ".join(
+                f"{r} (needs {_num(q)}, at most {_num(max(b, 0))} free)"
+                for r, (q, b) in shortage.items()
+            )
         )
     if time_blocked:
         parts.append(f"no time window on {time_blocked} node(s)")
@@ -563,9 +598,7 @@ def _schedule_block(st: _State, task: Task, n: int, profiles: list[Profile] | No
     return f"no window of {d} with its demand free from {earliest}{until}"
 
 
-def _fits_window(
-    ivs: Profile, s: int, e: int, dem: Any, cap: Any
-) -> bool:
+def _fits_window(ivs: Profile, s: int, e: int, dem: Any, cap: Any) -> bool:
     points = sorted({s, *(a for a, _, _ in ivs if s < a < e)})
     for t in points:
         for r, q in dem.items():
@@ -638,14 +671,19 @@ def check(problem: Problem, plan: Plan) -> CheckReport:
     else:
         for term, value in stated.items():
             if term not in ev.terms:
-                violations.append(Violation("objective", f"objective term '{term}' is not defined "
-                                            "for this problem"))
+                violations.append(
+                    Violation(
+                        "objective", f"objective term '{term}' is not defined for this problem"
+                    )
+                )
                 continue
             real = ev.terms[term]
             if not math.isclose(value, real, rel_tol=OBJ_RTOL, abs_tol=CAP_TOL):
                 violations.append(
-                    Violation("objective", f"objective {term}: plan states {_num(value)}, "
-                              f"recomputed {_num(real)}")
+                    Violation(
+                        "objective",
+                        f"objective {term}: plan states {_num(value)}, recomputed {_num(real)}",
+                    )
                 )
         missing = [t for t in problem.objective.terms if t not in stated]
         if missing and has_plan:

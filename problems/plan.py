@@ -255,7 +255,7 @@ def plan_from_source(src: Source) -> Plan:
         fitness=s.fitness,
         message=s.message,
         options=dict(extra.get("options") or {}),
-        trajectory=[tuple(x) for x in extra.get("trajectory") or []],  # type: ignore[misc]
+        trajectory=[(float(x[0]), float(x[1]), x[2]) for x in extra.get("trajectory") or []],
     )
     return Plan(
         problem_name=p.problem.name,

@@ -275,9 +275,9 @@ def schema_diagnostics(src: Source, exc: ValidationError) -> list[Diagnostic]:
             if elem == "[key]":
                 is_key = True
                 break
-            if isinstance(node, dict) and elem in node:
-                node = node[elem]
-            elif isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node):
+            in_dict = isinstance(node, dict) and elem in node
+            in_list = isinstance(node, list) and isinstance(elem, int) and 0 <= elem < len(node)
+            if in_dict or in_list:
                 node = node[elem]
             elif err["type"] in ("missing", "extra_forbidden") and elem == loc[-1]:
                 pass
@@ -296,7 +296,7 @@ def schema_diagnostics(src: Source, exc: ValidationError) -> list[Diagnostic]:
         elif etype == "extra_forbidden":
             name = str(real[-1])
             entity = _entity_of(real[:-1])
-            fields = list(entity.model_fields) if entity else []
+            fields = list(getattr(entity, "model_fields", {}))
             path, msg, at_key = real, f"unknown key '{name}'{did_you_mean(name, fields)}", True
         elif is_key:
             path, at_key = real, True
@@ -347,14 +347,14 @@ class _Compiler:
         self.nodes = nodes
         scheduling = any(t.duration is not None for t in spec.tasks)
         task_index: dict[str, int] = {}
-        for i, t in enumerate(spec.tasks):
-            if t.id in task_index:
-                j = task_index[t.id]
-                self.error(("tasks", i, "id"), f"duplicate task id '{t.id}' (also tasks[{j}])")
+        for i, ts in enumerate(spec.tasks):
+            if ts.id in task_index:
+                j = task_index[ts.id]
+                self.error(("tasks", i, "id"), f"duplicate task id '{ts.id}' (also tasks[{j}])")
             else:
-                task_index[t.id] = i
+                task_index[ts.id] = i
         self.task_index = task_index
-        tasks = [self._task(i, t, scheduling) for i, t in enumerate(spec.tasks)]
+        tasks = [self._task(i, ts, scheduling) for i, ts in enumerate(spec.tasks)]
         objective = self._objective(scheduling)
         if scheduling:
             self._check_cycles()
@@ -569,15 +569,13 @@ class _Compiler:
                 )
         if obj.lexicographic is not None:
             return Objective("lexicographic", tuple(obj.lexicographic), _EMPTY, explicit=True)
-        weights = dict(obj.weights or {})
+        weights: dict[str, float] = {str(k): v for k, v in (obj.weights or {}).items()}
         return Objective("weights", tuple(weights), MappingProxyType(weights), explicit=True)
 
     def _check_cycles(self) -> None:
         """Name every dependency cycle once (iterative DFS over `after`)."""
         spec_tasks = self.spec.tasks
-        succ = [
-            [self.task_index[r] for r in t.after if r in self.task_index] for t in spec_tasks
-        ]
+        succ = [[self.task_index[r] for r in t.after if r in self.task_index] for t in spec_tasks]
         state = [0] * len(spec_tasks)  # 0 new, 1 on stack, 2 done
         reported: set[frozenset[int]] = set()
         for root in range(len(spec_tasks)):
@@ -703,9 +701,7 @@ def prove_infeasible(problem: Problem) -> list[Diagnostic]:
         fitting[ti] = ok
         why = _why_required(problem, ti)
         if not t.allowed:
-            diags.append(
-                problem.task_diagnostic(ti, f"no node is allowed by `nodes`/`match`{why}")
-            )
+            diags.append(problem.task_diagnostic(ti, f"no node is allowed by `nodes`/`match`{why}"))
         elif not ok:
             diags.append(problem.task_diagnostic(ti, _no_fit_reason(problem, ti) + why, "demand"))
         elif len(ok) < t.replicas:
@@ -737,8 +733,10 @@ def _no_fit_reason(problem: Problem, ti: int) -> str:
         best = max(t.allowed, key=lambda n: problem.nodes[n].capacity.get(r, 0.0))
         need = max(t.demand_at(n).get(r, 0.0) for n in t.allowed)
         have = problem.nodes[best].capacity.get(r, 0.0)
-        if all(t.demand_at(n).get(r, 0.0) > problem.nodes[n].capacity.get(r, 0.0) + 1e-9
-               for n in t.allowed):
+        if all(
+            t.demand_at(n).get(r, 0.0) > problem.nodes[n].capacity.get(r, 0.0) + 1e-9
+            for n in t.allowed
+        ):
             return (
                 f"needs {r} {_num(need)} on one node; the largest {r} on an allowed node is "
                 f"{_num(have)} ({problem.nodes[best].id})"
@@ -747,7 +745,9 @@ def _no_fit_reason(problem: Problem, ti: int) -> str:
     return f"no allowed node has {wanted} together ({len(t.allowed)} allowed nodes)"
 
 
-def _time_proofs(problem: Problem, must: set[int], fitting: dict[int, list[int]]) -> list[Diagnostic]:
+def _time_proofs(
+    problem: Problem, must: set[int], fitting: dict[int, list[int]]
+) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     order = _topological(problem)
     ef: dict[int, int] = {}
@@ -780,8 +780,11 @@ def _time_proofs(problem: Problem, must: set[int], fitting: dict[int, list[int]]
                     f"the dependency chain {names} ends at {ef[ti]} at the earliest "
                     f"(shortest durations), past the {what} {limit}"
                 )
-            diags.append(problem.task_diagnostic(ti, msg + _why_required(problem, ti),
-                                                 what if what == "deadline" else "after"))
+            diags.append(
+                problem.task_diagnostic(
+                    ti, msg + _why_required(problem, ti), what if what == "deadline" else "after"
+                )
+            )
             break
     return diags
 

@@ -60,7 +60,7 @@ class InputError(Exception):
         return "\n".join(lines)
 
 
-class _DupKeyLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _DupKeyLoader(_BaseLoader):
     """Safe loader that rejects duplicate mapping keys instead of keeping the last."""
 
     duplicates: list[tuple[Any, Any]]
@@ -72,7 +72,7 @@ class _DupKeyLoader(_BaseLoader):  # type: ignore[misc,valid-type]
             if key in seen:
                 self.duplicates.append((key, key_node.start_mark))
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 def _strip_bom(text: str) -> str:
@@ -134,7 +134,9 @@ class Source:
                 break
         return mark.line + 1, mark.column + 1
 
-    def diagnostic(self, path: Sequence[PathElem], message: str, *, key: bool = False) -> Diagnostic:
+    def diagnostic(
+        self, path: Sequence[PathElem], message: str, *, key: bool = False
+    ) -> Diagnostic:
         pos = self.position(path, key=key)
         return Diagnostic(
             self.name,
@@ -181,7 +183,9 @@ def read_bytes(path: str | Path) -> tuple[str, bytes]:
     except IsADirectoryError:
         raise InputError([Diagnostic(str(path), None, None, "", "is a directory")]) from None
     except OSError as exc:
-        raise InputError([Diagnostic(str(path), None, None, "", exc.strerror or str(exc))]) from None
+        raise InputError(
+            [Diagnostic(str(path), None, None, "", exc.strerror or str(exc))]
+        ) from None
 
 
 def parse(name: str, data: bytes) -> Source:
@@ -189,7 +193,9 @@ def parse(name: str, data: bytes) -> Source:
     try:
         text = _strip_bom(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise InputError([Diagnostic(name, None, None, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise InputError(
+            [Diagnostic(name, None, None, "", f"not UTF-8 text ({exc.reason})")]
+        ) from None
     stripped = text.lstrip()
     if name.endswith(".json") or stripped.startswith("{"):
         return _parse_json(name, data, text)
