@@ -685,6 +685,26 @@ def fits(problem: Problem, task: int, node: int) -> bool:
     return all(q <= cap.get(r, 0.0) + 1e-9 for r, q in problem.tasks[task].demand_at(node).items())
 
 
+def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
+    """Allowed nodes that could each hold one replica when empty (vectorised over nodes)."""
+    t = problem.tasks[task]
+    if not t.allowed:
+        return np.zeros(0, dtype=np.int64)
+    cache: dict[int, np.ndarray] = problem.__dict__.setdefault("_allowed_arrays", {})
+    arr = cache.get(id(t.allowed))
+    if arr is None:
+        arr = cache[id(t.allowed)] = np.asarray(t.allowed, dtype=np.int64)
+    ok = (problem.capacity[arr] + 1e-9 >= problem.demand[task]).all(axis=1)
+    if t.demand_on:  # per-node demands replace the default one there
+        special = np.fromiter(t.demand_on, dtype=np.int64)
+        pos = np.searchsorted(arr, special).clip(0, len(arr) - 1)
+        for n, i in zip(special, pos, strict=True):
+            if arr[i] == n:
+                ok[i] = fits(problem, task, int(n))
+    out = arr[ok]
+    return out
+
+
 def prove_infeasible(problem: Problem) -> list[Diagnostic]:
     """Cheap proofs that no plan exists, each located at the task it is about.
 
@@ -694,18 +714,18 @@ def prove_infeasible(problem: Problem) -> list[Diagnostic]:
     """
     must = effectively_required(problem)
     diags: list[Diagnostic] = []
-    fitting: dict[int, list[int]] = {}
+    fitting: dict[int, np.ndarray] = {}
     for ti in sorted(must):
         t = problem.tasks[ti]
-        ok = [n for n in t.allowed if fits(problem, ti, n)]
+        ok = fitting_nodes(problem, ti)
         fitting[ti] = ok
         why = _why_required(problem, ti)
         if not t.allowed:
             diags.append(problem.task_diagnostic(ti, f"no node is allowed by `nodes`/`match`{why}"))
-        elif not ok:
+        elif len(ok) == 0:
             diags.append(problem.task_diagnostic(ti, _no_fit_reason(problem, ti) + why, "demand"))
         elif len(ok) < t.replicas:
-            names = ", ".join(problem.nodes[n].id for n in ok[:5])
+            names = ", ".join(problem.nodes[int(n)].id for n in ok[:5])
             more = ", ..." if len(ok) > 5 else ""
             diags.append(
                 problem.task_diagnostic(
@@ -753,10 +773,10 @@ def _time_proofs(
     ef: dict[int, int] = {}
     crit: dict[int, int | None] = {}
     for ti in order:
-        if ti not in must or not fitting.get(ti):
+        if ti not in must or len(fitting.get(ti, ())) == 0:
             continue
         t = problem.tasks[ti]
-        dmin = min(t.duration_at(problem.nodes[n]) for n in fitting[ti])
+        dmin = min(t.duration_at(problem.nodes[int(n)]) for n in fitting[ti])
         es, via = t.release or 0, None
         for p in t.after:
             if p in ef and ef[p] > es:
