@@ -155,6 +155,17 @@ def _clean_tree(x: Any) -> Any:
     return _clean(x)
 
 
+class _PlanDumper(_Dumper):
+    """Leaf mappings and short lists inline; lists of sentences one per line."""
+
+    def represent_list(self, data: Any) -> Any:
+        block = any(isinstance(x, str) and len(x) > 24 for x in data)
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=not block and None)
+
+
+_PlanDumper.add_representer(list, _PlanDumper.represent_list)
+
+
 def dumps(data: Mapping[str, Any], fmt: str = "yaml") -> str:
     """Serialise plain data as YAML (leaf mappings inline, key order kept) or JSON."""
     if fmt == "json":
@@ -163,7 +174,7 @@ def dumps(data: Mapping[str, Any], fmt: str = "yaml") -> str:
         raise ValueError(f"unknown format {fmt!r}")
     return yaml.dump(
         dict(data),
-        Dumper=_Dumper,
+        Dumper=_PlanDumper,
         sort_keys=False,
         default_flow_style=None,
         allow_unicode=True,

@@ -701,8 +701,7 @@ def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
         for n, i in zip(special, pos, strict=True):
             if arr[i] == n:
                 ok[i] = fits(problem, task, int(n))
-    out = arr[ok]
-    return out
+    return arr[ok]
 
 
 def prove_infeasible(problem: Problem) -> list[Diagnostic]:
@@ -766,7 +765,7 @@ def _no_fit_reason(problem: Problem, ti: int) -> str:
 
 
 def _time_proofs(
-    problem: Problem, must: set[int], fitting: dict[int, list[int]]
+    problem: Problem, must: set[int], fitting: dict[int, np.ndarray]
 ) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     order = _topological(problem)
