@@ -164,6 +164,10 @@ def _format_for(output: Path | None, fmt: PlanFormat | None) -> str:
     return "yaml"
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
@@ -290,8 +294,9 @@ def validate(problem_file: ProblemArg) -> None:
     kind = "scheduling" if problem.scheduling else "placement"
     pools = sum(1 for members in problem.pools.values() if len(members) > 1)
     say(
-        f"{problem.source.name}: valid {kind} problem: {len(problem.nodes)} nodes"
-        f" ({pools} pools), {len(problem.tasks)} tasks ({problem.total_replicas} replicas),"
+        f"{problem.source.name}: valid {kind} problem: {_n(len(problem.nodes), 'node')}"
+        f" ({_n(pools, 'pool')}), {_n(len(problem.tasks), 'task')}"
+        f" ({_n(problem.total_replicas, 'replica')}),"
         f" resources {', '.join(problem.resources) or '(none)'};"
         f" objective {problem.objective.describe()}"
     )

@@ -238,9 +238,13 @@ def _selector(p: Problem, task: Task) -> str:
     spec = p.source.raw["tasks"][task.spec_index] if isinstance(p.source.raw, dict) else {}
     parts = []
     if spec.get("nodes") is not None:
-        parts.append(f"nodes: {spec['nodes']}")
+        parts.append(f"nodes [{', '.join(map(str, spec['nodes']))}]")
     if spec.get("match"):
-        parts.append(f"match: {spec['match']}")
+        sel = ", ".join(
+            f"{k} in [{', '.join(map(str, v))}]" if isinstance(v, list) else f"{k}={v}"
+            for k, v in spec["match"].items()
+        )
+        parts.append(f"match {sel}")
     return "; ".join(parts) or "not allowed"
 
 
@@ -517,11 +521,15 @@ def _task_reason(
         elif line is None:
             line = _schedule_block(st, task, n, profiles)
             if line is not None:
-                time_blocked += 1
+                too_big = False
                 for r, q in dem.items():
-                    if q > node.capacity.get(r, 0.0) + CAP_TOL:
+                    cap = node.capacity.get(r, 0.0)
+                    if q > cap + CAP_TOL and task.duration_at(node) > 0:
+                        too_big = True
                         need, best = shortage.get(r, (q, -math.inf))
-                        shortage[r] = (max(need, q), max(best, node.capacity.get(r, 0.0)))
+                        shortage[r] = (max(need, q), max(best, cap))
+                if not too_big:
+                    time_blocked += 1
         if line is None:
             fit_nodes.append(node.id)
             line = "has room"
@@ -541,16 +549,17 @@ def _task_reason(
             details,
             nfit,
         )
+    free = "" if p.scheduling else "free "
     if shortage and len(shortage) == 1 and not sep_blocked and not time_blocked:
         r, (need, best) = next(iter(shortage.items()))
         return (
-            f"needs {r} {_num(need)}; the largest free {r} on an allowed node is "
+            f"needs {r} {_num(need)}; the largest {free}{r} on an allowed node is "
             f"{_num(max(best, 0.0))}",
             details,
             0,
         )
     parts = []
-    if shortage and not p.scheduling:
+    if shortage:
         parts.append(
             "short of "
             + ", ".join(
@@ -570,11 +579,11 @@ def _schedule_block(st: _State, task: Task, n: int, profiles: list[Profile] | No
     p = st.p
     node = p.nodes[n]
     dem = task.demand_at(n)
+    d = task.duration_at(node)
     for r, q in dem.items():
         cap = node.capacity.get(r, 0.0)
-        if q > cap + CAP_TOL:
+        if q > cap + CAP_TOL and d > 0:  # a zero-length run occupies nothing
             return f"{r} {_num(q)} needed, capacity {_num(cap)}"
-    d = task.duration_at(node)
     earliest = task.release or 0
     for q in task.after:
         for m, _, e in st.placed.get(q, {}).values():

@@ -211,7 +211,9 @@ def problem_from_dict(data: Mapping[str, Any], name: str = "<memory>") -> Proble
 
 def build_problem(src: Source) -> Problem:
     if not isinstance(src.raw, dict):
-        kind = type(src.raw).__name__ if src.raw is not None else "empty"
+        if src.raw is None:
+            raise InputError([src.diagnostic((), "the file is empty")])
+        kind = {"list": "a list", "str": "a string"}.get(type(src.raw).__name__, "a scalar")
         raise InputError([src.diagnostic((), f"a problem file must be a mapping, got {kind}")])
     try:
         spec = ProblemSpec.model_validate(src.raw)
@@ -231,6 +233,11 @@ _ENTITY_FIELDS = {
 }
 _TYPE_WORDS = {
     "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_parsing": "a number",
+    "bool_parsing": "true or false",
+    "finite_number": "a finite number",
     "float_type": "a number",
     "string_type": "a string",
     "bool_type": "true or false",
@@ -298,6 +305,11 @@ def schema_diagnostics(src: Source, exc: ValidationError) -> list[Diagnostic]:
             entity = _entity_of(real[:-1])
             fields = list(getattr(entity, "model_fields", {}))
             path, msg, at_key = real, f"unknown key '{name}'{did_you_mean(name, fields)}", True
+        elif is_key and etype == "literal_error":
+            path, at_key = real, True
+            expected = ctx.get("expected", "")
+            msg = f"must be {expected}, got {_fmt_value(real[-1])}"
+            msg += did_you_mean(str(real[-1]), TERMS)
         elif is_key:
             path, at_key = real, True
             msg = f"name must match {ID_PATTERN.strip('^$')}, got {_fmt_value(real[-1])}"
@@ -307,7 +319,7 @@ def schema_diagnostics(src: Source, exc: ValidationError) -> list[Diagnostic]:
             op = {"greater_than_equal": ">=", "greater_than": ">"}.get(etype, "<=")
             bound = next(iter(ctx.values()), "?")
             path, msg = real, f"must be {op} {_fmt_value(bound)}, got {_fmt_value(value)}"
-        elif etype == "literal_error":
+        elif etype in ("literal_error", "enum"):
             expected = ctx.get("expected", "")
             extra = did_you_mean(str(value), TERMS) if real and real[0] == "objective" else ""
             path, msg = real, f"must be {expected}, got {_fmt_value(value)}{extra}"
@@ -316,7 +328,10 @@ def schema_diagnostics(src: Source, exc: ValidationError) -> list[Diagnostic]:
         elif etype in _TYPE_WORDS or "type" in etype:
             want = _TYPE_WORDS.get(etype, etype.replace("_type", ""))
             if len(real) < len(loc) and etype not in ("dict_type", "list_type"):
-                want = "a string, number or boolean" if "labels" in loc or "match" in loc else want
+                if "match" in loc:
+                    want = "a string, number or boolean, or a list of them"
+                elif "labels" in loc:
+                    want = "a string, number or boolean"
             path, msg = real, f"must be {want}, got {_fmt_value(value)}"
         else:
             path, msg = real, err["msg"][0].lower() + err["msg"][1:]
@@ -636,7 +651,8 @@ class _Compiler:
                     self.warnings.append(
                         self.src.diagnostic(
                             ("tasks", i, "demand", r),
-                            f"no node offers resource '{r}'{did_you_mean(r, offered)}",
+                            f"no node offers resource '{r}'"
+                            + did_you_mean(r, offered - set(t.demand)),
                             key=True,
                         )
                     )
@@ -701,6 +717,10 @@ def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
         for n, i in zip(special, pos, strict=True):
             if arr[i] == n:
                 ok[i] = fits(problem, task, int(n))
+    if problem.scheduling and (not t.duration or t.duration_on):
+        # a zero-length run occupies nothing (FORMATS.md: demand held during [start, end))
+        zero = [t.duration_at(problem.nodes[int(n)]) == 0 for n in arr]
+        ok |= np.asarray(zero, dtype=bool)
     return arr[ok]
 
 
@@ -799,11 +819,13 @@ def _time_proofs(
                     f"the dependency chain {names} ends at {ef[ti]} at the earliest "
                     f"(shortest durations), past the {what} {limit}"
                 )
-            diags.append(
-                problem.task_diagnostic(
-                    ti, msg + _why_required(problem, ti), what if what == "deadline" else "after"
-                )
-            )
+            if what == "deadline":
+                field_ = "deadline"
+            elif via is not None:
+                field_ = "after"
+            else:
+                field_ = "release" if t.release is not None else "duration"
+            diags.append(problem.task_diagnostic(ti, msg + _why_required(problem, ti), field_))
             break
     return diags
 

@@ -68,6 +68,8 @@ class _DupKeyLoader(_BaseLoader):
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # PyYAML reports unhashable keys itself, located
             key = key_node.value
             if key in seen:
                 self.duplicates.append((key, key_node.start_mark))
@@ -152,7 +154,7 @@ def describe_path(raw: Any, path: Sequence[PathElem]) -> str:
     out = ""
     node = raw
     for elem in path:
-        if isinstance(elem, int):
+        if isinstance(elem, int) and not isinstance(node, dict):
             out += f"[{elem}]"
             if isinstance(node, list) and 0 <= elem < len(node):
                 node = node[elem]
@@ -216,12 +218,15 @@ def _parse_json(name: str, data: bytes, text: str) -> Source:
     try:
         raw = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
+        msg = exc.msg
+        if msg == "Expecting value" and text[: exc.pos].rstrip().endswith(","):
+            msg += " (a trailing comma?)"
         raise InputError(
-            [Diagnostic(name, exc.lineno, exc.colno, "", f"JSON syntax error: {exc.msg}")]
+            [Diagnostic(name, exc.lineno, exc.colno, "", f"JSON syntax error: {msg}")]
         ) from None
     src = Source(name, data, raw, "json")
     if dups:
-        _raise_duplicates(src, dups)
+        _raise_duplicates(src)
     return src
 
 
@@ -233,6 +238,10 @@ def _parse_yaml(name: str, data: bytes, text: str) -> Source:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = f"YAML syntax error: {exc.problem or exc.context}"
+        if exc.problem and exc.context and exc.context_mark is not None:
+            cm = exc.context_mark
+            msg += f" ({exc.context} that starts at line {cm.line + 1}, "
+            msg += f"column {cm.column + 1})"
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         raise InputError([Diagnostic(name, line, col, "", msg)]) from None
@@ -240,27 +249,41 @@ def _parse_yaml(name: str, data: bytes, text: str) -> Source:
         raise InputError([Diagnostic(name, None, None, "", f"YAML error: {exc}")]) from None
     finally:
         loader.dispose()
+    src = Source(name, data, raw, "yaml")
     if loader.duplicates:
-        raise InputError(
-            [
-                Diagnostic(name, m.line + 1, m.column + 1, "", f"duplicate key '{k}'")
-                for k, m in loader.duplicates[:MAX_ERRORS]
-            ],
-            total=len(loader.duplicates),
-        )
-    return Source(name, data, raw, "yaml")
+        _raise_duplicates(src)
+    return src
 
 
-def _raise_duplicates(src: Source, keys: list[str]) -> None:
-    diags = []
-    text = src.data.decode("utf-8", "replace")
-    for k in keys[:MAX_ERRORS]:
-        needle = json.dumps(k) + ""
-        idx = text.rfind(needle)
-        line = text.count("\n", 0, idx) + 1 if idx >= 0 else None
-        col = idx - text.rfind("\n", 0, idx) if idx >= 0 else None
-        diags.append(Diagnostic(src.name, line, col, "", f"duplicate key '{k}'"))
-    raise InputError(diags, total=len(keys))
+def _raise_duplicates(src: Source) -> None:
+    """Locate every duplicate mapping key by walking the composed node tree."""
+    found: list[Diagnostic] = []
+    root = src._node_tree()
+
+    def walk(node: Any, path: tuple[PathElem, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for k, v in node.value:
+                key = str(k.value) if isinstance(k, yaml.ScalarNode) else None
+                if key is not None and key in seen:
+                    m = k.start_mark
+                    where = describe_path(src.raw, path)
+                    found.append(
+                        Diagnostic(
+                            src.name, m.line + 1, m.column + 1, where, f"duplicate key '{key}'"
+                        )
+                    )
+                if key is not None:
+                    seen.add(key)
+                    walk(v, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, i))
+
+    walk(root, ())
+    if not found:  # the composer could not read it: say so without a position
+        found = [Diagnostic(src.name, None, None, "", "duplicate mapping keys")]
+    raise InputError(found[:MAX_ERRORS], total=len(found))
 
 
 def load(path: str | Path) -> Source:

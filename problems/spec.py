@@ -32,7 +32,7 @@ SCHEDULING_FIELDS = ("duration_on", "after", "release", "deadline", "due")
 class _Entity(BaseModel):
     """Strict, frozen, no unknown keys except ``x-`` ones."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -114,6 +114,7 @@ class ProblemSpec(_Entity):
         extra="forbid",
         strict=True,
         frozen=True,
+        allow_inf_nan=False,
         title="taskalloc problem",
         json_schema_extra={"$id": "https://taskalloc.dev/schema/problem-1.json"},
     )
