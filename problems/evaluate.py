@@ -549,11 +549,11 @@ def _task_reason(
             details,
             nfit,
         )
-    free = "" if p.scheduling else "free "
+    room = "" if p.scheduling else "free "
     if shortage and len(shortage) == 1 and not sep_blocked and not time_blocked:
         r, (need, best) = next(iter(shortage.items()))
         return (
-            f"needs {r} {_num(need)}; the largest {free}{r} on an allowed node is "
+            f"needs {r} {_num(need)}; the largest {room}{r} on an allowed node is "
             f"{_num(max(best, 0.0))}",
             details,
             0,

@@ -678,21 +678,21 @@ def _replace_sep(t: Task, sep: frozenset[int] | set[int]) -> Task:
 
 def effectively_required(problem: Problem) -> set[int]:
     """Tasks every plan must place: required ones, their gang mates and (scheduling) the
-    transitive predecessors of those, since a task may start only after its `after` tasks."""
-    req = {t.index for t in problem.tasks if t.required}
-    changed = True
-    while changed:
-        changed = False
-        for t in list(req):
-            task = problem.tasks[t]
-            more = set(problem.gangs.get(task.gang, ())) if task.gang else set()
-            if problem.scheduling:
-                more.update(task.after)
-            new = more - req
-            if new:
-                req |= new
-                changed = True
-    return req
+    transitive predecessors of those, since a task may start only after its `after` tasks.
+    A graph search, O(tasks + dependencies)."""
+    must: set[int] = set()
+    stack = [t.index for t in problem.tasks if t.required]
+    while stack:
+        t = stack.pop()
+        if t in must:
+            continue
+        must.add(t)
+        task = problem.tasks[t]
+        if task.gang is not None:
+            stack.extend(problem.gangs[task.gang])
+        if problem.scheduling:
+            stack.extend(task.after)
+    return must
 
 
 def fits(problem: Problem, task: int, node: int) -> bool:

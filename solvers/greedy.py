@@ -1,0 +1,787 @@
+"""Greedy list heuristic: the classic dynamic allocation, and the warm start of exact solvers.
+
+Deterministic, pure Python + numpy. It only decides assignments; objective values, utilisation
+and the reasons for unplaced tasks are computed by the evaluator, like for every backend.
+
+Placement problems (no task has ``duration``)
+---------------------------------------------
+Tasks are taken one at a time in this order:
+
+1. tasks a plan must place first (required ones, their gang mates and, in scheduling problems,
+   their transitive ``after`` predecessors: ``problems.problem.effectively_required``), so
+   that an optional task never takes the room a required one needs; then (repair passes, below) tasks moved forward;
+2. priority, descending;
+3. size, descending: the sum over resources of demand / mean fleet capacity of that resource
+   (resources no node offers count 0), so cpu cores and GiB of memory are comparable;
+4. file order.
+
+A gang is a unit: it is handled when its first member comes in that order, its members in that
+order, and if one member cannot be placed every member placed so far is removed again (all or
+none). The replicas of a task are placed all at once on ``replicas`` distinct nodes, or not at
+all.
+
+A replica may go to a node that is allowed (``nodes``/``match``), where every resource still
+fits (``load + demand <= capacity + 1e-9``, with ``demand_on`` for that node), that runs no task
+of ``separate_from`` (either direction) and no other replica of the same task. Among those the
+policy picks:
+
+``least-loaded`` (default)
+    the smallest peak utilisation after placing: ``max over resources with capacity > 0 of
+    (load + demand) / capacity``; spreads the load (good for the ``balance`` term).
+``best-fit``
+    the largest peak utilisation after placing (the tightest node); packs nodes full (good for
+    ``cost`` and ``nodes``).
+``first-fit``
+    the lowest node index (file order).
+
+Ties (utilisations within 1e-9) go to the lower *marginal cost* (``assign_cost`` of the task
+there, plus the node's ``cost`` if the node runs nothing yet, so packing onto already paid
+nodes is preferred), then to a node in the task's ``current`` set (fewer ``moves``), then to the
+lower node index. Placing one replica changes only its own node, so the ``k`` replicas of a task
+go to the ``k`` best distinct nodes of one ranking.
+
+Scheduling problems (some task has ``duration``)
+------------------------------------------------
+A serial schedule generation scheme. A task becomes ready when every task of its ``after`` list
+has been handled; among ready tasks the next one is chosen by: must-place first, then (repair
+passes, below) tasks moved forward, then members of a gang that already has a placed member (so
+that gangs complete quickly), priority descending, nominal duration descending (``duration``,
+or the longest ``duration_on``), file order. Each replica gets the (node, start) with the
+earliest end, where
+
+* ``start >= max(release or 0, end of every replica of every after task)``;
+* on that node, for every resource and every instant of ``[start, end)``, the usage of what is
+  already scheduled there plus the demand stays within the capacity (per-node step functions of
+  usage per resource);
+* ``end = start + duration_at(node)``, ``end <= deadline`` and ``end <= horizon`` when given;
+* the node never runs (at any time) a task of ``separate_from``, nor another replica of the
+  task.
+
+Tasks without ``duration`` take 0 time: they start at the earliest allowed instant and use no
+capacity at any instant, but their demand must be within the node's capacity. Ties on the end
+are broken by the policy, applied to the peak utilisation over ``[start, end)`` (least-loaded:
+lower, best-fit: higher, first-fit: lower node index), then as for placement. A task whose
+predecessor is unplaced is not placed. When a gang member cannot be placed, the gang's members
+already placed are removed, with everything already placed that depends on them transitively
+(and, in turn, those tasks' gang mates).
+
+Unplaceable tasks, repair passes and limits
+-------------------------------------------
+Tasks that cannot be placed are left out of the assignments and the greedy goes on with the
+rest. Optional ones are simply skipped. If a task the plan must place is among them, another
+pass starts from scratch (at most ``passes`` in all, default 5; ``passes=1`` is the plain
+one-pass greedy), "squeaky wheel" style: the tasks left out, their gang mates and (scheduling)
+everything they come after move ahead of the other must-place tasks (in placement order, in the
+ready list, and within their gang), the tasks that failed outright move further ahead, and the
+tasks separated from one that failed outright avoid the nodes it fits on, when they have enough
+other candidates. The policy still chooses among the remaining candidates. No further pass
+starts when every must-place task that failed outright could not be placed even on an empty
+fleet (too big for its allowed nodes, too few of them for its replicas, or past its deadline or
+the horizon from its release and dependency chain). The pass that leaves out the fewest
+must-place tasks (then the least priority) is returned; the message says how many passes ran
+when more than one did.
+
+If it still leaves out a task the plan must place, the result has status ``unknown``, the
+message names the tasks, and the partial assignments are kept so that the report can explain;
+otherwise the status is ``feasible`` (never ``optimal``: nothing is proved). ``time_limit`` is
+checked between tasks; when it runs out the greedy stops (an incomplete gang is removed), the
+rest is unplaced and no further pass starts. ``seed`` is only echoed: the greedy is
+deterministic.
+
+Complexity
+----------
+Placement: O(T log T) to sort plus, per task, O(A x R) numpy work over its A allowed nodes and
+R resources (O(k log k) more for k > 1 replicas), so O(T x N x R) in the worst case; 10,000
+tasks on 1,000 nodes with 4 resources take about 0.5 s per pass. Scheduling: per task,
+O(A x S x R) numpy work, where S is the largest number of breakpoints in the usage profile of
+an allowed node (at most about twice the number of replicas scheduled on it), plus O(S) to
+insert each replica into its node's profile. Repair passes multiply this by at most
+``passes``, and happen only when a pass leaves out a must-place task.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from typing import Any
+
+import numpy as np
+
+from taskalloc.problems.plan import Assignment, Status
+from taskalloc.problems.problem import Problem, Task, effectively_required, topological_order
+
+from .result import Result
+
+POLICIES = ("least-loaded", "best-fit", "first-fit")
+
+CAP_TOL = 1e-9  # absolute tolerance on capacities (FORMATS.md)
+TIE_TOL = 1e-9  # utilisations closer than this are a tie
+_INF = float("inf")
+_MAX_NAMED = 10  # tasks named in the message before "and N more"
+DEFAULT_PASSES = 5
+
+
+def solve(
+    problem: Problem,
+    *,
+    policy: str = "least-loaded",
+    seed: int | None = 0,
+    time_limit: float | None = None,
+    passes: int = DEFAULT_PASSES,
+    **_ignored: Any,
+) -> Result:
+    """Place (or schedule) ``problem`` greedily; see the module docstring.
+
+    ``passes`` bounds the number of passes (1: the plain one-pass greedy); a further pass runs
+    only while tasks the plan must place are left unplaced and time remains.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown greedy policy {policy!r} (choose from {', '.join(POLICIES)})")
+    t0 = time.perf_counter()
+    stop_at = None if time_limit is None else t0 + time_limit
+    must = effectively_required(problem)
+    boost: dict[int, int] = {}
+    avoid: dict[int, set[int]] = {}
+    best: _Greedy | None = None
+    best_key = (0, 0.0)
+    timed_out = False
+    used = 0
+    for k in range(max(1, passes)):
+        if k and stop_at is not None and time.perf_counter() > stop_at:
+            timed_out = True
+            break
+        greedy = _Greedy(problem, policy, stop_at, must, boost, avoid)
+        if problem.scheduling:
+            greedy.run_scheduling()
+        else:
+            greedy.run_placement()
+        used = k + 1
+        timed_out |= greedy.stopped
+        missing = [t for t in must if not greedy.placed[t]]
+        key = (len(missing), greedy.unplaced_value())
+        if best is None or key < best_key:
+            best, best_key = greedy, key
+        if not missing or greedy.stopped or greedy.hopeless():
+            break
+        greedy.learn(missing, boost, avoid)
+    assert best is not None
+    missing = sorted(t for t in must if not best.placed[t])
+    parts = []
+    if timed_out:
+        parts.append(f"time limit of {time_limit:g}s reached")
+    if missing:
+        names = ", ".join(problem.tasks[t].id for t in missing[:_MAX_NAMED])
+        more = f" and {len(missing) - _MAX_NAMED} more" if len(missing) > _MAX_NAMED else ""
+        parts.append(f"could not place required task(s) {names}{more}")
+    if used > 1:
+        parts.append(f"{used} passes")
+    return Result(
+        solver="greedy",
+        status=Status.UNKNOWN if missing else Status.FEASIBLE,
+        assignments=best.assignments(),
+        seconds=time.perf_counter() - t0,
+        seed=seed,
+        message="; ".join(parts) or None,
+        options={"policy": policy},
+    )
+
+
+_Pick = tuple[int, int | None, int | None, np.ndarray]  # node, start, end, demand (R,)
+
+
+class _Greedy:
+    """Shared state: loads (placement) or usage profiles (scheduling), and what is placed.
+
+    Arrays are resource-major, (R, nodes, ...), so that reductions over resources run along
+    the first axis, which numpy vectorises well.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        policy: str,
+        stop_at: float | None,
+        must: set[int],
+        boost: dict[int, int],
+        avoid: dict[int, set[int]],
+    ) -> None:
+        self.p = problem
+        self.policy = policy
+        self.stop_at = stop_at
+        self.stopped = False
+        n_nodes, n_tasks = len(problem.nodes), len(problem.tasks)
+        cap = np.array(problem.capacity, dtype=float).T
+        dem = np.array(problem.demand, dtype=float)
+        if cap.shape[0] == 0:  # no resource at all: one dummy resource, capacity and demand 0
+            cap = np.zeros((1, n_nodes))
+            dem = np.zeros((n_tasks, 1))
+        self.n_res = cap.shape[0]
+        self.cap = np.ascontiguousarray(cap)  # (R, N)
+        self.capx = self.cap + CAP_TOL
+        self.invcap = np.divide(1.0, self.cap, out=np.zeros_like(self.cap), where=self.cap > 0)
+        self.dem = dem  # (T, R)
+        self.all_nodes = np.arange(n_nodes, dtype=np.intp)
+        self.speed = np.array([n.speed for n in problem.nodes], dtype=float)
+        self.node_cost = np.array([n.cost for n in problem.nodes], dtype=float)
+        self.any_node_cost = bool((self.node_cost > 0).any())
+        self.open_cost = self.node_cost.copy()  # node cost if it runs nothing yet, else 0
+        self.n_on = np.zeros(n_nodes, dtype=np.int64)  # replicas on each node
+        self.must = must
+        self.boost = boost  # task -> how much earlier passes ask to move it forward
+        self.avoid = avoid  # task -> nodes to leave to a task it is separated from
+        self.failed: list[int] = []  # tasks tried and not placeable (not skipped ones)
+        self.placed = [False] * n_tasks
+        self.reps: list[list[_Pick]] = [[] for _ in range(n_tasks)]
+        self.task_nodes: list[list[int]] = [[] for _ in range(n_tasks)]
+        self.task_end = [0] * n_tasks  # latest end of a placed task's replicas (scheduling)
+        self.gang_failed: dict[str, bool] = {}
+        self.succ: list[list[int]] = [[] for _ in range(n_tasks)]
+        if problem.scheduling:
+            for t in problem.tasks:
+                for q in t.after:
+                    self.succ[q].append(t.index)
+        self._allowed_cache: dict[int, tuple[tuple[int, ...], np.ndarray]] = {}
+        self.load = np.zeros((self.n_res, n_nodes))  # placement
+        # scheduling: node n's usage is a step function with breakpoints
+        # times[n, :count[n]] (the first is 0); usage[:, n, i] holds over
+        # [times[n, i], times[n, i + 1]); unused slots have time +inf and usage 0
+        self.width = 8 if problem.scheduling else 1
+        self.times = np.full((n_nodes, self.width), _INF)
+        self.times[:, 0] = 0.0
+        self.usage = np.zeros((self.n_res, n_nodes, self.width))
+        self.count = np.ones(n_nodes, dtype=np.int64)
+
+    # -- common helpers ----------------------------------------------------------------------
+
+    def out_of_time(self) -> bool:
+        if self.stop_at is not None and time.perf_counter() > self.stop_at:
+            self.stopped = True
+        return self.stopped
+
+    def allowed(self, task: Task) -> np.ndarray:
+        """Allowed node indices as an array, cached per distinct ``allowed`` tuple."""
+        hit = self._allowed_cache.get(id(task.allowed))
+        if hit is None:
+            if len(task.allowed) == len(self.p.nodes):
+                arr = self.all_nodes
+            else:
+                arr = np.array(task.allowed, dtype=np.intp)
+            # the tuple is kept in the entry so that its id stays valid
+            hit = self._allowed_cache[id(task.allowed)] = (task.allowed, arr)
+        return hit[1]
+
+    def positions(self, al: np.ndarray, nodes: list[int]) -> np.ndarray:
+        """Positions in ``al`` (ascending) of those ``nodes`` that are in it."""
+        arr = np.asarray(nodes, dtype=np.intp)
+        if al is self.all_nodes:
+            return arr
+        pos = np.searchsorted(al, arr)
+        inside = pos < len(al)
+        pos, arr = pos[inside], arr[inside]
+        return pos[al[pos] == arr]
+
+    def demand(self, task: Task, al: np.ndarray) -> np.ndarray:
+        """Demand per replica as columns: (R, 1), or (R, A) over ``al`` with ``demand_on``."""
+        col = self.dem[task.index][:, None]
+        if not task.demand_on:
+            return col
+        cols = np.repeat(col, len(al), axis=1)
+        ri = self.p.resource_index
+        for n, dmap in task.demand_on.items():
+            pos = self.positions(al, [n])
+            if len(pos):
+                j = int(pos[0])
+                cols[:, j] = 0.0
+                for r, q in dmap.items():
+                    cols[ri[r], j] = q
+        return cols
+
+    def blocked(self, task: Task, al: np.ndarray) -> np.ndarray | None:
+        """Positions in ``al`` of nodes running a task separated from ``task``."""
+        if not task.separate:
+            return None
+        nodes = [n for o in task.separate for n in self.task_nodes[o]]
+        return self.positions(al, nodes) if nodes else None
+
+    def tie_keys(self, task: Task, nodes: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """(marginal cost, not-current) over ``nodes``; None when they cannot differ."""
+        cost = None
+        if task.assign_cost or self.any_node_cost:
+            cost = self.open_cost[nodes]
+            ac = task.assign_cost
+            if len(ac) <= 8:
+                for n, c in ac.items():
+                    cost[nodes == n] += c
+            else:
+                cost += np.array([ac.get(n, 0.0) for n in nodes.tolist()])
+        moved = None
+        if task.current:
+            moved = ~np.isin(nodes, list(task.current))
+        return cost, moved
+
+    def pick(
+        self,
+        score: np.ndarray,
+        k: int,
+        nodes: np.ndarray,
+        task: Task,
+        primary: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """Positions of the ``k`` best candidates: lowest ``primary`` (exact; the end in
+        scheduling), then lowest ``score`` (within TIE_TOL), marginal cost, current node, node
+        index. Infeasible candidates have an infinite ``primary`` or ``score``. None if fewer
+        than ``k`` are feasible."""
+        first = score if primary is None else primary
+        keys: list[np.ndarray] = []
+        if k == 1:
+            j = int(first.argmin())
+            m = first[j]
+            if m == _INF:
+                return None
+            if primary is None:
+                cand = np.flatnonzero(score <= m + TIE_TOL)
+            else:
+                cand = np.flatnonzero(primary == m)
+                sub = score[cand]
+                cand = cand[sub <= sub.min() + TIE_TOL]
+            if len(cand) == 1:
+                return cand
+        else:
+            if int(np.count_nonzero(first < _INF)) < k:
+                return None
+            kth = np.partition(first, k - 1)[k - 1]
+            cand = np.flatnonzero(first <= (kth + TIE_TOL if primary is None else kth))
+            keys.append(np.round(score[cand] / TIE_TOL))
+            if primary is not None:
+                keys.append(primary[cand])
+        cost, moved = self.tie_keys(task, nodes[cand])
+        if cost is not None:
+            keys.insert(0, cost)
+        if moved is not None:
+            keys.insert(0, moved)
+        keys.insert(0, nodes[cand])
+        return cand[np.lexsort(keys)[:k]]
+
+    def commit(self, t: int, picks: list[_Pick]) -> None:
+        for n, s, e, d in picks:
+            if s is None:
+                self.load[:, n] += d
+            elif e is not None and e > s:
+                self.add_interval(n, s, e, d)
+            self.n_on[n] += 1
+            self.open_cost[n] = 0.0
+        self.reps[t] = picks
+        self.task_nodes[t] = [n for n, _, _, _ in picks]
+        self.task_end[t] = max((e or 0 for _, _, e, _ in picks), default=0)
+        self.placed[t] = True
+
+    def uncommit(self, t: int) -> None:
+        for n, s, e, d in self.reps[t]:
+            if s is None:
+                self.load[:, n] -= d
+            elif e is not None and e > s:
+                self.remove_interval(n, s, e, d)
+            self.n_on[n] -= 1
+            if self.n_on[n] == 0:  # an empty node: no rounding drift left behind
+                self.open_cost[n] = self.node_cost[n]
+                self.load[:, n] = 0.0
+                if s is not None:
+                    self.times[n, 1:] = _INF
+                    self.usage[:, n, :] = 0.0
+                    self.count[n] = 1
+        self.reps[t] = []
+        self.task_nodes[t] = []
+        self.placed[t] = False
+
+    def fail_gang(self, gang: str) -> None:
+        """Remove the gang's placed members, every placed task depending on them transitively,
+        and the gang mates of those, so that no gang is left partly placed."""
+        stack = list(self.p.gangs[gang])
+        while stack:
+            t = stack.pop()
+            g = self.p.tasks[t].gang
+            if g is not None and not self.gang_failed.get(g):
+                self.gang_failed[g] = True
+                stack.extend(self.p.gangs[g])
+            if self.placed[t]:
+                self.uncommit(t)
+                stack.extend(s for s in self.succ[t] if self.placed[s])
+
+    def unplaced_value(self) -> float:
+        return sum(t.priority * t.replicas for t in self.p.tasks if not self.placed[t.index])
+
+    def learn(self, missing: list[int], boost: dict[int, int], avoid: dict[int, set[int]]) -> None:
+        """Squeaky wheel: before the next pass, move forward the must-place tasks this pass left
+        out, their gang mates and (scheduling) everything they come after, the tasks that
+        failed outright twice as far; and make the tasks separated from a failed one avoid the
+        nodes it fits on, when they have other choices."""
+        more: set[int] = set()
+        stack = list(missing)
+        while stack:
+            t = stack.pop()
+            if t in more:
+                continue
+            more.add(t)
+            task = self.p.tasks[t]
+            if task.gang is not None:
+                stack.extend(self.p.gangs[task.gang])
+            if self.p.scheduling:
+                stack.extend(task.after)
+        for t in more:
+            boost[t] = boost.get(t, 0) + 1
+        for t in self.failed:
+            if t not in self.must:
+                continue
+            boost[t] = boost.get(t, 0) + 1
+            task = self.p.tasks[t]
+            if task.separate:
+                al = self.allowed(task)
+                fit = al[(self.demand(task, al) <= self.capx[:, al]).all(axis=0)].tolist()
+                for o in task.separate:
+                    avoid.setdefault(o, set()).update(fit)
+
+    def hopeless(self) -> bool:
+        """Whether every must-place task that failed outright would fail on an empty fleet too
+        (too few allowed nodes hold a replica or, scheduling, can end it by its deadline and
+        the horizon when it starts as early as its release and dependency chain allow), so
+        that no further pass can help."""
+        es = self.earliest_start_bounds() if self.p.scheduling else []
+        for t in self.failed:
+            if t not in self.must:
+                continue
+            task = self.p.tasks[t]
+            al = self.allowed(task)
+            ok = (self.demand(task, al) <= self.capx[:, al]).all(axis=0)
+            if self.p.scheduling:
+                ok &= es[t] + self.durations(task, al) <= self.limit(task)
+            if int(np.count_nonzero(ok)) >= task.replicas:
+                return False
+        return True
+
+    def earliest_start_bounds(self) -> list[float]:
+        """Per task, a lower bound of its start: release, and each predecessor's bound plus its
+        shortest duration on a node that can hold it (inf if none can)."""
+        p = self.p
+        es = [0.0] * len(p.tasks)
+        shortest: dict[int, float] = {}
+        for t in topological_order(p):
+            task = p.tasks[t]
+            start = float(task.release or 0)
+            for q in task.after:
+                if q not in shortest:
+                    al = self.allowed(p.tasks[q])
+                    fit = (self.demand(p.tasks[q], al) <= self.capx[:, al]).all(axis=0)
+                    dur = self.durations(p.tasks[q], al)[fit]
+                    shortest[q] = float(dur.min()) if len(dur) else _INF
+                start = max(start, es[q] + shortest[q])
+            es[t] = start
+        return es
+
+    def limit(self, task: Task) -> float:
+        """Latest end of a replica of ``task``: its deadline and the horizon."""
+        limit = _INF
+        if task.deadline is not None:
+            limit = task.deadline
+        if self.p.horizon is not None:
+            limit = min(limit, self.p.horizon)
+        return limit
+
+    def avoided(self, t: int, nodes: np.ndarray, ok: np.ndarray, k: int) -> np.ndarray:
+        """``ok`` without the nodes ``t`` should avoid, if at least ``k`` candidates remain."""
+        av = self.avoid.get(t)
+        if not av:
+            return ok
+        keep = ok.copy()
+        keep[self.positions(nodes, sorted(av))] = False
+        return keep if int(np.count_nonzero(keep)) >= k else ok
+
+    def assignments(self) -> list[Assignment]:
+        out = []
+        ids = [n.id for n in self.p.nodes]
+        for task in self.p.tasks:
+            for r, (n, s, e, _) in enumerate(self.reps[task.index]):
+                out.append(Assignment(task.id, r, ids[n], s, e))
+        return out
+
+    # -- placement ---------------------------------------------------------------------------
+
+    def placement_order(self) -> list[int]:
+        p = self.p
+        mean = self.cap.mean(axis=1)
+        weight = np.divide(1.0, mean, out=np.zeros_like(mean), where=mean > 0)
+        size = self.dem @ weight
+        prio = np.array([t.priority for t in p.tasks], dtype=float)
+        optional = np.array([t.index not in self.must for t in p.tasks])
+        idx = np.arange(len(p.tasks))
+        keys = [idx, -size, -prio]
+        if self.boost:
+            boost = np.zeros(len(p.tasks))
+            for t, b in self.boost.items():
+                boost[t] = b
+            keys.append(-boost)
+        keys.append(optional)
+        return [int(i) for i in np.lexsort(keys)]
+
+    def run_placement(self) -> None:
+        p = self.p
+        order = self.placement_order()
+        rank = {t: i for i, t in enumerate(order)}
+        done: set[str] = set()
+        for t in order:
+            if self.out_of_time():
+                return
+            gang = p.tasks[t].gang
+            if gang is None:
+                picks = self.choose_node(t)
+                if picks is not None:
+                    self.commit(t, picks)
+                else:
+                    self.failed.append(t)
+                continue
+            if gang in done:
+                continue
+            done.add(gang)
+            for m in sorted(p.gangs[gang], key=lambda m: (-self.boost.get(m, 0), rank[m])):
+                picks = self.choose_node(m)
+                if picks is None:
+                    self.failed.append(m)
+                    self.fail_gang(gang)
+                    break
+                self.commit(m, picks)
+
+    def choose_node(self, t: int) -> list[_Pick] | None:
+        task = self.p.tasks[t]
+        k = task.replicas
+        al = self.allowed(task)
+        if len(al) < k:
+            return None
+        d = self.demand(task, al)
+        full = al is self.all_nodes
+        new = (self.load if full else self.load[:, al]) + d
+        ok = (new <= (self.capx if full else self.capx[:, al])).all(axis=0)
+        blocked = self.blocked(task, al)
+        if blocked is not None:
+            ok[blocked] = False
+        ok = self.avoided(t, al, ok, k)
+        if self.policy == "first-fit":
+            pos = np.flatnonzero(ok)[:k]
+            if len(pos) < k:
+                return None
+        else:
+            util = (new * (self.invcap if full else self.invcap[:, al])).max(axis=0)
+            if self.policy == "best-fit":
+                util = -util
+            util[~ok] = _INF
+            found = self.pick(util, k, al, task)
+            if found is None:
+                return None
+            pos = found
+        wide = d.shape[1] > 1
+        return [(int(al[j]), None, None, d[:, j] if wide else d[:, 0]) for j in pos]
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def nominal_duration(self, task: Task) -> int:
+        return max(task.duration or 0, max(task.duration_on.values(), default=0))
+
+    def durations(self, task: Task, al: np.ndarray) -> np.ndarray:
+        """Duration of one replica on each node of ``al`` (same as ``task.duration_at``)."""
+        if task.duration is None:
+            dur = np.zeros(len(al))
+        else:
+            dur = np.ceil(float(task.duration) / self.speed[al])
+        for n, d in task.duration_on.items():
+            pos = self.positions(al, [n])
+            if len(pos):
+                dur[pos[0]] = d
+        return dur
+
+    def run_scheduling(self) -> None:
+        p = self.p
+        n_tasks = len(p.tasks)
+        indeg = [len(t.after) for t in p.tasks]
+        processed = [False] * n_tasks
+        gang_open: set[str] = set()
+        nominal = [self.nominal_duration(t) for t in p.tasks]
+
+        def key(t: int) -> tuple[bool, int, bool, float, int, int]:
+            task = p.tasks[t]
+            return (
+                t not in self.must,
+                -self.boost.get(t, 0),
+                task.gang not in gang_open,
+                -task.priority,
+                -nominal[t],
+                t,
+            )
+
+        heap = [(key(t), t) for t in range(n_tasks) if indeg[t] == 0]
+        heapq.heapify(heap)
+        while heap:
+            _, t = heapq.heappop(heap)
+            if processed[t]:
+                continue  # a stale entry (re-pushed when its gang opened)
+            if self.out_of_time():
+                break
+            processed[t] = True
+            task = p.tasks[t]
+            gang = task.gang
+            blocked = gang is not None and self.gang_failed.get(gang)
+            if blocked or not all(self.placed[q] for q in task.after):
+                picks = None  # its gang failed, or a task it comes after is unplaced
+            else:
+                est = max([task.release or 0, *(self.task_end[q] for q in task.after)])
+                picks = self.choose_slot(t, est)
+                if picks is None:
+                    self.failed.append(t)
+            if picks is not None:
+                self.commit(t, picks)
+                if gang is not None and gang not in gang_open:
+                    gang_open.add(gang)
+                    for m in p.gangs[gang]:  # re-rank its ready members
+                        if indeg[m] == 0 and not processed[m]:
+                            heapq.heappush(heap, (key(m), m))
+            elif gang is not None and not self.gang_failed.get(gang):
+                self.fail_gang(gang)
+            for s in self.succ[t]:
+                indeg[s] -= 1
+                if indeg[s] == 0:
+                    heapq.heappush(heap, (key(s), s))
+        if self.stopped:  # no gang may stay partly placed
+            for gang, members in p.gangs.items():
+                placed = [self.placed[m] for m in members]
+                if any(placed) and not all(placed) and not self.gang_failed.get(gang):
+                    self.fail_gang(gang)
+
+    def choose_slot(self, t: int, est: int) -> list[_Pick] | None:
+        p = self.p
+        task = p.tasks[t]
+        k = task.replicas
+        al = self.allowed(task)
+        if len(al) < k:
+            return None
+        d = self.demand(task, al)
+        dur = self.durations(task, al)
+        limit = self.limit(task)
+        ok = (d <= self.capx[:, al]).all(axis=0) & (est + dur <= limit)
+        blocked = self.blocked(task, al)
+        if blocked is not None:
+            ok[blocked] = False
+        cpos = np.flatnonzero(ok)
+        if len(cpos) < k:
+            return None
+        nodes = al[cpos]
+        if d.shape[1] > 1:
+            d = d[:, cpos]
+        dur = dur[cpos]
+        start = self.earliest_starts(nodes, d, dur, float(est))
+        end = start + dur
+        end[end > limit] = _INF
+        if self.avoid:
+            end[~self.avoided(t, nodes, end < _INF, k)] = _INF
+        # only the candidates that can be among the k earliest ends are ranked further
+        if k == 1:
+            m = end.min()
+            if m == _INF:
+                return None
+            cand = np.flatnonzero(end == m)
+        else:
+            if int(np.count_nonzero(end < _INF)) < k:
+                return None
+            cand = np.flatnonzero(end <= np.partition(end, k - 1)[k - 1])
+        nodes, start, end = nodes[cand], start[cand], end[cand]
+        if d.shape[1] > 1:
+            d = d[:, cand]
+        if self.policy == "first-fit":
+            score = nodes.astype(float)
+        elif len(cand) > 1:
+            score = self.peak_utilisation(nodes, d, start, end)
+            if self.policy == "best-fit":
+                score = -score
+        else:
+            score = np.zeros(1)
+        found = self.pick(score, k, nodes, task, primary=end)
+        if found is None:
+            return None
+        wide = d.shape[1] > 1
+        return [
+            (int(nodes[j]), int(start[j]), int(end[j]), d[:, j] if wide else d[:, 0]) for j in found
+        ]
+
+    def earliest_starts(
+        self, nodes: np.ndarray, d: np.ndarray, dur: np.ndarray, est: float
+    ) -> np.ndarray:
+        """Earliest start >= est on each node such that the demand (columns ``d``) fits over
+        the whole duration; inf if never. Zero durations start at ``est``."""
+        start = np.full(len(nodes), est)
+        busy = np.flatnonzero((dur > 0) & (self.count[nodes] > 1))
+        if not len(busy):
+            return start  # empty profiles: a demand within capacity fits at any time
+        sub = nodes[busy]
+        w = int(self.count[sub].max())
+        times = self.times[sub, :w]
+        cols = d if d.shape[1] == 1 else d[:, busy]
+        good = (self.usage[:, sub, :w] + cols[:, :, None] <= self.capx[:, sub, None]).all(axis=0)
+        # a run of good segments that starts at segment i lasts until the next bad one starts
+        bad_start = np.where(good, _INF, times)
+        next_bad = np.minimum.accumulate(bad_start[:, ::-1], axis=1)[:, ::-1]
+        run_start = good.copy()
+        run_start[:, 1:] &= ~good[:, :-1]
+        cand = np.maximum(times, est)
+        fits = run_start & (cand + dur[busy][:, None] <= next_bad)
+        start[busy] = np.where(fits, cand, _INF).min(axis=1)
+        return start
+
+    def peak_utilisation(
+        self, nodes: np.ndarray, d: np.ndarray, start: np.ndarray, end: np.ndarray
+    ) -> np.ndarray:
+        """Peak utilisation, demand included, over [start, end) on each node (at the instant
+        ``start`` for zero durations)."""
+        w = int(self.count[nodes].max())
+        times = self.times[nodes, :w]
+        seg_end = np.empty_like(times)
+        seg_end[:, :-1] = times[:, 1:]
+        seg_end[:, -1] = _INF
+        e = np.maximum(end, start + 1)[:, None]
+        over = (times < e) & (seg_end > start[:, None])
+        load = self.usage[:, nodes, :w] + d[:, :, None]
+        util = (load * self.invcap[:, nodes, None]).max(axis=0)
+        return np.where(over, util, -_INF).max(axis=1)
+
+    def grow(self) -> None:
+        n_nodes, w = self.times.shape
+        times = np.full((n_nodes, 2 * w), _INF)
+        times[:, :w] = self.times
+        usage = np.zeros((self.n_res, n_nodes, 2 * w))
+        usage[:, :, :w] = self.usage
+        self.times, self.usage, self.width = times, usage, 2 * w
+
+    def breakpoint(self, n: int, x: float) -> int:
+        """Index of the breakpoint at ``x`` in node ``n``'s profile, splitting a segment."""
+        c = int(self.count[n])
+        i = int(np.searchsorted(self.times[n, :c], x, side="right")) - 1
+        if self.times[n, i] == x:
+            return i
+        if c == self.width:
+            self.grow()
+        times, usage = self.times, self.usage
+        times[n, i + 2 : c + 1] = times[n, i + 1 : c]
+        usage[:, n, i + 2 : c + 1] = usage[:, n, i + 1 : c]
+        times[n, i + 1] = x
+        usage[:, n, i + 1] = usage[:, n, i]
+        self.count[n] = c + 1
+        return i + 1
+
+    def add_interval(self, n: int, s: int, e: int, d: np.ndarray) -> None:
+        i = self.breakpoint(n, float(s))
+        j = self.breakpoint(n, float(e))
+        self.usage[:, n, i:j] += d[:, None]
+
+    def remove_interval(self, n: int, s: int, e: int, d: np.ndarray) -> None:
+        c = int(self.count[n])
+        row = self.times[n, :c]
+        i = int(np.searchsorted(row, float(s)))
+        j = int(np.searchsorted(row, float(e)))
+        seg = self.usage[:, n, i:j]
+        seg -= d[:, None]
+        seg[np.abs(seg) < 1e-12] = 0.0
