@@ -9,7 +9,8 @@ Tasks are taken one at a time in this order:
 
 1. tasks a plan must place first (required ones, their gang mates and, in scheduling problems,
    their transitive ``after`` predecessors: ``problems.problem.effectively_required``), so
-   that an optional task never takes the room a required one needs; then (repair passes, below) tasks moved forward;
+   that an optional task never takes the room a required one needs; then (repair passes,
+   below) tasks moved forward;
 2. priority, descending;
 3. size, descending: the sum over resources of demand / mean fleet capacity of that resource
    (resources no node offers count 0), so cpu cores and GiB of memory are comparable;
