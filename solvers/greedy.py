@@ -41,6 +41,10 @@ nodes is preferred), then to a node in the task's ``current`` set (fewer ``moves
 lower node index. Placing one replica changes only its own node, so the ``k`` replicas of a task
 go to the ``k`` best distinct nodes of one ranking.
 
+Replanning: when ``moves`` is a term of the objective (with a weight > 0), tasks with a
+``current`` node are placed before the others (after the must-place ones), and a replica goes
+to a node of its ``current`` set whenever one has room, before the policy ranks the rest.
+
 Scheduling problems (some task has ``duration``)
 ------------------------------------------------
 A serial schedule generation scheme. A task becomes ready when every task of its ``after`` list
@@ -210,6 +214,9 @@ class _Greedy:
         self.policy = policy
         self.stop_at = stop_at
         self.stopped = False
+        obj = problem.objective
+        # replanning: when `moves` counts, tasks stay on their `current` node where they fit
+        self.sticky = "moves" in obj.terms and (obj.kind != "weights" or obj.weights["moves"] > 0)
         n_nodes, n_tasks = len(problem.nodes), len(problem.tasks)
         cap = np.array(problem.capacity, dtype=float).T
         dem = np.array(problem.demand, dtype=float)
@@ -515,6 +522,8 @@ class _Greedy:
         optional = np.array([t.index not in self.must for t in p.tasks])
         idx = np.arange(len(p.tasks))
         keys = [idx, -size, -prio]
+        if self.sticky:  # tasks that run somewhere today keep their place before others come
+            keys.append(np.array([t.current is None for t in p.tasks]))
         if self.boost:
             boost = np.zeros(len(p.tasks))
             for t, b in self.boost.items():
@@ -564,14 +573,24 @@ class _Greedy:
         if blocked is not None:
             ok[blocked] = False
         ok = self.avoided(t, al, ok, k)
+        stay = None
+        if self.sticky and task.current:
+            stay = np.isin(al, list(task.current)) & ok
+            if not stay.any():
+                stay = None
         if self.policy == "first-fit":
-            pos = np.flatnonzero(ok)[:k]
+            pos = np.flatnonzero(ok)
+            if stay is not None:  # current nodes first, then the others in index order
+                pos = np.concatenate([pos[stay[pos]], pos[~stay[pos]]])
+            pos = pos[:k]
             if len(pos) < k:
                 return None
         else:
             util = (new * (self.invcap if full else self.invcap[:, al])).max(axis=0)
             if self.policy == "best-fit":
                 util = -util
+            if stay is not None:  # any current node ranks before every other node
+                util[~stay] += 4.0
             util[~ok] = _INF
             found = self.pick(util, k, al, task)
             if found is None:

@@ -574,3 +574,23 @@ def test_generated_problems(
     r = run(p, policy=policy, passes=passes)
     again = solve(p, policy=policy, passes=passes)
     assert again.assignments == r.assignments  # deterministic
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_replanning_keeps_tasks_on_their_current_node_when_moves_count(policy: str) -> None:
+    """With `moves` in the objective, a task stays where it runs when that node has room, even
+    when the policy alone would pick another node; the new task takes what is left."""
+    nodes = [node("a", cpu=10), node("b", cpu=10), node("c", cpu=10)]
+    tasks = [
+        task("new", cpu=6, priority=5),  # higher priority, but runs nowhere yet
+        task("old-1", cpu=6, current="c"),
+        task("old-2", cpu=3, current="c"),
+    ]
+    problem = make(nodes, tasks, objective={"lexicographic": ["unplaced", "moves"]})
+    sticky = run(problem, policy=policy)
+    assert where(sticky)["old-1"] == ["c"]
+    assert where(sticky)["old-2"] == ["c"]
+    assert evaluate(problem, sticky.assignments).terms["moves"] == 0
+    # without `moves` in the objective, `current` is only a tie-break
+    plain = run(make(nodes, tasks), policy="least-loaded")
+    assert where(plain)["old-2"] != ["c"]
