@@ -404,7 +404,7 @@ def generate(
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     resources: Annotated[
-        int, typer.Option("--resources", min=3, max=5, help="Resources per node (3-5).")
+        int, typer.Option("--resources", min=1, max=8, help="Number of resource kinds (1-8).")
     ] = 3,
     fmt: Annotated[
         PlanFormat | None,
