@@ -24,8 +24,9 @@ def main() -> None:
     ap.add_argument("--resources", type=int, default=4)
     ap.add_argument("--scheduling", action="store_true")
     args = ap.parse_args()
-    data = generate(args.tasks, args.nodes, scheduling=args.scheduling, seed=1,
-                    resources=args.resources)
+    data = generate(
+        args.tasks, args.nodes, scheduling=args.scheduling, seed=1, resources=args.resources
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("yaml", "json"):
             path = Path(tmp) / f"problem.{fmt}"

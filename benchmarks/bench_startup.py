@@ -1,6 +1,6 @@
 """How fast `taskalloc --help` starts (target: under 0.25 s). Not a test: prints numbers.
 
-    python benchmarks/bench_startup.py [--runs 10]
+python benchmarks/bench_startup.py [--runs 10]
 """
 
 from __future__ import annotations
