@@ -24,9 +24,18 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
-def _bar(u: float) -> str:
-    filled = max(0, min(BAR, round(u * BAR)))
-    return "█" * filled + "░" * (BAR - filled) + f" {u * 100:5.1f}%"
+def _bar(u: float, width: int = BAR) -> str:
+    """A utilisation bar of ``width`` cells and the percentage (just the percentage if 0)."""
+    if width <= 0:
+        return f"{u * 100:5.1f}%"
+    filled = max(0, min(width, round(u * width)))
+    return "█" * filled + "░" * (width - filled) + f" {u * 100:5.1f}%"
+
+
+def _bar_width(console_width: int, label_width: int, columns: int) -> int:
+    """Widest bar (up to BAR) that keeps one row per node on the console."""
+    per_column = (console_width - label_width - 4) // max(columns, 1) - 3  # borders, padding
+    return max(0, min(BAR, per_column - 7))  # 7: " 100.0%"
 
 
 def _node_rows(problem: Problem, ev: Evaluation) -> list[tuple[str, str, float, float | None]]:
@@ -87,9 +96,14 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         + (" (peak / time-average over the makespan)" if problem.scheduling else ""),
         title_justify="left",
     )
-    util.add_column("node")
+    label = max([len(n.id) for n in problem.nodes] + [5])
+    util.add_column("node", no_wrap=True, min_width=label)
     for r in problem.resources:
-        util.add_column(r)
+        util.add_column(r, no_wrap=True)
+    avg_extra = 9 if ev.average_utilisation is not None else 0  # " avg 100%"
+    width = _bar_width(
+        console.width - avg_extra * len(problem.resources), label, len(problem.resources)
+    )
     for n in problem.nodes:
         row = ev.utilisation.get(n.id, {})
         cells = []
@@ -97,14 +111,14 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
             if r not in row:
                 cells.append("")
                 continue
-            cell = _bar(row[r])
+            cell = _bar(row[r], width)
             if ev.average_utilisation is not None:
                 cell += f" avg {ev.average_utilisation[n.id].get(r, 0.0) * 100:.0f}%"
             cells.append(cell)
         util.add_row(n.id, *cells)
     util.add_row(
         "fleet",
-        *[_bar(ev.fleet[r]) if r in ev.fleet else "" for r in problem.resources],
+        *[_bar(ev.fleet[r], width) if r in ev.fleet else "" for r in problem.resources],
         style="bold",
     )
     console.print(util)
