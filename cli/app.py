@@ -23,6 +23,7 @@ from .exits import EXIT_CODES_HELP, ExitCode
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
 
 
@@ -138,6 +139,14 @@ def _load(path: str) -> Problem:
     for w in problem.warnings:
         warn(str(w))
     return problem
+
+
+def _load_pair(problem_file: str, plan_file: str) -> tuple[Problem, Plan]:
+    from taskalloc.problems.plan import read_plan
+
+    if problem_file == "-" and plan_file == "-":
+        fail(ExitCode.BAD_INPUT, "only one of PROBLEM and PLAN can be read from stdin")
+    return _load(problem_file), read_plan(plan_file)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -321,12 +330,8 @@ def check(
     import json
 
     from taskalloc.problems.evaluate import check as run_check
-    from taskalloc.problems.plan import read_plan
 
-    if problem_file == "-" and plan_file == "-":
-        fail(ExitCode.BAD_INPUT, "only one of PROBLEM and PLAN can be read from stdin")
-    problem = _load(problem_file)
-    plan = read_plan(plan_file)
+    problem, plan = _load_pair(problem_file, plan_file)
     rep = run_check(problem, plan)
     for w in rep.warnings:
         warn(w)
@@ -370,14 +375,10 @@ def report(
     plan's own metrics.
     """
     from taskalloc.problems.evaluate import evaluate
-    from taskalloc.problems.plan import read_plan
 
     from . import render
 
-    if problem_file == "-" and plan_file == "-":
-        fail(ExitCode.BAD_INPUT, "only one of PROBLEM and PLAN can be read from stdin")
-    problem = _load(problem_file)
-    plan = read_plan(plan_file)
+    problem, plan = _load_pair(problem_file, plan_file)
     if plan.problem_sha256 != problem.sha256:
         warn("the plan was made for a file with other bytes (sha256 differs)")
     ev = evaluate(problem, plan.assignments)

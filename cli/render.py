@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +37,23 @@ def _bar_width(console_width: int, label_width: int, columns: int) -> int:
     """Widest bar (up to BAR) that keeps one row per node on the console."""
     per_column = (console_width - label_width - 4) // max(columns, 1) - 3  # borders, padding
     return max(0, min(BAR, per_column - 7))  # 7: " 100.0%"
+
+
+def _cells(
+    problem: Problem, ev: Evaluation, cell: Callable[[float, float | None], str]
+) -> Iterator[tuple[str, list[str]]]:
+    """(node id, one cell per resource): ``cell(utilisation, time-average or None)``, empty
+    where the node has no capacity of that resource."""
+    for n in problem.nodes:
+        row = ev.utilisation.get(n.id, {})
+        avg = ev.average_utilisation[n.id] if ev.average_utilisation is not None else None
+        yield (
+            n.id,
+            [
+                cell(row[r], avg.get(r, 0.0) if avg is not None else None) if r in row else ""
+                for r in problem.resources
+            ],
+        )
 
 
 def _node_rows(problem: Problem, ev: Evaluation) -> list[tuple[str, str, float, float | None]]:
@@ -104,18 +122,12 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
     width = _bar_width(
         console.width - avg_extra * len(problem.resources), label, len(problem.resources)
     )
-    for n in problem.nodes:
-        row = ev.utilisation.get(n.id, {})
-        cells = []
-        for r in problem.resources:
-            if r not in row:
-                cells.append("")
-                continue
-            cell = _bar(row[r], width)
-            if ev.average_utilisation is not None:
-                cell += f" avg {ev.average_utilisation[n.id].get(r, 0.0) * 100:.0f}%"
-            cells.append(cell)
-        util.add_row(n.id, *cells)
+
+    def bar(u: float, avg: float | None) -> str:
+        return _bar(u, width) + (f" avg {avg * 100:.0f}%" if avg is not None else "")
+
+    for node_id, cells in _cells(problem, ev, bar):
+        util.add_row(node_id, *cells)
     util.add_row(
         "fleet",
         *[_bar(ev.fleet[r], width) if r in ev.fleet else "" for r in problem.resources],
@@ -205,17 +217,12 @@ def markdown(problem: Problem, plan: Plan, ev: Evaluation) -> str:
         "| node | " + " | ".join(problem.resources) + " |",
         "|---|" + "---:|" * len(problem.resources),
     ]
-    for n in problem.nodes:
-        row = ev.utilisation.get(n.id, {})
-        cells = []
-        for r in problem.resources:
-            if r not in row:
-                cells.append("")
-            elif sched and ev.average_utilisation is not None:
-                cells.append(f"{row[r]:.0%} / {ev.average_utilisation[n.id].get(r, 0.0):.0%}")
-            else:
-                cells.append(f"{row[r]:.0%}")
-        lines.append(f"| {n.id} | " + " | ".join(cells) + " |")
+
+    def pct(u: float, avg: float | None) -> str:
+        return f"{u:.0%}" + (f" / {avg:.0%}" if avg is not None else "")
+
+    for node_id, cells in _cells(problem, ev, pct):
+        lines.append(f"| {node_id} | " + " | ".join(cells) + " |")
     lines.append(
         "| **fleet** | "
         + " | ".join(f"**{ev.fleet[r]:.0%}**" if r in ev.fleet else "" for r in problem.resources)
