@@ -8,6 +8,7 @@ stderr and an exit code from :mod:`taskalloc.cli.exits`, in :func:`main` only. H
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -192,8 +193,13 @@ PlanArg = Annotated[str, typer.Argument(help="Plan file written by `solve`; - fo
 def solve(
     problem_file: ProblemArg,
     solver: Annotated[
-        str, typer.Option("--solver", "-s", help="Solver: greedy.", show_default=True)
-    ] = "greedy",
+        str,
+        typer.Option(
+            "--solver",
+            "-s",
+            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat or greedy.",
+        ),
+    ] = "auto",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the plan here (default stdout).")
     ] = None,
@@ -203,7 +209,26 @@ def solve(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (recorded in the plan).")] = 0,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", "-t", min=0, help="Seconds for the search.")
+        float | None,
+        typer.Option(
+            "--time-limit", "-t", min=0, help="Seconds for the whole search (cpsat default: 60)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Search threads (cpsat).")
+    ] = 2,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic",
+            help="cpsat: 1 worker and a deterministic time limit, so the same input, seed and "
+            "limit give the same plan on every run and machine. Without it, runs with several "
+            "workers differ in plan (never in validity), and the limit is wall-clock.",
+        ),
+    ] = False,
+    hint: Annotated[
+        str | None,
+        typer.Option("--hint", help="cpsat: start from this plan (any plan file of the problem)."),
     ] = None,
     policy: Annotated[
         str,
@@ -214,30 +239,34 @@ def solve(
         ),
     ] = "least-loaded",
 ) -> None:
-    """Solve a problem and write the plan (stdout or -o); a summary goes to stderr.
+    """Solve a problem and write the plan (stdout or -o); progress and a summary go to stderr.
 
     Exit 0 with a plan; 3 when the problem is proven infeasible (the plan then lists the
-    proofs); 4 when no plan was found within the limits (the partial plan says why).
+    proofs); 4 when no plan was found within the limits (the partial plan says why); 130 on
+    Ctrl-C or SIGTERM, after writing the best plan found so far (status feasible).
     """
-    from taskalloc.problems.evaluate import make_plan
-    from taskalloc.problems.plan import SolverInfo, Status
-    from taskalloc.problems.problem import prove_infeasible
-    from taskalloc.solvers import SOLVERS, SolverUnavailable
-    from taskalloc.solvers import solve as run_solver
+    import threading
 
-    if solver not in SOLVERS:
-        fail(ExitCode.BAD_INPUT, f"unknown solver '{solver}' (available: {', '.join(SOLVERS)})")
+    from taskalloc.problems.evaluate import make_plan
+    from taskalloc.problems.plan import SolverInfo, Status, read_plan
+    from taskalloc.problems.problem import prove_infeasible
+    from taskalloc.solvers import SOLVERS, SolverUnavailable, choose
+    from taskalloc.solvers import solve as run_solver
     from taskalloc.solvers.greedy import POLICIES
 
+    if solver != "auto" and solver not in SOLVERS:
+        names = ", ".join(["auto", *SOLVERS])
+        fail(ExitCode.BAD_INPUT, f"unknown solver '{solver}' (available: {names})")
     if policy not in POLICIES:
         fail(ExitCode.BAD_INPUT, f"unknown policy '{policy}' (one of: {', '.join(POLICIES)})")
     problem = _load(problem_file)
+    backend = choose(problem, solver)
     path = None if problem_file == "-" else problem_file
     fmt_name = _format_for(output, fmt)
     proofs = prove_infeasible(problem)
     if proofs:
         info = SolverInfo(
-            name=solver,
+            name=backend,
             status=Status.INFEASIBLE,
             seconds=0.0,
             seed=seed,
@@ -246,27 +275,47 @@ def solve(
         plan, _ = make_plan(problem, [], info, infeasibility=[str(d) for d in proofs], path=path)
         _write(plan.dumps(fmt_name), output)
         fail(ExitCode.INFEASIBLE, "infeasible: no plan can exist:", *(f"  {d}" for d in proofs))
-    try:
-        result = run_solver(problem, solver, seed=seed, time_limit=time_limit, policy=policy)
-    except SolverUnavailable as exc:
-        fail(ExitCode.BAD_INPUT, str(exc))
-    info = SolverInfo(
-        name=result.solver,
-        status=result.status,
-        bound=result.bound,
-        seconds=result.seconds,
-        seed=result.seed,
-        message=result.message,
-        options=result.options,
-        trajectory=result.trajectory,
-    )
-    plan, ev = make_plan(problem, result.assignments, info, path=path)
-    if result.has_plan and not ev.feasible:
-        raise RuntimeError(
-            f"solver {solver} returned an infeasible plan as {result.status}: "
-            + "; ".join(v.message for v in ev.violations[:5])
+    hint_assignments = None
+    if hint is not None:
+        hint_plan = read_plan(hint)
+        if hint_plan.problem_sha256 != problem.sha256:
+            warn(f"the hint {hint} was made for a file with other bytes; using what fits")
+        hint_assignments = hint_plan.assignments
+    if backend == "cpsat" and time_limit is None:
+        time_limit = 60.0
+    stop = threading.Event()
+    options: dict[str, Any] = {
+        "seed": seed,
+        "time_limit": time_limit,
+        "policy": policy,
+        "workers": workers,
+        "deterministic": deterministic,
+        "hint": hint_assignments,
+        "progress": _Progress(backend) if not _Opts.quiet else None,
+        "stop": stop,
+    }
+    with _graceful_stop(stop):  # until the plan is written, a signal only asks to stop
+        try:
+            result = run_solver(problem, backend, **options)
+        except SolverUnavailable as exc:
+            fail(ExitCode.BAD_INPUT, str(exc))
+        info = SolverInfo(
+            name=result.solver,
+            status=result.status,
+            bound=result.bound,
+            seconds=result.seconds,
+            seed=result.seed,
+            message=result.message,
+            options=result.options,
+            trajectory=result.trajectory,
         )
-    _write(plan.dumps(fmt_name), output)
+        plan, ev = make_plan(problem, result.assignments, info, path=path)
+        if result.has_plan and not ev.feasible:
+            raise RuntimeError(
+                f"solver {backend} returned an infeasible plan as {result.status}: "
+                + "; ".join(v.message for v in ev.violations[:5])
+            )
+        _write(plan.dumps(fmt_name), output)
     placed = len(ev.placed_tasks)
     objective = ", ".join(f"{k}={_fmt(v)}" for k, v in ev.objective.items())
     say(
@@ -274,9 +323,12 @@ def solve(
         f" tasks placed ({ev.placed_replicas}/{ev.total_replicas} replicas) on "
         f"{ev.nodes_used}/{len(problem.nodes)} nodes; objective {objective}; "
         f"fitness {_fmt(ev.fitness)}"
+        + (f"; {result.message}" if result.message and result.has_plan else "")
     )
     if output is not None:
         say(f"plan written to {output}")
+    if stop.is_set():
+        fail(ExitCode.INTERRUPTED, "interrupted: the plan holds the best solution found so far")
     if result.status == Status.INFEASIBLE:
         fail(ExitCode.INFEASIBLE, f"infeasible: {result.message or 'proven by the solver'}")
     if not result.has_plan:
@@ -288,6 +340,50 @@ def solve(
         )
     for u in ev.unplaced:
         say(f"unplaced {u.task}: {u.reason}")
+
+
+class _Progress:
+    """Incumbent, bound and gap on stderr while a solver runs (at most two lines a second)."""
+
+    def __init__(self, solver: str) -> None:
+        self.solver = solver
+        self.last = -1.0
+
+    def __call__(self, seconds: float, objective: float, bound: float | None) -> None:
+        if seconds - self.last < 0.5:
+            return
+        self.last = seconds
+        line = f"{self.solver} {seconds:7.2f} s  incumbent {_fmt(objective)}"
+        if bound is not None:
+            gap = abs(objective - bound) / max(abs(objective), 1e-9) * 100
+            line += f"  bound {_fmt(bound)}  gap {gap:.2f} %"
+        say(line)
+
+
+class _graceful_stop:
+    """While a solver runs, the first Ctrl-C or SIGTERM asks it to stop and keep its best plan
+    (``stop`` is set); a second one interrupts at once."""
+
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
+        self.saved: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.stop.set()
+        say("stopping: finishing with the best plan found so far (Ctrl-C again to abort)")
+
+    def __enter__(self) -> _graceful_stop:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # outside the main thread (e.g. some test runners) signals cannot be handled
+            with contextlib.suppress(ValueError):
+                self.saved[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)
 
 
 @app.command()

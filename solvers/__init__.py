@@ -26,8 +26,24 @@ class SolverUnavailable(Exception):
     """The named solver does not exist or its backend is not installed."""
 
 
+#: ``auto`` hands a problem to CP-SAT up to this many (task, allowed node) pairs, to the
+#: greedy above it (one full CP-SAT model loses at that scale; see docs/benchmarks.md).
+AUTO_EXACT_PAIRS = 200_000
+
+
+def choose(problem: Problem, solver: str) -> str:
+    """Resolve ``auto`` to a backend name: cpsat for most problems, greedy for huge ones."""
+    if solver != "auto":
+        return solver
+    pairs = sum(len(t.allowed) for t in problem.tasks)
+    if "cpsat" in SOLVERS and pairs <= AUTO_EXACT_PAIRS:
+        return "cpsat"
+    return "greedy"
+
+
 def solve(problem: Problem, solver: str = "greedy", **options: Any) -> Result:
-    """Solve ``problem`` with the named backend; ``options`` are passed to its ``solve``."""
+    """Solve ``problem`` with the named backend (or ``auto``); ``options`` go to its ``solve``."""
+    solver = choose(problem, solver)
     if solver not in SOLVERS:
         raise SolverUnavailable(f"unknown solver '{solver}' (available: {', '.join(SOLVERS)})")
     module = import_module(SOLVERS[solver][0])
@@ -35,4 +51,4 @@ def solve(problem: Problem, solver: str = "greedy", **options: Any) -> Result:
     return result
 
 
-__all__ = ["SOLVERS", "Result", "SolverUnavailable", "solve"]
+__all__ = ["AUTO_EXACT_PAIRS", "SOLVERS", "Result", "SolverUnavailable", "choose", "solve"]

@@ -26,7 +26,7 @@ SUMMARY_WORDS = ("greedy:", "plan written", "ok:", "violation(s)", "warning:", "
 def solved(problem: Path, tmp_path: Path, *extra: str) -> Path:
     """Solve ``problem`` into a YAML plan file in tmp_path and return its path."""
     out = tmp_path / f"{problem.stem}-plan.yaml"
-    result = cli("solve", str(problem), "-o", str(out), *extra)
+    result = cli("solve", str(problem), "-s", "greedy", "-o", str(out), *extra)
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -51,7 +51,7 @@ def _no_summary(stdout: str) -> None:
 @pytest.mark.usefixtures("needs_greedy")
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.name for p in EXAMPLE_FILES])
 def test_solve_example_writes_yaml_plan(path):
-    result = cli("solve", str(path))
+    result = cli("solve", str(path), "-s", "greedy")
     assert result.exit_code == 0, result.stderr
     plan = yaml.safe_load(result.stdout)
     assert plan["taskalloc_plan"] == 1
@@ -68,7 +68,7 @@ def test_solve_example_writes_yaml_plan(path):
 @pytest.mark.usefixtures("needs_greedy")
 def test_solve_json_format():
     path = EXAMPLES / "inference-fleet.yaml"
-    result = cli("solve", str(path), "--format", "json")
+    result = cli("solve", str(path), "-s", "greedy", "--format", "json")
     assert result.exit_code == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["taskalloc_plan"] == 1
@@ -77,7 +77,7 @@ def test_solve_json_format():
 
 @pytest.mark.usefixtures("needs_greedy")
 def test_solve_scheduling_plan_has_times():
-    result = cli("solve", str(EXAMPLES / "training-pipeline.yaml"))
+    result = cli("solve", str(EXAMPLES / "training-pipeline.yaml"), "-s", "greedy")
     assert result.exit_code == 0, result.stderr
     plan = yaml.safe_load(result.stdout)
     for a in plan["assignments"]:
@@ -88,7 +88,7 @@ def test_solve_scheduling_plan_has_times():
 @pytest.mark.parametrize(("name", "fmt"), [("plan.yaml", "yaml"), ("sub/plan.json", "json")])
 def test_solve_output_file(tmp_path, name, fmt):
     out = tmp_path / name
-    result = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-o", str(out))
+    result = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "greedy", "-o", str(out))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert out.exists()
@@ -102,8 +102,8 @@ def test_solve_output_file(tmp_path, name, fmt):
 @pytest.mark.usefixtures("needs_greedy")
 def test_solve_same_seed_same_plan():
     path = str(EXAMPLES / "consolidation.yaml")
-    a = yaml.safe_load(cli("solve", path, "--seed", "7").stdout)
-    b = yaml.safe_load(cli("solve", path, "--seed", "7").stdout)
+    a = yaml.safe_load(cli("solve", path, "-s", "greedy", "--seed", "7").stdout)
+    b = yaml.safe_load(cli("solve", path, "-s", "greedy", "--seed", "7").stdout)
     assert a["assignments"] == b["assignments"]
     assert a["solver"]["seed"] == 7
 
@@ -114,7 +114,7 @@ def test_solve_unknown_solver_and_policy():
     result = cli("solve", path, "-s", "magic")
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr.startswith("unknown solver 'magic' (available: greedy")
+    assert result.stderr.startswith("unknown solver 'magic' (available: auto, greedy")
     result = cli("solve", path, "--policy", "random")
     assert result.exit_code == 2
     assert result.stderr.startswith("unknown policy 'random'")
@@ -143,7 +143,7 @@ def test_solve_no_plan_exit_4(tmp_path):
     data = prob_dict([node("n", {"cpu": 10})], [task("a", {"cpu": 6}), task("b", {"cpu": 6})])
     path = write_problem(tmp_path / "clash.json", data)
     assert cli("validate", str(path)).exit_code == 0
-    result = cli("solve", str(path))
+    result = cli("solve", str(path), "-s", "greedy")
     assert result.exit_code == 4, result.stderr
     plan = yaml.safe_load(result.stdout)
     assert plan["solver"]["status"] == "unknown"
@@ -516,7 +516,7 @@ def test_python_m_help():
 @pytest.mark.usefixtures("needs_greedy")
 def test_stdout_is_only_data(two_nodes):
     """Summaries and warnings never reach stdout, whatever the command."""
-    solve = cli("solve", str(two_nodes))
+    solve = cli("solve", str(two_nodes), "-s", "greedy")
     assert solve.exit_code == 0
     _no_summary(solve.stdout)
     assert yaml.safe_load(solve.stdout)["taskalloc_plan"] == 1
@@ -527,7 +527,7 @@ def test_stdout_is_only_data(two_nodes):
 
 @pytest.mark.usefixtures("needs_greedy")
 def test_quiet_solve_has_empty_stderr(two_nodes):
-    result = cli("--quiet", "solve", str(two_nodes))
+    result = cli("--quiet", "solve", str(two_nodes), "-s", "greedy")
     assert result.exit_code == 0
     assert result.stderr == ""
     assert yaml.safe_load(result.stdout)["taskalloc_plan"] == 1
