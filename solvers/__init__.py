@@ -19,6 +19,10 @@ SOLVERS: dict[str, tuple[str, str]] = {
         "taskalloc.solvers.greedy",
         "priority-then-size list heuristic (placement) / serial schedule generation (scheduling)",
     ),
+    "cpsat": (
+        "taskalloc.solvers.cpsat",
+        "OR-Tools CP-SAT: exact placement and scheduling, proves optimality or infeasibility",
+    ),
 }
 
 

@@ -1,0 +1,123 @@
+"""Exact solver: OR-Tools CP-SAT, with a proof of optimality (or of infeasibility) when it can.
+
+``solve(problem, time_limit=..., workers=2, seed=0, deterministic=False, hint=None,
+progress=None, stop=None)`` returns a :class:`~taskalloc.solvers.result.Result`. The model is
+built by :class:`.model.AllocationModel` (one method per constraint family), solved by
+:mod:`.solve`; the integer scaling of decimals is :mod:`.scaling`. Every plan it returns as
+``optimal`` or ``feasible`` has been accepted by the evaluator.
+
+Formulation
+-----------
+*Candidates.* A pair (task t, node n) exists only when n is allowed (``nodes``/``match``) and one
+replica fits n when empty on every resource (scaled integers; in scheduling problems a replica
+that runs 0 time there fits anywhere, and the pair also needs ``release + d <= min(deadline,
+horizon)``).
+
+*Placement.* One bool ``y[t,n]`` per candidate pair: "t has a replica on n". Replicas of a task
+are identical, so that suffices; replica numbers are given after solving, in node order. A bool
+``p[t]`` says whether t is placed: ``sum_n y[t,n] = replicas * p[t]`` (all replicas or none, on
+distinct nodes), and ``p[t] = 1`` for every task a plan must place (required ones, their gang
+mates and, when scheduling, their ``after`` predecessors: ``effectively_required``).
+*Gangs*: ``p`` equal across members. *Separation*: ``y[a,n] + y[b,n] <= 1`` for every separated
+pair on every shared candidate (at any time, also when scheduling).
+
+*Capacity (placement).* Per node and resource, ``sum_t demand_on(t, n, r) * y[t,n] <= cap`` in
+scaled integers; left out when every candidate together fits.
+
+*Scheduling.* Per candidate pair an integer ``start[t,n]`` in ``[release, min(deadline,
+horizon) - d]`` with ``d = task.duration_at(node)`` (``speed``, ``duration_on``) and, when
+``d > 0``, an optional fixed-size interval present iff ``y[t,n]``. A task with successors gets
+``E[t] >= start + d`` for each present replica; each replica of a successor starts at or after
+``E`` of each of its ``after`` tasks, and ``p[t] <= p[q]`` (a task is placed only with its
+predecessors). Per node and resource a cumulative over the intervals with positive demand
+(zero-duration replicas occupy nothing, as in the evaluator); left out when the demands
+together fit. Without a ``horizon`` in the file, the model uses a safe one: the last release
+plus the sum over replicas of their longest duration (any plan can be compressed to end by
+then without changing what runs together, so no optimum is cut off; the greedy's makespan
+would cut off optima of objectives that trade time for placement, balance or cost).
+
+*Node use.* ``u[n]`` (only when ``nodes`` or a node ``cost`` is in the objective, or the node
+is in a symmetry class): ``y[t,n] <= u[n]`` and ``u[n] <= sum_t y[t,n]``.
+
+*Symmetry.* Members of one pool that no task tells apart (same allowed status, assign_cost,
+demand, duration and ``current`` membership for every task) are interchangeable; within such a
+class consecutive members are ordered: ``u[k] >= u[k+1]`` and ``key[k] >= key[k+1]``, where
+key is the load on the class's most used resource (placement) or the number of replicas
+(scheduling). Sorting a class by (key, use) descending turns any plan into one that satisfies
+both, with the same objective; warm starts are relabelled that way before they are hinted.
+
+Objective terms, as integer expressions (real value = expression / unit)
+-----------------------------------------------------------------------
+* ``unplaced`` = ``sum_t priority * replicas * (1 - p[t])`` (unit: the priority scale).
+* ``cost`` = ``sum assign_cost * y + sum node cost * u`` (unit: the cost scale).
+* ``nodes`` = ``sum u``. ``moves`` = ``sum`` of ``y[t,n]`` over tasks with ``current`` and nodes
+  outside it (= replicas * p - replicas kept on current nodes).
+* ``makespan`` = ``M`` with ``M >= start + d`` of every present replica.
+* ``tardiness`` = ``sum priority * L[t,n]`` with ``L >= start + d - due`` when present,
+  ``L >= 0`` (per replica).
+* ``balance`` = ``B / S`` (``S`` = 10,000 by default, ``balance_scale=``): an integer
+  ``B in [0, S]`` with ``S * load[n,r] <= B * cap[n,r]`` for every node and resource with
+  capacity > 0 that a candidate uses, so ``B = ceil(S * balance)`` at the optimum. Placement:
+  ``load = sum demand * y``. Scheduling: the load is the peak at the busiest instant; each
+  watched cumulative gets a *variable capacity* ``P[n,r] in [0, cap]`` (CP-SAT accepts an
+  affine capacity), which is exactly an upper bound on that node's peak, and
+  ``S * P[n,r] <= B * cap[n,r]``. No bisection is needed and the model stays exact.
+  Lexicographic objectives make ``balance`` exact: after the optimal grid value ``B*``, the
+  driver repeatedly asks for a plan whose every utilisation is strictly below the current
+  plan's exact balance ``a/b`` (``load <= floor((a * cap - 1) / b)``, under an assumption
+  literal) until CP-SAT proves none exists (at most 50 rounds); later stages keep
+  ``load <= floor(a * cap / b)``. A ``weights`` objective uses the grid value ``B / S``: its
+  optimum is within ``weight / S`` of the true one (the message says so, and the reported
+  ``weighted`` bound subtracts that).
+
+Weighted objectives are one solve of ``sum a[t] * term[t]`` with integers ``a[t] = weight[t] *
+m / unit[t]``, ``m`` the smallest integer making all of them integral (``options.weight_scale``).
+Lexicographic objectives are successive solves, one per term, each constraining the earlier
+terms to their optimum (``==``) when proven, or to the best value found (``<=``) otherwise; each
+solve gets an equal share of the time that is left and is hinted with the previous solution
+(every variable). A stage is not solved at all when the best plan known (the warm start or the
+previous stage's) already reaches a lower bound known without search (``unplaced``: the
+priority of tasks with too few candidate nodes; ``nodes``: 1 if something must be placed;
+``makespan``: the latest earliest end of a must-place task; ``cost``, ``moves``,
+``tardiness``: 0): typically ``unplaced = 0`` after a greedy that places everything, which
+leaves the whole time limit to the next term. A stage that finds no solution in its share
+keeps its term at most the best known plan's value and the driver goes on.
+
+Scaling (:mod:`.scaling`): each number is read as the decimal it prints as; one exact factor
+per resource, one for costs, one for priorities (least common multiple of denominators), as
+long as the factor is <= 10^6 and scaled numbers stay <= 10^9; beyond that capacities are
+rounded down and demands up (plans stay feasible; ``optimal``/``infeasible`` are then never
+claimed) and the message says so. ``options.scales`` lists the factors.
+
+Search, status and reports
+--------------------------
+Warm start: ``hint`` when given, else the greedy (``best-fit`` when cost, nodes or moves is the
+first term after ``unplaced``, ``least-loaded`` for balance and time), relabelled for the
+symmetry breaking and hinted on ``y``, ``p``, ``start`` and ``u``. Parameters:
+``num_workers = workers`` (1 when ``deterministic``), ``random_seed = seed``,
+``max_time_in_seconds`` (``max_deterministic_time`` when ``deterministic``: then runs are
+reproducible), ``log_search_progress = False`` (nothing is printed). Above 5,000 candidate
+pairs, presolve is light (``max_presolve_iterations = 1``, ``symmetry_level = 0``): on large
+models CP-SAT's full presolve alone can outlast the time limit, so no plan would come out.
+``time_limit`` covers every solve (``None``: no limit; in deterministic mode it is
+deterministic time, and the warm start and model building are not counted).
+
+Status: ``optimal`` when every stage (and the balance refinement) is proven and the scaling is
+exact; ``feasible`` when a plan exists otherwise (also after ``stop`` or the time limit; if
+CP-SAT found nothing, the warm start when the evaluator accepts it); ``infeasible`` when CP-SAT
+(or the structural pre-checks) prove no plan exists, with exact scaling; ``unknown`` otherwise.
+``bound`` (unscaled): lexicographic, each stage up to the first unproven one (its optimum, or
+CP-SAT's bound); weights, ``weighted`` plus trivially known per-term bounds (``unplaced`` of
+tasks that fit nowhere, ``makespan`` of the must-place tasks' earliest ends).
+``trajectory``: ``(seconds, objective, bound)`` at each improving solution, the objective in
+the units of the stage that found it (a term's value, or the weighted scalar); ``progress`` is
+called with the same triples. ``stop`` (a :class:`threading.Event`, e.g. set by a SIGINT
+handler) is polled by the solution callback and by a watcher thread every 20 ms, which call
+``StopSearch``; the best plan so far is returned as ``feasible``.
+"""
+
+from __future__ import annotations
+
+from .solve import solve
+
+__all__ = ["solve"]

@@ -1,0 +1,562 @@
+"""The CP-SAT model of one problem: variables, constraint families and objective terms.
+
+:class:`AllocationModel` builds everything in its constructor, one private method per constraint
+family (see the package docstring for the formulation), and exposes the objective terms as
+integer linear expressions with their scale (:attr:`AllocationModel.terms`,
+:attr:`AllocationModel.unit`: ``real value = integer value / unit``). It also converts between
+solver values and plans (:meth:`plan_from`, :meth:`hint`) and knows the symmetry classes of
+interchangeable nodes (:meth:`canonical`). Solving is :mod:`.solve`'s business.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
+from fractions import Fraction
+
+from ortools.sat.python import cp_model
+
+from taskalloc.problems.plan import Assignment
+from taskalloc.problems.problem import Problem, effectively_required
+
+from .scaling import Scales
+
+Pair = tuple[int, int]  # (task, node)
+#: task -> [(node, start or None)], one entry per replica
+Placement = dict[int, list[tuple[int, int | None]]]
+LinearExpr = cp_model.LinearExprT
+
+
+class AllocationModel:
+    """Variables and constraints of ``problem`` for the objective terms in ``terms``.
+
+    ``horizon`` is the latest end of any replica (scheduling problems only; the caller picks a
+    safe one when the problem has none).
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        scales: Scales,
+        terms: Collection[str],
+        horizon: int = 0,
+    ) -> None:
+        self.problem = problem
+        self.scales = scales
+        self.needed = set(terms)
+        self.horizon = horizon
+        self.scheduling = problem.scheduling
+        self.model = cp_model.CpModel()
+        self.must = effectively_required(problem)
+        # data, scaled
+        self.cap: list[dict[str, int]] = []
+        self.dem: dict[Pair, dict[str, int]] = {}
+        self.dur: dict[Pair, int] = {}
+        self.window: dict[Pair, tuple[int, int]] = {}  # start in [lo, hi]
+        self.cand: list[list[int]] = []  # candidate nodes per task, ascending
+        self.on_node: list[list[int]] = []  # candidate tasks per node, ascending
+        # variables
+        self.y: dict[Pair, cp_model.IntVar] = {}
+        self.p: list[cp_model.IntVar] = []
+        self.u: dict[int, cp_model.IntVar] = {}
+        self.start: dict[Pair, cp_model.IntVar] = {}
+        self.task_end: dict[int, cp_model.IntVar] = {}
+        self.peak: dict[tuple[int, str], cp_model.IntVar] = {}
+        self.balance_var: cp_model.IntVar | None = None
+        #: (load expression, scaled capacity) for every node and resource the balance watches
+        self.balance_loads: list[tuple[LinearExpr, int]] = []
+        self.classes: list[list[int]] = []  # interchangeable nodes, ascending
+        self.terms: dict[str, LinearExpr] = {}
+        self.unit: dict[str, Fraction] = {}
+
+        self._scale_data()
+        self._candidates()
+        self._placement()
+        self._gangs()
+        self._separation()
+        if self.scheduling:
+            self._intervals()
+            self._precedence()
+            self._cumulative()
+        else:
+            self._capacity()
+        self._interchangeable()
+        self._node_usage()
+        self._symmetry()
+        for term in ("unplaced", "cost", "nodes", "balance", "makespan", "tardiness", "moves"):
+            if term in self.needed:
+                getattr(self, f"_term_{term}")()
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _scale_data(self) -> None:
+        sc = self.scales
+        for n in self.problem.nodes:
+            self.cap.append({r: sc.cap(r, n.capacity.get(r, 0.0)) for r in self.problem.resources})
+
+    def _candidates(self) -> None:
+        """A (task, node) pair is a candidate when the node is allowed and one replica fits there
+        when it is empty (scheduling: or runs 0 time there, and can end by its deadline and the
+        horizon after its release)."""
+        p, sc = self.problem, self.scales
+        self.on_node = [[] for _ in p.nodes]
+        for t in p.tasks:
+            nodes: list[int] = []
+            for n in t.allowed:
+                node = p.nodes[n]
+                dem = {r: sc.demand(r, q) for r, q in t.demand_at(n).items() if q > 0}
+                d = t.duration_at(node) if self.scheduling else 0
+                fits = all(q <= self.cap[n][r] for r, q in dem.items())
+                if self.scheduling:
+                    if not fits and d > 0:
+                        continue
+                    lo = t.release or 0
+                    hi = self.horizon if t.deadline is None else min(t.deadline, self.horizon)
+                    hi -= d
+                    if hi < lo:
+                        continue
+                    self.window[t.index, n] = (lo, hi)
+                    self.dur[t.index, n] = d
+                elif not fits:
+                    continue
+                self.dem[t.index, n] = dem
+                nodes.append(n)
+                self.on_node[n].append(t.index)
+            self.cand.append(nodes)
+
+    # -- constraint families ---------------------------------------------------------------
+
+    def _placement(self) -> None:
+        """y[t,n]: a replica of t on n; p[t]: t placed. sum_n y[t,n] = replicas * p[t];
+        p[t] = 1 for the tasks every plan must place."""
+        m = self.model
+        for t in self.problem.tasks:
+            pt = m.new_bool_var(f"p[{t.id}]")
+            self.p.append(pt)
+            ys = []
+            for n in self.cand[t.index]:
+                v = m.new_bool_var(f"y[{t.id},{self.problem.nodes[n].id}]")
+                self.y[t.index, n] = v
+                ys.append(v)
+            m.add(cp_model.LinearExpr.sum(ys) == t.replicas * pt)
+            if t.index in self.must:
+                m.add(pt == 1)
+
+    def _gangs(self) -> None:
+        """Members of a gang are placed all together or not at all."""
+        for members in self.problem.gangs.values():
+            for a, b in itertools.pairwise(members):
+                self.model.add(self.p[a] == self.p[b])
+
+    def _separation(self) -> None:
+        """y[a,n] + y[b,n] <= 1 for every separated pair and shared candidate node."""
+        for a in self.problem.tasks:
+            for b in sorted(a.separate):
+                if b <= a.index:
+                    continue
+                for n in self.cand[a.index]:
+                    yb = self.y.get((b, n))
+                    if yb is not None:
+                        self.model.add_at_most_one(self.y[a.index, n], yb)
+
+    def _capacity(self) -> None:
+        """Placement: per node and resource, sum of scaled demands <= scaled capacity (left out
+        when every candidate together fits)."""
+        for n, tasks in enumerate(self.on_node):
+            for r in self.problem.resources:
+                terms = [(self.y[t, n], self.dem[t, n].get(r, 0)) for t in tasks]
+                terms = [(v, q) for v, q in terms if q > 0]
+                if not terms or sum(q for _, q in terms) <= self.cap[n][r]:
+                    continue
+                self.model.add(
+                    cp_model.LinearExpr.weighted_sum([v for v, _ in terms], [q for _, q in terms])
+                    <= self.cap[n][r]
+                )
+
+    def _intervals(self) -> None:
+        """Scheduling: per candidate pair an optional fixed-size interval [start, start + d)
+        present iff y[t,n], start in [release, min(deadline, horizon) - d]."""
+        m = self.model
+        self.interval: dict[Pair, cp_model.IntervalVar] = {}
+        for (t, n), (lo, hi) in self.window.items():
+            name = f"{self.problem.tasks[t].id},{self.problem.nodes[n].id}"
+            s = m.new_int_var(lo, hi, f"start[{name}]")
+            self.start[t, n] = s
+            d = self.dur[t, n]
+            if d > 0:
+                self.interval[t, n] = m.new_optional_fixed_size_interval_var(
+                    s, d, self.y[t, n], f"run[{name}]"
+                )
+
+    def _precedence(self) -> None:
+        """A task comes after every replica of each task in its `after`: E[q] >= end[q,m] when
+        present, start[t,n] >= E[q] when present, and p[t] <= p[q]."""
+        m = self.model
+        preds = {q for t in self.problem.tasks for q in t.after}
+        for q in sorted(preds):
+            e = m.new_int_var(0, self.horizon, f"end[{self.problem.tasks[q].id}]")
+            self.task_end[q] = e
+            for n in self.cand[q]:
+                m.add(e >= self.start[q, n] + self.dur[q, n]).only_enforce_if(self.y[q, n])
+        for t in self.problem.tasks:
+            for q in t.after:
+                m.add_implication(self.p[t.index], self.p[q])
+                for n in self.cand[t.index]:
+                    m.add(self.start[t.index, n] >= self.task_end[q]).only_enforce_if(
+                        self.y[t.index, n]
+                    )
+
+    def _cumulative(self) -> None:
+        """Per node and resource a cumulative over the intervals of positive duration and
+        demand; its capacity is the scaled capacity, or a peak variable P[n,r] <= capacity when
+        the balance term watches it. Zero-duration replicas occupy nothing."""
+        m = self.model
+        want_peak = "balance" in self.needed
+        for n, tasks in enumerate(self.on_node):
+            for r in self.problem.resources:
+                items = [
+                    (self.interval[t, n], self.dem[t, n].get(r, 0))
+                    for t in tasks
+                    if (t, n) in self.interval and self.dem[t, n].get(r, 0) > 0
+                ]
+                if not items:
+                    continue
+                cap = self.cap[n][r]
+                if want_peak and cap > 0:
+                    peak = m.new_int_var(0, cap, f"peak[{self.problem.nodes[n].id},{r}]")
+                    self.peak[n, r] = peak
+                    m.add_cumulative([i for i, _ in items], [q for _, q in items], peak)
+                elif sum(q for _, q in items) > cap:
+                    m.add_cumulative([i for i, _ in items], [q for _, q in items], cap)
+
+    def _interchangeable(self) -> None:
+        """Classes of pool members no task tells apart: same allowed status, assign_cost,
+        demand, duration and `current` membership for every task (node attributes are the
+        pool's)."""
+        p = self.problem
+        allowed_sets: dict[int, set[int]] = {}
+        for members in p.pools.values():
+            if len(members) < 2:
+                continue
+            parts = [sorted(members)]
+            for t in p.tasks:
+                if len(t.allowed) == len(p.nodes):
+                    allowed = None
+                else:
+                    allowed = allowed_sets.get(id(t.allowed))
+                    if allowed is None:
+                        allowed = allowed_sets[id(t.allowed)] = set(t.allowed)
+                refined: list[list[int]] = []
+                for part in parts:
+                    if len(part) < 2:
+                        continue
+                    keyed: dict[tuple[object, ...], list[int]] = defaultdict(list)
+                    for n in part:
+                        key = (
+                            allowed is None or n in allowed,
+                            (t.index, n) in self.dem,
+                            t.cost_at(n),
+                            tuple(sorted(t.demand_at(n).items())),
+                            t.duration_at(p.nodes[n]) if self.scheduling else 0,
+                            t.current is not None and n in t.current,
+                        )
+                        keyed[key].append(n)
+                    refined.extend(keyed.values())
+                parts = refined
+            self.classes.extend(part for part in parts if len(part) >= 2)
+
+    def _node_usage(self) -> None:
+        """u[n]: node n runs something (y <= u, u <= sum y); only when a term or the symmetry
+        breaking needs it."""
+        nodes_needed = "nodes" in self.needed
+        cost_needed = "cost" in self.needed and any(n.cost > 0 for n in self.problem.nodes)
+        in_class = {n for c in self.classes for n in c}
+        m = self.model
+        for n, tasks in enumerate(self.on_node):
+            if not tasks or not (nodes_needed or cost_needed or n in in_class):
+                continue
+            u = m.new_bool_var(f"u[{self.problem.nodes[n].id}]")
+            self.u[n] = u
+            ys = [self.y[t, n] for t in tasks]
+            for v in ys:
+                m.add_implication(v, u)
+            m.add_bool_or(ys).only_enforce_if(u)
+
+    def _symmetry_key(self, n: int, cls: list[int]) -> tuple[list[Pair], list[int]]:
+        """Pairs and coefficients of the ordering key of node ``n`` in class ``cls``: load of
+        the class's most used resource (placement) or number of replicas (scheduling)."""
+        tasks = self.on_node[n]
+        if self.scheduling:
+            return [(t, n) for t in tasks], [1] * len(tasks)
+        first = cls[0]
+        best_r, best = None, Fraction(0)
+        for r in self.problem.resources:
+            cap = self.cap[first][r]
+            if cap <= 0:
+                continue
+            use = Fraction(sum(self.dem[t, first].get(r, 0) for t in self.on_node[first]), cap)
+            if use > best:
+                best_r, best = r, use
+        if best_r is None:
+            return [(t, n) for t in tasks], [1] * len(tasks)
+        coeffs = [self.dem[t, n].get(best_r, 0) for t in tasks]
+        return [(t, n) for t in tasks], coeffs
+
+    def _symmetry(self) -> None:
+        """Interchangeable nodes are ordered: u[k] >= u[k+1] and key[k] >= key[k+1] (any plan
+        can be relabelled within a class to satisfy both, see :meth:`canonical`)."""
+        m = self.model
+        self._keys: dict[int, tuple[list[Pair], list[int]]] = {}
+        for cls in self.classes:
+            for n in cls:
+                self._keys[n] = self._symmetry_key(n, cls)
+            for a, b in itertools.pairwise(cls):
+                if a in self.u and b in self.u:
+                    m.add(self.u[a] >= self.u[b])
+                (pa, ca), (pb, cb) = self._keys[a], self._keys[b]
+                ka = cp_model.LinearExpr.weighted_sum([self.y[q] for q in pa], ca)
+                kb = cp_model.LinearExpr.weighted_sum([self.y[q] for q in pb], cb)
+                m.add(ka >= kb)
+
+    # -- objective terms (integer expressions; real value = expression / unit) ----------------
+
+    def _term_unplaced(self) -> None:
+        """sum of priority x replicas x (1 - p[t])."""
+        sc = self.scales
+        coeffs = [sc.priority_of(t.priority) * t.replicas for t in self.problem.tasks]
+        self.terms["unplaced"] = sum(coeffs) - cp_model.LinearExpr.weighted_sum(self.p, coeffs)
+        self.unit["unplaced"] = sc.priority
+
+    def _term_cost(self) -> None:
+        """assign_cost x y + node cost x u."""
+        sc = self.scales
+        vs: list[cp_model.IntVar] = []
+        cs: list[int] = []
+        for (t, n), v in self.y.items():
+            c = sc.cost_of(self.problem.tasks[t].cost_at(n))
+            if c:
+                vs.append(v)
+                cs.append(c)
+        for n, u in self.u.items():
+            c = sc.cost_of(self.problem.nodes[n].cost)
+            if c:
+                vs.append(u)
+                cs.append(c)
+        self.terms["cost"] = cp_model.LinearExpr.weighted_sum(vs, cs)
+        self.unit["cost"] = sc.cost
+
+    def _term_nodes(self) -> None:
+        """sum of u."""
+        self.terms["nodes"] = cp_model.LinearExpr.sum(list(self.u.values()))
+        self.unit["nodes"] = Fraction(1)
+
+    def _term_balance(self) -> None:
+        """B in [0, S]: S x load[n,r] <= B x cap[n,r] for every node and resource with capacity
+        > 0 that a candidate uses (placement: load = sum demand x y; scheduling: load = the peak
+        P[n,r], the capacity of that cumulative). B / S is the balance rounded up to 1/S."""
+        m, s = self.model, self.scales.balance
+        b = m.new_int_var(0, s, "balance")
+        self.balance_var = b
+        if self.scheduling:
+            for (n, r), peak in self.peak.items():
+                self.balance_loads.append((peak, self.cap[n][r]))
+        else:
+            for n, tasks in enumerate(self.on_node):
+                for r in self.problem.resources:
+                    cap = self.cap[n][r]
+                    items = [(self.y[t, n], self.dem[t, n].get(r, 0)) for t in tasks]
+                    items = [(v, q) for v, q in items if q > 0]
+                    if cap <= 0 or not items:
+                        continue
+                    load = cp_model.LinearExpr.weighted_sum(
+                        [v for v, _ in items], [q for _, q in items]
+                    )
+                    self.balance_loads.append((load, cap))
+        for watched, cap in self.balance_loads:
+            m.add(s * watched <= cap * b)
+        self.terms["balance"] = b
+        self.unit["balance"] = Fraction(s)
+
+    def _term_makespan(self) -> None:
+        """M >= start + d of every present replica."""
+        m = self.model
+        ms = m.new_int_var(0, self.horizon, "makespan")
+        for (t, n), s in self.start.items():
+            m.add(ms >= s + self.dur[t, n]).only_enforce_if(self.y[t, n])
+        self.terms["makespan"] = ms
+        self.unit["makespan"] = Fraction(1)
+
+    def _term_tardiness(self) -> None:
+        """priority x L[t,n], L[t,n] >= start + d - due when present, L >= 0 (per replica)."""
+        m, sc = self.model, self.scales
+        vs: list[cp_model.IntVar] = []
+        cs: list[int] = []
+        for (t, n), s in self.start.items():
+            task = self.problem.tasks[t]
+            w = sc.priority_of(task.priority)
+            if task.due is None or w == 0:
+                continue
+            hi = self.window[t, n][1] + self.dur[t, n] - task.due
+            if hi <= 0:
+                continue
+            late = m.new_int_var(0, hi, f"late[{task.id},{self.problem.nodes[n].id}]")
+            m.add(late >= s + self.dur[t, n] - task.due).only_enforce_if(self.y[t, n])
+            vs.append(late)
+            cs.append(w)
+        self.terms["tardiness"] = cp_model.LinearExpr.weighted_sum(vs, cs)
+        self.unit["tardiness"] = sc.priority
+
+    def _term_moves(self) -> None:
+        """Replicas of tasks with `current` placed off their current nodes."""
+        vs = [
+            v
+            for (t, n), v in self.y.items()
+            if (cur := self.problem.tasks[t].current) is not None and n not in cur
+        ]
+        self.terms["moves"] = cp_model.LinearExpr.sum(vs)
+        self.unit["moves"] = Fraction(1)
+
+    # -- plans -----------------------------------------------------------------------------
+
+    def plan_from(self, value: Callable[[cp_model.IntVar], int]) -> Placement:
+        """The placement given by solver values (``value(var)``)."""
+        out: Placement = {}
+        for t in self.problem.tasks:
+            reps = []
+            for n in self.cand[t.index]:
+                if value(self.y[t.index, n]):
+                    s = int(value(self.start[t.index, n])) if self.scheduling else None
+                    reps.append((n, s))
+            if reps:
+                out[t.index] = reps
+        return out
+
+    def assignments(self, plan: Placement) -> list[Assignment]:
+        """Replica numbers follow node order (replicas of a task are identical)."""
+        p = self.problem
+        out = []
+        for t in sorted(plan):
+            task = p.tasks[t]
+            for i, (n, s) in enumerate(sorted(plan[t])):
+                node = p.nodes[n]
+                end = None if s is None else s + task.duration_at(node)
+                out.append(Assignment(task.id, i, node.id, s, end))
+        return out
+
+    def placement_of(self, assignments: list[Assignment]) -> Placement:
+        """The placement of a list of assignments (unknown tasks and nodes are dropped)."""
+        ti, ni = self.problem.task_index, self.problem.node_index
+        out: Placement = {}
+        for a in assignments:
+            t, n = ti.get(a.task), ni.get(a.node)
+            if t is None or n is None:
+                continue
+            out.setdefault(t, []).append((n, a.start if self.scheduling else None))
+        return out
+
+    def canonical(self, plan: Placement) -> Placement:
+        """The same plan with interchangeable nodes relabelled to satisfy the symmetry
+        breaking (classes sorted by key, then use, descending)."""
+        if not self.classes:
+            return plan
+        on: dict[int, set[int]] = defaultdict(set)
+        for t, reps in plan.items():
+            for n, _ in reps:
+                on[n].add(t)
+        relabel: dict[int, int] = {}
+        for cls in self.classes:
+
+            def rank(n: int, cls: list[int] = cls) -> tuple[int, int, int]:
+                pairs, coeffs = self._keys.get(n, ([], []))
+                key = sum(c for (t, _), c in zip(pairs, coeffs, strict=True) if t in on[n])
+                return (-key, -int(bool(on[n])), n)
+
+            for target, source in zip(cls, sorted(cls, key=rank), strict=True):
+                relabel[source] = target
+        return {t: [(relabel.get(n, n), s) for n, s in reps] for t, reps in plan.items()}
+
+    def hint(self, plan: Placement) -> list[tuple[cp_model.IntVar, int]]:
+        """Hint values of y, p, start and u for a plan (pairs that are no candidate are
+        skipped)."""
+        out: list[tuple[cp_model.IntVar, int]] = []
+        used: set[int] = set()
+        chosen: dict[Pair, int | None] = {}
+        for t, reps in plan.items():
+            for n, s in reps:
+                chosen[t, n] = s
+                used.add(n)
+        for task in self.problem.tasks:
+            out.append((self.p[task.index], int(task.index in plan)))
+        for pair, v in self.y.items():
+            out.append((v, int(pair in chosen)))
+            if self.scheduling:
+                s = chosen.get(pair)
+                lo, hi = self.window[pair]
+                out.append((self.start[pair], min(max(s, lo), hi) if s is not None else lo))
+        for n, u in self.u.items():
+            out.append((u, int(n in used)))
+        return out
+
+    def exact_balance(self, plan: Placement) -> Fraction:
+        """The balance of a plan in scaled integers (exact when the resource scaling is)."""
+        loads: dict[tuple[int, str], int] = defaultdict(int)
+        if not self.scheduling:
+            for t, reps in plan.items():
+                for n, _ in reps:
+                    for r, q in self.dem.get((t, n), {}).items():
+                        loads[n, r] += q
+        else:
+            events: dict[int, list[tuple[int, int, Mapping[str, int]]]] = defaultdict(list)
+            for t, reps in plan.items():
+                for n, s in reps:
+                    d = self.dur.get((t, n), 0)
+                    if d > 0 and s is not None:
+                        dem: Mapping[str, int] = self.dem.get((t, n), {})
+                        events[n].append((s, 1, dem))
+                        events[n].append((s + d, 0, dem))
+            for n, evs in events.items():
+                cur: dict[str, int] = defaultdict(int)
+                for _, kind, change in sorted(evs, key=lambda e: (e[0], e[1])):
+                    for r, q in change.items():
+                        cur[r] += q if kind else -q
+                        loads[n, r] = max(loads[n, r], cur[r])
+        best = Fraction(0)
+        for (n, r), q in loads.items():
+            cap = self.cap[n][r]
+            if cap > 0 and Fraction(q, cap) > best:
+                best = Fraction(q, cap)
+        return best
+
+    def trivial_bound(self, term: str) -> int | None:
+        """A lower bound of a term known without search (scaled; None for balance): the
+        priority of tasks with fewer candidates than replicas, one node when something must be
+        placed, the latest earliest end of a must-place task, 0 otherwise."""
+        p = self.problem
+        if term == "unplaced":
+            return sum(
+                self.scales.priority_of(t.priority) * t.replicas
+                for t in p.tasks
+                if len(self.cand[t.index]) < t.replicas
+            )
+        if term == "nodes":
+            return 1 if self.must else 0
+        if term == "makespan":
+            ends = [
+                min(self.window[t, n][0] + self.dur[t, n] for n in self.cand[t])
+                for t in self.must
+                if self.cand[t]
+            ]
+            return max(ends, default=0)
+        if term in ("cost", "moves", "tardiness"):
+            return 0
+        return None
+
+    def limit_balance(self, value: Fraction, *, strict: bool) -> list[cp_model.Constraint]:
+        """Constraints 'every watched utilisation < value' (strict) or '<= value'."""
+        out = []
+        a, b = value.numerator, value.denominator
+        for load, cap in self.balance_loads:
+            top = (a * cap - 1) // b if strict else (a * cap) // b
+            out.append(self.model.add(load <= top))
+        return out
