@@ -250,7 +250,7 @@ def solve(
     from taskalloc.problems.evaluate import make_plan
     from taskalloc.problems.plan import SolverInfo, Status, read_plan
     from taskalloc.problems.problem import prove_infeasible
-    from taskalloc.solvers import SOLVERS, SolverUnavailable, choose
+    from taskalloc.solvers import SOLVERS, SolverUnavailable, choose, explain_infeasible
     from taskalloc.solvers import solve as run_solver
     from taskalloc.solvers.greedy import POLICIES
 
@@ -309,28 +309,38 @@ def solve(
             options=result.options,
             trajectory=result.trajectory,
         )
-        plan, ev = make_plan(problem, result.assignments, info, path=path)
+        conflicts: list[str] = []
+        if result.status == Status.INFEASIBLE and not stop.is_set():
+            say("infeasible: looking for a small set of tasks that cannot all be placed ...")
+            conflicts = explain_infeasible(problem, time_limit=10.0, workers=workers)
+        plan, ev = make_plan(problem, result.assignments, info, path=path, infeasibility=conflicts)
         if result.has_plan and not ev.feasible:
             raise RuntimeError(
                 f"solver {backend} returned an infeasible plan as {result.status}: "
                 + "; ".join(v.message for v in ev.violations[:5])
             )
         _write(plan.dumps(fmt_name), output)
-    placed = len(ev.placed_tasks)
-    objective = ", ".join(f"{k}={_fmt(v)}" for k, v in ev.objective.items())
-    say(
-        f"{result.solver}: {result.status} in {result.seconds:.2f} s; {placed}/{len(problem.tasks)}"
-        f" tasks placed ({ev.placed_replicas}/{ev.total_replicas} replicas) on "
-        f"{ev.nodes_used}/{len(problem.nodes)} nodes; objective {objective}; "
-        f"fitness {_fmt(ev.fitness)}"
-        + (f"; {result.message}" if result.message and result.has_plan else "")
-    )
+    if result.status != Status.INFEASIBLE:
+        placed = len(ev.placed_tasks)
+        objective = ", ".join(f"{k}={_fmt(v)}" for k, v in ev.objective.items())
+        say(
+            f"{result.solver}: {result.status} in {result.seconds:.2f} s; "
+            f"{placed}/{len(problem.tasks)} tasks placed "
+            f"({ev.placed_replicas}/{ev.total_replicas} replicas) on "
+            f"{ev.nodes_used}/{len(problem.nodes)} nodes; objective {objective}; "
+            f"fitness {_fmt(ev.fitness)}"
+            + (f"; {result.message}" if result.message and result.has_plan else "")
+        )
     if output is not None:
         say(f"plan written to {output}")
     if stop.is_set():
         fail(ExitCode.INTERRUPTED, "interrupted: the plan holds the best solution found so far")
     if result.status == Status.INFEASIBLE:
-        fail(ExitCode.INFEASIBLE, f"infeasible: {result.message or 'proven by the solver'}")
+        fail(
+            ExitCode.INFEASIBLE,
+            f"infeasible: {result.message or 'proven by the solver'}",
+            *(conflicts or ["  (no small conflicting set found within 10 s)"]),
+        )
     if not result.has_plan:
         required = [u for u in ev.unplaced if problem.tasks[problem.task_index[u.task]].required]
         fail(

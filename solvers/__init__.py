@@ -55,4 +55,24 @@ def solve(problem: Problem, solver: str = "greedy", **options: Any) -> Result:
     return result
 
 
-__all__ = ["AUTO_EXACT_PAIRS", "SOLVERS", "Result", "SolverUnavailable", "choose", "solve"]
+def explain_infeasible(
+    problem: Problem, *, time_limit: float = 10.0, workers: int = 2
+) -> list[str]:
+    """Lines naming up to three disjoint minimal sets of tasks that cannot all be placed, with
+    what binds each (CP-SAT assumptions, shrunk by deletion); empty if none found in time."""
+    from .cpsat.explain import explain
+
+    return [
+        line for c in explain(problem, time_limit=time_limit, workers=workers) for line in c.lines
+    ]
+
+
+__all__ = [
+    "AUTO_EXACT_PAIRS",
+    "SOLVERS",
+    "Result",
+    "SolverUnavailable",
+    "choose",
+    "explain_infeasible",
+    "solve",
+]

@@ -41,8 +41,13 @@ class AllocationModel:
         scales: Scales,
         terms: Collection[str],
         horizon: int = 0,
+        *,
+        assume_required: bool = False,
     ) -> None:
         self.problem = problem
+        #: with ``assume_required``, "every must-place task is placed" is not a constraint but
+        #: one assumption literal per task (p[t]), for explaining infeasibility
+        self.assume_required = assume_required
         self.scales = scales
         self.needed = set(terms)
         self.horizon = horizon
@@ -140,7 +145,7 @@ class AllocationModel:
                 self.y[t.index, n] = v
                 ys.append(v)
             m.add(cp_model.LinearExpr.sum(ys) == t.replicas * pt)
-            if t.index in self.must:
+            if t.index in self.must and not self.assume_required:
                 m.add(pt == 1)
 
     def _gangs(self) -> None:

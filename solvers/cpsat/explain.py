@@ -1,0 +1,254 @@
+"""Why a problem has no plan: a small set of tasks that cannot all be placed, in the user's terms.
+
+When CP-SAT proves a problem infeasible, :func:`explain` rebuilds the model with "this task is
+placed" as one assumption literal per task a plan must place (required tasks, their gang mates
+and, in scheduling problems, their predecessors), asks CP-SAT for a sufficient subset of the
+assumptions (``sufficient_assumptions_for_infeasibility``), then shrinks it by deletion: a task
+whose removal keeps the rest infeasible is dropped. What is left is a minimal conflict (when the
+time allows every deletion test; otherwise a small one), described by what binds it: a resource
+the tasks need more of than their allowed nodes have in all, a time window too short for the
+work, or the constraints between them (separation, replicas on distinct nodes, gangs).
+
+Each task is named with its place in the file, e.g. ``train-a (fleet.yaml:14)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from taskalloc.problems.problem import Problem, effectively_required
+
+from .model import AllocationModel
+from .scaling import choose_scales
+from .solve import _safe_horizon
+
+
+@dataclass
+class Conflict:
+    """A set of tasks that cannot all be placed, and why, as lines for the user."""
+
+    tasks: list[int]
+    minimal: bool
+    lines: list[str]
+
+
+def explain(
+    problem: Problem, *, time_limit: float = 10.0, workers: int = 2, most: int = 3
+) -> list[Conflict]:
+    """Up to ``most`` disjoint conflicting sets of tasks (the next one is searched among the
+    tasks left once the earlier ones are set aside); empty when none was found in time."""
+    deadline = time.monotonic() + time_limit
+    must = sorted(effectively_required(problem))
+    found: list[Conflict] = []
+    while must and len(found) < most and deadline - time.monotonic() > 0.1:
+        core = _core(problem, must, deadline, workers)
+        if core is None:
+            break
+        core, minimal = _shrink(problem, core, deadline, workers)
+        found.append(Conflict(core, minimal, _describe(problem, core, minimal)))
+        must = [t for t in must if t not in set(core)]
+    return found
+
+
+def _build(problem: Problem) -> AllocationModel:
+    scales = choose_scales(problem)
+    horizon = _safe_horizon(problem) if problem.scheduling else 0
+    return AllocationModel(problem, scales, (), horizon, assume_required=True)
+
+
+def _solve(
+    model: AllocationModel, tasks: list[int], seconds: float, workers: int
+) -> tuple[int, cp_model.CpSolver]:
+    model.model.clear_assumptions()
+    model.model.add_assumptions([model.p[t] for t in tasks])
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, seconds)
+    solver.parameters.num_workers = workers
+    solver.parameters.log_search_progress = False
+    return int(solver.solve(model.model)), solver
+
+
+def _core(problem: Problem, must: list[int], deadline: float, workers: int) -> list[int] | None:
+    model = _build(problem)
+    status, solver = _solve(model, must, deadline - time.monotonic(), workers)
+    if status != cp_model.INFEASIBLE:
+        return None
+    lits = set(solver.sufficient_assumptions_for_infeasibility())
+    core = [t for t in must if model.p[t].index in lits]
+    return core or must
+
+
+def _shrink(
+    problem: Problem, core: list[int], deadline: float, workers: int
+) -> tuple[list[int], bool]:
+    """Deletion-based minimisation: drop each task whose removal keeps the rest infeasible."""
+    model = _build(problem)
+    kept = list(core)
+    i = 0
+    while i < len(kept):
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            return kept, False
+        trial = kept[:i] + kept[i + 1 :]
+        per_test = min(left, max(0.5, left / max(1, len(kept) - i)))
+        if trial and _solve(model, trial, per_test, workers)[0] == cp_model.INFEASIBLE:
+            kept = trial
+        else:
+            i += 1
+    return kept, True
+
+
+def _where(problem: Problem, t: int) -> str:
+    d = problem.locate_task(t)
+    loc = f"{d.file}:{d.line}" if d.line is not None else d.file
+    return f"{problem.tasks[t].id} ({loc})"
+
+
+def _names(problem: Problem, tasks: list[int]) -> str:
+    return ", ".join(_where(problem, t) for t in tasks)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
+def _node_set(problem: Problem, tasks: list[int]) -> tuple[list[int], str]:
+    """The nodes any of ``tasks`` may use, and how to say which they are."""
+    nodes = sorted({n for t in tasks for n in problem.tasks[t].allowed})
+    specs = {_selector_text(problem, t) for t in tasks}
+    if len(nodes) == len(problem.nodes):
+        return nodes, "the whole fleet"
+    if len(specs) == 1 and (text := next(iter(specs))):
+        return nodes, f"nodes allowed by {text}"
+    ids = [problem.nodes[n].id for n in nodes]
+    shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+    return nodes, f"nodes {shown}"
+
+
+def _selector_text(problem: Problem, t: int) -> str:
+    raw = problem.source.raw["tasks"][problem.tasks[t].spec_index]
+    parts = []
+    if raw.get("nodes") is not None:
+        parts.append("nodes [" + ", ".join(map(str, raw["nodes"])) + "]")
+    if raw.get("match"):
+        sel = ", ".join(
+            f"{k}={'|'.join(map(str, v))}" if isinstance(v, list) else f"{k}={v}"
+            for k, v in raw["match"].items()
+        )
+        parts.append(f"match {sel}")
+    return " and ".join(parts)
+
+
+def _describe(problem: Problem, core: list[int], minimal: bool) -> list[str]:
+    names = _names(problem, core)
+    nodes, where = _node_set(problem, core)
+    lines: list[str] = []
+    size = "these tasks" if len(core) > 1 else "this task"
+    lines.append(
+        f"{'a minimal' if minimal else 'a'} conflict: {size} cannot all be placed: {names}"
+    )
+    # 1. what binds: a resource the tasks need more of than their nodes have in all
+    #    (placement), or more work than their nodes can do in their time window (scheduling)
+    binding = (
+        _time_reason(problem, core, nodes, where)
+        if problem.scheduling
+        else _resource_reason(problem, core, nodes, where)
+    )
+    if binding:
+        lines.append(binding)
+        return lines
+    # 2. otherwise, the constraints between them
+    reasons = []
+    sep = [(a, b) for a in core for b in problem.tasks[a].separate if b in core and a < b]
+    if sep:
+        pairs = ", ".join(f"{problem.tasks[a].id}/{problem.tasks[b].id}" for a, b in sep[:6])
+        reasons.append(f"separate_from keeps {pairs} on different nodes")
+    reps = [t for t in core if problem.tasks[t].replicas > 1]
+    if reps:
+        reasons.append(
+            "replicas need distinct nodes ("
+            + ", ".join(f"{problem.tasks[t].id} x{problem.tasks[t].replicas}" for t in reps[:6])
+            + ")"
+        )
+    if any(problem.tasks[t].after for t in core):
+        reasons.append("`after` orders them in time")
+    per_node = "; ".join(
+        f"{problem.nodes[n].id}: "
+        + ", ".join(f"{r} {_num(q)}" for r, q in problem.nodes[n].capacity.items())
+        for n in nodes[:6]
+    )
+    reasons.append(f"{where}: {per_node}{'; ...' if len(nodes) > 6 else ''}")
+    sums = []
+    for r in problem.resources:
+        parts = [
+            min(
+                (problem.tasks[t].demand_at(n).get(r, 0.0) for n in problem.tasks[t].allowed),
+                default=0.0,
+            )
+            for t in core
+            for _ in range(problem.tasks[t].replicas)
+        ]
+        if any(parts):
+            sums.append(f"{r} {' + '.join(_num(q) for q in parts)} = {_num(sum(parts))}")
+    if sums and not problem.scheduling and not sep and not reps:
+        reasons.append(
+            "they need " + " and ".join(sums) + ", but no packing onto those nodes exists"
+        )
+    lines.append("  no assignment fits all of them at once: " + "; ".join(reasons))
+    return lines
+
+
+def _resource_reason(problem: Problem, core: list[int], nodes: list[int], where: str) -> str | None:
+    for r in problem.resources:
+        need = sum(
+            problem.tasks[t].replicas
+            * min(
+                (problem.tasks[t].demand_at(n).get(r, 0.0) for n in problem.tasks[t].allowed),
+                default=0.0,
+            )
+            for t in core
+        )
+        have = sum(problem.nodes[n].capacity.get(r, 0.0) for n in nodes)
+        if need > have + 1e-9:
+            return (
+                f"  together they need {r} {_num(need)} on {where}; those nodes have "
+                f"{_num(have)} in all"
+            )
+    return None
+
+
+def _time_reason(problem: Problem, core: list[int], nodes: list[int], where: str) -> str | None:
+    """Energy argument per resource: work (demand x shortest duration) against capacity x
+    the span between the earliest release and the latest deadline (or horizon)."""
+    starts = [problem.tasks[t].release or 0 for t in core]
+    ends = [
+        problem.tasks[t].deadline if problem.tasks[t].deadline is not None else problem.horizon
+        for t in core
+    ]
+    if any(e is None for e in ends):
+        return None
+    lo, hi = min(starts), max(e for e in ends if e is not None)
+    for r in problem.resources:
+        work = 0.0
+        for t in core:
+            task = problem.tasks[t]
+            work += task.replicas * min(
+                (
+                    task.demand_at(n).get(r, 0.0) * task.duration_at(problem.nodes[n])
+                    for n in task.allowed
+                ),
+                default=0.0,
+            )
+        have = sum(problem.nodes[n].capacity.get(r, 0.0) for n in nodes) * (hi - lo)
+        if work > have + 1e-9:
+            return (
+                f"  between {lo} and {hi} they need {_num(work)} {r}-time units on {where}; "
+                f"those nodes offer {_num(have)} in that window"
+            )
+    return (
+        f"  their releases, deadlines and `after` order leave no schedule on {where} between "
+        f"{lo} and {hi}"
+    )
