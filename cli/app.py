@@ -238,6 +238,24 @@ def solve(
             "best-fit (largest), first-fit (first allowed node with room).",
         ),
     ] = "least-loaded",
+    mip_backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="mip: where the MILP is solved: ortools-scip (default), ortools-highs, "
+            "ortools-cpsat, or any Pyomo solver by name (gurobi, cplex, cbc, glpk, ...), whose "
+            "solution is read back and checked.",
+        ),
+    ] = None,
+    gap: Annotated[
+        float | None,
+        typer.Option(
+            "--gap",
+            min=0,
+            help="mip: stop each solve at this relative gap (0.01 for 1 %); default 0, prove "
+            "optimality.",
+        ),
+    ] = None,
 ) -> None:
     """Solve a problem and write the plan (stdout or -o); progress and a summary go to stderr.
 
@@ -261,6 +279,8 @@ def solve(
         fail(ExitCode.BAD_INPUT, f"unknown policy '{policy}' (one of: {', '.join(POLICIES)})")
     problem = _load(problem_file)
     backend = choose(problem, solver)
+    if (mip_backend is not None or gap is not None) and backend != "mip":
+        warn(f"--backend and --gap apply to -s mip; ignored by {backend}")
     path = None if problem_file == "-" else problem_file
     fmt_name = _format_for(output, fmt)
     proofs = prove_infeasible(problem)
@@ -293,6 +313,8 @@ def solve(
         "hint": hint_assignments,
         "progress": _Progress(backend) if not _Opts.quiet else None,
         "stop": stop,
+        "backend": mip_backend,
+        "gap": gap,
     }
     with _graceful_stop(stop):  # until the plan is written, a signal only asks to stop
         try:
@@ -593,6 +615,67 @@ def import_(
     )
     if output is not None:
         say(f"problem written to {output}")
+
+
+class ExportFormat(StrEnum):
+    lp = "lp"
+    mps = "mps"
+    nl = "nl"
+
+
+@app.command()
+def export(
+    problem_file: ProblemArg,
+    fmt: Annotated[
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="lp (CPLEX LP), mps (free MPS) or nl (AMPL); default: from -o's suffix, else lp.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the model here (default stdout); nl also writes the names to FILE.row "
+            "and FILE.col.",
+        ),
+    ] = None,
+) -> None:
+    """Write the MILP of a problem (the model of -s mip) for any external solver.
+
+    Names are readable (x[train-llm#0,a100-1] in MPS; LP replaces the characters it forbids).
+    The objective is the plan's scalar fitness, which for a lexicographic objective orders
+    plans as the terms do. `taskalloc solve -s mip --backend NAME` runs a Pyomo solver on the
+    same model and reads its solution back into a checked plan.
+    """
+    from taskalloc.solvers import SolverUnavailable
+    from taskalloc.solvers.mip.export import export_model
+
+    problem = _load(problem_file)
+    if fmt is not None:
+        fmt_name = fmt.value
+    elif output is not None and output.suffix.lower().lstrip(".") in ("lp", "mps", "nl"):
+        fmt_name = output.suffix.lower().lstrip(".")
+    else:
+        fmt_name = "lp"
+    try:
+        exported = export_model(problem, fmt_name)
+    except SolverUnavailable as exc:
+        fail(ExitCode.BAD_INPUT, str(exc))
+    _write(exported.text, output)
+    if output is not None and str(output) != "-":
+        for suffix, text in exported.sidecars.items():
+            _write(text, output.with_suffix(suffix))
+    say(
+        f"{fmt_name}: {exported.variables} variables ({exported.binary} binary), "
+        f"{exported.constraints} constraints; objective: {exported.objective}"
+    )
+    if output is not None and str(output) != "-":
+        extra = " (names in .row, .col)" if exported.sidecars else ""
+        say(f"model written to {output}{extra}")
 
 
 @app.command()

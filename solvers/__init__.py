@@ -23,6 +23,10 @@ SOLVERS: dict[str, tuple[str, str]] = {
         "taskalloc.solvers.cpsat",
         "OR-Tools CP-SAT: exact placement and scheduling, proves optimality or infeasibility",
     ),
+    "mip": (
+        "taskalloc.solvers.mip",
+        "MILP in Pyomo, on OR-Tools SCIP/HiGHS/CP-SAT or any Pyomo solver (--backend)",
+    ),
 }
 
 

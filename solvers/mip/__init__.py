@@ -1,0 +1,132 @@
+"""MILP engine: the allocation problem as a mixed-integer linear program, written once in Pyomo.
+
+``solve(problem, time_limit=60, workers=2, seed=0, backend="ortools-scip", gap=None, hint=None,
+progress=None, stop=None)`` returns a :class:`~taskalloc.solvers.result.Result`. The model is
+built by :class:`.model.MipModel` (a Pyomo ``ConcreteModel``, one method per constraint family),
+handed to a backend by :mod:`.backends` and solved term by term by :mod:`.solve`;
+:mod:`.export` writes it as LP, MPS or NL (``taskalloc export``). Every plan returned as
+``optimal`` or ``feasible`` has been accepted by the evaluator.
+
+Formulation
+-----------
+The semantics are those of the CP-SAT model (``solvers/cpsat``), in linear form; numbers stay
+floats (no scaling), the solvers' feasibility tolerance is tightened to 1e-9 and every
+solution is rounded and checked by the evaluator.
+
+*Candidates.* A (task, node) pair exists only when the node is allowed (``nodes``/``match``) and
+one replica fits it when empty (in scheduling problems a replica that runs 0 time there fits
+anywhere, and the pair also needs ``release + d <= min(deadline, horizon)``).
+
+*Index sets (sparse).* ``x[r, n]``, binary, one per replica ``r = task#k`` and candidate node
+``n`` of its task: ``x[train-llm#0,a100-1]``. ``p[task]`` binary: placed (bounds 1..1 for the
+tasks every plan must place: required ones, their gang mates and, when scheduling, their
+``after`` predecessors). Replicas of a task are identical, so they are ordered by node: replica
+``k`` sits on a node after replica ``k - 1``'s (``order[r]``: sum of candidate positions of
+``k`` >= that of ``k - 1`` + ``p``), which also puts them on distinct nodes, and replica ``k``
+never uses the first ``k`` or the last ``replicas - 1 - k`` candidates.
+
+*Placement.* ``assign[r]``: ``sum_n x[r, n] = p[task]`` (all replicas or none). ``gang[g, i]``:
+``p`` equal along a gang. ``apart[c, n]``: the separation graph (``separate_from``, both
+directions) is covered greedily by cliques; per clique and node at most one replica of one
+member (one row per clique instead of one per pair, and a tighter one).
+``capacity[n, r]``: ``sum demand x <= cap`` (left out when every candidate together fits), or
+``<= cap * u[n]`` when node use is needed, which also ties ``u`` to ``x``.
+
+*Node use.* ``u[n]`` binary, only when ``nodes`` or a node ``cost`` is in the objective:
+``use[n]``: ``sum x <= count * u[n]`` over the ``x`` no capacity row ties (zero-demand
+candidates; every ``x`` when scheduling).
+
+*Symmetry.* Members of a pool that no task tells apart (as in CP-SAT) form a class; the
+``j``-th task having the class as candidates uses only its first ``S_j`` members (``S_j``: the
+replicas of those tasks up to ``j``): any plan satisfies this once members are relabelled by
+the first task each one runs, and ``use_order[n]``: ``u`` does not increase along a class.
+Both remove variables or add two-term rows only (the load-ordering rows of CP-SAT would cost
+as many non-zeros as the capacity rows).
+
+*Scheduling (time-indexed).* ``s[r, n, t]`` binary for every start time ``t`` in
+``[release, min(deadline, horizon) - d]`` (``d`` = duration there: ``speed``,
+``duration_on``); ``start[r, n]``: ``sum_t s = x``. ``usage[n, res, t]``: the demand of the
+replicas started in ``(t - d, t]`` is at most the capacity, checked at every possible start on
+``n`` (the load only rises there), left out when what can run then fits anyway; zero-duration
+replicas occupy nothing. ``end[q]`` integer >= the end ``sum (t + d) s`` of each replica of a
+predecessor ``q`` (``ends``); ``after[r, q]``: ``sum t s + H (1 - p[task]) >= end[q]``;
+``pred[t, q]``: ``p[t] <= p[q]``. Without a ``horizon`` in the file, the safe one of CP-SAT
+(last release + every replica's longest duration). **Limit:** the formulation grows with the
+horizon: above 50,000 start binaries (replicas x candidate nodes x start times) ``solve``
+and ``export`` refuse with a message pointing to ``-s cpsat`` (``MipRefused``, exit 2). It
+suits small horizons (PSPLIB j30 on one node: about 5,000 binaries), not job shops of
+thousands of time units.
+
+Objective terms (all minimised, exact in floats)
+-------------------------------------------------
+* ``unplaced`` = ``sum_t priority * replicas * (1 - p[t])``.
+* ``cost`` = ``sum assign_cost * x + sum node cost * u``. ``nodes`` = ``sum u``.
+  ``moves`` = ``sum`` of ``x`` on nodes outside the task's ``current``.
+* ``balance`` = ``B``, continuous in [0, 1] with ``load[n, r] <= cap[n, r] * B`` for every node
+  and resource with capacity > 0 a candidate uses (``peak[n, r]``; scheduling: the ``usage``
+  rows themselves get ``cap * B`` on the right). Exact: no grid, in weighted sums too.
+* ``makespan`` = ``M`` >= the end of every replica (``span[r]``).
+* ``tardiness`` = ``sum priority * max(0, t + d - due) * s``: linear in the start binaries,
+  no extra variable.
+
+Lexicographic objectives are successive solves, one per term, each bounding the earlier terms
+by their value (``stage_<term>``: ``term <= value``, + 0.5 for terms that are integers on every
+plan, + 1e-6 relative otherwise); each solve gets an equal share of the time left and is
+hinted with the best plan so far. As in CP-SAT, a stage is skipped when the best plan known
+already reaches a lower bound known without search (typically ``unplaced = 0`` after a
+greedy that places everything). Weighted objectives are one solve of ``sum w * term``.
+
+Backends and options
+--------------------
+``backend`` (``--backend``): ``ortools-scip`` (default: SCIP through OR-Tools' MPSolver, fed
+the model_builder model in memory, which makes it interruptible), ``ortools-highs`` and
+``ortools-cpsat`` (through model_builder), or any Pyomo solver name (``gurobi``, ``cplex``,
+``cbc``, ``glpk``, ``appsi_highs``, ...): Pyomo writes its input, runs it and loads the solution
+back; an absent one raises ``SolverUnavailable`` naming what to install. The OR-Tools hand-off
+reads each Pyomo constraint's linear expression directly (no file); see :mod:`.backends`.
+
+Option names per backend (time limit / gap / seed / threads; then warm start and bound):
+
+* ``ortools-scip``: MPSolver's time limit / ``limits/gap`` / ``randomization/randomseedshift``
+  / one thread (1); solution hint; SCIP's dual bound.
+* ``ortools-highs``: model_builder's time limit / ``mip_rel_gap`` / ``random_seed`` / one
+  thread (1); no hint (2); a bound only at optimality (3).
+* ``ortools-cpsat``: model_builder's time limit / ``relative_gap_limit`` / ``random_seed`` /
+  ``num_workers``; solution hint; CP-SAT's bound. No ``balance`` (a continuous variable,
+  which CP-SAT's MILP import cannot hold exactly: ``MipRefused``).
+* ``gurobi``: ``TimeLimit`` / ``MIPGap`` / ``Seed`` / ``Threads``; ``warmstart``.
+* ``cplex``: ``timelimit`` / ``mip_tolerances_mipgap`` / ``randomseed`` / ``threads``;
+  ``warmstart``.
+* ``cbc``: ``seconds`` / ``ratioGap`` / ``randomCbcSeed`` / ``threads``; ``warmstart``.
+* ``glpk``: ``tmlim`` (whole seconds) / ``mipgap`` / - / -; no warm start. GLPK reads LP
+  exports, not Pyomo's MPS (it rejects the OBJSENSE section).
+* ``appsi_highs``: ``time_limit`` / ``mip_rel_gap`` / ``random_seed`` / ``threads``.
+
+Pyomo solvers report their bound through Pyomo's results (``problem.lower_bound``).
+(1) single-threaded engines: ``--workers`` is recorded, not applied. (2) OR-Tools 9.15 passes
+hints to HiGHS through an out-of-bounds write (it crashes), so none are passed. (3) OR-Tools
+reports HiGHS's objective as its bound, so a bound is kept only when HiGHS proves optimality.
+The full table is :data:`.backends.OPTION_NAMES`; ``solver.options.applied`` in the plan says
+what was sent. ``--gap`` defaults to 0: ``optimal`` always means proven optimal (a stage
+stopped at a positive gap is ``feasible``, with its bound). ``stop`` (Ctrl-C) interrupts SCIP
+and CP-SAT at once; HiGHS and Pyomo's solver processes run to the end of their time share.
+Standard output stays clean: every solve runs with file descriptor 1 on /dev/null.
+
+Status and reports
+------------------
+``optimal`` when every stage is proven (solver status optimal and its bound equal to the value,
+bounds of integer-valued terms rounded up); ``feasible`` when a plan exists otherwise (after
+``stop`` or the time limit; if the MILP found nothing, the warm start when the evaluator
+accepts it); ``infeasible`` when the solver proves the first stage infeasible (or the
+structural pre-checks); ``unknown`` otherwise. ``bound``: lexicographic, each stage up to the
+first unproven one; weights, ``weighted`` plus the trivially known per-term bounds.
+``trajectory``: ``(seconds, value, bound)`` at the end of each stage. ``options`` records the
+backend, the options applied, the model size and the seconds spent building the Pyomo model,
+handing it off and in each stage. The time limit covers the whole run (default 60 s).
+"""
+
+from __future__ import annotations
+
+from .solve import MipRefused, build_model, solve
+
+__all__ = ["MipRefused", "build_model", "solve"]

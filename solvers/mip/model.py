@@ -1,0 +1,844 @@
+"""The MILP of one problem, written once in Pyomo: index sets, variables, constraint families and
+objective terms, plus the conversions between plans and variable values.
+
+:class:`MipModel` builds a :class:`pyomo.environ.ConcreteModel` in its constructor, one private
+method per constraint family (the formulation is in the package docstring). Every index set is
+sparse: the model holds one ``x`` per (replica, candidate node) and, when scheduling, one ``s`` per
+(replica, candidate node, start time), never the full products. Names are readable on purpose
+(``x[train-llm#0,a100-1]``, ``capacity[a100-1,gpu]``): they are what ``taskalloc export``
+writes. Solving is :mod:`.solve`'s business, the hand-off to a solver :mod:`.backends`'.
+
+Construction cost is dominated by Pyomo's expression objects (one per non-zero); the model is
+built with Python's cyclic garbage collector paused (:func:`gc_paused`), which alone makes it
+about three times faster on 400,000 variables, and the sums are built directly as
+``LinearExpression`` objects from precomputed lists (the documented fast path).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import gc
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
+
+from taskalloc.problems.plan import Assignment
+from taskalloc.problems.problem import Problem, effectively_required, fitting_nodes
+
+CAP_TOL = 1e-9  # the evaluator's absolute tolerance on capacities
+#: task -> [(node, start or None)], one entry per replica
+Placement = dict[int, list[tuple[int, int | None]]]
+Key = tuple[int, int, int]  # (task, replica, node) of an x variable
+VarValue = Callable[[Any], float]  # Pyomo variable -> its value in a solution
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (building millions of expression objects otherwise
+    triggers full collections over the growing model again and again)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def linear(
+    variables: Sequence[Any], coefs: Sequence[float] | None = None, constant: float = 0.0
+) -> LinearExpression:
+    """``constant + sum(coefs[i] * variables[i])`` as one Pyomo LinearExpression (unit
+    coefficients when ``coefs`` is None)."""
+    if coefs is None:
+        args: list[Any] = list(variables)
+    else:
+        args = list(map(MonomialTermExpression, zip(coefs, variables, strict=True)))
+    if constant:
+        args.append(float(constant))
+    return LinearExpression(args)
+
+
+def _row(row: tuple[Sequence[Any], Sequence[float], float], sense: str) -> Any:
+    """A constraint expression ``sum cs * vs (sense) rhs`` from a (vs, cs, rhs) triple."""
+    vs, cs, rhs = row
+    expr = linear(vs, cs)
+    if sense == "<=":
+        return expr <= rhs
+    if sense == ">=":
+        return expr >= rhs
+    return expr == rhs
+
+
+class TooLarge(Exception):
+    """The time-indexed formulation would exceed the size limits."""
+
+
+class MipModel:
+    """Variables, constraints and objective terms of ``problem`` for the terms in ``terms``.
+
+    ``horizon`` is the latest end of any replica (scheduling problems only; the caller picks a
+    safe one when the problem has none). ``max_start_vars`` bounds the time-indexed formulation
+    (:class:`TooLarge` above it).
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        terms: Collection[str],
+        horizon: int = 0,
+        *,
+        max_start_vars: int | None = None,
+    ) -> None:
+        self.problem = problem
+        self.needed = set(terms)
+        self.scheduling = problem.scheduling
+        self.horizon = horizon
+        self.must = effectively_required(problem)
+        self.cand: list[list[int]] = []  # candidate nodes per task, ascending
+        self.window: dict[tuple[int, int], tuple[int, int]] = {}  # start in [lo, hi]
+        self.dur: dict[tuple[int, int], int] = {}
+        self.classes: list[list[int]] = []  # interchangeable nodes, ascending
+        self.class_of: dict[int, tuple[int, int]] = {}  # node -> (class, position)
+        self.cliques: list[list[int]] = []  # separation clique cover
+        # Python-side views of the Pyomo variables (same order as the index sets)
+        self.xkey: list[Key] = []
+        self.x: list[Any] = []
+        self.xpos: dict[Key, int] = {}
+        self.p: list[Any] = []
+        self.u: dict[int, Any] = {}
+        self.balance: Any = None
+        self.skey: list[tuple[int, int, int, int]] = []  # (task, replica, node, start)
+        self.s: list[Any] = []
+        self.spos: dict[Key, list[int]] = {}  # x key -> positions of its s variables
+        self.end: dict[int, Any] = {}
+        self.makespan: Any = None
+        self.terms: dict[str, LinearExpression] = {}
+        #: terms whose value is an integer on every plan (objective steps of at least 1)
+        self.integral: dict[str, bool] = {}
+
+        self._candidates()
+        self._interchangeable()
+        if self.scheduling and max_start_vars is not None:
+            n, nnz = self.start_variables()
+            if n > max_start_vars:
+                raise TooLarge(
+                    f"the time-indexed MILP needs one binary per replica, candidate node and "
+                    f"start time: {n:,} here (horizon {horizon}), above the limit of "
+                    f"{max_start_vars:,}"
+                )
+            if nnz > 30 * max_start_vars:
+                raise TooLarge(
+                    f"the time-indexed MILP's capacity rows would hold {nnz:,} non-zeros (start "
+                    f"binaries x duration x resources; horizon {horizon}), above the limit of "
+                    f"{30 * max_start_vars:,}"
+                )
+        name = problem.name or "taskalloc"
+        self.m = pyo.ConcreteModel(name=name)
+        with gc_paused():
+            self._variables()
+            self._placement()
+            self._gangs()
+            self._separation()
+            if self.scheduling:
+                self._starts()
+                self._precedence()
+                self._usage()
+            else:
+                self._capacity()
+            self._node_use()
+            self._symmetry()
+            self._terms()
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _candidates(self) -> None:
+        """A (task, node) pair is a candidate when the node is allowed and one replica fits
+        there when it is empty (scheduling: or runs 0 time there), and (scheduling) it can end
+        by its deadline and the horizon after its release. Interchangeable nodes are pruned
+        later (:meth:`_interchangeable`)."""
+        p = self.problem
+        for t in p.tasks:
+            nodes = [int(n) for n in fitting_nodes(p, t.index)]
+            if self.scheduling:
+                kept = []
+                for n in nodes:
+                    d = t.duration_at(p.nodes[n])
+                    lo = t.release or 0
+                    hi = self.horizon if t.deadline is None else min(t.deadline, self.horizon)
+                    hi -= d
+                    if hi < lo:
+                        continue
+                    self.window[t.index, n] = (lo, hi)
+                    self.dur[t.index, n] = d
+                    kept.append(n)
+                nodes = kept
+            self.cand.append(nodes)
+
+    def start_variables(self) -> tuple[int, int]:
+        """Start binaries of the time-indexed formulation, and (at most) the non-zeros of its
+        capacity rows (each binary counts in ``duration`` rows per resource it uses)."""
+        total = nnz = 0
+        p = self.problem
+        for t in p.tasks:
+            for n in self.cand[t.index]:
+                lo, hi = self.window[t.index, n]
+                count = t.replicas * (hi - lo + 1)
+                total += count
+                used = sum(1 for q in t.demand_at(n).values() if q > 0)
+                nnz += count * self.dur[t.index, n] * used
+        return total, nnz
+
+    def _interchangeable(self) -> None:
+        """Classes of pool members no task tells apart (same allowed and candidate status,
+        assign_cost, demand, duration and `current` membership for every task; node attributes
+        are the pool's), and the pruning they allow: in a class ``C`` (members in ascending
+        order) and the tasks ``T_C`` having its members as candidates (in task order, ``S_j``
+        the replicas of the first ``j`` of them), the ``j``-th task uses only the first ``S_j``
+        members. Any plan satisfies this once the members are relabelled in the order of the
+        first task each one runs (:meth:`canonical`)."""
+        p = self.problem
+        cand_sets = [set(c) for c in self.cand]
+        for members in p.pools.values():
+            if len(members) < 2:
+                continue
+            parts = [sorted(members)]
+            for t in p.tasks:
+                special = bool(
+                    t.assign_cost or t.demand_on or t.duration_on or t.current is not None
+                )
+                if not special and len(t.allowed) == len(p.nodes):
+                    continue  # every member looks the same to this task
+                refined: list[list[int]] = []
+                for part in parts:
+                    if len(part) < 2:
+                        continue
+                    keyed: dict[tuple[object, ...], list[int]] = defaultdict(list)
+                    for n in part:
+                        key = (
+                            n in cand_sets[t.index],
+                            t.cost_at(n),
+                            tuple(sorted(t.demand_at(n).items())),
+                            t.duration_at(p.nodes[n]) if self.scheduling else 0,
+                            t.current is not None and n in t.current,
+                        )
+                        keyed[key].append(n)
+                    refined.extend(keyed.values())
+                parts = refined
+            self.classes.extend(part for part in parts if len(part) >= 2)
+        for ci, cls in enumerate(self.classes):
+            for pos, n in enumerate(cls):
+                self.class_of[n] = (ci, pos)
+        if not self.classes:
+            return
+        seen = [0] * len(self.classes)  # replicas of the tasks so far that use each class
+        pruned: list[list[int]] = []
+        for t in p.tasks:
+            nodes = self.cand[t.index]
+            hit = {self.class_of[n][0] for n in nodes if n in self.class_of}
+            for ci in hit:
+                seen[ci] += t.replicas
+            pruned.append(
+                [
+                    n
+                    for n in nodes
+                    if n not in self.class_of or self.class_of[n][1] < seen[self.class_of[n][0]]
+                ]
+            )
+        self.cand = pruned
+
+    # -- variables -------------------------------------------------------------------------
+
+    def _variables(self) -> None:
+        """x[replica, node] binary; p[task] binary (1 for must-place tasks); u[node] binary when
+        a term needs node use; balance in [0, 1]; scheduling: s[replica, node, start] binary,
+        end[task] and makespan integers in [0, horizon]."""
+        p, m = self.problem, self.m
+        labels: list[tuple[str, str]] = []
+        node_ids = [n.id for n in p.nodes]
+        for t in p.tasks:
+            nodes = self.cand[t.index]
+            r = t.replicas
+            for k in range(r):
+                rl = f"{t.id}#{k}"
+                # replicas are ordered by node: replica k has k candidates before it and
+                # r - 1 - k after it
+                for n in nodes[k : len(nodes) - (r - 1 - k)]:
+                    self.xpos[t.index, k, n] = len(self.xkey)
+                    self.xkey.append((t.index, k, n))
+                    labels.append((rl, node_ids[n]))
+        m.X = pyo.Set(initialize=labels, dimen=2, ordered=True)
+        m.x = pyo.Var(m.X, domain=pyo.Binary)
+        self.x = list(m.x.values())
+        m.T = pyo.Set(initialize=[t.id for t in p.tasks], ordered=True)
+        m.p = pyo.Var(m.T, domain=pyo.Binary)
+        self.p = list(m.p.values())
+        for t in p.tasks:
+            if t.index in self.must:
+                self.p[t.index].setlb(1)  # with too few candidates: assign[] is infeasible
+            elif len(self.cand[t.index]) < t.replicas:
+                self.p[t.index].setub(0)
+        nodes_needed = "nodes" in self.needed
+        cost_needed = "cost" in self.needed and any(n.cost > 0 for n in p.nodes)
+        if nodes_needed or cost_needed:
+            used = sorted({n for _, _, n in self.xkey})
+            m.N = pyo.Set(initialize=[node_ids[n] for n in used], ordered=True)
+            m.u = pyo.Var(m.N, domain=pyo.Binary)
+            self.u = dict(zip(used, m.u.values(), strict=True))
+        if "balance" in self.needed:
+            m.balance = pyo.Var(bounds=(0.0, 1.0))
+            self.balance = m.balance
+        if not self.scheduling:
+            return
+        slabels: list[tuple[str, str, int]] = []
+        for i, (ti, k, n) in enumerate(self.xkey):
+            lo, hi = self.window[ti, n]
+            first = len(self.skey)
+            rl = labels[i][0]
+            for tau in range(lo, hi + 1):
+                self.skey.append((ti, k, n, tau))
+                slabels.append((rl, node_ids[n], tau))
+            self.spos[ti, k, n] = list(range(first, len(self.skey)))
+        m.S = pyo.Set(initialize=slabels, dimen=3, ordered=True)
+        m.s = pyo.Var(m.S, domain=pyo.Binary)
+        self.s = list(m.s.values())
+        preds = sorted({q for t in p.tasks for q in t.after})
+        if preds:
+            m.E = pyo.Set(initialize=[p.tasks[q].id for q in preds], ordered=True)
+            m.end = pyo.Var(m.E, domain=pyo.NonNegativeIntegers, bounds=(0, self.horizon))
+            self.end = dict(zip(preds, m.end.values(), strict=True))
+        if "makespan" in self.needed:
+            m.makespan = pyo.Var(domain=pyo.NonNegativeIntegers, bounds=(0, self.horizon))
+            self.makespan = m.makespan
+
+    def _by_replica(self) -> dict[tuple[int, int], list[int]]:
+        out: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, (t, k, _) in enumerate(self.xkey):
+            out[t, k].append(i)
+        return out
+
+    # -- constraint families ---------------------------------------------------------------
+
+    def _placement(self) -> None:
+        """assign[replica]: sum_n x[replica, n] = p[task] (all replicas or none). order[replica
+        k > 0]: position(k) >= position(k - 1) + p[task], position = sum of (1-based candidate
+        position) x: replicas sit on distinct nodes, in node order (no symmetric copies)."""
+        p, m = self.problem, self.m
+        by_rep = self._by_replica()
+        self._reps = by_rep
+        keys = [(t, k) for (t, k) in by_rep]
+        labels = {(p.tasks[t].id + f"#{k}"): (t, k) for t, k in keys}
+        x, pv = self.x, self.p
+
+        def assign(_: Any, rl: str) -> Any:
+            t, k = labels[rl]
+            return (
+                linear([*(x[i] for i in by_rep[t, k]), pv[t]], [*([1.0] * len(by_rep[t, k])), -1.0])
+                == 0
+            )
+
+        m.R = pyo.Set(initialize=list(labels), ordered=True)
+        m.assign = pyo.Constraint(m.R, rule=assign)
+        position = {}
+        for t in p.tasks:
+            for j, n in enumerate(self.cand[t.index]):
+                position[t.index, n] = float(j + 1)
+        ordered = [rl for rl, (t, k) in labels.items() if k > 0]
+        if not ordered:
+            return
+
+        def order(_: Any, rl: str) -> Any:
+            t, k = labels[rl]
+            cur, prev = by_rep[t, k], by_rep[t, k - 1]
+            vs = [*(x[i] for i in cur), *(x[i] for i in prev), pv[t]]
+            cs = [
+                *(position[t, self.xkey[i][2]] for i in cur),
+                *(-position[t, self.xkey[i][2]] for i in prev),
+                -1.0,
+            ]
+            return linear(vs, cs) >= 0
+
+        m.RO = pyo.Set(initialize=ordered, ordered=True)
+        m.order = pyo.Constraint(m.RO, rule=order)
+
+    def _gangs(self) -> None:
+        """gang[name, i]: members of a gang are placed all together or not at all."""
+        p, m = self.problem, self.m
+        pairs = {}
+        for gang, members in p.gangs.items():
+            for i, (a, b) in enumerate(itertools.pairwise(members)):
+                pairs[gang, i + 1] = (a, b)
+        if not pairs:
+            return
+        m.G = pyo.Set(initialize=list(pairs), dimen=2, ordered=True)
+        m.gang = pyo.Constraint(
+            m.G,
+            rule=lambda _, g, i: (
+                linear([self.p[pairs[g, i][0]], self.p[pairs[g, i][1]]], [1.0, -1.0]) == 0
+            ),
+        )
+
+    def _separation(self) -> None:
+        """apart[c, n]: the separation graph (separate_from, both directions) is covered by
+        cliques; per clique and node at most one replica of one member runs there. One row per
+        clique instead of one per pair: fewer and tighter."""
+        p, m = self.problem, self.m
+        adj = {t.index: set(t.separate) for t in p.tasks if t.separate}
+        if not adj:
+            return
+        covered: set[tuple[int, int]] = set()
+        for a in sorted(adj):
+            for b in sorted(adj[a]):
+                if b <= a or (a, b) in covered:
+                    continue
+                clique = [a, b]
+                for c in sorted(adj[a] & adj[b]):
+                    if c > b and all(c in adj[q] for q in clique):
+                        clique.append(c)
+                for u, v in itertools.combinations(sorted(clique), 2):
+                    covered.add((u, v))
+                self.cliques.append(sorted(clique))
+        on: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, (t, _, n) in enumerate(self.xkey):
+            if t in adj:
+                on[t, n].append(i)
+        rows: dict[tuple[int, str], list[int]] = {}
+        for ci, clique in enumerate(self.cliques):
+            nodes = sorted({n for t in clique for n in self.cand[t]})
+            for n in nodes:
+                members = [t for t in clique if on.get((t, n))]
+                if len(members) >= 2:
+                    rows[ci + 1, p.nodes[n].id] = [i for t in members for i in on[t, n]]
+        if not rows:
+            return
+        m.C = pyo.Set(initialize=list(rows), dimen=2, ordered=True)
+        m.apart = pyo.Constraint(
+            m.C, rule=lambda _, c, n: linear([self.x[i] for i in rows[c, n]]) <= 1
+        )
+
+    def _loads(self) -> dict[tuple[int, str], tuple[list[int], list[float]]]:
+        """Per node and resource: the x positions with a positive demand there, and the
+        demands (numpy over the default demands, dictionaries for demand_on)."""
+        p = self.problem
+        out: dict[tuple[int, str], tuple[list[int], list[float]]] = {}
+        if not self.xkey:
+            return out
+        keys = np.asarray(self.xkey, dtype=np.int64)
+        tasks, nodes = keys[:, 0], keys[:, 2]
+        special = np.zeros(len(keys), dtype=bool)
+        for t in p.tasks:
+            if t.demand_on:
+                special |= (tasks == t.index) & np.isin(nodes, list(t.demand_on))
+        base = np.flatnonzero(~special)
+        order = base[np.argsort(nodes[base], kind="stable")]
+        for ri, r in enumerate(p.resources):
+            q = p.demand[tasks[order], ri]
+            sel = order[q > 0]
+            qs = q[q > 0]
+            if not len(sel):
+                continue
+            ns = nodes[sel]
+            cuts = np.flatnonzero(np.diff(ns)) + 1
+            for part, qpart in zip(np.split(sel, cuts), np.split(qs, cuts), strict=True):
+                out[int(nodes[part[0]]), r] = (part.tolist(), qpart.tolist())
+        for i in np.flatnonzero(special).tolist():
+            ti, _, n = self.xkey[i]
+            for r, q in p.tasks[ti].demand_on[n].items():
+                if q > 0:
+                    pos, qs_ = out.setdefault((n, r), ([], []))
+                    pos.append(i)
+                    qs_.append(float(q))
+        return out
+
+    def _capacity(self) -> None:
+        """Placement: capacity[n, r]: sum demand x <= cap, or ``<= cap * u[n]`` with node use
+        (which also ties u to x); left out when nothing needs it and every candidate together
+        fits. peak[n, r]: ``sum demand x <= cap * balance`` with the balance term (balance <= 1,
+        so it implies the capacity)."""
+        p, m = self.problem, self.m
+        cap_rows: dict[tuple[str, str], tuple[list[Any], list[float], float]] = {}
+        bal_rows: dict[tuple[str, str], tuple[list[Any], list[float], float]] = {}
+        for (n, r), (pos, qs) in sorted(self._loads().items()):
+            node = p.nodes[n]
+            cap = node.capacity.get(r, 0.0)
+            vs = [self.x[i] for i in pos]
+            if self.balance is not None and cap > 0:
+                bal_rows[node.id, r] = ([*vs, self.balance], [*qs, -cap], 0.0)
+            if n in self.u:
+                cap_rows[node.id, r] = ([*vs, self.u[n]], [*qs, -cap], 0.0)
+            elif self.balance is None and sum(qs) > cap + CAP_TOL:
+                cap_rows[node.id, r] = (vs, qs, cap)
+        if cap_rows:
+            m.K = pyo.Set(initialize=list(cap_rows), dimen=2, ordered=True)
+            m.capacity = pyo.Constraint(m.K, rule=lambda _, n, r: _row(cap_rows[n, r], "<="))
+        if bal_rows:
+            m.L = pyo.Set(initialize=list(bal_rows), dimen=2, ordered=True)
+            m.peak = pyo.Constraint(m.L, rule=lambda _, n, r: _row(bal_rows[n, r], "<="))
+
+    def _starts(self) -> None:
+        """Scheduling: start[replica, n]: sum over start times of s = x (a placed replica
+        starts exactly once, inside its window [release, min(deadline, horizon) - d])."""
+        m, node_ids = self.m, [n.id for n in self.problem.nodes]
+        x, s = self.x, self.s
+        keys = {}
+        for i, (t, k, n) in enumerate(self.xkey):
+            keys[f"{self.problem.tasks[t].id}#{k}", node_ids[n]] = i
+
+        def start(_: Any, rl: str, nid: str) -> Any:
+            i = keys[rl, nid]
+            pos = self.spos[self.xkey[i]]
+            return linear([*(s[j] for j in pos), x[i]], [*([1.0] * len(pos)), -1.0]) == 0
+
+        m.start = pyo.Constraint(m.X, rule=start)
+
+    def _replica_end(self, t: int, k: int) -> tuple[list[Any], list[float]]:
+        """The end of replica (t, k) as sum (start + d) s (0 when it is not placed)."""
+        vs: list[Any] = []
+        cs: list[float] = []
+        for i in self._reps.get((t, k), []):
+            n = self.xkey[i][2]
+            d = self.dur[t, n]
+            for j in self.spos[self.xkey[i]]:
+                vs.append(self.s[j])
+                cs.append(float(self.skey[j][3] + d))
+        return vs, cs
+
+    def _replica_start(self, t: int, k: int) -> tuple[list[Any], list[float]]:
+        vs: list[Any] = []
+        cs: list[float] = []
+        for i in self._reps.get((t, k), []):
+            for j in self.spos[self.xkey[i]]:
+                vs.append(self.s[j])
+                cs.append(float(self.skey[j][3]))
+        return vs, cs
+
+    def _precedence(self) -> None:
+        """ends[q#j]: end[q] >= end of every replica of q. after[t#k, q]: start of t#k >=
+        end[q] when t is placed (start + H (1 - p[t]) >= end[q]). pred[t, q]: p[t] <= p[q]
+        (a task is placed only with its predecessors)."""
+        p, m, h = self.problem, self.m, float(self.horizon)
+        if not self.end:
+            return
+        ends = {}
+        for q, e in self.end.items():
+            task = p.tasks[q]
+            for j in range(task.replicas):
+                vs, cs = self._replica_end(q, j)
+                ends[f"{task.id}#{j}"] = ([e, *vs], [1.0, *(-c for c in cs)])
+        m.EJ = pyo.Set(initialize=list(ends), ordered=True)
+        m.ends = pyo.Constraint(m.EJ, rule=lambda _, rl: linear(*ends[rl]) >= 0)
+        after = {}
+        pred = {}
+        for t in p.tasks:
+            for q in t.after:
+                qid = p.tasks[q].id
+                pred[t.id, qid] = ([self.p[t.index], self.p[q]], [1.0, -1.0])
+                for k in range(t.replicas):
+                    vs, cs = self._replica_start(t.index, k)
+                    after[f"{t.id}#{k}", qid] = (
+                        [*vs, self.end[q], self.p[t.index]],
+                        [*cs, -1.0, -h],
+                    )
+        m.A = pyo.Set(initialize=list(after), dimen=2, ordered=True)
+        m.after = pyo.Constraint(m.A, rule=lambda _, rl, q: linear(*after[rl, q]) >= -h)
+        m.P = pyo.Set(initialize=list(pred), dimen=2, ordered=True)
+        m.pred = pyo.Constraint(m.P, rule=lambda _, t, q: linear(*pred[t, q]) <= 0)
+
+    def _usage(self) -> None:
+        """Scheduling: usage[n, r, tau]: the demand of the replicas running at tau (started in
+        (tau - d, tau]) is at most the capacity, or ``cap * balance`` with the balance term;
+        checked at every possible start time on n (where the load can rise). Zero-duration
+        replicas occupy nothing; a row is left out when what can run then fits anyway."""
+        p, m = self.problem, self.m
+        items: dict[tuple[int, str], list[tuple[int, int, int, float]]] = defaultdict(list)
+        for j, (t, _, n, tau) in enumerate(self.skey):
+            d = self.dur[t, n]
+            if d <= 0:
+                continue
+            for r, q in p.tasks[t].demand_at(n).items():
+                if q > 0:
+                    items[n, r].append((tau, d, j, q))
+        rows: dict[tuple[str, str, int], tuple[list[Any], list[float], float]] = {}
+        for (n, r), its in sorted(items.items()):
+            node = p.nodes[n]
+            cap = node.capacity.get(r, 0.0)
+            watch = self.balance is not None and cap > 0
+            points = sorted({tau for tau, _, _, _ in its})
+            per: list[list[tuple[int, float]]] = [[] for _ in points]
+            for tau, d, j, q in its:
+                a = bisect.bisect_left(points, tau)
+                b = bisect.bisect_left(points, tau + d)
+                for ip in range(a, b):
+                    per[ip].append((j, q))
+            for ip, tau in enumerate(points):
+                cell = per[ip]
+                if not cell:
+                    continue
+                if not watch:
+                    # a replica runs once: what can run at tau is one demand per replica
+                    most = {self.skey[j][:2]: q for j, q in cell}
+                    if sum(most.values()) <= cap + CAP_TOL:
+                        continue
+                vs = [self.s[j] for j, _ in cell]
+                cs = [q for _, q in cell]
+                if watch:
+                    rows[node.id, r, tau] = ([*vs, self.balance], [*cs, -cap], 0.0)
+                else:
+                    rows[node.id, r, tau] = (vs, cs, cap)
+        if not rows:
+            return
+        m.U = pyo.Set(initialize=list(rows), dimen=3, ordered=True)
+        m.usage = pyo.Constraint(m.U, rule=lambda _, n, r, tau: _row(rows[n, r, tau], "<="))
+
+    def _node_use(self) -> None:
+        """use[n]: sum x - (count) u[n] <= 0 over the x of n that no capacity row ties to u:
+        every x when scheduling, the zero-demand ones in placement."""
+        if not self.u:
+            return
+        p, m = self.problem, self.m
+        demanding = [any(q > 0 for q in t.demand.values()) for t in p.tasks]
+        loose: dict[int, list[int]] = defaultdict(list)
+        for i, (t, _, n) in enumerate(self.xkey):
+            if n not in self.u:
+                continue
+            task = p.tasks[t]
+            has = (
+                any(q > 0 for q in task.demand_on[n].values())
+                if n in task.demand_on
+                else demanding[t]
+            )
+            if self.scheduling or not has:
+                loose[n].append(i)
+        rows = {
+            p.nodes[n].id: (
+                [*(self.x[i] for i in pos), self.u[n]],
+                [*([1.0] * len(pos)), -float(len(pos))],
+                0.0,
+            )
+            for n, pos in sorted(loose.items())
+        }
+        if rows:
+            m.NU = pyo.Set(initialize=list(rows), ordered=True)
+            m.use = pyo.Constraint(m.NU, rule=lambda _, n: _row(rows[n], "<="))
+
+    def _symmetry(self) -> None:
+        """use_order[n]: u of interchangeable nodes does not increase along their class (the
+        candidate pruning of :meth:`_interchangeable` does the rest)."""
+        if not self.u:
+            return
+        m, p = self.m, self.problem
+        pairs = {}
+        for cls in self.classes:
+            for a, b in itertools.pairwise(cls):
+                if a in self.u and b in self.u:
+                    pairs[p.nodes[b].id] = (self.u[a], self.u[b])
+        if pairs:
+            m.NO = pyo.Set(initialize=list(pairs), ordered=True)
+            m.use_order = pyo.Constraint(
+                m.NO, rule=lambda _, n: linear(list(pairs[n]), [1.0, -1.0]) >= 0
+            )
+
+    # -- objective terms -----------------------------------------------------------------------
+
+    def _terms(self) -> None:
+        p = self.problem
+        x = self.x
+        integral_prio = all(float(t.priority).is_integer() for t in p.tasks)
+        if "unplaced" in self.needed:
+            total = sum(t.priority * t.replicas for t in p.tasks)
+            self.terms["unplaced"] = linear(
+                self.p, [-t.priority * t.replicas for t in p.tasks], constant=total
+            )
+            self.integral["unplaced"] = integral_prio
+        if "cost" in self.needed:
+            vs: list[Any] = []
+            cs: list[float] = []
+            for i, (t, _, n) in enumerate(self.xkey):
+                task = p.tasks[t]
+                if task.assign_cost:
+                    c = task.cost_at(n)
+                    if c:
+                        vs.append(x[i])
+                        cs.append(c)
+            for n, u in self.u.items():
+                if p.nodes[n].cost:
+                    vs.append(u)
+                    cs.append(p.nodes[n].cost)
+            self.terms["cost"] = linear(vs, cs)
+            self.integral["cost"] = all(float(c).is_integer() for c in cs)
+        if "nodes" in self.needed:
+            self.terms["nodes"] = linear(list(self.u.values()))
+            self.integral["nodes"] = True
+        if "moves" in self.needed:
+            self.terms["moves"] = linear(
+                [
+                    x[i]
+                    for i, (t, _, n) in enumerate(self.xkey)
+                    if (cur := p.tasks[t].current) is not None and n not in cur
+                ]
+            )
+            self.integral["moves"] = True
+        if "balance" in self.needed:
+            self.terms["balance"] = linear([self.balance])
+            self.integral["balance"] = False
+        if "makespan" in self.needed:
+            rows = {}
+            for (t, k), _ in self._reps.items():
+                vs, cs = self._replica_end(t, k)
+                if vs:
+                    rows[f"{p.tasks[t].id}#{k}"] = ([self.makespan, *vs], [1.0, *(-c for c in cs)])
+            if rows:
+                self.m.MS = pyo.Set(initialize=list(rows), ordered=True)
+                self.m.span = pyo.Constraint(self.m.MS, rule=lambda _, rl: linear(*rows[rl]) >= 0)
+            self.terms["makespan"] = linear([self.makespan])
+            self.integral["makespan"] = True
+        if "tardiness" in self.needed:
+            vs = []
+            cs = []
+            for j, (t, _, n, tau) in enumerate(self.skey):
+                task = p.tasks[t]
+                if task.due is None or not task.priority:
+                    continue
+                late = tau + self.dur[t, n] - task.due
+                if late > 0:
+                    vs.append(self.s[j])
+                    cs.append(task.priority * late)
+            self.terms["tardiness"] = linear(vs, cs)
+            self.integral["tardiness"] = integral_prio
+
+    # -- plans -----------------------------------------------------------------------------
+
+    def plan_from(self, value: VarValue) -> Placement:
+        """The placement given by solution values (x above 0.5; the start whose s is set)."""
+        out: Placement = {}
+        for i, (t, _, n) in enumerate(self.xkey):
+            if value(self.x[i]) > 0.5:
+                start = None
+                if self.scheduling:
+                    pos = self.spos[self.xkey[i]]
+                    best = max(pos, key=lambda j: value(self.s[j]))
+                    start = self.skey[best][3]
+                out.setdefault(t, []).append((n, start))
+        return out
+
+    def assignments(self, plan: Placement) -> list[Assignment]:
+        """Replica numbers follow node order (replicas of a task are identical)."""
+        p = self.problem
+        out = []
+        for t in sorted(plan):
+            task = p.tasks[t]
+            for i, (n, s) in enumerate(sorted(plan[t])):
+                node = p.nodes[n]
+                end = None if s is None else s + task.duration_at(node)
+                out.append(Assignment(task.id, i, node.id, s, end))
+        return out
+
+    def placement_of(self, assignments: Sequence[Assignment]) -> Placement:
+        """The placement of a list of assignments (unknown tasks and nodes are dropped)."""
+        ti, ni = self.problem.task_index, self.problem.node_index
+        out: Placement = {}
+        for a in assignments:
+            t, n = ti.get(a.task), ni.get(a.node)
+            if t is None or n is None:
+                continue
+            out.setdefault(t, []).append((n, a.start if self.scheduling else None))
+        return out
+
+    def canonical(self, plan: Placement) -> Placement:
+        """The same plan with interchangeable nodes relabelled in the order of the first task
+        each one runs (unused ones last), which the candidate pruning and use_order expect."""
+        if not self.classes:
+            return plan
+        first: dict[int, int] = {}
+        for t in sorted(plan):
+            for n, _ in plan[t]:
+                first.setdefault(n, t)
+        relabel: dict[int, int] = {}
+        for cls in self.classes:
+            ranked = sorted(cls, key=lambda n: (first.get(n, len(self.problem.tasks)), n))
+            for target, source in zip(cls, ranked, strict=True):
+                relabel[source] = target
+        return {t: [(relabel.get(n, n), s) for n, s in reps] for t, reps in plan.items()}
+
+    def values_of(self, plan: Placement, balance: float | None = None) -> list[tuple[Any, float]]:
+        """(variable, value) for every variable of a plan (replicas in node order; pairs that
+        are no variable are skipped, so a plan breaking the model gives a partial one)."""
+        x = [0.0] * len(self.x)
+        s = [0.0] * len(self.s)
+        placed = [0.0] * len(self.p)
+        used: set[int] = set()
+        ends: dict[int, int] = {}
+        makespan = 0
+        for t, reps in plan.items():
+            placed[t] = 1.0
+            for k, (n, start) in enumerate(sorted(reps)):
+                used.add(n)
+                i = self.xpos.get((t, k, n))
+                if i is None:
+                    continue
+                x[i] = 1.0
+                if self.scheduling and start is not None:
+                    for j in self.spos[t, k, n]:
+                        if self.skey[j][3] == start:
+                            s[j] = 1.0
+                    e = start + self.dur.get((t, n), 0)
+                    ends[t] = max(ends.get(t, 0), e)
+                    makespan = max(makespan, e)
+        out = [*zip(self.x, x, strict=True), *zip(self.s, s, strict=True)]
+        out.extend(zip(self.p, placed, strict=True))
+        out.extend((u, float(n in used)) for n, u in self.u.items())
+        out.extend((e, float(ends.get(q, 0))) for q, e in self.end.items())
+        if self.makespan is not None:
+            out.append((self.makespan, float(makespan)))
+        if self.balance is not None and balance is not None:
+            out.append((self.balance, min(1.0, balance)))
+        return out
+
+    def trivial_bound(self, term: str) -> float | None:
+        """A lower bound of a term known without search (None for balance): the priority of
+        tasks with fewer candidates than replicas, one node when something must be placed, the
+        latest earliest end of a must-place task, 0 otherwise."""
+        p = self.problem
+        if term == "unplaced":
+            return float(
+                sum(
+                    t.priority * t.replicas for t in p.tasks if len(self.cand[t.index]) < t.replicas
+                )
+            )
+        if term == "nodes":
+            return 1.0 if self.must else 0.0
+        if term == "makespan":
+            ends = [
+                min(self.window[t, n][0] + self.dur[t, n] for n in self.cand[t])
+                for t in self.must
+                if self.cand[t]
+            ]
+            return float(max(ends, default=0))
+        if term in ("cost", "moves", "tardiness"):
+            return 0.0
+        return None
+
+    def size(self) -> dict[str, int]:
+        """Variables (binary, integer, continuous), constraints."""
+        m = self.m
+        nvars = nbin = nint = 0
+        for v in m.component_data_objects(pyo.Var, descend_into=True):
+            nvars += 1
+            if v.is_binary():
+                nbin += 1
+            elif v.is_integer():
+                nint += 1
+        ncons = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
+        return {
+            "variables": nvars,
+            "binary": nbin,
+            "integer": nint,
+            "continuous": nvars - nbin - nint,
+            "constraints": ncons,
+        }

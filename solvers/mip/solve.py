@@ -1,0 +1,479 @@
+"""Solving the MILP: backend, warm start, lexicographic driver, status, bounds and plan.
+
+See the package docstring for the formulation and the promises of each status.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyomo.environ as pyo
+
+from taskalloc.problems.evaluate import Evaluation, evaluate
+from taskalloc.problems.plan import Assignment, Status
+from taskalloc.problems.problem import Problem, prove_infeasible
+
+from .. import SolverUnavailable
+from ..result import Result
+from .backends import DEFAULT, Backend, Outcome, Settings, check_backend, make_backend
+from .model import MipModel, Placement, TooLarge, gc_paused
+
+NAME = "mip"
+DEFAULT_TIME_LIMIT = 60.0  # seconds, when the caller gives none (math.inf: no limit)
+MAX_START_VARS = 50_000  # time-indexed formulation: start binaries
+EPS = 1e-6  # relative slack when an earlier lexicographic term is bounded by its value
+Progress = Callable[[float, float, float | None], None]
+
+
+class MipRefused(SolverUnavailable):
+    """The problem is beyond what the MILP formulation handles (use -s cpsat)."""
+
+
+@dataclass
+class _Stage:
+    """One solve of the lexicographic driver (or the single weighted solve)."""
+
+    name: str  # a term, or "weighted"
+    expr: Any  # Pyomo expression to minimise
+    integral: bool  # the objective is an integer on every plan (bounds round up)
+    outcome: str = "skipped"  # optimal | feasible | none | infeasible | skipped
+    value: float | None = None  # the term (or weighted sum) on the stage's plan
+    bound: float | None = None  # proven lower bound
+    kept: bool = False  # no solution, but the term was bounded by the best known plan's value
+    shortcut: bool = False  # the best known plan reaches a trivial lower bound: no solve
+    rejected: bool = False  # the solver's solution failed the evaluator (tolerances)
+    seconds: float = 0.0
+
+
+def _active_terms(problem: Problem) -> list[str]:
+    obj = problem.objective
+    if obj.kind == "lexicographic":
+        return list(obj.terms)
+    return [t for t in obj.terms if obj.weights[t] > 0]
+
+
+def _policy(problem: Problem) -> str:
+    for term in _active_terms(problem):
+        if term == "unplaced":
+            continue
+        return "best-fit" if term in ("cost", "nodes", "moves") else "least-loaded"
+    return "best-fit"
+
+
+def safe_horizon(problem: Problem) -> int:
+    """The problem's horizon, or the last release plus the sum of every replica's longest
+    duration (no optimal plan needs to end later: see the cpsat package docstring)."""
+    if problem.horizon is not None:
+        return problem.horizon
+    longest = sum(
+        t.replicas * max((t.duration_at(problem.nodes[n]) for n in t.allowed), default=0)
+        for t in problem.tasks
+    )
+    return max((t.release or 0 for t in problem.tasks), default=0) + longest
+
+
+def build_model(problem: Problem, terms: list[str] | None = None) -> MipModel:
+    """The MILP of ``problem`` for ``terms`` (default: every term of its objective); raises
+    :class:`MipRefused` when the time-indexed formulation would be too large."""
+    terms = _active_terms(problem) if terms is None else terms
+    horizon = safe_horizon(problem) if problem.scheduling else 0
+    try:
+        return MipModel(problem, terms, horizon, max_start_vars=MAX_START_VARS)
+    except TooLarge as exc:
+        raise MipRefused(
+            f"{exc}; the MILP handles only small scheduling problems: use -s cpsat, whose "
+            "interval model does not grow with the horizon"
+        ) from None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _gap(value: float, bound: float) -> str:
+    if value <= bound + 1e-9:
+        return "0% gap"
+    den = max(abs(value), 1e-9)
+    return f"{100 * (value - bound) / den:.3g}% gap"
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= EPS * max(1.0, abs(a))
+
+
+class _Run:
+    """State of one call of :func:`solve`."""
+
+    def __init__(
+        self,
+        model: MipModel,
+        backend: Backend,
+        settings: Settings,
+        *,
+        t0: float,
+        time_limit: float,
+        progress: Progress | None,
+        stop: threading.Event | None,
+        warm: Placement | None,
+    ) -> None:
+        self.m = model
+        self.backend = backend
+        self.settings = settings
+        self.t0 = t0
+        self.time_limit = time_limit
+        self.progress = progress
+        self.stop = stop
+        self.warm = warm  # the warm start, when the evaluator accepts it
+        self.plan: Placement | None = None  # best plan found by the MILP
+        self.trajectory: list[tuple[float, float, float | None]] = []
+        self.stopped = False
+        self.timed_out = False
+        self.rejected: str | None = None  # why a MILP solution failed the evaluator
+        self._evaluated: list[tuple[Placement, Evaluation]] = []
+        self.overhead = 0.0  # seconds of a solve outside the solver's own clock
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def remaining(self) -> float:
+        return self.time_limit - self.elapsed()
+
+    def record(self, objective: float, bound: float | None) -> None:
+        point = (self.elapsed(), objective, bound)
+        self.trajectory.append(point)
+        if self.progress is not None:
+            self.progress(*point)
+
+    def can_go_on(self) -> bool:
+        if self.stop is not None and self.stop.is_set():
+            self.stopped = True
+        if self.remaining() <= 1e-3:
+            self.timed_out = True
+        return not self.stopped and not self.timed_out
+
+    def best(self) -> Placement | None:
+        return self.plan if self.plan is not None else self.warm
+
+    def evaluation(self, plan: Placement) -> Evaluation:
+        """The evaluator's verdict on a plan (the last few are kept: evaluating a big plan
+        takes a while)."""
+        for known, ev in self._evaluated:
+            if known is plan:
+                return ev
+        ev = evaluate(self.m.problem, self.m.assignments(plan), reasons=False)
+        self._evaluated = [*self._evaluated[-3:], (plan, ev)]
+        return ev
+
+    def term_value(self, stage: _Stage, plan: Placement) -> float:
+        """The stage's objective on a plan, by the evaluator (weighted: the weighted sum)."""
+        ev = self.evaluation(plan)
+        obj = self.m.problem.objective
+        if stage.name == "weighted":
+            return float(sum(w * ev.terms[t] for t, w in obj.weights.items() if w > 0))
+        return float(ev.terms[stage.name])
+
+    def hint(self) -> None:
+        plan = self.best()
+        if plan is None:
+            self.backend.set_hint([])
+            return
+        balance = None
+        if self.m.balance is not None:
+            balance = self.evaluation(plan).terms["balance"]
+        self.backend.set_hint(self.m.values_of(plan, balance))
+
+    def bound_term(self, stage: _Stage, value: float) -> None:
+        """Later stages keep this stage's term at most ``value`` (plus a relative EPS)."""
+        m = self.m.m
+        name = f"stage_{stage.name}"
+        limit = value + EPS * max(1.0, abs(value))
+        if stage.integral:
+            limit = math.floor(value + 1e-6) + 0.5  # an integer term: no rounding doubt
+        setattr(m, name, pyo.Constraint(expr=stage.expr <= limit))
+        self.backend.add_rows()
+
+    def run_stage(self, stage: _Stage, stages_left: int) -> None:
+        t_stage = time.perf_counter()
+        outcome = self.solve_stage(stage, stages_left)
+        stage.seconds = time.perf_counter() - t_stage
+        if outcome is not None:  # what the stage took beyond the solver's own clock
+            self.overhead = max(0.0, stage.seconds - outcome.seconds)
+
+    def solve_stage(self, stage: _Stage, stages_left: int) -> Outcome | None:
+        """Solve one stage (None when it is skipped); see the package docstring."""
+        best = self.best()
+        ref = self.term_value(stage, best) if best is not None else None
+        trivial = self.m.trivial_bound(stage.name) if stage.name != "weighted" else None
+        if ref is not None and trivial is not None and _close(ref, trivial):
+            stage.outcome, stage.value, stage.bound, stage.shortcut = "optimal", ref, ref, True
+            if stages_left > 1:
+                self.bound_term(stage, ref)
+            self.record(ref, ref)
+            return None
+        if not self.can_go_on():
+            return None
+        # the solver's clock starts after the model is handed over and stops before the
+        # solution is read back: keep the last stage's share of that (or the hand-off's)
+        budget = max(0.05, self.remaining() / stages_left - self.overhead)
+        self.backend.set_objective(stage.expr)
+        self.hint()
+        self.settings.time_limit = None if math.isinf(budget) else budget
+        outcome: Outcome = self.backend.solve(self.settings, self.stop)
+        if self.stop is not None and self.stop.is_set():
+            self.stopped = True
+        if outcome.status == "infeasible":
+            stage.outcome = "infeasible"
+            return outcome
+        plan = None
+        if outcome.status in ("optimal", "feasible"):
+            plan = self.m.plan_from(self.backend.value(outcome))
+            why = self._rejected(plan)
+            if why is not None:
+                self.rejected = why
+                stage.rejected = True
+                plan = None
+        if plan is None:
+            stage.outcome = "none"
+            if ref is not None and stages_left > 1:
+                self.bound_term(stage, ref)  # later stages keep what is known
+                stage.kept = True
+            return outcome
+        self.plan = plan
+        value = self.term_value(stage, plan)
+        bound = outcome.bound
+        if trivial is not None:
+            bound = trivial if bound is None else max(bound, trivial)
+        if bound is not None and stage.integral:
+            bound = math.ceil(bound - 1e-6)
+        if bound is not None:
+            bound = min(bound, value)
+        stage.value, stage.bound = value, bound
+        proven = outcome.status == "optimal" and bound is not None and _close(value, bound)
+        stage.outcome = "optimal" if proven else "feasible"
+        self.record(value, bound)
+        if stages_left > 1:
+            self.bound_term(stage, value)
+        return outcome
+
+    def _rejected(self, plan: Placement) -> str | None:
+        ev = self.evaluation(plan)
+        if ev.feasible:
+            return None
+        return "; ".join(v.message for v in ev.violations[:3])
+
+
+def _stages(problem: Problem, model: MipModel) -> list[_Stage]:
+    obj = problem.objective
+    if obj.kind == "lexicographic":
+        return [
+            _Stage(t, model.terms[t], model.integral.get(t, False))
+            for t in obj.terms
+            if t in model.terms
+        ]
+    from .model import linear
+
+    weights = {t: w for t, w in obj.weights.items() if w > 0}
+    if not weights:
+        return [_Stage("weighted", linear([]), True)]
+    expr = sum(w * model.terms[t] for t, w in weights.items())
+    integral = all(
+        float(w).is_integer() and model.integral.get(t, False) for t, w in weights.items()
+    )
+    return [_Stage("weighted", expr, integral)]
+
+
+def solve(
+    problem: Problem,
+    *,
+    time_limit: float | None = None,
+    workers: int = 2,
+    seed: int = 0,
+    deterministic: bool = False,
+    hint: list[Assignment] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    backend: str | None = None,
+    gap: float | None = None,
+    **_ignored: Any,
+) -> Result:
+    """Solve ``problem`` as a MILP on ``backend`` (default ortools-scip); see the package
+    docstring. ``time_limit`` covers the whole run (default 60 s; ``math.inf``: none)."""
+    t0 = time.perf_counter()
+    name = backend or DEFAULT
+    limit = DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit)
+    workers = 1 if deterministic else max(1, int(workers))
+    seed = int(seed or 0)
+    if gap is not None and gap < 0:
+        raise ValueError("gap must be >= 0")
+    options: dict[str, Any] = {
+        "backend": name,
+        "time_limit": None if math.isinf(limit) else limit,
+        "workers": workers,
+        "seed": seed,
+        "gap": gap,
+    }
+
+    def result(status: Status, assignments: list[Assignment], message: str, **kw: Any) -> Result:
+        return Result(
+            solver=NAME,
+            status=status,
+            assignments=assignments,
+            seconds=time.perf_counter() - t0,
+            seed=seed,
+            message=message,
+            options=options,
+            **kw,
+        )
+
+    check_backend(name)
+    if name == "ortools-cpsat" and "balance" in _active_terms(problem):
+        raise MipRefused(
+            "the balance term is a continuous variable, which CP-SAT's import of a MILP "
+            "(integers only) cannot represent exactly: use --backend ortools-scip, or -s cpsat"
+        )
+    proofs = prove_infeasible(problem)
+    if proofs:
+        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
+        return result(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}{more}")
+    with gc_paused():  # Pyomo builds millions of objects: see model.gc_paused
+        t = time.perf_counter()
+        model = build_model(problem)
+        build = time.perf_counter() - t
+        backend_ = make_backend(name, model.m)
+        options["seconds"] = {
+            "build": round(build, 3),
+            "hand_off": round(time.perf_counter() - t - build, 3),
+        }
+        options["model"] = {"variables": backend_.columns, "constraints": _rows(model)}
+        warm, source, warm_ok = _warm_start(problem, model, hint, limit)
+        options["warm_start"] = source + ("" if backend_.hints else " (the backend takes none)")
+        settings = Settings(time_limit=None, gap=gap, seed=seed, workers=workers)
+        run = _Run(
+            model,
+            backend_,
+            settings,
+            t0=t0,
+            time_limit=limit,
+            progress=progress,
+            stop=stop,
+            warm=warm if warm_ok else None,
+        )
+        run.overhead = 1.5 * options["seconds"]["hand_off"]  # until a stage measures it
+        stages = _stages(problem, model)
+        for i, stage in enumerate(stages):
+            run.run_stage(stage, len(stages) - i)
+            if stage.outcome not in ("optimal", "feasible") and not (stage.kept or stage.shortcut):
+                break
+        options["applied"] = dict(settings.applied)
+        options["seconds"]["stages"] = {s.name: round(s.seconds, 3) for s in stages if s.seconds}
+
+        notes: list[str] = [f"backend {name}"]
+        if run.stopped:
+            notes.append("stopped on request")
+        elif run.timed_out or any(s.outcome == "none" and not s.rejected for s in stages):
+            notes.append("time limit reached")
+        if run.rejected:
+            notes.append(f"a MILP solution failed the evaluator (tolerances): {run.rejected}")
+        if stages[0].outcome == "infeasible":
+            if warm_ok:  # a modelling error: the evaluator accepts a plan the model excludes
+                raise RuntimeError(f"{name} claims infeasibility, but the warm start is a plan")
+            return result(Status.INFEASIBLE, [], f"{name} proved that no plan exists")
+
+        plan = run.plan if run.plan is not None else warm
+        assignments = model.assignments(plan)
+        ev = evaluate(problem, assignments, reasons=False)
+        if not ev.feasible:
+            return result(
+                Status.UNKNOWN, assignments, "no plan found within the limits; " + "; ".join(notes)
+            )
+        all_optimal = all(s.outcome == "optimal" for s in stages)
+        if run.plan is None and not all_optimal:
+            notes.append(f"the MILP found no plan; returning the warm start ({source})")
+        bound = _bounds(problem, model, stages, ev.terms)
+        message = "; ".join([_summary(problem, stages, ev.terms, bound), *notes])
+        return result(
+            Status.OPTIMAL if all_optimal and not run.stopped else Status.FEASIBLE,
+            assignments,
+            message,
+            bound=bound or None,
+            trajectory=run.trajectory,
+        )
+
+
+def _warm_start(
+    problem: Problem, model: MipModel, hint: list[Assignment] | None, limit: float
+) -> tuple[Placement, str, bool]:
+    """(plan relabelled for the symmetry breaking, its source, whether it is feasible): the
+    hint when given, else the greedy with the policy that suits the objective."""
+    if hint is not None:
+        assignments, source = list(hint), "hint"
+    else:
+        from ..greedy import solve as greedy
+
+        policy = _policy(problem)
+        res = greedy(problem, policy=policy, time_limit=max(0.05, min(limit, 600.0) / 10))
+        assignments, source = res.assignments, f"greedy {policy}"
+    plan = model.canonical(model.placement_of(assignments))
+    ok = evaluate(problem, model.assignments(plan), reasons=False).feasible
+    return plan, source, ok
+
+
+def _rows(model: MipModel) -> int:
+    return sum(1 for _ in model.m.component_data_objects(pyo.Constraint, active=True))
+
+
+def _bounds(
+    problem: Problem, model: MipModel, stages: list[_Stage], terms: dict[str, float]
+) -> dict[str, float]:
+    """Proven lower bounds: lexicographic stages up to the first unproven one; weighted: the
+    scalar (key ``weighted``) and the trivially known per-term bounds."""
+    out: dict[str, float] = {}
+    if problem.objective.kind == "lexicographic":
+        for stage in stages:
+            if stage.outcome not in ("optimal", "feasible") or stage.bound is None:
+                break
+            out[stage.name] = terms[stage.name] if stage.outcome == "optimal" else stage.bound
+            if stage.outcome != "optimal":
+                break
+        return out
+    stage = stages[0]
+    if stage.outcome in ("optimal", "feasible") and stage.bound is not None:
+        out["weighted"] = max(0.0, stage.bound)
+    weights = problem.objective.weights
+    for term in ("unplaced", "makespan"):
+        if weights.get(term, 0) > 0:
+            b = model.trivial_bound(term)
+            if b is not None:
+                out[term] = b
+    return out
+
+
+def _summary(
+    problem: Problem, stages: list[_Stage], terms: dict[str, float], bound: dict[str, float]
+) -> str:
+    obj = problem.objective
+    if obj.kind == "weights":
+        stage = stages[0]
+        value = sum(w * terms[t] for t, w in obj.weights.items())
+        if stage.outcome == "optimal":
+            return f"weights: optimal ({_fmt(value)})"
+        if "weighted" in bound:
+            return f"weights: {_fmt(value)}, {_gap(value, bound['weighted'])}"
+        return f"weights: {_fmt(value)}, not proven"
+    parts = []
+    for stage in stages:
+        if stage.outcome == "optimal":
+            parts.append(f"{stage.name} optimal")
+        elif stage.outcome == "feasible":
+            if stage.name in bound:
+                parts.append(f"{stage.name} {_gap(terms[stage.name], bound[stage.name])}")
+            else:
+                parts.append(f"{stage.name} not proven")
+        else:
+            parts.append(f"{stage.name} not optimised")
+    return "lexicographic: " + ", ".join(parts)

@@ -1,0 +1,706 @@
+"""Tests of the MILP engine (-s mip): every behaviour case on every OR-Tools backend (one
+parametrised ``backend`` fixture), hand-solvable instances in the style of test_cpsat, a property
+test against brute force, export to LP/MPS and back, the Pyomo-solver path, and the CLI.
+
+Every plan with status optimal/feasible is checked by the evaluator (:func:`run`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from typer.testing import CliRunner
+
+from taskalloc.cli.app import app
+from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.generate import generate
+from taskalloc.problems.plan import Assignment, Status
+from taskalloc.problems.problem import Problem, problem_from_dict
+from taskalloc.solvers import SolverUnavailable
+from taskalloc.solvers import solve as registry_solve
+from taskalloc.solvers.mip import MipRefused, build_model, solve
+from taskalloc.solvers.mip.backends import OPTION_NAMES, check_backend, linear_terms
+from taskalloc.solvers.mip.export import export_model
+from taskalloc.solvers.result import Result
+from tests.helpers import prob_dict, write_problem
+from tests.test_cpsat import (
+    _objective_key,
+    brute_force,
+    lex,
+    make,
+    node,
+    sched_nodes,
+    sched_tasks,
+    task,
+    terms,
+    times,
+    tiny_problems,
+    where,
+)
+
+LIMIT = 20.0  # seconds per solve; every instance here is solved and proved far faster
+ORTOOLS = ("ortools-scip", "ortools-highs", "ortools-cpsat")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(params=ORTOOLS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def check(problem: Problem, result: Result) -> Result:
+    """A plan claimed feasible or optimal must satisfy every constraint."""
+    assert result.solver == "mip"
+    if result.status in (Status.OPTIMAL, Status.FEASIBLE):
+        ev = evaluate(problem, result.assignments)
+        assert ev.feasible, [v.message for v in ev.violations]
+    elif result.status == Status.INFEASIBLE:
+        assert result.assignments == []
+    return result
+
+
+def run(problem: Problem, backend: str = "ortools-scip", **options: Any) -> Result:
+    options.setdefault("time_limit", LIMIT)
+    return check(problem, solve(problem, backend=backend, **options))
+
+
+# -- placement, every backend --------------------------------------------------------------------
+
+
+def test_capacity(backend: str) -> None:
+    p = make(
+        [node("a", 10)],
+        [
+            task("t1", 6, priority=3, required=False),
+            task("t2", 5, required=False),
+            task("t3", 5, required=False),
+        ],
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert where(r) == {"t1": ["a"]}
+    assert r.bound == {"unplaced": 2.0, "cost": 0.0}
+    assert r.message is not None
+    assert r.message.startswith("lexicographic: unplaced optimal, cost optimal")
+
+
+def test_capacity_every_resource(backend: str) -> None:
+    p = make(
+        [
+            {"id": "cpu-only", "capacity": {"cpu": 100, "memory": 100}},
+            {"id": "gpu", "capacity": {"cpu": 2, "memory": 100, "gpu": 1}},
+        ],
+        [
+            {"id": "needs-gpu", "demand": {"cpu": 1, "gpu": 1}},
+            {"id": "too-big", "demand": {"cpu": 3, "gpu": 1}, "required": False},
+            {"id": "second-gpu", "demand": {"gpu": 1}, "required": False},
+        ],
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert where(r) == {"needs-gpu": ["gpu"]}
+
+
+def test_replicas_on_distinct_nodes_all_or_none(backend: str) -> None:
+    p = make(
+        [node("a"), node("b"), node("c")],
+        [task("svc", 1, replicas=3), task("big", 1, replicas=4, required=False, priority=9)],
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert where(r) == {"svc": ["a", "b", "c"]}
+    assert sorted(a.replica for a in r.assignments) == [0, 1, 2]
+    assert terms(p, r)["unplaced"] == 36
+
+
+def test_separation_and_gang(backend: str) -> None:
+    nodes = [node("a", cost=1), node("b", cost=1)]
+    apart = make(nodes, [task("x"), task("y", separate_from=["x"])], **lex("nodes"))
+    r = run(apart, backend)
+    assert r.status == Status.OPTIMAL and terms(apart, r)["nodes"] == 2
+    p = make(
+        [node("a", 10), node("b", 6)],
+        [
+            task("g1", 6, gang="g", required=False, priority=5),
+            task("g2", 6, gang="g", required=False, priority=5),
+            task("solo", 5, required=False, priority=4),
+        ],
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert terms(p, r)["unplaced"] == 4
+    assert sorted(where(r)) == ["g1", "g2"]
+
+
+def test_separation_cliques(backend: str) -> None:
+    # an ensemble of three mutually separated tasks: one clique row per node
+    p = make(
+        [node(f"n{i}", 10, cost=1) for i in range(3)],
+        [task("e1"), task("e2", separate_from=["e1"]), task("e3", separate_from=["e1", "e2"])],
+        **lex("nodes"),
+    )
+    model = build_model(p)
+    assert model.cliques == [[0, 1, 2]]
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL and terms(p, r)["nodes"] == 3
+
+
+def test_match_nodes_demand_on_and_costs(backend: str) -> None:
+    p = make(
+        [
+            node("east", labels={"zone": "east"}, cost=5),
+            node("west", labels={"zone": "west"}, cost=1),
+            node("pool", count=2, labels={"zone": "west"}, cost=1),
+        ],
+        [
+            task("e", match={"zone": "east"}),
+            task("w", nodes=["pool"]),
+            task("any"),
+        ],
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert where(r)["e"] == ["east"]
+    assert where(r)["w"][0].startswith("pool-")
+    assert terms(p, r)["cost"] == 6
+    p = make([node("big", 4), node("small", 4)], [task("t", 6, demand_on={"small": {"cpu": 2}})])
+    assert where(run(p, backend)) == {"t": ["small"]}
+    p = make([node("a"), node("b")], [task("t", assign_cost={"a": 3, "b": 1})])
+    r = run(p, backend)
+    assert where(r) == {"t": ["b"]}
+    assert r.bound == {"unplaced": 0.0, "cost": 1.0}
+
+
+def test_nodes_term_with_identical_pool_members(backend: str) -> None:
+    p = make(
+        [node("n", 10, count=4)],
+        [task(f"t{i}", c) for i, c in enumerate([3, 3, 3, 5, 5, 1])],
+        **lex("nodes"),
+    )
+    model = build_model(p)
+    assert model.classes == [[0, 1, 2, 3]]
+    assert model.cand[0] == [0]  # the first task only on the first member
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert terms(p, r)["nodes"] == 2
+    assert r.bound == {"nodes": 2.0}
+
+
+def test_balance_is_exact(backend: str) -> None:
+    if backend == "ortools-cpsat":
+        p = make([node("a")], [task("x")], **lex("balance"))
+        with pytest.raises(MipRefused, match="continuous"):
+            solve(p, backend=backend)
+        return
+    p = make(
+        [node("a", 3), node("b", 3)],
+        [task("x", 1), task("y", 1), task("z", 2)],
+        **lex("balance"),
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert terms(p, r)["balance"] == pytest.approx(2 / 3)
+    # finer than CP-SAT's 1/10000 grid: 20001/30000 > 2/3, and the MILP sees it
+    p = make(
+        [node("a", 3, cost=5), node("c", 30000, cost=1)],
+        [task("x", 2, demand_on={"c": {"cpu": 20001}})],
+        **lex("balance", "cost"),
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert where(r) == {"x": ["a"]}
+    # weighted: exact too (no grid)
+    p = make(
+        [node("a", 3), node("b", 3)],
+        [task("x", 1), task("y", 1), task("z", 2)],
+        objective={"weights": {"balance": 1}},
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert r.bound is not None and r.bound["weighted"] == pytest.approx(2 / 3)
+
+
+def test_moves_and_weights(backend: str) -> None:
+    p = make(
+        [node("a"), node("b")],
+        [task("t1", 6, current="a"), task("t2", 6, current="a"), task("new", 3)],
+        **lex("unplaced", "moves"),
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert terms(p, r)["moves"] == 1
+    nodes = [node("a", cost=10), node("b", cost=1)]
+    tasks = [task("opt", 5, required=False, priority=3, nodes=["a"]), task("req", 1, nodes=["b"])]
+    r = run(make(nodes, tasks, **lex("unplaced", "cost")), backend)
+    assert where(r) == {"opt": ["a"], "req": ["b"]}
+    p = make(nodes, tasks, objective={"weights": {"unplaced": 1, "cost": 1}})
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert where(r) == {"req": ["b"]}
+    assert r.bound is not None and r.bound["weighted"] == pytest.approx(4.0)
+    assert r.message is not None and r.message.startswith("weights: optimal (4)")
+
+
+def test_decimals_and_tolerance(backend: str) -> None:
+    p = make(
+        [node("a", 1.0)],
+        [task(f"t{c}", c, required=False) for c in (0.1, 0.2, 0.3, 0.4, 0.05)],
+        **lex("unplaced"),
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert terms(p, r)["unplaced"] == 1
+    # 0.5000001 + 0.5 overflows 1.0 by 1e-7, inside a solver's default tolerance: never placed
+    p = make([node("a", 1.0)], [task("t", 0.5000001), task("u", 0.5, required=False)])
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert where(r) == {"t": ["a"]}
+
+
+def test_infeasible(backend: str) -> None:
+    r = run(make([node("a", 10)], [task("t1", 6), task("t2", 6)]), backend)
+    assert r.status == Status.INFEASIBLE
+    assert r.message == f"{backend} proved that no plan exists"
+    r = run(make([node("a"), node("b")], [task("svc", 1, replicas=3)]), backend)
+    assert r.status == Status.INFEASIBLE
+    assert "structural" in (r.message or "")
+
+
+# -- scheduling (time-indexed), every backend ------------------------------------------------------
+
+
+def test_makespan_precedence_release_deadline_speed_duration_on(backend: str) -> None:
+    p = make(sched_nodes(), sched_tasks(), horizon=10)
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert times(r) == {"A": ("fast", 0, 2), "B": ("fast", 2, 4), "C": ("slow", 1, 3)}
+    assert r.bound == {"unplaced": 0.0, "makespan": 4.0}
+    p = make(sched_nodes(), sched_tasks())  # no horizon: the safe one
+    assert terms(p, run(p, backend))["makespan"] == 4
+
+
+def test_capacity_over_time_and_horizon(backend: str) -> None:
+    p = make([node("a", 10)], [task("x", 6, duration=3), task("y", 6, duration=3)], horizon=5)
+    assert run(p, backend).status == Status.INFEASIBLE
+    p = make([node("a", 10)], [task("x", 6, duration=3), task("y", 6, duration=3)], horizon=6)
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert sorted(s for _, s, _ in times(r).values()) == [0, 3]
+
+
+def test_tardiness_zero_duration_and_peak_balance(backend: str) -> None:
+    p = make(
+        [node("a", 10)],
+        [task("x", 6, duration=3, due=3), task("y", 6, duration=2, due=2, priority=5)],
+        **lex("tardiness"),
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert times(r) == {"y": ("a", 0, 2), "x": ("a", 2, 5)}
+    assert terms(p, r)["tardiness"] == 2
+    p = make(
+        [node("a", 10)],
+        [task("marker", 20), task("job", 6, duration=2, after=["marker"])],
+        **lex("makespan"),
+    )
+    r = run(p, backend)
+    assert times(r) == {"marker": ("a", 0, 0), "job": ("a", 0, 2)}
+    if backend == "ortools-cpsat":
+        return  # no balance (a continuous variable) on CP-SAT's MILP import
+    p = make(
+        [node("a", 10)],
+        [task("x", 6, duration=2), task("y", 6, duration=2), task("z", 2, duration=4)],
+        horizon=6,
+        **lex("balance", "makespan"),
+    )
+    r = run(p, backend)
+    assert r.status == Status.OPTIMAL
+    assert terms(p, r)["balance"] == pytest.approx(0.8)
+    assert terms(p, r)["makespan"] == 4
+
+
+def test_large_horizon_is_refused_with_a_pointer_to_cpsat() -> None:
+    p = make([node("a", 10)], [task(f"t{i}", 1, duration=5) for i in range(20)], horizon=5000)
+    with pytest.raises(MipRefused, match="-s cpsat"):
+        solve(p)
+    with pytest.raises(MipRefused):
+        export_model(p, "lp")
+
+
+# -- search behaviour ----------------------------------------------------------------------------
+
+
+def test_options_bounds_and_timing_are_recorded() -> None:
+    p = problem_from_dict(generate(tasks=25, nodes=6, seed=3))
+    r = run(p, "ortools-scip", seed=3, gap=0.5)
+    assert r.status in (Status.OPTIMAL, Status.FEASIBLE)
+    opts = r.options
+    assert opts["backend"] == "ortools-scip" and opts["gap"] == 0.5
+    assert opts["applied"]["gap"] == "limits/gap=0.5"
+    assert opts["applied"]["seed"] == "randomization/randomseedshift=3"
+    assert {"build", "hand_off", "stages"} <= set(opts["seconds"])
+    assert opts["model"]["variables"] > 0
+    assert r.trajectory
+    assert set(OPTION_NAMES) >= set(ORTOOLS) | {"gurobi", "cplex", "cbc", "glpk"}
+
+
+def test_registry_dispatch_hint_and_ignored_options() -> None:
+    p = make(
+        [node("a", cost=5), node("b", cost=2), node("c", cost=2)],
+        [task("t1", 6), task("t2", 6)],
+    )
+    hint = [Assignment("t1", 0, "a"), Assignment("t2", 0, "b")]
+    r = check(p, registry_solve(p, "mip", hint=hint, time_limit=10, policy="best-fit", foo=1))
+    assert r.status == Status.OPTIMAL
+    assert r.options["warm_start"] == "hint"
+    assert terms(p, r)["cost"] == 4
+
+
+def test_stop_before_start_returns_the_warm_start() -> None:
+    p = problem_from_dict(generate(tasks=30, nodes=8, seed=4))
+    stop = threading.Event()
+    stop.set()
+    r = run(p, stop=stop)
+    assert r.status == Status.FEASIBLE
+    assert "stopped" in (r.message or "")
+
+
+def test_stop_interrupts_scip() -> None:
+    data = generate(tasks=300, nodes=40, seed=2)
+    data["objective"] = {"lexicographic": ["unplaced", "nodes"]}  # not proven in 15 s
+    p = problem_from_dict(data)
+    stop = threading.Event()
+    timer = threading.Timer(1.5, stop.set)
+    timer.start()
+    try:
+        r = run(p, stop=stop, time_limit=60)
+    finally:
+        timer.cancel()
+    assert r.status == Status.FEASIBLE
+    assert "stopped" in (r.message or "")
+    assert r.seconds < 20
+
+
+def test_stdout_stays_clean_with_highs(capfd: pytest.CaptureFixture[str]) -> None:
+    run(problem_from_dict(generate(tasks=20, nodes=5, seed=6)), "ortools-highs")
+    out, _ = capfd.readouterr()
+    assert out == ""
+
+
+def test_unavailable_backends_name_what_to_install() -> None:
+    with pytest.raises(SolverUnavailable, match="pip install gurobipy"):
+        check_backend("gurobi")
+    with pytest.raises(SolverUnavailable, match="unknown backend 'ortools-foo'"):
+        check_backend("ortools-foo")
+    with pytest.raises(SolverUnavailable, match="unknown backend 'no-such-solver'"):
+        check_backend("no-such-solver")
+
+
+def test_linear_terms_reads_any_linear_expression() -> None:
+    import pyomo.environ as pyo
+
+    m = pyo.ConcreteModel()
+    m.a = pyo.Var()
+    m.b = pyo.Var()
+    m.c = pyo.Var()
+    m.c.fix(2)
+    vs, cs, const = linear_terms(3 * (m.a + 2 * m.b) - m.a + 4 + m.c)
+    assert dict(zip([v.name for v in vs], cs, strict=True)) == {"a": 2.0, "b": 6.0}
+    assert const == 6.0
+    with pytest.raises(ValueError, match="not linear"):
+        linear_terms(m.a * m.b)
+
+
+# -- Pyomo solvers (only where installed) -------------------------------------------------------
+
+PYOMO_SOLVERS = [name for name, exe in (("cbc", "cbc"), ("glpk", "glpsol")) if shutil.which(exe)]
+
+
+@pytest.mark.skipif(not PYOMO_SOLVERS, reason="neither cbc nor glpk is installed")
+@pytest.mark.parametrize("name", PYOMO_SOLVERS)
+def test_pyomo_solver_solution_is_read_back(name: str) -> None:
+    p = make(
+        [node("a", 10, cost=2), node("b", 6, cost=1)],
+        [task("x", 6), task("y", 5, separate_from=["x"]), task("z", 4, required=False)],
+        **lex("unplaced", "cost"),
+    )
+    r = run(p, name)
+    assert r.status == Status.OPTIMAL
+    assert terms(p, r)["unplaced"] == 0 and terms(p, r)["cost"] == 3
+    p = make(sched_nodes(), sched_tasks(), horizon=10)
+    r = run(p, name)
+    assert r.status == Status.OPTIMAL and terms(p, r)["makespan"] == 4
+
+
+# -- property: MILP optimum == brute force ---------------------------------------------------------
+
+_PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def assert_matches_brute_force(data: dict[str, Any], backend: str = "ortools-scip") -> None:
+    problem = problem_from_dict(data)
+    if backend == "ortools-cpsat" and "balance" in problem.objective.terms:
+        return  # refused (test_balance_is_exact)
+    best = brute_force(problem)
+    r = run(problem, backend)
+    if best is None:
+        assert r.status == Status.INFEASIBLE, r.message
+        return
+    assert r.status == Status.OPTIMAL, r.message
+    got = _objective_key(problem)(evaluate(problem, r.assignments).terms)
+    assert got == pytest.approx(best, abs=1e-9), (got, best)  # balance too: no grid
+
+
+@_PROPERTY
+@given(tiny_problems(scheduling=False))
+def test_placement_optimum_equals_brute_force(data: dict[str, Any]) -> None:
+    assert_matches_brute_force(data)
+
+
+@settings(_PROPERTY, max_examples=60)
+@given(tiny_problems(scheduling=True))
+def test_scheduling_optimum_equals_brute_force(data: dict[str, Any]) -> None:
+    assert_matches_brute_force(data)
+
+
+@settings(_PROPERTY, max_examples=40)
+@given(tiny_problems(scheduling=False))
+def test_placement_optimum_on_highs_and_cpsat(data: dict[str, Any]) -> None:
+    for name in ("ortools-highs", "ortools-cpsat"):
+        assert_matches_brute_force(data, name)
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+def _export_problem() -> Problem:
+    return make(
+        [node("a100", 10, count=2, cost=2), node("cpu-1", 8, cost=1)],
+        [
+            task("train-llm", 6, replicas=2, priority=3),
+            task("svc.x", 5, separate_from=["train-llm"], assign_cost={"cpu-1": 1}),
+            task("etl", 3, required=False, priority=2),
+        ],
+        **lex("unplaced", "cost"),
+    )
+
+
+def _decode(problem: Problem, values: dict[str, float]) -> list[Assignment]:
+    """Assignments from an MPS solution, by the readable names x[task#k,node]."""
+    out = []
+    for name, v in values.items():
+        m = re.fullmatch(r"x\[(.+)#(\d+),(.+)\]", name)
+        if m and v > 0.5:
+            out.append(Assignment(m[1], int(m[2]), m[3]))
+    return out
+
+
+def test_export_mps_reimported_by_ortools_gives_the_same_optimum() -> None:
+    from ortools.linear_solver.python import model_builder as mb
+
+    p = _export_problem()
+    best = run(p)
+    assert best.status == Status.OPTIMAL
+    fitness = evaluate(p, best.assignments).fitness
+    exported = export_model(p, "mps")
+    assert "x[train-llm#0,a100-1]" in exported.text
+    model = mb.Model()
+    assert model.import_from_mps_string(exported.text)  # check every import's return value
+    assert model.num_variables == exported.variables + 1  # + Pyomo's ONE_VAR_CONSTANT
+    solver = mb.Solver("scip")
+    assert solver.solve(model) == mb.SolveStatus.OPTIMAL
+    assert solver.objective_value == pytest.approx(fitness)
+    values = {v.name: solver.value(v) for v in model.get_variables()}
+    plan = _decode(p, values)
+    ev = evaluate(p, plan)
+    assert ev.feasible and ev.fitness == pytest.approx(fitness)
+
+
+def parse_lp(text: str) -> Any:
+    """A CPLEX LP file (the subset Pyomo writes: one objective, s.t., bounds, binary/general)
+    as an OR-Tools model_builder model, parsed without Pyomo."""
+    from ortools.linear_solver.python import model_builder as mb
+
+    model = mb.Model()
+    var: dict[str, Any] = {}
+
+    def v(name: str) -> Any:
+        if name not in var:
+            var[name] = model.new_num_var(-1e30, 1e30, name)
+        return var[name]
+
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("\\")]
+    section, objective, rows = "", None, []
+    current: list[str] = []
+    for ln in lines:
+        low = ln.lower()
+        if low in ("min", "max", "s.t.", "bounds", "binary", "general", "end"):
+            section = low
+            continue
+        if section in ("min", "s.t."):
+            if ln.endswith(":"):
+                if current:
+                    rows.append(current)
+                current = [ln]
+            else:
+                current.append(ln)
+        elif section == "bounds":
+            parts = ln.split()
+            if len(parts) == 5 and parts[1] == "<=" and parts[3] == "<=":
+                x = v(parts[2])
+                x.lower_bound, x.upper_bound = float(parts[0]), float(parts[4])
+        elif section in ("binary", "general"):
+            x = v(ln)
+            x.is_integral = True
+            if section == "binary":
+                x.lower_bound, x.upper_bound = max(x.lower_bound, 0.0), min(x.upper_bound, 1.0)
+    if current:
+        rows.append(current)
+    for row in rows:
+        expr: Any = 0
+        sense = rhs = None
+        for item in row[1:]:
+            parts = item.split()
+            if parts[0] in ("<=", ">=", "="):
+                sense, rhs = parts[0], float(parts[1])
+            else:
+                expr = expr + float(parts[0]) * v(parts[1])
+        if sense is None:
+            objective = expr
+        elif sense == "<=":
+            model.add(expr <= rhs)
+        elif sense == ">=":
+            model.add(expr >= rhs)
+        else:
+            model.add(expr == rhs)
+    model.minimize(objective)
+    return model
+
+
+def test_export_lp_reparsed_gives_the_same_optimum() -> None:
+    from ortools.linear_solver.python import model_builder as mb
+
+    p = _export_problem()
+    fitness = evaluate(p, run(p).assignments).fitness
+    exported = export_model(p, "lp")
+    assert "x(train_llm#0,a100_1)" in exported.text  # readable, with LP's legal characters
+    model = parse_lp(exported.text)
+    assert model.num_variables == exported.variables + 1
+    solver = mb.Solver("scip")
+    assert solver.solve(model) == mb.SolveStatus.OPTIMAL
+    assert solver.objective_value == pytest.approx(fitness)
+    cbc = shutil.which("cbc")
+    if cbc is not None:  # an external solver reads the same file
+        proc = subprocess.run(
+            [cbc, "-import", "/dev/stdin", "solve", "quit"],
+            input=exported.text,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        found = re.search(r"Objective value:\s+([-\d.e+]+)", proc.stdout)
+        if found is not None:
+            assert float(found[1]) == pytest.approx(fitness)
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+
+def cli(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_export_formats(tmp_path: Path) -> None:
+    path = write_problem(
+        tmp_path / "p.json",
+        prob_dict(
+            [node("a100", 10, count=2)],
+            [task("train-llm", 6, replicas=2), task("svc", 2, required=False)],
+        ),
+    )
+    lp = tmp_path / "m.lp"
+    result = cli("export", str(path), "-o", str(lp))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert "x(train_llm#1,a100_2)" in lp.read_text()
+    assert "variables" in result.stderr and "model written to" in result.stderr
+    result = cli("export", str(path), "--format", "mps")
+    assert result.exit_code == 0
+    assert "x[train-llm#0,a100-1]" in result.stdout
+    nl = tmp_path / "m.nl"
+    result = cli("export", str(path), "-o", str(nl))
+    assert result.exit_code == 0
+    assert "x[train-llm#0,a100-1]" in (tmp_path / "m.col").read_text()
+    assert (tmp_path / "m.row").exists()
+    big = write_problem(
+        tmp_path / "big.json",
+        prob_dict([node("a")], [task(f"t{i}", duration=9) for i in range(10)], horizon=9000),
+    )
+    result = cli("export", str(big))
+    assert result.exit_code == 2
+    assert "-s cpsat" in result.stderr
+
+
+def test_cli_solve_mip_backends(tmp_path: Path) -> None:
+    example = str(EXAMPLES / "inference-fleet.yaml")
+    result = cli("solve", example, "-s", "mip", "--backend", "ortools-highs", "-t", "30")
+    assert result.exit_code == 0, result.stderr
+    plan = yaml.safe_load(result.stdout)
+    assert plan["solver"]["name"] == "mip"
+    assert plan["solver"]["status"] == "optimal"
+    assert plan["solver"]["objective"] == {"unplaced": 0, "cost": 85.8}
+    assert plan["solver"]["options"]["backend"] == "ortools-highs"
+    result = cli("solve", example, "-s", "mip", "--backend", "gurobi")
+    assert result.exit_code == 2
+    assert "solver 'gurobi' is not available: pip install gurobipy" in result.stderr
+    assert result.stdout == ""
+    result = cli("solve", example, "-s", "greedy", "--backend", "ortools-highs")
+    assert result.exit_code == 0
+    assert "apply to -s mip" in result.stderr
+
+
+def test_solve_process_stdout_is_only_the_plan(tmp_path: Path) -> None:
+    """A real process: HiGHS writes its banner on file descriptor 1 from C++, which only a
+    subprocess (not CliRunner) would see."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taskalloc",
+            "solve",
+            str(EXAMPLES / "replanning.yaml"),
+            "-s",
+            "mip",
+            "--backend",
+            "ortools-highs",
+            "-t",
+            "30",
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)  # nothing but the plan
+    assert plan["solver"]["objective"] == {"unplaced": 0, "moves": 4, "cost": 73.5}
+    assert "HiGHS" not in out.stdout
