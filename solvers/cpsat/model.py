@@ -10,6 +10,7 @@ interchangeable nodes (:meth:`canonical`). Solving is :mod:`.solve`'s business.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
@@ -18,11 +19,17 @@ from fractions import Fraction
 from ortools.sat.python import cp_model
 
 from taskalloc.problems.plan import Assignment
-from taskalloc.problems.problem import Problem, effectively_required
+from taskalloc.problems.problem import Problem, effectively_required, topological_order
 
 from .scaling import Scales
 
 Pair = tuple[int, int]  # (task, node)
+#: redundant no-overlap cliques: only on nodes with at most this many intervals (on a 300-task
+#: random RCPSP they delayed CP-SAT's first solution from 0.3 s to beyond 10 s) ...
+MAX_CLIQUE_ITEMS = 200
+#: ... and at most this many interval references per interval on the node (PSPLIB j30 uses at
+#: most 6.3)
+CLIQUE_REFS = 8
 #: task -> [(node, start or None)], one entry per replica
 Placement = dict[int, list[tuple[int, int | None]]]
 LinearExpr = cp_model.LinearExprT
@@ -74,6 +81,14 @@ class AllocationModel:
         self.classes: list[list[int]] = []  # interchangeable nodes, ascending
         self.terms: dict[str, LinearExpr] = {}
         self.unit: dict[str, Fraction] = {}
+        self.always: set[int] = set()
+        self.fixed: set[int] = set()
+        self.pure_scheduling = False
+        self._ms_bound: int | None = None
+        self._disjoint: set[tuple[int, ...]] = set()  # interval sets under one no-overlap
+        #: some resource is a no-overlap (unit-capacity machines): the solver should propagate
+        #: disjunctions strongly
+        self.disjunctive = False
 
         self._scale_data()
         self._candidates()
@@ -84,6 +99,7 @@ class AllocationModel:
             self._intervals()
             self._precedence()
             self._cumulative()
+            self._disjunctive_cliques()
         else:
             self._capacity()
         self._interchangeable()
@@ -103,11 +119,19 @@ class AllocationModel:
     def _candidates(self) -> None:
         """A (task, node) pair is a candidate when the node is allowed and one replica fits there
         when it is empty (scheduling: or runs 0 time there, and can end by its deadline and the
-        horizon after its release)."""
+        horizon after its release and its predecessors' earliest ends)."""
         p, sc = self.problem, self.scales
-        self.on_node = [[] for _ in p.nodes]
-        for t in p.tasks:
-            nodes: list[int] = []
+        self.cand = [[] for _ in p.tasks]
+        order = topological_order(p) if self.scheduling else range(len(p.tasks))
+        for ti in order:
+            t = p.tasks[ti]
+            nodes = self.cand[ti]
+            lo = 0
+            if self.scheduling:
+                earliest = self._earliest_start(ti)
+                if earliest is None:  # a predecessor can run nowhere, so this one cannot either
+                    continue
+                lo = earliest
             for n in t.allowed:
                 node = p.nodes[n]
                 dem = {r: sc.demand(r, q) for r, q in t.demand_at(n).items() if q > 0}
@@ -116,36 +140,65 @@ class AllocationModel:
                 if self.scheduling:
                     if not fits and d > 0:
                         continue
-                    lo = t.release or 0
                     hi = self.horizon if t.deadline is None else min(t.deadline, self.horizon)
                     hi -= d
                     if hi < lo:
                         continue
-                    self.window[t.index, n] = (lo, hi)
-                    self.dur[t.index, n] = d
+                    self.window[ti, n] = (lo, hi)
+                    self.dur[ti, n] = d
                 elif not fits:
                     continue
-                self.dem[t.index, n] = dem
+                self.dem[ti, n] = dem
                 nodes.append(n)
-                self.on_node[n].append(t.index)
-            self.cand.append(nodes)
+        self.on_node = [[] for _ in p.nodes]
+        for ti, nodes in enumerate(self.cand):
+            for n in nodes:
+                self.on_node[n].append(ti)
+        #: tasks every plan places (not so under ``assume_required``)
+        self.always = set() if self.assume_required else set(self.must)
+        #: tasks placed on all of their candidate nodes in every plan: y[t,n] is the constant 1
+        #: and their intervals are mandatory
+        self.fixed = {
+            t for t in self.always if self.cand[t] and len(self.cand[t]) == p.tasks[t].replicas
+        }
+        #: scheduling with every task fixed: no placement decision is left, only times
+        self.pure_scheduling = self.scheduling and len(self.fixed) == len(p.tasks)
+
+    def _earliest_start(self, t: int) -> int | None:
+        """Release, and the earliest end of every predecessor (whose candidates are known), or
+        None when a predecessor has no candidate."""
+        task = self.problem.tasks[t]
+        lo = task.release or 0
+        for q in task.after:
+            ends = [self.window[q, n][0] + self.dur[q, n] for n in self.cand[q]]
+            if not ends:
+                return None
+            lo = max(lo, min(ends))
+        return lo
 
     # -- constraint families ---------------------------------------------------------------
 
     def _placement(self) -> None:
         """y[t,n]: a replica of t on n; p[t]: t placed. sum_n y[t,n] = replicas * p[t];
-        p[t] = 1 for the tasks every plan must place."""
+        p[t] = 1 for the tasks every plan must place. A task placed on all of its candidates in
+        every plan has constants (variables fixed to 1) instead."""
         m = self.model
+        nodes = self.problem.nodes
         for t in self.problem.tasks:
+            if t.index in self.fixed:
+                self.p.append(m.new_int_var(1, 1, f"p[{t.id}]"))
+                for n in self.cand[t.index]:
+                    self.y[t.index, n] = m.new_int_var(1, 1, f"y[{t.id},{nodes[n].id}]")
+                continue
             pt = m.new_bool_var(f"p[{t.id}]")
             self.p.append(pt)
             ys = []
             for n in self.cand[t.index]:
-                v = m.new_bool_var(f"y[{t.id},{self.problem.nodes[n].id}]")
+                v = m.new_bool_var(f"y[{t.id},{nodes[n].id}]")
                 self.y[t.index, n] = v
                 ys.append(v)
             m.add(cp_model.LinearExpr.sum(ys) == t.replicas * pt)
-            if t.index in self.must and not self.assume_required:
+            if t.index in self.always:
                 m.add(pt == 1)
 
     def _gangs(self) -> None:
@@ -181,7 +234,7 @@ class AllocationModel:
 
     def _intervals(self) -> None:
         """Scheduling: per candidate pair an optional fixed-size interval [start, start + d)
-        present iff y[t,n], start in [release, min(deadline, horizon) - d]."""
+        present iff y[t,n] (mandatory for fixed tasks), start in its window."""
         m = self.model
         self.interval: dict[Pair, cp_model.IntervalVar] = {}
         for (t, n), (lo, hi) in self.window.items():
@@ -189,35 +242,53 @@ class AllocationModel:
             s = m.new_int_var(lo, hi, f"start[{name}]")
             self.start[t, n] = s
             d = self.dur[t, n]
-            if d > 0:
+            if d <= 0:
+                continue
+            if t in self.fixed:
+                self.interval[t, n] = m.new_fixed_size_interval_var(s, d, f"run[{name}]")
+            else:
                 self.interval[t, n] = m.new_optional_fixed_size_interval_var(
                     s, d, self.y[t, n], f"run[{name}]"
                 )
 
+    def _when(self, ct: cp_model.Constraint, t: int, n: int) -> None:
+        """Enforce ``ct`` only when the replica of t on n is present (always, for fixed t)."""
+        if t not in self.fixed:
+            ct.only_enforce_if(self.y[t, n])
+
     def _precedence(self) -> None:
-        """A task comes after every replica of each task in its `after`: E[q] >= end[q,m] when
-        present, start[t,n] >= E[q] when present, and p[t] <= p[q]."""
+        """A task comes after every replica of each task in its `after`, and p[t] <= p[q].
+        A fixed predecessor: start[t,n] >= start[q,m] + d directly for each of its replicas;
+        otherwise through E[q] >= end[q,m] when present, start[t,n] >= E[q] when present."""
         m = self.model
-        preds = {q for t in self.problem.tasks for q in t.after}
+        preds = {q for t in self.problem.tasks for q in t.after if q not in self.fixed}
         for q in sorted(preds):
             e = m.new_int_var(0, self.horizon, f"end[{self.problem.tasks[q].id}]")
             self.task_end[q] = e
             for n in self.cand[q]:
-                m.add(e >= self.start[q, n] + self.dur[q, n]).only_enforce_if(self.y[q, n])
+                self._when(m.add(e >= self.start[q, n] + self.dur[q, n]), q, n)
         for t in self.problem.tasks:
+            ti = t.index
             for q in t.after:
-                m.add_implication(self.p[t.index], self.p[q])
-                for n in self.cand[t.index]:
-                    m.add(self.start[t.index, n] >= self.task_end[q]).only_enforce_if(
-                        self.y[t.index, n]
-                    )
+                if q not in self.always:
+                    m.add_implication(self.p[ti], self.p[q])
+                for n in self.cand[ti]:
+                    if q in self.fixed:
+                        for k in self.cand[q]:
+                            ct = m.add(self.start[ti, n] >= self.start[q, k] + self.dur[q, k])
+                            self._when(ct, ti, n)
+                    else:
+                        self._when(m.add(self.start[ti, n] >= self.task_end[q]), ti, n)
 
     def _cumulative(self) -> None:
         """Per node and resource a cumulative over the intervals of positive duration and
         demand; its capacity is the scaled capacity, or a peak variable P[n,r] <= capacity when
-        the balance term watches it. Zero-duration replicas occupy nothing."""
+        the balance term watches it. Zero-duration replicas occupy nothing. When no two of the
+        intervals fit together (every demand > capacity / 2), a no-overlap instead (much
+        stronger propagation, e.g. job shops), once per set of intervals."""
         m = self.model
         want_peak = "balance" in self.needed
+        disjoint = self._disjoint
         for n, tasks in enumerate(self.on_node):
             for r in self.problem.resources:
                 items = [
@@ -232,8 +303,85 @@ class AllocationModel:
                     peak = m.new_int_var(0, cap, f"peak[{self.problem.nodes[n].id},{r}]")
                     self.peak[n, r] = peak
                     m.add_cumulative([i for i, _ in items], [q for _, q in items], peak)
-                elif sum(q for _, q in items) > cap:
+                elif sum(q for _, q in items) <= cap:
+                    continue
+                elif all(2 * q > cap for _, q in items):
+                    key = tuple(sorted(i.index for i, _ in items))
+                    if key not in disjoint:
+                        disjoint.add(key)
+                        m.add_no_overlap([i for i, _ in items])
+                        self.disjunctive = True
+                else:
                     m.add_cumulative([i for i, _ in items], [q for _, q in items], cap)
+
+    def _disjunctive_cliques(self) -> None:
+        """Redundant no-overlaps: per node, intervals no two of which can run together (their
+        demands exceed a capacity of the node together, or one is a transitive predecessor of
+        the other) form cliques; a no-overlap over each greedy maximal clique of at least three
+        intervals that has a resource conflict in it. Left out on nodes whose intervals are
+        already under one no-overlap, or with more than MAX_CLIQUE_ITEMS intervals."""
+        p = self.problem
+        eligible = []
+        for n, tasks in enumerate(self.on_node):
+            items = [t for t in tasks if (t, n) in self.interval]
+            if 3 <= len(items) <= MAX_CLIQUE_ITEMS and (
+                tuple(sorted(self.interval[t, n].index for t in items)) not in self._disjoint
+            ):  # else: one no-overlap over all of them is there already
+                eligible.append((n, items))
+        if not eligible:
+            return
+        reach: dict[int, int] = {}  # transitive predecessors, as a bit set
+        for t in topological_order(p):
+            bits = 0
+            for q in p.tasks[t].after:
+                bits |= reach[q] | (1 << q)
+            reach[t] = bits
+        m = self.model
+        for n, items in eligible:
+            k = len(items)
+            res = [0] * k  # per position in items: positions it has a resource conflict with
+            for r, cap in self.cap[n].items():
+                qs = sorted((q, i) for i, t in enumerate(items) if (q := self.dem[t, n].get(r, 0)))
+                if len(qs) < 2 or qs[-1][0] + qs[-2][0] <= cap:
+                    continue
+                suffix = [0] * (len(qs) + 1)  # positions of the items from the j-th on
+                for j in range(len(qs) - 1, -1, -1):
+                    suffix[j] = suffix[j + 1] | (1 << qs[j][1])
+                demands = [q for q, _ in qs]
+                for q, i in qs:
+                    res[i] |= suffix[bisect.bisect_right(demands, cap - q)] & ~(1 << i)
+            adj = list(res)
+            pos = {t: i for i, t in enumerate(items)}
+            on_n = sum(1 << t for t in items)
+            for i, t in enumerate(items):
+                bits = reach[t] & on_n
+                while bits:
+                    low = bits & -bits
+                    j = pos[low.bit_length() - 1]
+                    adj[i] |= 1 << j
+                    adj[j] |= 1 << i
+                    bits ^= low
+            if not any(res):
+                continue
+            order = sorted(range(k), key=lambda i: -adj[i].bit_count())
+            found: list[int] = []
+            budget = CLIQUE_REFS * k
+            for first in order:
+                clique, cand = 1 << first, adj[first]
+                for i in order:
+                    if cand >> i & 1:
+                        clique |= 1 << i
+                        cand &= adj[i]
+                if clique.bit_count() < 3 or any(clique & f == clique for f in found):
+                    continue
+                if not any(res[i] & clique for i in range(k) if clique >> i & 1):
+                    continue
+                size = clique.bit_count()
+                if size > budget:
+                    break
+                budget -= size
+                found.append(clique)
+                m.add_no_overlap([self.interval[items[i], n] for i in range(k) if clique >> i & 1])
 
     def _interchangeable(self) -> None:
         """Classes of pool members no task tells apart: same allowed status, assign_cost,
@@ -384,11 +532,12 @@ class AllocationModel:
         self.unit["balance"] = Fraction(s)
 
     def _term_makespan(self) -> None:
-        """M >= start + d of every present replica."""
+        """M >= start + d of every present replica; M at least the trivial bound."""
         m = self.model
-        ms = m.new_int_var(0, self.horizon, "makespan")
+        lb = min(self.trivial_bound("makespan") or 0, self.horizon)
+        ms = m.new_int_var(lb, self.horizon, "makespan")
         for (t, n), s in self.start.items():
-            m.add(ms >= s + self.dur[t, n]).only_enforce_if(self.y[t, n])
+            self._when(m.add(ms >= s + self.dur[t, n]), t, n)
         self.terms["makespan"] = ms
         self.unit["makespan"] = Fraction(1)
 
@@ -406,7 +555,7 @@ class AllocationModel:
             if hi <= 0:
                 continue
             late = m.new_int_var(0, hi, f"late[{task.id},{self.problem.nodes[n].id}]")
-            m.add(late >= s + self.dur[t, n] - task.due).only_enforce_if(self.y[t, n])
+            self._when(m.add(late >= s + self.dur[t, n] - task.due), t, n)
             vs.append(late)
             cs.append(w)
         self.terms["tardiness"] = cp_model.LinearExpr.weighted_sum(vs, cs)
@@ -547,15 +696,37 @@ class AllocationModel:
         if term == "nodes":
             return 1 if self.must else 0
         if term == "makespan":
-            ends = [
-                min(self.window[t, n][0] + self.dur[t, n] for n in self.cand[t])
-                for t in self.must
-                if self.cand[t]
-            ]
-            return max(ends, default=0)
+            return self._makespan_bound()
         if term in ("cost", "moves", "tardiness"):
             return 0
         return None
+
+    def _makespan_bound(self) -> int:
+        """The latest earliest end of a task every plan places (its window starts after its
+        predecessors' earliest ends), and per node and resource, the earliest start of the
+        fixed replicas there plus their energy divided by the capacity (rounded up)."""
+        if self._ms_bound is not None:
+            return self._ms_bound
+        best = 0
+        for t in self.always:
+            ends = [self.window[t, n][0] + self.dur[t, n] for n in self.cand[t]]
+            if ends:
+                best = max(best, min(ends))
+        for n, tasks in enumerate(self.on_node):
+            for r, cap in self.cap[n].items():
+                if cap <= 0:
+                    continue
+                energy, first = 0, None
+                for t in tasks:
+                    d, q = self.dur[t, n], self.dem[t, n].get(r, 0)
+                    if t in self.fixed and d > 0 and q > 0:
+                        energy += d * q
+                        lo = self.window[t, n][0]
+                        first = lo if first is None else min(first, lo)
+                if first is not None:
+                    best = max(best, first + -(-energy // cap))
+        self._ms_bound = best
+        return best
 
     def limit_balance(self, value: Fraction, *, strict: bool) -> list[cp_model.Constraint]:
         """Constraints 'every watched utilisation < value' (strict) or '<= value'."""
