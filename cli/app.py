@@ -197,7 +197,7 @@ def solve(
         typer.Option(
             "--solver",
             "-s",
-            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat or greedy.",
+            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat, mip or greedy.",
         ),
     ] = "auto",
     output: Annotated[
