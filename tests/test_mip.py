@@ -391,6 +391,18 @@ def test_stop_interrupts_scip() -> None:
     assert r.seconds < 20
 
 
+def test_highs_keeps_its_incumbent_at_the_time_limit() -> None:
+    # OR-Tools returns no solution when HiGHS stops a MIP at its time limit; the backend reads
+    # HiGHS's last improving solution instead of falling back to the warm start
+    data = generate(tasks=300, nodes=40, seed=2)
+    data["objective"] = {"lexicographic": ["unplaced", "nodes"]}
+    p = problem_from_dict(data)
+    r = run(p, "ortools-highs", time_limit=3)
+    assert r.status == Status.FEASIBLE
+    assert "warm start" not in (r.message or "")
+    assert r.bound is not None and r.bound["nodes"] >= 1
+
+
 def test_stdout_stays_clean_with_highs(capfd: pytest.CaptureFixture[str]) -> None:
     run(problem_from_dict(generate(tasks=20, nodes=5, seed=6)), "ortools-highs")
     out, _ = capfd.readouterr()

@@ -105,7 +105,9 @@ Option names per backend (time limit / gap / seed / threads; then warm start and
 Pyomo solvers report their bound through Pyomo's results (``problem.lower_bound``).
 (1) single-threaded engines: ``--workers`` is recorded, not applied. (2) OR-Tools 9.15 passes
 hints to HiGHS through an out-of-bounds write (it crashes), so none are passed. (3) OR-Tools
-reports HiGHS's objective as its bound, so a bound is kept only when HiGHS proves optimality.
+reports HiGHS's objective as its bound, so a bound is kept only when HiGHS proves optimality;
+and when HiGHS stops a MIP at its time limit OR-Tools returns no solution at all, so HiGHS is
+asked to write each improving solution to a temporary file and the last one is read back.
 The full table is :data:`.backends.OPTION_NAMES`; ``solver.options.applied`` in the plan says
 what was sent. ``--gap`` defaults to 0: ``optimal`` always means proven optimal (a stage
 stopped at a positive gap is ``feasible``, with its bound). ``stop`` (Ctrl-C) interrupts SCIP

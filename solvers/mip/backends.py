@@ -7,8 +7,10 @@ Two kinds:
   column per Pyomo variable (bounds and integrality read from the variable), one row per active
   constraint, read from its ``LinearExpression`` (terms read directly; any other expression
   through Pyomo's ``generate_standard_repn``). Lexicographic stages only append rows and swap
-  the objective. The hand-off costs about as much as building the model, where writing MPS
-  through Pyomo and reading it back costs about three times more (docs/benchmarks.md).
+  the objective. SCIP is then run through OR-Tools' MPSolver (fed that model as a proto, in
+  memory), which, unlike model_builder's SCIP, can be interrupted. On 2,000 tasks x 200 nodes
+  (390,000 columns) the hand-off takes 1.6-2.6 s, where Pyomo writing MPS and OR-Tools reading
+  it takes 13-16 s (``benchmarks/bench_mip.py build --mps``).
 * any other name: a Pyomo solver (``SolverFactory(name)``: ``gurobi``, ``cplex``, ``cbc``,
   ``glpk``, ``appsi_highs``, ...), which writes its own input file, runs the solver and loads
   the solution back into the model's variables (:class:`PyomoBackend`).
@@ -25,7 +27,9 @@ import contextlib
 import logging
 import math
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -84,7 +88,8 @@ LARGE_MODEL = 100_000
 
 #: OR-Tools 9.15 passes hints to HiGHS through an out-of-bounds write (a crash): never hint it.
 _HINTS = {"ortools-scip": True, "ortools-highs": False, "ortools-cpsat": True}
-#: OR-Tools reports HiGHS's objective as its bound: no dual bound short of optimality.
+#: OR-Tools reports HiGHS's objective as its bound: no dual bound short of optimality. (It
+#: also drops HiGHS's incumbent at a time limit: see OrtoolsBackend.solve.)
 _REAL_BOUND = {"ortools-scip": True, "ortools-highs": False, "ortools-cpsat": True}
 
 #: what to install for the Pyomo solvers users ask for most
@@ -145,10 +150,6 @@ def quiet_stdout() -> Iterator[None]:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
-
-
-def backend_names() -> list[str]:
-    return [*ORTOOLS, "any Pyomo solver name (gurobi, cplex, cbc, glpk, appsi_highs, ...)"]
 
 
 def check_backend(name: str) -> None:
@@ -389,10 +390,24 @@ class OrtoolsBackend:
         solver = self.mbh.ModelSolverHelper(self.engine)
         if s.time_limit is not None:
             solver.set_time_limit_in_seconds(max(float(s.time_limit), 1e-3))
-        solver.set_solver_specific_parameters(self.parameters(s))
-        solver.enable_output(False)
-        with _watching(stop, solver.interrupt_solve), quiet_stdout():
-            solver.solve(self.helper)
+        params = self.parameters(s)
+        tmp = tempfile.mkdtemp(prefix="taskalloc-highs-") if self.engine == "highs" else None
+        found = None
+        if tmp is not None:
+            # OR-Tools drops HiGHS's incumbent when a MIP stops at its time limit: HiGHS
+            # writes every improving solution here, and the last one is read back
+            improving = os.path.join(tmp, "improving.sol")
+            params += f"\nmip_improving_solution_save=true\nmip_improving_solution_file={improving}"
+        try:
+            solver.set_solver_specific_parameters(params)
+            solver.enable_output(False)
+            with _watching(stop, solver.interrupt_solve), quiet_stdout():
+                solver.solve(self.helper)
+            if tmp is not None:
+                found = _last_improving(improving, self.columns)
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
         st = self.mbh.SolveStatus
         status = solver.status()
         seconds = float(solver.wall_time())
@@ -404,6 +419,9 @@ class OrtoolsBackend:
         if status == st.INFEASIBLE:
             return Outcome("infeasible", seconds=seconds, message=message)
         if not solver.has_solution() or status not in (st.OPTIMAL, st.FEASIBLE):
+            if found is not None:
+                values, objective = found
+                return Outcome("feasible", values, objective, None, seconds, "incumbent")
             return Outcome("none", seconds=seconds, message=message)
         values = np.asarray(solver.variable_values(), dtype=np.float64)
         objective = float(solver.objective_value())
@@ -574,6 +592,29 @@ class PyomoBackend:
     def value(self, outcome: Outcome) -> Any:
         del outcome
         return lambda v: float(v.value) if v.value is not None else 0.0
+
+
+def _last_improving(path: str, columns: int) -> tuple[np.ndarray, float] | None:
+    """The last solution of a HiGHS improving-solution file ("Objective v", "# Columns n",
+    then n lines "name value"), or None."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    at = text.rfind("Objective ")
+    if at < 0:
+        return None
+    lines = text[at:].splitlines()
+    try:
+        objective = float(lines[0].split()[1])
+        count = int(lines[1].split()[2])
+        values = np.array([float(ln.rsplit(None, 1)[1]) for ln in lines[2 : 2 + count]])
+    except (IndexError, ValueError):
+        return None
+    if count != columns or len(values) != columns:
+        return None
+    return values, objective
 
 
 def _finite(x: Any) -> float | None:
