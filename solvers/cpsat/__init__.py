@@ -113,10 +113,11 @@ so the greedy runs only when CP-SAT ends without a plan (a plan to return, and t
 infeasibility claim). Parameters: ``num_workers = workers`` (1 when ``deterministic``),
 ``random_seed = seed``, ``max_time_in_seconds`` (``max_deterministic_time`` when
 ``deterministic``: then runs are reproducible), ``log_search_progress = False`` (nothing is
-printed); ``use_strong_propagation_in_disjunctive`` when a resource became a no-overlap (job
-shop proofs 5-10x faster: ft10 in ~6 s instead of none in 60 s); pure scheduling with 2
-workers: ``num_full_subsolvers = 2`` (default_lp and fixed search rather than one full search
-and the LNS thread; ~10% faster on PSPLIB). Above 5,000 candidate pairs, presolve is light
+printed); pure scheduling with 2 workers: ``num_full_subsolvers = 2`` (default_lp and fixed
+search rather than one full search and the LNS thread; ~10% faster on PSPLIB); when a resource
+became a no-overlap, ``use_strong_propagation_in_disjunctive`` in the default_lp subsolver (job
+shop proofs 5-10x faster: ft10 in ~5 s instead of none in 60 s; the other searches stay without
+it, as it slows easy 15x5 and 20x5 shops 10x). Above 5,000 candidate pairs, presolve is light
 (``max_presolve_iterations = 1``, ``symmetry_level = 0``): on large models CP-SAT's full
 presolve alone can outlast the time limit, so no plan would come out. ``time_limit`` covers
 every solve (``None``: no limit; in deterministic mode it is deterministic time, and the warm
@@ -138,6 +139,24 @@ handler) is polled by the solution callback and by a watcher thread every 20 ms,
 
 from __future__ import annotations
 
-from .solve import solve
+from typing import Any
+
+from ..result import Result
+from .solve import solve as _exact
+
+
+def solve(problem: Any, **options: Any) -> Result:
+    """Large placement problems go to the LNS (see :mod:`.lns` for the dispatch rule: no
+    durations, a linear objective, more than 20,000 (task, allowed node) pairs, or 400 for
+    the hybrid that runs the exact path first, or ``lns=True``; ``lns=False`` never); every other
+    problem is solved by the exact path below."""
+    from .lns import route
+    from .lns import solve as lns_solve
+
+    mode = route(problem, options.pop("lns", None))
+    if mode is not None:
+        return lns_solve(problem, lns=mode == "lns", **options)
+    return _exact(problem, **options)
+
 
 __all__ = ["solve"]

@@ -1,0 +1,162 @@
+"""Scale benchmark: large placement problems through the CP-SAT engine's LNS, against the greedy.
+
+Instances (issue 3): cloud balancing from ``benchmarks/cloudgen.py`` with 400, 800, 1,200, 1,600
+and 2,400 computers (3 processes per computer) and 2,400 computers with 7,000 processes, and the
+generated placement problem ``generate(10000, 1000, resources=4, seed=1)``. Each instance runs
+in a fresh process (so that peak RSS is its own), and prints one line:
+
+* ``greedy``: the greedy the exact path would start from (best-fit for cost), unplaced / cost;
+* ``ours``: ``solvers.solve(problem, "cpsat", time_limit=60, workers=2)`` (the LNS), checked
+  by the evaluator;
+* ``bound``: the lower bound of ``Result.bound`` on the cost (the LP relaxation, see
+  ``solvers/cpsat/bounds.py``), ``gap%`` = (ours - bound) / ours;
+* ``s``: seconds in the solver (problem building not included, shown as ``build``), and the
+  process's peak RSS in MB (``resource.getrusage``).
+
+    python benchmarks/bench_scale.py                     # every instance, 60 s each
+    python benchmarks/bench_scale.py --only cloud-800,gen-10000 --budget 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+INSTANCES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "cloud-400": ("cloud", (400, 1200)),
+    "cloud-800": ("cloud", (800, 2400)),
+    "cloud-1200": ("cloud", (1200, 3600)),
+    "cloud-1600": ("cloud", (1600, 4800)),
+    "cloud-2400": ("cloud", (2400, 7200)),
+    "cloud-2400x7000": ("cloud", (2400, 7000)),
+    "gen-10000": ("generate", (10000, 1000)),
+}
+
+
+def build(name: str, seed: int) -> Any:
+    from taskalloc.problems.problem import problem_from_dict
+
+    kind, args = INSTANCES[name]
+    if kind == "cloud":
+        from cloudgen import generate_cloud
+
+        data = generate_cloud(args[0], args[1], seed=seed)
+    else:
+        from taskalloc.problems.generate import generate
+
+        data = generate(args[0], args[1], resources=4, seed=1)
+    return problem_from_dict(data, name=name)
+
+
+def one(name: str, budget: float, seed: int, workers: int, mem_gb: float | None) -> dict[str, Any]:
+    """Run one instance in this process; the result as a dict."""
+    if mem_gb:
+        limit = int(mem_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from taskalloc import solvers
+    from taskalloc.problems.evaluate import evaluate
+    from taskalloc.solvers import greedy
+    from taskalloc.solvers.cpsat.solve import _policy
+
+    t0 = time.perf_counter()
+    problem = build(name, seed)
+    built = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    g = greedy.solve(problem, policy=_policy(problem))
+    g_s = time.perf_counter() - t0
+    gev = evaluate(problem, g.assignments, reasons=False)
+    t0 = time.perf_counter()
+    r = solvers.solve(problem, "cpsat", time_limit=budget, workers=workers, seed=seed)
+    seconds = time.perf_counter() - t0
+    ev = evaluate(problem, r.assignments, reasons=False)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "instance": name,
+        "tasks": len(problem.tasks),
+        "nodes": len(problem.nodes),
+        "build": built,
+        "greedy_unplaced": gev.terms["unplaced"],
+        "greedy_cost": gev.terms["cost"],
+        "greedy_feasible": gev.feasible,
+        "greedy_seconds": g_s,
+        "status": str(r.status),
+        "feasible": ev.feasible,
+        "unplaced": ev.terms["unplaced"],
+        "cost": ev.terms["cost"],
+        "bound": (r.bound or {}).get("cost"),
+        "seconds": seconds,
+        "rss_mb": rss,
+        "message": r.message,
+        "search": r.options.get("search"),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--budget", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", help="comma-separated instance names: " + ", ".join(INSTANCES))
+    ap.add_argument("--mem-gb", type=float, default=None, help="address-space limit per run")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--json", action="store_true", help="also print each result as JSON")
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.budget, args.seed, args.workers, args.mem_gb)))
+        return 0
+    names = args.only.split(",") if args.only else list(INSTANCES)
+    print(
+        f"# scale: {len(names)} instances, {args.budget:g} s each, {args.workers} workers, "
+        f"seed {args.seed}",
+        flush=True,
+    )
+    head = (
+        f"{'instance':16s} {'tasks':>6s} {'nodes':>5s} {'build':>5s} | {'greedy':>16s} "
+        f"{'g s':>5s} | {'ours':>16s} {'bound':>9s} {'gap%':>6s} {'status':>8s} {'s':>5s} "
+        f"{'MB':>6s} {'vs greedy':>9s}"
+    )
+    print(head, flush=True)
+    for name in names:
+        cmd = [sys.executable, __file__, "--one", name, "--budget", str(args.budget)]
+        cmd += ["--seed", str(args.seed), "--workers", str(args.workers)]
+        if args.mem_gb:
+            cmd += ["--mem-gb", str(args.mem_gb)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            print(f"{name:16s} FAILED: {out.stderr.strip().splitlines()[-1:]}", flush=True)
+            continue
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        print(_line(row), flush=True)
+        if args.json:
+            print(json.dumps(row), flush=True)
+    return 0
+
+
+def _line(r: dict[str, Any]) -> str:
+    def pair(unplaced: float, cost: float) -> str:
+        return f"{unplaced:g}/{cost:.6g}"
+
+    bound = r["bound"]
+    gap = 100 * (r["cost"] - bound) / r["cost"] if bound is not None and r["cost"] else None
+    better = 100 * (r["greedy_cost"] - r["cost"]) / r["greedy_cost"] if r["greedy_cost"] else 0.0
+    status = r["status"] if r["feasible"] else "INVALID"
+    return (
+        f"{r['instance']:16s} {r['tasks']:6d} {r['nodes']:5d} {r['build']:5.1f} | "
+        f"{pair(r['greedy_unplaced'], r['greedy_cost']):>16s} {r['greedy_seconds']:5.1f} | "
+        f"{pair(r['unplaced'], r['cost']):>16s} "
+        f"{(f'{bound:.6g}' if bound is not None else '-'):>9s} "
+        f"{(f'{gap:.2f}' if gap is not None else '-'):>6s} {status:>8s} {r['seconds']:5.1f} "
+        f"{r['rss_mb']:6.0f} {better:8.1f}%"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
