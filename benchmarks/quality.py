@@ -9,6 +9,7 @@ that family (benchmarks/peers.py) at the same budget and workers, in the same ru
     python benchmarks/quality.py psplib_j30 --budget 10 --limit 20
     python benchmarks/quality.py jobshop --instances ft06,ft10 --no-peer
     python benchmarks/quality.py cloudbalancing --solver cpsat --workers 2
+    python benchmarks/quality.py gap_orlib --solver mip --backend ortools-cpsat
 
 Gap = (ours - known) / known for minimisation, (known - ours) / known for maximisation, in %.
 Not a test: prints a table and the set's mean and max gap.
@@ -107,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     budget = args.budget if args.budget is not None else info.budget
     print(
         f"# {args.set}: {len(names)} instances, {budget:g} s each, {args.workers} workers, "
-        f"solver {args.solver}" + ("" if args.no_peer else f", peer: plain CP-SAT ({info.peer})"),
+        f"solver {args.solver}"
+        + (f" ({args.backend})" if args.backend else "")
+        + ("" if args.no_peer else f", peer: plain CP-SAT ({info.peer})"),
         flush=True,
     )
     head = f"{'instance':28s} {'known':>9s} {'ours':>9s} {'bound':>9s} {'gap%':>7s}"
@@ -120,8 +123,9 @@ def run(args: argparse.Namespace) -> int:
         data = load_instance(info, files[name])
         problem = problem_from_dict(data, name=name)
         t0 = time.perf_counter()
+        extra = {"backend": args.backend} if args.backend else {}
         result = solvers.solve(
-            problem, args.solver, time_limit=budget, workers=args.workers, seed=args.seed
+            problem, args.solver, time_limit=budget, workers=args.workers, seed=args.seed, **extra
         )
         seconds = time.perf_counter() - t0
         ours = bound = None
@@ -214,6 +218,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--solver", default="cpsat")
+    ap.add_argument("--backend", help="-s mip: the MILP backend (default: the engine's own)")
     ap.add_argument("--limit", type=int, help="only the first N instances")
     ap.add_argument("--instances", help="comma-separated instance names")
     ap.add_argument("--no-peer", action="store_true", help="skip the hand-written peer")

@@ -215,7 +215,10 @@ def solve(
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-w", min=1, help="Search threads (cpsat).")
+        int,
+        typer.Option(
+            "--workers", "-w", min=1, help="Search threads (cpsat; mip: SCIP and CP-SAT backends)."
+        ),
     ] = 2,
     deterministic: Annotated[
         bool,
@@ -228,7 +231,9 @@ def solve(
     ] = False,
     hint: Annotated[
         str | None,
-        typer.Option("--hint", help="cpsat: start from this plan (any plan file of the problem)."),
+        typer.Option(
+            "--hint", help="cpsat, mip: start from this plan (any plan file of the problem)."
+        ),
     ] = None,
     policy: Annotated[
         str,

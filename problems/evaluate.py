@@ -21,6 +21,7 @@ Scalar fitness (what every solver reports, lower is better):
 from __future__ import annotations
 
 import math
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -417,8 +418,20 @@ def term_upper_bounds(problem: Problem) -> dict[str, float]:
     return ub
 
 
+_WEIGHTS: weakref.WeakKeyDictionary[Problem, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
 def fitness_weights(problem: Problem) -> dict[str, float]:
-    """Weights of the scalar fitness, per the module docstring."""
+    """Weights of the scalar fitness, per the module docstring (computed once per problem:
+    solvers that evaluate many plans, the MILP's lexicographic stages and the GA, call this
+    often, and the upper bounds walk every task)."""
+    cached = _WEIGHTS.get(problem)
+    if cached is None:
+        cached = _WEIGHTS[problem] = _fitness_weights(problem)
+    return dict(cached)
+
+
+def _fitness_weights(problem: Problem) -> dict[str, float]:
     obj = problem.objective
     if obj.kind == "weights":
         return dict(obj.weights)

@@ -1,6 +1,7 @@
-"""Tests of the MILP engine (-s mip): every behaviour case on every OR-Tools backend (one
-parametrised ``backend`` fixture), hand-solvable instances in the style of test_cpsat, a property
-test against brute force, export to LP/MPS and back, the Pyomo-solver path, and the CLI.
+"""Tests particular to the MILP engine (-s mip): model structure, options and timing, hints,
+interrupts, backend quirks, export to LP/MPS and back, the Pyomo-solver path, and the CLI. The
+constraint families and the brute-force property run on every OR-Tools backend in
+test_backends.py.
 
 Every plan with status optimal/feasible is checked by the evaluator (:func:`run`).
 """
@@ -18,7 +19,6 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from taskalloc.cli.app import app
@@ -33,9 +33,7 @@ from taskalloc.solvers.mip.backends import OPTION_NAMES, check_backend, linear_t
 from taskalloc.solvers.mip.export import export_model
 from taskalloc.solvers.result import Result
 from tests.helpers import prob_dict, write_problem
-from tests.test_cpsat import (
-    _objective_key,
-    brute_force,
+from tests.solving import (
     lex,
     make,
     node,
@@ -43,19 +41,11 @@ from tests.test_cpsat import (
     sched_tasks,
     task,
     terms,
-    times,
-    tiny_problems,
-    where,
 )
 
 LIMIT = 20.0  # seconds per solve; every instance here is solved and proved far faster
 ORTOOLS = ("ortools-scip", "ortools-highs", "ortools-cpsat")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-@pytest.fixture(params=ORTOOLS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def check(problem: Problem, result: Result) -> Result:
@@ -74,76 +64,12 @@ def run(problem: Problem, backend: str = "ortools-scip", **options: Any) -> Resu
     return check(problem, solve(problem, backend=backend, **options))
 
 
-# -- placement, every backend --------------------------------------------------------------------
+# -- model structure -----------------------------------------------------------------------------
 
 
-def test_capacity(backend: str) -> None:
-    p = make(
-        [node("a", 10)],
-        [
-            task("t1", 6, priority=3, required=False),
-            task("t2", 5, required=False),
-            task("t3", 5, required=False),
-        ],
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert where(r) == {"t1": ["a"]}
-    assert r.bound == {"unplaced": 2.0, "cost": 0.0}
-    assert r.message is not None
-    assert r.message.startswith("lexicographic: unplaced optimal, cost optimal")
-
-
-def test_capacity_every_resource(backend: str) -> None:
-    p = make(
-        [
-            {"id": "cpu-only", "capacity": {"cpu": 100, "memory": 100}},
-            {"id": "gpu", "capacity": {"cpu": 2, "memory": 100, "gpu": 1}},
-        ],
-        [
-            {"id": "needs-gpu", "demand": {"cpu": 1, "gpu": 1}},
-            {"id": "too-big", "demand": {"cpu": 3, "gpu": 1}, "required": False},
-            {"id": "second-gpu", "demand": {"gpu": 1}, "required": False},
-        ],
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert where(r) == {"needs-gpu": ["gpu"]}
-
-
-def test_replicas_on_distinct_nodes_all_or_none(backend: str) -> None:
-    p = make(
-        [node("a"), node("b"), node("c")],
-        [task("svc", 1, replicas=3), task("big", 1, replicas=4, required=False, priority=9)],
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert where(r) == {"svc": ["a", "b", "c"]}
-    assert sorted(a.replica for a in r.assignments) == [0, 1, 2]
-    assert terms(p, r)["unplaced"] == 36
-
-
-def test_separation_and_gang(backend: str) -> None:
-    nodes = [node("a", cost=1), node("b", cost=1)]
-    apart = make(nodes, [task("x"), task("y", separate_from=["x"])], **lex("nodes"))
-    r = run(apart, backend)
-    assert r.status == Status.OPTIMAL and terms(apart, r)["nodes"] == 2
-    p = make(
-        [node("a", 10), node("b", 6)],
-        [
-            task("g1", 6, gang="g", required=False, priority=5),
-            task("g2", 6, gang="g", required=False, priority=5),
-            task("solo", 5, required=False, priority=4),
-        ],
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert terms(p, r)["unplaced"] == 4
-    assert sorted(where(r)) == ["g1", "g2"]
-
-
-def test_separation_cliques(backend: str) -> None:
-    # an ensemble of three mutually separated tasks: one clique row per node
+def test_separation_cliques() -> None:
+    # an ensemble of three mutually separated tasks: one clique row per node (solved on every
+    # engine in test_backends::test_separation)
     p = make(
         [node(f"n{i}", 10, cost=1) for i in range(3)],
         [task("e1"), task("e2", separate_from=["e1"]), task("e3", separate_from=["e1", "e2"])],
@@ -151,37 +77,9 @@ def test_separation_cliques(backend: str) -> None:
     )
     model = build_model(p)
     assert model.cliques == [[0, 1, 2]]
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL and terms(p, r)["nodes"] == 3
 
 
-def test_match_nodes_demand_on_and_costs(backend: str) -> None:
-    p = make(
-        [
-            node("east", labels={"zone": "east"}, cost=5),
-            node("west", labels={"zone": "west"}, cost=1),
-            node("pool", count=2, labels={"zone": "west"}, cost=1),
-        ],
-        [
-            task("e", match={"zone": "east"}),
-            task("w", nodes=["pool"]),
-            task("any"),
-        ],
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert where(r)["e"] == ["east"]
-    assert where(r)["w"][0].startswith("pool-")
-    assert terms(p, r)["cost"] == 6
-    p = make([node("big", 4), node("small", 4)], [task("t", 6, demand_on={"small": {"cpu": 2}})])
-    assert where(run(p, backend)) == {"t": ["small"]}
-    p = make([node("a"), node("b")], [task("t", assign_cost={"a": 3, "b": 1})])
-    r = run(p, backend)
-    assert where(r) == {"t": ["b"]}
-    assert r.bound == {"unplaced": 0.0, "cost": 1.0}
-
-
-def test_nodes_term_with_identical_pool_members(backend: str) -> None:
+def test_symmetry_classes_of_identical_pool_members() -> None:
     p = make(
         [node("n", 10, count=4)],
         [task(f"t{i}", c) for i, c in enumerate([3, 3, 3, 5, 5, 1])],
@@ -190,143 +88,9 @@ def test_nodes_term_with_identical_pool_members(backend: str) -> None:
     model = build_model(p)
     assert model.classes == [[0, 1, 2, 3]]
     assert model.cand[0] == [0]  # the first task only on the first member
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert terms(p, r)["nodes"] == 2
-    assert r.bound == {"nodes": 2.0}
 
 
-def test_balance_is_exact(backend: str) -> None:
-    if backend == "ortools-cpsat":
-        p = make([node("a")], [task("x")], **lex("balance"))
-        with pytest.raises(MipRefused, match="continuous"):
-            solve(p, backend=backend)
-        return
-    p = make(
-        [node("a", 3), node("b", 3)],
-        [task("x", 1), task("y", 1), task("z", 2)],
-        **lex("balance"),
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert terms(p, r)["balance"] == pytest.approx(2 / 3)
-    # finer than CP-SAT's 1/10000 grid: 20001/30000 > 2/3, and the MILP sees it
-    p = make(
-        [node("a", 3, cost=5), node("c", 30000, cost=1)],
-        [task("x", 2, demand_on={"c": {"cpu": 20001}})],
-        **lex("balance", "cost"),
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert where(r) == {"x": ["a"]}
-    # weighted: exact too (no grid)
-    p = make(
-        [node("a", 3), node("b", 3)],
-        [task("x", 1), task("y", 1), task("z", 2)],
-        objective={"weights": {"balance": 1}},
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert r.bound is not None and r.bound["weighted"] == pytest.approx(2 / 3)
-
-
-def test_moves_and_weights(backend: str) -> None:
-    p = make(
-        [node("a"), node("b")],
-        [task("t1", 6, current="a"), task("t2", 6, current="a"), task("new", 3)],
-        **lex("unplaced", "moves"),
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert terms(p, r)["moves"] == 1
-    nodes = [node("a", cost=10), node("b", cost=1)]
-    tasks = [task("opt", 5, required=False, priority=3, nodes=["a"]), task("req", 1, nodes=["b"])]
-    r = run(make(nodes, tasks, **lex("unplaced", "cost")), backend)
-    assert where(r) == {"opt": ["a"], "req": ["b"]}
-    p = make(nodes, tasks, objective={"weights": {"unplaced": 1, "cost": 1}})
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert where(r) == {"req": ["b"]}
-    assert r.bound is not None and r.bound["weighted"] == pytest.approx(4.0)
-    assert r.message is not None and r.message.startswith("weights: optimal (4)")
-
-
-def test_decimals_and_tolerance(backend: str) -> None:
-    p = make(
-        [node("a", 1.0)],
-        [task(f"t{c}", c, required=False) for c in (0.1, 0.2, 0.3, 0.4, 0.05)],
-        **lex("unplaced"),
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert terms(p, r)["unplaced"] == 1
-    # 0.5000001 + 0.5 overflows 1.0 by 1e-7, inside a solver's default tolerance: never placed
-    p = make([node("a", 1.0)], [task("t", 0.5000001), task("u", 0.5, required=False)])
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert where(r) == {"t": ["a"]}
-
-
-def test_infeasible(backend: str) -> None:
-    r = run(make([node("a", 10)], [task("t1", 6), task("t2", 6)]), backend)
-    assert r.status == Status.INFEASIBLE
-    assert r.message == f"{backend} proved that no plan exists"
-    r = run(make([node("a"), node("b")], [task("svc", 1, replicas=3)]), backend)
-    assert r.status == Status.INFEASIBLE
-    assert "structural" in (r.message or "")
-
-
-# -- scheduling (time-indexed), every backend ------------------------------------------------------
-
-
-def test_makespan_precedence_release_deadline_speed_duration_on(backend: str) -> None:
-    p = make(sched_nodes(), sched_tasks(), horizon=10)
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert times(r) == {"A": ("fast", 0, 2), "B": ("fast", 2, 4), "C": ("slow", 1, 3)}
-    assert r.bound == {"unplaced": 0.0, "makespan": 4.0}
-    p = make(sched_nodes(), sched_tasks())  # no horizon: the safe one
-    assert terms(p, run(p, backend))["makespan"] == 4
-
-
-def test_capacity_over_time_and_horizon(backend: str) -> None:
-    p = make([node("a", 10)], [task("x", 6, duration=3), task("y", 6, duration=3)], horizon=5)
-    assert run(p, backend).status == Status.INFEASIBLE
-    p = make([node("a", 10)], [task("x", 6, duration=3), task("y", 6, duration=3)], horizon=6)
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert sorted(s for _, s, _ in times(r).values()) == [0, 3]
-
-
-def test_tardiness_zero_duration_and_peak_balance(backend: str) -> None:
-    p = make(
-        [node("a", 10)],
-        [task("x", 6, duration=3, due=3), task("y", 6, duration=2, due=2, priority=5)],
-        **lex("tardiness"),
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert times(r) == {"y": ("a", 0, 2), "x": ("a", 2, 5)}
-    assert terms(p, r)["tardiness"] == 2
-    p = make(
-        [node("a", 10)],
-        [task("marker", 20), task("job", 6, duration=2, after=["marker"])],
-        **lex("makespan"),
-    )
-    r = run(p, backend)
-    assert times(r) == {"marker": ("a", 0, 0), "job": ("a", 0, 2)}
-    if backend == "ortools-cpsat":
-        return  # no balance (a continuous variable) on CP-SAT's MILP import
-    p = make(
-        [node("a", 10)],
-        [task("x", 6, duration=2), task("y", 6, duration=2), task("z", 2, duration=4)],
-        horizon=6,
-        **lex("balance", "makespan"),
-    )
-    r = run(p, backend)
-    assert r.status == Status.OPTIMAL
-    assert terms(p, r)["balance"] == pytest.approx(0.8)
-    assert terms(p, r)["makespan"] == 4
+# -- scheduling (time-indexed) -------------------------------------------------------------------
 
 
 def test_large_horizon_is_refused_with_a_pointer_to_cpsat() -> None:
@@ -433,7 +197,7 @@ def test_linear_terms_reads_any_linear_expression() -> None:
         linear_terms(m.a * m.b)
 
 
-# -- Pyomo solvers (only where installed) -------------------------------------------------------
+# -- Pyomo solvers (only where installed) --------------------------------------------------------
 
 PYOMO_SOLVERS = [name for name, exe in (("cbc", "cbc"), ("glpk", "glpsol")) if shutil.which(exe)]
 
@@ -452,49 +216,6 @@ def test_pyomo_solver_solution_is_read_back(name: str) -> None:
     p = make(sched_nodes(), sched_tasks(), horizon=10)
     r = run(p, name)
     assert r.status == Status.OPTIMAL and terms(p, r)["makespan"] == 4
-
-
-# -- property: MILP optimum == brute force ---------------------------------------------------------
-
-_PROPERTY = settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-
-def assert_matches_brute_force(data: dict[str, Any], backend: str = "ortools-scip") -> None:
-    problem = problem_from_dict(data)
-    if backend == "ortools-cpsat" and "balance" in problem.objective.terms:
-        return  # refused (test_balance_is_exact)
-    best = brute_force(problem)
-    r = run(problem, backend)
-    if best is None:
-        assert r.status == Status.INFEASIBLE, r.message
-        return
-    assert r.status == Status.OPTIMAL, r.message
-    got = _objective_key(problem)(evaluate(problem, r.assignments).terms)
-    assert got == pytest.approx(best, abs=1e-9), (got, best)  # balance too: no grid
-
-
-@_PROPERTY
-@given(tiny_problems(scheduling=False))
-def test_placement_optimum_equals_brute_force(data: dict[str, Any]) -> None:
-    assert_matches_brute_force(data)
-
-
-@settings(_PROPERTY, max_examples=60)
-@given(tiny_problems(scheduling=True))
-def test_scheduling_optimum_equals_brute_force(data: dict[str, Any]) -> None:
-    assert_matches_brute_force(data)
-
-
-@settings(_PROPERTY, max_examples=40)
-@given(tiny_problems(scheduling=False))
-def test_placement_optimum_on_highs_and_cpsat(data: dict[str, Any]) -> None:
-    for name in ("ortools-highs", "ortools-cpsat"):
-        assert_matches_brute_force(data, name)
 
 
 # -- export --------------------------------------------------------------------------------------
