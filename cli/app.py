@@ -247,9 +247,10 @@ def solve(
         str | None,
         typer.Option(
             "--backend",
-            help="mip: where the MILP is solved: ortools-scip (default), ortools-highs, "
-            "ortools-cpsat, or any Pyomo solver by name (gurobi, cplex, cbc, glpk, ...), whose "
-            "solution is read back and checked.",
+            help="mip: where the MILP is solved: ortools-portfolio (SCIP and CP-SAT race; the "
+            "default with 2+ workers and no balance term, else ortools-scip), ortools-scip, "
+            "ortools-highs, ortools-cpsat, or any Pyomo solver by name (gurobi, cplex, cbc, "
+            "glpk, ...), whose solution is read back and checked.",
         ),
     ] = None,
     gap: Annotated[

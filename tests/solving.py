@@ -109,6 +109,14 @@ ENGINES = [
     Engine("mip-scip", "mip", {"backend": "ortools-scip"}),
     Engine("mip-highs", "mip", {"backend": "ortools-highs"}, examples=40, sched_examples=15),
     Engine(
+        "mip-portfolio",
+        "mip",
+        {"backend": "ortools-portfolio"},
+        balance=False,
+        examples=40,
+        sched_examples=15,
+    ),
+    Engine(
         "mip-cpsat",
         "mip",
         {"backend": "ortools-cpsat"},

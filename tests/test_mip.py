@@ -155,6 +155,40 @@ def test_stop_interrupts_scip() -> None:
     assert r.seconds < 20
 
 
+def test_default_backend_is_the_portfolio_for_integer_models() -> None:
+    p = problem_from_dict(generate(tasks=25, nodes=6, seed=3))
+    r = check(p, solve(p, time_limit=LIMIT))
+    assert r.options["backend"] == "ortools-portfolio"
+    assert {"threads (ortools-scip)", "threads (ortools-cpsat)"} <= set(r.options["applied"])
+    assert r.options["applied"]["threads (ortools-cpsat)"] == "num_workers=1"
+    assert check(p, solve(p, time_limit=LIMIT, workers=1)).options["backend"] == "ortools-scip"
+    balanced = make([node("a", 3), node("b", 3)], [task("x", 1), task("y", 2)], **lex("balance"))
+    r = check(balanced, solve(balanced, time_limit=LIMIT))
+    assert r.options["backend"] == "ortools-scip" and r.status == Status.OPTIMAL
+    with pytest.raises(MipRefused, match="continuous"):
+        solve(balanced, backend="ortools-portfolio")
+
+
+def test_stop_interrupts_the_portfolio(capfd: pytest.CaptureFixture[str]) -> None:
+    data = generate(tasks=300, nodes=40, seed=2)
+    data["objective"] = {"lexicographic": ["unplaced", "nodes"]}  # not proven in 15 s
+    p = problem_from_dict(data)
+    stop = threading.Event()
+    timer = threading.Timer(1.5, stop.set)
+    timer.start()
+    try:
+        r = run(p, "ortools-portfolio", stop=stop, time_limit=60)
+    finally:
+        timer.cancel()
+    assert r.status == Status.FEASIBLE
+    assert "stopped" in (r.message or "")
+    assert r.seconds < 20
+    out, _ = capfd.readouterr()
+    assert out == ""  # both engines ran with file descriptor 1 on /dev/null, and it is back
+    print("visible")
+    assert capfd.readouterr().out == "visible\n"
+
+
 def test_highs_keeps_its_incumbent_at_the_time_limit() -> None:
     # OR-Tools returns no solution when HiGHS stops a MIP at its time limit; the backend reads
     # HiGHS's last improving solution instead of falling back to the warm start

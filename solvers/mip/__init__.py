@@ -1,6 +1,6 @@
 """MILP engine: the allocation problem as a mixed-integer linear program, written once in Pyomo.
 
-``solve(problem, time_limit=60, workers=2, seed=0, backend="ortools-scip", gap=None, hint=None,
+``solve(problem, time_limit=60, workers=2, seed=0, backend=None, gap=None, hint=None,
 progress=None, stop=None)`` returns a :class:`~taskalloc.solvers.result.Result`. The model is
 built by :class:`.model.MipModel` (a Pyomo ``ConcreteModel``, one method per constraint family),
 handed to a backend by :mod:`.backends` and solved term by term by :mod:`.solve`;
@@ -78,15 +78,20 @@ greedy that places everything). Weighted objectives are one solve of ``sum w * t
 
 Backends and options
 --------------------
-``backend`` (``--backend``): ``ortools-scip`` (default: SCIP through OR-Tools' MPSolver, fed
-the model_builder model in memory, which makes it interruptible), ``ortools-highs`` and
-``ortools-cpsat`` (through model_builder), or any Pyomo solver name (``gurobi``, ``cplex``,
-``cbc``, ``glpk``, ``appsi_highs``, ...): Pyomo writes its input, runs it and loads the solution
-back; an absent one raises ``SolverUnavailable`` naming what to install. The OR-Tools hand-off
-reads each Pyomo constraint's linear expression directly (no file); see :mod:`.backends`.
+``backend`` (``--backend``): by default ``ortools-portfolio`` (SCIP and CP-SAT race on the same
+model: :class:`.backends.PortfolioBackend`) when the model has no continuous variable (no
+``balance``) and ``workers >= 2``, else ``ortools-scip``; ``ortools-scip`` (SCIP through
+OR-Tools' MPSolver, fed the model_builder model in memory, which makes it interruptible),
+``ortools-highs`` and ``ortools-cpsat`` (through model_builder), or any Pyomo solver name
+(``gurobi``, ``cplex``, ``cbc``, ``glpk``, ``appsi_highs``, ...): Pyomo writes its input, runs
+it and loads the solution back; an absent one raises ``SolverUnavailable`` naming what to
+install. The OR-Tools hand-off reads each Pyomo constraint's linear expression directly (no
+file); see :mod:`.backends`.
 
 Option names per backend (time limit / gap / seed / threads; then warm start and bound):
 
+* ``ortools-portfolio``: each engine's own names below; SCIP gets one thread and CP-SAT
+  ``workers - 1``; ``solver.options.applied`` lists both, suffixed with the engine.
 * ``ortools-scip``: MPSolver's time limit / ``limits/gap`` / ``randomization/randomseedshift``
   / one thread (1); solution hint; SCIP's dual bound.
 * ``ortools-highs``: model_builder's time limit / ``mip_rel_gap`` / ``random_seed`` / one

@@ -20,7 +20,15 @@ from taskalloc.problems.problem import Problem, prove_infeasible
 
 from .. import SolverUnavailable
 from ..result import Result
-from .backends import DEFAULT, Backend, Outcome, Settings, check_backend, make_backend
+from .backends import (
+    PORTFOLIO,
+    Backend,
+    Outcome,
+    Settings,
+    check_backend,
+    default_backend,
+    make_backend,
+)
 from .model import MipModel, Placement, TooLarge, gc_paused
 
 NAME = "mip"
@@ -301,12 +309,14 @@ def solve(
     gap: float | None = None,
     **_ignored: Any,
 ) -> Result:
-    """Solve ``problem`` as a MILP on ``backend`` (default ortools-scip); see the package
-    docstring. ``time_limit`` covers the whole run (default 60 s; ``math.inf``: none)."""
+    """Solve ``problem`` as a MILP on ``backend`` (default: :func:`.backends.default_backend`);
+    see the package docstring. ``time_limit`` covers the whole run (default 60 s;
+    ``math.inf``: none)."""
     t0 = time.perf_counter()
-    name = backend or DEFAULT
     limit = DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit)
     workers = 1 if deterministic else max(1, int(workers))
+    continuous = "balance" in _active_terms(problem)
+    name = backend or default_backend(continuous, workers)
     seed = int(seed or 0)
     if gap is not None and gap < 0:
         raise ValueError("gap must be >= 0")
@@ -331,7 +341,7 @@ def solve(
         )
 
     check_backend(name)
-    if name == "ortools-cpsat" and "balance" in _active_terms(problem):
+    if name in ("ortools-cpsat", PORTFOLIO) and continuous:
         raise MipRefused(
             "the balance term is a continuous variable, which CP-SAT's import of a MILP "
             "(integers only) cannot represent exactly: use --backend ortools-scip, or -s cpsat"
