@@ -263,3 +263,74 @@ def test_assignment_problems_get_the_lagrangian_bound() -> None:
     assert r.bound is not None and r.bound["cost"] <= terms["cost"] + 1e-6
     info = r.options["lns"]["lagrangian"]
     assert info["bound"] <= terms["cost"] + 1e-6
+
+
+# -- fleet-wide moves (quick.py) ---------------------------------------------------------------
+
+
+def _quick(problem: Problem, placed: dict[str, list[str]]) -> tuple[Any, Plan]:
+    from taskalloc.problems.plan import Assignment
+    from taskalloc.solvers.cpsat.quick import QuickMoves
+    from taskalloc.solvers.cpsat.scaling import choose_scales
+
+    flat = Flat(problem, choose_scales(problem))
+    asg = [Assignment(t, i, n) for t, ns in placed.items() for i, n in enumerate(ns)]
+    plan = Plan.from_assignments(flat, asg)
+    moves = QuickMoves(flat, plan, lambda x: (x["violation"], x["unplaced"], x["cost"]))
+    return moves, plan
+
+
+def _where(problem: Problem, plan: Plan) -> dict[str, list[str]]:
+    return {
+        problem.tasks[t].id: sorted(problem.nodes[n].id for n in ns)
+        for t, ns in enumerate(plan.nodes)
+    }
+
+
+def _cost(problem: Problem, plan: Plan) -> float:
+    ev = evaluate(problem, plan.assignments())
+    assert ev.feasible, [v.message for v in ev.violations]
+    assert plan.terms["cost"] == ev.terms["cost"]  # the incremental terms stay exact
+    return ev.terms["cost"]
+
+
+def test_quick_replace_moves_a_node_to_a_cheaper_empty_one() -> None:
+    nodes = [
+        {"id": "exp", "capacity": {"cpu": 10}, "cost": 10},
+        {"id": "cheap", "capacity": {"cpu": 5}, "cost": 3},
+        {"id": "tiny", "capacity": {"cpu": 2}, "cost": 1},  # cheaper, but too small
+    ]
+    p = make(nodes, [{"id": "a", "demand": {"cpu": 3}}, {"id": "b", "demand": {"cpu": 1}}])
+    moves, plan = _quick(p, {"a": ["exp"], "b": ["exp"]})
+    assert _cost(p, plan) == 10
+    assert moves.run(1.0) == 1
+    assert _where(p, plan) == {"a": ["cheap"], "b": ["cheap"]}
+    assert _cost(p, plan) == 3
+
+
+def test_quick_close_respects_separation_replicas_and_candidates() -> None:
+    nodes = [
+        {"id": "a", "capacity": {"cpu": 10}, "cost": 5},
+        {"id": "b", "capacity": {"cpu": 10}, "cost": 5},
+        {"id": "c", "capacity": {"cpu": 10}, "cost": 5},
+    ]
+    tasks = [
+        {"id": "svc", "demand": {"cpu": 2}, "replicas": 2},
+        {"id": "x", "demand": {"cpu": 2}},
+        {"id": "y", "demand": {"cpu": 2}, "separate_from": ["x"]},
+    ]
+    p = make(nodes, tasks)
+    # a: svc#0, x; b: svc#1; c: y. Closing a: svc cannot join b (its other replica), x cannot
+    # join c (y); closing b: svc goes to c; then nothing more fits without breaking a rule
+    moves, plan = _quick(p, {"svc": ["a", "b"], "x": ["a"], "y": ["c"]})
+    assert _cost(p, plan) == 15
+    moves.run(1.0)
+    assert _cost(p, plan) == 10
+    w = _where(p, plan)
+    assert len(set(w["svc"])) == 2 and w["x"] != w["y"]
+    # a task allowed only on its node never moves
+    p = make(nodes[:2], [{"id": "pin", "demand": {"cpu": 1}, "nodes": ["a"]}, {"id": "z"}])
+    moves, plan = _quick(p, {"pin": ["a"], "z": ["b"]})
+    moves.run(1.0)
+    assert _where(p, plan) == {"pin": ["a"], "z": ["a"]}
+    assert _cost(p, plan) == 5

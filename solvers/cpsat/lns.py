@@ -58,6 +58,13 @@ improved recently:
 ``core``     (with pair elimination; half of the steps) every task on the pairs of the relaxed
              Lagrangian solution and the (k - 1) x tasks pairs of smallest Lagrangian penalty.
 
+Between sub-solves, when node costs or the node count are minimised, fleet-wide moves
+(:mod:`.quick`: empty a node into the room of the other used nodes; move a node's tasks to a
+cheaper empty node) run for :data:`QUICK_FIRST_SECONDS` after the start and
+:data:`QUICK_SECONDS` after each step (deterministic: a count of nodes). On cloud balancing
+they cut the gap to the LP bound at 60 s from 15.5-20.4 % to 12.5-17.7 % (400-2,400
+computers).
+
 k adapts per kind: it grows by 20 % after a sub-solve that proved its part optimal (the
 neighbourhood was too easy) and shrinks by 15 % after one that ran out of time. With
 ``workers >= 2`` (and not ``deterministic``) each step solves ``workers`` disjoint
@@ -122,6 +129,7 @@ from . import construct, lagrange, submodel
 from .bounds import Bounds, BoundTask
 from .flat import LINEAR_TERMS, Flat, Plan
 from .lagrange import Lagrangian
+from .quick import QuickMoves
 from .scaling import choose_scales, weight_multipliers
 
 NAME = "cpsat"
@@ -151,6 +159,10 @@ DETERMINISTIC_STEPS = 200  # sub-solves in deterministic mode without a time lim
 STALL_STEPS = 1_000  # without a time limit: stop after this many sub-solves without a gain
 MAX_CHAIN = 40.0  # nodes of a `chain` neighbourhood at most
 WATCH_INTERVAL = 0.02
+QUICK_FIRST_SECONDS = 2.0  # fleet-wide moves (quick.py) right after the start, at most
+QUICK_SECONDS = 0.01  # ... and after each step
+QUICK_SHARE = 0.05  # ... never more than this share of the time left
+QUICK_NODES = 20  # deterministic: nodes tried after each step
 Progress = Callable[[float, float, float | None], None]
 
 
@@ -309,6 +321,10 @@ class _Search:
         self.reduced_kind = _Kind("reduced", 1.0)
         if self.lagr is not None:
             self.kinds.append(_Kind("core", 2.0))
+        #: fleet-wide moves (:mod:`.quick`), when node costs or the node count are minimised
+        self.quick: QuickMoves | None = None
+        if (flat.any_node_cost and "cost" in self.order) or "nodes" in self.order:
+            self.quick = QuickMoves(flat, plan, self.key)
         self.reserve = 0.0  # seconds kept at the end for the final evaluation
         self.win_rate = 0.5  # recent share of sub-solves that improved
         self.adapt_time = True  # adapt sub_seconds to win_rate (not when given explicitly)
@@ -831,10 +847,30 @@ class _Search:
 
     # -- the loop --------------------------------------------------------------------------
 
+    def quick_moves(self, first: bool = False) -> None:
+        """Fleet-wide moves between sub-solves (:mod:`.quick`): a longer pass at the start, then
+        a short one after every step (bounded in nodes, not seconds, when deterministic)."""
+        if self.quick is None or not self.can_go_on():
+            return
+        if self.deterministic:
+            won = self.quick.run(float("inf"), self.f.N if first else QUICK_NODES)
+        else:
+            left = self.remaining()
+            budget = QUICK_FIRST_SECONDS if first else QUICK_SECONDS
+            if left is not None:
+                budget = min(budget, QUICK_SHARE * left)
+            won = self.quick.run(budget)
+        if won:
+            self.improvements += won
+            self.last_win = self.steps
+            self.check_proven()
+            self.record()
+
     def run(self) -> None:
         self.check_proven()
         self.record(force=True)
         self.lagrangian()
+        self.quick_moves(first=True)
         if self.deterministic:
             steps = DETERMINISTIC_STEPS
             if self.time_limit is not None:
@@ -843,6 +879,7 @@ class _Search:
                 if not self.can_go_on():
                     break
                 self.step(None)
+                self.quick_moves()
                 self.maybe_refix()
             return
         done = threading.Event()
@@ -852,6 +889,7 @@ class _Search:
         try:
             while self.can_go_on():
                 self.step(pool)
+                self.quick_moves()
                 self.maybe_refix()
                 if self.bounds.ready():
                     self.check_proven()
@@ -1015,6 +1053,8 @@ def solve(
     finally:
         bound_task.finish(stop)
     options["lns"] = {k.name: k.describe() for k in [*search.kinds, search.reduced_kind]}
+    if search.quick is not None:
+        options["lns"]["quick"] = search.quick.describe()
     if search.lagr is not None:
         options["lns"]["lagrangian"] = {
             "bound": search.lagr.best / search.units["cost"],
