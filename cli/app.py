@@ -232,7 +232,7 @@ PairProblemArg = Annotated[
     typer.Argument(
         help="Problem file (YAML or JSON; - for stdin). Alone, or as `- -`, the PLAN: its "
         "problem is then the copy it embeds, else the file named by problem.path.",
-        metavar="[PROBLEM]",
+        metavar="PROBLEM|PLAN",
     ),
 ]
 OptionalPlanArg = Annotated[
@@ -263,6 +263,7 @@ def solve(
             help="Problem files (YAML or JSON; - for stdin) or directories, searched for "
             "*.yaml, *.yml and *.json. More than one, a directory or --out-dir makes a batch.",
             show_default=False,
+            metavar="PROBLEM",
         ),
     ],
     solver: Annotated[
