@@ -11,7 +11,7 @@ EXAMPLE ?= examples/inference-fleet.yaml
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,plot]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,plot,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)

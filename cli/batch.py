@@ -313,7 +313,8 @@ def run(
         if sink is not None and sink is not sys.stdout:
             sink.close()
     if not quiet:
-        _table(rows)
+        order = {item.file: item.index for item in items}
+        _table(sorted(rows, key=lambda r: order.get(r["file"], 0)))
     code = worst((r["exit_code"] for r in rows), [int(c) for c in BATCH_SEVERITY])
     if stop.is_set():
         code = int(ExitCode.INTERRUPTED)

@@ -359,3 +359,12 @@ def test_interrupt_keeps_finished_plans_then_resume(tmp_path: Path) -> None:
     rows = rows_of(summary)
     assert rows["a.yaml"]["skipped_existing"] and not rows["b.json"]["skipped_existing"]
     assert rows["b.json"]["solver"] == "greedy"
+
+
+def test_ray_absent_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as when it is not installed
+    a = write(tmp_path / "a.yaml", generate(3, 2))
+    result = cli("solve", str(a), "--out-dir", str(tmp_path / "out"), "--executor", "ray")
+    assert result.exit_code == 2
+    assert "pip install 'taskalloc[ray]'" in result.stderr
+    assert not (tmp_path / "out").exists()
