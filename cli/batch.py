@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .app import err_console, fail, say
+from .app import err_console, fail, say, warn
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 
 if TYPE_CHECKING:
@@ -250,6 +250,11 @@ def run(
     if not items:
         fail(ExitCode.BAD_INPUT, f"no problem files (*.yaml, *.yml, *.json) in {' '.join(inputs)}")
     ex = _executor(executor, jobs, ray_address)
+    if executor == "ray" and jobs != 1:
+        warn(
+            "--jobs is for the local executor; Ray runs as many problems at once as the "
+            "cluster has CPUs"
+        )
     if not workers_given:
         cores = os.cpu_count() or 1
         per_job = 1 if executor == "ray" else max(1, cores // min(jobs, len(items)))

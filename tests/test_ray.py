@@ -90,7 +90,8 @@ def test_cli_batch_on_ray(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2, result.stderr
     rows = {Path(r["file"]).name: r for r in map(json.loads, result.stdout.splitlines())}
-    assert {n: r["exit_code"] for n, r in rows.items()} == {"a.yaml": 0, "b.yaml": 0, "broken.yaml": 2}
+    codes = {n: r["exit_code"] for n, r in rows.items()}
+    assert codes == {"a.yaml": 0, "b.yaml": 0, "broken.yaml": 2}
     assert "on a local Ray" in result.stderr
     assert cli("check", rows["a.yaml"]["plan"]).exit_code == 0
 
@@ -122,3 +123,22 @@ def test_lost_worker_is_retried_and_the_plan_written_once(tmp_path: Path) -> Non
     assert all(x.result.outcome == Outcome.OK for x in done)
     assert (d / "die.attempts").read_text() == "2"  # the first worker died, the retry solved it
     assert read_plan(str(tmp_path / "out" / "die.plan.yaml")).problem_path == str(d / "die.yaml")
+
+
+def test_stop_cancels_running_tasks(tmp_path: Path) -> None:
+    import threading
+
+    d = problems(tmp_path / "p", ["a.yaml", "hang.yaml"])
+    items = plan_items(find_problems([str(d)]), tmp_path / "out", "yaml")
+    stop = threading.Event()
+    ex = RayExecutor(target=batch_targets.hang_or_solve)
+    done, interrupted = run_batch(
+        items,
+        ex,
+        SolveOptions(solver="greedy"),
+        stop=stop,
+        on_done=lambda x: threading.Timer(0.3, stop.set).start(),
+    )
+    assert [Path(x.item.file).name for x in done] == ["a.yaml"]
+    assert [Path(i.file).name for i in interrupted] == ["hang.yaml"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.plan.yaml"]
