@@ -318,14 +318,15 @@ class LocalExecutor:
             return []
         ctx = _context()
         slots = [_Slot(ctx, self.target) for _ in range(min(self.parallelism, len(items)))]
-        queue: deque[tuple[Item, Spec | None]] = deque((i, None) for i in items)
+        # (item, its spec once made, attempts so far): a retried item keeps its spec
+        queue: deque[tuple[Item, Spec | None, int]] = deque((i, None, 0) for i in items)
         try:
             while True:
                 if stop.is_set():
                     return [s.item for s in slots if s.item is not None]
                 for slot in slots:
                     if slot.item is None and queue:
-                        item, spec = queue.popleft()
+                        item, spec, attempts = queue.popleft()
                         retry = spec is not None
                         spec = spec or make_spec(item)
                         limit = watch_limit(spec.opts)
@@ -334,7 +335,7 @@ class LocalExecutor:
                             limit = left if limit is None else min(limit, left)
                         now = time.monotonic()
                         kill_at = None if limit is None else now + limit + self.grace(limit)
-                        slot.attempts = slot.attempts if retry else 0
+                        slot.attempts = attempts
                         slot.submit(item, spec, kill_at)
                         if not retry:
                             on_start(item)
@@ -351,7 +352,7 @@ class LocalExecutor:
                 slot.close()
 
     def _poll(
-        self, slot: _Slot, queue: deque[tuple[Item, Spec | None]], on_finish: FinishFn
+        self, slot: _Slot, queue: deque[tuple[Item, Spec | None, int]], on_finish: FinishFn
     ) -> None:
         assert slot.item is not None and slot.spec is not None
         item, spec = slot.item, slot.spec
@@ -370,9 +371,8 @@ class LocalExecutor:
             code = slot.proc.exitcode if slot.proc is not None else None
             slot.kill()
             if slot.attempts < self.retries:
-                slot.attempts += 1
                 slot.item = slot.spec = None
-                queue.appendleft((item, spec))  # the same spec: the retry keeps its budget
+                queue.appendleft((item, spec, slot.attempts + 1))  # first in line, same spec
                 return
             result = RunResult(
                 Outcome.INTERNAL,
