@@ -296,18 +296,21 @@ def run(
         say(f"batch: {len(items)} problems on {where} ({jobs_text}{per}); plans in {out_dir}")
     try:
         with _stopping(stop), display:
-            _, interrupted = run_batch(
-                items,
-                ex,
-                opts,
-                fmt=plan_fmt,
-                embed=embed,
-                total_time_limit=total_time_limit,
-                skip_existing=skip_existing,
-                stop=stop,
-                on_start=lambda item: display.started(),
-                on_done=on_done,
-            )
+            try:
+                _, interrupted = run_batch(
+                    items,
+                    ex,
+                    opts,
+                    fmt=plan_fmt,
+                    embed=embed,
+                    total_time_limit=total_time_limit,
+                    skip_existing=skip_existing,
+                    stop=stop,
+                    on_start=lambda item: display.started(),
+                    on_done=on_done,
+                )
+            except BatchError as exc:
+                fail(ExitCode.BAD_INPUT, str(exc))
             from taskalloc.solvers.run import Outcome, RunResult
 
             for item in interrupted:

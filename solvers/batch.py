@@ -445,14 +445,21 @@ class RayExecutor:
 
         ray = import_ray()
         if not ray.is_initialized():
-            ray.init(
-                address=self.address,
-                num_cpus=self.num_cpus if self.address is None else None,
-                include_dashboard=False,
-                log_to_driver=False,  # worker output must not reach the driver's stdout
-                logging_level=logging.WARNING,
-                configure_logging=True,
-            )
+            try:
+                ray.init(
+                    address=self.address,
+                    num_cpus=self.num_cpus if self.address is None else None,
+                    include_dashboard=False,
+                    log_to_driver=False,  # worker output must not reach the driver's stdout
+                    logging_level=logging.WARNING,
+                    configure_logging=True,
+                )
+            except ConnectionError as exc:
+                raise BatchError(
+                    f"cannot connect to the Ray cluster at {self.address}: {exc} (a cluster "
+                    "with token authentication also needs RAY_AUTH_MODE=token and its token "
+                    "here: RAY_AUTH_TOKEN, or the token file)"
+                ) from None
             self.started_here = True
         return ray
 

@@ -368,3 +368,26 @@ def test_ray_absent_is_a_clear_usage_error(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 2
     assert "pip install 'taskalloc[ray]'" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_unreachable_ray_cluster_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    fake = types.ModuleType("ray")
+
+    def init(**kw: Any) -> None:
+        raise ConnectionError(f"Failed to connect to Ray cluster at {kw['address']}")
+
+    fake.is_initialized = lambda: False
+    fake.init = init
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    a = write(tmp_path / "a.yaml", generate(3, 2))
+    result = cli(
+        "solve", str(a), "--out-dir", str(tmp_path / "out"), "--executor", "ray",
+        "--ray-address", "10.1.2.3:6379",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "cannot connect to the Ray cluster at 10.1.2.3:6379" in result.stderr
+    assert "RAY_AUTH_MODE=token" in result.stderr
