@@ -195,7 +195,7 @@ def _stopping(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _executor(name: str, jobs: int, ray_address: str | None) -> Executor:
+def _executor(name: str, jobs: int, ray_address: str | None, quiet: bool) -> Executor:
     from taskalloc.solvers.batch import BatchError, LocalExecutor, RayExecutor, import_ray
 
     if name == "ray":
@@ -203,7 +203,7 @@ def _executor(name: str, jobs: int, ray_address: str | None) -> Executor:
             import_ray()
         except BatchError as exc:
             fail(ExitCode.BAD_INPUT, str(exc))
-        return RayExecutor(ray_address)
+        return RayExecutor(ray_address, quiet=quiet)
     if ray_address is not None:
         fail(ExitCode.BAD_INPUT, "--ray-address needs --executor ray")
     return LocalExecutor(jobs)
@@ -249,7 +249,7 @@ def run(
         fail(ExitCode.BAD_INPUT, str(exc))
     if not items:
         fail(ExitCode.BAD_INPUT, f"no problem files (*.yaml, *.yml, *.json) in {' '.join(inputs)}")
-    ex = _executor(executor, jobs, ray_address)
+    ex = _executor(executor, jobs, ray_address, quiet)
     if executor == "ray" and jobs != 1:
         warn(
             "--jobs is for the local executor; Ray runs as many problems at once as the "

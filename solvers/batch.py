@@ -431,8 +431,10 @@ class RayExecutor:
         grace: Callable[[float], float] = default_grace,
         max_retries: int = 3,
         num_cpus: int | None = None,
+        quiet: bool = False,
     ) -> None:
         self.address = address
+        self.quiet = quiet
         self.target = target
         self.grace = grace
         self.max_retries = max_retries
@@ -447,11 +449,12 @@ class RayExecutor:
         if not ray.is_initialized():
             try:
                 ray.init(
-                    address=self.address,
+                    # "local": always a new Ray for the run, never a cluster found on the machine
+                    address=self.address or "local",
                     num_cpus=self.num_cpus if self.address is None else None,
                     include_dashboard=False,
                     log_to_driver=False,  # worker output must not reach the driver's stdout
-                    logging_level=logging.WARNING,
+                    logging_level=logging.ERROR if self.quiet else logging.WARNING,
                     configure_logging=True,
                 )
             except ConnectionError as exc:

@@ -37,6 +37,7 @@ def local_ray() -> Iterator[Any]:
     from ray import cloudpickle
 
     ray.init(
+        address="local",  # a new Ray, whatever runs on the machine or RAY_ADDRESS says
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
