@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+:
 #   make demo   - create .venv, install, solve a bundled example and print its report
-#   make test   - create .venv, install with dev tools, run lint, types and the test suite
+#   make test   - create .venv, install with dev tools and Ray, run lint, types and the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
