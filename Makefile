@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine with Python 3.11+:
 #   make demo   - create .venv, install, solve a bundled example and print its report
-#   make test   - create .venv, install with dev tools, run lint, types and the test suite
+#   make test   - create .venv, install with dev tools and Ray, run lint, types and the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +11,7 @@ EXAMPLE ?= examples/inference-fleet.yaml
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,plot]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,plot,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -142,12 +142,56 @@ def _load(path: str) -> Problem:
     return problem
 
 
-def _load_pair(problem_file: str, plan_file: str) -> tuple[Problem, Plan]:
+def _load_pair(problem_file: str, plan_file: str | None) -> tuple[Problem, Plan]:
+    """The problem and the plan of `check` and `report`.
+
+    With two files, each is read from its place (one of them may be stdin). With one file
+    (``report PLAN``), or ``- -`` (the plan on stdin), the problem is the one the plan
+    embeds (``problem.text``, written by ``solve -`` or ``--embed-problem``), else the file
+    the plan names (``problem.path``, relative to the current directory or to the plan's);
+    either must have the bytes whose sha256 the plan records.
+    """
     from taskalloc.problems.plan import read_plan
 
-    if problem_file == "-" and plan_file == "-":
-        fail(ExitCode.BAD_INPUT, "only one of PROBLEM and PLAN can be read from stdin")
+    if plan_file is None or (problem_file == "-" and plan_file == "-"):
+        source = problem_file if plan_file is None else "-"
+        plan = read_plan(source)
+        return _problem_of(plan, source), plan
     return _load(problem_file), read_plan(plan_file)
+
+
+def _problem_of(plan: Plan, plan_file: str) -> Problem:
+    import hashlib
+
+    from taskalloc.problems.problem import build_problem
+    from taskalloc.problems.source import parse
+
+    plan_name = "<stdin>" if plan_file == "-" else plan_file
+    if plan.problem_text is not None:
+        data = plan.problem_text.encode("utf-8")
+        if hashlib.sha256(data).hexdigest() != plan.problem_sha256:
+            warn(f"{plan_name}: the embedded problem does not match problem.sha256")
+        problem = build_problem(parse(f"{plan_name}#problem.text", data))
+        for w in problem.warnings:
+            warn(str(w))
+        return problem
+    if not plan.problem_path:
+        fail(
+            ExitCode.BAD_INPUT,
+            f"{plan_name}: the plan neither embeds its problem (problem.text) nor names its file "
+            "(problem.path); give both files: PROBLEM PLAN",
+        )
+    candidates = [Path(plan.problem_path)]
+    if plan_file != "-" and not candidates[0].is_absolute():
+        candidates.append(Path(plan_file).parent / plan.problem_path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return _load(str(candidate))
+    fail(
+        ExitCode.BAD_INPUT,
+        f"{plan_name}: the problem file {plan.problem_path} (problem.path) is not there; give "
+        "both files: PROBLEM PLAN",
+    )
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -183,15 +227,45 @@ def _fmt(x: float) -> str:
 
 
 ProblemArg = Annotated[str, typer.Argument(help="Problem file (YAML or JSON); - for stdin.")]
-PlanArg = Annotated[str, typer.Argument(help="Plan file written by `solve`; - for stdin.")]
+PairProblemArg = Annotated[
+    str,
+    typer.Argument(
+        help="Problem file (YAML or JSON; - for stdin). Alone, or as `- -`, the PLAN: its "
+        "problem is then the copy it embeds, else the file named by problem.path.",
+        metavar="PROBLEM|PLAN",
+    ),
+]
+OptionalPlanArg = Annotated[
+    str | None,
+    typer.Argument(help="Plan file written by `solve`; - for stdin.", metavar="PLAN"),
+]
 
 
 # -- commands --------------------------------------------------------------------------------
 
 
+class SolveFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class ExecutorName(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def solve(
-    problem_file: ProblemArg,
+    problem_files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Problem files (YAML or JSON; - for stdin) or directories, searched for "
+            "*.yaml, *.yml and *.json. More than one, a directory or --out-dir makes a batch.",
+            show_default=False,
+            metavar="PROBLEM",
+        ),
+    ],
     solver: Annotated[
         str,
         typer.Option(
@@ -204,22 +278,35 @@ def solve(
         Path | None, typer.Option("--output", "-o", help="Write the plan here (default stdout).")
     ] = None,
     fmt: Annotated[
-        PlanFormat | None,
-        typer.Option("--format", "-f", help="Plan format (default: from -o's suffix, else yaml)."),
+        SolveFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Plan format (default: from -o's suffix, else yaml). In a batch, jsonl writes "
+            "the summary to stdout (plans in yaml).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (recorded in the plan).")] = 0,
     time_limit: Annotated[
         float | None,
         typer.Option(
-            "--time-limit", "-t", min=0, help="Seconds for the whole search (cpsat default: 60)."
+            "--time-limit",
+            "-t",
+            min=0,
+            help="Seconds for the whole search of a problem (cpsat default: 60).",
         ),
     ] = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--workers", "-w", min=1, help="Search threads (cpsat; mip: SCIP and CP-SAT backends)."
+            "--workers",
+            "-w",
+            min=1,
+            help="Search threads per problem (cpsat; mip: SCIP and CP-SAT backends). Default 2; "
+            "in a batch, the cores divided by --jobs (local) or 1 (ray: each task reserves this "
+            "many CPUs).",
         ),
-    ] = 2,
+    ] = None,
     deterministic: Annotated[
         bool,
         typer.Option(
@@ -262,122 +349,194 @@ def solve(
             "optimality.",
         ),
     ] = None,
+    embed: Annotated[
+        bool,
+        typer.Option(
+            "--embed-problem",
+            help="Copy the problem file's text into the plan (problem.text), so that `report "
+            "PLAN` and `check PLAN` need nothing else. Always on for a problem read from stdin.",
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            "-d",
+            help="Batch: directory for plan files, one per problem: NAME.plan.yaml (or .json), "
+            "keeping the sub-directories of an input directory.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Batch: problems solved at once, one process each."
+        ),
+    ] = 1,
+    total_time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--total-time-limit",
+            min=0,
+            help="Batch: seconds for the whole batch; a problem starting late gets what is left, "
+            "problems not started by then are skipped (exit 4).",
+        ),
+    ] = None,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="Batch: keep every plan file already in --out-dir and solve only the rest "
+            "(resumes an interrupted batch).",
+        ),
+    ] = False,
+    summary: Annotated[
+        str | None,
+        typer.Option(
+            "--summary",
+            help="Batch: write one JSON line per problem to this file as each finishes (- for "
+            "stdout, like --format jsonl).",
+        ),
+    ] = None,
+    executor: Annotated[
+        ExecutorName,
+        typer.Option(
+            "--executor",
+            help="Batch: local (worker processes on this machine) or ray (Ray tasks; needs "
+            "pip install 'taskalloc[ray]').",
+        ),
+    ] = ExecutorName.local,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Batch with --executor ray: the cluster (e.g. 10.0.0.5:6379, or auto); "
+            "default: a local Ray started for the run.",
+        ),
+    ] = None,
 ) -> None:
     """Solve a problem and write the plan (stdout or -o); progress and a summary go to stderr.
 
     Exit 0 with a plan; 3 when the problem is proven infeasible (the plan then lists the
     proofs); 4 when no plan was found within the limits (the partial plan says why); 130 on
     Ctrl-C or SIGTERM, after writing the best plan found so far (status feasible).
+
+    Batch: with several problems, a directory or --out-dir, every problem gets a plan file in
+    --out-dir, written as soon as it is solved; a rich progress bar and a closing table go to
+    stderr; the exit code is the worst of the batch (130, 70, 2, 4, 3, then 0).
     """
     import threading
 
-    from taskalloc.problems.evaluate import make_plan
-    from taskalloc.problems.plan import SolverInfo, Status, read_plan
-    from taskalloc.problems.problem import prove_infeasible
-    from taskalloc.solvers import SOLVERS, SolverUnavailable, choose, explain_infeasible
-    from taskalloc.solvers import solve as run_solver
+    from taskalloc.problems.plan import read_plan
+    from taskalloc.solvers import SOLVERS, SolverUnavailable
     from taskalloc.solvers.greedy import POLICIES
+    from taskalloc.solvers.run import SolveOptions, solve_problem, stdout_to_stderr
+
+    from .exits import EXIT_FOR_OUTCOME
 
     if solver != "auto" and solver not in SOLVERS:
         names = ", ".join(["auto", *SOLVERS])
         fail(ExitCode.BAD_INPUT, f"unknown solver '{solver}' (available: {names})")
     if policy not in POLICIES:
         fail(ExitCode.BAD_INPUT, f"unknown policy '{policy}' (one of: {', '.join(POLICIES)})")
-    problem = _load(problem_file)
-    backend = choose(problem, solver)
-    if (mip_backend is not None or gap is not None) and backend != "mip":
-        warn(f"--backend and --gap apply to -s mip; ignored by {backend}")
-    path = None if problem_file == "-" else problem_file
-    fmt_name = _format_for(output, fmt)
-    proofs = prove_infeasible(problem)
-    if proofs:
-        info = SolverInfo(
-            name=backend,
-            status=Status.INFEASIBLE,
-            seconds=0.0,
-            seed=seed,
-            message="structural check proves that no plan exists",
+    opts = SolveOptions(
+        solver=solver,
+        seed=seed,
+        time_limit=time_limit,
+        workers=workers or 2,
+        deterministic=deterministic,
+        policy=policy,
+        backend=mip_backend,
+        gap=gap,
+    )
+    is_batch = (
+        out_dir is not None
+        or len(problem_files) > 1
+        or any(f != "-" and Path(f).is_dir() for f in problem_files)
+    )
+    if is_batch:
+        from . import batch
+
+        if output is not None or hint is not None:
+            fail(ExitCode.BAD_INPUT, "-o and --hint are for one problem; a batch uses --out-dir")
+        if out_dir is None:
+            fail(
+                ExitCode.BAD_INPUT,
+                "several problems (or a directory) need --out-dir DIR for their plan files",
+            )
+        code = batch.run(
+            problem_files,
+            out_dir,
+            opts,
+            workers_given=workers is not None,
+            fmt=fmt.value if fmt is not None else None,
+            embed=embed,
+            jobs=jobs,
+            total_time_limit=total_time_limit,
+            skip_existing=skip_existing,
+            summary=summary,
+            executor=executor.value,
+            ray_address=ray_address,
+            quiet=_Opts.quiet,
         )
-        plan, _ = make_plan(problem, [], info, infeasibility=[str(d) for d in proofs], path=path)
-        _write(plan.dumps(fmt_name), output)
-        fail(ExitCode.INFEASIBLE, "infeasible: no plan can exist:", *(f"  {d}" for d in proofs))
-    hint_assignments = None
+        if code:
+            raise typer.Exit(code)
+        return
+    batch_only = {
+        "--jobs": jobs != 1,
+        "--total-time-limit": total_time_limit is not None,
+        "--skip-existing": skip_existing,
+        "--summary": summary is not None,
+        "--executor": executor != ExecutorName.local,
+        "--ray-address": ray_address is not None,
+        "--format jsonl": fmt == SolveFormat.jsonl,
+    }
+    misplaced = [name for name, given in batch_only.items() if given]
+    if misplaced:
+        fail(ExitCode.BAD_INPUT, f"{', '.join(misplaced)}: for batches only (give --out-dir DIR)")
+    problem_file = problem_files[0]
+    problem = _load(problem_file)
+    path = None if problem_file == "-" else problem_file
+    fmt_name = _format_for(output, PlanFormat(fmt.value) if fmt is not None else None)
     if hint is not None:
         hint_plan = read_plan(hint)
         if hint_plan.problem_sha256 != problem.sha256:
             warn(f"the hint {hint} was made for a file with other bytes; using what fits")
-        hint_assignments = hint_plan.assignments
-    if backend == "cpsat" and time_limit is None:
-        time_limit = 60.0
+        opts.hint = hint_plan.assignments
     stop = threading.Event()
-    options: dict[str, Any] = {
-        "seed": seed,
-        "time_limit": time_limit,
-        "policy": policy,
-        "workers": workers,
-        "deterministic": deterministic,
-        "hint": hint_assignments,
-        "progress": _Progress(backend) if not _Opts.quiet else None,
-        "stop": stop,
-        "backend": mip_backend,
-        "gap": gap,
-    }
     with _graceful_stop(stop):  # until the plan is written, a signal only asks to stop
         try:
-            result = run_solver(problem, backend, **options)
+            with stdout_to_stderr():  # OR-Tools backends may print: stdout is for the plan
+                res = solve_problem(
+                    problem,
+                    opts,
+                    path=path,
+                    fmt=fmt_name,
+                    embed=embed or problem_file == "-",
+                    stop=stop,
+                    progress=_Progress(choose_name(problem, solver)) if not _Opts.quiet else None,
+                    say=say,
+                    warn=warn,
+                )
         except SolverUnavailable as exc:
             fail(ExitCode.BAD_INPUT, str(exc))
-        info = SolverInfo(
-            name=result.solver,
-            status=result.status,
-            bound=result.bound,
-            seconds=result.seconds,
-            seed=result.seed,
-            message=result.message,
-            options=result.options,
-            trajectory=result.trajectory,
-        )
-        conflicts: list[str] = []
-        if result.status == Status.INFEASIBLE and not stop.is_set():
-            say("infeasible: looking for a small set of tasks that cannot all be placed ...")
-            conflicts = explain_infeasible(problem, time_limit=10.0, workers=workers)
-        plan, ev = make_plan(problem, result.assignments, info, path=path, infeasibility=conflicts)
-        if result.has_plan and not ev.feasible:
-            raise RuntimeError(
-                f"solver {backend} returned an infeasible plan as {result.status}: "
-                + "; ".join(v.message for v in ev.violations[:5])
-            )
-        _write(plan.dumps(fmt_name), output)
-    if result.status != Status.INFEASIBLE:
-        placed = len(ev.placed_tasks)
-        objective = ", ".join(f"{k}={_fmt(v)}" for k, v in ev.objective.items())
-        say(
-            f"{result.solver}: {result.status} in {result.seconds:.2f} s; "
-            f"{placed}/{len(problem.tasks)} tasks placed "
-            f"({ev.placed_replicas}/{ev.total_replicas} replicas) on "
-            f"{ev.nodes_used}/{len(problem.nodes)} nodes; objective {objective}; "
-            f"fitness {_fmt(ev.fitness)}"
-            + (f"; {result.message}" if result.message and result.has_plan else "")
-        )
+        assert res.plan_text is not None
+        _write(res.plan_text, output)
+    if res.structural:
+        fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+    if res.summary:
+        say(res.summary)
     if output is not None:
         say(f"plan written to {output}")
-    if stop.is_set():
-        fail(ExitCode.INTERRUPTED, "interrupted: the plan holds the best solution found so far")
-    if result.status == Status.INFEASIBLE:
-        fail(
-            ExitCode.INFEASIBLE,
-            f"infeasible: {result.message or 'proven by the solver'}",
-            *(conflicts or ["  (no small conflicting set found within 10 s)"]),
-        )
-    if not result.has_plan:
-        required = [u for u in ev.unplaced if problem.tasks[problem.task_index[u.task]].required]
-        fail(
-            ExitCode.NO_PLAN,
-            f"no plan: {result.message or 'no feasible plan found within the limits'}",
-            *(f"  {u.task}: {u.reason}" for u in required[:20]),
-        )
-    for u in ev.unplaced:
-        say(f"unplaced {u.task}: {u.reason}")
+    if res.error_lines:
+        fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+    for line in res.unplaced_lines:
+        say(line)
+
+
+def choose_name(problem: Problem, solver: str) -> str:
+    from taskalloc.solvers import choose
+
+    return choose(problem, solver)
 
 
 class _Progress:
@@ -450,13 +609,16 @@ def validate(problem_file: ProblemArg) -> None:
 
 @app.command()
 def check(
-    problem_file: ProblemArg,
-    plan_file: PlanArg,
+    problem_file: PairProblemArg,
+    plan_file: OptionalPlanArg = None,
     fmt: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="text (stderr) or json (stdout).")
     ] = CheckFormat.text,
 ) -> None:
     """Recompute every constraint and objective term of a plan from the two files alone.
+
+    `check PLAN` (or `check - -` with the plan on stdin) takes the problem the plan embeds
+    (problem.text), else the file named by problem.path.
 
     Exit 0 when every constraint holds and the stated objective equals the recomputed one
     (relative tolerance 1e-6), else 1 with every violation listed.
@@ -494,8 +656,8 @@ def check(
 
 @app.command()
 def report(
-    problem_file: ProblemArg,
-    plan_file: PlanArg,
+    problem_file: PairProblemArg,
+    plan_file: OptionalPlanArg = None,
     fmt: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="table, json, markdown or csv.")
     ] = ReportFormat.table,
@@ -504,6 +666,9 @@ def report(
     ] = None,
 ) -> None:
     """Utilisation per node and resource, objective terms, fitness, unplaced tasks and why.
+
+    `report PLAN` (or `report - -` with the plan on stdin) takes the problem the plan embeds
+    (problem.text), else the file named by problem.path.
 
     The report is recomputed from the problem and the plan's assignments, not taken from the
     plan's own metrics.

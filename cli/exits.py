@@ -16,5 +16,31 @@ class ExitCode(IntEnum):
 EXIT_CODES_HELP = (
     "Exit codes: 0 plan found (or file valid, check passed); 1 check found violations; "
     "2 bad input or usage; 3 proven infeasible; 4 no plan within the limits; "
-    "70 internal error; 130 interrupted."
+    "70 internal error; 130 interrupted. A batch (several problems, or --out-dir) exits with "
+    "the worst code of its problems: 130, 70, 2, 4, 3, then 0."
+)
+
+
+#: exit code of each way solving one problem can end (taskalloc.solvers.run.Outcome values;
+#: strings here so that importing this module stays cheap)
+EXIT_FOR_OUTCOME: dict[str, ExitCode] = {
+    "ok": ExitCode.OK,
+    "infeasible": ExitCode.INFEASIBLE,
+    "no_plan": ExitCode.NO_PLAN,
+    "bad_input": ExitCode.BAD_INPUT,
+    "internal": ExitCode.INTERNAL,
+    "interrupted": ExitCode.INTERRUPTED,
+    "timeout": ExitCode.NO_PLAN,  # a batch job killed past its time limit: no plan
+    "skipped": ExitCode.NO_PLAN,  # a batch job never started: the total time was up
+}
+
+#: a batch exits with the worst code of its problems, in this order (most severe first):
+#: interrupted, internal error, bad input, no plan, infeasible, ok
+BATCH_SEVERITY: tuple[ExitCode, ...] = (
+    ExitCode.INTERRUPTED,
+    ExitCode.INTERNAL,
+    ExitCode.BAD_INPUT,
+    ExitCode.NO_PLAN,
+    ExitCode.INFEASIBLE,
+    ExitCode.OK,
 )

@@ -111,6 +111,8 @@ class Plan:
     metrics: dict[str, Any] = field(default_factory=dict)
     problem_path: str | None = None  # where the problem was read from (not for stdin)
     infeasibility: list[str] = field(default_factory=list)  # proofs, when status is infeasible
+    # the problem file's text, embedded (``problem.text``) so that the plan is self-contained
+    problem_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         prob: dict[str, Any] = {}
@@ -119,6 +121,8 @@ class Plan:
         prob["sha256"] = self.problem_sha256
         if self.problem_path:
             prob["path"] = self.problem_path
+        if self.problem_text is not None:
+            prob["text"] = self.problem_text
         d: dict[str, Any] = {
             "taskalloc_plan": 1,
             "problem": prob,
@@ -162,8 +166,16 @@ class _PlanDumper(_Dumper):
         block = any(isinstance(x, str) and len(x) > 24 for x in data)
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=not block and None)
 
+    def represent_str(self, data: str) -> Any:
+        """Multi-line text (an embedded problem file) as a literal block where YAML allows it;
+        the emitter falls back to a quoted scalar otherwise, so the text always reads back
+        exactly."""
+        style = "|" if "\n" in data else None
+        return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
 
 _PlanDumper.add_representer(list, _PlanDumper.represent_list)
+_PlanDumper.add_representer(str, _PlanDumper.represent_str)
 
 
 def dumps(data: Mapping[str, Any], fmt: str = "yaml") -> str:
@@ -218,6 +230,7 @@ class _ProblemRef(_Base):
     name: str | None = None
     sha256: str
     path: str | None = None
+    text: str | None = None
 
 
 class _PlanIn(_Base):
@@ -276,6 +289,7 @@ def plan_from_source(src: Source) -> Plan:
         unplaced=[Unplaced(u.task, u.reason, tuple(u.details)) for u in p.unplaced],
         metrics=dict(p.metrics),
         problem_path=p.problem.path,
+        problem_text=p.problem.text,
         infeasibility=list((p.model_extra or {}).get("infeasibility") or []),
     )
 

@@ -289,10 +289,11 @@ def test_check_problem_file_as_plan():
     assert result.stderr.startswith(f"{path}:")
 
 
-def test_check_both_from_stdin():
+def test_check_both_from_stdin_reads_a_plan():
+    # `check - -`: stdin holds a plan, whose problem is embedded or named (tests/test_pipes.py)
     result = cli("check", "-", "-", input="")
     assert result.exit_code == 2
-    assert result.stderr == "only one of PROBLEM and PLAN can be read from stdin\n"
+    assert result.stderr == "<stdin>: a plan file must be a mapping\n"
 
 
 # -- report ----------------------------------------------------------------------------------

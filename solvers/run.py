@@ -1,0 +1,317 @@
+"""Solve one problem into a plan: the unit that ``taskalloc solve`` runs for one file and that a
+batch runs in each worker process or Ray task.
+
+:func:`solve_problem` takes a loaded :class:`~taskalloc.problems.problem.Problem`;
+:func:`run_bytes` takes the bytes of a problem file and never raises (bad input, solver errors
+and internal errors become a :class:`RunResult` with an :class:`Outcome`), so that a batch keeps
+going whatever one file does. Neither imports typer, rich or the CLI: the CLI maps an
+:class:`Outcome` to its exit code (:data:`taskalloc.cli.exits.EXIT_FOR_OUTCOME`).
+
+Nothing here writes to stdout; C-level output of a backend is kept off stdout by the caller
+(see :func:`stdout_to_stderr`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskalloc.problems.plan import Assignment, Plan
+    from taskalloc.problems.problem import Problem
+
+#: default time limit (seconds) of the exact engine when none is given
+CPSAT_DEFAULT_LIMIT = 60.0
+#: seconds spent looking for small conflicting task sets after CP-SAT proves infeasibility
+EXPLAIN_LIMIT = 10.0
+
+
+class Outcome(StrEnum):
+    """How solving one problem ended (the CLI maps each to an exit code)."""
+
+    OK = "ok"  # a plan (optimal or feasible)
+    INFEASIBLE = "infeasible"  # proven: no plan exists (the plan file lists the proofs)
+    NO_PLAN = "no_plan"  # no plan within the limits (partial plan, status unknown)
+    BAD_INPUT = "bad_input"  # the file is not a valid problem, or bad options
+    INTERNAL = "internal"  # a bug, or a worker that died
+    INTERRUPTED = "interrupted"  # stopped by a signal
+    TIMEOUT = "timeout"  # a batch job killed after its time limit and grace (no plan)
+    SKIPPED = "skipped"  # a batch job not started: the batch's total time was up
+
+
+@dataclass
+class SolveOptions:
+    """The options of ``taskalloc solve`` that shape one solver run (picklable)."""
+
+    solver: str = "auto"
+    seed: int = 0
+    time_limit: float | None = None
+    workers: int = 2
+    deterministic: bool = False
+    policy: str = "least-loaded"
+    backend: str | None = None
+    gap: float | None = None
+    hint: list[Assignment] | None = None
+    time_cap: float | None = None  # at most this many seconds whatever the limit (batch time)
+
+    def effective_time_limit(self, backend: str) -> float | None:
+        limit = self.time_limit
+        if backend == "cpsat" and limit is None:
+            limit = CPSAT_DEFAULT_LIMIT
+        if self.time_cap is not None:
+            limit = self.time_cap if limit is None else min(limit, self.time_cap)
+        return limit
+
+
+@dataclass
+class RunResult:
+    """What solving one problem produced. Picklable; ``plan`` is dropped before it crosses a
+    process boundary (``plan_text`` carries it)."""
+
+    outcome: Outcome
+    plan_text: str | None = None
+    plan: Plan | None = field(default=None, repr=False)
+    solver: str | None = None
+    status: str | None = None  # the plan's status: optimal, feasible, infeasible, unknown
+    objective: dict[str, float] | None = None
+    bound: dict[str, float] | None = None
+    gap: float | None = None
+    fitness: float | None = None
+    seconds: float | None = None  # solver seconds, as recorded in the plan
+    message: str | None = None  # the solver's message, or the error
+    error_lines: list[str] = field(default_factory=list)  # why it failed, one line each
+    summary: str | None = None  # one line: status, placed tasks, objective, fitness
+    unplaced_lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    structural: bool = False  # infeasible by the structural checks (no solver ran)
+
+    def portable(self) -> RunResult:
+        """A copy without the Plan object (smaller to send between processes)."""
+        from dataclasses import replace
+
+        return replace(self, plan=None)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
+def final_gap(plan: Plan) -> float | None:
+    """Relative gap of the scalar fitness at the end of the search (as the progress lines show
+    it): 0 for an optimal plan, None without a bound."""
+    if str(plan.solver.status) == "optimal":
+        return 0.0
+    for _, objective, bound in reversed(plan.solver.trajectory):
+        if bound is not None:
+            return abs(objective - bound) / max(abs(objective), 1e-9)
+    return None
+
+
+def solve_problem(
+    problem: Problem,
+    opts: SolveOptions,
+    *,
+    path: str | None,
+    fmt: str = "yaml",
+    embed: bool = False,
+    stop: Any = None,
+    progress: Callable[[float, float, float | None], None] | None = None,
+    say: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+    explain_limit: float = EXPLAIN_LIMIT,
+) -> RunResult:
+    """Solve a loaded problem into plan text and an outcome.
+
+    ``path`` is recorded as ``problem.path``; ``embed`` also records the problem file's text
+    (``problem.text``) so that the plan is self-contained. ``stop`` (an Event) asks the solver
+    to end with its best plan; the outcome is then INTERRUPTED and the plan is still there.
+    Raises SolverUnavailable for an unknown or uninstalled backend.
+    """
+    import threading
+
+    from taskalloc.problems.evaluate import make_plan
+    from taskalloc.problems.plan import SolverInfo, Status
+    from taskalloc.problems.problem import prove_infeasible
+
+    from . import choose, explain_infeasible
+    from . import solve as run_solver
+
+    def tell(line: str) -> None:
+        if say is not None:
+            say(line)
+
+    backend = choose(problem, opts.solver)
+    warnings: list[str] = []
+    if (opts.backend is not None or opts.gap is not None) and backend != "mip":
+        warnings.append(f"--backend and --gap apply to -s mip; ignored by {backend}")
+        if warn is not None:
+            warn(warnings[-1])
+    text = problem.source.data.decode("utf-8") if embed else None
+    proofs = prove_infeasible(problem)
+    if proofs:
+        info = SolverInfo(
+            name=backend,
+            status=Status.INFEASIBLE,
+            seconds=0.0,
+            seed=opts.seed,
+            message="structural check proves that no plan exists",
+        )
+        plan, _ = make_plan(problem, [], info, infeasibility=[str(d) for d in proofs], path=path)
+        plan.problem_text = text
+        return RunResult(
+            outcome=Outcome.INFEASIBLE,
+            plan_text=plan.dumps(fmt),
+            plan=plan,
+            solver=backend,
+            status=str(Status.INFEASIBLE),
+            seconds=0.0,
+            message=info.message,
+            error_lines=["infeasible: no plan can exist:", *(f"  {d}" for d in proofs)],
+            warnings=warnings,
+            structural=True,
+        )
+    stop = stop if stop is not None else threading.Event()
+    options: dict[str, Any] = {
+        "seed": opts.seed,
+        "time_limit": opts.effective_time_limit(backend),
+        "policy": opts.policy,
+        "workers": opts.workers,
+        "deterministic": opts.deterministic,
+        "hint": opts.hint,
+        "progress": progress,
+        "stop": stop,
+        "backend": opts.backend,
+        "gap": opts.gap,
+    }
+    result = run_solver(problem, backend, **options)
+    info = SolverInfo(
+        name=result.solver,
+        status=result.status,
+        bound=result.bound,
+        seconds=result.seconds,
+        seed=result.seed,
+        message=result.message,
+        options=result.options,
+        trajectory=result.trajectory,
+    )
+    conflicts: list[str] = []
+    if result.status == Status.INFEASIBLE and not stop.is_set() and explain_limit > 0:
+        tell("infeasible: looking for a small set of tasks that cannot all be placed ...")
+        conflicts = explain_infeasible(problem, time_limit=explain_limit, workers=opts.workers)
+    plan, ev = make_plan(problem, result.assignments, info, path=path, infeasibility=conflicts)
+    plan.problem_text = text
+    if result.has_plan and not ev.feasible:
+        raise RuntimeError(
+            f"solver {backend} returned an infeasible plan as {result.status}: "
+            + "; ".join(v.message for v in ev.violations[:5])
+        )
+    out = RunResult(
+        outcome=Outcome.OK,
+        plan_text=plan.dumps(fmt),
+        plan=plan,
+        solver=result.solver,
+        status=str(result.status),
+        objective=dict(ev.objective) if result.has_plan or result.assignments else None,
+        bound=dict(result.bound) if result.bound else None,
+        gap=final_gap(plan),
+        fitness=ev.fitness if result.has_plan else None,
+        seconds=result.seconds,
+        message=result.message,
+        warnings=warnings,
+    )
+    if result.status != Status.INFEASIBLE:
+        placed = len(ev.placed_tasks)
+        objective = ", ".join(f"{k}={_fmt(v)}" for k, v in ev.objective.items())
+        out.summary = (
+            f"{result.solver}: {result.status} in {result.seconds:.2f} s; "
+            f"{placed}/{len(problem.tasks)} tasks placed "
+            f"({ev.placed_replicas}/{ev.total_replicas} replicas) on "
+            f"{ev.nodes_used}/{len(problem.nodes)} nodes; objective {objective}; "
+            f"fitness {_fmt(ev.fitness)}"
+            + (f"; {result.message}" if result.message and result.has_plan else "")
+        )
+    if stop.is_set():
+        out.outcome = Outcome.INTERRUPTED
+        out.error_lines = ["interrupted: the plan holds the best solution found so far"]
+    elif result.status == Status.INFEASIBLE:
+        out.outcome = Outcome.INFEASIBLE
+        out.error_lines = [
+            f"infeasible: {result.message or 'proven by the solver'}",
+            *(conflicts or [f"  (no small conflicting set found within {explain_limit:g} s)"]),
+        ]
+    elif not result.has_plan:
+        required = [u for u in ev.unplaced if problem.tasks[problem.task_index[u.task]].required]
+        out.outcome = Outcome.NO_PLAN
+        out.error_lines = [
+            f"no plan: {result.message or 'no feasible plan found within the limits'}",
+            *(f"  {u.task}: {u.reason}" for u in required[:20]),
+        ]
+    else:
+        out.unplaced_lines = [f"unplaced {u.task}: {u.reason}" for u in ev.unplaced]
+    return out
+
+
+def run_bytes(
+    name: str,
+    data: bytes,
+    opts: SolveOptions,
+    *,
+    path: str | None,
+    fmt: str = "yaml",
+    embed: bool = False,
+    stop: Any = None,
+    explain_limit: float = EXPLAIN_LIMIT,
+) -> RunResult:
+    """Parse, validate and solve the bytes of a problem file; never raises for bad input or
+    solver errors (they become the outcome BAD_INPUT or INTERNAL with the reason)."""
+    from taskalloc.problems.problem import build_problem
+    from taskalloc.problems.source import InputError, parse
+
+    from . import SolverUnavailable
+
+    try:
+        problem = build_problem(parse(name, data))
+    except InputError as exc:
+        lines = [str(d) for d in exc.diagnostics]
+        if exc.total > len(exc.diagnostics):
+            lines.append(f"... and {exc.total - len(exc.diagnostics)} more errors")
+        return RunResult(
+            Outcome.BAD_INPUT, message=lines[0] if lines else "bad input", error_lines=lines
+        )
+    except Exception as exc:
+        return _internal(exc)
+    try:
+        result = solve_problem(
+            problem, opts, path=path, fmt=fmt, embed=embed, stop=stop, explain_limit=explain_limit
+        )
+    except SolverUnavailable as exc:
+        return RunResult(Outcome.BAD_INPUT, message=str(exc), error_lines=[str(exc)])
+    except Exception as exc:
+        return _internal(exc)
+    result.warnings = [str(w) for w in problem.warnings] + result.warnings
+    return result
+
+
+def _internal(exc: BaseException) -> RunResult:
+    message = f"internal error: {type(exc).__name__}: {exc}"
+    return RunResult(Outcome.INTERNAL, message=message, error_lines=[message])
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to file descriptor 1 (C libraries included) to stderr while the
+    block runs, so that standard output carries data only."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

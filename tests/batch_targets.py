@@ -1,0 +1,31 @@
+"""Worker targets for batch tests: the real :func:`run_spec`, except for problems whose name
+asks for trouble. Importable by worker processes (and pickled by value for Ray)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from taskalloc.solvers.batch import Spec, run_spec
+from taskalloc.solvers.run import RunResult
+
+
+def hang_or_solve(spec: Spec) -> RunResult:
+    """A problem named ``*hang*`` never returns (as a solver stuck past its limit would)."""
+    if "hang" in spec.name:
+        time.sleep(3600)
+    return run_spec(spec)
+
+
+def die_once_or_solve(spec: Spec) -> RunResult:
+    """A problem named ``*die*`` kills its own worker process on the first attempt (a lost
+    worker); the marker file next to the problem records the attempts."""
+    if "die" in spec.name:
+        marker = Path(spec.name).with_suffix(".attempts")
+        attempts = int(marker.read_text()) if marker.exists() else 0
+        marker.write_text(str(attempts + 1))
+        if attempts == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return run_spec(spec)
