@@ -256,13 +256,63 @@ def solve(
             "optimality.",
         ),
     ] = None,
+    pareto: Annotated[
+        str | None,
+        typer.Option(
+            "--pareto",
+            help="Compute a Pareto front of these 2 or 3 objective terms (e.g. cost,balance): "
+            "one plan file per non-dominated plan in --out-dir, the front summary on stdout "
+            "(or -o). -s cpsat: the exact front of 2 terms; -s ga: NSGA-II, 2 or 3 terms.",
+        ),
+    ] = None,
+    points: Annotated[
+        int | None,
+        typer.Option(
+            "--points", min=2, help="--pareto with cpsat: at most K points, evenly spaced."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out-dir", help="Directory for plan files (--pareto).")
+    ] = None,
+    reference_front: Annotated[
+        str | None,
+        typer.Option(
+            "--reference-front",
+            help="--pareto: a front summary written earlier (e.g. by -s cpsat --pareto); the "
+            "summary then gives each plan's distance to that front.",
+        ),
+    ] = None,
 ) -> None:
     """Solve a problem and write the plan (stdout or -o); progress and a summary go to stderr.
 
     Exit 0 with a plan; 3 when the problem is proven infeasible (the plan then lists the
     proofs); 4 when no plan was found within the limits (the partial plan says why); 130 on
     Ctrl-C or SIGTERM, after writing the best plan found so far (status feasible).
+    With --pareto: the plans go to --out-dir (plan-01.yaml, ...), the front summary to stdout
+    or -o; exit 2 for bad terms, 3 proven infeasible, 4 no plan, 130 after writing the front
+    found so far.
     """
+    if pareto is not None:
+        from .pareto import solve_front
+
+        solve_front(
+            problem_file,
+            solver=solver,
+            terms_text=pareto,
+            points=points,
+            out_dir=out_dir,
+            reference_front=reference_front,
+            output=output,
+            fmt=fmt,
+            seed=seed,
+            time_limit=time_limit,
+            workers=workers,
+            deterministic=deterministic,
+            hint=hint,
+        )
+        return
+    if points is not None or reference_front is not None:
+        fail(ExitCode.BAD_INPUT, "--points and --reference-front need --pareto")
     import threading
 
     from taskalloc.problems.evaluate import make_plan
