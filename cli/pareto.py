@@ -75,10 +75,10 @@ def solve_front(
         "workers": workers,
         "deterministic": deterministic,
     }
+    if hint is not None:
+        options["hint"] = read_plan(hint).assignments
     if backend == "cpsat":
         options["points"] = points
-        if hint is not None:
-            options["hint"] = read_plan(hint).assignments
         if not _Opts.quiet:
             options["on_point"] = lambda i, values: say(
                 f"{backend}: point {i}: " + ", ".join(f"{t}={v:.6g}" for t, v in values.items())
@@ -163,6 +163,13 @@ def solve_front(
     for line in table(data):
         say(line)
     say(f"{len(built)} plan files written to {out_dir}")
+    stale = sorted(
+        p.name
+        for p in out_dir.glob("plan-*")
+        if p.suffix in (".yaml", ".json") and str(p) not in files
+    )
+    if stale:
+        warn(f"{out_dir} also holds {len(stale)} plan file(s) not from this run: {stale[0]} ...")
     if output is not None:
         say(f"front summary written to {output}")
     if stop.is_set():

@@ -377,14 +377,35 @@ def test_front_with_points_spaces_the_constraint() -> None:
     assert three == [(0, 1), (2, round(4 / 6, 9)), (3, 0.5)]
 
 
+def test_decimal_costs_step_exactly() -> None:
+    # as the ladder, at 0.1 per task on b: 0.1 + 0.1 + 0.1 is not 0.3 in floating point
+    p = prob(
+        [node("a", {"cpu": 6}), node("b", {"cpu": 6})],
+        [task(f"t{i}", {"cpu": 1}, assign_cost={"a": 0, "b": 0.1}) for i in range(6)],
+    )
+    got = checked(p, front(p, ["balance", "cost"], time_limit=LIMIT), ["balance", "cost"])
+    assert got == [(0.5, 0.3), (round(4 / 6, 9), 0.2), (round(5 / 6, 9), 0.1), (1, 0)]
+
+
 def test_front_refuses_three_terms_and_stops_on_request() -> None:
     p = prob([node("a"), node("b")], [task("t", assign_cost={"a": 1, "b": 2})])
     with pytest.raises(TermError, match="use -s ga for 3"):
         front(p, ["cost", "balance", "nodes"])
     stop = threading.Event()
-    stop.set()
+    stop.set()  # before the first point: the warm start, as a feasible plan
     results = front(p, ["cost", "balance"], stop=stop, time_limit=LIMIT)
-    assert all(r.status != Status.OPTIMAL for r in results)
+    assert [r.status for r in results] == [Status.FEASIBLE]
+    assert "stopped on request" in (results[0].message or "")
+    checked(p, results, ["cost", "balance"])
+    # stopped after the first point (from the point callback): that point only
+    lad = problem_from_dict(yaml.safe_load(ladder_text()))
+    stop = threading.Event()
+    results = front(
+        lad, ["cost", "balance"], stop=stop, time_limit=LIMIT, on_point=lambda i, v: stop.set()
+    )
+    assert checked(lad, results, ["cost", "balance"]) == [(0, 1)]
+    assert "stopped on request" in (results[0].message or "")
+    assert results[0].options["pareto"]["complete"] is False
 
 
 def test_infeasible_problem_gives_one_infeasible_result() -> None:
@@ -416,7 +437,9 @@ def test_term_vectors() -> None:
 # -- the CLI ----------------------------------------------------------------------------------
 
 
-def ladder(tmp_path: Path) -> Path:
+def ladder_text() -> str:
+    """6 tasks of 1 cpu on two nodes of 6 cpu; each costs 1 on b: the front is (k, max(6 - k,
+    k) / 6) for k = 0..3 tasks on b."""
     data = {
         "taskalloc": 1,
         "name": "ladder",
@@ -424,8 +447,12 @@ def ladder(tmp_path: Path) -> Path:
         "tasks": [task(f"t{i}", {"cpu": 1}, assign_cost={"a": 0, "b": 1}) for i in range(6)],
         "objective": {"lexicographic": ["unplaced", "cost"]},
     }
+    return yaml.safe_dump(data)
+
+
+def ladder(tmp_path: Path) -> Path:
     path = tmp_path / "ladder.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(ladder_text())
     return path
 
 
@@ -484,6 +511,12 @@ def test_cli_front_end_to_end(tmp_path: Path) -> None:
         "plan-02.json",
         "plan-03.json",
     ]
+    # a second, smaller front into the first directory: the older files are named
+    r2 = cli(
+        "solve", str(problem), "--pareto", "cost,balance", "--points", "2", "--out-dir", str(out)
+    )
+    assert r2.exit_code == 0, r2.stderr
+    assert "also holds 2 plan file(s) not from this run: plan-03.yaml" in r2.stderr
 
 
 @pytest.mark.parametrize(
@@ -574,6 +607,8 @@ def test_ga_front_against_the_exact_front(tmp_path: Path) -> None:
         str(ref_file),
         "-t",
         "5",
+        "-w",
+        "1",
     )
     assert r.exit_code == 0, r.stderr
     d = yaml.safe_load(r.stdout)

@@ -231,6 +231,10 @@ class _Front:
         if term == "balance":
             return self.m.exact_balance(plan)
         ev = evaluate(self.m.problem, self.m.assignments(plan), reasons=False)
+        # in scaled integers when it is one (float sums like 0.1 + 0.2 are not exact)
+        x = ev.terms[term] * float(self.unit(term))
+        if abs(x - round(x)) < 1e-6:
+            return Fraction(round(x)) / self.unit(term)
         return Fraction(repr(ev.terms[term]))
 
 
@@ -356,7 +360,11 @@ def front(
     if first is None:
         if outcome == "infeasible" and scales.feasibility_exact and not notes:
             return [result(Status.INFEASIBLE, [], "CP-SAT proved that no plan exists")]
-        return [result(Status.UNKNOWN, [], "; ".join(["no plan found within the limits", *notes]))]
+        why = "stopped on request" if run.stopped else "no point found within the limits"
+        if warm_ev.feasible:  # a plan all the same (not known to be on the front)
+            msg = f"{why}; returning the warm start ({source}), not known to be non-dominated"
+            return [result(Status.FEASIBLE, model.assignments(warm_plan), "; ".join([msg, *notes]))]
+        return [result(Status.UNKNOWN, [], "; ".join([why, *notes]))]
     add(first)
     driver.points_left -= 1
     _, last = driver.lexmin(b, a)
@@ -377,6 +385,8 @@ def front(
                 if p.values[1] <= last.values[1]:
                     complete = True  # the other extreme again
                     break
+                if p.values[1] >= prev_b:  # no progress: a modelling error, never loop on it
+                    raise RuntimeError(f"epsilon step did not lower {b} below {float(prev_b)}")
                 add(p)
                 prev_b = p.values[1]
             complete = complete and all(p.proven for p in found) and last.proven
