@@ -126,8 +126,9 @@ def solve_front(
         files = []
         for i, (plan, vec) in enumerate(built, start=1):
             info = plan.solver
+            known = info.options.get("pareto")
             info.options["pareto"] = {
-                **info.options.get("pareto", {}),
+                **(known if isinstance(known, dict) else {}),
                 "point": i,
                 "of": len(built),
                 "terms": dict(zip(terms, vec, strict=True)),

@@ -201,11 +201,8 @@ def all_plans(problem: Problem) -> list[tuple[list[Assignment], dict[str, float]
 
 
 def exact_front(problem: Problem, terms: list[str]) -> set[tuple[float, ...]]:
-    """Term vectors of the brute-force front (unplaced first kept minimal when not a term)."""
+    """Term vectors of the brute-force front."""
     plans = all_plans(problem)
-    if "unplaced" not in terms and plans:
-        least = min(t["unplaced"] for _, t in plans)
-        plans = [(p, t) for p, t in plans if t["unplaced"] <= least + 1e-9]
     vecs = [tuple(round(t[x], 9) for x in terms) for _, t in plans]
     return {vecs[i] for i in nondominated(vecs)}
 

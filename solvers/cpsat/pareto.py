@@ -8,11 +8,11 @@ Method
 ------
 The model is :class:`.model.AllocationModel` with the terms as integer expressions (exact
 scaling, :mod:`.scaling`); the solves reuse :class:`.solve._Run` (parameters, hints, stop
-watcher, time accounting). With ``terms = [a, b]``:
+watcher, time accounting). The front is over exactly the named terms: required tasks are
+always placed (a constraint), optional ones only when that pays in these terms (name
+``unplaced`` as a term to weigh them); the problem's own objective plays no part. This is also
+what the GA's front is over. With ``terms = [a, b]``:
 
-0. When ``unplaced`` is not one of the terms, it is minimised first and kept at its optimum
-   (``==`` when proven, ``<=`` the best found otherwise): a front of cost and balance is a front
-   of plans that place as much as possible (else leaving optional tasks out would be "cheap").
 1. A point is ``lexmin(a, b)`` under the current constraints: minimise ``a``, then minimise
    ``b`` with ``a <=`` that value (an assumption literal, dropped afterwards).
 2. The two extremes come first: ``lexmin(a, b)`` (the point with the smallest ``a``) and
@@ -73,7 +73,6 @@ from .solve import (
     _Run,
     _safe_horizon,
     _set_hint,
-    _Stage,
     _warm_start,
 )
 
@@ -295,7 +294,7 @@ def front(
         "points": points if points is not None else "all",
     }
     horizon = _safe_horizon(problem) if problem.scheduling else 0
-    model = AllocationModel(problem, scales, {*terms, "unplaced"}, horizon)
+    model = AllocationModel(problem, scales, set(terms), horizon)
     warm, source = _warm_start(problem, hint, time_limit, deterministic)
     warm_plan = model.canonical(model.placement_of(warm))
     warm_ev = evaluate(problem, model.assignments(warm_plan), reasons=False)
@@ -326,24 +325,6 @@ def front(
     }
     driver = _Front(run, terms, exact)
     notes = list(scales.notes)
-
-    # 0. unplaced first, when it is not a term of the front
-    if "unplaced" not in terms:
-        stage = _Stage("unplaced", model.terms["unplaced"], model.unit["unplaced"], True)
-        run.run_stage(stage, 6 if points is None else 2 * points + 1)
-        if run.error is not None:
-            raise run.error
-        if stage.outcome == "infeasible":
-            if scales.feasibility_exact:
-                return [result(Status.INFEASIBLE, [], "CP-SAT proved that no plan exists")]
-            notes.append("the rounded model has no plan")
-        if stage.outcome in ("infeasible", "none") and not stage.kept:
-            why = "no plan found within the limits"
-            return [result(Status.UNKNOWN, [], "; ".join([why, *notes]))]
-        if stage.outcome != "optimal":
-            notes.append("unplaced not proven minimal")
-            for t in terms:
-                exact[t] = False
 
     a, b = terms
     found: list[_Point] = []
