@@ -201,11 +201,16 @@ def solve(
         ),
     ] = "auto",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the plan here (default stdout).")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the plan (--pareto: the summary) here (default stdout)."
+        ),
     ] = None,
     fmt: Annotated[
         PlanFormat | None,
-        typer.Option("--format", "-f", help="Plan format (default: from -o's suffix, else yaml)."),
+        typer.Option(
+            "--format", "-f", help="Plan (and summary) format (default: from -o, else yaml)."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (recorded in the plan).")] = 0,
     time_limit: Annotated[
