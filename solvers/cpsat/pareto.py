@@ -353,7 +353,8 @@ def front(
         add(last)
     driver.points_left -= 1
     # 2. b steps down between the extremes
-    if last is not None and last.values[1] < first.values[1]:
+    # (without K, also when the other extreme was not found in its share of the time)
+    if (last is None and points is None) or (last is not None and last.values[1] < first.values[1]):
         prev_b = first.values[1]
         if points is None:
             driver.points_left = 1
@@ -363,15 +364,15 @@ def front(
                 if p is None:
                     complete = outcome == "infeasible"
                     break
-                if p.values[1] <= last.values[1]:
+                if last is not None and p.values[1] <= last.values[1]:
                     complete = True  # the other extreme again
                     break
                 if p.values[1] >= prev_b:  # no progress: a modelling error, never loop on it
                     raise RuntimeError(f"epsilon step did not lower {b} below {float(prev_b)}")
                 add(p)
                 prev_b = p.values[1]
-            complete = complete and all(p.proven for p in found) and last.proven
-        else:
+            complete = complete and all(p.proven for p in found)
+        elif last is not None:
             span = first.values[1] - last.values[1]
             steps = [first.values[1] - span * Fraction(k, points - 1) for k in range(1, points - 1)]
             for k, eps in enumerate(steps):
