@@ -54,6 +54,8 @@ def solve_front(
 
     if out_dir is None:
         fail(ExitCode.BAD_INPUT, "--pareto needs --out-dir DIR (the directory for the plan files)")
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
     problem = _load(problem_file)
     try:
         terms = check_terms(problem, parse_terms(terms_text))

@@ -563,6 +563,8 @@ def test_cli_needs_out_dir_and_a_front_summary(tmp_path: Path) -> None:
         problem,
     )
     assert r.exit_code == 2 and "not a front summary" in r.stderr
+    r = cli("solve", problem, "--pareto", "cost,balance", "--out-dir", problem)
+    assert r.exit_code == 2 and "exists and is not a directory" in r.stderr
 
 
 def test_cli_infeasible_exit_3(tmp_path: Path) -> None:
