@@ -627,3 +627,20 @@ def test_ga_front_against_the_exact_front(tmp_path: Path) -> None:
     assert all("distance" in row for row in d["points"])
     for row in d["points"]:
         assert cli("check", str(path), row["file"]).exit_code == 0
+
+
+# -- plan files state objective values exactly ------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_plan_objective_round_trips_at_full_precision(fmt: str) -> None:
+    # balance 63/128 = 0.4921875: six decimals (0.492188) are 1.02e-6 off relatively, beyond
+    # check's 1e-6 tolerance; the plan files of a front must pass `check` as written
+    p = prob(
+        [node("a", {"cpu": 128})], [task("t", {"cpu": 63})], objective={"weights": {"balance": 1}}
+    )
+    plan, ev = make_plan(p, [Assignment("t", 0, "a")], SolverInfo(name="t", status=Status.FEASIBLE))
+    assert ev.terms["balance"] == 0.4921875
+    back = read_plan_text(plan.dumps(fmt))
+    assert back.solver.objective == {"balance": 0.4921875}
+    assert check(p, back).ok
