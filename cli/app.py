@@ -275,15 +275,18 @@ def solve(
         ),
     ] = "auto",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the plan here (default stdout).")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the plan (--pareto: the summary) here (default stdout)."
+        ),
     ] = None,
     fmt: Annotated[
         SolveFormat | None,
         typer.Option(
             "--format",
             "-f",
-            help="Plan format (default: from -o's suffix, else yaml). In a batch, jsonl writes "
-            "the summary to stdout (plans in yaml).",
+            help="Plan (and --pareto summary) format (default: from -o's suffix, else yaml). In a "
+            "batch, jsonl writes the summary to stdout (plans in yaml).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (recorded in the plan).")] = 0,
@@ -362,8 +365,9 @@ def solve(
         typer.Option(
             "--out-dir",
             "-d",
-            help="Batch: directory for plan files, one per problem: NAME.plan.yaml (or .json), "
-            "keeping the sub-directories of an input directory.",
+            help="Directory for plan files: a batch's, one per problem (NAME.plan.yaml or .json, "
+            "keeping the sub-directories of an input directory), or a --pareto front's "
+            "(plan-01.yaml, ...).",
         ),
     ] = None,
     jobs: Annotated[
@@ -413,6 +417,29 @@ def solve(
             "default: a local Ray started for the run.",
         ),
     ] = None,
+    pareto: Annotated[
+        str | None,
+        typer.Option(
+            "--pareto",
+            help="Compute a Pareto front of these 2 or 3 objective terms (e.g. cost,balance): "
+            "one plan file per non-dominated plan in --out-dir, the front summary on stdout "
+            "(or -o). -s cpsat: the exact front of 2 terms; -s ga: NSGA-II, 2 or 3 terms.",
+        ),
+    ] = None,
+    points: Annotated[
+        int | None,
+        typer.Option(
+            "--points", min=2, help="--pareto with cpsat: at most K points, evenly spaced."
+        ),
+    ] = None,
+    reference_front: Annotated[
+        str | None,
+        typer.Option(
+            "--reference-front",
+            help="--pareto: a front summary written earlier (e.g. by -s cpsat --pareto); the "
+            "summary then gives each plan's distance to that front.",
+        ),
+    ] = None,
 ) -> None:
     """Solve a problem and write the plan (stdout or -o); progress and a summary go to stderr.
 
@@ -423,7 +450,36 @@ def solve(
     Batch: with several problems, a directory or --out-dir, every problem gets a plan file in
     --out-dir, written as soon as it is solved; a rich progress bar and a closing table go to
     stderr; the exit code is the worst of the batch (130, 70, 2, 4, 3, then 0).
+
+    With --pareto: the plans go to --out-dir (plan-01.yaml, ...), the front summary to stdout
+    or -o; exit 2 for bad terms, 3 proven infeasible, 4 no plan, 130 after writing the front
+    found so far.
     """
+    if pareto is not None:
+        from .pareto import solve_front
+
+        if len(problem_files) != 1:
+            fail(ExitCode.BAD_INPUT, "--pareto takes one problem file")
+        if fmt == SolveFormat.jsonl:
+            fail(ExitCode.BAD_INPUT, "--format jsonl is for batches; a front is yaml or json")
+        solve_front(
+            problem_files[0],
+            solver=solver,
+            terms_text=pareto,
+            points=points,
+            out_dir=out_dir,
+            reference_front=reference_front,
+            output=output,
+            fmt=fmt,
+            seed=seed,
+            time_limit=time_limit,
+            workers=2 if workers is None else workers,
+            deterministic=deterministic,
+            hint=hint,
+        )
+        return
+    if points is not None or reference_front is not None:
+        fail(ExitCode.BAD_INPUT, "--points and --reference-front need --pareto")
     import threading
 
     from taskalloc.problems.plan import read_plan

@@ -83,7 +83,9 @@ class SolverInfo:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": str(self.status)}
         if self.objective is not None:
-            d["objective"] = {k: _clean(v) for k, v in self.objective.items()}
+            # full precision: `check` compares with a relative tolerance of 1e-6, which 6
+            # decimals can miss (a balance of 0.4921875 would print as 0.492188)
+            d["objective"] = {k: _exact(v) for k, v in self.objective.items()}
         if self.bound:
             d["bound"] = {k: _clean(v) for k, v in self.bound.items()}
         if self.seconds is not None:
@@ -149,6 +151,13 @@ def _clean(x: Any) -> Any:
             return int(x)
         return round(x, 6)
     return x
+
+
+def _exact(x: Any) -> Any:
+    """Integral floats print as integers; others keep every digit."""
+    if not isinstance(x, float) or x != x or x in (float("inf"), float("-inf")):
+        return _clean(x)
+    return int(x) if x.is_integer() and abs(x) < 2**53 else x
 
 
 def _clean_tree(x: Any) -> Any:

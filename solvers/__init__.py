@@ -59,6 +59,50 @@ def solve(problem: Problem, solver: str = "greedy", **options: Any) -> Result:
     return result
 
 
+#: solvers that compute Pareto fronts (``pareto``): name -> (module, function)
+PARETO: dict[str, tuple[str, str]] = {
+    "cpsat": ("taskalloc.solvers.cpsat.pareto", "front"),
+    "ga": ("taskalloc.solvers.ga", "pareto"),
+}
+
+
+def _available(table: dict[str, tuple[str, str]]) -> list[str]:
+    from importlib.util import find_spec
+
+    return [name for name, (module, _) in table.items() if find_spec(module) is not None]
+
+
+def pareto(problem: Problem, solver: str, terms: list[str], **options: Any) -> list[Result]:
+    """The Pareto front of ``terms`` (2 or 3 objective terms): one Result per non-dominated
+    plan. ``cpsat``: the exact front of 2 terms (epsilon-constraint,
+    :mod:`.cpsat.pareto`; ``points=K`` limits it to K points); ``ga``: NSGA-II
+    (:func:`taskalloc.solvers.ga.pareto`, 2 or 3 terms). Other solvers raise SolverUnavailable;
+    terms the problem cannot have raise :class:`~taskalloc.problems.pareto.TermError`."""
+    from taskalloc.problems.pareto import check_terms
+
+    terms = check_terms(problem, terms)
+    if solver == "auto":
+        solver = "cpsat" if len(terms) == 2 else "ga"
+    if solver not in PARETO:
+        known = solver in SOLVERS
+        what = (
+            f"solver '{solver}' computes no Pareto front" if known else f"unknown solver '{solver}'"
+        )
+        raise SolverUnavailable(f"{what} (fronts: {', '.join(_available(PARETO))})")
+    module_name, function = PARETO[solver]
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise
+        raise SolverUnavailable(
+            f"unknown solver '{solver}': {module_name} is not installed "
+            f"(available: {', '.join(SOLVERS)})"
+        ) from None
+    results: list[Result] = getattr(module, function)(problem, terms, **options)
+    return results
+
+
 def explain_infeasible(
     problem: Problem, *, time_limit: float = 10.0, workers: int = 2
 ) -> list[str]:
@@ -73,10 +117,12 @@ def explain_infeasible(
 
 __all__ = [
     "AUTO_EXACT_PAIRS",
+    "PARETO",
     "SOLVERS",
     "Result",
     "SolverUnavailable",
     "choose",
     "explain_infeasible",
+    "pareto",
     "solve",
 ]

@@ -1,0 +1,179 @@
+"""``taskalloc solve PROBLEM --pareto T1,T2[,T3] --out-dir DIR``: a Pareto front of plans.
+
+Thin: parse the options, call :func:`taskalloc.solvers.pareto`, write one checked plan file per
+non-dominated plan into DIR (``plan-01.yaml``, ..., atomically; each records its point under
+``solver.options.pareto``), the front summary (:func:`taskalloc.problems.pareto.summary`) to
+stdout or ``-o``, and a table for humans on stderr.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from .app import _format_for, _graceful_stop, _load, _Opts, _write, fail, say, warn
+from .exits import ExitCode
+
+
+def parse_terms(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _read_reference(path: str) -> Any:
+    from taskalloc.problems.pareto import front_from_summary
+    from taskalloc.problems.source import load
+
+    src = load(path)
+    try:
+        return front_from_summary(src.raw, src.name)
+    except ValueError as exc:
+        fail(ExitCode.BAD_INPUT, f"--reference-front: {exc}")
+
+
+def solve_front(
+    problem_file: str,
+    *,
+    solver: str,
+    terms_text: str,
+    points: int | None,
+    out_dir: Path | None,
+    reference_front: str | None,
+    output: Path | None,
+    fmt: Any,
+    seed: int,
+    time_limit: float | None,
+    workers: int,
+    deterministic: bool,
+    hint: str | None,
+) -> None:
+    from taskalloc.problems.evaluate import check, make_plan
+    from taskalloc.problems.pareto import TermError, check_terms, nondominated, summary, table
+    from taskalloc.problems.plan import SolverInfo, Status, dumps, plan_from_text, read_plan
+    from taskalloc.solvers import SolverUnavailable, pareto
+
+    if out_dir is None:
+        fail(ExitCode.BAD_INPUT, "--pareto needs --out-dir DIR (the directory for the plan files)")
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
+    problem = _load(problem_file)
+    try:
+        terms = check_terms(problem, parse_terms(terms_text))
+    except TermError as exc:
+        fail(ExitCode.BAD_INPUT, f"--pareto: {exc}")
+    reference = _read_reference(reference_front) if reference_front is not None else None
+    if reference is not None and reference.terms != terms:
+        fail(
+            ExitCode.BAD_INPUT,
+            f"--reference-front is a front of {','.join(reference.terms)}, "
+            f"not of {','.join(terms)}",
+        )
+    backend = solver if solver != "auto" else ("cpsat" if len(terms) == 2 else "ga")
+    if points is not None and backend != "cpsat":
+        warn(f"--points applies to -s cpsat; ignored by {backend}")
+    options: dict[str, Any] = {
+        "seed": seed,
+        "time_limit": 60.0 if time_limit is None and backend == "cpsat" else time_limit,
+        "workers": workers,
+        "deterministic": deterministic,
+    }
+    if hint is not None:
+        options["hint"] = read_plan(hint).assignments
+    if backend == "cpsat":
+        options["points"] = points
+        if not _Opts.quiet:
+            options["on_point"] = lambda i, values: say(
+                f"{backend}: point {i}: " + ", ".join(f"{t}={v:.6g}" for t, v in values.items())
+            )
+    fmt_name = _format_for(output, fmt)
+    path = None if problem_file == "-" else problem_file
+    stop = threading.Event()
+    options["stop"] = stop
+    with _graceful_stop(stop):
+        try:
+            results = pareto(problem, backend, terms, **options)
+        except (SolverUnavailable, TermError) as exc:
+            fail(ExitCode.BAD_INPUT, str(exc))
+        found = [r for r in results if r.has_plan]
+        if not found:
+            first = results[0] if results else None
+            if first is not None and first.status == Status.INFEASIBLE:
+                fail(ExitCode.INFEASIBLE, f"infeasible: {first.message or 'no plan exists'}")
+            why = first.message if first is not None and first.message else "no plan found"
+            code = ExitCode.INTERRUPTED if stop.is_set() else ExitCode.NO_PLAN
+            fail(code, f"no plan: {why}")
+        built = []
+        for r in found:
+            info = SolverInfo(
+                name=r.solver,
+                status=r.status,
+                bound=r.bound,
+                seconds=r.seconds,
+                seed=r.seed,
+                message=r.message,
+                options=dict(r.options),
+                trajectory=r.trajectory,
+            )
+            plan, ev = make_plan(problem, r.assignments, info, path=path)
+            if not ev.feasible:
+                raise RuntimeError(
+                    f"solver {backend} returned an infeasible plan on its front: "
+                    + "; ".join(v.message for v in ev.violations[:5])
+                )
+            built.append((plan, [ev.terms[t] for t in terms]))
+        keep = nondominated([vec for _, vec in built])
+        built = sorted((built[i] for i in keep), key=lambda x: x[1])
+        width = max(2, len(str(len(built))))
+        suffix = "json" if fmt_name == "json" else "yaml"
+        files = []
+        for i, (plan, vec) in enumerate(built, start=1):
+            info = plan.solver
+            known = info.options.get("pareto")
+            info.options["pareto"] = {
+                **(known if isinstance(known, dict) else {}),
+                "point": i,
+                "of": len(built),
+                "terms": dict(zip(terms, vec, strict=True)),
+            }
+            target = out_dir / f"plan-{i:0{width}d}.{suffix}"
+            text = plan.dumps(fmt_name)
+            rep = check(problem, plan_from_text(str(target), text.encode("utf-8")))
+            if not rep.ok:  # the file as written, read back
+                raise RuntimeError(f"plan {i} of the front fails its check: {rep.violations[0]}")
+            _write(text, target)
+            files.append(str(target))
+        data = summary(
+            terms,
+            [vec for _, vec in built],
+            files=files,
+            statuses=[str(plan.solver.status) for plan, _ in built],
+            reference=reference,
+            extra={
+                "problem": {
+                    k: v
+                    for k, v in (
+                        ("name", problem.name),
+                        ("sha256", problem.sha256),
+                        ("path", path),
+                    )
+                    if v is not None
+                },
+                "solver": backend,
+                "seconds": round(max(r.seconds for r in results), 4),
+            },
+        )
+        _write(dumps(data, fmt_name), output)
+    for line in table(data):
+        say(line)
+    say(f"{len(built)} plan files written to {out_dir}")
+    stale = sorted(
+        p.name
+        for p in out_dir.glob("plan-*")
+        if p.suffix in (".yaml", ".json") and str(p) not in files
+    )
+    if stale:
+        warn(f"{out_dir} also holds {len(stale)} plan file(s) not from this run: {stale[0]} ...")
+    if output is not None:
+        say(f"front summary written to {output}")
+    if stop.is_set():
+        fail(ExitCode.INTERRUPTED, "interrupted: the front holds the plans found so far")
