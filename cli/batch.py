@@ -70,13 +70,10 @@ def row(
 
 
 def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        if x != x or x in (float("inf"), float("-inf")):
-            return None
-        return int(x) if x.is_integer() and abs(x) < 2**53 else round(x, 6)
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    return x
+    """Numbers as plan files write them, so that a summary line and its plan agree."""
+    from taskalloc.problems.plan import tidy
+
+    return tidy(x)
 
 
 class _Display:

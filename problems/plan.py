@@ -154,10 +154,24 @@ def _clean(x: Any) -> Any:
 
 
 def _exact(x: Any) -> Any:
-    """Integral floats print as integers; others keep every digit."""
+    """Integral floats print as integers; others with 12 significant digits: exact for what
+    `check` compares (relative tolerance 1e-6; 6 decimals are not: 0.4921875 would print as
+    0.492188), without float noise (4.800000000000001 prints as 4.8)."""
     if not isinstance(x, float) or x != x or x in (float("inf"), float("-inf")):
         return _clean(x)
-    return int(x) if x.is_integer() and abs(x) < 2**53 else x
+    if x.is_integer() and abs(x) < 2**53:
+        return int(x)
+    return float(f"{x:.12g}")
+
+
+def tidy(x: Any) -> Any:
+    """A number, or a dict of them, as plan files write objective values (:func:`_exact`;
+    inf and nan become None): for other outputs (batch summaries) that must agree with plans."""
+    if isinstance(x, dict):
+        return {k: tidy(v) for k, v in x.items()}
+    if isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))):
+        return None
+    return _exact(x)
 
 
 def _clean_tree(x: Any) -> Any:

@@ -139,7 +139,7 @@ def objective_key(problem: Problem) -> Callable[[dict[str, float]], tuple[float,
     return lambda t: (sum(w * t[x] for x, w in obj.weights.items()),)
 
 
-def _options(problem: Problem, t: int, horizon: int) -> list[list[Assignment]]:
+def task_options(problem: Problem, t: int, horizon: int) -> list[list[Assignment]]:
     task = problem.tasks[t]
     out: list[list[Assignment]] = [[]]
     for combo in itertools.combinations(task.allowed, task.replicas):
@@ -169,7 +169,7 @@ def brute_force(problem: Problem) -> tuple[float, ...] | None:
     task or an incomplete gang)."""
     horizon = problem.horizon or 0
     order = topological_order(problem) if problem.scheduling else list(range(len(problem.tasks)))
-    options = [_options(problem, t, horizon) for t in order]
+    options = [task_options(problem, t, horizon) for t in order]
     key = objective_key(problem)
     best: tuple[float, ...] | None = None
 
@@ -206,7 +206,7 @@ def _less(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 def leaves(problem: Problem) -> int:
     total = 1
     for t in range(len(problem.tasks)):
-        total *= len(_options(problem, t, problem.horizon or 0))
+        total *= len(task_options(problem, t, problem.horizon or 0))
     return total
 
 

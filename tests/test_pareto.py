@@ -44,7 +44,7 @@ from taskalloc.solvers import SolverUnavailable
 from taskalloc.solvers.cpsat.pareto import front
 from taskalloc.solvers.result import Result
 from tests.helpers import REFERENCE_CHECKER, cli, node, prob, reference_check, task
-from tests.test_cpsat import _drop_tasks, _leaves, _options
+from tests.solving import drop_tasks, leaves, task_options
 
 LIMIT = 20.0  # seconds per front; every tiny front here is proven far faster
 
@@ -190,7 +190,7 @@ def test_check_terms() -> None:
 def all_plans(problem: Problem) -> list[tuple[list[Assignment], dict[str, float]]]:
     """Every feasible plan and its terms (the evaluator judges), as in tests/test_cpsat.py."""
     horizon = problem.horizon or 0
-    options = [_options(problem, t, horizon) for t in range(len(problem.tasks))]
+    options = [task_options(problem, t, horizon) for t in range(len(problem.tasks))]
     out = []
     for combo in itertools.product(*options):
         plan = [a for opt in combo for a in opt]
@@ -264,8 +264,8 @@ def tiny(seed: int, n_tasks: int, n_nodes: int, scheduling: bool = False) -> dic
     if scheduling:
         data["horizon"] = 4
     problem = problem_from_dict(data)
-    while _leaves(problem) > 3000 and len(data["tasks"]) > 1:
-        _drop_tasks(data, len(data["tasks"]) - 1)
+    while leaves(problem) > 3000 and len(data["tasks"]) > 1:
+        drop_tasks(data, len(data["tasks"]) - 1)
         problem = problem_from_dict(data)
     return data
 
