@@ -166,8 +166,20 @@ def _table(rows: Sequence[dict[str, Any]]) -> None:
         gap = "" if r["gap"] is None else f"{r['gap'] * 100:.2f} %"
         status = r["status"] + (" (kept)" if r["skipped_existing"] else "")
         style = "red" if r["exit_code"] not in (0,) else None
-        table.add_row(r["file"], status, objective, gap, f"{r['wall_seconds']:.2f}", style=style)
+        table.add_row(
+            _short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}", style=style
+        )
     err_console().print(table)
+
+
+def _short(path: str) -> str:
+    """A file as the table shows it: relative to the working directory when inside it (the
+    summary lines keep the path as given)."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
 
 
 @contextlib.contextmanager
