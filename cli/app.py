@@ -197,7 +197,7 @@ def solve(
         typer.Option(
             "--solver",
             "-s",
-            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat, mip or greedy.",
+            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat, mip, ga or greedy.",
         ),
     ] = "auto",
     output: Annotated[
@@ -256,6 +256,22 @@ def solve(
             "optimality.",
         ),
     ] = None,
+    generations: Annotated[
+        int | None,
+        typer.Option(
+            "--generations",
+            min=0,
+            help="ga: stop after this many generations (default: by time, 60 s). Runs stopped "
+            "by generations are reproducible for a --seed; time-limited runs depend on the "
+            "machine's speed. ga uses --workers > 1 only for problems of 2,000+ replicas.",
+        ),
+    ] = None,
+    population: Annotated[
+        int | None,
+        typer.Option(
+            "--population", min=4, help="ga: individuals per generation (default by size)."
+        ),
+    ] = None,
 ) -> None:
     """Solve a problem and write the plan (stdout or -o); progress and a summary go to stderr.
 
@@ -281,6 +297,8 @@ def solve(
     backend = choose(problem, solver)
     if (mip_backend is not None or gap is not None) and backend != "mip":
         warn(f"--backend and --gap apply to -s mip; ignored by {backend}")
+    if (generations is not None or population is not None) and backend != "ga":
+        warn(f"--generations and --population apply to -s ga; ignored by {backend}")
     path = None if problem_file == "-" else problem_file
     fmt_name = _format_for(output, fmt)
     proofs = prove_infeasible(problem)
@@ -315,6 +333,8 @@ def solve(
         "stop": stop,
         "backend": mip_backend,
         "gap": gap,
+        "generations": generations,
+        "population": population,
     }
     with _graceful_stop(stop):  # until the plan is written, a signal only asks to stop
         try:
@@ -330,6 +350,7 @@ def solve(
             message=result.message,
             options=result.options,
             trajectory=result.trajectory,
+            generations=result.generations,
         )
         conflicts: list[str] = []
         if result.status == Status.INFEASIBLE and not stop.is_set():
