@@ -242,7 +242,9 @@ def test_seeded_runs_reproduce(scheduling: bool) -> None:
     b = run(p, seed=7, generations=12, population=10)
     assert a.assignments == b.assignments
     strip = [{k: v for k, v in row.items() if k != "seconds"} for row in a.generations or []]
-    assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in b.generations or []]
+    assert strip == [
+        {k: v for k, v in row.items() if k != "seconds"} for row in b.generations or []
+    ]
     assert len(strip) == 13
 
 
@@ -262,8 +264,15 @@ def test_registry_log_progress_and_trajectory() -> None:
     r = check(
         p,
         solvers.solve(
-            p, "ga", generations=10, population=8, seed=1, progress=lambda *a: seen.append(a),
-            policy="best-fit", deterministic=True, unknown=3,
+            p,
+            "ga",
+            generations=10,
+            population=8,
+            seed=1,
+            progress=lambda *a: seen.append(a),
+            policy="best-fit",
+            deterministic=True,
+            unknown=3,
         ),
     )
     assert r.status == Status.FEASIBLE
@@ -324,8 +333,16 @@ def test_parallel_evaluation_gives_the_same_run(monkeypatch: pytest.MonkeyPatch)
 def test_cli_solve_with_ga(tmp_path: Any) -> None:
     out = tmp_path / "plan.json"
     res = cli(
-        "solve", "examples/inference-fleet.yaml", "-s", "ga", "--generations", "8",
-        "--population", "8", "-o", str(out),
+        "solve",
+        "examples/inference-fleet.yaml",
+        "-s",
+        "ga",
+        "--generations",
+        "8",
+        "--population",
+        "8",
+        "-o",
+        str(out),
     )
     assert res.exit_code == 0, res.stderr
     plan = json.loads(out.read_text())
@@ -399,8 +416,11 @@ def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 @pytest.mark.parametrize(
     ("scheduling", "objectives"),
-    [(False, ["cost", "balance"]), (False, ["nodes", "balance", "moves"]),
-     (True, ["makespan", "cost"])],
+    [
+        (False, ["cost", "balance"]),
+        (False, ["nodes", "balance", "moves"]),
+        (True, ["makespan", "cost"]),
+    ],
 )
 def test_pareto_front_is_feasible_and_mutually_non_dominated(
     scheduling: bool, objectives: list[str]
@@ -428,7 +448,9 @@ def test_pareto_on_a_known_trade_off() -> None:
     # one task: node a is cheap but full, b costs 5 and stays nearly empty
     p = make([node("a", 2), node("b", 10)], [task("t", 2, assign_cost={"b": 5})])
     front = pareto(p, ["cost", "balance"], generations=15, population=8)
-    points = [tuple(evaluate(p, r.assignments).terms[t] for t in ("cost", "balance")) for r in front]
+    points = [
+        tuple(evaluate(p, r.assignments).terms[t] for t in ("cost", "balance")) for r in front
+    ]
     assert points == [(0.0, 1.0), (5.0, 0.2)]
 
 

@@ -22,7 +22,7 @@ problems: its peak can need deliberate delays, which the decoder never makes.
 Fitness
 -------
 The scalar is the evaluator's (:func:`taskalloc.problems.evaluate.fitness`: the objective's
-weights, or the lexicographic weights built from :func:`~taskalloc.problems.evaluate.term_upper_bounds`),
+weights, or the lexicographic weights built from the terms' upper bounds, ``term_upper_bounds``),
 so the GA optimises exactly what the plan reports. It is computed from the genes by the
 vectorised :meth:`.compiled.Compiled.measure`, which agrees with the evaluator (tested on
 random plans); the final plan is still checked by the evaluator, and only a plan it finds

@@ -90,7 +90,9 @@ class Compiled:
             if t.current is not None:
                 cur.extend(t.index * N + n for n in t.current)
         self.don_keys, don_vals = _keys_values(don)
-        self.don_vals = np.array(don_vals).reshape(len(don_vals), R) if don_vals else np.zeros((0, R))
+        self.don_vals = (
+            np.array(don_vals).reshape(len(don_vals), R) if don_vals else np.zeros((0, R))
+        )
         self.ac_keys, ac_vals = _keys_values(acost)
         self.ac_vals = np.array(ac_vals, dtype=float)
         self.cur_keys = np.array(sorted(cur), dtype=np.int64)
@@ -187,7 +189,7 @@ class Compiled:
             ok[i] = j < len(al) and al[j] == nodes[i]
         return ok
 
-    # -- the fitness ---------------------------------------------------------------------------
+    # -- the fitness --
 
     def ends(self, x: np.ndarray, start: np.ndarray | None) -> np.ndarray | None:
         if start is None:
@@ -229,7 +231,11 @@ class Compiled:
                 # the evaluator reports a pair (task, other, node) once per node
                 trip = np.unique(
                     np.stack(
-                        [self.task_of[self.sep_a[clash]], self.task_of[self.sep_b[clash]], xa[clash]]
+                        [
+                            self.task_of[self.sep_a[clash]],
+                            self.task_of[self.sep_b[clash]],
+                            xa[clash],
+                        ]
                     ),
                     axis=1,
                 )
@@ -320,7 +326,7 @@ class Compiled:
         """The evaluator's scalar fitness (:func:`~taskalloc.problems.evaluate.fitness`)."""
         return float(sum(w * terms.get(t, 0.0) for t, w in self.weights.items()))
 
-    # -- plans ---------------------------------------------------------------------------------
+    # -- plans --
 
     def assignments(self, x: np.ndarray, start: np.ndarray | None = None) -> list[Assignment]:
         end = self.ends(x, start)
@@ -328,7 +334,9 @@ class Compiled:
         for s in np.flatnonzero(x >= 0).tolist():
             t = int(self.task_of[s])
             if start is None or end is None:
-                out.append(Assignment(self.task_ids[t], int(self.replica_of[s]), self.node_ids[x[s]]))
+                out.append(
+                    Assignment(self.task_ids[t], int(self.replica_of[s]), self.node_ids[x[s]])
+                )
             else:
                 out.append(
                     Assignment(

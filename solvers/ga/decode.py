@@ -33,8 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from taskalloc.problems.evaluate import CAP_TOL
-
 from .compiled import UNPLACED, Compiled
 
 _INF = float("inf")
@@ -491,9 +489,7 @@ def _swap(c: Compiled, st: State, rows: Rows, s: int) -> bool:
         )
     if rows.w_balance:
         cur = float((st.load * c.invcap).max(initial=0.0))
-        util = np.maximum(
-            (load_n * c.invcap[n]).max(axis=1), (load_m * c.invcap[m]).max(axis=1)
-        )
+        util = np.maximum((load_n * c.invcap[n]).max(axis=1), (load_m * c.invcap[m]).max(axis=1))
         delta = delta + rows.w_balance * np.maximum(util - cur, 0.0)
     delta = np.where(ok, delta, _INF)
     j = int(np.argmin(delta))
@@ -515,7 +511,7 @@ def _swap(c: Compiled, st: State, rows: Rows, s: int) -> bool:
     return True
 
 
-# -- scheduling: serial schedule generation scheme -------------------------------------------------
+# -- scheduling: serial schedule generation scheme --
 
 
 class _Profile:
@@ -585,9 +581,7 @@ class Scheduler:
         self.c = c
         self.rows = rows
         self.capx = c.capx.tolist()
-        self.limit = [
-            float(min(int(c.deadline[t]), int(c.horizon))) for t in range(c.T)
-        ]
+        self.limit = [float(min(int(c.deadline[t]), int(c.horizon))) for t in range(c.T)]
         self._pair: dict[tuple[int, int], tuple[int, list[tuple[int, float]], bool]] = {}
         self.preds = [list(a) for a in c.after]
         self.succ: list[list[int]] = [[] for _ in range(c.T)]
@@ -609,9 +603,7 @@ class Scheduler:
             hit = self._pair[key] = (dur, d if dur > 0 else [], fits)
         return hit
 
-    def decode(
-        self, x: np.ndarray, order: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def decode(self, x: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Schedule genes ``x`` (nodes, repaired in place) in activity-list ``order``; returns
         (x, start)."""
         c = self.c

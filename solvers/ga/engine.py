@@ -1,4 +1,4 @@
-"""The evolutionary loops on DEAP: single-objective GA (:func:`run`) and NSGA-II (:func:`run_pareto`).
+"""The evolutionary loops on DEAP: the GA (:func:`run`) and NSGA-II (:func:`run_pareto`).
 
 Imported only when ``-s ga`` runs (DEAP is loaded here, never at package import). The fitness
 and individual classes are module-level (no ``deap.creator`` state shared between runs or
@@ -119,7 +119,7 @@ class Engine:
         # slots whose task has a choice of node
         self.movable = np.flatnonzero(c.n_allowed[c.task_of] > 1)
 
-    # -- evaluation -----------------------------------------------------------------------------
+    # -- evaluation --
 
     def decode(
         self, genes: np.ndarray, rng: np.random.Generator
@@ -160,7 +160,7 @@ class Engine:
     def rng_for(self, *key: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *key])
 
-    # -- seeding ----------------------------------------------------------------------------------
+    # -- seeding --
 
     def from_plan(self, assignments: Sequence[Assignment]) -> np.ndarray:
         c = self.c
@@ -228,7 +228,7 @@ class Engine:
                 break
         return seeds
 
-    # -- variation ----------------------------------------------------------------------------------
+    # -- variation --
 
     def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> None:
         """Uniform or two-point crossover on the node part (per task, so that replicas stay
@@ -300,7 +300,7 @@ class Engine:
                 rest = np.delete(order, i)
                 g[S:] = np.insert(rest, j, v)
 
-    # -- local search ----------------------------------------------------------------------------
+    # -- local search --
 
     def local_search(self, ind: Individual, rng: np.random.Generator, budget: int) -> bool:
         """Improve a placement individual in place (shift, insert, close, swap moves); True if
@@ -323,7 +323,7 @@ def _one_point(mother: np.ndarray, father: np.ndarray, q: int) -> np.ndarray:
     return np.concatenate([head, father[~seen[father]]])
 
 
-# -- the single-objective GA -----------------------------------------------------------------------
+# -- the single-objective GA --
 
 
 class _Clock:
@@ -360,9 +360,7 @@ class _Log:
             self.rows = [r for r in self.rows if r["generation"] % self.stride == 0]
 
 
-def _evaluate_all(
-    eng: Engine, inds: Sequence[Individual], gen: int, pool: Any | None
-) -> None:
+def _evaluate_all(eng: Engine, inds: Sequence[Individual], gen: int, pool: Any | None) -> None:
     todo = [(i, ind) for i, ind in enumerate(inds) if not ind.fitness.valid]
     if pool is not None and len(todo) >= PARALLEL_MIN_POP // 2:
         jobs = [(np.asarray(ind).copy(), gen, i) for i, ind in todo]
@@ -425,7 +423,9 @@ def run(problem: Problem, s: Settings) -> Result:
     stagnation = s.stagnation if s.stagnation is not None else max(300, 10 * pop_size)
     # seeds: greedy plans (three policies), the hint, perturbed copies, random individuals
     genes: list[np.ndarray] = []
-    greedy_deadline = None if clock.deadline is None else clock.t0 + 0.3 * (clock.deadline - clock.t0)
+    greedy_deadline = (
+        None if clock.deadline is None else clock.t0 + 0.3 * (clock.deadline - clock.t0)
+    )
     seeds = eng.greedy_seeds(greedy_deadline)
     if s.hint:
         seeds.append(eng.from_plan(s.hint))
@@ -534,9 +534,9 @@ def run(problem: Problem, s: Settings) -> Result:
         options={
             "population": pop_size,
             "generations": s.generations,
-            "time_limit": s.time_limit if s.time_limit is not None else (
-                DEFAULT_TIME_LIMIT if s.generations is None else None
-            ),
+            "time_limit": s.time_limit
+            if s.time_limit is not None
+            else (DEFAULT_TIME_LIMIT if s.generations is None else None),
             "stagnation": stagnation,
             "workers": s.workers if pool is not None else 1,
             "seed": s.seed,
@@ -582,7 +582,7 @@ def _generation(
     return ranked[:pop_size]
 
 
-# -- NSGA-II --------------------------------------------------------------------------------------
+# -- NSGA-II --
 
 
 def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -739,11 +739,16 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
             )
         )
     # the evaluator's terms decide dominance (they equal the GA's, this only guards floats)
-    keys = [tuple(evaluate(problem, r.assignments, reasons=False).terms[t] for t in terms) for r in results]
+    keys = [
+        tuple(evaluate(problem, r.assignments, reasons=False).terms[t] for t in terms)
+        for r in results
+    ]
     keep = [
         r
         for r, k in zip(results, keys, strict=True)
         if not any(_dominates(o, k) for o in keys if o != k)
     ]
-    keep.sort(key=lambda r: tuple(evaluate(problem, r.assignments, reasons=False).terms[t] for t in terms))
+    keep.sort(
+        key=lambda r: tuple(evaluate(problem, r.assignments, reasons=False).terms[t] for t in terms)
+    )
     return keep
