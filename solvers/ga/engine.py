@@ -25,7 +25,7 @@ from taskalloc.problems.problem import Problem
 
 from ..result import Result
 from .compiled import UNPLACED, Compiled
-from .decode import Rows, Scheduler, State, improve, repair
+from .decode import Dense, Rows, Scheduler, State, improve, repair
 
 Progress = Callable[[float, float, float | None], None]
 
@@ -110,6 +110,7 @@ class Engine:
         if weights is not None:
             c.weights = weights
         self.rows = Rows(c)
+        self.dense = Dense(c, self.rows) if Dense.applies(c, self.rows) else None
         self.sched = Scheduler(c, self.rows) if c.scheduling else None
         self.seed = seed
         self.S, self.T = c.S, c.T
@@ -129,7 +130,9 @@ class Engine:
         x = genes[: self.S]
         start = None
         if self.sched is None:
-            repair(c, x, self.rows, rng)
+            st = repair(c, x, self.rows, rng)
+            if self.dense is not None:  # every child a local optimum of shifts (Chu-Beasley)
+                self.dense.improve(st, swaps=True)
         else:
             order = genes[self.S :]
             for attempt in range(2):
@@ -309,6 +312,8 @@ class Engine:
         x = np.asarray(ind)[: self.S]
         before = x.copy()
         st = State(c, x)
+        if self.dense is not None:
+            self.dense.improve(st, swaps=True)
         improve(c, st, self.rows, rng, budget, self.swaps)
         return not np.array_equal(before, x)
 
@@ -360,7 +365,15 @@ class _Log:
             self.rows = [r for r in self.rows if r["generation"] % self.stride == 0]
 
 
-def _evaluate_all(eng: Engine, inds: Sequence[Individual], gen: int, pool: Any | None) -> None:
+def _evaluate_all(
+    eng: Engine,
+    inds: Sequence[Individual],
+    gen: int,
+    pool: Any | None,
+    out: Callable[[], bool] | None = None,
+) -> None:
+    """Decode and score every individual without a valid fitness (in a pool if given);
+    when ``out()`` turns true the rest stays unevaluated (callers drop them)."""
     todo = [(i, ind) for i, ind in enumerate(inds) if not ind.fitness.valid]
     if pool is not None and len(todo) >= PARALLEL_MIN_POP // 2:
         jobs = [(np.asarray(ind).copy(), gen, i) for i, ind in todo]
@@ -371,6 +384,8 @@ def _evaluate_all(eng: Engine, inds: Sequence[Individual], gen: int, pool: Any |
             _assign(eng, ind, viol, terms, start)
         return
     for i, ind in todo:
+        if out is not None and out():
+            return
         viol, terms, start = eng.decode(np.asarray(ind), eng.rng_for(gen, i, 1))
         _assign(eng, ind, viol, terms, start)
 
@@ -492,7 +507,7 @@ def run(problem: Problem, s: Settings) -> Result:
                 message = f"no improvement in {stagnation} generations ({gen} generations)"
                 break
             gen += 1
-            pop = _generation(eng, pop, pop_size, gen, pool)
+            pop = _generation(eng, pop, pop_size, gen, pool, clock.out)
     finally:
         if pool is not None:
             pool.terminate()
@@ -547,7 +562,12 @@ def run(problem: Problem, s: Settings) -> Result:
 
 
 def _generation(
-    eng: Engine, pop: list[Individual], pop_size: int, gen: int, pool: Any | None
+    eng: Engine,
+    pop: list[Individual],
+    pop_size: int,
+    gen: int,
+    pool: Any | None,
+    out: Callable[[], bool] | None = None,
 ) -> list[Individual]:
     """One generation: tournament selection, crossover (0.9), mutation (0.5, always when the
     crossover left the child equal to a parent), evaluation, then (mu + lambda) survival of the
@@ -574,7 +594,8 @@ def _generation(
                 continue
         seen.add(key)
         fresh.append(k)
-    _evaluate_all(eng, fresh, gen, pool)
+    _evaluate_all(eng, fresh, gen, pool, out)
+    fresh = [k for k in fresh if k.fitness.valid]  # children left when time ran out
     merged: dict[bytes, Individual] = {}
     for ind in [*pop, *fresh]:  # repair may make two children equal: keep one
         merged.setdefault(_key(ind), ind)
