@@ -670,6 +670,70 @@ class Scheduler:
         x[:] = xl
         return x, np.asarray(start, dtype=np.int64)
 
+    def justified_order(self, x: np.ndarray, start: np.ndarray) -> np.ndarray | None:
+        """Backward pass of forward-backward improvement (justification): every placed task,
+        latest end first, as late as possible on its node before its successors and the
+        makespan (release dates become latest ends); returns the activity list ordered by
+        those late starts (unplaced tasks after them), or None when the pass fails. Decoding
+        that list forward gives a schedule no longer than ``start`` in single-node RCPSPs."""
+        c = self.c
+        placed = x >= 0
+        if not placed.any():
+            return None
+        ps = np.flatnonzero(placed)
+        dur = c.durations(c.task_of[ps], x[ps])
+        end = np.zeros(c.S, dtype=np.int64)
+        end[ps] = start[ps] + dur
+        big = np.iinfo(np.int64).max // 4
+        t_end = np.full(c.T, -big)
+        np.maximum.at(t_end, c.task_of[ps], end[ps])
+        t_start = np.full(c.T, big)
+        np.minimum.at(t_start, c.task_of[ps], start[ps])
+        mk = int(end[ps].max())
+        rank = np.empty(c.T, dtype=np.int64)
+        rank[np.asarray(c.topo, dtype=np.int64)] = np.arange(c.T)
+        on = np.zeros(c.T, dtype=bool)
+        on[c.task_of[ps]] = True
+        tasks = np.flatnonzero(on)
+        seq = tasks[np.lexsort((-rank[tasks], -t_start[tasks], -t_end[tasks]))].tolist()
+        first, reps = c.first.tolist(), c.reps.tolist()
+        xl = x.tolist()
+        profiles: dict[int, _Profile] = {}
+        rev_end = [0] * c.T
+        late = [0] * c.T  # forward start of each task in the right-justified schedule
+        for t in seq:
+            est = 0
+            for u in self.succ[t]:
+                if on[u] and rev_end[u] > est:
+                    est = rev_end[u]
+            lim = self.limit[t]
+            if lim < _INF:
+                est = max(est, mk - int(lim))
+            rlimit = float(mk - int(c.release[t]))
+            top = 0
+            for s in range(first[t], first[t] + reps[t]):
+                n = xl[s]
+                d_, dem, _ = self.pair(t, n)
+                prof = profiles.get(n)
+                if prof is None:
+                    s0 = est if est + d_ <= rlimit else _INF
+                else:
+                    s0 = prof.earliest_fit(est, d_, dem, self.capx[n], rlimit)
+                if s0 == _INF:
+                    return None
+                e0 = int(s0) + d_
+                if e0 > int(s0) and dem:
+                    if prof is None:
+                        prof = profiles[n] = _Profile(c.R)
+                    prof.add(int(s0), e0, dem)
+                top = max(top, e0)
+            rev_end[t] = top
+            late[t] = mk - top
+        fwd = np.asarray(late, dtype=np.int64)
+        rest = np.flatnonzero(~on)
+        head = tasks[np.lexsort((rank[tasks], fwd[tasks]))]
+        return np.concatenate([head, rest[np.argsort(rank[rest], kind="stable")]])
+
     def _try(
         self,
         t: int,

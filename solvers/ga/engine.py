@@ -146,6 +146,16 @@ class Engine:
                         f0 = int(c.first[m])
                         x[f0 : f0 + int(c.reps[m])] = UNPLACED
         viol, terms = c.measure(x, start)
+        if self.sched is not None and start is not None and viol == 0:
+            # forward-backward improvement: re-decode in the order of the right-justified plan
+            order2 = self.sched.justified_order(x, start)
+            if order2 is not None:
+                x2, start2 = self.sched.decode(x.copy(), order2)
+                viol2, terms2 = c.measure(x2, start2)
+                if (viol2, c.fitness(terms2)) <= (viol, c.fitness(terms)):
+                    genes[: self.S] = x2
+                    genes[self.S :] = order2
+                    return viol2, terms2, start2
         return viol, terms, start
 
     def _partial_gangs(self, x: np.ndarray) -> list[int]:
