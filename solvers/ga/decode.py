@@ -54,6 +54,7 @@ class Rows:
         self.w_moves = w.get("moves", 0.0)
         self.w_balance = w.get("balance", 0.0)
         self.w_unplaced = w.get("unplaced", 0.0)
+        self.dense_demand: np.ndarray | None = None  # (T, N, R), set by Dense
 
     def get(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if self.cache is not None and t in self.cache:
@@ -73,9 +74,10 @@ class Rows:
 class State:
     """Loads and replica counts per node of one placement individual, kept up to date."""
 
-    def __init__(self, c: Compiled, x: np.ndarray) -> None:
+    def __init__(self, c: Compiled, x: np.ndarray, dense: np.ndarray | None = None) -> None:
         self.c = c
         self.x = x
+        self.dense = dense
         placed = np.flatnonzero(x >= 0)
         pt, pn = c.task_of[placed], x[placed]
         d = c.demand(pt, pn)
@@ -88,6 +90,8 @@ class State:
     def demand_of(self, s: int, n: int) -> np.ndarray:
         c = self.c
         t = int(c.task_of[s])
+        if self.dense is not None:
+            return self.dense[t, n]
         return c.demand(np.array([t]), np.array([n]))[0]
 
     def remove(self, s: int) -> None:
@@ -205,7 +209,7 @@ def fill_task(st: State, rows: Rows, t: int, rng: np.random.Generator) -> bool:
 
 def repair(c: Compiled, x: np.ndarray, rows: Rows, rng: np.random.Generator) -> State:
     """Make placement genes feasible where possible (in place); see the module docstring."""
-    st = State(c, x)
+    st = State(c, x, rows.dense_demand)
     for _ in range(2):
         _all_or_none(st, rows, rng)
         _distinct_and_separate(st, rows, rng)
@@ -812,6 +816,7 @@ class Dense:
         tt = np.repeat(np.arange(T, dtype=np.int64), N)
         nn = np.tile(np.arange(N, dtype=np.int64), T)
         self.D = c.demand(tt, nn).reshape(T, N, R)
+        rows.dense_demand = self.D
         moved = (~c.is_current(tt, nn) & c.has_current[tt]).reshape(T, N)
         self.M = rows.w_cost * c.assign_cost(tt, nn).reshape(T, N) + rows.w_moves * moved
         self.open = rows.w_cost * c.node_cost + rows.w_nodes

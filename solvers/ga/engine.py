@@ -321,7 +321,7 @@ class Engine:
         c = self.c
         x = np.asarray(ind)[: self.S]
         before = x.copy()
-        st = State(c, x)
+        st = State(c, x, self.rows.dense_demand)
         if self.dense is not None:
             self.dense.improve(st, swaps=True)
         improve(c, st, self.rows, rng, budget, self.swaps)
