@@ -15,6 +15,12 @@ with the earliest end). Repaired genes are written back (Lamarckian). What canno
 (a must-place task with no room) is penalised: fitness is (violation score, scalar fitness),
 compared lexicographically, so a feasible plan always beats an infeasible one.
 
+Every feasible schedule is then improved by forward-backward improvement (justification): a
+backward pass puts each task as late as possible before its successors, and the forward decode
+of the activity list sorted by those late starts replaces the individual when it is no worse.
+Scheduling genes skip repair when there is nothing to repair (every task placed once, no
+separation, all required: e.g. the RCPSP).
+
 Scheduling decodes give active schedules (no replica can start earlier without moving
 another), which contain an optimal plan for every term except ``balance`` in scheduling
 problems: its peak can need deliberate delays, which the decoder never makes.
@@ -40,7 +46,10 @@ shift a task in the activity list), duplicate children mutated again or dropped,
 (mu + lambda) survival of the best distinct individuals. In placement problems a local search
 (:func:`.decode.improve`: shift, insert, close-node and, up to 200,000 (task, allowed node,
 resource) entries, swap moves, on the objective's own weights) improves the two best individuals
-every generation.
+every generation. In small placement problems with one replica per task, no ``separate_from``
+and no ``balance`` term (the assignment-problem core, e.g. the GAP), every child also gets a
+vectorised best-improvement shift and swap search over dense (task x node) matrices, which makes
+it a local optimum, as in Chu and Beasley's GA for the GAP.
 
 Stopping: after ``generations`` generations, at ``time_limit`` seconds (default 60 s when
 neither is given; greedy seeding gets at most 30 % of it), after ``stagnation`` generations

@@ -119,6 +119,11 @@ class Engine:
         self.swaps = int(c.allowed_off[-1]) * c.R <= 200_000
         # slots whose task has a choice of node
         self.movable = np.flatnonzero(c.n_allowed[c.task_of] > 1)
+        # scheduling genes need no repair when every task is placed on an allowed node, once
+        # (one replica each, no separation, every task must be placed): e.g. the RCPSP
+        self.simple = bool(
+            c.scheduling and (c.reps == 1).all() and not len(c.sep_a) and c.must.all()
+        )
 
     # -- evaluation --
 
@@ -136,7 +141,8 @@ class Engine:
         else:
             order = genes[self.S :]
             for attempt in range(2):
-                repair(c, x, self.rows, rng)
+                if not (self.simple and (x >= 0).all()):
+                    repair(c, x, self.rows, rng)
                 x, start = self.sched.decode(x, order)
                 partial = self._partial_gangs(x)
                 if not partial or attempt:
