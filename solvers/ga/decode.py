@@ -55,6 +55,7 @@ class Rows:
         self.w_balance = w.get("balance", 0.0)
         self.w_unplaced = w.get("unplaced", 0.0)
         self.dense_demand: np.ndarray | None = None  # (T, N, R), set by Dense
+        self.dense: Dense | None = None
 
     def get(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if self.cache is not None and t in self.cache:
@@ -212,8 +213,11 @@ def repair(c: Compiled, x: np.ndarray, rows: Rows, rng: np.random.Generator) -> 
     st = State(c, x, rows.dense_demand)
     for _ in range(2):
         _all_or_none(st, rows, rng)
-        _distinct_and_separate(st, rows, rng)
-        if not c.scheduling:
+        if len(c.sep_a) or int(c.reps.max(initial=1)) > 1:
+            _distinct_and_separate(st, rows, rng)
+        if rows.dense is not None:
+            rows.dense.capacity(st, rng)
+        elif not c.scheduling:
             _capacity(st, rows, rng)
     _all_or_none(st, rows, rng, fill=False)
     return st
@@ -817,9 +821,42 @@ class Dense:
         nn = np.tile(np.arange(N, dtype=np.int64), T)
         self.D = c.demand(tt, nn).reshape(T, N, R)
         rows.dense_demand = self.D
+        rows.dense = self
         moved = (~c.is_current(tt, nn) & c.has_current[tt]).reshape(T, N)
         self.M = rows.w_cost * c.assign_cost(tt, nn).reshape(T, N) + rows.w_moves * moved
         self.open = rows.w_cost * c.node_cost + rows.w_nodes
+
+    def capacity(self, st: State, rng: np.random.Generator) -> None:
+        """Capacity repair as :func:`_capacity`, on the dense matrices: replicas leave each
+        overloaded node (in random order) for the allowed node with room and the lowest
+        marginal cost; optional ones with nowhere to go are left out."""
+        c, x, load, count = self.c, st.x, st.load, st.count
+        M, D, A, opn, capx = self.M, self.D, self.A, self.open, c.capx
+        over = np.flatnonzero((load > capx).any(axis=1))
+        for n in rng.permutation(over).tolist():
+            slots = np.flatnonzero(x == n)
+            for s in rng.permutation(slots).tolist():
+                if not (load[n] > capx[n]).any():
+                    break
+                ok = A[s] & (load + D[s] <= capx).all(axis=1)
+                ok[n] = False
+                if not ok.any():
+                    continue
+                score = np.where(ok, M[s] + opn * (count == 0), _INF)
+                m = int(score.argmin())
+                load[n] -= D[s, n]
+                load[m] += D[s, m]
+                count[n] -= 1
+                count[m] += 1
+                x[s] = m
+            if (load[n] > capx[n]).any():
+                left = [s for s in np.flatnonzero(x == n).tolist() if not c.must[s]]
+                left.sort(key=lambda s: c.prio[s])
+                for s in left:
+                    if not (load[n] > capx[n]).any():
+                        break
+                    if x[s] == n:
+                        unplace_unit(st, s)
 
     def improve(self, st: State, swaps: bool, rounds: int = 4) -> int:
         """Best-improvement shift rounds, then (``swaps``) up to 50 best swaps; in place."""

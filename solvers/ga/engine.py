@@ -330,7 +330,7 @@ class Engine:
         st = State(c, x, self.rows.dense_demand)
         if self.dense is not None:
             self.dense.improve(st, swaps=True)
-        improve(c, st, self.rows, rng, budget, self.swaps)
+        improve(c, st, self.rows, rng, budget, self.swaps and self.dense is None)
         return not np.array_equal(before, x)
 
 
