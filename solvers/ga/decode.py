@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -309,7 +310,13 @@ def _capacity(st: State, rows: Rows, rng: np.random.Generator) -> None:
 
 
 def improve(
-    c: Compiled, st: State, rows: Rows, rng: np.random.Generator, budget: int, swaps: bool
+    c: Compiled,
+    st: State,
+    rows: Rows,
+    rng: np.random.Generator,
+    budget: int,
+    swaps: bool,
+    out: Callable[[], bool] | None = None,
 ) -> int:
     """First-improvement shift moves (one replica to another allowed node with room), inserts
     of optional tasks left out, node closing (every replica of a node elsewhere, when the node
@@ -319,7 +326,9 @@ def improve(
     x = st.x
     moves = 0
     slots = rng.permutation(np.flatnonzero(x >= 0))[:budget]
-    for s in slots.tolist():
+    for i, s in enumerate(slots.tolist()):
+        if i % 50 == 49 and out is not None and out():
+            return moves
         if _shift(c, st, rows, s):
             moves += 1
     if rows.w_unplaced:
@@ -332,8 +341,10 @@ def improve(
             else:
                 for s in _task_slots(c, t):
                     st.remove(s)
+    if out is not None and out():
+        return moves
     if (rows.w_cost and c.node_cost.any()) or rows.w_nodes:
-        moves += _close_nodes(c, st, rows, rng, max(1, budget // 20))
+        moves += _close_nodes(c, st, rows, rng, max(1, budget // 20), out)
     if swaps and not c.scheduling:
         for s in slots[: max(1, budget // 2)].tolist():
             if _swap(c, st, rows, s):
@@ -401,7 +412,14 @@ def _shift(c: Compiled, st: State, rows: Rows, s: int) -> bool:
     return False
 
 
-def _close_nodes(c: Compiled, st: State, rows: Rows, rng: np.random.Generator, k: int) -> int:
+def _close_nodes(
+    c: Compiled,
+    st: State,
+    rows: Rows,
+    rng: np.random.Generator,
+    k: int,
+    out: Callable[[], bool] | None = None,
+) -> int:
     """Try to empty up to ``k`` lightly used nodes that cost something."""
     used = np.flatnonzero(st.count > 0)
     if len(used) < 2:
@@ -411,6 +429,8 @@ def _close_nodes(c: Compiled, st: State, rows: Rows, rng: np.random.Generator, k
     order = used[np.lexsort((rng.random(len(used)), fill / np.maximum(value, 1e-12)))]
     closed = 0
     for n in order[: 3 * k].tolist():
+        if out is not None and out():
+            break
         slots = np.flatnonzero(st.x == n).tolist()
         before = st.x.copy()
         gain = rows.w_cost * c.node_cost[n] + rows.w_nodes

@@ -321,7 +321,13 @@ class Engine:
 
     # -- local search --
 
-    def local_search(self, ind: Individual, rng: np.random.Generator, budget: int) -> bool:
+    def local_search(
+        self,
+        ind: Individual,
+        rng: np.random.Generator,
+        budget: int,
+        out: Callable[[], bool] | None = None,
+    ) -> bool:
         """Improve a placement individual in place (shift, insert, close, swap moves); True if
         it changed."""
         c = self.c
@@ -330,7 +336,7 @@ class Engine:
         st = State(c, x, self.rows.dense_demand)
         if self.dense is not None:
             self.dense.improve(st, swaps=True)
-        improve(c, st, self.rows, rng, budget, self.swaps and self.dense is None)
+        improve(c, st, self.rows, rng, budget, self.swaps and self.dense is None, out)
         return not np.array_equal(before, x)
 
 
@@ -355,6 +361,11 @@ class _Clock:
             limit = DEFAULT_TIME_LIMIT
         self.deadline = None if limit is None else self.t0 + limit
         self.stop = s.stop
+
+    def reserve(self, seconds: float) -> None:
+        """Keep ``seconds`` (at most 10 % of the limit) for the work after the search."""
+        if self.deadline is not None:
+            self.deadline -= min(seconds, 0.1 * (self.deadline - self.t0))
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -448,6 +459,7 @@ def run(problem: Problem, s: Settings) -> Result:
     random.seed(s.seed)
     eng = Engine(problem, s.seed)
     c = eng.c
+    clock.reserve(2e-4 * c.S)  # the evaluator's final check of the plan
     rng = eng.rng_for(0)
     pop_size = s.population or default_population(c)
     pop_size = max(4, pop_size)
@@ -478,14 +490,17 @@ def run(problem: Problem, s: Settings) -> Result:
     gen = 0
     message = ""
     try:
-        _evaluate_all(eng, pop, gen, pool)
+        # the seeds always count; the rest of the first population only while time remains
+        _evaluate_all(eng, pop[: len(seeds)], gen, None)
+        _evaluate_all(eng, pop, gen, pool, clock.out)
+        pop = [i for i in pop if i.fitness.valid]
         ls_budget = max(20, min(c.S, 400))
         while True:
             # local search on the best individuals (placement; cheap, vectorised per move)
             if not c.scheduling and c.S:
                 elite = sorted(pop, key=lambda i: i.fitness.values)[:2]
                 for k, ind in enumerate(elite):
-                    if eng.local_search(ind, eng.rng_for(gen, 10_000 + k), ls_budget):
+                    if eng.local_search(ind, eng.rng_for(gen, 10_000 + k), ls_budget, clock.out):
                         del ind.fitness.values
                 _evaluate_all(eng, pop, gen, None)
             cand = min(pop, key=lambda i: i.fitness.values)
