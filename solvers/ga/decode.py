@@ -332,8 +332,8 @@ def improve(
         if _shift(c, st, rows, s):
             moves += 1
     if rows.w_unplaced:
-        out = np.flatnonzero(~c.must & (np.bincount(c.task_of[x >= 0], minlength=c.T) == 0))
-        for t in rng.permutation(out)[: max(1, budget // 4)].tolist():
+        left = np.flatnonzero(~c.must & (np.bincount(c.task_of[x >= 0], minlength=c.T) == 0))
+        for t in rng.permutation(left)[: max(1, budget // 4)].tolist():
             if c.gang_of[t] >= 0:
                 continue
             if fill_task_strict(st, rows, t, rng):
