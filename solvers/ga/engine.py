@@ -459,7 +459,7 @@ def run(problem: Problem, s: Settings) -> Result:
     random.seed(s.seed)
     eng = Engine(problem, s.seed)
     c = eng.c
-    clock.reserve(2e-4 * c.S)  # the evaluator's final check of the plan
+    clock.reserve(4e-4 * c.S)  # the evaluator's final check of the plan
     rng = eng.rng_for(0)
     pop_size = s.population or default_population(c)
     pop_size = max(4, pop_size)
