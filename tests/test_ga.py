@@ -460,3 +460,38 @@ def test_pareto_rejects_bad_terms() -> None:
         pareto(p, ["cost"])
     with pytest.raises(ValueError, match="makespan"):
         pareto(p, ["cost", "makespan"])
+
+
+def test_sigint_writes_the_best_plan_so_far(tmp_path: Any) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    problem = tmp_path / "fleet.json"
+    problem.write_text(json.dumps(generate(tasks=80, nodes=12, seed=4)))
+    plan = tmp_path / "plan.json"
+    cmd = [sys.executable, "-m", "taskalloc", "solve", str(problem), "-s", "ga", "-o", str(plan)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = ""
+    for _ in range(200):  # the first progress line comes with the first population
+        line = proc.stderr.readline()
+        seen += line
+        if "incumbent" in line or not line:
+            break
+    assert "incumbent" in seen, seen
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, seen + err
+    assert out == ""
+    data = json.loads(plan.read_text())
+    assert data["solver"]["status"] == "feasible"
+    assert "stopped" in data["solver"]["message"]
+    assert data["solver"]["generations"]
+    check = subprocess.run(
+        [sys.executable, "-m", "taskalloc", "check", str(problem), str(plan)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
