@@ -43,7 +43,9 @@ with probability 0.9 (uniform or two-point over tasks on the node genes, so that
 replicas travel together; Hartmann's one-point crossover on the activity list), mutation with
 probability 0.5 (move a replica, swap two replicas' nodes, toggle an optional task with its gang,
 shift a task in the activity list), duplicate children mutated again or dropped, then
-(mu + lambda) survival of the best distinct individuals. In placement problems a local search
+(mu + lambda) survival of the best distinct individuals; after every 50 generations without
+improvement, all but the best quarter are replaced by heavily mutated copies of it and random
+individuals. In placement problems a local search
 (:func:`.decode.improve`: shift, insert, close-node and, up to 200,000 (task, allowed node,
 resource) entries, swap moves, on the objective's own weights) improves the two best individuals
 every generation. In small placement problems with one replica per task, no ``separate_from``
@@ -53,7 +55,7 @@ it a local optimum, as in Chu and Beasley's GA for the GAP.
 
 Stopping: after ``generations`` generations, at ``time_limit`` seconds (default 60 s when
 neither is given; greedy seeding gets at most 30 % of it), after ``stagnation`` generations
-without improvement (default max(300, 10 x population)), or when ``stop`` is set (the best
+without improvement (default max(200, 5 x population)), or when ``stop`` is set (the best
 plan so far is returned as ``feasible``). Every random choice comes from generators seeded
 with ``seed`` (numpy per generation and individual; Python's ``random`` for DEAP's selection),
 so runs that stop by generations are identical for the same seed; runs stopped by time depend

@@ -463,7 +463,7 @@ def run(problem: Problem, s: Settings) -> Result:
     rng = eng.rng_for(0)
     pop_size = s.population or default_population(c)
     pop_size = max(4, pop_size)
-    stagnation = s.stagnation if s.stagnation is not None else max(300, 10 * pop_size)
+    stagnation = s.stagnation if s.stagnation is not None else max(200, 5 * pop_size)
     # seeds: greedy plans (three policies), the hint, perturbed copies, random individuals
     genes: list[np.ndarray] = []
     greedy_deadline = (
@@ -538,6 +538,8 @@ def run(problem: Problem, s: Settings) -> Result:
                 message = f"no improvement in {stagnation} generations ({gen} generations)"
                 break
             gen += 1
+            if stale and stale % RESTART == 0:
+                pop = _restart(eng, pop, pop_size, gen, pool, clock.out)
             pop = _generation(eng, pop, pop_size, gen, pool, clock.out)
     finally:
         if pool is not None:
@@ -590,6 +592,35 @@ def run(problem: Problem, s: Settings) -> Result:
         trajectory=trajectory,
         generations=log.rows,
     )
+
+
+RESTART = 50  # generations without improvement before the population is renewed
+
+
+def _restart(
+    eng: Engine,
+    pop: list[Individual],
+    pop_size: int,
+    gen: int,
+    pool: Any | None,
+    out: Callable[[], bool] | None,
+) -> list[Individual]:
+    """Keep the best quarter, replace the rest by heavily mutated copies of it (half) and
+    random individuals (half): diversity back after a stagnation."""
+    rng = eng.rng_for(gen, 20_000)
+    ranked = sorted(pop, key=lambda i: i.fitness.values)
+    keep = ranked[: max(1, pop_size // 4)]
+    fresh = []
+    while len(keep) + len(fresh) < pop_size:
+        if len(fresh) % 2 == 0:
+            g = np.asarray(keep[len(fresh) % len(keep)]).copy()
+            for _ in range(3 + int(rng.integers(8))):
+                eng.mutate(g, rng)
+        else:
+            g = eng.random_genes(rng)
+        fresh.append(Individual.make(g))
+    _evaluate_all(eng, fresh, gen, pool, out)
+    return keep + [i for i in fresh if i.fitness.valid]
 
 
 def _generation(
