@@ -610,7 +610,7 @@ def _restart(
     rng = eng.rng_for(gen, 20_000)
     ranked = sorted(pop, key=lambda i: i.fitness.values)
     keep = ranked[: max(1, pop_size // 4)]
-    fresh = []
+    fresh: list[Individual] = []
     while len(keep) + len(fresh) < pop_size:
         if len(fresh) % 2 == 0:
             g = np.asarray(keep[len(fresh) % len(keep)]).copy()
