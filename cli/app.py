@@ -271,7 +271,7 @@ def solve(
         typer.Option(
             "--solver",
             "-s",
-            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat, mip or greedy.",
+            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat, mip, ga or greedy.",
         ),
     ] = "auto",
     output: Annotated[
@@ -440,6 +440,22 @@ def solve(
             "summary then gives each plan's distance to that front.",
         ),
     ] = None,
+    generations: Annotated[
+        int | None,
+        typer.Option(
+            "--generations",
+            min=0,
+            help="ga: stop after this many generations (default: by time, 60 s). Runs stopped "
+            "by generations are reproducible for a --seed; time-limited runs depend on the "
+            "machine's speed. ga uses --workers > 1 only for problems of 2,000+ replicas.",
+        ),
+    ] = None,
+    population: Annotated[
+        int | None,
+        typer.Option(
+            "--population", min=4, help="ga: individuals per generation (default by size)."
+        ),
+    ] = None,
 ) -> None:
     """Solve a problem and write the plan (stdout or -o); progress and a summary go to stderr.
 
@@ -503,6 +519,8 @@ def solve(
         policy=policy,
         backend=mip_backend,
         gap=gap,
+        generations=generations,
+        population=population,
     )
     is_batch = (
         out_dir is not None

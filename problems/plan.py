@@ -79,6 +79,10 @@ class SolverInfo:
     options: dict[str, Any] = field(default_factory=dict)
     # (seconds, objective scalar, bound scalar or None): the anytime trajectory, for reports
     trajectory: list[tuple[float, float, float | None]] = field(default_factory=list)
+    # evolutionary solvers: one row per (logged) generation, keys generation, seconds, best
+    # (lowest fitness of a feasible individual, or None), mean (of the feasible ones), feasible
+    # (share of the population)
+    generations: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": str(self.status)}
@@ -100,6 +104,8 @@ class SolverInfo:
             d["options"] = dict(self.options)
         if self.trajectory:
             d["trajectory"] = [[round(s, 4), _clean(o), _clean(b)] for s, o, b in self.trajectory]
+        if self.generations is not None:
+            d["generations"] = [_clean_tree(dict(row)) for row in self.generations]
         return d
 
 
@@ -303,6 +309,7 @@ def plan_from_source(src: Source) -> Plan:
         message=s.message,
         options=dict(extra.get("options") or {}),
         trajectory=[(float(x[0]), float(x[1]), x[2]) for x in extra.get("trajectory") or []],
+        generations=_generations(extra.get("generations")),
     )
     return Plan(
         problem_name=p.problem.name,
@@ -315,6 +322,14 @@ def plan_from_source(src: Source) -> Plan:
         problem_text=p.problem.text,
         infeasibility=list((p.model_extra or {}).get("infeasibility") or []),
     )
+
+
+def _generations(rows: Any) -> list[dict[str, Any]] | None:
+    if rows is None:
+        return None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        return None
+    return [dict(r) for r in rows]
 
 
 def _floats(d: Mapping[str, float | None] | None) -> dict[str, float] | None:

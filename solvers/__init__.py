@@ -23,6 +23,11 @@ SOLVERS: dict[str, tuple[str, str]] = {
         "taskalloc.solvers.cpsat",
         "OR-Tools CP-SAT: exact placement and scheduling, proves optimality or infeasibility",
     ),
+    "ga": (
+        "taskalloc.solvers.ga",
+        "genetic algorithm on DEAP seeded by the greedy (--generations, --population); "
+        "NSGA-II fronts through taskalloc.solvers.ga.pareto",
+    ),
     "mip": (
         "taskalloc.solvers.mip",
         "MILP in Pyomo, on OR-Tools SCIP/HiGHS/CP-SAT or any Pyomo solver (--backend)",

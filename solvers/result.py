@@ -29,6 +29,8 @@ class Result:
     message: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # settings used, for the plan file
     trajectory: list[tuple[float, float, float | None]] = field(default_factory=list)
+    # per-generation log of evolutionary solvers: generation, seconds, best, mean, feasible
+    generations: list[dict[str, Any]] | None = None
 
     @property
     def has_plan(self) -> bool:

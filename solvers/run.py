@@ -57,6 +57,8 @@ class SolveOptions:
     backend: str | None = None
     gap: float | None = None
     hint: list[Assignment] | None = None
+    generations: int | None = None  # ga
+    population: int | None = None  # ga
     time_cap: float | None = None  # at most this many seconds whatever the limit (batch time)
 
     def effective_time_limit(self, backend: str) -> float | None:
@@ -151,6 +153,10 @@ def solve_problem(
         warnings.append(f"--backend and --gap apply to -s mip; ignored by {backend}")
         if warn is not None:
             warn(warnings[-1])
+    if (opts.generations is not None or opts.population is not None) and backend != "ga":
+        warnings.append(f"--generations and --population apply to -s ga; ignored by {backend}")
+        if warn is not None:
+            warn(warnings[-1])
     text = problem.source.data.decode("utf-8") if embed else None
     proofs = prove_infeasible(problem)
     if proofs:
@@ -187,6 +193,8 @@ def solve_problem(
         "stop": stop,
         "backend": opts.backend,
         "gap": opts.gap,
+        "generations": opts.generations,
+        "population": opts.population,
     }
     result = run_solver(problem, backend, **options)
     info = SolverInfo(
@@ -198,6 +206,7 @@ def solve_problem(
         message=result.message,
         options=result.options,
         trajectory=result.trajectory,
+        generations=result.generations,
     )
     conflicts: list[str] = []
     if result.status == Status.INFEASIBLE and not stop.is_set() and explain_limit > 0:

@@ -1,0 +1,161 @@
+"""``-s ga``: a genetic algorithm on DEAP for placement and scheduling, and NSGA-II fronts.
+
+Encoding
+--------
+An individual is a numpy int64 array: one node index per replica slot (``-1``, the sentinel,
+leaves the replica unplaced: legitimate for optional tasks), then, in scheduling problems, an
+activity list (a priority order of all tasks) decoded by a serial schedule generation scheme,
+as in activity-list GAs for the RCPSP. Decoders and repair operators (:mod:`.decode`) keep
+individuals feasible where they can: genes only hold allowed nodes (``nodes``/``match``),
+replicas go to distinct nodes, ``separate_from`` pairs are split, tasks and gangs are placed
+all or none, capacity overloads are moved to nodes with room (placement) or avoided by the
+decoder (scheduling: earliest start where the demand fits over the whole duration, before the
+deadline and the horizon; the gene node if the replica can run there, else the allowed node
+with the earliest end). Repaired genes are written back (Lamarckian). What cannot be repaired
+(a must-place task with no room) is penalised: fitness is (violation score, scalar fitness),
+compared lexicographically, so a feasible plan always beats an infeasible one.
+
+Every feasible schedule is then improved by forward-backward improvement (justification): a
+backward pass puts each task as late as possible before its successors, and the forward decode
+of the activity list sorted by those late starts replaces the individual when it is no worse.
+Scheduling genes skip repair when there is nothing to repair (every task placed once, no
+separation, all required: e.g. the RCPSP).
+
+Scheduling decodes give active schedules (no replica can start earlier without moving
+another), which contain an optimal plan for every term except ``balance`` in scheduling
+problems: its peak can need deliberate delays, which the decoder never makes.
+
+Fitness
+-------
+The scalar is the evaluator's (:func:`taskalloc.problems.evaluate.fitness`: the objective's
+weights, or the lexicographic weights built from the terms' upper bounds, ``term_upper_bounds``),
+so the GA optimises exactly what the plan reports. It is computed from the genes by the
+vectorised :meth:`.compiled.Compiled.measure`, which agrees with the evaluator (tested on
+random plans); the final plan is still checked by the evaluator, and only a plan it finds
+feasible is returned as ``feasible``.
+
+Search
+------
+Population (default 60 individuals for up to 100 replicas, 40 up to 1,000, 24 up to 5,000,
+12 beyond; ``population``) seeded with the greedy plans of the three policies, the ``hint``,
+mutated copies of these and random individuals. Each generation: binary tournament, crossover
+with probability 0.9 (uniform or two-point over tasks on the node genes, so that a task's
+replicas travel together; Hartmann's one-point crossover on the activity list), mutation with
+probability 0.5 (move a replica, swap two replicas' nodes, toggle an optional task with its gang,
+shift a task in the activity list), duplicate children mutated again or dropped, then
+(mu + lambda) survival of the best distinct individuals; after every 50 generations without
+improvement, all but the best quarter are replaced by heavily mutated copies of it and random
+individuals. In placement problems a local search
+(:func:`.decode.improve`: shift, insert, close-node and, up to 200,000 (task, allowed node,
+resource) entries, swap moves, on the objective's own weights) improves the two best individuals
+every generation. In small placement problems with one replica per task, no ``separate_from``
+and no ``balance`` term (the assignment-problem core, e.g. the GAP), every child also gets a
+vectorised best-improvement shift and swap search over dense (task x node) matrices, which makes
+it a local optimum, as in Chu and Beasley's GA for the GAP.
+
+Stopping: after ``generations`` generations, at ``time_limit`` seconds (default 60 s when
+neither is given; greedy seeding gets at most 30 % of it), after ``stagnation`` generations
+without improvement (default max(200, 5 x population)), or when ``stop`` is set (the best
+plan so far is returned as ``feasible``). Every random choice comes from generators seeded
+with ``seed`` (numpy per generation and individual; Python's ``random`` for DEAP's selection),
+so runs that stop by generations are identical for the same seed; runs stopped by time depend
+on the machine's speed.
+
+``workers`` > 1 evaluates children in a fork-based process pool, only for individuals of at
+least 2,000 replica slots (below that, the pool costs more than it saves); otherwise ignored.
+Results are the same as with one worker (each evaluation has its own seeded generator).
+
+The plan records the per-generation log under ``solver.generations`` (generation, seconds,
+best and mean fitness of the feasible individuals, feasible share; at most 200 rows, thinned
+evenly), the improving fitness values under ``solver.trajectory`` (no bound: a GA proves
+nothing) and the settings under ``solver.options``.
+
+:func:`pareto` runs NSGA-II over 2 or 3 objective terms and returns one checked plan per
+non-dominated feasible point.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from taskalloc.problems.plan import Assignment
+from taskalloc.problems.problem import Problem
+
+from ..result import Result
+
+
+def solve(
+    problem: Problem,
+    *,
+    seed: int | None = 0,
+    time_limit: float | None = None,
+    generations: int | None = None,
+    population: int | None = None,
+    stagnation: int | None = None,
+    workers: int = 1,
+    hint: Sequence[Assignment] | None = None,
+    progress: Callable[[float, float, float | None], None] | None = None,
+    stop: threading.Event | None = None,
+    **_ignored: Any,
+) -> Result:
+    """Run the GA on ``problem`` (see the module docstring). Options every backend receives
+    and the GA does not use (policy, deterministic, backend, gap) are ignored."""
+    from .engine import Settings, run
+
+    return run(
+        problem,
+        Settings(
+            seed=seed or 0,
+            time_limit=time_limit,
+            generations=generations,
+            population=population,
+            stagnation=stagnation,
+            workers=workers or 1,
+            hint=hint,
+            progress=progress,
+            stop=stop,
+        ),
+    )
+
+
+def pareto(
+    problem: Problem,
+    terms: list[str],
+    *,
+    seed: int | None = 0,
+    time_limit: float | None = None,
+    generations: int | None = None,
+    population: int | None = None,
+    workers: int = 1,
+    hint: Sequence[Assignment] | None = None,
+    progress: Callable[[float, float, float | None], None] | None = None,
+    stop: threading.Event | None = None,
+    **_ignored: Any,
+) -> list[Result]:
+    """NSGA-II over 2 or 3 objective ``terms`` (any term the problem defines: placement
+    ``unplaced, cost, nodes, balance, moves``; scheduling also ``makespan, tardiness``).
+
+    Returns one Result (status feasible, checked by the evaluator) per non-dominated feasible
+    plan found, sorted by the first term; every Result carries the per-generation log
+    (``best``/``mean`` there are of the first term). Raises ValueError for bad ``terms``."""
+    from .engine import Settings, run_pareto
+
+    return run_pareto(
+        problem,
+        list(terms),
+        Settings(
+            seed=seed or 0,
+            time_limit=time_limit,
+            generations=generations,
+            population=population,
+            workers=workers or 1,
+            hint=hint,
+            progress=progress,
+            stop=stop,
+        ),
+    )
+
+
+__all__ = ["pareto", "solve"]
