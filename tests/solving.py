@@ -96,7 +96,8 @@ class Engine:
     balance: bool = True  # can optimise the balance term
     balance_grid: float | None = None  # weighted balance counted on this grid (CP-SAT: 1e-4)
     scheduling: bool = True
-    examples: int = 150  # hypothesis examples of the placement property
+    sched_balance: bool = True  # optimises the peak load of a schedule
+    examples: int = 150  # hypothesis examples of the placement property (0: none here)
     sched_examples: int = 60  # ... and of the scheduling property
 
     def solve(self, problem: Problem, **options: Any) -> Result:
@@ -108,6 +109,17 @@ ENGINES = [
     Engine("cpsat", "cpsat", balance_grid=1e-4, sched_examples=150),
     Engine("mip-scip", "mip", {"backend": "ortools-scip"}),
     Engine("mip-highs", "mip", {"backend": "ortools-highs"}, examples=40, sched_examples=15),
+    # the GA proves nothing, so it must reach each hand-made optimum (status feasible); its
+    # brute-force property tests are in test_ga.py (a few hundred generations each)
+    Engine(
+        "ga",
+        "ga",
+        {"generations": 300},
+        exact=False,
+        sched_balance=False,  # schedules decoded as early as possible (README, -s ga)
+        examples=0,
+        sched_examples=0,
+    ),
     Engine(
         "mip-portfolio",
         "mip",

@@ -80,7 +80,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from taskalloc.problems.plan import Assignment
+from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
 from ..result import Result
@@ -101,9 +101,27 @@ def solve(
     **_ignored: Any,
 ) -> Result:
     """Run the GA on ``problem`` (see the module docstring). Options every backend receives
-    and the GA does not use (policy, deterministic, backend, gap) are ignored."""
+    and the GA does not use (policy, deterministic, backend, gap) are ignored. A problem the
+    structural pre-checks prove infeasible is INFEASIBLE at once, as with every backend; the
+    GA itself proves nothing (no plan found is UNKNOWN)."""
+    import time
+
+    from taskalloc.problems.problem import prove_infeasible
+
     from .engine import Settings, run
 
+    began = time.perf_counter()
+    proofs = prove_infeasible(problem)
+    if proofs:
+        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
+        return Result(
+            solver="ga",
+            status=Status.INFEASIBLE,
+            assignments=[],
+            seconds=time.perf_counter() - began,
+            seed=seed or 0,
+            message=f"structural proof: {proofs[0].message}{more}",
+        )
     return run(
         problem,
         Settings(
