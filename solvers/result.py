@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskalloc.problems.plan import Assignment, Status
+
+if TYPE_CHECKING:
+    from taskalloc.problems.problem import Problem
 
 
 @dataclass
@@ -35,3 +39,41 @@ class Result:
     @property
     def has_plan(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+class Results:
+    """Makes the Results of one run: the solver's name, seed and options are given once, the
+    seconds are counted from ``t0``, and ``options`` is copied into each Result as it stands
+    then (a run may add to it: scales, model sizes, search statistics)."""
+
+    def __init__(
+        self, solver: str, seed: int, options: dict[str, Any], t0: float | None = None
+    ) -> None:
+        self.solver = solver
+        self.seed = seed
+        self.options = options
+        self.t0 = time.perf_counter() if t0 is None else t0
+
+    def __call__(
+        self, status: Status, assignments: list[Assignment], message: str, **kw: Any
+    ) -> Result:
+        return Result(
+            solver=self.solver,
+            status=status,
+            assignments=assignments,
+            seconds=time.perf_counter() - self.t0,
+            seed=self.seed,
+            message=message,
+            options=dict(self.options),
+            **kw,
+        )
+
+    def structural(self, problem: Problem) -> Result | None:
+        """INFEASIBLE when the structural pre-checks prove that no plan exists, else None."""
+        from taskalloc.problems.problem import prove_infeasible
+
+        proofs = prove_infeasible(problem)
+        if not proofs:
+            return None
+        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
+        return self(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}{more}")

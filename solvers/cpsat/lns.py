@@ -122,9 +122,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from taskalloc.problems.plan import Assignment, Status
-from taskalloc.problems.problem import Problem, prove_infeasible
+from taskalloc.problems.problem import Problem
 
-from ..result import Result
+from ..result import Result, Results
 from . import construct, lagrange, submodel
 from .bounds import Bounds, BoundTask
 from .flat import LINEAR_TERMS, Flat, Plan
@@ -967,22 +967,11 @@ def solve(
         "search": mode,
     }
 
-    def result(status: Status, assignments: list[Assignment], message: str, **kw: Any) -> Result:
-        return Result(
-            solver=NAME,
-            status=status,
-            assignments=assignments,
-            seconds=time.perf_counter() - t0,
-            seed=seed,
-            message=message,
-            options=options,
-            **kw,
-        )
+    result = Results(NAME, seed, options, t0)
 
-    proofs = prove_infeasible(problem)
-    if proofs:
-        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
-        return result(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}{more}")
+    infeasible = result.structural(problem)
+    if infeasible is not None:
+        return infeasible
 
     scales = choose_scales(problem)
     options["scales"] = scales.describe()

@@ -62,9 +62,9 @@ from ortools.sat.python import cp_model
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.pareto import TermError, check_terms, nondominated
 from taskalloc.problems.plan import Assignment, Status
-from taskalloc.problems.problem import Problem, prove_infeasible
+from taskalloc.problems.problem import Problem
 
-from ..result import Result
+from ..result import Result, Results
 from .model import AllocationModel, LinearExpr, Placement
 from .scaling import BALANCE_SCALE, choose_scales
 from .solve import (
@@ -271,21 +271,11 @@ def front(
         "deterministic": deterministic,
     }
 
-    def result(status: Status, assignments: list[Assignment], message: str, **kw: Any) -> Result:
-        return Result(
-            solver=NAME,
-            status=status,
-            assignments=assignments,
-            seconds=time.perf_counter() - t0,
-            seed=seed,
-            message=message,
-            options=dict(options),
-            **kw,
-        )
+    result = Results(NAME, seed, options, t0)
 
-    proofs = prove_infeasible(problem)
-    if proofs:
-        return [result(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}")]
+    infeasible = result.structural(problem)
+    if infeasible is not None:
+        return [infeasible]
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()
     options["pareto"] = {

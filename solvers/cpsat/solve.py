@@ -17,9 +17,9 @@ from ortools.sat.python import cp_model, cp_model_helper
 
 from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
-from taskalloc.problems.problem import Problem, prove_infeasible
+from taskalloc.problems.problem import Problem
 
-from ..result import Result
+from ..result import Result, Results
 from .model import AllocationModel, LinearExpr, Placement
 from .scaling import BALANCE_SCALE, Scales, choose_scales, weight_multipliers
 
@@ -402,22 +402,11 @@ def solve(
         "deterministic": deterministic,
     }
 
-    def result(status: Status, assignments: list[Assignment], message: str, **kw: Any) -> Result:
-        return Result(
-            solver=NAME,
-            status=status,
-            assignments=assignments,
-            seconds=time.perf_counter() - t0,
-            seed=seed,
-            message=message,
-            options=options,
-            **kw,
-        )
+    result = Results(NAME, seed, options, t0)
 
-    proofs = prove_infeasible(problem)
-    if proofs:
-        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
-        return result(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}{more}")
+    infeasible = result.structural(problem)
+    if infeasible is not None:
+        return infeasible
 
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()

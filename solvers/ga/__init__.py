@@ -80,7 +80,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from taskalloc.problems.plan import Assignment, Status
+from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
 
 from ..result import Result
@@ -104,24 +104,12 @@ def solve(
     and the GA does not use (policy, deterministic, backend, gap) are ignored. A problem the
     structural pre-checks prove infeasible is INFEASIBLE at once, as with every backend; the
     GA itself proves nothing (no plan found is UNKNOWN)."""
-    import time
-
-    from taskalloc.problems.problem import prove_infeasible
-
+    from ..result import Results
     from .engine import Settings, run
 
-    began = time.perf_counter()
-    proofs = prove_infeasible(problem)
-    if proofs:
-        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
-        return Result(
-            solver="ga",
-            status=Status.INFEASIBLE,
-            assignments=[],
-            seconds=time.perf_counter() - began,
-            seed=seed or 0,
-            message=f"structural proof: {proofs[0].message}{more}",
-        )
+    infeasible = Results("ga", seed or 0, {}).structural(problem)
+    if infeasible is not None:
+        return infeasible
     return run(
         problem,
         Settings(

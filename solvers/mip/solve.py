@@ -16,10 +16,10 @@ import pyomo.environ as pyo
 
 from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
-from taskalloc.problems.problem import Problem, prove_infeasible
+from taskalloc.problems.problem import Problem
 
 from .. import SolverUnavailable
-from ..result import Result
+from ..result import Result, Results
 from .backends import (
     PORTFOLIO,
     Backend,
@@ -328,17 +328,7 @@ def solve(
         "gap": gap,
     }
 
-    def result(status: Status, assignments: list[Assignment], message: str, **kw: Any) -> Result:
-        return Result(
-            solver=NAME,
-            status=status,
-            assignments=assignments,
-            seconds=time.perf_counter() - t0,
-            seed=seed,
-            message=message,
-            options=options,
-            **kw,
-        )
+    result = Results(NAME, seed, options, t0)
 
     check_backend(name)
     if name in ("ortools-cpsat", PORTFOLIO) and continuous:
@@ -346,10 +336,9 @@ def solve(
             "the balance term is a continuous variable, which CP-SAT's import of a MILP "
             "(integers only) cannot represent exactly: use --backend ortools-scip, or -s cpsat"
         )
-    proofs = prove_infeasible(problem)
-    if proofs:
-        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
-        return result(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}{more}")
+    infeasible = result.structural(problem)
+    if infeasible is not None:
+        return infeasible
     with gc_paused():  # Pyomo builds millions of objects: see model.gc_paused
         t = time.perf_counter()
         model = build_model(problem)
