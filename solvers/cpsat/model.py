@@ -21,6 +21,7 @@ from ortools.sat.python import cp_model
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, effectively_required, topological_order
 
+from ..placement import Placement, assignments_of, placement_of
 from .scaling import Scales
 
 Pair = tuple[int, int]  # (task, node)
@@ -31,7 +32,6 @@ MAX_CLIQUE_ITEMS = 200
 #: most 6.3)
 CLIQUE_REFS = 8
 #: task -> [(node, start or None)], one entry per replica
-Placement = dict[int, list[tuple[int, int | None]]]
 LinearExpr = cp_model.LinearExprT
 
 
@@ -588,26 +588,11 @@ class AllocationModel:
 
     def assignments(self, plan: Placement) -> list[Assignment]:
         """Replica numbers follow node order (replicas of a task are identical)."""
-        p = self.problem
-        out = []
-        for t in sorted(plan):
-            task = p.tasks[t]
-            for i, (n, s) in enumerate(sorted(plan[t])):
-                node = p.nodes[n]
-                end = None if s is None else s + task.duration_at(node)
-                out.append(Assignment(task.id, i, node.id, s, end))
-        return out
+        return assignments_of(self.problem, plan)
 
     def placement_of(self, assignments: list[Assignment]) -> Placement:
         """The placement of a list of assignments (unknown tasks and nodes are dropped)."""
-        ti, ni = self.problem.task_index, self.problem.node_index
-        out: Placement = {}
-        for a in assignments:
-            t, n = ti.get(a.task), ni.get(a.node)
-            if t is None or n is None:
-                continue
-            out.setdefault(t, []).append((n, a.start if self.scheduling else None))
-        return out
+        return placement_of(self.problem, assignments)
 
     def canonical(self, plan: Placement) -> Placement:
         """The same plan with interchangeable nodes relabelled to satisfy the symmetry

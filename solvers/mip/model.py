@@ -31,9 +31,10 @@ from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpressio
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, effectively_required, fitting_nodes
 
+from ..placement import Placement, assignments_of, placement_of
+
 CAP_TOL = 1e-9  # the evaluator's absolute tolerance on capacities
 #: task -> [(node, start or None)], one entry per replica
-Placement = dict[int, list[tuple[int, int | None]]]
 Key = tuple[int, int, int]  # (task, replica, node) of an x variable
 VarValue = Callable[[Any], float]  # Pyomo variable -> its value in a solution
 
@@ -729,26 +730,11 @@ class MipModel:
 
     def assignments(self, plan: Placement) -> list[Assignment]:
         """Replica numbers follow node order (replicas of a task are identical)."""
-        p = self.problem
-        out = []
-        for t in sorted(plan):
-            task = p.tasks[t]
-            for i, (n, s) in enumerate(sorted(plan[t])):
-                node = p.nodes[n]
-                end = None if s is None else s + task.duration_at(node)
-                out.append(Assignment(task.id, i, node.id, s, end))
-        return out
+        return assignments_of(self.problem, plan)
 
     def placement_of(self, assignments: Sequence[Assignment]) -> Placement:
         """The placement of a list of assignments (unknown tasks and nodes are dropped)."""
-        ti, ni = self.problem.task_index, self.problem.node_index
-        out: Placement = {}
-        for a in assignments:
-            t, n = ti.get(a.task), ni.get(a.node)
-            if t is None or n is None:
-                continue
-            out.setdefault(t, []).append((n, a.start if self.scheduling else None))
-        return out
+        return placement_of(self.problem, assignments)
 
     def canonical(self, plan: Placement) -> Placement:
         """The same plan with interchangeable nodes relabelled in the order of the first task
