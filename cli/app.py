@@ -271,7 +271,8 @@ def solve(
         typer.Option(
             "--solver",
             "-s",
-            help="auto (cpsat, or greedy above 200,000 task-node pairs), cpsat, mip, ga or greedy.",
+            help="auto (cpsat; greedy for scheduling problems, or objectives with balance, above "
+            "200,000 task-node pairs), cpsat, mip, ga or greedy.",
         ),
     ] = "auto",
     output: Annotated[

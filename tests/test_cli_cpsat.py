@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
+from taskalloc import solvers as solvers_pkg
 from taskalloc.cli.app import app
 from taskalloc.problems.generate import generate
 from taskalloc.problems.plan import dumps
@@ -31,11 +32,19 @@ def test_auto_picks_cpsat_and_proves_the_documented_optimum(tmp_path):
     assert plan["solver"]["trajectory"]
 
 
-def test_auto_falls_back_to_greedy_above_the_pair_limit():
+def test_auto_falls_back_to_greedy_above_the_pair_limit(monkeypatch):
     small = problem_from_dict(generate(20, 5, seed=1))
     assert choose(small, "auto") == "cpsat"
     assert choose(small, "greedy") == "greedy"
     assert AUTO_EXACT_PAIRS >= 100_000
+    # above the limit: linear placement objectives stay on cpsat (its LNS); scheduling and
+    # balance go to the greedy
+    monkeypatch.setattr(solvers_pkg, "AUTO_EXACT_PAIRS", 10)
+    assert choose(small, "auto") == "cpsat"
+    data = generate(20, 5, seed=1)
+    data["objective"] = {"lexicographic": ["unplaced", "balance"]}
+    assert choose(problem_from_dict(data), "auto") == "greedy"
+    assert choose(problem_from_dict(generate(20, 5, seed=1, scheduling=True)), "auto") == "greedy"
 
 
 def test_deterministic_runs_give_the_same_plan(tmp_path):
