@@ -160,7 +160,7 @@ def test_default_backend_is_the_portfolio_for_integer_models() -> None:
     r = check(p, solve(p, time_limit=LIMIT))
     assert r.options["backend"] == "ortools-portfolio"
     assert {"threads (ortools-scip)", "threads (ortools-cpsat)"} <= set(r.options["applied"])
-    assert r.options["applied"]["threads (ortools-cpsat)"] == "num_workers=1"
+    assert r.options["applied"]["threads (ortools-cpsat)"] == "num_workers=2"
     assert check(p, solve(p, time_limit=LIMIT, workers=1)).options["backend"] == "ortools-scip"
     balanced = make([node("a", 3), node("b", 3)], [task("x", 1), task("y", 2)], **lex("balance"))
     r = check(balanced, solve(balanced, time_limit=LIMIT))

@@ -91,7 +91,8 @@ file); see :mod:`.backends`.
 Option names per backend (time limit / gap / seed / threads; then warm start and bound):
 
 * ``ortools-portfolio``: each engine's own names below; SCIP gets one thread and CP-SAT
-  ``workers - 1``; ``solver.options.applied`` lists both, suffixed with the engine.
+  ``workers`` (one thread more than ``--workers`` in all: SCIP's); ``solver.options.applied``
+  lists both, suffixed with the engine.
 * ``ortools-scip``: MPSolver's time limit / ``limits/gap`` / ``randomization/randomseedshift``
   / one thread (1); solution hint; SCIP's dual bound.
 * ``ortools-highs``: model_builder's time limit / ``mip_rel_gap`` / ``random_seed`` / one
