@@ -290,11 +290,18 @@ def instance_data(
 
 
 @st.composite
-def tiny_problems(draw: st.DrawFn, scheduling: bool) -> dict[str, Any]:
-    pool = SCHEDULING_TERMS if scheduling else PLACEMENT_TERMS
+def tiny_problems(
+    draw: st.DrawFn,
+    scheduling: bool,
+    terms: tuple[str, ...] | None = None,
+    max_tasks: int = 6,
+) -> dict[str, Any]:
+    """Tiny random problems; ``terms``: the objective terms to draw from (default: every term
+    of the kind)."""
+    pool = terms or (SCHEDULING_TERMS if scheduling else PLACEMENT_TERMS)
     chosen = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
     return instance_data(
-        n_tasks=draw(st.sampled_from(range(1, 7))),
+        n_tasks=draw(st.sampled_from(range(1, max_tasks + 1))),
         n_nodes=draw(st.sampled_from(range(1, 4))),
         seed=draw(st.integers(0, 10**6)),
         scheduling=scheduling,

@@ -33,6 +33,7 @@ from tests.solving import (
     node,
     objective_key,
     task,
+    tiny_problems,
 )
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -368,20 +369,9 @@ _SCHED_TERMS = ("unplaced", "cost", "nodes", "makespan", "tardiness", "moves")
 _PLACE_TERMS = ("unplaced", "cost", "nodes", "balance", "moves")
 
 
-@st.composite
-def tiny(draw: st.DrawFn, scheduling: bool) -> dict[str, Any]:
-    pool = _SCHED_TERMS if scheduling else _PLACE_TERMS
-    chosen = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
-    return instance_data(
-        n_tasks=draw(st.sampled_from(range(1, 6))),
-        n_nodes=draw(st.sampled_from(range(1, 4))),
-        seed=draw(st.integers(0, 10**6)),
-        scheduling=scheduling,
-        kind=draw(st.sampled_from(["lexicographic", "weights"])),
-        chosen=chosen,
-        weights=[draw(st.sampled_from([1, 2, 3, 0.5])) for _ in chosen],
-        horizon=draw(st.integers(2, 5)),
-    )
+def tiny(scheduling: bool) -> st.SearchStrategy[dict[str, Any]]:
+    terms = _SCHED_TERMS if scheduling else _PLACE_TERMS
+    return tiny_problems(scheduling=scheduling, terms=terms, max_tasks=5)
 
 
 def assert_reaches_brute_force(data: dict[str, Any]) -> None:
