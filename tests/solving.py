@@ -331,3 +331,17 @@ def assert_matches_brute_force(data: dict[str, Any], engine: Engine) -> None:
         assert best[0] - 1e-9 <= got[0] <= best[0] + slack + 1e-9
     else:
         assert got == pytest.approx(best, abs=1e-9), (got, best)
+
+
+def random_gap(seed: int, agents: int = 4, jobs: int = 18) -> Problem:
+    """A tight GAP instance (type d-like: cost falls as resource use rises)."""
+    from taskalloc.problems.importers import read_gap
+
+    rnd = random.Random(seed)
+    w = [[rnd.randint(1, 100) for _ in range(jobs)] for _ in range(agents)]
+    c = [[111 - w[i][j] + rnd.randint(-10, 10) for j in range(jobs)] for i in range(agents)]
+    b = [int(0.8 * sum(w[i]) / agents) for i in range(agents)]
+    rows = [f"{agents} {jobs}", *(" ".join(map(str, r)) for r in c)]
+    rows += [" ".join(map(str, r)) for r in w]
+    rows.append(" ".join(map(str, b)))
+    return problem_from_dict(read_gap("\n".join(rows), f"gap{seed}"))

@@ -22,6 +22,7 @@ from taskalloc.solvers import greedy
 from taskalloc.solvers.cpsat import lns, solve
 from taskalloc.solvers.cpsat.flat import Flat, Plan
 from taskalloc.solvers.result import Result
+from tests.solving import random_gap
 
 
 def make(nodes: list[dict[str, Any]], tasks: list[dict[str, Any]], **extra: Any) -> Problem:
@@ -216,22 +217,6 @@ def test_small_problems_stay_exact() -> None:
 
 
 # -- Lagrangian bound and pair elimination (assignment-shaped problems) ---------------------------
-
-
-def random_gap(seed: int, agents: int = 4, jobs: int = 18) -> Problem:
-    """A tight GAP instance (type d-like: cost falls as resource use rises)."""
-    import random
-
-    from taskalloc.problems.importers import read_gap
-
-    rnd = random.Random(seed)
-    w = [[rnd.randint(1, 100) for _ in range(jobs)] for _ in range(agents)]
-    c = [[111 - w[i][j] + rnd.randint(-10, 10) for j in range(jobs)] for i in range(agents)]
-    b = [int(0.8 * sum(w[i]) / agents) for i in range(agents)]
-    rows = [f"{agents} {jobs}", *(" ".join(map(str, r)) for r in c)]
-    rows += [" ".join(map(str, r)) for r in w]
-    rows.append(" ".join(map(str, b)))
-    return problem_from_dict(read_gap("\n".join(rows), f"gap{seed}"))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -37,6 +37,7 @@ from tests.solving import (
     lex,
     make,
     node,
+    random_gap,
     sched_nodes,
     sched_tasks,
     task,
@@ -471,3 +472,117 @@ def test_solve_process_stdout_is_only_the_plan(tmp_path: Path) -> None:
     plan = json.loads(out.stdout)  # nothing but the plan
     assert plan["solver"]["objective"] == {"unplaced": 0, "moves": 4, "cost": 73.5}
     assert "HiGHS" not in out.stdout
+
+
+# -- polishing: LNS on the compiled model (polish.py) ----------------------------------------
+
+
+def _polisher(p: Problem) -> tuple[Any, Any, Any]:
+    from taskalloc.solvers.mip.backends import Settings, make_backend
+    from taskalloc.solvers.mip.polish import Polisher
+
+    model = build_model(p)
+    backend = make_backend("ortools-scip", model.m)
+    backend.set_objective(model.terms["cost"])  # as the stage sets it before polishing
+    settings = Settings(time_limit=None, gap=None, seed=0, workers=1)
+    return model, backend, Polisher(model, backend, settings, seed=0)
+
+
+def _cost_of(p: Problem, model: Any, plan: Any) -> float | None:
+    ev = evaluate(p, model.assignments(plan))
+    return ev.terms["cost"] if ev.feasible else None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_polish_improves_a_poor_plan_to_the_optimum_and_restores_the_model(seed: int) -> None:
+    import time
+
+    from taskalloc.solvers import greedy
+
+    p = random_gap(seed)
+    best = evaluate(p, check(p, solve(p, time_limit=LIMIT)).assignments).terms["cost"]
+    model, backend, pol = _polisher(p)
+    assert pol.assignment_shaped(["cost"])
+    start = model.canonical(model.placement_of(greedy.solve(p, policy="first-fit").assignments))
+    value = _cost_of(p, model, start)
+    assert value is not None and value > best  # a poor start: there is something to find
+    pol.start_lagrangian(value, left=10.0)
+    assert pol.lower_bound is not None and pol.lower_bound <= best + 1e-6
+    seen: list[float] = []
+    hinted: list[int] = []
+
+    def hint(plan: Any) -> None:
+        hinted.append(1)
+        backend.set_hint(model.values_of(plan))
+
+    deadline = time.perf_counter() + 60.0  # far more than needed: it stops at the optimum
+    plan, got = pol.run(
+        start,
+        value,
+        deadline,
+        value_of=lambda pl: _cost_of(p, model, pl),
+        hint=hint,
+        record=seen.append,
+        enough=lambda v: v <= best,
+    )
+    assert got == best == _cost_of(p, model, plan)
+    assert seen == sorted(seen, reverse=True) and seen[-1] == best
+    assert len(hinted) == sum(k.tries for k in pol.kinds.values())
+    # every bound of the model is back as it was
+    h = backend.helper
+    assert [h.var_lower_bound(int(c)) for c in pol.xcol] == pol.lb0.tolist()
+    assert [h.var_upper_bound(int(c)) for c in pol.xcol] == pol.ub0.tolist()
+
+
+def test_polish_node_neighbourhood_frees_only_the_tasks_on_the_chosen_nodes() -> None:
+    from taskalloc.solvers import greedy
+
+    p = random_gap(5, agents=6, jobs=24)
+    model, _, pol = _polisher(p)
+    plan = model.canonical(model.placement_of(greedy.solve(p).assignments))
+    on = pol._on(plan)
+    lb, ub = pol.nodes_hood(plan, on, pol.kinds["nodes"])
+    free = lb < ub
+    chosen = set(pol.xnode[free].tolist())
+    assert 2 <= len(chosen) <= 4
+    for i in range(len(pol.xcol)):
+        here = {n for n, _ in plan[int(pol.xtask[i])]}
+        if here & chosen and int(pol.xnode[i]) in chosen:
+            assert (lb[i], ub[i]) == (0.0, 1.0)  # free among the chosen nodes
+        else:
+            assert lb[i] == ub[i] == float(on[i])  # fixed to the plan
+
+
+def test_polish_core_keeps_the_incumbent_and_varies() -> None:
+    from taskalloc.solvers import greedy
+
+    p = random_gap(6, agents=5, jobs=30)
+    model, _, pol = _polisher(p)
+    assert pol.assignment_shaped(["cost"])
+    plan = model.canonical(model.placement_of(greedy.solve(p).assignments))
+    pol.start_lagrangian(_cost_of(p, model, plan) or 0.0, left=2.0)
+    on = pol._on(plan)
+    cores = [pol.core_hood(on, pol.kinds["core"])[1] > 0 for _ in range(5)]
+    for allowed in cores:
+        assert allowed[on].all()  # the incumbent's pairs are always there
+        assert not allowed.all()  # and it is a core, not the whole model
+    assert len({c.tobytes() for c in cores}) > 1  # the noise makes them differ
+
+
+def test_mip_polishes_hard_assignment_problems_and_reports_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from taskalloc.solvers.mip import polish
+
+    p = random_gap(7, agents=10, jobs=100)
+    monkeypatch.setattr(polish, "SHARE_PLAIN_ASSIGNMENT", 0.05)  # no proof in 0.2 s
+    r = check(p, solve(p, time_limit=4.0, workers=2))
+    assert r.status == Status.FEASIBLE
+    info = r.options["polish"]
+    assert info["core"]["tries"] >= 1 and info["lagrangian"]["bound"] is not None
+    cost = evaluate(p, r.assignments).terms["cost"]
+    assert r.bound is not None and info["lagrangian"]["bound"] <= r.bound["cost"] <= cost
+    assert [v for _, v, _ in r.trajectory][-1] == cost
+    # deterministic runs do not polish (it is driven by the clock)
+    d = check(p, solve(p, time_limit=2.0, deterministic=True))
+    assert "polish" not in d.options

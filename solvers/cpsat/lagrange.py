@@ -237,3 +237,28 @@ class Lagrangian:
             if count[t] == 1:
                 keep[n, t] = True
         return keep
+
+
+def core_pairs(
+    X: np.ndarray,
+    delta: np.ndarray,
+    keep: np.ndarray,
+    q: float,
+    rng: np.random.Generator,
+    noise: float = 0.0,
+) -> np.ndarray:
+    """A "core" of pairs (nodes x tasks) to search: those of the relaxed solution ``X`` still
+    kept, and the ``(q - 1) x tasks`` kept pairs of smallest penalty ``delta`` overall (tasks
+    with close alternatives get more of them). With ``noise`` > 0 each penalty is scaled by
+    a log-normal factor of that sigma, so that successive cores differ."""
+    base = X & keep
+    score = np.where(keep & ~base, delta, np.inf).ravel()
+    if noise > 0:
+        score = score * np.exp(rng.normal(0.0, noise, score.shape))
+    extra = int(max(0, (q - 1) * X.shape[1]))
+    mask = base.copy().ravel()
+    if extra:
+        idx = np.argpartition(score, min(extra, len(score) - 1))[:extra]
+        idx = idx[np.isfinite(score[idx])]
+        mask[idx] = True
+    return mask.reshape(base.shape)

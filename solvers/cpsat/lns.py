@@ -544,23 +544,11 @@ class _Search:
         return submodel.Neighbourhood(list(range(f.T)), np.arange(f.N), kind.name, keep=mask)
 
     def core_global(self, q: float) -> np.ndarray:
-        """The pairs of the relaxed solution and the ``(q - 1) x tasks`` smallest penalties
-        overall (tasks with close alternatives get more of them), each penalty scaled by random
-        noise (``CORE_NOISE``) so that successive calls give different models."""
+        """:func:`.lagrange.core_pairs` at the last multipliers, with ``CORE_NOISE``."""
         assert self.lagr is not None and self.keep is not None
         _, X, delta = self.lagr.last
-        base = X & self.keep
-        score = np.where(self.keep & ~base, delta, np.inf).ravel()
-        if CORE_NOISE > 0:
-            noise = np.random.default_rng(self.rng.getrandbits(32))
-            score = score * np.exp(noise.normal(0.0, CORE_NOISE, score.shape))
-        extra = int(max(0, (q - 1) * self.f.T))
-        mask = base.copy().ravel()
-        if extra:
-            idx = np.argpartition(score, min(extra, len(score) - 1))[:extra]
-            idx = idx[np.isfinite(score[idx])]
-            mask[idx] = True
-        return mask.reshape(base.shape)
+        noise = np.random.default_rng(self.rng.getrandbits(32))
+        return lagrange.core_pairs(X, delta, self.keep, q, noise, CORE_NOISE)
 
     def alternatives(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Candidate nodes of ``t`` and how bad each is: the Lagrangian penalty when known, else

@@ -20,9 +20,11 @@ from taskalloc.problems.problem import Problem
 
 from .. import SolverUnavailable
 from ..result import Result, Results
+from . import polish
 from .backends import (
     PORTFOLIO,
     Backend,
+    OrtoolsBackend,
     Outcome,
     Settings,
     check_backend,
@@ -30,6 +32,7 @@ from .backends import (
     make_backend,
 )
 from .model import MipModel, Placement, TooLarge, gc_paused
+from .polish import Polisher
 
 NAME = "mip"
 DEFAULT_TIME_LIMIT = 60.0  # seconds, when the caller gives none (math.inf: no limit)
@@ -144,6 +147,7 @@ class _Run:
         self.rejected: str | None = None  # why a MILP solution failed the evaluator
         self._evaluated: list[tuple[Placement, Evaluation]] = []
         self.overhead = 0.0  # seconds of a solve outside the solver's own clock
+        self.polisher: Polisher | None = None  # LNS after the last stage's plain solve
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -208,9 +212,62 @@ class _Run:
     def run_stage(self, stage: _Stage, stages_left: int) -> None:
         t_stage = time.perf_counter()
         outcome = self.solve_stage(stage, stages_left)
-        stage.seconds = time.perf_counter() - t_stage
         if outcome is not None:  # what the stage took beyond the solver's own clock
-            self.overhead = max(0.0, stage.seconds - outcome.seconds)
+            self.overhead = max(0.0, time.perf_counter() - t_stage - outcome.seconds)
+        if stages_left == 1 and stage.outcome in ("feasible", "none"):
+            self.polish(stage)
+        stage.seconds = time.perf_counter() - t_stage
+
+    def polish(self, stage: _Stage) -> None:
+        """Large-neighbourhood search on the model after the stage's plain solve (see
+        :mod:`.polish`); updates the plan, the stage's value and (cost) its bound."""
+        pol = self.polisher
+        start = self.best()
+        if pol is None or start is None or not self.can_go_on():
+            return
+        if stage.value is None:  # the plain solve found nothing: start from the warm start
+            if self._rejected(start) is not None:
+                return
+            stage.value = self.term_value(stage, start)
+        if stage.name == "cost":
+            pol.start_lagrangian(stage.value, self.remaining())
+            if pol.lower_bound is not None:
+                bound = max(stage.bound or -math.inf, pol.lower_bound)
+                stage.bound = min(bound, stage.value)
+                self.record(stage.value, stage.bound)
+        gap = self.settings.gap or 0.0
+
+        def enough(value: float) -> bool:
+            bound = stage.bound
+            if bound is None:
+                return False
+            return _close(value, bound) or value - bound <= gap * max(abs(value), 1e-9)
+
+        if enough(stage.value):
+            if stage.bound is not None and _close(stage.value, stage.bound):
+                stage.outcome = "optimal"
+            return
+
+        def value_of(plan: Placement) -> float | None:
+            return None if self._rejected(plan) is not None else self.term_value(stage, plan)
+
+        def hint(plan: Placement) -> None:
+            balance = self.evaluation(plan).terms["balance"] if self.m.balance is not None else None
+            self.backend.set_hint(self.m.values_of(plan, balance))
+
+        def record(value: float) -> None:
+            self.record(value, stage.bound)
+
+        deadline = self.t0 + self.time_limit - self.overhead
+        plan, value = pol.run(start, stage.value, deadline, value_of, hint, record, enough=enough)
+        if plan is not start:
+            self.plan = plan
+        stage.value = value
+        if stage.outcome == "none" and self.plan is not None:
+            stage.outcome = "feasible"
+        if stage.bound is not None and _close(value, stage.bound):
+            stage.outcome = "optimal"
+        self.can_go_on()
 
     def solve_stage(self, stage: _Stage, stages_left: int) -> Outcome | None:
         """Solve one stage (None when it is skipped); see the package docstring."""
@@ -228,6 +285,8 @@ class _Run:
         # the solver's clock starts after the model is handed over and stops before the
         # solution is read back: keep the last stage's share of that (or the hand-off's)
         budget = max(0.05, self.remaining() / stages_left - self.overhead)
+        if stages_left == 1 and self.polisher is not None and not math.isinf(budget):
+            budget *= self.polisher.share_plain()
         self.backend.set_objective(stage.expr)
         self.hint()
         self.settings.time_limit = None if math.isinf(budget) else budget
@@ -363,12 +422,19 @@ def solve(
             warm=warm if warm_ok else None,
         )
         run.overhead = 1.5 * options["seconds"]["hand_off"]  # until a stage measures it
+        if polish.applies(problem, backend_, deterministic) and isinstance(
+            backend_, OrtoolsBackend
+        ):
+            run.polisher = Polisher(model, backend_, settings, seed, stop)
+            run.polisher.assignment_shaped(_active_terms(problem))
         stages = _stages(problem, model)
         for i, stage in enumerate(stages):
             run.run_stage(stage, len(stages) - i)
             if stage.outcome not in ("optimal", "feasible") and not (stage.kept or stage.shortcut):
                 break
         options["applied"] = dict(settings.applied)
+        if run.polisher is not None and any(k.tries for k in run.polisher.kinds.values()):
+            options["polish"] = run.polisher.describe()
         options["seconds"]["stages"] = {s.name: round(s.seconds, 3) for s in stages if s.seconds}
 
         notes: list[str] = [f"backend {name}"]
