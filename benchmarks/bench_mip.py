@@ -133,9 +133,12 @@ def quality(args: argparse.Namespace) -> None:
     if args.instances:
         names = [n for n in args.instances.split(",") if n in known]
     engines = ("mip", "cpsat")
+    from taskalloc.solvers.mip.backends import default_backend
+
     print(
         f"# gap_chu_beasley: {len(names)} instances, {args.budget:g} s each, {args.workers} "
-        "workers; -s mip (ortools-scip) | -s cpsat; gap % to the known value"
+        f"workers; -s mip ({default_backend(False, args.workers)}) | -s cpsat; gap % to the "
+        "known value"
     )
     print(f"{'instance':10s} {'known':>7s} | " + " | ".join(f"{e:>24s}" for e in engines))
     gaps: dict[str, list[float]] = {e: [] for e in engines}

@@ -1,6 +1,7 @@
 """Scale benchmark: large placement problems through the CP-SAT engine's LNS, against the greedy.
 
-Instances (issue 3): cloud balancing from ``benchmarks/cloudgen.py`` with 400, 800, 1,200, 1,600
+Instances (issue 3): OptaPlanner's cloud-balancing files with 100 and 200 computers (read from
+../shared/benchmarks), cloud balancing from ``benchmarks/cloudgen.py`` with 400, 800, 1,200, 1,600
 and 2,400 computers (3 processes per computer) and 2,400 computers with 7,000 processes, and the
 generated placement problem ``generate(10000, 1000, resources=4, seed=1)``. Each instance runs
 in a fresh process (so that peak RSS is its own), and prints one line:
@@ -11,7 +12,14 @@ in a fresh process (so that peak RSS is its own), and prints one line:
 * ``bound``: the lower bound of ``Result.bound`` on the cost (the LP relaxation, see
   ``solvers/cpsat/bounds.py``), ``gap%`` = (ours - bound) / ours;
 * ``s``: seconds in the solver (problem building not included, shown as ``build``), and the
-  process's peak RSS in MB (``resource.getrusage``).
+  process's peak RSS in MB (``resource.getrusage``);
+* cloud instances: ``FFD``, the cost of OptaPlanner's first-fit-decreasing plan
+  (``cloudgen.first_fit_decreasing``, which reproduces OptaPlanner's published FFD scores on
+  its 100- and 200-computer files exactly), ``ours/FFD``, and ``OptaP/FFD``: OptaPlanner's best
+  5-minute cost over its FFD cost in its 2013 benchmark report at that size (100 to 800
+  computers; ``~``: larger sizes use the 800-computer ratio, none being published). Our
+  generated instances are not OptaPlanner's files, so this ratio, not the cost, is what can be
+  compared. ``shared-100``/``shared-200`` are OptaPlanner's own files, where both compare.
 
     python benchmarks/bench_scale.py                     # every instance, 60 s each
     python benchmarks/bench_scale.py --only cloud-800,gen-10000 --budget 30
@@ -31,6 +39,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 INSTANCES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "shared-100": ("shared", (100, 300)),  # OptaPlanner's own files, from ../shared/benchmarks
+    "shared-200": ("shared", (200, 600)),
     "cloud-400": ("cloud", (400, 1200)),
     "cloud-800": ("cloud", (800, 2400)),
     "cloud-1200": ("cloud", (1200, 3600)),
@@ -41,19 +51,38 @@ INSTANCES: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 
 
-def build(name: str, seed: int) -> Any:
-    from taskalloc.problems.problem import problem_from_dict
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "cloudbalancing"
 
+
+def data_of(name: str, seed: int) -> dict[str, Any]:
     kind, args = INSTANCES[name]
+    if kind == "shared":
+        path = SHARED / "instances" / f"{args[0]}computers-{args[1]}processes.json"
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        return loaded
     if kind == "cloud":
         from cloudgen import generate_cloud
 
-        data = generate_cloud(args[0], args[1], seed=seed)
-    else:
-        from taskalloc.problems.generate import generate
+        return generate_cloud(args[0], args[1], seed=seed)
+    from taskalloc.problems.generate import generate
 
-        data = generate(args[0], args[1], resources=4, seed=1)
-    return problem_from_dict(data, name=name)
+    return generate(args[0], args[1], resources=4, seed=1)
+
+
+def build(name: str, seed: int) -> Any:
+    from taskalloc.problems.problem import problem_from_dict
+
+    return problem_from_dict(data_of(name, seed), name=name)
+
+
+def optaplanner_ratio(computers: int) -> tuple[float, str]:
+    """OptaPlanner's best 5-minute cost / its FFD cost, published at this size or (marked ~)
+    at the largest published size below it."""
+    from cloudgen import OPTAPLANNER_2013
+
+    size = max((c for c in OPTAPLANNER_2013 if c <= computers), default=min(OPTAPLANNER_2013))
+    ffd, best = OPTAPLANNER_2013[size]
+    return best / ffd, "" if size == computers else "~"
 
 
 def one(name: str, budget: float, seed: int, workers: int, mem_gb: float | None) -> dict[str, Any]:
@@ -67,8 +96,14 @@ def one(name: str, budget: float, seed: int, workers: int, mem_gb: float | None)
     from taskalloc.solvers.cpsat.solve import _policy
 
     t0 = time.perf_counter()
+    data = data_of(name, seed)
     problem = build(name, seed)
     built = time.perf_counter() - t0
+    ffd = None
+    if INSTANCES[name][0] in ("cloud", "shared"):
+        from cloudgen import first_fit_decreasing
+
+        ffd = first_fit_decreasing(data)
     t0 = time.perf_counter()
     g = greedy.solve(problem, policy=_policy(problem))
     g_s = time.perf_counter() - t0
@@ -96,6 +131,7 @@ def one(name: str, budget: float, seed: int, workers: int, mem_gb: float | None)
         "rss_mb": rss,
         "message": r.message,
         "search": r.options.get("search"),
+        "ffd": ffd,
     }
 
 
@@ -121,7 +157,7 @@ def main() -> int:
     head = (
         f"{'instance':16s} {'tasks':>6s} {'nodes':>5s} {'build':>5s} | {'greedy':>16s} "
         f"{'g s':>5s} | {'ours':>16s} {'bound':>9s} {'gap%':>6s} {'status':>8s} {'s':>5s} "
-        f"{'MB':>6s} {'vs greedy':>9s}"
+        f"{'MB':>6s} {'vs greedy':>9s} | {'FFD':>9s} {'ours/FFD':>8s} {'OptaP/FFD':>9s}"
     )
     print(head, flush=True)
     for name in names:
@@ -154,8 +190,16 @@ def _line(r: dict[str, Any]) -> str:
         f"{pair(r['unplaced'], r['cost']):>16s} "
         f"{(f'{bound:.6g}' if bound is not None else '-'):>9s} "
         f"{(f'{gap:.2f}' if gap is not None else '-'):>6s} {status:>8s} {r['seconds']:5.1f} "
-        f"{r['rss_mb']:6.0f} {better:8.1f}%"
+        f"{r['rss_mb']:6.0f} {better:8.1f}% | {ffd_part(r)}"
     )
+
+
+def ffd_part(r: dict[str, Any]) -> str:
+    """FFD cost, ours / FFD, and OptaPlanner's published best / FFD (cloud instances)."""
+    if r.get("ffd") is None:
+        return f"{'-':>9s} {'-':>8s} {'-':>9s}"
+    ratio, mark = optaplanner_ratio(r["nodes"])
+    return f"{r['ffd']:9d} {r['cost'] / r['ffd']:8.3f} {mark + f'{ratio:.3f}':>9s}"
 
 
 if __name__ == "__main__":

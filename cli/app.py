@@ -317,7 +317,9 @@ def solve(
             "--deterministic",
             help="cpsat: 1 worker and a deterministic time limit, so the same input, seed and "
             "limit give the same plan on every run and machine. Without it, runs with several "
-            "workers differ in plan (never in validity), and the limit is wall-clock.",
+            "workers differ in plan (never in validity), and the limit is wall-clock. mip: one "
+            "thread and no polishing (its limit stays wall-clock: only solves that end before "
+            "it repeat).",
         ),
     ] = False,
     hint: Annotated[

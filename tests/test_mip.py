@@ -559,6 +559,8 @@ def test_polish_core_keeps_the_incumbent_and_varies() -> None:
     p = random_gap(6, agents=5, jobs=30)
     model, _, pol = _polisher(p)
     assert pol.assignment_shaped(["cost"])
+    # the plain solve gets 20 % of a long stage, all of a short one (polishing needs seconds)
+    assert pol.share_plain(20.0) == 0.2 and pol.share_plain(1.0) == 1.0
     plan = model.canonical(model.placement_of(greedy.solve(p).assignments))
     pol.start_lagrangian(_cost_of(p, model, plan) or 0.0, left=2.0)
     on = pol._on(plan)
@@ -576,6 +578,7 @@ def test_mip_polishes_hard_assignment_problems_and_reports_it(
 
     p = random_gap(7, agents=10, jobs=100)
     monkeypatch.setattr(polish, "SHARE_PLAIN_ASSIGNMENT", 0.05)  # no proof in 0.2 s
+    monkeypatch.setattr(polish, "MIN_POLISH_SECONDS", 1.0)
     r = check(p, solve(p, time_limit=4.0, workers=2))
     assert r.status == Status.FEASIBLE
     info = r.options["polish"]

@@ -44,6 +44,7 @@ from .model import MipModel, Placement
 
 SHARE_PLAIN = 0.3  # share of the stage's time for the plain MILP solve before polishing
 SHARE_PLAIN_ASSIGNMENT = 0.2  # ... on assignment-shaped problems (the Lagrangian applies)
+MIN_POLISH_SECONDS = 4.0  # less time than this left for polishing: the plain solve gets it all
 SUB_SECONDS = 1.0  # time limit of one sub-MILP
 CORE_FACTOR = 2.5  # a `core` sub-MILP gets this many
 CORE_SHARE = 0.7  # share of the sub-MILPs that search a core, when there is one
@@ -133,8 +134,12 @@ class Polisher:
         self.flat = flat
         return True
 
-    def share_plain(self) -> float:
-        return SHARE_PLAIN_ASSIGNMENT if self.flat is not None else SHARE_PLAIN
+    def share_plain(self, budget: float) -> float:
+        """Share of the last stage's ``budget`` (seconds) for the plain solve: all of it when
+        polishing would get less than ``MIN_POLISH_SECONDS`` (a few sub-MILPs gain little, and
+        short runs are better spent proving: gap_orlib at 1 s)."""
+        share = SHARE_PLAIN_ASSIGNMENT if self.flat is not None else SHARE_PLAIN
+        return share if budget * (1.0 - share) >= MIN_POLISH_SECONDS else 1.0
 
     # -- neighbourhoods -------------------------------------------------------------------
 

@@ -286,7 +286,7 @@ class _Run:
         # solution is read back: keep the last stage's share of that (or the hand-off's)
         budget = max(0.05, self.remaining() / stages_left - self.overhead)
         if stages_left == 1 and self.polisher is not None and not math.isinf(budget):
-            budget *= self.polisher.share_plain()
+            budget *= self.polisher.share_plain(budget)
         self.backend.set_objective(stage.expr)
         self.hint()
         self.settings.time_limit = None if math.isinf(budget) else budget
