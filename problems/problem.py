@@ -109,6 +109,13 @@ class Objective:
     weights: Mapping[str, float]
     explicit: bool  # False when the file has no objective and the default applies
 
+    def active(self) -> list[str]:
+        """The terms that count: every lexicographic term in order, or the weighted terms
+        with a positive weight."""
+        if self.kind == "lexicographic":
+            return list(self.terms)
+        return [t for t in self.terms if self.weights[t] > 0]
+
     def describe(self) -> str:
         if self.kind == "lexicographic":
             return "lexicographic: " + ", ".join(self.terms)

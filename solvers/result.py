@@ -54,6 +54,36 @@ class Results:
         self.options = options
         self.t0 = time.perf_counter() if t0 is None else t0
 
+    @classmethod
+    def start(
+        cls,
+        solver: str,
+        *,
+        time_limit: float | None,
+        workers: int,
+        seed: int | None,
+        deterministic: bool = False,
+        t0: float | None = None,
+        **extra: Any,
+    ) -> Results:
+        """The maker of a run with the options every engine records: ``workers`` (1 when
+        ``deterministic``, else at least 1) and ``seed`` (0 for None) normalised, then
+        ``extra`` (engine-specific: backend, gap, search mode, ...)."""
+        workers = 1 if deterministic else max(1, int(workers))
+        seed = int(seed or 0)
+        options: dict[str, Any] = {
+            "time_limit": time_limit,
+            "workers": workers,
+            "seed": seed,
+            "deterministic": deterministic,
+            **extra,
+        }
+        return cls(solver, seed, options, t0)
+
+    @property
+    def workers(self) -> int:
+        return int(self.options["workers"])
+
     def __call__(
         self, status: Status, assignments: list[Assignment], message: str, **kw: Any
     ) -> Result:

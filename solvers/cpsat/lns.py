@@ -169,13 +169,6 @@ QUICK_NODES = 20  # deterministic: nodes tried after each step
 Progress = Callable[[float, float, float | None], None]
 
 
-def _active_terms(problem: Problem) -> list[str]:
-    obj = problem.objective
-    if obj.kind == "lexicographic":
-        return list(obj.terms)
-    return [t for t in obj.terms if obj.weights[t] > 0]
-
-
 def pairs(problem: Problem) -> int:
     """(task, allowed node) pairs: an upper bound of the full model's candidate pairs."""
     return sum(len(t.allowed) for t in problem.tasks)
@@ -185,7 +178,7 @@ def route(problem: Problem, lns: bool | None = None) -> str | None:
     """``"lns"``, ``"hybrid"`` or None (the exact path), per the module docstring."""
     if lns is False or problem.scheduling:
         return None
-    if any(t not in LINEAR_TERMS for t in _active_terms(problem)):
+    if any(t not in LINEAR_TERMS for t in problem.objective.active()):
         return None
     if lns:
         return "lns"
@@ -252,7 +245,7 @@ class _Search:
         self.rng = random.Random(seed)
         problem = flat.problem
         obj = problem.objective
-        self.order = _active_terms(problem)
+        self.order = problem.objective.active()
         self.coeffs: dict[str, int] | None = None
         self.units = {
             "unplaced": float(flat.scales.priority),
@@ -920,7 +913,7 @@ def _start(
     """The start plan: the hint if the evaluator accepts it, else the greedy."""
     if hint is not None and not violations_of(problem, hint):
         return Plan.from_assignments(flat, hint), "hint"
-    if construct.wanted(flat, _active_terms(problem)):
+    if construct.wanted(flat, problem.objective.active()):
         plan = construct.efficient_first_fit(flat)
         if plan.terms["violation"] == 0:
             return plan, "efficient first fit"
@@ -945,10 +938,10 @@ def _start(
 def _start_key(problem: Problem, flat: Flat, plan: Plan) -> tuple[float, ...]:
     """How good a start plan is, in the objective's own order (real units)."""
     unit = {"unplaced": flat.scales.priority, "cost": flat.scales.cost}
-    real = {t: plan.terms[t] / float(unit.get(t, 1)) for t in _active_terms(problem)}
+    real = {t: plan.terms[t] / float(unit.get(t, 1)) for t in problem.objective.active()}
     obj = problem.objective
     if obj.kind == "lexicographic":
-        return (plan.terms["violation"], *(real[t] for t in _active_terms(problem)))
+        return (plan.terms["violation"], *(real[t] for t in problem.objective.active()))
     return (plan.terms["violation"], sum(obj.weights[t] * v for t, v in real.items()))
 
 
@@ -968,20 +961,16 @@ def solve(
 ) -> Result:
     """Solve a placement problem by LNS (``lns=True``) or the hybrid (``lns=None``: exact path
     first when the problem is of medium size); see the module docstring."""
-    t0 = time.perf_counter()
-    workers = 1 if deterministic else max(1, int(workers))
-    seed = int(seed or 0)
     mode = "lns" if lns else route(problem, None) or "lns"
-    options: dict[str, Any] = {
-        "time_limit": time_limit,
-        "workers": workers,
-        "seed": seed,
-        "deterministic": deterministic,
-        "search": mode,
-    }
-
-    result = Results(NAME, seed, options, t0)
-
+    result = Results.start(
+        NAME,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        deterministic=deterministic,
+        search=mode,
+    )
+    t0, workers, seed, options = result.t0, result.workers, result.seed, result.options
     infeasible = result.structural(problem)
     if infeasible is not None:
         return infeasible
@@ -994,7 +983,7 @@ def solve(
         from .solve import solve as exact
 
         fraction = EXACT_SHARE
-        if lagrange.applies(flat, _active_terms(problem)):
+        if lagrange.applies(flat, problem.objective.active()):
             fraction = EXACT_SHARE_ASSIGNMENT
         share = None if time_limit is None else fraction * time_limit
         exact_result = exact(
@@ -1014,7 +1003,7 @@ def solve(
         if exact_result.has_plan:
             hint = exact_result.assignments
 
-    bounds = Bounds(flat, _active_terms(problem), problem.objective)
+    bounds = Bounds(flat, problem.objective.active(), problem.objective)
     if exact_result is not None:
         # stage bounds proven by the exact path (before the LP, whose stages build on them)
         bounds.merge(exact_result.bound or {})

@@ -262,17 +262,15 @@ def front(
         )
     if points is not None and points < 2:
         raise TermError(f"--points must be at least 2 (the two extremes), not {points}")
-    workers = 1 if deterministic else max(1, int(workers))
-    seed = int(seed or 0)
-    options: dict[str, Any] = {
-        "time_limit": time_limit,
-        "workers": workers,
-        "seed": seed,
-        "deterministic": deterministic,
-    }
-
-    result = Results(NAME, seed, options, t0)
-
+    result = Results.start(
+        NAME,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        deterministic=deterministic,
+        t0=t0,
+    )
+    workers, seed, options = result.workers, result.seed, result.options
     infeasible = result.structural(problem)
     if infeasible is not None:
         return [infeasible]

@@ -314,17 +314,10 @@ def _watch(stop: threading.Event, solver: cp_model.CpSolver, done: threading.Eve
 # --------------------------------------------------------------------------------------------
 
 
-def _active_terms(problem: Problem) -> list[str]:
-    obj = problem.objective
-    if obj.kind == "lexicographic":
-        return list(obj.terms)
-    return [t for t in obj.terms if obj.weights[t] > 0]
-
-
 def _policy(problem: Problem) -> str:
     """The greedy policy that suits the objective: packing for cost/nodes/moves, spreading for
     balance and time."""
-    for term in _active_terms(problem):
+    for term in problem.objective.active():
         if term == "unplaced":
             continue
         return "best-fit" if term in ("cost", "nodes", "moves") else "least-loaded"
@@ -392,25 +385,17 @@ def solve(
     **_ignored: Any,
 ) -> Result:
     """Solve ``problem`` with CP-SAT; see the package docstring."""
-    t0 = time.perf_counter()
-    workers = 1 if deterministic else max(1, int(workers))
-    seed = int(seed or 0)
-    options: dict[str, Any] = {
-        "time_limit": time_limit,
-        "workers": workers,
-        "seed": seed,
-        "deterministic": deterministic,
-    }
-
-    result = Results(NAME, seed, options, t0)
-
+    result = Results.start(
+        NAME, time_limit=time_limit, workers=workers, seed=seed, deterministic=deterministic
+    )
+    t0, workers, seed, options = result.t0, result.workers, result.seed, result.options
     infeasible = result.structural(problem)
     if infeasible is not None:
         return infeasible
 
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()
-    terms = _active_terms(problem)
+    terms = problem.objective.active()
     horizon = _safe_horizon(problem) if problem.scheduling else 0
     model = AllocationModel(problem, scales, terms, horizon)
     # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at

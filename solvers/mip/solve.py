@@ -61,15 +61,8 @@ class _Stage:
     seconds: float = 0.0
 
 
-def _active_terms(problem: Problem) -> list[str]:
-    obj = problem.objective
-    if obj.kind == "lexicographic":
-        return list(obj.terms)
-    return [t for t in obj.terms if obj.weights[t] > 0]
-
-
 def _policy(problem: Problem) -> str:
-    for term in _active_terms(problem):
+    for term in problem.objective.active():
         if term == "unplaced":
             continue
         return "best-fit" if term in ("cost", "nodes", "moves") else "least-loaded"
@@ -91,7 +84,7 @@ def safe_horizon(problem: Problem) -> int:
 def build_model(problem: Problem, terms: list[str] | None = None) -> MipModel:
     """The MILP of ``problem`` for ``terms`` (default: every term of its objective); raises
     :class:`MipRefused` when the time-indexed formulation would be too large."""
-    terms = _active_terms(problem) if terms is None else terms
+    terms = problem.objective.active() if terms is None else terms
     horizon = safe_horizon(problem) if problem.scheduling else 0
     try:
         return MipModel(problem, terms, horizon, max_start_vars=MAX_START_VARS)
@@ -371,23 +364,21 @@ def solve(
     """Solve ``problem`` as a MILP on ``backend`` (default: :func:`.backends.default_backend`);
     see the package docstring. ``time_limit`` covers the whole run (default 60 s;
     ``math.inf``: none)."""
-    t0 = time.perf_counter()
     limit = DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit)
-    workers = 1 if deterministic else max(1, int(workers))
-    continuous = "balance" in _active_terms(problem)
-    name = backend or default_backend(continuous, workers)
-    seed = int(seed or 0)
     if gap is not None and gap < 0:
         raise ValueError("gap must be >= 0")
-    options: dict[str, Any] = {
-        "backend": name,
-        "time_limit": None if math.isinf(limit) else limit,
-        "workers": workers,
-        "seed": seed,
-        "gap": gap,
-    }
-
-    result = Results(NAME, seed, options, t0)
+    result = Results.start(
+        NAME,
+        time_limit=None if math.isinf(limit) else limit,
+        workers=workers,
+        seed=seed,
+        deterministic=deterministic,
+        gap=gap,
+    )
+    t0, workers, seed, options = result.t0, result.workers, result.seed, result.options
+    continuous = "balance" in problem.objective.active()
+    name = backend or default_backend(continuous, workers)
+    options["backend"] = name
 
     check_backend(name)
     if name in ("ortools-cpsat", PORTFOLIO) and continuous:
@@ -426,7 +417,7 @@ def solve(
             backend_, OrtoolsBackend
         ):
             run.polisher = Polisher(model, backend_, settings, seed, stop)
-            run.polisher.assignment_shaped(_active_terms(problem))
+            run.polisher.assignment_shaped(problem.objective.active())
         stages = _stages(problem, model)
         for i, stage in enumerate(stages):
             run.run_stage(stage, len(stages) - i)
