@@ -56,7 +56,9 @@ improved recently:
 ``tasks``    (at most :data:`SMALL_FLEET` nodes) a random share of the tasks, every node free
              (with pair elimination, each task on its 3 most promising pairs);
 ``core``     (with pair elimination; half of the steps) every task on the pairs of the relaxed
-             Lagrangian solution and the (k - 1) x tasks pairs of smallest Lagrangian penalty.
+             Lagrangian solution and the (k - 1) x tasks pairs of smallest Lagrangian penalty,
+             each penalty scaled by random noise first (``CORE_NOISE``) so that successive
+             cores differ.
 
 Between sub-solves, when node costs or the node count are minimised, fleet-wide moves
 (:mod:`.quick`: empty a node into the room of the other used nodes; move a node's tasks to a
