@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from taskalloc.cli.app import app
@@ -34,6 +35,7 @@ from taskalloc.solvers.mip.export import export_model
 from taskalloc.solvers.result import Result
 from tests.helpers import prob_dict, write_problem
 from tests.solving import (
+    brute_force,
     lex,
     make,
     node,
@@ -42,6 +44,7 @@ from tests.solving import (
     sched_tasks,
     task,
     terms,
+    tiny_problems,
 )
 
 LIMIT = 20.0  # seconds per solve; every instance here is solved and proved far faster
@@ -480,10 +483,11 @@ def test_solve_process_stdout_is_only_the_plan(tmp_path: Path) -> None:
 def _polisher(p: Problem) -> tuple[Any, Any, Any]:
     from taskalloc.solvers.mip.backends import Settings, make_backend
     from taskalloc.solvers.mip.polish import Polisher
+    from taskalloc.solvers.mip.solve import _stages
 
     model = build_model(p)
     backend = make_backend("ortools-scip", model.m)
-    backend.set_objective(model.terms["cost"])  # as the stage sets it before polishing
+    backend.set_objective(_stages(p, model)[-1].expr)  # as the last stage sets it
     settings = Settings(time_limit=None, gap=None, seed=0, workers=1)
     return model, backend, Polisher(model, backend, settings, seed=0)
 
@@ -534,23 +538,37 @@ def test_polish_improves_a_poor_plan_to_the_optimum_and_restores_the_model(seed:
     assert [h.var_upper_bound(int(c)) for c in pol.xcol] == pol.ub0.tolist()
 
 
-def test_polish_node_neighbourhood_frees_only_the_tasks_on_the_chosen_nodes() -> None:
+def test_polish_node_neighbourhood_frees_the_tasks_on_the_chosen_nodes_and_the_unplaced() -> None:
     from taskalloc.solvers import greedy
 
-    p = random_gap(5, agents=6, jobs=24)
+    data = generate(tasks=20, nodes=12, seed=11)
+    for t in data["tasks"][::3]:
+        t["required"] = False  # some optional tasks, left out of the plan below
+    p = problem_from_dict(data)
     model, _, pol = _polisher(p)
-    plan = model.canonical(model.placement_of(greedy.solve(p).assignments))
+    packed = greedy.solve(p, policy="best-fit").assignments  # leaves nodes empty
+    plan = model.canonical(model.placement_of(packed))
+    for t in list(plan)[::4]:
+        if t not in model.must:
+            del plan[t]
+    used = {n for reps in plan.values() for n, _ in reps}
+    empty = set(range(len(p.nodes))) - used
+    assert empty and any(t not in plan for t in range(len(p.tasks)))
     on = pol._on(plan)
-    lb, ub = pol.nodes_hood(plan, on, pol.kinds["nodes"])
-    free = lb < ub
-    chosen = set(pol.xnode[free].tolist())
-    assert 2 <= len(chosen) <= 4
-    for i in range(len(pol.xcol)):
-        here = {n for n, _ in plan[int(pol.xtask[i])]}
-        if here & chosen and int(pol.xnode[i]) in chosen:
-            assert (lb[i], ub[i]) == (0.0, 1.0)  # free among the chosen nodes
-        else:
-            assert lb[i] == ub[i] == float(on[i])  # fixed to the plan
+    for size in (2.0, 4.0, 6.0):
+        pol.kinds["nodes"].size = size
+        lb, ub = pol.nodes_hood(plan, on, pol.kinds["nodes"])
+        free = lb < ub
+        chosen = set(pol.xnode[free].tolist())
+        assert 1 <= len(chosen) <= round(size) and chosen & empty  # an empty node is offered
+        for i in range(len(pol.xcol)):
+            t, n = int(pol.xtask[i]), int(pol.xnode[i])
+            here = {m for m, _ in plan.get(t, [])}
+            movable = t not in plan or bool(here & chosen)
+            if movable and n in chosen:
+                assert (lb[i], ub[i]) == (0.0, 1.0)  # free among the chosen nodes
+            else:
+                assert lb[i] == ub[i] == float(on[i])  # fixed to the plan
 
 
 def test_polish_core_keeps_the_incumbent_and_varies() -> None:
@@ -589,3 +607,47 @@ def test_mip_polishes_hard_assignment_problems_and_reports_it(
     # deterministic runs do not polish (it is driven by the clock)
     d = check(p, solve(p, time_limit=2.0, deterministic=True))
     assert "polish" not in d.options
+
+
+@settings(
+    deadline=None,
+    derandomize=True,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(tiny_problems(scheduling=False, terms=("unplaced", "cost", "nodes", "moves")))
+def test_polish_alone_reaches_the_brute_force_optimum(data: dict[str, Any]) -> None:
+    """From the greedy plan, with no plain solve before it: every plan it keeps is checked and
+    better, and the node neighbourhood grows until the optimum is found (one weighted stage:
+    the objective becomes the sum of its terms)."""
+    import time
+
+    from taskalloc.solvers import greedy
+
+    obj = data["objective"]
+    data["objective"] = {"weights": dict.fromkeys(obj.get("lexicographic") or obj["weights"], 1)}
+    p = problem_from_dict(data)
+    best = brute_force(p)
+    model, backend, pol = _polisher(p)
+    start = model.canonical(model.placement_of(greedy.solve(p).assignments))
+
+    def value_of(plan: Any) -> float | None:
+        ev = evaluate(p, model.assignments(plan))
+        return sum(ev.terms[t] for t in p.objective.weights) if ev.feasible else None
+
+    value = value_of(start)
+    if best is None or value is None:  # nothing to polish from
+        return
+    seen: list[float] = []
+    plan, got = pol.run(
+        start,
+        value,
+        time.perf_counter() + 60.0,  # it stops at the optimum, long before
+        value_of,
+        hint=lambda pl: backend.set_hint(model.values_of(pl)),
+        record=seen.append,
+        enough=lambda v: v <= best[0] + 1e-9,
+    )
+    assert got == pytest.approx(best[0], abs=1e-9)
+    assert value_of(plan) == pytest.approx(got, abs=1e-9)
+    assert seen == sorted(seen, reverse=True) and all(v < value for v in seen)

@@ -11,9 +11,10 @@ share of the time and proved nothing (placement problems, OR-Tools backends, mod
 ``MAX_COLUMNS`` columns; the model is the one already handed over, only column bounds change).
 It starts from the plain solve's plan, or from the warm start when that solve found none:
 
-``nodes``  a few nodes, the tasks on them free to move among them; every other ``x`` keeps its
-           value. The number of nodes grows after a sub-MILP is proved and shrinks when one
-           runs out of time.
+``nodes``  a few nodes (used ones, and at least one empty one when there is any), the replicas
+           on them and the unplaced tasks free among them; every other ``x`` keeps its value.
+           The number of nodes grows after a sub-MILP is proved and shrinks when one runs out
+           of time, so small problems end up wholly free.
 ``core``   for assignment-shaped problems (the Lagrangian of :mod:`..cpsat.lagrange` applies):
            every task free, but only on a *core* of pairs, those of the relaxed solution and
            the ones of smallest Lagrangian penalty, with random noise so that successive cores
@@ -155,15 +156,22 @@ class Polisher:
         return on
 
     def nodes_hood(self, plan: Placement, on: np.ndarray, kind: Kind) -> tuple[np.ndarray, ...]:
-        """(lower, upper) bounds of the x columns: the tasks on a few nodes free among them."""
+        """(lower, upper) bounds of the x columns: about ``kind.size`` nodes, used ones first
+        and at least one empty one when there is any; the replicas on them and every unplaced
+        task free among them, every other x fixed to the plan."""
+        nodes = len(self.model.problem.nodes)
         used = sorted({n for reps in plan.values() for n, _ in reps})
-        if not used:
-            return self.lb0, self.ub0
-        k = max(MIN_NODES, min(len(used), round(kind.size)))
-        chosen = np.array(self.rng.sample(used, k), dtype=np.int64)
-        tasks = np.unique(self.xtask[on & np.isin(self.xnode, chosen)])
-        free = np.isin(self.xtask, tasks) & np.isin(self.xnode, chosen)
-        lb = np.where(free, self.lb0, np.maximum(self.lb0, on.astype(float)))
+        empty = sorted(set(range(nodes)) - set(used))
+        k = max(MIN_NODES, min(nodes, round(kind.size)))
+        chosen = self.rng.sample(used, min(len(used), k - 1 if empty else k))
+        chosen += self.rng.sample(empty, min(len(empty), max(1, k - len(chosen))))
+        picked = np.array(chosen, dtype=np.int64)
+        placed = np.array(sorted(plan), dtype=np.int64)
+        moving = np.unique(self.xtask[on & np.isin(self.xnode, picked)])
+        unplaced = self.xtask[~np.isin(self.xtask, placed)]
+        tasks = np.union1d(moving, unplaced)
+        free = np.isin(self.xtask, tasks) & np.isin(self.xnode, picked)
+        lb = np.where(free, self.lb0, np.maximum(self.lb0, on.astype(np.float64)))
         ub = np.where(free | on, self.ub0, 0.0)
         return lb, ub
 
