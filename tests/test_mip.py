@@ -482,14 +482,15 @@ def test_solve_process_stdout_is_only_the_plan(tmp_path: Path) -> None:
 
 def _polisher(p: Problem) -> tuple[Any, Any, Any]:
     from taskalloc.solvers.mip.backends import Settings, make_backend
-    from taskalloc.solvers.mip.polish import Polisher
+    from taskalloc.solvers.mip.polish import Polisher, assignment_flat
     from taskalloc.solvers.mip.solve import _stages
 
+    flat = assignment_flat(p, p.objective.active())
     model = build_model(p)
     backend = make_backend("ortools-scip", model.m)
     backend.set_objective(_stages(p, model)[-1].expr)  # as the last stage sets it
     settings = Settings(time_limit=None, gap=None, seed=0, workers=1)
-    return model, backend, Polisher(model, backend, settings, seed=0)
+    return model, backend, Polisher(model, backend, settings, seed=0, flat=flat)
 
 
 def _cost_of(p: Problem, model: Any, plan: Any) -> float | None:
@@ -506,7 +507,7 @@ def test_polish_improves_a_poor_plan_to_the_optimum_and_restores_the_model(seed:
     p = random_gap(seed)
     best = evaluate(p, check(p, solve(p, time_limit=LIMIT)).assignments).terms["cost"]
     model, backend, pol = _polisher(p)
-    assert pol.assignment_shaped(["cost"])
+    assert pol.flat is not None  # assignment-shaped
     start = model.canonical(model.placement_of(greedy.solve(p, policy="first-fit").assignments))
     value = _cost_of(p, model, start)
     assert value is not None and value > best  # a poor start: there is something to find
@@ -576,7 +577,7 @@ def test_polish_core_keeps_the_incumbent_and_varies() -> None:
 
     p = random_gap(6, agents=5, jobs=30)
     model, _, pol = _polisher(p)
-    assert pol.assignment_shaped(["cost"])
+    assert pol.flat is not None
     # the plain solve gets 20 % of a long stage, all of a short one (polishing needs seconds)
     assert pol.share_plain(20.0) == 0.2 and pol.share_plain(1.0) == 1.0
     plan = model.canonical(model.placement_of(greedy.solve(p).assignments))
@@ -595,7 +596,7 @@ def test_mip_polishes_hard_assignment_problems_and_reports_it(
     from taskalloc.solvers.mip import polish
 
     p = random_gap(7, agents=10, jobs=100)
-    monkeypatch.setattr(polish, "SHARE_PLAIN_ASSIGNMENT", 0.05)  # no proof in 0.2 s
+    monkeypatch.setattr(polish, "SHARE_PLAIN", 0.05)  # no proof in 0.2 s
     monkeypatch.setattr(polish, "MIN_POLISH_SECONDS", 1.0)
     r = check(p, solve(p, time_limit=4.0, workers=2))
     assert r.status == Status.FEASIBLE
@@ -604,9 +605,14 @@ def test_mip_polishes_hard_assignment_problems_and_reports_it(
     cost = evaluate(p, r.assignments).terms["cost"]
     assert r.bound is not None and info["lagrangian"]["bound"] <= r.bound["cost"] <= cost
     assert [v for _, v, _ in r.trajectory][-1] == cost
-    # deterministic runs do not polish (it is driven by the clock)
+    # deterministic runs do not polish (it is driven by the clock), nor do problems that are
+    # not assignment-shaped (no gain measured there)
     d = check(p, solve(p, time_limit=2.0, deterministic=True))
     assert "polish" not in d.options
+    other = problem_from_dict(generate(tasks=300, nodes=40, seed=1))
+    assert polish.assignment_flat(other, other.objective.active()) is None
+    o = check(other, solve(other, time_limit=2.0, workers=2))
+    assert "polish" not in o.options
 
 
 @settings(

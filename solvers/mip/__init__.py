@@ -76,17 +76,18 @@ hinted with the best plan so far. As in CP-SAT, a stage is skipped when the best
 already reaches a lower bound known without search (typically ``unplaced = 0`` after a
 greedy that places everything). Weighted objectives are one solve of ``sum w * term``.
 
-Polishing (:mod:`.polish`). On placement problems with an OR-Tools backend (at most 100,000
-columns, not ``--deterministic``), the last stage's plain solve gets 30 % of its time (20 % on
-assignment-shaped problems, where the Lagrangian of ``solvers/cpsat/lagrange.py`` applies;
-all of it when that would leave less than 4 s); if it proves nothing, the rest goes to a
-large-neighbourhood search on the same compiled model: sub-MILPs with most ``x`` fixed (a few
-nodes free) or, on assignment-shaped problems, every task free on a noisy Lagrangian core of
-pairs, each hinted with the incumbent and solved by the backend; the relaxation also raises
-the ``cost`` bound. It starts from the warm start when the
-plain solve found nothing, and stops at the bound or the ``--gap``. ``options.polish`` in the
-plan counts the sub-MILPs per neighbourhood. (Chu-Beasley GAP at 20 s: mean gap 0.180 % before,
-0.054 % with it.)
+Polishing (:mod:`.polish`). On assignment-shaped problems (the GAP and its kin: one replica
+per task, all placed, one resource, ``cost`` the only term that moves; the Lagrangian of
+``solvers/cpsat/lagrange.py`` applies) with an OR-Tools backend (at most 100,000 columns, not
+``--deterministic``), the last stage's plain solve gets 20 % of its time (all of it when that
+would leave less than 4 s); if it proves nothing, the rest goes to a large-neighbourhood search
+on the same compiled model: sub-MILPs with every task free on a noisy Lagrangian core of pairs,
+or with a few nodes free and every other ``x`` fixed, each hinted with the incumbent and solved
+by the backend; the relaxation also raises the ``cost`` bound. It starts from the warm start
+when the plain solve found nothing, and stops at the bound or the ``--gap``. ``options.polish``
+in the plan counts the sub-MILPs per neighbourhood. (Chu-Beasley GAP at 20 s: mean gap 0.180 %
+before, 0.054 % with it. On other placement problems no gain was measured, so they are not
+polished.)
 
 Backends and options
 --------------------

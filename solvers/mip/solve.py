@@ -416,8 +416,9 @@ def solve(
         if polish.applies(problem, backend_, deterministic) and isinstance(
             backend_, OrtoolsBackend
         ):
-            run.polisher = Polisher(model, backend_, settings, seed, stop)
-            run.polisher.assignment_shaped(problem.objective.active())
+            flat = polish.assignment_flat(problem, problem.objective.active())
+            if flat is not None:
+                run.polisher = Polisher(model, backend_, settings, seed, stop, flat=flat)
         stages = _stages(problem, model)
         for i, stage in enumerate(stages):
             run.run_stage(stage, len(stages) - i)
