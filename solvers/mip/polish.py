@@ -7,9 +7,10 @@ many times with most of its assignment binaries fixed, each sub-MILP small enoug
 well, and keep what improves (Danna et al.'s RINS and local branching are of this family).
 
 What runs here, on the last stage of :func:`.solve.solve` once the plain solve has had its
-share of the time (``SHARE_PLAIN``) and proved nothing: assignment-shaped problems
-(:func:`assignment_flat`: the GAP and its kin), OR-Tools backends, models of at most
-``MAX_COLUMNS`` columns. The model is the one already handed over; only column bounds change.
+share of the time (``SHARE_PLAIN``) and proved nothing, when :func:`polisher_for` gives a
+polisher: assignment-shaped problems (:func:`assignment_flat`: the GAP and its kin), OR-Tools
+backends, models of at most ``MAX_COLUMNS`` columns, not deterministic. The model is the one
+already handed over; only column bounds change.
 It starts from the plain solve's plan, or from the warm start when that solve found none.
 (On other placement problems it was tried and not kept: generated 300 x 40 and 600 x 60 at
 20 s gave 221.69 and 130.14 against 221.69 and 123.20 for the plain solve alone.)
@@ -66,22 +67,33 @@ def assignment_flat(problem: Problem, terms: list[str]) -> Any:
     from ..cpsat.flat import Flat
     from ..cpsat.scaling import choose_scales
 
-    if problem.scheduling or any(t.replicas != 1 for t in problem.tasks):
+    if problem.scheduling:
         return None
     flat = Flat(problem, choose_scales(problem))
     return flat if lagrange.applies(flat, terms) else None
 
 
-def applies(problem: Problem, backend: Backend, deterministic: bool) -> bool:
-    """Polishing needs a backend whose bounds can change in memory, of at most ``MAX_COLUMNS``
-    columns; it is skipped in deterministic runs (it is driven by the clock). The problem must
-    also be assignment-shaped (:func:`assignment_flat`), which the caller checks."""
-    return (
-        not problem.scheduling
-        and isinstance(backend, OrtoolsBackend)
-        and backend.columns <= MAX_COLUMNS
-        and not deterministic
-    )
+def polisher_for(
+    model: MipModel,
+    backend: Backend,
+    settings: Settings,
+    seed: int,
+    stop: Any,
+    deterministic: bool,
+) -> Polisher | None:
+    """The polisher of a run, or None when polishing does not apply: it needs an
+    assignment-shaped problem (:func:`assignment_flat`) and a backend whose bounds change in
+    memory, of at most ``MAX_COLUMNS`` columns, and is skipped in deterministic runs (it is
+    driven by the clock)."""
+    if deterministic or not isinstance(backend, OrtoolsBackend):
+        return None
+    if backend.columns > MAX_COLUMNS:
+        return None
+    problem = model.problem
+    flat = assignment_flat(problem, problem.objective.active())
+    if flat is None:
+        return None
+    return Polisher(model, backend, settings, seed, stop, flat=flat)
 
 
 @dataclass
@@ -248,7 +260,9 @@ class Polisher:
                 lb, ub = self.nodes_hood(plan, on, kind)
                 budget = SUB_SECONDS
             self.settings.time_limit = max(0.05, min(budget, left))
-            for c, lo, hi in zip(self.xcol.tolist(), lb.tolist(), ub.tolist(), strict=True):
+            changed = np.flatnonzero((lb != self.lb0) | (ub != self.ub0))
+            cols = self.xcol[changed].tolist()
+            for c, lo, hi in zip(cols, lb[changed].tolist(), ub[changed].tolist(), strict=True):
                 h.set_var_lower_bound(c, lo)
                 h.set_var_upper_bound(c, hi)
             hint(plan)
@@ -256,9 +270,10 @@ class Polisher:
             try:
                 outcome: Outcome = self.backend.solve(self.settings, self.stop)
             finally:
-                for c, lo, hi in zip(
-                    self.xcol.tolist(), self.lb0.tolist(), self.ub0.tolist(), strict=True
-                ):
+                restore = zip(
+                    cols, self.lb0[changed].tolist(), self.ub0[changed].tolist(), strict=True
+                )
+                for c, lo, hi in restore:
                     h.set_var_lower_bound(c, lo)
                     h.set_var_upper_bound(c, hi)
             kind.tries += 1

@@ -24,7 +24,6 @@ from . import polish
 from .backends import (
     PORTFOLIO,
     Backend,
-    OrtoolsBackend,
     Outcome,
     Settings,
     check_backend,
@@ -182,8 +181,9 @@ class _Run:
             return float(sum(w * ev.terms[t] for t, w in obj.weights.items() if w > 0))
         return float(ev.terms[stage.name])
 
-    def hint(self) -> None:
-        plan = self.best()
+    def hint(self, plan: Placement | None = None) -> None:
+        """Hand ``plan`` (default: the best plan known) to the backend as its hint."""
+        plan = self.best() if plan is None else plan
         if plan is None:
             self.backend.set_hint([])
             return
@@ -244,15 +244,13 @@ class _Run:
         def value_of(plan: Placement) -> float | None:
             return None if self._rejected(plan) is not None else self.term_value(stage, plan)
 
-        def hint(plan: Placement) -> None:
-            balance = self.evaluation(plan).terms["balance"] if self.m.balance is not None else None
-            self.backend.set_hint(self.m.values_of(plan, balance))
-
         def record(value: float) -> None:
             self.record(value, stage.bound)
 
         deadline = self.t0 + self.time_limit - self.overhead
-        plan, value = pol.run(start, stage.value, deadline, value_of, hint, record, enough=enough)
+        plan, value = pol.run(
+            start, stage.value, deadline, value_of, self.hint, record, enough=enough
+        )
         if plan is not start:
             self.plan = plan
         stage.value = value
@@ -413,12 +411,7 @@ def solve(
             warm=warm if warm_ok else None,
         )
         run.overhead = 1.5 * options["seconds"]["hand_off"]  # until a stage measures it
-        if polish.applies(problem, backend_, deterministic) and isinstance(
-            backend_, OrtoolsBackend
-        ):
-            flat = polish.assignment_flat(problem, problem.objective.active())
-            if flat is not None:
-                run.polisher = Polisher(model, backend_, settings, seed, stop, flat=flat)
+        run.polisher = polish.polisher_for(model, backend_, settings, seed, stop, deterministic)
         stages = _stages(problem, model)
         for i, stage in enumerate(stages):
             run.run_stage(stage, len(stages) - i)
