@@ -1,4 +1,4 @@
-"""The plan file (FORMATS.md v1): what a solver decided, plus the report computed from it.
+"""The plan file (FORMATS.md v1, revision 2): what a solver decided, and the report on it.
 
 A :class:`Plan` is built by :func:`taskalloc.problems.evaluate.make_plan` from a problem and a
 solver's assignments (the evaluator, not the solver, fills in objective values, utilisation and
@@ -35,17 +35,35 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
+    """One replica of a task on a node (and, in scheduling problems, over [start, end)).
+
+    ``devices`` (revision 2) names, per resource the node splits into devices and the replica
+    demands there, the indices of the devices it uses (``{"gpu": (3,)}``); None when there is
+    none to name."""
+
     task: str
     replica: int
     node: str
     start: int | None = None
     end: int | None = None
+    devices: Mapping[str, tuple[int, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.devices is not None:  # a copy (picklable), indices as tuples; {} is None
+            copied = {str(r): tuple(int(i) for i in idx) for r, idx in self.devices.items()}
+            object.__setattr__(self, "devices", copied or None)
+
+    def __hash__(self) -> int:
+        devices = tuple(sorted(self.devices.items())) if self.devices else ()
+        return hash((self.task, self.replica, self.node, self.start, self.end, devices))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"task": self.task, "replica": self.replica, "node": self.node}
         if self.start is not None:
             d["start"] = self.start
             d["end"] = self.end
+        if self.devices:
+            d["devices"] = {r: list(idx) for r, idx in self.devices.items()}
         return d
 
 
@@ -236,6 +254,7 @@ class _AssignmentIn(_Base):
     node: str
     start: int | None = None
     end: int | None = None
+    devices: dict[str, list[int]] | None = None
 
 
 class _UnplacedIn(_Base):
@@ -281,7 +300,7 @@ def plan_from_text(name: str, data: bytes) -> Plan:
 
 
 def plan_from_source(src: Source) -> Plan:
-    from .problem import schema_diagnostics  # shared wording of schema errors
+    from .wording import schema_diagnostics  # shared wording of schema errors
 
     if not isinstance(src.raw, dict):
         raise InputError([src.diagnostic((), "a plan file must be a mapping")])
@@ -315,7 +334,9 @@ def plan_from_source(src: Source) -> Plan:
         problem_name=p.problem.name,
         problem_sha256=p.problem.sha256,
         solver=solver,
-        assignments=[Assignment(a.task, a.replica, a.node, a.start, a.end) for a in p.assignments],
+        assignments=[
+            Assignment(a.task, a.replica, a.node, a.start, a.end, a.devices) for a in p.assignments
+        ],
         unplaced=[Unplaced(u.task, u.reason, tuple(u.details)) for u in p.unplaced],
         metrics=dict(p.metrics),
         problem_path=p.problem.path,

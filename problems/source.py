@@ -89,6 +89,7 @@ class Source:
     data: bytes
     raw: Any
     kind: str  # "yaml" or "json"
+    locate: bool = True  # False: messages carry no line and column (data that was no file)
     _tree: Any = field(default=None, repr=False)
     _tree_built: bool = field(default=False, repr=False)
 
@@ -111,6 +112,8 @@ class Source:
 
         When the path does not exist in full, the deepest existing node is returned.
         """
+        if not self.locate:
+            return None
         node = self._node_tree()
         if node is None:
             return None
