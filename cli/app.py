@@ -667,7 +667,7 @@ def validate(problem_file: ProblemArg) -> None:
     Exit 0 when valid, 2 with every error located (file:line:column: field: message),
     3 when the file is valid but no plan can exist.
     """
-    from taskalloc.problems.problem import prove_infeasible
+    from taskalloc.problems.proofs import prove_infeasible, structural_lines
 
     problem = _load(problem_file)
     kind = "scheduling" if problem.scheduling else "placement"
@@ -681,7 +681,7 @@ def validate(problem_file: ProblemArg) -> None:
     )
     proofs = prove_infeasible(problem)
     if proofs:
-        fail(ExitCode.INFEASIBLE, "infeasible: no plan can exist:", *(f"  {d}" for d in proofs))
+        fail(ExitCode.INFEASIBLE, *structural_lines(proofs))
 
 
 @app.command()
