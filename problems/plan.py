@@ -153,7 +153,7 @@ class Plan:
             "taskalloc_plan": 1,
             "problem": prob,
             "solver": self.solver.to_dict(),
-            "assignments": [a.to_dict() for a in self.assignments],
+            "assignments": [_Flow(a.to_dict()) for a in self.assignments],
             "unplaced": [u.to_dict() for u in self.unplaced],
         }
         if self.infeasibility:
@@ -206,6 +206,10 @@ def _clean_tree(x: Any) -> Any:
     return _clean(x)
 
 
+class _Flow(dict):  # type: ignore[type-arg]
+    """A mapping that YAML writes on one line (an assignment, its devices included)."""
+
+
 class _PlanDumper(_Dumper):
     """Leaf mappings and short lists inline; lists of sentences one per line."""
 
@@ -222,6 +226,9 @@ class _PlanDumper(_Dumper):
 
 
 _PlanDumper.add_representer(list, _PlanDumper.represent_list)
+_PlanDumper.add_representer(
+    _Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
 _PlanDumper.add_representer(str, _PlanDumper.represent_str)
 
 

@@ -57,10 +57,10 @@ def effectively_required(problem: Problem) -> set[int]:
 def devices_ok(demand: np.ndarray, size: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Vectorised :func:`~taskalloc.problems.entities.device_shape` is not None: True where a
     demand can be served by the devices (``count`` 0: the resource is not split)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.where(size > 0, demand / np.where(size > 0, size, 1.0), np.inf)
+    positive = size > 0
+    m = np.where(positive, demand / np.where(positive, size, 1.0), 0.0)
     whole = np.round(m)
-    multiple = (np.abs(m - whole) <= DEVICE_RTOL * np.maximum(1.0, m)) & (whole <= count)
+    multiple = positive & (np.abs(m - whole) <= DEVICE_RTOL * np.maximum(1.0, m)) & (whole <= count)
     return (count == 0) | (demand <= 0) | (demand <= size * (1 + DEVICE_RTOL) + 1e-12) | multiple
 
 
