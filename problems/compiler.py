@@ -317,7 +317,7 @@ class _Compiler:
         if ref in self.pools:
             return tuple(self.pools[ref])
         if not self._is_broken_node(ref):  # a broken node has its own error already
-            hint = did_you_mean(ref, [*self.node_index, *self.pools])
+            hint = did_you_mean(ref, [*self.node_index, *self.pools, *self.parts.broken_nodes])
             self.error(path, f"unknown {what} '{ref}'{hint}")
         return None
 
@@ -390,7 +390,8 @@ class _Compiler:
         if ref in self.task_index:
             return self.compiled_index[self.task_index[ref]]
         if ref not in self.parts.broken_tasks:
-            self.error(path, f"unknown task '{ref}'{did_you_mean(ref, self.task_index)}")
+            hint = did_you_mean(ref, [*self.task_index, *self.parts.broken_tasks])
+            self.error(path, f"unknown task '{ref}'{hint}")
         return None
 
     def _task(self, k: int, i: int, ts: TaskSpec, scheduling: bool) -> Task:

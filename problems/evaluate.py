@@ -792,7 +792,8 @@ def _task_reason(
     shortage: dict[str, _Shortage] = {}  # resource -> (needed, largest free)
     one_device: dict[str, _Shortage] = {}  # resource -> (needed on one device, freest device)
     whole: dict[str, _Shortage] = {}  # resource -> (devices needed, most free devices)
-    shape: dict[str, str] = {}  # resource -> why no node's devices can serve it
+    # resource -> (demand, the devices (count, size) that cannot serve it)
+    shape: dict[str, tuple[float, set[tuple[int, float]]]] = {}
     node_lines: list[str] = []
     sep_blocked = 0
     time_blocked = 0
@@ -811,7 +812,8 @@ def _task_reason(
                 q = dem.get(r, 0.0)
                 if q > 0 and device_shape(q, node.device_size(r), k) is None:
                     line = device_shape_words(r, q, node.device_size(r), k)
-                    shape[r] = line
+                    need, kinds = shape.setdefault(r, (q, set()))
+                    shape[r] = (max(need, q), kinds | {(k, node.device_size(r))})
                     break
         if line is None and not p.scheduling:
             for r, q in dem.items():
@@ -893,8 +895,8 @@ def _task_reason(
                 details,
                 0,
             )
-        r, words = next(iter(shape.items()))
-        return f"no allowed node's devices can take it: {words}", details, 0
+        r, (q, kinds) = next(iter(shape.items()))
+        return f"no allowed node's devices can take it: {_shape_words(r, q, kinds)}", details, 0
     parts = []
     if shortage:
         parts.append(
@@ -908,13 +910,21 @@ def _task_reason(
         parts.append(f"{r}: {num(s.need)} needed on one device, at most {num(max(s.best, 0))} free")
     for r, s in whole.items():
         parts.append(f"{r}: {int(s.need)} whole devices needed, at most {int(max(s.best, 0))} free")
-    for words in shape.values():
-        parts.append(words)
+    for r, (q, kinds) in shape.items():
+        parts.append(_shape_words(r, q, kinds))
     if time_blocked:
         parts.append(f"no time window on {time_blocked} node(s)")
     if sep_blocked:
         parts.append(f"{sep_blocked} node(s) run a task it must be kept apart from")
     return "no allowed node can take it: " + "; ".join(parts), details, 0
+
+
+def _shape_words(r: str, q: float, kinds: set[tuple[int, float]]) -> str:
+    offered = ", ".join(f"{k} devices of {num(s)}" for k, s in sorted(kinds)[:3])
+    return (
+        f"{r} {num(q)} is neither a share of one device nor a whole number of devices "
+        f"({offered})"
+    )
 
 
 def _device_block(

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from taskalloc.cli.app import app
 from taskalloc.problems.generate import generate
+from tests.helpers import EXAMPLES as EXAMPLE_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
