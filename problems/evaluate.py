@@ -817,6 +817,8 @@ def _task_reason(
                     break
         if line is None and not p.scheduling:
             for r, q in dem.items():
+                if r in node.devices:  # said in device terms below
+                    continue
                 free = node.capacity.get(r, 0.0) - sweep.load[n].get(r, 0.0)
                 if q > free + CAP_TOL:
                     line = f"{r} {num(q)} needed, {num(max(free, 0.0))} free"
