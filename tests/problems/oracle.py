@@ -89,7 +89,7 @@ def check(
             on[a["node"]].add(tid)
     for tid, t in tasks.items():
         for o in t.get("separate_from", []):
-            for n, there in on.items():
+            for there in on.values():
                 if tid in there and o in there and o != tid:
                     ok = False
     # gangs
