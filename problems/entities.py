@@ -336,7 +336,8 @@ class Problem:
     def to_dict(self) -> dict[str, Any]:
         """The problem as plain data (FORMATS.md), as written: pools, ``x-`` keys and the key
         order kept. ``problem_from_dict(p.to_dict())`` gives an equal problem."""
-        return copy.deepcopy(self.source.raw)  # type: ignore[no-any-return]
+        data: dict[str, Any] = copy.deepcopy(self.source.raw)
+        return data
 
     def to_yaml(self) -> str:
         """The problem as a YAML document (:meth:`to_dict`, leaf mappings inline)."""

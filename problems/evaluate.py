@@ -322,9 +322,9 @@ class PlanState:
                 r: sweep.load[n.index].get(r, 0.0) / cap for r, cap in n.capacity.items() if cap > 0
             }
         devices: dict[str, dict[str, list[float]]] = {}
-        for (n, r), loads in sweep.device_load.items():
-            size = p.nodes[n].device_size(r)
-            devices.setdefault(p.nodes[n].id, {})[r] = [q / size for q in loads]
+        for (ni, res), loads in sweep.device_load.items():
+            size = p.nodes[ni].device_size(res)
+            devices.setdefault(p.nodes[ni].id, {})[res] = [q / size for q in loads]
         fleet: dict[str, float] = {}
         avg = sweep.average
         for r in p.resources:
@@ -611,8 +611,8 @@ def _check_schedule(st: PlanState, out: list[Violation]) -> _Sweep:
             if cap > 0
         }
     device_load = {(n.index, r): [0.0] * k for n in p.nodes for r, k in n.devices.items()}
-    for (n, r, j), ivs in dev_profiles.items():
-        device_load[(n, r)][j] = _peak(ivs)
+    for (ni, res, j), ivs in dev_profiles.items():
+        device_load[(ni, res)][j] = _peak(ivs)
     return _Sweep(out, peak, device_load, avg, makespan, profiles, dev_profiles)
 
 
@@ -845,34 +845,34 @@ def _task_reason(
         node_lines = [*node_lines[:MAX_DETAILS], f"... and {len(node_lines) - MAX_DETAILS} more"]
     details.extend(node_lines)
     nfit = len(fit_nodes)
-    names = [p.nodes[n].id for n in fit_nodes]
+    fit_names = [p.nodes[n].id for n in fit_nodes]
     if nfit >= task.replicas:
         if task.spread is not None:
             sp = task.spread
-            room = [0] * len(sp.values)
+            per_value = [0] * len(sp.values)
             for n in fit_nodes:
-                room[sp.value_of[n]] += 1
-            if not spread_feasible([0] * len(room), room, task.replicas, sp.max_skew):
-                per = ", ".join(f"{x} {c}" for x, c in zip(sp.values, room, strict=True))
+                per_value[sp.value_of[n]] += 1
+            if not spread_feasible([0] * len(per_value), per_value, task.replicas, sp.max_skew):
+                per = ", ".join(f"{x} {c}" for x, c in zip(sp.values, per_value, strict=True))
                 return (
                     f"its {task.replicas} replicas cannot be spread over {sp.key} within "
                     f"max_skew {sp.max_skew}: nodes with room per {sp.key}: {per}",
                     details,
                     0,
                 )
-        shown = ", ".join(names[:5]) + (", ..." if nfit > 5 else "")
+        shown = ", ".join(fit_names[:5]) + (", ..." if nfit > 5 else "")
         why = "not required, and the solver left it out" if not task.required else "not placed"
         return f"{why}; it fits now on {nfit} allowed node(s) ({shown})", details, nfit
     if nfit > 0:
         return (
             f"needs {task.replicas} replicas on distinct nodes; only {nfit} allowed node(s) have "
-            f"room ({', '.join(names[:5])})",
+            f"room ({', '.join(fit_names[:5])})",
             details,
             nfit,
         )
     room = "" if p.scheduling else "free "
-    kinds = len(shortage) + len(one_device) + len(whole) + len(shape)
-    if kinds == 1 and not sep_blocked and not time_blocked:
+    n_kinds = len(shortage) + len(one_device) + len(whole) + len(shape)
+    if n_kinds == 1 and not sep_blocked and not time_blocked:
         if shortage:
             r, s = next(iter(shortage.items()))
             return (
@@ -897,8 +897,8 @@ def _task_reason(
                 details,
                 0,
             )
-        r, (q, kinds) = next(iter(shape.items()))
-        return f"no allowed node's devices can take it: {_shape_words(r, q, kinds)}", details, 0
+        res, (q, devs) = next(iter(shape.items()))
+        return f"no allowed node's devices can take it: {_shape_words(res, q, devs)}", details, 0
     parts = []
     if shortage:
         parts.append(
@@ -912,8 +912,8 @@ def _task_reason(
         parts.append(f"{r}: {num(s.need)} needed on one device, at most {num(max(s.best, 0))} free")
     for r, s in whole.items():
         parts.append(f"{r}: {int(s.need)} whole devices needed, at most {int(max(s.best, 0))} free")
-    for r, (q, kinds) in shape.items():
-        parts.append(_shape_words(r, q, kinds))
+    for res, (q, devs) in shape.items():
+        parts.append(_shape_words(res, q, devs))
     if time_blocked:
         parts.append(f"no time window on {time_blocked} node(s)")
     if sep_blocked:
@@ -924,8 +924,7 @@ def _task_reason(
 def _shape_words(r: str, q: float, kinds: set[tuple[int, float]]) -> str:
     offered = ", ".join(f"{k} devices of {num(s)}" for k, s in sorted(kinds)[:3])
     return (
-        f"{r} {num(q)} is neither a share of one device nor a whole number of devices "
-        f"({offered})"
+        f"{r} {num(q)} is neither a share of one device nor a whole number of devices ({offered})"
     )
 
 

@@ -206,7 +206,7 @@ def _clean_tree(x: Any) -> Any:
     return _clean(x)
 
 
-class _Flow(dict):  # type: ignore[type-arg]
+class _Flow(dict[str, Any]):
     """A mapping that YAML writes on one line (an assignment, its devices included)."""
 
 
@@ -342,7 +342,8 @@ def plan_from_source(src: Source) -> Plan:
         problem_sha256=p.problem.sha256,
         solver=solver,
         assignments=[
-            Assignment(a.task, a.replica, a.node, a.start, a.end, a.devices) for a in p.assignments
+            Assignment(a.task, a.replica, a.node, a.start, a.end, _devices(a.devices))
+            for a in p.assignments
         ],
         unplaced=[Unplaced(u.task, u.reason, tuple(u.details)) for u in p.unplaced],
         metrics=dict(p.metrics),
@@ -350,6 +351,10 @@ def plan_from_source(src: Source) -> Plan:
         problem_text=p.problem.text,
         infeasibility=list((p.model_extra or {}).get("infeasibility") or []),
     )
+
+
+def _devices(devices: Mapping[str, list[int]] | None) -> dict[str, tuple[int, ...]] | None:
+    return None if devices is None else {r: tuple(idx) for r, idx in devices.items()}
 
 
 def _generations(rows: Any) -> list[dict[str, Any]] | None:

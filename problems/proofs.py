@@ -345,9 +345,9 @@ def _time_proofs(
             if limit is None or ef <= limit:
                 continue
             if ti in synced:
-                lead = problem.tasks[synced[ti]]
+                leader = problem.tasks[synced[ti]]
                 msg = (
-                    f"gang {t.gang} starts together, at {es[ti]} at the earliest ({lead.id} "
+                    f"gang {t.gang} starts together, at {es[ti]} at the earliest ({leader.id} "
                     f"cannot start sooner); with its shortest duration {dmin[ti]} it ends at "
                     f"{ef}, past the {what} {limit}"
                 )

@@ -449,7 +449,7 @@ class _Greedy:
         d = self.demand(task, al)
         ok = (d <= self.capx[:, al]).all(axis=0)
         shape = self.shape_ok(task, al, d)
-        return ok if shape is None else ok & shape
+        return np.asarray(ok if shape is None else ok & shape, dtype=bool)
 
     def blocked(self, task: Task, al: np.ndarray) -> np.ndarray | None:
         """Positions in ``al`` of nodes running a task separated from ``task``."""
@@ -764,9 +764,9 @@ class _Greedy:
         blocked = self.blocked(task, al)
         if blocked is not None:
             ok[blocked] = False
-        devices = self.devices_free_now(task, al, d)
-        if devices is not None:
-            ok &= devices
+        room = self.devices_free_now(task, al, d)
+        if room is not None:
+            ok &= room
         ok = self.avoided(t, al, ok, k)
         stay = None
         if self.sticky and task.current:
@@ -777,9 +777,10 @@ class _Greedy:
             pos = np.flatnonzero(ok)
             if stay is not None:  # current nodes first, then the others in index order
                 pos = np.concatenate([pos[stay[pos]], pos[~stay[pos]]])
-            pos = self.spread_select(task, al, pos, k)
-            if pos is None or len(pos) < k:
+            spread = self.spread_select(task, al, pos, k)
+            if spread is None or len(spread) < k:
                 return None
+            pos = spread
         else:
             util = (new * (self.invcap if full else self.invcap[:, al])).max(axis=0)
             if self.policy == "best-fit":
