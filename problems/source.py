@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,15 @@ class _DupKeyLoader(_BaseLoader):
                 self.duplicates.append((key, key_node.start_mark))
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 reads 1e3, 1E-3 and 2.5e3 as numbers; PyYAML follows YAML 1.1, whose floats need a
+# dot and a signed exponent (1e3 would be the string '1e3'). Users write YAML 1.2 numbers.
+_DupKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _strip_bom(text: str) -> str:
