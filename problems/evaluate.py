@@ -632,8 +632,13 @@ def _terms(st: PlanState, load: list[dict[str, float]], makespan: int) -> dict[s
         sum(t.priority * t.replicas for t in p.tasks if not st.placed.get(t.index))
     )
     used = [n for n, ts in st.on_node.items() if ts]
-    cost = sum(p.tasks[t].cost_at(pl.node) for t, reps in st.placed.items() for pl in reps.values())
-    terms["cost"] = float(cost + sum(p.nodes[n].cost for n in used))
+    # fsum: the exact sum, whatever the order the assignments came in
+    terms["cost"] = math.fsum(
+        [
+            *(p.tasks[t].cost_at(pl.node) for t, reps in st.placed.items() for pl in reps.values()),
+            *(p.nodes[n].cost for n in used),
+        ]
+    )
     terms["nodes"] = float(len(used))
     balance = 0.0
     for n in p.nodes:
