@@ -12,8 +12,9 @@ Imports no solver and no CLI. The flat API::
     report = check(problem, read_plan("plan.yaml"))
 
 Modules: :mod:`.spec` (the file's schema), :mod:`.entities` (the compiled problem),
-:mod:`.compiler`, :mod:`.wording`, :mod:`.proofs`, :mod:`.builder`, :mod:`.plan`,
-:mod:`.evaluate`; :mod:`.problem` re-exports the first five's names.
+:mod:`.compiler`, :mod:`.wording`, :mod:`.proofs`, :mod:`.builder` (:mod:`.problem` re-exports
+their names), :mod:`.plan`, :mod:`.state` (the evaluator's incremental state and constraint
+checks), :mod:`.reasons` (why a task is unplaced), :mod:`.evaluate` (terms, fitness, check).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "CheckReport": "evaluate",
     "Evaluation": "evaluate",
-    "PlanState": "evaluate",
+    "PlanState": "state",
     "Violation": "evaluate",
     "check": "evaluate",
     "evaluate": "evaluate",
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
     from .evaluate import (
         CheckReport,
         Evaluation,
-        PlanState,
         Violation,
         check,
         evaluate,
@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from .plan import Assignment, Plan, SolverInfo, Status, Unplaced, read_plan
     from .proofs import prove_infeasible, structural_lines, structural_summary
     from .source import Diagnostic, InputError
+    from .state import PlanState
 
 
 def __getattr__(name: str) -> Any:
