@@ -70,6 +70,25 @@ predecessor is unplaced is not placed. When a gang member cannot be placed, the 
 already placed are removed, with everything already placed that depends on them transitively
 (and, in turn, those tasks' gang mates).
 
+Revision 2: devices, gangs that start together, services, spread
+----------------------------------------------------------------
+On a node that splits a resource into devices, a replica is a candidate only if its demand there
+is a share of one device or a whole number of devices, and the devices have room: a device with
+the share free, or that many empty devices, at the same time as the node has room (placement),
+or over the whole window [start, end) (scheduling; the devices' usage is kept as step functions
+beside the node's). The node is ranked as above; its devices are then chosen best fit: for a
+share, the fullest device it fits on (so shares pack together and leave whole devices empty),
+for whole devices the empty ones, identical devices in index order.
+
+A gang that starts together is scheduled when all of its members are ready (``after`` between
+members is checked, not waited for): the earliest common start is tried first (the latest
+release and ``after`` end of any member), then each later breakpoint of its members' nodes (at
+most MAX_GANG_STARTS), and at each the members, in order, take nodes where they fit from exactly
+that start; the first start at which all fit is kept. Services go first among the tasks of their
+rank and occupy [0, horizon). A task with ``spread`` ranks every candidate as above and takes
+them in rank order, each only if the remaining replicas can still be spread within
+``max_skew`` (:func:`~taskalloc.problems.proofs.spread_feasible`).
+
 Unplaceable tasks, repair passes and limits
 -------------------------------------------
 Tasks that cannot be placed are left out of the assignments and the greedy goes on with the
@@ -984,27 +1003,10 @@ class _Greedy:
             if p.tasks[q].gang == task.gang
         ):
             return None  # a member it comes after ends later
-        k = task.replicas
-        al = self.allowed(task)
-        if len(al) < k:
+        found = self.window_candidates(t, start)
+        if found is None:
             return None
-        d = self.demand(task, al)
-        dur = self.durations(task, al)
-        ok = (d <= self.capx[:, al]).all(axis=0) & (start + dur <= self.limit(task))
-        shape = self.shape_ok(task, al, d)
-        if shape is not None:
-            ok &= shape
-        blocked = self.blocked(task, al)
-        if blocked is not None:
-            ok[blocked] = False
-        cpos = np.flatnonzero(ok)
-        if len(cpos) < k:
-            return None
-        nodes = al[cpos]
-        if d.shape[1] > 1:
-            d = d[:, cpos]
-        dur = dur[cpos]
-        at = self.earliest_starts(nodes, d, dur, float(start), task)
+        k, nodes, d, dur, at = found
         end = np.where(at == start, at + dur, _INF)
         if self.avoid:
             end[~self.avoided(t, nodes, end < _INF, k)] = _INF
@@ -1018,22 +1020,26 @@ class _Greedy:
             if self.policy == "best-fit":
                 score = -score
         score = np.where(end < _INF, score, _INF)
-        found = self.pick(score, k, nodes, task, primary=end)
-        if found is None:
+        chosen = self.pick(score, k, nodes, task, primary=end)
+        if chosen is None:
             return None
-        return self.slot_picks(task, nodes, d, first, end, found)
+        return self.slot_picks(task, nodes, d, first, end, chosen)
 
-    def choose_slot(self, t: int, est: int) -> list[_Pick] | None:
-        p = self.p
-        task = p.tasks[t]
+    def window_candidates(
+        self, t: int, est: int
+    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(replicas, candidate nodes, their demand columns, durations, earliest starts >= est)
+        for task ``t``: allowed nodes where a replica fits an empty node (capacity and device
+        shape), can end by its deadline and the horizon from ``est``, and runs no task it is
+        kept apart from; None if fewer than its replicas."""
+        task = self.p.tasks[t]
         k = task.replicas
         al = self.allowed(task)
         if len(al) < k:
             return None
         d = self.demand(task, al)
         dur = self.durations(task, al)
-        limit = self.limit(task)
-        ok = (d <= self.capx[:, al]).all(axis=0) & (est + dur <= limit)
+        ok = (d <= self.capx[:, al]).all(axis=0) & (est + dur <= self.limit(task))
         shape = self.shape_ok(task, al, d)
         if shape is not None:
             ok &= shape
@@ -1047,9 +1053,16 @@ class _Greedy:
         if d.shape[1] > 1:
             d = d[:, cpos]
         dur = dur[cpos]
-        start = self.earliest_starts(nodes, d, dur, float(est), task)
+        return k, nodes, d, dur, self.earliest_starts(nodes, d, dur, float(est), task)
+
+    def choose_slot(self, t: int, est: int) -> list[_Pick] | None:
+        task = self.p.tasks[t]
+        found = self.window_candidates(t, est)
+        if found is None:
+            return None
+        k, nodes, d, dur, start = found
         end = start + dur
-        end[end > limit] = _INF
+        end[end > self.limit(task)] = _INF
         if self.avoid:
             end[~self.avoided(t, nodes, end < _INF, k)] = _INF
         # only the candidates that can be among the k earliest ends are ranked further (all of
@@ -1078,10 +1091,10 @@ class _Greedy:
                 score = -score
         else:
             score = np.zeros(1)
-        found = self.pick(score, k, nodes, task, primary=end)
-        if found is None:
+        chosen = self.pick(score, k, nodes, task, primary=end)
+        if chosen is None:
             return None
-        return self.slot_picks(task, nodes, d, start, end, found)
+        return self.slot_picks(task, nodes, d, start, end, chosen)
 
     def slot_picks(
         self,
