@@ -60,6 +60,16 @@ def device_shape(demand: float, size: float, count: int) -> tuple[int, float] | 
     return int(whole), size
 
 
+def devices_ok(demand: np.ndarray, size: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`~taskalloc.problems.entities.device_shape` is not None: True where a
+    demand can be served by the devices (``count`` 0: the resource is not split)."""
+    positive = size > 0
+    m = np.where(positive, demand / np.where(positive, size, 1.0), 0.0)
+    whole = np.round(m)
+    multiple = positive & (np.abs(m - whole) <= DEVICE_RTOL * np.maximum(1.0, m)) & (whole <= count)
+    return (count == 0) | (demand <= 0) | (demand <= size * (1 + DEVICE_RTOL) + 1e-12) | multiple
+
+
 def device_shape_words(resource: str, demand: float, size: float, count: int) -> str:
     """Why :func:`device_shape` is None, in a user's words."""
     return (

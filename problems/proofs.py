@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .entities import DEVICE_RTOL, Problem, device_shape
+from .entities import Problem, device_shape, devices_ok
 from .source import Diagnostic
 from .wording import num, plural
 
@@ -52,16 +52,6 @@ def effectively_required(problem: Problem) -> set[int]:
         if problem.scheduling:
             stack.extend(task.after)
     return must
-
-
-def devices_ok(demand: np.ndarray, size: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`~taskalloc.problems.entities.device_shape` is not None: True where a
-    demand can be served by the devices (``count`` 0: the resource is not split)."""
-    positive = size > 0
-    m = np.where(positive, demand / np.where(positive, size, 1.0), 0.0)
-    whole = np.round(m)
-    multiple = positive & (np.abs(m - whole) <= DEVICE_RTOL * np.maximum(1.0, m)) & (whole <= count)
-    return (count == 0) | (demand <= 0) | (demand <= size * (1 + DEVICE_RTOL) + 1e-12) | multiple
 
 
 def fits(problem: Problem, task: int, node: int) -> bool:

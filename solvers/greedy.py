@@ -131,10 +131,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from taskalloc.problems.entities import DEVICE_RTOL, device_shape
+from taskalloc.problems.entities import DEVICE_RTOL, device_shape, devices_ok
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, Task, effectively_required, topological_order
-from taskalloc.problems.proofs import devices_ok, spread_feasible
+from taskalloc.problems.proofs import spread_feasible
 
 from .result import Result
 
