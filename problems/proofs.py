@@ -108,8 +108,10 @@ def spread_feasible(counts: Sequence[int], room: Sequence[int], more: int, max_s
     if not counts:
         return more == 0
     total = sum(counts) + more
-    top = min(c + a for c, a in zip(counts, room, strict=True))
-    for level in range(0, top + 1):
+    # every final count is in [L, L + max_skew]: L <= each count's ceiling, L x values <= total,
+    # and L + max_skew >= the largest count so far
+    top = min(min(c + a for c, a in zip(counts, room, strict=True)), total // len(counts))
+    for level in range(max(0, max(counts) - max_skew), top + 1):
         lo = [max(c, level) for c in counts]
         hi = [min(c + a, level + max_skew) for c, a in zip(counts, room, strict=True)]
         if all(a <= b for a, b in zip(lo, hi, strict=True)) and sum(lo) <= total <= sum(hi):

@@ -854,12 +854,12 @@ class _Greedy:
         waiting: dict[str, list[int]] = {}  # gang that starts together -> members ready
         nominal = [self.nominal_duration(t) for t in p.tasks]
 
-        def key(t: int) -> tuple[bool, bool, int, bool, float, int, int]:
+        def key(t: int) -> tuple[bool, int, bool, bool, float, int, int]:
             task = p.tasks[t]
             return (
                 t not in self.must,
-                not task.service,  # services hold their nodes for the whole plan: first
                 -self.boost.get(t, 0),
+                not task.service,  # services hold their nodes for the whole plan: first
                 task.gang not in gang_open,
                 -task.priority,
                 -nominal[t],

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from taskalloc.problems import InputError, problem_from_dict, prove_infeasible
 from taskalloc.problems.evaluate import PlanState, evaluate
 from taskalloc.problems.plan import Assignment, Status
+from taskalloc.problems.proofs import spread_feasible
 from taskalloc.solvers.greedy import solve as greedy
 from tests.problems.oracle import check as oracle
 
@@ -242,3 +243,21 @@ def test_proofs_and_greedy_against_every_plan(data: Any) -> None:
         assert oracle(problem_data, found)[0], found
         assert evaluate(problem, result.assignments).feasible
     event(f"greedy {result.status} where a plan exists: {exists}")
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=4),
+    st.integers(0, 4),
+    st.integers(1, 2),
+)
+def test_spread_feasible_against_every_count(values: list[tuple[int, int]], more: int, skew: int):
+    counts = [c for c, _ in values]
+    room = [a for _, a in values]
+
+    def fine(add: tuple[int, ...]) -> bool:
+        final = [c + x for c, x in zip(counts, add, strict=True)]
+        return sum(add) == more and max(final) - min(final) <= skew
+
+    exists = any(fine(add) for add in itertools.product(*(range(a + 1) for a in room)))
+    assert spread_feasible(counts, room, more, skew) == exists
