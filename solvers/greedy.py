@@ -931,17 +931,19 @@ class _Greedy:
                     self.fail_gang(gang)
 
     def schedule_together(self, gang: str, members: list[int]) -> None:
-        """Place every member of a gang that starts together at one common start: the
-        earliest of the gang's earliest start (release and ``after`` ends of every member) and
-        the later breakpoints of its members' allowed nodes (at most MAX_GANG_STARTS) at which
-        every member, in turn, finds its nodes (each member sees those taken before it)."""
+        """Place every member of a gang that starts together at one common start, the earliest
+        found: from the gang's earliest start (release and ``after`` ends of every member), the
+        start jumps to the latest instant at which some member can first run on enough nodes on
+        its own; there every member, in turn, takes its nodes (each sees those taken before it).
+        If they do not all fit together, the next breakpoint of their nodes' usage is tried (at
+        most MAX_GANG_STARTS starts in all)."""
         p = self.p
         if self.gang_failed.get(gang) or not all(
             self.placed[q] for m in members for q in p.tasks[m].after if p.tasks[q].gang != gang
         ):
             self.fail_gang(gang)
             return
-        est = max(
+        start = max(
             [p.tasks[m].release or 0 for m in members]
             + [
                 self.task_end[q]
@@ -952,11 +954,14 @@ class _Greedy:
         )
         order = self.inner_order(members)
         nodes = np.unique(np.concatenate([self.allowed(p.tasks[m]) for m in members]))
-        w = int(self.count[nodes].max())
-        later = self.times[nodes, :w]
-        starts = np.unique(later[(later > est) & (later < _INF)])[: MAX_GANG_STARTS - 1]
-        last: int | None = None
-        for start in [est, *(int(x) for x in starts)]:
+        last: int | None = order[0]
+        for _ in range(MAX_GANG_STARTS):
+            soonest = max(self.soonest_start(m, start) for m in order)
+            if soonest == _INF:
+                break
+            if soonest > start:  # some member cannot start before: jump there
+                start = int(soonest)
+                continue
             placed: list[int] = []
             for m in order:
                 picks = self.choose_at(m, start)
@@ -969,9 +974,25 @@ class _Greedy:
                 return
             for m in placed:
                 self.uncommit(m)
+            w = int(self.count[nodes].max())
+            later = self.times[nodes, :w]
+            later = later[later > start]
+            if not len(later) or later.min() == _INF:
+                break
+            start = int(later.min())
         if last is not None:
             self.failed.append(last)
         self.fail_gang(gang)
+
+    def soonest_start(self, t: int, est: int) -> float:
+        """The earliest start >= est at which task ``t`` alone could run on enough nodes (the
+        k-th smallest earliest start of a replica, for k replicas); inf if none."""
+        found = self.window_candidates(t, est)
+        if found is None:
+            return _INF
+        k, _, _, dur, at = found
+        at = np.where(at + dur <= self.limit(self.p.tasks[t]), at, _INF)
+        return float(np.partition(at, k - 1)[k - 1])
 
     def inner_order(self, members: list[int]) -> list[int]:
         """Members in the given order, each after the members it comes ``after``."""
