@@ -51,7 +51,7 @@ import numpy as np
 
 from taskalloc.problems.problem import Objective
 
-from .flat import Flat
+from ..flat import Flat
 
 LP_SHARE = 0.4  # share of the time limit GLOP may use
 MAX_LINK_ROWS = 5_000  # x <= count * U rows only up to this many pairs (on large problems

@@ -27,7 +27,7 @@ from taskalloc.problems.evaluate import fitness_weights
 from taskalloc.problems.problem import Problem
 
 from .model import MipModel, gc_paused
-from .solve import build_model
+from .solver import build_model
 
 FORMATS = ("lp", "mps", "nl")
 
