@@ -8,18 +8,22 @@ each problem finishes, and turns the results into the batch's exit code.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
+import re
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .app import err_console, fail, say, warn
+from .console import err_console, fail, fmt, say, warn
+from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
+from .running import graceful_stop
+
+#: what a batch says on the first Ctrl-C
+STOPPING = "stopping the batch: finished plans are kept (Ctrl-C again to abort)"
 
 if TYPE_CHECKING:
     from taskalloc.solvers.batch import Done, Executor, Item
@@ -33,10 +37,6 @@ _NO_PLAN_STATUS = {
     "skipped": "skipped",
     "interrupted": "interrupted",
 }
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
 def row(
@@ -140,36 +140,57 @@ class _Display:
             return
         line = f"[{self.done}/{self.total}] {r['file']}: {r['status']}"
         if r["objective"]:
-            line += " " + ", ".join(f"{k}={_fmt(v)}" for k, v in r["objective"].items())
+            line += " " + ", ".join(f"{k}={fmt(v)}" for k, v in r["objective"].items())
         if r["skipped_existing"]:
             line += " (plan exists, skipped)"
         elif r["error"] and r["outcome"] not in ("infeasible", "no_plan"):
             line += f": {r['error'].splitlines()[0]}"
         line += f" ({r['wall_seconds']:.2f} s)"
         if self.progress is not None:
-            self.progress.console.print(line, markup=False, highlight=False)
+            self.progress.console.print(line)
         else:
             say(line)
 
 
 def _table(rows: Sequence[dict[str, Any]]) -> None:
+    """The closing table on stderr. File names wrap only after a ``/`` (never inside a
+    name); the objective wraps between terms."""
     from rich.table import Table
 
-    table = Table(title="Batch", title_justify="left")
-    table.add_column("file", overflow="fold")
-    table.add_column("status")
-    table.add_column("objective", overflow="fold")
-    table.add_column("gap", justify="right")
-    table.add_column("seconds", justify="right")
+    console = err_console()
+    cells = []
     for r in rows:
-        objective = ", ".join(f"{k}={_fmt(v)}" for k, v in (r["objective"] or {}).items())
+        objective = ", ".join(f"{k}={fmt(v)}" for k, v in (r["objective"] or {}).items())
         gap = "" if r["gap"] is None else f"{r['gap'] * 100:.2f} %"
         status = r["status"] + (" (kept)" if r["skipped_existing"] else "")
+        cells.append((_short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}"))
+    status_w = max([len("status"), *(len(c[1]) for c in cells)])
+    objective_w = min(24, max([len("objective"), *(len(c[2]) for c in cells)]))
+    # 5 columns: 6 borders and 2 spaces of padding each; gap "100.00 %", seconds "1234.56"
+    file_w = max(16, console.width - 16 - status_w - objective_w - 8 - 7)
+    table = Table(title="Batch", title_justify="left")
+    table.add_column("file", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("objective", overflow="fold")
+    table.add_column("gap", justify="right", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    for r, (file, *rest) in zip(rows, cells, strict=True):
         style = "red" if r["exit_code"] not in (0,) else None
-        table.add_row(
-            _short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}", style=style
-        )
-    err_console().print(table)
+        table.add_row(wrap_path(file, file_w), *rest, style=style)
+    console.print(table)
+
+
+def wrap_path(path: str, width: int) -> str:
+    """``path`` on lines of at most ``width`` characters, broken only after a ``/`` (a name
+    longer than ``width`` keeps its own line whole)."""
+    lines: list[str] = []
+    line = ""
+    for part in re.split(r"(?<=/)", path):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    return "\n".join([*lines, line])
 
 
 def _short(path: str) -> str:
@@ -182,28 +203,6 @@ def _short(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-@contextlib.contextmanager
-def _stopping(stop: threading.Event) -> Iterator[None]:
-    """The first Ctrl-C or SIGTERM stops the batch (running problems are abandoned, finished
-    plans stay); a second one interrupts at once."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        say("stopping the batch: finished plans are kept (Ctrl-C again to abort)")
-
-    saved: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(ValueError):  # not in the main thread
-            saved[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in saved.items():
-            signal.signal(sig, old)
-
-
 def _executor(name: str, jobs: int, ray_address: str | None, quiet: bool) -> Executor:
     from taskalloc.solvers.batch import BatchError, LocalExecutor, RayExecutor, import_ray
 
@@ -211,7 +210,7 @@ def _executor(name: str, jobs: int, ray_address: str | None, quiet: bool) -> Exe
         try:
             import_ray()
         except BatchError as exc:
-            fail(ExitCode.BAD_INPUT, str(exc))
+            fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
         return RayExecutor(ray_address, quiet=quiet)
     if ray_address is not None:
         fail(ExitCode.BAD_INPUT, "--ray-address needs --executor ray")
@@ -255,7 +254,7 @@ def run(
         found = find_problems(inputs, exclude=out_dir)
         items = plan_items(found, out_dir, plan_fmt)
     except BatchError as exc:
-        fail(ExitCode.BAD_INPUT, str(exc))
+        fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
     if not items:
         fail(ExitCode.BAD_INPUT, f"no problem files (*.yaml, *.yml, *.json) in {' '.join(inputs)}")
     ex = _executor(executor, jobs, ray_address, quiet)
@@ -300,11 +299,11 @@ def run(
         where = "a local Ray" if executor == "ray" and ray_address is None else executor
         if executor == "ray" and ray_address is not None:
             where = f"Ray at {ray_address}"
-        per = f"{opts.workers} CP-SAT worker{'s' if opts.workers > 1 else ''} each"
+        per = f"{opts.workers} worker{'s' if opts.workers > 1 else ''} each"
         jobs_text = f"{jobs} at a time, " if executor == "local" else ""
         say(f"batch: {len(items)} problems on {where} ({jobs_text}{per}); plans in {out_dir}")
     try:
-        with _stopping(stop), display:
+        with graceful_stop(stop, STOPPING), display:
             try:
                 _, interrupted = run_batch(
                     items,
@@ -319,7 +318,7 @@ def run(
                     on_done=on_done,
                 )
             except BatchError as exc:
-                fail(ExitCode.BAD_INPUT, str(exc))
+                fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
             from taskalloc.solvers.run import Outcome, RunResult
 
             for item in interrupted:
