@@ -24,8 +24,8 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers.clock import Point
 from taskalloc.solvers.cpsat import solve
-from taskalloc.solvers.cpsat.model import AllocationModel
 from taskalloc.solvers.cpsat.exact import _set_hint
+from taskalloc.solvers.cpsat.model import AllocationModel
 from taskalloc.solvers.result import Result
 from taskalloc.solvers.scaling import BALANCE_SCALE, choose_scales
 from taskalloc.solvers.warm import safe_horizon

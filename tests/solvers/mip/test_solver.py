@@ -34,7 +34,7 @@ from taskalloc.solvers.mip import MipRefused, build_model, solve
 from taskalloc.solvers.mip.backends import OPTION_NAMES, check_backend, linear_terms
 from taskalloc.solvers.mip.export import export_model
 from taskalloc.solvers.result import Result
-from tests.helpers import prob_dict, write_problem
+from tests.helpers import EXAMPLES, prob_dict, write_problem
 from tests.solving import (
     brute_force,
     lex,
@@ -50,7 +50,6 @@ from tests.solving import (
 
 LIMIT = 20.0  # seconds per solve; every instance here is solved and proved far faster
 ORTOOLS = ("ortools-scip", "ortools-highs", "ortools-cpsat")
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def check(problem: Problem, result: Result) -> Result:
