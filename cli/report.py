@@ -36,9 +36,8 @@ def report(
     The report is recomputed from the problem and the plan's assignments, not taken from the
     plan's own metrics.
     """
+    from taskalloc import render
     from taskalloc.problems.evaluate import evaluate
-
-    from . import render
 
     problem, plan = load_pair(problem_file, plan_file)
     if plan.problem_sha256 != problem.sha256:

@@ -71,7 +71,7 @@ def graceful_stop(stop: threading.Event, message: str) -> Iterator[None]:
         stop.set()
         say(message)
 
-    saved: dict[int, Any] = {}
+    saved: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         # outside the main thread (e.g. some test runners) signals cannot be handled
         with contextlib.suppress(ValueError):

@@ -109,13 +109,14 @@ def prepare(
 
     chosen = choose(problem, name)
     eng = load_engine(chosen)
-    options_type = eng.Options
+    options_type: type[Any] | None = eng.Options
     if front:
         options_type = getattr(eng, "FrontOptions", None)
         if options_type is None:
             raise SolverUnavailable(
                 f"engine {chosen} computes no Pareto front (fronts: {', '.join(fronts())})"
             )
+    assert options_type is not None
     try:
         params, opts = split_options(chosen, options_type, options)
     except OptionError as exc:

@@ -204,10 +204,10 @@ class Ignored:
         for option, owners in self.options.items():
             by_owners.setdefault(tuple(owners), []).append(name(option))
         parts = []
-        for owners, names in by_owners.items():
-            verb = "apply" if len(names) > 1 else "applies"
-            where = " and ".join(engine(e) for e in owners) if owners else "no engine"
-            parts.append(f"{' and '.join(names)} {verb} to {where}")
+        for owned_by, flags in by_owners.items():
+            verb = "apply" if len(flags) > 1 else "applies"
+            where = " and ".join(engine(e) for e in owned_by) if owned_by else "no engine"
+            parts.append(f"{' and '.join(flags)} {verb} to {where}")
         return f"{'; '.join(parts)}; ignored by {engine(self.engine)}"
 
 

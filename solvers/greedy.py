@@ -810,7 +810,7 @@ class _Greedy:
 
 
 @dataclass(frozen=True)
-class Options:
+class GreedyOptions:
     """The greedy engine's own options: the node ``policy`` (one of :data:`POLICIES`) and at
     most ``passes`` passes (1: the plain one-pass greedy)."""
 
@@ -829,9 +829,9 @@ class GreedyEngine:
         "(scheduling); deterministic, ignores hint, workers and stop"
     )
     default_time_limit: float | None = None
-    Options = Options
+    Options = GreedyOptions
 
-    def solve(self, problem: Problem, params: Params, options: Options) -> Result:
+    def solve(self, problem: Problem, params: Params, options: GreedyOptions) -> Result:
         return solve(
             problem,
             policy=options.policy,

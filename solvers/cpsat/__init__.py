@@ -2,7 +2,7 @@
 
 ``taskalloc.solvers.solve(problem, "cpsat", time_limit=..., workers=2, seed=0,
 deterministic=False, hint=None, progress=None, stop=None, lns=None)`` returns a
-:class:`~taskalloc.solvers.result.Result` (:class:`Options`: this engine's own options). The
+:class:`~taskalloc.solvers.result.Result` (:class:`CpsatOptions`: this engine's own options). The
 model is built by :class:`.model.AllocationModel` (one method per constraint family), solved by
 :mod:`.exact`; the integer scaling of decimals is :mod:`..scaling`. Every plan it returns as
 ``optimal`` or ``feasible`` has been accepted by the evaluator.
@@ -158,7 +158,7 @@ DEFAULT_TIME_LIMIT = 60.0
 
 
 @dataclass(frozen=True)
-class Options:
+class CpsatOptions:
     """The cpsat engine's own options.
 
     ``lns``: True always runs the large neighbourhood search of :mod:`.lns`, False never,
@@ -178,7 +178,7 @@ class Options:
 
 
 @dataclass(frozen=True)
-class FrontOptions:
+class CpsatFrontOptions:
     """Options of the exact Pareto front (:mod:`.pareto`): at most ``points`` points, evenly
     spaced (None: every point); ``on_point(i, values)`` is called as each point is found."""
 
@@ -198,15 +198,15 @@ class CpsatEngine:
         "large placement problems by large neighbourhood search"
     )
     default_time_limit: float | None = DEFAULT_TIME_LIMIT
-    Options = Options
-    FrontOptions = FrontOptions
+    Options = CpsatOptions
+    FrontOptions = CpsatFrontOptions
 
-    def solve(self, problem: Problem, params: Params, options: Options) -> Result:
+    def solve(self, problem: Problem, params: Params, options: CpsatOptions) -> Result:
         """Large placement problems go to the LNS (:func:`.lns.route`); every other problem
         is solved by the exact path (:func:`.exact.solve`)."""
+        from .exact import solve as exact
         from .lns import route
         from .lns import solve as lns_solve
-        from .exact import solve as exact
 
         common: dict[str, Any] = {
             "time_limit": params.limit(DEFAULT_TIME_LIMIT),
@@ -223,7 +223,7 @@ class CpsatEngine:
         return exact(problem, balance_scale=options.balance_scale, **common)
 
     def front(
-        self, problem: Problem, terms: list[str], params: Params, options: FrontOptions
+        self, problem: Problem, terms: list[str], params: Params, options: CpsatFrontOptions
     ) -> list[Result]:
         from .pareto import front
 
@@ -252,4 +252,4 @@ def solve(problem: Problem, **options: Any) -> Result:
     return seam(problem, "cpsat", **options)
 
 
-__all__ = ["ENGINE", "FrontOptions", "Options", "solve"]
+__all__ = ["ENGINE", "CpsatFrontOptions", "CpsatOptions", "solve"]

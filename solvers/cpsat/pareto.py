@@ -69,8 +69,8 @@ from ..engine import OptionError
 from ..result import Result, Results
 from ..scaling import BALANCE_SCALE, choose_scales
 from ..warm import safe_horizon, warm_start
-from .model import AllocationModel, LinearExpr, Placement
 from .exact import MAX_REFINEMENTS, NAME, _Run, _set_hint, greedy_limit
+from .model import AllocationModel, LinearExpr, Placement
 
 OnPoint = Callable[[int, dict[str, float]], None]
 

@@ -88,7 +88,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Options:
+class GaOptions:
     """The ga engine's own options: stop after ``generations`` generations (None: by time,
     60 s when no time limit is given), ``population`` individuals per generation (None: by
     size), stop after ``stagnation`` generations without improvement (None: max(200, 5 x
@@ -105,8 +105,8 @@ class Options:
 
 
 @dataclass(frozen=True)
-class FrontOptions:
-    """Options of the NSGA-II front: ``generations`` and ``population`` as in :class:`Options`."""
+class GaFrontOptions:
+    """Options of the NSGA-II front: ``generations`` and ``population`` as in :class:`GaOptions`."""
 
     generations: int | None = None
     population: int | None = None
@@ -123,10 +123,10 @@ class GaEngine:
         "NSGA-II fronts of 2 or 3 terms"
     )
     default_time_limit: float | None = None  # 60 s, unless generations stop the run
-    Options = Options
-    FrontOptions = FrontOptions
+    Options = GaOptions
+    FrontOptions = GaFrontOptions
 
-    def solve(self, problem: Problem, params: Params, options: Options) -> Result:
+    def solve(self, problem: Problem, params: Params, options: GaOptions) -> Result:
         """Run the GA (module docstring). The GA proves nothing: no plan found is UNKNOWN."""
         from .engine import Settings, run
 
@@ -146,7 +146,7 @@ class GaEngine:
         )
 
     def front(
-        self, problem: Problem, terms: list[str], params: Params, options: FrontOptions
+        self, problem: Problem, terms: list[str], params: Params, options: GaFrontOptions
     ) -> list[Result]:
         """NSGA-II over 2 or 3 objective ``terms`` (any term the problem defines: placement
         ``unplaced, cost, nodes, balance, moves``; scheduling also ``makespan, tardiness``).
@@ -190,4 +190,4 @@ def pareto(problem: Problem, terms: list[str], **options: Any) -> list[Result]:
     return seam(problem, "ga", terms, **options)
 
 
-__all__ = ["ENGINE", "FrontOptions", "Options", "pareto", "solve"]
+__all__ = ["ENGINE", "GaFrontOptions", "GaOptions", "pareto", "solve"]

@@ -2,11 +2,11 @@
 
 ``taskalloc.solvers.solve(problem, "mip", time_limit=60, workers=2, seed=0, hint=None,
 progress=None, stop=None, backend=None, gap=None)`` returns a
-:class:`~taskalloc.solvers.result.Result` (:class:`Options`: this engine's own options). The model
-is built by :class:`.model.MipModel` (a Pyomo ``ConcreteModel``, one method per constraint family),
-handed to a backend by :mod:`.backends` and solved term by term by :mod:`.solver`; :mod:`.export`
-writes it as LP, MPS or NL (``taskalloc export``). Every plan returned as ``optimal`` or
-``feasible`` has been accepted by the evaluator.
+:class:`~taskalloc.solvers.result.Result` (:class:`MipOptions`: this engine's own options). The
+model is built by :class:`.model.MipModel` (a Pyomo ``ConcreteModel``, one method per constraint
+family), handed to a backend by :mod:`.backends` and solved term by term by :mod:`.solver`;
+:mod:`.export` writes it as LP, MPS or NL (``taskalloc export``). Every plan returned as ``optimal``
+or ``feasible`` has been accepted by the evaluator.
 
 Formulation
 -----------
@@ -172,7 +172,7 @@ class MipRefused(SolverUnavailable):
 
 
 @dataclass(frozen=True)
-class Options:
+class MipOptions:
     """The mip engine's own options: ``backend`` (where the MILP is solved; None: the
     default, see the module docstring) and ``gap`` (stop each solve at this relative gap;
     None or 0: prove optimality)."""
@@ -188,9 +188,9 @@ class MipEngine:
     name = "mip"
     description = "MILP in Pyomo, on OR-Tools SCIP/HiGHS/CP-SAT or any Pyomo solver (backend)"
     default_time_limit: float | None = DEFAULT_TIME_LIMIT
-    Options = Options
+    Options = MipOptions
 
-    def solve(self, problem: Problem, params: Params, options: Options) -> Result:
+    def solve(self, problem: Problem, params: Params, options: MipOptions) -> Result:
         from .solver import solve
 
         return solve(
@@ -224,4 +224,4 @@ def build_model(problem: Problem, terms: list[str] | None = None) -> MipModel:
     return build(problem, terms)
 
 
-__all__ = ["ENGINE", "MipRefused", "Options", "build_model", "solve"]
+__all__ = ["ENGINE", "MipOptions", "MipRefused", "build_model", "solve"]
