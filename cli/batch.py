@@ -153,9 +153,10 @@ class _Display:
 
 
 def _table(rows: Sequence[dict[str, Any]]) -> None:
-    """The closing table on stderr. File names wrap only after a ``/`` (never inside a
-    name); the objective wraps between terms."""
-    from rich.table import Table
+    """The closing table on stderr, laid out to the terminal's width: file names wrap only
+    after a ``/`` (only a single name wider than the column is ever cut), the objective wraps
+    between its terms, status, gap and seconds never wrap."""
+    import textwrap
 
     console = err_console()
     cells = []
@@ -164,25 +165,50 @@ def _table(rows: Sequence[dict[str, Any]]) -> None:
         gap = "" if r["gap"] is None else f"{r['gap'] * 100:.2f} %"
         status = r["status"] + (" (kept)" if r["skipped_existing"] else "")
         cells.append((_short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}"))
-    status_w = max([len("status"), *(len(c[1]) for c in cells)])
-    objective_w = min(24, max([len("objective"), *(len(c[2]) for c in cells)]))
-    # 5 columns: 6 borders and 2 spaces of padding each; gap "100.00 %", seconds "1234.56"
-    file_w = max(16, console.width - 16 - status_w - objective_w - 8 - 7)
-    table = Table(title="Batch", title_justify="left")
-    table.add_column("file", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("objective", overflow="fold")
-    table.add_column("gap", justify="right", no_wrap=True)
-    table.add_column("seconds", justify="right", no_wrap=True)
-    for r, (file, *rest) in zip(rows, cells, strict=True):
-        style = "red" if r["exit_code"] not in (0,) else None
-        table.add_row(wrap_path(file, file_w), *rest, style=style)
-    console.print(table)
+    widths = [max([len(head), *(len(c[i]) for c in cells)]) for i, head in enumerate(_HEADS)]
+    term_w = max([len(_HEADS[2]), *(len(t) for c in cells for t in c[2].split(" "))])
+    fixed = widths[1] + widths[3] + widths[4] + 2 * (len(_HEADS) - 1)  # two spaces apart
+    file_w = max(16, min(widths[0], console.width - fixed - term_w))
+    files = [wrap_path(c[0], file_w).split("\n") for c in cells]
+    file_w = max([len(_HEADS[0]), *(len(line) for f in files for line in f)])
+    objective_w = max(term_w, min(widths[2], console.width - fixed - file_w))
+    pad = [file_w, widths[1], objective_w, widths[3], widths[4]]
+    right = (False, False, False, True, True)
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, pad, right, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    console.print("Batch")
+    console.print(line(_HEADS), style="bold")
+    for r, file_lines, (_, status, objective, gap, seconds) in zip(rows, files, cells, strict=True):
+        style = "red" if r["exit_code"] else None
+        terms = textwrap.wrap(objective, objective_w, break_on_hyphens=False) or [""]
+        for i in range(max(len(file_lines), len(terms))):
+            first = i == 0
+            console.print(
+                line(
+                    [
+                        file_lines[i] if i < len(file_lines) else "",
+                        status if first else "",
+                        terms[i] if i < len(terms) else "",
+                        gap if first else "",
+                        seconds if first else "",
+                    ]
+                ),
+                style=style,
+                soft_wrap=True,
+            )
+
+
+_HEADS = ("file", "status", "objective", "gap", "seconds")
 
 
 def wrap_path(path: str, width: int) -> str:
-    """``path`` on lines of at most ``width`` characters, broken only after a ``/`` (a name
-    longer than ``width`` keeps its own line whole)."""
+    """``path`` on lines of at most ``width`` characters, broken only after a ``/``; a name
+    wider than ``width`` is cut into pieces of that width (nothing else fits)."""
     lines: list[str] = []
     line = ""
     for part in re.split(r"(?<=/)", path):
@@ -190,6 +216,9 @@ def wrap_path(path: str, width: int) -> str:
             lines.append(line)
             line = ""
         line += part
+        while len(line) > width:
+            lines.append(line[:width])
+            line = line[width:]
     return "\n".join([*lines, line])
 
 

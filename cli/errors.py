@@ -22,12 +22,35 @@ T = TypeVar("T")
 
 #: options whose flag is not ``--`` + the name with dashes
 _FLAGS = {"solver": "-s"}
+#: library options that `solve` has a flag for; the others are given as ``-O NAME=VALUE``
+FLAGGED = frozenset(
+    {
+        "time_limit",
+        "seed",
+        "workers",
+        "deterministic",
+        "hint",
+        "policy",
+        "backend",
+        "gap",
+        "generations",
+        "population",
+        "points",
+        "executor",
+        "solver",
+        "pareto",
+    }
+)
 
-_OPTION = re.compile(r"\boption (\w+)(?:='([^']*)')?")
+#: how library messages name an option with a value: option backend='ortools-scip'
+_OPTION = re.compile(r"\boption (\w+)='([^']*)'")
 
 
 def flag(option: str) -> str:
-    """The flag of a library option: ``time_limit`` -> ``--time-limit``."""
+    """How the command line gives a library option: ``time_limit`` -> ``--time-limit``,
+    ``passes`` (no flag of its own) -> ``-O passes``."""
+    if option not in FLAGGED:
+        return f"-O {option}"
     return _FLAGS.get(option, "--" + option.replace("_", "-"))
 
 
@@ -40,7 +63,8 @@ def in_flags(message: str) -> str:
     from taskalloc.solvers import ENGINES
 
     def option(m: re.Match[str]) -> str:
-        return flag(m.group(1)) + (f" {m.group(2)}" if m.group(2) is not None else "")
+        name, value = m.group(1), m.group(2)
+        return f"{flag(name)} {value}" if name in FLAGGED else f"-O {name}={value}"
 
     message = _OPTION.sub(option, message)
     names = "|".join(re.escape(n) for n in ["auto", *ENGINES])
@@ -90,6 +114,7 @@ def _report(exc: BaseException) -> ExitCode:
             console.print(f"... and {exc.total - len(exc.diagnostics)} more errors")
         return ExitCode.BAD_INPUT
     if isinstance(exc, OptionError):
+        exc.valid = [v for v in exc.valid if v not in ("stop", "progress")]  # not settable here
         console.print(in_flags(exc.render(flag)))
         return ExitCode.BAD_INPUT
     if isinstance(exc, SolverUnavailable):

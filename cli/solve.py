@@ -160,6 +160,18 @@ def solve(
             rich_help_panel=ENGINE,
         ),
     ] = None,
+    engine_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-O",
+            metavar="NAME=VALUE",
+            help="Any option of the engine by its name, repeatable (-O passes=1, -O lns=true): "
+            "the engines' options listed in docs/architecture.md, flags or not. Values: true, "
+            "false, none, numbers, else text.",
+            rich_help_panel=ENGINE,
+        ),
+    ] = None,
     time_limit: Annotated[
         float | None,
         typer.Option(
@@ -325,6 +337,9 @@ def solve(
         }.items()
         if v is not None
     }
+    for item in engine_option or []:
+        name, value = parse_option(item)
+        engine_options[name] = value
     if pareto is not None:
         from .pareto import solve_front
 
@@ -407,6 +422,24 @@ def solve(
     if misplaced:
         fail(ExitCode.BAD_INPUT, f"{', '.join(misplaced)}: for batches only (give --out-dir DIR)")
     solve_one(problem_files[0], opts, output=output, fmt=fmt, embed=embed, hint=hint)
+
+
+def parse_option(item: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` of -O: (the option's name, its value: bool, None, int, float or text)."""
+    name, sep, text = item.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name.isidentifier():
+        fail(ExitCode.BAD_INPUT, f"-O {item}: give NAME=VALUE (e.g. -O passes=1)")
+    words: dict[str, Any] = {"true": True, "false": False, "none": None, "null": None}
+    value: Any = words.get(text.strip().lower(), text)
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                value = kind(text)
+                break
+            except ValueError:
+                continue
+    return name, value
 
 
 def warn_ignored(ignored: Ignored) -> None:

@@ -85,10 +85,11 @@ def engine_options(
     engine: str, given: dict[str, Any], *, front: bool = False
 ) -> tuple[dict[str, Any], Ignored | None]:
     """(the options of ``given`` that ``engine`` takes, the others as an Ignored warning);
-    ``front``: the options of its Pareto front."""
+    ``front``: the options of its Pareto front. An option no engine takes is an OptionError
+    naming the valid ones."""
     from . import ENGINES
     from . import load_engine as load
-    from .engine import Ignored, option_names
+    from .engine import PARAM_NAMES, Ignored, OptionError, option_names
 
     def names(name: str) -> set[str]:
         kind = getattr(load(name), "FrontOptions" if front else "Options", None)
@@ -100,7 +101,11 @@ def engine_options(
     for name in given:
         if name in own:
             continue
-        ignored.options[name] = [e for e in ENGINES if e != engine and name in names(e)]
+        owners = [e for e in ENGINES if e != engine and name in names(e)]
+        if not owners:
+            valid = [*PARAM_NAMES, *sorted(own)]
+            raise OptionError(name, "", engine=engine, valid=valid, unknown=True)
+        ignored.options[name] = owners
     return mine, (ignored if ignored.options else None)
 
 
