@@ -39,7 +39,7 @@ def paragraphs(text: str, indent: int, cols: int) -> list[str]:
 
 
 #: word pairs never split across lines (``-s cpsat``, ``pip install``)
-_KEEP = ("-s ", "-t ", "-o ", "-d ", "-f ", "pip ")
+_KEEP = ("-s ", "-t ", "-o ", "-d ", "-f ", "-O ", "pip ")
 
 
 def wrap(text: str, cols: int, indent: int, first: str | None = None) -> list[str]:

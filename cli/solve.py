@@ -166,9 +166,9 @@ def solve(
             "--option",
             "-O",
             metavar="NAME=VALUE",
-            help="Any option of the engine by its name, repeatable (-O passes=1, -O lns=true): "
-            "the engines' options listed in docs/architecture.md, flags or not. Values: true, "
-            "false, none, numbers, else text.",
+            help="Any option of the engine, by name; repeatable: -O passes=1 (greedy), -O "
+            "lns=true (cpsat). docs/architecture.md lists every engine's options; those with a "
+            "flag above may be given either way. Values: true, false, none, numbers, else text.",
             rich_help_panel=ENGINE,
         ),
     ] = None,

@@ -151,11 +151,8 @@ def test_options_for_another_engine_are_reported_not_sent() -> None:
     flags = ignored.render(lambda o: "--" + o, lambda e: f"-s {e}")
     assert flags == "--backend and --gap apply to -s mip; ignored by -s greedy"
     assert engine_options("mip", {"backend": "ortools-scip"}) == ({"backend": "ortools-scip"}, None)
-    _, nobody = engine_options("cpsat", {"colour": 1})
-    assert (
-        nobody is not None
-        and nobody.render() == "colour applies to no engine; ignored by engine cpsat"
-    )
+    with pytest.raises(OptionError, match="colour: not an option of engine cpsat"):
+        engine_options("cpsat", {"colour": 1})  # no engine takes it: an error, not a warning
     assert (
         Ignored("ga", {"policy": ["greedy"]}).render().startswith("policy applies to engine greedy")
     )
