@@ -59,6 +59,10 @@ class OptionError(ValueError):
         self.unknown = unknown
         super().__init__(self.render())
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (batch workers, Ray)
+        kw = {"engine": self.engine, "valid": self.valid, "unknown": self.unknown}
+        return (_option_error, (self.option, self.problem, kw))
+
     def render(self, name: Callable[[str], str] = str) -> str:
         """The message, with each option name written as ``name(option)``."""
         if self.unknown:
@@ -68,6 +72,10 @@ class OptionError(ValueError):
             valid = ", ".join(name(v) for v in self.valid) or "none"
             return f"{name(self.option)}: not an option of {what} ({hint}its options: {valid})"
         return f"{name(self.option)}: {self.problem}"
+
+
+def _option_error(option: str, problem: str, kw: dict[str, Any]) -> OptionError:
+    return OptionError(option, problem, **kw)
 
 
 @dataclass(frozen=True)

@@ -198,3 +198,11 @@ def test_registry_and_engines_load_no_backend() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_option_errors_cross_process_boundaries() -> None:
+    import pickle
+
+    err = OptionError("polcy", "", engine="greedy", valid=["policy"], unknown=True)
+    back = pickle.loads(pickle.dumps(err))
+    assert str(back) == str(err) and back.valid == ["policy"] and back.unknown
