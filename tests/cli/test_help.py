@@ -202,3 +202,17 @@ def test_python_m_taskalloc_and_the_script_agree() -> None:
     )
     assert out.returncode == 0 and out.stdout.startswith("taskalloc ")
     assert app.info.name == "taskalloc"
+
+
+def test_ga_front_plans_keep_the_generation_log(tmp_path: Path) -> None:
+    out = tmp_path / "front"
+    result = cli(
+        "solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "ga", "--pareto", "cost,balance",
+        "--generations", "3", "--population", "8", "--out-dir", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    plans = sorted(out.glob("plan-*.yaml"))
+    assert plans
+    for plan in plans:
+        log = yaml.safe_load(plan.read_text())["solver"]["generations"]
+        assert [row["generation"] for row in log] == [0, 1, 2, 3]
