@@ -25,7 +25,7 @@ def bounds_of(problem: Problem, lp: bool = True) -> tuple[Flat, Bounds]:
     return flat, b
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(tiny_problems(scheduling=False, terms=LNS_TERMS))
 def test_the_lp_never_cuts_off_an_optimum(data: dict[str, Any]) -> None:
     problem = problem_from_dict(data)

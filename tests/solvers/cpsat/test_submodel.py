@@ -47,7 +47,7 @@ def whole(flat: Flat) -> submodel.Neighbourhood:
     return submodel.Neighbourhood(list(range(flat.T)), np.arange(flat.N))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(tiny_problems(scheduling=False, terms=LNS_TERMS))
 def test_the_whole_problem_as_one_neighbourhood_reaches_the_optimum(data: dict[str, Any]) -> None:
     data["objective"] = {"lexicographic": list(data["objective"].get("lexicographic") or [])}
