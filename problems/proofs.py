@@ -137,8 +137,9 @@ def structural_summary(proofs: Sequence[Diagnostic]) -> str:
     return f"structural check proves that no plan exists: {proofs[0].message}{more}"
 
 
-def structural_lines(proofs: Sequence[Diagnostic]) -> list[str]:
-    """The lines a user reads: the headline, then every proof, located."""
+def structural_lines(proofs: Sequence[Diagnostic | str]) -> list[str]:
+    """The lines a user reads: the headline, then every proof, located (a Diagnostic, or the
+    text of one as ``Result.proofs`` holds it)."""
     return [STRUCTURAL_HEADLINE, *(f"  {d}" for d in proofs)]
 
 

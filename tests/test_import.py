@@ -34,11 +34,11 @@ from taskalloc.problems.importers import (
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, load_problem, problem_from_dict
 from taskalloc.problems.source import InputError
-from tests.helpers import cli
+from tests.helpers import NO_SHARED, SHARED, cli
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "import"
-BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+BENCH = SHARED / "benchmarks" if SHARED else HERE / "no-shared-benchmarks"
 ID = re.compile(r"[A-Za-z0-9_.:/-]+")
 KEY_ORDER = ["taskalloc", "name", "horizon", "objective", "x-source", "nodes", "tasks"]
 
@@ -580,7 +580,7 @@ SANITY: dict[str, Callable[[dict[str, Any], int], None]] = {
 }
 
 
-@pytest.mark.skipif(not BENCH.is_dir(), reason=f"no shared benchmarks at {BENCH}")
+@pytest.mark.skipif(not BENCH.is_dir(), reason=f"no shared benchmarks: {NO_SHARED}")
 def test_every_benchmark_instance_imports_and_validates():
     total = 0
     start = time.perf_counter()

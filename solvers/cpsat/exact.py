@@ -1,4 +1,5 @@
-"""Solving the CP-SAT model: parameters, warm start, lexicographic driver, status and plan.
+"""Solving the CP-SAT model: parameters, warm start, the stage hooks of the lexicographic
+driver (:mod:`taskalloc.solvers.stages`), status and plan.
 
 See the package docstring for the formulation and the promises of each status.
 """
@@ -7,11 +8,8 @@ from __future__ import annotations
 
 import math
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from ortools.sat.python import cp_model, cp_model_helper
 
@@ -19,9 +17,13 @@ from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
+from ..clock import Clock, Progress, Trajectory
 from ..result import Result, Results
-from .model import AllocationModel, LinearExpr, Placement
-from .scaling import BALANCE_SCALE, Scales, choose_scales, weight_multipliers
+from ..scaling import BALANCE_SCALE, Scales, choose_scales, weight_multipliers
+from ..stages import Solved, Stage, StageDriver, summary
+from ..warm import safe_horizon
+from ..warm import warm_start as _warm
+from .model import AllocationModel, Placement
 
 NAME = "cpsat"
 WATCH_INTERVAL = 0.02  # seconds between two looks at the stop event
@@ -29,131 +31,79 @@ MAX_REFINEMENTS = 50  # exact balance: at most this many "strictly better" solve
 LIGHT_PRESOLVE_PAIRS = 5_000  # above this many (task, node) pairs: one presolve pass, no
 # symmetry detection (on 75k pairs CP-SAT's presolve alone outlasts a 15 s limit)
 LAZY_WARM_PAIRS = 1_000  # pure scheduling up to this size: the greedy only as a fallback
-Progress = Callable[[float, float, float | None], None]
 
 
 @dataclass
-class _Stage:
-    """One solve of the lexicographic driver (or the single weighted solve)."""
+class _Stage(Stage):
+    """A stage of the CP-SAT model: ``expr`` a linear expression of scaled integers (an int
+    for a weighted objective without terms), values and bounds scaled by ``unit``."""
 
-    name: str  # a term, or "weighted"
-    expr: LinearExpr
-    unit: Fraction  # real value = integer value / unit
-    exact: bool  # the integer objective is the real one (no rounded coefficient)
-    outcome: str = "skipped"  # optimal | feasible | none | infeasible | skipped
-    value: int | None = None
-    bound: float | None = None  # CP-SAT's best objective bound (integer units)
+    unit: Fraction = Fraction(1)  # real value = integer value / unit
     balance: Fraction | None = None  # balance stage: exact balance of the stage's plan
     balance_proven: bool = False  # balance stage: no plan with a smaller balance exists
-    kept: bool = False  # no solution, but the term was bounded by the best known plan's value
-    shortcut: bool = False  # the best known plan reaches a trivial lower bound: no solve
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
     """Records each improving solution (trajectory, progress) and honours the stop event."""
 
-    def __init__(self, run: _Run, unit: Fraction | None) -> None:
+    def __init__(self, run: _Run, unit: Fraction | None, term: str | None) -> None:
         super().__init__()
         self.run = run
         self.unit = None if unit is None else float(unit)  # None: no objective to record
+        self.term = term
 
     def on_solution_callback(self) -> None:
         run = self.run
-        if run.stop is not None and run.stop.is_set():
+        if run.clock.stop_requested():
             self.stop_search()
         if self.unit is None:
             return
         try:
-            run.record(self.objective_value / self.unit, self.best_objective_bound / self.unit)
+            run.clock.improve(
+                self.objective_value / self.unit, self.best_objective_bound / self.unit, self.term
+            )
         except Exception as exc:  # a failing progress callback ends the search, raised later
             run.error = run.error or exc
             self.stop_search()
 
 
-class _Run:
-    """State of one call of :func:`solve`."""
+class _Run(StageDriver[_Stage]):
+    """State of one call of :func:`solve`: the model, its solves and the stage hooks."""
 
     def __init__(
         self,
         model: AllocationModel,
+        clock: Clock,
         *,
-        t0: float,
-        time_limit: float | None,
         workers: int,
         seed: int,
-        deterministic: bool,
-        progress: Progress | None,
-        stop: threading.Event | None,
         warm: Placement | None,
         warm_terms: dict[str, float] | None = None,
     ) -> None:
+        super().__init__(clock)
         self.m = model
         self.warm = warm  # the warm start, when the evaluator accepts it
         self.warm_terms = warm_terms  # its objective terms (evaluator)
-        self.t0 = t0
-        self.time_limit = time_limit
         self.workers = workers
         self.seed = seed
-        self.deterministic = deterministic
-        self.progress = progress
-        self.stop = stop
-        self.det_used = 0.0
-        self.trajectory: list[tuple[float, float, float | None]] = []
         self.error: BaseException | None = None
         self.values: list[int] | None = None  # last solution, every variable (for hints)
         self.plan: Placement | None = None  # best plan found by CP-SAT
-        self.stopped = False
-        self.timed_out = False
-        self._last: float | None = None
 
-    # -- bookkeeping -----------------------------------------------------------------------
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def record(self, objective: float, bound: float | None) -> None:
-        if self._last is not None and objective >= self._last:
-            return
-        self._last = objective
-        point = (self.elapsed(), objective, bound)
-        self.trajectory.append(point)
-        if self.progress is not None:
-            self.progress(*point)
-
-    def close(self, objective: float, bound: float) -> None:
-        """The end of a solve: a last point when the bound moved since the last one."""
-        if self.trajectory and self.trajectory[-1][1:] == (objective, bound):
-            return
-        point = (self.elapsed(), objective, bound)
-        self.trajectory.append(point)
-        if self.progress is not None:
-            self.progress(*point)
-
-    def new_stage(self) -> None:
-        self._last = None
-
-    def remaining(self) -> float | None:
-        """Time (deterministic time when deterministic) left for CP-SAT, None: no limit."""
-        if self.time_limit is None:
-            return None
-        used = self.det_used if self.deterministic else self.elapsed()
-        return self.time_limit - used
+    @property
+    def trajectory(self) -> Trajectory:
+        return self.clock.trajectory
 
     def can_go_on(self) -> bool:
-        if self.stop is not None and self.stop.is_set():
-            self.stopped = True
-        left = self.remaining()
-        if left is not None and left <= 1e-3:
-            self.timed_out = True
-        return not self.stopped and not self.timed_out and self.error is None
+        return super().can_go_on() and self.error is None
 
     # -- one CP-SAT solve ------------------------------------------------------------------
 
-    def solve(
-        self, budget: float | None, unit: Fraction | None
+    def cp_solve(
+        self, budget: float | None, unit: Fraction | None, term: str | None = None
     ) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver]:
         """One CP-SAT solve, hinted with the last solution; ``unit`` scales the objective for
-        the trajectory (None: a feasibility solve, nothing recorded)."""
+        the trajectory (None: a feasibility solve, nothing recorded), ``term`` names it."""
         solver = cp_model.CpSolver()
         prm = solver.parameters
         prm.num_workers = self.workers
@@ -172,7 +122,7 @@ class _Run:
             prm.symmetry_level = 0
             prm.max_presolve_iterations = 1
         if budget is not None:
-            if self.deterministic:
+            if self.clock.deterministic:
                 prm.max_deterministic_time = max(budget, 1e-3)
             else:
                 prm.max_time_in_seconds = max(budget, 1e-3)
@@ -182,12 +132,13 @@ class _Run:
             hint = self.m.model.proto.solution_hint
             hint.vars.extend(range(len(self.values)))
             hint.values.extend(self.values)
-        callback = _Callback(self, unit)
+        callback = _Callback(self, unit, term)
         done = threading.Event()
         watcher = None
-        if self.stop is not None:
+        stop = self.clock.stop
+        if stop is not None:
             watcher = threading.Thread(
-                target=_watch, args=(self.stop, solver, done), name="cpsat-stop", daemon=True
+                target=_watch, args=(stop, solver, done), name="cpsat-stop", daemon=True
             )
             watcher.start()
         try:
@@ -196,8 +147,8 @@ class _Run:
             done.set()
             if watcher is not None:
                 watcher.join()
-        self.det_used += float(solver.deterministic_time)
-        if self.stop is not None and self.stop.is_set():
+        self.clock.charge(float(solver.deterministic_time))
+        if self.clock.stop_requested():
             self.stopped = True
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {self.m.model.validate()}")
@@ -206,7 +157,7 @@ class _Run:
             self.plan = self.m.plan_from(solver.value)
         return status, solver
 
-    # -- drivers ---------------------------------------------------------------------------
+    # -- the stage hooks -------------------------------------------------------------------
 
     def reference(self, stage: _Stage) -> int | None:
         """The stage's term (scaled) on the best plan known so far, when exactly known."""
@@ -224,49 +175,36 @@ class _Run:
         x = terms[stage.name] * float(stage.unit)
         return round(x) if abs(x - round(x)) < 1e-6 else None
 
-    def run_stage(self, stage: _Stage, stages_left: int) -> None:
-        ref = self.reference(stage)
-        if ref is not None and ref == self.m.trivial_bound(stage.name):
-            stage.outcome, stage.value, stage.bound, stage.shortcut = "optimal", ref, ref, True
-            self.m.model.add(stage.expr == ref)
-            self.new_stage()
-            self.close(ref / float(stage.unit), ref / float(stage.unit))
-            return
-        if not self.can_go_on():
-            return
-        left = self.remaining()
-        budget = None if left is None else left / stages_left
-        began = self.det_used if self.deterministic else self.elapsed()
-        self.new_stage()
+    def trivial(self, stage: _Stage) -> int | None:
+        return self.m.trivial_bound(stage.name)
+
+    def real(self, stage: _Stage, x: float) -> float:
+        return x / float(stage.unit)
+
+    def solve(self, stage: _Stage, budget: float | None) -> Solved:
         model = self.m.model
         if isinstance(stage.expr, int):
             model.clear_objective()
         else:
             model.minimize(stage.expr)
-        status, solver = self.solve(budget, stage.unit)
+        status, solver = self.cp_solve(budget, stage.unit, stage.name)
         if status == cp_model.INFEASIBLE:
-            stage.outcome = "infeasible"
-            return
+            return Solved("infeasible")
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            stage.outcome = "none"
-            if ref is not None and not isinstance(stage.expr, int):
-                self.m.model.add(stage.expr <= ref)  # later stages keep what is known
-                stage.kept = True
-            return
+            return Solved("none")
         value = int(solver.value(stage.expr)) if not isinstance(stage.expr, int) else 0
-        stage.value = value
-        stage.bound = float(solver.best_objective_bound)
-        self.close(value / float(stage.unit), stage.bound / float(stage.unit))
-        stage.outcome = "optimal" if status == cp_model.OPTIMAL else "feasible"
+        outcome = "optimal" if status == cp_model.OPTIMAL else "feasible"
+        return Solved(outcome, value, float(solver.best_objective_bound))
+
+    def fix(self, stage: _Stage, value: int, *, proven: bool, last: bool) -> bool:
         if isinstance(stage.expr, int):
-            return
-        if stage.outcome == "optimal":
-            model.add(stage.expr == value)
-        else:
-            model.add(stage.expr <= value)
-        if stage.name == "balance":
-            spent = (self.det_used if self.deterministic else self.elapsed()) - began
-            self.refine_balance(stage, None if budget is None else budget - spent)
+            return False
+        self.m.model.add(stage.expr == value if proven else stage.expr <= value)
+        return True
+
+    def refine(self, stage: _Stage, budget: float | None) -> None:
+        if stage.name == "balance" and not stage.shortcut:
+            self.refine_balance(stage, budget)
 
     def refine_balance(self, stage: _Stage, budget: float | None) -> None:
         """Exact balance: while a plan with a strictly smaller balance exists, take it."""
@@ -283,10 +221,10 @@ class _Run:
                 for c in m.limit_balance(beta, strict=True):
                     c.only_enforce_if(lit)
                 m.model.add_assumptions([lit])
-                began = self.det_used if self.deterministic else self.elapsed()
-                status, _ = self.solve(budget, None)
+                began = self.clock.used()
+                status, _ = self.cp_solve(budget, None)
                 m.model.clear_assumptions()
-                spent = (self.det_used if self.deterministic else self.elapsed()) - began
+                spent = self.clock.used() - began
                 budget = None if budget is None else budget - spent
                 if status == cp_model.INFEASIBLE:
                     proven = True
@@ -296,7 +234,7 @@ class _Run:
                 assert self.plan is not None
                 beta = m.exact_balance(self.plan)
                 grid = max(0, (stage.value or 0) - 1) / float(stage.unit)
-                self.record(float(beta), grid)
+                self.clock.improve(float(beta), grid, stage.name)
         m.limit_balance(beta, strict=False)
         stage.balance = beta
         stage.balance_proven = proven
@@ -314,41 +252,9 @@ def _watch(stop: threading.Event, solver: cp_model.CpSolver, done: threading.Eve
 # --------------------------------------------------------------------------------------------
 
 
-def _policy(problem: Problem) -> str:
-    """The greedy policy that suits the objective: packing for cost/nodes/moves, spreading for
-    balance and time."""
-    for term in problem.objective.active():
-        if term == "unplaced":
-            continue
-        return "best-fit" if term in ("cost", "nodes", "moves") else "least-loaded"
-    return "best-fit"
-
-
-def _safe_horizon(problem: Problem) -> int:
-    """The problem's horizon, or one no optimal plan needs to pass: any plan can be compressed
-    (cut every instant after the last release at which nothing runs) without changing what runs
-    together, the order or any end-dependent term for the worse, so the latest end need not
-    exceed the last release plus the sum of all replicas' longest durations."""
-    if problem.horizon is not None:
-        return problem.horizon
-    longest = sum(
-        t.replicas * max((t.duration_at(problem.nodes[n]) for n in t.allowed), default=0)
-        for t in problem.tasks
-    )
-    return max((t.release or 0 for t in problem.tasks), default=0) + longest
-
-
-def _warm_start(
-    problem: Problem, hint: list[Assignment] | None, time_limit: float | None, deterministic: bool
-) -> tuple[list[Assignment], str]:
-    if hint is not None:
-        return list(hint), "hint"
-    from ..greedy import solve as greedy
-
-    limit = None if deterministic or time_limit is None else max(0.05, time_limit / 10)
-    policy = _policy(problem)
-    res = greedy(problem, policy=policy, time_limit=limit)
-    return res.assignments, f"greedy {policy}"
+def greedy_limit(time_limit: float | None, deterministic: bool) -> float | None:
+    """Seconds for the greedy warm start: a tenth of the limit (none when deterministic)."""
+    return None if deterministic or time_limit is None else max(0.05, time_limit / 10)
 
 
 def _set_hint(model: AllocationModel, plan: Placement) -> None:
@@ -358,17 +264,6 @@ def _set_hint(model: AllocationModel, plan: Placement) -> None:
     hint = model.model.proto.solution_hint
     hint.vars.extend(v.index for v, _ in pairs)
     hint.values.extend(x for _, x in pairs)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
-
-
-def _gap(value: float, bound: float) -> str:
-    if value <= bound + 1e-9:
-        return "0% gap"
-    den = max(abs(value), 1e-9)
-    return f"{100 * (value - bound) / den:.3g}% gap"
 
 
 def solve(
@@ -382,21 +277,21 @@ def solve(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     balance_scale: int = BALANCE_SCALE,
-    **_ignored: Any,
 ) -> Result:
-    """Solve ``problem`` with CP-SAT; see the package docstring."""
+    """Solve ``problem`` with CP-SAT's full model; see the package docstring. ``time_limit``
+    None: no limit."""
     result = Results.start(
         NAME, time_limit=time_limit, workers=workers, seed=seed, deterministic=deterministic
     )
-    t0, workers, seed, options = result.t0, result.workers, result.seed, result.options
-    infeasible = result.structural(problem)
-    if infeasible is not None:
-        return infeasible
+    workers, seed, options = result.workers, result.seed, result.options
+    clock = Clock(
+        time_limit, stop=stop, progress=progress, deterministic=deterministic, t0=result.t0
+    )
 
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()
     terms = problem.objective.active()
-    horizon = _safe_horizon(problem) if problem.scheduling else 0
+    horizon = safe_horizon(problem) if problem.scheduling else 0
     model = AllocationModel(problem, scales, terms, horizon)
     # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at
     # once, a hint slows its proofs and the greedy costs more than the solves it saves, so the
@@ -404,7 +299,7 @@ def solve(
     lazy = hint is None and model.pure_scheduling and len(model.y) <= LAZY_WARM_PAIRS
 
     def warm_start() -> tuple[Placement, Evaluation, str]:
-        warm, source = _warm_start(problem, hint, time_limit, deterministic)
+        warm, source = _warm(problem, hint, greedy_limit=greedy_limit(time_limit, deterministic))
         plan = model.canonical(model.placement_of(warm))
         return plan, evaluate(problem, model.assignments(plan), reasons=False), source
 
@@ -422,20 +317,13 @@ def solve(
         options["weight_scale"] = _plain(weighted_info[1])
     run = _Run(
         model,
-        t0=t0,
-        time_limit=time_limit,
+        clock,
         workers=workers,
         seed=seed,
-        deterministic=deterministic,
-        progress=progress,
-        stop=stop,
         warm=warm_plan if warm_ok else None,
         warm_terms=warm_ev.terms if warm_ev is not None and warm_ok else None,
     )
-    for i, stage in enumerate(stages):
-        run.run_stage(stage, len(stages) - i)
-        if stage.outcome not in ("optimal", "feasible") and not stage.kept:
-            break
+    run.run(stages)
     if run.error is not None:
         raise run.error
     if lazy and run.plan is None:  # the greedy after all: a plan to return, a check
@@ -477,10 +365,9 @@ def solve(
     exact_obj = scales.feasibility_exact and all(s.exact for s in stages)
     proven = not run.stopped and exact_obj and all_optimal
     bound = _bounds(problem, model, stages, ev.terms, weighted_info)
-    summary = _summary(problem, stages, ev.terms, bound)
     if weighted_info is not None and "balance" in weighted_info[0]:
         notes.append(f"balance counted as ceil({scales.balance} x balance) / {scales.balance}")
-    message = "; ".join([summary, *notes])
+    message = "; ".join([summary(problem, stages, ev.terms, bound), *notes])
     return result(
         Status.OPTIMAL if proven else Status.FEASIBLE,
         assignments,
@@ -509,7 +396,7 @@ def _stages(
     obj = problem.objective
     if obj.kind == "lexicographic":
         stages = [
-            _Stage(t, model.terms[t], model.unit[t], exact(t))
+            _Stage(t, model.terms[t], exact(t), unit=model.unit[t])
             for t in obj.terms
             if t in model.terms
         ]
@@ -517,10 +404,10 @@ def _stages(
     weights = {t: w for t, w in obj.weights.items() if w > 0}
     coeffs, divisor, w_exact = weight_multipliers(weights, model.unit)
     if not coeffs:
-        return [_Stage("weighted", 0, Fraction(1), True)], (weights, Fraction(1))
+        return [_Stage("weighted", 0, True, unit=Fraction(1))], (weights, Fraction(1))
     expr = sum(c * model.terms[t] for t, c in coeffs.items())
     ok = w_exact and all(exact(t) for t in coeffs)
-    return [_Stage("weighted", expr, divisor, ok)], (weights, divisor)
+    return [_Stage("weighted", expr, ok, unit=divisor)], (weights, divisor)
 
 
 def _bounds(
@@ -567,30 +454,3 @@ def _bounds(
     if problem.scheduling:
         out["makespan"] = float(model.trivial_bound("makespan") or 0)
     return {k: v for k, v in out.items() if k == "weighted" or k in weights}
-
-
-def _summary(
-    problem: Problem, stages: list[_Stage], terms: dict[str, float], bound: dict[str, float]
-) -> str:
-    obj = problem.objective
-    if obj.kind == "weights":
-        stage = stages[0]
-        value = sum(w * terms[t] for t, w in obj.weights.items())
-        if stage.outcome == "optimal" and stage.exact:
-            return f"weights: optimal ({_fmt(value)})"
-        if "weighted" in bound:
-            return f"weights: {_fmt(value)}, {_gap(value, bound['weighted'])}"
-        return f"weights: {_fmt(value)}, not proven"
-    parts = []
-    for stage in stages:
-        name = stage.name
-        if stage.outcome == "optimal" and stage.exact:
-            parts.append(f"{name} optimal")
-        elif stage.outcome in ("optimal", "feasible"):
-            if name in bound:
-                parts.append(f"{name} {_gap(terms[name], bound[name])}")
-            else:
-                parts.append(f"{name} not proven")
-        else:
-            parts.append(f"{name} not optimised")
-    return "lexicographic: " + ", ".join(parts)

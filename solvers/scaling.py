@@ -1,4 +1,5 @@
-"""Integer scaling of the problem's decimals for CP-SAT (which only knows integers).
+"""Integer scaling of the problem's decimals for CP-SAT (which only knows integers), shared by
+its models and the flat view (:mod:`.flat`) that the MILP's polishing also uses.
 
 Every number of the file is read as the decimal its float prints as (``repr``: ``0.1`` is 1/10,
 not the binary float), so a factor that makes it an integer exists whenever it has finitely many

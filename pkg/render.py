@@ -1,6 +1,12 @@
-"""Rendering of the utilisation and fitness report: rich table, JSON, Markdown, CSV.
+"""The utilisation and fitness report of a plan: a table, JSON, Markdown or CSV.
 
-Everything here is computed by the evaluator; this module only lays it out.
+Everything here is computed by the evaluator; this module only lays it out
+(:func:`taskalloc.report` is its entry point; ``taskalloc report`` prints it). Tables are
+printed by rich with markup and emoji codes off: ids and names print as written.
+
+In scheduling problems each node's cell shows the peak utilisation and the time-average over
+the makespan; the fleet row shows the fleet's time-average (all the work over all the
+capacity), so it is labelled ``fleet (avg)``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ if TYPE_CHECKING:
     from taskalloc.problems.problem import Problem
 
 BAR = 12
+
+
+def fleet_label(problem: Problem) -> str:
+    """The fleet row's label: its utilisation is the time-average when scheduling."""
+    return "fleet (avg)" if problem.scheduling else "fleet"
 
 
 def _fmt(x: float) -> str:
@@ -150,7 +161,7 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
     for node_id, cells in _cells(problem, ev, bar):
         util.add_row(node_id, *cells)
     util.add_row(
-        "fleet",
+        fleet_label(problem),
         *[_bar(ev.fleet[r], width) if r in ev.fleet else "" for r in problem.resources],
         style="bold",
     )
@@ -182,22 +193,27 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
             un.add_row(u.task, "yes" if task.required else "no", why)
         console.print(un)
     if ev.violations:
-        console.print(f"[bold red]{len(ev.violations)} violation(s):[/]")
+        console.print(f"{len(ev.violations)} violation(s):", style="bold red")
         for viol in ev.violations:
-            console.print(f"  {viol.kind}: {viol.message}", markup=False)
+            console.print(f"  {viol.kind}: {viol.message}")
+
+
+def plain_console(file: Any = None, width: int | None = None, **kw: Any) -> Console:
+    """A console that prints text as written: no markup, no emoji codes, no highlighting."""
+    from rich.console import Console
+
+    return Console(file=file, width=width, markup=False, emoji=False, highlight=False, **kw)
 
 
 def table(problem: Problem, plan: Plan, ev: Evaluation, console: Console | None) -> None:
-    from rich.console import Console
+    """Print the report as tables on ``console`` (default: stdout)."""
+    _console_table(console or plain_console(), problem, plan, ev)
 
-    _console_table(console or Console(highlight=False), problem, plan, ev)
 
-
-def table_text(problem: Problem, plan: Plan, ev: Evaluation) -> str:
-    from rich.console import Console
-
+def table_text(problem: Problem, plan: Plan, ev: Evaluation, width: int = 160) -> str:
+    """The tables as plain text (no colours), ``width`` columns wide."""
     buf = io.StringIO()
-    console = Console(file=buf, width=160, no_color=True, highlight=False, color_system=None)
+    console = plain_console(buf, width, no_color=True, color_system=None)
     _console_table(console, problem, plan, ev)
     return buf.getvalue()
 
@@ -257,7 +273,7 @@ def markdown(problem: Problem, plan: Plan, ev: Evaluation) -> str:
     for node_id, cells in _cells(problem, ev, pct):
         lines.append(f"| {node_id} | " + " | ".join(cells) + " |")
     lines.append(
-        "| **fleet** | "
+        f"| **{fleet_label(problem)}** | "
         + " | ".join(f"**{ev.fleet[r]:.0%}**" if r in ev.fleet else "" for r in problem.resources)
         + " |"
     )

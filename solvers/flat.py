@@ -1,10 +1,11 @@
 """A placement problem as flat numpy arrays in scaled integers, and a plan kept incrementally.
 
-The large-scale search (:mod:`.lns`) and the bounds (:mod:`.bounds`) never build the full
-CP-SAT model: they read the problem through :class:`Flat` (capacities, demands and costs scaled
-exactly as :class:`.model.AllocationModel` scales them, by :mod:`.scaling`) and keep the
-incumbent plan in :class:`Plan`, whose per-node loads and objective terms are updated with each
-accepted change instead of being recomputed.
+Shared by two engines (so it lives beside them): CP-SAT's large-scale search
+(:mod:`.cpsat.lns`) and bounds (:mod:`.cpsat.bounds`), which never build the full CP-SAT model,
+and the MILP's polishing (:mod:`.mip.polish`). They read the problem through :class:`Flat`
+(capacities, demands and costs scaled exactly as :class:`.cpsat.model.AllocationModel` scales
+them, by :mod:`.scaling`) and keep the incumbent plan in :class:`Plan`, whose per-node loads
+and objective terms are updated with each accepted change instead of being recomputed.
 
 Candidates are those of the exact model: a (task, node) pair is a candidate when the node is
 allowed (``nodes``/``match``) and one replica fits it when empty, with ``demand_on`` there.

@@ -270,14 +270,14 @@ def test_registry_log_progress_and_trajectory() -> None:
             generations=10,
             population=8,
             seed=1,
-            progress=lambda *a: seen.append(a),
-            policy="best-fit",
+            progress=lambda pt: seen.append(pt),
             deterministic=True,
-            unknown=3,
         ),
     )
     assert r.status == Status.FEASIBLE
-    assert seen == r.trajectory and seen
+    assert [pt[:3] for pt in seen] == r.trajectory and seen
+    assert {pt.term for pt in seen} == {"fitness"}  # the incumbent is the scalar fitness
+    seen = [pt[:3] for pt in seen]
     assert all(b is None for _, _, b in seen)
     assert [o for _, o, _ in seen] == sorted((o for _, o, _ in seen), reverse=True)
     log = r.generations or []
@@ -352,7 +352,7 @@ def test_cli_solve_with_ga(tmp_path: Any) -> None:
     assert cli("check", "examples/inference-fleet.yaml", str(out)).exit_code == 0
     res = cli("solve", "examples/inference-fleet.yaml", "-s", "greedy", "--generations", "3")
     assert res.exit_code == 0
-    assert "apply to -s ga" in res.stderr
+    assert "warning: --generations applies to -s ga; ignored by -s greedy" in res.stderr
 
 
 # -- brute force: the GA reaches the optimum on tiny problems -----------------------------------

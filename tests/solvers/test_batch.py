@@ -29,9 +29,9 @@ from taskalloc.solvers.batch import (
 )
 from taskalloc.solvers.run import Outcome, SolveOptions
 from tests.batch_targets import die_once_or_solve, hang_or_solve
-from tests.helpers import DATA, cli
+from tests.helpers import DATA, ROOT, cli
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from cloudgen import generate_cloud
 
 BROKEN = "taskalloc: 1\nnodes: [\n"

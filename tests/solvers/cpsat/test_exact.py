@@ -22,11 +22,13 @@ from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.generate import generate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, problem_from_dict
+from taskalloc.solvers.clock import Point
 from taskalloc.solvers.cpsat import solve
+from taskalloc.solvers.cpsat.exact import _set_hint
 from taskalloc.solvers.cpsat.model import AllocationModel
-from taskalloc.solvers.cpsat.scaling import BALANCE_SCALE, choose_scales
-from taskalloc.solvers.cpsat.solve import _safe_horizon, _set_hint
 from taskalloc.solvers.result import Result
+from taskalloc.solvers.scaling import BALANCE_SCALE, choose_scales
+from taskalloc.solvers.warm import safe_horizon
 from tests.solving import (
     ENGINES,
     MAX_LEAVES,
@@ -167,7 +169,7 @@ def test_medium_problems_give_checked_plans(
 
 
 def test_failing_progress_callback_propagates() -> None:
-    def boom(seconds: float, objective: float, bound: float | None) -> None:
+    def boom(point: Point) -> None:
         raise KeyError("boom")
 
     with pytest.raises(KeyError, match="boom"):
@@ -192,7 +194,7 @@ def test_hint_is_accepted() -> None:
 
 def test_registry_dispatch_and_result_fields() -> None:
     p = make([node("a")], [task("t")])
-    r = check(p, solvers.solve(p, "cpsat", time_limit=5, seed=3, unknown_option=1))
+    r = check(p, solvers.solve(p, "cpsat", time_limit=5, seed=3))
     assert r.status == Status.OPTIMAL
     assert r.seed == 3
     assert r.seconds >= 0
@@ -203,7 +205,7 @@ def test_registry_dispatch_and_result_fields() -> None:
 def test_progress_and_trajectory() -> None:
     p = medium(2)
     seen: list[tuple[float, float, float | None]] = []
-    r = run(p, progress=lambda s, o, b: seen.append((s, o, b)))
+    r = run(p, progress=lambda pt: seen.append(pt[:3]))
     assert r.trajectory and seen == r.trajectory
     assert all(s >= 0 for s, _, _ in seen)
 
@@ -255,7 +257,7 @@ _PROPERTY = settings(
 def model_of(problem: Problem, *objective: str) -> AllocationModel:
     terms = list(objective) or list(problem.objective.terms)
     return AllocationModel(
-        problem, choose_scales(problem, BALANCE_SCALE), terms, _safe_horizon(problem)
+        problem, choose_scales(problem, BALANCE_SCALE), terms, safe_horizon(problem)
     )
 
 

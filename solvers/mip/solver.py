@@ -1,4 +1,5 @@
-"""Solving the MILP: backend, warm start, lexicographic driver, status, bounds and plan.
+"""Solving the MILP: backend, warm start, the stage hooks of the lexicographic driver
+(:mod:`taskalloc.solvers.stages`), polishing, status, bounds and plan.
 
 See the package docstring for the formulation and the promises of each status.
 """
@@ -8,9 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pyomo.environ as pyo
 
@@ -18,10 +17,12 @@ from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
-from .. import SolverUnavailable
-from ..features import refuse_unhandled
+from ..clock import Clock, Progress, Trajectory
+from ..engine import OptionError
 from ..result import Result, Results
-from . import polish
+from ..stages import Solved, Stage, StageDriver, summary
+from ..warm import safe_horizon, warm_start
+from . import DEFAULT_TIME_LIMIT, MipRefused, polish
 from .backends import (
     PORTFOLIO,
     Backend,
@@ -35,50 +36,17 @@ from .model import MipModel, Placement, TooLarge, gc_paused
 from .polish import Polisher
 
 NAME = "mip"
-DEFAULT_TIME_LIMIT = 60.0  # seconds, when the caller gives none (math.inf: no limit)
 MAX_START_VARS = 50_000  # time-indexed formulation: start binaries
 EPS = 1e-6  # relative slack when an earlier lexicographic term is bounded by its value
-Progress = Callable[[float, float, float | None], None]
-
-
-class MipRefused(SolverUnavailable):
-    """The problem is beyond what the MILP formulation handles (use -s cpsat)."""
 
 
 @dataclass
-class _Stage:
-    """One solve of the lexicographic driver (or the single weighted solve)."""
+class _Stage(Stage):
+    """A stage of the MILP: ``expr`` a Pyomo expression, values and bounds in real units."""
 
-    name: str  # a term, or "weighted"
-    expr: Any  # Pyomo expression to minimise
-    integral: bool  # the objective is an integer on every plan (bounds round up)
-    outcome: str = "skipped"  # optimal | feasible | none | infeasible | skipped
-    value: float | None = None  # the term (or weighted sum) on the stage's plan
-    bound: float | None = None  # proven lower bound
-    kept: bool = False  # no solution, but the term was bounded by the best known plan's value
-    shortcut: bool = False  # the best known plan reaches a trivial lower bound: no solve
+    integral: bool = False  # the objective is an integer on every plan (bounds round up)
     rejected: bool = False  # the solver's solution failed the evaluator (tolerances)
     seconds: float = 0.0
-
-
-def _policy(problem: Problem) -> str:
-    for term in problem.objective.active():
-        if term == "unplaced":
-            continue
-        return "best-fit" if term in ("cost", "nodes", "moves") else "least-loaded"
-    return "best-fit"
-
-
-def safe_horizon(problem: Problem) -> int:
-    """The problem's horizon, or the last release plus the sum of every replica's longest
-    duration (no optimal plan needs to end later: see the cpsat package docstring)."""
-    if problem.horizon is not None:
-        return problem.horizon
-    longest = sum(
-        t.replicas * max((t.duration_at(problem.nodes[n]) for n in t.allowed), default=0)
-        for t in problem.tasks
-    )
-    return max((t.release or 0 for t in problem.tasks), default=0) + longest
 
 
 def build_model(problem: Problem, terms: list[str] | None = None) -> MipModel:
@@ -90,76 +58,42 @@ def build_model(problem: Problem, terms: list[str] | None = None) -> MipModel:
         return MipModel(problem, terms, horizon, max_start_vars=MAX_START_VARS)
     except TooLarge as exc:
         raise MipRefused(
-            f"{exc}; the MILP handles only small scheduling problems: use -s cpsat, whose "
+            f"{exc}; the MILP handles only small scheduling problems: use engine cpsat, whose "
             "interval model does not grow with the horizon"
         ) from None
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
-
-
-def _gap(value: float, bound: float) -> str:
-    if value <= bound + 1e-9:
-        return "0% gap"
-    den = max(abs(value), 1e-9)
-    return f"{100 * (value - bound) / den:.3g}% gap"
 
 
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= EPS * max(1.0, abs(a))
 
 
-class _Run:
-    """State of one call of :func:`solve`."""
+class _Run(StageDriver[_Stage]):
+    """State of one call of :func:`solve`: the backend, its solves and the stage hooks."""
 
     def __init__(
         self,
         model: MipModel,
         backend: Backend,
         settings: Settings,
+        clock: Clock,
         *,
-        t0: float,
-        time_limit: float,
-        progress: Progress | None,
-        stop: threading.Event | None,
         warm: Placement | None,
     ) -> None:
+        super().__init__(clock)
         self.m = model
         self.backend = backend
         self.settings = settings
-        self.t0 = t0
-        self.time_limit = time_limit
-        self.progress = progress
-        self.stop = stop
         self.warm = warm  # the warm start, when the evaluator accepts it
         self.plan: Placement | None = None  # best plan found by the MILP
-        self.trajectory: list[tuple[float, float, float | None]] = []
-        self.stopped = False
-        self.timed_out = False
         self.rejected: str | None = None  # why a MILP solution failed the evaluator
         self._evaluated: list[tuple[Placement, Evaluation]] = []
         self.overhead = 0.0  # seconds of a solve outside the solver's own clock
         self.polisher: Polisher | None = None  # LNS after the last stage's plain solve
+        self.last_outcome: Outcome | None = None  # of the last backend solve
 
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def remaining(self) -> float:
-        return self.time_limit - self.elapsed()
-
-    def record(self, objective: float, bound: float | None) -> None:
-        point = (self.elapsed(), objective, bound)
-        self.trajectory.append(point)
-        if self.progress is not None:
-            self.progress(*point)
-
-    def can_go_on(self) -> bool:
-        if self.stop is not None and self.stop.is_set():
-            self.stopped = True
-        if self.remaining() <= 1e-3:
-            self.timed_out = True
-        return not self.stopped and not self.timed_out
+    @property
+    def trajectory(self) -> Trajectory:
+        return self.clock.trajectory
 
     def best(self) -> Placement | None:
         return self.plan if self.plan is not None else self.warm
@@ -193,8 +127,32 @@ class _Run:
             balance = self.evaluation(plan).terms["balance"]
         self.backend.set_hint(self.m.values_of(plan, balance))
 
-    def bound_term(self, stage: _Stage, value: float) -> None:
-        """Later stages keep this stage's term at most ``value`` (plus a relative EPS)."""
+    # -- the stage hooks -------------------------------------------------------------------
+
+    def reference(self, stage: _Stage) -> float | None:
+        best = self.best()
+        return self.term_value(stage, best) if best is not None else None
+
+    def trivial(self, stage: _Stage) -> float | None:
+        return self.m.trivial_bound(stage.name) if stage.name != "weighted" else None
+
+    def reaches(self, value: float, trivial: float) -> bool:
+        return _close(value, trivial)
+
+    def budget(self, stages_left: int) -> float:
+        # the solver's clock starts after the model is handed over and stops before the
+        # solution is read back: keep the last stage's share of that (or the hand-off's)
+        left = self.clock.remaining()
+        budget = max(0.05, (math.inf if left is None else left) / stages_left - self.overhead)
+        if stages_left == 1 and self.polisher is not None and not math.isinf(budget):
+            budget *= self.polisher.share_plain(budget)
+        return budget
+
+    def fix(self, stage: _Stage, value: float, *, proven: bool, last: bool) -> bool:
+        """Later stages keep this stage's term at most ``value`` (plus a relative EPS); the
+        last stage adds no row."""
+        if last:
+            return False
         m = self.m.m
         name = f"stage_{stage.name}"
         limit = value + EPS * max(1.0, abs(value))
@@ -202,12 +160,47 @@ class _Run:
             limit = math.floor(value + 1e-6) + 0.5  # an integer term: no rounding doubt
         setattr(m, name, pyo.Constraint(expr=stage.expr <= limit))
         self.backend.add_rows()
+        return True
+
+    def solve(self, stage: _Stage, budget: float | None) -> Solved:
+        self.backend.set_objective(stage.expr)
+        self.hint()
+        self.settings.time_limit = None if budget is None or math.isinf(budget) else budget
+        outcome: Outcome = self.backend.solve(self.settings, self.clock.stop)
+        self.last_outcome = outcome
+        if self.clock.stop_requested():
+            self.stopped = True
+        if outcome.status == "infeasible":
+            return Solved("infeasible")
+        plan = None
+        if outcome.status in ("optimal", "feasible"):
+            plan = self.m.plan_from(self.backend.value(outcome))
+            why = self._rejected(plan)
+            if why is not None:
+                self.rejected = why
+                stage.rejected = True
+                plan = None
+        if plan is None:
+            return Solved("none")
+        self.plan = plan
+        value = self.term_value(stage, plan)
+        bound = outcome.bound
+        trivial = self.trivial(stage)
+        if trivial is not None:
+            bound = trivial if bound is None else max(bound, trivial)
+        if bound is not None and stage.integral:
+            bound = math.ceil(bound - 1e-6)
+        if bound is not None:
+            bound = min(bound, value)
+        proven = outcome.status == "optimal" and bound is not None and _close(value, bound)
+        return Solved("optimal" if proven else "feasible", value, bound)
 
     def run_stage(self, stage: _Stage, stages_left: int) -> None:
         t_stage = time.perf_counter()
-        outcome = self.solve_stage(stage, stages_left)
-        if outcome is not None:  # what the stage took beyond the solver's own clock
-            self.overhead = max(0.0, time.perf_counter() - t_stage - outcome.seconds)
+        self.last_outcome = None
+        super().run_stage(stage, stages_left)
+        if self.last_outcome is not None:  # what the stage took beyond the solver's own clock
+            self.overhead = max(0.0, time.perf_counter() - t_stage - self.last_outcome.seconds)
         if stages_left == 1 and stage.outcome in ("feasible", "none"):
             self.polish(stage)
         stage.seconds = time.perf_counter() - t_stage
@@ -219,16 +212,18 @@ class _Run:
         start = self.best()
         if pol is None or start is None or not self.can_go_on():
             return
+        clock = self.clock
         if stage.value is None:  # the plain solve found nothing: start from the warm start
             if self._rejected(start) is not None:
                 return
             stage.value = self.term_value(stage, start)
         if stage.name == "cost":
-            pol.start_lagrangian(stage.value, self.remaining())
+            left = clock.remaining()
+            pol.start_lagrangian(stage.value, math.inf if left is None else left)
             if pol.lower_bound is not None:
                 bound = max(stage.bound or -math.inf, pol.lower_bound)
                 stage.bound = min(bound, stage.value)
-                self.record(stage.value, stage.bound)
+                clock.record(stage.value, stage.bound, stage.name)
         gap = self.settings.gap or 0.0
 
         def enough(value: float) -> bool:
@@ -246,9 +241,9 @@ class _Run:
             return None if self._rejected(plan) is not None else self.term_value(stage, plan)
 
         def record(value: float) -> None:
-            self.record(value, stage.bound)
+            clock.record(value, stage.bound, stage.name)
 
-        deadline = self.t0 + self.time_limit - self.overhead
+        deadline = (math.inf if clock.deadline is None else clock.deadline) - self.overhead
         plan, value = pol.run(
             start, stage.value, deadline, value_of, self.hint, record, enough=enough
         )
@@ -261,64 +256,6 @@ class _Run:
             stage.outcome = "optimal"
         self.can_go_on()
 
-    def solve_stage(self, stage: _Stage, stages_left: int) -> Outcome | None:
-        """Solve one stage (None when it is skipped); see the package docstring."""
-        best = self.best()
-        ref = self.term_value(stage, best) if best is not None else None
-        trivial = self.m.trivial_bound(stage.name) if stage.name != "weighted" else None
-        if ref is not None and trivial is not None and _close(ref, trivial):
-            stage.outcome, stage.value, stage.bound, stage.shortcut = "optimal", ref, ref, True
-            if stages_left > 1:
-                self.bound_term(stage, ref)
-            self.record(ref, ref)
-            return None
-        if not self.can_go_on():
-            return None
-        # the solver's clock starts after the model is handed over and stops before the
-        # solution is read back: keep the last stage's share of that (or the hand-off's)
-        budget = max(0.05, self.remaining() / stages_left - self.overhead)
-        if stages_left == 1 and self.polisher is not None and not math.isinf(budget):
-            budget *= self.polisher.share_plain(budget)
-        self.backend.set_objective(stage.expr)
-        self.hint()
-        self.settings.time_limit = None if math.isinf(budget) else budget
-        outcome: Outcome = self.backend.solve(self.settings, self.stop)
-        if self.stop is not None and self.stop.is_set():
-            self.stopped = True
-        if outcome.status == "infeasible":
-            stage.outcome = "infeasible"
-            return outcome
-        plan = None
-        if outcome.status in ("optimal", "feasible"):
-            plan = self.m.plan_from(self.backend.value(outcome))
-            why = self._rejected(plan)
-            if why is not None:
-                self.rejected = why
-                stage.rejected = True
-                plan = None
-        if plan is None:
-            stage.outcome = "none"
-            if ref is not None and stages_left > 1:
-                self.bound_term(stage, ref)  # later stages keep what is known
-                stage.kept = True
-            return outcome
-        self.plan = plan
-        value = self.term_value(stage, plan)
-        bound = outcome.bound
-        if trivial is not None:
-            bound = trivial if bound is None else max(bound, trivial)
-        if bound is not None and stage.integral:
-            bound = math.ceil(bound - 1e-6)
-        if bound is not None:
-            bound = min(bound, value)
-        stage.value, stage.bound = value, bound
-        proven = outcome.status == "optimal" and bound is not None and _close(value, bound)
-        stage.outcome = "optimal" if proven else "feasible"
-        self.record(value, bound)
-        if stages_left > 1:
-            self.bound_term(stage, value)
-        return outcome
-
     def _rejected(self, plan: Placement) -> str | None:
         ev = self.evaluation(plan)
         if ev.feasible:
@@ -330,7 +267,7 @@ def _stages(problem: Problem, model: MipModel) -> list[_Stage]:
     obj = problem.objective
     if obj.kind == "lexicographic":
         return [
-            _Stage(t, model.terms[t], model.integral.get(t, False))
+            _Stage(t, model.terms[t], integral=model.integral.get(t, False))
             for t in obj.terms
             if t in model.terms
         ]
@@ -338,12 +275,12 @@ def _stages(problem: Problem, model: MipModel) -> list[_Stage]:
 
     weights = {t: w for t, w in obj.weights.items() if w > 0}
     if not weights:
-        return [_Stage("weighted", linear([]), True)]
+        return [_Stage("weighted", linear([]), integral=True)]
     expr = sum(w * model.terms[t] for t, w in weights.items())
     integral = all(
         float(w).is_integer() and model.integral.get(t, False) for t, w in weights.items()
     )
-    return [_Stage("weighted", expr, integral)]
+    return [_Stage("weighted", expr, integral=integral)]
 
 
 def solve(
@@ -358,15 +295,13 @@ def solve(
     stop: threading.Event | None = None,
     backend: str | None = None,
     gap: float | None = None,
-    **_ignored: Any,
 ) -> Result:
     """Solve ``problem`` as a MILP on ``backend`` (default: :func:`.backends.default_backend`);
     see the package docstring. ``time_limit`` covers the whole run (default 60 s;
     ``math.inf``: none)."""
-    refuse_unhandled(problem, NAME)  # revision-2 features it cannot model yet
     limit = DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit)
-    if gap is not None and gap < 0:
-        raise ValueError("gap must be >= 0")
+    if gap is not None and not gap >= 0:
+        raise OptionError("gap", f"must be >= 0, not {gap}")
     result = Results.start(
         NAME,
         time_limit=None if math.isinf(limit) else limit,
@@ -375,7 +310,7 @@ def solve(
         deterministic=deterministic,
         gap=gap,
     )
-    t0, workers, seed, options = result.t0, result.workers, result.seed, result.options
+    workers, seed, options = result.workers, result.seed, result.options
     continuous = "balance" in problem.objective.active()
     name = backend or default_backend(continuous, workers)
     options["backend"] = name
@@ -384,11 +319,10 @@ def solve(
     if name in ("ortools-cpsat", PORTFOLIO) and continuous:
         raise MipRefused(
             "the balance term is a continuous variable, which CP-SAT's import of a MILP "
-            "(integers only) cannot represent exactly: use --backend ortools-scip, or -s cpsat"
+            "(integers only) cannot represent exactly: use option backend='ortools-scip', or "
+            "engine cpsat"
         )
-    infeasible = result.structural(problem)
-    if infeasible is not None:
-        return infeasible
+    clock = Clock(None if math.isinf(limit) else limit, stop=stop, progress=progress, t0=result.t0)
     with gc_paused():  # Pyomo builds millions of objects: see model.gc_paused
         t = time.perf_counter()
         model = build_model(problem)
@@ -402,23 +336,11 @@ def solve(
         warm, source, warm_ok = _warm_start(problem, model, hint, limit)
         options["warm_start"] = source + ("" if backend_.hints else " (the backend takes none)")
         settings = Settings(time_limit=None, gap=gap, seed=seed, workers=workers)
-        run = _Run(
-            model,
-            backend_,
-            settings,
-            t0=t0,
-            time_limit=limit,
-            progress=progress,
-            stop=stop,
-            warm=warm if warm_ok else None,
-        )
+        run = _Run(model, backend_, settings, clock, warm=warm if warm_ok else None)
         run.overhead = 1.5 * options["seconds"]["hand_off"]  # until a stage measures it
         run.polisher = polish.polisher_for(model, backend_, settings, seed, stop, deterministic)
         stages = _stages(problem, model)
-        for i, stage in enumerate(stages):
-            run.run_stage(stage, len(stages) - i)
-            if stage.outcome not in ("optimal", "feasible") and not (stage.kept or stage.shortcut):
-                break
+        run.run(stages)
         options["applied"] = dict(settings.applied)
         if run.polisher is not None and any(k.tries for k in run.polisher.kinds.values()):
             options["polish"] = run.polisher.describe()
@@ -447,7 +369,7 @@ def solve(
         if run.plan is None and not all_optimal:
             notes.append(f"the MILP found no plan; returning the warm start ({source})")
         bound = _bounds(problem, model, stages, ev.terms)
-        message = "; ".join([_summary(problem, stages, ev.terms, bound), *notes])
+        message = "; ".join([summary(problem, stages, ev.terms, bound), *notes])
         return result(
             Status.OPTIMAL if all_optimal and not run.stopped else Status.FEASIBLE,
             assignments,
@@ -462,14 +384,7 @@ def _warm_start(
 ) -> tuple[Placement, str, bool]:
     """(plan relabelled for the symmetry breaking, its source, whether it is feasible): the
     hint when given, else the greedy with the policy that suits the objective."""
-    if hint is not None:
-        assignments, source = list(hint), "hint"
-    else:
-        from ..greedy import solve as greedy
-
-        policy = _policy(problem)
-        res = greedy(problem, policy=policy, time_limit=max(0.05, min(limit, 600.0) / 10))
-        assignments, source = res.assignments, f"greedy {policy}"
+    assignments, source = warm_start(problem, hint, greedy_limit=max(0.05, min(limit, 600.0) / 10))
     plan = model.canonical(model.placement_of(assignments))
     ok = evaluate(problem, model.assignments(plan), reasons=False).feasible
     return plan, source, ok
@@ -503,29 +418,3 @@ def _bounds(
             if b is not None:
                 out[term] = b
     return out
-
-
-def _summary(
-    problem: Problem, stages: list[_Stage], terms: dict[str, float], bound: dict[str, float]
-) -> str:
-    obj = problem.objective
-    if obj.kind == "weights":
-        stage = stages[0]
-        value = sum(w * terms[t] for t, w in obj.weights.items())
-        if stage.outcome == "optimal":
-            return f"weights: optimal ({_fmt(value)})"
-        if "weighted" in bound:
-            return f"weights: {_fmt(value)}, {_gap(value, bound['weighted'])}"
-        return f"weights: {_fmt(value)}, not proven"
-    parts = []
-    for stage in stages:
-        if stage.outcome == "optimal":
-            parts.append(f"{stage.name} optimal")
-        elif stage.outcome == "feasible":
-            if stage.name in bound:
-                parts.append(f"{stage.name} {_gap(terms[stage.name], bound[stage.name])}")
-            else:
-                parts.append(f"{stage.name} not proven")
-        else:
-            parts.append(f"{stage.name} not optimised")
-    return "lexicographic: " + ", ".join(parts)

@@ -1,5 +1,6 @@
 """Lagrangian relaxation for assignment-shaped placement problems (the generalized assignment
-problem and its kin): a bound stronger than the LP's, and exact pair elimination.
+problem and its kin): a bound stronger than the LP's, and exact pair elimination. Used by
+CP-SAT's large-scale search (:mod:`.cpsat.lns`) and the MILP's polishing (:mod:`.mip.polish`).
 
 Applies (:func:`applies`) when the problem is, in the flat view, a GAP: one resource, every task
 must be placed, one replica each, no node cost, and ``cost`` is the only term that can change

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 from typer.testing import CliRunner
 
@@ -13,8 +11,7 @@ from taskalloc.problems.generate import generate
 from taskalloc.problems.plan import dumps
 from taskalloc.problems.problem import problem_from_dict
 from taskalloc.solvers import AUTO_EXACT_PAIRS, choose
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.helpers import EXAMPLES
 
 
 def cli(*args: str):

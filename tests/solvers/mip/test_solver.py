@@ -29,11 +29,12 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers import SolverUnavailable
 from taskalloc.solvers import solve as registry_solve
+from taskalloc.solvers.engine import OptionError
 from taskalloc.solvers.mip import MipRefused, build_model, solve
 from taskalloc.solvers.mip.backends import OPTION_NAMES, check_backend, linear_terms
 from taskalloc.solvers.mip.export import export_model
 from taskalloc.solvers.result import Result
-from tests.helpers import prob_dict, write_problem
+from tests.helpers import EXAMPLES, prob_dict, write_problem
 from tests.solving import (
     brute_force,
     lex,
@@ -49,7 +50,6 @@ from tests.solving import (
 
 LIMIT = 20.0  # seconds per solve; every instance here is solved and proved far faster
 ORTOOLS = ("ortools-scip", "ortools-highs", "ortools-cpsat")
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def check(problem: Problem, result: Result) -> Result:
@@ -99,7 +99,7 @@ def test_symmetry_classes_of_identical_pool_members() -> None:
 
 def test_large_horizon_is_refused_with_a_pointer_to_cpsat() -> None:
     p = make([node("a", 10)], [task(f"t{i}", 1, duration=5) for i in range(20)], horizon=5000)
-    with pytest.raises(MipRefused, match="-s cpsat"):
+    with pytest.raises(MipRefused, match="engine cpsat"):
         solve(p)
     with pytest.raises(MipRefused):
         export_model(p, "lp")
@@ -122,13 +122,15 @@ def test_options_bounds_and_timing_are_recorded() -> None:
     assert set(OPTION_NAMES) >= set(ORTOOLS) | {"gurobi", "cplex", "cbc", "glpk"}
 
 
-def test_registry_dispatch_hint_and_ignored_options() -> None:
+def test_registry_dispatch_hint_and_unknown_options() -> None:
     p = make(
         [node("a", cost=5), node("b", cost=2), node("c", cost=2)],
         [task("t1", 6), task("t2", 6)],
     )
     hint = [Assignment("t1", 0, "a"), Assignment("t2", 0, "b")]
-    r = check(p, registry_solve(p, "mip", hint=hint, time_limit=10, policy="best-fit", foo=1))
+    with pytest.raises(OptionError, match="policy: not an option of engine mip"):
+        registry_solve(p, "mip", hint=hint, time_limit=10, policy="best-fit")
+    r = check(p, registry_solve(p, "mip", hint=hint, time_limit=10))
     assert r.status == Status.OPTIMAL
     assert r.options["warm_start"] == "hint"
     assert terms(p, r)["cost"] == 4
@@ -444,7 +446,7 @@ def test_cli_solve_mip_backends(tmp_path: Path) -> None:
     assert result.stdout == ""
     result = cli("solve", example, "-s", "greedy", "--backend", "ortools-highs")
     assert result.exit_code == 0
-    assert "apply to -s mip" in result.stderr
+    assert "warning: --backend applies to -s mip; ignored by -s greedy" in result.stderr
 
 
 def test_solve_process_stdout_is_only_the_plan(tmp_path: Path) -> None:
@@ -483,7 +485,7 @@ def test_solve_process_stdout_is_only_the_plan(tmp_path: Path) -> None:
 def _polisher(p: Problem) -> tuple[Any, Any, Any]:
     from taskalloc.solvers.mip.backends import Settings, make_backend
     from taskalloc.solvers.mip.polish import Polisher, assignment_flat
-    from taskalloc.solvers.mip.solve import _stages
+    from taskalloc.solvers.mip.solver import _stages
 
     flat = assignment_flat(p, p.objective.active())
     model = build_model(p)

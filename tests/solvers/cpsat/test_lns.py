@@ -19,8 +19,9 @@ from taskalloc.problems.generate import generate
 from taskalloc.problems.plan import Status
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers import greedy
+from taskalloc.solvers.clock import Point
 from taskalloc.solvers.cpsat import lns, solve
-from taskalloc.solvers.cpsat.flat import Flat, Plan
+from taskalloc.solvers.flat import Flat, Plan
 from taskalloc.solvers.result import Result
 from tests.solving import random_gap
 
@@ -45,9 +46,9 @@ def checked(problem: Problem, result: Result) -> dict[str, float]:
 
 
 def greedy_terms(problem: Problem) -> dict[str, float]:
-    from taskalloc.solvers.cpsat.solve import _policy
+    from taskalloc.solvers.warm import policy_for
 
-    g = greedy.solve(problem, policy=_policy(problem))
+    g = greedy.solve(problem, policy=policy_for(problem))
     return evaluate(problem, g.assignments).terms
 
 
@@ -122,13 +123,13 @@ def test_deterministic_runs_repeat() -> None:
 def test_progress_is_called_with_the_trajectory() -> None:
     p = medium(8)
     seen: list[tuple[float, float, float | None]] = []
-    r = solve(p, time_limit=2.0, lns=True, progress=lambda s, o, b: seen.append((s, o, b)))
+    r = solve(p, time_limit=2.0, lns=True, progress=lambda pt: seen.append(pt[:3]))
     checked(p, r)
     assert seen == r.trajectory
 
 
 def test_failing_progress_callback_propagates() -> None:
-    def boom(seconds: float, objective: float, bound: float | None) -> None:
+    def boom(point: Point) -> None:
         raise KeyError("boom")
 
     with pytest.raises(KeyError, match="boom"):
@@ -175,7 +176,7 @@ def test_unplaced_must_tasks_of_a_bad_start_get_placed(monkeypatch: pytest.Monke
 
 
 def test_plan_terms_follow_the_evaluator() -> None:
-    from taskalloc.solvers.cpsat.scaling import choose_scales
+    from taskalloc.solvers.scaling import choose_scales
 
     p = medium(11)
     flat = Flat(p, choose_scales(p))
@@ -221,8 +222,8 @@ def test_small_problems_stay_exact() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_lagrangian_bound_and_elimination_keep_the_optimum(seed: int) -> None:
-    from taskalloc.solvers.cpsat import lagrange
-    from taskalloc.solvers.cpsat.scaling import choose_scales
+    from taskalloc.solvers import lagrange
+    from taskalloc.solvers.scaling import choose_scales
 
     p = random_gap(seed)
     exact = solve(p, time_limit=20.0, lns=False)
@@ -256,7 +257,7 @@ def test_assignment_problems_get_the_lagrangian_bound() -> None:
 def _quick(problem: Problem, placed: dict[str, list[str]]) -> tuple[Any, Plan]:
     from taskalloc.problems.plan import Assignment
     from taskalloc.solvers.cpsat.quick import QuickMoves
-    from taskalloc.solvers.cpsat.scaling import choose_scales
+    from taskalloc.solvers.scaling import choose_scales
 
     flat = Flat(problem, choose_scales(problem))
     asg = [Assignment(t, i, n) for t, ns in placed.items() for i, n in enumerate(ns)]
