@@ -40,9 +40,11 @@ class ExecutorName(StrEnum):
 
 AUTO_HELP = (
     "Engine. auto picks cpsat, except for a problem with more than 200,000 (task, allowed "
-    "node) pairs that is a scheduling problem or has balance in its objective: greedy. "
-    "cpsat (exact; large placement problems by large neighbourhood search), mip (a MILP: "
-    "--backend, --gap), ga (genetic: --generations, --population), greedy (--policy)."
+    "node) pairs that is a scheduling problem or has balance in its objective, and for a "
+    "problem with GPU devices, gangs that start together, services or spread (only the "
+    "greedy handles them yet): greedy. cpsat (exact; large placement problems by large "
+    "neighbourhood search), mip (a MILP: --backend, --gap), ga (genetic: --generations, "
+    "--population), greedy (--policy)."
 )
 
 

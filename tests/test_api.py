@@ -18,14 +18,18 @@ from tests.helpers import EXAMPLES, ROOT
 PUBLIC = [
     "ENGINES",
     "Assignment",
+    "CheckReport",
     "InputError",
     "OptionError",
     "Plan",
+    "PlanState",
     "Point",
     "Problem",
+    "ProblemBuilder",
     "Result",
     "SolverUnavailable",
     "Status",
+    "Violation",
     "__version__",
     "check",
     "load",
@@ -59,8 +63,22 @@ def test_functions_are_typed_and_documented(name: str) -> None:
 
 
 def test_types_are_documented() -> None:
-    for name in ("Problem", "Plan", "Result", "Assignment", "Point"):
+    for name in (
+        "Problem",
+        "ProblemBuilder",
+        "Plan",
+        "PlanState",
+        "Result",
+        "Assignment",
+        "Point",
+        "CheckReport",
+        "Violation",
+    ):
         assert inspect.getdoc(getattr(taskalloc, name)), name
+    for method in ("replace", "to_dict", "to_yaml", "to_json"):
+        assert inspect.getdoc(getattr(taskalloc.Problem, method)), method
+    for method in ("add", "remove", "violations"):
+        assert inspect.getdoc(getattr(taskalloc.PlanState, method)), method
 
 
 def test_py_typed_is_shipped() -> None:
@@ -101,4 +119,20 @@ def test_python_api_page_runs_cell_by_cell(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "better plan: cpsat" in out
     assert "replicaz: unknown key" in out
+    assert "(negative).demand.cpu: must be >= 0, got -1" in out
+    assert "13 nodes; the original still has 14" in out
+    assert "allowed: train-0: node cpu-1 is not allowed" in out
+    assert "capacity: node cpu-1: gpu load 2 > capacity 0" in out
     assert "polcy: not an option of engine greedy (did you mean policy?" in out
+
+
+def test_format_page_python_block_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The "From Python" block of docs/format.md uses the public names and runs."""
+    page = (ROOT / "docs" / "format.md").read_text()
+    (cell,) = re.findall(r"```python\n(.*?)```", page, re.S)
+    namespace: dict[str, object] = {}
+    exec(compile(cell, "docs/format.md", "exec"), namespace)
+    same = namespace["same"]
+    assert isinstance(same, taskalloc.Problem)
+    assert [t.replicas for t in same.tasks] == [1, 2]
+    assert "replicas: 2" in capsys.readouterr().out

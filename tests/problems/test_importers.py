@@ -1,4 +1,5 @@
-"""Importers of benchmark formats (GAP, PSPLIB .sm, job shop) and `taskalloc import`.
+"""Importers of benchmark formats (GAP, PSPLIB .sm, job shop); `taskalloc import` is tested in
+tests/cli/test_import.py.
 
 Tiny hand-made instances (tests/data/import/) are imported, validated, checked field by field
 and solved by brute force twice: on the instance's own data (against a value computed by hand)
@@ -12,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import re
 import sys
 import time
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.importers import (
@@ -32,13 +31,13 @@ from taskalloc.problems.importers import (
     read_psplib,
 )
 from taskalloc.problems.plan import Assignment
-from taskalloc.problems.problem import Problem, load_problem, problem_from_dict
+from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.problems.source import InputError
-from tests.helpers import NO_SHARED, SHARED, cli
+from tests.helpers import DATA as TESTS_DATA
+from tests.helpers import NO_SHARED, SHARED
 
-HERE = Path(__file__).resolve().parent
-DATA = HERE / "data" / "import"
-BENCH = SHARED / "benchmarks" if SHARED else HERE / "no-shared-benchmarks"
+DATA = TESTS_DATA / "import"
+BENCH = SHARED / "benchmarks" if SHARED else DATA / "no-shared-benchmarks"
 ID = re.compile(r"[A-Za-z0-9_.:/-]+")
 KEY_ORDER = ["taskalloc", "name", "horizon", "objective", "x-source", "nodes", "tasks"]
 
@@ -474,61 +473,6 @@ def test_import_file_errors(tmp_path):
     bad.write_bytes(b"2 3\n\xe9\n")
     with pytest.raises(InputError, match="not UTF-8"):
         import_file("gap", str(bad))
-
-
-# -- CLI -----------------------------------------------------------------------------------------
-
-
-def test_cli_import_to_stdout():
-    result = cli("import", "gap", str(DATA / "tiny.gap"))
-    assert result.exit_code == 0, result.stderr
-    data = yaml.safe_load(result.stdout)
-    assert data == read_gap(GAP_TEXT, str(DATA / "tiny.gap"))
-    assert "2 nodes, 3 tasks" in result.stderr and "objective lexicographic: cost" in result.stderr
-    assert "imported" not in result.stdout
-
-
-def test_cli_import_to_file(tmp_path):
-    out = tmp_path / "sub" / "tiny.yaml"
-    result = cli("import", "psplib", str(DATA / "tiny.sm"), "-o", str(out))
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""
-    assert f"problem written to {out}" in result.stderr
-    assert "1 node, 4 tasks" in result.stderr and "makespan" in result.stderr
-    problem = load_problem(str(out))
-    assert problem.horizon == 11 and [t.id for t in problem.tasks] == ["j2", "j3", "j4", "j5"]
-    out_json = tmp_path / "tiny.json"
-    result = cli("import", "jobshop", str(DATA / "tiny.jss"), "-o", str(out_json))
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(out_json.read_text())["x-source"]["machines"] == 2
-    result = cli("import", "jobshop", str(DATA / "tiny.jss"), "--format", "json")
-    assert json.loads(result.stdout)["name"] == "tiny"
-
-
-def test_cli_import_gap_max_and_stdin():
-    result = cli("import", "gap", "-", "--sense", "max", input=GAP_TEXT)
-    assert result.exit_code == 0, result.stderr
-    data = yaml.safe_load(result.stdout)
-    assert data["x-source"]["offset"] == 27
-    assert "max profit = 27 - cost" in result.stderr
-
-
-def test_cli_import_bad_file_is_located(tmp_path):
-    bad = tmp_path / "bad.jss"
-    bad.write_text(replace_line(JSS_TEXT, 6, "1 4 0 one"))
-    result = cli("import", "jobshop", str(bad))
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert f"{bad}:6:7: job 1: expected an integer (duration of operation 1), got 'one'" in (
-        result.stderr
-    )
-
-
-def test_cli_import_rejects_sense_for_other_formats_and_unknown_kinds():
-    result = cli("import", "jobshop", str(DATA / "tiny.jss"), "--sense", "max")
-    assert result.exit_code == 2 and "--sense applies to gap only" in result.stderr
-    result = cli("import", "mps", str(DATA / "tiny.jss"))
-    assert result.exit_code == 2
 
 
 # -- every shared benchmark instance ------------------------------------------------------------
