@@ -736,13 +736,46 @@ def report(
     problem_file: PairProblemArg,
     plan_file: OptionalPlanArg = None,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="table, json, markdown or csv.")
-    ] = ReportFormat.table,
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json, markdown or csv (default: from -o's suffix, else table).",
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here (default stdout).")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report here (default stdout); .json, .md, .csv and .html choose "
+            "the format.",
+        ),
+    ] = None,
+    view: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--view",
+            help="summary (default: utilisation, objective terms, unplaced tasks), nodes (each "
+            "node's tasks and load), tasks (each task's nodes, times, slack, why unplaced), "
+            "schedule (a text Gantt chart). Several: --view nodes,tasks.",
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write a self-contained HTML report with charts (needs the [plot] extra).",
+        ),
+    ] = None,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Also write the charts as PNG files into DIR.")
+    ] = None,
+    svg: Annotated[
+        Path | None, typer.Option("--svg", help="Also write the charts as SVG files into DIR.")
     ] = None,
 ) -> None:
-    """Utilisation per node and resource, objective terms, fitness, unplaced tasks and why.
+    """Who runs where and when: utilisation, objective terms, fitness, unplaced tasks and why.
 
     `report PLAN` (or `report - -` with the plan on stdin) takes the problem the plan embeds
     (problem.text), else the file named by problem.path.
@@ -752,24 +785,26 @@ def report(
     """
     from taskalloc.problems.evaluate import evaluate
 
-    from . import render
+    from . import reporting
 
     problem, plan = _load_pair(problem_file, plan_file)
     if plan.problem_sha256 != problem.sha256:
         warn("the plan was made for a file with other bytes (sha256 differs)")
     ev = evaluate(problem, plan.assignments)
-    if fmt == ReportFormat.table:
-        if output is None:
-            render.table(problem, plan, ev, None)
-        else:
-            _write(render.table_text(problem, plan, ev), output)
-        return
-    text = {
-        ReportFormat.json: render.json_report,
-        ReportFormat.markdown: render.markdown,
-        ReportFormat.csv: render.csv_report,
-    }[fmt](problem, plan, ev)
-    _write(text, output)
+    reporting.guarded(
+        problem,
+        plan,
+        ev,
+        problem_file=problem_file,
+        plan_file=plan_file,
+        fmt=fmt.value if fmt is not None else None,
+        output=output,
+        views=view,
+        html=html,
+        png=png,
+        svg=svg,
+        say=say,
+    )
 
 
 @app.command()
