@@ -971,6 +971,15 @@ def schema() -> None:
     _write(json.dumps(json_schema(), indent=2) + "\n", None)
 
 
+# -- commands in their own modules (which import this one) ---------------------------------
+
+from . import compare as _compare  # noqa: E402
+from . import diff as _diff  # noqa: E402
+
+app.command("compare")(_compare.compare)
+app.command("diff")(_diff.diff)
+
+
 # -- the one error boundary ------------------------------------------------------------------
 
 

@@ -927,6 +927,9 @@ def objective_bars(
             )
             ax.set_title(term)
             ax.margins(x=0.3)
+            if not any(shown):
+                ax.set_xlim(0, 1)
+                ax.set_xticks([0])
             ax.tick_params(axis="x", labelsize=7)
         axes[0].set_yticks(y, labels)
         axes[0].invert_yaxis()

@@ -351,7 +351,7 @@ def _nodes_table(console: Console, d: _Data) -> None:
         if d.has_devices:
             cells.append(_devices_cell(nv))
         table.add_row(*map(_text, cells), style=None if nv.used else "dim")
-    console.print(table)
+    print_whole(console, table)
 
 
 def _tasks_table(console: Console, d: _Data) -> None:
@@ -388,7 +388,20 @@ def _tasks_table(console: Console, d: _Data) -> None:
         if unplaced:
             cells.append(tv.reason or "")
         table.add_row(*map(_text, cells), style=None if tv.placed else "yellow")
-    console.print(table)
+    print_whole(console, table)
+
+
+def print_whole(console: Console, table: Any) -> None:
+    """Print a table without cutting any cell short: a table that cannot fit the console even
+    with its wrapping columns wrapped is printed wider (a terminal wraps its lines; a pipe or a
+    file gets them whole)."""
+    need = console.measure(table, options=console.options.update_width(10_000)).minimum
+    width = console.width
+    console.width = max(width, need)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def _text(s: str) -> Any:
