@@ -759,20 +759,24 @@ def report(
             help="summary (default: utilisation, objective terms, unplaced tasks), nodes (each "
             "node's tasks and load), tasks (each task's nodes, times, slack, why unplaced), "
             "schedule (a text Gantt chart). Several: --view nodes,tasks.",
+            metavar="VIEW",
         ),
     ] = None,
     html: Annotated[
         Path | None,
         typer.Option(
             "--html",
-            help="Also write a self-contained HTML report with charts (needs the [plot] extra).",
+            help="Also write a self-contained HTML report with charts (needs the \\[plot] extra).",
+            metavar="FILE",
         ),
     ] = None,
     png: Annotated[
-        Path | None, typer.Option("--png", help="Also write the charts as PNG files into DIR.")
+        Path | None,
+        typer.Option("--png", help="Also write the charts as PNG files into DIR.", metavar="DIR"),
     ] = None,
     svg: Annotated[
-        Path | None, typer.Option("--svg", help="Also write the charts as SVG files into DIR.")
+        Path | None,
+        typer.Option("--svg", help="Also write the charts as SVG files into DIR.", metavar="DIR"),
     ] = None,
 ) -> None:
     """Who runs where and when: utilisation, objective terms, fitness, unplaced tasks and why.

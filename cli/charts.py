@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -142,9 +143,30 @@ def to_svg(fig: Figure, name: str) -> str:
     with style(name):
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
-    # the XML prolog and DOCTYPE are for stand-alone files; inline SVG starts at <svg
+    # the XML prolog and DOCTYPE are for stand-alone files; inline SVG starts at <svg, and the
+    # RDF metadata block (creator and format) says nothing to a reader of the page
     start = text.find("<svg")
-    return text[start:] if start > 0 else text
+    text = text[start:] if start > 0 else text
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
+    return _own_ids(text, name)
+
+
+def _own_ids(svg: str, name: str) -> str:
+    """Prefix every id of an SVG (and every reference to one) with the chart's name, so that
+    several charts inline in one page never share an id (matplotlib numbers its groups
+    ``figure_1``, ``axes_1``, ... in every figure)."""
+    root = f"chart-{name}"
+    ids = {i for i in re.findall(r'\bid="([^"]+)"', svg) if i != root}
+    if not ids:
+        return svg
+
+    def fix(m: re.Match[str]) -> str:
+        prefix, ident, suffix = m.group(1), m.group(2), m.group(3)
+        return f"{prefix}{name}-{ident}{suffix}" if ident in ids else m.group(0)
+
+    svg = re.sub(r'(\bid=")([^"]+)(")', fix, svg)
+    svg = re.sub(r"(url\(#)([^)]+)(\))", fix, svg)
+    return re.sub(r'(href="#)([^"]+)(")', fix, svg)
 
 
 def to_png(fig: Figure, name: str) -> bytes:
@@ -500,15 +522,7 @@ def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
             y0 += n_l
         # deadlines and due dates a little past the makespan widen the axis; later ones are
         # written at the right edge
-        marks = [
-            m
-            for node in shown
-            for pl in by_node[node]
-            if (t := tasks.get(pl.task)) is not None
-            for m in (t.deadline, t.due)
-            if m is not None
-        ]
-        right = max([span * 1.01, *(m * 1.01 for m in marks if m <= span * 1.25)])
+        right = time_extent(problem, rows)
         beyond: list[tuple[float, str, int]] = []
         px_per_unit = 8.0 * 72 / right  # about 8 inches of axis
         face = _cmap_colour(0.8)
@@ -664,7 +678,24 @@ def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
     )
 
 
-def load_over_time(lot: LoadOverTime, what: str) -> Chart | None:
+def time_extent(problem: Problem, rows: Sequence[Placement]) -> float:
+    """The right end of a schedule's time axis: the makespan, widened to show deadlines and
+    due dates up to a quarter past it (later ones are written at the edge)."""
+    from taskalloc.problems.views import makespan
+
+    span = makespan(rows)
+    tasks = {t.id: t for t in problem.tasks}
+    marks = [
+        m
+        for pl in rows
+        if (t := tasks.get(pl.task)) is not None
+        for m in (t.deadline, t.due)
+        if m is not None and m <= span * 1.25
+    ]
+    return max([span * 1.01, *(m * 1.01 for m in marks)])
+
+
+def load_over_time(lot: LoadOverTime, what: str, right: float | None = None) -> Chart | None:
     """Rows (nodes or pools) x time bins: utilisation of the busiest resource in each bin."""
     if not lot.rows:
         return None
@@ -688,6 +719,7 @@ def load_over_time(lot: LoadOverTime, what: str) -> Chart | None:
         if len(lot.rows) <= MAX_ROWS:
             ax.set_yticks(range(len(lot.rows)), [_short(r, 20) for r in lot.rows])
         ax.tick_params(axis="y", length=0)
+        ax.set_xlim(lot.edges[0], right if right is not None else lot.edges[-1])
         ax.set_xlabel("time")
         ax.set_title(f"Load over time by {what}")
         _colorbar(fig, im, ax, "busiest resource")
@@ -879,7 +911,7 @@ def front(terms: Sequence[str], points: Sequence[FrontPoint]) -> Chart | None:
             ax.set_ylabel(terms[b])
             ax.grid(color=GRID, lw=0.5)
             ax.margins(0.08)
-        axes[0].legend(fontsize=8, loc="upper right")
+        axes[0].legend(fontsize=8, loc="best")
         axes[0].set_title("Pareto front of " + ", ".join(terms))
         return fig
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .app import _load, _Opts, fail, say, warn
+from .app import ExecutorName, _load, _Opts, fail, say, warn
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 
 if TYPE_CHECKING:
@@ -154,6 +154,7 @@ def compare(
             "--solvers",
             "-s",
             help="Engines to compare, comma-separated: greedy, cpsat, mip, ga (or auto).",
+            metavar="ENGINES",
         ),
     ] = ",".join(ENGINES),
     time_limit: Annotated[
@@ -180,11 +181,11 @@ def compare(
         int, typer.Option("--jobs", "-j", min=1, help="Runs at once, one process each.")
     ] = 1,
     executor: Annotated[
-        str,
+        ExecutorName,
         typer.Option(
-            "--executor", help="local (worker processes) or ray (Ray tasks; the [ray] extra)."
+            "--executor", help="local (worker processes) or ray (Ray tasks; the \\[ray] extra)."
         ),
-    ] = "local",
+    ] = ExecutorName.local,
     ray_address: Annotated[
         str | None,
         typer.Option("--ray-address", help="--executor ray: the cluster (default: a local Ray)."),
@@ -203,7 +204,8 @@ def compare(
         typer.Option(
             "--html",
             help="Also write an HTML page: the table, every run's convergence on one time axis "
-            "and the objective terms (needs the [plot] extra).",
+            "and the objective terms (needs the \\[plot] extra).",
+            metavar="FILE",
         ),
     ] = None,
     out_dir: Annotated[
@@ -235,8 +237,6 @@ def compare(
     from .batch import _executor, _stopping
 
     engines = parse_engines(solvers)
-    if executor not in ("local", "ray"):
-        fail(ExitCode.BAD_INPUT, f"--executor: local or ray, not '{executor}'")
     chosen = reporting.format_for(output, fmt.value if fmt is not None else None)
     if chosen == "html":
         if html is not None:
@@ -257,7 +257,7 @@ def compare(
     if workers is None:
         cores = os.cpu_count() or 1
         workers = 1 if executor == "ray" else max(1, cores // min(jobs, len(runs_list)))
-    ex = _executor(executor, jobs, ray_address, _Opts.quiet)
+    ex = _executor(executor.value, jobs, ray_address, _Opts.quiet)
     items = [
         Item(i, f"{e} seed {s}", (out_dir or Path(".")) / f"{e}-seed{s}.plan.yaml")
         for i, (e, s) in enumerate(runs_list)

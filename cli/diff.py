@@ -141,7 +141,7 @@ def text_lines(d: PlanDiff, name_a: str, name_b: str) -> list[str]:
         text = d.status[i]
         if d.violations is not None and d.violations[i]:
             n = d.violations[i]
-            text += f"; NOT feasible: {n} violation{'s' if n != 1 else ''} (taskalloc check)"
+            text = f"says {text}; check finds {n} violation{'s' if n != 1 else ''}"
         return text
 
     lines = [

@@ -162,7 +162,8 @@ def report_charts(data: ReportData) -> list[ch.Chart]:
         out.append(ch.gantt(p, rows))
         by_pool = len(p.nodes) > ch.MAX_ROWS
         lot = load_over_time(p, plan.assignments, by_pool=by_pool)
-        out.append(ch.load_over_time(lot, "pool" if by_pool else "node"))
+        right = ch.time_extent(p, rows) if rows else None
+        out.append(ch.load_over_time(lot, "pool" if by_pool else "node", right))
     s = plan.solver
     out.append(
         ch.convergence(

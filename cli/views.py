@@ -330,7 +330,7 @@ def _nodes_table(console: Console, d: _Data) -> None:
         title += "; load: peak (time-average)"
     table = Table(title=title, title_justify="left")
     table.add_column("node", no_wrap=True)
-    table.add_column("tasks", overflow="fold", ratio=1)
+    table.add_column("tasks", overflow="fold")
     for r in p.resources:
         table.add_column(r, justify="right", no_wrap=True, min_width=4)
     if d.has_devices:
@@ -362,7 +362,7 @@ def _tasks_table(console: Console, d: _Data) -> None:
     table = Table(title=f"Tasks ({placed} of {len(d.tasks)} placed)", title_justify="left")
     table.add_column("task", no_wrap=True)
     table.add_column("placed", justify="right", no_wrap=True)
-    table.add_column("nodes", overflow="fold", ratio=1)
+    table.add_column("nodes", overflow="fold")
     sched = p.scheduling
     if sched:
         table.add_column("start", justify="right", no_wrap=True)
@@ -375,7 +375,7 @@ def _tasks_table(console: Console, d: _Data) -> None:
             table.add_column("due\nslack", justify="right", no_wrap=True)
     unplaced = any(not tv.placed for tv in d.tasks)
     if unplaced:
-        table.add_column("why unplaced", overflow="fold", ratio=1)
+        table.add_column("why unplaced", overflow="fold")
     for tv in d.tasks:
         cells = [tv.id, f"{len(tv.placed)}/{tv.replicas}", _task_nodes(tv)]
         if sched:
