@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evaluate import Evaluation, fitness_weights, term_upper_bounds
+from .evaluate import Evaluation, fitness_weights
 from .plan import Assignment
 from .problem import Problem
 
@@ -644,8 +644,14 @@ class FitnessFormula:
 
 
 def fitness_formula(problem: Problem, ev: Evaluation) -> FitnessFormula:
-    weights = fitness_weights(problem)
-    ub = term_upper_bounds(problem) if problem.objective.kind == "lexicographic" else {}
+    weights = fitness_weights(problem)  # cached by the evaluator
+    ub: dict[str, float] = {}
+    if problem.objective.kind == "lexicographic":
+        # W[i] = W[i + 1] * (1 + UB[i + 1]) + ... gives UB[i + 1] = (W[i] - W[i + 1]) / W[i + 1]
+        # (the bounds themselves take a walk over every task and allowed node)
+        order = list(weights)
+        for first, second in zip(order, order[1:], strict=False):
+            ub[second] = (weights[first] - weights[second]) / weights[second]
     return FitnessFormula(
         kind=problem.objective.kind,
         terms=[FitnessTerm(t, w, ev.terms.get(t, 0.0)) for t, w in weights.items()],
