@@ -39,13 +39,18 @@ def _find_problem(plan: Plan, plan_file: str) -> Problem | None:
 
 
 def diff(
-    plan_a: Annotated[str, typer.Argument(help="The first plan file; - for stdin.")],
-    plan_b: Annotated[str, typer.Argument(help="The second plan file; - for stdin.")],
+    plan_a: Annotated[
+        str, typer.Argument(help="The first plan file; - for stdin.", metavar="PLAN_A")
+    ],
+    plan_b: Annotated[
+        str, typer.Argument(help="The second plan file; - for stdin.", metavar="PLAN_B")
+    ],
     problem_file: Annotated[
         str | None,
         typer.Option(
             "--problem",
             "-p",
+            metavar="PROBLEM",
             help="The problem file: objective and utilisation are recomputed from it (default: "
             "the problem plan A or B embeds or names; without one, the plans' own figures).",
         ),
@@ -54,11 +59,12 @@ def diff(
         DiffFormat, typer.Option("--format", "-f", help="text or json (for scripts).")
     ] = DiffFormat.text,
 ) -> None:
-    """What changed between two plans: replicas moved (from -> to, with devices), started
-    earlier or later, newly placed or dropped; objective and utilisation deltas.
+    """What changed between two plans: moves, start times, placed and dropped replicas, deltas.
 
-    Replicas of a task are interchangeable: one counts as moved only when its task has fewer
-    replicas on its node in PLAN_B than in PLAN_A.
+    Replicas moved (from -> to, with devices), started earlier or later, newly placed or
+    dropped; the objective and utilisation deltas. Replicas of a task are interchangeable:
+    one counts as moved only when its task has fewer replicas on its node in PLAN_B than in
+    PLAN_A.
 
     Exit 0 when the plans are equal (the same replicas on the same nodes, devices and times),
     1 when they differ, 2 for a bad file.

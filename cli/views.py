@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.evaluate import Evaluation
     from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
-    from taskalloc.problems.views import NodeView, Placement, TaskView
+    from taskalloc.problems.views import DeviceCounts, NodeView, Placement, TaskView
 
 VIEWS = ("summary", "nodes", "tasks", "schedule")
 
@@ -59,10 +59,13 @@ def _pct(u: float) -> str:
 class _Data:
     """The view data of one plan, computed once and shared by every view and format."""
 
-    def __init__(self, problem: Problem, plan: Plan, ev: Evaluation) -> None:
+    def __init__(
+        self, problem: Problem, plan: Plan, ev: Evaluation, devices: DeviceCounts | None = None
+    ) -> None:
         self.problem = problem
         self.plan = plan
         self.ev = ev
+        self.devices = devices
         self._nodes: list[NodeView] | None = None
         self._tasks: list[TaskView] | None = None
         self._schedule: list[Placement] | None = None
@@ -72,7 +75,9 @@ class _Data:
         if self._nodes is None:
             from taskalloc.problems.views import node_views
 
-            self._nodes = node_views(self.problem, self.plan.assignments, self.ev)
+            self._nodes = node_views(
+                self.problem, self.plan.assignments, self.ev, devices=self.devices
+            )
         return self._nodes
 
     @property
@@ -497,9 +502,18 @@ def gantt_text(console: Console, d: _Data) -> None:
 # -- one entry point -------------------------------------------------------------------------
 
 
-def render(problem: Problem, plan: Plan, ev: Evaluation, views: Sequence[str], fmt: str) -> str:
-    """Every view in ``fmt`` (json, markdown, csv; ``table`` as plain text 160 columns wide)."""
-    d = _Data(problem, plan, ev)
+def render(
+    problem: Problem,
+    plan: Plan,
+    ev: Evaluation,
+    views: Sequence[str],
+    fmt: str,
+    *,
+    devices: DeviceCounts | None = None,
+) -> str:
+    """Every view in ``fmt`` (json, markdown, csv; ``table`` as plain text 160 columns wide).
+    ``devices`` (node -> resource -> device count) overrides the problem's."""
+    d = _Data(problem, plan, ev, devices)
     if "schedule" in views:
         _check_schedule(problem)
     if fmt == "json":

@@ -23,6 +23,7 @@ caller pass node -> resource -> device count explicitly.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -650,7 +651,7 @@ def fitness_formula(problem: Problem, ev: Evaluation) -> FitnessFormula:
         # W[i] = W[i + 1] * (1 + UB[i + 1]) + ... gives UB[i + 1] = (W[i] - W[i + 1]) / W[i + 1]
         # (the bounds themselves take a walk over every task and allowed node)
         order = list(weights)
-        for first, second in zip(order, order[1:], strict=False):
+        for first, second in itertools.pairwise(order):
             ub[second] = (weights[first] - weights[second]) / weights[second]
     return FitnessFormula(
         kind=problem.objective.kind,

@@ -180,3 +180,39 @@ def test_output_never_replaces_an_input(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "is an input of this command" in result.stderr
     assert copy.read_bytes() == before
+
+
+def test_devices_in_every_format() -> None:
+    """Per-device figures from hand-made plan data (FORMATS.md revision 2 ``devices``)."""
+    from dataclasses import replace
+
+    from taskalloc.cli.views import render
+    from tests.helpers import make, node, prob, task
+    from tests.test_views import DevAsg
+
+    p = prob(
+        [node("g", {"cpu": 64, "gpu": 4}, count=2)],
+        [task("nb", {"gpu": 0.5}, replicas=2), task("train", {"gpu": 2})],
+    )
+    a = [
+        DevAsg("nb", 0, "g-1", devices={"gpu": [3]}),
+        DevAsg("nb", 1, "g-2", devices={"gpu": [0]}),
+        DevAsg("train", 0, "g-1", devices={"gpu": [0, 1]}),
+    ]
+    plan = replace(make(p, []), assignments=a)  # type: ignore[arg-type]
+    ev = evaluate(p, a)
+    devices = {"g-1": {"gpu": 4}, "g-2": {"gpu": 4}}
+
+    def out(view: str, fmt: str) -> str:
+        return render(p, plan, ev, [view], fmt, devices=devices)
+
+    nodes = json.loads(out("nodes", "json"))["nodes"]
+    assert nodes[0]["devices"]["gpu"]["utilisation"] == [1, 1, 0, 0.5]
+    assert nodes[0]["replicas"][0]["devices"] == {"gpu": [3]}
+    rows = list(csv.DictReader(io.StringIO(out("nodes", "csv"))))
+    assert rows[0]["gpu_devices"] == "1 1 0 0.5" and rows[1]["gpu_devices"] == "0.5 0 0 0"
+    assert "| g-1 | nb#0, train |" in out("nodes", "markdown")
+    assert "gpu: 100% 100% 0% 50%" in out("nodes", "markdown")
+    assert "g-1 (gpu 3), g-2 (gpu 0)" in out("tasks", "markdown")
+    assert "g-1:gpu 3 g-2:gpu 0" in out("tasks", "csv")
+    assert "gpu: 100% 100% 0% 50%" in out("nodes", "table")
