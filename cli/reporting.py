@@ -135,7 +135,9 @@ def run(
         else:
             write_output(v.render(problem, plan, ev, names, chosen), output, inputs)
     if files_only:
-        _charts(problem, plan, ev, plan_file, html, png, svg, inputs, say)
+        # `report PLAN`: the one file given is the plan
+        plan_path = plan_file if plan_file is not None else problem_file
+        _charts(problem, plan, ev, plan_path, html, png, svg, inputs, say)
     return ExitCode.OK
 
 

@@ -335,3 +335,15 @@ def test_unplaced_tasks_and_reasons_are_on_the_page(tmp_path: Path) -> None:
     text, _ = render(p, plan, evaluate(p, plan.assignments))
     assert "1 of 2 tasks are not placed." in text
     assert "needs cpu 64; the largest free cpu on an allowed node is 4" in text
+
+
+def test_front_of_a_plan_given_alone(tmp_path: Path) -> None:
+    """`report PLAN --html`: the plan is the one file given; its front is beside it."""
+    _, plans = _front_plans(tmp_path / "front")
+    page = tmp_path / "out" / "report.html"
+    result = cli("report", str(plans[2]), "--html", str(page))
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text()
+    assert 'data-chart="front"' in text
+    assert "href='../front/plan-01.yaml'" in text  # relative to the page
+    assert "#3 (this plan)" in text
