@@ -22,7 +22,8 @@ T = TypeVar("T")
 
 #: options whose flag is not ``--`` + the name with dashes
 _FLAGS = {"solver": "-s"}
-#: library options that `solve` has a flag for; the others are given as ``-O NAME=VALUE``
+#: library options that have a flag (those of `solve`; `report`'s view and format); the others
+#: are given as ``-O NAME=VALUE``
 FLAGGED = frozenset(
     {
         "time_limit",
@@ -39,6 +40,8 @@ FLAGGED = frozenset(
         "executor",
         "solver",
         "pareto",
+        "view",
+        "format",
     }
 )
 
@@ -96,8 +99,17 @@ def run_guarded(invoke: Callable[[], T]) -> T:
         raise typer.Exit(int(_report(exc))) from None
 
 
+def _plot_unavailable(exc: BaseException) -> bool:
+    """Charts asked for without matplotlib (the [plot] extra): exit 2, like an engine whose
+    backend is not installed."""
+    from taskalloc.charts import PlotUnavailable
+
+    return isinstance(exc, PlotUnavailable)
+
+
 def _report(exc: BaseException) -> ExitCode:
     """Print what went wrong; return the exit code (re-raise with --debug or a system exit)."""
+    from taskalloc.problems.files import OutputError
     from taskalloc.problems.source import InputError
     from taskalloc.solvers import SolverUnavailable
     from taskalloc.solvers.engine import OptionError
@@ -119,6 +131,12 @@ def _report(exc: BaseException) -> ExitCode:
         return ExitCode.BAD_INPUT
     if isinstance(exc, SolverUnavailable):
         console.print(in_flags(str(exc)))
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, OutputError):  # an output that would destroy an input
+        console.print(str(exc))
+        return ExitCode.BAD_INPUT
+    if _plot_unavailable(exc):
+        console.print(str(exc))
         return ExitCode.BAD_INPUT
     if isinstance(exc, KeyboardInterrupt):
         console.print("interrupted")

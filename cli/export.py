@@ -51,10 +51,10 @@ def export(
     else:
         fmt_name = "lp"
     exported = export_model(problem, fmt_name)
-    write(exported.text, output)
+    write(exported.text, output, [problem_file])
     if output is not None and str(output) != "-":
         for suffix, text in exported.sidecars.items():
-            write(text, output.with_suffix(suffix))
+            write(text, output.with_suffix(suffix), [problem_file])
     say(
         f"{fmt_name}: {exported.variables} variables ({exported.binary} binary), "
         f"{exported.constraints} constraints; objective: {exported.objective}"

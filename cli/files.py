@@ -4,6 +4,7 @@ and writing data to stdout or to a file (atomically, by :mod:`taskalloc.problems
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,15 +16,21 @@ if TYPE_CHECKING:
     from taskalloc.problems.problem import Problem
 
 
-def write(text: str, output: Path | None) -> None:
-    """Write data to ``output`` atomically, or to stdout (None or ``-``)."""
+def write(data: str | bytes, output: Path | None, inputs: Sequence[str | Path | None] = ()) -> None:
+    """Write data to stdout (``output`` None or ``-``) or to ``output`` by the one writer,
+    :func:`taskalloc.problems.files.write_atomic`: atomically, into a device or pipe, through
+    a symlink, and never over one of the command's ``inputs`` (OutputError: exit 2)."""
     if output is None or str(output) == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(data)
+            sys.stdout.flush()
         return
     from taskalloc.problems.files import write_atomic
 
-    write_atomic(output, text)
+    write_atomic(output, data, inputs=inputs)
 
 
 def format_for(output: Path | None, fmt: str | None) -> str:

@@ -63,7 +63,7 @@ def import_(
         fail(ExitCode.BAD_INPUT, f"--sense applies to gap only, not {kind.value}")
     data = import_file(kind.value, instance, sense=sense.value if sense else None)
     problem = problem_from_dict(data, str(data.get("name") or "import"))
-    write(dumps(data, format_for(output, fmt.value if fmt else None)), output)
+    write(dumps(data, format_for(output, fmt.value if fmt else None)), output, [instance])
     src = data.get("x-source", {})
     extra = ""
     if src.get("sense") == "max":

@@ -36,6 +36,13 @@ class Policy(StrEnum):
     first_fit = "first-fit"
 
 
+class ExecutorName(StrEnum):
+    """Where a batch (or `compare`) runs its problems: local worker processes, or Ray."""
+
+    local = "local"
+    ray = "ray"
+
+
 class DataFormat(StrEnum):
     yaml = "yaml"
     json = "json"

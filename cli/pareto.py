@@ -51,6 +51,7 @@ def solve_front(
 ) -> None:
     """Compute the front, write its plans and summary (see the module docstring)."""
     from taskalloc.problems.evaluate import check
+    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.pareto import TermError, check_terms, nondominated, summary, table
     from taskalloc.problems.plan import Status, dumps, plan_from_text, read_plan
     from taskalloc.solvers import pareto
@@ -65,6 +66,9 @@ def solve_front(
         fail(ExitCode.BAD_INPUT, "--pareto needs --out-dir DIR (the directory for the plan files)")
     if out_dir.exists() and not out_dir.is_dir():
         fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
+    inputs = [problem_file, hint, reference_front]
+    if output is not None and str(output) != "-":
+        refuse_inputs(output, inputs)  # before the run, not after it
     problem = load(problem_file)
     try:
         terms = check_terms(problem, parse_terms(terms_text))
@@ -143,7 +147,7 @@ def solve_front(
             rep = check(problem, plan_from_text(str(target), text.encode("utf-8")))
             if not rep.ok:  # the file as written, read back
                 raise RuntimeError(f"plan {i} of the front fails its check: {rep.violations[0]}")
-            write(text, target)
+            write(text, target, inputs)
             files.append(str(target))
         data = summary(
             terms,
@@ -165,7 +169,7 @@ def solve_front(
                 "seconds": round(max(r.seconds for r in results), 4),
             },
         )
-        write(dumps(data, fmt_name), output)
+        write(dumps(data, fmt_name), output, inputs)
     for line in table(data):
         say(line)
     say(f"{len(built)} plan files written to {out_dir}")

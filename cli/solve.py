@@ -19,6 +19,7 @@ from .options import (
     LIMITS,
     PARETO,
     EngineName,
+    ExecutorName,
     Policy,
     output_option,
 )
@@ -31,11 +32,6 @@ class SolveFormat(StrEnum):
     yaml = "yaml"
     json = "json"
     jsonl = "jsonl"
-
-
-class ExecutorName(StrEnum):
-    local = "local"
-    ray = "ray"
 
 
 AUTO_HELP = (
@@ -460,6 +456,7 @@ def solve_one(
     """Solve one problem and write its plan (see :func:`solve`)."""
     import threading
 
+    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.plan import read_plan
     from taskalloc.solvers import choose
     from taskalloc.solvers.run import solve_problem, stdout_to_stderr
@@ -470,6 +467,8 @@ def solve_one(
     problem = load(problem_file)
     path = None if problem_file == "-" else problem_file
     fmt_name = format_for(output, fmt.value if fmt is not None else None)
+    if output is not None and str(output) != "-":
+        refuse_inputs(output, [problem_file, hint])  # before the run, not after it
     if hint is not None:
         hint_plan = read_plan(hint)
         if hint_plan.problem_sha256 != problem.sha256:
@@ -492,7 +491,7 @@ def solve_one(
                 warn=warn_ignored,
             )
         assert res.plan_text is not None
-        write(res.plan_text, output)
+        write(res.plan_text, output, [problem_file, hint])
     if res.structural:
         fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     if res.summary:

@@ -17,7 +17,18 @@ from taskalloc.cli.app import app
 from taskalloc.problems.generate import generate
 from tests.helpers import EXAMPLES, cli, node, prob_dict, task, write_problem
 
-COMMANDS = ["solve", "validate", "check", "report", "generate", "import", "export", "schema"]
+COMMANDS = [
+    "solve",
+    "validate",
+    "check",
+    "report",
+    "compare",
+    "diff",
+    "generate",
+    "import",
+    "export",
+    "schema",
+]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
