@@ -11,9 +11,6 @@ term, fitness, bound, gap, seconds, checked; in table, JSON, Markdown or CSV on 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -507,6 +504,10 @@ def print_table(console: Any, rows: list[Row], terms: list[str], several: bool) 
 
 
 def render(rows: list[Row], terms: list[str], fmt: str, problem: Problem, several: bool) -> str:
+    import csv
+    import io
+    import json
+
     if fmt == "json":
         out = {
             "problem": {"name": problem.name, "sha256": problem.sha256},

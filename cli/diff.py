@@ -7,8 +7,6 @@ or JSON on stdout, and exits like ``diff``: 0 when the plans are equal, 1 when t
 
 from __future__ import annotations
 
-import json
-import shutil
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -96,6 +94,8 @@ def diff(
         )
         d = diff_stated(a, b)
     if fmt == DiffFormat.json:
+        import json
+
         out = {"a": _name(plan_a), "b": _name(plan_b), **d.to_dict()}
         typer.echo(json.dumps(out, indent=2))
     elif d.equal:
@@ -206,6 +206,8 @@ def text_lines(d: PlanDiff, name_a: str, name_b: str) -> list[str]:
     if d.utilisation:
         lines += ["", f"utilisation ({how}; nodes that changed, a -> b)"]
         width = min(max(len(n) for n in d.utilisation), 32)
+        import shutil
+
         columns = max(60, shutil.get_terminal_size((80, 24)).columns)
         for node, row in d.utilisation.items():
             parts = [

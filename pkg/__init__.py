@@ -8,7 +8,7 @@ The public API (``docs/python-api.md`` shows it at work)::
     result = taskalloc.solve(problem, "cpsat", time_limit=10)
     plan = result.to_plan(problem)                      # checked: metrics by the evaluator
     assert taskalloc.check(problem, plan).ok
-    print(taskalloc.report(problem, plan))              # table, json, markdown, csv, dict
+    print(taskalloc.report(problem, plan, view="nodes"))   # views; table, json, ..., html
     taskalloc.write_plan(plan, "plan.yaml")
 
     builder = taskalloc.ProblemBuilder("fleet")         # or build the problem in code

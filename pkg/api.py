@@ -6,7 +6,7 @@ Every function imports what it needs when called, so that ``import taskalloc`` s
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.problem import Problem
     from taskalloc.solvers.result import Result
 
-ReportFormat = Literal["table", "json", "markdown", "csv", "dict"]
+ReportFormat = Literal["table", "json", "markdown", "csv", "dict", "html"]
 
 
 def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None = None) -> Problem:
@@ -95,27 +95,47 @@ def write_plan(
     write_atomic(target, plan.dumps(chosen))
 
 
-def report(problem: Problem, plan: Plan | Result, fmt: ReportFormat = "table") -> Any:
-    """The utilisation and fitness report of a plan, recomputed from the problem and the
-    plan's assignments: ``"table"`` (text), ``"json"``, ``"markdown"``, ``"csv"`` (strings)
-    or ``"dict"`` (the JSON report as a dict)."""
+def report(
+    problem: Problem,
+    plan: Plan | Result,
+    fmt: ReportFormat = "table",
+    *,
+    view: str | Sequence[str] = "summary",
+) -> Any:
+    """A plan's report, recomputed from the problem and the plan's assignments.
+
+    ``view``: ``"summary"`` (utilisation, objective terms, fitness, unplaced tasks and why),
+    ``"nodes"`` (each node's replicas, devices and load), ``"tasks"`` (each task's nodes,
+    times, slack, why it is unplaced), ``"schedule"`` (a Gantt chart; scheduling problems), or
+    several (a list, or ``"nodes,tasks"``). ``fmt``: ``"table"`` (text), ``"json"``,
+    ``"markdown"``, ``"csv"`` (one view) as strings; ``"dict"``, the JSON as data;
+    ``"html"``, the self-contained HTML report with its charts (every view; needs matplotlib,
+    ``pip install 'taskalloc[plot]'``). A view the problem cannot have, or several in CSV,
+    raises :class:`OptionError`.
+    """
     from taskalloc.problems.evaluate import evaluate
 
-    from . import render
-
+    if fmt not in ("table", "json", "markdown", "csv", "dict", "html"):
+        raise ValueError(f"fmt: {fmt!r} is not one of table, json, markdown, csv, dict, html")
     chosen = _plan(problem, plan)
     ev = evaluate(problem, chosen.assignments)
+    if fmt == "html":
+        from . import html
+
+        text, _ = html.render(problem, chosen, ev)
+        return text
+    from . import views
+
+    names = views.parse_views([view] if isinstance(view, str) else list(view))
     if fmt == "dict":
-        return render.report_data(problem, chosen, ev)
-    writers = {
-        "table": render.table_text,
-        "json": render.json_report,
-        "markdown": render.markdown,
-        "csv": render.csv_report,
-    }
-    if fmt not in writers:
-        raise ValueError(f"fmt: {fmt!r} is not one of table, json, markdown, csv, dict")
-    return writers[fmt](problem, chosen, ev)
+        import json
+
+        if names == ["summary"]:
+            from . import render
+
+            return render.report_data(problem, chosen, ev)
+        return json.loads(views.render(problem, chosen, ev, names, "json"))
+    return views.render(problem, chosen, ev, names, fmt)
 
 
 def _plan(problem: Problem, plan: Plan | Result) -> Plan:

@@ -467,9 +467,10 @@ def devices(nodes: Sequence[NodeView], pools: Sequence[PoolView]) -> Chart | Non
 def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
     """Rows = nodes (one lane per set of overlapping replicas), bars = replicas; dependencies
     as arrows, deadlines and due dates as ticks, gangs hatched, late parts marked."""
-    from taskalloc.problems.views import lanes, makespan
+    from taskalloc.problems.views import lanes
+    from taskalloc.problems.views import span as end_of
 
-    span = makespan(rows)
+    span = end_of(rows)
     if not rows or span <= 0:
         return None
     by_node: dict[str, list[Placement]] = {}
@@ -679,11 +680,12 @@ def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
 
 
 def time_extent(problem: Problem, rows: Sequence[Placement]) -> float:
-    """The right end of a schedule's time axis: the makespan, widened to show deadlines and
-    due dates up to a quarter past it (later ones are written at the edge)."""
-    from taskalloc.problems.views import makespan
+    """The right end of a schedule's time axis: the latest end of a replica (a service's: the
+    horizon), widened to show deadlines and due dates up to a quarter past it (later ones are
+    written at the edge)."""
+    from taskalloc.problems.views import span as end_of
 
-    span = makespan(rows)
+    span = end_of(rows)
     tasks = {t.id: t for t in problem.tasks}
     marks = [
         m

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.evaluate import Evaluation
     from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
-    from taskalloc.problems.views import DeviceCounts, NodeView, PoolView, TaskView
+    from taskalloc.problems.views import NodeView, PoolView, TaskView
 
 
 def esc(x: object) -> str:
@@ -72,12 +72,11 @@ def collect(
     plan: Plan,
     ev: Evaluation,
     *,
-    devices: DeviceCounts | None = None,
     front: Front | None = None,
 ) -> ReportData:
     from taskalloc.problems.views import node_views, pool_views, task_views
 
-    nodes = node_views(problem, plan.assignments, ev, devices=devices)
+    nodes = node_views(problem, plan.assignments, ev)
     return ReportData(
         problem=problem,
         plan=plan,
@@ -495,12 +494,13 @@ def render(
     *,
     plan_file: str | None = None,
     link_from: Path | None = None,
-    devices: DeviceCounts | None = None,
 ) -> tuple[str, list[ch.Chart]]:
-    """The HTML report and its charts (for --svg/--png); raises charts.PlotUnavailable."""
+    """The HTML report and its charts (for --svg/--png); raises charts.PlotUnavailable.
+    ``plan_file``: where the plan is, to find the other plans of its Pareto front beside it;
+    ``link_from``: the directory the page's links to them are relative to."""
     ch.require()
     front = find_front(plan, plan_file, link_from)
-    data = collect(problem, plan, ev, devices=devices, front=front)
+    data = collect(problem, plan, ev, front=front)
     charts = report_charts(data)
     return page(data, charts), charts
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.evaluate import Evaluation
     from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
-    from taskalloc.problems.views import DeviceCounts, NodeView, Placement, TaskView
+    from taskalloc.problems.views import NodeView, Placement, TaskView
 
 VIEWS = ("summary", "nodes", "tasks", "schedule")
 
@@ -70,13 +70,10 @@ def _pct(u: float) -> str:
 class _Data:
     """The view data of one plan, computed once and shared by every view and format."""
 
-    def __init__(
-        self, problem: Problem, plan: Plan, ev: Evaluation, devices: DeviceCounts | None = None
-    ) -> None:
+    def __init__(self, problem: Problem, plan: Plan, ev: Evaluation) -> None:
         self.problem = problem
         self.plan = plan
         self.ev = ev
-        self.devices = devices
         self._nodes: list[NodeView] | None = None
         self._tasks: list[TaskView] | None = None
         self._schedule: list[Placement] | None = None
@@ -86,9 +83,7 @@ class _Data:
         if self._nodes is None:
             from taskalloc.problems.views import node_views
 
-            self._nodes = node_views(
-                self.problem, self.plan.assignments, self.ev, devices=self.devices
-            )
+            self._nodes = node_views(self.problem, self.plan.assignments, self.ev)
         return self._nodes
 
     @property
@@ -436,9 +431,10 @@ def gantt_lines(d: _Data, width: int) -> list[str]:
     """The schedule as text: one row per node and lane (replicas that overlap in time on a node
     go to separate lanes), time scaled to ``width`` columns; each replica is ``[name───]``."""
     from taskalloc.problems.views import lanes, makespan
+    from taskalloc.problems.views import span as end_of
 
     rows = d.schedule
-    span = makespan(rows)
+    span = end_of(rows)
     by_node: dict[str, list[Placement]] = {}
     for pl in rows:
         by_node.setdefault(pl.node, []).append(pl)
@@ -461,7 +457,8 @@ def gantt_lines(d: _Data, width: int) -> list[str]:
             head = name.ljust(label_w) if i == 0 else " " * label_w
             out.append(f"{head} │{''.join(line)}│")
     unit = f"{_fmt(round(per_col, 2))} time unit" + ("" if per_col == 1 else "s")
-    out.append(f"{' ' * label_w}  makespan {span}; one column = {unit}")
+    services = f" (services run to {span})" if makespan(rows) < span else ""
+    out.append(f"{' ' * label_w}  makespan {makespan(rows)}{services}; one column = {unit}")
     return out
 
 
@@ -521,12 +518,11 @@ def render(
     ev: Evaluation,
     views: Sequence[str],
     fmt: str,
-    *,
-    devices: DeviceCounts | None = None,
 ) -> str:
     """Every view in ``fmt`` (json, markdown, csv; ``table`` as plain text 160 columns wide).
-    ``devices`` (node -> resource -> device count) overrides the problem's."""
-    d = _Data(problem, plan, ev, devices)
+    Raises :class:`ViewError` for a view the problem cannot have (``schedule`` of a
+    placement problem) or several views in CSV."""
+    d = _Data(problem, plan, ev)
     if "schedule" in views:
         _check_schedule(problem)
     if fmt == "json":

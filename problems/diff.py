@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .entities import Problem
 from .plan import Assignment, Plan
-from .problem import Problem
 from .views import assignment_devices
 
 

@@ -15,10 +15,12 @@ Everything here is computed from the problem, the plan's assignments and the eva
 * :func:`pool_views`: nodes aggregated by pool (``count`` entries of the problem file), for
   fleets too large to show node by node.
 
-Devices: a node's device counts are read from the problem (``devices`` of a node entry, revision
-2); the devices a replica uses from its assignment (``devices: {gpu: [3]}``). Both are read
-defensively: a problem or plan without them simply has no device figures. ``devices=`` lets a
-caller pass node -> resource -> device count explicitly.
+Devices (FORMATS.md revision 2): a node's devices are the problem's (:attr:`Node.devices
+<taskalloc.problems.entities.Node.devices>`, each of :meth:`~taskalloc.problems.entities.Node.
+device_size`), the devices a replica uses its assignment's (:attr:`Assignment.devices
+<taskalloc.problems.plan.Assignment.devices>`), and the load of each device the evaluator's
+(``Evaluation.device_utilisation``: the peak over time in a schedule), so that every report
+shows what ``check`` judged. A version-1 problem has no device figures.
 """
 
 from __future__ import annotations
@@ -30,13 +32,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .entities import Problem
 from .evaluate import Evaluation, fitness_weights
 from .plan import Assignment
-from .problem import Problem
-
-#: node -> resource -> number of devices the node's capacity of that resource is split into
-DeviceCounts = Mapping[str, Mapping[str, int]]
-
 
 # -- placements ------------------------------------------------------------------------------
 
@@ -52,6 +50,7 @@ class Placement:
     end: int | None = None
     devices: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     of: int = 1  # replicas of its task
+    service: bool = False  # a replica of a service (runs for the whole plan)
 
     @property
     def label(self) -> str:
@@ -78,18 +77,9 @@ class Placement:
         return d
 
 
-def assignment_devices(a: Any) -> dict[str, tuple[int, ...]]:
+def assignment_devices(a: Assignment) -> dict[str, tuple[int, ...]]:
     """The devices an assignment names (``devices: {gpu: [3]}``), or {} when it names none."""
-    raw = getattr(a, "devices", None)
-    if not isinstance(raw, Mapping):
-        return {}
-    out: dict[str, tuple[int, ...]] = {}
-    for r, ids in raw.items():
-        if isinstance(ids, int) and not isinstance(ids, bool):
-            out[str(r)] = (ids,)
-        elif isinstance(ids, Sequence) and not isinstance(ids, str):
-            out[str(r)] = tuple(int(i) for i in ids if isinstance(i, int | float))
-    return out
+    return {r: tuple(ids) for r, ids in (a.devices or {}).items()}
 
 
 def placements(problem: Problem, assignments: Sequence[Assignment]) -> list[Placement]:
@@ -105,39 +95,12 @@ def placements(problem: Problem, assignments: Sequence[Assignment]) -> list[Plac
             a.end,
             assignment_devices(a),
             tasks[ti[a.task]].replicas,
+            tasks[ti[a.task]].service,
         )
         for a in assignments
         if a.task in ti and a.node in ni
     ]
     out.sort(key=lambda p: (ti[p.task], p.replica))
-    return out
-
-
-def device_counts(
-    problem: Problem, devices: DeviceCounts | None = None
-) -> dict[str, dict[str, int]]:
-    """node id -> resource -> device count, for nodes that split a resource into devices.
-
-    ``devices`` wins when given; otherwise each node's ``devices`` (revision 2), read from the
-    compiled node when it has the attribute, else from the node's entry in the file.
-    """
-    if devices is not None:
-        return {n: {r: int(k) for r, k in d.items() if int(k) >= 1} for n, d in devices.items()}
-    out: dict[str, dict[str, int]] = {}
-    raw_nodes = problem.source.raw.get("nodes") if isinstance(problem.source.raw, dict) else None
-    for node in problem.nodes:
-        d = getattr(node, "devices", None)
-        if not isinstance(d, Mapping) and isinstance(raw_nodes, list):
-            entry = raw_nodes[node.spec_index] if node.spec_index < len(raw_nodes) else None
-            d = entry.get("devices") if isinstance(entry, dict) else None
-        if isinstance(d, Mapping):
-            counts = {
-                str(r): int(k)
-                for r, k in d.items()
-                if isinstance(k, int | float) and not isinstance(k, bool) and int(k) >= 1
-            }
-            if counts:
-                out[node.id] = counts
     return out
 
 
@@ -227,17 +190,12 @@ class NodeView:
 
 
 def node_views(
-    problem: Problem,
-    assignments: Sequence[Assignment],
-    ev: Evaluation,
-    *,
-    devices: DeviceCounts | None = None,
+    problem: Problem, assignments: Sequence[Assignment], ev: Evaluation
 ) -> list[NodeView]:
     """One row per node of the problem, in the problem's order."""
     by_node: dict[str, list[Placement]] = defaultdict(list)
     for p in placements(problem, assignments):
         by_node[p.node].append(p)
-    counts = device_counts(problem, devices)
     out = []
     for n in problem.nodes:
         util = ev.utilisation.get(n.id, {})
@@ -258,52 +216,26 @@ def node_views(
                     else None
                 ),
                 replicas=reps,
-                devices=_device_loads(problem, n.index, reps, counts.get(n.id, {})),
+                devices=_device_loads(problem, n.index, ev),
                 cost=n.cost,
             )
         )
     return out
 
 
-def _device_loads(
-    problem: Problem, node: int, reps: Sequence[Placement], counts: Mapping[str, int]
-) -> dict[str, DeviceLoad]:
-    """Per split resource of a node, the load on each device (FORMATS.md revision 2: a replica
-    with demand d <= size takes d on its one device, a larger one takes size on each of its)."""
+def _device_loads(problem: Problem, node: int, ev: Evaluation) -> dict[str, DeviceLoad]:
+    """Per resource the node splits into devices, the load on each device, as the evaluator
+    found it (its utilisation times the device's size; the peak over time in a schedule)."""
     n = problem.nodes[node]
+    found = ev.device_utilisation.get(n.id, {})
     out: dict[str, DeviceLoad] = {}
-    for r, k in counts.items():
-        cap = n.capacity.get(r, 0.0)
-        if k < 1 or cap <= 0:
+    for r in problem.resources:  # in the problem's resource order
+        k = n.devices.get(r, 0)
+        size = n.device_size(r)
+        if k < 1 or size <= 0:
             continue
-        size = cap / k
-        # (start, end, device, amount) pieces; placement problems use one instant
-        pieces: list[tuple[int, int, int, float]] = []
-        for p in reps:
-            ids = [i for i in p.devices.get(r, ()) if 0 <= i < k]
-            if not ids:
-                continue
-            d = problem.tasks[problem.task_index[p.task]].demand_at(node).get(r, 0.0)
-            share = d if len(ids) == 1 and d <= size * (1 + 1e-9) else size
-            s, e = (p.start or 0, p.end or 0) if problem.scheduling else (0, 1)
-            if problem.scheduling and e <= s:
-                continue
-            pieces.extend((s, e, i, share) for i in ids)
-        load = [0.0] * k
-        if problem.scheduling:
-            for i in range(k):
-                events = sorted(
-                    [(s, 1, q) for s, _, j, q in pieces if j == i]
-                    + [(e, 0, q) for _, e, j, q in pieces if j == i]
-                )
-                cur = 0.0
-                for _, kind, q in events:
-                    cur += q if kind else -q
-                    load[i] = max(load[i], cur)
-        else:
-            for _, _, i, q in pieces:
-                load[i] += q
-        out[r] = DeviceLoad(r, k, size, load)
+        util = list(found.get(r, ())) or [0.0] * k
+        out[r] = DeviceLoad(r, k, size, [u * size for u in util])
     return out
 
 
@@ -506,6 +438,14 @@ def lanes(rows: Sequence[Placement]) -> list[int]:
 
 
 def makespan(rows: Sequence[Placement]) -> int:
+    """The latest end of a replica that is not a service's (FORMATS.md: ``makespan`` ignores
+    services), as the objective term counts it."""
+    return max((p.end or 0 for p in rows if not p.service), default=0)
+
+
+def span(rows: Sequence[Placement]) -> int:
+    """The latest end of any replica, services' (which run to the horizon) included: where a
+    time axis ends."""
     return max((p.end or 0 for p in rows), default=0)
 
 
@@ -536,13 +476,13 @@ def load_over_time(
     by_pool: bool = False,
 ) -> LoadOverTime:
     """Time-binned utilisation of every node (or pool, summing its members' loads and
-    capacities) over [0, makespan)."""
+    capacities) over [0, the latest end of a replica)."""
     import numpy as np
 
     rows = schedule(problem, assignments)
-    span = makespan(rows)
-    nbins = max(1, min(bins, span)) if span > 0 else 1
-    edges = np.linspace(0.0, float(max(span, 1)), nbins + 1)
+    end = span(rows)
+    nbins = max(1, min(bins, end)) if end > 0 else 1
+    edges = np.linspace(0.0, float(max(end, 1)), nbins + 1)
     lo, hi = edges[:-1], edges[1:]
     width = hi - lo
     keys = [n.pool if by_pool else n.id for n in problem.nodes]

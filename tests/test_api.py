@@ -4,6 +4,7 @@ cheap to import, and the walk-through of docs/python-api.md run cell by cell."""
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -108,6 +109,43 @@ def test_the_flow_on_a_file() -> None:
         taskalloc.report(problem, result, "pdf")  # type: ignore[arg-type]
 
 
+def test_report_views_and_html_from_python() -> None:
+    """The views and the HTML report of `taskalloc report`, as a library call: the same text
+    as the command's (the renderers are taskalloc.views and taskalloc.html)."""
+    problem = taskalloc.load(EXAMPLES / "gpu-cluster.yaml")
+    result = taskalloc.solve(problem, "greedy")
+    plan = result.to_plan(problem)
+    nodes = taskalloc.report(problem, plan, "dict", view="nodes")
+    assert {n["node"] for n in nodes["nodes"]} == {n.id for n in problem.nodes}
+    assert any("devices" in n for n in nodes["nodes"])
+    both = taskalloc.report(problem, plan, "json", view="nodes,tasks")
+    assert list(json.loads(both)) == ["nodes", "tasks"]
+    assert taskalloc.report(problem, plan, "dict") == json.loads(
+        taskalloc.report(problem, plan, "json")
+    )
+    gantt = taskalloc.report(problem, plan, view=["schedule"])
+    assert gantt.startswith("Schedule") and "makespan 280" in gantt
+    with pytest.raises(taskalloc.OptionError, match="view: unknown view 'gant'"):
+        taskalloc.report(problem, plan, view="gant")
+    with pytest.raises(taskalloc.OptionError, match="format: csv holds one view"):
+        taskalloc.report(problem, plan, "csv", view=["nodes", "tasks"])
+    page = taskalloc.report(problem, plan, "html")
+    assert page.startswith("<!DOCTYPE html>") and 'data-chart="devices"' in page
+    placement = taskalloc.load(EXAMPLES / "inference-fleet.yaml")
+    with pytest.raises(taskalloc.OptionError, match="this is a placement problem"):
+        taskalloc.report(placement, taskalloc.solve(placement, "greedy"), view="schedule")
+
+
+def test_report_renderers_stay_lazy() -> None:
+    """The report modules import no matplotlib, numpy or rich until they draw."""
+    code = (
+        "import sys, taskalloc.views, taskalloc.html, taskalloc.charts;"
+        "print(','.join(m for m in ('matplotlib', 'numpy', 'rich', 'ortools') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", out.stdout
+
+
 def test_python_api_page_runs_cell_by_cell(capsys: pytest.CaptureFixture[str]) -> None:
     """Every ```python block of docs/python-api.md, in order, in one namespace."""
     page = (ROOT / "docs" / "python-api.md").read_text()
@@ -121,6 +159,7 @@ def test_python_api_page_runs_cell_by_cell(capsys: pytest.CaptureFixture[str]) -
     assert "replicaz: unknown key" in out
     assert "(negative).demand.cpu: must be >= 0, got -1" in out
     assert "13 nodes; the original still has 14" in out
+    assert "train-0 runs on a100-" in out and "report.html" in out
     assert "allowed: train-0: node cpu-1 is not allowed" in out
     assert "capacity: node cpu-1: gpu load 2 > capacity 0" in out
     assert "polcy: not an option of engine greedy (did you mean policy?" in out

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -181,39 +180,29 @@ def test_pareto_front_in_chromium(chromium: str, tmp_path: Path) -> None:
 def test_devices_in_chromium(chromium: str, tmp_path: Path) -> None:
     page = tmp_path / "devices.html"
     page.write_text(_device_page(), encoding="utf-8")
-    _look(page, "report-devices", {"utilisation", "devices"})
+    _look(page, "report-devices", {"utilisation", "devices", "gantt", "load"})
 
 
 # -- without a browser -----------------------------------------------------------------------
 
 
 def _device_page() -> str:
-    """A report with devices from hand-made plan data (revision 2 ``devices``)."""
+    """The report of the revision-2 example solved by the greedy: GPUs split into devices
+    (shared by services and notebooks, whole ones for a gang that starts together)."""
     from taskalloc.html import render
-    from tests.helpers import make, node, prob, task
-    from tests.problems.test_views import DevAsg
 
-    p = prob(
-        [node("g", {"cpu": 64, "gpu": 8}, count=3)],
-        [task("nb", {"gpu": 0.25}, replicas=2), task("train", {"gpu": 4}), task("x", {"cpu": 8})],
-    )
-    a = [
-        DevAsg("nb", 0, "g-1", devices={"gpu": [3]}),
-        DevAsg("nb", 1, "g-2", devices={"gpu": [0]}),
-        DevAsg("train", 0, "g-1", devices={"gpu": [4, 5, 6, 7]}),
-        DevAsg("x", 0, "g-3"),
-    ]
-    plan = make(p, [])
-    plan = replace(plan, assignments=a)  # type: ignore[arg-type]
-    text, charts = render(
-        p, plan, evaluate(p, a), devices={f"g-{i}": {"gpu": 8} for i in (1, 2, 3)}
-    )
-    assert [c.name for c in charts] == ["utilisation", "devices"]
-    assert "gpu 4,5,6,7" in text  # the node table says which devices
+    problem = read("examples/gpu-cluster.yaml")
+    plan = read_plan(str(PLANS / "gpu-cluster.plan.yaml"))
+    ev = evaluate(problem, plan.assignments)
+    text, charts = render(problem, plan, ev)
+    assert [c.name for c in charts] == ["utilisation", "devices", "gantt", "load"]
+    # the node table says which devices each replica uses: the gang's workers take whole GPUs
+    worker = next(a for a in plan.assignments if a.task == "pretrain-worker")
+    assert worker.devices and f"gpu {','.join(map(str, worker.devices['gpu']))}" in text
     return text
 
 
-def test_device_chart_from_hand_made_data() -> None:
+def test_device_chart_of_the_gpu_example() -> None:
     text = _device_page()
     assert 'data-chart="devices"' in text
 

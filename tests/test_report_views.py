@@ -2,7 +2,9 @@
 and the command as a user runs it (80 columns, NO_COLOR, pipes, -o suffixes).
 
 Golden files live in tests/data/golden/EXAMPLE/VIEW.EXT, made from the plans in
-tests/data/report/ (written once by the greedy). After an intended change of the output,
+tests/data/report/ (written once by the greedy: ``taskalloc solve examples/EXAMPLE.yaml -s
+greedy -o tests/data/report/EXAMPLE.plan.yaml``; gpu-cluster is the revision-2 example, with
+devices). After an intended change of the output,
 regenerate them with ``TASKALLOC_REGEN_GOLDEN=1 pytest tests/test_report_views.py`` and read
 the diff before committing it.
 """
@@ -24,7 +26,13 @@ from tests.helpers import DATA, EXAMPLES, cli, read
 
 GOLDEN = DATA / "golden"
 PLANS = DATA / "report"
-EXAMPLE_NAMES = ["inference-fleet", "training-pipeline", "consolidation", "replanning"]
+EXAMPLE_NAMES = [
+    "inference-fleet",
+    "training-pipeline",
+    "consolidation",
+    "replanning",
+    "gpu-cluster",
+]
 FORMATS = {"table": "txt", "json": "json", "markdown": "md", "csv": "csv"}
 REGEN = os.environ.get("TASKALLOC_REGEN_GOLDEN") == "1"
 ANSI = re.compile(r"\x1b\[")
@@ -182,37 +190,48 @@ def test_output_never_replaces_an_input(tmp_path: Path) -> None:
     assert copy.read_bytes() == before
 
 
+def test_the_plans_are_greedy_plans_that_check() -> None:
+    from taskalloc.problems.evaluate import check
+
+    for example in EXAMPLE_NAMES:
+        problem = read(f"examples/{example}.yaml")
+        plan = read_plan(str(PLANS / f"{example}.plan.yaml"))
+        assert plan.solver.name == "greedy" and plan.problem_sha256 == problem.sha256
+        assert check(problem, plan).ok, example
+
+
 def test_devices_in_every_format() -> None:
-    """Per-device figures from hand-made plan data (FORMATS.md revision 2 ``devices``)."""
-    from dataclasses import replace
-
-    from taskalloc.views import render
-    from tests.helpers import make, node, prob, task
-    from tests.problems.test_views import DevAsg
-
-    p = prob(
-        [node("g", {"cpu": 64, "gpu": 4}, count=2)],
-        [task("nb", {"gpu": 0.5}, replicas=2), task("train", {"gpu": 2})],
-    )
-    a = [
-        DevAsg("nb", 0, "g-1", devices={"gpu": [3]}),
-        DevAsg("nb", 1, "g-2", devices={"gpu": [0]}),
-        DevAsg("train", 0, "g-1", devices={"gpu": [0, 1]}),
-    ]
-    plan = replace(make(p, []), assignments=a)  # type: ignore[arg-type]
-    ev = evaluate(p, a)
-    devices = {"g-1": {"gpu": 4}, "g-2": {"gpu": 4}}
+    """The device figures of the revision-2 example, solved by the greedy: the problem's
+    devices, the plan's device indices, the evaluator's loads, in every format."""
+    problem = read("examples/gpu-cluster.yaml")
+    plan = read_plan(str(PLANS / "gpu-cluster.plan.yaml"))
+    ev = evaluate(problem, plan.assignments)
+    split = {n.id: dict(n.devices) for n in problem.nodes if n.devices}
+    assert split  # the example splits GPUs into devices
 
     def out(view: str, fmt: str) -> str:
-        return render(p, plan, ev, [view], fmt, devices=devices)
+        return _render("gpu-cluster", [view], fmt)
 
-    nodes = json.loads(out("nodes", "json"))["nodes"]
-    assert nodes[0]["devices"]["gpu"]["utilisation"] == [1, 1, 0, 0.5]
-    assert nodes[0]["replicas"][0]["devices"] == {"gpu": [3]}
-    rows = list(csv.DictReader(io.StringIO(out("nodes", "csv"))))
-    assert rows[0]["gpu_devices"] == "1 1 0 0.5" and rows[1]["gpu_devices"] == "0.5 0 0 0"
-    assert "| g-1 | nb#0, train |" in out("nodes", "markdown")
-    assert "gpu: 100% 100% 0% 50%" in out("nodes", "markdown")
-    assert "g-1 (gpu 3), g-2 (gpu 0)" in out("tasks", "markdown")
-    assert "g-1:gpu 3 g-2:gpu 0" in out("tasks", "csv")
-    assert "gpu: 100% 100% 0% 50%" in out("nodes", "table")
+    nodes = {n["node"]: n for n in json.loads(out("nodes", "json"))["nodes"]}
+    assert {n for n, v in nodes.items() if "devices" in v} == set(split)
+    for node_id, counts in split.items():
+        for r, k in counts.items():
+            dev = nodes[node_id]["devices"][r]
+            assert dev["count"] == k
+            assert dev["utilisation"] == pytest.approx(ev.device_utilisation[node_id][r])
+    asg = {(a.task, a.replica): a for a in plan.assignments}
+    for n in nodes.values():
+        for rep in n["replicas"]:
+            a = asg[(rep["task"], rep["replica"])]
+            assert rep.get("devices", {}) == {r: list(i) for r, i in (a.devices or {}).items()}
+    rows = {r["node"]: r for r in csv.DictReader(io.StringIO(out("nodes", "csv")))}
+    node_id, counts = next(iter(split.items()))
+    r = next(iter(counts))
+    shown = [float(x) for x in rows[node_id][f"{r}_devices"].split()]
+    assert shown == pytest.approx(ev.device_utilisation[node_id][r], abs=1e-6)
+    a = next(a for a in plan.assignments if a.devices)
+    (r, ids), *_ = a.devices.items()  # type: ignore[union-attr]
+    where = f"{a.node} ({r} {','.join(str(i) for i in ids)})"
+    assert where in out("tasks", "markdown")
+    for fmt in ("table", "markdown"):
+        assert f"{r}: " in out("nodes", fmt)  # the per-device utilisation line

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from taskalloc.problems.diff import diff, diff_stated, match
-from taskalloc.problems.plan import read_plan
+from taskalloc.problems.plan import Assignment, read_plan
 from tests.helpers import DATA, EXAMPLES, ROOT, asg, cli, make, node, prob, task
-from tests.problems.test_views import DevAsg
 
 PLANS = DATA / "report"
 
@@ -135,13 +134,17 @@ def test_replicas_are_interchangeable() -> None:
 
 def test_newly_placed_and_devices_changed() -> None:
     p = prob(
-        [node("g", {"gpu": 8}), node("h", {"gpu": 8})],
+        [node(n, {"gpu": 8}, devices={"gpu": 8}) for n in ("g", "h")],
         [task("nb", {"gpu": 0.5}), task("opt", {"gpu": 1}, required=False)],
     )
-    a = [DevAsg("nb", 0, "g", devices={"gpu": [3]})]
-    b = [DevAsg("nb", 0, "g", devices={"gpu": [5]}), DevAsg("opt", 0, "h", devices={"gpu": [0]})]
-    pa, pb = make(p, []), make(p, [])
-    d = diff(p, replace(pa, assignments=a), replace(pb, assignments=b))  # type: ignore[arg-type]
+    a = [Assignment("nb", 0, "g", devices={"gpu": (3,)})]
+    b = [
+        Assignment("nb", 0, "g", devices={"gpu": (5,)}),
+        Assignment("opt", 0, "h", devices={"gpu": (0,)}),
+    ]
+    pa, pb = make(p, a), make(p, b)
+    assert pa.metrics["feasible"] and pb.metrics["feasible"]
+    d = diff(p, pa, pb)
     assert not d.equal
     assert [(c.a.devices, c.b.devices) for c in d.devices] == [({"gpu": (3,)}, {"gpu": (5,)})]
     assert [(r.task, r.node) for r in d.placed] == [("opt", "h")]

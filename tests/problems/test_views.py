@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.plan import Assignment
 from taskalloc.problems.views import (
     Placement,
-    device_counts,
     fitness_formula,
     lanes,
     load_over_time,
@@ -23,19 +21,6 @@ from taskalloc.problems.views import (
     task_views,
 )
 from tests.helpers import asg, node, prob, task
-
-
-@dataclass(frozen=True)
-class DevAsg:
-    """An assignment with FORMATS.md revision 2 ``devices`` (the plan reader may not keep them
-    yet: views read them with getattr)."""
-
-    task: str
-    replica: int
-    node: str
-    start: int | None = None
-    end: int | None = None
-    devices: Any = None
 
 
 def _placement():
@@ -152,38 +137,69 @@ def test_fitness_formula_weights():
     assert fw.text() == "fitness = 2 × cost + 3 × nodes = 2 × 0 + 3 × 1 = 3"
 
 
-def test_device_loads_from_hand_made_plan_data():
+def test_device_loads_are_the_problems_devices_and_the_plans():
+    """Device counts from the problem (a node's ``devices``), the devices of each replica from
+    its assignment, the load of each device as the evaluator found it."""
+    gpu = {"cpu": 32, "gpu": 8}
     p = prob(
-        [node("g", {"cpu": 32, "gpu": 8})],
+        [node("g", gpu, devices={"gpu": 8}), node("h", gpu)],
         [task("nb", {"gpu": 0.25}), task("nb2", {"gpu": 0.5}), task("train", {"gpu": 2})],
     )
     a = [
-        DevAsg("nb", 0, "g", devices={"gpu": [3]}),
-        DevAsg("nb2", 0, "g", devices={"gpu": [3]}),
-        DevAsg("train", 0, "g", devices={"gpu": [0, 1]}),
+        Assignment("nb", 0, "g", devices={"gpu": (3,)}),
+        Assignment("nb2", 0, "g", devices={"gpu": (3,)}),
+        Assignment("train", 0, "g", devices={"gpu": (0, 1)}),
     ]
     ev = evaluate(p, a)
-    nv = node_views(p, a, ev, devices={"g": {"gpu": 8}})[0]
+    assert ev.feasible, ev.violations
+    nv, unsplit = node_views(p, a, ev)
     dl = nv.devices["gpu"]
     assert (dl.count, dl.size) == (8, 1.0)
     assert dl.load == [1.0, 1.0, 0, 0.75, 0, 0, 0, 0]
+    assert dl.utilisation == ev.device_utilisation["g"]["gpu"]
     assert (dl.full, dl.partial, dl.free) == (2, 1, 5)
     assert [pl.devices_text() for pl in nv.replicas] == ["gpu 3", "gpu 3", "gpu 0,1"]
-    pools = pool_views(p, [nv])
-    assert pools[0].devices == {"gpu": (2, 1, 5)}
-    # without device counts (a v1 problem), no device figures
-    assert not node_views(p, a, ev)[0].devices
-    assert device_counts(p) == {}
+    pools = pool_views(p, [nv, unsplit])
+    assert pools[0].devices == {"gpu": (2, 1, 5)} and pools[1].devices == {}
+    assert not unsplit.devices  # a node that does not split its GPUs has no device figures
+    # a v1 problem (no node splits a resource): no device figures
+    v1 = prob([node("g", gpu)], [task("nb", {"gpu": 0.25})])
+    plain = [asg("nb", "g")]
+    assert not node_views(v1, plain, evaluate(v1, plain))[0].devices
 
 
 def test_device_loads_in_a_schedule_are_peaks():
     p = prob(
-        [node("g", {"gpu": 2})],
+        [node("g", {"gpu": 2}, devices={"gpu": 2})],
         [task("x", {"gpu": 0.5}, duration=4), task("y", {"gpu": 0.5}, duration=4)],
     )
     a = [
-        DevAsg("x", 0, "g", 0, 4, devices={"gpu": [1]}),
-        DevAsg("y", 0, "g", 4, 8, devices={"gpu": [1]}),
+        Assignment("x", 0, "g", 0, 4, devices={"gpu": (1,)}),
+        Assignment("y", 0, "g", 4, 8, devices={"gpu": (1,)}),
     ]
-    nv = node_views(p, a, evaluate(p, a), devices={"g": {"gpu": 2}})[0]
+    ev = evaluate(p, a)
+    assert ev.feasible, ev.violations
+    nv = node_views(p, a, ev)[0]
     assert nv.devices["gpu"].load == [0, 0.5]  # one after the other: peak 0.5
+
+
+def test_device_loads_of_a_greedy_plan_of_the_gpu_example():
+    """The bundled revision-2 example, solved by the greedy: every device figure of the view
+    is the evaluator's, and every replica that demands a split resource names its devices."""
+    from taskalloc.problems.problem import load_problem
+    from taskalloc.solvers import solve
+    from tests.helpers import EXAMPLES
+
+    p = load_problem(str(EXAMPLES / "gpu-cluster.yaml"))
+    result = solve(p, "greedy")
+    ev = evaluate(p, result.assignments)
+    assert ev.feasible
+    views = node_views(p, result.assignments, ev)
+    split = [nv for nv in views if nv.devices]
+    assert split and len(split) == sum(1 for n in p.nodes if n.devices)
+    for nv in split:
+        for r, dl in nv.devices.items():
+            assert dl.utilisation == pytest.approx(ev.device_utilisation[nv.id][r])
+            assert dl.count == p.nodes[p.node_index[nv.id]].devices[r]
+    on_devices = [pl for nv in split for pl in nv.replicas if pl.devices]
+    assert on_devices and all(pl.devices_text() for pl in on_devices)
