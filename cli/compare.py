@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .console import Settings, fail, say, warn
+from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .files import load, write
 from .options import ENGINE, IO, LIMITS, ExecutorName, output_option
@@ -120,6 +121,7 @@ def row_of(problem: Problem, engine: str, seed: int, result: RunResult, wall: fl
     from taskalloc.solvers.run import final_gap
 
     status = result.status or str(result.outcome)
+    message = result.message if not result.error_lines else "; ".join(result.error_lines[:3])
     row = Row(
         engine=result.solver or engine,
         seed=seed,
@@ -127,7 +129,8 @@ def row_of(problem: Problem, engine: str, seed: int, result: RunResult, wall: fl
         status=status,
         seconds=result.seconds,
         wall=wall,
-        message=result.message if not result.error_lines else "; ".join(result.error_lines[:3]),
+        # library messages name engines and options; the table names the flags (-s cpsat)
+        message=in_flags(message) if message else None,
     )
     if result.plan_text is None:
         return row

@@ -81,7 +81,7 @@ def _node_rows(problem: Problem, ev: Evaluation) -> list[tuple[str, str, float, 
 _LEVELS = "·▁▂▃▄▅▆▇█"
 
 
-def _device_glyphs(loads: list[float]) -> str:
+def device_glyphs(loads: list[float]) -> str:
     """One character per device: · idle, ▁ to █ by eighths of the device (█: full)."""
     return "".join(_LEVELS[0 if u <= 0 else max(1, min(8, math.ceil(u * 8 - 1e-9)))] for u in loads)
 
@@ -94,7 +94,7 @@ def _device_rows(ev: Evaluation) -> list[tuple[str, str, str, str]]:
             full = sum(1 for u in loads if u >= 1 - 1e-9)
             idle = sum(1 for u in loads if u <= 1e-12)
             summary = f"{full} full, {len(loads) - full - idle} partly used, {idle} idle"
-            rows.append((node_id, r, _device_glyphs(loads), summary))
+            rows.append((node_id, r, device_glyphs(loads), summary))
     return rows
 
 

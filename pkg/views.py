@@ -308,6 +308,15 @@ def _devices_cell(nv: NodeView) -> str:
     )
 
 
+def _device_marks(nv: NodeView, *, named: bool) -> str:
+    """``███▄····`` (``gpu ███▄····`` when ``named``): one mark per device, as the summary's
+    device table draws them (the numbers are in the JSON, Markdown and CSV views)."""
+    return "; ".join(
+        (f"{r} " if named else "") + summary.device_glyphs(dl.utilisation)
+        for r, dl in nv.devices.items()
+    )
+
+
 def _task_nodes(tv: TaskView) -> str:
     return ", ".join(
         pl.node + (f" ({pl.devices_text()})" if pl.devices else "") for pl in tv.placed
@@ -341,13 +350,16 @@ def _nodes_table(console: Console, d: _Data) -> None:
     title = f"Nodes ({used} of {len(d.nodes)} used)"
     if p.scheduling:
         title += "; load: peak (time-average)"
+    split = list(dict.fromkeys(r for nv in d.nodes for r in nv.devices))
+    if split:
+        title += f"; {'/'.join(split)} devices: one mark each, · idle to █ full"
     table = Table(title=title, title_justify="left")
     table.add_column("node", no_wrap=True)
     table.add_column("tasks", overflow="fold")
     for r in p.resources:
         table.add_column(r, justify="right", no_wrap=True, min_width=4)
-    if d.has_devices:
-        table.add_column("devices", overflow="fold")
+    if split:  # one split resource (the usual GPUs): marks alone, its name in the title
+        table.add_column("devices", no_wrap=True)
     wide = console.width >= 100 + 14 * len(p.resources)
     for nv in d.nodes:
         cells = [nv.id, ", ".join(_names(nv.replicas))]
@@ -361,8 +373,8 @@ def _nodes_table(console: Console, d: _Data) -> None:
             if nv.average is not None:
                 text += f" ({_pct(nv.average.get(r, 0.0))})"
             cells.append(text)
-        if d.has_devices:
-            cells.append(_devices_cell(nv))
+        if split:
+            cells.append(_device_marks(nv, named=len(split) > 1))
         table.add_row(*map(_text, cells), style=None if nv.used else "dim")
     print_whole(console, table)
 

@@ -233,5 +233,13 @@ def test_devices_in_every_format() -> None:
     (r, ids), *_ = a.devices.items()  # type: ignore[union-attr]
     where = f"{a.node} ({r} {','.join(str(i) for i in ids)})"
     assert where in out("tasks", "markdown")
-    for fmt in ("table", "markdown"):
-        assert f"{r}: " in out("nodes", fmt)  # the per-device utilisation line
+    assert f"{r}: " in out("nodes", "markdown")  # the per-device utilisation line
+    # the table draws one mark per device, as the summary's device table does
+    from taskalloc.render import device_glyphs
+
+    table = out("nodes", "table")
+    assert f"{r} devices: one mark each" in table
+    for node_id, counts in split.items():
+        marks = device_glyphs(ev.device_utilisation[node_id][r])
+        assert len(marks) == counts[r]
+        assert re.search(rf"{re.escape(node_id)} .*│ {re.escape(marks)} +│", table)
