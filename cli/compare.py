@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from taskalloc.solvers import ENGINES as REGISTRY
+
 from .console import Settings, fail, say, warn
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
@@ -37,7 +39,8 @@ PARALLEL = "Runs at once (the batch executor of solve)"
 STOPPING = "stopping the comparison: finished runs are kept (Ctrl-C again to abort)"
 #: seconds per run when -t is not given (every engine gets the same budget)
 DEFAULT_LIMIT = 10.0
-ENGINES = ("greedy", "cpsat", "mip", "ga")
+#: the engines compared by default: the greedy first (the baseline), then the registry's
+ENGINES = ("greedy", *(e for e in REGISTRY if e != "greedy"))
 
 
 class CompareFormat(StrEnum):
@@ -100,8 +103,6 @@ def _tidy(x: float | None) -> float | int | None:
 
 
 def parse_engines(text: str) -> list[str]:
-    from taskalloc.solvers import ENGINES as REGISTRY
-
     names = [s.strip() for s in text.split(",") if s.strip()]
     if not names:
         fail(ExitCode.BAD_INPUT, "-s: name at least one engine (e.g. greedy,cpsat,mip,ga)")
@@ -194,7 +195,7 @@ def compare(
         typer.Option(
             "--solvers",
             "-s",
-            help="Engines to compare, comma-separated: greedy, cpsat, mip, ga (or auto).",
+            help=f"Engines to compare, comma-separated: {', '.join(ENGINES)} (or auto).",
             metavar="ENGINE,...",
             rich_help_panel=ENGINE,
         ),
