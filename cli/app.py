@@ -23,7 +23,20 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import check, compare, diff, export, generate, imports, report, schema, solve, validate
+from . import (
+    check,
+    compare,
+    diff,
+    export,
+    generate,
+    imports,
+    replan,
+    report,
+    schema,
+    solve,
+    validate,
+    whatif,
+)
 from .console import Settings
 from .errors import install_sigterm, run_guarded
 from .exits import EXIT_CODES_HELP
@@ -141,6 +154,8 @@ _command(solve.solve)
 _command(validate.validate)
 _command(check.check)
 _command(report.report)
+_command(replan.replan)
+_command(whatif.whatif)
 _command(compare.compare)
 _command(diff.diff)
 _command(generate.generate)

@@ -16,7 +16,9 @@ The public API (``docs/python-api.md`` shows it at work)::
     state = taskalloc.PlanState(problem, plan.assignments)    # what-if, one change at a time
 
 Names: :func:`load`, :func:`solve`, :func:`pareto`, :func:`check`, :func:`report`,
-:func:`read_plan`, :func:`write_plan`; the types :class:`Problem` (``replace``, ``to_dict``,
+:func:`read_plan`, :func:`write_plan`, :func:`replan` and :func:`whatif` (a failed node, a
+drained pool, new work: the fewest moves; the weakest node), with their :class:`Replanned`,
+:class:`WhatIf` and :class:`ReplanError`; the types :class:`Problem` (``replace``, ``to_dict``,
 ``to_yaml``, ``to_json``), :class:`ProblemBuilder`, :class:`Plan`, :class:`PlanState` (the
 incremental evaluator: ``add``, ``remove``, ``violations``), :class:`Result`,
 :class:`Assignment`, :class:`Status`, :class:`CheckReport` and :class:`Violation` (what
@@ -33,7 +35,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .api import check, load, pareto, read_plan, report, solve, write_plan
+from .api import check, load, pareto, read_plan, replan, report, solve, whatif, write_plan
 
 __version__ = "0.1.0"
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.entities import Problem
     from taskalloc.problems.evaluate import CheckReport
     from taskalloc.problems.plan import Assignment, Plan, Status
+    from taskalloc.problems.replan import ReplanError, Replanned, WhatIf
     from taskalloc.problems.source import InputError
     from taskalloc.problems.state import PlanState, Violation
     from taskalloc.solvers import ENGINES, SolverUnavailable
@@ -58,6 +61,9 @@ _LAZY = {
     "OptionError": "taskalloc.solvers.engine",
     "Plan": "taskalloc.problems.plan",
     "PlanState": "taskalloc.problems.state",
+    "Replanned": "taskalloc.problems.replan",
+    "ReplanError": "taskalloc.problems.replan",
+    "WhatIf": "taskalloc.problems.replan",
     "Point": "taskalloc.solvers.clock",
     "Problem": "taskalloc.problems.entities",
     "ProblemBuilder": "taskalloc.problems.builder",
@@ -92,16 +98,21 @@ __all__ = [
     "Point",
     "Problem",
     "ProblemBuilder",
+    "ReplanError",
+    "Replanned",
     "Result",
     "SolverUnavailable",
     "Status",
     "Violation",
+    "WhatIf",
     "__version__",
     "check",
     "load",
     "pareto",
     "read_plan",
+    "replan",
     "report",
     "solve",
+    "whatif",
     "write_plan",
 ]
