@@ -213,7 +213,10 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
             if t.service or not reps:
                 continue
             started = [a for a in reps if a.start is not None and a.start < now]
-            hit = any(p.node_index[a.node] in failed for a in reps)
+            # a replica that ended before the failure is done: only unfinished work is lost
+            hit = any(
+                p.node_index[a.node] in failed and (a.end is None or a.end > now) for a in reps
+            )
             if started and not hit:
                 fixed.add(t.index)
             elif started and hit:
@@ -280,9 +283,7 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
         cf = cap_factor.get(n.get("id"))
         if cf is not None and isinstance(n.get("capacity"), dict):
             own = set(n.get("devices") or {})
-            n["capacity"] = {
-                r: q if r in own else _scaled(q, cf) for r, q in n["capacity"].items()
-            }
+            n["capacity"] = {r: q if r in own else _scaled(q, cf) for r, q in n["capacity"].items()}
     # removing tasks, and every reference to them
     gone = {p.tasks[i].id for i in removed}
     if gone:
@@ -645,6 +646,19 @@ def whatif_row(
             if u.task in ri
         )
     util = ev.get("fleet_utilisation") or {}
+    if not problem.scheduling:  # over the nodes left (the fleet's figure counts lost ones)
+        lost = {n for name in scenario.changes.fail for n in _node_set(problem, name, "fail")}
+        cap: dict[str, float] = {}
+        for node in problem.nodes:
+            if node.index not in lost:
+                for r, q in node.capacity.items():
+                    cap[r] = cap.get(r, 0.0) + q
+        load: dict[str, float] = {}
+        for a in plan.assignments:
+            task = problem.tasks[problem.task_index[a.task]]
+            for r, q in task.demand_at(problem.node_index[a.node]).items():
+                load[r] = load.get(r, 0.0) + q
+        util = {r: load.get(r, 0.0) / c for r, c in cap.items() if c > 0}
     if util:
         r, u = max(util.items(), key=lambda kv: kv[1])
         row.most_loaded = f"{r} {u * 100:.0f}%"
