@@ -160,6 +160,7 @@ def replan(
     from taskalloc.problems.plan import read_plan
     from taskalloc.problems.replan import Changes, moves_of, replan_problem
     from taskalloc.solvers import choose
+    from taskalloc.solvers.features import refuse_unhandled
     from taskalloc.solvers.run import SolveOptions, solve_problem, stdout_to_stderr
 
     from .exits import EXIT_FOR_OUTCOME
@@ -203,6 +204,7 @@ def replan(
         options=engine_options,
     )
     engine = choose(rp.problem, opts.solver)
+    refuse_unhandled(rp.problem, engine)  # before anything is written or said
     if write_problem is not None:
         write(rp.problem.source.data, write_problem, inputs)
         say(f"changed problem written to {write_problem}")

@@ -304,7 +304,7 @@ HEADER = [
     "objective delta",
     "moves",
     "unplaced",
-    "GPUs unplaced",
+    "(GPUs)",
     "most loaded",
 ]
 

@@ -82,7 +82,7 @@ class Changes:
         out += [f"scale demand of {k} x{num(f)}" for k, f in self.scale_demand]
         out += [f"scale capacity of {k} x{num(f)}" for k, f in self.scale_capacity]
         if self.max_moves is not None:
-            out.append(f"at most {self.max_moves} moves")
+            out.append(f"at most {self.max_moves} move{'' if self.max_moves == 1 else 's'}")
         if self.now is not None:
             out.append(f"now {self.now}")
         return out
