@@ -13,7 +13,7 @@ Ctrl-C); the commands: :mod:`.solve` (with :mod:`.batch` and :mod:`.pareto`),
 :mod:`.validate`, :mod:`.check`, :mod:`.report` (with :mod:`.reporting`; the renderers are
 the library's: :mod:`taskalloc.render`, :mod:`taskalloc.views`, :mod:`taskalloc.html`),
 :mod:`.compare` (with :mod:`.compare_html`), :mod:`.diff`, :mod:`.generate`, :mod:`.imports`,
-:mod:`.export`, :mod:`.schema`.
+:mod:`.export`, :mod:`.schema`, :mod:`.replan` and :mod:`.whatif` (replanning).
 """
 
 from __future__ import annotations

@@ -142,8 +142,9 @@ def replan(
     policy: PolicyOption = None,
     engine_option: EngineOptionOption = None,
 ) -> None:
-    """Replan after a change: write the new plan (stdout or -o) and say on stderr what moved,
-    from where to where, and why.
+    """Replan after a change: the new plan, and what moved, from where to where, and why.
+
+    The plan goes to stdout or -o; what moved goes to stderr.
 
     The changed problem gives every task `current` = where the old plan runs its replicas,
     and puts `moves` right after `unplaced` in the objective (unless it is there), so only

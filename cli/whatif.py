@@ -64,7 +64,7 @@ def whatif(
         bool,
         typer.Option(
             "--fail-each-pool",
-            help="One scenario per node entry of the file (a pool: all its members) : it fails.",
+            help="One scenario per node entry of the file: it fails (a pool: every member).",
             rich_help_panel=SCENARIOS,
         ),
     ] = False,
@@ -142,9 +142,10 @@ def whatif(
     policy: PolicyOption = None,
     engine_option: EngineOptionOption = None,
 ) -> None:
-    """What if a node, a pool or a zone were lost, or demand or capacity grew: one row per
-    scenario (feasible, objective delta, moves, unplaced tasks and GPUs, most loaded resource)
-    and the weakest node or pool (whose loss costs most) named at the top.
+    """What if a node, pool or zone were lost, or demand grew: one row per scenario.
+
+    Each row: feasible, objective delta, moves, unplaced tasks and GPUs, most loaded
+    resource; the weakest node or pool (whose loss costs most) is named at the top.
 
     Each scenario replans PLAN (default: PROBLEM solved first with the same engine) with every
     task optional, so its plan shows what no longer fits; `feasible` says whether every
