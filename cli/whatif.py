@@ -349,6 +349,26 @@ def headline(weak: WhatifRow | None) -> str:
     )
 
 
+def _baseline_words(baseline: Plan, problem: Problem) -> str:
+    """The baseline's unplaced tasks (and GPUs), that each row's figures compare with."""
+    from taskalloc.problems.replan import device_resource
+
+    res = device_resource(problem)
+    n = len(baseline.unplaced)
+    gpus = ""
+    if res is not None:
+        ti = problem.task_index
+        amount = sum(
+            problem.tasks[ti[u.task]].demand.get(res, 0.0) * problem.tasks[ti[u.task]].replicas
+            for u in baseline.unplaced
+            if u.task in ti
+        )
+        gpus = f" ({_num(amount)} GPUs)"
+    return f"baseline: {n} tasks unplaced{gpus}, objective " + ", ".join(
+        f"{k} {_num(v)}" for k, v in (baseline.solver.objective or {}).items()
+    )
+
+
 def render(
     rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem: Problem, fmt: str
 ) -> str:
@@ -380,7 +400,7 @@ def render(
         return buf.getvalue()
     if fmt == "markdown":
         lines = [
-            f"**{headline(weak)}**",
+            f"**{headline(weak)}**; {_baseline_words(baseline, problem)}",
             "",
             "| " + " | ".join(HEADER) + " |",
             "|" + "---|" * len(HEADER),
@@ -388,9 +408,10 @@ def render(
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(r)) + " |" for r in rows]
         return "\n".join(lines) + "\n"
     table = [HEADER, *(cells(r) for r in rows)]
+    base = _baseline_words(baseline, problem)
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
     right = {3, 4, 5}
-    out = [headline(weak), ""]
+    out = [headline(weak), base, ""]
     for j, row in enumerate(table):
         out.append(
             "  ".join(

@@ -42,7 +42,8 @@ lower node index. Placing one replica changes only its own node, so the ``k`` re
 go to the ``k`` best distinct nodes of one ranking.
 
 Replanning: when ``moves`` is a term of the objective (with a weight > 0), tasks with a
-``current`` node are placed before the others (after the must-place ones), and a replica goes
+``current`` node are placed before the others (after the must-place ones; those with a current
+node still allowed before those that must move), and a replica goes
 to a node of its ``current`` set whenever one has room, before the policy ranks the rest. With
 ``max_moves``, a task whose choice would take the moves past the limit chooses again among its
 current nodes only, and is left unplaced if that fails.
@@ -768,8 +769,17 @@ class _Greedy:
         optional = np.array([t.index not in self.must for t in p.tasks])
         idx = np.arange(len(p.tasks))
         keys = [idx, -size, -prio]
-        if self.sticky:  # tasks that run somewhere today keep their place before others come
-            keys.append(np.array([t.current is None for t in p.tasks]))
+        if self.sticky:  # tasks that run somewhere today keep their place before others come:
+            # first those that may stay (a current node is still allowed), then those that
+            # must move (so they cannot take the room of one that may stay), then new ones
+            keys.append(
+                np.array(
+                    [
+                        2 if t.current is None else 0 if t.current & set(t.allowed) else 1
+                        for t in p.tasks
+                    ]
+                )
+            )
         if self.boost:
             boost = np.zeros(len(p.tasks))
             for t, b in self.boost.items():

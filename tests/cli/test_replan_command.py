@@ -172,7 +172,8 @@ def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("weakest: node n")
-    assert lines[2].split()[:2] == ["scenario", "feasible"]
+    assert lines[1].startswith("baseline: 0 tasks unplaced, objective unplaced 0")
+    assert lines[3].split()[:2] == ["scenario", "feasible"]
     assert any(line.startswith("demand x3") and " no " in line for line in lines)
     assert max(len(line) for line in lines) <= 80
     out = tmp_path / "w.csv"
