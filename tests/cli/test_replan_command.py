@@ -185,3 +185,45 @@ def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert r.stderr.strip() == "fail zone zone=x: no node has label zone=x (no node has it)"
     r = cli("whatif", str(problem), str(plan))
     assert r.exit_code == 2 and "no scenario" in r.stderr
+
+
+def test_ctrl_c_keeps_the_best_replan(tmp_path: Path) -> None:
+    """SIGINT during the search: the best new plan is written, it passes check, exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cloudgen import generate_cloud
+
+    problem = tmp_path / "cloud.json"
+    problem.write_text(json.dumps(generate_cloud(100, 300, seed=3)))
+    plan = tmp_path / "plan.yaml"
+    r = cli("solve", str(problem), "-s", "greedy", "-o", str(plan), "-q")
+    assert r.exit_code == 0, r.stderr
+    busiest = max(yaml.safe_load(plan.read_text())["assignments"], key=lambda a: a["node"])["node"]
+    new = tmp_path / "new.yaml"
+    cmd = [sys.executable, "-m", "taskalloc", "replan", str(problem), str(plan)]
+    cmd += ["--fail", busiest, "-s", "cpsat", "-t", "60", "-O", "lns=true", "-o", str(new)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    seen = ""
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if "incumbent" in line:
+            break
+    else:
+        proc.kill()
+        pytest.fail(f"no progress line within 30 s: {seen!r}")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, seen + err
+    assert out == ""
+    assert "changes: " in err
+    r = cli("check", str(new))
+    assert r.exit_code == 0, r.stderr
