@@ -52,6 +52,8 @@ from .wording import num
 
 #: decimals kept when a demand or capacity is scaled (so 96 x 1.1 stays 105.6)
 DECIMALS = 9
+#: a changed problem of more tasks than this is written as JSON, not YAML
+LARGE = 2000
 
 
 class ReplanError(ValueError):
@@ -222,6 +224,7 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
             elif started and hit:
                 restarted.add(t.index)
 
+    memo: dict[tuple[int, ...], list[str]] = {}
     for t in p.tasks:
         e = entry[t.id]
         if t.index in removed:
@@ -245,7 +248,10 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
                 e["deadline"] = max(ends)
         else:
             if excluded & set(t.allowed):
-                e["nodes"] = compress(p, [n for n in t.allowed if n not in excluded])
+                left = tuple(n for n in t.allowed if n not in excluded)
+                if left not in memo:  # many tasks share their allowed nodes
+                    memo[left] = compress(p, left)
+                e["nodes"] = list(memo[left])
             if now is not None and not t.service and t.duration is not None:
                 e["release"] = max(t.release or 0, now)
     if changes.optional:
@@ -318,12 +324,14 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
         data["max_moves"] = changes.max_moves
     data["x-replan"] = _record(changes)
     data["name"] = f"{p.name or 'problem'} (replanned)"
-    # compiled from its YAML text, so that the file written (--write-problem) has the bytes,
-    # and the sha256, that the new plan records
+    # compiled from its text, so that the file written (--write-problem) has the bytes, and
+    # the sha256, that the new plan records: YAML, or JSON for large problems (PyYAML takes
+    # half a minute to write and read back 8,000 tasks, json a second)
     from .plan import dumps
 
-    text = dumps(data, "yaml").encode()
-    new_problem = build_problem(parse("<replanned>.yaml", text))
+    kind = "json" if len(tasks) > LARGE else "yaml"
+    text = dumps(data, kind).encode()
+    new_problem = build_problem(parse(f"<replanned>.{kind}", text))
     hint = _hint(new_problem, plan)
     return Replan(
         problem=new_problem,
