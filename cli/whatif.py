@@ -313,6 +313,8 @@ HEADER = [
 def _num(x: float | None) -> str:
     if x is None:
         return "–"
+    if abs(x) >= 10_000:
+        return f"{x:,.0f}"
     return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
 
 
