@@ -125,6 +125,16 @@ def replan(
             rich_help_panel=IO,
         ),
     ] = None,
+    moves_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--moves",
+            metavar="FILE",
+            help="Also write the move report as data (YAML, or JSON for a .json FILE): one "
+            "entry per change with kind, task, from, to and why.",
+            rich_help_panel=IO,
+        ),
+    ] = None,
     fmt: Annotated[
         DataFormat | None,
         typer.Option(
@@ -170,7 +180,7 @@ def replan(
     from .solve import parse_option, warn_ignored
 
     inputs: list[str | None] = [problem_file, plan_file, *(add or [])]
-    for out in (output, write_problem):
+    for out in (output, write_problem, moves_file):
         if out is not None and str(out) != "-":
             refuse_inputs(out, inputs)
     if write_problem is not None and str(write_problem) == "-":
@@ -236,7 +246,14 @@ def replan(
     if output is not None:
         say(f"plan written to {output}")
     if res.plan is not None and res.outcome in ("ok", "interrupted"):
-        _say_moves(rp, moves_of(rp, res.plan))
+        moves = moves_of(rp, res.plan)
+        _say_moves(rp, moves)
+        if moves_file is not None:
+            from taskalloc.problems.plan import dumps
+
+            kind = "json" if moves_file.suffix.lower() == ".json" else "yaml"
+            data = {"changes": changes.describe(), "moves": [m.to_dict() for m in moves]}
+            write(dumps(data, kind), moves_file, inputs)
     if res.error_lines:
         fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
 

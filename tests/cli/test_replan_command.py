@@ -49,13 +49,20 @@ def test_replan_writes_the_plan_and_says_what_moved(
 ) -> None:
     problem, plan = files
     new = tmp_path / "new.yaml"
-    r = cli(
-        "replan", str(problem), str(plan), "--fail", "n1", "-s", "cpsat", "-t", "10", "-o", str(new)
-    )
+    moves = tmp_path / "moves.json"
+    args = ["--fail", "n1", "-s", "cpsat", "-t", "10", "-o", str(new), "--moves", str(moves)]
+    r = cli("replan", str(problem), str(plan), *args)
     assert r.exit_code == 0, r.stderr
     assert r.stdout == ""
     assert "changes: 2 moves" in r.stderr
     assert "moved     a: n1 -> n3 (node n1 failed)" in r.stderr
+    assert json.loads(moves.read_text()) == {
+        "changes": ["fail n1"],
+        "moves": [
+            {"kind": "moved", "task": t, "from": "n1", "to": "n3", "why": "node n1 failed"}
+            for t in ("a", "b")
+        ],
+    }
     data = yaml.safe_load(new.read_text())
     assert {a["task"]: a["node"] for a in data["assignments"]} == {**TODAY, "a": "n3", "b": "n3"}
     # the plan embeds the changed problem: check needs nothing else
