@@ -106,6 +106,15 @@ def whatif(
         ),
     ] = None,
     output: Annotated[Path | None, output_option("the table", panel=RUNS)] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="FILE",
+            help="Also write the table as one self-contained HTML page (the report's style).",
+            rich_help_panel=RUNS,
+        ),
+    ] = None,
     jobs: Annotated[
         int,
         typer.Option(
@@ -246,6 +255,9 @@ def whatif(
     weak = weakest(ordered)
     text = render(ordered, weak, baseline, problem, chosen)
     write(text, output, [problem_file, plan_file])
+    if html is not None:
+        write(page(ordered, weak, baseline, problem), html, [problem_file, plan_file])
+        say(f"HTML page written to {html}")
     code = max(codes, default=0)
     if stop.is_set():
         code = int(ExitCode.INTERRUPTED)
@@ -424,3 +436,43 @@ def render(
         if j == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out) + "\n"
+
+
+def page(rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem: Problem) -> str:
+    """The table as one self-contained HTML page, in the style of the plan report."""
+    from taskalloc import __version__
+    from taskalloc.html import CSS, esc
+
+    title = problem.name or problem.source.name
+    head = "".join(
+        f"<th class='{'num' if i in (3, 4, 5) else ''}'>{esc(h)}</th>" for i, h in enumerate(HEADER)
+    )
+    body = []
+    for r in rows:
+        tds = []
+        for i, c in enumerate(cells(r)):
+            cls = "num" if i in (3, 4, 5) else ""
+            bad = " bad" if i == 1 and r.feasible is False else ""
+            tds.append(f"<td class='{cls}{bad}'>{esc(c)}</td>")
+        body.append(f"<tr>{''.join(tds)}</tr>")
+    kind = "scheduling" if problem.scheduling else "placement"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="taskalloc {esc(__version__)}">\n'
+        f"<title>What if: {esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<header>\n<h1>What if: {esc(title)}</h1>\n"
+        f'<p class="sub">{esc(kind)} problem · {len(problem.nodes):,} nodes · '
+        f"{len(problem.tasks):,} tasks · objective {esc(problem.objective.describe())}</p>\n"
+        "</header>\n"
+        f'<section id="table">\n<h2>{esc(headline(weak))}</h2>\n'
+        f"<p>{esc(_baseline_words(baseline, problem))}</p>\n"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>\n"
+        "<p class='muted'>Each scenario replans the baseline with every task optional; "
+        "feasible: every required task still placed; objective delta: each term minus the "
+        "baseline's; (GPUs): the GPUs of the unplaced tasks.</p>\n"
+        "</section>\n"
+        f"<footer>taskalloc {esc(__version__)} · problem sha256 {esc(problem.sha256[:16])}…"
+        "</footer>\n</body>\n</html>\n"
+    )

@@ -187,6 +187,14 @@ def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
     r = cli("whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "-o", str(out))
     assert r.exit_code == 0, r.stderr
     assert out.read_text().splitlines()[0].startswith("scenario,feasible,objective_delta")
+    page = tmp_path / "w.html"
+    r = cli(
+        "whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "--html", str(page)
+    )
+    assert r.exit_code == 0, r.stderr
+    text = page.read_text()
+    assert "<td class=''>fail n1</td>" in text and "weakest: node n1" in text
+    assert "<script" not in text and "http" not in text.replace('"http-equiv"', "")
     r = cli("whatif", str(problem), "--fail-zone", "zone=x", "-s", "greedy")
     assert r.exit_code == 2
     assert r.stderr.strip() == "fail zone zone=x: no node has label zone=x (no node has it)"
