@@ -213,11 +213,13 @@ def whatif(
     baseline = read_plan(plan_file) if plan_file is not None else _baseline(problem, base_opts)
     if plan_file is not None and baseline.problem_sha256 != problem.sha256:
         warn(f"{plan_file} was made for a file with other bytes than {problem_file}")
-    replans = [replan_problem(problem, baseline, sc.changes) for sc in found]
+    replans: dict[int, Any] = {}  # built as each scenario starts (8 s each on openb)
     ex = _executor(executor.value, jobs, ray_address, Settings.quiet)
     items = [Item(i, sc.name, Path(".")) for i, sc in enumerate(found)]
 
     def make_spec(item: Item) -> Spec:
+        if item.index not in replans:
+            replans[item.index] = replan_problem(problem, baseline, found[item.index].changes)
         rp = replans[item.index]
         opts = SolveOptions(**{**base_opts.__dict__, "hint": list(rp.hint)})
         return Spec(
