@@ -68,8 +68,9 @@ def solve(problem: Problem, solver: str = "greedy", **options: Any) -> Result:
     if solver not in SOLVERS:
         raise SolverUnavailable(f"unknown solver '{solver}' (available: {', '.join(SOLVERS)})")
     module = import_module(SOLVERS[solver][0])
-    result: Result = module.solve(problem, **options)
-    return result
+    from .baseline import no_worse  # whatever the engine: never worse than the greedy's plan
+
+    return no_worse(problem, module.solve(problem, **options), **options)
 
 
 #: solvers that compute Pareto fronts (``pareto``): name -> (module, function)

@@ -168,7 +168,7 @@ def test_unplaced_must_tasks_of_a_bad_start_get_placed(monkeypatch: pytest.Monke
     def empty_start(problem: Problem, flat: Flat, *args: Any) -> tuple[Plan, str]:
         return Plan(flat, [()] * flat.T), "nothing"
 
-    monkeypatch.setattr(lns, "_start", empty_start)
+    monkeypatch.setattr(lns, "start_plan", empty_start)
     r = solve(p, time_limit=4.0, lns=True)
     checked(p, r)
     assert "from nothing" in (r.message or "")

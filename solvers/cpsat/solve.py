@@ -17,9 +17,11 @@ from ortools.sat.python import cp_model, cp_model_helper
 
 from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
-from taskalloc.problems.problem import Problem
+from taskalloc.problems.problem import Problem, effectively_required
 
+from .. import baseline
 from ..result import Result, Results
+from . import hybrid
 from .model import AllocationModel, LinearExpr, Placement
 from .scaling import BALANCE_SCALE, Scales, choose_scales, weight_multipliers
 
@@ -29,6 +31,9 @@ MAX_REFINEMENTS = 50  # exact balance: at most this many "strictly better" solve
 LIGHT_PRESOLVE_PAIRS = 5_000  # above this many (task, node) pairs: one presolve pass, no
 # symmetry detection (on 75k pairs CP-SAT's presolve alone outlasts a 15 s limit)
 LAZY_WARM_PAIRS = 1_000  # pure scheduling up to this size: the greedy only as a fallback
+BUILD_SECONDS_PER_PAIR = 2e-5  # model building, per (task, allowed node) pair (10,000-task
+# chain on 4 nodes: 0.7 s on a quiet machine): less time than that left after the warm start
+MIN_SOLVE_SECONDS = 0.1  # ... or than this, and CP-SAT is not started
 Progress = Callable[[float, float, float | None], None]
 
 
@@ -105,6 +110,7 @@ class _Run:
         self.stopped = False
         self.timed_out = False
         self._last: float | None = None
+        self.searches: dict[str, Any] = {}  # per stage: statistics of the hybrid search
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -159,6 +165,7 @@ class _Run:
         prm.num_workers = self.workers
         prm.random_seed = self.seed
         prm.log_search_progress = False
+        prm.catch_sigint_signal = False  # our own handler stops solvers (see README)
         if self.m.pure_scheduling and self.workers == 2:
             prm.num_full_subsolvers = 2  # default_lp + fixed search instead of one + LNS
         if self.m.disjunctive:
@@ -243,7 +250,11 @@ class _Run:
             model.clear_objective()
         else:
             model.minimize(stage.expr)
-        status, solver = self.solve(budget, stage.unit)
+        plan = hybrid.plan_for(self, stage)  # scheduling: CP-SAT beside a list search
+        if plan is not None:
+            status, solver = hybrid.search(self, stage, plan, budget)
+        else:
+            status, solver = self.solve(budget, stage.unit)
         if status == cp_model.INFEASIBLE:
             stage.outcome = "infeasible"
             return
@@ -339,16 +350,46 @@ def _safe_horizon(problem: Problem) -> int:
 
 
 def _warm_start(
-    problem: Problem, hint: list[Assignment] | None, time_limit: float | None, deterministic: bool
+    problem: Problem,
+    hint: list[Assignment] | None,
+    time_limit: float | None,
+    deterministic: bool,
+    policy: str | None = None,
 ) -> tuple[list[Assignment], str]:
-    if hint is not None:
+    """The hint, else the greedy: with the policy that suits the objective and, when the
+    caller's (``-s greedy``'s) policy differs, with that one too, the better plan of the two
+    (the caller's is the floor the result is held to: :mod:`..baseline`). The greedy may use
+    the whole time limit: it finishes in a fraction of it, and a plan cut short is a poor
+    start and floor (a 10,000-task chain cut at a tenth of 3 s placed 3,975 tasks)."""
+    began = time.perf_counter()
+    floor = policy or baseline.DEFAULT_POLICY
+    if hint is not None:  # the floor's greedy still runs now, within the limit
+        limit = None if deterministic or time_limit is None else max(0.05, time_limit)
+        baseline.greedy_plan(problem, floor, limit)
         return list(hint), "hint"
-    from ..greedy import solve as greedy
+    mine = _policy(problem)
+    best: baseline.Baseline | None = None
+    for pol in dict.fromkeys([mine, floor]):
+        limit = None
+        if not deterministic and time_limit is not None:
+            limit = max(0.05, time_limit - (time.perf_counter() - began))
+        base = baseline.greedy_plan(problem, pol, limit)
+        if best is None or baseline.compare(problem, base.evaluation, best.evaluation) < 0:
+            best = base
+    assert best is not None
+    return best.result.assignments, f"greedy {best.policy}"
 
-    limit = None if deterministic or time_limit is None else max(0.05, time_limit / 10)
-    policy = _policy(problem)
-    res = greedy(problem, policy=policy, time_limit=limit)
-    return res.assignments, f"greedy {policy}"
+
+def _small_pure_scheduling(problem: Problem) -> bool:
+    """Every task must be placed on exactly its allowed nodes (one replica each), in at most
+    :data:`LAZY_WARM_PAIRS` pairs: the model will be pure scheduling (known before it is
+    built)."""
+    if not problem.scheduling:
+        return False
+    if sum(len(t.allowed) for t in problem.tasks) > LAZY_WARM_PAIRS:
+        return False
+    must = effectively_required(problem)
+    return all(t.index in must and len(t.allowed) == t.replicas for t in problem.tasks)
 
 
 def _set_hint(model: AllocationModel, plan: Placement) -> None:
@@ -382,9 +423,11 @@ def solve(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     balance_scale: int = BALANCE_SCALE,
+    policy: str | None = None,
     **_ignored: Any,
 ) -> Result:
-    """Solve ``problem`` with CP-SAT; see the package docstring."""
+    """Solve ``problem`` with CP-SAT; see the package docstring. ``policy``: the greedy policy
+    whose plan the result is at least as good as (default ``least-loaded``, ``-s greedy``'s)."""
     result = Results.start(
         NAME, time_limit=time_limit, workers=workers, seed=seed, deterministic=deterministic
     )
@@ -393,18 +436,36 @@ def solve(
     if infeasible is not None:
         return infeasible
 
+    def floor(res: Result, ev: Evaluation | None = None) -> Result:
+        """Never worse than the greedy's plan (:mod:`..baseline`)."""
+        return baseline.no_worse(problem, res, policy=policy, stop=stop, evaluation=ev)
+
+    # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at
+    # once, a hint slows its proofs and the greedy costs more than the solves it saves, so the
+    # greedy only runs when CP-SAT ends without a plan or proves nothing (the floor's check);
+    # otherwise the greedy runs first, before the model is built, so that the time limit
+    # leaves it the time to finish
+    lazy = hint is None and _small_pure_scheduling(problem)
+    early = None if lazy else _warm_start(problem, hint, time_limit, deterministic, policy)
+    if early is not None and time_limit is not None and not deterministic:
+        left = time_limit - (time.perf_counter() - t0)
+        pairs = sum(len(t.allowed) for t in problem.tasks)
+        if left < max(MIN_SOLVE_SECONDS, BUILD_SECONDS_PER_PAIR * pairs):
+            # the model could not even be built in the time left: the warm start it is
+            options["warm_start"] = early[1]
+            ev = evaluate(problem, early[0], reasons=False)
+            status = Status.FEASIBLE if ev.feasible else Status.UNKNOWN
+            why = f"no time left for CP-SAT after the warm start ({early[1]}, {left:.2f} s left)"
+            return floor(result(status, list(early[0]), why), ev)
+
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()
     terms = problem.objective.active()
     horizon = _safe_horizon(problem) if problem.scheduling else 0
     model = AllocationModel(problem, scales, terms, horizon)
-    # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at
-    # once, a hint slows its proofs and the greedy costs more than the solves it saves, so the
-    # greedy only runs when CP-SAT ends without a plan
-    lazy = hint is None and model.pure_scheduling and len(model.y) <= LAZY_WARM_PAIRS
 
     def warm_start() -> tuple[Placement, Evaluation, str]:
-        warm, source = _warm_start(problem, hint, time_limit, deterministic)
+        warm, source = early or _warm_start(problem, hint, None, deterministic, policy)
         plan = model.canonical(model.placement_of(warm))
         return plan, evaluate(problem, model.assignments(plan), reasons=False), source
 
@@ -438,6 +499,8 @@ def solve(
             break
     if run.error is not None:
         raise run.error
+    if run.searches:
+        options["schedule_search"] = run.searches
     if lazy and run.plan is None:  # the greedy after all: a plan to return, a check
         warm_plan, warm_ev, warm_source = warm_start()
         warm_ok = warm_ev.feasible
@@ -456,7 +519,7 @@ def solve(
             return result(Status.INFEASIBLE, [], "CP-SAT proved that no plan exists")
         notes.append("the rounded model has no plan")
         if not warm_ok:
-            return result(Status.UNKNOWN, [], "no plan found; " + "; ".join(notes))
+            return floor(result(Status.UNKNOWN, [], "no plan found; " + "; ".join(notes)))
 
     plan = run.plan if run.plan is not None else warm_plan
     from_cpsat = run.plan is not None
@@ -466,10 +529,12 @@ def solve(
         if from_cpsat:  # a modelling error: never hand out such a plan as feasible
             why = "; ".join(v.message for v in ev.violations[:3])
             raise RuntimeError(f"CP-SAT plan rejected by the evaluator: {why}")
-        return result(
-            Status.UNKNOWN,
-            assignments,
-            "no plan found within the limits" + ("; " + "; ".join(notes) if notes else ""),
+        return floor(
+            result(
+                Status.UNKNOWN,
+                assignments,
+                "no plan found within the limits" + ("; " + "; ".join(notes) if notes else ""),
+            )
         )
     all_optimal = all(s.outcome == "optimal" for s in stages)
     if not from_cpsat and not all_optimal:
@@ -481,13 +546,14 @@ def solve(
     if weighted_info is not None and "balance" in weighted_info[0]:
         notes.append(f"balance counted as ceil({scales.balance} x balance) / {scales.balance}")
     message = "; ".join([summary, *notes])
-    return result(
+    res = result(
         Status.OPTIMAL if proven else Status.FEASIBLE,
         assignments,
         message,
         bound=bound or None,
         trajectory=run.trajectory,
     )
+    return floor(res, ev)
 
 
 def _plain(f: Fraction) -> int | float:

@@ -357,6 +357,7 @@ def solve(
     stop: threading.Event | None = None,
     backend: str | None = None,
     gap: float | None = None,
+    policy: str | None = None,
     **_ignored: Any,
 ) -> Result:
     """Solve ``problem`` as a MILP on ``backend`` (default: :func:`.backends.default_backend`);
@@ -397,7 +398,7 @@ def solve(
             "hand_off": round(time.perf_counter() - t - build, 3),
         }
         options["model"] = {"variables": backend_.columns, "constraints": _rows(model)}
-        warm, source, warm_ok = _warm_start(problem, model, hint, limit)
+        warm, source, warm_ok = _warm_start(problem, model, hint, limit, policy)
         options["warm_start"] = source + ("" if backend_.hints else " (the backend takes none)")
         settings = Settings(time_limit=None, gap=gap, seed=seed, workers=workers)
         run = _Run(
@@ -438,36 +439,49 @@ def solve(
         assignments = model.assignments(plan)
         ev = evaluate(problem, assignments, reasons=False)
         if not ev.feasible:
-            return result(
+            from ..baseline import no_worse  # the greedy's plan, if it has one
+
+            res = result(
                 Status.UNKNOWN, assignments, "no plan found within the limits; " + "; ".join(notes)
             )
+            return no_worse(problem, res, policy=policy, stop=stop, evaluation=ev)
         all_optimal = all(s.outcome == "optimal" for s in stages)
         if run.plan is None and not all_optimal:
             notes.append(f"the MILP found no plan; returning the warm start ({source})")
         bound = _bounds(problem, model, stages, ev.terms)
         message = "; ".join([_summary(problem, stages, ev.terms, bound), *notes])
-        return result(
+        res = result(
             Status.OPTIMAL if all_optimal and not run.stopped else Status.FEASIBLE,
             assignments,
             message,
             bound=bound or None,
             trajectory=run.trajectory,
         )
+        from ..baseline import no_worse  # never worse than the greedy's plan
+
+        return no_worse(problem, res, policy=policy, stop=stop, evaluation=ev)
 
 
 def _warm_start(
-    problem: Problem, model: MipModel, hint: list[Assignment] | None, limit: float
+    problem: Problem,
+    model: MipModel,
+    hint: list[Assignment] | None,
+    limit: float,
+    policy: str | None = None,
 ) -> tuple[Placement, str, bool]:
     """(plan relabelled for the symmetry breaking, its source, whether it is feasible): the
-    hint when given, else the greedy with the policy that suits the objective."""
+    hint when given, else the greedy with the policy that suits the objective, or with the
+    caller's ``policy`` when that plan is better (it is the result's floor: ..baseline)."""
+    from .. import baseline
+
+    floor = baseline.greedy_plan(problem, policy or baseline.DEFAULT_POLICY, min(limit, 600.0))
     if hint is not None:
         assignments, source = list(hint), "hint"
     else:
-        from ..greedy import solve as greedy
-
-        policy = _policy(problem)
-        res = greedy(problem, policy=policy, time_limit=max(0.05, min(limit, 600.0) / 10))
-        assignments, source = res.assignments, f"greedy {policy}"
+        base = baseline.greedy_plan(problem, _policy(problem), min(limit, 600.0))
+        if baseline.compare(problem, floor.evaluation, base.evaluation) < 0:
+            base = floor
+        assignments, source = base.result.assignments, f"greedy {base.policy}"
     plan = model.canonical(model.placement_of(assignments))
     ok = evaluate(problem, model.assignments(plan), reasons=False).feasible
     return plan, source, ok
