@@ -42,11 +42,19 @@ class Baseline:
     """The greedy's result for one policy, and its evaluation (computed when first asked:
     engines with their own exact accounting, the LNS, never need it)."""
 
-    def __init__(self, problem: Problem, policy: str, result: Result, complete: bool) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        policy: str,
+        result: Result,
+        complete: bool,
+        limit: float | None = None,
+    ) -> None:
         self.problem = problem
         self.policy = policy
         self.result = result
         self.complete = complete  # the greedy finished (it was not cut by its time limit)
+        self.limit = limit  # the time limit it ran with
         self._evaluation: Evaluation | None = None
 
     @property
@@ -72,12 +80,15 @@ def greedy_plan(
     limit is run again when a later call allows more time)."""
     with _LOCK:
         known = _CACHE.get(problem, {}).get(policy)
-    if known is not None and (known.complete or time_limit is not None):
+    if known is not None and (
+        known.complete
+        or (time_limit is not None and known.limit is not None and time_limit <= known.limit)
+    ):
         return known
     from .greedy import solve as greedy
 
     res = greedy(problem, policy=policy, time_limit=time_limit)
-    base = Baseline(problem, policy, res, "time limit" not in (res.message or ""))
+    base = Baseline(problem, policy, res, "time limit" not in (res.message or ""), time_limit)
     with _LOCK:
         _CACHE.setdefault(problem, {})[policy] = base
     return base
@@ -135,7 +146,7 @@ def no_worse(
         return result
     if result.status == Status.OPTIMAL:
         return _mark(result, policy)  # proved: nothing is better
-    base = known(problem, policy) or greedy_plan(problem, policy, time_limit)
+    base = greedy_plan(problem, policy, time_limit)  # the engine's run, unless it was cut
     if not base.usable:
         return _mark(result, policy)
     ours = evaluation or evaluate(problem, result.assignments, reasons=False)

@@ -388,6 +388,9 @@ def solve(
     infeasible = result.structural(problem)
     if infeasible is not None:
         return infeasible
+    from .. import baseline  # the greedy's plan (warm start and floor) before the build
+
+    baseline.greedy_plan(problem, policy or baseline.DEFAULT_POLICY, min(limit, 600.0))
     with gc_paused():  # Pyomo builds millions of objects: see model.gc_paused
         t = time.perf_counter()
         model = build_model(problem)
