@@ -106,7 +106,7 @@ def solve(
     flat = Flat(problem, scales)
     exact_result = None
     if mode == "hybrid":
-        from .solve import solve as exact
+        from ..solve import solve as exact
 
         fraction = EXACT_SHARE
         if lagrange.applies(flat, problem.objective.active()):
@@ -121,6 +121,7 @@ def solve(
             hint=hint,
             progress=progress,
             stop=stop,
+            policy=policy,
         )
         stopped = stop is not None and stop.is_set()
         if exact_result.status in (Status.OPTIMAL, Status.INFEASIBLE) or stopped:
