@@ -11,7 +11,7 @@ pure scheduling stages of :mod:`.solve` (every task on fixed nodes: :mod:`.timel
 one pool of schedules (:mod:`.listsearch`).
 
 When (:func:`plan_for`)
-----------------------
+-----------------------
 The model is pure scheduling, its timeline fits in memory, the stage's objective is
 ``makespan``, ``tardiness`` or a weighted sum of those and of terms that are constant when every
 task is fixed (``unplaced``, ``cost``, ``nodes``, ``moves``), and every earlier lexicographic term
@@ -19,43 +19,54 @@ is such a constant term. Anything else is solved by CP-SAT alone, as before.
 
 How (:func:`search`)
 --------------------
-1. *Proof.* CP-SAT on the full model, as :meth:`.solve._Run.solve` runs it (all workers), for
-   :data:`PROOF_SHARE` of the stage's budget (at most :data:`PROOF_SECONDS`): most PSPLIB
-   instances up to 60 activities are proved optimal here, and the search ends.
-2. *Hybrid.* The pool starts from that solve's schedule (and the warm start). Then, until the
-   budget is spent, the pool is proved optimal or ``stop`` is set:
+A pool of schedules (:class:`.listsearch.Pool`) starts from the plans known (the previous
+stage's, the warm start). Then, until the budget is spent, the pool is proved optimal or
+``stop`` is set, with two workers or more:
 
-   * CP-SAT searches the full model on ``workers - 1`` workers, hinted with the pool's best
-     schedule and cut off at one unit below it (``objective <= best - 1``): every solution it
-     finds is offered to the pool, its bound raises the pool's, and a cut-off model proved
-     infeasible proves the pool's best optimal. When the list search improves the best, the
-     CP-SAT search is restarted with the new hint and cut-off (at most every
-     :data:`RESTART_SECONDS`).
-   * The list search (:class:`.listsearch.ListSearch`) runs in the calling thread: children of
-     the pool's elite, decoded and justified, offered to the pool.
+* a thread runs CP-SAT's full search on the model (``workers - 1`` workers, hinted with the
+  pool's best and cut off one unit below it): every solution it finds goes to the pool, its
+  bound is the pool's, and it proves the optimum of the instances it can (PSPLIB j30, most of
+  j60, in the seconds the plain model needs). When it has found nothing and moved its bound
+  not at all for :data:`STALL_SHARE` of the budget (at least :data:`STALL_SECONDS`), it gives
+  its worker to the neighbourhood search of :mod:`.schedlns` (the pool's best with a few tasks
+  freed and the others kept in their order) for the rest of the time;
+* the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
+  pool's elite, decoded, justified and offered to the pool. (It is Python, CP-SAT is not: the
+  two share the GIL only in CP-SAT's callbacks.)
 
-   With one worker (or ``deterministic``) the two take turns instead: CP-SAT for a slice of
-   :data:`SLICE_SECONDS` (deterministic time when deterministic), then
-   :data:`LIST_STEPS` list steps, so that runs with a deterministic limit are reproducible.
-3. *Completion.* The best schedule's starts are fixed in a copy of the model and CP-SAT fills
-   in every other variable (the objective's auxiliaries): the stage gets a solution of the
-   model, so the lexicographic driver, the hints of later stages and the plan work as for a
-   plain solve. A schedule the model rejects is never returned.
+With one worker (or ``deterministic``) they take turns instead: CP-SAT's full search for
+:data:`PROOF_SHARE` of the budget, then neighbourhoods for :data:`SLICE_SECONDS` and
+:data:`LIST_STEPS` list steps, by turns, each turn bounded in (deterministic) time or in steps,
+so that runs with a deterministic limit repeat.
 
-The status is ``optimal`` when CP-SAT proved the stage (in the proof phase, or by the cut-off)
-and ``feasible`` otherwise; the bound is CP-SAT's best.
+Last, the best schedule's starts are fixed in a copy of the model and CP-SAT fills in every
+other variable (the objective's auxiliaries): the stage gets a solution of the model, so the
+lexicographic driver, the hints of later stages and the plan work as after a plain solve, and a
+schedule the model rejected would be an error, never a plan.
+
+The status is ``optimal`` when CP-SAT's bound reaches the best schedule (the full search
+proved it, or a cut-off model was infeasible), ``feasible`` otherwise; the bound is CP-SAT's.
+``options.schedule_search`` records the list steps, CP-SAT solves, neighbourhood statistics and
+which search found each improvement.
+
+Measured (docs/benchmarks.md, ``benchmarks/bench_rcpsp.py``): on the 40-instance PSPLIB j60
+sample and on j120-like instances of ``benchmarks/rcpspgen.py`` this ends at or below the plain
+hand-written CP-SAT model of the same run; CP-SAT alone with 2 workers did not (one full search
+and its own neighbourhood search starved on the second thread: about 20 sub-solves in 10 s).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from . import schedlns
 from .listsearch import ListSearch, Pool, Schedule
 from .scaling import weight_multipliers
 from .timeline import CONSTANT_TERMS, REGULAR_TERMS, Timeline
@@ -63,11 +74,11 @@ from .timeline import CONSTANT_TERMS, REGULAR_TERMS, Timeline
 if TYPE_CHECKING:
     from .solve import _Run, _Stage
 
-PROOF_SHARE = 0.15  # share of the stage budget for the first, proving CP-SAT solve
-PROOF_SECONDS = 2.0  # ... at most
-RESTART_SECONDS = 1.0  # CP-SAT restarts with a better hint at most this often
-SLICE_SECONDS = 0.5  # one worker: CP-SAT's turn (deterministic time when deterministic)
-LIST_STEPS = 100  # one worker: the list search's turn
+PROOF_SHARE = 0.3  # one worker: share of the stage budget for the first CP-SAT solve
+STALL_SHARE = 0.5  # two workers: the full search gives way to the neighbourhood search after
+STALL_SECONDS = 4.0  # ... this share of the budget (at least these seconds) without progress
+SLICE_SECONDS = 0.5  # one worker: the neighbourhood search's turn (deterministic time when
+LIST_STEPS = 100  # deterministic) and the list search's
 COMPLETION_SECONDS = 5.0  # filling in a fixed schedule (propagation only: milliseconds)
 WATCH_INTERVAL = 0.02
 
@@ -93,7 +104,7 @@ class Plan:
 
     timeline: Timeline
     weights: dict[str, int]
-    stats: dict[str, Any] = field(default_factory=dict)
+    constant: bool  # the stage's value is the timeline's (no constant terms in it)
 
 
 def plan_for(run: _Run, stage: _Stage) -> Plan | None:
@@ -109,6 +120,7 @@ def plan_for(run: _Run, stage: _Stage) -> Plan | None:
         if any(t not in CONSTANT_TERMS for t in earlier):
             return None
         weights = {stage.name: 1}
+        plain = True
     else:
         active = {t: w for t, w in obj.weights.items() if w > 0}
         if any(t not in REGULAR_TERMS and t not in CONSTANT_TERMS for t in active):
@@ -119,63 +131,58 @@ def plan_for(run: _Run, stage: _Stage) -> Plan | None:
         weights = {t: c for t, c in coeffs.items() if t in REGULAR_TERMS}
         if not weights:
             return None
+        plain = len(weights) == len(coeffs)
     tl = Timeline.build(m)
     if tl is None:
         return None
     tl.set_objective(weights)
-    return Plan(tl, weights)
+    return Plan(tl, weights, plain)
 
 
 def search(run: _Run, stage: _Stage, plan: Plan, budget: float | None) -> tuple[Any, Any]:
     """Solve the stage (see the module docstring); returns (status, solver-like) as
     :meth:`.solve._Run.solve` does."""
-    began = run.det_used if run.deterministic else run.elapsed()
-    proof = None if budget is None else min(PROOF_SECONDS, PROOF_SHARE * budget)
-    status, solver = run.solve(proof, stage.unit)
-    if status in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
-        return status, solver
-    if not run.can_go_on():
-        return status, solver
-    spent = (run.det_used if run.deterministic else run.elapsed()) - began
-    left = None if budget is None else budget - spent
-    if left is not None and left <= 0.05:
-        return status, solver
-    hybrid = _Hybrid(run, stage, plan, status, solver)
-    return hybrid.go(left)
+    hybrid = _Hybrid(run, stage, plan)
+    if run.workers >= 2 and not run.deterministic:
+        hybrid.parallel(budget)
+    else:
+        hybrid.turns(budget)
+    if run.error is not None:
+        raise run.error
+    return hybrid.complete()
 
 
 class _Hybrid:
-    def __init__(self, run: _Run, stage: _Stage, plan: Plan, status: Any, solver: Any) -> None:
+    def __init__(self, run: _Run, stage: _Stage, plan: Plan) -> None:
         self.run = run
         self.stage = stage
         self.tl = tl = plan.timeline
-        self.plan = plan
         self.pool = Pool(tl)
-        self.offset = 0  # stage value - timeline value (the constant terms)
+        #: stage value minus timeline value (the constant terms): 0 without constant terms,
+        #: else known from CP-SAT's first solution
+        self.offset: int | None = 0 if plan.constant else None
         self.bound: float = float("-inf")  # CP-SAT's best bound, stage units
-        self.proven = False
+        self.infeasible = False  # CP-SAT proved that the stage has no solution
+        self.stalled = False
         self.lock = threading.Lock()
         self.done = threading.Event()
-        self.restarts = 0
         self.cpsat_solves = 0
-        m = run.m
-        self.start_vars = [m.start[k] for k in tl.pairs]
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            start = np.array([solver.value(v) for v in self.start_vars], dtype=np.int64)
-            value = int(solver.value(stage.expr))
-            self.offset = value - tl.objective(start)
-            self.bound = float(solver.best_objective_bound)
-            self.pool.offer(start, "cpsat")
-        if run.warm is not None:
-            warm = _starts_of(tl, run.warm)
-            if warm is not None:
-                self.pool.offer(warm, "warm")
+        self.lns_steps = 0
+        self.start_vars = [run.m.start[k] for k in tl.pairs]
+        for known in (run.plan, run.warm):
+            if known is not None:
+                start = _starts_of(tl, known)
+                if start is not None:
+                    self.pool.offer(start, "warm")
         self.pool.listeners.append(self._improved)
         self.list = ListSearch(tl, self.pool, run.seed)
+        self.hoods = schedlns.Neighbourhoods(tl, random.Random(run.seed + 1))
 
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _improved(self, item: Schedule) -> None:
+        if self.offset is None:
+            return
         with self.lock:
             bound = None if self.bound == float("-inf") else self.bound / float(self.stage.unit)
             value = (item.value + self.offset) / float(self.stage.unit)
@@ -189,7 +196,8 @@ class _Hybrid:
         with self.lock:
             if bound > self.bound:
                 self.bound = bound
-        self.pool.raise_bound(int(np.ceil(bound - 1e-6)) - self.offset)
+        if self.offset is not None:
+            self.pool.raise_bound(int(np.ceil(self.bound - 1e-6)) - self.offset)
 
     def _finished(self, deadline: float | None) -> bool:
         run = self.run
@@ -199,34 +207,44 @@ class _Hybrid:
 
     # -- CP-SAT ----------------------------------------------------------------------------
 
-    def _cpsat(self, budget: float | None, workers: int, seed: int) -> None:
-        """One CP-SAT search of the full model below the pool's best (see the docstring)."""
+    def _full(
+        self, budget: float | None, workers: int, stall: float | None
+    ) -> cp_model.CpSolverStatus:
+        """CP-SAT on the full model below the pool's best, hinted with it (see the module
+        docstring); with ``stall``, it stops after that many seconds without a new solution
+        or bound."""
         run, stage, pool = self.run, self.stage, self.pool
         best = pool.best
         model = run.m.model.clone()
         cutoff = None
         if best is not None:
-            cutoff = best.value + self.offset - 1
-            model.add(stage.expr <= cutoff)
             model.clear_hints()
             for var, v in zip(self.start_vars, best.start.tolist(), strict=True):
                 model.add_hint(var, v)
+            if self.offset is not None:
+                cutoff = best.value + self.offset - 1
+                model.add(stage.expr <= cutoff)
         solver = cp_model.CpSolver()
-        _parameters(solver, run, workers, seed, budget)
+        _parameters(solver, run, workers, run.seed, budget)
         hybrid = self
+        last = [time.perf_counter()]
 
         class Callback(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
+                last[0] = time.perf_counter()
                 start = np.array([self.value(v) for v in hybrid.start_vars], dtype=np.int64)
+                if hybrid.offset is None:
+                    hybrid.offset = int(self.objective_value) - hybrid.tl.objective(start)
+                    hybrid._raise_bound(hybrid.bound)
                 pool.offer(start, "cpsat")
                 if hybrid.done.is_set():
                     self.stop_search()
 
-        solver.best_bound_callback = lambda b: self._raise_bound(
-            b if cutoff is None else min(b, cutoff + 1)
-        )
-        version = pool.version
-        began = time.perf_counter()
+        def on_bound(b: float) -> None:
+            last[0] = time.perf_counter()
+            self._raise_bound(b if cutoff is None else min(b, cutoff + 1))
+
+        solver.best_bound_callback = on_bound
         stop_now = threading.Event()
 
         def watch() -> None:
@@ -238,13 +256,8 @@ class _Hybrid:
                 ):
                     solver.stop_search()
                     return
-                if (
-                    not run.deterministic
-                    and pool.version != version
-                    and pool.wins.get("list", 0)
-                    and time.perf_counter() - began >= RESTART_SECONDS
-                ):
-                    self.restarts += 1
+                if stall is not None and time.perf_counter() - last[0] > stall:
+                    self.stalled = True
                     solver.stop_search()
                     return
 
@@ -257,73 +270,123 @@ class _Hybrid:
             watcher.join()
         self.cpsat_solves += 1
         run.det_used += float(solver.deterministic_time)
-        if status == cp_model.INFEASIBLE and cutoff is not None:
-            self._raise_bound(cutoff + 1)  # nothing below the pool's best: it is optimal
+        if status == cp_model.INFEASIBLE:
+            if cutoff is None:
+                self.infeasible = True  # no schedule at all
+                self.done.set()
+            else:
+                self._raise_bound(cutoff + 1)  # nothing below the pool's best: it is optimal
         elif status == cp_model.OPTIMAL:
             self._raise_bound(float(solver.objective_value))
         elif status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {model.validate()}")
+        return status
 
-    def _cpsat_loop(self, deadline: float | None, workers: int) -> None:
-        try:
-            k = 0
-            while not self._finished(deadline):
-                left = None if deadline is None else deadline - self.run.elapsed()
-                self._cpsat(left, workers, self.run.seed + k)
-                k += 1
-        except BaseException as exc:  # surfaced by the caller
-            self.run.error = self.run.error or exc
-        finally:
-            self.done.set()
+    def _lns_step(self, budget: float | None, seed: int) -> None:
+        """One neighbourhood of the pool's best schedule re-solved (:mod:`.schedlns`)."""
+        run, stage, pool, tl = self.run, self.stage, self.pool, self.tl
+        best = pool.best
+        if best is None or self.offset is None:
+            return
+        kind, free = self.hoods.draw(best.start)
+        model = run.m.model.clone()
+        sv = self.start_vars
+        for i, j in schedlns.flow_arcs(tl, best.start, free):
+            model.add(sv[j] >= sv[i] + int(tl.dur[i]))
+        model.add(stage.expr <= best.value + self.offset - 1)
+        model.clear_hints()
+        for var, v in zip(sv, best.start.tolist(), strict=True):
+            model.add_hint(var, v)
+        solver = cp_model.CpSolver()
+        limit = schedlns.SUB_SECONDS if budget is None else min(schedlns.SUB_SECONDS, budget)
+        _parameters(solver, run, 1, seed, limit)
+        status = solver.solve(model)
+        run.det_used += float(solver.deterministic_time)
+        won = False
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            start = np.array([solver.value(v) for v in sv], dtype=np.int64)
+            won = pool.offer(start, "lns")
+        self.hoods.learn(kind, status, won)
+        self.lns_steps += 1
 
-    # -- the search ------------------------------------------------------------------------
+    # -- the two ways of running -----------------------------------------------------------
 
-    def go(self, budget: float | None) -> tuple[Any, Any]:
+    def parallel(self, budget: float | None) -> None:
+        """Two workers or more: CP-SAT in a thread (the full search, then neighbourhoods),
+        the list search in this one."""
         run = self.run
-        if run.workers >= 2 and not run.deterministic:
-            deadline = None if budget is None else run.elapsed() + budget
-            cp = threading.Thread(
-                target=self._cpsat_loop, args=(deadline, run.workers - 1), name="cpsat-hybrid"
-            )
-            cp.start()
+        deadline = None if budget is None else run.elapsed() + budget
+        stall = None if budget is None else max(STALL_SECONDS, STALL_SHARE * budget)
+
+        def cpsat() -> None:
             try:
+                left = None if deadline is None else deadline - run.elapsed()
+                self._full(left, run.workers - 1, stall)
+                k = 1
                 while not self._finished(deadline):
-                    self.list.step()
+                    left = None if deadline is None else deadline - run.elapsed()
+                    self._lns_step(left, run.seed + k)
+                    k += 1
+            except BaseException as exc:  # surfaced by search()
+                run.error = run.error or exc
             finally:
                 self.done.set()
-                cp.join()
-        else:
-            self._take_turns(budget)
-        if run.error is not None:
-            raise run.error
-        return self._complete()
 
-    def _take_turns(self, budget: float | None) -> None:
-        """One worker: CP-SAT and the list search alternate (reproducible when
-        deterministic: every turn is bounded in deterministic time or in steps)."""
+        thread = threading.Thread(target=cpsat, name="cpsat-hybrid")
+        thread.start()
+        try:
+            while not self._finished(deadline):
+                self.list.step()
+        finally:
+            self.done.set()
+            thread.join()
+
+    def turns(self, budget: float | None) -> None:
+        """One worker (or deterministic): CP-SAT's full search for :data:`PROOF_SHARE` of the
+        budget, then neighbourhoods and list steps by turns, each turn bounded in
+        (deterministic) time or steps, so that deterministic runs repeat."""
         run = self.run
         used0 = run.det_used if run.deterministic else run.elapsed()
-        k = 0
-        while not self.pool.proven() and run.can_go_on():
-            used = (run.det_used if run.deterministic else run.elapsed()) - used0
-            left = None if budget is None else budget - used
-            if left is not None and left <= 1e-3:
+
+        def left() -> float | None:
+            if budget is None:
+                return None
+            return budget - ((run.det_used if run.deterministic else run.elapsed()) - used0)
+
+        first = None if budget is None else PROOF_SHARE * budget
+        self._full(first, run.workers, None)
+        k = 1
+        before = dict(self.pool.wins)
+        while not self.done.is_set() and not self.pool.proven() and run.can_go_on():
+            rest = left()
+            if rest is not None and rest <= 1e-3:
                 break
-            if budget is None and k >= 20 and not self.pool.wins:
-                break  # no limit: stop once neither search improves
-            turn = SLICE_SECONDS if left is None else min(SLICE_SECONDS, left)
-            self._cpsat(turn, 1, run.seed + k)
+            turn = SLICE_SECONDS if rest is None else min(SLICE_SECONDS, rest)
+            spent = run.det_used
+            while run.det_used - spent < turn and not self.pool.proven():
+                self._lns_step(turn - (run.det_used - spent), run.seed + k)
+                k += 1
+                if not run.deterministic and run.elapsed() - used0 >= (budget or float("inf")):
+                    break
+                if run.stop is not None and run.stop.is_set():
+                    break
             for _ in range(LIST_STEPS):
                 if self.pool.proven() or (run.stop is not None and run.stop.is_set()):
                     break
                 self.list.step()
             if run.deterministic:
-                run.det_used += turn  # the list search's turn counts as a slice
-            k += 1
+                run.det_used += turn  # the list search's turn counts as much
+            if budget is None and k > 200 and self.pool.wins == before:
+                break  # no limit: stop once neither search improves
+            before = dict(self.pool.wins)
 
-    def _complete(self) -> tuple[Any, Any]:
-        """The best schedule as a full solution of the model (see the docstring)."""
+    # -- the result ------------------------------------------------------------------------
+
+    def complete(self) -> tuple[Any, Any]:
+        """The best schedule as a full solution of the model (see the module docstring)."""
         run, stage, pool = self.run, self.stage, self.pool
+        if self.infeasible:
+            return cp_model.INFEASIBLE, None
         best = pool.best
         if best is None:
             return cp_model.UNKNOWN, None
@@ -342,16 +405,18 @@ class _Hybrid:
         run.values = [int(v) for v in solver.response_proto.solution]
         run.plan = run.m.plan_from(solver.value)
         value = int(solver.value(stage.expr))
-        bound = max(self.bound, float("-inf"))
-        proven = pool.proven() or bound >= value
+        proven = self.bound >= value - 1e-6
         run.searches[stage.name] = {
             "list_steps": self.list.steps,
             "cpsat_solves": self.cpsat_solves,
-            "restarts": self.restarts,
+            "stalled": self.stalled,
+            "lns_steps": self.lns_steps,
+            "lns": self.hoods.describe(),
             "improvements": dict(pool.wins),
         }
-        found = Found(solver, float(value) if proven else (bound if bound > float("-inf") else 0.0))
-        run.close(value / float(stage.unit), found.bound / float(stage.unit))
+        bound = float(value) if proven else max(self.bound, 0.0)
+        found = Found(solver, bound)
+        run.close(value / float(stage.unit), bound / float(stage.unit))
         return (cp_model.OPTIMAL if proven else cp_model.FEASIBLE), found
 
 

@@ -31,10 +31,11 @@ import numpy as np
 
 from .timeline import Timeline
 
-ELITE = 16  # schedules kept in the pool
+ELITE = 40  # schedules kept in the pool
 MUTATION = 0.3  # share of children that are mutated
 MUTATED_TASKS = 0.04  # ... each moving this share of the tasks (at least one)
 SAMPLE_NOISE = 0.3  # relative noise on the latest finish times of the sampled lists
+JUSTIFY_SLACK = None  # justify only children within this share above the worst elite (None: all)
 
 
 @dataclass
@@ -198,6 +199,10 @@ class ListSearch:
         if start is None:
             self.failed += 1
             return False
+        if JUSTIFY_SLACK is not None and self.pool.elite:
+            worst = self.pool.elite[-1].value
+            if self.tl.objective(start) > worst * (1 + JUSTIFY_SLACK):
+                return False
         return self.pool.offer(self.tl.justify(start), source)
 
     def step(self) -> bool:

@@ -73,6 +73,7 @@ class Timeline:
             block[n] = (lo, g + 1)
         self.rows: list[tuple[int, int]] = []  # per interval: its node's block of channels
         self.room: list[np.ndarray] = []  # ... and capacity minus its demand there, (k, 1)
+        self.dem_col: list[np.ndarray] = []  # ... and its demand on each of them, (k, 1)
         self.ch: list[np.ndarray] = []  # per interval: the channels it uses
         self.q: list[np.ndarray] = []  # ... and its demand on each
         for t, n in pairs:
@@ -90,6 +91,7 @@ class Timeline:
                 dem = dem[:0]
             self.rows.append((a, b))
             self.room.append((np.array(cap[a:b], dtype=np.int64) - dem)[:, None])
+            self.dem_col.append(dem[:, None])
             self.ch.append(np.array(chans, dtype=np.int64))
             self.q.append(np.array(qs, dtype=np.int64))
         self.cap = np.array(cap, dtype=np.int64)
@@ -122,6 +124,7 @@ class Timeline:
         self.weights: dict[str, int] = {"makespan": 1}
         self.ms_floor = int(model.trivial_bound("makespan") or 0)
         self._width = self.horizon + int(self.dur.max(initial=0)) + 1
+        self._durs: list[int] = self.dur.tolist()
 
     @classmethod
     def build(cls, model: AllocationModel) -> Timeline | None:
@@ -182,42 +185,43 @@ class Timeline:
         returns real starts: a right-justified schedule ending by ``mirror``."""
         dur = self.dur
         if reverse:
-            lo = mirror - self.hi - dur
-            hi = mirror - self.lo - dur
+            lo_arr = np.maximum(mirror - self.hi - dur, 0)
+            hi_arr = mirror - self.lo - dur
             before = self.succs
         else:
-            lo, hi, before = self.lo, self.hi, self.preds
-        lo = np.maximum(lo, 0)
+            lo_arr, hi_arr, before = np.maximum(self.lo, 0), self.hi, self.preds
+        lo, hi, durs = lo_arr.tolist(), hi_arr.tolist(), self._durs
         use = np.zeros((self.G, self._width + 1), dtype=np.int64)
-        end = np.zeros(self.T, dtype=np.int64)
-        start = np.zeros(self.I, dtype=np.int64)
-        of_task, rows, rooms, chs, qs = self.of_task, self.rows, self.room, self.ch, self.q
+        end = [0] * self.T
+        start = [0] * self.I
+        of_task, rows, rooms, dems = self.of_task, self.rows, self.room, self.dem_col
         width = self._width
         for t in order:
             est = 0
             for u in before[t]:
                 if end[u] > est:
-                    est = int(end[u])
+                    est = end[u]
             finish = est
             for i in of_task[t]:
-                d = int(dur[i])
-                s = max(est, int(lo[i]))
+                d = durs[i]
+                s = lo[i] if lo[i] > est else est
                 a, b = rows[i]
                 if d > 0 and b > a:
-                    s = _earliest(use[a:b], rooms[i], d, s, width)
-                    if s < 0:
+                    block = use[a:b]
+                    s = _earliest(block, rooms[i], d, s, width)
+                    if s < 0 or s > hi[i]:
                         return None
-                if s > hi[i]:
+                    block[:, s : s + d] += dems[i]
+                elif s > hi[i]:
                     return None
-                if d > 0 and b > a:
-                    use[chs[i], s : s + d] += qs[i][:, None]
                 start[i] = s
                 if s + d > finish:
                     finish = s + d
             end[t] = finish
+        out = np.array(start, dtype=np.int64)
         if reverse:
-            start = mirror - start - dur
-        return start
+            out = mirror - out - dur
+        return out
 
     def justify(self, start: np.ndarray) -> np.ndarray:
         """Forward-backward improvement (see the module docstring); never worse in makespan."""
@@ -247,18 +251,23 @@ def _earliest(use: np.ndarray, room: np.ndarray, d: int, s: int, width: int) -> 
     """The earliest start >= s where usage ``use`` (the rows of one node's channels) stays
     within ``room`` (capacity minus the demand, per row) over d instants (-1: none before the
     end of the arrays). Scans a window ahead of s, doubling it when it holds no fit."""
+    if s + d <= width and (use[:, s : s + d] <= room).all():
+        return s
     span = max(FIRST_WINDOW, 4 * d)
+    ones = _ONES.get(d)
+    if ones is None:
+        ones = _ONES[d] = np.ones(d, dtype=np.int64)
     while s + d <= width:
         stop = min(width, s + span + d)
-        bad: np.ndarray = np.asarray((use[:, s:stop] > room).any(axis=0))
-        if not bad[:d].any():
-            return s
-        # a fit at s + k when bad[k:k + d] holds no True: count bad instants cumulatively
-        count = np.cumsum(bad)
-        window: np.ndarray = count[d - 1 :] - np.concatenate(([0], count[: len(count) - d]))
-        fits = np.flatnonzero(window == 0)
-        if len(fits):
-            return s + int(fits[0])
+        bad: np.ndarray = (use[:, s:stop] > room).any(axis=0)
+        # bad instants in each window of d instants: a fit where there is none
+        window = np.convolve(bad.view(np.int8), ones, "valid")
+        k = int(window.argmin())
+        if window[k] == 0:
+            return s + k
         s += len(bad) - int(np.argmax(bad[::-1]))  # just after the last bad instant
         span *= 2
     return -1
+
+
+_ONES: dict[int, np.ndarray] = {}
