@@ -81,6 +81,7 @@ SLICE_SECONDS = 0.5  # one worker: the neighbourhood search's turn (deterministi
 LIST_STEPS = 100  # deterministic) and the list search's
 COMPLETION_SECONDS = 5.0  # filling in a fixed schedule (propagation only: milliseconds)
 WATCH_INTERVAL = 0.02
+CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1)
 
 
 @dataclass
@@ -321,7 +322,7 @@ class _Hybrid:
         def cpsat() -> None:
             try:
                 left = None if deadline is None else deadline - run.elapsed()
-                self._full(left, run.workers - 1, stall)
+                self._full(left, CPSAT_WORKERS or run.workers - 1, stall)
                 k = 1
                 while not self._finished(deadline):
                     left = None if deadline is None else deadline - run.elapsed()

@@ -32,10 +32,12 @@ import numpy as np
 from .timeline import Timeline
 
 ELITE = 40  # schedules kept in the pool
-MUTATION = 0.3  # share of children that are mutated
+MUTATION = 0.5  # share of children that are mutated
 MUTATED_TASKS = 0.04  # ... each moving this share of the tasks (at least one)
 SAMPLE_NOISE = 0.3  # relative noise on the latest finish times of the sampled lists
 JUSTIFY_SLACK = None  # justify only children within this share above the worst elite (None: all)
+RESTART_STEPS = 0  # steps without a new best before the elite is renewed (0: never)
+KEEP = 4  # elites kept at a renewal
 
 
 @dataclass
@@ -103,6 +105,15 @@ class Pool:
                 listener(item)
         return improved
 
+    def shrink(self, keep: int) -> list[Schedule]:
+        """Keep only the ``keep`` best schedules; returns them."""
+        with self._lock:
+            gone = self.elite[keep:]
+            del self.elite[keep:]
+            for item in gone:
+                self._keys.discard(item.start.tobytes())
+            return list(self.elite)
+
     def raise_bound(self, bound: int) -> None:
         with self._lock:
             if self.bound is None or bound > self.bound:
@@ -132,6 +143,8 @@ class ListSearch:
         self.rng = random.Random(seed)
         self.steps = 0
         self.failed = 0  # decodes that missed a window (deadlines)
+        self.last_win = 0  # step of the last new best
+        self.renewals = 0
         tl = timeline
         # latest finish times (backward critical path from the horizon), the sampling priority
         longest = np.zeros(tl.T, dtype=np.int64)
@@ -207,10 +220,29 @@ class ListSearch:
 
     def step(self) -> bool:
         """One child (or, while the pool is small, one sampled list); True on a new best."""
+        if RESTART_STEPS and self.steps - self.last_win > RESTART_STEPS:
+            self.renew()
         if len(self.pool.elite) < self.pool.size // 2:
-            return self.try_list(self.sample())
-        a, b = self.pool.parents(self.rng)
-        child = self.crossover(a, b)
-        if self.rng.random() < MUTATION:
-            child = self.mutate(child)
-        return self.try_list(child)
+            won = self.try_list(self.sample())
+        else:
+            a, b = self.pool.parents(self.rng)
+            child = self.crossover(a, b)
+            if self.rng.random() < MUTATION:
+                child = self.mutate(child)
+            won = self.try_list(child)
+        if won:
+            self.last_win = self.steps
+        return won
+
+    def renew(self) -> None:
+        """The search stagnates: keep the best few elites, refill the pool with heavily
+        mutated copies of them and fresh samples (as the GA's restarts do)."""
+        self.renewals += 1
+        self.last_win = self.steps
+        kept = self.pool.shrink(KEEP)
+        for _ in range(self.pool.size // 2):
+            base = self.rng.choice(kept).order
+            order = base
+            for _ in range(3):
+                order = self.mutate(order)
+            self.try_list(order, "list")

@@ -16,7 +16,9 @@ that proved its part, shrinks after one that ran out of time):
 
 ``window``    the tasks starting in a window of the incumbent's time line;
 ``resource``  the tasks using one channel, in a window of time;
-``random``    tasks drawn uniformly.
+``random``    tasks drawn uniformly;
+``critical``  a stretch of a critical path of the incumbent (the longest chain of precedences
+              and flow hand-overs, which sets the makespan) and the tasks that run beside it.
 
 Each sub-solve has the objective cut off one unit below the incumbent and runs on one CP-SAT
 worker for a short time (:data:`SUB_SECONDS`); its schedule, when it finds one, goes to the pool.
@@ -35,7 +37,7 @@ from .timeline import Timeline
 SUB_SECONDS = 0.3  # one sub-solve at most (deterministic: deterministic time)
 K_FIRST = 12  # tasks freed at first
 K_MIN = 4
-KINDS = ("window", "resource", "random")
+KINDS = ("window", "resource", "random", "critical")
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Neighbourhoods:
             return set(rng.sample(range(tl.T), k))
         first = np.full(tl.T, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, tl.task, start)
+        if kind.name == "critical":
+            return self.critical(start, first, k)
         if kind.name == "resource" and tl.G:
             g = rng.randrange(tl.G)
             users = {int(tl.task[i]) for i in range(tl.I) if g in tl.ch[i].tolist()}
@@ -76,6 +80,39 @@ class Neighbourhoods:
             return set(pool)
         i = rng.randrange(len(pool) - k + 1)
         return set(pool[i : i + k])
+
+    def critical(self, start: np.ndarray, first: np.ndarray, k: int) -> set[int]:
+        """A stretch of a critical path and the tasks overlapping it in time."""
+        tl, rng = self.tl, self.rng
+        ends = start + tl.dur
+        task_end = np.zeros(tl.T, dtype=np.int64)
+        np.maximum.at(task_end, tl.task, ends)
+        # walk back from a task that ends last: to a predecessor or flow giver ending at our
+        # start (a tight link), chosen at random among the tight ones
+        arcs = flow_arcs(tl, start, set())
+        givers: dict[int, list[int]] = {}
+        for i, j in arcs:
+            givers.setdefault(int(tl.task[j]), []).append(int(tl.task[i]))
+        last = np.flatnonzero(task_end == task_end.max()).tolist()
+        t = rng.choice(last)
+        path = [t]
+        while len(path) < 4 * tl.T:
+            s0 = int(first[t])
+            tight = [u for u in (*tl.preds[t], *givers.get(t, ())) if task_end[u] == s0]
+            if not tight:
+                break
+            t = rng.choice(tight)
+            path.append(t)
+        path.reverse()
+        span = max(1, k // 2)
+        i = rng.randrange(max(1, len(path) - span + 1))
+        chosen = set(path[i : i + span])
+        lo = min(int(first[t]) for t in chosen)
+        hi = max(int(task_end[t]) for t in chosen)
+        beside = [t for t in range(tl.T) if t not in chosen and first[t] < hi and task_end[t] > lo]
+        rng.shuffle(beside)
+        chosen.update(beside[: max(0, k - len(chosen))])
+        return chosen
 
     def learn(self, kind: Kind, status: cp_model.CpSolverStatus, won: bool) -> None:
         kind.tries += 1
