@@ -165,7 +165,7 @@ def test_every_family_is_honoured_and_the_optimum_found() -> None:
 def test_unplaced_must_tasks_of_a_bad_start_get_placed(monkeypatch: pytest.MonkeyPatch) -> None:
     p = medium(10, tasks=120, nodes=30)
 
-    def empty_start(problem: Problem, flat: Flat, *args: Any) -> tuple[Plan, str]:
+    def empty_start(problem: Problem, flat: Flat, *args: Any, **kw: Any) -> tuple[Plan, str]:
         return Plan(flat, [()] * flat.T), "nothing"
 
     monkeypatch.setattr(lns, "start_plan", empty_start)

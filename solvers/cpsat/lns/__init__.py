@@ -139,7 +139,9 @@ def solve(
     bound_task = BoundTask(bounds, deterministic=deterministic, time_limit=time_limit, t0=t0)
     bound_task.start()
     try:
-        plan, source = start_plan(problem, flat, hint, time_limit, deterministic, policy)
+        plan, source = start_plan(
+            problem, flat, hint, time_limit, deterministic, policy, bound_task=bound_task
+        )
         if exact_result is not None and source == "hint":
             source = "the exact path's plan"
         options["warm_start"] = source
@@ -162,6 +164,7 @@ def solve(
             sub_seconds=sub_seconds,
         )
         search.adapt_time = given_sub is None
+        search.rounded = source == "LP rounding"  # else tried once the LP is solved
         began = time.perf_counter()
         violations_of(problem, plan.assignments())
         search.reserve = 1.5 * (time.perf_counter() - began) + 0.05

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from .. import lagrange, submodel
+from .. import construct, lagrange, submodel
 from ..bounds import Bounds
 from ..flat import Flat, Plan
 from ..lagrange import Lagrangian
@@ -151,6 +151,8 @@ class Search:
         self.fixed_at = 0  # incumbent cost when `keep` was computed
         self.reduced_tried = flat.N * flat.T + 1  # pairs kept at the last `reduced` solve
         self.reduced_kind = Kind("reduced", 1.0)
+        self.rounded = False  # the LP's solution was rounded into a plan (try_rounding)
+        self.rounding_won = False
         self.hoods = Neighbourhoods(self)
         self.kinds = self.hoods.kinds
         #: fleet-wide moves (:mod:`.quick`), when node costs or the node count are minimised
@@ -433,6 +435,35 @@ class Search:
             self.check_proven()
             self.record()
 
+    def try_rounding(self) -> None:
+        """Once the LP is solved: its rounded solution (:func:`..construct.lp_rounding`)
+        replaces the incumbent when it is better (cloud balancing with 2,400 computers: 1.34 x
+        the bound, where the first fit starts at 1.50)."""
+        if self.rounded or not self.bounds.ready():
+            return
+        self.rounded = True
+        lp = self.bounds.primal
+        if lp is None or not construct.wanted(self.f, self.order):
+            return
+        if not construct.rounding_applies(self.f):
+            return
+        plan = construct.lp_rounding(self.f, lp)
+        if self.key(plan.terms) < self.key(self.plan.terms):
+            self.adopt(plan)
+            self.rounding_won = True
+
+    def adopt(self, plan: Plan) -> None:
+        """Replace the incumbent by a better plan found outside the sub-solves."""
+        self.plan = plan
+        if self.quick is not None:
+            self.quick.plan = plan
+        f = self.f
+        self.unplaced = {t for t in range(f.T) if not plan.nodes[t] and self.placeable[t]}
+        self.improvements += 1
+        self.last_win = self.steps
+        self.check_proven()
+        self.record()
+
     def run(self) -> None:
         self.check_proven()
         self.record(force=True)
@@ -445,6 +476,7 @@ class Search:
             for _ in range(steps):
                 if not self.can_go_on():
                     break
+                self.try_rounding()
                 self.step(None)
                 self.quick_moves()
                 self.maybe_refix()
@@ -455,6 +487,7 @@ class Search:
         pool = ThreadPoolExecutor(max_workers=self.workers) if self.workers > 1 else None
         try:
             while self.can_go_on():
+                self.try_rounding()
                 self.step(pool)
                 self.quick_moves()
                 self.maybe_refix()

@@ -1,8 +1,11 @@
 """The LNS's start plan, and the constraint check of a plan without the objective's weights.
 
 The start is the ``hint`` when the evaluator accepts it (in the hybrid: the exact path's plan),
-else, when node costs count right after ``unplaced``, first-fit decreasing over cost-efficient
-nodes (:mod:`..construct`) if it places every must-place task, else the greedy with the policy
+else, when node costs count right after ``unplaced``, the rounded solution of the LP that the
+bound computes beside (:func:`..construct.lp_rounding`, when the LP is solved within
+:data:`ROUNDING_WAIT` of the time limit and the problem has one replica per task, no gangs and
+no separation) or first-fit decreasing over cost-efficient nodes (:mod:`..construct`), if it
+places every must-place task, else the greedy with the policy
 the exact path would use (``best-fit`` for cost-like objectives; ``least-loaded`` too when the
 packing one leaves tasks out). The greedy with the caller's policy (``-s greedy``'s, by
 default ``least-loaded``: the floor of :mod:`taskalloc.solvers.baseline`) is always run too,
@@ -24,6 +27,7 @@ from taskalloc.problems.problem import Problem
 
 from ... import baseline
 from .. import construct
+from ..bounds import BoundTask
 from ..flat import Flat, Plan
 
 
@@ -38,6 +42,9 @@ def violations_of(problem: Problem, assignments: list[Assignment]) -> list[Any]:
     return list(st.violations)
 
 
+ROUNDING_WAIT = 0.25  # share of the time limit the start may wait for the LP to round it
+
+
 def start_plan(
     problem: Problem,
     flat: Flat,
@@ -45,6 +52,7 @@ def start_plan(
     time_limit: float | None,
     deterministic: bool,
     policy: str | None = None,
+    bound_task: BoundTask | None = None,
 ) -> tuple[Plan, str]:
     """The start plan (see the module docstring) and where it comes from."""
     began = time.perf_counter()
@@ -55,7 +63,7 @@ def start_plan(
         return max(0.5, time_limit - (time.perf_counter() - began))
 
     floor = baseline.greedy_plan(problem, policy or baseline.DEFAULT_POLICY, left())
-    plan, source = _own_start(problem, flat, hint, time_limit, deterministic)
+    plan, source = _own_start(problem, flat, hint, time_limit, deterministic, bound_task)
     other = Plan.from_assignments(flat, floor.result.assignments)
     if _start_key(problem, flat, other) < _start_key(problem, flat, plan):
         return other, f"greedy {floor.policy}"
@@ -68,11 +76,20 @@ def _own_start(
     hint: list[Assignment] | None,
     time_limit: float | None,
     deterministic: bool,
+    bound_task: BoundTask | None = None,
 ) -> tuple[Plan, str]:
     """The hint if the evaluator accepts it, else the construction or the greedy."""
     if hint is not None and not violations_of(problem, hint):
         return Plan.from_assignments(flat, hint), "hint"
-    if construct.wanted(flat, problem.objective.active()):
+    wanted = construct.wanted(flat, problem.objective.active())
+    if wanted and bound_task is not None and construct.rounding_applies(flat):
+        # the LP runs beside (GLOP releases the GIL): wait for it, round its solution
+        wait = None if deterministic or time_limit is None else ROUNDING_WAIT * time_limit
+        if bound_task.wait(wait) and bound_task.bounds.primal is not None:
+            plan = construct.lp_rounding(flat, bound_task.bounds.primal)
+            if plan.terms["violation"] == 0:
+                return plan, "LP rounding"
+    if wanted:
         plan = construct.efficient_first_fit(flat)
         if plan.terms["violation"] == 0:
             return plan, "efficient first fit"
