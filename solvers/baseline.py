@@ -36,6 +36,7 @@ from .result import Result
 
 DEFAULT_POLICY = "least-loaded"  # ``-s greedy``'s default
 REL_TOL = 1e-9
+MIN_SECONDS = 1.0  # the final check gives the greedy at least this long
 
 
 class Baseline:
@@ -146,7 +147,10 @@ def no_worse(
         return result
     if result.status == Status.OPTIMAL:
         return _mark(result, policy)  # proved: nothing is better
-    base = greedy_plan(problem, policy, time_limit)  # the engine's run, unless it was cut
+    # the engine's run, unless it was cut; at least MIN_SECONDS, so that a tiny limit on a
+    # loaded machine does not cut a greedy that needs milliseconds
+    limit = None if time_limit is None else max(time_limit, MIN_SECONDS)
+    base = greedy_plan(problem, policy, limit)
     if not base.usable:
         return _mark(result, policy)
     ours = evaluation or evaluate(problem, result.assignments, reasons=False)
