@@ -26,8 +26,9 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
 * a thread runs CP-SAT's full search on the model (``workers - 1`` workers, hinted with the
   pool's best and cut off one unit below it): every solution it finds goes to the pool, its
   bound is the pool's, and it proves the optimum of the instances it can (PSPLIB j30, most of
-  j60, in the seconds the plain model needs). When it has found nothing and moved its bound
-  not at all for :data:`STALL_SHARE` of the budget (at least :data:`STALL_SECONDS`), it gives
+  j60, in the seconds the plain model needs). When for :data:`STALL_SHARE` of the budget (at
+  least :data:`STALL_SECONDS`) it has found no new best schedule and its bound has not moved
+  within :data:`PROOF_GAP` of the best (it is neither leading nor about to prove), it gives
   its worker to the neighbourhood search of :mod:`.schedlns` (the pool's best with a few tasks
   freed and the others kept in their order) for the rest of the time;
 * the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
@@ -77,6 +78,8 @@ if TYPE_CHECKING:
 PROOF_SHARE = 0.3  # one worker: share of the stage budget for the first CP-SAT solve
 STALL_SHARE = 0.5  # two workers: the full search gives way to the neighbourhood search after
 STALL_SECONDS = 4.0  # ... this share of the budget (at least these seconds) without progress
+PROOF_GAP = 2  # ... where a bound that moves counts as progress only this close to the best
+PROOF_GAP_SHARE = 0.02  # (units, or share of the best value)
 SLICE_SECONDS = 0.5  # one worker: the neighbourhood search's turn (deterministic time when
 LIST_STEPS = 100  # deterministic) and the list search's
 COMPLETION_SECONDS = 5.0  # filling in a fixed schedule (propagation only: milliseconds)
@@ -232,18 +235,24 @@ class _Hybrid:
 
         class Callback(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
-                last[0] = time.perf_counter()
                 start = np.array([self.value(v) for v in hybrid.start_vars], dtype=np.int64)
                 if hybrid.offset is None:
                     hybrid.offset = int(self.objective_value) - hybrid.tl.objective(start)
                     hybrid._raise_bound(hybrid.bound)
-                pool.offer(start, "cpsat")
+                if pool.offer(start, "cpsat"):
+                    last[0] = time.perf_counter()  # progress: a new best
                 if hybrid.done.is_set():
                     self.stop_search()
 
         def on_bound(b: float) -> None:
-            last[0] = time.perf_counter()
             self._raise_bound(b if cutoff is None else min(b, cutoff + 1))
+            best_now = pool.best
+            if best_now is None or self.offset is None:
+                last[0] = time.perf_counter()
+                return
+            value = best_now.value + self.offset
+            if value - b <= max(PROOF_GAP, PROOF_GAP_SHARE * abs(value)):
+                last[0] = time.perf_counter()  # progress: a proof may be near
 
         solver.best_bound_callback = on_bound
         stop_now = threading.Event()
