@@ -1,4 +1,4 @@
-"""Tests of the large-scale placement search (solvers/cpsat/lns.py) and its bounds (bounds.py).
+"""Tests of the large-scale placement search (solvers/cpsat/lns/) and its bounds (bounds.py).
 
 Medium generated problems (a few seconds each) are forced onto the LNS with ``lns=True``: every
 plan must pass the evaluator, be no worse than the greedy start, have a bound below its value,

@@ -212,8 +212,8 @@ def build(
                 for r in range(f.R):
                     qs = [int(d[r]) for _, d in per_node[i]]
                     if any(qs):
-                        expr = cp_model.LinearExpr.weighted_sum(ys, qs)
-                        m.add(expr <= int(resid[i, r]) * uv)
+                        load = cp_model.LinearExpr.weighted_sum(ys, qs)
+                        m.add(load <= int(resid[i, r]) * uv)
     # objective parts, each with its upper bound
     parts: dict[str, tuple[cp_model.LinearExprT, int]] = {}
     viol_v = [p[t] for t in p if f.must[t]]

@@ -259,7 +259,7 @@ def _earliest(use: np.ndarray, room: np.ndarray, d: int, s: int, width: int) -> 
         ones = _ONES[d] = np.ones(d, dtype=np.int64)
     while s + d <= width:
         stop = min(width, s + span + d)
-        bad: np.ndarray = (use[:, s:stop] > room).any(axis=0)
+        bad: np.ndarray = np.asarray((use[:, s:stop] > room).any(axis=0))
         # bad instants in each window of d instants: a fit where there is none
         window = np.convolve(bad.view(np.int8), ones, "valid")
         k = int(window.argmin())

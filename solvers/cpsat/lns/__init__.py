@@ -184,8 +184,8 @@ def solve(
             "pairs_left": None if search.keep is None else int(search.keep.sum()),
         }
     floor = baseline.known(problem, policy or baseline.DEFAULT_POLICY)
-    exact = scales.feasibility_exact and scales.cost_exact and scales.priority_exact
-    if floor is not None and exact:
+    same_order = scales.feasibility_exact and scales.cost_exact and scales.priority_exact
+    if floor is not None and same_order:
         other = Plan.from_assignments(flat, floor.result.assignments)
         if search.key(search.plan.terms) <= search.key(other.terms):
             options["baseline"] = floor.policy  # checked here: no evaluation needed later
