@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..flat import Flat, Plan
 from .bounds import LpSolution
-from .flat import Flat, Plan
 
 
 def wanted(flat: Flat, order: list[str]) -> bool:

@@ -7,7 +7,7 @@ CP-SAT search on 2 workers improves slowly: its own neighbourhood search gets a 
 thread (about 20 sub-solves in 10 s on j60), and the search that proves things finds schedules
 late. The heuristics literature reaches better makespans in that time with activity lists,
 serial schedule generation and forward-backward improvement. This module runs both on the
-pure scheduling stages of :mod:`.solve` (every task on fixed nodes: :mod:`.timeline`), sharing
+pure scheduling stages of :mod:`.exact` (every task on fixed nodes: :mod:`.timeline`), sharing
 one pool of schedules (:mod:`.listsearch`).
 
 When (:func:`plan_for`)
@@ -67,13 +67,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from ..scaling import weight_multipliers
 from . import schedlns
 from .listsearch import ListSearch, Pool, Schedule
-from .scaling import weight_multipliers
 from .timeline import CONSTANT_TERMS, REGULAR_TERMS, Timeline
 
 if TYPE_CHECKING:
-    from .solve import _Run, _Stage
+    from .exact import _Run, _Stage
 
 PROOF_SHARE = 0.3  # one worker: share of the stage budget for the first CP-SAT solve
 STALL_SHARE = 0.5  # two workers: the full search gives way to the neighbourhood search after
@@ -89,7 +89,7 @@ CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1)
 
 @dataclass
 class Found:
-    """What :meth:`.solve._Run.run_stage` reads from a solve: values and the bound."""
+    """What :meth:`.exact._Run.solve` reads from a solve: values and the bound."""
 
     solver: cp_model.CpSolver
     bound: float
@@ -145,9 +145,9 @@ def plan_for(run: _Run, stage: _Stage) -> Plan | None:
 
 def search(run: _Run, stage: _Stage, plan: Plan, budget: float | None) -> tuple[Any, Any]:
     """Solve the stage (see the module docstring); returns (status, solver-like) as
-    :meth:`.solve._Run.solve` does."""
+    :meth:`.exact._Run.cp_solve` does."""
     hybrid = _Hybrid(run, stage, plan)
-    if run.workers >= 2 and not run.deterministic:
+    if run.workers >= 2 and not run.clock.deterministic:
         hybrid.parallel(budget)
     else:
         hybrid.turns(budget)
@@ -191,7 +191,7 @@ class _Hybrid:
             bound = None if self.bound == float("-inf") else self.bound / float(self.stage.unit)
             value = (item.value + self.offset) / float(self.stage.unit)
             try:
-                self.run.record(value, bound)
+                self.run.clock.improve(value, bound, self.stage.name)
             except Exception as exc:  # a failing progress callback ends the search
                 self.run.error = self.run.error or exc
                 self.done.set()
@@ -207,7 +207,8 @@ class _Hybrid:
         run = self.run
         if self.done.is_set() or self.pool.proven() or not run.can_go_on():
             return True
-        return deadline is not None and not run.deterministic and run.elapsed() >= deadline
+        clock = run.clock
+        return deadline is not None and not clock.deterministic and clock.elapsed() >= deadline
 
     # -- CP-SAT ----------------------------------------------------------------------------
 
@@ -259,11 +260,7 @@ class _Hybrid:
 
         def watch() -> None:
             while not stop_now.wait(WATCH_INTERVAL):
-                if (
-                    self.done.is_set()
-                    or pool.proven()
-                    or (run.stop is not None and run.stop.is_set())
-                ):
+                if self.done.is_set() or pool.proven() or run.clock.stop_requested():
                     solver.stop_search()
                     return
                 if stall is not None and time.perf_counter() - last[0] > stall:
@@ -279,7 +276,7 @@ class _Hybrid:
             stop_now.set()
             watcher.join()
         self.cpsat_solves += 1
-        run.det_used += float(solver.deterministic_time)
+        run.clock.charge(float(solver.deterministic_time))
         if status == cp_model.INFEASIBLE:
             if cutoff is None:
                 self.infeasible = True  # no schedule at all
@@ -311,7 +308,7 @@ class _Hybrid:
         limit = schedlns.SUB_SECONDS if budget is None else min(schedlns.SUB_SECONDS, budget)
         _parameters(solver, run, 1, seed, limit)
         status = solver.solve(model)
-        run.det_used += float(solver.deterministic_time)
+        run.clock.charge(float(solver.deterministic_time))
         won = False
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             start = np.array([solver.value(v) for v in sv], dtype=np.int64)
@@ -325,16 +322,16 @@ class _Hybrid:
         """Two workers or more: CP-SAT in a thread (the full search, then neighbourhoods),
         the list search in this one."""
         run = self.run
-        deadline = None if budget is None else run.elapsed() + budget
+        deadline = None if budget is None else run.clock.elapsed() + budget
         stall = None if budget is None else max(STALL_SECONDS, STALL_SHARE * budget)
 
         def cpsat() -> None:
             try:
-                left = None if deadline is None else deadline - run.elapsed()
+                left = None if deadline is None else deadline - run.clock.elapsed()
                 self._full(left, CPSAT_WORKERS or run.workers - 1, stall)
                 k = 1
                 while not self._finished(deadline):
-                    left = None if deadline is None else deadline - run.elapsed()
+                    left = None if deadline is None else deadline - run.clock.elapsed()
                     self._lns_step(left, run.seed + k)
                     k += 1
             except BaseException as exc:  # surfaced by search()
@@ -356,12 +353,12 @@ class _Hybrid:
         budget, then neighbourhoods and list steps by turns, each turn bounded in
         (deterministic) time or steps, so that deterministic runs repeat."""
         run = self.run
-        used0 = run.det_used if run.deterministic else run.elapsed()
+        used0 = run.clock.used()
 
         def left() -> float | None:
             if budget is None:
                 return None
-            return budget - ((run.det_used if run.deterministic else run.elapsed()) - used0)
+            return budget - (run.clock.used() - used0)
 
         first = None if budget is None else PROOF_SHARE * budget
         self._full(first, run.workers, None)
@@ -372,20 +369,22 @@ class _Hybrid:
             if rest is not None and rest <= 1e-3:
                 break
             turn = SLICE_SECONDS if rest is None else min(SLICE_SECONDS, rest)
-            spent = run.det_used
-            while run.det_used - spent < turn and not self.pool.proven():
-                self._lns_step(turn - (run.det_used - spent), run.seed + k)
+            spent = run.clock.det_used
+            while run.clock.det_used - spent < turn and not self.pool.proven():
+                self._lns_step(turn - (run.clock.det_used - spent), run.seed + k)
                 k += 1
-                if not run.deterministic and run.elapsed() - used0 >= (budget or float("inf")):
+                if not run.clock.deterministic and run.clock.elapsed() - used0 >= (
+                    budget or float("inf")
+                ):
                     break
-                if run.stop is not None and run.stop.is_set():
+                if run.clock.stop_requested():
                     break
             for _ in range(LIST_STEPS):
-                if self.pool.proven() or (run.stop is not None and run.stop.is_set()):
+                if self.pool.proven() or run.clock.stop_requested():
                     break
                 self.list.step()
-            if run.deterministic:
-                run.det_used += turn  # the list search's turn counts as much
+            if run.clock.deterministic:
+                run.clock.charge(turn)  # the list search's turn counts as much
             if budget is None and k > 200 and self.pool.wins == before:
                 break  # no limit: stop once neither search improves
             before = dict(self.pool.wins)
@@ -408,7 +407,7 @@ class _Hybrid:
         solver = cp_model.CpSolver()
         _parameters(solver, run, 1, run.seed, COMPLETION_SECONDS)
         status = solver.solve(model)
-        run.det_used += float(solver.deterministic_time)
+        run.clock.charge(float(solver.deterministic_time))
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             why = solver.status_name(status)
             raise RuntimeError(f"scheduling search: the model rejects its best schedule ({why})")
@@ -426,7 +425,6 @@ class _Hybrid:
         }
         bound = float(value) if proven else max(self.bound, 0.0)
         found = Found(solver, bound)
-        run.close(value / float(stage.unit), bound / float(stage.unit))
         return (cp_model.OPTIMAL if proven else cp_model.FEASIBLE), found
 
 
@@ -439,7 +437,7 @@ def _parameters(
     prm.log_search_progress = False
     prm.catch_sigint_signal = False
     if budget is not None:
-        if run.deterministic:
+        if run.clock.deterministic:
             prm.max_deterministic_time = max(budget, 1e-3)
         else:
             prm.max_time_in_seconds = max(budget, 1e-3)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .flat import Flat, Plan
+from ..flat import Flat, Plan
 
 Key = Callable[[dict[str, int]], tuple[int, ...]]
 SPLIT_OPEN = 64  # `split`: the empty nodes it may open, cheapest per unit first

@@ -40,17 +40,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
-from ... import baseline
+from ... import baseline, lagrange
+from ...flat import Flat, Plan
 from ...result import Result, Results
-from .. import lagrange
+from ...scaling import choose_scales
 from ..bounds import Bounds, BoundTask
-from ..flat import Flat, Plan
-from ..scaling import choose_scales
 from .route import pairs, route
 from .search import Progress, Search
 from .settings import (
@@ -82,8 +80,6 @@ def solve(
     stop: threading.Event | None = None,
     lns: bool | None = True,
     sub_seconds: float | None = None,
-    policy: str | None = None,
-    **_ignored: Any,
 ) -> Result:
     """Solve a placement problem by LNS (``lns=True``) or the hybrid (``lns=None``: exact path
     first when the problem is of medium size); see the module docstring."""
@@ -97,16 +93,13 @@ def solve(
         search=mode,
     )
     t0, workers, seed, options = result.t0, result.workers, result.seed, result.options
-    infeasible = result.structural(problem)
-    if infeasible is not None:
-        return infeasible
 
     scales = choose_scales(problem)
     options["scales"] = scales.describe()
     flat = Flat(problem, scales)
     exact_result = None
     if mode == "hybrid":
-        from ..solve import solve as exact
+        from ..exact import solve as exact
 
         fraction = EXACT_SHARE
         if lagrange.applies(flat, problem.objective.active()):
@@ -121,7 +114,6 @@ def solve(
             hint=hint,
             progress=progress,
             stop=stop,
-            policy=policy,
         )
         stopped = stop is not None and stop.is_set()
         if exact_result.status in (Status.OPTIMAL, Status.INFEASIBLE) or stopped:
@@ -140,7 +132,7 @@ def solve(
     bound_task.start()
     try:
         plan, source = start_plan(
-            problem, flat, hint, time_limit, deterministic, policy, bound_task=bound_task
+            problem, flat, hint, time_limit, deterministic, bound_task=bound_task
         )
         if exact_result is not None and source == "hint":
             source = "the exact path's plan"
@@ -183,7 +175,7 @@ def solve(
             "seconds": round(search.lagr.seconds, 2),
             "pairs_left": None if search.keep is None else int(search.keep.sum()),
         }
-    floor = baseline.known(problem, policy or baseline.DEFAULT_POLICY)
+    floor = baseline.known(problem, baseline.DEFAULT_POLICY)
     same_order = scales.feasibility_exact and scales.cost_exact and scales.priority_exact
     if floor is not None and same_order:
         other = Plan.from_assignments(flat, floor.result.assignments)

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import lagrange, submodel
-from ..flat import Flat, Plan
+from ... import lagrange
+from ...flat import Flat, Plan
+from .. import submodel
 from .settings import (
     CORE_NODE_PAIRS,
     CORE_NOISE,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from taskalloc.problems.problem import Problem
 
-from ..flat import LINEAR_TERMS
+from ...flat import LINEAR_TERMS
 from .settings import HYBRID_PAIRS, LNS_PAIRS
 
 

@@ -43,7 +43,6 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
@@ -51,12 +50,14 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from .. import construct, lagrange, submodel
+from ... import lagrange
+from ...clock import Clock, Progress, Trajectory
+from ...flat import Flat, Plan
+from ...lagrange import Lagrangian
+from ...scaling import weight_multipliers
+from .. import construct, submodel
 from ..bounds import Bounds
-from ..flat import Flat, Plan
-from ..lagrange import Lagrangian
 from ..quick import QuickMoves
-from ..scaling import weight_multipliers
 from .hoods import Kind, Neighbourhoods
 from .settings import (
     CORE_FACTOR,
@@ -75,7 +76,7 @@ from .settings import (
     WATCH_INTERVAL,
 )
 
-Progress = Callable[[float, float, float | None], None]
+__all__ = ["Progress", "Search"]
 
 
 class Search:
@@ -98,12 +99,12 @@ class Search:
     ) -> None:
         self.f = flat
         self.plan = plan
-        self.t0 = t0
+        # wall-clock limit (deterministic runs count sub-solves instead: see `run`)
+        self.clock = Clock(time_limit, stop=stop, progress=progress, t0=t0)
         self.time_limit = time_limit
         self.workers = workers
         self.seed = seed
         self.deterministic = deterministic
-        self.progress = progress
         self.stop = stop
         self.bounds = bounds
         self.sub_seconds = sub_seconds
@@ -125,7 +126,6 @@ class Search:
             unit["cost"] = flat.scales.cost
             coeffs, _, _ = weight_multipliers(weights, unit)
             self.coeffs = coeffs
-        self.trajectory: list[tuple[float, float, float | None]] = []
         self.steps = 0
         self.improvements = 0
         self.stopped = False
@@ -164,8 +164,16 @@ class Search:
         self.adapt_time = True  # adapt sub_seconds to win_rate (not when given explicitly)
         self.max_sub_seconds = SUB_SECONDS
 
+    @property
+    def trajectory(self) -> Trajectory:
+        return self.clock.trajectory
+
+    @trajectory.setter
+    def trajectory(self, points: Trajectory) -> None:
+        self.clock.trajectory = points
+
     def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
+        return self.clock.elapsed()
 
     def key(self, terms: dict[str, int]) -> tuple[int, ...]:
         if self.coeffs is None:
@@ -175,39 +183,35 @@ class Search:
     def real(self, term: str, value: int) -> float:
         return value / self.units[term]
 
-    def report(self) -> tuple[float, float | None]:
-        """(value, bound) for the trajectory, per the module docstring."""
+    def report(self) -> tuple[float, float | None, str]:
+        """(value, bound, term) for the trajectory, per the module docstring."""
         terms = self.plan.terms
         if self.coeffs is not None:
             obj = self.f.problem.objective
             value = sum(obj.weights[t] * self.real(t, terms[t]) for t in self.order)
-            return value, self.bounds.weighted()
+            return value, self.bounds.weighted(), "weighted"
         lbs = self.bounds.lexicographic()
         for term in self.order:
             lb = lbs.get(term)
             if lb is None:
-                return self.real(term, terms[term]), None
+                return self.real(term, terms[term]), None, term
             if self.real(term, terms[term]) > lb + 1e-9 or term == self.order[-1]:
-                return self.real(term, terms[term]), lb
+                return self.real(term, terms[term]), lb, term
         last = self.order[-1]
-        return self.real(last, terms[last]), lbs.get(last)
+        return self.real(last, terms[last]), lbs.get(last), last
 
     def record(self, force: bool = False) -> None:
-        value, bound = self.report()
-        if not force and self.trajectory and self.trajectory[-1][1:] == (value, bound):
-            return
-        point = (self.elapsed(), value, bound)
-        self.trajectory.append(point)
-        if self.progress is not None:
-            self.progress(*point)
+        value, bound, term = self.report()
+        if force:
+            self.clock.record(value, bound, term)
+        else:
+            self.clock.record_new(value, bound, term)
 
     def remaining(self) -> float | None:
-        if self.time_limit is None:
-            return None
-        return self.time_limit - self.elapsed()
+        return self.clock.remaining()
 
     def can_go_on(self) -> bool:
-        if self.stop is not None and self.stop.is_set():
+        if self.clock.stop_requested():
             self.stopped = True
         left = self.remaining()
         if not self.deterministic and left is not None and left <= 0.02 + self.reserve:

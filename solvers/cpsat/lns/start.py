@@ -7,8 +7,8 @@ bound computes beside (:func:`..construct.lp_rounding`, when the LP is solved wi
 no separation) or first-fit decreasing over cost-efficient nodes (:mod:`..construct`), if it
 places every must-place task, else the greedy with the policy
 the exact path would use (``best-fit`` for cost-like objectives; ``least-loaded`` too when the
-packing one leaves tasks out). The greedy with the caller's policy (``-s greedy``'s, by
-default ``least-loaded``: the floor of :mod:`taskalloc.solvers.baseline`) is always run too,
+packing one leaves tasks out). The greedy with ``-s greedy``'s default policy
+(``least-loaded``: the floor of :mod:`taskalloc.solvers.baseline`) is always run too,
 with the whole time limit, and is the start when it is better; since the search only accepts
 plans that are no worse, the result is then at least as good as that greedy plan.
 
@@ -18,28 +18,25 @@ A start may leave must-place tasks out: the LNS then first minimises their repli
 
 from __future__ import annotations
 
-import importlib
 import time
 from typing import Any
 
+from taskalloc.problems.evaluate import violations
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
 
 from ... import baseline
+from ...flat import Flat, Plan
+from ...warm import policy_for
 from .. import construct
 from ..bounds import BoundTask
-from ..flat import Flat, Plan
 
 
 def violations_of(problem: Problem, assignments: list[Assignment]) -> list[Any]:
     """The evaluator's constraint checks of a placement (what ``evaluate(...).feasible``
     decides), without the objective's fitness weights, whose upper bounds take O(tasks x nodes)
     Python steps (14 s on 7,200 tasks x 2,400 nodes)."""
-    judge = importlib.import_module("taskalloc.problems.evaluate")
-    st = judge._State(problem, assignments)
-    judge._check_tasks(st)
-    judge._check_capacity(st, judge._placement_load(st))
-    return list(st.violations)
+    return violations(problem, assignments)
 
 
 ROUNDING_WAIT = 0.25  # share of the time limit the start may wait for the LP to round it
@@ -53,7 +50,6 @@ def start_plan(
     hint: list[Assignment] | None,
     time_limit: float | None,
     deterministic: bool,
-    policy: str | None = None,
     bound_task: BoundTask | None = None,
 ) -> tuple[Plan, str]:
     """The start plan (see the module docstring) and where it comes from."""
@@ -64,7 +60,7 @@ def start_plan(
             return None
         return max(0.5, time_limit - (time.perf_counter() - began))
 
-    floor = baseline.greedy_plan(problem, policy or baseline.DEFAULT_POLICY, left())
+    floor = baseline.greedy_plan(problem, baseline.DEFAULT_POLICY, left())
     plan, source = _own_start(problem, flat, hint, time_limit, deterministic, bound_task)
     other = Plan.from_assignments(flat, floor.result.assignments)
     if _start_key(problem, flat, other) < _start_key(problem, flat, plan):
@@ -98,9 +94,7 @@ def _own_start(
             built = plan, "efficient first fit"
             if sum(len(t.allowed) for t in problem.tasks) > SMALL_PAIRS:
                 return built  # the greedy would cost seconds and rarely wins there
-    from ..solve import _policy
-
-    policy = _policy(problem)
+    policy = policy_for(problem)
     limit = None if deterministic or time_limit is None else max(0.5, time_limit / 4)
     res = baseline.greedy_plan(problem, policy, limit).result
     plan = Plan.from_assignments(flat, res.assignments)
