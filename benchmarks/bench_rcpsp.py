@@ -207,6 +207,14 @@ def _summary(rows: list[Row], budget: float, no_peer: bool) -> None:
     lost = sum(
         1 for d, p in zip(ours, peer, strict=True) if d is not None and p is not None and d > p
     )
+    excess = [
+        (d - p, r.instance)
+        for r, d, p in zip(rows, ours, peer, strict=True)
+        if d is not None and p is not None
+    ]
+    if excess:
+        top, where = max(excess)
+        print(f"== {budget:g} s: max excess over the peer {top:+.2f} pp ({where})", flush=True)
     print(
         f"== {budget:g} s: better on {better}, equal on {same}, worse on {lost}; "
         f"more than 1 pp above the peer: "

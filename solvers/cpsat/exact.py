@@ -313,9 +313,13 @@ def solve(
         time_limit, stop=stop, progress=progress, deterministic=deterministic, t0=result.t0
     )
 
+    # the greedy may use the whole limit (it takes a fraction of it): see floor_start
+    floor_limit = None if deterministic or time_limit is None else max(0.05, time_limit)
+
     def floor(res: Result, ev: Evaluation | None = None) -> Result:
-        """Never worse than the greedy's plan (:mod:`..baseline`)."""
-        return baseline.no_worse(problem, res, stop=stop, evaluation=ev)
+        """Never worse than the greedy's plan (:mod:`..baseline`), within the same limit: a
+        greedy the limit cut is not run again (the limit is the user's)."""
+        return baseline.no_worse(problem, res, time_limit=floor_limit, stop=stop, evaluation=ev)
 
     # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at
     # once, a hint slows its proofs and the greedy costs more than the solves it saves, so the
@@ -325,8 +329,6 @@ def solve(
     lazy = hint is None and _small_pure_scheduling(problem)
     early = None
     if not lazy:
-        # the greedy may use the whole limit (it takes a fraction of it): see floor_start
-        floor_limit = None if deterministic or time_limit is None else max(0.05, time_limit)
         early = floor_start(problem, hint, time_limit=floor_limit)
     if early is not None and time_limit is not None and not deterministic:
         left = time_limit - (time.perf_counter() - result.t0)

@@ -370,7 +370,7 @@ def solve(
             res = result(
                 Status.UNKNOWN, assignments, "no plan found within the limits; " + "; ".join(notes)
             )
-            return no_worse(problem, res, stop=stop, evaluation=ev)
+            return no_worse(problem, res, time_limit=min(limit, 600.0), stop=stop, evaluation=ev)
         all_optimal = all(s.outcome == "optimal" for s in stages)
         if run.plan is None and not all_optimal:
             notes.append(f"the MILP found no plan; returning the warm start ({source})")
@@ -385,7 +385,7 @@ def solve(
         )
         from ..baseline import no_worse  # never worse than the greedy's plan
 
-        return no_worse(problem, res, stop=stop, evaluation=ev)
+        return no_worse(problem, res, time_limit=min(limit, 600.0), stop=stop, evaluation=ev)
 
 
 def _warm_start(
