@@ -51,8 +51,9 @@ proved it, or a cut-off model was infeasible), ``feasible`` otherwise; the bound
 which search found each improvement.
 
 Measured (docs/benchmarks.md, ``benchmarks/bench_rcpsp.py``): on the 40-instance PSPLIB j60
-sample and on j120-like instances of ``benchmarks/rcpspgen.py`` this ends at or below the plain
-hand-written CP-SAT model of the same run; CP-SAT alone with 2 workers did not (one full search
+sample its mean deviation ends below the plain hand-written CP-SAT model's of the same run at
+10 and 30 s (on single instances it can end one unit above, where the peer's two full workers
+prove what our one does not); CP-SAT alone with 2 workers did not (one full search
 and its own neighbourhood search starved on the second thread: about 20 sub-solves in 10 s).
 """
 
