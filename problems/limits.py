@@ -15,7 +15,7 @@ can:
   values     YAML/JSON values (scalars, lists, mappings), aliases expanded  50 million
   nodes      nodes, after pools (``count``) expand                          1 million
   replicas   replicas of all tasks                                          10 million
-  pairs      (task, allowed node) pairs                                     2 billion
+  pairs      (task, allowed node) pairs                                     1 billion
   devices    devices of all nodes (``devices``, after pools expand)         10 million
   ========== ============================================================ ==================
 
@@ -59,7 +59,7 @@ class Limits:
     values: int | None = 50_000_000
     nodes: int | None = 1_000_000
     replicas: int | None = 10_000_000
-    pairs: int | None = 2_000_000_000
+    pairs: int | None = 1_000_000_000
     devices: int | None = 10_000_000
 
     @classmethod
