@@ -67,14 +67,22 @@ def err_console() -> Console:
 
 
 def say(message: str) -> None:
-    """A line for humans on stderr (silenced by --quiet)."""
+    """A line for humans on stderr (silenced by --quiet), control characters escaped."""
     if not _Opts.quiet:
-        err_console().print(message, markup=False)
+        err_console().print(_printable(message), markup=False)
 
 
 def warn(message: str) -> None:
     if not _Opts.quiet:
-        err_console().print(f"warning: {message}", markup=False, style="yellow")
+        err_console().print(f"warning: {_printable(message)}", markup=False, style="yellow")
+
+
+def _printable(text: str) -> str:
+    """User text (ids, labels, file names) as a terminal may show it: no escape sequence or
+    newline of theirs acts on it (taskalloc.problems.wording.printable)."""
+    from taskalloc.problems.wording import printable
+
+    return printable(text)
 
 
 class Fail(Exception):
@@ -991,7 +999,7 @@ def run_guarded(invoke: Any) -> Any:
         raise
     except Fail as exc:
         for line in exc.lines:
-            err_console().print(line, markup=False, highlight=False)
+            err_console().print(_printable(line), markup=False, highlight=False)
         raise typer.Exit(int(exc.code)) from None
     except InputError as exc:
         for d in exc.diagnostics:
@@ -1011,8 +1019,10 @@ def run_guarded(invoke: Any) -> Any:
         if _Opts.debug:
             raise
         err_console().print(
-            f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
-            "traceback, and please report it)",
+            _printable(
+                f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+                "the traceback, and please report it)"
+            ),
             markup=False,
         )
         raise typer.Exit(int(ExitCode.INTERNAL)) from None

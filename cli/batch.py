@@ -147,13 +147,18 @@ class _Display:
             line += f": {r['error'].splitlines()[0]}"
         line += f" ({r['wall_seconds']:.2f} s)"
         if self.progress is not None:
-            self.progress.console.print(line, markup=False, highlight=False)
+            from taskalloc.problems.wording import printable
+
+            self.progress.console.print(printable(line), markup=False, highlight=False)
         else:
             say(line)
 
 
 def _table(rows: Sequence[dict[str, Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
+
+    from taskalloc.problems.wording import printable
 
     table = Table(title="Batch", title_justify="left")
     table.add_column("file", overflow="fold")
@@ -167,7 +172,12 @@ def _table(rows: Sequence[dict[str, Any]]) -> None:
         status = r["status"] + (" (kept)" if r["skipped_existing"] else "")
         style = "red" if r["exit_code"] not in (0,) else None
         table.add_row(
-            _short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}", style=style
+            Text(printable(_short(r["file"]))),
+            status,
+            objective,
+            gap,
+            f"{r['wall_seconds']:.2f}",
+            style=style,
         )
     err_console().print(table)
 

@@ -294,9 +294,7 @@ class _SolverIn(_Base):
     options: dict[str, Any] = Field(default_factory=dict)
     # [seconds, objective, bound] rows: lists (a tuple only in strict mode), numbers strict
     trajectory: list[
-        Annotated[
-            tuple[StrictFloat, StrictFloat | None, StrictFloat | None], Field(strict=False)
-        ]
+        Annotated[tuple[StrictFloat, StrictFloat | None, StrictFloat | None], Field(strict=False)]
     ] = Field(default_factory=list)
 
 

@@ -77,9 +77,17 @@ def find_problems(inputs: Sequence[str], exclude: Path | None = None) -> list[tu
                 rel = f.relative_to(p)
                 if any(part.startswith(".") for part in rel.parts):
                     continue
-                if skip is not None and (f.resolve() == skip or skip in f.resolve().parents):
+                if f.suffix.lower() not in SUFFIXES:
                     continue
-                if f.is_file() and f.suffix.lower() in SUFFIXES:
+                try:
+                    real = f.resolve(strict=True)
+                except (OSError, RuntimeError):  # a link to nothing or a loop: its run says so
+                    if f.is_symlink():
+                        found.append((str(f), str(rel.with_suffix(""))))
+                    continue
+                if skip is not None and (real == skip or skip in real.parents):
+                    continue
+                if f.is_file():
                     found.append((str(f), str(rel.with_suffix(""))))
         elif p.exists():
             found.append((given, p.stem))
@@ -135,6 +143,7 @@ class Spec:
     fmt: str = "yaml"
     embed: bool = False
     deadline: float | None = None  # time.time() at which the batch's total time is up
+    error: tuple[str, ...] = ()  # why the file could not be read (nothing to solve then)
 
 
 def run_spec(spec: Spec) -> RunResult:
@@ -142,6 +151,8 @@ def run_spec(spec: Spec) -> RunResult:
     to what the batch has left; C-level output of solvers goes to stderr, never stdout."""
     from .run import run_bytes, stdout_to_stderr
 
+    if spec.error:
+        return RunResult(Outcome.BAD_INPUT, message=spec.error[0], error_lines=list(spec.error))
     opts = spec.opts
     explain = EXPLAIN_LIMIT
     if spec.deadline is not None:
@@ -604,7 +615,7 @@ def run_batch(
     proof of infeasibility, or a partial plan (no plan within the limits). Bad input, internal
     errors, timeouts and problems never started leave no plan file.
     """
-    from taskalloc.problems.source import read_bytes
+    from taskalloc.problems.source import InputError, read_bytes
 
     stop = stop or threading.Event()
     deadline = None if total_time_limit is None else time.time() + total_time_limit
@@ -623,14 +634,16 @@ def run_batch(
         pending.append(item)
 
     def make_spec(item: Item) -> Spec:
+        error: tuple[str, ...] = ()
         if item.file == "-":
             name, data = "<stdin>", (read_stdin() if read_stdin else read_bytes("-")[1])
         else:
             try:
                 name, data = read_bytes(item.file)
-            except Exception:
-                name, data = item.file, b"\0unreadable"
+            except InputError as exc:  # unreadable, too big, a loop: its run says why
+                name, data, error = item.file, b"", tuple(str(exc).splitlines())
         return Spec(
+            error=error,
             index=item.index,
             name=name,
             data=data,
