@@ -427,9 +427,10 @@ class _YamlBuilder:
         if key in d:
             text = frame.key_text
             message = f"duplicate key '{text}'"
-            same = "true" if key is True else "false" if key is False else str(key)
-            if text != same and not text.startswith("*"):
-                message += f" (read as {same}, like a key before it)"
+            earlier = next(k for k in d if k == key)
+            shown = "true" if earlier is True else "false" if earlier is False else str(earlier)
+            if text != shown and not text.startswith("*"):
+                message += f" (YAML reads it as the key '{shown}' before it)"
             self.duplicates.append((_path_of(stack, frame), message, frame.key_mark))
         d[key] = value
 
@@ -769,11 +770,11 @@ def read_bytes(path: str | Path, limits: Limits | None = None) -> tuple[str, byt
 
 
 def _too_big(name: str, size: int, max_bytes: int) -> InputError:
-    what = f"{size:,} bytes" if size >= 0 else "more bytes"
+    what = f"{size:,} bytes, more than" if size >= 0 else "more than"
     return _error(
         name,
-        f"{what}, more than the limit of {max_bytes:,} ({ENV}=bytes=N raises it, {ENV}=off "
-        "lifts every limit)",
+        f"{what} the limit of {max_bytes:,} bytes ({ENV}=bytes=N raises it, {ENV}=off lifts "
+        "every limit)",
     )
 
 
@@ -906,7 +907,9 @@ def _check_tree(src: Source) -> None:
             while entry[2] is not None:
                 entry, elem = entry[2]
                 path.append(elem)
-            raise InputError([src.diagnostic(path[::-1], _too_deep_words())])
+            d = src.diagnostic(path[::-1], _too_deep_words())
+            d.where = ""  # the position says where; the path would be 64 levels long
+            raise InputError([d])
         here = (obj, depth, parent)
         if type(obj) is dict:
             count += len(obj)

@@ -68,7 +68,7 @@ def fmt_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, float):  # as written: 2.0 is not the integer 2
         return repr(v) if abs(v) < 1e15 else num(v)
-    if isinstance(v, int) and len(str(v)) > 30:
+    if isinstance(v, int) and len(str(v)) > 20:
         return f"{str(v)[:12]}... ({len(str(v))} digits)"
     if isinstance(v, dict):
         return "a mapping"
