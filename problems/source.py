@@ -190,7 +190,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
         return super().construct_yaml_int(node)
 
 
-_Constructor.add_constructor(_INT_TAG, _Constructor.construct_yaml_int)
+_Constructor.add_constructor(_INT_TAG, _Constructor.construct_yaml_int)  # type: ignore[type-var]
 _SCALAR_TAGS = {
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "binary")
 }
@@ -612,7 +612,7 @@ def _find_yaml(text: str, paths: set[tuple[str, ...]]) -> Marks:
                 continue
             if not isinstance(ev, (E.ScalarEvent, E.AliasEvent, *starts)):
                 continue
-            mark = ev.start_mark
+            mark: Any = ev.start_mark
             if not stack:
                 path: tuple[str, ...] | None = ()
             else:
@@ -649,6 +649,14 @@ def _find_yaml(text: str, paths: set[tuple[str, ...]]) -> Marks:
 
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
+_make_scanner: Any = json.scanner.make_scanner  # type: ignore[attr-defined]
+_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+def _ws(text: str, i: int) -> int:
+    """The index after the JSON whitespace at ``i``."""
+    m = _JSON_WS.match(text, i)
+    return m.end() if m else i
 
 
 def _find_json(text: str, paths: set[tuple[str, ...]]) -> Marks:
@@ -663,9 +671,9 @@ def _json_offsets(
     """Offsets of the values (and keys) along ``paths`` in JSON text: the values off the paths
     are skipped by the C scanner, never walked in Python."""
     every, inner = _prefixes(paths)
-    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[no-untyped-call]
-    scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
-    ws = _JSON_WS.match
+    scan = _make_scanner(json.JSONDecoder())
+    scanstring = _scanstring
+    ws = _ws
     offsets: dict[tuple[tuple[str, ...], bool], int] = {}
 
     def walk(i: int, path: tuple[str, ...]) -> int:
@@ -675,27 +683,27 @@ def _json_offsets(
         if path not in inner or text[i] not in "[{":
             return int(scan(text, i)[1])
         if text[i] == "[":
-            i = ws(text, i + 1).end()
+            i = ws(text, i + 1)
             k = 0
             while text[i] != "]":
-                i = ws(text, walk(i, (*path, str(k)))).end()
+                i = ws(text, walk(i, (*path, str(k))))
                 k += 1
                 if text[i] == ",":
-                    i = ws(text, i + 1).end()
+                    i = ws(text, i + 1)
             return i + 1
-        i = ws(text, i + 1).end()
+        i = ws(text, i + 1)
         while text[i] != "}":
             key, end = scanstring(text, i + 1)
             child = (*path, key)
             if child in every:
                 offsets[(child, True)] = i
-            i = ws(text, end).end() + 1  # the colon
-            i = ws(text, walk(ws(text, i).end(), child)).end()
+            i = ws(text, end) + 1  # the colon
+            i = ws(text, walk(ws(text, i), child))
             if text[i] == ",":
-                i = ws(text, i + 1).end()
+                i = ws(text, i + 1)
         return i + 1
 
-    walk(ws(text, 0).end(), ())
+    walk(ws(text, 0), ())
     return offsets
 
 
@@ -1009,10 +1017,10 @@ def _second_key(text: str, path: tuple[str, ...], key: str) -> tuple[int, int] |
         start = _json_offsets(text, {path})[(path, False)]
     except Exception:
         return None
-    scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
-    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[no-untyped-call]
-    ws = _JSON_WS.match
-    i = ws(text, start + 1).end()
+    scanstring = _scanstring
+    scan = _make_scanner(json.JSONDecoder())
+    ws = _ws
+    i = ws(text, start + 1)
     seen = 0
     while i < len(text) and text[i] != "}":
         k, end = scanstring(text, i + 1)
@@ -1020,10 +1028,10 @@ def _second_key(text: str, path: tuple[str, ...], key: str) -> tuple[int, int] |
             seen += 1
             if seen == 2:
                 return _line_col(text, i)
-        i = ws(text, end).end() + 1
-        i = ws(text, int(scan(text, ws(text, i).end())[1])).end()
+        i = ws(text, end) + 1
+        i = ws(text, int(scan(text, ws(text, i))[1]))
         if i < len(text) and text[i] == ",":
-            i = ws(text, i + 1).end()
+            i = ws(text, i + 1)
     return None
 
 
