@@ -596,17 +596,18 @@ def _find_yaml(text: str, paths: set[tuple[str, ...]]) -> Marks:
     # frames: [path, is_map, next index or pending key (None: expecting a key)]
     stack: list[list[Any]] = []
     skip = 0
+    depth_change = {starts[0]: 1, starts[1]: 1, ends[0]: -1, ends[1]: -1}
+    get = parser.get_event
     try:
         while True:
-            ev = parser.get_event()
+            ev = get()
+            if skip:  # inside a node off every path: only its end matters
+                skip += depth_change.get(type(ev), 0)
+                if ev is None:
+                    break
+                continue
             if ev is None or isinstance(ev, E.StreamEndEvent):
                 break
-            if skip:
-                if isinstance(ev, starts):
-                    skip += 1
-                elif isinstance(ev, ends):
-                    skip -= 1
-                continue
             if isinstance(ev, ends):
                 stack.pop()
                 continue
