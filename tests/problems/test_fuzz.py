@@ -5,6 +5,7 @@ benchmarks/fuzz.py, and what it found is pinned in test_fuzz_regressions below."
 
 from __future__ import annotations
 
+import gzip
 import random
 import resource
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzing import Seed, crashed, make_case, seeds, write_case
+from tests.fuzzing import Case, Seed, crashed, make_case, seeds, write_case
 from tests.helpers import DATA, cli
 
 MEMORY_GROWTH_MB = 1500  # the whole run may not grow the process's peak by more
@@ -55,14 +56,19 @@ def test_mutated_files_never_crash(seed_list, baseline_mb, tmp_path_factory, rng
     assert grown < MEMORY_GROWTH_MB, f"{case.what}: peak memory grew by {grown:.0f} MB"
 
 
-REGRESSIONS = sorted((DATA / "fuzz").glob("*")) if (DATA / "fuzz").exists() else []
+REGRESSIONS = sorted({p.name.split(".")[0] for p in (DATA / "fuzz").glob("*.gz")})
 
 
-@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
-def test_fuzz_regressions(path: Path, tmp_path):
-    """Files the long fuzz run (benchmarks/fuzz.py) once crashed on: validate, and check as
-    the plan of a valid problem; each must end in a clean exit code."""
-    problem = DATA / "valid" / "extensions-and-pools.yaml"
-    for command in (["validate", str(path)], ["check", str(problem), str(path)]):
-        code, output = _run({}, command)
-        assert crashed(code, output) is None, output
+@pytest.mark.parametrize("name", REGRESSIONS)
+def test_fuzz_regressions(name: str, tmp_path: Path):
+    """Cases the long fuzz run (benchmarks/fuzz.py) once crashed on (tests/data/fuzz): each
+    command ends in a clean exit code."""
+    paths = {"out": str(tmp_path / "out.yaml")}
+    for packed in sorted((DATA / "fuzz").glob(f"{name}.*.gz")):
+        kind, suffix = packed.name.split(".")[1:3]
+        path = tmp_path / f"{kind}.{suffix}"
+        path.write_bytes(gzip.decompress(packed.read_bytes()))
+        paths[kind] = str(path)
+    for command in Case("", b"", b"", "", "").commands():
+        code, output = _run(paths, command)
+        assert crashed(code, output) is None, f"{command[0]}: {output[-2000:]}"
