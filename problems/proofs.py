@@ -137,9 +137,13 @@ def structural_summary(proofs: Sequence[Diagnostic]) -> str:
     return f"structural check proves that no plan exists: {proofs[0].message}{more}"
 
 
-def structural_lines(proofs: Sequence[Diagnostic]) -> list[str]:
-    """The lines a user reads: the headline, then every proof, located."""
-    return [STRUCTURAL_HEADLINE, *(f"  {d}" for d in proofs)]
+def structural_lines(proofs: Sequence[Diagnostic], limit: int = 50) -> list[str]:
+    """The lines a user reads: the headline, then every proof, located (past ``limit``, how
+    many more: 10,000 proofs are not 10,000 lines)."""
+    lines = [STRUCTURAL_HEADLINE, *(f"  {d}" for d in proofs[:limit])]
+    if len(proofs) > limit:
+        lines.append(f"  ... and {len(proofs) - limit:,} more proofs")
+    return lines
 
 
 def _prove(problem: Problem) -> list[Diagnostic]:

@@ -524,3 +524,14 @@ def test_an_unreadable_file_in_a_batch_says_why(tmp_path, monkeypatch):
     rows = {Path(r["file"]).name: r for r in map(json.loads, result.stdout.splitlines())}
     assert rows["secret.yaml"]["error"] == f"{d / 'secret.yaml'}: permission denied"
     assert rows["ok.yaml"]["exit_code"] == 0
+
+
+def test_many_proofs_are_capped(tmp_path):
+    tasks = "".join(f"  - {{id: t{i}, demand: {{cpu: 2}}}}\n" for i in range(120))
+    path = tmp_path / "p.yaml"
+    path.write_text("taskalloc: 1\nnodes: [{id: a, capacity: {cpu: 1}}]\ntasks:\n" + tasks)
+    result = cli("validate", str(path))
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert len(lines) == 53  # the verdict, the headline, 50 proofs, the count of the rest
+    assert lines[-1] == "  ... and 70 more proofs"
