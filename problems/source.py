@@ -309,8 +309,8 @@ class _YamlBuilder:
             if cls is ScalarEv:
                 count += 1
                 value = self.scalar(ev)
-                if value is _MERGE and (frame is None or frame.key is not _NOKEY):
-                    value = "<<"  # a merge key only merges as a key (in a list, key is _NOKEY)
+                if value is _MERGE and not (frame and frame.is_map and frame.key is _NOKEY):
+                    value = "<<"  # a merge key merges only as a key; elsewhere it is text
                 if ev.anchor is not None:
                     self.anchor(anchors, ev, value, 1)
             elif cls is MapStart or cls is SeqStart:

@@ -103,6 +103,11 @@ def test_aliases_within_the_limit_still_work():
     assert [t.demand["cpu"] for t in p.tasks] == [1, 2]
 
 
+def test_a_merge_key_merges_only_as_a_key():
+    raw = parse("f.yaml", b"a: [<<, 1]\nb: <<\n<<: {c: 1}\n").raw
+    assert raw == {"c": 1, "a": ["<<", 1], "b": "<<"}
+
+
 def test_values_limit_counts_aliases_expanded():
     text = "taskalloc: 1\nx: &x [1, 2, 3, 4, 5, 6, 7, 8, 9]\ny: [*x, *x, *x]\n" + SMALL[13:]
     line = one_error(text, limits=Limits(values=30))
