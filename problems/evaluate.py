@@ -311,6 +311,9 @@ def make_plan(
 
 @dataclass
 class CheckReport:
+    """What :func:`check` found: ``ok`` when the plan holds; every broken constraint and a
+    stated objective that differs from the recomputed one in ``violations``."""
+
     ok: bool
     violations: list[Violation]
     evaluation: Evaluation

@@ -38,4 +38,7 @@ def refuse_unhandled(problem: Problem, engine: str) -> None:
     missing = unhandled(problem, engine)
     if missing:
         names = " or ".join(f"`{f}`" for f in missing)
-        raise FeatureUnsupported(f"the {engine} engine does not handle {names} yet; use -s greedy")
+        # worded for the library (engines by name); the CLI writes them as -s flags
+        raise FeatureUnsupported(
+            f"engine {engine} does not handle {names} yet (engine greedy does)"
+        )

@@ -127,7 +127,8 @@ from __future__ import annotations
 
 import heapq
 import time
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -136,6 +137,7 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, Task, effectively_required, topological_order
 from taskalloc.problems.proofs import spread_feasible
 
+from .engine import Params, at_least, choice
 from .result import Result
 
 POLICIES = ("least-loaded", "best-fit", "first-fit")
@@ -154,15 +156,13 @@ def solve(
     seed: int | None = 0,
     time_limit: float | None = None,
     passes: int = DEFAULT_PASSES,
-    **_ignored: Any,
 ) -> Result:
     """Place (or schedule) ``problem`` greedily; see the module docstring.
 
     ``passes`` bounds the number of passes (1: the plain one-pass greedy); a further pass runs
     only while tasks the plan must place are left unplaced and time remains.
     """
-    if policy not in POLICIES:
-        raise ValueError(f"unknown greedy policy {policy!r} (choose from {', '.join(POLICIES)})")
+    choice("policy", policy, POLICIES)
     t0 = time.perf_counter()
     stop_at = None if time_limit is None else t0 + time_limit
     must = effectively_required(problem)
@@ -1285,3 +1285,41 @@ def _next_bad(good: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Per segment (last axis), the earliest start time of a bad segment at or after it."""
     bad_start = np.where(good, _INF, times)
     return np.minimum.accumulate(bad_start[..., ::-1], axis=-1)[..., ::-1]
+
+
+# -- the engine seam ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GreedyOptions:
+    """The greedy engine's own options: the node ``policy`` (one of :data:`POLICIES`) and at
+    most ``passes`` passes (1: the plain one-pass greedy)."""
+
+    policy: str = "least-loaded"
+    passes: int = DEFAULT_PASSES
+
+    def __post_init__(self) -> None:
+        choice("policy", self.policy, POLICIES)
+        at_least("passes", self.passes, 1)
+
+
+class GreedyEngine:
+    name = "greedy"
+    description = (
+        "priority-then-size list heuristic (placement) / serial schedule generation "
+        "(scheduling); deterministic, ignores hint, workers and stop"
+    )
+    default_time_limit: float | None = None
+    Options = GreedyOptions
+
+    def solve(self, problem: Problem, params: Params, options: GreedyOptions) -> Result:
+        return solve(
+            problem,
+            policy=options.policy,
+            passes=options.passes,
+            seed=params.seed,
+            time_limit=params.limit(None),
+        )
+
+
+ENGINE = GreedyEngine()

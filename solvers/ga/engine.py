@@ -23,11 +23,10 @@ from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
+from ..clock import Clock, Progress
 from ..result import Result
 from .compiled import UNPLACED, Compiled
 from .decode import Dense, Rows, Scheduler, State, improve, repair
-
-Progress = Callable[[float, float, float | None], None]
 
 MAX_LOG = 200  # rows of the per-generation log kept in the plan (thinned evenly beyond)
 
@@ -353,27 +352,12 @@ def _one_point(mother: np.ndarray, father: np.ndarray, q: int) -> np.ndarray:
 # -- the single-objective GA --
 
 
-class _Clock:
-    def __init__(self, s: Settings) -> None:
-        self.t0 = time.perf_counter()
-        limit = s.time_limit
-        if limit is None and s.generations is None:
-            limit = DEFAULT_TIME_LIMIT
-        self.deadline = None if limit is None else self.t0 + limit
-        self.stop = s.stop
-
-    def reserve(self, seconds: float) -> None:
-        """Keep ``seconds`` (at most 10 % of the limit) for the work after the search."""
-        if self.deadline is not None:
-            self.deadline -= min(seconds, 0.1 * (self.deadline - self.t0))
-
-    def now(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def out(self) -> bool:
-        if self.stop is not None and self.stop.is_set():
-            return True
-        return self.deadline is not None and time.perf_counter() > self.deadline
+def _clock(s: Settings) -> Clock:
+    """The run's clock: ``time_limit``, else 60 s unless ``generations`` stops the run."""
+    limit = s.time_limit
+    if limit is None and s.generations is None:
+        limit = DEFAULT_TIME_LIMIT
+    return Clock(limit, stop=s.stop, progress=s.progress)
 
 
 class _Log:
@@ -455,7 +439,7 @@ def _key(ind: Individual) -> bytes:
 
 def run(problem: Problem, s: Settings) -> Result:
     """The single-objective GA; see the package docstring."""
-    clock = _Clock(s)
+    clock = _clock(s)
     random.seed(s.seed)
     eng = Engine(problem, s.seed)
     c = eng.c
@@ -484,7 +468,6 @@ def run(problem: Problem, s: Settings) -> Result:
     pop = [Individual.make(g) for g in genes[:pop_size]]
     pool = _make_pool(eng, s.workers)
     log = _Log()
-    trajectory: list[tuple[float, float, float | None]] = []
     best: Individual | None = None
     stale = 0
     gen = 0
@@ -508,18 +491,15 @@ def run(problem: Problem, s: Settings) -> Result:
             if improved:
                 best = cand.clone()
                 stale = 0
-                if best.viol == 0:
-                    point = (clock.now(), best.fitness.values[1], None)
-                    trajectory.append(point)
-                    if s.progress is not None:
-                        s.progress(*point)
+                if best.viol == 0:  # the scalar fitness of the best feasible plan
+                    clock.record(best.fitness.values[1], None, "fitness")
             else:
                 stale += 1
             feas = [i.fitness.values[1] for i in pop if i.viol == 0]
             log.add(
                 {
                     "generation": gen,
-                    "seconds": round(clock.now(), 4),
+                    "seconds": round(clock.elapsed(), 4),
                     "best": min(feas) if feas else None,
                     "mean": float(np.mean(feas)) if feas else None,
                     "feasible": round(len(feas) / len(pop), 4),
@@ -550,7 +530,7 @@ def run(problem: Problem, s: Settings) -> Result:
         log.add(
             {
                 "generation": gen,
-                "seconds": round(clock.now(), 4),
+                "seconds": round(clock.elapsed(), 4),
                 "best": min(feas) if feas else None,
                 "mean": float(np.mean(feas)) if feas else None,
                 "feasible": round(len(feas) / len(pop), 4),
@@ -576,7 +556,7 @@ def run(problem: Problem, s: Settings) -> Result:
         solver="ga",
         status=status,
         assignments=chosen,
-        seconds=clock.now(),
+        seconds=clock.elapsed(),
         seed=s.seed,
         message=message,
         options={
@@ -589,7 +569,7 @@ def run(problem: Problem, s: Settings) -> Result:
             "workers": s.workers if pool is not None else 1,
             "seed": s.seed,
         },
-        trajectory=trajectory,
+        trajectory=clock.trajectory,
         generations=log.rows,
     )
 
@@ -684,7 +664,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
     for t in terms:
         if t not in valid:
             raise ValueError(f"unknown term '{t}' for this problem (one of: {', '.join(valid)})")
-    clock = _Clock(s)
+    clock = _clock(s)
     random.seed(s.seed)
     ub = term_upper_bounds(problem)
     # the GA's own weights: the terms scaled to comparable ranges (for repair and local search)
@@ -725,7 +705,6 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
     pop = [Individual.make(g, fcls) for g in genes[:pop_size]]
     archive: dict[tuple[float, ...], Individual] = {}
     log = _Log()
-    trajectory: list[tuple[float, float, float | None]] = []
     best_first = math.inf
     gen = 0
 
@@ -747,14 +726,11 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
         feas = [i.fitness.values[0] for i in pop if i.viol == 0]
         if feas and min(feas) < best_first:
             best_first = min(feas)
-            point = (clock.now(), best_first, None)
-            trajectory.append(point)
-            if s.progress is not None:
-                s.progress(*point)
+            clock.record(best_first, None, terms[0])
         log.add(
             {
                 "generation": gen,
-                "seconds": round(clock.now(), 4),
+                "seconds": round(clock.elapsed(), 4),
                 "best": min(feas) if feas else None,
                 "mean": float(np.mean(feas)) if feas else None,
                 "feasible": round(len(feas) / len(pop), 4),
@@ -806,7 +782,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
                 solver="ga",
                 status=Status.FEASIBLE,
                 assignments=asg,
-                seconds=clock.now(),
+                seconds=clock.elapsed(),
                 seed=s.seed,
                 message=f"NSGA-II over {', '.join(terms)}: point {len(results) + 1} of the front "
                 f"after {gen} generations",
@@ -817,7 +793,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
                     "time_limit": s.time_limit,
                     "seed": s.seed,
                 },
-                trajectory=list(trajectory),
+                trajectory=list(clock.trajectory),
                 generations=log.rows,
             )
         )

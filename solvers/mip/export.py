@@ -28,7 +28,7 @@ from taskalloc.problems.problem import Problem
 
 from ..features import refuse_unhandled
 from .model import MipModel, gc_paused
-from .solve import build_model
+from .solver import build_model
 
 FORMATS = ("lp", "mps", "nl")
 

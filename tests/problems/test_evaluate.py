@@ -15,6 +15,7 @@ from taskalloc.problems.evaluate import check, evaluate, fitness, fitness_weight
 from taskalloc.problems.plan import Plan, SolverInfo, Status
 from taskalloc.problems.problem import Problem, load_problem
 from tests.helpers import (
+    NO_SHARED,
     REFERENCE_CHECKER,
     asg,
     make,
@@ -714,7 +715,8 @@ def test_reason_scheduling_task_too_big_for_every_node():
 # -- cross-check with the independent reference checker -----------------------------------------
 
 needs_reference = pytest.mark.skipif(
-    not REFERENCE_CHECKER.exists(), reason="shared/hooks/reference_check.py is not there"
+    REFERENCE_CHECKER is None or not REFERENCE_CHECKER.exists(),
+    reason=f"the reference checker (shared/hooks/reference_check.py) is not there: {NO_SHARED}",
 )
 
 

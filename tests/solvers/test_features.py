@@ -22,7 +22,7 @@ SPREAD = prob(
 def test_engines_refuse_what_they_do_not_handle(engine):
     with pytest.raises(FeatureUnsupported) as exc:
         solvers.solve(DEVICES, engine, time_limit=5)
-    assert str(exc.value) == f"the {engine} engine does not handle `devices` yet; use -s greedy"
+    assert str(exc.value) == f"engine {engine} does not handle `devices` yet (engine greedy does)"
     assert unhandled(SPREAD, engine) == ["spread"]
 
 
@@ -49,8 +49,8 @@ def test_cli_refusal_is_one_line_and_exit_2():
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "the cpsat engine does not handle `devices` or `same_start` or `service` or `spread` "
-        "yet; use -s greedy\n"
+        "-s cpsat does not handle `devices` or `same_start` or `service` or `spread` "
+        "yet (-s greedy does)\n"
     )
     auto = cli("solve", str(path))
     assert auto.exit_code == 0, auto.stderr
