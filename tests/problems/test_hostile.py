@@ -230,6 +230,51 @@ def test_a_bad_limits_variable_is_one_line(text, message, tmp_path):
     assert (result.exit_code, result.stderr) == (2, f"{ENV}: {message}\n")
 
 
+def test_the_limits_flag_anywhere_on_the_line(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    path = tmp_path / "p.yaml"
+    path.write_text(SMALL.replace("cpu: 4}", "cpu: 4}, count: 50"))
+    for args in (
+        ("validate", str(path), "--limits", "nodes=10"),
+        ("--limits=nodes=10", "validate", str(path)),
+        ("validate", "--limits", "nodes=10,pairs=1k", str(path)),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert "50 nodes after pools expand, more than the limit of 10" in result.stderr
+    assert ENV not in os.environ  # the flag holds for its command only
+    assert cli("validate", str(path), "--limits", "nodes=50").exit_code == 0
+    # the flag wins over the variable (it is the nearer of the two)
+    assert cli("validate", str(path), "--limits", "off", env={ENV: "nodes=1"}).exit_code == 0
+
+
+def test_a_bad_limits_flag_is_a_usage_error(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(SMALL)
+    result = cli("validate", str(path), "--limits", "byte=1")
+    assert result.exit_code == 2
+    assert "Invalid value for '--limits': 'byte=1' is not NAME=VALUE" in result.stderr
+    assert "did you mean 'bytes'?" in result.stderr
+    result = cli("validate", str(path), "--limits")
+    assert result.exit_code == 2
+    assert "Option '--limits' requires an argument." in result.stderr
+
+
+def test_the_limits_flag_reaches_a_batch_s_workers(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "ok.yaml").write_text(SMALL)
+    (d / "pool.yaml").write_text(SMALL.replace("cpu: 4}", "cpu: 4}, count: 50"))
+    result = cli(
+        "-q", "solve", str(d), "-d", str(tmp_path / "out"), "-s", "greedy", "--summary", "-",
+        "--limits", "nodes=10",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    rows = {Path(r["file"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows["ok.yaml"]["exit_code"] == 0
+    assert "more than the limit of 10" in rows["pool.yaml"]["error"]
+
+
 # -- numbers ---------------------------------------------------------------------------------
 
 
