@@ -487,6 +487,34 @@ def test_control_characters_in_a_plan_are_escaped_in_check(tmp_path):
     assert "  plan: assignment names unknown task '\\x1b[2J'" in result.stderr.splitlines()
 
 
+@pytest.mark.parametrize("with_problem", [False, True])
+def test_control_characters_in_a_plan_are_escaped_in_diff(tmp_path, with_problem):
+    from tests.problems.test_check_claims import placement_plan
+
+    problem_path, data = placement_plan(tmp_path)
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(data))
+    data["assignments"].append({"task": "t\x1b[32mX", "replica": 0, "node": "b\nforged"})
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(data))
+    extra = ["--problem", str(problem_path)] if with_problem else []
+    result = cli("diff", str(a), str(b), *extra)
+    assert result.exit_code == 1, result.stderr
+    out = result.stdout + result.stderr
+    assert "\x1b" not in out and "b\nforged" not in out
+    assert "  t\\x1b[32mX  b\\nforged" in result.stdout.splitlines()
+
+
+def test_a_batch_table_escapes_file_names(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "ok\x1b[31m.yaml").write_text(SMALL)
+    result = cli("solve", str(d), "-d", str(tmp_path / "out"), "-s", "greedy")
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stderr
+    assert "ok\\x1b[31m.yaml" in result.stderr
+
+
 def test_a_file_name_with_a_newline(tmp_path):
     path = tmp_path / "a\nb.yaml"
     path.write_text("taskalloc: 2\n")
