@@ -1,7 +1,8 @@
 """The long fuzz run (issue 11): many mutated problem and plan files through ``validate``,
-``check`` and ``solve -s greedy``; counts of exit codes, the slowest runs, and every crash
-(exit code outside {0, 1, 2, 3, 4}, a traceback, an internal error, or a run over the time or
-memory cap), each written to ``--crashes DIR`` with the command that failed.
+``check``, ``solve -s greedy``, ``report`` and ``diff`` (tests/fuzzing.py, Case.commands);
+counts of exit codes, the slowest runs, and every crash (exit code outside {0, 1, 2, 3, 4}, a
+traceback, an internal error, or a run over the time or memory cap), each written to
+``--crashes DIR`` with the command that failed.
 
 The mutations are those of the suite's bounded fuzzer (tests/fuzzing.py); here they run by the
 thousand. ``--processes`` runs each command as its own ``python -m taskalloc`` process under an
@@ -110,7 +111,8 @@ def main() -> None:
                 print(f"{i + 1} cases, {len(crashes)} crashes", file=sys.stderr, flush=True)
     wall = time.perf_counter() - t_start
     mode = "processes" if args.processes else "in-process"
-    print(f"\n{args.cases} cases ({3 * args.cases} runs, {mode}, seed {args.seed}) in {wall:.0f} s")
+    runs = sum(codes.values())
+    print(f"\n{args.cases} cases ({runs} runs, {mode}, seed {args.seed}) in {wall:.0f} s")
     print(f"crashes: {len(crashes)}")
     for key in sorted(codes):
         print(f"  {key}: {codes[key]}")
@@ -124,6 +126,7 @@ def _save(directory: Path, n: int, case: Case, command: list[str], why: str, out
     d.mkdir(parents=True, exist_ok=True)
     (d / f"problem{case.problem_suffix}").write_bytes(case.problem)
     (d / f"plan{case.plan_suffix}").write_bytes(case.plan)
+    (d / "seedplan.json").write_bytes(case.seed_plan)
     (d / "README").write_text(f"{why}\ncommand: {' '.join(command)}\n{case.what}\n\n{output}")
 
 

@@ -7,9 +7,10 @@ mutated from a valid seed by a few of: **drop** a key or list item, **duplicate*
 characters, booleans, null, lists, mappings), **deepen** a value (nested lists and mappings),
 **rename** a key (typos, other fields), **reference** an unknown or another id, and **corrupt
 bytes** of the written text (flips, NUL, control characters, truncation, insertions). The
-mutated file is written as YAML or JSON. Each case runs ``validate``, ``check`` and ``solve -s
-greedy``; every run must end with an exit code in {0, 1, 2, 3, 4}, no traceback and no
-internal error.
+mutated file is written as YAML or JSON. Each case runs ``validate``, ``check``, ``solve -s
+greedy``, ``report`` (every view) and ``diff`` (the seed's plan against the case's, with and
+without the problem); every run must end with an exit code in {0, 1, 2, 3, 4}, no traceback
+and no internal error.
 """
 
 from __future__ import annotations
@@ -108,12 +109,16 @@ class Case:
     plan: bytes
     problem_suffix: str
     plan_suffix: str
+    seed_plan: bytes = b""  # the seed's plan as solved (JSON), which `diff` compares with
 
     def commands(self) -> list[list[str]]:
         return [
             ["validate", "{problem}"],
             ["check", "{problem}", "{plan}"],
             ["solve", "{problem}", "-s", "greedy", "-t", "5", "-o", "{out}"],
+            ["report", "{problem}", "{plan}", "--view", "summary,nodes,tasks,schedule"],
+            ["diff", "{seedplan}", "{plan}"],
+            ["diff", "{seedplan}", "{plan}", "--problem", "{problem}"],
         ]
 
 
@@ -325,7 +330,12 @@ def make_case(rng: random.Random, seeds: list[Seed]) -> Case:
             texts[target], step = corrupt(rng, texts[target])
             steps.append(step)
     return Case(
-        "; ".join(steps), texts["problem"], texts["plan"], "." + fmts["problem"], "." + fmts["plan"]
+        "; ".join(steps),
+        texts["problem"],
+        texts["plan"],
+        "." + fmts["problem"],
+        "." + fmts["plan"],
+        json.dumps(seed.plan).encode(),
     )
 
 
@@ -347,7 +357,14 @@ def write_case(case: Case, directory: Path) -> dict[str, str]:
     plan = directory / f"plan{case.plan_suffix}"
     problem.write_bytes(case.problem)
     plan.write_bytes(case.plan)
-    return {"problem": str(problem), "plan": str(plan), "out": str(directory / "out.yaml")}
+    seed_plan = directory / "seedplan.json"
+    seed_plan.write_bytes(case.seed_plan or case.plan)
+    return {
+        "problem": str(problem),
+        "plan": str(plan),
+        "seedplan": str(seed_plan),
+        "out": str(directory / "out.yaml"),
+    }
 
 
 def crashed(code: int | None, output: str) -> str | None:

@@ -1,7 +1,8 @@
-"""The bounded fuzzer (issue 11): mutated problem and plan files never crash `validate`, `check`
-or `solve -s greedy`: exit code in {0, 1, 2, 3, 4}, no traceback, each case under 10 s (the
-hypothesis deadline), memory bounded. The mutations are in tests/fuzzing.py; a longer run is
-benchmarks/fuzz.py, and what it found is pinned in test_fuzz_regressions below."""
+"""The bounded fuzzer (issue 11): mutated problem and plan files never crash `validate`,
+`check`, `solve -s greedy`, `report` or `diff`: exit code in {0, 1, 2, 3, 4}, no traceback, each
+case under 10 s (the hypothesis deadline), memory bounded. The mutations are in
+tests/fuzzing.py; a longer run is benchmarks/fuzz.py, and what it found is pinned in
+test_fuzz_regressions below."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _run(paths: dict[str, str], command: list[str]) -> tuple[int, str]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=50,  # 300 runs of 6 commands
     deadline=10_000,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -69,6 +70,7 @@ def test_fuzz_regressions(name: str, tmp_path: Path):
         path = tmp_path / f"{kind}.{suffix}"
         path.write_bytes(gzip.decompress(packed.read_bytes()))
         paths[kind] = str(path)
+    paths.setdefault("seedplan", paths["plan"])  # diff compares with the seed's plan, if kept
     for command in Case("", b"", b"", "", "").commands():
         code, output = _run(paths, command)
         assert crashed(code, output) is None, f"{command[0]}: {output[-2000:]}"
