@@ -505,6 +505,27 @@ def test_control_characters_in_a_plan_are_escaped_in_diff(tmp_path, with_problem
     assert "  t\\x1b[32mX  b\\nforged" in result.stdout.splitlines()
 
 
+def test_control_characters_of_a_problem_are_escaped_in_every_report(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        'taskalloc: 1\nname: "n\\e[31mX\\nforged"\nnodes:\n'
+        '  - {id: a, capacity: {cpu: 4}, labels: {z: "v\\e[2Jw"}}\n'
+        "tasks:\n  - {id: t, demand: {cpu: 1}, spread: {key: z}}\n"
+    )
+    plan = tmp_path / "plan.yaml"
+    assert cli("-q", "solve", str(path), "-s", "greedy", "-o", str(plan)).exit_code == 0
+    for args in ([], ["--view", "summary,nodes,tasks"], ["-f", "markdown"], ["-f", "csv"]):
+        result = cli("report", str(path), str(plan), *args)
+        assert result.exit_code == 0, result.stderr
+        assert "\x1b" not in result.stdout + result.stderr, args
+    pytest.importorskip("matplotlib")
+    html = tmp_path / "r.html"
+    assert cli("-q", "report", str(path), str(plan), "--html", str(html)).exit_code == 0
+    text = html.read_text()
+    assert "\x1b" not in text
+    assert "<h1>Plan report: n\\x1b[31mX" in text
+
+
 def test_a_batch_table_escapes_file_names(tmp_path):
     d = tmp_path / "in"
     d.mkdir()
