@@ -8,9 +8,9 @@ characters, booleans, null, lists, mappings), **deepen** a value (nested lists a
 **rename** a key (typos, other fields), **reference** an unknown or another id, and **corrupt
 bytes** of the written text (flips, NUL, control characters, truncation, insertions). The
 mutated file is written as YAML or JSON. Each case runs ``validate``, ``check``, ``solve -s
-greedy``, ``report`` (every view) and ``diff`` (the seed's plan against the case's, with and
-without the problem); every run must end with an exit code in {0, 1, 2, 3, 4}, no traceback
-and no internal error.
+greedy``, ``report`` (every view the problem has) and ``diff`` (the seed's plan against the
+case's, with and without the problem); every run must end with an exit code in {0, 1, 2, 3,
+4}, no traceback and no internal error.
 """
 
 from __future__ import annotations
@@ -110,13 +110,14 @@ class Case:
     problem_suffix: str
     plan_suffix: str
     seed_plan: bytes = b""  # the seed's plan as solved (JSON), which `diff` compares with
+    views: str = "summary,nodes,tasks"  # what `report` shows (schedule: scheduling seeds only)
 
     def commands(self) -> list[list[str]]:
         return [
             ["validate", "{problem}"],
             ["check", "{problem}", "{plan}"],
             ["solve", "{problem}", "-s", "greedy", "-t", "5", "-o", "{out}"],
-            ["report", "{problem}", "{plan}", "--view", "summary,nodes,tasks,schedule"],
+            ["report", "{problem}", "{plan}", "--view", self.views],
             ["diff", "{seedplan}", "{plan}"],
             ["diff", "{seedplan}", "{plan}", "--problem", "{problem}"],
         ]
@@ -336,6 +337,15 @@ def make_case(rng: random.Random, seeds: list[Seed]) -> Case:
         "." + fmts["problem"],
         "." + fmts["plan"],
         json.dumps(seed.plan).encode(),
+        "summary,nodes,tasks" + (",schedule" if _scheduling(seed.problem) else ""),
+    )
+
+
+def _scheduling(problem: dict[str, Any]) -> bool:
+    """A problem with a task that takes time (as the compiler decides it)."""
+    tasks = problem.get("tasks")
+    return isinstance(tasks, list) and any(
+        isinstance(t, dict) and t.get("duration") is not None for t in tasks
     )
 
 
