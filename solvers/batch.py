@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from taskalloc.problems.files import write_atomic
+from taskalloc.problems.limits import Limits
 
 from .run import EXPLAIN_LIMIT, Outcome, RunResult, SolveOptions, default_time_limit
 
@@ -148,6 +149,9 @@ class Spec:
     embed: bool = False
     deadline: float | None = None  # time.time() at which the batch's total time is up
     error: tuple[str, ...] = ()  # why the file could not be read (nothing to solve then)
+    #: the size limits, resolved where the batch started (TASKALLOC_LIMITS, --limits): a
+    #: worker's own environment may be older (a forkserver) or another machine's (Ray)
+    limits: Limits | None = None
 
 
 def run_spec(spec: Spec) -> RunResult:
@@ -173,6 +177,7 @@ def run_spec(spec: Spec) -> RunResult:
             spec.data,
             opts,
             path=spec.path,
+            limits=spec.limits,
             fmt=spec.fmt,
             embed=spec.embed,
             explain_limit=explain,
@@ -628,7 +633,7 @@ def run_batch(
     proof of infeasibility, or a partial plan (no plan within the limits). Bad input, internal
     errors, timeouts and problems never started leave no plan file.
     """
-    from taskalloc.problems.source import InputError, read_bytes
+    from taskalloc.problems.source import InputError, read_bytes, resolve_limits
 
     stop = stop or threading.Event()
     deadline = None if total_time_limit is None else time.time() + total_time_limit
@@ -645,6 +650,11 @@ def run_batch(
                     on_done(d)
                 continue
         pending.append(item)
+
+    try:
+        limits: Limits | None = resolve_limits(None)
+    except InputError:
+        limits = None  # a malformed TASKALLOC_LIMITS: each problem's run says so
 
     def make_spec(item: Item) -> Spec:
         error: tuple[str, ...] = ()
@@ -665,6 +675,7 @@ def run_batch(
             fmt=fmt,
             embed=embed or item.file == "-",
             deadline=deadline,
+            limits=limits,
         )
 
     def finish(item: Item, result: RunResult, wall: float) -> None:

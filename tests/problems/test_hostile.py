@@ -275,6 +275,24 @@ def test_the_limits_flag_reaches_a_batch_s_workers(tmp_path):
     assert "more than the limit of 10" in rows["pool.yaml"]["error"]
 
 
+def test_a_batch_gives_its_workers_the_limits_it_started_with(monkeypatch):
+    """A worker's own environment may be older (a forkserver started before --limits) or
+    another machine's (Ray): the limits travel with each problem."""
+    from taskalloc.solvers.batch import Spec, run_spec
+    from taskalloc.solvers.run import Outcome, SolveOptions
+
+    monkeypatch.delenv(ENV, raising=False)
+    data = SMALL.replace("cpu: 4}", "cpu: 4}, count: 50").encode()
+    opts = SolveOptions(solver="greedy")
+    spec = Spec(index=0, name="p.yaml", data=data, path=None, opts=opts, limits=Limits(nodes=10))
+    result = run_spec(spec)
+    assert result.outcome == Outcome.BAD_INPUT
+    assert "50 nodes after pools expand, more than the limit of 10" in result.message
+    monkeypatch.setenv(ENV, "nodes=1")  # the worker's own: not the batch's
+    spec = Spec(index=0, name="p.yaml", data=data, path=None, opts=opts, limits=Limits())
+    assert run_spec(spec).outcome == Outcome.OK
+
+
 # -- numbers ---------------------------------------------------------------------------------
 
 
