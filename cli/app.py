@@ -803,6 +803,12 @@ class ImportKind(StrEnum):
     gap = "gap"
     psplib = "psplib"
     jobshop = "jobshop"
+    openb = "openb"
+
+
+class ArrivalOrder(StrEnum):
+    file = "file"
+    shuffle = "shuffle"
 
 
 class GapSense(StrEnum):
@@ -815,10 +821,14 @@ def import_(
     kind: Annotated[
         ImportKind,
         typer.Argument(
-            help="gap (OR-Library / Chu-Beasley GAP), psplib (.sm RCPSP) or jobshop (ft/la)."
+            help="gap (OR-Library / Chu-Beasley GAP), psplib (.sm RCPSP), jobshop (ft/la) or "
+            "openb (Alibaba GPU trace: NODES.csv PODS.csv)."
         ),
     ],
     instance: Annotated[str, typer.Argument(help="Instance file; - for stdin.")],
+    pods: Annotated[
+        str | None, typer.Argument(help="openb only: the task (pod) CSV file.", show_default=False)
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the problem here (default stdout).")
     ] = None,
@@ -834,11 +844,38 @@ def import_(
             "(cost = P - profit; max profit = n*P - cost, recorded under x-source).",
         ),
     ] = None,
+    order: Annotated[
+        ArrivalOrder,
+        typer.Option(
+            "--order",
+            help="openb: file (tasks in file order) or shuffle (the FGD paper's sequence: "
+            "shuffled with --seed, then random copies up to 130 % of the GPUs).",
+        ),
+    ] = ArrivalOrder.file,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="openb: seed of --order shuffle (default 0).")
+    ] = None,
+    arrive: Annotated[
+        float | None,
+        typer.Option(
+            "--arrive",
+            metavar="PCT",
+            help="openb: keep the tasks that arrive until the GPU demand reaches PCT % of the "
+            "GPUs (a prefix of the sequence).",
+        ),
+    ] = None,
 ) -> None:
     """Convert a benchmark instance file into a taskalloc problem (stdout or -o).
 
     Exit 2 with the located line (file:line:column) when the instance file is malformed.
     """
+    if kind == ImportKind.openb:
+        from .openb import import_openb
+
+        import_openb(instance, pods, output, _format_for(output, fmt), order.value, seed, arrive)
+        return
+    if pods is not None or seed is not None or arrive is not None or order != ArrivalOrder.file:
+        fail(ExitCode.BAD_INPUT, "a second file, --order, --seed and --arrive are for openb only")
     from taskalloc.problems.importers import import_file
     from taskalloc.problems.plan import dumps
     from taskalloc.problems.problem import problem_from_dict

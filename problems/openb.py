@@ -309,8 +309,11 @@ def _read_pods(text: str, file: str) -> tuple[list[_Pod], list[str]]:
             )
         if name.text in seen:
             _fail(
-                file, line, name.column, "name", f"task '{name.text}' is also on line "
-                f"{seen[name.text]}"
+                file,
+                line,
+                name.column,
+                "name",
+                f"task '{name.text}' is also on line {seen[name.text]}",
             )
         seen[name.text] = line
         where = f"task {name.text}"
@@ -350,7 +353,8 @@ def _read_pods(text: str, file: str) -> tuple[list[_Pod], list[str]]:
         _fail(file, None, None, "", "no tasks: the file has a header but no data lines")
     if ignored_milli:
         notes.append(
-            f"{file}: gpu_milli ignored on {ignored_milli} task(s) with num_gpu 0 (they need no GPU)"
+            f"{file}: gpu_milli ignored on {ignored_milli} task(s) with num_gpu 0 "
+            "(they need no GPU)"
         )
     return pods, notes
 

@@ -43,6 +43,7 @@ __all__ = [
     "Workload",
     "fleet_from_dict",
     "fleet_from_problem",
+    "plan_assignments",
 ]
 
 MILLI = 1000
@@ -194,11 +195,14 @@ def _build(nodes: Sequence[_NodeRec], tasks: Sequence[_TaskRec]) -> tuple[Fleet,
     distinct = list(dict.fromkeys(t.allowed for t in tasks if t.allowed is not None))
     signature: list[tuple[Any, ...]] = []
     for i, n in enumerate(nodes):
-        cap = tuple(sorted((r, float(q)) for r, q in n.capacity.items()))
-        lab = tuple(sorted(n.labels.items()))
-        dev = tuple(sorted((r, int(k)) for r, k in n.devices.items() if k))
-        allow = tuple(k for k, s in enumerate(distinct) if i in s)
-        signature.append((cap, lab, dev, allow))
+        signature.append(
+            (
+                tuple(sorted((r, float(q)) for r, q in n.capacity.items())),
+                tuple(sorted(n.labels.items())),
+                tuple(sorted((r, int(k)) for r, k in n.devices.items() if k)),
+                tuple(k for k, s in enumerate(distinct) if i in s),
+            )
+        )
     type_of: dict[tuple[Any, ...], int] = {}
     node_type = np.empty(len(nodes), dtype=np.int64)
     first: list[int] = []
@@ -413,3 +417,25 @@ def fleet_from_problem(problem: Problem) -> tuple[Fleet, Workload]:
             )
         )
     return _build(nodes, tasks)
+
+
+# -- back to ids -------------------------------------------------------------------------------
+
+
+def plan_assignments(
+    fleet: Fleet,
+    workload: Workload,
+    node: Sequence[int] | np.ndarray,
+    devices: Sequence[Sequence[int]],
+) -> list[dict[str, Any]]:
+    """Plan-file assignments (FORMATS.md revision 2) for tasks placed at ``node[j]`` (-1:
+    unplaced) on ``devices[j]``: ``{task, replica: 0, node, devices: {gpu: [...]}}``."""
+    out: list[dict[str, Any]] = []
+    for j, n in enumerate(node):
+        if n < 0:
+            continue
+        a: dict[str, Any] = {"task": workload.ids[j], "replica": 0, "node": fleet.node_ids[int(n)]}
+        if fleet.gpu is not None and len(devices[j]):
+            a["devices"] = {fleet.gpu: sorted(int(i) for i in devices[j])}
+        out.append(a)
+    return out

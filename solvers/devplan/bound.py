@@ -14,7 +14,8 @@ node), ``z[p, T]`` devices of type ``T`` filled by pattern ``p``. Rows, each wit
 - devices: ``sum_p z[p, T] + sum_{whole k} ngpu_k x[k, T] <= devices(T) count(T)``;
 - shares: ``sum_{share k of size m} x[k, T] <= sum_p a[p, m] z[p, T]`` for each size ``m``;
 - CPU and every other resource: ``sum_k demand_k x[k, T] <= capacity(T) count(T)``;
-- big tasks: at most one task per node among those taking more than half of a node's devices,
+- big tasks: at most one task per node among those taking more than half of a node's devices
+  (whole ones),
   CPU or another resource (three rows per type).
 
 Every plan gives a feasible point, so the LP optimum bounds every plan. The bound reported is
@@ -28,13 +29,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..fleet import MILLI, Fleet
 from .kinds import Kinds
 
-__all__ = ["DeviceBound", "device_bound", "best_pattern"]
+__all__ = ["DeviceBound", "best_pattern", "device_bound"]
 
 
 @dataclass
@@ -85,7 +87,7 @@ def device_bound(
     max_iterations: int = 500,
 ) -> DeviceBound:
     """Column generation on the device-pattern LP of the module docstring."""
-    from ortools.linear_solver import pywraplp
+    from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 
     t0 = time.perf_counter()
     K, T = kinds.n, fleet.n_types
@@ -98,18 +100,20 @@ def device_bound(
 
     lp = pywraplp.Solver.CreateSolver("GLOP")
     inf = lp.infinity()
-    cols: dict[tuple[int, int], object] = {}
+    cols: dict[tuple[int, int], Any] = {}
     avail = [lp.Add(lp.Sum([]) <= float(kinds.count[k])) for k in range(K)]
-    dev_row: list[object] = []
-    link: dict[tuple[int, int], object] = {}
-    cpu_row: list[object] = []
-    rest_row: list[list[object]] = []
-    big_rows: list[list[tuple[object, np.ndarray]]] = []
+    dev_row: list[Any] = []
+    link: dict[tuple[int, int], Any] = {}
+    cpu_row: list[Any] = []
+    rest_row: list[list[Any]] = []
+    big_rows: list[list[tuple[Any, np.ndarray]]] = []
     for t in range(T):
         dev_row.append(lp.Add(lp.Sum([]) <= ndev[t] * count[t]))
         cpu_row.append(lp.Add(lp.Sum([]) <= float(fleet.type_cpu[t]) * count[t]))
-        rest_row.append([lp.Add(lp.Sum([]) <= float(fleet.type_rest[t, r]) * count[t]) for r in range(R)])
-        bigs = [kinds.ngpu * 2 > ndev[t], kinds.cpu * 2 > fleet.type_cpu[t]]
+        rest_row.append(
+            [lp.Add(lp.Sum([]) <= float(fleet.type_rest[t, r]) * count[t]) for r in range(R)]
+        )
+        bigs = [kinds.whole & (kinds.ngpu * 2 > ndev[t]), kinds.cpu * 2 > fleet.type_cpu[t]]
         bigs += [kinds.rest[:, r] * 2 > fleet.type_rest[t, r] for r in range(R)]
         big_rows.append([(lp.Add(lp.Sum([]) <= count[t]), b) for b in bigs])
         for s in sizes:
@@ -118,8 +122,8 @@ def device_bound(
     obj = lp.Objective()
     obj.SetMaximization()
     for k in range(K):
-        for t in np.flatnonzero(kinds.fits[k]):
-            t = int(t)
+        for tt in np.flatnonzero(kinds.fits[k]):
+            t = int(tt)
             v = lp.NumVar(0.0, inf, f"x{k}_{t}")
             cols[(k, t)] = v
             obj.SetCoefficient(v, float(kinds.value[k]))
@@ -135,7 +139,7 @@ def device_bound(
             for row, b in big_rows[t]:
                 if b[k]:
                     row.SetCoefficient(v, 1.0)
-    patterns: list[list[tuple[np.ndarray, object]]] = [[] for _ in range(T)]
+    patterns: list[list[tuple[np.ndarray, Any]]] = [[] for _ in range(T)]
     type_sizes = [np.array([i for (tt, i) in link if tt == t], dtype=np.int64) for t in range(T)]
 
     def add_pattern(t: int, counts: np.ndarray) -> None:

@@ -57,7 +57,7 @@ class Lns:
         self.fits_type = self._fits_type()
 
     def _fits_type(self) -> np.ndarray:
-        st, wl, fleet = self.st, self.st.wl, self.st.fleet
+        wl, fleet = self.st.wl, self.st.fleet
         return (
             wl.allowed
             & (wl.cpu[:, None] <= fleet.type_cpu[None, :])
@@ -83,10 +83,8 @@ class Lns:
         p = score / score.sum()
         first = int(self.rng.choice(len(p), p=p))
         same = np.flatnonzero(fleet.node_type == fleet.node_type[first])
-        if self.rng.random() < 0.5 and len(same) > 1:
-            pool_nodes = same
-        else:
-            pool_nodes = np.arange(fleet.n_nodes)
+        use_same = self.rng.random() < 0.5 and len(same) > 1
+        pool_nodes = same if use_same else np.arange(fleet.n_nodes)
         others = pool_nodes[pool_nodes != first]
         k = min(self.n_nodes - 1, len(others))
         if k:
@@ -123,11 +121,11 @@ class Lns:
 
         st, wl, fleet = self.st, self.st.wl, self.st.fleet
         m = cp_model.CpModel()
-        nodes = [int(n) for n in nodes]
+        node_list = [int(n) for n in nodes]
         # capacities once the neighbourhood's own tasks are lifted off
         inside = [j for j in tasks if st.node[j] >= 0]
-        cpu = {n: int(st.cpu_left[n]) for n in nodes}
-        rest = {n: st.rest_left[n].copy() for n in nodes}
+        cpu = {n: int(st.cpu_left[n]) for n in node_list}
+        rest = {n: st.rest_left[n].copy() for n in node_list}
         for j in inside:
             n = int(st.node[j])
             cpu[n] += int(wl.cpu[j])
@@ -136,9 +134,9 @@ class Lns:
         y: dict[tuple[int, int, int], cp_model.IntVar] = {}
         w: dict[tuple[int, int], cp_model.IntVar] = {}
         load: dict[tuple[int, int], list] = {}
-        per_node: dict[int, list[int]] = {n: [] for n in nodes}
+        per_node: dict[int, list[int]] = {n: [] for n in node_list}
         for j in tasks:
-            for n in nodes:
+            for n in node_list:
                 if not self.fits_type[j, fleet.node_type[n]]:
                     continue
                 if wl.cpu[j] > cpu[n] or np.any(wl.rest[j] > rest[n] + 1e-9):
@@ -146,10 +144,10 @@ class Lns:
                 a[(j, n)] = m.new_bool_var("")
                 per_node[n].append(j)
         for j in tasks:
-            vs = [a[(j, n)] for n in nodes if (j, n) in a]
+            vs = [a[(j, n)] for n in node_list if (j, n) in a]
             if len(vs) > 1:
                 m.add_at_most_one(vs)
-        for n in nodes:
+        for n in node_list:
             D = int(st.ndev[n])
             js = per_node[n]
             if not js:
@@ -175,22 +173,18 @@ class Lns:
             for j in shares:
                 m.add(sum(y[(j, n, d)] for d in range(D)) == a[(j, n)])
             m.add(
-                sum(int(wl.ngpu[j]) * a[(j, n)] for j in whole)
-                == sum(w[(n, d)] for d in range(D))
+                sum(int(wl.ngpu[j]) * a[(j, n)] for j in whole) == sum(w[(n, d)] for d in range(D))
             )
             for d in range(D - 1):  # devices are interchangeable: order them by load
                 m.add(sum(load[(n, d)]) >= sum(load[(n, d + 1)]))
         m.maximize(sum(int(self.vint[j]) * v for (j, _n), v in a.items()))
         # hint: the current placement, devices renumbered by load
         current = 0
-        for n in nodes:
+        for n in node_list:
             D = int(st.ndev[n])
             order = sorted(range(D), key=lambda d: (st.dev[n, d], d))  # most used first
             pos = {d: i for i, d in enumerate(order)}
-            whole_dev = set()
-            for j in st.on[n]:
-                if j in a or (j, n) in a:
-                    pass
+            whole_dev: set[int] = set()
             for j in inside:
                 if st.node[j] != n:
                     continue
@@ -218,7 +212,7 @@ class Lns:
         status = solver.solve(m)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return False
-        new = int(round(solver.objective_value))
+        new = round(solver.objective_value)
         if new < current:
             return False
         improved = new > current
@@ -235,7 +229,7 @@ class Lns:
             elif mm < MILLI:
                 d = next(d for d in range(int(st.ndev[n])) if solver.value(y[(j, n, d)]))
                 st.place(j, n, [d])
-        for n in nodes:
+        for n in node_list:
             whole = [j for j in per_node[n] if solver.value(a[(j, n)]) and wl.milli[j] >= MILLI]
             free = [d for d in range(int(st.ndev[n])) if (n, d) in w and solver.value(w[(n, d)])]
             for j in whole:

@@ -19,8 +19,6 @@ __all__ = ["Master", "solve_master"]
 CPU_FILL = 0.90
 
 
-
-
 @dataclass
 class Master:
     X: np.ndarray  # int64 [K, T]
@@ -49,17 +47,18 @@ def solve_master(
     count = fleet.type_count.astype(np.int64)
     R = fleet.type_rest.shape[1]
     vscale, vals = int_scale(kinds.value, up=False)
-    rest_scale = [int_scale(np.r_[kinds.rest[:, r], fleet.type_rest[:, r]], up=True)[0] for r in range(R)]
+    rest_scale = [
+        int_scale(np.r_[kinds.rest[:, r], fleet.type_rest[:, r]], up=True)[0] for r in range(R)
+    ]
     if fill is None:
         fill = np.ones((T, 1 + R))
     sizes = lp.sizes
-    size_ix = {int(s): i for i, s in enumerate(sizes)}
 
     m = cp_model.CpModel()
     X: dict[tuple[int, int], cp_model.IntVar] = {}
     for k in range(K):
-        for t in np.flatnonzero(kinds.fits[k]):
-            X[(k, int(t))] = m.new_int_var(0, int(kinds.count[k]), "")
+        for tt in np.flatnonzero(kinds.fits[k]):
+            X[(k, int(tt))] = m.new_int_var(0, int(kinds.count[k]), "")
     Z: list[list[tuple[np.ndarray, cp_model.IntVar, float]]] = []
     for t in range(T):
         cap = int(fleet.type_ndev[t] * count[t])
@@ -88,7 +87,10 @@ def solve_master(
                 sum(math.ceil(kinds.rest[k, r] * f - 1e-9) * X[(k, t)] for k in ks)
                 <= math.floor(fill[t, 1 + r] * fleet.type_rest[t, r] * f * int(count[t]) + 1e-9)
             )
-        bigs = [kinds.ngpu * 2 > fleet.type_ndev[t], kinds.cpu * 2 > fleet.type_cpu[t]]
+        bigs = [
+            kinds.whole & (kinds.ngpu * 2 > fleet.type_ndev[t]),
+            kinds.cpu * 2 > fleet.type_cpu[t],
+        ]
         bigs += [kinds.rest[:, r] * 2 > fleet.type_rest[t, r] for r in range(R)]
         for b in bigs:
             sel = [X[(k, t)] for k in ks if b[k]]
@@ -97,11 +99,11 @@ def solve_master(
     m.maximize(sum(int(vals[k]) * v for (k, _t), v in X.items()))
     # hint: the LP solution rounded down (feasible: every row is a <= with >= 0 coefficients,
     # except the share rows, where rounding the patterns down may leave too few slots)
-    for (k, t), v in X.items():
-        m.add_hint(v, int(math.floor(lp.x[k, t] + 1e-6)))
+    for (k, t1), v in X.items():
+        m.add_hint(v, math.floor(lp.x[k, t1] + 1e-6))
     for t in range(T):
         for _, z, zv in Z[t]:
-            m.add_hint(z, int(math.floor(zv + 1e-6)))
+            m.add_hint(z, math.floor(zv + 1e-6))
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.catch_sigint_signal = False
@@ -112,10 +114,10 @@ def solve_master(
     Xv = np.zeros((K, T), dtype=np.int64)
     pats: list[list[tuple[np.ndarray, int]]] = [[] for _ in range(T)]
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        for (k, t), v in X.items():
-            Xv[k, t] = solver.value(v)
-        for t in range(T):
-            pats[t] = [(c, int(solver.value(z))) for c, z, _ in Z[t] if solver.value(z)]
+        for (k, t1), v in X.items():
+            Xv[k, t1] = solver.value(v)
+        for t2 in range(T):
+            pats[t2] = [(c, int(solver.value(z))) for c, z, _ in Z[t2] if solver.value(z)]
         value = solver.objective_value / vscale
     else:
         value = 0.0

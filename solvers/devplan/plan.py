@@ -94,8 +94,12 @@ def plan(
             fleet, gkinds, time_limit=max(BOUND_SHARE * time_limit * 0.4, 0.5)
         ).value
     bound_milli = min(bound_milli, float(workload.gpu_milli.sum()), fleet.gpu_capacity_milli)
-    info["bound"] = {"seconds": round(time.perf_counter() - t0, 2), "lp": lp.lp,
-                     "iterations": lp.iterations, "converged": lp.converged}
+    info["bound"] = {
+        "seconds": round(time.perf_counter() - t0, 2),
+        "lp": lp.lp,
+        "iterations": lp.iterations,
+        "converged": lp.converged,
+    }
 
     T, R = fleet.n_types, fleet.type_rest.shape[1]
     fill = np.ones((T, 1 + R))
@@ -136,10 +140,19 @@ def plan(
     info["rounds"] = rounds
 
     lns = Lns(best, seed=seed, workers=workers)
-    if not halt():
-        lns.run(end, stop=halt)
-    info["lns"] = {"steps": lns.stats.steps, "improved": lns.stats.improved,
-                   "seconds": round(lns.stats.seconds, 2)}
+    done = best
+
+    def finished() -> bool:  # asked to stop, or nothing left to gain: the plan meets the bound
+        gap = lp.value - done.placed_value
+        return halt() or gap <= 1e-9 * max(1.0, abs(lp.value)) or not len(done.unplaced())
+
+    if not finished():
+        lns.run(end, stop=finished)
+    info["lns"] = {
+        "steps": lns.stats.steps,
+        "improved": lns.stats.improved,
+        "seconds": round(lns.stats.seconds, 2),
+    }
     return OfflinePlan(
         node=best.node.copy(),
         devices=tuple(best.devs),
@@ -157,7 +170,7 @@ def plan(
 def _failures(state: PlanState, kinds, master) -> np.ndarray:
     """[T, 1 + R] True where type t had tasks assigned by the counts that packing left out
     and that resource was nearly full (>= 90 %) in the counts."""
-    fleet, wl = state.fleet, state.wl
+    fleet = state.fleet
     T, R = fleet.n_types, fleet.type_rest.shape[1]
     out = np.zeros((T, 1 + R), dtype=bool)
     planned = _planned(fleet, kinds, master)

@@ -16,7 +16,9 @@ def int_scale(values: np.ndarray, *, up: bool, limit: float = 1e12) -> tuple[int
     v = np.asarray(values, dtype=np.float64)
     top = float(np.abs(v).max(initial=0.0))
     f = 1
-    while f < 10**6 and np.any(np.abs(v * f - np.round(v * f)) > 1e-9 * np.maximum(1.0, np.abs(v * f))):
+    while f < 10**6 and np.any(
+        np.abs(v * f - np.round(v * f)) > 1e-9 * np.maximum(1.0, np.abs(v * f))
+    ):
         if (f * 10) * top > limit:
             break
         f *= 10

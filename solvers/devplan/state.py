@@ -109,9 +109,9 @@ class PlanState:
         nt = fleet.node_type
         cpu = fleet.type_cpu[nt].astype(np.int64).copy()
         rest = fleet.type_rest[nt].astype(np.float64).copy()
-        dev = np.where(
-            np.arange(self.dev.shape[1])[None, :] < self.ndev[:, None], MILLI, 0
-        ).astype(np.int64)
+        dev = np.where(np.arange(self.dev.shape[1])[None, :] < self.ndev[:, None], MILLI, 0).astype(
+            np.int64
+        )
         for j in np.flatnonzero(self.node >= 0):
             n = int(self.node[j])
             assert wl.allowed[j, nt[n]], f"task {j} on a type it may not use"

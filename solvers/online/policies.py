@@ -177,8 +177,7 @@ class LeastLoaded(Policy):
             peak = np.maximum(peak, util.max(axis=1))
         gcap = st.ndev[cand] * MILLI
         gu = gcap - st.total[cand] + wl.ngpu[j] * wl.milli[j]
-        peak = np.maximum(peak, np.where(gcap > 0, gu / np.maximum(gcap, 1), 0.0))
-        return peak
+        return np.maximum(peak, np.where(gcap > 0, gu / np.maximum(gcap, 1), 0.0))
 
     def pick(self, score: np.ndarray, cand: np.ndarray) -> int:
         return int(cand[np.flatnonzero(score <= score.min() + 1e-9)[0]])
@@ -217,9 +216,7 @@ PAPER_POLICIES = ("random", "dot-product", "gpu-clustering", "gpu-packing", "bes
 POLICIES = (*PAPER_POLICIES, "least-loaded", "first-fit")
 
 
-def make_policy(
-    name: str, fleet: Fleet, workload: Workload, rng: np.random.Generator
-) -> Policy:
+def make_policy(name: str, fleet: Fleet, workload: Workload, rng: np.random.Generator) -> Policy:
     """The policy called ``name`` (one of :data:`POLICIES`)."""
     if name not in _MAKERS:
         raise ValueError(f"unknown policy {name!r} (choose from {', '.join(POLICIES)})")
