@@ -34,7 +34,7 @@ def task(id: str, cpu: float, gpu: float = 0, **kw: Any) -> dict[str, Any]:
     d: dict[str, Any] = {"cpu": cpu, "memory": 1}
     if gpu:
         d["gpu"] = gpu
-    prio = 1000 if not gpu else gpu
+    prio = gpu if gpu else 1000
     return {"id": id, "demand": d, "priority": prio, "required": False, **kw}
 
 

@@ -79,7 +79,13 @@ def plan(
     (default: the tasks' priorities) within ``time_limit`` seconds."""
     t0 = time.perf_counter()
     end = t0 + time_limit
-    halt = stop or (lambda: False)
+    asked = [False]
+
+    def halt() -> bool:  # latches: once asked to stop, stay stopped
+        if not asked[0] and stop is not None and stop():
+            asked[0] = True
+        return asked[0]
+
     val = workload.priority if value is None else np.asarray(value, dtype=np.float64)
     info: dict[str, Any] = {}
 
@@ -162,7 +168,7 @@ def plan(
         bound_value=lp.value,
         bound_milli=bound_milli,
         seconds=time.perf_counter() - t0,
-        stopped=halt(),
+        stopped=asked[0],
         info=info,
     )
 
