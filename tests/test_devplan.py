@@ -4,7 +4,6 @@ instances."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -214,7 +213,6 @@ def test_plan_on_a_trace_is_feasible_and_under_its_bounds(trace, tmp_path):
 
 def test_plan_stops_when_asked(trace):
     p, f, w = trace
-    calls = itertools.count()
-    r = plan(f, w, time_limit=60, stop=lambda: next(calls) > 2)
-    assert r.stopped and r.seconds < 30
+    r = plan(f, w, time_limit=60, stop=lambda: True)  # at once: the greedy insertion only
+    assert r.stopped and r.seconds < 30 and r.value > 0
     check_placements(p, f, w, r.node, r.devices)
