@@ -55,27 +55,35 @@ class DeviceBound:
 def best_pattern(sizes: np.ndarray, weight: np.ndarray) -> tuple[float, np.ndarray]:
     """The multiset of share sizes (sum <= 1000) of largest total weight (unbounded knapsack).
 
-    Returns (weight, count per size). Sizes with weight <= 0 are never taken."""
+    Returns (weight, count per size). Sizes with weight <= 0 are never taken. Each size is
+    split into 0/1 items of 1, 2, 4, ... copies (binary splitting), so that every item is one
+    vectorised step over the capacities 0..1000."""
     cap = MILLI
-    best = np.zeros(cap + 1)
-    take = np.full(cap + 1, -1, dtype=np.int64)
-    useful = [(int(s), float(w), i) for i, (s, w) in enumerate(zip(sizes, weight, strict=True))]
-    useful = [u for u in useful if u[1] > 0 and u[0] > 0]
-    for c in range(1, cap + 1):
-        b, t = best[c - 1], -1  # leaving 1 milli empty is always possible
-        for s, w, i in useful:
-            if s <= c and best[c - s] + w > b:
-                b, t = best[c - s] + w, i
-        best[c], take[c] = b, t
+    best = np.zeros(cap + 1)  # best weight within capacity c (non-decreasing in c)
+    items: list[tuple[int, int, int, float]] = []  # (size index, copies, milli, weight)
+    for i, (s, w) in enumerate(zip(sizes, weight, strict=True)):
+        s, w = int(s), float(w)
+        if w <= 0 or s <= 0:
+            continue
+        left, k = cap // s, 1
+        while left > 0:
+            c = min(k, left)
+            items.append((i, c, s * c, w * c))
+            left -= c
+            k *= 2
+    takes: list[np.ndarray] = []
+    for _, _, size, w in items:
+        cand = np.full(cap + 1, -np.inf)
+        cand[size:] = best[: cap + 1 - size] + w
+        take = cand > best
+        best = np.where(take, cand, best)
+        takes.append(take)
     counts = np.zeros(len(sizes), dtype=np.int64)
     c = cap
-    while c > 0:
-        i = int(take[c])
-        if i < 0:
-            c -= 1
-        else:
-            counts[i] += 1
-            c -= int(sizes[i])
+    for (i, copies, size, _), take in zip(reversed(items), reversed(takes), strict=True):
+        if take[c]:
+            counts[i] += copies
+            c -= size
     return float(best[cap]), counts
 
 
@@ -85,8 +93,11 @@ def device_bound(
     *,
     time_limit: float = 30.0,
     max_iterations: int = 500,
+    start: DeviceBound | None = None,
 ) -> DeviceBound:
-    """Column generation on the device-pattern LP of the module docstring."""
+    """Column generation on the device-pattern LP of the module docstring; ``start`` (a
+    bound of the same fleet, e.g. with other task values) gives its patterns as first
+    columns."""
     from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 
     t0 = time.perf_counter()
@@ -154,6 +165,13 @@ def device_bound(
             c = np.zeros(len(sizes), dtype=np.int64)
             c[i] = MILLI // int(sizes[i])
             add_pattern(t, c)
+    if start is not None and np.array_equal(start.sizes, sizes):
+        for t in range(T):
+            ok = np.zeros(len(sizes), dtype=bool)
+            ok[type_sizes[t]] = True
+            for c, _ in start.patterns[t]:
+                if c.sum() > 1 and not (c[~ok] > 0).any():
+                    add_pattern(t, c)
 
     it, converged, lp_value = 0, False, 0.0
     best_bound = float("inf")
@@ -186,7 +204,7 @@ def device_bound(
             rc -= sum(bv for bv, (_, b) in zip(beta[t], big_rows[t], strict=True) if b[k])
             if rc > 0:
                 bound += rc * kinds.count[k]
-        added = 0
+        new: list[tuple[int, np.ndarray]] = []
         for t in range(T):
             if not len(type_sizes[t]):
                 continue
@@ -198,15 +216,16 @@ def device_bound(
             if rc > 0:
                 bound += rc * ndev[t] * count[t]
             if rc > 1e-7 * max(1.0, mu[t]):
-                add_pattern(t, counts)
-                added += 1
+                new.append((t, counts))
         best_bound = min(best_bound, bound)
-        if added == 0:
+        if not new:
             converged = True
             break
         if it >= max_iterations or time.perf_counter() - t0 > time_limit:
             notes.append("column generation stopped early (time or iterations)")
-            break
+            break  # the LP solution read below is that of the last solve
+        for t, counts in new:
+            add_pattern(t, counts)
     x = np.zeros((K, T))
     for (k, t), v in cols.items():
         x[k, t] = v.solution_value()

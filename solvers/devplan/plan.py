@@ -39,6 +39,7 @@ __all__ = ["OfflinePlan", "plan"]
 
 #: share of the time limit for the bounds, and for the count/pack rounds
 BOUND_SHARE = 0.15
+MIN_BOUND_SECONDS = 5.0  # column generation needs a few seconds on openb, more under load
 ROUNDS_SHARE = 0.35
 MAX_ROUNDS = 4
 
@@ -90,15 +91,14 @@ def plan(
     info: dict[str, Any] = {}
 
     kinds = task_kinds(fleet, workload, val)
-    lp = device_bound(fleet, kinds, time_limit=max(BOUND_SHARE * time_limit * 0.6, 0.5))
+    share = max(BOUND_SHARE * time_limit, MIN_BOUND_SECONDS)
+    lp = device_bound(fleet, kinds, time_limit=0.6 * share)
     gpu_value = workload.gpu_milli.astype(np.float64)
     if np.array_equal(val, gpu_value):
         bound_milli = lp.value
     else:
         gkinds = task_kinds(fleet, workload, gpu_value)
-        bound_milli = device_bound(
-            fleet, gkinds, time_limit=max(BOUND_SHARE * time_limit * 0.4, 0.5)
-        ).value
+        bound_milli = device_bound(fleet, gkinds, time_limit=0.4 * share, start=lp).value
     bound_milli = min(bound_milli, float(workload.gpu_milli.sum()), fleet.gpu_capacity_milli)
     info["bound"] = {
         "seconds": round(time.perf_counter() - t0, 2),
