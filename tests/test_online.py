@@ -401,3 +401,92 @@ def test_stop_ends_the_replay_early(trace):
     _, fleet, wl = trace
     r = replay(fleet, wl, "best-fit", stop=lambda: True)
     assert r.stopped and len(r.node) == 0
+
+
+# -- the builder from a compiled Problem agrees with the one from plain data -------------------
+
+
+def same_arrays(a: tuple[Fleet, Workload], b: tuple[Fleet, Workload]) -> None:
+    (fa, wa), (fb, wb) = a, b
+    assert fa.node_ids == fb.node_ids and fa.type_model == fb.type_model
+    assert fa.gpu == fb.gpu and fa.rest_names == fb.rest_names
+    for x, y in [
+        (fa.type_cpu, fb.type_cpu),
+        (fa.type_rest, fb.type_rest),
+        (fa.type_ndev, fb.type_ndev),
+        (fa.node_type, fb.node_type),
+        (wa.cpu, wb.cpu),
+        (wa.rest, wb.rest),
+        (wa.ngpu, wb.ngpu),
+        (wa.milli, wb.milli),
+        (wa.allowed, wb.allowed),
+        (wa.priority, wb.priority),
+    ]:
+        assert np.array_equal(x, y)
+
+
+def test_fleet_from_problem_without_devices():
+    from taskalloc.problems.problem import problem_from_dict
+    from taskalloc.solvers.fleet import fleet_from_problem
+
+    data = {
+        "taskalloc": 1,
+        "nodes": [
+            {"id": "a", "count": 2, "capacity": {"cpu": 8, "gpu": 2}},
+            {"id": "b", "capacity": {"cpu": 4}},
+        ],
+        "tasks": [
+            {"id": "t", "demand": {"cpu": 2, "gpu": 1}},
+            {"id": "u", "demand": {"cpu": 1}, "nodes": ["b"], "priority": 3},
+        ],
+    }
+    got = fleet_from_problem(problem_from_dict(data))
+    same_arrays(got, fleet_from_dict(data))
+    fleet, wl = got
+    assert fleet.gpu is None and fleet.rest_names == ("gpu",)  # a plain resource, no devices
+    assert wl.allowed.tolist() == [[True, True], [False, True]]
+
+
+def test_fleet_from_problem_reads_devices_when_nodes_have_them():
+    """Revision 2: a compiled Node with ``devices`` (duck-typed here until problems/ has it)."""
+    from types import SimpleNamespace
+
+    from taskalloc.solvers.fleet import fleet_from_problem
+
+    data = {
+        "taskalloc": 1,
+        "nodes": [
+            {**gnode("g", 32, 4, model="A"), "count": 2},
+            gnode("h", 16, 2, model="B"),
+        ],
+        "tasks": [gtask("s", 2, 0.25), gtask("w", 4, 2, match={"gpu_model": ["B"]}), gtask("c", 1)],
+    }
+    nodes = [
+        SimpleNamespace(id=i, pool=p, capacity=c, labels=lab, devices=d)
+        for i, p, c, lab, d in [
+            ("g-1", "g", data["nodes"][0]["capacity"], {"gpu_model": "A"}, {"gpu": 4}),
+            ("g-2", "g", data["nodes"][0]["capacity"], {"gpu_model": "A"}, {"gpu": 4}),
+            ("h", "h", data["nodes"][1]["capacity"], {"gpu_model": "B"}, {"gpu": 2}),
+        ]
+    ]
+    every = (0, 1, 2)
+    tasks = [
+        SimpleNamespace(
+            id=t["id"],
+            demand=t["demand"],
+            priority=1.0,
+            replicas=1,
+            gang=None,
+            separate=frozenset(),
+            demand_on={},
+            assign_cost={},
+            allowed=a,
+        )
+        for t, a in zip(data["tasks"], [every, (2,), every], strict=True)
+    ]
+    problem = SimpleNamespace(scheduling=False, nodes=nodes, tasks=tasks)
+    fleet, wl = fleet_from_problem(problem)  # type: ignore[arg-type]
+    _, ref_wl = fleet_from_dict(data)
+    assert fleet.gpu == "gpu" and list(fleet.type_ndev) == [4, 2]
+    assert np.array_equal(wl.allowed, ref_wl.allowed)
+    assert np.array_equal(wl.milli, ref_wl.milli) and np.array_equal(wl.ngpu, ref_wl.ngpu)

@@ -28,6 +28,7 @@ proof even when the LP solver's tolerances or the time limit stop the column gen
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +95,7 @@ def device_bound(
     time_limit: float = 30.0,
     max_iterations: int = 500,
     start: DeviceBound | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> DeviceBound:
     """Column generation on the device-pattern LP of the module docstring; ``start`` (a
     bound of the same fleet, e.g. with other task values) gives its patterns as first
@@ -221,8 +223,9 @@ def device_bound(
         if not new:
             converged = True
             break
-        if it >= max_iterations or time.perf_counter() - t0 > time_limit:
-            notes.append("column generation stopped early (time or iterations)")
+        late = time.perf_counter() - t0 > time_limit
+        if it >= max_iterations or late or (stop is not None and stop()):
+            notes.append("column generation stopped early (time, iterations or a stop)")
             break  # the LP solution read below is that of the last solve
         for t, counts in new:
             add_pattern(t, counts)

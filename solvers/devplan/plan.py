@@ -92,13 +92,13 @@ def plan(
 
     kinds = task_kinds(fleet, workload, val)
     share = max(BOUND_SHARE * time_limit, MIN_BOUND_SECONDS)
-    lp = device_bound(fleet, kinds, time_limit=0.6 * share)
+    lp = device_bound(fleet, kinds, time_limit=0.6 * share, stop=halt)
     gpu_value = workload.gpu_milli.astype(np.float64)
     if np.array_equal(val, gpu_value):
         bound_milli = lp.value
     else:
         gkinds = task_kinds(fleet, workload, gpu_value)
-        bound_milli = device_bound(fleet, gkinds, time_limit=0.4 * share, start=lp).value
+        bound_milli = device_bound(fleet, gkinds, time_limit=0.4 * share, start=lp, stop=halt).value
     bound_milli = min(bound_milli, float(workload.gpu_milli.sum()), fleet.gpu_capacity_milli)
     info["bound"] = {
         "seconds": round(time.perf_counter() - t0, 2),
