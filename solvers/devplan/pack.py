@@ -7,7 +7,7 @@ import heapq
 
 import numpy as np
 
-from ..fleet import MILLI
+from ..fleet import MILLI, Workload
 from .kinds import Kinds
 from .master import Master
 from .state import PlanState
@@ -51,7 +51,10 @@ def pack_types(state: PlanState, kinds: Kinds, master: Master, sizes: np.ndarray
 
 
 def _fill_patterns(
-    wl, patterns: list[tuple[np.ndarray, int]], sizes: np.ndarray, shares: dict[int, list[int]]
+    wl: Workload,
+    patterns: list[tuple[np.ndarray, int]],
+    sizes: np.ndarray,
+    shares: dict[int, list[int]],
 ) -> list[list[int]]:
     """Device instances (lists of share tasks) from the patterns, balancing their CPU: the
     largest shares first, each task (most CPU first) into the open slot of its size on the

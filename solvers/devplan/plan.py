@@ -28,9 +28,9 @@ import numpy as np
 
 from ..fleet import Fleet, Workload
 from .bound import device_bound
-from .kinds import task_kinds
+from .kinds import Kinds, task_kinds
 from .lns import Lns
-from .master import solve_master
+from .master import Master, solve_master
 from .pack import pack_types
 from .repair import insert_unplaced
 from .state import PlanState
@@ -136,9 +136,9 @@ def plan(
         )
         if best is None or state.placed_value > best.placed_value + 1e-9:
             best = state
-        if not failed.any():
+        if not failed.any() or _meets(best, lp.value):
             break
-        fill = np.minimum(fill, _achieved(state, kinds, master, failed, fill))
+        fill = np.minimum(fill, _achieved(state, failed, fill))
     assert best is not None or halt()
     if best is None:
         best = PlanState(fleet, workload, val)
@@ -149,8 +149,7 @@ def plan(
     done = best
 
     def finished() -> bool:  # asked to stop, or nothing left to gain: the plan meets the bound
-        gap = lp.value - done.placed_value
-        return halt() or gap <= 1e-9 * max(1.0, abs(lp.value)) or not len(done.unplaced())
+        return halt() or _meets(done, lp.value) or not len(done.unplaced())
 
     if not finished():
         lns.run(end, stop=finished)
@@ -173,7 +172,11 @@ def plan(
     )
 
 
-def _failures(state: PlanState, kinds, master) -> np.ndarray:
+def _meets(state: PlanState, bound: float) -> bool:
+    return bool(bound - state.placed_value <= 1e-9 * max(1.0, abs(bound)))
+
+
+def _failures(state: PlanState, kinds: Kinds, master: Master) -> np.ndarray:
     """[T, 1 + R] True where type t had tasks assigned by the counts that packing left out
     and that resource was nearly full (>= 90 %) in the counts."""
     fleet = state.fleet
@@ -191,7 +194,7 @@ def _failures(state: PlanState, kinds, master) -> np.ndarray:
     return out
 
 
-def _planned(fleet: Fleet, kinds, master) -> np.ndarray:
+def _planned(fleet: Fleet, kinds: Kinds, master: Master) -> np.ndarray:
     count = fleet.type_count.astype(np.float64)
     cap = np.c_[fleet.type_cpu, fleet.type_rest] * count[:, None]
     dem = np.c_[kinds.cpu, kinds.rest]
@@ -199,7 +202,7 @@ def _planned(fleet: Fleet, kinds, master) -> np.ndarray:
     return np.where(cap > 0, used / np.maximum(cap, 1e-12), 0.0)
 
 
-def _achieved(state: PlanState, kinds, master, failed: np.ndarray, fill: np.ndarray) -> np.ndarray:
+def _achieved(state: PlanState, failed: np.ndarray, fill: np.ndarray) -> np.ndarray:
     """New caps: for the failed (type, resource), what packing actually used, minus 0.5 %."""
     fleet = state.fleet
     count = fleet.type_count.astype(np.float64)
