@@ -1,8 +1,10 @@
 """Large neighbourhood search: re-place the tasks of a few nodes, plus unplaced ones, exactly.
 
-A neighbourhood is a handful of nodes (chosen where GPU or CPU is stranded: free devices or
-milli next to too little CPU, or CPU with no device left) and the tasks on them, together with
-a sample of unplaced tasks that fit those node types. CP-SAT re-assigns them, down to devices,
+A neighbourhood is a handful of nodes and the tasks on them, together with a sample of unplaced
+tasks that fit those node types. Half of them pair a node with free GPU (drawn by how much) with
+the nodes of its type that have the most CPU and memory left, so that CP-SAT can move tasks to
+free what blocks the GPU; the others draw nodes where GPU or CPU is stranded, of one type or of
+any. CP-SAT re-assigns them, down to devices,
 maximising the value placed (the current placement is the hint, so a sub-solve never loses
 value); devices of a node are interchangeable, so they are ordered by load to break symmetry.
 """
@@ -20,6 +22,9 @@ from .scale import int_scale
 from .state import PlanState
 
 __all__ = ["Lns", "LnsStats"]
+
+#: share of the neighbourhoods that pair a node with free GPU with the roomiest of its type
+COMPLEMENT_SHARE = 0.5
 
 
 @dataclass
@@ -77,22 +82,47 @@ class Lns:
         free_c = st.cpu_left / cap_c
         return free_g + free_c * (st.ndev > 0) + 0.05 * self.rng.random(len(free_g))
 
+    def _complement(self) -> np.ndarray | None:
+        """A node with free GPU (drawn by how much) and the nodes of its type with the most
+        free CPU and other resources: moving tasks between them frees room where it is
+        stranded. None when no node has free GPU."""
+        st, fleet = self.st, self.st.fleet
+        free_g = st.dev.sum(axis=1).astype(np.float64)
+        if not free_g.any():
+            return None
+        first = int(self.rng.choice(len(free_g), p=free_g / free_g.sum()))
+        same = np.flatnonzero(fleet.node_type == fleet.node_type[first])
+        same = same[same != first]
+        if not len(same):
+            return np.array([first], dtype=np.int64)
+        t = int(fleet.node_type[first])
+        room = st.cpu_left[same] / max(int(fleet.type_cpu[t]), 1)
+        if st.rest_left.shape[1]:
+            rcap = np.maximum(fleet.type_rest[t], 1e-12)
+            room = np.minimum(room, (st.rest_left[same] / rcap).min(axis=1))
+        room = room + 0.05 * self.rng.random(len(same))
+        k = min(self.n_nodes - 1, len(same))
+        pick = same[np.argsort(-room)[:k]]
+        return np.r_[first, pick].astype(np.int64)
+
     def neighbourhood(self) -> tuple[np.ndarray, list[int]]:
         st, fleet = self.st, self.st.fleet
-        score = self._stranded()
-        p = score / score.sum()
-        first = int(self.rng.choice(len(p), p=p))
-        same = np.flatnonzero(fleet.node_type == fleet.node_type[first])
-        use_same = self.rng.random() < 0.5 and len(same) > 1
-        pool_nodes = same if use_same else np.arange(fleet.n_nodes)
-        others = pool_nodes[pool_nodes != first]
-        k = min(self.n_nodes - 1, len(others))
-        if k:
-            w = score[others] + 0.1
-            pick = self.rng.choice(others, size=k, replace=False, p=w / w.sum())
-            nodes = np.r_[first, pick].astype(np.int64)
-        else:
-            nodes = np.array([first], dtype=np.int64)
+        nodes = self._complement() if self.rng.random() < COMPLEMENT_SHARE else None
+        if nodes is None:
+            score = self._stranded()
+            p = score / score.sum()
+            first = int(self.rng.choice(len(p), p=p))
+            same = np.flatnonzero(fleet.node_type == fleet.node_type[first])
+            use_same = self.rng.random() < 0.5 and len(same) > 1
+            pool_nodes = same if use_same else np.arange(fleet.n_nodes)
+            others = pool_nodes[pool_nodes != first]
+            k = min(self.n_nodes - 1, len(others))
+            if k:
+                w = score[others] + 0.1
+                pick = self.rng.choice(others, size=k, replace=False, p=w / w.sum())
+                nodes = np.r_[first, pick].astype(np.int64)
+            else:
+                nodes = np.array([first], dtype=np.int64)
         tasks = sorted(j for n in nodes for j in st.on[int(n)])
         types = np.unique(fleet.node_type[nodes])
         un = st.unplaced()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,12 @@ from .kinds import Kinds
 from .scale import int_scale
 
 __all__ = ["Master", "solve_master"]
+
+#: counts that fill more than this share of a node type's CPU (or other resource) are penalised:
+#: they are hard to split into nodes. Filling a type from SOFT_FILL to all of it costs as much
+#: as leaving out tasks of priority 1 (1 GPU on openb), so slack is kept where it is cheap.
+SOFT_FILL = 0.95
+PER_MILLE = 1000
 CPU_FILL = 0.90
 
 
@@ -53,6 +60,7 @@ def solve_master(
     if fill is None:
         fill = np.ones((T, 1 + R))
     sizes = lp.sizes
+    over: list[tuple[Any, int, int]] = []  # (usage expression, soft cap, cap) per type, resource
 
     m = cp_model.CpModel()
     X: dict[tuple[int, int], cp_model.IntVar] = {}
@@ -80,13 +88,15 @@ def solve_master(
                 slots = [int(c[i]) * z for c, z, _ in Z[t] if c[i]]
                 m.add(sum(used) <= sum(slots))
         cpu_cap = math.floor(fill[t, 0] * int(fleet.type_cpu[t]) * int(count[t]))
-        m.add(sum(int(kinds.cpu[k]) * X[(k, t)] for k in ks) <= cpu_cap)
+        cpu_used = sum(int(kinds.cpu[k]) * X[(k, t)] for k in ks)
+        m.add(cpu_used <= cpu_cap)
+        over.append((cpu_used, math.floor(SOFT_FILL * cpu_cap), cpu_cap))
         for r in range(R):
             f = rest_scale[r]
-            m.add(
-                sum(math.ceil(kinds.rest[k, r] * f - 1e-9) * X[(k, t)] for k in ks)
-                <= math.floor(fill[t, 1 + r] * fleet.type_rest[t, r] * f * int(count[t]) + 1e-9)
-            )
+            cap = math.floor(fill[t, 1 + r] * fleet.type_rest[t, r] * f * int(count[t]) + 1e-9)
+            used = sum(math.ceil(kinds.rest[k, r] * f - 1e-9) * X[(k, t)] for k in ks)
+            m.add(used <= cap)
+            over.append((used, math.floor(SOFT_FILL * cap), cap))
         bigs = [
             kinds.whole & (kinds.ngpu * 2 > fleet.type_ndev[t]),
             kinds.cpu * 2 > fleet.type_cpu[t],
@@ -96,7 +106,14 @@ def solve_master(
             sel = [X[(k, t)] for k in ks if b[k]]
             if sel:
                 m.add(sum(sel) <= int(count[t]))
-    m.maximize(sum(int(vals[k]) * v for (k, _t), v in X.items()))
+    excess = []  # per (type, resource): thousandths of the way from SOFT_FILL to the cap
+    for used, soft, cap in over:
+        if cap <= 0:
+            continue
+        e = m.new_int_var(0, PER_MILLE, "")
+        m.add(e * max(cap - soft, 1) >= (used - soft) * PER_MILLE)
+        excess.append(e)
+    m.maximize(PER_MILLE * sum(int(vals[k]) * v for (k, _t), v in X.items()) - vscale * sum(excess))
     # hint: the LP solution rounded down (feasible: every row is a <= with >= 0 coefficients,
     # except the share rows, where rounding the patterns down may leave too few slots)
     for (k, t1), v in X.items():
@@ -118,7 +135,7 @@ def solve_master(
             Xv[k, t1] = solver.value(v)
         for t2 in range(T):
             pats[t2] = [(c, int(solver.value(z))) for c, z, _ in Z[t2] if solver.value(z)]
-        value = solver.objective_value / vscale
+        value = float(sum(int(vals[k]) * solver.value(v) for (k, _t), v in X.items())) / vscale
     else:
         value = 0.0
     return Master(Xv, pats, value, time.perf_counter() - t0, solver.status_name(status))
