@@ -46,7 +46,9 @@ def pack_types(state: PlanState, kinds: Kinds, master: Master, sizes: np.ndarray
                 whole.extend(tasks)
             else:
                 cpu_only.extend(tasks)
-        devices = _fill_patterns(wl, master.patterns[t], sizes, shares)
+        devices = _fill_patterns(
+            wl, master.patterns[t], sizes, shares, int(fleet.type_cpu[t]), fleet.type_rest[t]
+        )
         _pack_nodes(state, nodes, devices, whole, cpu_only)
 
 
@@ -55,29 +57,46 @@ def _fill_patterns(
     patterns: list[tuple[np.ndarray, int]],
     sizes: np.ndarray,
     shares: dict[int, list[int]],
+    cpu_cap: int,
+    rest_cap: np.ndarray,
 ) -> list[list[int]]:
     """Device instances (lists of share tasks) from the patterns, balancing their CPU: the
     largest shares first, each task (most CPU first) into the open slot of its size on the
-    device with the least CPU so far."""
+    device with the least CPU so far, if that device still fits in a node (``cpu_cap``,
+    ``rest_cap``); a task that fits no such device is left for the repair."""
     slots: list[list[int]] = []  # per device: remaining slot sizes
     for counts, z in patterns:
         sl = [int(sizes[i]) for i in np.flatnonzero(counts) for _ in range(int(counts[i]))]
         slots.extend(list(sl) for _ in range(z))
     content: list[list[int]] = [[] for _ in slots]
     cpu = [0] * len(slots)
+    rest = np.zeros((len(slots), len(rest_cap)))
     for m in sorted(shares, reverse=True):
         tasks = sorted(shares[m], key=lambda j: -int(wl.cpu[j]))
-        heap = [(0, d) for d, sl in enumerate(slots) if m in sl]
+        heap = [(cpu[d], d) for d, sl in enumerate(slots) if m in sl]
         heapq.heapify(heap)
         for j in tasks:
-            if not heap:
-                break  # more tasks than slots: the rest stays for the repair
-            _, d = heapq.heappop(heap)
-            slots[d].remove(m)
-            content[d].append(j)
-            cpu[d] += int(wl.cpu[j])
-            if m in slots[d]:
-                heapq.heappush(heap, (cpu[d], d))
+            cj, rj = int(wl.cpu[j]), wl.rest[j]
+            chosen, skipped = -1, []
+            while heap:
+                c, d = heapq.heappop(heap)
+                skipped.append((c, d))
+                if c + cj > cpu_cap:
+                    break  # the device with the least CPU is too full: so are the others
+                if np.all(rest[d] + rj <= rest_cap + 1e-9):
+                    chosen = d
+                    skipped.pop()
+                    break
+            for item in skipped:
+                heapq.heappush(heap, item)
+            if chosen < 0:
+                continue  # left for the repair
+            slots[chosen].remove(m)
+            content[chosen].append(j)
+            cpu[chosen] += cj
+            rest[chosen] += rj
+            if m in slots[chosen]:
+                heapq.heappush(heap, (cpu[chosen], chosen))
     return [c for c in content if c]
 
 
