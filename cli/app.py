@@ -667,7 +667,7 @@ def validate(problem_file: ProblemArg) -> None:
     Exit 0 when valid, 2 with every error located (file:line:column: field: message),
     3 when the file is valid but no plan can exist.
     """
-    from taskalloc.problems.problem import prove_infeasible
+    from taskalloc.problems.proofs import prove_infeasible, structural_lines
 
     problem = _load(problem_file)
     kind = "scheduling" if problem.scheduling else "placement"
@@ -681,7 +681,7 @@ def validate(problem_file: ProblemArg) -> None:
     )
     proofs = prove_infeasible(problem)
     if proofs:
-        fail(ExitCode.INFEASIBLE, "infeasible: no plan can exist:", *(f"  {d}" for d in proofs))
+        fail(ExitCode.INFEASIBLE, *structural_lines(proofs))
 
 
 @app.command()
@@ -783,6 +783,23 @@ def generate(
     resources: Annotated[
         int, typer.Option("--resources", min=1, max=8, help="Number of resource kinds (1-8).")
     ] = 3,
+    devices: Annotated[
+        bool,
+        typer.Option(
+            "--devices", help="Split GPUs into devices: shares of one GPU and whole GPUs."
+        ),
+    ] = False,
+    zones: Annotated[
+        bool, typer.Option("--zones", help="Spread replicated tasks over the zone label.")
+    ] = False,
+    services: Annotated[
+        bool,
+        typer.Option("--services", help="Some inference tasks run as services (--scheduling)."),
+    ] = False,
+    same_start: Annotated[
+        bool,
+        typer.Option("--gangs-same-start", help="Gangs start together (--scheduling)."),
+    ] = False,
     fmt: Annotated[
         PlanFormat | None,
         typer.Option("--format", "-f", help="yaml or json (default: from -o, else yaml)."),
@@ -791,11 +808,28 @@ def generate(
         Path | None, typer.Option("--output", "-o", help="Write here (default stdout).")
     ] = None,
 ) -> None:
-    """Generate a synthetic fleet and workload, feasible by construction."""
+    """Generate a synthetic fleet and workload, feasible by construction.
+
+    --devices, --zones, --services and --gangs-same-start add the features of format
+    revision 2 (docs/format.md); without them the output for given options and seed is what it
+    always was.
+    """
     from taskalloc.problems.generate import generate as make
     from taskalloc.problems.plan import dumps
 
-    data = make(tasks, nodes, scheduling=scheduling, seed=seed, resources=resources)
+    if (services or same_start) and not scheduling:
+        fail(ExitCode.BAD_INPUT, "--services and --gangs-same-start need --scheduling")
+    data = make(
+        tasks,
+        nodes,
+        scheduling=scheduling,
+        seed=seed,
+        resources=resources,
+        devices=devices,
+        zones=zones,
+        services=services,
+        same_start=same_start,
+    )
     _write(dumps(data, _format_for(output, fmt)), output)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,26 @@ def _node_rows(problem: Problem, ev: Evaluation) -> list[tuple[str, str, float, 
         for r, u in ev.utilisation.get(n.id, {}).items():
             avg = ev.average_utilisation[n.id].get(r) if ev.average_utilisation else None
             rows.append((n.id, r, u, avg))
+    return rows
+
+
+_LEVELS = "·▁▂▃▄▅▆▇█"
+
+
+def _device_glyphs(loads: list[float]) -> str:
+    """One character per device: · idle, ▁ to █ by eighths of the device (█: full)."""
+    return "".join(_LEVELS[0 if u <= 0 else max(1, min(8, math.ceil(u * 8 - 1e-9)))] for u in loads)
+
+
+def _device_rows(ev: Evaluation) -> list[tuple[str, str, str, str]]:
+    """(node, resource, one glyph per device, how many are full / in use / idle)."""
+    rows = []
+    for node_id, per in ev.device_utilisation.items():
+        for r, loads in per.items():
+            full = sum(1 for u in loads if u >= 1 - 1e-9)
+            idle = sum(1 for u in loads if u <= 1e-12)
+            summary = f"{full} full, {len(loads) - full - idle} partly used, {idle} idle"
+            rows.append((node_id, r, _device_glyphs(loads), summary))
     return rows
 
 
@@ -135,6 +156,17 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
     )
     console.print(util)
 
+    if ev.device_utilisation:
+        peak = " (peak)" if problem.scheduling else ""
+        dev = Table(
+            title=f"Devices{peak}: one mark per device, · idle to █ full", title_justify="left"
+        )
+        for col in ("node", "resource", "devices", "in use"):
+            dev.add_column(col, no_wrap=col != "in use")
+        for row in _device_rows(ev):
+            dev.add_row(*row)
+        console.print(dev)
+
     if ev.unplaced:
         un = Table(title="Unplaced tasks", title_justify="left")
         un.add_column("task")
@@ -191,6 +223,7 @@ def report_data(problem: Problem, plan: Plan, ev: Evaluation) -> dict[str, Any]:
         "fleet_utilisation": ev.fleet,
         "utilisation": ev.utilisation,
         **({"average_utilisation": ev.average_utilisation} if ev.average_utilisation else {}),
+        **({"device_utilisation": ev.device_utilisation} if ev.device_utilisation else {}),
         "unplaced": [u.to_dict() for u in ev.unplaced],
     }
 
@@ -228,6 +261,10 @@ def markdown(problem: Problem, plan: Plan, ev: Evaluation) -> str:
         + " | ".join(f"**{ev.fleet[r]:.0%}**" if r in ev.fleet else "" for r in problem.resources)
         + " |"
     )
+    if ev.device_utilisation:
+        lines += ["", "## Devices" + (" (peak)" if sched else ""), ""]
+        lines += ["| node | resource | devices | in use |", "|---|---|---|---|"]
+        lines += [f"| {n} | {r} | `{g}` | {u} |" for n, r, g, u in _device_rows(ev)]
     if ev.unplaced:
         lines += ["", "## Unplaced tasks", "", "| task | why |", "|---|---|"]
         lines += [f"| {u.task} | {_md_escape(u.reason)} |" for u in ev.unplaced]

@@ -51,11 +51,14 @@ _LNS_TERMS = frozenset({"unplaced", "cost", "nodes", "moves"})
 
 def choose(problem: Problem, solver: str) -> str:
     """Resolve ``auto`` to a backend name: cpsat, except for huge problems its LNS cannot take
-    (scheduling, or ``balance`` in the objective), which go to the greedy."""
+    (scheduling, or ``balance`` in the objective) and problems using revision-2 features it
+    does not handle yet (:mod:`.features`), which go to the greedy."""
     if solver != "auto":
         return solver
-    if "cpsat" not in SOLVERS:
-        return "greedy"
+    from .features import unhandled
+
+    if "cpsat" not in SOLVERS or unhandled(problem, "cpsat"):
+        return "greedy"  # (the second: revision-2 features only the greedy handles yet)
     if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
         return "cpsat"
     pairs = sum(len(t.allowed) for t in problem.tasks)

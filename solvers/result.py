@@ -100,10 +100,9 @@ class Results:
 
     def structural(self, problem: Problem) -> Result | None:
         """INFEASIBLE when the structural pre-checks prove that no plan exists, else None."""
-        from taskalloc.problems.problem import prove_infeasible
+        from taskalloc.problems.proofs import prove_infeasible, structural_summary
 
         proofs = prove_infeasible(problem)
         if not proofs:
             return None
-        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
-        return self(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}{more}")
+        return self(Status.INFEASIBLE, [], structural_summary(proofs))

@@ -138,7 +138,7 @@ def solve_problem(
 
     from taskalloc.problems.evaluate import make_plan
     from taskalloc.problems.plan import SolverInfo, Status
-    from taskalloc.problems.problem import prove_infeasible
+    from taskalloc.problems.proofs import prove_infeasible, structural_lines, structural_summary
 
     from . import choose, explain_infeasible
     from . import solve as run_solver
@@ -165,7 +165,7 @@ def solve_problem(
             status=Status.INFEASIBLE,
             seconds=0.0,
             seed=opts.seed,
-            message="structural check proves that no plan exists",
+            message=structural_summary(proofs),
         )
         plan, _ = make_plan(problem, [], info, infeasibility=[str(d) for d in proofs], path=path)
         plan.problem_text = text
@@ -177,7 +177,7 @@ def solve_problem(
             status=str(Status.INFEASIBLE),
             seconds=0.0,
             message=info.message,
-            error_lines=["infeasible: no plan can exist:", *(f"  {d}" for d in proofs)],
+            error_lines=structural_lines(proofs),
             warnings=warnings,
             structural=True,
         )

@@ -141,6 +141,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..features import refuse_unhandled
 from ..result import Result
 from .solve import solve as _exact
 
@@ -153,6 +154,7 @@ def solve(problem: Any, **options: Any) -> Result:
     from .lns import route
     from .lns import solve as lns_solve
 
+    refuse_unhandled(problem, "cpsat")  # revision-2 features it cannot model yet
     mode = route(problem, options.pop("lns", None))
     if mode is not None:
         return lns_solve(problem, lns=mode == "lns", **options)

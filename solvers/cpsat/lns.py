@@ -109,7 +109,6 @@ when must-place tasks remain unplaced. Every plan returned has been accepted by 
 
 from __future__ import annotations
 
-import importlib
 import math
 import random
 import threading
@@ -123,6 +122,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from taskalloc.problems.evaluate import violations
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
@@ -898,11 +898,7 @@ def violations_of(problem: Problem, assignments: list[Assignment]) -> list[Any]:
     """The evaluator's constraint checks of a placement (what ``evaluate(...).feasible``
     decides), without the objective's fitness weights, whose upper bounds take O(tasks x nodes)
     Python steps (14 s on 7,200 tasks x 2,400 nodes)."""
-    judge = importlib.import_module("taskalloc.problems.evaluate")
-    st = judge._State(problem, assignments)
-    judge._check_tasks(st)
-    judge._check_capacity(st, judge._placement_load(st))
-    return list(st.violations)
+    return violations(problem, assignments)
 
 
 def _start(

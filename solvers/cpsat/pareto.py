@@ -64,6 +64,7 @@ from taskalloc.problems.pareto import TermError, check_terms, nondominated
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
+from ..features import refuse_unhandled
 from ..result import Result, Results
 from .model import AllocationModel, LinearExpr, Placement
 from .scaling import BALANCE_SCALE, choose_scales
@@ -253,6 +254,7 @@ def front(
     **_ignored: Any,
 ) -> list[Result]:
     """The exact front of two terms (module doc); one Result per non-dominated plan."""
+    refuse_unhandled(problem, "cpsat")  # revision-2 features it cannot model yet
     t0 = time.perf_counter()
     terms = check_terms(problem, terms)
     if len(terms) != 2:

@@ -83,6 +83,7 @@ from typing import Any
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
 
+from ..features import refuse_unhandled
 from ..result import Result
 
 
@@ -107,6 +108,7 @@ def solve(
     from ..result import Results
     from .engine import Settings, run
 
+    refuse_unhandled(problem, "ga")  # revision-2 features it cannot search yet
     infeasible = Results("ga", seed or 0, {}).structural(problem)
     if infeasible is not None:
         return infeasible
@@ -147,6 +149,8 @@ def pareto(
     plan found, sorted by the first term; every Result carries the per-generation log
     (``best``/``mean`` there are of the first term). Raises ValueError for bad ``terms``."""
     from .engine import Settings, run_pareto
+
+    refuse_unhandled(problem, "ga")  # revision-2 features it cannot search yet
 
     return run_pareto(
         problem,

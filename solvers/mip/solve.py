@@ -19,6 +19,7 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
 from .. import SolverUnavailable
+from ..features import refuse_unhandled
 from ..result import Result, Results
 from . import polish
 from .backends import (
@@ -362,6 +363,7 @@ def solve(
     """Solve ``problem`` as a MILP on ``backend`` (default: :func:`.backends.default_backend`);
     see the package docstring. ``time_limit`` covers the whole run (default 60 s;
     ``math.inf``: none)."""
+    refuse_unhandled(problem, NAME)  # revision-2 features it cannot model yet
     limit = DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit)
     if gap is not None and gap < 0:
         raise ValueError("gap must be >= 0")

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from taskalloc.cli.app import app
 from taskalloc.problems.generate import generate
+from tests.helpers import EXAMPLES as EXAMPLE_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted(EXAMPLE_DIR.glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,31 @@ def test_extension_keys_are_allowed(validator) -> None:
         {"nodes": [{"id": "a", "speed": 0}]},
         {"objective": {"lexicographic": ["costs"]}},
         {"taskalloc": 2},
+        # revision 2
+        {"nodes": [{"id": "a", "capacity": {"gpu": 2}, "devices": {"gpu": 0}}]},
+        {"nodes": [{"id": "a", "capacity": {"gpu": 2}, "devices": {"gpu": 1.5}}]},
+        {"tasks": [{"id": "t", "spread": {"key": "zone", "max_skew": 0}}]},
+        {"tasks": [{"id": "t", "spread": {"max_skew": 1}}]},
+        {"tasks": [{"id": "t", "service": "yes"}]},
+        {"tasks": [{"id": "t", "current": [1]}]},
+        {"gangs": {"g": {"same_start": True, "together": True}}},
     ],
 )
 def test_schema_level_defects_are_rejected(validator, defect: dict) -> None:
     doc = {"taskalloc": 1, "nodes": [{"id": "a"}], "tasks": [{"id": "t"}], **defect}
     with pytest.raises(jsonschema.ValidationError):
         validator.validate(doc)
+
+
+def test_revision_2_fields_are_in_the_schema(validator) -> None:
+    doc = {
+        "taskalloc": 1,
+        "horizon": 100,
+        "nodes": [{"id": "g", "capacity": {"gpu": 8}, "devices": {"gpu": 8}, "labels": {"z": "a"}}],
+        "gangs": {"train": {"same_start": True}},
+        "tasks": [
+            {"id": "t", "gang": "train", "duration": 5, "spread": {"key": "z"}, "current": ["g"]},
+            {"id": "s", "service": True, "current": "g"},
+        ],
+    }
+    validator.validate(doc)

@@ -68,6 +68,24 @@ def test_broken_file_with_several_errors_reports_all():
     assert len(lines) == 4  # cross-reference errors of two tasks and a duplicate id
 
 
+def test_schema_and_reference_errors_are_reported_in_one_pass():
+    """A broken entity is left out of the reference checks, which still run on the others: a
+    user fixes every error at once (not 2 now, 3 more after the fix), and a reference to a
+    broken entity is not reported as unknown (it has its own error)."""
+    expected, _ = _expected(BROKEN)
+    lines = expected["one-pass.yaml"]
+    assert any("must be >= 0" in line for line in lines)  # schema, node l4
+    assert any("unknown key 'replica'" in line for line in lines)  # schema, task train
+    assert any("unknown node or pool 'a10'" in line for line in lines)  # reference
+    assert any("unknown task 'trian'; did you mean 'train'?" in line for line in lines)
+    assert not any("(embed).nodes" in line or "(embed).after" in line for line in lines)
+
+
+def test_pydantic_prefixes_never_leak():
+    every = [line for lines in _expected(BROKEN)[0].values() for line in lines]
+    assert not [line for line in every if "Value error" in line or "Assertion failed" in line]
+
+
 def test_many_errors_are_capped_with_a_count_of_the_rest(monkeypatch):
     monkeypatch.chdir(BROKEN)
     result = cli("validate", "many-errors.yaml")
