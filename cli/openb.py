@@ -31,8 +31,11 @@ def import_openb(
         for src in (nodes, pods):
             if src != "-" and Path(src).exists() and output.exists() and output.samefile(src):
                 fail(ExitCode.BAD_INPUT, f"-o {output} is an input file; refusing to overwrite it")
+    from taskalloc.problems.problem import problem_from_dict
+
     result = read(nodes, pods, order=order, seed=seed or 0, arrive=arrive)
     data = result.problem
+    problem_from_dict(data, str(data["name"]))  # the format's own validation, as for any import
     for w in result.warnings:
         warn(w)
     _write(dumps(data, fmt), output)

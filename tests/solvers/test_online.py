@@ -23,6 +23,7 @@ from taskalloc.solvers.online.fgd import fragmentation, typical_types
 from taskalloc.solvers.online.policies import make_policy
 from taskalloc.solvers.online.state import ClusterState
 from tests.helpers import DATA, REFERENCE_CHECKER, reference_check, write_problem
+from tests.solvers.gpu_fleet import check_placements
 
 # A node of 128 CPUs and 8 GPUs makes the normalisers the paper's (128,000 and 8,000 milli).
 REF = {
@@ -302,39 +303,6 @@ def test_curve_and_figure_on_a_hand_trace():
 # -- whole replays -----------------------------------------------------------------------------
 
 
-def check_placements(problem: dict, fleet: Fleet, wl: Workload, node, devices) -> None:
-    """Independent of the engine: recompute every node's and device's load from the ids."""
-    specs = {}
-    for n in problem["nodes"]:
-        c = n.get("count", 1)
-        for i in [n["id"]] if c == 1 else [f"{n['id']}-{k}" for k in range(1, c + 1)]:
-            specs[i] = n
-    tasks = {t["id"]: t for t in problem["tasks"]}
-    load: dict[str, Counter] = {i: Counter() for i in specs}
-    dev: dict[tuple[str, int], float] = {}
-    for a in plan_assignments(fleet, wl, node, devices):
-        t, n = tasks[a["task"]], specs[a["node"]]
-        for r, q in t["demand"].items():
-            load[a["node"]][r] += q
-        for k, v in (t.get("match") or {}).items():
-            assert str(n.get("labels", {}).get(k)) in map(str, v)
-        g = t["demand"].get("gpu", 0)
-        got = a.get("devices", {}).get("gpu", [])
-        if g == 0:
-            assert not got
-        elif g < 1:
-            assert len(got) == 1
-        else:
-            assert len(got) == g
-        for i in got:
-            assert 0 <= i < n["devices"]["gpu"]
-            dev[(a["node"], i)] = dev.get((a["node"], i), 0) + min(g, 1)
-    for i, ld in load.items():
-        for r, q in ld.items():
-            assert q <= specs[i]["capacity"].get(r, 0) + 1e-9, (i, r)
-    assert all(v <= 1 + 1e-9 for v in dev.values())
-
-
 @pytest.fixture(scope="module")
 def trace() -> tuple[dict, Fleet, Workload]:
     p = import_openb(
@@ -490,3 +458,33 @@ def test_fleet_from_problem_reads_devices_when_nodes_have_them():
     assert fleet.gpu == "gpu" and list(fleet.type_ndev) == [4, 2]
     assert np.array_equal(wl.allowed, ref_wl.allowed)
     assert np.array_equal(wl.milli, ref_wl.milli) and np.array_equal(wl.ngpu, ref_wl.ngpu)
+
+
+# -- on a compiled Problem (revision 2): what `taskalloc simulate` will run ---------------------
+
+
+def test_fleet_from_a_compiled_openb_problem_matches_the_plain_data(trace):
+    from taskalloc.problems.problem import problem_from_dict
+    from taskalloc.solvers.fleet import fleet_from_problem
+
+    p, fleet, wl = trace
+    same_arrays(fleet_from_problem(problem_from_dict(p)), (fleet, wl))
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_simulate_plans_pass_the_evaluator(policy, trace):
+    from taskalloc.problems.evaluate import evaluate
+    from taskalloc.problems.plan import Status
+    from taskalloc.problems.problem import problem_from_dict
+    from taskalloc.solvers.online.run import simulate
+
+    p, _, wl = trace
+    problem = problem_from_dict(p)
+    result, r = simulate(problem, policy, seed=3)
+    ev = evaluate(problem, result.assignments)
+    assert ev.feasible, ev.violations
+    assert result.status == Status.FEASIBLE
+    dropped = sum(wl.priority[j] for j in np.flatnonzero(r.node < 0))
+    assert ev.objective["unplaced"] == pytest.approx(dropped)
+    assert len(result.assignments) == r.placed
+    assert policy in result.message and "dropped" in result.message

@@ -15,7 +15,7 @@ from taskalloc.solvers.devplan.kinds import task_kinds
 from taskalloc.solvers.devplan.plan import plan
 from taskalloc.solvers.fleet import MILLI, Fleet, Workload, fleet_from_dict
 from tests.helpers import DATA, REFERENCE_CHECKER, reference_check, write_problem
-from tests.test_online import check_placements
+from tests.solvers.gpu_fleet import check_placements
 
 
 def node(id: str, cpu: float, gpus: int, count: int = 1, model: str = "M") -> dict[str, Any]:
@@ -216,3 +216,37 @@ def test_plan_stops_when_asked(trace):
     r = plan(f, w, time_limit=60, stop=lambda: True)  # at once: the greedy insertion only
     assert r.stopped and r.seconds < 30 and r.value > 0
     check_placements(p, f, w, r.node, r.devices)
+
+
+def test_the_engine_returns_a_result_the_evaluator_accepts(trace):
+    from taskalloc.problems.evaluate import evaluate
+    from taskalloc.problems.plan import Status
+    from taskalloc.problems.problem import problem_from_dict
+    from taskalloc.solvers.devplan.engine import solve
+
+    p, _, w = trace
+    problem = problem_from_dict(p)
+    res = solve(problem, time_limit=3, seed=2)
+    ev = evaluate(problem, res.assignments)
+    assert ev.feasible, ev.violations
+    assert res.status in (Status.OPTIMAL, Status.FEASIBLE)
+    assert res.bound is not None
+    assert res.bound["unplaced"] <= ev.objective["unplaced"] + 1e-6
+    if res.status == Status.OPTIMAL:
+        assert ev.objective["unplaced"] == pytest.approx(res.bound["unplaced"])
+
+
+def test_the_engine_places_required_tasks_first():
+    from taskalloc.problems.evaluate import evaluate
+    from taskalloc.problems.problem import problem_from_dict
+    from taskalloc.solvers.devplan.engine import solve
+
+    # one GPU: the required 0.3 share must go, though the optional whole GPU is worth more
+    p, _, _ = build(
+        [node("n", 8, 1)],
+        [task("big", 1, 1), {**task("must", 1, 0.3), "required": True, "priority": 0.3}],
+    )
+    problem = problem_from_dict(p)
+    res = solve(problem, time_limit=2)
+    ev = evaluate(problem, res.assignments)
+    assert ev.feasible and [a.task for a in res.assignments] == ["must"]

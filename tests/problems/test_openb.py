@@ -105,16 +105,15 @@ def test_yaml_and_json_round_trip(tmp_path):
     assert json.loads(dumps(p, "json")) == p
 
 
-def test_the_loader_accepts_the_problem_once_devices_exist():
-    from taskalloc.problems import spec
-
-    if "devices" not in spec.NodeSpec.model_fields:
-        pytest.skip("the problem format's revision 2 (devices) is not in the loader yet")
+def test_the_loader_accepts_the_problem():
     from taskalloc.problems.problem import problem_from_dict
 
     p = import_openb(str(NODES), str(PODS), order="shuffle", seed=1, arrive=100).problem
     prob = problem_from_dict(p)
     assert len(prob.nodes) == 6 and len(prob.tasks) == len(p["tasks"])
+    g = prob.node_index["V100M16-4gpu-32cpu-128gib-2"]
+    assert dict(prob.nodes[g].devices) == {"gpu": 4}
+    assert all(not t.required for t in prob.tasks)
 
 
 # -- arrival sequence --------------------------------------------------------------------------
