@@ -47,7 +47,9 @@ def simulate(
             )
         )
     dropped_required = [
-        problem.tasks[j].id for j in range(len(r.node)) if r.node[j] < 0 and problem.tasks[j].required
+        problem.tasks[j].id
+        for j in range(len(r.node))
+        if r.node[j] < 0 and problem.tasks[j].required
     ]
     figure = r.figure(100)
     fig = "" if figure != figure else f"; allocated {figure:.2f} % of the GPUs at arrived = 100 %"

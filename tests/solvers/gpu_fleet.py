@@ -4,7 +4,6 @@ of placements (every node's and device's load recomputed from the problem's ids)
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from taskalloc.solvers.fleet import Fleet, Workload, plan_assignments
 

@@ -224,7 +224,7 @@ def test_the_engine_returns_a_result_the_evaluator_accepts(trace):
     from taskalloc.problems.problem import problem_from_dict
     from taskalloc.solvers.devplan.engine import solve
 
-    p, _, w = trace
+    p, _, _ = trace
     problem = problem_from_dict(p)
     res = solve(problem, time_limit=3, seed=2)
     ev = evaluate(problem, res.assignments)
