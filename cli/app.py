@@ -62,7 +62,7 @@ def err_console() -> Console:
     if _STDERR is None:
         from rich.console import Console
 
-        _STDERR = Console(stderr=True, highlight=False, soft_wrap=True)
+        _STDERR = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     return _STDERR
 
 

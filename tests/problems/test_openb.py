@@ -345,3 +345,13 @@ def test_shared_trace_when_present():
     assert sum(n.get("count", 1) for n in p["nodes"]) == 1213 and len(p["nodes"]) == 15
     assert p["x-source"]["gpus"] == 6212 and not r.warnings
     assert p["x-source"]["arrived_gpu_percent"] <= 100
+
+
+def test_cli_prints_line_100_as_text_not_an_emoji(tmp_path):
+    """rich turns ':100:' into an emoji unless told not to (the brief's facts)."""
+    rows = [f"t{i},1000,10,1,500," for i in range(98)] + ["bad,-1000,10,1,500,"]
+    bad = tmp_path / "p.csv"
+    bad.write_text(POD_HEADER + "\n".join(rows) + "\n")
+    r = cli("import", "openb", str(NODES), str(bad))
+    assert r.exit_code == 2
+    assert f"{bad}:100:5: task bad: cpu_milli: must be >= 0, got -1000" in r.stderr
