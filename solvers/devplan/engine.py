@@ -57,7 +57,7 @@ def solve(
     # the bound is on the weighted value; on the plain priorities when nothing is required
     bound = None
     if not required.any():
-        bound = {"unplaced": max(total - res.bound_value, 0.0)}
+        bound = {"unplaced": float(max(total - res.bound_value, 0.0))}
     if missing:
         status = Status.UNKNOWN
         message = f"required task(s) left out: {', '.join(missing[:5])}"

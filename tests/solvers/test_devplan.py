@@ -230,7 +230,7 @@ def test_the_engine_returns_a_result_the_evaluator_accepts(trace):
     ev = evaluate(problem, res.assignments)
     assert ev.feasible, ev.violations
     assert res.status in (Status.OPTIMAL, Status.FEASIBLE)
-    assert res.bound is not None
+    assert res.bound is not None and type(res.bound["unplaced"]) is float
     assert res.bound["unplaced"] <= ev.objective["unplaced"] + 1e-6
     if res.status == Status.OPTIMAL:
         assert ev.objective["unplaced"] == pytest.approx(res.bound["unplaced"])
