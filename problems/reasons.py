@@ -21,10 +21,20 @@ def unplaced_reasons(st: PlanState, sweep: Sweep, placed_tasks: set[int]) -> lis
     p = st.p
     out: list[Unplaced] = []
     blocked_cache: dict[int, tuple[str, list[str], int]] = {}
+    # unplaced tasks alike (same demand, allowed nodes, replicas, required) have the same
+    # reason in a placement problem, unless something of their own enters it (separation,
+    # per-node demands, spread): a trace of 10,000 tasks drops thousands of a few kinds
+    by_kind: dict[tuple[object, ...], tuple[str, list[str], int]] = {}
     for task in p.tasks:
         if task.index in placed_tasks:
             continue
+        key = _kind(p, task) if not p.scheduling else None
+        if key is not None and key in by_kind:
+            blocked_cache[task.index] = by_kind[key]
+            continue
         blocked_cache[task.index] = _task_reason(st, sweep, task, placed_tasks)
+        if key is not None:
+            by_kind[key] = blocked_cache[task.index]
     for task in p.tasks:
         if task.index in placed_tasks:
             continue
@@ -46,6 +56,15 @@ def unplaced_reasons(st: PlanState, sweep: Sweep, placed_tasks: set[int]) -> lis
                 )
         out.append(Unplaced(task.id, reason, tuple(details)))
     return out
+
+
+def _kind(p: Problem, task: Task) -> tuple[object, ...] | None:
+    """What an unplaced task's reason depends on in a placement problem, its selectors' words
+    included (None: something of its own, so it is worked out for itself)."""
+    if task.separate or task.demand_on or task.spread is not None:
+        return None
+    words = selector_words(p, task) if len(task.allowed) < len(p.nodes) else ""
+    return (tuple(sorted(task.demand.items())), task.allowed, task.replicas, task.required, words)
 
 
 @dataclass
