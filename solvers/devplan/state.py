@@ -8,7 +8,7 @@ from ..fleet import MILLI, Fleet, Workload
 
 __all__ = ["PlanState"]
 
-_TOL = 1e-9
+_TOL = 1e-9  # absolute, the evaluator's tolerance on capacities (FORMATS.md)
 
 
 class PlanState:
@@ -47,7 +47,7 @@ class PlanState:
         if not wl.allowed[j, self.fleet.node_type[n]] or self.cpu_left[n] < wl.cpu[j]:
             return False
         r = wl.rest[j]
-        return bool(np.all(self.rest_left[n] >= r - _TOL * np.maximum(1.0, r)))
+        return bool(np.all(self.rest_left[n] >= r - _TOL))
 
     def devices_for(self, j: int, n: int) -> list[int] | None:
         """The devices task ``j`` would take on node ``n`` now (tightest device for a share,

@@ -8,6 +8,7 @@ from ..fleet import MILLI, Fleet, Workload
 
 __all__ = ["ClusterState"]
 
+#: absolute tolerance of the fit of other resources: the evaluator's (FORMATS.md: 1e-9)
 _REST_TOL = 1e-9
 
 
@@ -54,9 +55,9 @@ class ClusterState:
         r = workload.rest[j]
         if r.size:
             if r.size == 1:
-                ok &= self.rest_left[:, 0] >= r[0] - _REST_TOL * max(1.0, float(r[0]))
+                ok &= self.rest_left[:, 0] >= r[0] - _REST_TOL
             else:
-                ok &= (self.rest_left >= r - _REST_TOL * np.maximum(1.0, r)).all(axis=1)
+                ok &= (self.rest_left >= r - _REST_TOL).all(axis=1)
         g, m = int(workload.ngpu[j]), int(workload.milli[j])
         if g == 1 and m < MILLI:
             ok &= self.maxleft >= m
