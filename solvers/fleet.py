@@ -44,6 +44,7 @@ __all__ = [
     "fleet_from_dict",
     "fleet_from_problem",
     "plan_assignments",
+    "unsupported",
 ]
 
 MILLI = 1000
@@ -383,29 +384,64 @@ def fleet_from_dict(problem: Mapping[str, Any]) -> tuple[Fleet, Workload]:
 # -- from a compiled Problem (revision 2) ------------------------------------------------------
 
 
-def fleet_from_problem(problem: Problem) -> tuple[Fleet, Workload]:
-    """A compiled problem as arrays. Reads ``Node.devices`` (revision 2: resource -> number of
-    devices); a problem compiled before devices existed reads as having none."""
+def unsupported(problem: Problem) -> str | None:
+    """Why the array view cannot hold ``problem`` (one line, naming the first task or node
+    that shows it), or None when it can: a placement problem whose tasks have one replica and
+    no gang, ``separate_from``, ``demand_on`` or ``assign_cost``, whose nodes split at most one
+    resource into devices, all of one size, and split it on every node that has it."""
     if problem.scheduling:
-        raise UnsupportedProblem("scheduling problems (tasks with a duration) are not supported")
+        return "it is a scheduling problem (tasks have a duration)"
+    for t in problem.tasks:
+        for present, what in (
+            (t.replicas != 1, f"{t.replicas} replicas"),
+            (t.gang is not None, f"a gang ({t.gang})"),
+            (bool(t.separate), "separate_from"),
+            (bool(t.demand_on), "demand_on"),
+            (bool(t.assign_cost), "assign_cost"),
+        ):
+            if present:
+                return f"task {t.id} has {what}; each task must be one replica placed on its own"
+    split = problem.split_resources
+    if len(split) > 1:
+        return f"nodes split {len(split)} resources into devices ({', '.join(split)}); one at most"
+    if split:
+        gpu = split[0]
+        sizes: dict[float, str] = {}
+        for n in problem.nodes:
+            cap = float(n.capacity.get(gpu, 0.0))
+            k = n.devices.get(gpu, 0)
+            if k:
+                sizes.setdefault(round(cap / k, 9), n.id)
+            elif cap > 0:
+                return (
+                    f"node {n.id} has {gpu} {cap:g} but no devices of it, while other nodes "
+                    "split it into devices"
+                )
+        if len(sizes) > 1:
+            shown = ", ".join(f"{s:g} ({n})" for s, n in sorted(sizes.items()))
+            return f"the {gpu} devices differ in size: {shown}; they must all be of one size"
+    return None
+
+
+def fleet_from_problem(problem: Problem) -> tuple[Fleet, Workload]:
+    """A compiled problem as arrays; :class:`UnsupportedProblem` with :func:`unsupported`'s
+    reason for what the arrays do not model."""
+    why = unsupported(problem)
+    if why is not None:
+        raise UnsupportedProblem(why)
     nodes = [
         _NodeRec(
             n.id,
             n.pool,
             dict(n.capacity),
             dict(n.labels),
-            {r: int(k) for r, k in (getattr(n, "devices", None) or {}).items()},
+            {r: int(k) for r, k in n.devices.items()},
         )
         for n in problem.nodes
     ]
     everyone = frozenset(range(len(nodes)))
     tasks: list[_TaskRec] = []
     for t in problem.tasks:
-        if t.replicas != 1 or t.gang or t.separate or t.demand_on or t.assign_cost:
-            raise UnsupportedProblem(
-                f"task {t.id} has replicas, a gang, separate_from, demand_on or assign_cost; "
-                "the device replay places tasks alone"
-            )
         allowed = frozenset(t.allowed)
         tasks.append(
             _TaskRec(

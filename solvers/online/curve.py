@@ -1,11 +1,12 @@
-"""The allocation curve of a replay and the published figure read off it.
+"""The allocation curve of a replay and the published figure read off it, as SOURCE.md (the
+openb benchmark's protocol, from the FGD paper's simulator) defines them.
 
 After every arrival (a dropped task and a task that needs no GPU are arrivals too, and what a
 dropped task asked for counts as arrived): allocated GPU % = 100 x allocated milli / capacity,
 rounded to 2 decimals; arrived GPU % = 100 x arrived GPU milli / capacity. The figure at
-``arrived = X %`` is the mean of the allocated % over the arrivals whose arrived % rounds (half
-to even) to X, rounded to 2 decimals; when no arrival rounds to X, over those within 1 point of
-X; NaN when there is none either (the paper's analysis script).
+``arrived = X %`` is the mean of the allocated % over the arrivals at which the arrived %
+rounds to X (``round``: half to even); NaN when no arrival rounds to X (the arrived demand
+never reached X - 0.5 %, or jumped over X in one arrival).
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ def percentages(
 def figure_at(
     arrived_milli: np.ndarray, allocated_milli: np.ndarray, capacity_milli: int, at: float = 100
 ) -> float:
-    """The published figure: mean allocated % at ``arrived = at`` % (see the module)."""
+    """The published figure: mean allocated % over the arrivals whose arrived % rounds to
+    ``at`` (see the module); NaN when there is none, or no GPU at all."""
+    if capacity_milli <= 0:
+        return float("nan")
     arrived, alloc = percentages(arrived_milli, allocated_milli, capacity_milli)
-    bucket = np.round(arrived, 0)
-    sel = alloc[bucket == at]
-    if sel.size == 0:
-        sel = alloc[(bucket >= at - 1) & (bucket <= at + 1)]
+    sel = alloc[np.round(arrived, 0) == at]
     if sel.size == 0:
         return float("nan")
-    return float(np.round(sel.mean(), 2))
+    return float(sel.mean())

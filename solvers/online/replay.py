@@ -43,7 +43,8 @@ class Replay:
         return percentages(self.arrived_milli, self.allocated_milli, self.capacity_milli)
 
     def figure(self, at: float = 100) -> float:
-        """Mean allocated GPU % over the arrivals at ``arrived = at`` % (:mod:`.curve`)."""
+        """Mean allocated GPU % over the arrivals whose arrived % rounds to ``at`` (SOURCE.md's
+        figure, :mod:`.curve`); NaN when none does."""
         return figure_at(self.arrived_milli, self.allocated_milli, self.capacity_milli, at)
 
     @property

@@ -4,6 +4,7 @@ hand trace, and whole replays whose placements an independent check accepts."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -294,10 +295,19 @@ def test_curve_and_figure_on_a_hand_trace():
     assert alloc.tolist() == [25.0, 50.0, 50.0, 50.0, 50.5, 63.0, 63.0]
     assert figure_at(arrived, allocated, cap, 100) == 50.25  # the two arrivals rounding to 100
     assert figure_at(arrived, allocated, cap, 50) == 50.0
-    assert figure_at(arrived, allocated, cap, 129) == 63.0  # none at 129: within one point
+    # SOURCE.md: the mean over the arrivals whose arrived % rounds to X, and nothing else
+    assert np.isnan(figure_at(arrived, allocated, cap, 129))  # 130.0 is not 129
     assert np.isnan(figure_at(arrived, allocated, cap, 80))
-    # 112.5 rounds half to even (112), as the paper's analysis does
+    assert figure_at(arrived, allocated, cap, 130) == 63.0
+    # 112.5 rounds half to even (112), as Python's round does
     assert figure_at(arrived, allocated, cap, 112) == 63.0
+    assert np.isnan(figure_at(arrived, allocated, cap, 113))
+    # the mean is not rounded: 50.0 and 50.5 (each rounded to 2 decimals) give 50.25 exactly,
+    # and three arrivals of 1/3 % each give the plain mean
+    assert figure_at(np.array([10, 10, 10]), np.array([1, 1, 2]), 1000, 1) == pytest.approx(
+        (0.1 + 0.1 + 0.2) / 3
+    )
+    assert np.isnan(figure_at(arrived, allocated, 0, 100))  # no GPU: no figure
 
 
 # -- whole replays -----------------------------------------------------------------------------
@@ -415,10 +425,8 @@ def test_fleet_from_problem_without_devices():
     assert wl.allowed.tolist() == [[True, True], [False, True]]
 
 
-def test_fleet_from_problem_reads_devices_when_nodes_have_them():
-    """Revision 2: a compiled Node with ``devices`` (duck-typed here until problems/ has it)."""
-    from types import SimpleNamespace
-
+def test_fleet_from_problem_reads_devices():
+    from taskalloc.problems.problem import problem_from_dict
     from taskalloc.solvers.fleet import fleet_from_problem
 
     data = {
@@ -429,38 +437,44 @@ def test_fleet_from_problem_reads_devices_when_nodes_have_them():
         ],
         "tasks": [gtask("s", 2, 0.25), gtask("w", 4, 2, match={"gpu_model": ["B"]}), gtask("c", 1)],
     }
-    nodes = [
-        SimpleNamespace(id=i, pool=p, capacity=c, labels=lab, devices=d)
-        for i, p, c, lab, d in [
-            ("g-1", "g", data["nodes"][0]["capacity"], {"gpu_model": "A"}, {"gpu": 4}),
-            ("g-2", "g", data["nodes"][0]["capacity"], {"gpu_model": "A"}, {"gpu": 4}),
-            ("h", "h", data["nodes"][1]["capacity"], {"gpu_model": "B"}, {"gpu": 2}),
-        ]
-    ]
-    every = (0, 1, 2)
-    tasks = [
-        SimpleNamespace(
-            id=t["id"],
-            demand=t["demand"],
-            priority=1.0,
-            replicas=1,
-            gang=None,
-            separate=frozenset(),
-            demand_on={},
-            assign_cost={},
-            allowed=a,
-        )
-        for t, a in zip(data["tasks"], [every, (2,), every], strict=True)
-    ]
-    problem = SimpleNamespace(scheduling=False, nodes=nodes, tasks=tasks)
-    fleet, wl = fleet_from_problem(problem)  # type: ignore[arg-type]
-    _, ref_wl = fleet_from_dict(data)
+    fleet, wl = fleet_from_problem(problem_from_dict(data))
+    same_arrays((fleet, wl), fleet_from_dict(data))
     assert fleet.gpu == "gpu" and list(fleet.type_ndev) == [4, 2]
-    assert np.array_equal(wl.allowed, ref_wl.allowed)
-    assert np.array_equal(wl.milli, ref_wl.milli) and np.array_equal(wl.ngpu, ref_wl.ngpu)
+    assert wl.allowed.tolist() == [[True, True], [False, True], [True, True]]
+    assert wl.milli.tolist() == [250, 1000, 0] and wl.ngpu.tolist() == [1, 2, 0]
 
 
-# -- on a compiled Problem (revision 2): what `taskalloc simulate` will run ---------------------
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"tasks": [{"id": "r", "demand": {"cpu": 1}, "replicas": 2}]}, "task r has 2 replicas"),
+        (
+            {"nodes": [{**gnode("g", 8, 2), "count": 1}, {"id": "x", "capacity": {"gpu": 3}}]},
+            "node x has gpu 3 but no devices of it",
+        ),
+        (
+            {"nodes": [gnode("g", 8, 2), {**gnode("k", 8, 4), "capacity": {"cpu": 8, "gpu": 2}}]},
+            "the gpu devices differ in size: 0.5 (k), 1 (g)",
+        ),
+        (
+            {"tasks": [{"id": "d", "duration": 3, "demand": {"cpu": 1}}]},
+            "it is a scheduling problem",
+        ),
+    ],
+)
+def test_what_the_arrays_do_not_model_is_named_in_one_line(change, why):
+    from taskalloc.problems.problem import problem_from_dict
+    from taskalloc.solvers.fleet import fleet_from_problem, unsupported
+
+    data = {"taskalloc": 1, "nodes": [gnode("g", 8, 2)], "tasks": [gtask("t", 1, 1)], **change}
+    problem = problem_from_dict(data)
+    reason = unsupported(problem)
+    assert reason is not None and reason.startswith(why) and "\n" not in reason
+    with pytest.raises(UnsupportedProblem, match=re.escape(why)):
+        fleet_from_problem(problem)
+
+
+# -- on a compiled Problem (revision 2): what `taskalloc simulate` runs --------------------------
 
 
 def test_fleet_from_a_compiled_openb_problem_matches_the_plain_data(trace):
@@ -476,11 +490,12 @@ def test_simulate_plans_pass_the_evaluator(policy, trace):
     from taskalloc.problems.evaluate import evaluate
     from taskalloc.problems.plan import Status
     from taskalloc.problems.problem import problem_from_dict
-    from taskalloc.solvers.online.run import simulate
+    from taskalloc.solvers.simulation import simulate
 
     p, _, wl = trace
     problem = problem_from_dict(p)
-    result, r = simulate(problem, policy, seed=3)
+    sim = simulate(problem, policy, seed=3)
+    result, r = sim.result, sim.detail
     ev = evaluate(problem, result.assignments)
     assert ev.feasible, ev.violations
     assert result.status == Status.FEASIBLE
