@@ -15,6 +15,7 @@ NODES = OPENB / "nodes.csv"
 PODS = OPENB / "pods.csv"
 POD_HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n"
 
+
 def test_cli_writes_the_problem(tmp_path):
     out = tmp_path / "p.yaml"
     r = cli(
