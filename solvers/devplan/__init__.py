@@ -1,4 +1,5 @@
-"""Offline planning of a GPU fleet down to devices, with a proven bound (issue 14).
+"""Offline planning of a GPU fleet down to devices, with a proven bound (issue 14): the engine
+``devplan`` (``ENGINE``, :mod:`.engine`; ``taskalloc solve -s devplan``).
 
 Works on the array view of :mod:`taskalloc.solvers.fleet` (the same as the online replay) and
 returns, per task, a node index and device indices, or -1::
@@ -16,7 +17,17 @@ LP and its Lagrangian bound), :mod:`.master` (integer counts per node type), :mo
 from __future__ import annotations
 
 from .bound import DeviceBound, device_bound
+from .engine import ENGINE, DevplanOptions
 from .kinds import Kinds, task_kinds
 from .plan import OfflinePlan, plan
 
-__all__ = ["DeviceBound", "Kinds", "OfflinePlan", "device_bound", "plan", "task_kinds"]
+__all__ = [
+    "ENGINE",
+    "DeviceBound",
+    "DevplanOptions",
+    "Kinds",
+    "OfflinePlan",
+    "device_bound",
+    "plan",
+    "task_kinds",
+]

@@ -75,9 +75,12 @@ def plan(
     workers: int = 1,
     stop: Callable[[], bool] | None = None,
     value: np.ndarray | None = None,
+    rounds: int = MAX_ROUNDS,
+    search: bool = True,
 ) -> OfflinePlan:
     """Place ``workload`` on ``fleet`` offline (any order), maximising the placed value
-    (default: the tasks' priorities) within ``time_limit`` seconds."""
+    (default: the tasks' priorities) within ``time_limit`` seconds: at most ``rounds``
+    count/pack rounds, then (``search``) CP-SAT neighbourhoods until the limit."""
     t0 = time.perf_counter()
     end = t0 + time_limit
     asked = [False]
@@ -110,15 +113,15 @@ def plan(
     T, R = fleet.n_types, fleet.type_rest.shape[1]
     fill = np.ones((T, 1 + R))
     best: PlanState | None = None
-    rounds: list[dict[str, Any]] = []
+    round_info: list[dict[str, Any]] = []
     rounds_end = t0 + (BOUND_SHARE + ROUNDS_SHARE) * time_limit
-    for rnd in range(MAX_ROUNDS):
+    for rnd in range(rounds):
         if halt():
             break
         left = rounds_end - time.perf_counter()
         if rnd and left < 2.0:
             break
-        budget = max(min(left / max(MAX_ROUNDS - rnd, 1), 0.4 * time_limit), 0.5)
+        budget = max(min(left / max(rounds - rnd, 1), 0.4 * time_limit), 0.5)
         master = solve_master(
             fleet, kinds, lp, time_limit=budget, seed=seed + rnd, workers=workers, fill=fill
         )
@@ -126,7 +129,7 @@ def plan(
         pack_types(state, kinds, master, lp.sizes)
         failed = _failures(state, kinds, master)
         insert_unplaced(state)
-        rounds.append(
+        round_info.append(
             {
                 "master": master.value,
                 "status": master.status,
@@ -143,7 +146,7 @@ def plan(
     if best is None:
         best = PlanState(fleet, workload, val)
         insert_unplaced(best)
-    info["rounds"] = rounds
+    info["rounds"] = round_info
 
     lns = Lns(best, seed=seed, workers=workers)
     done = best
@@ -151,7 +154,7 @@ def plan(
     def finished() -> bool:  # asked to stop, or nothing left to gain: the plan meets the bound
         return halt() or _meets(done, lp.value) or not len(done.unplaced())
 
-    if not finished():
+    if search and not finished():
         lns.run(end, stop=finished)
     info["lns"] = {
         "steps": lns.stats.steps,

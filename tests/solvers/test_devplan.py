@@ -250,3 +250,69 @@ def test_the_engine_places_required_tasks_first():
     res = solve(problem, time_limit=2)
     ev = evaluate(problem, res.assignments)
     assert ev.feasible and [a.task for a in res.assignments] == ["must"]
+
+
+# -- behind the engine seam: the registry, auto, options, problems it does not model ----------
+
+
+def gpu_problem(**objective: Any) -> Any:
+    from taskalloc.problems.problem import problem_from_dict
+
+    p, _, _ = build(
+        [node("n", 16, 2, count=2)],
+        [task(f"s{i}", 1, 0.6) for i in range(4)] + [task("w", 2, 1), task("c", 1)],
+    )
+    p["objective"] = objective or {"lexicographic": ["unplaced"]}
+    return problem_from_dict(p)
+
+
+def test_devplan_is_an_engine_and_auto_picks_it_for_gpu_fleets():
+    from taskalloc import solvers
+    from taskalloc.problems.evaluate import evaluate
+    from taskalloc.problems.plan import Status
+
+    problem = gpu_problem()
+    assert "devplan" in solvers.ENGINES and solvers.choose(problem, "auto") == "devplan"
+    res = solvers.solve(problem, "auto", time_limit=5, seed=1)
+    assert res.solver == "devplan"
+    ev = evaluate(problem, res.assignments)
+    assert ev.feasible, ev.violations
+    # 4 shares of 0.6 on 4 GPUs leave room for no whole GPU: 2.4 + 0 of 4; or 3 shares + w
+    # on 2 nodes: 1.8 + 1 = 2.8, the optimum, which the bound proves
+    assert res.status == Status.OPTIMAL
+    assert ev.objective["unplaced"] == pytest.approx(res.bound["unplaced"])
+    assert ev.objective["unplaced"] == pytest.approx(0.6)
+
+
+def test_auto_keeps_other_engines_where_devplan_does_not_apply():
+    from taskalloc import solvers
+    from taskalloc.problems.problem import problem_from_dict
+
+    assert solvers.choose(gpu_problem(lexicographic=["unplaced", "cost"]), "auto") == "greedy"
+    p = {"taskalloc": 1, "nodes": [node("n", 16, 2)], "tasks": [{**task("r", 1, 1), "replicas": 2}]}
+    assert solvers.choose(problem_from_dict(p), "auto") == "greedy"  # replicas: not modelled
+    p, _, _ = build([node("n", 16, 0)], [task("c", 1)])
+    assert solvers.choose(problem_from_dict(p), "auto") == "cpsat"  # no devices
+
+
+def test_devplan_options_and_refusals_are_one_line():
+    from taskalloc import solvers
+    from taskalloc.problems.problem import problem_from_dict
+    from taskalloc.solvers import SolverUnavailable
+    from taskalloc.solvers.engine import OptionError
+
+    with pytest.raises(OptionError, match="rounds: must be at least 1"):
+        solvers.solve(gpu_problem(), "devplan", rounds=0)
+    with pytest.raises(OptionError, match="time_limit: engine devplan needs a finite"):
+        solvers.solve(gpu_problem(), "devplan", time_limit=float("inf"))
+    quick = solvers.solve(gpu_problem(), "devplan", time_limit=5, rounds=1, search=False)
+    assert quick.has_plan
+    p = {"taskalloc": 1, "nodes": [node("n", 16, 2)], "tasks": [{**task("r", 1, 1), "replicas": 2}]}
+    with pytest.raises(SolverUnavailable) as info:
+        solvers.solve(problem_from_dict(p), "devplan")
+    assert str(info.value) == (
+        "engine devplan cannot plan this problem: task r has 2 replicas; each task must be one "
+        "replica placed on its own"
+    )
+    other = solvers.solve(gpu_problem(lexicographic=["unplaced", "nodes"]), "devplan", time_limit=5)
+    assert "nodes not optimised" in (other.message or "")
