@@ -86,6 +86,10 @@ class Simulation:
     stopped: bool = False
     detail: Any = None
 
+    def to_plan(self, problem: Problem, *, path: str | None = None) -> Plan:
+        """The plan of this replay, checked by the evaluator (:func:`simulation_plan`)."""
+        return simulation_plan(problem, self, path=path)[0]
+
 
 class Replay(Protocol):
     """One kind of problem's replay: its policies, its options and ``run``."""
