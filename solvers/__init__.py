@@ -86,6 +86,19 @@ def devplan_applies(problem: Problem) -> bool:
     return unsupported(problem) is None
 
 
+def refusal(problem: Problem, name: str) -> str | None:
+    """Why engine ``name`` would refuse ``problem`` without solving it (one line: revision-2
+    features it does not handle, or what its own ``refuses(problem)`` names), else None. For
+    callers that pick engines themselves (``compare``'s default list)."""
+    from .features import unhandled
+
+    missing = unhandled(problem, name)
+    if missing:
+        return f"engine {name} does not handle {' or '.join(f'`{f}`' for f in missing)} yet"
+    check = getattr(load_engine(name), "refuses", None)
+    return None if check is None else check(problem)
+
+
 def load_engine(name: str) -> Engine:
     """The engine registered as ``name``; SolverUnavailable when unknown or not installed."""
     module_name = ENGINES.get(name)
@@ -233,5 +246,6 @@ __all__ = [
     "explain_infeasible",
     "load_engine",
     "pareto",
+    "refusal",
     "solve",
 ]

@@ -64,11 +64,16 @@ class DevplanEngine:
     default_time_limit: float | None = 60.0
     Options = DevplanOptions
 
+    def refuses(self, problem: Problem) -> str | None:
+        """Why it cannot plan ``problem`` (one line), or None (revision-2 features aside)."""
+        why = unsupported(problem)
+        return None if why is None else f"engine devplan cannot plan this problem: {why}"
+
     def solve(self, problem: Problem, params: Params, options: DevplanOptions) -> Result:
         refuse_unhandled(problem, "devplan")  # spread: not modelled
-        why = unsupported(problem)
+        why = self.refuses(problem)
         if why is not None:
-            raise DevplanUnsupported(f"engine devplan cannot plan this problem: {why}")
+            raise DevplanUnsupported(why)
         limit = params.limit(self.default_time_limit)
         if limit is None:
             raise OptionError(
