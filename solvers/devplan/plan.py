@@ -59,11 +59,11 @@ class OfflinePlan:
 
     @property
     def allocated_percent(self) -> float:
-        return 100.0 * self.allocated_milli / max(self.capacity_milli, 1)
+        return float(100.0 * self.allocated_milli / max(self.capacity_milli, 1))
 
     @property
     def bound_percent(self) -> float:
-        return 100.0 * self.bound_milli / max(self.capacity_milli, 1)
+        return float(100.0 * self.bound_milli / max(self.capacity_milli, 1))  # plain: YAML
 
 
 def plan(

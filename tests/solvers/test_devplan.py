@@ -231,6 +231,9 @@ def test_the_engine_returns_a_result_the_evaluator_accepts(trace):
     assert ev.feasible, ev.violations
     assert res.status in (Status.OPTIMAL, Status.FEASIBLE)
     assert res.bound is not None and type(res.bound["unplaced"]) is float
+    # plain Python numbers only: the plan file is YAML (np.float64 cannot be written)
+    assert all(type(v) in (int, float) for v in res.options.values()), res.options
+    assert "numpy" not in res.to_plan(problem).dumps("yaml")
     assert res.bound["unplaced"] <= ev.objective["unplaced"] + 1e-6
     if res.status == Status.OPTIMAL:
         assert ev.objective["unplaced"] == pytest.approx(res.bound["unplaced"])
@@ -316,3 +319,22 @@ def test_devplan_options_and_refusals_are_one_line():
     )
     other = solvers.solve(gpu_problem(lexicographic=["unplaced", "nodes"]), "devplan", time_limit=5)
     assert "nodes not optimised" in (other.message or "")
+
+
+def test_offline_plan_percentages_are_plain_floats():
+    """They go into the plan file (YAML), which cannot hold numpy scalars; the LP's bound and
+    the state's milli are numpy numbers."""
+    from taskalloc.solvers.devplan.plan import OfflinePlan
+
+    res = OfflinePlan(
+        node=np.array([0]),
+        devices=((0,),),
+        value=np.float64(1.0),
+        allocated_milli=np.int64(500),
+        capacity_milli=1000,
+        bound_value=np.float64(1.0),
+        bound_milli=np.float64(750.0),
+        seconds=0.1,
+    )
+    assert type(res.allocated_percent) is float and res.allocated_percent == 50.0
+    assert type(res.bound_percent) is float and res.bound_percent == 75.0
