@@ -257,3 +257,15 @@ def test_ctrl_c_mid_replay_writes_the_plan_of_the_arrived_tasks(tmp_path, monkey
     monkeypatch.undo()
     checked = cli("check", str(problem), str(plan_path))
     assert checked.exit_code == 0, checked.stdout + checked.stderr
+
+
+def test_a_problem_on_stdin_is_embedded_so_check_needs_the_plan_alone(tmp_path):
+    problem = openb_problem(tmp_path)
+    r = cli("simulate", "-", "--policy", "gpu-packing", input=problem.read_text())
+    assert r.exit_code == 0, r.stderr
+    plan = yaml.safe_load(r.stdout)
+    assert plan["problem"]["text"] == problem.read_text() and "path" not in plan["problem"]
+    plan_path = tmp_path / "plan.yaml"
+    plan_path.write_text(r.stdout)
+    checked = cli("check", str(plan_path))
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
