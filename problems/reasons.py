@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .entities import Problem, Task, device_shape, device_shape_words
+from .entities import Problem, Task, _too_few, device_shape, device_shape_words
 from .plan import Unplaced
 from .proofs import spread_feasible
 from .state import CAP_TOL, DeviceProfile, PlanState, Profile, Sweep, selector_words
@@ -232,6 +232,8 @@ def _task_reason(
 
 def _shape_words(r: str, q: float, kinds: set[tuple[int, float]]) -> str:
     offered = ", ".join(f"{k} devices of {num(s)}" for k, s in sorted(kinds)[:3])
+    if all(_too_few(q, s, k) for k, s in kinds):
+        return f"{r} {num(q)} takes more whole devices than a node has ({offered})"
     return (
         f"{r} {num(q)} is neither a share of one device nor a whole number of devices ({offered})"
     )
