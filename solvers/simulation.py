@@ -47,6 +47,10 @@ REPLAYS: dict[str, str] = {
 }
 
 
+#: the reason of a task that had not arrived when the replay was stopped
+NOT_ARRIVED = "not arrived: the replay was stopped before it"
+
+
 class ReplayUnsupported(SolverUnavailable):
     """No replay takes this problem (its kind has none, or it uses what the replay does not
     model); the message says why, in one line."""
@@ -75,7 +79,8 @@ class Simulation:
     ``metrics.simulation`` (kind, policy, seed, arrivals, placed, dropped, stopped, and the
     replay's own figures: a placement replay's ``allocated_at_arrived_100`` and ``curve``).
     ``summary``: lines for people. ``stopped``: the replay was asked to stop (the plan holds
-    the tasks that arrived before). ``detail``: the replay's own record (placement: a
+    the tasks that arrived before; ``not_arrived`` names the others, whose reason in the plan
+    says so). ``detail``: the replay's own record (placement: a
     :class:`taskalloc.solvers.online.Replay`, whose ``curve()`` and ``figure(at)`` read the
     allocation curve at any point).
     """
@@ -85,6 +90,8 @@ class Simulation:
     summary: list[str] = field(default_factory=list)
     stopped: bool = False
     detail: Any = None
+    #: ids of the tasks that had not arrived when the replay was stopped
+    not_arrived: tuple[str, ...] = ()
 
     def to_plan(self, problem: Problem, *, path: str | None = None) -> Plan:
         """The plan of this replay, checked by the evaluator (:func:`simulation_plan`)."""
@@ -165,14 +172,22 @@ def simulation_plan(
 ) -> tuple[Plan, Evaluation]:
     """The plan of a replay, checked by the evaluator as every engine's plan
     (:func:`~.result.checked_plan`), with the replay's figures under ``metrics.simulation``."""
+    from taskalloc.problems.plan import Unplaced
+
     from .result import checked_plan
 
     plan, ev = checked_plan(problem, simulation.result, path=path)
     plan.metrics["simulation"] = dict(simulation.metrics)
+    if simulation.not_arrived:
+        late = set(simulation.not_arrived)
+        plan.unplaced = [
+            Unplaced(u.task, NOT_ARRIVED) if u.task in late else u for u in plan.unplaced
+        ]
     return plan, ev
 
 
 __all__ = [
+    "NOT_ARRIVED",
     "REPLAYS",
     "Replay",
     "ReplayParams",

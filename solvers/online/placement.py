@@ -155,7 +155,12 @@ class PlacementReplay:
             options={"policy": policy},
         )
         return Simulation(
-            result=result, metrics=metrics, summary=lines, stopped=r.stopped, detail=r
+            result=result,
+            metrics=metrics,
+            summary=lines,
+            stopped=r.stopped,
+            detail=r,
+            not_arrived=tuple(t.id for t in problem.tasks[arrived:]),
         )
 
 

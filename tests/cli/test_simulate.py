@@ -254,6 +254,10 @@ def test_ctrl_c_mid_replay_writes_the_plan_of_the_arrived_tasks(tmp_path, monkey
     assert sim["stopped"] and sim["arrived"] == 512 and sim["placed"] == 512
     assert len(plan["assignments"]) == 512
     assert {a["task"] for a in plan["assignments"]} == {f"t{i}" for i in range(512)}
+    assert len(plan["unplaced"]) == 488
+    assert {u["reason"] for u in plan["unplaced"]} == {
+        "not arrived: the replay was stopped before it"
+    }
     monkeypatch.undo()
     checked = cli("check", str(problem), str(plan_path))
     assert checked.exit_code == 0, checked.stdout + checked.stderr
