@@ -37,14 +37,15 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None
 
 
 def solve(problem: Problem, engine: str = "auto", **options: Any) -> Result:
-    """Solve ``problem`` with an engine: ``"auto"``, ``"cpsat"``, ``"mip"``, ``"ga"`` or
-    ``"greedy"`` (:data:`ENGINES`).
+    """Solve ``problem`` with an engine: ``"auto"``, ``"cpsat"``, ``"mip"``, ``"ga"``,
+    ``"greedy"`` or ``"devplan"`` (the offline GPU planner, with a bound) (:data:`ENGINES`).
 
     ``options``: what every engine takes (``time_limit`` seconds, ``seed``, ``workers``,
     ``deterministic``, ``hint`` (assignments to start from), ``stop`` (a
     :class:`threading.Event`), ``progress`` (called with a :class:`Point` at each
     improvement)) and the engine's own (greedy: ``policy``, ``passes``; cpsat: ``lns``;
-    mip: ``backend``, ``gap``; ga: ``generations``, ``population``, ``stagnation``). An
+    mip: ``backend``, ``gap``; ga: ``generations``, ``population``, ``stagnation``;
+    devplan: ``rounds``, ``search``). An
     option the engine does not take raises :class:`OptionError`, naming the valid ones.
 
     The :class:`Result` holds the assignments and the engine's status, bound and message;
