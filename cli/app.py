@@ -10,10 +10,10 @@ Where things are: :mod:`.console` (stdout, stderr, quiet), :mod:`.errors` (the e
 boundary, options as flags), :mod:`.files` (reading problems, the problem of a plan, writing
 output), :mod:`.options` (shared arguments, metavars, panels), :mod:`.running` (progress lines,
 Ctrl-C); the commands: :mod:`.solve` (with :mod:`.batch` and :mod:`.pareto`),
-:mod:`.validate`, :mod:`.check`, :mod:`.report` (with :mod:`.reporting`; the renderers are
-the library's: :mod:`taskalloc.render`, :mod:`taskalloc.views`, :mod:`taskalloc.html`),
-:mod:`.compare` (with :mod:`.compare_html`), :mod:`.diff`, :mod:`.generate`, :mod:`.imports`,
-:mod:`.export`, :mod:`.schema`.
+:mod:`.simulate`, :mod:`.validate`, :mod:`.check`, :mod:`.report` (with :mod:`.reporting`; the
+renderers are the library's: :mod:`taskalloc.render`, :mod:`taskalloc.views`,
+:mod:`taskalloc.html`), :mod:`.compare` (with :mod:`.compare_html`), :mod:`.diff`,
+:mod:`.generate`, :mod:`.imports`, :mod:`.export`, :mod:`.schema`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,19 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import check, compare, diff, export, generate, imports, report, schema, solve, validate
+from . import (
+    check,
+    compare,
+    diff,
+    export,
+    generate,
+    imports,
+    report,
+    schema,
+    simulate,
+    solve,
+    validate,
+)
 from .console import Settings
 from .errors import install_sigterm, run_guarded
 from .exits import EXIT_CODES_HELP
@@ -190,6 +202,7 @@ def _command(function: Any, name: str | None = None) -> None:
 
 
 _command(solve.solve)
+_command(simulate.simulate)
 _command(validate.validate)
 _command(check.check)
 _command(report.report)

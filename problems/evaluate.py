@@ -221,7 +221,9 @@ def term_upper_bounds(problem: Problem) -> dict[str, float]:
     ub: dict[str, float] = {}
     ub["unplaced"] = sum(t.priority * t.replicas for t in p.tasks)
     ub["cost"] = sum(
-        t.replicas * max((t.cost_at(n) for n in t.allowed), default=0.0) for t in p.tasks
+        t.replicas * max((t.cost_at(n) for n in t.allowed), default=0.0)
+        for t in p.tasks
+        if t.assign_cost  # the others cost 0 everywhere (10,000 tasks x 1,000 nodes: 12 s)
     ) + sum(n.cost for n in p.nodes)
     ub["nodes"] = float(len(p.nodes))
     ub["balance"] = 1.0
