@@ -179,14 +179,17 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
     infeasible = structural(problem, eng.name, params.seed)
     if infeasible is not None:
         return infeasible
+    import time
+
     from .baseline import no_worse  # whatever the engine: never worse than the greedy's plan
 
-    return no_worse(
-        problem,
-        eng.solve(problem, params, opts),
-        time_limit=params.limit(eng.default_time_limit),
-        stop=params.stop,
-    )
+    limit = params.limit(eng.default_time_limit)
+    began = time.monotonic()
+    result = eng.solve(problem, params, opts)
+    # the floor's greedy gets what is left of the limit (no_worse gives it at least a second),
+    # not a second limit: -t bounds the whole run
+    left = None if limit is None else limit - (time.monotonic() - began)
+    return no_worse(problem, result, time_limit=left, stop=params.stop)
 
 
 def pareto(problem: Problem, solver: str, terms: list[str], **options: Any) -> list[Result]:
