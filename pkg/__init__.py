@@ -16,11 +16,12 @@ The public API (``docs/python-api.md`` shows it at work)::
     state = taskalloc.PlanState(problem, plan.assignments)    # what-if, one change at a time
 
 Names: :func:`load`, :func:`solve`, :func:`pareto`, :func:`check`, :func:`report`,
-:func:`read_plan`, :func:`write_plan`, :func:`replan` and :func:`whatif` (a failed node, a
-drained pool, new work: the fewest moves; the weakest node), with their :class:`Replanned`,
-:class:`WhatIf` and :class:`ReplanError`; the types :class:`Problem` (``replace``, ``to_dict``,
-``to_yaml``, ``to_json``), :class:`ProblemBuilder`, :class:`Plan`, :class:`PlanState` (the
-incremental evaluator: ``add``, ``remove``, ``violations``), :class:`Result`,
+:func:`read_plan`, :func:`write_plan`, :func:`simulate` (the online replay), :func:`replan`
+and :func:`whatif` (a failed node, a drained pool, new work: the fewest moves; the weakest
+node); the types :class:`Problem` (``replace``, ``to_dict``, ``to_yaml``, ``to_json``),
+:class:`ProblemBuilder`, :class:`Plan`, :class:`PlanState` (the incremental evaluator:
+``add``, ``remove``, ``violations``), :class:`Result`, :class:`Simulation` (what
+:func:`simulate` returns), :class:`Replanned`, :class:`WhatIf` and :class:`ReplanError`,
 :class:`Assignment`, :class:`Status`, :class:`CheckReport` and :class:`Violation` (what
 :func:`check` and ``PlanState.violations`` return), :class:`Point` (a progress point);
 :data:`ENGINES`; the errors :class:`InputError`, :class:`OptionError`,
@@ -35,7 +36,18 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .api import check, load, pareto, read_plan, replan, report, solve, whatif, write_plan
+from .api import (
+    check,
+    load,
+    pareto,
+    read_plan,
+    replan,
+    report,
+    simulate,
+    solve,
+    whatif,
+    write_plan,
+)
 
 __version__ = "0.1.0"
 
@@ -51,6 +63,7 @@ if TYPE_CHECKING:
     from taskalloc.solvers.clock import Point
     from taskalloc.solvers.engine import OptionError
     from taskalloc.solvers.result import Result
+    from taskalloc.solvers.simulation import Simulation
 
 #: public name -> the module that defines it (loaded on first use)
 _LAZY = {
@@ -68,6 +81,7 @@ _LAZY = {
     "Problem": "taskalloc.problems.entities",
     "ProblemBuilder": "taskalloc.problems.builder",
     "Result": "taskalloc.solvers.result",
+    "Simulation": "taskalloc.solvers.simulation",
     "SolverUnavailable": "taskalloc.solvers",
     "Status": "taskalloc.problems.plan",
     "Violation": "taskalloc.problems.state",
@@ -101,6 +115,7 @@ __all__ = [
     "ReplanError",
     "Replanned",
     "Result",
+    "Simulation",
     "SolverUnavailable",
     "Status",
     "Violation",
@@ -112,6 +127,7 @@ __all__ = [
     "read_plan",
     "replan",
     "report",
+    "simulate",
     "solve",
     "whatif",
     "write_plan",

@@ -25,6 +25,7 @@ HANDLED: dict[str, frozenset[str]] = {
     "cpsat": frozenset({"current_list", "max_moves"}),
     "mip": frozenset({"current_list"}),
     "ga": frozenset({"current_list"}),
+    "devplan": frozenset({"devices", "current_list"}),
 }
 
 

@@ -30,6 +30,7 @@ PUBLIC = [
     "ReplanError",
     "Replanned",
     "Result",
+    "Simulation",
     "SolverUnavailable",
     "Status",
     "Violation",
@@ -41,6 +42,7 @@ PUBLIC = [
     "read_plan",
     "replan",
     "report",
+    "simulate",
     "solve",
     "whatif",
     "write_plan",
@@ -51,13 +53,13 @@ def test_the_public_names() -> None:
     assert sorted(taskalloc.__all__) == sorted(PUBLIC)
     for name in PUBLIC:
         assert getattr(taskalloc, name) is not None
-    assert set(taskalloc.ENGINES) == {"cpsat", "mip", "ga", "greedy"}
+    assert set(taskalloc.ENGINES) == {"cpsat", "mip", "ga", "greedy", "devplan"}
     with pytest.raises(AttributeError):
         _ = taskalloc.nothing_here  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
-    "name", ["check", "load", "pareto", "read_plan", "report", "solve", "write_plan"]
+    "name", ["check", "load", "pareto", "read_plan", "report", "simulate", "solve", "write_plan"]
 )
 def test_functions_are_typed_and_documented(name: str) -> None:
     fn = getattr(taskalloc, name)
@@ -75,6 +77,7 @@ def test_types_are_documented() -> None:
         "Plan",
         "PlanState",
         "Result",
+        "Simulation",
         "Assignment",
         "Point",
         "CheckReport",
@@ -85,6 +88,7 @@ def test_types_are_documented() -> None:
         assert inspect.getdoc(getattr(taskalloc.Problem, method)), method
     for method in ("add", "remove", "violations"):
         assert inspect.getdoc(getattr(taskalloc.PlanState, method)), method
+    assert inspect.getdoc(taskalloc.Simulation.to_plan)
 
 
 def test_py_typed_is_shipped() -> None:
