@@ -1283,6 +1283,10 @@ class _Window:
     is (time inf, usage 0). What ends by ``at`` is never read: a long profile (a chain's)
     costs what is left of it, not its whole length."""
 
+    # rows start at their own segment (a gather) only when one slice from the earliest of them
+    # would be more than ``slack`` times as wide; both read the same (tests set 0: always gather)
+    slack = 2.0
+
     def __init__(self, g: _Greedy, nodes: np.ndarray, at: np.ndarray) -> None:
         self.g = g
         count = g.count[nodes]
@@ -1301,7 +1305,7 @@ class _Window:
         lo = int(first.min())
         width = int((count - first).max())
         self.pad: np.ndarray | None = None
-        if w - lo <= 2 * width:  # about as narrow: one slice for every row
+        if w - lo <= self.slack * width:  # about as narrow: one slice for every row
             self.rows: Any = nodes
             self.cols: Any = slice(lo, w)
         else:
