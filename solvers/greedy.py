@@ -1292,9 +1292,10 @@ class _Window:
         count = g.count[nodes]
         w = int(count.max())
         if len(nodes) <= 16:  # a few binary searches
+            times = g.times
             first = np.array(
                 [
-                    np.searchsorted(g.times[n, :c], x, side="right") - 1
+                    times[n, :c].searchsorted(x, "right") - 1
                     for n, c, x in zip(nodes.tolist(), count.tolist(), at.tolist(), strict=True)
                 ],
                 dtype=np.int64,
