@@ -70,11 +70,22 @@ def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
     t = problem.tasks[task]
     if not t.allowed:
         return np.zeros(0, dtype=np.int64)
-    cache: dict[int, np.ndarray] = problem.__dict__.setdefault("_allowed_arrays", {})
-    arr = cache.get(id(t.allowed))
-    if arr is None:
-        arr = cache[id(t.allowed)] = np.asarray(t.allowed, dtype=np.int64)
-    ok = (problem.capacity[arr] + CAP_TOL >= problem.demand[task]).all(axis=1)
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = problem.__dict__.setdefault(
+        "_allowed_arrays", {}
+    )
+    hit = cache.get(id(t.allowed))
+    if hit is None:  # the allowed nodes and their capacities (+ CAP_TOL), a row per resource
+        arr = np.asarray(t.allowed, dtype=np.int64)
+        hit = cache[id(t.allowed)] = (
+            arr,
+            np.ascontiguousarray((problem.capacity[arr] + CAP_TOL).T),
+        )
+    arr, room = hit
+    # resource by resource over contiguous rows: gathering the capacities of 5,000 nodes per
+    # task, and .all over a short last axis, cost 150,000 tasks 80 s
+    ok = np.ones(len(arr), dtype=bool)
+    for j, q in enumerate(problem.demand[task].tolist()):
+        ok &= room[j] >= q
     if problem.scheduling and (not t.duration or t.duration_on) and not t.service:
         # a zero-length run occupies nothing (FORMATS.md: demand held during [start, end))
         zero = [t.duration_at(problem.nodes[int(n)]) == 0 for n in arr]
