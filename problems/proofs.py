@@ -64,6 +64,9 @@ def fits(problem: Problem, task: int, node: int) -> bool:
     return problem.device_use(task, node) is not None
 
 
+_SHAPES_KEPT = 1024  # device-shape answers kept per problem (a bool per allowed node each)
+
+
 def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
     """Allowed nodes that could each hold one replica when empty (vectorised over nodes). In a
     scheduling problem a zero-length run occupies nothing, so only its devices must fit."""
@@ -92,13 +95,24 @@ def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
         ok |= np.asarray(zero, dtype=bool)
     if problem.split_resources:
         ri = problem.resource_index
+        shapes: dict[tuple[int, int, float], np.ndarray] = problem.__dict__.setdefault(
+            "_device_fits", {}
+        )
         for r in problem.split_resources:
             j = ri[r]
             q = problem.demand[task, j]
             if q > 0:
-                ok &= devices_ok(
-                    np.full(len(arr), q), problem.device_size[arr, j], problem.device_count[arr, j]
-                )
+                # tasks asking the same amount of the same allowed nodes share the answer
+                fit = shapes.get((id(t.allowed), j, float(q)))
+                if fit is None:
+                    fit = devices_ok(
+                        np.full(len(arr), q),
+                        problem.device_size[arr, j],
+                        problem.device_count[arr, j],
+                    )
+                    if len(shapes) < _SHAPES_KEPT:
+                        shapes[(id(t.allowed), j, float(q))] = fit
+                ok &= fit
     if t.demand_on:  # per-node demands replace the default one there
         special = np.fromiter(t.demand_on, dtype=np.int64)
         pos = np.searchsorted(arr, special).clip(0, len(arr) - 1)
