@@ -105,7 +105,8 @@ def solve(
     structural pre-checks prove infeasible is INFEASIBLE at once, as with every backend; the
     GA itself proves nothing (no plan found is UNKNOWN)."""
     from ..result import Results
-    from .engine import Settings, run
+    from .runtime import Settings
+    from .single import run
 
     infeasible = Results("ga", seed or 0, {}).structural(problem)
     if infeasible is not None:
@@ -146,7 +147,8 @@ def pareto(
     Returns one Result (status feasible, checked by the evaluator) per non-dominated feasible
     plan found, sorted by the first term; every Result carries the per-generation log
     (``best``/``mean`` there are of the first term). Raises ValueError for bad ``terms``."""
-    from .engine import Settings, run_pareto
+    from .nsga2 import run_pareto
+    from .runtime import Settings
 
     return run_pareto(
         problem,
