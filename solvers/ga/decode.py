@@ -210,13 +210,18 @@ def fill_task(st: State, rows: Rows, t: int, rng: np.random.Generator) -> bool:
     return ok
 
 
-def repair(c: Compiled, x: np.ndarray, rows: Rows, rng: np.random.Generator) -> State:
-    """Make placement genes feasible where possible (in place); see the module docstring."""
+def repair(
+    c: Compiled, x: np.ndarray, rows: Rows, rng: np.random.Generator, capacity: bool = True
+) -> State:
+    """Make placement genes feasible where possible (in place); see the module docstring.
+    ``capacity=False`` skips step 3 (the penalty search of :mod:`.assign` deals with it)."""
     st = State(c, x, rows.dense_demand)
-    for _ in range(2):
+    for _ in range(2 if capacity else 1):
         _all_or_none(st, rows, rng)
         if len(c.sep_a) or int(c.reps.max(initial=1)) > 1:
             _distinct_and_separate(st, rows, rng)
+        if not capacity:
+            break
         if rows.dense is not None:
             rows.dense.capacity(st, rng)
         elif not c.scheduling:

@@ -17,6 +17,7 @@ import numpy as np
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
 
+from .assign import AssignSearch, construct
 from .compiled import UNPLACED, Compiled
 from .decode import Rows, State, improve, repair
 from .dense import Dense
@@ -35,6 +36,11 @@ def default_population(c: Compiled) -> int:
     return 12
 
 
+_INF = float("inf")
+CHILD_OPTIMA = 20  # local optima of the penalty search per child (assignment-shaped problems)
+ILS_OPTIMA = 200  # ... and per generation from the best individual
+
+
 class Engine:
     """Genes -> evaluated individuals, variation operators and the seeding, for one problem."""
 
@@ -45,6 +51,16 @@ class Engine:
             c.weights = weights
         self.rows = Rows(c)
         self.dense = Dense(c, self.rows) if Dense.applies(c, self.rows) else None
+        # assignment-shaped problems, single objective: the penalty search (.assign) improves
+        # every child and, from the best individual, runs an iterated local search
+        self.assign = (
+            AssignSearch(c, self.dense, c.weights)
+            if self.dense is not None and weights is None
+            else None
+        )
+        self.out: Callable[[], bool] | None = None  # set by the loop: the time is up
+        self.ils: np.ndarray | None = None  # the iterated search's best plan (genes) ...
+        self.ils_cost = _INF  # ... and its cost (-inf: a start to search from, not a plan)
         self.sched = Scheduler(c, self.rows) if c.scheduling else None
         self.seed = seed
         self.S, self.T = c.S, c.T
@@ -68,7 +84,15 @@ class Engine:
         c = self.c
         x = genes[: self.S]
         start = None
-        if self.sched is None:
+        if self.assign is not None:
+            # every child a local optimum of the penalised cost, written back when feasible
+            repair(c, x, self.rows, rng, capacity=False)
+            best, _ = self.assign.search(
+                x, rng, CHILD_OPTIMA, self.out, alpha=self.assign.alpha.copy()
+            )
+            if best is not None:
+                x[:] = best
+        elif self.sched is None:
             st = repair(c, x, self.rows, rng)
             if self.dense is not None:  # every child a local optimum of shifts (Chu-Beasley)
                 self.dense.improve(st, swaps=True)
@@ -169,6 +193,15 @@ class Engine:
                     heapq.heappush(heap, (key[u], u))
         return np.asarray(out, dtype=np.int64)
 
+    def lagrangian_seed(self) -> list[np.ndarray]:
+        """Assignment-shaped problems: the Lagrangian-guided start of :func:`.assign.construct`
+        (every task on its node of least cost plus priced capacity); else nothing."""
+        if self.assign is None:
+            return []
+        seed = construct(self.assign)
+        self.ils, self.ils_cost = seed.copy(), -_INF  # the iterated search starts here
+        return [seed]
+
     def greedy_seeds(self, deadline: float | None) -> list[np.ndarray]:
         from taskalloc.solvers import greedy
 
@@ -254,6 +287,31 @@ class Engine:
                 g[S:] = np.insert(rest, j, v)
 
     # -- local search --
+
+    def intensify(
+        self, top: Individual, rng: np.random.Generator, out: Callable[[], bool] | None
+    ) -> np.ndarray | None:
+        """One leg of the iterated penalty search (assignment-shaped problems): ``ILS_OPTIMA``
+        local optima, returning to its best plan with a kick every ``AssignSearch.RESTART``.
+        The search keeps its own trajectory (it starts at the Lagrangian seed) and its
+        weights from leg to leg; it moves to ``top`` (the population's best) only when that is
+        better than its own best. Returns the genes of its best plan when this leg improved
+        it, else None."""
+        assert self.assign is not None
+        start = self.ils
+        if start is None or (top.viol == 0 and top.fitness.values[1] < self.ils_cost - 1e-9):
+            start = np.asarray(top)[: self.S]
+        best, cost = self.assign.search(start, rng, ILS_OPTIMA, out)
+        if self.ils_cost == -_INF:  # the start was no plan: whatever the leg found counts
+            self.ils_cost = _INF
+        if best is None or cost >= self.ils_cost - 1e-9:
+            if self.ils is None:
+                self.ils = start.copy()
+            return None
+        self.ils, self.ils_cost = best, cost
+        genes = np.empty(self.length, dtype=np.int64)
+        genes[: self.S] = best
+        return genes
 
     def local_search(
         self,

@@ -19,6 +19,9 @@ from .individual import Individual
 from .population import evaluate_all, genes_key, make_pool
 from .runtime import DEFAULT_TIME_LIMIT, Clock, GenerationLog, Settings
 
+ASSIGN_POPULATION = 10  # default population when every child gets the penalty search ...
+ASSIGN_CHILDREN = 2  # ... and children per generation (the iterated search takes most time)
+
 
 def run(problem: Problem, s: Settings) -> Result:
     """The single-objective GA; see the package docstring."""
@@ -27,8 +30,9 @@ def run(problem: Problem, s: Settings) -> Result:
     eng = Engine(problem, s.seed)
     c = eng.c
     clock.reserve(4e-4 * c.S)  # the evaluator's final check of the plan
+    eng.out = clock.out
     rng = eng.rng_for(0)
-    pop_size = s.population or default_population(c)
+    pop_size = s.population or (ASSIGN_POPULATION if eng.assign else default_population(c))
     pop_size = max(4, pop_size)
     stagnation = s.stagnation if s.stagnation is not None else max(200, 5 * pop_size)
     # seeds: greedy plans (three policies), the hint, perturbed copies, random individuals
@@ -36,7 +40,7 @@ def run(problem: Problem, s: Settings) -> Result:
     greedy_deadline = (
         None if clock.deadline is None else clock.t0 + 0.3 * (clock.deadline - clock.t0)
     )
-    seeds = eng.greedy_seeds(greedy_deadline)
+    seeds = eng.lagrangian_seed() + eng.greedy_seeds(greedy_deadline)
     if s.hint:
         seeds.append(eng.from_plan(s.hint))
     genes.extend(seeds)
@@ -63,8 +67,18 @@ def run(problem: Problem, s: Settings) -> Result:
         pop = [i for i in pop if i.fitness.valid]
         ls_budget = max(20, min(c.S, 400))
         while True:
-            # local search on the best individuals (placement; cheap, vectorised per move)
-            if not c.scheduling and c.S:
+            if eng.assign is not None:
+                # the iterated penalty search goes on (from the best individual when that is
+                # better than its own best); its best plan joins the population
+                top = min(pop, key=lambda i: i.fitness.values)
+                found = eng.intensify(top, eng.rng_for(gen, 10_000), clock.out)
+                if found is not None:
+                    ind = Individual.make(found)
+                    evaluate_all(eng, [ind], gen, None)
+                    if genes_key(ind) not in {genes_key(i) for i in pop}:
+                        pop = sorted([*pop, ind], key=lambda i: i.fitness.values)[:pop_size]
+            elif not c.scheduling and c.S:
+                # local search on the best individuals (placement; cheap, vectorised per move)
                 elite = sorted(pop, key=lambda i: i.fitness.values)[:2]
                 for k, ind in enumerate(elite):
                     if eng.local_search(ind, eng.rng_for(gen, 10_000 + k), ls_budget, clock.out):
@@ -202,7 +216,8 @@ def _generation(
     crossover left the child equal to a parent), evaluation, then (mu + lambda) survival of the
     best distinct individuals."""
     rng = eng.rng_for(gen, 0)
-    parents = tools.selTournament(pop, pop_size, tournsize=2)
+    n_kids = pop_size if eng.assign is None else min(pop_size, ASSIGN_CHILDREN)
+    parents = tools.selTournament(pop, n_kids, tournsize=2)
     kids = [p.clone() for p in parents]
     for i in range(0, len(kids) - 1, 2):
         a, b = kids[i], kids[i + 1]
