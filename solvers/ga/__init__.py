@@ -98,6 +98,7 @@ def solve(
     hint: Sequence[Assignment] | None = None,
     progress: Callable[[float, float, float | None], None] | None = None,
     stop: threading.Event | None = None,
+    deterministic: bool = False,
     **_ignored: Any,
 ) -> Result:
     """Run the GA on ``problem`` (see the module docstring). Options every backend receives
@@ -119,10 +120,11 @@ def solve(
             generations=generations,
             population=population,
             stagnation=stagnation,
-            workers=workers or 1,
+            workers=1 if deterministic else workers or 1,
             hint=hint,
             progress=progress,
             stop=stop,
+            deterministic=deterministic,
         ),
     )
 
@@ -139,6 +141,7 @@ def pareto(
     hint: Sequence[Assignment] | None = None,
     progress: Callable[[float, float, float | None], None] | None = None,
     stop: threading.Event | None = None,
+    deterministic: bool = False,
     **_ignored: Any,
 ) -> list[Result]:
     """NSGA-II over 2 or 3 objective ``terms`` (any term the problem defines: placement
@@ -158,10 +161,11 @@ def pareto(
             time_limit=time_limit,
             generations=generations,
             population=population,
-            workers=workers or 1,
+            workers=1 if deterministic else workers or 1,
             hint=hint,
             progress=progress,
             stop=stop,
+            deterministic=deterministic,
         ),
     )
 

@@ -91,6 +91,7 @@ class AssignSearch:
         self.alpha = np.full(N + 1, self.alpha0)
         self.alpha[N] = 0.0
         self.iterations = 0
+        self.work = 0.0  # deterministic work units (matrix cells scored), for the work clock
 
     # -- plans --
 
@@ -168,7 +169,7 @@ class AssignSearch:
         """Search from ``genes`` for ``optima`` local optima (or until ``out()``); returns the
         best feasible plan seen as genes (None if none was) and its cost. Uses and adapts
         ``alpha`` (default: the search's own weights, kept for the next call)."""
-        W, N = self.W, self.N
+        W, T, N = self.W, self.T, self.N
         ar = self.ar
         al = self.alpha if alpha is None else alpha
         restart = self.RESTART if restart is None else restart
@@ -236,6 +237,7 @@ class AssignSearch:
                 row = self._row(x, load, count, ar)
         finally:
             self.iterations += it
+            self.work += 0.26 * it * T * (N + 1)
             self.alpha = saved if alpha is not None else al
             self.frozen = None
         return (None if best_x is None else self.to_genes(best_x)), best
@@ -262,6 +264,7 @@ class AssignSearch:
         M, W, T, N, al = self.M, self.W, self.T, self.N, self.alpha
         ar = self.ar
         s1 = ar if T <= self.SAMPLE else rng.integers(0, T, size=self.SAMPLE)
+        self.work += 1.6 * len(s1) * T
         if self.frozen is not None:
             s1 = s1[~self.frozen[s1]]
             if not len(s1):

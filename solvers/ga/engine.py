@@ -59,6 +59,12 @@ class Engine:
             else None
         )
         self.out: Callable[[], bool] | None = None  # set by the loop: the time is up
+        # deterministic work units of one decode (the work clock; see runtime.Clock)
+        # (calibrated against CPU time on the development machine)
+        self.decode_work = float(
+            c.S * (c.R + 4) * (136 if c.scheduling else 2 if self.assign is not None else 16)
+        )
+        self._work = 0.0
         self.ils: np.ndarray | None = None  # the iterated search's best plan (genes) ...
         self.ils_cost = _INF  # ... and its cost (-inf: a start to search from, not a plan)
         self.sched = Scheduler(c, self.rows) if c.scheduling else None
@@ -82,6 +88,7 @@ class Engine:
     ) -> tuple[float, dict[str, float], np.ndarray | None]:
         """Repair/decode ``genes`` in place; (violation, terms, starts)."""
         c = self.c
+        self._work += self.decode_work
         x = genes[: self.S]
         start = None
         if self.assign is not None:
@@ -133,6 +140,14 @@ class Engine:
             if 0 < k < len(g) and not c.must[g].any():
                 out.append(gi)
         return out
+
+    def work(self) -> float:
+        """Deterministic work units spent so far in this process (see runtime.Clock)."""
+        return self._work + (self.assign.work if self.assign is not None else 0.0)
+
+    def charge(self, units: float) -> None:
+        """Count work done elsewhere (a worker process, the greedy seeding)."""
+        self._work += units
 
     def rng_for(self, *key: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *key])
@@ -209,6 +224,7 @@ class Engine:
         for policy in greedy.POLICIES:
             left = None if deadline is None else max(0.0, deadline - time.perf_counter())
             r = greedy.solve(self.problem, policy=policy, time_limit=left)
+            self._work += self.c.T * self.c.N * self.c.R * (40 if self.c.scheduling else 2)
             seeds.append(self.from_plan(r.assignments))
             if deadline is not None and time.perf_counter() > deadline:
                 break
@@ -325,6 +341,7 @@ class Engine:
         c = self.c
         x = np.asarray(ind)[: self.S]
         before = x.copy()
+        self._work += budget * 8000.0
         st = State(c, x, self.rows.dense_demand)
         if self.dense is not None:
             self.dense.improve(st, swaps=True)

@@ -44,6 +44,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
     # the GA's own weights: the terms scaled to comparable ranges (for repair and local search)
     scale = {t: 1.0 / max(ub.get(t, 1.0), 1e-9) for t in terms}
     eng = Engine(problem, s.seed, weights=dict(scale))
+    clock.count(eng.work)
     c = eng.c
     fcls: type[base.Fitness] = ParetoFitness2 if len(terms) == 2 else ParetoFitness3
     rng = eng.rng_for(0)
@@ -63,7 +64,9 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
                 ind.fitness.values = tuple(p + viol for p in penalty)
 
     seeds = eng.greedy_seeds(
-        None if clock.deadline is None else clock.t0 + 0.3 * (clock.deadline - clock.t0)
+        None
+        if clock.deadline is None or s.deterministic
+        else clock.t0 + 0.3 * (clock.deadline - clock.t0)
     )
     if s.hint:
         seeds.append(eng.from_plan(s.hint))

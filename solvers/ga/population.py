@@ -26,11 +26,12 @@ def evaluate_all(
     todo = [(i, ind) for i, ind in enumerate(inds) if not ind.fitness.valid]
     if pool is not None and len(todo) >= PARALLEL_MIN_POP // 2:
         jobs = [(np.asarray(ind).copy(), gen, i) for i, ind in todo]
-        for (_, ind), (genes, viol, terms, start) in zip(
+        for (_, ind), (genes, viol, terms, start, work) in zip(
             todo, pool.map(_work, jobs, chunksize=max(1, len(jobs) // 8)), strict=True
         ):
             np.asarray(ind)[:] = genes
             assign_fitness(eng, ind, viol, terms, start)
+            eng.charge(work)
         return
     for i, ind in todo:
         if out is not None and out():
@@ -49,11 +50,14 @@ def assign_fitness(
 _WORKER: Engine | None = None  # set before forking a pool; inherited by the workers
 
 
-def _work(job: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, float, dict[str, float], Any]:
+def _work(
+    job: tuple[np.ndarray, int, int],
+) -> tuple[np.ndarray, float, dict[str, float], Any, float]:
     genes, gen, i = job
     assert _WORKER is not None
+    before = _WORKER.work()
     viol, terms, start = _WORKER.decode(genes, _WORKER.rng_for(gen, i, 1))
-    return genes, viol, terms, start
+    return genes, viol, terms, start, _WORKER.work() - before
 
 
 def make_pool(eng: Engine, workers: int) -> Any | None:

@@ -31,6 +31,7 @@ def run(problem: Problem, s: Settings) -> Result:
     c = eng.c
     clock.reserve(4e-4 * c.S)  # the evaluator's final check of the plan
     eng.out = clock.out
+    clock.count(eng.work)
     rng = eng.rng_for(0)
     pop_size = s.population or (ASSIGN_POPULATION if eng.assign else default_population(c))
     pop_size = max(4, pop_size)
@@ -38,7 +39,9 @@ def run(problem: Problem, s: Settings) -> Result:
     # seeds: greedy plans (three policies), the hint, perturbed copies, random individuals
     genes: list[np.ndarray] = []
     greedy_deadline = (
-        None if clock.deadline is None else clock.t0 + 0.3 * (clock.deadline - clock.t0)
+        None
+        if clock.deadline is None or s.deterministic
+        else clock.t0 + 0.3 * (clock.deadline - clock.t0)
     )
     seeds = eng.lagrangian_seed() + eng.greedy_seeds(greedy_deadline)
     if s.hint:
