@@ -56,6 +56,7 @@ class AssignSearch:
     SAMPLE = 64  # first tasks of the swap and ejection neighbourhoods, drawn per evaluation
     KICK = 2  # tasks moved at random when the search returns to its best plan
     RESTART = 20  # local optima without a better plan before that return
+    BATCH = 64  # shifts applied per scoring of the shift matrix (see _shifts)
 
     def __init__(self, c: Compiled, dense: Dense, weights: dict[str, float]) -> None:
         T, N, R = c.T, c.N, c.R
@@ -91,6 +92,7 @@ class AssignSearch:
         self.alpha = np.full(N + 1, self.alpha0)
         self.alpha[N] = 0.0
         self.iterations = 0
+        self.prices: np.ndarray | None = None  # capacity multipliers of construct()
         self.work = 0.0  # deterministic work units (matrix cells scored), for the work clock
 
     # -- plans --
@@ -169,7 +171,7 @@ class AssignSearch:
         """Search from ``genes`` for ``optima`` local optima (or until ``out()``); returns the
         best feasible plan seen as genes (None if none was) and its cost. Uses and adapts
         ``alpha`` (default: the search's own weights, kept for the next call)."""
-        W, T, N = self.W, self.T, self.N
+        T, N = self.T, self.N
         ar = self.ar
         al = self.alpha if alpha is None else alpha
         restart = self.RESTART if restart is None else restart
@@ -195,17 +197,12 @@ class AssignSearch:
                     break
                 d = col + row[:, None]
                 d[ar, x] = _INF
-                k = int(d.argmin())
-                t, n = divmod(k, N + 1)
+                to = d.argmin(axis=1)
+                gain = d[ar, to]
+                movers = np.flatnonzero(gain < -_EPS)
                 changed: tuple[int, ...] | None = None
-                if d[t, n] < -_EPS:
-                    a = int(x[t])
-                    load[a] -= W[t, a]
-                    load[n] += W[t, n]
-                    count[a] -= 1
-                    count[n] += 1
-                    x[t] = n
-                    changed = (a, n)
+                if len(movers):
+                    changed = self._shifts(movers[np.argsort(gain[movers])], to, x, load, count)
                 else:
                     changed = self._pair_move(x, load, count, col, rng)
                 if changed is not None:
@@ -241,6 +238,42 @@ class AssignSearch:
             self.alpha = saved if alpha is not None else al
             self.frozen = None
         return (None if best_x is None else self.to_genes(best_x)), best
+
+    def _shifts(
+        self,
+        movers: np.ndarray,
+        to: np.ndarray,
+        x: np.ndarray,
+        load: np.ndarray,
+        count: np.ndarray,
+    ) -> tuple[int, ...]:
+        """Apply the best shift of each task in ``movers`` (best first) while it still
+        improves: a shift whose two nodes an earlier one changed is scored again. Several
+        moves per scoring of the matrix make long descents (from a random plan) fast."""
+        W, M, opn, al = self.W, self.M, self.open, self.alpha
+        touched: set[int] = set()
+        for t in movers[: self.BATCH].tolist():
+            a, n = int(x[t]), int(to[t])
+            if a in touched or n in touched:
+                la, ln = load[a], load[n]
+                delta = (
+                    M[t, n]
+                    - M[t, a]
+                    + opn[n] * (count[n] == 0)
+                    - opn[a] * (count[a] == 1)
+                    + al[n] * float(np.sum(self._excess(ln + W[t, n]) - self._excess(ln)))
+                    - al[a] * float(np.sum(self._excess(la) - self._excess(la - W[t, a])))
+                )
+                if not delta < -_EPS:
+                    continue
+            load[a] -= W[t, a]
+            load[n] += W[t, n]
+            count[a] -= 1
+            count[n] += 1
+            x[t] = n
+            touched.add(a)
+            touched.add(n)
+        return tuple(touched)
 
     def _kick(self, x: np.ndarray, rng: np.random.Generator) -> None:
         for _ in range(self.KICK):
@@ -287,15 +320,25 @@ class AssignSearch:
         if self.frozen is not None:
             ok &= ~self.frozen[None, :]
         ds = np.where(ok, ds, _INF)
-        k = int(ds.argmin())
-        i, t2 = divmod(k, T)
-        if ds[i, t2] < -_EPS:
-            t1 = int(s1[i])
-            na, nb = int(x[t1]), int(x[t2])
-            load[na] += W[t2, na] - W[t1, na]
-            load[nb] += W[t1, nb] - W[t2, nb]
-            x[t1], x[t2] = nb, na
-            return (na, nb)
+        j = ds.argmin(axis=1)
+        v = ds[np.arange(len(s1)), j]
+        rows = np.flatnonzero(v < -_EPS)
+        if len(rows):
+            # the best swap of each first task, best first, while their nodes are untouched
+            # (a swap's score depends only on its two nodes' loads: still exact then)
+            touched: set[int] = set()
+            moved: set[int] = set()
+            for i in rows[np.argsort(v[rows])].tolist():
+                t1, t2 = int(s1[i]), int(j[i])
+                na, nb = int(x[t1]), int(x[t2])
+                if na in touched or nb in touched or t1 in moved or t2 in moved:
+                    continue
+                load[na] += W[t2, na] - W[t1, na]
+                load[nb] += W[t1, nb] - W[t2, nb]
+                x[t1], x[t2] = nb, na
+                touched.update((na, nb))
+                moved.update((t1, t2))
+            return tuple(touched)
         # ejection: t2 goes to its best third node c (not a, not b)
         e2 = col - cur[:, None]
         e2[ar, x] = _INF
@@ -314,26 +357,50 @@ class AssignSearch:
         if self.frozen is not None:
             ok1 = ok1 & ~self.frozen[None, :]
         de = np.where(ok1, de, _INF)
-        k = int(de.argmin())
-        i, t2 = divmod(k, T)
-        if not de[i, t2] < -_EPS:
+        j = de.argmin(axis=1)
+        v = de[np.arange(len(s1)), j]
+        rows = np.flatnonzero(v < -_EPS)
+        if not len(rows):
             return None
-        t1 = int(s1[i])
-        na, nb = int(x[t1]), int(x[t2])
-        nc = int(second[t2] if use2[i, t2] else first[t2])
-        load[na] -= W[t1, na]
-        load[nb] += W[t1, nb] - W[t2, nb]
-        load[nc] += W[t2, nc]
-        count[na] -= 1
-        count[nc] += 1
-        x[t1], x[t2] = nb, nc
-        return (na, nb, nc)
+        touched = set()
+        moved = set()
+        for i in rows[np.argsort(v[rows])].tolist():
+            t1, t2 = int(s1[i]), int(j[i])
+            na, nb = int(x[t1]), int(x[t2])
+            nc = int(second[t2] if use2[i, t2] else first[t2])
+            if touched & {na, nb, nc} or t1 in moved or t2 in moved:
+                continue
+            load[na] -= W[t1, na]
+            load[nb] += W[t1, nb] - W[t2, nb]
+            load[nc] += W[t2, nc]
+            count[na] -= 1
+            count[nc] += 1
+            x[t1], x[t2] = nb, nc
+            touched.update((na, nb, nc))
+            moved.update((t1, t2))
+        return tuple(touched)
 
 
-def construct(s: AssignSearch, steps: int = 200) -> np.ndarray:
+def construct(
+    s: AssignSearch,
+    steps: int = 200,
+    rng: np.random.Generator | None = None,
+    noise: float = 0.0,
+) -> np.ndarray:
     """Genes of a Lagrangian-guided start (see the module docstring): every task on its node of
-    least ``M + u . W`` for capacity multipliers ``u`` from ``steps`` subgradient steps."""
+    least ``M + u . W`` for capacity multipliers ``u`` from ``steps`` subgradient steps (done
+    once per search and kept). With ``noise`` > 0, every price is scaled by a log-normal
+    factor of that sigma first: another start from the same region."""
     M, W = s.M, s.W if not s.R1 else s.W[:, :, None]
+    u = s.prices if s.prices is not None else _prices(s, M, W, steps)
+    s.prices = u
+    if noise > 0 and rng is not None:
+        u = u * np.exp(rng.normal(0.0, noise, u.shape))
+    red = M + (W * u[None, :, :]).sum(axis=2)
+    return s.to_genes(red.argmin(axis=1))
+
+
+def _prices(s: AssignSearch, M: np.ndarray, W: np.ndarray, steps: int) -> np.ndarray:
     N = s.N
     ar = s.ar
     u = np.zeros((N + 1, s.R))
@@ -357,5 +424,4 @@ def construct(s: AssignSearch, steps: int = 200) -> np.ndarray:
         # Polyak's step towards a target a little above the best bound so far
         target = best + 0.05 * abs(best) + 1.0
         u = np.maximum(0.0, u + factor * (target - value) / norm * g)
-    red = M + (W * best_u[None, :, :]).sum(axis=2)
-    return s.to_genes(red.argmin(axis=1))
+    return best_u

@@ -65,6 +65,8 @@ class Engine:
             c.S * (c.R + 4) * (136 if c.scheduling else 2 if self.assign is not None else 16)
         )
         self._work = 0.0
+        self.child_work = self.ils_work = 0.0  # penalty search work in children, in the ILS
+        self.child_optima = CHILD_OPTIMA  # (the first population gets fewer: see single.run)
         self.ils: np.ndarray | None = None  # the iterated search's best plan (genes) ...
         self.ils_cost = _INF  # ... and its cost (-inf: a start to search from, not a plan)
         self.sched = Scheduler(c, self.rows) if c.scheduling else None
@@ -94,9 +96,11 @@ class Engine:
         if self.assign is not None:
             # every child a local optimum of the penalised cost, written back when feasible
             repair(c, x, self.rows, rng, capacity=False)
+            before = self.assign.work
             best, _ = self.assign.search(
-                x, rng, CHILD_OPTIMA, self.out, alpha=self.assign.alpha.copy()
+                x, rng, self.child_optima, self.out, alpha=self.assign.alpha.copy()
             )
+            self.child_work += self.assign.work - before
             if best is not None:
                 x[:] = best
         elif self.sched is None:
@@ -317,7 +321,9 @@ class Engine:
         start = self.ils
         if start is None or (top.viol == 0 and top.fitness.values[1] < self.ils_cost - 1e-9):
             start = np.asarray(top)[: self.S]
+        before = self.assign.work
         best, cost = self.assign.search(start, rng, ILS_OPTIMA, out)
+        self.ils_work += self.assign.work - before
         if self.ils_cost == -_INF:  # the start was no plan: whatever the leg found counts
             self.ils_cost = _INF
         if best is None or cost >= self.ils_cost - 1e-9:

@@ -14,13 +14,15 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
 from ..result import Result
-from .engine import Engine, default_population
+from .engine import CHILD_OPTIMA, Engine, default_population
 from .individual import Individual
 from .population import evaluate_all, genes_key, make_pool
 from .runtime import DEFAULT_TIME_LIMIT, Clock, GenerationLog, Settings
 
 ASSIGN_POPULATION = 10  # default population when every child gets the penalty search ...
 ASSIGN_CHILDREN = 2  # ... and children per generation (the iterated search takes most time)
+CHILD_SHARE = 1 / 3  # ... and at most this share of the work
+FIRST_OPTIMA = 3  # local optima of the penalty search for each individual of the first population
 
 
 def run(problem: Problem, s: Settings) -> Result:
@@ -47,13 +49,15 @@ def run(problem: Problem, s: Settings) -> Result:
     if s.hint:
         seeds.append(eng.from_plan(s.hint))
     genes.extend(seeds)
-    n_perturbed = max(0, min(pop_size - len(genes), pop_size // 2))
+    # (with the penalty search every child is a long search: start with the seeds and two
+    # mutated copies of the first; children fill the population up)
+    n_perturbed = max(0, min(pop_size - len(genes), pop_size // 2 if eng.assign is None else 2))
     for i in range(n_perturbed):
         g = seeds[i % len(seeds)].copy()
         for _ in range(1 + i % 3):
             eng.mutate(g, rng)
         genes.append(g)
-    while len(genes) < pop_size:
+    while len(genes) < pop_size and eng.assign is None:
         genes.append(eng.random_genes(rng))
     pop = [Individual.make(g) for g in genes[:pop_size]]
     pool = make_pool(eng, s.workers)
@@ -65,8 +69,10 @@ def run(problem: Problem, s: Settings) -> Result:
     message = ""
     try:
         # the seeds always count; the rest of the first population only while time remains
+        eng.child_optima = FIRST_OPTIMA  # the seeds are many searches' starts: a short one each
         evaluate_all(eng, pop[: len(seeds)], gen, None)
         evaluate_all(eng, pop, gen, pool, clock.out)
+        eng.child_optima = CHILD_OPTIMA
         pop = [i for i in pop if i.fitness.valid]
         ls_budget = max(20, min(c.S, 400))
         while True:
@@ -219,7 +225,12 @@ def _generation(
     crossover left the child equal to a parent), evaluation, then (mu + lambda) survival of the
     best distinct individuals."""
     rng = eng.rng_for(gen, 0)
-    n_kids = pop_size if eng.assign is None else min(pop_size, ASSIGN_CHILDREN)
+    n_kids = pop_size
+    if eng.assign is not None:
+        # children get at most CHILD_SHARE of the work; the iterated search the rest
+        if eng.child_work > CHILD_SHARE / (1 - CHILD_SHARE) * eng.ils_work:
+            return pop
+        n_kids = min(pop_size, ASSIGN_CHILDREN)
     parents = tools.selTournament(pop, n_kids, tournsize=2)
     kids = [p.clone() for p in parents]
     for i in range(0, len(kids) - 1, 2):
