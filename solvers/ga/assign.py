@@ -71,6 +71,13 @@ class AssignSearch:
         w_unplaced = weights.get("unplaced", 0.0)
         M[:, N] = np.where(c.must, _INF, w_unplaced * c.prio)
         self.M = M
+        # the cost of a task where it is: finite even on a pair it may not take (a child's
+        # genes may hold one: the search then moves it away; such a plan is never recorded)
+        finite = M[np.isfinite(M)]
+        self.big = 1e6 * (
+            1.0 + float(np.abs(finite).max(initial=0.0)) + float(dense.open.max(initial=0.0))
+        )
+        self.Mc = np.where(np.isfinite(M), M, self.big)
         self.Wsum = W.sum(axis=2)
         # one resource: no resource axis (every array one dimension smaller, numpy calls faster)
         self.R1 = R == 1
@@ -83,8 +90,8 @@ class AssignSearch:
         self.dest = dest
         self.ar = np.arange(T)
         self.gang = c.gang_of >= 0
-        finite = M[:, :N][np.isfinite(M[:, :N])]
-        scale = float(np.median(np.abs(finite))) if finite.size else 0.0
+        real = M[:, :N][np.isfinite(M[:, :N])]
+        scale = float(np.median(np.abs(real))) if real.size else 0.0
         if scale <= 0:
             scale = float(np.max(np.abs(dense.open), initial=0.0)) or 1.0
         wmed = float(np.median(self.Wsum[:, :N][dense.A])) if dense.A.any() else 1.0
@@ -109,7 +116,7 @@ class AssignSearch:
 
     def cost(self, x: np.ndarray) -> float:
         count = np.bincount(x, minlength=self.N + 1)
-        return float(self.M[self.ar, x].sum() + self.open[count > 0].sum())
+        return float(self.Mc[self.ar, x].sum() + self.open[count > 0].sum())
 
     def loads(self, x: np.ndarray) -> np.ndarray:
         """Load per node (and resource, unless there is one) in units of capacity."""
@@ -150,7 +157,7 @@ class AssignSearch:
         n = x[ts]
         ln = load[n]
         gain = self._excess(ln) - self._excess(ln - self.W[ts, n])
-        row = -self.M[ts, n] - self.open[n] * (count[n] == 1) - self.alpha[n] * gain
+        row = -self.Mc[ts, n] - self.open[n] * (count[n] == 1) - self.alpha[n] * gain
         if self.frozen is not None:
             row = np.where(self.frozen[ts], _INF, row)
         return row
@@ -184,7 +191,7 @@ class AssignSearch:
         self.alpha, saved = al, self.alpha
         best_x: np.ndarray | None = None
         best = _INF
-        if not self._over(load).any():
+        if not self._over(load).any() and self.cost(x) < self.big:
             best, best_x = self.cost(x), x.copy()
         allN = np.arange(N + 1)
         col = self._col(load, count, allN)
@@ -212,7 +219,7 @@ class AssignSearch:
                     row[on] = self._row(x, load, count, on)
                     if not self._over(load).any():
                         c = self.cost(x)
-                        if c < best - _EPS:
+                        if c < best - _EPS and c < self.big:
                             best, best_x, since = c, x.copy(), 0
                     continue
                 # a local optimum of the penalised cost: adapt the weights
@@ -258,7 +265,7 @@ class AssignSearch:
                 la, ln = load[a], load[n]
                 delta = (
                     M[t, n]
-                    - M[t, a]
+                    - self.Mc[t, a]
                     + opn[n] * (count[n] == 0)
                     - opn[a] * (count[a] == 1)
                     + al[n] * float(np.sum(self._excess(ln + W[t, n]) - self._excess(ln)))
@@ -305,7 +312,7 @@ class AssignSearch:
         a = x[s1]
         ex = self._excess(load)
         wx = W[ar, x]  # (T,) or (T, R)
-        cur = M[ar, x]
+        cur = self.Mc[ar, x]
         # node b = x[t2] after t2 leaves and t1 arrives (swap and ejection alike)
         lb = (load[x] - wx)[None] + W[s1][:, x]
         pen_b = al[x][None, :] * (self._excess(lb) - ex[x][None, :])
@@ -315,7 +322,7 @@ class AssignSearch:
         # swap: t2 goes to a
         la = (load[a] - wx[s1])[:, None] + np.swapaxes(W[:, a], 0, 1)
         pen_a = al[a][:, None] * (self._excess(la) - ex[a][:, None])
-        ds = t1_to_b + M[:, a].T - cur[None, :] + pen_a + pen_b
+        ds = t1_to_b + self.Mc[:, a].T - cur[None, :] + pen_a + pen_b
         ok = ok1 & self.dest[:, a].T
         if self.frozen is not None:
             ok &= ~self.frozen[None, :]

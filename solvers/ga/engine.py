@@ -22,7 +22,7 @@ from .compiled import UNPLACED, Compiled
 from .decode import Rows, State, improve, repair
 from .dense import Dense
 from .individual import Individual
-from .schedule import Scheduler
+from .schedule import ArraySGS, Scheduler
 
 
 def default_population(c: Compiled) -> int:
@@ -37,6 +37,9 @@ def default_population(c: Compiled) -> int:
 
 
 _INF = float("inf")
+TIME_TERMS = ("unplaced", "makespan", "tardiness")  # objectives where earliest end is right
+FREE_RATE = 0.2  # share of scheduling children decoded with the node of earliest end ...
+FREE_COST = 5.0  # ... which costs about this many fixed-node decodes
 CHILD_OPTIMA = 20  # local optima of the penalty search per child (assignment-shaped problems)
 ILS_OPTIMA = 200  # ... and per generation from the best individual
 
@@ -70,6 +73,13 @@ class Engine:
         self.ils: np.ndarray | None = None  # the iterated search's best plan (genes) ...
         self.ils_cost = _INF  # ... and its cost (-inf: a start to search from, not a plan)
         self.sched = Scheduler(c, self.rows) if c.scheduling else None
+        # time-only scheduling objectives: the decoder may choose nodes (earliest end)
+        time_only = all(t in TIME_TERMS for t, w in c.weights.items() if w)
+        self.free = (
+            ArraySGS(c, self.sched) if self.sched is not None and time_only and c.T else None
+        )
+        self.greedy_best: tuple[tuple[float, float], list[Assignment]] | None = None
+        self.choice = bool((c.n_allowed > 1).any())  # some task has a choice of node
         self.seed = seed
         self.S, self.T = c.S, c.T
         self.length = c.S + (c.T if c.scheduling else 0)
@@ -109,10 +119,18 @@ class Engine:
                 self.dense.improve(st, swaps=True)
         else:
             order = genes[self.S :]
+            free = self.free is not None and self.choice and rng.random() < FREE_RATE
             for attempt in range(2):
                 if not (self.simple and (x >= 0).all()):
                     repair(c, x, self.rows, rng)
-                x, start = self.sched.decode(x, order)
+                if free:
+                    # the nodes of earliest end, written back: decoding the same list on
+                    # these nodes gives this schedule again
+                    assert self.free is not None
+                    self._work += self.decode_work * FREE_COST
+                    x, start = self.free.decode(x, order)
+                else:
+                    x, start = self.sched.decode(x, order)
                 partial = self._partial_gangs(x)
                 if not partial or attempt:
                     break
@@ -221,18 +239,63 @@ class Engine:
         self.ils, self.ils_cost = seed.copy(), -_INF  # the iterated search starts here
         return [seed]
 
-    def greedy_seeds(self, deadline: float | None) -> list[np.ndarray]:
+    def greedy_seeds(
+        self, deadline: float | None, first_deadline: float | None = None
+    ) -> list[np.ndarray]:
+        """Genes of the greedy plans (three policies: the first, ``-s greedy``'s default,
+        until ``first_deadline``, the others while ``deadline`` allows); the best greedy plan
+        is kept as it is (``greedy_best``): the GA never returns a worse one."""
         from taskalloc.solvers import greedy
 
+        c = self.c
         seeds = []
-        for policy in greedy.POLICIES:
-            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        for k, policy in enumerate(greedy.POLICIES):
+            until = first_deadline if k == 0 else deadline
+            left = None if until is None else max(0.0, until - time.perf_counter())
             r = greedy.solve(self.problem, policy=policy, time_limit=left)
-            self._work += self.c.T * self.c.N * self.c.R * (40 if self.c.scheduling else 2)
+            self._work += c.T * c.N * c.R * (40 if c.scheduling else 2)
             seeds.append(self.from_plan(r.assignments))
+            x, start = c.from_assignments(r.assignments)
+            viol, terms = c.measure(x, start)
+            key = (viol, c.fitness(terms))
+            if self.greedy_best is None or key < self.greedy_best[0]:
+                self.greedy_best = (key, list(r.assignments))
             if deadline is not None and time.perf_counter() > deadline:
                 break
         return seeds
+
+    def priority_seeds(self) -> list[np.ndarray]:
+        """Time-only scheduling objectives: the activity lists of two classic priority rules,
+        latest finish and latest start times of the critical-path analysis (shortest
+        durations, no resources), decoded with the node of earliest end; else nothing."""
+        if self.free is None:
+            return []
+        c, free = self.c, self.free
+        T = c.T
+        shortest = np.zeros(T)
+        for t in range(T):
+            dur = free.task_data(t)[1]
+            shortest[t] = float(dur.min()) if len(dur) else 0.0
+        es = np.zeros(T)
+        for t in c.topo:
+            es[t] = max([float(c.release[t])] + [es[q] + shortest[q] for q in c.after[t]])
+        horizon = float((es + shortest).max(initial=0.0))
+        lf = np.full(T, horizon)
+        for t in reversed(c.topo):
+            for q in c.after[t]:
+                lf[q] = min(lf[q], lf[t] - shortest[t])
+        ls = lf - shortest
+        out = []
+        for key in (lf, ls):
+            genes = np.empty(self.length, dtype=np.int64)
+            x = np.where(c.n_allowed[c.task_of] > 0, c.allowed_flat[c.allowed_off[c.task_of]], -1)
+            order = np.lexsort((np.arange(T), key))
+            self._work += self.decode_work * FREE_COST
+            x, _ = free.decode(x, order)
+            genes[: self.S] = x
+            genes[self.S :] = order
+            out.append(genes)
+        return out
 
     # -- variation --
 

@@ -286,3 +286,178 @@ class Scheduler:
             if got is not None and (best is None or got[2] < best[2]):
                 best = got
         return best
+
+
+class ArraySGS:
+    """The serial SGS with the node chosen by the decoder: each replica goes to the allowed
+    node where it ends earliest (its gene node when that ties), as the greedy does, so the
+    activity list alone decides the schedule. Usage profiles are numpy arrays over all nodes
+    (breakpoints ``times[n, :count[n]]``, usage ``use[r, n, i]`` from breakpoint i to the
+    next), so the earliest start on every allowed node is found at once.
+
+    Used for scheduling problems whose objective counts only time (``makespan``,
+    ``tardiness``) and left-out tasks: there, the earliest end is the right choice of node,
+    and searching over the activity list is the classic activity-list GA for the RCPSP.
+    """
+
+    WIDTH = 16  # breakpoints per node at first (doubled when a node needs more)
+
+    def __init__(self, c: Compiled, sched: Scheduler) -> None:
+        self.c = c
+        self.sched = sched
+        self.capx = c.capx.T.copy()  # (R, N)
+        self.limit = np.minimum(c.deadline, c.horizon).astype(float)
+        self._task: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def task_data(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(allowed nodes, durations there, demand there (R, k), fits an empty node)."""
+        hit = self._task.get(t)
+        if hit is None:
+            c = self.c
+            nodes = c.allowed[t]
+            tt = np.full(len(nodes), t, dtype=np.int64)
+            dur = c.durations(tt, nodes)
+            dem = c.demand(tt, nodes).T.copy()  # (R, k)
+            fits = (dur == 0) | (dem <= self.capx[:, nodes]).all(axis=0)
+            hit = self._task[t] = (nodes, dur, dem, fits)
+        return hit
+
+    def decode(self, x: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Schedule in activity-list ``order``; ``x`` (written back) says which optional tasks
+        are in (``-1``: out) and which node to prefer on ties. Returns (x, start)."""
+        c = self.c
+        T, N, R = c.T, c.N, c.R
+        pos = np.empty(T, dtype=np.int64)
+        pos[order] = np.arange(T)
+        posl = pos.tolist()
+        first, reps = c.first.tolist(), c.reps.tolist()
+        release = c.release.tolist()
+        preds, succ = self.sched.preds, self.sched.succ
+        xl = x.tolist()
+        start = [0] * c.S
+        w = self.WIDTH
+        times = np.full((N, w), _INF)
+        times[:, 0] = 0.0
+        use = np.zeros((R, N, w))
+        count = np.ones(N, dtype=np.int64)
+        sep = [set(a.tolist()) for a in c.separate] if len(c.sep_a) else None
+        on_node: list[set[int]] = [set() for _ in range(N)] if sep is not None else []
+        placed = [False] * T
+        end_of = [0] * T
+        indeg = [len(p) for p in preds]
+        heap = [(posl[t], t) for t in range(T) if indeg[t] == 0]
+        heapq.heapify(heap)
+        while heap:
+            _, t = heapq.heappop(heap)
+            f0, k = first[t], reps[t]
+            if xl[f0] >= 0 and all(placed[q] for q in preds[t]):
+                est = release[t]
+                for q in preds[t]:
+                    if end_of[q] > est:
+                        est = end_of[q]
+                nodes, dur, dem, fits = self.task_data(t)
+                ok = fits & (est + dur <= self.limit[t])
+                if sep is not None and sep[t]:
+                    for i in np.flatnonzero(ok).tolist():
+                        if sep[t] & on_node[int(nodes[i])]:
+                            ok[i] = False
+                cand = np.flatnonzero(ok)
+                if len(cand) >= k:
+                    nd = nodes[cand]
+                    if len(nd) and int(count[nd].max()) >= w - 2:
+                        times, use, w = self._grow(times, use, w)
+                    s0 = self._earliest(times, use, count, nd, dem[:, cand], dur[cand], est)
+                    e0 = s0 + dur[cand]
+                    e0[e0 > self.limit[t]] = _INF
+                    # k earliest ends; ties: the gene nodes, then the lower node index
+                    pref = np.isin(nd, xl[f0 : f0 + k])
+                    rank = np.lexsort((nd, ~pref, e0))[:k]
+                    if len(rank) == k and e0[rank[-1]] < _INF:
+                        e_max = 0
+                        for i, j in enumerate(rank.tolist()):
+                            n = int(nd[j])
+                            a, b = int(s0[j]), int(e0[j])
+                            xl[f0 + i] = n
+                            start[f0 + i] = a
+                            d = dem[:, cand[j]]
+                            if b > a and (d > 0).any():
+                                self._add(times, use, count, n, a, b, d)
+                            if sep is not None:
+                                on_node[n].add(t)
+                            e_max = max(e_max, b)
+                        placed[t] = True
+                        end_of[t] = e_max
+            if not placed[t]:
+                for s in range(f0, f0 + k):
+                    xl[s] = UNPLACED
+            for u in succ[t]:
+                indeg[u] -= 1
+                if indeg[u] == 0:
+                    heapq.heappush(heap, (posl[u], u))
+        x[:] = xl
+        return x, np.asarray(start, dtype=np.int64)
+
+    @staticmethod
+    def _grow(times: np.ndarray, use: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, int]:
+        t2 = np.full((times.shape[0], 2 * w), _INF)
+        t2[:, :w] = times
+        u2 = np.zeros((use.shape[0], use.shape[1], 2 * w))
+        u2[:, :, :w] = use
+        return t2, u2, 2 * w
+
+    def _earliest(
+        self,
+        times: np.ndarray,
+        use: np.ndarray,
+        count: np.ndarray,
+        nodes: np.ndarray,
+        dem: np.ndarray,
+        dur: np.ndarray,
+        est: int,
+    ) -> np.ndarray:
+        """Earliest start >= est on each of ``nodes`` where demand ``dem`` (R, k) fits over the
+        whole duration (inf: never); zero durations start at est."""
+        out = np.full(len(nodes), float(est))
+        busy = np.flatnonzero((dur > 0) & (count[nodes] > 1))
+        if not len(busy):
+            return out
+        sub = nodes[busy]
+        w = int(count[sub].max())
+        tm = times[sub, :w]
+        good = (use[:, sub, :w] + dem[:, busy, None] <= self.capx[:, sub, None]).all(axis=0)
+        # from a segment that starts a run of good ones, the run lasts to the next bad one
+        bad_at = np.where(good, _INF, tm)
+        next_bad = np.minimum.accumulate(bad_at[:, ::-1], axis=1)[:, ::-1]
+        run = good.copy()
+        run[:, 1:] &= ~good[:, :-1]
+        cand = np.maximum(tm, float(est))
+        fit = run & (cand + dur[busy][:, None] <= next_bad)
+        out[busy] = np.where(fit, cand, _INF).min(axis=1)
+        return out
+
+    @staticmethod
+    def _add(
+        times: np.ndarray,
+        use: np.ndarray,
+        count: np.ndarray,
+        n: int,
+        a: int,
+        b: int,
+        d: np.ndarray,
+    ) -> None:
+        i = ArraySGS._split(times, use, count, n, float(a))
+        j = ArraySGS._split(times, use, count, n, float(b))
+        use[:, n, i:j] += d[:, None]
+
+    @staticmethod
+    def _split(times: np.ndarray, use: np.ndarray, count: np.ndarray, n: int, v: float) -> int:
+        c = int(count[n])
+        i = int(np.searchsorted(times[n, :c], v, side="right")) - 1
+        if times[n, i] == v:
+            return i
+        times[n, i + 2 : c + 1] = times[n, i + 1 : c]
+        use[:, n, i + 2 : c + 1] = use[:, n, i + 1 : c]
+        times[n, i + 1] = v
+        use[:, n, i + 1] = use[:, n, i]
+        count[n] = c + 1
+        return i + 1

@@ -45,7 +45,14 @@ def run(problem: Problem, s: Settings) -> Result:
         if clock.deadline is None or s.deterministic
         else clock.t0 + 0.3 * (clock.deadline - clock.t0)
     )
-    seeds = eng.lagrangian_seed() + eng.greedy_seeds(greedy_deadline)
+    # (-s greedy's own policy may take the whole limit: a run that leaves it time to finish
+    # returns a plan at least as good)
+    first_deadline = None if s.deterministic else clock.deadline
+    seeds = (
+        eng.lagrangian_seed()
+        + eng.greedy_seeds(greedy_deadline, first_deadline)
+        + eng.priority_seeds()
+    )
     if s.hint:
         seeds.append(eng.from_plan(s.hint))
     genes.extend(seeds)
@@ -150,13 +157,24 @@ def run(problem: Problem, s: Settings) -> Result:
     # the evaluator has the last word: the best individual it finds feasible
     ranked = [best, *sorted(pop, key=lambda i: i.fitness.values)]
     chosen: list[Assignment] | None = None
+    chosen_key: tuple[float, ...] = ()
     for ind in ranked:
         if ind.viol > 0:
             continue
         asg = c.assignments(np.asarray(ind)[: eng.S], ind.start)
         if evaluate(problem, asg, reasons=False).feasible:
-            chosen = asg
+            chosen, chosen_key = asg, tuple(ind.fitness.values)
             break
+    # never worse than the greedy: its best plan, when the GA found nothing better
+    gb = eng.greedy_best
+    if (
+        gb is not None
+        and gb[0][0] == 0
+        and (chosen is None or gb[0] < chosen_key)
+        and evaluate(problem, gb[1], reasons=False).feasible
+    ):
+        chosen = list(gb[1])
+        message += "; the greedy plan (the search found none better)"
     status = Status.FEASIBLE
     if chosen is None:
         status = Status.UNKNOWN
