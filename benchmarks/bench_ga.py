@@ -439,12 +439,20 @@ def run_psplib(args: argparse.Namespace) -> None:
 
 
 def critical_path_bound(problem: Problem) -> int:
-    """Longest chain of shortest durations (release dates counted; resources ignored)."""
+    """Longest chain of shortest durations (release dates counted; other tasks ignored): a
+    task with k replicas takes at least the k-th shortest duration over the allowed nodes where
+    its demand fits at all (its replicas run on distinct nodes)."""
     from taskalloc.problems.problem import topological_order
 
-    shortest = [
-        min((t.duration_at(problem.nodes[n]) for n in t.allowed), default=0) for t in problem.tasks
-    ]
+    def fits(t: Any, n: int) -> bool:
+        node = problem.nodes[n]
+        dem = t.demand_on.get(n, t.demand)
+        return all(q <= node.capacity.get(r, 0.0) + 1e-9 for r, q in dem.items())
+
+    shortest = []
+    for t in problem.tasks:
+        durs = sorted(t.duration_at(problem.nodes[n]) for n in t.allowed if fits(t, n))
+        shortest.append(durs[t.replicas - 1] if len(durs) >= t.replicas else 0)
     es: dict[int, int] = {}
     for i in topological_order(problem):
         t = problem.tasks[i]

@@ -267,15 +267,18 @@ class Engine:
     def priority_seeds(self) -> list[np.ndarray]:
         """Time-only scheduling objectives: the activity lists of two classic priority rules,
         latest finish and latest start times of the critical-path analysis (shortest
-        durations, no resources), decoded with the node of earliest end; else nothing."""
+        durations where the demand fits, the k-th shortest for k replicas; no resources),
+        decoded with the node of earliest end; else nothing."""
         if self.free is None:
             return []
         c, free = self.c, self.free
         T = c.T
         shortest = np.zeros(T)
         for t in range(T):
-            dur = free.task_data(t)[1]
-            shortest[t] = float(dur.min()) if len(dur) else 0.0
+            _, dur, _, fits = free.task_data(t)
+            k = int(c.reps[t])  # k replicas end when the k-th fastest node would end
+            ok = dur[fits]
+            shortest[t] = float(np.partition(ok, k - 1)[k - 1]) if len(ok) >= k else 0.0
         es = np.zeros(T)
         for t in c.topo:
             es[t] = max([float(c.release[t])] + [es[q] + shortest[q] for q in c.after[t]])
@@ -285,11 +288,13 @@ class Engine:
             for q in c.after[t]:
                 lf[q] = min(lf[q], lf[t] - shortest[t])
         ls = lf - shortest
+        rank = np.empty(T, dtype=np.int64)
+        rank[np.asarray(c.topo, dtype=np.int64)] = np.arange(T)
         out = []
         for key in (lf, ls):
             genes = np.empty(self.length, dtype=np.int64)
             x = np.where(c.n_allowed[c.task_of] > 0, c.allowed_flat[c.allowed_off[c.task_of]], -1)
-            order = np.lexsort((np.arange(T), key))
+            order = np.lexsort((rank, key))  # (ties in topological order: a consistent list)
             self._work += self.decode_work * FREE_COST
             x, _ = free.decode(x, order)
             genes[: self.S] = x
