@@ -30,7 +30,7 @@ lint: $(STAMP)
 # so it checks a symlink tree laid out like the installed package.
 typecheck: $(STAMP)
 	rm -rf .typecheck && mkdir -p .typecheck/taskalloc
-	ln -s ../../pkg/__init__.py .typecheck/taskalloc/__init__.py
+	for f in pkg/*.py pkg/py.typed; do ln -s ../../$$f .typecheck/taskalloc/; done
 	ln -s ../../cli .typecheck/taskalloc/cli
 	ln -s ../../solvers .typecheck/taskalloc/solvers
 	ln -s ../../problems .typecheck/taskalloc/problems

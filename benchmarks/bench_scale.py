@@ -93,7 +93,7 @@ def one(name: str, budget: float, seed: int, workers: int, mem_gb: float | None)
     from taskalloc import solvers
     from taskalloc.problems.evaluate import evaluate
     from taskalloc.solvers import greedy
-    from taskalloc.solvers.cpsat.solve import _policy
+    from taskalloc.solvers.warm import policy_for as _policy
 
     t0 = time.perf_counter()
     data = data_of(name, seed)

@@ -10,6 +10,7 @@ that family (benchmarks/peers.py) at the same budget and workers, in the same ru
     python benchmarks/quality.py jobshop --instances ft06,ft10 --no-peer
     python benchmarks/quality.py cloudbalancing --solver cpsat --workers 2
     python benchmarks/quality.py gap_orlib --solver mip --backend ortools-cpsat
+    python benchmarks/quality.py psplib_j30 --limit 5 --deterministic --no-peer   # reproducible
 
 Gap = (ours - known) / known for minimisation, (known - ours) / known for maximisation, in %.
 Not a test: prints a table and the set's mean and max gap.
@@ -125,7 +126,13 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         extra = {"backend": args.backend} if args.backend else {}
         result = solvers.solve(
-            problem, args.solver, time_limit=budget, workers=args.workers, seed=args.seed, **extra
+            problem,
+            args.solver,
+            time_limit=budget,
+            workers=args.workers,
+            seed=args.seed,
+            deterministic=args.deterministic,
+            **extra,
         )
         seconds = time.perf_counter() - t0
         ours = bound = None
@@ -219,6 +226,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--solver", default="cpsat")
     ap.add_argument("--backend", help="-s mip: the MILP backend (default: the engine's own)")
+    ap.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="one worker and a deterministic time limit (cpsat): the same values on every run",
+    )
     ap.add_argument("--limit", type=int, help="only the first N instances")
     ap.add_argument("--instances", help="comma-separated instance names")
     ap.add_argument("--no-peer", action="store_true", help="skip the hand-written peer")

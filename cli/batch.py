@@ -8,18 +8,22 @@ each problem finishes, and turns the results into the batch's exit code.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
+import re
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .app import err_console, fail, say, warn
+from .console import err_console, fail, fmt, say, warn
+from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
+from .running import graceful_stop
+
+#: what a batch says on the first Ctrl-C
+STOPPING = "stopping the batch: finished plans are kept (Ctrl-C again to abort)"
 
 if TYPE_CHECKING:
     from taskalloc.solvers.batch import Done, Executor, Item
@@ -33,10 +37,6 @@ _NO_PLAN_STATUS = {
     "skipped": "skipped",
     "interrupted": "interrupted",
 }
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
 def row(
@@ -140,36 +140,86 @@ class _Display:
             return
         line = f"[{self.done}/{self.total}] {r['file']}: {r['status']}"
         if r["objective"]:
-            line += " " + ", ".join(f"{k}={_fmt(v)}" for k, v in r["objective"].items())
+            line += " " + ", ".join(f"{k}={fmt(v)}" for k, v in r["objective"].items())
         if r["skipped_existing"]:
             line += " (plan exists, skipped)"
         elif r["error"] and r["outcome"] not in ("infeasible", "no_plan"):
             line += f": {r['error'].splitlines()[0]}"
         line += f" ({r['wall_seconds']:.2f} s)"
         if self.progress is not None:
-            self.progress.console.print(line, markup=False, highlight=False)
+            self.progress.console.print(line)
         else:
             say(line)
 
 
 def _table(rows: Sequence[dict[str, Any]]) -> None:
-    from rich.table import Table
+    """The closing table on stderr, laid out to the terminal's width: file names wrap only
+    after a ``/`` (only a single name wider than the column is ever cut), the objective wraps
+    between its terms, status, gap and seconds never wrap."""
+    import textwrap
 
-    table = Table(title="Batch", title_justify="left")
-    table.add_column("file", overflow="fold")
-    table.add_column("status")
-    table.add_column("objective", overflow="fold")
-    table.add_column("gap", justify="right")
-    table.add_column("seconds", justify="right")
+    console = err_console()
+    cells = []
     for r in rows:
-        objective = ", ".join(f"{k}={_fmt(v)}" for k, v in (r["objective"] or {}).items())
+        objective = ", ".join(f"{k}={fmt(v)}" for k, v in (r["objective"] or {}).items())
         gap = "" if r["gap"] is None else f"{r['gap'] * 100:.2f} %"
         status = r["status"] + (" (kept)" if r["skipped_existing"] else "")
-        style = "red" if r["exit_code"] not in (0,) else None
-        table.add_row(
-            _short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}", style=style
-        )
-    err_console().print(table)
+        cells.append((_short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}"))
+    widths = [max([len(head), *(len(c[i]) for c in cells)]) for i, head in enumerate(_HEADS)]
+    term_w = max([len(_HEADS[2]), *(len(t) for c in cells for t in c[2].split(" "))])
+    fixed = widths[1] + widths[3] + widths[4] + 2 * (len(_HEADS) - 1)  # two spaces apart
+    file_w = max(16, min(widths[0], console.width - fixed - term_w))
+    files = [wrap_path(c[0], file_w).split("\n") for c in cells]
+    file_w = max([len(_HEADS[0]), *(len(line) for f in files for line in f)])
+    objective_w = max(term_w, min(widths[2], console.width - fixed - file_w))
+    pad = [file_w, widths[1], objective_w, widths[3], widths[4]]
+    right = (False, False, False, True, True)
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, pad, right, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    console.print("Batch")
+    console.print(line(_HEADS), style="bold")
+    for r, file_lines, (_, status, objective, gap, seconds) in zip(rows, files, cells, strict=True):
+        style = "red" if r["exit_code"] else None
+        terms = textwrap.wrap(objective, objective_w, break_on_hyphens=False) or [""]
+        for i in range(max(len(file_lines), len(terms))):
+            first = i == 0
+            console.print(
+                line(
+                    [
+                        file_lines[i] if i < len(file_lines) else "",
+                        status if first else "",
+                        terms[i] if i < len(terms) else "",
+                        gap if first else "",
+                        seconds if first else "",
+                    ]
+                ),
+                style=style,
+                soft_wrap=True,
+            )
+
+
+_HEADS = ("file", "status", "objective", "gap", "seconds")
+
+
+def wrap_path(path: str, width: int) -> str:
+    """``path`` on lines of at most ``width`` characters, broken only after a ``/``; a name
+    wider than ``width`` is cut into pieces of that width (nothing else fits)."""
+    lines: list[str] = []
+    line = ""
+    for part in re.split(r"(?<=/)", path):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+        while len(line) > width:
+            lines.append(line[:width])
+            line = line[width:]
+    return "\n".join([*lines, line])
 
 
 def _short(path: str) -> str:
@@ -182,28 +232,6 @@ def _short(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-@contextlib.contextmanager
-def _stopping(stop: threading.Event) -> Iterator[None]:
-    """The first Ctrl-C or SIGTERM stops the batch (running problems are abandoned, finished
-    plans stay); a second one interrupts at once."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        say("stopping the batch: finished plans are kept (Ctrl-C again to abort)")
-
-    saved: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(ValueError):  # not in the main thread
-            saved[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in saved.items():
-            signal.signal(sig, old)
-
-
 def _executor(name: str, jobs: int, ray_address: str | None, quiet: bool) -> Executor:
     from taskalloc.solvers.batch import BatchError, LocalExecutor, RayExecutor, import_ray
 
@@ -211,7 +239,7 @@ def _executor(name: str, jobs: int, ray_address: str | None, quiet: bool) -> Exe
         try:
             import_ray()
         except BatchError as exc:
-            fail(ExitCode.BAD_INPUT, str(exc))
+            fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
         return RayExecutor(ray_address, quiet=quiet)
     if ray_address is not None:
         fail(ExitCode.BAD_INPUT, "--ray-address needs --executor ray")
@@ -255,7 +283,7 @@ def run(
         found = find_problems(inputs, exclude=out_dir)
         items = plan_items(found, out_dir, plan_fmt)
     except BatchError as exc:
-        fail(ExitCode.BAD_INPUT, str(exc))
+        fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
     if not items:
         fail(ExitCode.BAD_INPUT, f"no problem files (*.yaml, *.yml, *.json) in {' '.join(inputs)}")
     ex = _executor(executor, jobs, ray_address, quiet)
@@ -300,11 +328,11 @@ def run(
         where = "a local Ray" if executor == "ray" and ray_address is None else executor
         if executor == "ray" and ray_address is not None:
             where = f"Ray at {ray_address}"
-        per = f"{opts.workers} CP-SAT worker{'s' if opts.workers > 1 else ''} each"
+        per = f"{opts.workers} worker{'s' if opts.workers > 1 else ''} each"
         jobs_text = f"{jobs} at a time, " if executor == "local" else ""
         say(f"batch: {len(items)} problems on {where} ({jobs_text}{per}); plans in {out_dir}")
     try:
-        with _stopping(stop), display:
+        with graceful_stop(stop, STOPPING), display:
             try:
                 _, interrupted = run_batch(
                     items,
@@ -319,7 +347,7 @@ def run(
                     on_done=on_done,
                 )
             except BatchError as exc:
-                fail(ExitCode.BAD_INPUT, str(exc))
+                fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
             from taskalloc.solvers.run import Outcome, RunResult
 
             for item in interrupted:

@@ -5,7 +5,7 @@ from enum import IntEnum
 
 class ExitCode(IntEnum):
     OK = 0  # plan found / file valid / check passed
-    VIOLATIONS = 1  # check found violations
+    VIOLATIONS = 1  # check found violations; diff: the plans differ
     BAD_INPUT = 2  # bad input file or usage
     INFEASIBLE = 3  # proven infeasible
     NO_PLAN = 4  # no plan within the limits
@@ -14,7 +14,8 @@ class ExitCode(IntEnum):
 
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 plan found (or file valid, check passed); 1 check found violations; "
+    "Exit codes: 0 plan found (or file valid, check passed, plans equal); 1 check found "
+    "violations (diff: the plans differ); "
     "2 bad input or usage; 3 proven infeasible; 4 no plan within the limits; "
     "70 internal error; 130 interrupted. A batch (several problems, or --out-dir) exits with "
     "the worst code of its problems: 130, 70, 2, 4, 3, then 0."

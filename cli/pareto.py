@@ -12,8 +12,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .app import _format_for, _graceful_stop, _load, _Opts, _write, fail, say, warn
+from .console import Settings, fail, say, warn
 from .exits import ExitCode
+from .files import format_for, load, write
 
 
 def parse_terms(text: str) -> list[str]:
@@ -40,23 +41,35 @@ def solve_front(
     out_dir: Path | None,
     reference_front: str | None,
     output: Path | None,
-    fmt: Any,
+    fmt: str | None,
     seed: int,
     time_limit: float | None,
     workers: int,
     deterministic: bool,
     hint: str | None,
+    engine_options: dict[str, Any],
 ) -> None:
-    from taskalloc.problems.evaluate import check, make_plan
+    """Compute the front, write its plans and summary (see the module docstring)."""
+    from taskalloc.problems.evaluate import check
+    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.pareto import TermError, check_terms, nondominated, summary, table
-    from taskalloc.problems.plan import SolverInfo, Status, dumps, plan_from_text, read_plan
-    from taskalloc.solvers import SolverUnavailable, pareto
+    from taskalloc.problems.plan import Status, dumps, plan_from_text, read_plan
+    from taskalloc.solvers import pareto
+    from taskalloc.solvers.result import checked_plan
+    from taskalloc.solvers.run import engine_options as split_engine_options
+
+    from .errors import engine_flag
+    from .running import STOPPING, graceful_stop
+    from .solve import warn_ignored
 
     if out_dir is None:
         fail(ExitCode.BAD_INPUT, "--pareto needs --out-dir DIR (the directory for the plan files)")
     if out_dir.exists() and not out_dir.is_dir():
         fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
-    problem = _load(problem_file)
+    inputs = [problem_file, hint, reference_front]
+    if output is not None and str(output) != "-":
+        refuse_inputs(output, inputs)  # before the run, not after it
+    problem = load(problem_file)
     try:
         terms = check_terms(problem, parse_terms(terms_text))
     except TermError as exc:
@@ -69,30 +82,39 @@ def solve_front(
             f"not of {','.join(terms)}",
         )
     backend = solver if solver != "auto" else ("cpsat" if len(terms) == 2 else "ga")
-    if points is not None and backend != "cpsat":
-        warn(f"--points applies to -s cpsat; ignored by {backend}")
+    if backend == "cpsat" and len(terms) != 2:
+        fail(
+            ExitCode.BAD_INPUT,
+            f"{engine_flag('cpsat')} computes exact fronts of 2 terms, not {len(terms)} "
+            f"({','.join(terms)}); use {engine_flag('ga')} for 3",
+        )
+    given = dict(engine_options)
+    if points is not None:
+        given["points"] = points
+    front_options, ignored = split_engine_options(backend, given, front=True)
+    if ignored is not None:
+        warn_ignored(ignored)
     options: dict[str, Any] = {
         "seed": seed,
-        "time_limit": 60.0 if time_limit is None and backend == "cpsat" else time_limit,
+        "time_limit": time_limit,
         "workers": workers,
         "deterministic": deterministic,
+        **front_options,
     }
     if hint is not None:
         options["hint"] = read_plan(hint).assignments
-    if backend == "cpsat":
-        options["points"] = points
-        if not _Opts.quiet:
-            options["on_point"] = lambda i, values: say(
-                f"{backend}: point {i}: " + ", ".join(f"{t}={v:.6g}" for t, v in values.items())
-            )
-    fmt_name = _format_for(output, fmt)
+    if backend == "cpsat" and not Settings.quiet:
+        options["on_point"] = lambda i, values: say(
+            f"{backend}: point {i}: " + ", ".join(f"{t}={v:.6g}" for t, v in values.items())
+        )
+    fmt_name = format_for(output, fmt)
     path = None if problem_file == "-" else problem_file
     stop = threading.Event()
     options["stop"] = stop
-    with _graceful_stop(stop):
+    with graceful_stop(stop, STOPPING):
         try:
             results = pareto(problem, backend, terms, **options)
-        except (SolverUnavailable, TermError) as exc:
+        except TermError as exc:
             fail(ExitCode.BAD_INPUT, str(exc))
         found = [r for r in results if r.has_plan]
         if not found:
@@ -104,22 +126,7 @@ def solve_front(
             fail(code, f"no plan: {why}")
         built = []
         for r in found:
-            info = SolverInfo(
-                name=r.solver,
-                status=r.status,
-                bound=r.bound,
-                seconds=r.seconds,
-                seed=r.seed,
-                message=r.message,
-                options=dict(r.options),
-                trajectory=r.trajectory,
-            )
-            plan, ev = make_plan(problem, r.assignments, info, path=path)
-            if not ev.feasible:
-                raise RuntimeError(
-                    f"solver {backend} returned an infeasible plan on its front: "
-                    + "; ".join(v.message for v in ev.violations[:5])
-                )
+            plan, ev = checked_plan(problem, r, path=path)
             built.append((plan, [ev.terms[t] for t in terms]))
         keep = nondominated([vec for _, vec in built])
         built = sorted((built[i] for i in keep), key=lambda x: x[1])
@@ -140,7 +147,7 @@ def solve_front(
             rep = check(problem, plan_from_text(str(target), text.encode("utf-8")))
             if not rep.ok:  # the file as written, read back
                 raise RuntimeError(f"plan {i} of the front fails its check: {rep.violations[0]}")
-            _write(text, target)
+            write(text, target, inputs)
             files.append(str(target))
         data = summary(
             terms,
@@ -162,7 +169,7 @@ def solve_front(
                 "seconds": round(max(r.seconds for r in results), 4),
             },
         )
-        _write(dumps(data, fmt_name), output)
+        write(dumps(data, fmt_name), output, inputs)
     for line in table(data):
         say(line)
     say(f"{len(built)} plan files written to {out_dir}")

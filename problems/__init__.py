@@ -3,10 +3,18 @@
 Imports no solver and no CLI. The flat API::
 
     problem = load_problem("fleet.yaml")        # InputError with file:line:col on bad input
+    problem = ProblemBuilder("fleet") ... .build()   # the same, from Python
+    variant = problem.replace(horizon=500)      # a new validated problem
     proofs = prove_infeasible(problem)          # cheap structural proofs, [] when none
     ev = evaluate(problem, assignments)         # feasibility, terms, utilisation, reasons
+    state = PlanState(problem, assignments)     # the same, incremental: add, remove, violations
     plan, ev = make_plan(problem, assignments, SolverInfo("greedy", Status.FEASIBLE))
     report = check(problem, read_plan("plan.yaml"))
+
+Modules: :mod:`.spec` (the file's schema), :mod:`.entities` (the compiled problem),
+:mod:`.compiler`, :mod:`.wording`, :mod:`.proofs`, :mod:`.builder` (:mod:`.problem` re-exports
+their names), :mod:`.plan`, :mod:`.state` (the evaluator's incremental state and constraint
+checks), :mod:`.reasons` (why a task is unplaced), :mod:`.evaluate` (terms, fitness, check).
 """
 
 from __future__ import annotations
@@ -19,43 +27,54 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "CheckReport": "evaluate",
     "Evaluation": "evaluate",
+    "PlanState": "state",
     "Violation": "evaluate",
     "check": "evaluate",
     "evaluate": "evaluate",
     "fitness": "evaluate",
     "make_plan": "evaluate",
+    "violations": "evaluate",
     "Assignment": "plan",
     "Plan": "plan",
     "SolverInfo": "plan",
     "Status": "plan",
     "Unplaced": "plan",
     "read_plan": "plan",
-    "Node": "problem",
-    "Objective": "problem",
-    "Problem": "problem",
-    "Task": "problem",
-    "build_problem": "problem",
-    "load_problem": "problem",
-    "problem_from_dict": "problem",
-    "prove_infeasible": "problem",
+    "ProblemBuilder": "builder",
+    "build_problem": "compiler",
+    "load_problem": "compiler",
+    "problem_from_dict": "compiler",
+    "FEATURES": "entities",
+    "Node": "entities",
+    "Objective": "entities",
+    "Problem": "entities",
+    "Spread": "entities",
+    "Task": "entities",
+    "prove_infeasible": "proofs",
+    "structural_lines": "proofs",
+    "structural_summary": "proofs",
     "Diagnostic": "source",
     "InputError": "source",
 }
 
 if TYPE_CHECKING:
-    from .evaluate import CheckReport, Evaluation, Violation, check, evaluate, fitness, make_plan
-    from .plan import Assignment, Plan, SolverInfo, Status, Unplaced, read_plan
-    from .problem import (
-        Node,
-        Objective,
-        Problem,
-        Task,
-        build_problem,
-        load_problem,
-        problem_from_dict,
-        prove_infeasible,
+    from .builder import ProblemBuilder
+    from .compiler import build_problem, load_problem, problem_from_dict
+    from .entities import FEATURES, Node, Objective, Problem, Spread, Task
+    from .evaluate import (
+        CheckReport,
+        Evaluation,
+        Violation,
+        check,
+        evaluate,
+        fitness,
+        make_plan,
+        violations,
     )
+    from .plan import Assignment, Plan, SolverInfo, Status, Unplaced, read_plan
+    from .proofs import prove_infeasible, structural_lines, structural_summary
     from .source import Diagnostic, InputError
+    from .state import PlanState
 
 
 def __getattr__(name: str) -> Any:
@@ -65,6 +84,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FEATURES",
     "Assignment",
     "CheckReport",
     "Diagnostic",
@@ -73,8 +93,11 @@ __all__ = [
     "Node",
     "Objective",
     "Plan",
+    "PlanState",
     "Problem",
+    "ProblemBuilder",
     "SolverInfo",
+    "Spread",
     "Status",
     "Task",
     "Unplaced",
@@ -88,4 +111,7 @@ __all__ = [
     "problem_from_dict",
     "prove_infeasible",
     "read_plan",
+    "structural_lines",
+    "structural_summary",
+    "violations",
 ]

@@ -19,6 +19,22 @@ dependencies and deadlines derived so that the witness satisfies all of them:
 
 Slack for simple heuristics: tasks pinned to few nodes are small and of high priority, and tasks
 are kept apart only where both sides keep a margin of admissible nodes.
+
+Revision 2 of the format comes behind options that are off by default, so that the same
+arguments without them give the same problem, byte for byte, as before they existed:
+
+- ``devices``: GPU nodes split their GPUs into devices of one GPU (``devices: {gpu: N}``).
+  Demands of a GPU are shares of one device (quarters) or whole devices, and the witness books
+  them per device (best fit for shares), so that the problem stays feasible.
+- ``zones``: replicated tasks are spread over the ``zone`` label (``spread: {key: zone,
+  max_skew: 1}``, 2 where the witness needs it); the witness places their replicas zone by zone.
+- ``services`` (scheduling): some inference tasks become services, running over [0, horizon).
+  The witness gives each service replica a slot of its own on a node that keeps another slot.
+- ``same_start`` (scheduling): gangs start together (``gangs: {NAME: {same_start: true}}``);
+  the witness starts all members of a gang at one instant, in slots of their own (a gang whose
+  members cannot get that stays a plain gang).
+
+Their random draws come from their own generator (seeded from ``seed``), where they can.
 """
 
 from __future__ import annotations
@@ -40,6 +56,19 @@ _ZONE_COST = {"east": 1.0, "west": 1.05, "central": 0.95}
 _MAX_POOLS = 20
 _CANDIDATES = 3  # random candidate nodes per replica; the least loaded one wins
 _MAX_SHARE = 0.3  # placement: no replica takes more than this share of a node's capacity
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """The revision-2 features to generate (all off: the problem of before they existed)."""
+
+    devices: bool = False
+    zones: bool = False
+    services: bool = False
+    same_start: bool = False
+
+    def any(self) -> bool:
+        return self.devices or self.zones or self.services or self.same_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +132,7 @@ class _Task:
     gang: int = -1
     gang_kind: str = ""
     workflow: int = 0
+    service: bool = False
 
 
 def generate(
@@ -113,43 +143,64 @@ def generate(
     seed: int = 0,
     pools: int | None = None,
     resources: int = 3,
+    devices: bool = False,
+    zones: bool = False,
+    services: bool = False,
+    same_start: bool = False,
 ) -> dict[str, Any]:
-    """Return a problem as a plain dict following FORMATS.md v1.
+    """Return a problem as a plain dict following FORMATS.md (v1; revision 2 on request).
 
     The dict is ready for ``json.dumps`` or ``yaml.safe_dump``.
     ``nodes`` counts expanded nodes; ``pools`` is the number of node entries with ``count`` >= 2
     (default ``max(1, nodes // 50)`` capped at 20, and never more than ``nodes // 2``); the other
     nodes are singletons. ``resources`` takes the first names of cpu, memory, gpu, nvme, net, ib,
-    then res7, res8, ... The same arguments always give the same problem.
+    then res7, res8, ... ``devices``, ``zones``, ``services`` and ``same_start`` add the features
+    of revision 2 (module docstring; the last two need ``scheduling``). The same arguments always
+    give the same problem.
     """
-    problem, _ = _generate(tasks, nodes, scheduling, seed, pools, resources)
+    extras = Extras(devices, zones, services, same_start)
+    problem, _ = _generate(tasks, nodes, scheduling, seed, pools, resources, extras)
     return problem
 
 
 def _generate(
-    n_tasks: int, n_nodes: int, scheduling: bool, seed: int, pools: int | None, n_res: int
+    n_tasks: int,
+    n_nodes: int,
+    scheduling: bool,
+    seed: int,
+    pools: int | None,
+    n_res: int,
+    extras: Extras = Extras(),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Return the problem and its witness plan assignments (task, replica, node[, start, end])."""
+    """Return the problem and its witness plan assignments (task, replica, node[, start, end]
+    [, devices])."""
     if n_tasks < 1 or n_nodes < 1:
         raise ValueError("tasks and nodes must be at least 1")
     if n_res < 1:
         raise ValueError("resources must be at least 1")
     if pools is not None and pools < 0:
         raise ValueError("pools must be >= 0")
+    if (extras.services or extras.same_start) and not scheduling:
+        raise ValueError("services and gangs that start together need a scheduling problem")
     rnd = random.Random(seed)
     rng = np.random.default_rng(seed)
-    fleet = _build_fleet(n_nodes, pools, n_res, scheduling, rnd, rng)
+    fleet = _build_fleet(n_nodes, pools, n_res, scheduling, rnd, rng, extras)
     plan = _plan_tasks(n_tasks, fleet, scheduling, rnd)
-    gen = _TaskGenerator(fleet, plan, scheduling, rnd, rng)
+    gen = _TaskGenerator(fleet, plan, scheduling, rnd, rng, extras, seed)
     task_dicts, witness, makespan = gen.run()
     kind = "sched" if scheduling else "place"
     problem: dict[str, Any] = {"taskalloc": 1, "name": f"{kind}-{n_tasks}t-{n_nodes}n-s{seed}"}
     if scheduling:
         problem["horizon"] = 2 * makespan + 50
         problem["objective"] = {"lexicographic": ["unplaced", "makespan"]}
+        for w in witness:
+            if w.get("end") is None:  # a service: the whole horizon
+                w["start"], w["end"] = 0, problem["horizon"]
     else:
         problem["objective"] = {"lexicographic": ["unplaced", "cost"]}
     problem["nodes"] = fleet.entries
+    if gen.together:
+        problem["gangs"] = {name: {"same_start": True} for name in gen.together}
     problem["tasks"] = task_dicts
     return problem, witness
 
@@ -184,6 +235,7 @@ def _build_fleet(
     scheduling: bool,
     rnd: random.Random,
     rng: np.random.Generator,
+    extras: Extras = Extras(),
 ) -> _Fleet:
     res = [*_RESOURCES, *(f"res{i + 1}" for i in range(len(_RESOURCES), n_res))][:n_res]
     n_pools = min(_MAX_POOLS, max(1, n_nodes // 50)) if pools is None else pools
@@ -223,6 +275,8 @@ def _build_fleet(
         if count > 1:
             entry["count"] = count
         entry["capacity"] = {r: _num(c) for r, c in zip(res, cap, strict=True) if c > 0}
+        if extras.devices and entry["capacity"].get("gpu"):  # whole GPUs, one device each
+            entry["devices"] = {"gpu": int(entry["capacity"]["gpu"])}
         entry["labels"] = labels
         entry["cost"] = _num(cost)
         if scheduling and ntype.speed != 1.0:
@@ -298,11 +352,16 @@ class _TaskGenerator:
         scheduling: bool,
         rnd: random.Random,
         rng: np.random.Generator,
+        extras: Extras = Extras(),
+        seed: int = 0,
     ) -> None:
         self.fleet = fleet
         self.plan = plan
         self.scheduling = scheduling
         self.rnd = rnd
+        self.extras = extras
+        self.xrnd = random.Random(f"taskalloc-generate-revision-2-{seed}")  # their own draws
+        self.together: list[str] = []  # gangs that start together (same_start)
         n = len(fleet.ids)
         self.groups = {
             True: [i for i in range(n) if fleet.gpu[i]],
@@ -343,6 +402,128 @@ class _TaskGenerator:
             self.release_max = self.slack // 2
         else:
             self.scale = self._budget_scale(rng.uniform(0.62, 0.7))
+        self._init_extras()
+
+    # -- revision 2 (all of it off by default) -------------------------------------------------
+
+    def _init_extras(self) -> None:
+        fleet, ex = self.fleet, self.extras
+        n = len(fleet.ids)
+        g = fleet.resources.index("gpu") if "gpu" in fleet.resources else None
+        self.gpu_index = g
+        self.booked: dict[tuple[int, int], dict[str, list[int]] | None] = {}
+        # devices: free share of each GPU device per node (placement witness)
+        self.dev_free: dict[int, list[float]] = {}
+        if ex.devices and g is not None:
+            self.dev_free = {i: [1.0] * int(fleet.cap[i][g]) for i in range(n) if fleet.cap[i][g]}
+        if not self.scheduling:
+            return
+        # a slot's share of its node: capacity / the node's slot count (a service slot included)
+        self.slot_count = [len(s) for s in self.slots]
+        self.service_free = [False] * n
+        if ex.services:  # a node with 2 or more slots keeps its last one for a service
+            for i in range(n):
+                if self.slot_count[i] >= 2:
+                    self.slots[i].pop()
+                    self.service_free[i] = True
+            for t in self.plan:
+                if t.kind == "infer" and t.gang < 0 and t.required and self.xrnd.random() < 0.35:
+                    t.service = True
+        # members of the gang being placed: index, task, durations, (node, slot)s, earliest start
+        self.gang_block: list[tuple[int, dict[str, Any], list[int], list[tuple[int, int]], int]]
+        self.gang_block = []
+        self.gang_ok = True
+        self.used_slots: list[int] = []
+
+    def _slot_devices(self, n: int, k: int, q: float) -> dict[str, list[int]] | None:
+        """Scheduling witness: slot k of node n owns devices [k * per, (k + 1) * per)."""
+        g = self.gpu_index
+        if not self.extras.devices or g is None or q <= 0 or not self.fleet.cap[n][g]:
+            return None
+        per = int(self.fleet.cap[n][g]) // self.slot_count[n]
+        first = k * per
+        return {"gpu": list(range(first, first + (int(q) if q >= 1 else 1)))}
+
+    def _fit_devices(self, chosen: list[int], q: float) -> float:
+        """Placement witness: the largest GPU demand <= q (quarters of one device, or whole
+        devices) that the devices of every chosen node can take now."""
+        frees = [self.dev_free[n] for n in chosen if n in self.dev_free]
+        if not frees or q <= 0:
+            return q
+        if q >= 1:
+            whole = min(sum(1 for f in fr if f >= 1.0) for fr in frees)
+            if whole >= 1:
+                return float(min(math.floor(q), whole))
+            q = 0.75
+        return _floor_step(min(q, min(max(fr) for fr in frees)), True)
+
+    def _book_devices(self, n: int, q: float) -> dict[str, list[int]] | None:
+        """Placement witness: devices for demand q on node n (best fit for a share)."""
+        free = self.dev_free.get(n)
+        if free is None or q <= 0:
+            return None
+        if q >= 1:
+            got = [j for j, f in enumerate(free) if f >= 1.0][: int(q)]
+            for j in got:
+                free[j] = 0.0
+            return {"gpu": got}
+        j = min((f, j) for j, f in enumerate(free) if f >= q)[1]
+        free[j] -= q
+        return {"gpu": [j]}
+
+    def _choose_service_nodes(self, group: list[int], reps: int) -> list[int] | None:
+        """Nodes with a free service slot for every replica of a service, or None."""
+        free = [n for n in group if self.service_free[n]]
+        if len(free) < reps:
+            return None
+        chosen = self.xrnd.sample(free, reps)
+        for n in chosen:
+            self.service_free[n] = False
+        return chosen
+
+    def _choose_zoned(self, group: list[int], reps: int, avoid: list[int]) -> list[int]:
+        """Like _choose_nodes, one zone after another (round robin), for a spread task."""
+        labels = self.fleet.labels
+        zones = sorted({labels[n]["zone"] for n in group})
+        start = self.xrnd.randrange(len(zones))
+        chosen: list[int] = []
+        taken = set(avoid)
+        for r in range(reps):
+            zone = zones[(start + r) % len(zones)]
+            cands = [n for n in group if n not in taken and labels[n]["zone"] == zone]
+            if not cands:
+                cands = [n for n in group if n not in taken]
+            if self.scheduling:
+                best = min(cands, key=lambda n: (min(self.slots[n]), self.xrnd.random()))
+            else:
+                best = min(cands, key=lambda n: (self.load[n], self.xrnd.random()))
+            chosen.append(best)
+            taken.add(best)
+        return chosen
+
+    def _spread(
+        self, task: dict[str, Any], chosen: list[int], allowed: list[str], match: dict[str, Any]
+    ) -> None:
+        """Add `spread` over zones when the witness keeps the counts within a skew of 2."""
+        fleet = self.fleet
+        if allowed:
+            named = set(allowed)
+            nodes = [
+                i
+                for i in range(len(fleet.ids))
+                if fleet.ids[i] in named or fleet.entry_ids[fleet.entry_of[i]] in named
+            ]
+        else:
+            nodes = list(range(len(fleet.ids)))
+        for key, vals in match.items():
+            wanted = set(vals) if isinstance(vals, list) else {vals}
+            nodes = [i for i in nodes if fleet.labels[i].get(key) in wanted]
+        count = dict.fromkeys({fleet.labels[i]["zone"] for i in nodes}, 0)
+        for n in chosen:
+            count[fleet.labels[n]["zone"]] += 1
+        skew = max(count.values()) - min(count.values())
+        if skew <= 2:
+            task["spread"] = {"key": "zone", "max_skew": max(1, skew)}
 
     def _budget_scale(self, target: float) -> dict[bool, list[float]]:
         """Demand per unit of profile x size so that each group's load totals ``target``."""
@@ -382,7 +563,14 @@ class _TaskGenerator:
                 avoid = gang_nodes.get(t.gang, [])
                 if len(group) - len(set(avoid)) < reps:
                     avoid = []
-            chosen = self._choose_nodes(group, reps, avoid)
+            chosen = None
+            if t.service:
+                chosen = self._choose_service_nodes(group, reps)
+                t.service = chosen is not None
+            if chosen is None:
+                spread = self.extras.zones and reps >= 2
+                choose = self._choose_zoned if spread else self._choose_nodes
+                chosen = choose(group, reps, avoid)
             allowed, match, admitted = self._selectors(chosen)
             narrow = admitted <= 4 * reps  # pinned: small and important, so a greedy fits it
             demand = self._demand(i, t, chosen, 0.5 if narrow else 1.0)
@@ -409,7 +597,19 @@ class _TaskGenerator:
                 gang_nodes.setdefault(t.gang, []).extend(chosen)
                 gang_tasks.setdefault(t.gang, []).append(i)
             self._costs(task, chosen, demand[1])
-            if self.scheduling:
+            if self.extras.zones and reps >= 2:
+                self._spread(task, chosen, allowed, match)
+
+            if self.scheduling and t.service:
+                task["service"] = True
+                self.end_of.append(0)  # a service ends at the horizon, which is set last
+                for r, n in enumerate(chosen):
+                    w = {"task": self.ids[i], "replica": r, "node": self.fleet.ids[n]}
+                    dev = self._slot_devices(n, self.slot_count[n] - 1, self._gpu(demand[1]))
+                    witness.append({**w, "start": None, "end": None, **_devices(dev)})
+            elif self.scheduling and self.extras.same_start and t.gang >= 0:
+                self._gang_member(task, i, t, chosen, demand[1], witness)
+            elif self.scheduling:
                 starts, ends = self._schedule(task, i, t, chosen)
                 for r, (n, s, e) in enumerate(zip(chosen, starts, ends, strict=True)):
                     witness.append(
@@ -419,11 +619,19 @@ class _TaskGenerator:
                             "node": self.fleet.ids[n],
                             "start": s,
                             "end": e,
+                            **_devices(
+                                self._slot_devices(n, self.used_slots[r], self._gpu(demand[1]))
+                            ),
                         }
                     )
             else:
                 witness.extend(
-                    {"task": self.ids[i], "replica": r, "node": self.fleet.ids[n]}
+                    {
+                        "task": self.ids[i],
+                        "replica": r,
+                        "node": self.fleet.ids[n],
+                        **_devices(self.booked.get((i, n))),
+                    }
                     for r, n in enumerate(chosen)
                 )
             self.nodes_of.append(chosen)
@@ -460,9 +668,9 @@ class _TaskGenerator:
         """Demand that fits every chosen node (placement) or slot (scheduling); books it."""
         fleet, res = self.fleet, self.fleet.resources
         weights = self._weights(t)
-        if self.scheduling:  # a slot is cap / len(slots); use up to all of the smallest one
+        if self.scheduling:  # a slot is cap / slot count; use up to all of the smallest one
             bound = [
-                min(fleet.cap[n][r] / len(self.slots[n]) for n in chosen) for r in range(len(res))
+                min(fleet.cap[n][r] / self.slot_count[n] for n in chosen) for r in range(len(res))
             ]
             frac = shrink * min(1.0, 0.6 * self.size[i]) / max(weights)
             want = [b * w * frac for b, w in zip(bound, weights, strict=True)]
@@ -480,6 +688,11 @@ class _TaskGenerator:
         for r in self.needs[t.on_gpu]:  # every task uses some cpu, a gpu task some gpu
             if d[r] == 0.0 and bound[r] >= 0.25:
                 d[r] = 0.25
+        if self.dev_free and not self.scheduling and self.gpu_index is not None:
+            g = self.gpu_index
+            d[g] = self._fit_devices(chosen, d[g])
+            for n in chosen:
+                self.booked[(i, n)] = self._book_devices(n, d[g])
         if not self.scheduling:
             for n in chosen:
                 left, cap = self.resid[n], fleet.cap[n]
@@ -493,6 +706,28 @@ class _TaskGenerator:
         self, task: dict[str, Any], i: int, t: _Task, chosen: list[int]
     ) -> tuple[list[int], list[int]]:
         """Add the timing fields, run each replica in its node's earliest free slot."""
+        durations, est = self._timing(task, i, t, chosen)
+        starts: list[int] = []
+        ends: list[int] = []
+        self.used_slots = []
+        for n, dur in zip(chosen, durations, strict=True):
+            slots = self.slots[n]
+            k = min(range(len(slots)), key=slots.__getitem__)
+            start = max(est, slots[k])
+            slots[k] = start + dur
+            starts.append(start)
+            ends.append(start + dur)
+            self.used_slots.append(k)
+        end = max(ends)
+        self.end_of.append(end)
+        self._due(task, end)
+        return starts, ends
+
+    def _timing(
+        self, task: dict[str, Any], i: int, t: _Task, chosen: list[int]
+    ) -> tuple[list[int], int]:
+        """Draw duration, duration_on, after and release; the duration of each replica on its
+        node and the earliest start."""
         rnd, fleet = self.rnd, self.fleet
         lo, hi = _DURATION[t.kind]
         base = rnd.randint(lo, hi)
@@ -511,7 +746,9 @@ class _TaskGenerator:
             cands = [
                 j
                 for j in range(t.workflow, i)
-                if self.plan[j].required and (t.gang < 0 or self.plan[j].gang != t.gang)
+                if self.plan[j].required
+                and not self.plan[j].service  # a service never ends
+                and (t.gang < 0 or self.plan[j].gang != t.gang)
             ]  # a gang runs side by side, not one after another
             if cands:
                 after = sorted(rnd.sample(cands, min(len(cands), rnd.choice((1, 1, 2, 3)))))
@@ -521,27 +758,87 @@ class _TaskGenerator:
             release = rnd.randint(1, self.release_max)
             task["release"] = release
             est = max(est, release)
-        starts: list[int] = []
-        ends: list[int] = []
+        durations = []
         for n in chosen:
             dur = override.get(fleet.ids[n])
             if dur is None:
                 dur = override.get(fleet.entry_ids[fleet.entry_of[n]])
             if dur is None:
                 dur = math.ceil(base / fleet.speed[n])
-            slots = self.slots[n]
-            k = min(range(len(slots)), key=slots.__getitem__)
-            start = max(est, slots[k])
-            slots[k] = start + dur
-            starts.append(start)
-            ends.append(start + dur)
-        end = max(ends)
-        self.end_of.append(end)
+            durations.append(dur)
+        return durations, est
+
+    def _due(self, task: dict[str, Any], end: int) -> None:
+        """Draw a deadline and a due date from the witness end."""
+        rnd = self.rnd
         if rnd.random() < 0.15:
             task["deadline"] = 2 * end + self.slack
         if rnd.random() < 0.2:
             task["due"] = int(end * rnd.uniform(0.8, 1.2))
-        return starts, ends
+
+    def _gang_member(
+        self,
+        task: dict[str, Any],
+        i: int,
+        t: _Task,
+        chosen: list[int],
+        demand: list[float],
+        witness: list[dict[str, Any]],
+    ) -> None:
+        """A member of a gang that starts together: its timing now, its start with the last
+        member's (all members at the latest of their earliest starts, each replica in a slot
+        of its own); a gang that cannot get slots of its own is scheduled as a plain one."""
+        durations, est = self._timing(task, i, t, chosen)
+        taken = {(n, k) for _, _, _, slots, _ in self.gang_block for n, k in slots}
+        slots: list[tuple[int, int]] = []
+        for n in chosen:
+            free = [k for k in range(len(self.slots[n])) if (n, k) not in taken]
+            if not free:
+                self.gang_ok = False
+                free = list(range(len(self.slots[n])))
+            k = min(free, key=self.slots[n].__getitem__)
+            slots.append((n, k))
+            taken.add((n, k))
+        self.gang_block.append((i, task, durations, slots, est))
+        self.end_of.append(0)  # set when the gang starts
+        last = i + 1 == len(self.plan) or self.plan[i + 1].gang != t.gang
+        if not last:
+            return
+        block, self.gang_block = self.gang_block, []
+        g = self.gpu_index
+        if self.gang_ok:
+            start = max(max(est, *(self.slots[n][k] for n, k in sl)) for _, _, _, sl, est in block)
+            prefix = "train" if t.gang_kind == "train" else "stack"
+            self.together.append(f"{prefix}-gang-{t.gang}")
+        for j, member, durs, sl, est in block:
+            q = self._demand_of(member, g)
+            ends = []
+            for r, ((n, k), dur) in enumerate(zip(sl, durs, strict=True)):
+                s = start if self.gang_ok else max(est, self.slots[n][k])
+                self.slots[n][k] = s + dur
+                ends.append(s + dur)
+                witness.append(
+                    {
+                        "task": self.ids[j],
+                        "replica": r,
+                        "node": self.fleet.ids[n],
+                        "start": s,
+                        "end": s + dur,
+                        **_devices(self._slot_devices(n, k, q)),
+                    }
+                )
+            self.end_of[j] = max(ends)
+            self._due(member, max(ends))
+        self.gang_ok = True
+        del demand
+
+    def _gpu(self, demand: list[float]) -> float:
+        return demand[self.gpu_index] if self.gpu_index is not None else 0.0
+
+    def _demand_of(self, task: dict[str, Any], g: int | None) -> float:
+        if g is None:
+            return 0.0
+        return float(task["demand"].get(self.fleet.resources[g], 0))
 
     # -- constraints derived from the witness ------------------------------------------------
 
@@ -633,3 +930,8 @@ class _TaskGenerator:
                     if q > 0
                 }
                 task["demand_on"] = {rnd.choice(free): other or {res[0]: 0}}
+
+
+def _devices(devices: dict[str, list[int]] | None) -> dict[str, Any]:
+    """The ``devices`` field of a witness assignment, when there is one."""
+    return {"devices": devices} if devices else {}

@@ -1,4 +1,4 @@
-"""The plan file (FORMATS.md v1): what a solver decided, plus the report computed from it.
+"""The plan file (FORMATS.md v1, revision 2): what a solver decided, and the report on it.
 
 A :class:`Plan` is built by :func:`taskalloc.problems.evaluate.make_plan` from a problem and a
 solver's assignments (the evaluator, not the solver, fills in objective values, utilisation and
@@ -35,17 +35,35 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
+    """One replica of a task on a node (and, in scheduling problems, over [start, end)).
+
+    ``devices`` (revision 2) names, per resource the node splits into devices and the replica
+    demands there, the indices of the devices it uses (``{"gpu": (3,)}``); None when there is
+    none to name."""
+
     task: str
     replica: int
     node: str
     start: int | None = None
     end: int | None = None
+    devices: Mapping[str, tuple[int, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.devices is not None:  # a copy (picklable), indices as tuples; {} is None
+            copied = {str(r): tuple(int(i) for i in idx) for r, idx in self.devices.items()}
+            object.__setattr__(self, "devices", copied or None)
+
+    def __hash__(self) -> int:
+        devices = tuple(sorted(self.devices.items())) if self.devices else ()
+        return hash((self.task, self.replica, self.node, self.start, self.end, devices))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"task": self.task, "replica": self.replica, "node": self.node}
         if self.start is not None:
             d["start"] = self.start
             d["end"] = self.end
+        if self.devices:
+            d["devices"] = {r: list(idx) for r, idx in self.devices.items()}
         return d
 
 
@@ -135,7 +153,7 @@ class Plan:
             "taskalloc_plan": 1,
             "problem": prob,
             "solver": self.solver.to_dict(),
-            "assignments": [a.to_dict() for a in self.assignments],
+            "assignments": [_Flow(a.to_dict()) for a in self.assignments],
             "unplaced": [u.to_dict() for u in self.unplaced],
         }
         if self.infeasibility:
@@ -188,6 +206,10 @@ def _clean_tree(x: Any) -> Any:
     return _clean(x)
 
 
+class _Flow(dict[str, Any]):
+    """A mapping that YAML writes on one line (an assignment, its devices included)."""
+
+
 class _PlanDumper(_Dumper):
     """Leaf mappings and short lists inline; lists of sentences one per line."""
 
@@ -204,6 +226,9 @@ class _PlanDumper(_Dumper):
 
 
 _PlanDumper.add_representer(list, _PlanDumper.represent_list)
+_PlanDumper.add_representer(
+    _Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
 _PlanDumper.add_representer(str, _PlanDumper.represent_str)
 
 
@@ -236,6 +261,7 @@ class _AssignmentIn(_Base):
     node: str
     start: int | None = None
     end: int | None = None
+    devices: dict[str, list[int]] | None = None
 
 
 class _UnplacedIn(_Base):
@@ -281,7 +307,7 @@ def plan_from_text(name: str, data: bytes) -> Plan:
 
 
 def plan_from_source(src: Source) -> Plan:
-    from .problem import schema_diagnostics  # shared wording of schema errors
+    from .wording import schema_diagnostics  # shared wording of schema errors
 
     if not isinstance(src.raw, dict):
         raise InputError([src.diagnostic((), "a plan file must be a mapping")])
@@ -315,13 +341,20 @@ def plan_from_source(src: Source) -> Plan:
         problem_name=p.problem.name,
         problem_sha256=p.problem.sha256,
         solver=solver,
-        assignments=[Assignment(a.task, a.replica, a.node, a.start, a.end) for a in p.assignments],
+        assignments=[
+            Assignment(a.task, a.replica, a.node, a.start, a.end, _devices(a.devices))
+            for a in p.assignments
+        ],
         unplaced=[Unplaced(u.task, u.reason, tuple(u.details)) for u in p.unplaced],
         metrics=dict(p.metrics),
         problem_path=p.problem.path,
         problem_text=p.problem.text,
         infeasibility=list((p.model_extra or {}).get("infeasibility") or []),
     )
+
+
+def _devices(devices: Mapping[str, list[int]] | None) -> dict[str, tuple[int, ...]] | None:
+    return None if devices is None else {r: tuple(idx) for r, idx in devices.items()}
 
 
 def _generations(rows: Any) -> list[dict[str, Any]] | None:

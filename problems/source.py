@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,15 @@ class _DupKeyLoader(_BaseLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# YAML 1.2 reads 1e3, 1E-3 and 2.5e3 as numbers; PyYAML follows YAML 1.1, whose floats need a
+# dot and a signed exponent (1e3 would be the string '1e3'). Users write YAML 1.2 numbers.
+_DupKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def _strip_bom(text: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -89,6 +99,7 @@ class Source:
     data: bytes
     raw: Any
     kind: str  # "yaml" or "json"
+    locate: bool = True  # False: messages carry no line and column (data that was no file)
     _tree: Any = field(default=None, repr=False)
     _tree_built: bool = field(default=False, repr=False)
 
@@ -111,6 +122,8 @@ class Source:
 
         When the path does not exist in full, the deepest existing node is returned.
         """
+        if not self.locate:
+            return None
         node = self._node_tree()
         if node is None:
             return None

@@ -1,4 +1,4 @@
-"""The problem file as written by users (FORMATS.md v1), as pydantic models.
+"""The problem file as written by users (FORMATS.md v1, revision 2), as pydantic models.
 
 These models check each entity on its own (types, ranges, unknown keys) and give the JSON Schema
 that ``taskalloc schema`` prints. Cross-references (unknown ids, cycles, ...) are checked once,
@@ -27,6 +27,8 @@ Term = Literal["unplaced", "cost", "nodes", "balance", "makespan", "tardiness", 
 TERMS: tuple[str, ...] = ("unplaced", "cost", "nodes", "balance", "makespan", "tardiness", "moves")
 SCHEDULING_TERMS = frozenset({"makespan", "tardiness"})
 SCHEDULING_FIELDS = ("duration_on", "after", "release", "deadline", "due")
+#: fields a service (``service: true``) may not have: it runs over [0, horizon)
+SERVICE_EXCLUDES = ("duration", "duration_on", "after", "release", "deadline", "due")
 
 
 class _Entity(BaseModel):
@@ -61,6 +63,31 @@ class NodeSpec(_Entity):
     speed: Annotated[float, Field(gt=0)] = Field(
         1.0, description="Duration on this node = ceil(duration / speed)."
     )
+    devices: dict[Ident, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Resource -> number of identical devices (integer >= 1) that the node's "
+        "capacity of that resource is split into (revision 2).",
+    )
+
+
+class SpreadSpec(_Entity):
+    """Spread a task's replicas over the values of a node label (revision 2)."""
+
+    key: Ident = Field(description="Label key; the task may only go on nodes that have it.")
+    max_skew: Annotated[int, Field(ge=1)] = Field(
+        1,
+        description="Replica counts per value (over the task's allowed nodes) differ by at most "
+        "this.",
+    )
+
+
+class GangSpec(_Entity):
+    """Properties of a gang name used by tasks' `gang` (revision 2)."""
+
+    same_start: bool = Field(
+        False,
+        description="Scheduling: every replica of every member starts at the same instant.",
+    )
 
 
 class TaskSpec(_Entity):
@@ -87,7 +114,11 @@ class TaskSpec(_Entity):
     demand_on: dict[Ident, dict[Ident, Amount]] = Field(
         default_factory=dict, description="Node or pool id -> demand that replaces `demand` there."
     )
-    current: Ident | None = Field(None, description="Node (or pool) where it runs today.")
+    current: Ident | list[Ident] | None = Field(
+        None,
+        description="Node (or pool) where it runs today, or a list: one entry per replica "
+        "(revision 2).",
+    )
     duration: Duration | None = Field(None, description="Time units on a node of speed 1.")
     duration_on: dict[Ident, Duration] = Field(
         default_factory=dict, description="Node or pool id -> duration that replaces it there."
@@ -98,6 +129,14 @@ class TaskSpec(_Entity):
     release: Instant | None = Field(None, description="Earliest start.")
     deadline: Instant | None = Field(None, description="Latest end (hard).")
     due: Instant | None = Field(None, description="Soft due date (see the `tardiness` term).")
+    service: bool = Field(
+        False,
+        description="Scheduling: runs for the whole plan, [0, horizon); needs `horizon` "
+        "(revision 2).",
+    )
+    spread: SpreadSpec | None = Field(
+        None, description="Spread the replicas over the values of a node label (revision 2)."
+    )
 
 
 class ObjectiveSpec(_Entity):
@@ -125,6 +164,10 @@ class ProblemSpec(_Entity):
     tasks: Annotated[list[TaskSpec], Field(min_length=1)]
     horizon: Instant | None = Field(None, description="No task may end after it.")
     objective: ObjectiveSpec | None = Field(None, description="Default: [unplaced, cost|makespan].")
+    gangs: dict[Ident, GangSpec] = Field(
+        default_factory=dict,
+        description="Gang name -> properties, for names used by tasks' `gang` (revision 2).",
+    )
 
 
 def json_schema() -> dict[str, Any]:

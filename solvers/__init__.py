@@ -1,42 +1,42 @@
-"""Solvers: one formulation per backend, all returning :class:`~taskalloc.solvers.result.Result`.
+"""Solvers: engines behind one seam, all returning :class:`~taskalloc.solvers.result.Result`.
 
-Backends are imported lazily by :func:`solve`, so that importing this package (and starting the
-CLI) never loads OR-Tools, Pyomo or DEAP.
+:data:`ENGINES` is the registry: one line per engine, its name and the module whose ``ENGINE``
+follows :class:`~taskalloc.solvers.engine.Engine`. :func:`solve` resolves ``auto``, checks the
+options (:func:`~taskalloc.solvers.engine.split_options`: an unknown option is an error naming
+the valid ones), runs the structural proofs of infeasibility once (a problem they prove
+infeasible reaches no engine) and hands the engine its :class:`~.engine.Params` and its own
+options; :func:`pareto` does the same for engines that compute fronts.
+
+Engines are imported when first used, so that importing this package (and starting the CLI)
+never loads OR-Tools, Pyomo or DEAP. What two engines share lives beside them: the stage
+driver (:mod:`.stages`), the clock (:mod:`.clock`), warm starts (:mod:`.warm`), the integer
+scaling (:mod:`.scaling`), the flat view and the Lagrangian of assignment-shaped problems
+(:mod:`.flat`, :mod:`.lagrange`), placements (:mod:`.placement`).
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from taskalloc.problems.problem import Problem
+if TYPE_CHECKING:
+    from taskalloc.problems.problem import Problem
 
-from .result import Result
+    from .engine import Engine, FrontEngine, Params
+    from .result import Result
 
-#: solver name -> (module, one-line description)
-SOLVERS: dict[str, tuple[str, str]] = {
-    "greedy": (
-        "taskalloc.solvers.greedy",
-        "priority-then-size list heuristic (placement) / serial schedule generation (scheduling)",
-    ),
-    "cpsat": (
-        "taskalloc.solvers.cpsat",
-        "OR-Tools CP-SAT: exact placement and scheduling, proves optimality or infeasibility",
-    ),
-    "ga": (
-        "taskalloc.solvers.ga",
-        "genetic algorithm on DEAP seeded by the greedy (--generations, --population); "
-        "NSGA-II fronts through taskalloc.solvers.ga.pareto",
-    ),
-    "mip": (
-        "taskalloc.solvers.mip",
-        "MILP in Pyomo, on OR-Tools SCIP/HiGHS/CP-SAT or any Pyomo solver (--backend)",
-    ),
+#: engine name -> the module whose ``ENGINE`` implements it (adding an engine: one line here)
+ENGINES: dict[str, str] = {
+    "cpsat": "taskalloc.solvers.cpsat",
+    "mip": "taskalloc.solvers.mip",
+    "ga": "taskalloc.solvers.ga",
+    "greedy": "taskalloc.solvers.greedy",
 }
 
 
 class SolverUnavailable(Exception):
-    """The named solver does not exist or its backend is not installed."""
+    """The named engine does not exist, its backend is not installed, or it cannot take the
+    problem."""
 
 
 #: ``auto`` hands a problem to CP-SAT up to this many (task, allowed node) pairs. Above it, one
@@ -50,70 +50,145 @@ _LNS_TERMS = frozenset({"unplaced", "cost", "nodes", "moves"})
 
 
 def choose(problem: Problem, solver: str) -> str:
-    """Resolve ``auto`` to a backend name: cpsat, except for huge problems its LNS cannot take
-    (scheduling, or ``balance`` in the objective), which go to the greedy."""
+    """Resolve ``auto`` to an engine name: cpsat, except for huge problems its LNS cannot take
+    (scheduling, or ``balance`` in the objective, above :data:`AUTO_EXACT_PAIRS` pairs) and
+    problems using revision-2 features it does not handle yet (:mod:`.features`), which go to
+    the greedy."""
     if solver != "auto":
         return solver
-    if "cpsat" not in SOLVERS:
-        return "greedy"
+    from .features import unhandled
+
+    if unhandled(problem, "cpsat"):
+        return "greedy"  # revision-2 features only the greedy handles yet
     if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
         return "cpsat"
     pairs = sum(len(t.allowed) for t in problem.tasks)
     return "cpsat" if pairs <= AUTO_EXACT_PAIRS else "greedy"
 
 
-def solve(problem: Problem, solver: str = "greedy", **options: Any) -> Result:
-    """Solve ``problem`` with the named backend (or ``auto``); ``options`` go to its ``solve``."""
-    solver = choose(problem, solver)
-    if solver not in SOLVERS:
-        raise SolverUnavailable(f"unknown solver '{solver}' (available: {', '.join(SOLVERS)})")
-    module = import_module(SOLVERS[solver][0])
-    result: Result = module.solve(problem, **options)
-    return result
-
-
-#: solvers that compute Pareto fronts (``pareto``): name -> (module, function)
-PARETO: dict[str, tuple[str, str]] = {
-    "cpsat": ("taskalloc.solvers.cpsat.pareto", "front"),
-    "ga": ("taskalloc.solvers.ga", "pareto"),
-}
-
-
-def _available(table: dict[str, tuple[str, str]]) -> list[str]:
-    from importlib.util import find_spec
-
-    return [name for name, (module, _) in table.items() if find_spec(module) is not None]
-
-
-def pareto(problem: Problem, solver: str, terms: list[str], **options: Any) -> list[Result]:
-    """The Pareto front of ``terms`` (2 or 3 objective terms): one Result per non-dominated
-    plan. ``cpsat``: the exact front of 2 terms (epsilon-constraint,
-    :mod:`.cpsat.pareto`; ``points=K`` limits it to K points); ``ga``: NSGA-II
-    (:func:`taskalloc.solvers.ga.pareto`, 2 or 3 terms). Other solvers raise SolverUnavailable;
-    terms the problem cannot have raise :class:`~taskalloc.problems.pareto.TermError`."""
-    from taskalloc.problems.pareto import check_terms
-
-    terms = check_terms(problem, terms)
-    if solver == "auto":
-        solver = "cpsat" if len(terms) == 2 else "ga"
-    if solver not in PARETO:
-        known = solver in SOLVERS
-        what = (
-            f"solver '{solver}' computes no Pareto front" if known else f"unknown solver '{solver}'"
+def load_engine(name: str) -> Engine:
+    """The engine registered as ``name``; SolverUnavailable when unknown or not installed."""
+    module_name = ENGINES.get(name)
+    if module_name is None:
+        raise SolverUnavailable(
+            f"unknown engine '{name}' (engines: {', '.join(['auto', *ENGINES])})"
         )
-        raise SolverUnavailable(f"{what} (fronts: {', '.join(_available(PARETO))})")
-    module_name, function = PARETO[solver]
     try:
         module = import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name is None or not module_name.startswith(exc.name):
             raise
-        raise SolverUnavailable(
-            f"unknown solver '{solver}': {module_name} is not installed "
-            f"(available: {', '.join(SOLVERS)})"
-        ) from None
-    results: list[Result] = getattr(module, function)(problem, terms, **options)
-    return results
+        raise SolverUnavailable(f"engine {name}: {module_name} is not installed") from None
+    found: Engine = module.ENGINE
+    return found
+
+
+def structural(problem: Problem, name: str, seed: int) -> Result | None:
+    """INFEASIBLE (no engine runs) when the structural checks prove that no plan exists; the
+    proofs, one line each, are in ``Result.proofs``."""
+    from taskalloc.problems.plan import Status
+    from taskalloc.problems.proofs import prove_infeasible, structural_summary
+
+    from .result import Result
+
+    proofs = prove_infeasible(problem)
+    if not proofs:
+        return None
+    return Result(
+        solver=name,
+        status=Status.INFEASIBLE,
+        assignments=[],
+        seconds=0.0,
+        seed=seed,
+        message=structural_summary(proofs),
+        proofs=[str(d) for d in proofs],
+    )
+
+
+def prepare(
+    problem: Problem, name: str, options: dict[str, Any], *, front: bool = False
+) -> tuple[Engine, Params, Any]:
+    """The engine ``name`` (``auto`` resolved), its checked Params and options (front: its
+    FrontOptions); raises SolverUnavailable or OptionError."""
+    from .engine import OptionError, split_options
+
+    chosen = choose(problem, name)
+    eng = load_engine(chosen)
+    options_type: type[Any] | None = eng.Options
+    if front:
+        options_type = getattr(eng, "FrontOptions", None)
+        if options_type is None:
+            raise SolverUnavailable(
+                f"engine {chosen} computes no Pareto front (fronts: {', '.join(fronts())})"
+            )
+    assert options_type is not None
+    try:
+        params, opts = split_options(chosen, options_type, options)
+    except OptionError as exc:
+        if exc.unknown and name == "auto":
+            exc.engine = f"{chosen} (chosen by auto)"
+            exc.args = (exc.render(),)
+        raise
+    return eng, params, opts
+
+
+def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
+    """Solve ``problem`` with the engine ``solver`` (``auto``: :func:`choose`).
+
+    ``options``: the :class:`~.engine.Params` every engine takes (``time_limit``, ``seed``,
+    ``workers``, ``deterministic``, ``hint``, ``stop``, ``progress``) and the engine's own
+    (``ENGINE.Options``: ``policy`` of the greedy, ``backend`` of the MILP, ...). Raises
+    OptionError for an option the engine does not take, SolverUnavailable for an unknown
+    engine.
+    """
+    eng, params, opts = prepare(problem, solver, options)
+    infeasible = structural(problem, eng.name, params.seed)
+    if infeasible is not None:
+        return infeasible
+    return eng.solve(problem, params, opts)
+
+
+def pareto(problem: Problem, solver: str, terms: list[str], **options: Any) -> list[Result]:
+    """The Pareto front of ``terms`` (2 or 3 objective terms): one Result per non-dominated
+    plan. ``cpsat``: the exact front of 2 terms (epsilon-constraint, :mod:`.cpsat.pareto`;
+    ``points=K`` limits it to K points); ``ga``: NSGA-II (2 or 3 terms); ``auto``: cpsat for 2
+    terms, ga for 3. Other engines raise SolverUnavailable; terms the problem cannot have
+    raise :class:`~taskalloc.problems.pareto.TermError`."""
+    from taskalloc.problems.pareto import check_terms
+
+    terms = check_terms(problem, terms)
+    if solver == "auto":
+        solver = "cpsat" if len(terms) == 2 else "ga"
+    if solver not in ENGINES:
+        raise SolverUnavailable(f"unknown engine '{solver}' (fronts: {', '.join(fronts())})")
+    eng, params, opts = prepare(problem, solver, options, front=True)
+    front_engine: FrontEngine = eng  # type: ignore[assignment]
+    infeasible = structural(problem, eng.name, params.seed)
+    if infeasible is not None:
+        return [infeasible]
+    return front_engine.front(problem, terms, params, opts)
+
+
+def fronts() -> list[str]:
+    """The engines that compute Pareto fronts (imports every engine)."""
+    out = []
+    for name in ENGINES:
+        try:
+            if hasattr(load_engine(name), "front"):
+                out.append(name)
+        except SolverUnavailable:
+            continue
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    # Result is loaded on first use (PEP 562): importing this package stays cheap (the CLI
+    # reads ENGINES at start-up)
+    if name == "Result":
+        from .result import Result
+
+        return Result
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def explain_infeasible(
@@ -130,12 +205,12 @@ def explain_infeasible(
 
 __all__ = [
     "AUTO_EXACT_PAIRS",
-    "PARETO",
-    "SOLVERS",
+    "ENGINES",
     "Result",
     "SolverUnavailable",
     "choose",
     "explain_infeasible",
+    "load_engine",
     "pareto",
     "solve",
 ]

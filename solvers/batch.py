@@ -20,7 +20,7 @@ Executors:
   local Ray started for the run. Ray retries a task whose worker was lost (``max_retries``);
   a task past its time limit plus grace is cancelled (outcome TIMEOUT).
 
-Time limits: each problem gets ``opts.time_limit`` (cpsat: 60 s by default); with a total
+Time limits: each problem gets ``opts.time_limit`` (else its engine's default); with a total
 time limit, a problem starting late gets only what is left, and a problem that would start
 after the total time is up is not run (outcome SKIPPED).
 """
@@ -37,7 +37,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from .run import CPSAT_DEFAULT_LIMIT, EXPLAIN_LIMIT, Outcome, RunResult, SolveOptions
+from taskalloc.problems.files import write_atomic
+
+from .run import EXPLAIN_LIMIT, Outcome, RunResult, SolveOptions, default_time_limit
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -63,10 +65,25 @@ def find_problems(inputs: Sequence[str], exclude: Path | None = None) -> list[tu
 
     A directory contributes every ``*.yaml``, ``*.yml`` and ``*.json`` file under it (sorted,
     hidden files and ``exclude`` skipped); its plans keep the relative sub-directories. A file
-    given by name is taken whatever its suffix. Raises BatchError for a missing input.
+    given by name is taken whatever its suffix. A file given twice (by the same or another
+    name, or also found in a directory given) is solved once, under its first name. Raises
+    BatchError for a missing input.
     """
     found: list[tuple[str, str]] = []
+    seen: set[tuple[int, int]] = set()  # (device, inode) of the files taken
     skip = exclude.resolve() if exclude is not None else None
+
+    def take(file: str, name: str) -> None:
+        try:
+            st = os.stat(file)
+        except OSError:
+            found.append((file, name))  # unreadable: its run says why
+            return
+        key = (st.st_dev, st.st_ino)
+        if key not in seen:
+            seen.add(key)
+            found.append((file, name))
+
     for given in inputs:
         if given == "-":
             found.append(("-", "stdin"))
@@ -80,9 +97,9 @@ def find_problems(inputs: Sequence[str], exclude: Path | None = None) -> list[tu
                 if skip is not None and (f.resolve() == skip or skip in f.resolve().parents):
                     continue
                 if f.is_file() and f.suffix.lower() in SUFFIXES:
-                    found.append((str(f), str(rel.with_suffix(""))))
+                    take(str(f), str(rel.with_suffix("")))
         elif p.exists():
-            found.append((given, p.stem))
+            take(given, p.stem)
         else:
             raise BatchError(f"{given}: no such file or directory")
     return found
@@ -90,7 +107,7 @@ def find_problems(inputs: Sequence[str], exclude: Path | None = None) -> list[tu
 
 def plan_items(found: Sequence[tuple[str, str]], out_dir: Path, fmt: str) -> list[Item]:
     """Name the plan of each problem ``OUT_DIR/<name>.plan.<fmt>``; raises BatchError when two
-    problems would share a plan file (or one file is given twice)."""
+    problems would share a plan file."""
     items: list[Item] = []
     owner: dict[Path, str] = {}
     clashes: list[str] = []
@@ -105,19 +122,6 @@ def plan_items(found: Sequence[tuple[str, str]], out_dir: Path, fmt: str) -> lis
     if clashes:
         raise BatchError("; ".join(clashes[:5]) + " (rename one, or solve them in two batches)")
     return items
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename,
-    so that a reader (or an interrupted batch) never sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # -- what a worker runs ----------------------------------------------------------------------
@@ -168,8 +172,8 @@ def run_spec(spec: Spec) -> RunResult:
 def watch_limit(opts: SolveOptions) -> float | None:
     """The time limit a job is held to (None: unbounded, e.g. greedy without a limit)."""
     limit = opts.time_limit
-    if limit is None and opts.solver in ("auto", "cpsat"):
-        limit = CPSAT_DEFAULT_LIMIT
+    if limit is None:  # auto: as for cpsat, which it chooses for all but huge problems
+        limit = default_time_limit("cpsat" if opts.solver == "auto" else opts.solver)
     if opts.time_cap is not None:
         limit = opts.time_cap if limit is None else min(limit, opts.time_cap)
     return limit
@@ -281,7 +285,16 @@ def _context() -> Any:
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["taskalloc.solvers.batch", "taskalloc.solvers.run"])
+        # what every worker needs (numpy, pydantic, the problem model), loaded once
+        ctx.set_forkserver_preload(
+            [
+                "taskalloc.solvers.batch",
+                "taskalloc.solvers.run",
+                "taskalloc.solvers.result",
+                "taskalloc.problems.problem",
+                "taskalloc.problems.evaluate",
+            ]
+        )
         return ctx
     return mp.get_context("spawn")
 
@@ -396,7 +409,7 @@ class LocalExecutor:
 # -- Ray -------------------------------------------------------------------------------------
 
 RAY_MISSING = (
-    "--executor ray needs Ray, which is not installed: pip install 'taskalloc[ray]' "
+    "option executor='ray' needs Ray, which is not installed: pip install 'taskalloc[ray]' "
     "(the same version on the driver and every node of the cluster)"
 )
 

@@ -70,6 +70,25 @@ predecessor is unplaced is not placed. When a gang member cannot be placed, the 
 already placed are removed, with everything already placed that depends on them transitively
 (and, in turn, those tasks' gang mates).
 
+Revision 2: devices, gangs that start together, services, spread
+----------------------------------------------------------------
+On a node that splits a resource into devices, a replica is a candidate only if its demand there
+is a share of one device or a whole number of devices, and the devices have room: a device with
+the share free, or that many empty devices, at the same time as the node has room (placement),
+or over the whole window [start, end) (scheduling; the devices' usage is kept as step functions
+beside the node's). The node is ranked as above; its devices are then chosen best fit: for a
+share, the fullest device it fits on (so shares pack together and leave whole devices empty),
+for whole devices the empty ones, identical devices in index order.
+
+A gang that starts together is scheduled when all of its members are ready (``after`` between
+members is checked, not waited for): the earliest common start is tried first (the latest
+release and ``after`` end of any member), then each later breakpoint of its members' nodes (at
+most MAX_GANG_STARTS), and at each the members, in order, take nodes where they fit from exactly
+that start; the first start at which all fit is kept. Services go first among the tasks of their
+rank and occupy [0, horizon). A task with ``spread`` ranks every candidate as above and takes
+them in rank order, each only if the remaining replicas can still be spread within
+``max_skew`` (:func:`~taskalloc.problems.proofs.spread_feasible`).
+
 Unplaceable tasks, repair passes and limits
 -------------------------------------------
 Tasks that cannot be placed are left out of the assignments and the greedy goes on with the
@@ -108,13 +127,17 @@ from __future__ import annotations
 
 import heapq
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from taskalloc.problems.entities import DEVICE_RTOL, device_shape, devices_ok
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, Task, effectively_required, topological_order
+from taskalloc.problems.proofs import spread_feasible
 
+from .engine import Params, at_least, choice
 from .result import Result
 
 POLICIES = ("least-loaded", "best-fit", "first-fit")
@@ -133,15 +156,13 @@ def solve(
     seed: int | None = 0,
     time_limit: float | None = None,
     passes: int = DEFAULT_PASSES,
-    **_ignored: Any,
 ) -> Result:
     """Place (or schedule) ``problem`` greedily; see the module docstring.
 
     ``passes`` bounds the number of passes (1: the plain one-pass greedy); a further pass runs
     only while tasks the plan must place are left unplaced and time remains.
     """
-    if policy not in POLICIES:
-        raise ValueError(f"unknown greedy policy {policy!r} (choose from {', '.join(POLICIES)})")
+    choice("policy", policy, POLICIES)
     t0 = time.perf_counter()
     stop_at = None if time_limit is None else t0 + time_limit
     must = effectively_required(problem)
@@ -191,7 +212,21 @@ def solve(
     )
 
 
-_Pick = tuple[int, int | None, int | None, np.ndarray]  # node, start, end, demand (R,)
+#: most candidate common starts tried for a gang that starts together
+MAX_GANG_STARTS = 1000
+
+
+class _Pick(NamedTuple):
+    """One replica's place: node, start and end (None in placement problems), demand (R,) and,
+    on nodes that split resources into devices, the devices it uses (by resource name) and
+    what it takes on each device row (D,)."""
+
+    node: int
+    start: int | None
+    end: int | None
+    demand: np.ndarray
+    devices: dict[str, tuple[int, ...]] | None = None
+    dvec: np.ndarray | None = None
 
 
 class _Greedy:
@@ -258,6 +293,27 @@ class _Greedy:
         self.times[:, 0] = 0.0
         self.usage = np.zeros((self.n_res, n_nodes, self.width))
         self.count = np.ones(n_nodes, dtype=np.int64)
+        # devices (revision 2): one row per (split resource, device index), over nodes; the
+        # rows of resource r are dev_rows[r] = (first row, largest device count of r)
+        self.dev_rows: dict[int, tuple[int, int]] = {}
+        rows = 0
+        for name in problem.split_resources:
+            ri = problem.resource_index[name]
+            kmax = int(problem.device_count[:, ri].max())
+            self.dev_rows[ri] = (rows, kmax)
+            rows += kmax
+        self.n_dev = rows
+        self.dcount = np.ascontiguousarray(problem.device_count.T)  # (R, N)
+        self.dsize = np.ascontiguousarray(problem.device_size.T)  # (R, N)
+        self.dexists = np.zeros((rows, n_nodes), dtype=bool)
+        self.dsz = np.zeros((rows, n_nodes))
+        for ri, (off, kmax) in self.dev_rows.items():
+            for j in range(kmax):
+                self.dexists[off + j] = self.dcount[ri] > j
+                self.dsz[off + j] = self.dsize[ri]
+        self.dload = np.zeros((rows, n_nodes))  # placement: load per device
+        self.dusage = np.zeros((rows, n_nodes, self.width))  # scheduling: usage per device
+        self._devres: dict[int, list[int]] = {}
 
     # -- common helpers ----------------------------------------------------------------------
 
@@ -304,6 +360,116 @@ class _Greedy:
                     cols[ri[r], j] = q
         return cols
 
+    # -- devices (revision 2) -----------------------------------------------------------------
+
+    def task_devres(self, task: Task) -> list[int]:
+        """Split resources (indices) the task demands somewhere: those whose devices matter."""
+        hit = self._devres.get(task.index)
+        if hit is None:
+            hit = [
+                r
+                for r in self.dev_rows
+                if self.dem[task.index, r] > 0
+                or any(dm.get(self.p.resources[r], 0.0) > 0 for dm in task.demand_on.values())
+            ]
+            self._devres[task.index] = hit
+        return hit
+
+    def _device_terms(
+        self, r: int, nodes: np.ndarray, q: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For demand ``q`` of split resource ``r`` over ``nodes``: (relevant, shape ok,
+        single device, devices needed m, take per device)."""
+        k = self.dcount[r, nodes]
+        size = self.dsize[r, nodes]
+        q = np.broadcast_to(q, nodes.shape)
+        relevant = (k > 0) & (q > 0)
+        single = q <= size * (1 + DEVICE_RTOL) + 1e-12
+        m = np.where(single, 1.0, np.round(q / np.where(size > 0, size, 1.0)))
+        take = np.where(single, q, size)
+        return relevant, devices_ok(q, size, k), single, m, take
+
+    def shape_ok(self, task: Task, nodes: np.ndarray, d: np.ndarray) -> np.ndarray | None:
+        """Where the devices of each node can serve one replica (a share of one device or a
+        whole number of them); None when no device matters for the task."""
+        devres = self.task_devres(task)
+        if not devres:
+            return None
+        ok = np.ones(len(nodes), dtype=bool)
+        for r in devres:
+            relevant, shape, _, _, _ = self._device_terms(r, nodes, d[r])
+            ok &= ~relevant | shape
+        return ok
+
+    def devices_free_now(self, task: Task, nodes: np.ndarray, d: np.ndarray) -> np.ndarray | None:
+        """Placement: where the devices of each node can take one replica now (shape and
+        room); None when no device matters for the task."""
+        devres = self.task_devres(task)
+        if not devres:
+            return None
+        ok = np.ones(len(nodes), dtype=bool)
+        for r in devres:
+            relevant, shape, single, m, take = self._device_terms(r, nodes, d[r])
+            off, kmax = self.dev_rows[r]
+            loads = self.dload[off : off + kmax][:, nodes]
+            exists = self.dexists[off : off + kmax][:, nodes]
+            size = self.dsize[r, nodes]
+            one = ((loads + take <= size + CAP_TOL) & exists).any(axis=0)
+            many = ((loads <= CAP_TOL) & exists).sum(axis=0) >= m
+            ok &= ~relevant | (shape & np.where(single, one, many))
+        return ok
+
+    def choose_devices(
+        self, task: Task, n: int, d: np.ndarray, window: tuple[int, int] | None = None
+    ) -> tuple[dict[str, tuple[int, ...]] | None, np.ndarray | None]:
+        """The devices one replica uses on node ``n`` (best fit: the fullest device it fits
+        on, identical devices in index order), and its take per device row. ``window``: the
+        replica's [start, end) in a scheduling problem."""
+        devres = self.task_devres(task)
+        if not devres or not self.dexists[:, n].any():
+            return None, None
+        chosen: dict[str, tuple[int, ...]] = {}
+        dvec = np.zeros(self.n_dev)
+        for r in devres:
+            k = int(self.dcount[r, n])
+            q = float(d[r])
+            if k == 0 or q <= 0:
+                continue
+            size = float(self.dsize[r, n])
+            shape = device_shape(q, size, k)
+            assert shape is not None  # candidates are filtered by shape_ok
+            m, take = shape
+            off = self.dev_rows[r][0]
+            loads = self._device_loads(off, k, n, window)
+            if m == 1:
+                cand = np.flatnonzero(loads + take <= size + CAP_TOL)
+                picked = [int(cand[int(np.argmax(loads[cand]))])]
+            else:
+                picked = [int(j) for j in np.flatnonzero(loads <= CAP_TOL)[:m]]
+            assert len(picked) == m
+            chosen[self.p.resources[r]] = tuple(picked)
+            dvec[[off + j for j in picked]] = take
+        return (chosen or None), (dvec if chosen else None)
+
+    def _device_loads(self, off: int, k: int, n: int, window: tuple[int, int] | None) -> np.ndarray:
+        if window is None:
+            return self.dload[off : off + k, n]
+        s, e = window
+        if e <= s:  # a zero-length run occupies nothing
+            return np.zeros(k)
+        c = int(self.count[n])
+        row = self.times[n, :c]
+        i = int(np.searchsorted(row, float(s), side="right")) - 1
+        j = int(np.searchsorted(row, float(e), side="left"))
+        return self.dusage[off : off + k, n, i : max(j, i + 1)].max(axis=1)
+
+    def fits_empty(self, task: Task, al: np.ndarray) -> np.ndarray:
+        """Where one replica fits an empty node of ``al``: capacity and device shape."""
+        d = self.demand(task, al)
+        ok = (d <= self.capx[:, al]).all(axis=0)
+        shape = self.shape_ok(task, al, d)
+        return np.asarray(ok if shape is None else ok & shape, dtype=bool)
+
     def blocked(self, task: Task, al: np.ndarray) -> np.ndarray | None:
         """Positions in ``al`` of nodes running a task separated from ``task``."""
         if not task.separate:
@@ -340,6 +506,12 @@ class _Greedy:
         index. Infeasible candidates have an infinite ``primary`` or ``score``. None if fewer
         than ``k`` are feasible."""
         first = score if primary is None else primary
+        if task.spread is not None and k > 1:  # rank every candidate, then spread them
+            feasible = int(np.count_nonzero(first < _INF))
+            if feasible < k:
+                return None
+            ranked = self.pick(score, feasible, nodes, _no_spread(task), primary)
+            return None if ranked is None else self.spread_select(task, nodes, ranked, k)
         keys: list[np.ndarray] = []
         if k == 1:
             j = int(first.argmin())
@@ -370,32 +542,69 @@ class _Greedy:
         keys.insert(0, nodes[cand])
         return cand[np.lexsort(keys)[:k]]
 
+    def spread_select(
+        self, task: Task, nodes: np.ndarray, ranked: np.ndarray, k: int
+    ) -> np.ndarray | None:
+        """The first ``k`` of the ``ranked`` positions (in ``nodes``) whose label values keep
+        the task's spread within max_skew: each in turn, the best one after which the rest can
+        still be spread (:func:`~taskalloc.problems.proofs.spread_feasible`)."""
+        sp = task.spread
+        if sp is None or k <= 1:
+            return ranked[:k]
+        value = [sp.value_of[int(nodes[j])] for j in ranked]
+        counts = [0] * len(sp.values)
+        room = [0] * len(sp.values)
+        for v in value:
+            room[v] += 1
+        taken: list[int] = []
+        left = list(range(len(ranked)))
+        while len(taken) < k:
+            for i in left:
+                v = value[i]
+                counts[v] += 1
+                room[v] -= 1
+                if spread_feasible(counts, room, k - len(taken) - 1, sp.max_skew):
+                    taken.append(i)
+                    left.remove(i)
+                    break
+                counts[v] -= 1
+                room[v] += 1
+            else:
+                return None
+        return ranked[taken]
+
     def commit(self, t: int, picks: list[_Pick]) -> None:
-        for n, s, e, d in picks:
+        for n, s, e, d, _, dv in picks:
             if s is None:
                 self.load[:, n] += d
+                if dv is not None:
+                    self.dload[:, n] += dv
             elif e is not None and e > s:
-                self.add_interval(n, s, e, d)
+                self.add_interval(n, s, e, d, dv)
             self.n_on[n] += 1
             self.open_cost[n] = 0.0
         self.reps[t] = picks
-        self.task_nodes[t] = [n for n, _, _, _ in picks]
-        self.task_end[t] = max((e or 0 for _, _, e, _ in picks), default=0)
+        self.task_nodes[t] = [pick.node for pick in picks]
+        self.task_end[t] = max((pick.end or 0 for pick in picks), default=0)
         self.placed[t] = True
 
     def uncommit(self, t: int) -> None:
-        for n, s, e, d in self.reps[t]:
+        for n, s, e, d, _, dv in self.reps[t]:
             if s is None:
                 self.load[:, n] -= d
+                if dv is not None:
+                    self.dload[:, n] -= dv
             elif e is not None and e > s:
-                self.remove_interval(n, s, e, d)
+                self.remove_interval(n, s, e, d, dv)
             self.n_on[n] -= 1
             if self.n_on[n] == 0:  # an empty node: no rounding drift left behind
                 self.open_cost[n] = self.node_cost[n]
                 self.load[:, n] = 0.0
+                self.dload[:, n] = 0.0
                 if s is not None:
                     self.times[n, 1:] = _INF
                     self.usage[:, n, :] = 0.0
+                    self.dusage[:, n, :] = 0.0
                     self.count[n] = 1
         self.reps[t] = []
         self.task_nodes[t] = []
@@ -444,7 +653,7 @@ class _Greedy:
             task = self.p.tasks[t]
             if task.separate:
                 al = self.allowed(task)
-                fit = al[(self.demand(task, al) <= self.capx[:, al]).all(axis=0)].tolist()
+                fit = al[self.fits_empty(task, al)].tolist()
                 for o in task.separate:
                     avoid.setdefault(o, set()).update(fit)
 
@@ -459,7 +668,7 @@ class _Greedy:
                 continue
             task = self.p.tasks[t]
             al = self.allowed(task)
-            ok = (self.demand(task, al) <= self.capx[:, al]).all(axis=0)
+            ok = self.fits_empty(task, al)
             if self.p.scheduling:
                 ok &= es[t] + self.durations(task, al) <= self.limit(task)
             if int(np.count_nonzero(ok)) >= task.replicas:
@@ -478,7 +687,7 @@ class _Greedy:
             for q in task.after:
                 if q not in shortest:
                     al = self.allowed(p.tasks[q])
-                    fit = (self.demand(p.tasks[q], al) <= self.capx[:, al]).all(axis=0)
+                    fit = self.fits_empty(p.tasks[q], al)
                     dur = self.durations(p.tasks[q], al)[fit]
                     shortest[q] = float(dur.min()) if len(dur) else _INF
                 start = max(start, es[q] + shortest[q])
@@ -507,8 +716,10 @@ class _Greedy:
         out = []
         ids = [n.id for n in self.p.nodes]
         for task in self.p.tasks:
-            for r, (n, s, e, _) in enumerate(self.reps[task.index]):
-                out.append(Assignment(task.id, r, ids[n], s, e))
+            for r, pick in enumerate(self.reps[task.index]):
+                out.append(
+                    Assignment(task.id, r, ids[pick.node], pick.start, pick.end, pick.devices)
+                )
         return out
 
     # -- placement ---------------------------------------------------------------------------
@@ -572,6 +783,9 @@ class _Greedy:
         blocked = self.blocked(task, al)
         if blocked is not None:
             ok[blocked] = False
+        room = self.devices_free_now(task, al, d)
+        if room is not None:
+            ok &= room
         ok = self.avoided(t, al, ok, k)
         stay = None
         if self.sticky and task.current:
@@ -582,9 +796,10 @@ class _Greedy:
             pos = np.flatnonzero(ok)
             if stay is not None:  # current nodes first, then the others in index order
                 pos = np.concatenate([pos[stay[pos]], pos[~stay[pos]]])
-            pos = pos[:k]
-            if len(pos) < k:
+            spread = self.spread_select(task, al, pos, k)
+            if spread is None or len(spread) < k:
                 return None
+            pos = spread
         else:
             util = (new * (self.invcap if full else self.invcap[:, al])).max(axis=0)
             if self.policy == "best-fit":
@@ -597,7 +812,12 @@ class _Greedy:
                 return None
             pos = found
         wide = d.shape[1] > 1
-        return [(int(al[j]), None, None, d[:, j] if wide else d[:, 0]) for j in pos]
+        picks = []
+        for j in pos:
+            n, dem = int(al[j]), d[:, j] if wide else d[:, 0]
+            devices, dvec = self.choose_devices(task, n, dem)
+            picks.append(_Pick(n, None, None, dem, devices, dvec))
+        return picks
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -606,6 +826,8 @@ class _Greedy:
 
     def durations(self, task: Task, al: np.ndarray) -> np.ndarray:
         """Duration of one replica on each node of ``al`` (same as ``task.duration_at``)."""
+        if task.span is not None:  # a service: the whole horizon
+            return np.full(len(al), float(task.span))
         if task.duration is None:
             dur = np.zeros(len(al))
         else:
@@ -619,16 +841,25 @@ class _Greedy:
     def run_scheduling(self) -> None:
         p = self.p
         n_tasks = len(p.tasks)
-        indeg = [len(t.after) for t in p.tasks]
+        together = p.same_start
+        # `after` edges inside a gang that starts together are checked when the gang is
+        # scheduled (all members at once), not waited for
+        inner = [
+            {q for q in t.after if t.gang in together and p.tasks[q].gang == t.gang}
+            for t in p.tasks
+        ]
+        indeg = [len(t.after) - len(inner[t.index]) for t in p.tasks]
         processed = [False] * n_tasks
         gang_open: set[str] = set()
+        waiting: dict[str, list[int]] = {}  # gang that starts together -> members ready
         nominal = [self.nominal_duration(t) for t in p.tasks]
 
-        def key(t: int) -> tuple[bool, int, bool, float, int, int]:
+        def key(t: int) -> tuple[bool, int, bool, bool, float, int, int]:
             task = p.tasks[t]
             return (
                 t not in self.must,
                 -self.boost.get(t, 0),
+                not task.service,  # services hold their nodes for the whole plan: first
                 task.gang not in gang_open,
                 -task.priority,
                 -nominal[t],
@@ -637,53 +868,202 @@ class _Greedy:
 
         heap = [(key(t), t) for t in range(n_tasks) if indeg[t] == 0]
         heapq.heapify(heap)
-        while heap:
-            _, t = heapq.heappop(heap)
-            if processed[t]:
-                continue  # a stale entry (re-pushed when its gang opened)
-            if self.out_of_time():
-                break
-            processed[t] = True
-            task = p.tasks[t]
-            gang = task.gang
-            blocked = gang is not None and self.gang_failed.get(gang)
-            if blocked or not all(self.placed[q] for q in task.after):
-                picks = None  # its gang failed, or a task it comes after is unplaced
-            else:
-                est = max([task.release or 0, *(self.task_end[q] for q in task.after)])
-                picks = self.choose_slot(t, est)
-                if picks is None:
-                    self.failed.append(t)
-            if picks is not None:
-                self.commit(t, picks)
-                if gang is not None and gang not in gang_open:
-                    gang_open.add(gang)
-                    for m in p.gangs[gang]:  # re-rank its ready members
-                        if indeg[m] == 0 and not processed[m]:
-                            heapq.heappush(heap, (key(m), m))
-            elif gang is not None and not self.gang_failed.get(gang):
-                self.fail_gang(gang)
+
+        def release(t: int) -> None:
             for s in self.succ[t]:
+                if t in inner[s]:
+                    continue
                 indeg[s] -= 1
                 if indeg[s] == 0:
                     heapq.heappush(heap, (key(s), s))
+
+        while True:
+            while heap:
+                _, t = heapq.heappop(heap)
+                if processed[t]:
+                    continue  # a stale entry (re-pushed when its gang opened)
+                if self.out_of_time():
+                    break
+                processed[t] = True
+                task = p.tasks[t]
+                gang = task.gang
+                if gang is not None and gang in together:
+                    ready = waiting.setdefault(gang, [])
+                    ready.append(t)
+                    if len(ready) == len(p.gangs[gang]):
+                        del waiting[gang]
+                        self.schedule_together(gang, sorted(ready, key=key))
+                        for m in ready:
+                            release(m)
+                    continue
+                blocked = gang is not None and self.gang_failed.get(gang)
+                if blocked or not all(self.placed[q] for q in task.after):
+                    picks = None  # its gang failed, or a task it comes after is unplaced
+                else:
+                    est = max([task.release or 0, *(self.task_end[q] for q in task.after)])
+                    picks = self.choose_slot(t, est)
+                    if picks is None:
+                        self.failed.append(t)
+                if picks is not None:
+                    self.commit(t, picks)
+                    if gang is not None and gang not in gang_open:
+                        gang_open.add(gang)
+                        for m in p.gangs[gang]:  # re-rank its ready members
+                            if indeg[m] == 0 and not processed[m]:
+                                heapq.heappush(heap, (key(m), m))
+                elif gang is not None and not self.gang_failed.get(gang):
+                    self.fail_gang(gang)
+                release(t)
+            if self.stopped or not waiting:
+                break
+            # a gang that starts together whose members wait for each other through `after`
+            # (a member after a task that comes after another member): it cannot be placed
+            gang, ready = next(iter(waiting.items()))
+            del waiting[gang]
+            if not self.gang_failed.get(gang):
+                self.fail_gang(gang)
+            for m in ready:
+                release(m)
         if self.stopped:  # no gang may stay partly placed
             for gang, members in p.gangs.items():
                 placed = [self.placed[m] for m in members]
                 if any(placed) and not all(placed) and not self.gang_failed.get(gang):
                     self.fail_gang(gang)
 
-    def choose_slot(self, t: int, est: int) -> list[_Pick] | None:
+    def schedule_together(self, gang: str, members: list[int]) -> None:
+        """Place every member of a gang that starts together at one common start, the earliest
+        found: from the gang's earliest start (release and ``after`` ends of every member), the
+        start jumps to the latest instant at which some member can first run on enough nodes on
+        its own; there every member, in turn, takes its nodes (each sees those taken before it).
+        If they do not all fit together, the next breakpoint of their nodes' usage is tried (at
+        most MAX_GANG_STARTS starts in all)."""
+        p = self.p
+        if self.gang_failed.get(gang) or not all(
+            self.placed[q] for m in members for q in p.tasks[m].after if p.tasks[q].gang != gang
+        ):
+            self.fail_gang(gang)
+            return
+        start = max(
+            [p.tasks[m].release or 0 for m in members]
+            + [
+                self.task_end[q]
+                for m in members
+                for q in p.tasks[m].after
+                if p.tasks[q].gang != gang
+            ]
+        )
+        order = self.inner_order(members)
+        nodes = np.unique(np.concatenate([self.allowed(p.tasks[m]) for m in members]))
+        last: int | None = order[0]
+        for _ in range(MAX_GANG_STARTS):
+            soonest = max(self.soonest_start(m, start) for m in order)
+            if soonest == _INF:
+                break
+            if soonest > start:  # some member cannot start before: jump there
+                start = int(soonest)
+                continue
+            placed: list[int] = []
+            for m in order:
+                picks = self.choose_at(m, start)
+                if picks is None:
+                    last = m
+                    break
+                self.commit(m, picks)
+                placed.append(m)
+            else:
+                return
+            for m in placed:
+                self.uncommit(m)
+            w = int(self.count[nodes].max())
+            later = self.times[nodes, :w]
+            later = later[later > start]
+            if not len(later) or later.min() == _INF:
+                break
+            start = int(later.min())
+        if last is not None:
+            self.failed.append(last)
+        self.fail_gang(gang)
+
+    def soonest_start(self, t: int, est: int) -> float:
+        """The earliest start >= est at which task ``t`` alone could run on enough nodes (the
+        k-th smallest earliest start of a replica, for k replicas); inf if none."""
+        found = self.window_candidates(t, est)
+        if found is None:
+            return _INF
+        k, _, _, dur, at = found
+        at = np.where(at + dur <= self.limit(self.p.tasks[t]), at, _INF)
+        return float(np.partition(at, k - 1)[k - 1])
+
+    def inner_order(self, members: list[int]) -> list[int]:
+        """Members in the given order, each after the members it comes ``after``."""
+        inside = set(members)
+        out: list[int] = []
+        seen: set[int] = set()
+
+        def visit(m: int) -> None:
+            if m in seen:
+                return
+            seen.add(m)
+            for q in self.p.tasks[m].after:
+                if q in inside:
+                    visit(q)
+            out.append(m)
+
+        for m in members:
+            visit(m)
+        return out
+
+    def choose_at(self, t: int, start: int) -> list[_Pick] | None:
+        """Nodes for every replica of task ``t`` starting exactly at ``start`` (a gang that
+        starts together), ranked as :meth:`choose_slot` ranks equal ends; None if too few."""
         p = self.p
         task = p.tasks[t]
+        if any(
+            self.placed[q] and self.task_end[q] > start
+            for q in task.after
+            if p.tasks[q].gang == task.gang
+        ):
+            return None  # a member it comes after ends later
+        found = self.window_candidates(t, start)
+        if found is None:
+            return None
+        k, nodes, d, dur, at = found
+        end = np.where(at == start, at + dur, _INF)
+        if self.avoid:
+            end[~self.avoided(t, nodes, end < _INF, k)] = _INF
+        if int(np.count_nonzero(end < _INF)) < k:
+            return None
+        first = np.full(len(nodes), float(start))
+        if self.policy == "first-fit":
+            score = nodes.astype(float)
+        else:
+            score = self.peak_utilisation(nodes, d, first, end)
+            if self.policy == "best-fit":
+                score = -score
+        score = np.where(end < _INF, score, _INF)
+        chosen = self.pick(score, k, nodes, task, primary=end)
+        if chosen is None:
+            return None
+        return self.slot_picks(task, nodes, d, first, end, chosen)
+
+    def window_candidates(
+        self, t: int, est: int
+    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(replicas, candidate nodes, their demand columns, durations, earliest starts >= est)
+        for task ``t``: allowed nodes where a replica fits an empty node (capacity and device
+        shape), can end by its deadline and the horizon from ``est``, and runs no task it is
+        kept apart from; None if fewer than its replicas."""
+        task = self.p.tasks[t]
         k = task.replicas
         al = self.allowed(task)
         if len(al) < k:
             return None
         d = self.demand(task, al)
         dur = self.durations(task, al)
-        limit = self.limit(task)
-        ok = (d <= self.capx[:, al]).all(axis=0) & (est + dur <= limit)
+        ok = (d <= self.capx[:, al]).all(axis=0) & (est + dur <= self.limit(task))
+        shape = self.shape_ok(task, al, d)
+        if shape is not None:
+            ok &= shape
         blocked = self.blocked(task, al)
         if blocked is not None:
             ok[blocked] = False
@@ -694,13 +1074,25 @@ class _Greedy:
         if d.shape[1] > 1:
             d = d[:, cpos]
         dur = dur[cpos]
-        start = self.earliest_starts(nodes, d, dur, float(est))
+        return k, nodes, d, dur, self.earliest_starts(nodes, d, dur, float(est), task)
+
+    def choose_slot(self, t: int, est: int) -> list[_Pick] | None:
+        task = self.p.tasks[t]
+        found = self.window_candidates(t, est)
+        if found is None:
+            return None
+        k, nodes, d, dur, start = found
         end = start + dur
-        end[end > limit] = _INF
+        end[end > self.limit(task)] = _INF
         if self.avoid:
             end[~self.avoided(t, nodes, end < _INF, k)] = _INF
-        # only the candidates that can be among the k earliest ends are ranked further
-        if k == 1:
+        # only the candidates that can be among the k earliest ends are ranked further (all of
+        # them when the replicas must be spread over a label)
+        if task.spread is not None and k > 1:
+            if int(np.count_nonzero(end < _INF)) < k:
+                return None
+            cand = np.flatnonzero(end < _INF)
+        elif k == 1:
             m = end.min()
             if m == _INF:
                 return None
@@ -720,19 +1112,41 @@ class _Greedy:
                 score = -score
         else:
             score = np.zeros(1)
-        found = self.pick(score, k, nodes, task, primary=end)
-        if found is None:
+        chosen = self.pick(score, k, nodes, task, primary=end)
+        if chosen is None:
             return None
+        return self.slot_picks(task, nodes, d, start, end, chosen)
+
+    def slot_picks(
+        self,
+        task: Task,
+        nodes: np.ndarray,
+        d: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        found: np.ndarray,
+    ) -> list[_Pick]:
+        """The picks at positions ``found``, with their devices over their windows."""
         wide = d.shape[1] > 1
-        return [
-            (int(nodes[j]), int(start[j]), int(end[j]), d[:, j] if wide else d[:, 0]) for j in found
-        ]
+        picks = []
+        for j in found:
+            n, s, e = int(nodes[j]), int(start[j]), int(end[j])
+            dem = d[:, j] if wide else d[:, 0]
+            devices, dvec = self.choose_devices(task, n, dem, (s, e))
+            picks.append(_Pick(n, s, e, dem, devices, dvec))
+        return picks
 
     def earliest_starts(
-        self, nodes: np.ndarray, d: np.ndarray, dur: np.ndarray, est: float
+        self,
+        nodes: np.ndarray,
+        d: np.ndarray,
+        dur: np.ndarray,
+        est: float,
+        task: Task | None = None,
     ) -> np.ndarray:
         """Earliest start >= est on each node such that the demand (columns ``d``) fits over
-        the whole duration; inf if never. Zero durations start at ``est``."""
+        the whole duration, and (``task`` given) its devices too; inf if never. Zero durations
+        start at ``est``."""
         start = np.full(len(nodes), est)
         busy = np.flatnonzero((dur > 0) & (self.count[nodes] > 1))
         if not len(busy):
@@ -742,6 +1156,10 @@ class _Greedy:
         times = self.times[sub, :w]
         cols = d if d.shape[1] == 1 else d[:, busy]
         good = (self.usage[:, sub, :w] + cols[:, :, None] <= self.capx[:, sub, None]).all(axis=0)
+        devres = self.task_devres(task) if task is not None else []
+        if devres:
+            start[busy] = self._earliest_with_devices(sub, cols, dur[busy], est, good, devres)
+            return start
         # a run of good segments that starts at segment i lasts until the next bad one starts
         bad_start = np.where(good, _INF, times)
         next_bad = np.minimum.accumulate(bad_start[:, ::-1], axis=1)[:, ::-1]
@@ -751,6 +1169,40 @@ class _Greedy:
         fits = run_start & (cand + dur[busy][:, None] <= next_bad)
         start[busy] = np.where(fits, cand, _INF).min(axis=1)
         return start
+
+    def _earliest_with_devices(
+        self,
+        sub: np.ndarray,
+        cols: np.ndarray,
+        dur: np.ndarray,
+        est: float,
+        good: np.ndarray,
+        devres: list[int],
+    ) -> np.ndarray:
+        """:meth:`earliest_starts` on busy nodes ``sub`` when devices matter: a start in
+        segment i is good when the node's resources fit from there for ``dur`` and, for each
+        split resource, enough devices (one for a share, ``m`` empty ones for ``m`` whole
+        devices) have room over the same window."""
+        w = good.shape[1]
+        times = self.times[sub, :w]
+        seg_end = np.empty_like(times)
+        seg_end[:, :-1] = times[:, 1:]
+        seg_end[:, -1] = _INF
+        cand = np.maximum(times, est)
+        ends = cand + dur[:, None]
+        ok = good & (_next_bad(good, times) >= ends) & (seg_end > cand)
+        for r in devres:
+            q = cols[r] if cols.shape[1] > 1 else np.full(len(sub), cols[r, 0])
+            relevant, _, _, m, take = self._device_terms(r, sub, q)
+            off, kmax = self.dev_rows[r]
+            size = self.dsize[r, sub]
+            usage = self.dusage[off : off + kmax][:, sub, :w]  # (K, B, W)
+            exists = self.dexists[off : off + kmax][:, sub][:, :, None]
+            dgood = (usage + take[None, :, None] <= size[None, :, None] + CAP_TOL) & exists
+            room = dgood & (_next_bad(dgood, times[None]) >= ends[None])
+            enough = room.sum(axis=0) >= m[:, None]
+            ok &= ~relevant[:, None] | enough
+        return np.where(ok, cand, _INF).min(axis=1)
 
     def peak_utilisation(
         self, nodes: np.ndarray, d: np.ndarray, start: np.ndarray, end: np.ndarray
@@ -774,7 +1226,9 @@ class _Greedy:
         times[:, :w] = self.times
         usage = np.zeros((self.n_res, n_nodes, 2 * w))
         usage[:, :, :w] = self.usage
-        self.times, self.usage, self.width = times, usage, 2 * w
+        dusage = np.zeros((self.n_dev, n_nodes, 2 * w))
+        dusage[:, :, :w] = self.dusage
+        self.times, self.usage, self.dusage, self.width = times, usage, dusage, 2 * w
 
     def breakpoint(self, n: int, x: float) -> int:
         """Index of the breakpoint at ``x`` in node ``n``'s profile, splitting a segment."""
@@ -784,20 +1238,29 @@ class _Greedy:
             return i
         if c == self.width:
             self.grow()
-        times, usage = self.times, self.usage
+        times, usage, dusage = self.times, self.usage, self.dusage
         times[n, i + 2 : c + 1] = times[n, i + 1 : c]
         usage[:, n, i + 2 : c + 1] = usage[:, n, i + 1 : c]
         times[n, i + 1] = x
         usage[:, n, i + 1] = usage[:, n, i]
+        if self.n_dev:
+            dusage[:, n, i + 2 : c + 1] = dusage[:, n, i + 1 : c]
+            dusage[:, n, i + 1] = dusage[:, n, i]
         self.count[n] = c + 1
         return i + 1
 
-    def add_interval(self, n: int, s: int, e: int, d: np.ndarray) -> None:
+    def add_interval(
+        self, n: int, s: int, e: int, d: np.ndarray, dv: np.ndarray | None = None
+    ) -> None:
         i = self.breakpoint(n, float(s))
         j = self.breakpoint(n, float(e))
         self.usage[:, n, i:j] += d[:, None]
+        if dv is not None:
+            self.dusage[:, n, i:j] += dv[:, None]
 
-    def remove_interval(self, n: int, s: int, e: int, d: np.ndarray) -> None:
+    def remove_interval(
+        self, n: int, s: int, e: int, d: np.ndarray, dv: np.ndarray | None = None
+    ) -> None:
         c = int(self.count[n])
         row = self.times[n, :c]
         i = int(np.searchsorted(row, float(s)))
@@ -805,3 +1268,58 @@ class _Greedy:
         seg = self.usage[:, n, i:j]
         seg -= d[:, None]
         seg[np.abs(seg) < 1e-12] = 0.0
+        if dv is not None:
+            dseg = self.dusage[:, n, i:j]
+            dseg -= dv[:, None]
+            dseg[np.abs(dseg) < 1e-12] = 0.0
+
+
+def _no_spread(task: Task) -> Task:
+    """The task as :meth:`_Greedy.pick` ranks it before spreading (no spread of its own)."""
+    from dataclasses import replace
+
+    return replace(task, spread=None)
+
+
+def _next_bad(good: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per segment (last axis), the earliest start time of a bad segment at or after it."""
+    bad_start = np.where(good, _INF, times)
+    return np.minimum.accumulate(bad_start[..., ::-1], axis=-1)[..., ::-1]
+
+
+# -- the engine seam ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GreedyOptions:
+    """The greedy engine's own options: the node ``policy`` (one of :data:`POLICIES`) and at
+    most ``passes`` passes (1: the plain one-pass greedy)."""
+
+    policy: str = "least-loaded"
+    passes: int = DEFAULT_PASSES
+
+    def __post_init__(self) -> None:
+        choice("policy", self.policy, POLICIES)
+        at_least("passes", self.passes, 1)
+
+
+class GreedyEngine:
+    name = "greedy"
+    description = (
+        "priority-then-size list heuristic (placement) / serial schedule generation "
+        "(scheduling); deterministic, ignores hint, workers and stop"
+    )
+    default_time_limit: float | None = None
+    Options = GreedyOptions
+
+    def solve(self, problem: Problem, params: Params, options: GreedyOptions) -> Result:
+        return solve(
+            problem,
+            policy=options.policy,
+            passes=options.passes,
+            seed=params.seed,
+            time_limit=params.limit(None),
+        )
+
+
+ENGINE = GreedyEngine()

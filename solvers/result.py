@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from taskalloc.problems.plan import Assignment, Status
 
 if TYPE_CHECKING:
+    from taskalloc.problems.evaluate import Evaluation
+    from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
 
 
@@ -35,10 +37,57 @@ class Result:
     trajectory: list[tuple[float, float, float | None]] = field(default_factory=list)
     # per-generation log of evolutionary solvers: generation, seconds, best, mean, feasible
     generations: list[dict[str, Any]] | None = None
+    # INFEASIBLE by the structural checks (no engine ran): each proof, located, one line each
+    proofs: list[str] = field(default_factory=list)
 
     @property
     def has_plan(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    def to_plan(self, problem: Problem, *, path: str | None = None) -> Plan:
+        """The plan file of this result, every metric recomputed by the evaluator
+        (:func:`checked_plan`)."""
+        plan, _ = checked_plan(problem, self, path=path)
+        return plan
+
+
+def checked_plan(
+    problem: Problem,
+    result: Result,
+    *,
+    path: str | None = None,
+    infeasibility: list[str] | None = None,
+) -> tuple[Plan, Evaluation]:
+    """The plan of a Result and its evaluation: the one step from what an engine found to
+    the plan file, for every caller (one problem, a batch, each plan of a Pareto front).
+
+    Objective, bound check, utilisation and reasons are recomputed by the evaluator;
+    ``infeasibility`` (default: the structural proofs) lists why no plan exists; ``path`` is
+    recorded as ``problem.path``. Raises RuntimeError when a result that promises a plan
+    (optimal, feasible) breaks a constraint: an engine's bug, never written as a plan.
+    """
+    from taskalloc.problems.evaluate import make_plan
+    from taskalloc.problems.plan import SolverInfo
+
+    info = SolverInfo(
+        name=result.solver,
+        status=result.status,
+        bound=result.bound,
+        seconds=result.seconds,
+        seed=result.seed,
+        message=result.message,
+        options=dict(result.options),
+        trajectory=list(result.trajectory),
+        generations=result.generations,
+    )
+    reasons = result.proofs if infeasibility is None else infeasibility
+    plan, ev = make_plan(problem, result.assignments, info, path=path, infeasibility=reasons)
+    if result.has_plan and not ev.feasible:
+        raise RuntimeError(
+            f"solver {result.solver} returned an infeasible plan as {result.status}: "
+            + "; ".join(v.message for v in ev.violations[:5])
+        )
+    return plan, ev
 
 
 class Results:
@@ -97,13 +146,3 @@ class Results:
             options=dict(self.options),
             **kw,
         )
-
-    def structural(self, problem: Problem) -> Result | None:
-        """INFEASIBLE when the structural pre-checks prove that no plan exists, else None."""
-        from taskalloc.problems.problem import prove_infeasible
-
-        proofs = prove_infeasible(problem)
-        if not proofs:
-            return None
-        more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
-        return self(Status.INFEASIBLE, [], f"structural proof: {proofs[0].message}{more}")

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from taskalloc.problems.plan import Assignment, Plan
     from taskalloc.problems.problem import Problem
 
-#: default time limit (seconds) of the exact engine when none is given
-CPSAT_DEFAULT_LIMIT = 60.0
+    from .clock import Progress
+    from .engine import Ignored
+
 #: seconds spent looking for small conflicting task sets after CP-SAT proves infeasibility
 EXPLAIN_LIMIT = 10.0
 
@@ -46,28 +47,66 @@ class Outcome(StrEnum):
 
 @dataclass
 class SolveOptions:
-    """The options of ``taskalloc solve`` that shape one solver run (picklable)."""
+    """The options of ``taskalloc solve`` that shape one engine run (picklable).
+
+    ``options`` holds engine options by name (``policy``, ``backend``, ``gap``,
+    ``generations``, ...), only those the user gave: the engine that runs gets the ones it
+    takes, and the others are reported as ignored (:class:`~.engine.Ignored`).
+    """
 
     solver: str = "auto"
     seed: int = 0
-    time_limit: float | None = None
+    time_limit: float | None = None  # None: the engine's default
     workers: int = 2
     deterministic: bool = False
-    policy: str = "least-loaded"
-    backend: str | None = None
-    gap: float | None = None
     hint: list[Assignment] | None = None
-    generations: int | None = None  # ga
-    population: int | None = None  # ga
+    options: dict[str, Any] = field(default_factory=dict)
     time_cap: float | None = None  # at most this many seconds whatever the limit (batch time)
 
-    def effective_time_limit(self, backend: str) -> float | None:
+    def effective_time_limit(self, engine: str) -> float | None:
+        """The limit ``engine`` gets: the one given, else its default, cut to ``time_cap``."""
         limit = self.time_limit
-        if backend == "cpsat" and limit is None:
-            limit = CPSAT_DEFAULT_LIMIT
+        if limit is None:
+            limit = default_time_limit(engine)
         if self.time_cap is not None:
             limit = self.time_cap if limit is None else min(limit, self.time_cap)
         return limit
+
+
+def default_time_limit(engine: str) -> float | None:
+    """The seconds ``engine`` runs when no limit is given (None: its own rule, or none)."""
+    from . import load_engine as load
+
+    limit: float | None = getattr(load(engine), "default_time_limit", None)
+    return limit
+
+
+def engine_options(
+    engine: str, given: dict[str, Any], *, front: bool = False
+) -> tuple[dict[str, Any], Ignored | None]:
+    """(the options of ``given`` that ``engine`` takes, the others as an Ignored warning);
+    ``front``: the options of its Pareto front. An option no engine takes is an OptionError
+    naming the valid ones."""
+    from . import ENGINES
+    from . import load_engine as load
+    from .engine import PARAM_NAMES, Ignored, OptionError, option_names
+
+    def names(name: str) -> set[str]:
+        kind = getattr(load(name), "FrontOptions" if front else "Options", None)
+        return set(option_names(kind)) if kind is not None else set()
+
+    own = names(engine)
+    mine = {k: v for k, v in given.items() if k in own}
+    ignored = Ignored(engine)
+    for name in given:
+        if name in own:
+            continue
+        owners = [e for e in ENGINES if e != engine and name in names(e)]
+        if not owners:
+            valid = [*PARAM_NAMES, *sorted(own)]
+            raise OptionError(name, "", engine=engine, valid=valid, unknown=True)
+        ignored.options[name] = owners
+    return mine, (ignored if ignored.options else None)
 
 
 @dataclass
@@ -122,9 +161,9 @@ def solve_problem(
     fmt: str = "yaml",
     embed: bool = False,
     stop: Any = None,
-    progress: Callable[[float, float, float | None], None] | None = None,
+    progress: Progress | None = None,
     say: Callable[[str], None] | None = None,
-    warn: Callable[[str], None] | None = None,
+    warn: Callable[[Ignored], None] | None = None,
     explain_limit: float = EXPLAIN_LIMIT,
 ) -> RunResult:
     """Solve a loaded problem into plan text and an outcome.
@@ -132,42 +171,46 @@ def solve_problem(
     ``path`` is recorded as ``problem.path``; ``embed`` also records the problem file's text
     (``problem.text``) so that the plan is self-contained. ``stop`` (an Event) asks the solver
     to end with its best plan; the outcome is then INTERRUPTED and the plan is still there.
-    Raises SolverUnavailable for an unknown or uninstalled backend.
+    ``warn`` is told which options the engine ignores (``RunResult.warnings`` has them as
+    text). Raises SolverUnavailable for an unknown or uninstalled engine, OptionError for a
+    bad option value.
     """
     import threading
 
-    from taskalloc.problems.evaluate import make_plan
-    from taskalloc.problems.plan import SolverInfo, Status
-    from taskalloc.problems.problem import prove_infeasible
+    from taskalloc.problems.plan import Status
+    from taskalloc.problems.proofs import structural_lines
 
     from . import choose, explain_infeasible
     from . import solve as run_solver
+    from .result import checked_plan
 
     def tell(line: str) -> None:
         if say is not None:
             say(line)
 
     backend = choose(problem, opts.solver)
+    own, ignored = engine_options(backend, opts.options)
     warnings: list[str] = []
-    if (opts.backend is not None or opts.gap is not None) and backend != "mip":
-        warnings.append(f"--backend and --gap apply to -s mip; ignored by {backend}")
+    if ignored is not None:
+        warnings.append(ignored.render())
         if warn is not None:
-            warn(warnings[-1])
-    if (opts.generations is not None or opts.population is not None) and backend != "ga":
-        warnings.append(f"--generations and --population apply to -s ga; ignored by {backend}")
-        if warn is not None:
-            warn(warnings[-1])
+            warn(ignored)
     text = problem.source.data.decode("utf-8") if embed else None
-    proofs = prove_infeasible(problem)
-    if proofs:
-        info = SolverInfo(
-            name=backend,
-            status=Status.INFEASIBLE,
-            seconds=0.0,
-            seed=opts.seed,
-            message="structural check proves that no plan exists",
-        )
-        plan, _ = make_plan(problem, [], info, infeasibility=[str(d) for d in proofs], path=path)
+    stop = stop if stop is not None else threading.Event()
+    result = run_solver(
+        problem,
+        backend,
+        seed=opts.seed,
+        time_limit=opts.effective_time_limit(backend),
+        workers=opts.workers,
+        deterministic=opts.deterministic,
+        hint=opts.hint,
+        progress=progress,
+        stop=stop,
+        **own,
+    )
+    if result.proofs:  # the structural checks: no engine ran
+        plan, _ = checked_plan(problem, result, path=path)
         plan.problem_text = text
         return RunResult(
             outcome=Outcome.INFEASIBLE,
@@ -175,50 +218,18 @@ def solve_problem(
             plan=plan,
             solver=backend,
             status=str(Status.INFEASIBLE),
-            seconds=0.0,
-            message=info.message,
-            error_lines=["infeasible: no plan can exist:", *(f"  {d}" for d in proofs)],
+            seconds=result.seconds,
+            message=result.message,
+            error_lines=structural_lines(result.proofs),
             warnings=warnings,
             structural=True,
         )
-    stop = stop if stop is not None else threading.Event()
-    options: dict[str, Any] = {
-        "seed": opts.seed,
-        "time_limit": opts.effective_time_limit(backend),
-        "policy": opts.policy,
-        "workers": opts.workers,
-        "deterministic": opts.deterministic,
-        "hint": opts.hint,
-        "progress": progress,
-        "stop": stop,
-        "backend": opts.backend,
-        "gap": opts.gap,
-        "generations": opts.generations,
-        "population": opts.population,
-    }
-    result = run_solver(problem, backend, **options)
-    info = SolverInfo(
-        name=result.solver,
-        status=result.status,
-        bound=result.bound,
-        seconds=result.seconds,
-        seed=result.seed,
-        message=result.message,
-        options=result.options,
-        trajectory=result.trajectory,
-        generations=result.generations,
-    )
     conflicts: list[str] = []
     if result.status == Status.INFEASIBLE and not stop.is_set() and explain_limit > 0:
         tell("infeasible: looking for a small set of tasks that cannot all be placed ...")
         conflicts = explain_infeasible(problem, time_limit=explain_limit, workers=opts.workers)
-    plan, ev = make_plan(problem, result.assignments, info, path=path, infeasibility=conflicts)
+    plan, ev = checked_plan(problem, result, path=path, infeasibility=conflicts)
     plan.problem_text = text
-    if result.has_plan and not ev.feasible:
-        raise RuntimeError(
-            f"solver {backend} returned an infeasible plan as {result.status}: "
-            + "; ".join(v.message for v in ev.violations[:5])
-        )
     out = RunResult(
         outcome=Outcome.OK,
         plan_text=plan.dumps(fmt),
@@ -282,6 +293,7 @@ def run_bytes(
     from taskalloc.problems.source import InputError, parse
 
     from . import SolverUnavailable
+    from .engine import OptionError
 
     try:
         problem = build_problem(parse(name, data))
@@ -298,7 +310,7 @@ def run_bytes(
         result = solve_problem(
             problem, opts, path=path, fmt=fmt, embed=embed, stop=stop, explain_limit=explain_limit
         )
-    except SolverUnavailable as exc:
+    except (SolverUnavailable, OptionError) as exc:
         return RunResult(Outcome.BAD_INPUT, message=str(exc), error_lines=[str(exc)])
     except Exception as exc:
         return _internal(exc)

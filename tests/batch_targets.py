@@ -29,3 +29,12 @@ def die_once_or_solve(spec: Spec) -> RunResult:
         if attempts == 0:
             os.kill(os.getpid(), signal.SIGKILL)
     return run_spec(spec)
+
+
+def registered_run_spec(spec: Spec) -> RunResult:
+    """:func:`run_spec` with the example engine of tests/example_engine.py registered (as a
+    new engine's registry line would be in the worker's source)."""
+    from taskalloc import solvers
+
+    solvers.ENGINES.setdefault("firstfit", "tests.example_engine")
+    return run_spec(spec)

@@ -24,7 +24,28 @@ from taskalloc.problems.problem import Problem, load_problem, problem_from_dict
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 EXAMPLES = ROOT / "examples"
-REFERENCE_CHECKER = Path("/work/shared/hooks/reference_check.py")
+
+
+def find_shared() -> Path | None:
+    """The shared folder (the format spec, the reference checker, public benchmarks):
+    ``$TASKALLOC_SHARED`` when set, else a ``shared`` folder beside the repository or beside
+    one of its parents (CI clones the repository beside it). None when there is none."""
+    given = os.environ.get("TASKALLOC_SHARED")
+    if given:
+        return Path(given) if Path(given).is_dir() else None
+    for parent in ROOT.parents:
+        candidate = parent / "shared"
+        if (candidate / "spec").is_dir() or (candidate / "benchmarks").is_dir():
+            return candidate
+    return None
+
+
+SHARED = find_shared()
+#: why tests that need ../shared are skipped (shown by pytest -rs)
+NO_SHARED = (
+    "no shared folder beside the repository or its parents (set TASKALLOC_SHARED to its path)"
+)
+REFERENCE_CHECKER = SHARED / "hooks" / "reference_check.py" if SHARED else None
 
 
 def node(id: str, capacity: Mapping[str, float] | None = None, **kw: Any) -> dict[str, Any]:

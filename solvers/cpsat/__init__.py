@@ -1,9 +1,10 @@
 """Exact solver: OR-Tools CP-SAT, with a proof of optimality (or of infeasibility) when it can.
 
-``solve(problem, time_limit=..., workers=2, seed=0, deterministic=False, hint=None,
-progress=None, stop=None)`` returns a :class:`~taskalloc.solvers.result.Result`. The model is
-built by :class:`.model.AllocationModel` (one method per constraint family), solved by
-:mod:`.solve`; the integer scaling of decimals is :mod:`.scaling`. Every plan it returns as
+``taskalloc.solvers.solve(problem, "cpsat", time_limit=..., workers=2, seed=0,
+deterministic=False, hint=None, progress=None, stop=None, lns=None)`` returns a
+:class:`~taskalloc.solvers.result.Result` (:class:`CpsatOptions`: this engine's own options). The
+model is built by :class:`.model.AllocationModel` (one method per constraint family), solved by
+:mod:`.exact`; the integer scaling of decimals is :mod:`..scaling`. Every plan it returns as
 ``optimal`` or ``feasible`` has been accepted by the evaluator.
 
 Formulation
@@ -120,43 +121,137 @@ shop proofs 5-10x faster: ft10 in ~5 s instead of none in 60 s; the other search
 it, as it slows easy 15x5 and 20x5 shops 10x). Above 5,000 candidate pairs, presolve is light
 (``max_presolve_iterations = 1``, ``symmetry_level = 0``): on large models CP-SAT's full
 presolve alone can outlast the time limit, so no plan would come out. ``time_limit`` covers
-every solve (``None``: no limit; in deterministic mode it is deterministic time, and the warm
-start and model building are not counted).
+every solve (default 60 s, ``math.inf``: no limit; in deterministic mode it is deterministic
+time, and the warm start and model building are not counted).
 
 Status: ``optimal`` when every stage (and the balance refinement) is proven and the scaling is
-exact; ``feasible`` when a plan exists otherwise (also after ``stop`` or the time limit; if
-CP-SAT found nothing, the warm start when the evaluator accepts it); ``infeasible`` when CP-SAT
-(or the structural pre-checks) prove no plan exists, with exact scaling; ``unknown`` otherwise.
-``bound`` (unscaled): lexicographic, each stage up to the first unproven one (its optimum, or
-CP-SAT's bound); weights, ``weighted`` plus trivially known per-term bounds (``unplaced`` of
-tasks that fit nowhere, ``makespan`` its trivial bound above).
-``trajectory``: ``(seconds, objective, bound)`` at each improving solution, the objective in
-the units of the stage that found it (a term's value, or the weighted scalar); ``progress`` is
-called with the same triples. ``stop`` (a :class:`threading.Event`, e.g. set by a SIGINT
-handler) is polled by the solution callback and by a watcher thread every 20 ms, which call
-``StopSearch``; the best plan so far is returned as ``feasible``.
+exact; ``feasible`` when a plan exists otherwise (also after ``stop`` or the time limit; if CP-SAT
+found nothing, the warm start when the evaluator accepts it); ``infeasible`` when CP-SAT (or the
+structural pre-checks, which the seam runs before any engine) prove no plan exists, with exact
+scaling; ``unknown`` otherwise. ``bound`` (unscaled): lexicographic, each stage up to the first
+unproven one (its optimum, or CP-SAT's bound); weights, ``weighted`` plus trivially known per-term
+bounds (``unplaced`` of tasks that fit nowhere, ``makespan`` its trivial bound above).
+``trajectory``: ``(seconds, objective, bound)`` at each improving solution, the objective in the
+units of the stage that found it (a term's value, or the weighted scalar); ``progress`` is called
+with the same points, naming the stage's term (:class:`~taskalloc.solvers.clock.Point`). ``stop`` (a
+:class:`threading.Event`, e.g. set by a SIGINT handler) is polled by the solution callback and by a
+watcher thread every 20 ms, which call ``StopSearch``; the best plan so far is returned as
+``feasible``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ..result import Result
-from .solve import solve as _exact
+from ..engine import Params, at_least
+from ..features import refuse_unhandled
+from ..scaling import BALANCE_SCALE
 
+if TYPE_CHECKING:
+    from taskalloc.problems.problem import Problem
 
-def solve(problem: Any, **options: Any) -> Result:
-    """Large placement problems go to the LNS (see :mod:`.lns` for the dispatch rule: no
-    durations, a linear objective, more than 20,000 (task, allowed node) pairs, or 400 for
-    the hybrid that runs the exact path first, or ``lns=True``; ``lns=False`` never); every other
-    problem is solved by the exact path below."""
-    from .lns import route
-    from .lns import solve as lns_solve
+    from ..result import Result
 
-    mode = route(problem, options.pop("lns", None))
-    if mode is not None:
-        return lns_solve(problem, lns=mode == "lns", **options)
-    return _exact(problem, **options)
+#: seconds when no time limit is given (``math.inf``: none)
+DEFAULT_TIME_LIMIT = 60.0
 
 
-__all__ = ["solve"]
+@dataclass(frozen=True)
+class CpsatOptions:
+    """The cpsat engine's own options.
+
+    ``lns``: True always runs the large neighbourhood search of :mod:`.lns`, False never,
+    None by size (its dispatch rule: no durations, a linear objective, more than 20,000
+    (task, allowed node) pairs, or 400 for the hybrid that runs the exact path first).
+    ``balance_scale``: steps of the ``balance`` grid for a utilisation of 1.
+    ``sub_seconds``: the LNS's seconds per sub-solve (None: adaptive).
+    """
+
+    lns: bool | None = None
+    balance_scale: int = BALANCE_SCALE
+    sub_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        at_least("balance_scale", self.balance_scale, 1)
+        at_least("sub_seconds", self.sub_seconds, 0.001)
+
+
+@dataclass(frozen=True)
+class CpsatFrontOptions:
+    """Options of the exact Pareto front (:mod:`.pareto`): at most ``points`` points, evenly
+    spaced (None: every point); ``on_point(i, values)`` is called as each point is found."""
+
+    points: int | None = None
+    on_point: Callable[[int, dict[str, float]], None] | None = None
+    balance_scale: int = BALANCE_SCALE
+
+    def __post_init__(self) -> None:
+        at_least("points", self.points, 2)
+        at_least("balance_scale", self.balance_scale, 1)
+
+
+class CpsatEngine:
+    name = "cpsat"
+    description = (
+        "OR-Tools CP-SAT: exact placement and scheduling, proves optimality or infeasibility; "
+        "large placement problems by large neighbourhood search"
+    )
+    default_time_limit: float | None = DEFAULT_TIME_LIMIT
+    Options = CpsatOptions
+    FrontOptions = CpsatFrontOptions
+
+    def solve(self, problem: Problem, params: Params, options: CpsatOptions) -> Result:
+        """Large placement problems go to the LNS (:func:`.lns.route`); every other problem
+        is solved by the exact path (:func:`.exact.solve`)."""
+        from .exact import solve as exact
+        from .lns import route
+        from .lns import solve as lns_solve
+
+        refuse_unhandled(problem, "cpsat")  # revision-2 features it cannot model yet
+        common: dict[str, Any] = {
+            "time_limit": params.limit(DEFAULT_TIME_LIMIT),
+            "workers": params.workers,
+            "seed": params.seed,
+            "deterministic": params.deterministic,
+            "hint": params.hint_list(),
+            "progress": params.progress,
+            "stop": params.stop,
+        }
+        mode = route(problem, options.lns)
+        if mode is not None:
+            return lns_solve(problem, lns=mode == "lns", sub_seconds=options.sub_seconds, **common)
+        return exact(problem, balance_scale=options.balance_scale, **common)
+
+    def front(
+        self, problem: Problem, terms: list[str], params: Params, options: CpsatFrontOptions
+    ) -> list[Result]:
+        from .pareto import front
+
+        return front(
+            problem,
+            terms,
+            points=options.points,
+            time_limit=params.limit(DEFAULT_TIME_LIMIT),
+            workers=params.workers,
+            seed=params.seed,
+            deterministic=params.deterministic,
+            hint=params.hint_list(),
+            stop=params.stop,
+            on_point=options.on_point,
+            balance_scale=options.balance_scale,
+        )
+
+
+ENGINE = CpsatEngine()
+
+
+def solve(problem: Problem, **options: Any) -> Result:
+    """``taskalloc.solvers.solve(problem, "cpsat", **options)``."""
+    from .. import solve as seam
+
+    return seam(problem, "cpsat", **options)
+
+
+__all__ = ["ENGINE", "CpsatFrontOptions", "CpsatOptions", "solve"]

@@ -51,7 +51,8 @@ import numpy as np
 
 from taskalloc.problems.problem import Objective
 
-from .flat import Flat
+from ..flat import Flat
+from ..stages import gap_text
 
 LP_SHARE = 0.4  # share of the time limit GLOP may use
 MAX_LINK_ROWS = 5_000  # x <= count * U rows only up to this many pairs (on large problems
@@ -206,7 +207,8 @@ class Bounds:
             value = sum(obj.weights[t] * values[t] for t in self.order)
             if self._weighted is None:
                 return f"weights: {value:.6g}, no bound"
-            return f"weights: {value:.6g}, {_gap(value, self._weighted)} to the {self.method} bound"
+            gap = gap_text(value, self._weighted)
+            return f"weights: {value:.6g}, {gap} to the {self.method} bound"
         proven = self.proven_terms(terms)
         parts = []
         for term in self.order:
@@ -217,7 +219,7 @@ class Bounds:
             if lb is None or not self.exact[term]:
                 parts.append(f"{term} not proven")
             else:
-                parts.append(f"{term} {_gap(values[term], lb)} to the {self.method} bound")
+                parts.append(f"{term} {gap_text(values[term], lb)} to the {self.method} bound")
             break
         parts.extend(f"{t} not proven" for t in self.order[len(parts) :])
         return "lexicographic: " + ", ".join(parts)
@@ -372,12 +374,6 @@ class Bounds:
         solver = self.solver
         if solver is not None:
             solver.InterruptSolve()
-
-
-def _gap(value: float, bound: float) -> str:
-    if value <= bound + 1e-9:
-        return "0% gap"
-    return f"{100 * (value - bound) / max(abs(value), 1e-9):.3g}% gap"
 
 
 class _Class:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .flat import Flat, Plan
+from ..flat import Flat, Plan
 
 
 def wanted(flat: Flat, order: list[str]) -> bool:

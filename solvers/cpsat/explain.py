@@ -21,9 +21,9 @@ from ortools.sat.python import cp_model
 
 from taskalloc.problems.problem import Problem, effectively_required
 
+from ..scaling import choose_scales
+from ..warm import safe_horizon
 from .model import AllocationModel
-from .scaling import choose_scales
-from .solve import _safe_horizon
 
 
 @dataclass
@@ -55,7 +55,7 @@ def explain(
 
 def _build(problem: Problem) -> AllocationModel:
     scales = choose_scales(problem)
-    horizon = _safe_horizon(problem) if problem.scheduling else 0
+    horizon = safe_horizon(problem) if problem.scheduling else 0
     return AllocationModel(problem, scales, (), horizon, assume_required=True)
 
 

@@ -109,7 +109,6 @@ when must-place tasks remain unplaced. Every plan returned has been accepted by 
 
 from __future__ import annotations
 
-import importlib
 import math
 import random
 import threading
@@ -123,16 +122,19 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from taskalloc.problems.evaluate import violations
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
+from .. import lagrange
+from ..clock import Clock, Progress, Trajectory
+from ..flat import LINEAR_TERMS, Flat, Plan
+from ..lagrange import Lagrangian
 from ..result import Result, Results
-from . import construct, lagrange, submodel
+from ..scaling import choose_scales, weight_multipliers
+from . import construct, submodel
 from .bounds import Bounds, BoundTask
-from .flat import LINEAR_TERMS, Flat, Plan
-from .lagrange import Lagrangian
 from .quick import QuickMoves
-from .scaling import choose_scales, weight_multipliers
 
 NAME = "cpsat"
 LNS_PAIRS = 20_000  # above this many (task, allowed node) pairs: LNS from the start (the
@@ -168,7 +170,6 @@ QUICK_FIRST_SECONDS = 2.0  # fleet-wide moves (quick.py) right after the start, 
 QUICK_SECONDS = 0.01  # ... and after each step
 QUICK_SHARE = 0.05  # ... never more than this share of the time left
 QUICK_NODES = 20  # deterministic: nodes tried after each step
-Progress = Callable[[float, float, float | None], None]
 
 
 def pairs(problem: Problem) -> int:
@@ -235,12 +236,12 @@ class _Search:
     ) -> None:
         self.f = flat
         self.plan = plan
-        self.t0 = t0
+        # wall-clock limit (deterministic runs count sub-solves instead: see `run`)
+        self.clock = Clock(time_limit, stop=stop, progress=progress, t0=t0)
         self.time_limit = time_limit
         self.workers = workers
         self.seed = seed
         self.deterministic = deterministic
-        self.progress = progress
         self.stop = stop
         self.bounds = bounds
         self.sub_seconds = sub_seconds
@@ -262,7 +263,6 @@ class _Search:
             unit["cost"] = flat.scales.cost
             coeffs, _, _ = weight_multipliers(weights, unit)
             self.coeffs = coeffs
-        self.trajectory: list[tuple[float, float, float | None]] = []
         self.steps = 0
         self.improvements = 0
         self.stopped = False
@@ -330,8 +330,16 @@ class _Search:
 
     # -- bookkeeping -----------------------------------------------------------------------
 
+    @property
+    def trajectory(self) -> Trajectory:
+        return self.clock.trajectory
+
+    @trajectory.setter
+    def trajectory(self, points: Trajectory) -> None:
+        self.clock.trajectory = points
+
     def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
+        return self.clock.elapsed()
 
     def key(self, terms: dict[str, int]) -> tuple[int, ...]:
         if self.coeffs is None:
@@ -341,39 +349,35 @@ class _Search:
     def real(self, term: str, value: int) -> float:
         return value / self.units[term]
 
-    def report(self) -> tuple[float, float | None]:
-        """(value, bound) for the trajectory, per the module docstring."""
+    def report(self) -> tuple[float, float | None, str]:
+        """(value, bound, term) for the trajectory, per the module docstring."""
         terms = self.plan.terms
         if self.coeffs is not None:
             obj = self.f.problem.objective
             value = sum(obj.weights[t] * self.real(t, terms[t]) for t in self.order)
-            return value, self.bounds.weighted()
+            return value, self.bounds.weighted(), "weighted"
         lbs = self.bounds.lexicographic()
         for term in self.order:
             lb = lbs.get(term)
             if lb is None:
-                return self.real(term, terms[term]), None
+                return self.real(term, terms[term]), None, term
             if self.real(term, terms[term]) > lb + 1e-9 or term == self.order[-1]:
-                return self.real(term, terms[term]), lb
+                return self.real(term, terms[term]), lb, term
         last = self.order[-1]
-        return self.real(last, terms[last]), lbs.get(last)
+        return self.real(last, terms[last]), lbs.get(last), last
 
     def record(self, force: bool = False) -> None:
-        value, bound = self.report()
-        if not force and self.trajectory and self.trajectory[-1][1:] == (value, bound):
-            return
-        point = (self.elapsed(), value, bound)
-        self.trajectory.append(point)
-        if self.progress is not None:
-            self.progress(*point)
+        value, bound, term = self.report()
+        if force:
+            self.clock.record(value, bound, term)
+        else:
+            self.clock.record_new(value, bound, term)
 
     def remaining(self) -> float | None:
-        if self.time_limit is None:
-            return None
-        return self.time_limit - self.elapsed()
+        return self.clock.remaining()
 
     def can_go_on(self) -> bool:
-        if self.stop is not None and self.stop.is_set():
+        if self.clock.stop_requested():
             self.stopped = True
         left = self.remaining()
         if not self.deterministic and left is not None and left <= 0.02 + self.reserve:
@@ -898,11 +902,7 @@ def violations_of(problem: Problem, assignments: list[Assignment]) -> list[Any]:
     """The evaluator's constraint checks of a placement (what ``evaluate(...).feasible``
     decides), without the objective's fitness weights, whose upper bounds take O(tasks x nodes)
     Python steps (14 s on 7,200 tasks x 2,400 nodes)."""
-    judge = importlib.import_module("taskalloc.problems.evaluate")
-    st = judge._State(problem, assignments)
-    judge._check_tasks(st)
-    judge._check_capacity(st, judge._placement_load(st))
-    return list(st.violations)
+    return violations(problem, assignments)
 
 
 def _start(
@@ -920,9 +920,9 @@ def _start(
         if plan.terms["violation"] == 0:
             return plan, "efficient first fit"
     from ..greedy import solve as greedy
-    from .solve import _policy
+    from ..warm import policy_for
 
-    policy = _policy(problem)
+    policy = policy_for(problem)
     limit = None if deterministic or time_limit is None else max(0.5, time_limit / 4)
     res = greedy(problem, policy=policy, time_limit=limit)
     plan = Plan.from_assignments(flat, res.assignments)
@@ -959,7 +959,6 @@ def solve(
     stop: threading.Event | None = None,
     lns: bool | None = True,
     sub_seconds: float | None = None,
-    **_ignored: Any,
 ) -> Result:
     """Solve a placement problem by LNS (``lns=True``) or the hybrid (``lns=None``: exact path
     first when the problem is of medium size); see the module docstring."""
@@ -973,16 +972,13 @@ def solve(
         search=mode,
     )
     t0, workers, seed, options = result.t0, result.workers, result.seed, result.options
-    infeasible = result.structural(problem)
-    if infeasible is not None:
-        return infeasible
 
     scales = choose_scales(problem)
     options["scales"] = scales.describe()
     flat = Flat(problem, scales)
     exact_result = None
     if mode == "hybrid":
-        from .solve import solve as exact
+        from .exact import solve as exact
 
         fraction = EXACT_SHARE
         if lagrange.applies(flat, problem.objective.active()):

@@ -5,7 +5,7 @@ family (see the package docstring for the formulation), and exposes the objectiv
 integer linear expressions with their scale (:attr:`AllocationModel.terms`,
 :attr:`AllocationModel.unit`: ``real value = integer value / unit``). It also converts between
 solver values and plans (:meth:`plan_from`, :meth:`hint`) and knows the symmetry classes of
-interchangeable nodes (:meth:`canonical`). Solving is :mod:`.solve`'s business.
+interchangeable nodes (:meth:`canonical`). Solving is :mod:`.exact`'s business.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, effectively_required, topological_order
 
 from ..placement import Placement, assignments_of, placement_of
-from .scaling import Scales
+from ..scaling import Scales
 
 Pair = tuple[int, int]  # (task, node)
 #: redundant no-overlap cliques: only on nodes with at most this many intervals (on a 300-task

@@ -7,7 +7,7 @@ non-dominated plan, ordered by the first term.
 Method
 ------
 The model is :class:`.model.AllocationModel` with the terms as integer expressions (exact
-scaling, :mod:`.scaling`); the solves reuse :class:`.solve._Run` (parameters, hints, stop
+scaling, :mod:`..scaling`); the solves reuse :class:`.exact._Run` (parameters, hints, stop
 watcher, time accounting). The front is over exactly the named terms: required tasks are
 always placed (a constraint), optional ones only when that pays in these terms (name
 ``unplaced`` as a term to weigh them); the problem's own objective plays no part. This is also
@@ -28,7 +28,7 @@ what the GA's front is over. With ``terms = [a, b]``:
 
 ``balance`` is exact on both sides: minimising it solves on the grid ``B / S`` and then asks
 for a plan whose every utilisation is strictly below the current one until none exists (as
-:mod:`.solve` does); "balance <= value" and "balance < value" are per node and resource load
+:mod:`.exact` does); "balance <= value" and "balance < value" are per node and resource load
 limits, exact in scaled integers (:meth:`.model.AllocationModel.limit_balance`).
 
 Time: ``time_limit`` covers the whole front (deterministic time with ``deterministic``). Each
@@ -64,17 +64,14 @@ from taskalloc.problems.pareto import TermError, check_terms, nondominated
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
+from ..clock import Clock
+from ..engine import OptionError
+from ..features import refuse_unhandled
 from ..result import Result, Results
+from ..scaling import BALANCE_SCALE, choose_scales
+from ..warm import safe_horizon, warm_start
+from .exact import MAX_REFINEMENTS, NAME, _Run, _set_hint, greedy_limit
 from .model import AllocationModel, LinearExpr, Placement
-from .scaling import BALANCE_SCALE, choose_scales
-from .solve import (
-    MAX_REFINEMENTS,
-    NAME,
-    _Run,
-    _safe_horizon,
-    _set_hint,
-    _warm_start,
-)
 
 OnPoint = Callable[[int, dict[str, float]], None]
 
@@ -128,7 +125,7 @@ class _Front:
         return cts
 
     def budget(self) -> float | None:
-        left = self.run.remaining()
+        left = self.run.clock.remaining()
         return None if left is None else max(left, 0.0) / (2 * max(1, self.points_left))
 
     # -- solves ------------------------------------------------------------------------------
@@ -142,7 +139,7 @@ class _Front:
         if not run.can_go_on():
             return "none", None, None
         budget = self.budget()
-        began = run.det_used if run.deterministic else run.elapsed()
+        began = run.clock.used()
         expr = self.expr(term)
         unit = self.unit(term)
         if isinstance(expr, int):
@@ -151,9 +148,9 @@ class _Front:
             model.minimize(expr)
         model.clear_assumptions()
         model.add_assumptions(assumptions)
-        run.new_stage()
+        run.clock.new_stage()
         try:
-            status, solver = run.solve(budget, unit)
+            status, solver = run.cp_solve(budget, unit, term)
         finally:
             model.clear_assumptions()
         if run.error is not None:
@@ -167,7 +164,7 @@ class _Front:
             return outcome, Fraction(expr) / unit, float(expr / unit)
         scaled = int(solver.value(expr))
         bound = float(solver.best_objective_bound)
-        run.close(scaled / float(unit), bound / float(unit))
+        run.clock.record_new(scaled / float(unit), bound / float(unit), term)
         if term != "balance":
             return outcome, Fraction(scaled) / unit, math.ceil(bound - 1e-6) / float(unit)
         # balance: the grid optimum, then strictly better exact balances until none exists
@@ -175,7 +172,7 @@ class _Front:
         grid_bound = max(0, math.ceil(bound - 1e-6) - 1) / float(unit)
         if outcome != "optimal" or beta == 0 or not self.m.balance_loads:
             return outcome, beta, (float(beta) if outcome == "optimal" else grid_bound)
-        spent = (run.det_used if run.deterministic else run.elapsed()) - began
+        spent = run.clock.used() - began
         left = None if budget is None else budget - spent
         model.clear_objective()
         for _ in range(MAX_REFINEMENTS):
@@ -184,13 +181,13 @@ class _Front:
             lit = model.new_bool_var("pareto-better-balance")
             self.limit("balance", beta, strict=True, lit=lit)
             model.add_assumptions([*assumptions, lit])
-            t = run.det_used if run.deterministic else run.elapsed()
+            t = run.clock.used()
             try:
-                status, _ = run.solve(left, None)
+                status, _ = run.cp_solve(left, None)
             finally:
                 model.clear_assumptions()
             if left is not None:
-                left -= (run.det_used if run.deterministic else run.elapsed()) - t
+                left -= run.clock.used() - t
             if status == cp_model.INFEASIBLE:
                 return "optimal", beta, float(beta)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -250,18 +247,18 @@ def front(
     stop: threading.Event | None = None,
     on_point: OnPoint | None = None,
     balance_scale: int = BALANCE_SCALE,
-    **_ignored: Any,
 ) -> list[Result]:
     """The exact front of two terms (module doc); one Result per non-dominated plan."""
+    refuse_unhandled(problem, "cpsat")  # revision-2 features it cannot model yet
     t0 = time.perf_counter()
     terms = check_terms(problem, terms)
     if len(terms) != 2:
         raise TermError(
-            f"-s cpsat computes exact fronts of 2 terms, not {len(terms)} "
-            f"({','.join(terms)}); use -s ga for 3"
+            f"engine cpsat computes exact fronts of 2 terms, not {len(terms)} "
+            f"({','.join(terms)}); use engine ga for 3"
         )
     if points is not None and points < 2:
-        raise TermError(f"--points must be at least 2 (the two extremes), not {points}")
+        raise OptionError("points", f"must be at least 2 (the two extremes), not {points}")
     result = Results.start(
         NAME,
         time_limit=time_limit,
@@ -271,9 +268,6 @@ def front(
         t0=t0,
     )
     workers, seed, options = result.workers, result.seed, result.options
-    infeasible = result.structural(problem)
-    if infeasible is not None:
-        return [infeasible]
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()
     options["pareto"] = {
@@ -281,22 +275,19 @@ def front(
         "method": "epsilon-constraint",
         "points": points if points is not None else "all",
     }
-    horizon = _safe_horizon(problem) if problem.scheduling else 0
+    horizon = safe_horizon(problem) if problem.scheduling else 0
     model = AllocationModel(problem, scales, set(terms), horizon)
-    warm, source = _warm_start(problem, hint, time_limit, deterministic)
+    warm, source = warm_start(problem, hint, greedy_limit=greedy_limit(time_limit, deterministic))
     warm_plan = model.canonical(model.placement_of(warm))
     warm_ev = evaluate(problem, model.assignments(warm_plan), reasons=False)
     _set_hint(model, warm_plan)
     options["warm_start"] = source
+    clock = Clock(time_limit, stop=stop, deterministic=deterministic, t0=t0)
     run = _Run(
         model,
-        t0=t0,
-        time_limit=time_limit,
+        clock,
         workers=workers,
         seed=seed,
-        deterministic=deterministic,
-        progress=None,
-        stop=stop,
         warm=warm_plan if warm_ev.feasible else None,
         warm_terms=warm_ev.terms if warm_ev.feasible else None,
     )

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .flat import Flat, Plan
+from ..flat import Flat, Plan
 
 Key = Callable[[dict[str, int]], tuple[int, ...]]
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from .flat import Flat, Plan
+from ..flat import Flat, Plan
 
 
 @dataclass

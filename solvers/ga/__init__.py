@@ -106,98 +106,125 @@ non-dominated feasible point.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from taskalloc.problems.plan import Assignment
-from taskalloc.problems.problem import Problem
+from ..engine import Params, at_least
+from ..features import refuse_unhandled
 
-from ..result import Result
+if TYPE_CHECKING:
+    from taskalloc.problems.problem import Problem
+
+    from ..result import Result
 
 
-def solve(
-    problem: Problem,
-    *,
-    seed: int | None = 0,
-    time_limit: float | None = None,
-    generations: int | None = None,
-    population: int | None = None,
-    stagnation: int | None = None,
-    workers: int = 1,
-    hint: Sequence[Assignment] | None = None,
-    progress: Callable[[float, float, float | None], None] | None = None,
-    stop: threading.Event | None = None,
-    deterministic: bool = False,
-    **_ignored: Any,
-) -> Result:
-    """Run the GA on ``problem`` (see the module docstring). Options every backend receives
-    and the GA does not use (policy, backend, gap) are ignored. A problem the
-    structural pre-checks prove infeasible is INFEASIBLE at once, as with every backend; the
-    GA itself proves nothing (no plan found is UNKNOWN)."""
-    from ..result import Results
-    from .runtime import Settings
-    from .single import run
+@dataclass(frozen=True)
+class GaOptions:
+    """The ga engine's own options: stop after ``generations`` generations (None: by time,
+    60 s when no time limit is given), ``population`` individuals per generation (None: by
+    size), stop after ``stagnation`` generations without improvement (None: max(200, 5 x
+    population))."""
 
-    infeasible = Results("ga", seed or 0, {}).structural(problem)
-    if infeasible is not None:
-        return infeasible
-    return run(
-        problem,
-        Settings(
-            seed=seed or 0,
-            time_limit=time_limit,
-            generations=generations,
-            population=population,
-            stagnation=stagnation,
-            workers=1 if deterministic else workers or 1,
-            hint=hint,
-            progress=progress,
-            stop=stop,
-            deterministic=deterministic,
-        ),
+    generations: int | None = None
+    population: int | None = None
+    stagnation: int | None = None
+
+    def __post_init__(self) -> None:
+        at_least("generations", self.generations, 0)
+        at_least("population", self.population, 4)
+        at_least("stagnation", self.stagnation, 1)
+
+
+@dataclass(frozen=True)
+class GaFrontOptions:
+    """Options of the NSGA-II front: ``generations`` and ``population`` as in :class:`GaOptions`."""
+
+    generations: int | None = None
+    population: int | None = None
+
+    def __post_init__(self) -> None:
+        at_least("generations", self.generations, 0)
+        at_least("population", self.population, 4)
+
+
+class GaEngine:
+    name = "ga"
+    description = (
+        "genetic algorithm on DEAP seeded by the greedy (options generations, population); "
+        "NSGA-II fronts of 2 or 3 terms"
     )
+    default_time_limit: float | None = None  # 60 s, unless generations stop the run
+    Options = GaOptions
+    FrontOptions = GaFrontOptions
+
+    def solve(self, problem: Problem, params: Params, options: GaOptions) -> Result:
+        """Run the GA (module docstring). The GA proves nothing: no plan found is UNKNOWN."""
+        from .runtime import Settings
+        from .single import run
+
+        refuse_unhandled(problem, "ga")  # revision-2 features it cannot search yet
+        return run(
+            problem,
+            Settings(
+                seed=params.seed,
+                time_limit=params.time_limit,
+                generations=options.generations,
+                population=options.population,
+                stagnation=options.stagnation,
+                workers=params.workers,  # 1 when deterministic (Params)
+                hint=params.hint,
+                progress=params.progress,
+                stop=params.stop,
+                deterministic=params.deterministic,
+            ),
+        )
+
+    def front(
+        self, problem: Problem, terms: list[str], params: Params, options: GaFrontOptions
+    ) -> list[Result]:
+        """NSGA-II over 2 or 3 objective ``terms`` (any term the problem defines: placement
+        ``unplaced, cost, nodes, balance, moves``; scheduling also ``makespan, tardiness``).
+
+        Returns one Result (status feasible, checked by the evaluator) per non-dominated
+        feasible plan found, sorted by the first term; every Result carries the per-generation
+        log (``best``/``mean`` there are of the first term). Raises ValueError for bad
+        ``terms``."""
+        from .nsga2 import run_pareto
+        from .runtime import Settings
+
+        refuse_unhandled(problem, "ga")  # revision-2 features it cannot search yet
+        return run_pareto(
+            problem,
+            list(terms),
+            Settings(
+                seed=params.seed,
+                time_limit=params.time_limit,
+                generations=options.generations,
+                population=options.population,
+                workers=params.workers,
+                hint=params.hint,
+                progress=params.progress,
+                stop=params.stop,
+                deterministic=params.deterministic,
+            ),
+        )
 
 
-def pareto(
-    problem: Problem,
-    terms: list[str],
-    *,
-    seed: int | None = 0,
-    time_limit: float | None = None,
-    generations: int | None = None,
-    population: int | None = None,
-    workers: int = 1,
-    hint: Sequence[Assignment] | None = None,
-    progress: Callable[[float, float, float | None], None] | None = None,
-    stop: threading.Event | None = None,
-    deterministic: bool = False,
-    **_ignored: Any,
-) -> list[Result]:
-    """NSGA-II over 2 or 3 objective ``terms`` (any term the problem defines: placement
-    ``unplaced, cost, nodes, balance, moves``; scheduling also ``makespan, tardiness``).
-
-    Returns one Result (status feasible, checked by the evaluator) per non-dominated feasible
-    plan found, sorted by the first term; every Result carries the per-generation log
-    (``best``/``mean`` there are of the first term). Raises ValueError for bad ``terms``."""
-    from .nsga2 import run_pareto
-    from .runtime import Settings
-
-    return run_pareto(
-        problem,
-        list(terms),
-        Settings(
-            seed=seed or 0,
-            time_limit=time_limit,
-            generations=generations,
-            population=population,
-            workers=1 if deterministic else workers or 1,
-            hint=hint,
-            progress=progress,
-            stop=stop,
-            deterministic=deterministic,
-        ),
-    )
+ENGINE = GaEngine()
 
 
-__all__ = ["pareto", "solve"]
+def solve(problem: Problem, **options: Any) -> Result:
+    """``taskalloc.solvers.solve(problem, "ga", **options)``."""
+    from .. import solve as seam
+
+    return seam(problem, "ga", **options)
+
+
+def pareto(problem: Problem, terms: list[str], **options: Any) -> list[Result]:
+    """``taskalloc.solvers.pareto(problem, "ga", terms, **options)``."""
+    from .. import pareto as seam
+
+    return seam(problem, "ga", terms, **options)
+
+
+__all__ = ["ENGINE", "GaFrontOptions", "GaOptions", "pareto", "solve"]

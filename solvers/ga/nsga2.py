@@ -82,7 +82,6 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
     pop = [Individual.make(g, fcls) for g in genes[:pop_size]]
     archive: dict[tuple[float, ...], Individual] = {}
     log = GenerationLog()
-    trajectory: list[tuple[float, float, float | None]] = []
     best_first = math.inf
     gen = 0
 
@@ -104,14 +103,11 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
         feas = [i.fitness.values[0] for i in pop if i.viol == 0]
         if feas and min(feas) < best_first:
             best_first = min(feas)
-            point = (clock.now(), best_first, None)
-            trajectory.append(point)
-            if s.progress is not None:
-                s.progress(*point)
+            clock.record(best_first, None, terms[0])
         log.add(
             {
                 "generation": gen,
-                "seconds": round(clock.now(), 4),
+                "seconds": round(clock.elapsed(), 4),
                 "best": min(feas) if feas else None,
                 "mean": float(np.mean(feas)) if feas else None,
                 "feasible": round(len(feas) / len(pop), 4),
@@ -163,7 +159,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
                 solver="ga",
                 status=Status.FEASIBLE,
                 assignments=asg,
-                seconds=clock.now(),
+                seconds=clock.elapsed(),
                 seed=s.seed,
                 message=f"NSGA-II over {', '.join(terms)}: point {len(results) + 1} of the front "
                 f"after {gen} generations",
@@ -174,7 +170,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
                     "time_limit": s.time_limit,
                     "seed": s.seed,
                 },
-                trajectory=list(trajectory),
+                trajectory=list(clock.trajectory),
                 generations=log.rows,
             )
         )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskalloc.problems.plan import Assignment
 
-Progress = Callable[[float, float, float | None], None]
+from ..clock import Clock as BaseClock
+from ..clock import Progress
 
 MAX_LOG = 200  # rows of the per-generation log kept in the plan (thinned evenly beyond)
 DEFAULT_TIME_LIMIT = 60.0
@@ -34,8 +35,8 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Clock:
-    """The time limit of a run, and the stop request.
+class Clock(BaseClock):
+    """The time limit of a run, the stop request and the trajectory (:class:`..clock.Clock`).
 
     In deterministic mode (``Settings.deterministic``) the limit is not wall-clock time but
     work: ``work()`` (units the engine counts as it decodes and searches, roughly matrix cells
@@ -45,41 +46,24 @@ class Clock:
     """
 
     def __init__(self, s: Settings) -> None:
-        self.t0 = time.perf_counter()
         limit = s.time_limit
         if limit is None and s.generations is None:
             limit = DEFAULT_TIME_LIMIT
-        self.deadline = None if limit is None else self.t0 + limit
-        self.stop = s.stop
-        self.deterministic = s.deterministic
+        if limit is not None and math.isinf(limit):
+            limit = None
+        super().__init__(limit, stop=s.stop, progress=s.progress, deterministic=s.deterministic)
         self.work: Callable[[], float] | None = None
-        self.budget = None if limit is None else limit * UNITS_PER_SECOND
 
     def count(self, work: Callable[[], float]) -> None:
         """The engine's work counter (used in deterministic mode only)."""
         if self.deterministic:
             self.work = work
 
-    def reserve(self, seconds: float) -> None:
-        """Keep ``seconds`` (at most 10 % of the limit) for the work after the search."""
-        if self.deadline is not None:
-            self.deadline -= min(seconds, 0.1 * (self.deadline - self.t0))
-
-    def now(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def remaining(self) -> float | None:
-        """Wall-clock seconds left (None: no limit, or a deterministic run)."""
-        if self.deadline is None or self.work is not None:
-            return None
-        return max(0.0, self.deadline - time.perf_counter())
-
-    def out(self) -> bool:
-        if self.stop is not None and self.stop.is_set():
-            return True
+    def used(self) -> float:
+        """Work units as seconds of limit in deterministic mode, else wall-clock seconds."""
         if self.work is not None:
-            return self.budget is not None and self.work() > self.budget
-        return self.deadline is not None and time.perf_counter() > self.deadline
+            return self.work() / UNITS_PER_SECOND
+        return self.elapsed()
 
 
 class GenerationLog:

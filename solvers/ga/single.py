@@ -69,7 +69,6 @@ def run(problem: Problem, s: Settings) -> Result:
     pop = [Individual.make(g) for g in genes[:pop_size]]
     pool = make_pool(eng, s.workers)
     log = GenerationLog()
-    trajectory: list[tuple[float, float, float | None]] = []
     best: Individual | None = None
     stale = 0
     gen = 0
@@ -105,18 +104,15 @@ def run(problem: Problem, s: Settings) -> Result:
             if improved:
                 best = cand.clone()
                 stale = 0
-                if best.viol == 0:
-                    point = (clock.now(), best.fitness.values[1], None)
-                    trajectory.append(point)
-                    if s.progress is not None:
-                        s.progress(*point)
+                if best.viol == 0:  # the scalar fitness of the best feasible plan
+                    clock.record(best.fitness.values[1], None, "fitness")
             else:
                 stale += 1
             feas = [i.fitness.values[1] for i in pop if i.viol == 0]
             log.add(
                 {
                     "generation": gen,
-                    "seconds": round(clock.now(), 4),
+                    "seconds": round(clock.elapsed(), 4),
                     "best": min(feas) if feas else None,
                     "mean": float(np.mean(feas)) if feas else None,
                     "feasible": round(len(feas) / len(pop), 4),
@@ -147,7 +143,7 @@ def run(problem: Problem, s: Settings) -> Result:
         log.add(
             {
                 "generation": gen,
-                "seconds": round(clock.now(), 4),
+                "seconds": round(clock.elapsed(), 4),
                 "best": min(feas) if feas else None,
                 "mean": float(np.mean(feas)) if feas else None,
                 "feasible": round(len(feas) / len(pop), 4),
@@ -184,7 +180,7 @@ def run(problem: Problem, s: Settings) -> Result:
         solver="ga",
         status=status,
         assignments=chosen,
-        seconds=clock.now(),
+        seconds=clock.elapsed(),
         seed=s.seed,
         message=message,
         options={
@@ -197,7 +193,7 @@ def run(problem: Problem, s: Settings) -> Result:
             "workers": s.workers if pool is not None else 1,
             "seed": s.seed,
         },
-        trajectory=trajectory,
+        trajectory=clock.trajectory,
         generations=log.rows,
     )
 

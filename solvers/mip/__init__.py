@@ -1,11 +1,12 @@
 """MILP engine: the allocation problem as a mixed-integer linear program, written once in Pyomo.
 
-``solve(problem, time_limit=60, workers=2, seed=0, backend=None, gap=None, hint=None,
-progress=None, stop=None)`` returns a :class:`~taskalloc.solvers.result.Result`. The model is
-built by :class:`.model.MipModel` (a Pyomo ``ConcreteModel``, one method per constraint family),
-handed to a backend by :mod:`.backends` and solved term by term by :mod:`.solve`;
-:mod:`.export` writes it as LP, MPS or NL (``taskalloc export``). Every plan returned as
-``optimal`` or ``feasible`` has been accepted by the evaluator.
+``taskalloc.solvers.solve(problem, "mip", time_limit=60, workers=2, seed=0, hint=None,
+progress=None, stop=None, backend=None, gap=None)`` returns a
+:class:`~taskalloc.solvers.result.Result` (:class:`MipOptions`: this engine's own options). The
+model is built by :class:`.model.MipModel` (a Pyomo ``ConcreteModel``, one method per constraint
+family), handed to a backend by :mod:`.backends` and solved term by term by :mod:`.solver`;
+:mod:`.export` writes it as LP, MPS or NL (``taskalloc export``). Every plan returned as ``optimal``
+or ``feasible`` has been accepted by the evaluator.
 
 Formulation
 -----------
@@ -53,7 +54,7 @@ predecessor ``q`` (``ends``); ``after[r, q]``: ``sum t s + H (1 - p[task]) >= en
 ``pred[t, q]``: ``p[t] <= p[q]``. Without a ``horizon`` in the file, the safe one of CP-SAT
 (last release + every replica's longest duration). **Limit:** the formulation grows with the
 horizon: above 50,000 start binaries (replicas x candidate nodes x start times) ``solve``
-and ``export`` refuse with a message pointing to ``-s cpsat`` (``MipRefused``, exit 2). It
+and ``export`` refuse with a message pointing to engine cpsat (``MipRefused``, exit 2). It
 suits small horizons (PSPLIB j30 on one node: about 5,000 binaries), not job shops of
 thousands of time units.
 
@@ -78,7 +79,7 @@ greedy that places everything). Weighted objectives are one solve of ``sum w * t
 
 Polishing (:mod:`.polish`). On assignment-shaped problems (the GAP and its kin: one replica
 per task, all placed, one resource, ``cost`` the only term that moves; the Lagrangian of
-``solvers/cpsat/lagrange.py`` applies) with an OR-Tools backend (at most 100,000 columns, not
+``solvers/lagrange.py`` applies) with an OR-Tools backend (at most 100,000 columns, not
 ``--deterministic``), the last stage's plain solve gets 20 % of its time (all of it when that
 would leave less than 4 s); if it proves nothing, the rest goes to a large-neighbourhood search
 on the same compiled model: sub-MILPs with every task free on a noisy Lagrangian core of pairs,
@@ -149,6 +150,80 @@ handing it off and in each stage. The time limit covers the whole run (default 6
 
 from __future__ import annotations
 
-from .solve import MipRefused, build_model, solve
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["MipRefused", "build_model", "solve"]
+from .. import SolverUnavailable
+from ..engine import Params, at_least
+from ..features import refuse_unhandled
+
+if TYPE_CHECKING:
+    from taskalloc.problems.problem import Problem
+
+    from ..result import Result
+    from .model import MipModel
+
+
+#: seconds when no time limit is given (``math.inf``: none)
+DEFAULT_TIME_LIMIT = 60.0
+
+
+class MipRefused(SolverUnavailable):
+    """The problem is beyond what the MILP formulation handles (use engine cpsat)."""
+
+
+@dataclass(frozen=True)
+class MipOptions:
+    """The mip engine's own options: ``backend`` (where the MILP is solved; None: the
+    default, see the module docstring) and ``gap`` (stop each solve at this relative gap;
+    None or 0: prove optimality)."""
+
+    backend: str | None = None
+    gap: float | None = None
+
+    def __post_init__(self) -> None:
+        at_least("gap", self.gap, 0)
+
+
+class MipEngine:
+    name = "mip"
+    description = "MILP in Pyomo, on OR-Tools SCIP/HiGHS/CP-SAT or any Pyomo solver (backend)"
+    default_time_limit: float | None = DEFAULT_TIME_LIMIT
+    Options = MipOptions
+
+    def solve(self, problem: Problem, params: Params, options: MipOptions) -> Result:
+        from .solver import solve
+
+        refuse_unhandled(problem, "mip")  # revision-2 features it cannot model yet
+        return solve(
+            problem,
+            time_limit=params.time_limit,
+            workers=params.workers,
+            seed=params.seed,
+            deterministic=params.deterministic,
+            hint=params.hint_list(),
+            progress=params.progress,
+            stop=params.stop,
+            backend=options.backend,
+            gap=options.gap,
+        )
+
+
+ENGINE = MipEngine()
+
+
+def solve(problem: Problem, **options: Any) -> Result:
+    """``taskalloc.solvers.solve(problem, "mip", **options)``."""
+    from .. import solve as seam
+
+    return seam(problem, "mip", **options)
+
+
+def build_model(problem: Problem, terms: list[str] | None = None) -> MipModel:
+    """The MILP of ``problem`` (:func:`.solver.build_model`)."""
+    from .solver import build_model as build
+
+    return build(problem, terms)
+
+
+__all__ = ["ENGINE", "MipOptions", "MipRefused", "build_model", "solve"]

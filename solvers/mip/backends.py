@@ -106,9 +106,9 @@ _INSTALL = {
     "cbc": "apt-get install coinor-cbc, or conda install -c conda-forge coin-or-cbc",
     "glpk": "apt-get install glpk-utils, or conda install -c conda-forge glpk",
     "highs": "pip install highspy==1.12.0 (the HiGHS inside OR-Tools 9.15: another version "
-    "breaks whichever loads second), or use --backend ortools-highs",
+    "breaks whichever loads second), or use option backend='ortools-highs'",
     "scip": "the SCIP Optimization Suite with its AMPL interface (scip, or scipampl), or use "
-    "--backend ortools-scip",
+    "option backend='ortools-scip'",
 }
 
 
@@ -183,7 +183,7 @@ def check_backend(name: str) -> None:
         if not mbh.ModelSolverHelper(ORTOOLS[name]).solver_is_supported():
             raise SolverUnavailable(
                 f"backend '{name}' is not in this OR-Tools build: reinstall ortools "
-                f"(pip install ortools) or choose --backend {DEFAULT}"
+                f"(pip install ortools) or choose option backend='{DEFAULT}'"
             )
         return
     if name.startswith("ortools"):
@@ -201,7 +201,8 @@ def check_backend(name: str) -> None:
         )
     if not opt.available(exception_flag=False):
         raise SolverUnavailable(
-            f"solver '{name}' is not available: {install_hint(name)}; or choose --backend {DEFAULT}"
+            f"solver '{name}' is not available: {install_hint(name)}; or choose option "
+            f"backend='{DEFAULT}'"
         )
 
 

@@ -26,8 +26,9 @@ import pyomo.environ as pyo
 from taskalloc.problems.evaluate import fitness_weights
 from taskalloc.problems.problem import Problem
 
+from ..features import refuse_unhandled
 from .model import MipModel, gc_paused
-from .solve import build_model
+from .solver import build_model
 
 FORMATS = ("lp", "mps", "nl")
 
@@ -95,6 +96,7 @@ def objective_of(problem: Problem, model: MipModel) -> tuple[Any, str]:
 def export_model(problem: Problem, fmt: str) -> Exported:
     """The MILP of ``problem`` in ``fmt`` (lp, mps or nl); raises MipRefused when the
     time-indexed model would be too large."""
+    refuse_unhandled(problem, "mip")  # revision-2 features it cannot model yet
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     with gc_paused():

@@ -6,7 +6,7 @@ method per constraint family (the formulation is in the package docstring). Ever
 sparse: the model holds one ``x`` per (replica, candidate node) and, when scheduling, one ``s`` per
 (replica, candidate node, start time), never the full products. Names are readable on purpose
 (``x[train-llm#0,a100-1]``, ``capacity[a100-1,gpu]``): they are what ``taskalloc export``
-writes. Solving is :mod:`.solve`'s business, the hand-off to a solver :mod:`.backends`'.
+writes. Solving is :mod:`.solver`'s business, the hand-off to a solver :mod:`.backends`'.
 
 Construction cost is dominated by Pyomo's expression objects (one per non-zero); the model is
 built with Python's cyclic garbage collector paused (:func:`gc_paused`), which alone makes it

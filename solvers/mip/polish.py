@@ -6,7 +6,7 @@ proving, not finding. The standard MILP remedy is a matheuristic: re-solve the *
 many times with most of its assignment binaries fixed, each sub-MILP small enough to search
 well, and keep what improves (Danna et al.'s RINS and local branching are of this family).
 
-What runs here, on the last stage of :func:`.solve.solve` once the plain solve has had its
+What runs here, on the last stage of :func:`.solver.solve` once the plain solve has had its
 share of the time (``SHARE_PLAIN``) and proved nothing, when :func:`polisher_for` gives a
 polisher: assignment-shaped problems (:func:`assignment_flat`: the GAP and its kin), OR-Tools
 backends, models of at most ``MAX_COLUMNS`` columns, not deterministic. The model is the one
@@ -21,7 +21,7 @@ It starts from the plain solve's plan, or from the warm start when that solve fo
            of time, so small problems end up wholly free.
 ``core``   (most steps, ``CORE_SHARE``) every task free, but only on a *core* of pairs, those
            of the relaxed solution and the ones of smallest Lagrangian penalty, with random
-           noise so that successive cores differ (:func:`..cpsat.lagrange.core_pairs`); the
+           noise so that successive cores differ (:func:`..lagrange.core_pairs`); the
            other pairs get upper bound 0.
            The relaxation also gives a lower bound on the cost, often far above the MILP's.
 
@@ -60,12 +60,12 @@ MIN_NODES = 2
 
 
 def assignment_flat(problem: Problem, terms: list[str]) -> Any:
-    """The flat view (:class:`..cpsat.flat.Flat`) of an assignment-shaped problem, where the
-    Lagrangian of :mod:`..cpsat.lagrange` applies (one replica per task, all tasks placed, one
+    """The flat view (:class:`..flat.Flat`) of an assignment-shaped problem, where the
+    Lagrangian of :mod:`..lagrange` applies (one replica per task, all tasks placed, one
     resource, cost the only term that can change); None otherwise."""
-    from ..cpsat import lagrange
-    from ..cpsat.flat import Flat
-    from ..cpsat.scaling import choose_scales
+    from .. import lagrange
+    from ..flat import Flat
+    from ..scaling import choose_scales
 
     if problem.scheduling:
         return None
@@ -192,7 +192,7 @@ class Polisher:
 
     def core_hood(self, on: np.ndarray, kind: Kind) -> tuple[np.ndarray, ...]:
         """Every task free on the core pairs and on its own pair."""
-        from ..cpsat.lagrange import core_pairs
+        from ..lagrange import core_pairs
 
         assert self.lagr is not None and self.keep is not None
         _, X, delta = self.lagr.last
@@ -205,7 +205,7 @@ class Polisher:
     def start_lagrangian(self, cost: float, left: float) -> None:
         """Subgradient steps on the relaxation (with ``flat``): enables the `core`
         neighbourhood and sets :attr:`lower_bound`; ``cost`` is the incumbent's."""
-        from ..cpsat import lagrange
+        from .. import lagrange
 
         if self.flat is None:
             return

@@ -1,0 +1,84 @@
+"""Where the CLI's output goes: data on stdout, lines for people on stderr.
+
+Every console here is made with markup, emoji codes and highlighting off, so that rich prints
+user text (file names, ids, messages) as it is: ``bad.yaml:100:5`` never becomes an emoji,
+``[ray]`` never disappears. Styles are given as ``style=`` arguments, never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+
+from .exits import ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class Settings:
+    """The global options (``-q``, ``--debug``), wherever they were given on the line."""
+
+    quiet = False
+    debug = False
+
+
+_STDERR: Console | None = None
+
+
+def plain_console(
+    *, stderr: bool = False, width: int | None = None, file: object = None
+) -> Console:
+    """A rich console that never reads markup or emoji codes in what it prints."""
+    from rich.console import Console
+
+    return Console(
+        stderr=stderr,
+        file=file,  # type: ignore[arg-type]
+        width=width,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=stderr,
+    )
+
+
+def err_console() -> Console:
+    """The console of stderr (made once)."""
+    global _STDERR
+    if _STDERR is None:
+        _STDERR = plain_console(stderr=True)
+    return _STDERR
+
+
+def say(message: str) -> None:
+    """A line for people on stderr (silenced by --quiet)."""
+    if not Settings.quiet:
+        err_console().print(message)
+
+
+def warn(message: str) -> None:
+    """``warning: message`` on stderr (silenced by --quiet)."""
+    if not Settings.quiet:
+        err_console().print(f"warning: {message}", style="yellow")
+
+
+class Fail(Exception):
+    """A handled failure: message lines for stderr and an exit code."""
+
+    def __init__(self, code: ExitCode, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.code = code
+        self.lines = lines
+
+
+def fail(code: ExitCode, *lines: str) -> NoReturn:
+    raise Fail(code, *lines)
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def fmt(x: float) -> str:
+    """A number as plan files write it: integers without a decimal point."""
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"

@@ -1,0 +1,155 @@
+"""The one error boundary: every failure of a command becomes lines on stderr and an exit code.
+
+The library speaks of options and engines (``option backend='ortools-scip'``, ``engine
+cpsat``); :func:`in_flags` writes such messages with this command's flags (``--backend
+ortools-scip``, ``-s cpsat``), here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from .console import Fail, Settings, err_console
+from .exits import ExitCode
+
+T = TypeVar("T")
+
+#: options whose flag is not ``--`` + the name with dashes
+_FLAGS = {"solver": "-s"}
+#: library options that have a flag (those of `solve`; `report`'s view and format); the others
+#: are given as ``-O NAME=VALUE``
+FLAGGED = frozenset(
+    {
+        "time_limit",
+        "seed",
+        "workers",
+        "deterministic",
+        "hint",
+        "policy",
+        "backend",
+        "gap",
+        "generations",
+        "population",
+        "points",
+        "executor",
+        "solver",
+        "pareto",
+        "view",
+        "format",
+    }
+)
+
+#: how library messages name an option with a value: option backend='ortools-scip'
+_OPTION = re.compile(r"\boption (\w+)='([^']*)'")
+
+
+def flag(option: str) -> str:
+    """How the command line gives a library option: ``time_limit`` -> ``--time-limit``,
+    ``passes`` (no flag of its own) -> ``-O passes``."""
+    if option not in FLAGGED:
+        return f"-O {option}"
+    return _FLAGS.get(option, "--" + option.replace("_", "-"))
+
+
+def engine_flag(name: str) -> str:
+    return f"-s {name}"
+
+
+def in_flags(message: str) -> str:
+    """A library message with options and engines written as this command's flags."""
+    from taskalloc.solvers import ENGINES
+
+    def option(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        return f"{flag(name)} {value}" if name in FLAGGED else f"-O {name}={value}"
+
+    message = _OPTION.sub(option, message)
+    names = "|".join(re.escape(n) for n in ["auto", *ENGINES])
+    return re.sub(rf"\bengines? ({names})\b", lambda m: engine_flag(m.group(1)), message)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def install_sigterm() -> None:
+    """SIGTERM interrupts like Ctrl-C (commands that solve turn both into a graceful stop)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def run_guarded(invoke: Callable[[], T]) -> T:
+    """Run a command; turn every failure into lines on stderr and an exit code (typer.Exit).
+
+    This is the only place where exceptions become exit codes. Usage errors of the parser
+    (exit 2) are handled by typer itself before a command runs.
+    """
+    try:
+        return invoke()
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except BaseException as exc:  # classified below, importing only what it needs
+        raise typer.Exit(int(_report(exc))) from None
+
+
+def _plot_unavailable(exc: BaseException) -> bool:
+    """Charts asked for without matplotlib (the [plot] extra): exit 2, like an engine whose
+    backend is not installed."""
+    from taskalloc.charts import PlotUnavailable
+
+    return isinstance(exc, PlotUnavailable)
+
+
+def _report(exc: BaseException) -> ExitCode:
+    """Print what went wrong; return the exit code (re-raise with --debug or a system exit)."""
+    from taskalloc.problems.files import OutputError
+    from taskalloc.problems.source import InputError
+    from taskalloc.solvers import SolverUnavailable
+    from taskalloc.solvers.engine import OptionError
+
+    console = err_console()
+    if isinstance(exc, Fail):
+        for line in exc.lines:
+            console.print(line)
+        return exc.code
+    if isinstance(exc, InputError):
+        for d in exc.diagnostics:
+            console.print(str(d))
+        if exc.total > len(exc.diagnostics):
+            console.print(f"... and {exc.total - len(exc.diagnostics)} more errors")
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, OptionError):
+        exc.valid = [v for v in exc.valid if v not in ("stop", "progress")]  # not settable here
+        console.print(in_flags(exc.render(flag)))
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, SolverUnavailable):
+        console.print(in_flags(str(exc)))
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, OutputError):  # an output that would destroy an input
+        console.print(str(exc))
+        return ExitCode.BAD_INPUT
+    if _plot_unavailable(exc):
+        console.print(str(exc))
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, KeyboardInterrupt):
+        console.print("interrupted")
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        # the reader went away (e.g. `| head`): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
+    if Settings.debug or not isinstance(exc, Exception):
+        raise exc
+    console.print(
+        f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+        "traceback, and please report it)"
+    )
+    return ExitCode.INTERNAL

@@ -1,0 +1,105 @@
+"""Files of the commands: reading problems (with their warnings), finding the problem of a plan,
+and writing data to stdout or to a file (atomically, by :mod:`taskalloc.problems.files`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .console import Fail, fail, warn
+from .exits import ExitCode
+
+if TYPE_CHECKING:
+    from taskalloc.problems.plan import Plan
+    from taskalloc.problems.problem import Problem
+
+
+def write(data: str | bytes, output: Path | None, inputs: Sequence[str | Path | None] = ()) -> None:
+    """Write data to stdout (``output`` None or ``-``) or to ``output`` by the one writer,
+    :func:`taskalloc.problems.files.write_atomic`: atomically, into a device or pipe, through
+    a symlink, and never over one of the command's ``inputs`` (OutputError: exit 2)."""
+    if output is None or str(output) == "-":
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(data)
+            sys.stdout.flush()
+        return
+    from taskalloc.problems.files import write_atomic
+
+    write_atomic(output, data, inputs=inputs)
+
+
+def format_for(output: Path | None, fmt: str | None) -> str:
+    """The data format: ``fmt`` when given, else json for a ``.json`` output, else yaml."""
+    if fmt is not None:
+        return fmt
+    if output is not None and output.suffix.lower() == ".json":
+        return "json"
+    return "yaml"
+
+
+def load(path: str) -> Problem:
+    """The problem of a file (``-``: stdin); its warnings go to stderr."""
+    from taskalloc.problems.problem import load_problem
+
+    problem = load_problem(path)
+    for w in problem.warnings:
+        warn(str(w))
+    return problem
+
+
+def load_pair(problem_file: str, plan_file: str | None) -> tuple[Problem, Plan]:
+    """The problem and the plan of `check` and `report`.
+
+    With two files, each is read from its place (one of them may be stdin). With one file
+    (``report PLAN``), or ``- -`` (the plan on stdin), the problem is the one the plan
+    embeds (``problem.text``, written by ``solve -`` or ``--embed-problem``), else the file
+    the plan names (``problem.path``, relative to the current directory or to the plan's);
+    either must have the bytes whose sha256 the plan records.
+    """
+    from taskalloc.problems.plan import read_plan
+
+    if plan_file is None or (problem_file == "-" and plan_file == "-"):
+        source = problem_file if plan_file is None else "-"
+        plan = read_plan(source)
+        return problem_of(plan, source), plan
+    return load(problem_file), read_plan(plan_file)
+
+
+def problem_of(plan: Plan, plan_file: str) -> Problem:
+    """The problem a plan embeds, else the file it names (see :func:`load_pair`)."""
+    import hashlib
+
+    from taskalloc.problems.problem import build_problem
+    from taskalloc.problems.source import parse
+
+    plan_name = "<stdin>" if plan_file == "-" else plan_file
+    if plan.problem_text is not None:
+        data = plan.problem_text.encode("utf-8")
+        if hashlib.sha256(data).hexdigest() != plan.problem_sha256:
+            warn(f"{plan_name}: the embedded problem does not match problem.sha256")
+        problem = build_problem(parse(f"{plan_name}#problem.text", data))
+        for w in problem.warnings:
+            warn(str(w))
+        return problem
+    if not plan.problem_path:
+        fail(
+            ExitCode.BAD_INPUT,
+            f"{plan_name}: the plan neither embeds its problem (problem.text) nor names its file "
+            "(problem.path); give both files: PROBLEM PLAN",
+        )
+    candidates = [Path(plan.problem_path)]
+    if plan_file != "-" and not candidates[0].is_absolute():
+        candidates.append(Path(plan_file).parent / plan.problem_path)
+    for candidate in candidates:
+        if candidate.is_file():
+            return load(str(candidate))
+    raise Fail(
+        ExitCode.BAD_INPUT,
+        f"{plan_name}: the problem file {plan.problem_path} (problem.path) is not there; give "
+        "both files: PROBLEM PLAN",
+    )

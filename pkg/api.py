@@ -1,0 +1,144 @@
+"""The public Python API: what ``import taskalloc`` gives (see :mod:`taskalloc`).
+
+Every function imports what it needs when called, so that ``import taskalloc`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from taskalloc.problems.evaluate import CheckReport
+    from taskalloc.problems.plan import Plan
+    from taskalloc.problems.problem import Problem
+    from taskalloc.solvers.result import Result
+
+ReportFormat = Literal["table", "json", "markdown", "csv", "dict", "html"]
+
+
+def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None = None) -> Problem:
+    """A problem, validated and compiled: from a file (YAML or JSON; ``"-"`` for stdin) or
+    from plain data (a dict laid out as the file format, ``docs/format.md``).
+
+    Raises :class:`InputError` with every error located (``file:line:column: field:
+    message``) when the input is not a valid problem.
+    """
+    if isinstance(source, Mapping):
+        from taskalloc.problems.problem import problem_from_dict
+
+        return problem_from_dict(source, name or "<memory>")
+    from taskalloc.problems.problem import load_problem
+
+    return load_problem(os.fspath(source))
+
+
+def solve(problem: Problem, engine: str = "auto", **options: Any) -> Result:
+    """Solve ``problem`` with an engine: ``"auto"``, ``"cpsat"``, ``"mip"``, ``"ga"`` or
+    ``"greedy"`` (:data:`ENGINES`).
+
+    ``options``: what every engine takes (``time_limit`` seconds, ``seed``, ``workers``,
+    ``deterministic``, ``hint`` (assignments to start from), ``stop`` (a
+    :class:`threading.Event`), ``progress`` (called with a :class:`Point` at each
+    improvement)) and the engine's own (greedy: ``policy``, ``passes``; cpsat: ``lns``;
+    mip: ``backend``, ``gap``; ga: ``generations``, ``population``, ``stagnation``). An
+    option the engine does not take raises :class:`OptionError`, naming the valid ones.
+
+    The :class:`Result` holds the assignments and the engine's status, bound and message;
+    :meth:`Result.to_plan` makes the checked plan (every metric recomputed by the
+    evaluator).
+    """
+    from taskalloc import solvers
+
+    return solvers.solve(problem, engine, **options)
+
+
+def pareto(
+    problem: Problem, terms: list[str], engine: str = "auto", **options: Any
+) -> list[Result]:
+    """The Pareto front of 2 or 3 objective ``terms``: one Result per non-dominated plan
+    (``"cpsat"``: the exact front of 2 terms, ``points=K`` at most K of them; ``"ga"``:
+    NSGA-II; ``"auto"``: cpsat for 2 terms, ga for 3). Options as for :func:`solve`."""
+    from taskalloc import solvers
+
+    return solvers.pareto(problem, engine, terms, **options)
+
+
+def check(problem: Problem, plan: Plan | Result) -> CheckReport:
+    """Every constraint of ``problem`` and the plan's stated objective against the
+    recomputed one. ``report.ok`` is True when the plan holds; ``report.violations`` lists
+    what does not."""
+    from taskalloc.problems.evaluate import check as run_check
+
+    return run_check(problem, _plan(problem, plan))
+
+
+def read_plan(path: str | os.PathLike[str]) -> Plan:
+    """A plan file (YAML or JSON; ``"-"`` for stdin). Raises :class:`InputError` with the
+    located errors when it is malformed."""
+    from taskalloc.problems.plan import read_plan as read
+
+    return read(os.fspath(path))
+
+
+def write_plan(
+    plan: Plan, path: str | os.PathLike[str], *, fmt: Literal["yaml", "json"] | None = None
+) -> None:
+    """Write ``plan`` to ``path`` atomically (a reader never sees a partial file); ``fmt``
+    by default from the suffix (``.json``: JSON, else YAML)."""
+    from taskalloc.problems.files import write_atomic
+
+    target = Path(path)
+    chosen = fmt or ("json" if target.suffix.lower() == ".json" else "yaml")
+    write_atomic(target, plan.dumps(chosen))
+
+
+def report(
+    problem: Problem,
+    plan: Plan | Result,
+    fmt: ReportFormat = "table",
+    *,
+    view: str | Sequence[str] = "summary",
+) -> Any:
+    """A plan's report, recomputed from the problem and the plan's assignments.
+
+    ``view``: ``"summary"`` (utilisation, objective terms, fitness, unplaced tasks and why),
+    ``"nodes"`` (each node's replicas, devices and load), ``"tasks"`` (each task's nodes,
+    times, slack, why it is unplaced), ``"schedule"`` (a Gantt chart; scheduling problems), or
+    several (a list, or ``"nodes,tasks"``). ``fmt``: ``"table"`` (text), ``"json"``,
+    ``"markdown"``, ``"csv"`` (one view) as strings; ``"dict"``, the JSON as data;
+    ``"html"``, the self-contained HTML report with its charts (every view; needs matplotlib,
+    ``pip install 'taskalloc[plot]'``). A view the problem cannot have, or several in CSV,
+    raises :class:`OptionError`.
+    """
+    from taskalloc.problems.evaluate import evaluate
+
+    if fmt not in ("table", "json", "markdown", "csv", "dict", "html"):
+        raise ValueError(f"fmt: {fmt!r} is not one of table, json, markdown, csv, dict, html")
+    chosen = _plan(problem, plan)
+    ev = evaluate(problem, chosen.assignments)
+    if fmt == "html":
+        from . import html
+
+        text, _ = html.render(problem, chosen, ev)
+        return text
+    from . import views
+
+    names = views.parse_views([view] if isinstance(view, str) else list(view))
+    if fmt == "dict":
+        import json
+
+        if names == ["summary"]:
+            from . import render
+
+            return render.report_data(problem, chosen, ev)
+        return json.loads(views.render(problem, chosen, ev, names, "json"))
+    return views.render(problem, chosen, ev, names, fmt)
+
+
+def _plan(problem: Problem, plan: Plan | Result) -> Plan:
+    from taskalloc.solvers.result import Result
+
+    return plan.to_plan(problem) if isinstance(plan, Result) else plan

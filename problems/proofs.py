@@ -1,0 +1,391 @@
+"""Structural proofs that a problem has no plan: cheap, exact, each in one sentence.
+
+:func:`prove_infeasible` is the one function every caller uses (``validate``, ``solve`` before
+any engine runs, each engine's own entry): its proofs are computed once per problem and worded
+once, located at the field they are about; :func:`structural_summary` and
+:func:`structural_lines` are the one wording of "no plan can exist" for a solver's message and
+for the lines a user reads.
+
+What is checked, for every task a plan must place (:func:`effectively_required`):
+
+- some allowed node holds one replica when empty: every resource within capacity and, on nodes
+  that split a resource into devices, a demand that its devices can serve (a share of one device
+  or a whole number of them);
+- enough such nodes for its replicas (distinct nodes), and a way to spread them over a label
+  within ``max_skew`` (``spread``);
+- release + shortest duration within the deadline and the horizon, along the longest chain of
+  ``after`` that ends in it, and with the common start of a gang that starts together;
+- no member of a gang that starts together comes ``after`` another member that takes time.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+
+from .entities import Problem, device_shape, devices_ok
+from .source import Diagnostic
+from .wording import num, plural
+
+CAP_TOL = 1e-9  # absolute tolerance on capacities (FORMATS.md)
+
+#: the first line of every report of structural proofs
+STRUCTURAL_HEADLINE = "infeasible: no plan can exist:"
+
+
+def effectively_required(problem: Problem) -> set[int]:
+    """Tasks every plan must place: required ones, their gang mates and (scheduling) the
+    transitive predecessors of those, since a task may start only after its `after` tasks.
+    A graph search, O(tasks + dependencies)."""
+    must: set[int] = set()
+    stack = [t.index for t in problem.tasks if t.required]
+    while stack:
+        t = stack.pop()
+        if t in must:
+            continue
+        must.add(t)
+        task = problem.tasks[t]
+        if task.gang is not None:
+            stack.extend(problem.gangs[task.gang])
+        if problem.scheduling:
+            stack.extend(task.after)
+    return must
+
+
+def fits(problem: Problem, task: int, node: int) -> bool:
+    """Whether one replica fits an empty node: every resource within capacity, and every
+    demand of a resource the node splits into devices served by them."""
+    cap = problem.nodes[node].capacity
+    dem = problem.tasks[task].demand_at(node)
+    if not all(q <= cap.get(r, 0.0) + CAP_TOL for r, q in dem.items()):
+        return False
+    return problem.device_use(task, node) is not None
+
+
+def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
+    """Allowed nodes that could each hold one replica when empty (vectorised over nodes). In a
+    scheduling problem a zero-length run occupies nothing, so only its devices must fit."""
+    t = problem.tasks[task]
+    if not t.allowed:
+        return np.zeros(0, dtype=np.int64)
+    cache: dict[int, np.ndarray] = problem.__dict__.setdefault("_allowed_arrays", {})
+    arr = cache.get(id(t.allowed))
+    if arr is None:
+        arr = cache[id(t.allowed)] = np.asarray(t.allowed, dtype=np.int64)
+    ok = (problem.capacity[arr] + CAP_TOL >= problem.demand[task]).all(axis=1)
+    if problem.scheduling and (not t.duration or t.duration_on) and not t.service:
+        # a zero-length run occupies nothing (FORMATS.md: demand held during [start, end))
+        zero = [t.duration_at(problem.nodes[int(n)]) == 0 for n in arr]
+        ok |= np.asarray(zero, dtype=bool)
+    if problem.split_resources:
+        ri = problem.resource_index
+        for r in problem.split_resources:
+            j = ri[r]
+            q = problem.demand[task, j]
+            if q > 0:
+                ok &= devices_ok(
+                    np.full(len(arr), q), problem.device_size[arr, j], problem.device_count[arr, j]
+                )
+    if t.demand_on:  # per-node demands replace the default one there
+        special = np.fromiter(t.demand_on, dtype=np.int64)
+        pos = np.searchsorted(arr, special).clip(0, len(arr) - 1)
+        for n, i in zip(special, pos, strict=True):
+            if arr[i] == n:
+                ok[i] = fits(problem, task, int(n)) or (
+                    problem.scheduling
+                    and t.duration_at(problem.nodes[int(n)]) == 0
+                    and problem.device_use(task, int(n)) is not None
+                )
+    return arr[ok]
+
+
+def spread_feasible(counts: Sequence[int], room: Sequence[int], more: int, max_skew: int) -> bool:
+    """Whether ``more`` replicas can be added to ``counts`` (replicas per label value so far),
+    at most ``room[v]`` more on value ``v``, so that the final counts differ by at most
+    ``max_skew``. Exact: some level ``L`` with every final count in ``[L, L + max_skew]``."""
+    if not counts:
+        return more == 0
+    total = sum(counts) + more
+    # every final count is in [L, L + max_skew]: L <= each count's ceiling, L x values <= total,
+    # and L + max_skew >= the largest count so far
+    top = min(min(c + a for c, a in zip(counts, room, strict=True)), total // len(counts))
+    for level in range(max(0, max(counts) - max_skew), top + 1):
+        lo = [max(c, level) for c in counts]
+        hi = [min(c + a, level + max_skew) for c, a in zip(counts, room, strict=True)]
+        if all(a <= b for a, b in zip(lo, hi, strict=True)) and sum(lo) <= total <= sum(hi):
+            return True
+    return False
+
+
+_PROOFS: weakref.WeakKeyDictionary[Problem, list[Diagnostic]] = weakref.WeakKeyDictionary()
+
+
+def prove_infeasible(problem: Problem) -> list[Diagnostic]:
+    """Cheap proofs that no plan exists, each located at the task (or field) it is about; []
+    when none. Computed once per problem (see the module docstring for what is checked)."""
+    cached = _PROOFS.get(problem)
+    if cached is None:
+        cached = _PROOFS[problem] = _prove(problem)
+    return list(cached)
+
+
+def structural_summary(proofs: Sequence[Diagnostic]) -> str:
+    """One line for a solver's message: the first proof, and how many more there are."""
+    more = f" (and {len(proofs) - 1} more)" if len(proofs) > 1 else ""
+    return f"structural check proves that no plan exists: {proofs[0].message}{more}"
+
+
+def structural_lines(proofs: Sequence[Diagnostic | str]) -> list[str]:
+    """The lines a user reads: the headline, then every proof, located (a Diagnostic, or the
+    text of one as ``Result.proofs`` holds it)."""
+    return [STRUCTURAL_HEADLINE, *(f"  {d}" for d in proofs)]
+
+
+def _prove(problem: Problem) -> list[Diagnostic]:
+    must = effectively_required(problem)
+    diags: list[Diagnostic] = []
+    fitting: dict[int, np.ndarray] = {}
+    for ti in sorted(must):
+        t = problem.tasks[ti]
+        ok = fitting_nodes(problem, ti)
+        fitting[ti] = ok
+        why = _why_required(problem, ti)
+        if not t.allowed:
+            diags.append(problem.task_diagnostic(ti, f"no node is allowed by {_selectors(t)}{why}"))
+        elif len(ok) == 0:
+            diags.append(problem.task_diagnostic(ti, _no_fit_reason(problem, ti) + why, "demand"))
+        elif len(ok) < t.replicas:
+            names = ", ".join(problem.nodes[int(n)].id for n in ok[:5])
+            more = ", ..." if len(ok) > 5 else ""
+            diags.append(
+                problem.task_diagnostic(
+                    ti,
+                    f"needs {t.replicas} replicas on distinct nodes, but only {len(ok)} allowed "
+                    f"node(s) can hold one ({names}{more}){why}",
+                    "replicas",
+                )
+            )
+        elif t.spread is not None:
+            message = _spread_proof(problem, ti, ok)
+            if message is not None:
+                diags.append(problem.task_diagnostic(ti, message + why, "spread"))
+    if problem.scheduling:
+        diags.extend(_same_start_proofs(problem, must, fitting))
+        diags.extend(_time_proofs(problem, must, fitting))
+    return diags
+
+
+def _selectors(t: object) -> str:
+    spread = getattr(t, "spread", None)
+    return "`nodes`/`match`" + (f" and `spread` (label {spread.key})" if spread else "")
+
+
+def _why_required(problem: Problem, ti: int) -> str:
+    t = problem.tasks[ti]
+    if t.required:
+        return ""
+    return " (it is not required itself, but a required task depends on it or shares its gang)"
+
+
+def _no_fit_reason(problem: Problem, ti: int) -> str:
+    t = problem.tasks[ti]
+    nodes = problem.nodes
+    for r in sorted({r for n in t.allowed for r in t.demand_at(n)}):
+        if all(
+            t.demand_at(n).get(r, 0.0) > nodes[n].capacity.get(r, 0.0) + CAP_TOL for n in t.allowed
+        ):
+            best = max(t.allowed, key=lambda n: nodes[n].capacity.get(r, 0.0))
+            need = max(t.demand_at(n).get(r, 0.0) for n in t.allowed)
+            have = nodes[best].capacity.get(r, 0.0)
+            return (
+                f"needs {r} {num(need)} on one node; the largest {r} on an allowed node is "
+                f"{num(have)} ({nodes[best].id})"
+            )
+    for r in sorted({r for n in t.allowed for r in nodes[n].devices}):
+
+        def shape_fails(n: int, r: str = r) -> bool:
+            k = nodes[n].devices.get(r)
+            q = t.demand_at(n).get(r, 0.0)
+            return k is not None and device_shape(q, nodes[n].device_size(r), k) is None
+
+        if all(shape_fails(n) for n in t.allowed):
+            need = max(t.demand_at(n).get(r, 0.0) for n in t.allowed)
+            kinds = sorted({(nodes[n].devices[r], nodes[n].device_size(r)) for n in t.allowed})
+            offered = ", ".join(f"{k} devices of {num(s)}" for k, s in kinds[:3])
+            return (
+                f"needs {r} {num(need)}, which no allowed node's devices can take: a replica "
+                f"takes a share of one device or a whole number of devices ({offered})"
+            )
+    wanted = ", ".join(f"{r} {num(q)}" for r, q in t.demand.items())
+    return f"no allowed node has {wanted} together ({len(t.allowed)} allowed nodes)"
+
+
+def _spread_proof(problem: Problem, ti: int, ok: np.ndarray) -> str | None:
+    t = problem.tasks[ti]
+    sp = t.spread
+    assert sp is not None
+    room = [0] * len(sp.values)
+    for n in ok.tolist():
+        room[sp.value_of[n]] += 1
+    if spread_feasible([0] * len(room), room, t.replicas, sp.max_skew):
+        return None
+    per = ", ".join(f"{v} {c}" for v, c in zip(sp.values, room, strict=True))
+    return (
+        f"{plural(t.replicas, 'replica')} cannot be spread over {sp.key} within max_skew "
+        f"{sp.max_skew}: the allowed nodes that can hold one are, per {sp.key}, {per}"
+    )
+
+
+def _shortest(problem: Problem, ti: int, fitting: dict[int, np.ndarray]) -> int:
+    t = problem.tasks[ti]
+    return min(t.duration_at(problem.nodes[int(n)]) for n in fitting[ti])
+
+
+def _same_start_proofs(
+    problem: Problem, must: set[int], fitting: dict[int, np.ndarray]
+) -> list[Diagnostic]:
+    """A member of a gang that starts together cannot wait for another member that takes
+    time (it would start later than that member)."""
+    diags = []
+    for gang in sorted(problem.same_start):
+        members = set(problem.gangs[gang])
+        for ti in problem.gangs[gang]:
+            if ti not in must:
+                continue
+            t = problem.tasks[ti]
+            for j, p in enumerate(t.after):
+                if p in members and len(fitting.get(p, ())) and _shortest(problem, p, fitting) > 0:
+                    other = problem.tasks[p]
+                    diags.append(
+                        problem.task_diagnostic(
+                            ti,
+                            f"it comes after {other.id}, and both are in gang {gang}, which "
+                            f"starts together: {other.id} lasts at least "
+                            f"{_shortest(problem, p, fitting)}, so they cannot start at once",
+                            "after",
+                            _after_position(problem, ti, j),
+                        )
+                    )
+    return diags
+
+
+def _after_position(problem: Problem, ti: int, j: int) -> int:
+    """Position in the file's `after` list of the j-th compiled predecessor."""
+    raw = problem.source.raw["tasks"][problem.tasks[ti].spec_index].get("after", [])
+    target = problem.tasks[problem.tasks[ti].after[j]].id
+    return raw.index(target) if target in raw else j
+
+
+def _time_proofs(
+    problem: Problem, must: set[int], fitting: dict[int, np.ndarray]
+) -> list[Diagnostic]:
+    """Earliest ends along `after` chains (shortest durations), with the members of a gang that
+    starts together held to the latest of their earliest starts; each against its deadline and
+    the horizon."""
+    order = _topological(problem)
+    live = [ti for ti in order if ti in must and len(fitting.get(ti, ())) > 0]
+    dmin = {ti: _shortest(problem, ti, fitting) for ti in live}
+    es: dict[int, int] = {}
+    crit: dict[int, int | None] = {}
+    synced: dict[int, int] = {}  # member -> the member whose earliest start it takes
+    stuck: str | None = None
+    for _ in range(len(problem.tasks) + 2):
+        changed = False
+        for ti in live:
+            t = problem.tasks[ti]
+            start, via = max(t.release or 0, es.get(ti, 0)), crit.get(ti)
+            for p in t.after:
+                same = t.gang is not None and t.gang == problem.tasks[p].gang
+                inside = same and t.gang in problem.same_start  # checked by _same_start_proofs
+                if p in es and not inside and es[p] + dmin[p] > start:
+                    start, via = es[p] + dmin[p], p
+            if start != es.get(ti):
+                es[ti], crit[ti] = start, via
+                changed = True
+        for gang in problem.same_start:
+            members = [m for m in problem.gangs[gang] if m in es]
+            if not members:
+                continue
+            lead = max(members, key=lambda m: es[m])
+            for m in members:
+                if es[m] < es[lead]:
+                    es[m], crit[m] = es[lead], None
+                    synced[m] = lead
+                    changed = True
+        if not changed:
+            break
+    else:
+        stuck = next(iter(sorted(problem.same_start)), None)
+    diags: list[Diagnostic] = []
+    if stuck is not None:
+        ti = problem.gangs[stuck][0]
+        diags.append(
+            problem.task_diagnostic(
+                ti,
+                f"gang {stuck} starts together, but through `after` its members wait for each "
+                "other's ends",
+                "gang",
+            )
+        )
+        return diags
+    for ti in live:
+        t = problem.tasks[ti]
+        ef = es[ti] + dmin[ti]
+        via = crit.get(ti)
+        for what, limit in (("deadline", t.deadline), ("horizon", problem.horizon)):
+            if limit is None or ef <= limit:
+                continue
+            if ti in synced:
+                leader = problem.tasks[synced[ti]]
+                msg = (
+                    f"gang {t.gang} starts together, at {es[ti]} at the earliest ({leader.id} "
+                    f"cannot start sooner); with its shortest duration {dmin[ti]} it ends at "
+                    f"{ef}, past the {what} {limit}"
+                )
+                field_ = "deadline" if what == "deadline" else "gang"
+            elif via is None:
+                msg = (
+                    f"release {t.release or 0} + shortest duration {dmin[ti]} = {ef} "
+                    f"is past the {what} {limit}"
+                )
+                field_ = "release" if t.release is not None else "duration"
+                if what == "deadline":
+                    field_ = "deadline"
+            else:
+                chain = [ti]
+                while crit.get(chain[-1]) is not None:
+                    chain.append(crit[chain[-1]])  # type: ignore[arg-type]
+                names = " -> ".join(problem.tasks[c].id for c in reversed(chain))
+                msg = (
+                    f"the dependency chain {names} ends at {ef} at the earliest "
+                    f"(shortest durations), past the {what} {limit}"
+                )
+                field_ = "deadline" if what == "deadline" else "after"
+            diags.append(problem.task_diagnostic(ti, msg + _why_required(problem, ti), field_))
+            break
+    return diags
+
+
+def _topological(problem: Problem) -> list[int]:
+    indeg = [len(t.after) for t in problem.tasks]
+    succ: list[list[int]] = [[] for _ in problem.tasks]
+    for t in problem.tasks:
+        for p in t.after:
+            succ[p].append(t.index)
+    ready = [i for i, d in enumerate(indeg) if d == 0]
+    out = []
+    while ready:
+        v = ready.pop()
+        out.append(v)
+        for w in succ[v]:
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                ready.append(w)
+    return out
+
+
+def topological_order(problem: Problem) -> list[int]:
+    """Task indices, every task after all of its `after` tasks (the problem has no cycle)."""
+    return _topological(problem)

@@ -1,0 +1,44 @@
+"""Which revision-2 features (FORMATS.md) each engine handles, and the guard that refuses the
+others' problems with one line instead of returning a plan that ``check`` would reject.
+
+Until the exact and genetic engines learn devices, gangs that start together, services and
+spread, only the greedy handles them; ``current`` lists need nothing new from any engine (a
+task's ``current`` is the union of its entries, which is what ``moves`` compares with).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import SolverUnavailable
+
+if TYPE_CHECKING:
+    from taskalloc.problems.entities import Problem
+
+#: engine -> the revision-2 features (names of ``Problem.features``) it handles
+HANDLED: dict[str, frozenset[str]] = {
+    "greedy": frozenset({"devices", "same_start", "service", "spread", "current_list"}),
+    "cpsat": frozenset({"current_list"}),
+    "mip": frozenset({"current_list"}),
+    "ga": frozenset({"current_list"}),
+}
+
+
+class FeatureUnsupported(SolverUnavailable):
+    """The engine does not handle a revision-2 feature the problem uses (exit 2)."""
+
+
+def unhandled(problem: Problem, engine: str) -> list[str]:
+    """The features ``problem`` uses that ``engine`` does not handle."""
+    return problem.unhandled(HANDLED.get(engine, frozenset()))
+
+
+def refuse_unhandled(problem: Problem, engine: str) -> None:
+    """Raise FeatureUnsupported, in one line, if ``engine`` cannot solve ``problem`` right."""
+    missing = unhandled(problem, engine)
+    if missing:
+        names = " or ".join(f"`{f}`" for f in missing)
+        # worded for the library (engines by name); the CLI writes them as -s flags
+        raise FeatureUnsupported(
+            f"engine {engine} does not handle {names} yet (engine greedy does)"
+        )

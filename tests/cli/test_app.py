@@ -1,0 +1,518 @@
+"""The `taskalloc` command through typer's CliRunner: exit codes, data on stdout only, humans on
+stderr."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from taskalloc.problems.plan import read_plan
+from tests.helpers import DATA, EXAMPLES, ROOT, asg, cli, make, node, prob_dict, task, write_problem
+
+ANSI = re.compile(r"\x1b\[")
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
+SUMMARY_WORDS = ("greedy:", "plan written", "ok:", "violation(s)", "warning:", "infeasible:")
+
+
+def solved(problem: Path, tmp_path: Path, *extra: str) -> Path:
+    """Solve ``problem`` into a YAML plan file in tmp_path and return its path."""
+    out = tmp_path / f"{problem.stem}-plan.yaml"
+    result = cli("solve", str(problem), "-s", "greedy", "-o", str(out), *extra)
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+@pytest.fixture
+def two_nodes(tmp_path) -> Path:
+    """Two nodes of cpu 10, two tasks of cpu 6: one task per node."""
+    data = prob_dict(
+        [node("n", {"cpu": 10}, count=2)], [task("a", {"cpu": 6}), task("b", {"cpu": 6})]
+    )
+    return write_problem(tmp_path / "two-nodes.json", data)
+
+
+def _no_summary(stdout: str) -> None:
+    for word in SUMMARY_WORDS:
+        assert word not in stdout
+
+
+# -- solve -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.name for p in EXAMPLE_FILES])
+def test_solve_example_writes_yaml_plan(path):
+    result = cli("solve", str(path), "-s", "greedy")
+    assert result.exit_code == 0, result.stderr
+    plan = yaml.safe_load(result.stdout)
+    assert plan["taskalloc_plan"] == 1
+    assert plan["solver"]["name"] == "greedy"
+    assert plan["solver"]["status"] in ("feasible", "optimal")
+    assert plan["problem"]["sha256"] and plan["problem"]["path"] == str(path)
+    assert plan["assignments"] and isinstance(plan["unplaced"], list)
+    assert set(plan["solver"]["objective"]) >= {"unplaced"}
+    assert result.stderr.startswith("greedy: ")
+    assert "tasks placed" in result.stderr and "objective " in result.stderr
+    _no_summary(result.stdout)
+
+
+def test_solve_json_format():
+    path = EXAMPLES / "inference-fleet.yaml"
+    result = cli("solve", str(path), "-s", "greedy", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["taskalloc_plan"] == 1
+    assert {"task", "replica", "node"} <= set(plan["assignments"][0])
+
+
+def test_solve_scheduling_plan_has_times():
+    result = cli("solve", str(EXAMPLES / "training-pipeline.yaml"), "-s", "greedy")
+    assert result.exit_code == 0, result.stderr
+    plan = yaml.safe_load(result.stdout)
+    for a in plan["assignments"]:
+        assert a["end"] >= a["start"] >= 0
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("plan.yaml", "yaml"), ("sub/plan.json", "json")])
+def test_solve_output_file(tmp_path, name, fmt):
+    out = tmp_path / name
+    result = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "greedy", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert out.exists()
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temp file left behind
+    text = out.read_text()
+    data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    assert data["taskalloc_plan"] == 1
+    assert result.stderr.splitlines()[-1] == f"plan written to {out}"
+
+
+def test_solve_same_seed_same_plan():
+    path = str(EXAMPLES / "consolidation.yaml")
+    a = yaml.safe_load(cli("solve", path, "-s", "greedy", "--seed", "7").stdout)
+    b = yaml.safe_load(cli("solve", path, "-s", "greedy", "--seed", "7").stdout)
+    assert a["assignments"] == b["assignments"]
+    assert a["solver"]["seed"] == 7
+
+
+def test_solve_unknown_solver_and_policy():
+    path = str(EXAMPLES / "inference-fleet.yaml")
+    result = cli("solve", path, "-s", "magic")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "'magic' is not one of 'auto', 'cpsat', 'mip', 'ga', 'greedy'" in result.stderr
+    result = cli("solve", path, "--policy", "random")
+    assert result.exit_code == 2
+    assert "'random' is not one of 'least-loaded', 'best-fit', 'first-fit'" in result.stderr
+    assert "Value error" not in result.stderr
+
+
+def test_solve_infeasible_exit_3(monkeypatch):
+    monkeypatch.chdir(DATA / "infeasible")
+    result = cli("solve", "too-big.yaml")
+    assert result.exit_code == 3
+    plan = yaml.safe_load(result.stdout)
+    assert plan["solver"]["status"] == "infeasible"
+    assert plan["assignments"] == []
+    proof = (
+        "too-big.yaml:12:13: tasks[1] (train-huge).demand: needs gpu 16 on one node; "
+        "the largest gpu on an allowed node is 8 (a100-1)"
+    )
+    assert plan["infeasibility"] == [proof]
+    assert result.stderr.splitlines() == ["infeasible: no plan can exist:", f"  {proof}"]
+
+
+def test_solve_no_plan_exit_4(tmp_path):
+    """Each required task fits the node alone, not both together: no structural proof, but the
+    greedy (and every solver) finds no plan."""
+    data = prob_dict([node("n", {"cpu": 10})], [task("a", {"cpu": 6}), task("b", {"cpu": 6})])
+    path = write_problem(tmp_path / "clash.json", data)
+    assert cli("validate", str(path)).exit_code == 0
+    result = cli("solve", str(path), "-s", "greedy")
+    assert result.exit_code == 4, result.stderr
+    plan = yaml.safe_load(result.stdout)
+    assert plan["solver"]["status"] == "unknown"
+    assert [u["task"] for u in plan["unplaced"]] == ["b"]
+    err = result.stderr.splitlines()
+    assert err[0].startswith("greedy: unknown ")
+    assert err[1].startswith("no plan: ")
+    assert err[2] == "  b: needs cpu 6; the largest free cpu on an allowed node is 4"
+
+
+def test_solve_bad_problem_is_bad_input(monkeypatch):
+    monkeypatch.chdir(DATA / "broken")
+    result = cli("solve", "count-zero.yaml")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "count-zero.yaml:4:12: nodes[0] (a100).count: must be >= 1, got 0\n"
+
+
+# -- check -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.name for p in EXAMPLE_FILES])
+def test_check_solved_plan(path, tmp_path):
+    plan = solved(path, tmp_path)
+    result = cli("check", str(path), str(plan))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    n = len(read_plan(str(plan)).assignments)
+    assert result.stderr == f"ok: {n} assignments satisfy every constraint; objective matches\n"
+
+
+def _tamper(plan_path: Path, edit) -> Path:
+    data = yaml.safe_load(plan_path.read_text())
+    edit(data)
+    out = plan_path.with_name("tampered.json")
+    out.write_text(json.dumps(data))
+    return out
+
+
+def test_check_replica_moved_onto_full_node(two_nodes, tmp_path):
+    plan = solved(two_nodes, tmp_path)
+    nodes = {a["task"]: a["node"] for a in yaml.safe_load(plan.read_text())["assignments"]}
+    assert nodes["a"] != nodes["b"]
+
+    def move(data):
+        data["assignments"][1]["node"] = data["assignments"][0]["node"]
+
+    result = cli("check", str(two_nodes), str(_tamper(plan, move)))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "1 violation(s):",
+        f"  capacity: node {nodes['a']}: cpu load 12 > capacity 10",
+    ]
+
+
+def test_check_changed_objective(two_nodes, tmp_path):
+    plan = solved(two_nodes, tmp_path)
+
+    def cheat(data):
+        data["solver"]["objective"]["cost"] = -5
+
+    result = cli("check", str(two_nodes), str(_tamper(plan, cheat)))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "1 violation(s):",
+        "  objective: objective cost: plan states -5, recomputed 0",
+    ]
+
+
+def test_check_tampered_example_lists_every_violation(tmp_path):
+    path = EXAMPLES / "inference-fleet.yaml"
+    plan = solved(path, tmp_path)
+
+    def tamper(data):
+        data["assignments"] = [a for a in data["assignments"] if a["task"] != "api-gateway"]
+        data["solver"]["objective"]["unplaced"] = 0
+
+    result = cli("check", str(path), str(_tamper(plan, tamper)))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    err = result.stderr.splitlines()
+    assert err[0] == f"{len(err) - 1} violation(s):"
+    assert "  required: api-gateway: required task is not placed" in err
+    assert "  objective: objective unplaced: plan states 0, recomputed 20" in err
+
+
+def test_check_json(two_nodes, tmp_path):
+    plan = solved(two_nodes, tmp_path)
+    result = cli("check", str(two_nodes), str(plan), "--format", "json")
+    assert result.exit_code == 0
+    out = json.loads(result.stdout)
+    assert out["ok"] is True
+    assert out["violations"] == [] and out["warnings"] == []
+    assert out["objective"] == {"unplaced": 0, "cost": 0}
+    assert set(out["terms"]) == {"unplaced", "cost", "nodes", "balance", "moves"}
+
+    def move(data):
+        data["assignments"][1]["node"] = data["assignments"][0]["node"]
+
+    result = cli("check", str(two_nodes), str(_tamper(plan, move)), "-f", "json")
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert out["ok"] is False
+    assert [(v["kind"], v["node"], v["task"]) for v in out["violations"]] == [
+        ("capacity", out["violations"][0]["node"], None)
+    ]
+    assert out["violations"][0]["message"].endswith("cpu load 12 > capacity 10")
+
+
+def test_check_hand_made_plan_and_sha_warning(tmp_path):
+    """No solver needed: a plan built by make_plan for one file, checked against a copy with
+    other bytes, only warns."""
+    data = prob_dict([node("n", {"cpu": 10})], [task("a", {"cpu": 6})])
+    path = write_problem(tmp_path / "p.json", data)
+    from taskalloc.problems.problem import load_problem
+
+    plan_path = tmp_path / "plan.yaml"
+    plan_path.write_text(make(load_problem(str(path)), [asg("a", "n")]).dumps("yaml"))
+    assert cli("check", str(path), str(plan_path)).exit_code == 0
+    other = tmp_path / "other.json"
+    other.write_text(path.read_text() + "\n")
+    result = cli("check", str(other), str(plan_path))
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == (
+        "warning: the plan was made for a file with other bytes (sha256 differs); "
+        "checking it against this problem anyway"
+    )
+
+
+def test_check_problem_file_as_plan():
+    path = str(EXAMPLES / "inference-fleet.yaml")
+    result = cli("check", path, path)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.endswith(": this is a problem file, not a plan\n")
+    assert result.stderr.startswith(f"{path}:")
+
+
+def test_check_both_from_stdin_reads_a_plan():
+    # `check - -`: stdin holds a plan, whose problem is embedded or named (tests/test_pipes.py)
+    result = cli("check", "-", "-", input="")
+    assert result.exit_code == 2
+    assert result.stderr == "<stdin>: a plan file must be a mapping\n"
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet_plan(tmp_path) -> tuple[Path, Path]:
+    """A hand-made plan for a small placement problem (no solver needed)."""
+    data = prob_dict(
+        [node("gpu", {"cpu": 16, "gpu": 4}, count=2, cost=5), node("cpu", {"cpu": 32}, cost=1)],
+        [
+            task("serve", {"cpu": 4, "gpu": 2}, replicas=2),
+            task("api", {"cpu": 8}),
+            task("huge", {"cpu": 64}, required=False, priority=3),
+        ],
+    )
+    path = write_problem(tmp_path / "fleet.json", data)
+    from taskalloc.problems.problem import load_problem
+
+    problem = load_problem(str(path))
+    plan = make(problem, [asg("serve", "gpu-1", 0), asg("serve", "gpu-2", 1), asg("api", "cpu")])
+    plan_path = tmp_path / "fleet-plan.yaml"
+    plan_path.write_text(plan.dumps())
+    return path, plan_path
+
+
+def test_report_table(fleet_plan):
+    path, plan = fleet_plan
+    result = cli("report", str(path), str(plan))
+    assert result.exit_code == 0, result.stderr
+    for word in ("Objective terms", "Utilisation", "Unplaced tasks", "huge", "gpu-1", "fleet"):
+        assert word in result.stdout
+    assert result.stderr == ""
+
+
+def test_report_table_to_file(fleet_plan, tmp_path):
+    path, plan = fleet_plan
+    out = tmp_path / "report.txt"
+    result = cli("report", str(path), str(plan), "-o", str(out))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "Objective terms" in out.read_text()
+    assert not ANSI.search(out.read_text())
+
+
+def test_report_json(fleet_plan):
+    path, plan = fleet_plan
+    result = cli("report", str(path), str(plan), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rep = json.loads(result.stdout)
+    assert rep["feasible"] is True
+    assert rep["objective"] == {"unplaced": 3, "cost": 11}
+    assert rep["terms"]["nodes"] == 3
+    assert rep["placed_tasks"] == 2 and rep["tasks"] == 3
+    assert rep["placed_replicas"] == 3 and rep["total_replicas"] == 4
+    assert rep["utilisation"]["gpu-1"] == {"cpu": 0.25, "gpu": 0.5}
+    assert rep["utilisation"]["cpu"] == {"cpu": 0.25}
+    assert rep["fleet_utilisation"]["cpu"] == pytest.approx(16 / 64)
+    assert [u["task"] for u in rep["unplaced"]] == ["huge"]
+    assert rep["unplaced"][0]["reason"] == (
+        "needs cpu 64; the largest free cpu on an allowed node is 24"
+    )
+
+
+def test_report_markdown(fleet_plan):
+    path, plan = fleet_plan
+    result = cli("report", str(path), str(plan), "-f", "markdown")
+    assert result.exit_code == 0
+    md = result.stdout
+    assert md.startswith("# Plan report: test\n")
+    assert "## Objective terms" in md and "## Utilisation" in md and "## Unplaced tasks" in md
+    assert "| gpu-1 | 25% | 50% |" in md
+    assert "| huge | needs cpu 64; the largest free cpu on an allowed node is 24 |" in md
+
+
+def test_report_csv(fleet_plan):
+    path, plan = fleet_plan
+    result = cli("report", str(path), str(plan), "-f", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == [
+        "node",
+        "resource",
+        "capacity",
+        "load",
+        "utilisation",
+        "average_utilisation",
+    ]
+    got = {(r["node"], r["resource"]): r for r in rows}
+    assert set(got) == {
+        ("gpu-1", "cpu"),
+        ("gpu-1", "gpu"),
+        ("gpu-2", "cpu"),
+        ("gpu-2", "gpu"),
+        ("cpu", "cpu"),
+    }
+    r = got[("gpu-1", "gpu")]
+    assert (r["capacity"], r["load"], float(r["utilisation"]), r["average_utilisation"]) == (
+        "4",
+        "2",
+        0.5,
+        "",
+    )
+    for r in rows:
+        assert float(r["load"]) == pytest.approx(float(r["capacity"]) * float(r["utilisation"]))
+
+
+def test_report_csv_scheduling_has_average(tmp_path):
+    path = EXAMPLES / "training-pipeline.yaml"
+    plan = solved(path, tmp_path)
+    result = cli("report", str(path), str(plan), "-f", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows and all(
+        0 <= float(r["average_utilisation"]) <= float(r["utilisation"]) + 1e-9 for r in rows
+    )
+
+
+# -- generate, schema, version, usage ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [[], ["--scheduling"]])
+def test_generate_is_deterministic_and_valid(tmp_path, extra):
+    args = ["generate", "--tasks", "20", "--nodes", "5", "--seed", "3", *extra]
+    first = cli(*args)
+    second = cli(*args)
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == second.stdout
+    data = yaml.safe_load(first.stdout)
+    assert data["taskalloc"] == 1 and len(data["tasks"]) == 20
+    path = tmp_path / "gen.yaml"
+    path.write_text(first.stdout)
+    result = cli("validate", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
+    other = cli("generate", "--tasks", "20", "--nodes", "5", "--seed", "4", *extra)
+    assert other.stdout != first.stdout
+
+
+def test_schema():
+    result = cli("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert set(schema["required"]) >= {"taskalloc", "nodes", "tasks"}
+    assert schema["patternProperties"] == {"^x-": {}}
+
+
+def test_version():
+    from taskalloc import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"taskalloc {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["frobnicate"],
+        ["validate", "--bogus", "x.yaml"],
+        ["validate"],
+        ["report", "a", "b", "-f", "pdf"],
+    ],
+)
+def test_usage_errors_exit_2(args):
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr
+
+
+def test_no_args_shows_help():
+    result = cli()
+    assert "Usage" in result.stdout + result.stderr
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+
+def test_no_color_on_stderr():
+    path = str(DATA / "warnings" / "scheduling-field-in-placement.yaml")
+    result = cli("validate", path, env={"NO_COLOR": "1"})
+    assert result.exit_code == 0
+    assert "warning:" in result.stderr
+    assert not ANSI.search(result.stderr)
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    return subprocess.run(
+        [sys.executable, "-m", "taskalloc", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**full_env, **env},
+        check=False,
+    )
+
+
+def test_no_color_wins_over_forced_color_in_a_real_process():
+    path = str(DATA / "warnings" / "scheduling-field-in-placement.yaml")
+    forced = _run("validate", path, FORCE_COLOR="1")
+    assert forced.returncode == 0
+    assert ANSI.search(forced.stderr), "FORCE_COLOR should colour warnings (else this test is moot)"
+    plain = _run("validate", path, FORCE_COLOR="1", NO_COLOR="1")
+    assert plain.returncode == 0
+    assert "warning:" in plain.stderr
+    assert not ANSI.search(plain.stderr)
+
+
+def test_python_m_help():
+    proc = _run("--help")
+    assert proc.returncode == 0
+    assert "Exit codes" in proc.stdout
+
+
+def test_stdout_is_only_data(two_nodes):
+    """Summaries and warnings never reach stdout, whatever the command."""
+    solve = cli("solve", str(two_nodes), "-s", "greedy")
+    assert solve.exit_code == 0
+    _no_summary(solve.stdout)
+    assert yaml.safe_load(solve.stdout)["taskalloc_plan"] == 1
+    assert solve.stderr.startswith("greedy: ")
+    validate = cli("validate", str(DATA / "warnings" / "scheduling-field-in-placement.yaml"))
+    assert validate.stdout == ""
+
+
+def test_quiet_solve_has_empty_stderr(two_nodes):
+    result = cli("--quiet", "solve", str(two_nodes), "-s", "greedy")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert yaml.safe_load(result.stdout)["taskalloc_plan"] == 1

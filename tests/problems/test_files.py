@@ -1,0 +1,127 @@
+"""problems/files.py, the one writer of output files: atomic, and never destroying an input, a
+device, a pipe or a symlink; and the commands that write through it."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from taskalloc.problems.files import OutputError, refuse_inputs, write_atomic
+from tests.helpers import DATA, EXAMPLES, cli
+
+
+def test_writes_text_and_bytes_and_makes_parents(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "b" / "plan.yaml"
+    write_atomic(out, "x: 1\n")
+    assert out.read_text() == "x: 1\n"
+    write_atomic(out, b"\x89PNG")
+    assert out.read_bytes() == b"\x89PNG"
+    assert [p.name for p in out.parent.iterdir()] == ["plan.yaml"]  # no temporary file left
+
+
+def test_replacing_a_file_keeps_its_mode(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    out.write_text("old")
+    out.chmod(0o640)
+    write_atomic(out, "new")
+    assert out.read_text() == "new"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_an_input_is_never_overwritten_by_any_name(tmp_path: Path) -> None:
+    problem = tmp_path / "fleet.yaml"
+    problem.write_text("taskalloc: 1\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(problem)
+    hard = tmp_path / "hard.yaml"
+    os.link(problem, hard)
+    for output in (problem, link, hard, tmp_path / "." / "fleet.yaml"):
+        with pytest.raises(OutputError, match="is an input of this command; not overwriting it"):
+            write_atomic(output, "plan", inputs=[str(problem), None, "-"])
+    assert problem.read_text() == "taskalloc: 1\n" and link.is_symlink()
+    refuse_inputs(tmp_path / "other.yaml", [str(problem)])  # another file: fine
+    write_atomic(tmp_path / "other.yaml", "plan", inputs=[str(problem)])
+
+
+def test_a_symlink_stays_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "real" / "plan.yaml"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "plan.yaml"
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == "new"
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="is a directory"):
+        write_atomic(tmp_path, "x")
+
+
+def test_a_pipe_is_written_into_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(fifo, "through the pipe\n")
+    reader.join(10)
+    assert got == [b"through the pipe\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the pipe
+
+
+def test_a_device_is_written_into_not_replaced(tmp_path: Path) -> None:
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a /dev/null of our own
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here ({exc}); the pipe test covers the rule")
+    write_atomic(null, "discarded")
+    assert stat.S_ISCHR(null.stat().st_mode)
+
+
+# -- the commands write through it -----------------------------------------------------------
+
+
+def test_solve_refuses_its_problem_as_output_before_solving(tmp_path: Path) -> None:
+    problem = tmp_path / "fleet.yaml"
+    problem.write_bytes((EXAMPLES / "inference-fleet.yaml").read_bytes())
+    before = problem.read_bytes()
+    result = cli("solve", str(problem), "-s", "greedy", "-o", str(problem))
+    assert result.exit_code == 2
+    assert result.stderr == f"{problem}: is an input of this command; not overwriting it\n"
+    assert problem.read_bytes() == before
+
+
+def test_export_and_import_refuse_their_input(tmp_path: Path) -> None:
+    problem = tmp_path / "fleet.yaml"
+    problem.write_bytes((EXAMPLES / "inference-fleet.yaml").read_bytes())
+    result = cli("export", str(problem), "-o", str(problem))
+    assert result.exit_code == 2 and "is an input of this command" in result.stderr
+    assert problem.read_bytes() == (EXAMPLES / "inference-fleet.yaml").read_bytes()
+    instance = tmp_path / "tiny.gap"
+    instance.write_bytes((DATA / "import" / "tiny.gap").read_bytes())
+    result = cli("import", "gap", str(instance), "-o", str(instance))
+    assert result.exit_code == 2 and "is an input of this command" in result.stderr
+    assert instance.read_bytes() == (DATA / "import" / "tiny.gap").read_bytes()
+
+
+def test_report_writes_into_a_pipe(tmp_path: Path) -> None:
+    problem = str(EXAMPLES / "inference-fleet.yaml")
+    plan = tmp_path / "plan.yaml"
+    assert cli("solve", problem, "-s", "greedy", "-o", str(plan)).exit_code == 0
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    result = cli("report", problem, str(plan), "--view", "nodes", "-o", str(fifo), "-f", "csv")
+    reader.join(10)
+    assert result.exit_code == 0, result.stderr
+    assert got and got[0].startswith(b"node,")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

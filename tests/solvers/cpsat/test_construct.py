@@ -1,0 +1,63 @@
+"""The LNS's start for costly fleets (solvers/cpsat/construct.py): when it is used, that it
+prefers nodes already paid and then the cheapest capacity, and that it keeps every placement
+constraint (a task that does not fit is left out, never forced)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+
+from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.problem import Problem, problem_from_dict
+from taskalloc.solvers.cpsat.construct import efficient_first_fit, wanted
+from taskalloc.solvers.flat import Flat
+from taskalloc.solvers.scaling import choose_scales
+from tests.solving import make, node, task, tiny_problems
+
+
+def flat_of(problem: Problem) -> Flat:
+    return Flat(problem, choose_scales(problem))
+
+
+def test_wanted_for_cost_with_node_costs_right_after_unplaced() -> None:
+    costly = make([node("a", cost=3)], [task("t")])
+    free = make([node("a")], [task("t")])
+    assert wanted(flat_of(costly), ["unplaced", "cost"])
+    assert wanted(flat_of(costly), ["cost"])
+    assert not wanted(flat_of(free), ["unplaced", "cost"])  # no node costs
+    assert not wanted(flat_of(costly), ["unplaced", "nodes", "cost"])
+    assert not wanted(flat_of(costly), ["unplaced", "cost", "moves"])
+    assert not wanted(flat_of(costly), ["unplaced"])
+
+
+def test_paid_nodes_first_then_the_cheapest_capacity() -> None:
+    # per unit of capacity: big costs 10 / 20, small 4 / 5: big is the efficient one
+    p = make(
+        [node("small", 5, cost=4), node("big", 20, cost=10), node("other", 20, cost=30)],
+        [task(f"t{i}", 4) for i in range(4)],
+        objective={"lexicographic": ["unplaced", "cost"]},
+    )
+    plan = efficient_first_fit(flat_of(p))
+    assert plan.terms["unplaced"] == 0 and plan.terms["violation"] == 0
+    assert {n for ns in plan.nodes for n in ns} == {1}  # all four on big: 16 of 20
+
+
+def test_a_task_that_fits_nowhere_is_left_out() -> None:
+    p = make([node("a", 4, cost=1)], [task("t", 3), task("u", 3)])
+    plan = efficient_first_fit(flat_of(p))
+    assert sorted(len(ns) for ns in plan.nodes) == [0, 1]
+    assert plan.terms["violation"] == 1  # a required task is missing: the LNS inserts it
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
+def test_every_placement_constraint_holds(data: dict[str, Any]) -> None:
+    for i, n in enumerate(data["nodes"]):
+        n["cost"] = 1 + i % 3
+    problem = problem_from_dict(data)
+    plan = efficient_first_fit(flat_of(problem))
+    ev = evaluate(problem, plan.assignments(), reasons=False)
+    # only required tasks left out may be missing (gangs: all or none); nothing placed breaks
+    # a constraint
+    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]

@@ -1,0 +1,70 @@
+"""The one clock every engine shares: time, stop, trajectory and progress points."""
+
+from __future__ import annotations
+
+import threading
+
+from taskalloc.solvers.clock import Clock, Point
+
+
+def test_record_appends_triples_and_tells_progress_the_term() -> None:
+    seen: list[Point] = []
+    clock = Clock(None, progress=seen.append)
+    clock.record(5.0, 3.0, "cost")
+    clock.record(4.0, None, "fitness")
+    assert [p[1:] for p in clock.trajectory] == [(5.0, 3.0), (4.0, None)]
+    assert [p.term for p in seen] == ["cost", "fitness"]
+    assert [p[:3] for p in seen] == clock.trajectory
+    assert all(p.seconds >= 0 for p in seen)
+
+
+def test_no_bound_below_zero() -> None:
+    seen: list[Point] = []
+    clock = Clock(None, progress=seen.append)
+    clock.record(2.0, -1e-12, "unplaced")
+    clock.record_new(1.0, -3.0, "cost")
+    clock.improve(0.5, -0.5, "cost")
+    assert [p.bound for p in seen] == [0.0, 0.0, 0.0]
+    assert all(b == 0.0 for _, _, b in clock.trajectory)
+
+
+def test_record_new_skips_a_repeat_and_improve_only_better_values() -> None:
+    clock = Clock(None)
+    clock.record_new(3.0, 1.0)
+    clock.record_new(3.0, 1.0)
+    clock.record_new(3.0, 2.0)
+    assert len(clock.trajectory) == 2
+    clock.new_stage()
+    clock.improve(9.0)
+    clock.improve(9.0)
+    clock.improve(10.0)
+    clock.improve(8.0)
+    assert [v for _, v, _ in clock.trajectory[2:]] == [9.0, 8.0]
+    clock.new_stage()  # a new term: any value is an improvement
+    clock.improve(50.0)
+    assert clock.trajectory[-1][1] == 50.0
+
+
+def test_limits_wall_and_deterministic() -> None:
+    assert Clock(None).remaining() is None and Clock(None).deadline is None
+    assert not Clock(None).out()
+    clock = Clock(10.0, deterministic=True)
+    assert clock.remaining() == 10.0  # no deterministic time spent yet
+    clock.charge(4.0)
+    assert clock.used() == 4.0 and clock.remaining() == 6.0
+    clock.charge(7.0)
+    assert clock.out()
+    wall = Clock(100.0)
+    assert 99.0 < (wall.remaining() or 0) <= 100.0
+    assert wall.deadline == wall.t0 + 100.0
+    wall.reserve(50.0)  # at most 10 % of the limit
+    assert wall.time_limit == 90.0
+    assert Clock(0.0).out()
+
+
+def test_stop_request() -> None:
+    stop = threading.Event()
+    clock = Clock(None, stop=stop)
+    assert not clock.stop_requested() and not clock.out()
+    stop.set()
+    assert clock.stop_requested() and clock.out()

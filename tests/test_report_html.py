@@ -1,0 +1,338 @@
+"""``taskalloc report --html`` / ``--svg`` / ``--png``: the page, its charts, determinism, and the
+page opened in headless Chromium at 20 and 2,000 nodes (screenshots in build/screenshots/ for a
+person to look at).
+
+Chromium: the Debian package ``chromium``. When it is missing, the browser tests install it
+(as root, with apt-get) or skip with the reason; ``.ci/run`` installs it beforehand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.plan import read_plan
+from tests.browser import find_chromium, open_page
+from tests.helpers import DATA, EXAMPLES, ROOT, cli, read
+
+PLANS = DATA / "report"
+SHOTS = ROOT / "build" / "screenshots"
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None and shutil.which("apt-get") and os.geteuid() == 0:
+        for cmd in (
+            ["apt-get", "install", "-y", "-q", "chromium"],
+            ["apt-get", "update", "-q"],
+            ["apt-get", "install", "-y", "-q", "chromium"],
+        ):
+            proc = subprocess.run(cmd, capture_output=True, timeout=900, check=False)
+            if proc.returncode == 0 and (path := find_chromium()) is not None:
+                break
+    if path is None:
+        pytest.skip(
+            "headless Chromium is not installed and could not be installed here "
+            "(Debian: apt-get install -y chromium): the HTML report was not opened in a browser"
+        )
+    return path
+
+
+def _with_progress(plan_path: Path, out: Path) -> Path:
+    """The plan with a hand-made trajectory and GA generation log (no solver needed)."""
+    plan = read_plan(str(plan_path))
+    fit = plan.solver.fitness or 0.0
+    plan.solver.trajectory = [
+        (0.05, fit * 1.6, fit * 0.5),
+        (0.4, fit * 1.2, fit * 0.8),
+        (1.5, fit, fit * 0.95),
+    ]
+    plan.solver.generations = [
+        {"generation": g, "seconds": 0.1 * g, "best": fit * (1 + 0.5 / (g + 1)), "mean": fit * 2}
+        for g in range(12)
+    ]
+    out.write_text(plan.dumps(), encoding="utf-8")
+    return out
+
+
+def _generated(tmp: Path, nodes: int, tasks: int, scheduling: bool, seed: int) -> tuple[Path, Path]:
+    """A generated problem and its greedy plan."""
+    problem = tmp / f"gen-{nodes}.yaml"
+    args = ["generate", "--nodes", str(nodes), "--tasks", str(tasks), "--seed", str(seed)]
+    result = cli(*args, *(["--scheduling"] if scheduling else []), "-o", str(problem))
+    assert result.exit_code == 0, result.stderr
+    plan = tmp / f"gen-{nodes}.plan.yaml"
+    result = cli("-q", "solve", str(problem), "-s", "greedy", "-o", str(plan))
+    assert result.exit_code == 0, result.stderr
+    return problem, plan
+
+
+def _look(page: Path, name: str, expect: set[str]) -> dict:
+    """Open ``page`` in Chromium: no console errors, no exception, no request beyond the file,
+    every expected chart there and drawn; the screenshot goes to build/screenshots/NAME.png."""
+    result = open_page(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / f"{name}.png").write_bytes(result.screenshot)
+    assert result.console_errors == []
+    assert result.exceptions == []
+    assert result.network == []
+    probe = result.probe
+    assert probe["scripts"] == 0 and probe["external"] == []
+    charts = {c["name"]: c for c in probe["charts"]}
+    assert set(charts) == expect
+    for c in charts.values():
+        assert c["width"] > 200 and c["height"] > 80, c
+        assert c["shapes"] > 3 and c["texts"] > 3, c
+    assert result.screenshot.startswith(b"\x89PNG")
+    return probe
+
+
+# -- in Chromium -----------------------------------------------------------------------------
+
+
+def test_schedule_at_20_nodes_in_chromium(chromium: str, tmp_path: Path) -> None:
+    problem, plan = _generated(tmp_path, 20, 60, scheduling=True, seed=3)
+    plan = _with_progress(plan, tmp_path / "progress.plan.yaml")
+    page = tmp_path / "report.html"
+    result = cli("report", str(problem), str(plan), "--html", str(page))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == f"HTML report written to {page} (4 charts)\n"
+    probe = _look(page, "report-20-nodes-schedule", {"utilisation", "gantt", "load", "convergence"})
+    assert probe["sections"] == ["summary", "utilisation", "schedule", "unplaced", "convergence"]
+
+
+def test_placement_at_2000_nodes_in_chromium(chromium: str, tmp_path: Path) -> None:
+    problem, plan = _generated(tmp_path, 2000, 2500, scheduling=False, seed=1)
+    page = tmp_path / "report.html"
+    result = cli("report", str(problem), str(plan), "--html", str(page))
+    assert result.exit_code == 0, result.stderr
+    _look(page, "report-2000-nodes", {"utilisation", "utilisation-nodes"})
+    text = page.read_text()
+    assert text.count('<details class="pool">') == len(read(str(problem)).pools)
+    assert text.count("<tr><td>") >= 2000  # every node in some pool's table
+
+
+def _front_plans(folder: Path) -> tuple[Path, list[Path]]:
+    """A problem and three plan files of a Pareto front of cost and balance, as ``solve
+    --pareto`` writes them (each records its point under solver.options.pareto)."""
+    from tests.helpers import asg, make, node, prob_dict, task, write_problem
+
+    folder.mkdir()
+    data = prob_dict(
+        [
+            node("big", {"cpu": 16}, cost=5),
+            node("mid", {"cpu": 12}, cost=3),
+            node("small", {"cpu": 4}, count=2, cost=1),
+        ],
+        [task("a", {"cpu": 4}), task("b", {"cpu": 4})],
+        objective={"lexicographic": ["unplaced", "cost", "balance"]},
+    )
+    path = write_problem(folder.parent / "front-problem.json", data)
+    problem = read(str(path))
+    choices = [  # (cost, balance): (2, 1), (3, 0.667), (5, 0.5)
+        [asg("a", "small-1"), asg("b", "small-2")],
+        [asg("a", "mid"), asg("b", "mid")],
+        [asg("a", "big"), asg("b", "big")],
+    ]
+    files = []
+    for i, assignments in enumerate(choices, start=1):
+        plan = make(problem, assignments)
+        ev = evaluate(problem, assignments)
+        plan.solver.options["pareto"] = {
+            "point": i,
+            "of": len(choices),
+            "terms": {"cost": ev.terms["cost"], "balance": ev.terms["balance"]},
+        }
+        plan.problem_path = str(path)
+        f = folder / f"plan-{i:02d}.yaml"
+        f.write_text(plan.dumps(), encoding="utf-8")
+        files.append(f)
+    (folder / "notes.yaml").write_text("not: a plan\n")  # other files beside them are skipped
+    return path, files
+
+
+def test_pareto_front_in_chromium(chromium: str, tmp_path: Path) -> None:
+    problem, plans = _front_plans(tmp_path / "front")
+    page = tmp_path / "report.html"
+    result = cli("report", str(problem), str(plans[1]), "--html", str(page))
+    assert result.exit_code == 0, result.stderr
+    probe = _look(page, "report-pareto-front", {"utilisation", "front"})
+    front_chart = next(c for c in probe["charts"] if c["name"] == "front")
+    assert front_chart["links"] == len(plans)  # every point links to its plan file
+    text = page.read_text()
+    for p in plans:
+        assert f"href='front/{p.name}'" in text  # the table
+        assert f'xlink:href="front/{p.name}"' in text  # the chart
+    assert "#2 (this plan)" in text
+
+
+def test_devices_in_chromium(chromium: str, tmp_path: Path) -> None:
+    page = tmp_path / "devices.html"
+    page.write_text(_device_page(), encoding="utf-8")
+    _look(page, "report-devices", {"utilisation", "devices", "gantt", "load"})
+
+
+# -- without a browser -----------------------------------------------------------------------
+
+
+def _device_page() -> str:
+    """The report of the revision-2 example solved by the greedy: GPUs split into devices
+    (shared by services and notebooks, whole ones for a gang that starts together)."""
+    from taskalloc.html import render
+
+    problem = read("examples/gpu-cluster.yaml")
+    plan = read_plan(str(PLANS / "gpu-cluster.plan.yaml"))
+    ev = evaluate(problem, plan.assignments)
+    text, charts = render(problem, plan, ev)
+    assert [c.name for c in charts] == ["utilisation", "devices", "gantt", "load"]
+    # the node table says which devices each replica uses: the gang's workers take whole GPUs
+    worker = next(a for a in plan.assignments if a.task == "pretrain-worker")
+    assert worker.devices and f"gpu {','.join(map(str, worker.devices['gpu']))}" in text
+    return text
+
+
+def test_device_chart_of_the_gpu_example() -> None:
+    text = _device_page()
+    assert 'data-chart="devices"' in text
+
+
+def _fleet_html(tmp_path: Path, *extra: str) -> Path:
+    page = tmp_path / "fleet.html"
+    result = cli(
+        "report",
+        str(EXAMPLES / "training-pipeline.yaml"),
+        str(PLANS / "training-pipeline.plan.yaml"),
+        "--html",
+        str(page),
+        *extra,
+    )
+    assert result.exit_code == 0, result.stderr
+    return page
+
+
+def test_html_is_self_contained_and_deterministic(tmp_path: Path) -> None:
+    first = _fleet_html(tmp_path).read_bytes()
+    second = _fleet_html(tmp_path).read_bytes()
+    assert first == second
+    text = first.decode()
+    assert "<script" not in text
+    # the only http URLs are XML namespaces, never something to fetch
+    urls = set(re.findall(r"""(?:src|href)=["'](https?:[^"']*)""", text))
+    assert urls == set()
+    assert set(re.findall(r"https?://[^\s\"'<>]+", text)) <= {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+        "http://purl.org/dc/elements/1.1/",
+        "http://creativecommons.org/ns#",
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+        "http://matplotlib.org/",
+    }
+    assert "fitness = 10000 × unplaced + 2 × tardiness + 1 × makespan = " in text
+    # every inline SVG has its own ids (no clash between charts)
+    ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(ids) == len(set(ids))
+
+
+def test_svg_and_png_directories(tmp_path: Path) -> None:
+    svg, png = tmp_path / "svg", tmp_path / "png"
+    page = _fleet_html(tmp_path, "--svg", str(svg), "--png", str(png))
+    names = {"utilisation", "gantt", "load"}
+    assert {p.stem for p in svg.iterdir()} == names
+    assert {p.stem for p in png.iterdir()} == names
+    for p in svg.iterdir():
+        assert p.read_text().startswith("<?xml")
+    for p in png.iterdir():
+        assert p.read_bytes().startswith(b"\x89PNG")
+    again = tmp_path / "again"
+    result = cli(
+        "report",
+        str(EXAMPLES / "training-pipeline.yaml"),
+        str(PLANS / "training-pipeline.plan.yaml"),
+        "--svg",
+        str(again),
+    )
+    assert result.exit_code == 0 and result.stdout == ""
+    for p in svg.iterdir():
+        assert (again / p.name).read_bytes() == p.read_bytes()
+    assert page.exists()
+
+
+def test_output_html_suffix_is_the_html_report(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    result = cli(
+        "report",
+        str(EXAMPLES / "inference-fleet.yaml"),
+        str(PLANS / "inference-fleet.plan.yaml"),
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_html_never_replaces_an_input(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_bytes((PLANS / "inference-fleet.plan.yaml").read_bytes())
+    before = plan.read_bytes()
+    result = cli("report", str(EXAMPLES / "inference-fleet.yaml"), str(plan), "--html", str(plan))
+    assert result.exit_code == 2
+    assert "is an input of this command" in result.stderr
+    assert plan.read_bytes() == before
+
+
+def test_without_matplotlib_the_error_names_the_extra(monkeypatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args, **kw):
+        return None if name == "matplotlib" else real(name, *args, **kw)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    result = cli(
+        "report",
+        str(EXAMPLES / "inference-fleet.yaml"),
+        str(PLANS / "inference-fleet.plan.yaml"),
+        "--html",
+        str(tmp_path / "r.html"),
+    )
+    assert result.exit_code == 2
+    assert "pip install 'taskalloc[plot]'" in result.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_unplaced_tasks_and_reasons_are_on_the_page(tmp_path: Path) -> None:
+    from taskalloc.html import render
+    from tests.helpers import asg, make, node, prob, task
+
+    p = prob(
+        [node("n", {"cpu": 8})],
+        [task("a", {"cpu": 4}), task("big", {"cpu": 64}, required=False)],
+    )
+    plan = make(p, [asg("a", "n")])
+    text, _ = render(p, plan, evaluate(p, plan.assignments))
+    assert "1 of 2 tasks are not placed." in text
+    assert "needs cpu 64; the largest free cpu on an allowed node is 4" in text
+
+
+def test_front_of_a_plan_given_alone(tmp_path: Path) -> None:
+    """`report PLAN --html`: the plan is the one file given; its front is beside it."""
+    _, plans = _front_plans(tmp_path / "front")
+    page = tmp_path / "out" / "report.html"
+    result = cli("report", str(plans[2]), "--html", str(page))
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text()
+    assert 'data-chart="front"' in text
+    assert "href='../front/plan-01.yaml'" in text  # relative to the page
+    assert "#3 (this plan)" in text
