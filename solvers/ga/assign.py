@@ -233,8 +233,10 @@ class AssignSearch:
                     al[:N] *= 0.9
                 np.clip(al[:N], 1e-6 * self.alpha0, 1e6 * self.alpha0, out=al[:N])
                 if best_x is not None and since % restart == 0:
+                    # back to the best plan, kicked harder after each return that found
+                    # nothing better (reactive perturbation strength, reset on improvement)
                     x[:] = best_x
-                    self._kick(x, rng)
+                    self._kick(x, rng, self.KICK + since // restart - 1)
                     load = self.loads(x)
                     count = np.bincount(x, minlength=N + 1)
                 col = self._col(load, count, allN)
@@ -282,8 +284,9 @@ class AssignSearch:
             touched.add(n)
         return tuple(touched)
 
-    def _kick(self, x: np.ndarray, rng: np.random.Generator) -> None:
-        for _ in range(self.KICK):
+    def _kick(self, x: np.ndarray, rng: np.random.Generator, moves: int) -> None:
+        """Move ``moves`` random tasks (at most a tenth of them, at least KICK) at random."""
+        for _ in range(min(moves, max(self.KICK, self.T // 10))):
             t = int(rng.integers(self.T))
             if self.frozen is not None and self.frozen[t]:
                 continue
