@@ -27,7 +27,10 @@ random sample) and *ejection* (a task takes another's node and the ejected task 
 best third node: a chain of length two). Shift scores are kept incrementally (a move changes
 the columns of two or three nodes and the rows of the tasks on them). After ``restart`` local
 optima without a better plan, the search returns to the best plan it found and moves a few
-random tasks (a kick): iterated local search around the incumbent.
+random tasks (a kick): iterated local search around the incumbent. The kick grows by one task
+after each return that found nothing better (at most a tenth of the tasks) and falls back to
+two when the best plan improves: a reactive perturbation strength, so that a search stuck in
+one basin (small tight instances: five tasks per node) is pushed further out.
 
 :func:`construct` gives a start: capacity multipliers ``u`` by subgradient steps on the
 Lagrangian relaxation of the capacities (the LP bound), then each task on the node of least
@@ -54,7 +57,7 @@ class AssignSearch:
     ``-1`` is converted on the way in and out."""
 
     SAMPLE = 64  # first tasks of the swap and ejection neighbourhoods, drawn per evaluation
-    KICK = 2  # tasks moved at random when the search returns to its best plan
+    KICK = 2  # tasks moved at random at the first return to the best plan (then more)
     RESTART = 20  # local optima without a better plan before that return
     BATCH = 64  # shifts applied per scoring of the shift matrix (see _shifts)
 
