@@ -27,10 +27,7 @@ random sample) and *ejection* (a task takes another's node and the ejected task 
 best third node: a chain of length two). Shift scores are kept incrementally (a move changes
 the columns of two or three nodes and the rows of the tasks on them). After ``restart`` local
 optima without a better plan, the search returns to the best plan it found and moves a few
-random tasks (a kick): iterated local search around the incumbent. The kick grows by one task
-after each return that found nothing better (at most a tenth of the tasks) and falls back to
-two when the best plan improves: a reactive perturbation strength, so that a search stuck in
-one basin (small tight instances: five tasks per node) is pushed further out.
+random tasks (a kick): iterated local search around the incumbent.
 
 :func:`construct` gives a start: capacity multipliers ``u`` by subgradient steps on the
 Lagrangian relaxation of the capacities (the LP bound), then each task on the node of least
@@ -57,7 +54,7 @@ class AssignSearch:
     ``-1`` is converted on the way in and out."""
 
     SAMPLE = 64  # first tasks of the swap and ejection neighbourhoods, drawn per evaluation
-    KICK = 2  # tasks moved at random at the first return to the best plan (then more)
+    KICK = 2  # tasks moved at random when the search returns to its best plan
     RESTART = 20  # local optima without a better plan before that return
     BATCH = 64  # shifts applied per scoring of the shift matrix (see _shifts)
 
@@ -236,10 +233,8 @@ class AssignSearch:
                     al[:N] *= 0.9
                 np.clip(al[:N], 1e-6 * self.alpha0, 1e6 * self.alpha0, out=al[:N])
                 if best_x is not None and since % restart == 0:
-                    # back to the best plan, kicked harder after each return that found
-                    # nothing better (reactive perturbation strength, reset on improvement)
                     x[:] = best_x
-                    self._kick(x, rng, self.KICK + since // restart - 1)
+                    self._kick(x, rng)
                     load = self.loads(x)
                     count = np.bincount(x, minlength=N + 1)
                 col = self._col(load, count, allN)
@@ -287,9 +282,8 @@ class AssignSearch:
             touched.add(n)
         return tuple(touched)
 
-    def _kick(self, x: np.ndarray, rng: np.random.Generator, moves: int) -> None:
-        """Move ``moves`` random tasks (at most a tenth of them, at least KICK) at random."""
-        for _ in range(min(moves, max(self.KICK, self.T // 10))):
+    def _kick(self, x: np.ndarray, rng: np.random.Generator) -> None:
+        for _ in range(self.KICK):
             t = int(rng.integers(self.T))
             if self.frozen is not None and self.frozen[t]:
                 continue
