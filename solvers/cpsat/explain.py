@@ -68,6 +68,7 @@ def _solve(
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
     solver.parameters.num_workers = workers
     solver.parameters.log_search_progress = False
+    solver.parameters.catch_sigint_signal = False  # our own handler stops solvers
     return int(solver.solve(model.model)), solver
 
 
