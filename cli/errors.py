@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from .console import Fail, Settings, err_console
+from .console import Fail, Settings, err_console, printable
 from .exits import ExitCode
 
 T = TypeVar("T")
@@ -117,26 +117,26 @@ def _report(exc: BaseException) -> ExitCode:
     console = err_console()
     if isinstance(exc, Fail):
         for line in exc.lines:
-            console.print(line)
+            console.print(printable(line))
         return exc.code
     if isinstance(exc, InputError):
         for d in exc.diagnostics:
-            console.print(str(d))
+            console.print(printable(str(d)))
         if exc.total > len(exc.diagnostics):
             console.print(f"... and {exc.total - len(exc.diagnostics)} more errors")
         return ExitCode.BAD_INPUT
     if isinstance(exc, OptionError):
         exc.valid = [v for v in exc.valid if v not in ("stop", "progress")]  # not settable here
-        console.print(in_flags(exc.render(flag)))
+        console.print(printable(in_flags(exc.render(flag))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, SolverUnavailable):
-        console.print(in_flags(str(exc)))
+        console.print(printable(in_flags(str(exc))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, OutputError):  # an output that would destroy an input
-        console.print(str(exc))
+        console.print(printable(str(exc)))
         return ExitCode.BAD_INPUT
     if _plot_unavailable(exc):
-        console.print(str(exc))
+        console.print(printable(str(exc)))
         return ExitCode.BAD_INPUT
     if isinstance(exc, KeyboardInterrupt):
         console.print("interrupted")
@@ -149,7 +149,9 @@ def _report(exc: BaseException) -> ExitCode:
     if Settings.debug or not isinstance(exc, Exception):
         raise exc
     console.print(
-        f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
-        "traceback, and please report it)"
+        printable(
+            f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+            "the traceback, and please report it)"
+        )
     )
     return ExitCode.INTERNAL
