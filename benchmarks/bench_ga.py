@@ -1,28 +1,42 @@
-"""Benchmark of the genetic engine (``-s ga``), not a test: quality against known optima, and
-against a plain DEAP GA (the peer, written as in the DEAP tutorial) in the same command.
+"""Benchmark of the genetic engine (``-s ga``), not a test: quality against known optima (or a
+bound), against a plain DEAP GA and against the greedy, in the same command.
 
-    .venv/bin/python benchmarks/bench_ga.py gap                       # gap_chu_beasley, 20 s each
-    .venv/bin/python benchmarks/bench_ga.py gap --instances a05100,b05100,c05100,d05100
-    .venv/bin/python benchmarks/bench_ga.py psplib                    # psplib_j30, 5 s each
-    .venv/bin/python benchmarks/bench_ga.py psplib --limit 10
-    .venv/bin/python benchmarks/bench_ga.py scale                     # 10,000 x 1,000, 60 s
+    python benchmarks/bench_ga.py gap                                # Chu-Beasley a-d, 20 s
+    python benchmarks/bench_ga.py gap --set gap_yagiura_e --seeds 0,1,2
+    python benchmarks/bench_ga.py gap --set gap_orlib --budget 2 --no-peer
+    python benchmarks/bench_ga.py gapgen --types c,d,e --sizes 10x400,20x400,40x400
+    python benchmarks/bench_ga.py psplib --set psplib_j60 --every 6 --budget 10
+    python benchmarks/bench_ga.py schedule --seeds 2,4,5,8,9         # 2,000 x 200, 30 s
+    python benchmarks/bench_ga.py scale                              # 10,000 x 1,000, 60 s
 
-``gap``: mean gap to the optimum of taskalloc's GA and of the peer (target <= 1.5 %).
-``psplib``: mean deviation of the makespan from the optimum (target <= 0.5 %).
-``scale``: a generated placement (``taskalloc generate --tasks 10000 --nodes 1000``), the three
-greedy policies, then the GA within 60 s: its plan is checked by the evaluator and must beat the
-best greedy plan. Every plan is checked by the evaluator; the GA's seed is 0. Numbers from a
-loaded machine (e.g. under ``nice``) are only indicative.
+``--deterministic`` runs the GA with a deterministic limit (work units calibrated to CPU
+seconds on the development machine): the figures then do not depend on how busy the machine
+is, and repeat exactly. Without it the limit is wall-clock time, as users run it. Every run
+prints the load average (``/proc/loadavg``) at its start and end.
+
+``gap``: per instance, the gap to the optimum of each seed, then mean and max over all runs and
+the spread over seeds (the peer, a plain DEAP GA from the tutorial, seed by seed unless
+``--no-peer``). ``gapgen``: instances drawn by the published generators (Chu & Beasley 1997
+type c and d; Yagiura, Ibaraki & Glover type e), never stored; the reference is the
+Lagrangian bound of the assignment relaxation (0-1 knapsack per agent, subgradient steps)
+computed here, so the gap shown is an upper estimate of the gap to the optimum; ``--reference
+cpsat:S`` adds taskalloc's own CP-SAT run of S seconds as a second reference. ``psplib``:
+deviation of the makespan from the best known. ``schedule``: generated scheduling problems
+(``taskalloc generate --tasks 2000 --nodes 200 --scheduling``), the three greedy policies, the
+critical-path lower bound (shortest durations, no resources) and the GA. ``scale``: a generated
+placement, the greedy policies, then the GA. Every plan is checked by the evaluator.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +44,75 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import SETS, SHARED, _natural, gap, load_instance
+from quality import SetInfo, _natural, gap, load_instance
 
 from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.importers import read_gap
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers.ga import solve as ga_solve
+
+SETS = {
+    "gap_chu_beasley": SetInfo("gap", "gap", 20.0),
+    "gap_yagiura_e": SetInfo("gap", "gap", 20.0),
+    "gap_orlib": SetInfo("gap", "gap", 2.0, sense="max"),
+    "psplib_j30": SetInfo("psplib", "psplib", 5.0, term="makespan"),
+    "psplib_j60": SetInfo("psplib", "psplib", 10.0, term="makespan"),
+}
+
+
+def shared_benchmarks() -> Path:
+    """``$TASKALLOC_BENCHMARKS``, else the first ``shared/benchmarks`` above this file."""
+    env = os.environ.get("TASKALLOC_BENCHMARKS")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        cand = parent / "shared" / "benchmarks"
+        if cand.is_dir():
+            return cand
+    raise SystemExit("no shared/benchmarks found above this file; set TASKALLOC_BENCHMARKS")
+
+
+def load_line() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def _instances(name: str, args: argparse.Namespace) -> list[tuple[str, Path, float]]:
     info = SETS[name]
-    root = SHARED / name
-    with open(root / info.known) as fh:
+    root = shared_benchmarks() / name
+    with open(root / "known.csv") as fh:
         known = {r["instance"]: float(r["known_value"]) for r in csv.DictReader(fh)}
     files = {p.stem if info.kind != "gap" else p.name: p for p in (root / "instances").iterdir()}
     names = sorted(known, key=_natural)
     if args.instances:
         names = [n for n in args.instances.split(",") if n in known]
+    if getattr(args, "every", None):
+        names = names[:: args.every]
     if args.limit:
         names = names[: args.limit]
     return [(n, files[n], known[n]) for n in names]
 
 
-def _solve(problem: Problem, budget: float, term: str, seed: int) -> tuple[float | None, str]:
-    r = ga_solve(problem, time_limit=budget, seed=seed)
+def _seeds(args: argparse.Namespace) -> list[int]:
+    return [int(s) for s in str(args.seeds).split(",")]
+
+
+def _run_ga(
+    problem: Problem, budget: float, seed: int, args: argparse.Namespace, term: str
+) -> tuple[float | None, str, float]:
+    t0 = time.perf_counter()
+    r = ga_solve(problem, time_limit=budget, seed=seed, deterministic=args.deterministic)
+    secs = time.perf_counter() - t0
     if not r.has_plan:
-        return None, str(r.status)
+        return None, str(r.status), secs
     ev = evaluate(problem, r.assignments, reasons=False)
-    return (ev.terms[term] if ev.feasible else None), ("checked" if ev.feasible else "INVALID")
+    return (
+        (ev.terms[term] if ev.feasible else None),
+        ("checked" if ev.feasible else "INVALID"),
+        secs,
+    )
 
 
 # -- the peer: a plain DEAP GA for the GAP, as in the DEAP tutorial ----------------------------
@@ -129,47 +185,321 @@ def peer_gap(data: dict[str, Any], budget: float, seed: int) -> float | None:
     return best
 
 
+# -- GAP: shared sets ---------------------------------------------------------------------------
+
+
 def run_gap(args: argparse.Namespace) -> None:
-    budget = args.budget or 20.0
-    items = _instances("gap_chu_beasley", args)
-    print(f"# gap_chu_beasley: {len(items)} instances, {budget:g} s each, seed {args.seed}")
+    name = args.set or "gap_chu_beasley"
+    info = SETS[name]
+    budget = args.budget or info.budget
+    seeds = _seeds(args)
+    items = _instances(name, args)
+    mode = "deterministic" if args.deterministic else "wall-clock"
     print(
-        f"{'instance':10s} {'known':>7s} {'ga':>7s} {'gap%':>7s} {'':8s} | "
-        f"{'peer':>7s} {'gap%':>7s}"
+        f"# {name}: {len(items)} instances, {budget:g} s ({mode}) each, seeds {seeds}; "
+        f"load {load_line()}"
     )
-    ours, peers = [], []
-    for name, path, known in items:
-        data = load_instance(SETS["gap_chu_beasley"], path)
-        problem = problem_from_dict(data, name=name)
-        value, how = _solve(problem, budget, "cost", args.seed)
-        g = gap(value, known, "min")
-        pv = None if args.no_peer else peer_gap(data, budget, args.seed)
-        pg = gap(pv, known, "min")
-        ours.append(g)
-        peers.append(pg)
+    per_seed: dict[int, list[float]] = {s: [] for s in seeds}
+    all_gaps: list[float | None] = []
+    peers: list[float | None] = []
+    for inst, path, known in items:
+        data = load_instance(info, path)
+        problem = problem_from_dict(data, name=inst)
+        cells = []
+        for s in seeds:
+            value, how, _ = _run_ga(problem, budget, s, args, "cost")
+            if value is not None and info.sense == "max":
+                value = data["x-source"]["offset"] - value
+            g = gap(value, known, info.sense)
+            all_gaps.append(g)
+            if g is not None:
+                per_seed[s].append(g)
+            cells.append(f"{_f(g, '7.3f')}{'' if how == 'checked' else ' ' + how}")
+        line = f"{inst:10s} {known:8.0f}  ga gap% by seed: {' '.join(cells)}"
+        if not args.no_peer:
+            pv = peer_gap(data, budget, seeds[0])
+            if pv is not None and info.sense == "max":
+                pv = data["x-source"]["offset"] - pv
+            pg = gap(pv, known, info.sense)
+            peers.append(pg)
+            line += f" | peer {_f(pg, '7.3f')}"
+        print(line, flush=True)
+    print(f"ga:   {_mean(all_gaps)} over {len(all_gaps)} runs")
+    means = [statistics.fmean(v) for v in per_seed.values() if v]
+    if len(means) > 1:
         print(
-            f"{name:10s} {known:7.0f} {_f(value)} {_f(g, '7.3f')} {how:8s} | {_f(pv)} "
-            f"{_f(pg, '7.3f')}",
-            flush=True,
+            "      mean by seed: "
+            + ", ".join(f"{s}: {m:.3f} %" for s, m in zip(seeds, means, strict=False))
+            + f" (spread {max(means) - min(means):.3f} points)"
         )
-    print(f"ga:   mean gap {_mean(ours)}   (target <= 1.5 %)")
     if not args.no_peer:
-        print(f"peer: mean gap {_mean(peers)}   (plain DEAP GA, penalty fitness)")
+        print(f"peer: {_mean(peers)}   (plain DEAP GA, penalty fitness, seed {seeds[0]})")
+    print(f"# load at the end {load_line()}")
+
+
+# -- GAP: generated instances (types c, d, e) --------------------------------------------------
+
+
+def generate_gap(kind: str, agents: int, jobs: int, seed: int) -> str:
+    """One instance in the OR-Library format, by the published rules:
+
+    * c (Chu & Beasley): w U[5, 25], c U[10, 50], b_i = 0.8 sum_j w_ij / m;
+    * d (Chu & Beasley): w U[1, 100], c = 111 - w + U[-10, 10], b as c;
+    * e (Yagiura et al.): w = 1 - 10 ln U(0, 1], c = 1000 / w - 10 U[0, 1], b as c;
+
+    integers (floors), drawn from numpy's generator seeded by (kind, m, n, seed)."""
+    rng = np.random.default_rng([ord(kind), agents, jobs, seed])
+    if kind == "c":
+        w = rng.integers(5, 26, size=(agents, jobs))
+        c = rng.integers(10, 51, size=(agents, jobs))
+    elif kind == "d":
+        w = rng.integers(1, 101, size=(agents, jobs))
+        c = 111 - w + rng.integers(-10, 11, size=(agents, jobs))
+    elif kind == "e":
+        u = 1.0 - rng.random((agents, jobs))
+        w = np.floor(1 - 10 * np.log(u)).astype(int)
+        c = np.floor(1000 / w - 10 * rng.random((agents, jobs))).astype(int)
+    else:
+        raise SystemExit(f"unknown GAP type {kind!r} (c, d or e)")
+    b = np.floor(0.8 * w.sum(axis=1) / agents).astype(int)
+    rows = [f"{agents} {jobs}", *(" ".join(map(str, r)) for r in c)]
+    rows += [" ".join(map(str, r)) for r in w]
+    rows.append(" ".join(map(str, b)))
+    return "\n".join(rows) + "\n"
+
+
+def _knapsack(v: np.ndarray, w: np.ndarray, cap: int) -> tuple[float, np.ndarray]:
+    """max sum v x, sum w x <= cap, x 0-1 (v > 0, integer w): value and chosen items."""
+    n = len(v)
+    best = np.zeros(cap + 1)
+    take = np.zeros((n, cap + 1), dtype=bool)
+    for k in range(n):
+        wk = int(w[k])
+        if wk > cap:
+            continue
+        cand = best[: cap + 1 - wk] + v[k]
+        better = cand > best[wk:]
+        take[k, wk:] = better
+        best[wk:] = np.where(better, cand, best[wk:])
+    chosen = np.zeros(n, dtype=bool)
+    c = cap
+    for k in range(n - 1, -1, -1):
+        if take[k, c]:
+            chosen[k] = True
+            c -= int(w[k])
+    return float(best[cap]), chosen
+
+
+def _capacity_prices(c: np.ndarray, w: np.ndarray, b: np.ndarray, steps: int = 300) -> np.ndarray:
+    """Multipliers of the capacity relaxation (its optimum is the LP bound), by subgradient."""
+    m, n = c.shape
+    u = np.zeros(m)
+    best, best_u, factor, stall = -np.inf, u.copy(), 2.0, 0
+    cols = np.arange(n)
+    for _ in range(steps):
+        red = c + u[:, None] * w
+        x = red.argmin(axis=0)
+        value = float(red[x, cols].sum() - (u * b).sum())
+        if value > best + 1e-9:
+            best, best_u, stall = value, u.copy(), 0
+        else:
+            stall += 1
+            if stall >= 10:
+                factor, stall = factor / 2, 0
+        g = np.bincount(x, weights=w[x, cols], minlength=m) - b
+        norm = float((g * g).sum())
+        if norm == 0 or factor < 1e-4:
+            break
+        u = np.maximum(0.0, u + factor * (0.05 * abs(best) + 1.0) / norm * g)
+    return best_u
+
+
+def lagrangian_bound(text: str, upper: float | None = None, steps: int = 300) -> float:
+    """A lower bound of the minimum cost: the Lagrangian relaxation of "each job on one
+    agent" (one 0-1 knapsack per agent, solved exactly by dynamic programming), maximised by
+    subgradient steps (Polyak's rule towards ``upper``, the best plan's cost, when known) from
+    the multipliers the capacity relaxation gives."""
+    nums = np.array(text.split(), dtype=np.int64)
+    m, n = int(nums[0]), int(nums[1])
+    c = nums[2 : 2 + m * n].reshape(m, n).astype(float)
+    w = nums[2 + m * n : 2 + 2 * m * n].reshape(m, n)
+    b = nums[2 + 2 * m * n : 2 + 2 * m * n + m]
+    u = _capacity_prices(c, w.astype(float), b.astype(float))
+    lam = (c + u[:, None] * w).min(axis=0)
+    best, best_lam, factor, stall = -np.inf, lam.copy(), 1.0, 0
+    for _ in range(steps):
+        value = float(lam.sum())
+        covered = np.zeros(n)
+        for i in range(m):
+            v = lam - c[i]
+            idx = np.flatnonzero(v > 1e-9)
+            if len(idx):
+                val, chosen = _knapsack(v[idx], w[i, idx], int(b[i]))
+                value -= val
+                covered[idx[chosen]] += 1
+        if value > best + 1e-9:
+            best, best_lam, stall = value, lam.copy(), 0
+        else:
+            stall += 1
+            if stall >= 10:
+                factor, stall, lam = factor / 2, 0, best_lam.copy()
+                continue
+        g = 1.0 - covered
+        norm = float((g * g).sum())
+        if norm == 0 or factor < 1e-3:
+            break
+        target = upper if upper is not None and upper > best else best * 1.003 + 1.0
+        lam = lam + factor * (target - value) / norm * g
+    return float(np.ceil(best - 1e-6))
+
+
+def run_gapgen(args: argparse.Namespace) -> None:
+    budget = args.budget or 20.0
+    seeds = _seeds(args)
+    ref = None
+    if args.reference:
+        kind, _, secs = args.reference.partition(":")
+        if kind != "cpsat" or not secs:
+            raise SystemExit("--reference takes cpsat:SECONDS")
+        ref = float(secs)
+    mode = "deterministic" if args.deterministic else "wall-clock"
+    print(
+        f"# generated GAP, {budget:g} s ({mode}) each, seeds {seeds}, instance seed "
+        f"{args.instance_seed}; gap% to the Lagrangian bound (an upper estimate of the gap to "
+        f"the optimum); load {load_line()}"
+    )
+    all_gaps: list[float | None] = []
+    for kind in args.types.split(","):
+        for size in args.sizes.split(","):
+            m, n = (int(v) for v in size.split("x"))
+            name = f"{kind}{m}x{n}"
+            text = generate_gap(kind, m, n, args.instance_seed)
+            problem = problem_from_dict(read_gap(text, name), name=name)
+            values = []
+            for s in seeds:
+                value, how, _ = _run_ga(problem, budget, s, args, "cost")
+                values.append((value, how))
+            found = [v for v, _ in values if v is not None]
+            best = min(found) if found else None
+            t0 = time.perf_counter()
+            bound = lagrangian_bound(text, best)
+            bsecs = time.perf_counter() - t0
+            cells = []
+            for value, how in values:
+                g = gap(value, bound, "min")
+                all_gaps.append(g)
+                cells.append(f"{_f(g, '6.3f')}{'' if how == 'checked' else ' ' + how}")
+            line = f"{name:10s} bound {bound:9.0f} ({bsecs:5.1f} s)  ga gap% by seed: "
+            line += " ".join(cells)
+            if ref is not None:
+                from taskalloc import solvers
+
+                r = solvers.solve(problem, "cpsat", time_limit=ref, workers=1, seed=0)
+                ev = evaluate(problem, r.assignments, reasons=False)
+                rv = ev.terms["cost"] if ev.feasible else None
+                line += (
+                    f" | cpsat {ref:g} s: {_f(rv, '9.0f')} ({_f(gap(rv, bound, 'min'), '.3f')} %)"
+                )
+                if rv is not None and best is not None:
+                    line += f", best ga vs cpsat {_f(gap(best, rv, 'min'), '+.3f')} %"
+            print(line, flush=True)
+    print(f"ga: {_mean(all_gaps)} above the bound over {len(all_gaps)} runs")
+    print(f"# load at the end {load_line()}")
+
+
+# -- scheduling ---------------------------------------------------------------------------------
 
 
 def run_psplib(args: argparse.Namespace) -> None:
-    budget = args.budget or 5.0
-    items = _instances("psplib_j30", args)
-    print(f"# psplib_j30: {len(items)} instances, {budget:g} s each, seed {args.seed}")
-    devs = []
-    for name, path, known in items:
-        data = load_instance(SETS["psplib_j30"], path)
-        problem = problem_from_dict(data, name=name)
-        value, how = _solve(problem, budget, "makespan", args.seed)
-        d = gap(value, known, "min")
-        devs.append(d)
-        print(f"{name:10s} {known:5.0f} {_f(value, '5.0f')} {_f(d, '7.3f')} {how}", flush=True)
-    print(f"ga: mean deviation {_mean(devs)}   (target <= 0.5 %)")
+    name = args.set or "psplib_j30"
+    info = SETS[name]
+    budget = args.budget or info.budget
+    seeds = _seeds(args)
+    items = _instances(name, args)
+    mode = "deterministic" if args.deterministic else "wall-clock"
+    print(
+        f"# {name}: {len(items)} instances, {budget:g} s ({mode}) each, seeds {seeds}; "
+        f"load {load_line()}"
+    )
+    devs: list[float | None] = []
+    at_best = 0
+    for inst, path, known in items:
+        data = load_instance(info, path)
+        problem = problem_from_dict(data, name=inst)
+        cells = []
+        for s in seeds:
+            value, how, _ = _run_ga(problem, budget, s, args, "makespan")
+            d = gap(value, known, "min")
+            devs.append(d)
+            at_best += d is not None and d <= 1e-9
+            cells.append(f"{_f(value, '5.0f')} ({_f(d, '.3f')}){'' if how == 'checked' else how}")
+        print(f"{inst:10s} {known:5.0f}  ga: {' '.join(cells)}", flush=True)
+    print(f"ga: mean deviation {_mean(devs)}; {at_best}/{len(devs)} runs at the best known")
+    print(f"# load at the end {load_line()}")
+
+
+def critical_path_bound(problem: Problem) -> int:
+    """Longest chain of shortest durations (release dates counted; other tasks ignored): a
+    task with k replicas takes at least the k-th shortest duration over the allowed nodes where
+    its demand fits at all (its replicas run on distinct nodes)."""
+    from taskalloc.problems.problem import topological_order
+
+    def fits(t: Any, n: int) -> bool:
+        node = problem.nodes[n]
+        dem = t.demand_on.get(n, t.demand)
+        return all(q <= node.capacity.get(r, 0.0) + 1e-9 for r, q in dem.items())
+
+    shortest = []
+    for t in problem.tasks:
+        durs = sorted(t.duration_at(problem.nodes[n]) for n in t.allowed if fits(t, n))
+        shortest.append(durs[t.replicas - 1] if len(durs) >= t.replicas else 0)
+    es: dict[int, int] = {}
+    for i in topological_order(problem):
+        t = problem.tasks[i]
+        es[i] = max([t.release or 0] + [es[q] + shortest[q] for q in t.after])
+    return max((es[i] + shortest[i] for i in es), default=0)
+
+
+def run_schedule(args: argparse.Namespace) -> None:
+    from taskalloc.problems.generate import generate
+    from taskalloc.solvers.greedy import POLICIES
+    from taskalloc.solvers.greedy import solve as greedy
+
+    budget = args.budget or 30.0
+    mode = "deterministic" if args.deterministic else "wall-clock"
+    print(
+        f"# generated schedules {args.tasks} x {args.nodes}, GA {budget:g} s ({mode}), "
+        f"GA seed 0; load {load_line()}"
+    )
+    print(f"{'seed':>4s} {'bound':>6s} {'greedy (ll/bf/ff)':>18s} {'ga':>6s}  verdict")
+    wins = ties = losses = 0
+    for s in _seeds(args):
+        problem = problem_from_dict(generate(args.tasks, args.nodes, seed=s, scheduling=True))
+        fits: list[float] = []
+        spans: list[str] = []
+        for policy in POLICIES:
+            ev = evaluate(problem, greedy(problem, policy=policy).assignments, reasons=False)
+            fits.append(ev.fitness if ev.feasible else float("inf"))
+            spans.append(f"{ev.terms['makespan']:.0f}" if ev.feasible else "-")
+        r = ga_solve(problem, time_limit=budget, seed=0, deterministic=args.deterministic)
+        ev = evaluate(problem, r.assignments, reasons=False)
+        fit = ev.fitness if ev.feasible else float("inf")
+        bound = critical_path_bound(problem)
+        best = min(fits)
+        if fit < best - 1e-9:
+            verdict, wins = "better", wins + 1
+        elif fit <= best + 1e-9:
+            verdict, ties = "equal", ties + 1
+        else:
+            verdict, losses = "WORSE", losses + 1
+        at_bound = " (at the bound)" if ev.terms.get("makespan") == bound else ""
+        print(
+            f"{s:4d} {bound:6d} {'/'.join(spans):>18s} {ev.terms['makespan']:6.0f}  "
+            f"{verdict}{at_bound}; unplaced {ev.terms['unplaced']:g}; {r.message}",
+            flush=True,
+        )
+    print(f"ga vs best greedy: {wins} better, {ties} equal, {losses} worse")
+    print(f"# load at the end {load_line()}")
 
 
 def run_scale(args: argparse.Namespace) -> None:
@@ -178,11 +508,11 @@ def run_scale(args: argparse.Namespace) -> None:
     from taskalloc.solvers.greedy import solve as greedy
 
     budget = args.budget or 60.0
-    data = generate(args.tasks, args.nodes, seed=args.seed, resources=4)
+    data = generate(args.tasks, args.nodes, seed=_seeds(args)[0], resources=4)
     problem = problem_from_dict(data)
     print(
-        f"# generated placement: {args.tasks} tasks, {args.nodes} nodes, seed {args.seed}; "
-        f"objective {problem.objective.describe()}"
+        f"# generated placement: {args.tasks} tasks, {args.nodes} nodes, seed {_seeds(args)[0]}; "
+        f"objective {problem.objective.describe()}; load {load_line()}"
     )
     best = None
     for policy in POLICIES:
@@ -197,7 +527,13 @@ def run_scale(args: argparse.Namespace) -> None:
         if ev.feasible and (best is None or ev.fitness < best):
             best = ev.fitness
     t0 = time.perf_counter()
-    r = ga_solve(problem, time_limit=budget, seed=args.seed, workers=args.workers)
+    r = ga_solve(
+        problem,
+        time_limit=budget,
+        seed=_seeds(args)[0],
+        workers=args.workers,
+        deterministic=args.deterministic,
+    )
     ev = evaluate(problem, r.assignments, reasons=False)
     print(
         f"ga                  {time.perf_counter() - t0:6.2f} s  feasible={ev.feasible}  "
@@ -212,7 +548,7 @@ def _terms(d: dict[str, float]) -> str:
 
 
 def _f(x: float | None, spec: str = "7.0f") -> str:
-    return format(x, spec) if x is not None else "-".rjust(int(spec.split(".")[0]))
+    return format(x, spec) if x is not None else "-".rjust(int(spec.split(".")[0] or 1))
 
 
 def _mean(xs: list[float | None]) -> str:
@@ -220,24 +556,44 @@ def _mean(xs: list[float | None]) -> str:
     missing = len(xs) - len(found)
     if not found:
         return "n/a"
-    return f"{statistics.fmean(found):.3f} %, max {max(found):.3f} %" + (
+    return f"mean {statistics.fmean(found):.3f} %, max {max(found):.3f} %" + (
         f", {missing} without a plan" if missing else ""
     )
 
 
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "gap": run_gap,
+    "gapgen": run_gapgen,
+    "psplib": run_psplib,
+    "schedule": run_schedule,
+    "scale": run_scale,
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("what", choices=["gap", "psplib", "scale"])
-    ap.add_argument("--budget", type=float, help="seconds per instance (default per benchmark)")
+    ap.add_argument("what", choices=sorted(COMMANDS))
+    ap.add_argument("--set", choices=sorted(SETS), help="gap / psplib: the shared set")
+    ap.add_argument("--budget", type=float, help="seconds per run (default per benchmark)")
     ap.add_argument("--instances", help="comma-separated instance names")
     ap.add_argument("--limit", type=int, help="only the first N instances")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--every", type=int, help="every Nth instance (psplib: 6 gives 40 of j60)")
+    ap.add_argument("--seeds", default="0", help="comma-separated GA seeds (default 0)")
+    ap.add_argument("--deterministic", action="store_true", help="deterministic time limit")
     ap.add_argument("--no-peer", action="store_true")
-    ap.add_argument("--tasks", type=int, default=10_000)
-    ap.add_argument("--nodes", type=int, default=1_000)
+    ap.add_argument("--types", default="c,d,e", help="gapgen: GAP types")
+    ap.add_argument("--sizes", default="10x400,20x400,40x400", help="gapgen: agents x jobs")
+    ap.add_argument("--instance-seed", type=int, default=0, help="gapgen: generator seed")
+    ap.add_argument("--reference", help="gapgen: cpsat:SECONDS, taskalloc's CP-SAT as well")
+    ap.add_argument("--tasks", type=int, help="schedule / scale: tasks")
+    ap.add_argument("--nodes", type=int, help="schedule / scale: nodes")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
-    {"gap": run_gap, "psplib": run_psplib, "scale": run_scale}[args.what](args)
+    if args.what == "schedule":
+        args.tasks, args.nodes = args.tasks or 2000, args.nodes or 200
+    elif args.what == "scale":
+        args.tasks, args.nodes = args.tasks or 10_000, args.nodes or 1_000
+    COMMANDS[args.what](args)
 
 
 if __name__ == "__main__":

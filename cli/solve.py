@@ -215,7 +215,8 @@ def solve(
             "limit give the same plan on every run and machine. Without it, runs with several "
             "workers differ in plan (never in validity), and the limit is wall-clock. mip: one "
             "thread and no polishing (its limit stays wall-clock: only solves that end before "
-            "it repeat).",
+            "it repeat). ga: 1 worker and a limit that counts work (about a CPU second per "
+            "second), so the same input, seed and limit give the same plan.",
             rich_help_panel=LIMITS,
         ),
     ] = False,

@@ -84,9 +84,10 @@ class Params:
 
     ``time_limit``: seconds for the whole run; None, the engine's default (greedy: none;
     cpsat, mip, ga: 60 s, the GA none when ``generations`` stops it); ``math.inf``: no limit.
-    With ``deterministic`` CP-SAT measures it in deterministic time. ``seed`` makes randomised
-    searches repeatable. ``workers``: search threads (1 when ``deterministic``). ``hint``: a
-    plan to start from (any assignments of the problem; what does not fit is dropped).
+    With ``deterministic`` CP-SAT measures it in deterministic time, the GA in work units.
+    ``seed`` makes randomised searches repeatable. ``workers``: search threads (1 when
+    ``deterministic``). ``hint``: a plan to start from (any assignments of the problem; what
+    does not fit is dropped).
     ``stop``: an event that asks the engine to end with its best plan. ``progress``: called
     with a :class:`~taskalloc.solvers.clock.Point` at each improvement.
     """

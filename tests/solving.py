@@ -110,7 +110,7 @@ ENGINES = [
     Engine("mip-scip", "mip", {"backend": "ortools-scip"}),
     Engine("mip-highs", "mip", {"backend": "ortools-highs"}, examples=40, sched_examples=15),
     # the GA proves nothing, so it must reach each hand-made optimum (status feasible); its
-    # brute-force property tests are in test_ga.py (a few hundred generations each)
+    # brute-force property tests are in tests/solvers/ga/test_engine.py (hundreds of generations)
     Engine(
         "ga",
         "ga",

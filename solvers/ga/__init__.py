@@ -1,5 +1,12 @@
 """``-s ga``: a genetic algorithm on DEAP for placement and scheduling, and NSGA-II fronts.
 
+Modules: :mod:`.single` (the GA's loop), :mod:`.nsga2` (NSGA-II), :mod:`.engine` (genes to
+evaluated individuals, variation, seeding), :mod:`.population` (evaluation, the process
+pool), :mod:`.individual` (module-level DEAP fitness classes), :mod:`.runtime` (settings,
+clock, log), :mod:`.compiled` (the problem as arrays, the vectorised fitness), :mod:`.decode`
+(repair and local search), :mod:`.assign` (the penalty search of assignment-shaped problems),
+:mod:`.dense` (dense shift/swap search), :mod:`.schedule` (the schedule decoders).
+
 Encoding
 --------
 An individual is a numpy int64 array: one node index per replica slot (``-1``, the sentinel,
@@ -15,15 +22,34 @@ with the earliest end). Repaired genes are written back (Lamarckian). What canno
 (a must-place task with no room) is penalised: fitness is (violation score, scalar fitness),
 compared lexicographically, so a feasible plan always beats an infeasible one.
 
-Every feasible schedule is then improved by forward-backward improvement (justification): a
-backward pass puts each task as late as possible before its successors, and the forward decode
-of the activity list sorted by those late starts replaces the individual when it is no worse.
-Scheduling genes skip repair when there is nothing to repair (every task placed once, no
-separation, all required: e.g. the RCPSP).
+Scheduling problems whose objective counts only time and left-out tasks (``makespan``,
+``tardiness``, ``unplaced``) also have a decoder that chooses the nodes
+(:class:`.schedule.ArraySGS`): each replica on the allowed node where it ends earliest (its
+gene node on a tie), as the greedy does, so that the activity list alone decides the schedule.
+A fifth of the children are decoded with it (the nodes it picks are written back: the same list
+on these nodes decodes to the same schedule), and two seeds come from it: the activity lists
+of the latest-finish and latest-start priority rules of the critical-path analysis (shortest
+durations, no resources). Every feasible schedule is then improved by forward-backward
+improvement (justification): a backward pass puts each task as late as possible before its
+successors, and the forward decode of the activity list sorted by those late starts replaces
+the individual when it is no worse. Scheduling genes skip repair when there is nothing to
+repair (every task placed once, no separation, all required: e.g. the RCPSP).
 
 Scheduling decodes give active schedules (no replica can start earlier without moving
 another), which contain an optimal plan for every term except ``balance`` in scheduling
 problems: its peak can need deliberate delays, which the decoder never makes.
+
+Assignment-shaped placement problems
+------------------------------------
+Where every task has one replica, nothing is ``separate_from`` anything and ``balance`` is not
+a term (the generalized assignment problem and its kin: optional tasks, node costs, several
+resources and gangs allowed), feasible-only moves stall on tight capacities. There every child
+gets a penalty local search (:mod:`.assign`: shift, swap and ejection moves on the cost plus
+adaptively weighted capacity excess, feasible plans recorded as it passes them) and each
+generation continues an iterated search of that kind from its best plan (it starts at a
+Lagrangian-guided construction: capacities priced by subgradient steps on the capacity
+relaxation). The population is 10, two children per generation, and children get at most a
+third of the search's work.
 
 Fitness
 -------
@@ -37,29 +63,33 @@ feasible is returned as ``feasible``.
 Search
 ------
 Population (default 60 individuals for up to 100 replicas, 40 up to 1,000, 24 up to 5,000,
-12 beyond; ``population``) seeded with the greedy plans of the three policies, the ``hint``,
-mutated copies of these and random individuals. Each generation: binary tournament, crossover
-with probability 0.9 (uniform or two-point over tasks on the node genes, so that a task's
-replicas travel together; Hartmann's one-point crossover on the activity list), mutation with
-probability 0.5 (move a replica, swap two replicas' nodes, toggle an optional task with its gang,
-shift a task in the activity list), duplicate children mutated again or dropped, then
-(mu + lambda) survival of the best distinct individuals; after every 50 generations without
-improvement, all but the best quarter are replaced by heavily mutated copies of it and random
-individuals. In placement problems a local search
-(:func:`.decode.improve`: shift, insert, close-node and, up to 200,000 (task, allowed node,
-resource) entries, swap moves, on the objective's own weights) improves the two best individuals
-every generation. In small placement problems with one replica per task, no ``separate_from``
-and no ``balance`` term (the assignment-problem core, e.g. the GAP), every child also gets a
-vectorised best-improvement shift and swap search over dense (task x node) matrices, which makes
-it a local optimum, as in Chu and Beasley's GA for the GAP.
+12 beyond, 10 for assignment-shaped problems; ``population``) seeded with the greedy plans of
+the three policies, the ``hint``, the Lagrangian or priority-rule seeds above, mutated copies of
+these and random individuals. Each generation: binary tournament, crossover with probability
+0.9 (uniform or two-point over tasks on the node genes, so that a task's replicas travel
+together; Hartmann's one-point crossover on the activity list), mutation with probability 0.5
+(move a replica, swap two replicas' nodes, toggle an optional task with its gang, shift a task
+in the activity list), duplicate children mutated again or dropped, then (mu + lambda) survival
+of the best distinct individuals; after every 50 generations without improvement, all but the
+best quarter are replaced by heavily mutated copies of it and random individuals. In other
+placement problems a local search (:func:`.decode.improve`: shift, insert, close-node and, up to
+200,000 (task, allowed node, resource) entries, swap moves, on the objective's own weights)
+improves the two best individuals every generation.
+
+The returned plan is never worse than the best greedy plan the GA computed for its seeds (that
+plan is kept as it is); the greedy of ``-s greedy``'s own policy may use the whole time limit,
+so a limit that leaves it time to finish gives a plan at least as good as ``-s greedy``'s.
 
 Stopping: after ``generations`` generations, at ``time_limit`` seconds (default 60 s when
-neither is given; greedy seeding gets at most 30 % of it), after ``stagnation`` generations
-without improvement (default max(200, 5 x population)), or when ``stop`` is set (the best
-plan so far is returned as ``feasible``). Every random choice comes from generators seeded
-with ``seed`` (numpy per generation and individual; Python's ``random`` for DEAP's selection),
-so runs that stop by generations are identical for the same seed; runs stopped by time depend
-on the machine's speed.
+neither is given; the other greedy seeds get at most 30 % of it), after ``stagnation``
+generations without improvement (default max(200, 5 x population)), or when ``stop`` is set
+(the best plan so far is returned as ``feasible``). Every random choice comes from generators
+seeded with ``seed`` (numpy per generation and individual; Python's ``random`` for DEAP's
+selection), so runs that stop by generations are identical for the same seed. With
+``deterministic`` the time limit counts work instead of seconds (units of the decoders and
+searches, calibrated to about a CPU second of the development machine per second of limit;
+:class:`.runtime.Clock`) and one worker is used: the same problem, seed and limit give the same
+plan on every run and machine. Other time-limited runs depend on the machine's speed.
 
 ``workers`` > 1 evaluates children in a fork-based process pool, only for individuals of at
 least 2,000 replica slots (below that, the pool costs more than it saves); otherwise ignored.
@@ -129,7 +159,8 @@ class GaEngine:
 
     def solve(self, problem: Problem, params: Params, options: GaOptions) -> Result:
         """Run the GA (module docstring). The GA proves nothing: no plan found is UNKNOWN."""
-        from .engine import Settings, run
+        from .runtime import Settings
+        from .single import run
 
         refuse_unhandled(problem, "ga")  # revision-2 features it cannot search yet
         return run(
@@ -140,10 +171,11 @@ class GaEngine:
                 generations=options.generations,
                 population=options.population,
                 stagnation=options.stagnation,
-                workers=params.workers,
+                workers=params.workers,  # 1 when deterministic (Params)
                 hint=params.hint,
                 progress=params.progress,
                 stop=params.stop,
+                deterministic=params.deterministic,
             ),
         )
 
@@ -157,7 +189,8 @@ class GaEngine:
         feasible plan found, sorted by the first term; every Result carries the per-generation
         log (``best``/``mean`` there are of the first term). Raises ValueError for bad
         ``terms``."""
-        from .engine import Settings, run_pareto
+        from .nsga2 import run_pareto
+        from .runtime import Settings
 
         refuse_unhandled(problem, "ga")  # revision-2 features it cannot search yet
         return run_pareto(
@@ -172,6 +205,7 @@ class GaEngine:
                 hint=params.hint,
                 progress=params.progress,
                 stop=params.stop,
+                deterministic=params.deterministic,
             ),
         )
 

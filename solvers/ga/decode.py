@@ -17,7 +17,7 @@ cannot fix is penalised: the fitness is the pair (violation score, scalar fitnes
 lexicographically, so any feasible plan beats any infeasible one.
 
 Scheduling genes add an activity list (a priority order of tasks), decoded by a serial
-schedule generation scheme (:func:`decode_schedule`): tasks in list order among those whose
+schedule generation scheme (:class:`.schedule.Scheduler`): tasks in list order among those whose
 ``after`` tasks are done, each replica at the earliest start on its gene node where its demand
 fits over its whole duration before its deadline and the horizon; if it cannot run there, on the
 allowed node with the earliest end (written back into the genes). Such schedules are active
@@ -27,14 +27,15 @@ term but ``balance`` (the peak may be lowered by delaying tasks; the GA never de
 
 from __future__ import annotations
 
-import heapq
-from bisect import bisect_right
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .compiled import UNPLACED, Compiled
+
+if TYPE_CHECKING:
+    from .dense import Dense
 
 _INF = float("inf")
 DENSE_LIMIT = 2_000_000  # (task, node, resource) entries up to which rows are cached densely
@@ -209,13 +210,18 @@ def fill_task(st: State, rows: Rows, t: int, rng: np.random.Generator) -> bool:
     return ok
 
 
-def repair(c: Compiled, x: np.ndarray, rows: Rows, rng: np.random.Generator) -> State:
-    """Make placement genes feasible where possible (in place); see the module docstring."""
+def repair(
+    c: Compiled, x: np.ndarray, rows: Rows, rng: np.random.Generator, capacity: bool = True
+) -> State:
+    """Make placement genes feasible where possible (in place); see the module docstring.
+    ``capacity=False`` skips step 3 (the penalty search of :mod:`.assign` deals with it)."""
     st = State(c, x, rows.dense_demand)
-    for _ in range(2):
+    for _ in range(2 if capacity else 1):
         _all_or_none(st, rows, rng)
         if len(c.sep_a) or int(c.reps.max(initial=1)) > 1:
             _distinct_and_separate(st, rows, rng)
+        if not capacity:
+            break
         if rows.dense is not None:
             rows.dense.capacity(st, rng)
         elif not c.scheduling:
@@ -537,415 +543,3 @@ def _swap(c: Compiled, st: State, rows: Rows, s: int) -> bool:
         st.put(o, mo)
         return False
     return True
-
-
-# -- scheduling: serial schedule generation scheme --
-
-
-class _Profile:
-    """Usage over time of one node: breakpoints and usage per segment (pure Python, small)."""
-
-    __slots__ = ("times", "use")
-
-    def __init__(self, n_res: int) -> None:
-        self.times: list[int] = [0]
-        self.use: list[list[float]] = [[0.0] * n_res]
-
-    def earliest_fit(
-        self, est: int, dur: int, d: list[tuple[int, float]], capx: list[float], limit: float
-    ) -> float:
-        """As :meth:`earliest`, checking every segment the run covers."""
-        if dur == 0 or not d:
-            return est if est + dur <= limit else _INF
-        times, use = self.times, self.use
-        last = len(times) - 1
-        cand = est
-        k = bisect_right(times, cand) - 1
-        while True:
-            if cand + dur > limit:
-                return _INF
-            # check segments k.. covering [cand, cand + dur)
-            j = k
-            blocked_at = -1
-            while True:
-                seg = use[j]
-                for r, q in d:
-                    if seg[r] + q > capx[r]:
-                        blocked_at = j
-                        break
-                if blocked_at >= 0:
-                    break
-                if j == last or times[j + 1] >= cand + dur:
-                    return cand
-                j += 1
-            if blocked_at == last:
-                return _INF
-            k = blocked_at + 1
-            cand = times[k]
-
-    def add(self, s: int, e: int, d: list[tuple[int, float]]) -> None:
-        i = self._split(s)
-        j = self._split(e)
-        use = self.use
-        for k in range(i, j):
-            seg = use[k]
-            for r, q in d:
-                seg[r] += q
-
-    def _split(self, x: int) -> int:
-        times = self.times
-        i = bisect_right(times, x) - 1
-        if times[i] == x:
-            return i
-        times.insert(i + 1, x)
-        self.use.insert(i + 1, list(self.use[i]))
-        return i + 1
-
-
-class Scheduler:
-    """Per-problem data for the serial SGS, as Python lists (fast for small lists)."""
-
-    def __init__(self, c: Compiled, rows: Rows) -> None:
-        self.c = c
-        self.rows = rows
-        self.capx = c.capx.tolist()
-        self.limit = [float(min(int(c.deadline[t]), int(c.horizon))) for t in range(c.T)]
-        self._pair: dict[tuple[int, int], tuple[int, list[tuple[int, float]], bool]] = {}
-        self.preds = [list(a) for a in c.after]
-        self.succ: list[list[int]] = [[] for _ in range(c.T)]
-        for t, ps in enumerate(self.preds):
-            for q in ps:
-                self.succ[q].append(t)
-
-    def pair(self, t: int, n: int) -> tuple[int, list[tuple[int, float]], bool]:
-        """(duration, nonzero demand, fits an empty node) of task t on node n."""
-        key = (t, n)
-        hit = self._pair.get(key)
-        if hit is None:
-            c = self.c
-            tt, nn = np.array([t]), np.array([n])
-            dur = int(c.durations(tt, nn)[0])
-            dem = c.demand(tt, nn)[0]
-            d = [(r, float(q)) for r, q in enumerate(dem.tolist()) if q > 0]
-            fits = dur == 0 or all(q <= self.capx[n][r] for r, q in d)
-            hit = self._pair[key] = (dur, d if dur > 0 else [], fits)
-        return hit
-
-    def decode(self, x: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Schedule genes ``x`` (nodes, repaired in place) in activity-list ``order``; returns
-        (x, start)."""
-        c = self.c
-        T = c.T
-        pos = np.empty(T, dtype=np.int64)
-        pos[order] = np.arange(T)
-        posl = pos.tolist()
-        xl = x.tolist()
-        first = c.first.tolist()
-        reps = c.reps.tolist()
-        start = [0] * c.S
-        profiles: dict[int, _Profile] = {}
-        on_node: dict[int, set[int]] = {}
-        placed = [False] * T
-        end_of = [0] * T
-        indeg = [len(p) for p in self.preds]
-        heap = [(posl[t], t) for t in range(T) if indeg[t] == 0]
-        heapq.heapify(heap)
-        R = c.R
-        sep = [set(a.tolist()) for a in c.separate] if len(c.sep_a) else None
-        while heap:
-            _, t = heapq.heappop(heap)
-            f0, k = first[t], reps[t]
-            want = xl[f0] >= 0 and all(placed[q] for q in self.preds[t])
-            if want:
-                est = int(c.release[t])
-                for q in self.preds[t]:
-                    if end_of[q] > est:
-                        est = end_of[q]
-                limit = self.limit[t]
-                chosen: list[tuple[int, int, int, list[tuple[int, float]]]] = []
-                taken: set[int] = set()
-                for s in range(f0, f0 + k):
-                    n = xl[s]
-                    best = self._try(t, n, est, limit, profiles, on_node, sep, taken, R)
-                    if best is None:
-                        best = self._fallback(t, est, limit, profiles, on_node, sep, taken, R)
-                    if best is None:
-                        chosen = []
-                        break
-                    chosen.append(best)
-                    taken.add(best[0])
-                if len(chosen) == k:
-                    e_max = 0
-                    for i, (n, s0, e0, d) in enumerate(chosen):
-                        xl[f0 + i] = n
-                        start[f0 + i] = s0
-                        if e0 > s0 and d:
-                            prof = profiles.get(n)
-                            if prof is None:
-                                prof = profiles[n] = _Profile(R)
-                            prof.add(s0, e0, d)
-                        on_node.setdefault(n, set()).add(t)
-                        e_max = max(e_max, e0)
-                    placed[t] = True
-                    end_of[t] = e_max
-            if not placed[t]:
-                for s in range(f0, f0 + k):
-                    xl[s] = UNPLACED
-            for u in self.succ[t]:
-                indeg[u] -= 1
-                if indeg[u] == 0:
-                    heapq.heappush(heap, (posl[u], u))
-        x[:] = xl
-        return x, np.asarray(start, dtype=np.int64)
-
-    def justified_order(self, x: np.ndarray, start: np.ndarray) -> np.ndarray | None:
-        """Backward pass of forward-backward improvement (justification): every placed task,
-        latest end first, as late as possible on its node before its successors and the
-        makespan (release dates become latest ends); returns the activity list ordered by
-        those late starts (unplaced tasks after them), or None when the pass fails. Decoding
-        that list forward gives a schedule no longer than ``start`` in single-node RCPSPs."""
-        c = self.c
-        placed = x >= 0
-        if not placed.any():
-            return None
-        ps = np.flatnonzero(placed)
-        dur = c.durations(c.task_of[ps], x[ps])
-        end = np.zeros(c.S, dtype=np.int64)
-        end[ps] = start[ps] + dur
-        big = np.iinfo(np.int64).max // 4
-        t_end = np.full(c.T, -big)
-        np.maximum.at(t_end, c.task_of[ps], end[ps])
-        t_start = np.full(c.T, big)
-        np.minimum.at(t_start, c.task_of[ps], start[ps])
-        mk = int(end[ps].max())
-        rank = np.empty(c.T, dtype=np.int64)
-        rank[np.asarray(c.topo, dtype=np.int64)] = np.arange(c.T)
-        on = np.zeros(c.T, dtype=bool)
-        on[c.task_of[ps]] = True
-        tasks = np.flatnonzero(on)
-        seq = tasks[np.lexsort((-rank[tasks], -t_start[tasks], -t_end[tasks]))].tolist()
-        first, reps = c.first.tolist(), c.reps.tolist()
-        xl = x.tolist()
-        profiles: dict[int, _Profile] = {}
-        rev_end = [0] * c.T
-        late = [0] * c.T  # forward start of each task in the right-justified schedule
-        for t in seq:
-            est = 0
-            for u in self.succ[t]:
-                if on[u] and rev_end[u] > est:
-                    est = rev_end[u]
-            lim = self.limit[t]
-            if lim < _INF:
-                est = max(est, mk - int(lim))
-            rlimit = float(mk - int(c.release[t]))
-            top = 0
-            for s in range(first[t], first[t] + reps[t]):
-                n = xl[s]
-                d_, dem, _ = self.pair(t, n)
-                prof = profiles.get(n)
-                if prof is None:
-                    s0 = est if est + d_ <= rlimit else _INF
-                else:
-                    s0 = prof.earliest_fit(est, d_, dem, self.capx[n], rlimit)
-                if s0 == _INF:
-                    return None
-                e0 = int(s0) + d_
-                if e0 > int(s0) and dem:
-                    if prof is None:
-                        prof = profiles[n] = _Profile(c.R)
-                    prof.add(int(s0), e0, dem)
-                top = max(top, e0)
-            rev_end[t] = top
-            late[t] = mk - top
-        fwd = np.asarray(late, dtype=np.int64)
-        rest = np.flatnonzero(~on)
-        head = tasks[np.lexsort((rank[tasks], fwd[tasks]))]
-        return np.concatenate([head, rest[np.argsort(rank[rest], kind="stable")]])
-
-    def _try(
-        self,
-        t: int,
-        n: int,
-        est: int,
-        limit: float,
-        profiles: dict[int, _Profile],
-        on_node: dict[int, set[int]],
-        sep: list[set[int]] | None,
-        taken: set[int],
-        R: int,
-    ) -> tuple[int, int, int, list[tuple[int, float]]] | None:
-        if n < 0 or n in taken:
-            return None
-        if sep is not None and sep[t] and on_node.get(n) and sep[t] & on_node[n]:
-            return None
-        dur, d, fits = self.pair(t, n)
-        if not fits:
-            return None
-        prof = profiles.get(n)
-        if prof is None:
-            s0 = est if est + dur <= limit else _INF
-        else:
-            s0 = prof.earliest_fit(est, dur, d, self.capx[n], limit)
-        if s0 == _INF:
-            return None
-        return (n, int(s0), int(s0) + dur, d)
-
-    def _fallback(
-        self,
-        t: int,
-        est: int,
-        limit: float,
-        profiles: dict[int, _Profile],
-        on_node: dict[int, set[int]],
-        sep: list[set[int]] | None,
-        taken: set[int],
-        R: int,
-    ) -> tuple[int, int, int, list[tuple[int, float]]] | None:
-        best: Any = None
-        for n in self.c.allowed[t].tolist():
-            got = self._try(t, n, est, limit, profiles, on_node, sep, taken, R)
-            if got is not None and (best is None or got[2] < best[2]):
-                best = got
-        return best
-
-
-# -- dense local search (small placement problems) --
-
-
-class Dense:
-    """Dense (task x node) matrices for a vectorised local search on small placement problems
-    with one replica per task, no ``separate_from`` and no ``balance`` in the objective (the
-    assignment-problem core, e.g. the GAP): every shift is scored at once, and swaps of two
-    tasks between nodes as a (tasks x tasks) matrix."""
-
-    LIMIT = 2_000_000  # task x node x resource entries
-
-    @staticmethod
-    def applies(c: Compiled, rows: Rows) -> bool:
-        return (
-            not c.scheduling
-            and c.S > 0
-            and len(c.sep_a) == 0
-            and bool((c.reps == 1).all())
-            and rows.w_balance == 0
-            and c.T * c.N * c.R <= Dense.LIMIT
-        )
-
-    def __init__(self, c: Compiled, rows: Rows) -> None:
-        T, N, R = c.T, c.N, c.R
-        self.c = c
-        self.A = np.zeros((T, N), dtype=bool)
-        for t in range(T):
-            self.A[t, c.allowed[t]] = True
-        tt = np.repeat(np.arange(T, dtype=np.int64), N)
-        nn = np.tile(np.arange(N, dtype=np.int64), T)
-        self.D = c.demand(tt, nn).reshape(T, N, R)
-        rows.dense_demand = self.D
-        rows.dense = self
-        moved = (~c.is_current(tt, nn) & c.has_current[tt]).reshape(T, N)
-        self.M = rows.w_cost * c.assign_cost(tt, nn).reshape(T, N) + rows.w_moves * moved
-        self.open = rows.w_cost * c.node_cost + rows.w_nodes
-
-    def capacity(self, st: State, rng: np.random.Generator) -> None:
-        """Capacity repair as :func:`_capacity`, on the dense matrices: replicas leave each
-        overloaded node (in random order) for the allowed node with room and the lowest
-        marginal cost; optional ones with nowhere to go are left out."""
-        c, x, load, count = self.c, st.x, st.load, st.count
-        M, D, A, opn, capx = self.M, self.D, self.A, self.open, c.capx
-        over = np.flatnonzero((load > capx).any(axis=1))
-        for n in rng.permutation(over).tolist():
-            slots = np.flatnonzero(x == n)
-            for s in rng.permutation(slots).tolist():
-                if not (load[n] > capx[n]).any():
-                    break
-                ok = A[s] & (load + D[s] <= capx).all(axis=1)
-                ok[n] = False
-                if not ok.any():
-                    continue
-                score = np.where(ok, M[s] + opn * (count == 0), _INF)
-                m = int(score.argmin())
-                load[n] -= D[s, n]
-                load[m] += D[s, m]
-                count[n] -= 1
-                count[m] += 1
-                x[s] = m
-            if (load[n] > capx[n]).any():
-                left = [s for s in np.flatnonzero(x == n).tolist() if not c.must[s]]
-                left.sort(key=lambda s: c.prio[s])
-                for s in left:
-                    if not (load[n] > capx[n]).any():
-                        break
-                    if x[s] == n:
-                        unplace_unit(st, s)
-
-    def improve(self, st: State, swaps: bool, rounds: int = 4) -> int:
-        """Best-improvement shift rounds, then (``swaps``) up to 50 best swaps; in place."""
-        c, x, load, count = self.c, st.x, st.load, st.count
-        M, D, A, opn = self.M, self.D, self.A, self.open
-        capx = c.capx
-        done = 0
-        for _ in range(rounds):
-            idx = np.flatnonzero(x >= 0)
-            if not len(idx):
-                break
-            xi = x[idx]
-            ar = np.arange(len(idx))
-            cur = M[idx, xi] + opn[xi] * (count[xi] == 1)
-            cand = M[idx] + (opn * (count == 0))[None, :]
-            fits = A[idx] & (load[None, :, :] + D[idx] <= capx[None]).all(axis=2)
-            fits[ar, xi] = False
-            delta = np.where(fits, cand - cur[:, None], _INF)
-            j = delta.argmin(axis=1)
-            best = delta[ar, j]
-            good = np.flatnonzero(best < -1e-9)
-            if not len(good):
-                break
-            moved = 0
-            for k in good[np.argsort(best[good], kind="stable")].tolist():
-                s, n_old, n_new = int(idx[k]), int(xi[k]), int(j[k])
-                if x[s] != n_old or (load[n_new] + D[s, n_new] > capx[n_new]).any():
-                    continue
-                d = M[s, n_new] + opn[n_new] * (count[n_new] == 0)
-                d -= M[s, n_old] + opn[n_old] * (count[n_old] == 1)
-                if d >= -1e-9:
-                    continue
-                load[n_old] -= D[s, n_old]
-                load[n_new] += D[s, n_new]
-                count[n_old] -= 1
-                count[n_new] += 1
-                x[s] = n_new
-                moved += 1
-            done += moved
-            if not moved:
-                break
-        if not swaps:
-            return done
-        idx = np.flatnonzero(x >= 0)
-        if len(idx) < 2 or len(idx) ** 2 * c.R > 4_000_000:
-            return done
-        for _ in range(50):
-            xi = x[idx]
-            cur = M[idx, xi]
-            cross = M[idx][:, xi]  # [a, b]: a on b's node
-            delta = cross + cross.T - cur[:, None] - cur[None, :]
-            dab = D[idx][:, xi, :]  # [a, b]: demand of a on b's node
-            dcur = D[idx, xi]
-            # node of a after a leaves and b arrives
-            ok_a = (
-                load[xi][:, None, :] - dcur[:, None, :] + dab.transpose(1, 0, 2)
-                <= capx[xi][:, None, :]
-            ).all(axis=2)
-            al = A[idx][:, xi]
-            ok = ok_a & ok_a.T & al & al.T & (xi[:, None] != xi[None, :])
-            delta = np.where(ok, delta, _INF)
-            f = int(delta.argmin())
-            a, b = divmod(f, len(idx))
-            if delta[a, b] >= -1e-9:
-                break
-            sa, sb = int(idx[a]), int(idx[b])
-            na, nb = int(xi[a]), int(xi[b])
-            load[na] += D[sb, na] - D[sa, na]
-            load[nb] += D[sa, nb] - D[sb, nb]
-            x[sa], x[sb] = nb, na
-            done += 1
-        return done

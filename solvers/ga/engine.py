@@ -1,92 +1,28 @@
-"""The evolutionary loops on DEAP: the GA (:func:`run`) and NSGA-II (:func:`run_pareto`).
+"""The GA's view of one problem: genes to evaluated individuals, variation operators, seeding.
 
-Imported only when ``-s ga`` runs (DEAP is loaded here, never at package import). The fitness
-and individual classes are module-level (no ``deap.creator`` state shared between runs or
-processes). Individuals are numpy int64 arrays: one node per replica slot, then (scheduling)
-the activity list.
+Individuals are numpy int64 arrays: one node per replica slot, then (scheduling) the activity
+list. :class:`Engine` decodes and repairs genes (:mod:`.decode`), scores them with the
+vectorised fitness (:mod:`.compiled`), varies them (crossover, mutation) and builds the first
+individuals (greedy plans, a hint, random genes). The loops that use it are :mod:`.single`
+(the GA) and :mod:`.nsga2` (NSGA-II); :mod:`.population` evaluates many individuals at once.
 """
 
 from __future__ import annotations
 
-import math
-import random
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from deap import base, tools
 
-from taskalloc.problems.evaluate import evaluate
-from taskalloc.problems.plan import Assignment, Status
+from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
 
-from ..clock import Clock, Progress
-from ..result import Result
+from .assign import AssignSearch, construct
 from .compiled import UNPLACED, Compiled
-from .decode import Dense, Rows, Scheduler, State, improve, repair
-
-MAX_LOG = 200  # rows of the per-generation log kept in the plan (thinned evenly beyond)
-
-
-class Fitness(base.Fitness):
-    """(violation score, scalar fitness), both minimised, compared lexicographically."""
-
-    weights = (-1.0, -1.0)
-
-
-class ParetoFitness2(base.Fitness):
-    weights = (-1.0, -1.0)
-
-
-class ParetoFitness3(base.Fitness):
-    weights = (-1.0, -1.0, -1.0)
-
-
-class Individual(np.ndarray):
-    """Genes as an int64 array with a DEAP fitness (and the decoded starts, scheduling)."""
-
-    fitness: base.Fitness
-    start: np.ndarray | None
-    terms: dict[str, float] | None
-    viol: float
-
-    @classmethod
-    def make(cls, genes: np.ndarray, fitness_cls: type[base.Fitness] = Fitness) -> Individual:
-        ind = np.array(genes, dtype=np.int64).view(cls)
-        ind.fitness = fitness_cls()
-        ind.start = None
-        ind.terms = None
-        ind.viol = math.inf
-        return ind
-
-    def clone(self) -> Individual:
-        other = Individual.make(np.asarray(self), type(self.fitness))
-        if self.fitness.valid:
-            other.fitness.values = self.fitness.values
-        other.start, other.terms, other.viol = self.start, self.terms, self.viol
-        return other
-
-
-@dataclass
-class Settings:
-    seed: int = 0
-    time_limit: float | None = None
-    generations: int | None = None
-    population: int | None = None
-    stagnation: int | None = None
-    workers: int = 1
-    hint: Sequence[Assignment] | None = None
-    progress: Progress | None = None
-    stop: threading.Event | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-DEFAULT_TIME_LIMIT = 60.0
-PARALLEL_MIN_SLOTS = 2000  # parallel evaluation only for individuals at least this long ...
-PARALLEL_MIN_POP = 16  # ... and populations at least this large
+from .decode import Rows, State, improve, repair
+from .dense import Dense
+from .individual import Individual
+from .schedule import ArraySGS, Scheduler
 
 
 def default_population(c: Compiled) -> int:
@@ -100,6 +36,14 @@ def default_population(c: Compiled) -> int:
     return 12
 
 
+_INF = float("inf")
+TIME_TERMS = ("unplaced", "makespan", "tardiness")  # objectives where earliest end is right
+FREE_RATE = 0.2  # share of scheduling children decoded with the node of earliest end ...
+FREE_COST = 5.0  # ... which costs about this many fixed-node decodes
+CHILD_OPTIMA = 20  # local optima of the penalty search per child (assignment-shaped problems)
+ILS_OPTIMA = 200  # ... and per generation from the best individual
+
+
 class Engine:
     """Genes -> evaluated individuals, variation operators and the seeding, for one problem."""
 
@@ -110,7 +54,32 @@ class Engine:
             c.weights = weights
         self.rows = Rows(c)
         self.dense = Dense(c, self.rows) if Dense.applies(c, self.rows) else None
+        # assignment-shaped problems, single objective: the penalty search (.assign) improves
+        # every child and, from the best individual, runs an iterated local search
+        self.assign = (
+            AssignSearch(c, self.dense, c.weights)
+            if self.dense is not None and weights is None
+            else None
+        )
+        self.out: Callable[[], bool] | None = None  # set by the loop: the time is up
+        # deterministic work units of one decode (the work clock; see runtime.Clock)
+        # (calibrated against CPU time on the development machine)
+        self.decode_work = float(
+            c.S * (c.R + 4) * (136 if c.scheduling else 2 if self.assign is not None else 16)
+        )
+        self._work = 0.0
+        self.child_work = self.ils_work = 0.0  # penalty search work in children, in the ILS
+        self.child_optima = CHILD_OPTIMA  # (the first population gets fewer: see single.run)
+        self.ils: np.ndarray | None = None  # the iterated search's best plan (genes) ...
+        self.ils_cost = _INF  # ... and its cost (-inf: a start to search from, not a plan)
         self.sched = Scheduler(c, self.rows) if c.scheduling else None
+        # time-only scheduling objectives: the decoder may choose nodes (earliest end)
+        time_only = all(t in TIME_TERMS for t, w in c.weights.items() if w)
+        self.free = (
+            ArraySGS(c, self.sched) if self.sched is not None and time_only and c.T else None
+        )
+        self.greedy_best: tuple[tuple[float, float], list[Assignment]] | None = None
+        self.choice = bool((c.n_allowed > 1).any())  # some task has a choice of node
         self.seed = seed
         self.S, self.T = c.S, c.T
         self.length = c.S + (c.T if c.scheduling else 0)
@@ -131,18 +100,37 @@ class Engine:
     ) -> tuple[float, dict[str, float], np.ndarray | None]:
         """Repair/decode ``genes`` in place; (violation, terms, starts)."""
         c = self.c
+        self._work += self.decode_work
         x = genes[: self.S]
         start = None
-        if self.sched is None:
+        if self.assign is not None:
+            # every child a local optimum of the penalised cost, written back when feasible
+            repair(c, x, self.rows, rng, capacity=False)
+            before = self.assign.work
+            best, _ = self.assign.search(
+                x, rng, self.child_optima, self.out, alpha=self.assign.alpha.copy()
+            )
+            self.child_work += self.assign.work - before
+            if best is not None:
+                x[:] = best
+        elif self.sched is None:
             st = repair(c, x, self.rows, rng)
             if self.dense is not None:  # every child a local optimum of shifts (Chu-Beasley)
                 self.dense.improve(st, swaps=True)
         else:
             order = genes[self.S :]
+            free = self.free is not None and self.choice and rng.random() < FREE_RATE
             for attempt in range(2):
                 if not (self.simple and (x >= 0).all()):
                     repair(c, x, self.rows, rng)
-                x, start = self.sched.decode(x, order)
+                if free:
+                    # the nodes of earliest end, written back: decoding the same list on
+                    # these nodes gives this schedule again
+                    assert self.free is not None
+                    self._work += self.decode_work * FREE_COST
+                    x, start = self.free.decode(x, order)
+                else:
+                    x, start = self.sched.decode(x, order)
                 partial = self._partial_gangs(x)
                 if not partial or attempt:
                     break
@@ -174,6 +162,14 @@ class Engine:
             if 0 < k < len(g) and not c.must[g].any():
                 out.append(gi)
         return out
+
+    def work(self) -> float:
+        """Deterministic work units spent so far in this process (see runtime.Clock)."""
+        return self._work + (self.assign.work if self.assign is not None else 0.0)
+
+    def charge(self, units: float) -> None:
+        """Count work done elsewhere (a worker process, the greedy seeding)."""
+        self._work += units
 
     def rng_for(self, *key: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *key])
@@ -234,17 +230,77 @@ class Engine:
                     heapq.heappush(heap, (key[u], u))
         return np.asarray(out, dtype=np.int64)
 
-    def greedy_seeds(self, deadline: float | None) -> list[np.ndarray]:
+    def lagrangian_seed(self) -> list[np.ndarray]:
+        """Assignment-shaped problems: the Lagrangian-guided start of :func:`.assign.construct`
+        (every task on its node of least cost plus priced capacity); else nothing."""
+        if self.assign is None:
+            return []
+        seed = construct(self.assign)
+        self.ils, self.ils_cost = seed.copy(), -_INF  # the iterated search starts here
+        return [seed]
+
+    def greedy_seeds(
+        self, deadline: float | None, first_deadline: float | None = None
+    ) -> list[np.ndarray]:
+        """Genes of the greedy plans (three policies: the first, ``-s greedy``'s default,
+        until ``first_deadline``, the others while ``deadline`` allows); the best greedy plan
+        is kept as it is (``greedy_best``): the GA never returns a worse one."""
         from taskalloc.solvers import greedy
 
+        c = self.c
         seeds = []
-        for policy in greedy.POLICIES:
-            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        for k, policy in enumerate(greedy.POLICIES):
+            until = first_deadline if k == 0 else deadline
+            left = None if until is None else max(0.0, until - time.perf_counter())
             r = greedy.solve(self.problem, policy=policy, time_limit=left)
+            self._work += c.T * c.N * c.R * (40 if c.scheduling else 2)
             seeds.append(self.from_plan(r.assignments))
+            x, start = c.from_assignments(r.assignments)
+            viol, terms = c.measure(x, start)
+            key = (viol, c.fitness(terms))
+            if self.greedy_best is None or key < self.greedy_best[0]:
+                self.greedy_best = (key, list(r.assignments))
             if deadline is not None and time.perf_counter() > deadline:
                 break
         return seeds
+
+    def priority_seeds(self) -> list[np.ndarray]:
+        """Time-only scheduling objectives: the activity lists of two classic priority rules,
+        latest finish and latest start times of the critical-path analysis (shortest
+        durations where the demand fits, the k-th shortest for k replicas; no resources),
+        decoded with the node of earliest end; else nothing."""
+        if self.free is None:
+            return []
+        c, free = self.c, self.free
+        T = c.T
+        shortest = np.zeros(T)
+        for t in range(T):
+            _, dur, _, fits = free.task_data(t)
+            k = int(c.reps[t])  # k replicas end when the k-th fastest node would end
+            ok = dur[fits]
+            shortest[t] = float(np.partition(ok, k - 1)[k - 1]) if len(ok) >= k else 0.0
+        es = np.zeros(T)
+        for t in c.topo:
+            es[t] = max([float(c.release[t])] + [es[q] + shortest[q] for q in c.after[t]])
+        horizon = float((es + shortest).max(initial=0.0))
+        lf = np.full(T, horizon)
+        for t in reversed(c.topo):
+            for q in c.after[t]:
+                lf[q] = min(lf[q], lf[t] - shortest[t])
+        ls = lf - shortest
+        rank = np.empty(T, dtype=np.int64)
+        rank[np.asarray(c.topo, dtype=np.int64)] = np.arange(T)
+        out = []
+        for key in (lf, ls):
+            genes = np.empty(self.length, dtype=np.int64)
+            x = np.where(c.n_allowed[c.task_of] > 0, c.allowed_flat[c.allowed_off[c.task_of]], -1)
+            order = np.lexsort((rank, key))  # (ties in topological order: a consistent list)
+            self._work += self.decode_work * FREE_COST
+            x, _ = free.decode(x, order)
+            genes[: self.S] = x
+            genes[self.S :] = order
+            out.append(genes)
+        return out
 
     # -- variation --
 
@@ -268,8 +324,8 @@ class Engine:
         if c.scheduling and c.T > 1:
             q = int(rng.integers(1, c.T))
             oa, ob = a[S:].copy(), b[S:].copy()
-            a[S:] = _one_point(oa, ob, q)
-            b[S:] = _one_point(ob, oa, q)
+            a[S:] = one_point(oa, ob, q)
+            b[S:] = one_point(ob, oa, q)
 
     def mutate(self, g: np.ndarray, rng: np.random.Generator) -> None:
         """Move (a replica to a random allowed node), swap (two replicas of different tasks
@@ -320,6 +376,33 @@ class Engine:
 
     # -- local search --
 
+    def intensify(
+        self, top: Individual, rng: np.random.Generator, out: Callable[[], bool] | None
+    ) -> np.ndarray | None:
+        """One leg of the iterated penalty search (assignment-shaped problems): ``ILS_OPTIMA``
+        local optima, returning to its best plan with a kick every ``AssignSearch.RESTART``.
+        The search keeps its own trajectory (it starts at the Lagrangian seed) and its
+        weights from leg to leg; it moves to ``top`` (the population's best) only when that is
+        better than its own best. Returns the genes of its best plan when this leg improved
+        it, else None."""
+        assert self.assign is not None
+        start = self.ils
+        if start is None or (top.viol == 0 and top.fitness.values[1] < self.ils_cost - 1e-9):
+            start = np.asarray(top)[: self.S]
+        before = self.assign.work
+        best, cost = self.assign.search(start, rng, ILS_OPTIMA, out)
+        self.ils_work += self.assign.work - before
+        if self.ils_cost == -_INF:  # the start was no plan: whatever the leg found counts
+            self.ils_cost = _INF
+        if best is None or cost >= self.ils_cost - 1e-9:
+            if self.ils is None:
+                self.ils = start.copy()
+            return None
+        self.ils, self.ils_cost = best, cost
+        genes = np.empty(self.length, dtype=np.int64)
+        genes[: self.S] = best
+        return genes
+
     def local_search(
         self,
         ind: Individual,
@@ -332,6 +415,7 @@ class Engine:
         c = self.c
         x = np.asarray(ind)[: self.S]
         before = x.copy()
+        self._work += budget * 8000.0
         st = State(c, x, self.rows.dense_demand)
         if self.dense is not None:
             self.dense.improve(st, swaps=True)
@@ -339,7 +423,7 @@ class Engine:
         return not np.array_equal(before, x)
 
 
-def _one_point(mother: np.ndarray, father: np.ndarray, q: int) -> np.ndarray:
+def one_point(mother: np.ndarray, father: np.ndarray, q: int) -> np.ndarray:
     """Hartmann's one-point crossover for activity lists: the first q of the mother, then the
     father's remaining tasks in his order (precedence-consistent parents give a consistent
     child)."""
@@ -347,467 +431,3 @@ def _one_point(mother: np.ndarray, father: np.ndarray, q: int) -> np.ndarray:
     seen = np.zeros(len(mother), dtype=bool)
     seen[head] = True
     return np.concatenate([head, father[~seen[father]]])
-
-
-# -- the single-objective GA --
-
-
-def _clock(s: Settings) -> Clock:
-    """The run's clock: ``time_limit``, else 60 s unless ``generations`` stops the run."""
-    limit = s.time_limit
-    if limit is None and s.generations is None:
-        limit = DEFAULT_TIME_LIMIT
-    return Clock(limit, stop=s.stop, progress=s.progress)
-
-
-class _Log:
-    """The per-generation log, thinned to at most MAX_LOG rows (every 2nd, then 4th, ...)."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.stride = 1
-
-    def add(self, row: dict[str, Any], last: bool = False) -> None:
-        if row["generation"] % self.stride and not last:
-            return
-        self.rows.append(row)
-        if len(self.rows) > MAX_LOG:
-            self.stride *= 2
-            self.rows = [r for r in self.rows if r["generation"] % self.stride == 0]
-
-
-def _evaluate_all(
-    eng: Engine,
-    inds: Sequence[Individual],
-    gen: int,
-    pool: Any | None,
-    out: Callable[[], bool] | None = None,
-) -> None:
-    """Decode and score every individual without a valid fitness (in a pool if given);
-    when ``out()`` turns true the rest stays unevaluated (callers drop them)."""
-    todo = [(i, ind) for i, ind in enumerate(inds) if not ind.fitness.valid]
-    if pool is not None and len(todo) >= PARALLEL_MIN_POP // 2:
-        jobs = [(np.asarray(ind).copy(), gen, i) for i, ind in todo]
-        for (_, ind), (genes, viol, terms, start) in zip(
-            todo, pool.map(_work, jobs, chunksize=max(1, len(jobs) // 8)), strict=True
-        ):
-            np.asarray(ind)[:] = genes
-            _assign(eng, ind, viol, terms, start)
-        return
-    for i, ind in todo:
-        if out is not None and out():
-            return
-        viol, terms, start = eng.decode(np.asarray(ind), eng.rng_for(gen, i, 1))
-        _assign(eng, ind, viol, terms, start)
-
-
-def _assign(
-    eng: Engine, ind: Individual, viol: float, terms: dict[str, float], start: np.ndarray | None
-) -> None:
-    ind.viol, ind.terms, ind.start = viol, terms, start
-    ind.fitness.values = (viol, eng.c.fitness(terms))
-
-
-_WORKER: Engine | None = None  # set before forking a pool; inherited by the workers
-
-
-def _work(job: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, float, dict[str, float], Any]:
-    genes, gen, i = job
-    assert _WORKER is not None
-    viol, terms, start = _WORKER.decode(genes, _WORKER.rng_for(gen, i, 1))
-    return genes, viol, terms, start
-
-
-def _make_pool(eng: Engine, workers: int) -> Any | None:
-    """A fork-based process pool when evaluation is worth spreading (see the package doc)."""
-    global _WORKER
-    if workers <= 1 or eng.S < PARALLEL_MIN_SLOTS:
-        return None
-    import multiprocessing as mp
-
-    try:
-        ctx = mp.get_context("fork")
-    except ValueError:  # pragma: no cover - platforms without fork
-        return None
-    _WORKER = eng
-    return ctx.Pool(workers)
-
-
-def _key(ind: Individual) -> bytes:
-    return np.asarray(ind).tobytes()
-
-
-def run(problem: Problem, s: Settings) -> Result:
-    """The single-objective GA; see the package docstring."""
-    clock = _clock(s)
-    random.seed(s.seed)
-    eng = Engine(problem, s.seed)
-    c = eng.c
-    clock.reserve(4e-4 * c.S)  # the evaluator's final check of the plan
-    rng = eng.rng_for(0)
-    pop_size = s.population or default_population(c)
-    pop_size = max(4, pop_size)
-    stagnation = s.stagnation if s.stagnation is not None else max(200, 5 * pop_size)
-    # seeds: greedy plans (three policies), the hint, perturbed copies, random individuals
-    genes: list[np.ndarray] = []
-    greedy_deadline = (
-        None if clock.deadline is None else clock.t0 + 0.3 * (clock.deadline - clock.t0)
-    )
-    seeds = eng.greedy_seeds(greedy_deadline)
-    if s.hint:
-        seeds.append(eng.from_plan(s.hint))
-    genes.extend(seeds)
-    n_perturbed = max(0, min(pop_size - len(genes), pop_size // 2))
-    for i in range(n_perturbed):
-        g = seeds[i % len(seeds)].copy()
-        for _ in range(1 + i % 3):
-            eng.mutate(g, rng)
-        genes.append(g)
-    while len(genes) < pop_size:
-        genes.append(eng.random_genes(rng))
-    pop = [Individual.make(g) for g in genes[:pop_size]]
-    pool = _make_pool(eng, s.workers)
-    log = _Log()
-    best: Individual | None = None
-    stale = 0
-    gen = 0
-    message = ""
-    try:
-        # the seeds always count; the rest of the first population only while time remains
-        _evaluate_all(eng, pop[: len(seeds)], gen, None)
-        _evaluate_all(eng, pop, gen, pool, clock.out)
-        pop = [i for i in pop if i.fitness.valid]
-        ls_budget = max(20, min(c.S, 400))
-        while True:
-            # local search on the best individuals (placement; cheap, vectorised per move)
-            if not c.scheduling and c.S:
-                elite = sorted(pop, key=lambda i: i.fitness.values)[:2]
-                for k, ind in enumerate(elite):
-                    if eng.local_search(ind, eng.rng_for(gen, 10_000 + k), ls_budget, clock.out):
-                        del ind.fitness.values
-                _evaluate_all(eng, pop, gen, None)
-            cand = min(pop, key=lambda i: i.fitness.values)
-            improved = best is None or cand.fitness.values < best.fitness.values
-            if improved:
-                best = cand.clone()
-                stale = 0
-                if best.viol == 0:  # the scalar fitness of the best feasible plan
-                    clock.record(best.fitness.values[1], None, "fitness")
-            else:
-                stale += 1
-            feas = [i.fitness.values[1] for i in pop if i.viol == 0]
-            log.add(
-                {
-                    "generation": gen,
-                    "seconds": round(clock.elapsed(), 4),
-                    "best": min(feas) if feas else None,
-                    "mean": float(np.mean(feas)) if feas else None,
-                    "feasible": round(len(feas) / len(pop), 4),
-                }
-            )
-            if s.generations is not None and gen >= s.generations:
-                message = f"{gen} generations"
-                break
-            if clock.out():
-                message = (
-                    "stopped" if s.stop is not None and s.stop.is_set() else "time limit reached"
-                )
-                message += f" after {gen} generations"
-                break
-            if stale >= stagnation:
-                message = f"no improvement in {stagnation} generations ({gen} generations)"
-                break
-            gen += 1
-            if stale and stale % RESTART == 0:
-                pop = _restart(eng, pop, pop_size, gen, pool, clock.out)
-            pop = _generation(eng, pop, pop_size, gen, pool, clock.out)
-    finally:
-        if pool is not None:
-            pool.terminate()
-    assert best is not None
-    if log.rows and log.rows[-1]["generation"] != gen:
-        feas = [i.fitness.values[1] for i in pop if i.viol == 0]
-        log.add(
-            {
-                "generation": gen,
-                "seconds": round(clock.elapsed(), 4),
-                "best": min(feas) if feas else None,
-                "mean": float(np.mean(feas)) if feas else None,
-                "feasible": round(len(feas) / len(pop), 4),
-            },
-            last=True,
-        )
-    # the evaluator has the last word: the best individual it finds feasible
-    ranked = [best, *sorted(pop, key=lambda i: i.fitness.values)]
-    chosen: list[Assignment] | None = None
-    for ind in ranked:
-        if ind.viol > 0:
-            continue
-        asg = c.assignments(np.asarray(ind)[: eng.S], ind.start)
-        if evaluate(problem, asg, reasons=False).feasible:
-            chosen = asg
-            break
-    status = Status.FEASIBLE
-    if chosen is None:
-        status = Status.UNKNOWN
-        chosen = c.assignments(np.asarray(best)[: eng.S], best.start)
-        message += "; no feasible plan found"
-    return Result(
-        solver="ga",
-        status=status,
-        assignments=chosen,
-        seconds=clock.elapsed(),
-        seed=s.seed,
-        message=message,
-        options={
-            "population": pop_size,
-            "generations": s.generations,
-            "time_limit": s.time_limit
-            if s.time_limit is not None
-            else (DEFAULT_TIME_LIMIT if s.generations is None else None),
-            "stagnation": stagnation,
-            "workers": s.workers if pool is not None else 1,
-            "seed": s.seed,
-        },
-        trajectory=clock.trajectory,
-        generations=log.rows,
-    )
-
-
-RESTART = 50  # generations without improvement before the population is renewed
-
-
-def _restart(
-    eng: Engine,
-    pop: list[Individual],
-    pop_size: int,
-    gen: int,
-    pool: Any | None,
-    out: Callable[[], bool] | None,
-) -> list[Individual]:
-    """Keep the best quarter, replace the rest by heavily mutated copies of it (half) and
-    random individuals (half): diversity back after a stagnation."""
-    rng = eng.rng_for(gen, 20_000)
-    ranked = sorted(pop, key=lambda i: i.fitness.values)
-    keep = ranked[: max(1, pop_size // 4)]
-    fresh: list[Individual] = []
-    while len(keep) + len(fresh) < pop_size:
-        if len(fresh) % 2 == 0:
-            g = np.asarray(keep[len(fresh) % len(keep)]).copy()
-            for _ in range(3 + int(rng.integers(8))):
-                eng.mutate(g, rng)
-        else:
-            g = eng.random_genes(rng)
-        fresh.append(Individual.make(g))
-    _evaluate_all(eng, fresh, gen, pool, out)
-    return keep + [i for i in fresh if i.fitness.valid]
-
-
-def _generation(
-    eng: Engine,
-    pop: list[Individual],
-    pop_size: int,
-    gen: int,
-    pool: Any | None,
-    out: Callable[[], bool] | None = None,
-) -> list[Individual]:
-    """One generation: tournament selection, crossover (0.9), mutation (0.5, always when the
-    crossover left the child equal to a parent), evaluation, then (mu + lambda) survival of the
-    best distinct individuals."""
-    rng = eng.rng_for(gen, 0)
-    parents = tools.selTournament(pop, pop_size, tournsize=2)
-    kids = [p.clone() for p in parents]
-    for i in range(0, len(kids) - 1, 2):
-        a, b = kids[i], kids[i + 1]
-        if rng.random() < 0.9:
-            eng.crossover(np.asarray(a), np.asarray(b), rng)
-    for k in kids:
-        if rng.random() < 0.5:
-            eng.mutate(np.asarray(k), rng)
-        del k.fitness.values
-    seen = {_key(i) for i in pop}
-    fresh = []
-    for k in kids:
-        key = _key(k)
-        if key in seen:
-            eng.mutate(np.asarray(k), rng)
-            key = _key(k)
-            if key in seen:
-                continue
-        seen.add(key)
-        fresh.append(k)
-    _evaluate_all(eng, fresh, gen, pool, out)
-    fresh = [k for k in fresh if k.fitness.valid]  # children left when time ran out
-    merged: dict[bytes, Individual] = {}
-    for ind in [*pop, *fresh]:  # repair may make two children equal: keep one
-        merged.setdefault(_key(ind), ind)
-    ranked = sorted(merged.values(), key=lambda i: i.fitness.values)
-    return ranked[:pop_size]
-
-
-# -- NSGA-II --
-
-
-def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
-        x < y for x, y in zip(a, b, strict=True)
-    )
-
-
-def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
-    """NSGA-II over ``terms``; see :func:`taskalloc.solvers.ga.pareto`."""
-    from taskalloc.problems.evaluate import PLACEMENT_TERMS, SCHEDULING_TERMS, term_upper_bounds
-
-    valid = SCHEDULING_TERMS if problem.scheduling else PLACEMENT_TERMS
-    if not 2 <= len(terms) <= 3 or len(set(terms)) != len(terms):
-        raise ValueError("pareto needs 2 or 3 distinct objective terms")
-    for t in terms:
-        if t not in valid:
-            raise ValueError(f"unknown term '{t}' for this problem (one of: {', '.join(valid)})")
-    clock = _clock(s)
-    random.seed(s.seed)
-    ub = term_upper_bounds(problem)
-    # the GA's own weights: the terms scaled to comparable ranges (for repair and local search)
-    scale = {t: 1.0 / max(ub.get(t, 1.0), 1e-9) for t in terms}
-    eng = Engine(problem, s.seed, weights=dict(scale))
-    c = eng.c
-    fcls: type[base.Fitness] = ParetoFitness2 if len(terms) == 2 else ParetoFitness3
-    rng = eng.rng_for(0)
-    pop_size = s.population or default_population(c)
-    pop_size = max(4, -(-pop_size // 4) * 4)  # selTournamentDCD needs a multiple of 4
-    penalty = [2.0 * ub.get(t, 1.0) + 1.0 for t in terms]
-
-    def assess(inds: Sequence[Individual], gen: int) -> None:
-        for i, ind in enumerate(inds):
-            if ind.fitness.valid:
-                continue
-            viol, tv, start = eng.decode(np.asarray(ind), eng.rng_for(gen, i, 1))
-            ind.viol, ind.terms, ind.start = viol, tv, start
-            if viol == 0:
-                ind.fitness.values = tuple(tv[t] for t in terms)
-            else:
-                ind.fitness.values = tuple(p + viol for p in penalty)
-
-    seeds = eng.greedy_seeds(
-        None if clock.deadline is None else clock.t0 + 0.3 * (clock.deadline - clock.t0)
-    )
-    if s.hint:
-        seeds.append(eng.from_plan(s.hint))
-    genes = list(seeds)
-    while len(genes) < pop_size:
-        g = seeds[len(genes) % len(seeds)].copy() if len(genes) < pop_size // 2 else None
-        if g is None:
-            genes.append(eng.random_genes(rng))
-        else:
-            for _ in range(1 + len(genes) % 3):
-                eng.mutate(g, rng)
-            genes.append(g)
-    pop = [Individual.make(g, fcls) for g in genes[:pop_size]]
-    archive: dict[tuple[float, ...], Individual] = {}
-    log = _Log()
-    best_first = math.inf
-    gen = 0
-
-    def update_archive(inds: Sequence[Individual]) -> None:
-        for ind in inds:
-            if ind.viol > 0:
-                continue
-            v = tuple(ind.fitness.values)
-            if v in archive or any(_dominates(a, v) for a in archive):
-                continue
-            for a in [a for a in archive if _dominates(v, a)]:
-                del archive[a]
-            archive[v] = ind.clone()
-
-    assess(pop, 0)
-    pop = tools.selNSGA2(pop, pop_size)
-    while True:
-        update_archive(pop)
-        feas = [i.fitness.values[0] for i in pop if i.viol == 0]
-        if feas and min(feas) < best_first:
-            best_first = min(feas)
-            clock.record(best_first, None, terms[0])
-        log.add(
-            {
-                "generation": gen,
-                "seconds": round(clock.elapsed(), 4),
-                "best": min(feas) if feas else None,
-                "mean": float(np.mean(feas)) if feas else None,
-                "feasible": round(len(feas) / len(pop), 4),
-                "front": len(archive),
-            }
-        )
-        if s.generations is not None and gen >= s.generations:
-            break
-        if clock.out():
-            break
-        gen += 1
-        grng = eng.rng_for(gen, 0)
-        parents = tools.selTournamentDCD(pop, len(pop))
-        kids = [p.clone() for p in parents]
-        for i in range(0, len(kids) - 1, 2):
-            if grng.random() < 0.9:
-                eng.crossover(np.asarray(kids[i]), np.asarray(kids[i + 1]), grng)
-        for k in kids:
-            if grng.random() < 0.5:
-                eng.mutate(np.asarray(k), grng)
-            del k.fitness.values
-        # local search on one front member, towards a random mix of the terms
-        if not c.scheduling and c.S and archive:
-            mix = grng.dirichlet(np.ones(len(terms)))
-            src = list(archive.values())[int(grng.integers(len(archive)))].clone()
-            eng.rows.w_cost = eng.rows.w_nodes = eng.rows.w_moves = 0.0
-            eng.rows.w_balance = eng.rows.w_unplaced = 0.0
-            for t, w in zip(terms, mix, strict=True):
-                setattr(eng.rows, f"w_{t}", float(w) * scale[t])
-            eng.local_search(src, grng, max(20, min(c.S, 200)))
-            del src.fitness.values
-            kids.append(src)
-        assess(kids, gen)
-        pop = tools.selNSGA2(pop + kids, pop_size)
-    feasible = sorted(archive.items())
-    results: list[Result] = []
-    seen: set[tuple[float, ...]] = set()
-    for _values, ind in feasible:
-        asg = c.assignments(np.asarray(ind)[: eng.S], ind.start)
-        ev = evaluate(problem, asg, reasons=False)
-        if not ev.feasible:
-            continue
-        key = tuple(ev.terms[t] for t in terms)
-        if key in seen:
-            continue
-        seen.add(key)
-        results.append(
-            Result(
-                solver="ga",
-                status=Status.FEASIBLE,
-                assignments=asg,
-                seconds=clock.elapsed(),
-                seed=s.seed,
-                message=f"NSGA-II over {', '.join(terms)}: point {len(results) + 1} of the front "
-                f"after {gen} generations",
-                options={
-                    "pareto": list(terms),
-                    "population": pop_size,
-                    "generations": s.generations,
-                    "time_limit": s.time_limit,
-                    "seed": s.seed,
-                },
-                trajectory=list(clock.trajectory),
-                generations=log.rows,
-            )
-        )
-    # the evaluator's terms decide dominance (they equal the GA's, this only guards floats)
-    keys = [
-        tuple(evaluate(problem, r.assignments, reasons=False).terms[t] for t in terms)
-        for r in results
-    ]
-    keep = [
-        r
-        for r, k in zip(results, keys, strict=True)
-        if not any(_dominates(o, k) for o in keys if o != k)
-    ]
-    keep.sort(
-        key=lambda r: tuple(evaluate(problem, r.assignments, reasons=False).terms[t] for t in terms)
-    )
-    return keep

@@ -1,7 +1,7 @@
-"""The GA's decoders (solvers/ga/decode.py) on random genes: repair keeps allowed nodes,
-distinct replica nodes, separation and all-or-none (tasks, gangs), and needs to break nothing
-when there is room; the serial schedule generation gives active schedules that keep every
-constraint."""
+"""The GA's decoders (solvers/ga/decode.py, dense.py, schedule.py) on random genes: repair
+keeps allowed nodes, distinct replica nodes, separation and all-or-none (tasks, gangs), and
+needs to break nothing when there is room; the serial schedule generation gives active
+schedules that keep every constraint."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers.ga.compiled import UNPLACED, Compiled
-from taskalloc.solvers.ga.decode import Dense, Rows, Scheduler, repair
+from taskalloc.solvers.ga.decode import Rows, repair
+from taskalloc.solvers.ga.dense import Dense
+from taskalloc.solvers.ga.schedule import Scheduler
 from tests.solving import brute_force, make, node, task, tiny_problems
 
 STRUCTURAL = {"allowed", "replicas", "separation", "gang", "plan"}

@@ -321,9 +321,9 @@ def test_stop_from_another_thread() -> None:
 
 
 def test_parallel_evaluation_gives_the_same_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    from taskalloc.solvers.ga import engine
+    from taskalloc.solvers.ga import population
 
-    monkeypatch.setattr(engine, "PARALLEL_MIN_SLOTS", 1)
+    monkeypatch.setattr(population, "PARALLEL_MIN_SLOTS", 1)
     p = medium(8)
     a = run(p, generations=4, population=16, workers=2)
     b = run(p, generations=4, population=16, workers=1)

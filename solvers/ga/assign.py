@@ -1,0 +1,434 @@
+"""Penalty local search for assignment-shaped placement problems (the GAP and its kin).
+
+Applies where :class:`.dense.Dense` does: one replica per task, no ``separate_from``, no
+``balance`` term, and a (task x node x resource) table small enough to hold. The objective is
+then linear in the (task, node) pairs plus a cost per used node, and the only constraints a
+move can break are capacities.
+
+Why a penalty search
+--------------------
+On tight instances (Chu-Beasley type d, Yagiura type e: capacities at 80 % of the average
+demand, costs falling as demands grow) the plans that keep every capacity at every step are
+few and far apart: a search that only accepts feasible moves (the GA's repair and
+:meth:`.dense.Dense.improve`) stops at poor local optima, and repair often cannot even find
+room for every task. Here the search moves through infeasible plans too. It minimises
+
+    cost(x) + sum over nodes n of alpha[n] * sum over resources r of max(0, load[n, r] - 1)
+
+with loads in units of capacity, and adapts the weights as it goes (strategic oscillation, as
+in the tabu searches of Diaz & Fernandez and of Yagiura, Ibaraki & Glover for the GAP): at a
+local optimum that breaks capacities the weights of the overloaded nodes grow by a random
+factor, at a feasible one every weight shrinks, so the search crosses the boundary of the
+feasible region again and again, and every feasible plan it passes is a candidate.
+
+Neighbourhoods, all scored at once as numpy matrices: *shift* (one task to another node, or
+out of the plan when it is optional), *swap* (two tasks exchange nodes; the first task from a
+random sample) and *ejection* (a task takes another's node and the ejected task goes to its
+best third node: a chain of length two). Shift scores are kept incrementally (a move changes
+the columns of two or three nodes and the rows of the tasks on them). After ``restart`` local
+optima without a better plan, the search returns to the best plan it found and moves a few
+random tasks (a kick): iterated local search around the incumbent.
+
+:func:`construct` gives a start: capacity multipliers ``u`` by subgradient steps on the
+Lagrangian relaxation of the capacities (the LP bound), then each task on the node of least
+``cost + u . demand``. Pure numpy; no DEAP, no OR-Tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .compiled import UNPLACED, Compiled
+from .dense import Dense
+
+_INF = float("inf")
+_EPS = 1e-9
+
+
+class AssignSearch:
+    """The matrices of one problem and the search's weights (see the module docstring).
+
+    Plans are node vectors with ``N`` (one past the last node) for an unplaced task; the genes'
+    ``-1`` is converted on the way in and out."""
+
+    SAMPLE = 64  # first tasks of the swap and ejection neighbourhoods, drawn per evaluation
+    KICK = 2  # tasks moved at random when the search returns to its best plan
+    RESTART = 20  # local optima without a better plan before that return
+    BATCH = 64  # shifts applied per scoring of the shift matrix (see _shifts)
+
+    def __init__(self, c: Compiled, dense: Dense, weights: dict[str, float]) -> None:
+        T, N, R = c.T, c.N, c.R
+        self.c = c
+        self.T, self.N, self.R = T, N, R
+        capx = c.capx
+        W = np.zeros((T, N + 1, R))
+        W[:, :N] = dense.D / capx[None, :, :]
+        fits = (W[:, :N] <= 1.0).all(axis=2)
+        M = np.full((T, N + 1), _INF)
+        M[:, :N] = np.where(dense.A & fits, dense.M, _INF)
+        w_unplaced = weights.get("unplaced", 0.0)
+        M[:, N] = np.where(c.must, _INF, w_unplaced * c.prio)
+        self.M = M
+        # the cost of a task where it is: finite even on a pair it may not take (a child's
+        # genes may hold one: the search then moves it away; such a plan is never recorded)
+        finite = M[np.isfinite(M)]
+        self.big = 1e6 * (
+            1.0 + float(np.abs(finite).max(initial=0.0)) + float(dense.open.max(initial=0.0))
+        )
+        self.Mc = np.where(np.isfinite(M), M, self.big)
+        self.Wsum = W.sum(axis=2)
+        # one resource: no resource axis (every array one dimension smaller, numpy calls faster)
+        self.R1 = R == 1
+        self.W = W[:, :, 0].copy() if self.R1 else W
+        self.open = np.zeros(N + 1)
+        self.open[:N] = dense.open
+        # destinations: finite pairs; a gang member never leaves (or joins) the plan alone
+        dest = np.isfinite(M)
+        dest[c.gang_of >= 0, N] = False
+        self.dest = dest
+        self.ar = np.arange(T)
+        self.gang = c.gang_of >= 0
+        real = M[:, :N][np.isfinite(M[:, :N])]
+        scale = float(np.median(np.abs(real))) if real.size else 0.0
+        if scale <= 0:
+            scale = float(np.max(np.abs(dense.open), initial=0.0)) or 1.0
+        wmed = float(np.median(self.Wsum[:, :N][dense.A])) if dense.A.any() else 1.0
+        self.alpha0 = scale / max(wmed, 1e-9)
+        self.alpha = np.full(N + 1, self.alpha0)
+        self.alpha[N] = 0.0
+        self.iterations = 0
+        self.prices: np.ndarray | None = None  # capacity multipliers of construct()
+        self.work = 0.0  # deterministic work units (matrix cells scored), for the work clock
+
+    # -- plans --
+
+    def to_search(self, genes: np.ndarray) -> np.ndarray:
+        x = np.asarray(genes, dtype=np.int64).copy()
+        x[x < 0] = self.N
+        return x
+
+    def to_genes(self, x: np.ndarray) -> np.ndarray:
+        g = x.copy()
+        g[g == self.N] = UNPLACED
+        return g
+
+    def cost(self, x: np.ndarray) -> float:
+        count = np.bincount(x, minlength=self.N + 1)
+        return float(self.Mc[self.ar, x].sum() + self.open[count > 0].sum())
+
+    def loads(self, x: np.ndarray) -> np.ndarray:
+        """Load per node (and resource, unless there is one) in units of capacity."""
+        w = self.W[self.ar, x]
+        if self.R1:
+            return np.bincount(x, weights=w, minlength=self.N + 1)
+        load = np.zeros((self.N + 1, self.R))
+        for r in range(self.R):
+            load[:, r] = np.bincount(x, weights=w[:, r], minlength=self.N + 1)
+        return load
+
+    def _over(self, load: np.ndarray) -> np.ndarray:
+        """Per node (without the unplaced column): True where a capacity is exceeded."""
+        o: np.ndarray = load[: self.N] > 1.0 + _EPS
+        return o if self.R1 else np.any(o, axis=1)
+
+    def feasible(self, x: np.ndarray) -> bool:
+        return not self._over(self.loads(x)).any()
+
+    # -- scores --
+
+    def _excess(self, load: np.ndarray) -> np.ndarray:
+        e = np.maximum(load - 1.0, 0.0)
+        return e if self.R1 else e.sum(axis=-1)
+
+    def _col(self, load: np.ndarray, count: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """Score of moving each task onto each of ``nodes`` (its own removal not counted)."""
+        ln = load[nodes]
+        add = self._excess(ln[None] + self.W[:, nodes]) - self._excess(ln)[None, :]
+        col = self.M[:, nodes] + (self.open[nodes] * (count[nodes] == 0))[None, :]
+        col = col + self.alpha[nodes][None, :] * add
+        return np.where(self.dest[:, nodes], col, _INF)
+
+    def _row(
+        self, x: np.ndarray, load: np.ndarray, count: np.ndarray, ts: np.ndarray
+    ) -> np.ndarray:
+        """Score of removing each of tasks ``ts`` from its node (negative: a gain)."""
+        n = x[ts]
+        ln = load[n]
+        gain = self._excess(ln) - self._excess(ln - self.W[ts, n])
+        row = -self.Mc[ts, n] - self.open[n] * (count[n] == 1) - self.alpha[n] * gain
+        if self.frozen is not None:
+            row = np.where(self.frozen[ts], _INF, row)
+        return row
+
+    frozen: np.ndarray | None = None
+
+    # -- the search --
+
+    def search(
+        self,
+        genes: np.ndarray,
+        rng: np.random.Generator,
+        optima: int,
+        out: Callable[[], bool] | None = None,
+        alpha: np.ndarray | None = None,
+        restart: int | None = None,
+    ) -> tuple[np.ndarray | None, float]:
+        """Search from ``genes`` for ``optima`` local optima (or until ``out()``); returns the
+        best feasible plan seen as genes (None if none was) and its cost. Uses and adapts
+        ``alpha`` (default: the search's own weights, kept for the next call)."""
+        T, N = self.T, self.N
+        ar = self.ar
+        al = self.alpha if alpha is None else alpha
+        restart = self.RESTART if restart is None else restart
+        x = self.to_search(genes)
+        # a gang member out of the plan stays out (its gang is all or none)
+        frozen = self.gang & (x == N)
+        self.frozen = frozen if frozen.any() else None
+        load = self.loads(x)
+        count = np.bincount(x, minlength=N + 1)
+        self.alpha, saved = al, self.alpha
+        best_x: np.ndarray | None = None
+        best = _INF
+        if not self._over(load).any() and self.cost(x) < self.big:
+            best, best_x = self.cost(x), x.copy()
+        allN = np.arange(N + 1)
+        col = self._col(load, count, allN)
+        row = self._row(x, load, count, ar)
+        lo = since = it = 0
+        try:
+            while lo < optima:
+                it += 1
+                if it % 16 == 0 and out is not None and out():
+                    break
+                d = col + row[:, None]
+                d[ar, x] = _INF
+                to = d.argmin(axis=1)
+                gain = d[ar, to]
+                movers = np.flatnonzero(gain < -_EPS)
+                changed: tuple[int, ...] | None = None
+                if len(movers):
+                    changed = self._shifts(movers[np.argsort(gain[movers])], to, x, load, count)
+                else:
+                    changed = self._pair_move(x, load, count, col, rng)
+                if changed is not None:
+                    ch = np.asarray(changed, dtype=np.int64)
+                    col[:, ch] = self._col(load, count, ch)
+                    on = np.flatnonzero(np.isin(x, ch))
+                    row[on] = self._row(x, load, count, on)
+                    if not self._over(load).any():
+                        c = self.cost(x)
+                        if c < best - _EPS and c < self.big:
+                            best, best_x, since = c, x.copy(), 0
+                    continue
+                # a local optimum of the penalised cost: adapt the weights
+                lo += 1
+                since += 1
+                over = self._over(load)
+                if over.any():
+                    idx = np.flatnonzero(over)
+                    al[idx] *= 1.0 + 0.3 * rng.random(len(idx))
+                else:
+                    al[:N] *= 0.9
+                np.clip(al[:N], 1e-6 * self.alpha0, 1e6 * self.alpha0, out=al[:N])
+                if best_x is not None and since % restart == 0:
+                    x[:] = best_x
+                    self._kick(x, rng)
+                    load = self.loads(x)
+                    count = np.bincount(x, minlength=N + 1)
+                col = self._col(load, count, allN)
+                row = self._row(x, load, count, ar)
+        finally:
+            self.iterations += it
+            self.work += 0.26 * it * T * (N + 1)
+            self.alpha = saved if alpha is not None else al
+            self.frozen = None
+        return (None if best_x is None else self.to_genes(best_x)), best
+
+    def _shifts(
+        self,
+        movers: np.ndarray,
+        to: np.ndarray,
+        x: np.ndarray,
+        load: np.ndarray,
+        count: np.ndarray,
+    ) -> tuple[int, ...]:
+        """Apply the best shift of each task in ``movers`` (best first) while it still
+        improves: a shift whose two nodes an earlier one changed is scored again. Several
+        moves per scoring of the matrix make long descents (from a random plan) fast."""
+        W, M, opn, al = self.W, self.M, self.open, self.alpha
+        touched: set[int] = set()
+        for t in movers[: self.BATCH].tolist():
+            a, n = int(x[t]), int(to[t])
+            if a in touched or n in touched:
+                la, ln = load[a], load[n]
+                delta = (
+                    M[t, n]
+                    - self.Mc[t, a]
+                    + opn[n] * (count[n] == 0)
+                    - opn[a] * (count[a] == 1)
+                    + al[n] * float(np.sum(self._excess(ln + W[t, n]) - self._excess(ln)))
+                    - al[a] * float(np.sum(self._excess(la) - self._excess(la - W[t, a])))
+                )
+                if not delta < -_EPS:
+                    continue
+            load[a] -= W[t, a]
+            load[n] += W[t, n]
+            count[a] -= 1
+            count[n] += 1
+            x[t] = n
+            touched.add(a)
+            touched.add(n)
+        return tuple(touched)
+
+    def _kick(self, x: np.ndarray, rng: np.random.Generator) -> None:
+        for _ in range(self.KICK):
+            t = int(rng.integers(self.T))
+            if self.frozen is not None and self.frozen[t]:
+                continue
+            opts = np.flatnonzero(self.dest[t])
+            if len(opts) > 1:
+                x[t] = int(opts[int(rng.integers(len(opts)))])
+
+    def _pair_move(
+        self,
+        x: np.ndarray,
+        load: np.ndarray,
+        count: np.ndarray,
+        col: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[int, ...] | None:
+        """The best improving swap or ejection with a first task from a random sample;
+        applied in place; the nodes whose load changed, or None."""
+        M, W, T, N, al = self.M, self.W, self.T, self.N, self.alpha
+        ar = self.ar
+        s1 = ar if T <= self.SAMPLE else rng.integers(0, T, size=self.SAMPLE)
+        self.work += 1.6 * len(s1) * T
+        if self.frozen is not None:
+            s1 = s1[~self.frozen[s1]]
+            if not len(s1):
+                return None
+        a = x[s1]
+        ex = self._excess(load)
+        wx = W[ar, x]  # (T,) or (T, R)
+        cur = self.Mc[ar, x]
+        # node b = x[t2] after t2 leaves and t1 arrives (swap and ejection alike)
+        lb = (load[x] - wx)[None] + W[s1][:, x]
+        pen_b = al[x][None, :] * (self._excess(lb) - ex[x][None, :])
+        t1_to_b = M[s1][:, x] - cur[s1][:, None]
+        other = a[:, None] != x[None, :]
+        ok1 = self.dest[s1][:, x] & other
+        # swap: t2 goes to a
+        la = (load[a] - wx[s1])[:, None] + np.swapaxes(W[:, a], 0, 1)
+        pen_a = al[a][:, None] * (self._excess(la) - ex[a][:, None])
+        ds = t1_to_b + self.Mc[:, a].T - cur[None, :] + pen_a + pen_b
+        ok = ok1 & self.dest[:, a].T
+        if self.frozen is not None:
+            ok &= ~self.frozen[None, :]
+        ds = np.where(ok, ds, _INF)
+        j = ds.argmin(axis=1)
+        v = ds[np.arange(len(s1)), j]
+        rows = np.flatnonzero(v < -_EPS)
+        if len(rows):
+            # the best swap of each first task, best first, while their nodes are untouched
+            # (a swap's score depends only on its two nodes' loads: still exact then)
+            touched: set[int] = set()
+            moved: set[int] = set()
+            for i in rows[np.argsort(v[rows])].tolist():
+                t1, t2 = int(s1[i]), int(j[i])
+                na, nb = int(x[t1]), int(x[t2])
+                if na in touched or nb in touched or t1 in moved or t2 in moved:
+                    continue
+                load[na] += W[t2, na] - W[t1, na]
+                load[nb] += W[t1, nb] - W[t2, nb]
+                x[t1], x[t2] = nb, na
+                touched.update((na, nb))
+                moved.update((t1, t2))
+            return tuple(touched)
+        # ejection: t2 goes to its best third node c (not a, not b)
+        e2 = col - cur[:, None]
+        e2[ar, x] = _INF
+        top = np.argpartition(e2, 1, axis=1)[:, :2] if N + 1 > 2 else None
+        if top is None:
+            return None
+        v0, v1 = e2[ar, top[:, 0]], e2[ar, top[:, 1]]
+        first = np.where(v0 <= v1, top[:, 0], top[:, 1])
+        second = np.where(v0 <= v1, top[:, 1], top[:, 0])
+        m1, m2 = np.minimum(v0, v1), np.maximum(v0, v1)
+        use2 = first[None, :] == a[:, None]
+        e2best = np.where(use2, m2[None, :], m1[None, :])
+        src = self._excess(load[a] - wx[s1]) - ex[a]
+        leave = -self.open[a] * (count[a] == 1) + al[a] * src
+        de = t1_to_b + leave[:, None] + pen_b + e2best
+        if self.frozen is not None:
+            ok1 = ok1 & ~self.frozen[None, :]
+        de = np.where(ok1, de, _INF)
+        j = de.argmin(axis=1)
+        v = de[np.arange(len(s1)), j]
+        rows = np.flatnonzero(v < -_EPS)
+        if not len(rows):
+            return None
+        touched = set()
+        moved = set()
+        for i in rows[np.argsort(v[rows])].tolist():
+            t1, t2 = int(s1[i]), int(j[i])
+            na, nb = int(x[t1]), int(x[t2])
+            nc = int(second[t2] if use2[i, t2] else first[t2])
+            if touched & {na, nb, nc} or t1 in moved or t2 in moved:
+                continue
+            load[na] -= W[t1, na]
+            load[nb] += W[t1, nb] - W[t2, nb]
+            load[nc] += W[t2, nc]
+            count[na] -= 1
+            count[nc] += 1
+            x[t1], x[t2] = nb, nc
+            touched.update((na, nb, nc))
+            moved.update((t1, t2))
+        return tuple(touched)
+
+
+def construct(
+    s: AssignSearch,
+    steps: int = 200,
+    rng: np.random.Generator | None = None,
+    noise: float = 0.0,
+) -> np.ndarray:
+    """Genes of a Lagrangian-guided start (see the module docstring): every task on its node of
+    least ``M + u . W`` for capacity multipliers ``u`` from ``steps`` subgradient steps (done
+    once per search and kept). With ``noise`` > 0, every price is scaled by a log-normal
+    factor of that sigma first: another start from the same region."""
+    M, W = s.M, s.W if not s.R1 else s.W[:, :, None]
+    u = s.prices if s.prices is not None else _prices(s, M, W, steps)
+    s.prices = u
+    if noise > 0 and rng is not None:
+        u = u * np.exp(rng.normal(0.0, noise, u.shape))
+    red = M + (W * u[None, :, :]).sum(axis=2)
+    return s.to_genes(red.argmin(axis=1))
+
+
+def _prices(s: AssignSearch, M: np.ndarray, W: np.ndarray, steps: int) -> np.ndarray:
+    N = s.N
+    ar = s.ar
+    u = np.zeros((N + 1, s.R))
+    best_u, best, factor, stall = u.copy(), -_INF, 2.0, 0
+    for _ in range(steps):
+        red = M + (W * u[None, :, :]).sum(axis=2)
+        x = red.argmin(axis=1)
+        value = float(red[ar, x].sum() - u[:N].sum())
+        if value > best + _EPS:
+            best, best_u, stall = value, u.copy(), 0
+        else:
+            stall += 1
+            if stall >= 10:
+                factor /= 2
+                stall = 0
+        g = s.loads(x).reshape(N + 1, -1) - 1.0
+        g[N] = 0.0
+        norm = float((g * g).sum())
+        if norm == 0.0 or factor < 1e-4:
+            break
+        # Polyak's step towards a target a little above the best bound so far
+        target = best + 0.05 * abs(best) + 1.0
+        u = np.maximum(0.0, u + factor * (target - value) / norm * g)
+    return best_u

@@ -1,0 +1,212 @@
+"""The GA's penalty search for assignment-shaped problems (``solvers/ga/assign.py``) and what the
+GA does with it: optima on tiny tight GAPs (types d and e, the tight ones), every returned plan
+checked by the evaluator (optional tasks, node costs, several resources, gangs), reproducible
+deterministic runs, and never a plan worse than the greedy's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.generate import generate
+from taskalloc.problems.importers import read_gap
+from taskalloc.problems.plan import Status
+from taskalloc.problems.problem import Problem, problem_from_dict
+from taskalloc.solvers import greedy
+from taskalloc.solvers.ga import solve
+from taskalloc.solvers.ga.assign import AssignSearch, construct
+from taskalloc.solvers.ga.compiled import Compiled
+from taskalloc.solvers.ga.decode import Rows
+from taskalloc.solvers.ga.dense import Dense
+from taskalloc.solvers.ga.engine import Engine
+
+
+def gap_text(kind: str, agents: int, jobs: int, seed: int) -> str:
+    """A GAP instance by the published generators (Chu & Beasley type d, Yagiura type e)."""
+    rng = np.random.default_rng(seed)
+    if kind == "d":
+        w = rng.integers(1, 101, size=(agents, jobs))
+        c = 111 - w + rng.integers(-10, 11, size=(agents, jobs))
+    else:
+        w = np.floor(1 - 10 * np.log(1.0 - rng.random((agents, jobs)))).astype(int)
+        c = np.floor(1000 / w - 10 * rng.random((agents, jobs))).astype(int)
+    b = np.floor(0.8 * w.sum(axis=1) / agents).astype(int)
+    rows = [f"{agents} {jobs}", *(" ".join(map(str, r)) for r in c)]
+    rows += [" ".join(map(str, r)) for r in w]
+    rows.append(" ".join(map(str, b)))
+    return "\n".join(rows)
+
+
+def gap(kind: str, agents: int, jobs: int, seed: int) -> Problem:
+    name = f"{kind}{agents}x{jobs}s{seed}"
+    return problem_from_dict(read_gap(gap_text(kind, agents, jobs, seed), name))
+
+
+def gap_optimum(p: Problem) -> float | None:
+    """Brute force over every assignment (small instances only)."""
+    m, n = len(p.nodes), len(p.tasks)
+    cost = np.array([[t.assign_cost.get(i, 0.0) for i in range(m)] for t in p.tasks])
+    use = np.array([[t.demand_on[i]["cap"] for i in range(m)] for t in p.tasks])
+    cap = np.array([nd.capacity["cap"] for nd in p.nodes])
+    best = math.inf
+    for x in itertools.product(range(m), repeat=n):
+        xa = np.array(x)
+        load = np.bincount(xa, weights=use[np.arange(n), xa], minlength=m)
+        if (load <= cap).all():
+            best = min(best, float(cost[np.arange(n), xa].sum()))
+    return None if best == math.inf else best
+
+
+def search_for(p: Problem) -> AssignSearch:
+    c = Compiled(p)
+    rows = Rows(c)
+    assert Dense.applies(c, rows)
+    return AssignSearch(c, Dense(c, rows), c.weights)
+
+
+# -- the search alone ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("d", 1), ("d", 2), ("e", 1), ("e", 2), ("e", 3)])
+def test_search_reaches_the_optimum_of_tiny_tight_gaps(kind: str, seed: int) -> None:
+    p = gap(kind, 3, 9, seed)
+    opt = gap_optimum(p)
+    if opt is None:
+        pytest.skip("this draw has no feasible assignment")
+    s = search_for(p)
+    best, cost = s.search(construct(s), np.random.default_rng(0), 300)
+    assert best is not None
+    ev = evaluate(p, s.c.assignments(best), reasons=False)
+    assert ev.feasible
+    assert ev.terms["cost"] == pytest.approx(cost)
+    assert cost == pytest.approx(opt)
+
+
+def test_search_cost_and_loads_agree_with_the_evaluator() -> None:
+    p = gap("e", 5, 40, 7)
+    s = search_for(p)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        genes = rng.integers(0, 5, size=40)
+        best, cost = s.search(genes, rng, 30)
+        if best is None:
+            continue
+        ev = evaluate(p, s.c.assignments(best), reasons=False)
+        assert ev.feasible
+        assert ev.terms["cost"] == pytest.approx(cost)
+        assert s.feasible(s.to_search(best))
+
+
+def test_a_plan_the_search_starts_from_is_never_lost() -> None:
+    """A feasible start is a candidate: the search returns it or something cheaper."""
+    p = gap("d", 4, 20, 3)
+    s = search_for(p)
+    g = greedy.solve(p, policy="least-loaded")
+    x, _ = s.c.from_assignments(g.assignments)
+    if not s.feasible(s.to_search(x)):
+        pytest.skip("the greedy plan is not feasible on this draw")
+    best, cost = s.search(x, np.random.default_rng(0), 0)
+    assert best is not None and cost == pytest.approx(s.cost(s.to_search(x)))
+
+
+def test_construct_prices_capacity() -> None:
+    """The Lagrangian start costs no more than the LP bound allows and uses priced capacity:
+    on a tight instance it is cheaper than any feasible plan or close to it."""
+    p = gap("e", 10, 100, 4)
+    s = search_for(p)
+    x = s.to_search(construct(s))
+    assert s.prices is not None and (s.prices >= 0).all()
+    best, cost = s.search(construct(s), np.random.default_rng(0), 50)
+    assert best is not None
+    assert s.cost(x) <= cost * 1.05
+    # noisy starts differ and stay allowed
+    y = s.to_search(construct(s, rng=np.random.default_rng(3), noise=0.3))
+    assert np.isfinite(s.M[np.arange(s.T), y]).all()
+
+
+# -- the GA on assignment-shaped problems -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("d", 4), ("e", 4), ("e", 5)])
+def test_ga_reaches_the_optimum_of_tiny_tight_gaps(kind: str, seed: int) -> None:
+    p = gap(kind, 3, 9, seed)
+    opt = gap_optimum(p)
+    if opt is None:
+        pytest.skip("this draw has no feasible assignment")
+    r = solve(p, generations=15, seed=0)
+    assert r.status == Status.FEASIBLE
+    ev = evaluate(p, r.assignments, reasons=False)
+    assert ev.feasible and ev.terms["cost"] == pytest.approx(opt)
+
+
+def _mixed(seed: int) -> Problem:
+    """Placement with optional tasks, node costs, three resources and gangs (no replicas, no
+    separation: the penalty search applies)."""
+    data = generate(40, 8, seed=seed, resources=3)
+    rnd = np.random.default_rng(seed)
+    for t in data["tasks"]:
+        t.pop("replicas", None)
+        t.pop("separate_from", None)
+        t.pop("spread", None)
+        if rnd.random() < 0.3:
+            t["required"] = False
+    gang = [t for t in data["tasks"] if t.get("required") is False][:3]
+    for t in gang:
+        t["gang"] = "g1"
+    data["objective"] = {"lexicographic": ["unplaced", "cost"]}
+    return problem_from_dict(data)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ga_plans_are_feasible_with_optional_tasks_node_costs_and_gangs(seed: int) -> None:
+    p = _mixed(seed)
+    eng = Engine(p, 0)
+    if eng.assign is None:
+        pytest.skip("the penalty search does not apply to this draw")
+    r = solve(p, generations=8, seed=seed)
+    assert r.status == Status.FEASIBLE
+    ev = evaluate(p, r.assignments, reasons=False)
+    assert ev.feasible
+    best_greedy = min(
+        evaluate(p, greedy.solve(p, policy=pol).assignments, reasons=False).fitness
+        for pol in greedy.POLICIES
+    )
+    assert ev.fitness <= best_greedy + 1e-9
+
+
+def test_deterministic_runs_repeat_under_a_time_limit() -> None:
+    p = gap("d", 5, 60, 2)
+    a = solve(p, time_limit=0.6, seed=4, deterministic=True)
+    b = solve(p, time_limit=0.6, seed=4, deterministic=True)
+    assert a.status == b.status == Status.FEASIBLE
+    assert a.assignments == b.assignments
+    assert a.options["workers"] == 1
+
+
+@pytest.mark.parametrize("limit", [0.001, 0.5])
+def test_never_worse_than_the_greedy_at_tiny_limits(limit: float) -> None:
+    """Deterministic runs (the greedy seeding is not timed there): never worse than any
+    policy's plan, whatever the limit. Wall-clock runs whose limit leaves the greedy time to
+    finish (0.5 s; it takes milliseconds here): never worse than -s greedy's plan."""
+    for seed in range(3):
+        p = problem_from_dict(generate(60, 10, seed=seed, resources=2))
+        default = evaluate(p, greedy.solve(p).assignments, reasons=False)
+        each = [
+            evaluate(p, greedy.solve(p, policy=pol).assignments, reasons=False)
+            for pol in greedy.POLICIES
+        ]
+        if limit >= 0.5:
+            r = solve(p, time_limit=limit, seed=seed)
+            ev = evaluate(p, r.assignments, reasons=False)
+            assert ev.feasible
+            if default.feasible:
+                assert ev.fitness <= default.fitness + 1e-9
+        r = solve(p, time_limit=limit, seed=seed, deterministic=True)
+        ev = evaluate(p, r.assignments, reasons=False)
+        assert ev.feasible
+        assert ev.fitness <= min(e.fitness for e in each if e.feasible) + 1e-9
