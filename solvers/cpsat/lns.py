@@ -130,6 +130,7 @@ from .. import lagrange
 from ..clock import Clock, Progress, Trajectory
 from ..flat import LINEAR_TERMS, Flat, Plan
 from ..lagrange import Lagrangian
+from ..native import cp_solver
 from ..result import Result, Results
 from ..scaling import choose_scales, weight_multipliers
 from . import construct, submodel
@@ -636,7 +637,7 @@ class _Search:
         self, sub: submodel.SubModel, budget: float, workers: int, seed: int
     ) -> tuple[Any, cp_model.CpSolver, float]:
         began = time.perf_counter()
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         prm = solver.parameters
         prm.num_workers = workers
         prm.random_seed = seed

@@ -44,6 +44,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpressio
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from .. import SolverUnavailable
+from ..native import CPSAT_PARAMETERS, SCIP_PARAMETERS
 
 DEFAULT = "ortools-scip"  # when the portfolio cannot run (see default_backend)
 PORTFOLIO = "ortools-portfolio"
@@ -82,10 +83,15 @@ OPTION_NAMES: dict[str, tuple[str | None, str | None, str | None, str | None]] =
 #: rounded solution passes the evaluator's 1e-9 capacity tolerance; a default gap of 0 so that
 #: "optimal" means optimal), whether hints are passed and whether the dual bound is real.
 _FORMAT = {"ortools-scip": "{} = {}", "ortools-highs": "{}={}", "ortools-cpsat": "{}:{}"}
+#: SCIP and CP-SAT also leave SIGINT to us (:mod:`..native`): their own handlers race ours.
 _EXTRA = {
-    "ortools-scip": {"numerics/feastol": "1e-9"},
+    "ortools-scip": {"numerics/feastol": "1e-9", **SCIP_PARAMETERS},
     "ortools-highs": {"mip_feasibility_tolerance": "1e-9", "primal_feasibility_tolerance": "1e-9"},
-    "ortools-cpsat": {"log_search_progress": "false", "mip_wanted_precision": "1e-9"},
+    "ortools-cpsat": {
+        "log_search_progress": "false",
+        "mip_wanted_precision": "1e-9",
+        **CPSAT_PARAMETERS,
+    },
 }
 #: above this many columns SCIP's presolve is skipped: on 400,000 binaries a single presolve
 #: round takes about 9 s, before any LP is solved
