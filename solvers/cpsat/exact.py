@@ -17,7 +17,8 @@ from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
-from ..clock import Clock, Progress, Trajectory
+from ..clock import Clock, Progress, Stopped, Trajectory, preparing
+from ..native import cp_solver
 from ..result import Result, Results
 from ..scaling import BALANCE_SCALE, Scales, choose_scales, weight_multipliers
 from ..stages import Solved, Stage, StageDriver, summary
@@ -104,7 +105,7 @@ class _Run(StageDriver[_Stage]):
     ) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver]:
         """One CP-SAT solve, hinted with the last solution; ``unit`` scales the objective for
         the trajectory (None: a feasibility solve, nothing recorded), ``term`` names it."""
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         prm = solver.parameters
         prm.num_workers = self.workers
         prm.random_seed = self.seed
@@ -292,7 +293,11 @@ def solve(
     options["scales"] = scales.describe()
     terms = problem.objective.active()
     horizon = safe_horizon(problem) if problem.scheduling else 0
-    model = AllocationModel(problem, scales, terms, horizon)
+    try:
+        with preparing(stop):  # a stop meanwhile abandons the model (no plan yet)
+            model = AllocationModel(problem, scales, terms, horizon)
+    except Stopped:
+        return result(Status.UNKNOWN, [], "stopped on request while building the model")
     # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at
     # once, a hint slows its proofs and the greedy costs more than the solves it saves, so the
     # greedy only runs when CP-SAT ends without a plan
@@ -307,8 +312,12 @@ def solve(
     warm_ev: Evaluation | None = None
     warm_source = "none (pure scheduling)"
     if not lazy:
-        warm_plan, warm_ev, warm_source = warm_start()
-        _set_hint(model, warm_plan)
+        try:
+            with preparing(stop):
+                warm_plan, warm_ev, warm_source = warm_start()
+                _set_hint(model, warm_plan)
+        except Stopped:
+            return result(Status.UNKNOWN, [], "stopped on request during the warm start")
     warm_ok = warm_ev is not None and warm_ev.feasible
     options["warm_start"] = warm_source
 
