@@ -8,7 +8,6 @@ stdout or ``-o``, and a table for humans on stderr.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ def solve_front(
     from taskalloc.problems.pareto import TermError, check_terms, nondominated, summary, table
     from taskalloc.problems.plan import Status, dumps, plan_from_text, read_plan
     from taskalloc.solvers import pareto
+    from taskalloc.solvers.clock import Stop, finishing
     from taskalloc.solvers.result import checked_plan
     from taskalloc.solvers.run import engine_options as split_engine_options
 
@@ -109,13 +109,14 @@ def solve_front(
         )
     fmt_name = format_for(output, fmt)
     path = None if problem_file == "-" else problem_file
-    stop = threading.Event()
+    stop = Stop()
     options["stop"] = stop
     with graceful_stop(stop, STOPPING):
         try:
             results = pareto(problem, backend, terms, **options)
         except TermError as exc:
             fail(ExitCode.BAD_INPUT, str(exc))
+        finishing(stop)  # the search is over: the plans are checked and written
         found = [r for r in results if r.has_plan]
         if not found:
             first = results[0] if results else None
