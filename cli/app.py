@@ -25,12 +25,15 @@ from typer.core import TyperCommand, TyperGroup
 
 from . import check, compare, diff, export, generate, imports, report, schema, solve, validate
 from .console import Settings
-from .errors import install_sigterm, run_guarded
+from .errors import run_guarded
 from .exits import EXIT_CODES_HELP
 
 #: options that may stand anywhere on the line (they are moved before the command)
-GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
-GLOBAL_HELP = "Global options, anywhere on the line: -q/--quiet, --debug."
+GLOBAL_FLAGS = ("-q", "--quiet", "--debug", "--no-clobber")
+GLOBAL_HELP = (
+    "Global options, anywhere on the line: -q/--quiet, --debug, --no-clobber (never replace an "
+    "existing file: exit 2 instead, like cp -n)."
+)
 
 
 def _clean(exc: Exception) -> None:
@@ -128,9 +131,18 @@ def _root(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress, summaries or warnings on stderr.")
     ] = False,
+    no_clobber: Annotated[
+        bool,
+        typer.Option(
+            "--no-clobber",
+            help="Never replace an existing file (-o, --out-dir, --summary, --html, ...): "
+            "refuse with exit 2 instead, like cp -n; checked before a run starts.",
+        ),
+    ] = False,
 ) -> None:
     Settings.debug = debug
     Settings.quiet = quiet
+    Settings.no_clobber = no_clobber
 
 
 def _command(function: Any, name: str | None = None) -> None:
@@ -150,9 +162,11 @@ _command(schema.schema)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``taskalloc`` script and ``python -m taskalloc``."""
-    install_sigterm()
-    app(args=argv, prog_name="taskalloc")
+    """The ``taskalloc`` command (the script's entry point is :func:`taskalloc.cli.main`,
+    which handles signals before importing this module)."""
+    from . import main as run
+
+    run(argv)
 
 
 if __name__ == "__main__":
