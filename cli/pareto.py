@@ -68,7 +68,10 @@ def solve_front(
         fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
     inputs = [problem_file, hint, reference_front]
     if output is not None and str(output) != "-":
-        refuse_inputs(output, inputs)  # before the run, not after it
+        refuse_inputs(output, inputs, no_clobber=Settings.no_clobber)  # before the run
+    existing = sorted(out_dir.glob("plan-*")) if Settings.no_clobber and out_dir.is_dir() else []
+    if existing:  # the front's plan files are named plan-01, ...: any may be replaced
+        fail(ExitCode.BAD_INPUT, f"{existing[0]}: exists; not overwriting it (--no-clobber)")
     problem = load(problem_file)
     try:
         terms = check_terms(problem, parse_terms(terms_text))
