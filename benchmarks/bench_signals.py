@@ -12,7 +12,8 @@ It records:
 - the exit code (130 expected whenever a signal came before the command ended on its own);
 - the outputs: each is made beforehand with other content, and after the run it must be that
   old content or a complete plan that passes ``taskalloc check`` (a proof of infeasibility
-  counts as a plan when its status says infeasible); no temporary file may be left behind;
+  counts as a plan when its status says infeasible); a batch's ``--summary``, which streams,
+  must hold complete JSON lines; no temporary file may be left behind;
 - the latency from the first signal to the exit, and from the second signal to the exit;
 - crashes (a traceback, ``terminate called``, death by a signal) and hangs (60 s).
 
@@ -242,6 +243,14 @@ class Trial:
     temps: int = 0
 
 
+def _json_line(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
 def one(work: Path, run: Path, case: Case, rng: random.Random, verbose: bool) -> Trial:
     reset(run, case)
     problem = work / case.problem
@@ -305,6 +314,9 @@ def one(work: Path, run: Path, case: Case, rng: random.Random, verbose: bool) ->
                 with_plan = True
             else:
                 bad = True
+        elif name.endswith(".jsonl"):  # a summary streams: every complete line is JSON
+            lines = content.split("\n")[:-1]
+            bad = bad or not all(_json_line(line) for line in lines)
         elif not content.strip():
             bad = True
     for d in case.plan_dirs:
