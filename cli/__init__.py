@@ -10,7 +10,7 @@ def main(argv: list[str] | None = None) -> None:
     Signals are handled first (:func:`.running.install_signals`), before the commands and
     their libraries are imported, so that a Ctrl-C at any instant exits 130 with one line and
     no traceback; an interrupted command ends without tearing the interpreter down
-    (:func:`.running.exit_interrupted`). A command that ended on its own blocks the two
+    (:func:`.running.exit_interrupted`). A command that ended on its own ignores the two
     signals before the interpreter tears down (:func:`.running.settle`): one arriving then
     would otherwise meet the default dispositions Python restores as it exits, and kill the
     process with no exit code of ours.

@@ -213,7 +213,24 @@ class _Watcher:
             if waited > FINISH_GRACE:
                 _abort(f"interrupted: the plan was not written within {FINISH_GRACE:g} s")
         elif waited > STOP_GRACE:
+            _show_main_stack()
             _abort(f"interrupted: the search did not stop within {STOP_GRACE:g} s; no plan written")
+
+
+def _show_main_stack() -> None:
+    """With --debug, where the main thread was when a run failed to stop in time (a loop that
+    polls no stop, a native call that cannot be interrupted): what to fix."""
+    from .console import Settings
+
+    if not Settings.debug:
+        return
+    import traceback
+
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    if frame is not None:
+        text = "".join(traceback.format_stack(frame))
+        with contextlib.suppress(OSError):
+            os.write(2, f"the main thread, still running:\n{text}".encode())
 
 
 def _quiet_libraries() -> None:
@@ -267,18 +284,19 @@ def exit_interrupted() -> None:
 
 
 def settle() -> None:
-    """The command ended on its own: block SIGINT and SIGTERM for the rest of the process (the
-    interpreter restores their default dispositions as it tears down, and a signal then would
-    kill it: exit -15 for a finished run). A signal already received while the command ended
-    makes the exit 130, as the command's own handling would have."""
+    """The command ended on its own: ignore SIGINT and SIGTERM for the rest of the process.
+    As the interpreter tears down it puts back the default dispositions of the signals it
+    handled, and a signal then (delivered to any thread: blocking it in the main thread is not
+    enough) killed a finished run (exit -15, its plan written); an ignored signal is left
+    alone. A signal that came as the command ended, whose handler is still due, makes the exit
+    130, as the command's own handling would have."""
     received = False
     try:
-        with contextlib.suppress(ValueError, OSError, AttributeError):
-            signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-            received = bool(signal.sigpending() & set(_SIGNALS))
-        watcher = _WATCHER  # (a handler still due runs here, in the main thread)
-        received = received or (watcher is not None and watcher.raised)
-    except KeyboardInterrupt:  # a signal that came as the command ended
+        for sig in _SIGNALS:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, signal.SIG_IGN)
+        received = _WATCHER is not None and _WATCHER.raised
+    except KeyboardInterrupt:  # the handler of a signal that came as the command ended
         received = True
     if received:
         with contextlib.suppress(OSError):
