@@ -127,7 +127,7 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
 from .. import lagrange
-from ..clock import Clock, Progress, Trajectory
+from ..clock import Clock, Progress, Trajectory, finishing
 from ..flat import LINEAR_TERMS, Flat, Plan
 from ..lagrange import Lagrangian
 from ..native import cp_solver
@@ -912,8 +912,10 @@ def _start(
     hint: list[Assignment] | None,
     time_limit: float | None,
     deterministic: bool,
+    stop: threading.Event | None = None,
 ) -> tuple[Plan, str]:
-    """The start plan: the hint if the evaluator accepts it, else the greedy."""
+    """The start plan: the hint if the evaluator accepts it, else the greedy (which ``stop``
+    ends with what it placed so far)."""
     if hint is not None and not violations_of(problem, hint):
         return Plan.from_assignments(flat, hint), "hint"
     if construct.wanted(flat, problem.objective.active()):
@@ -925,13 +927,13 @@ def _start(
 
     policy = policy_for(problem)
     limit = None if deterministic or time_limit is None else max(0.5, time_limit / 4)
-    res = greedy(problem, policy=policy, time_limit=limit)
+    res = greedy(problem, policy=policy, time_limit=limit, stop=stop)
     plan = Plan.from_assignments(flat, res.assignments)
     if plan.terms["unplaced"] > 0 and policy != "least-loaded":
         # a packing policy may leave tasks out that spreading places (10,000 x 1,000
         # generated: best-fit leaves 11, least-loaded none); the LNS would spend its first
         # steps on them, so start from whichever plan is better
-        spread = greedy(problem, policy="least-loaded", time_limit=limit)
+        spread = greedy(problem, policy="least-loaded", time_limit=limit, stop=stop)
         other = Plan.from_assignments(flat, spread.assignments)
         if _start_key(problem, flat, other) < _start_key(problem, flat, plan):
             return other, "greedy least-loaded"
@@ -1011,7 +1013,7 @@ def solve(
     bound_task = BoundTask(bounds, deterministic=deterministic, time_limit=time_limit, t0=t0)
     bound_task.start()
     try:
-        plan, source = _start(problem, flat, hint, time_limit, deterministic)
+        plan, source = _start(problem, flat, hint, time_limit, deterministic, stop)
         if exact_result is not None and source == "hint":
             source = "the exact path's plan"
         options["warm_start"] = source
@@ -1064,6 +1066,7 @@ def _finish(
     bounds: Bounds,
     source: str,
 ) -> Result:
+    finishing(search.stop)  # the search is over: the plan is being made (see clock.Stop)
     plan = search.plan
     assignments = plan.assignments()
     violations = violations_of(problem, assignments)

@@ -376,6 +376,10 @@ class _Log:
             self.rows = [r for r in self.rows if r["generation"] % self.stride == 0]
 
 
+#: seconds between two looks at the stop and the time limit while a pool evaluates
+POOL_POLL = 0.05
+
+
 def _evaluate_all(
     eng: Engine,
     inds: Sequence[Individual],
@@ -388,9 +392,12 @@ def _evaluate_all(
     todo = [(i, ind) for i, ind in enumerate(inds) if not ind.fitness.valid]
     if pool is not None and len(todo) >= PARALLEL_MIN_POP // 2:
         jobs = [(np.asarray(ind).copy(), gen, i) for i, ind in todo]
-        for (_, ind), (genes, viol, terms, start) in zip(
-            todo, pool.map(_work, jobs, chunksize=max(1, len(jobs) // 8)), strict=True
-        ):
+        pending = pool.map_async(_work, jobs, chunksize=max(1, len(jobs) // 8))
+        while not pending.ready():  # a generation of a big problem takes seconds: look at out
+            pending.wait(POOL_POLL)
+            if out is not None and out() and not pending.ready():
+                return
+        for (_, ind), (genes, viol, terms, start) in zip(todo, pending.get(), strict=True):
             np.asarray(ind)[:] = genes
             _assign(eng, ind, viol, terms, start)
         return
