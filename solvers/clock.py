@@ -124,14 +124,13 @@ _REGIONS: list[_Region] = []
 @contextlib.contextmanager
 def preparing(stop: threading.Event | None) -> Iterator[None]:
     """A stretch of preparation (building a model in Python: Pyomo, CP-SAT's model) that polls
-    nothing and that a stop may cut short: it raises :class:`Stopped` when ``stop`` is set on
-    entry, and, in the main thread, the CLI's signal handler raises it inside the block
-    (:func:`interrupt_preparation`), so that a model that takes seconds to build never holds
-    up a Ctrl-C. The block must be safe to abandon at any instant: what it builds is thrown
+    nothing and that a signal may cut short: in the main thread, the CLI's signal handler
+    raises :class:`Stopped` inside the block (:func:`interrupt_preparation`), so that a model
+    that takes seconds to build never holds up a Ctrl-C. A stop set before the block does not
+    skip it (a run stopped before it starts still ends with its warm start, as the engines
+    promise). The block must be safe to abandon at any instant: what it builds is thrown
     away. Elsewhere (other threads, the Python API without signals) the block runs to its end
     and the engine's own polls take over after it."""
-    if stop_set(stop):
-        raise Stopped
     if threading.current_thread() is not threading.main_thread():
         yield
         return
