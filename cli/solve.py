@@ -463,7 +463,7 @@ def solve_one(
     from taskalloc.problems.plan import read_plan
     from taskalloc.solvers import choose
     from taskalloc.solvers.clock import Stop
-    from taskalloc.solvers.run import solve_problem, stdout_to_stderr
+    from taskalloc.solvers.run import Outcome, solve_problem, stdout_to_stderr
 
     from .exits import EXIT_FOR_OUTCOME
     from .running import STOPPING, ProgressLines, graceful_stop
@@ -501,6 +501,10 @@ def solve_one(
         else:
             assert res.plan_text is not None
             write(res.plan_text, output, [problem_file, hint])
+    if stop.is_set() and res.outcome != Outcome.INTERRUPTED and not res.structural:
+        # the signal came as the run ended (its plan being written): still exit 130
+        res.outcome = Outcome.INTERRUPTED
+        res.error_lines = [*res.error_lines, "interrupted: the run had ended; its plan is written"]
     if res.structural:
         fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     if res.summary:
