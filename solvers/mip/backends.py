@@ -32,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -555,19 +556,31 @@ class PortfolioBackend(OrtoolsBackend):
         ]
         for t in threads:
             t.start()
+        given_up: float | None = None  # after a stop: when the race stops waiting
         while any(t.is_alive() for t in threads):
             threads[0].join(0.02)
             if stop is not None and stop.is_set():
                 own.set()
-        for t in threads:
-            t.join()
+                if given_up is None:
+                    given_up = time.monotonic() + RACE_STOP_WAIT
+                elif time.monotonic() > given_up:
+                    break  # an engine slow to stop (SCIP loading the model): left behind
+        if given_up is None:
+            for t in threads:
+                t.join()
+        done = dict(outcomes)  # what an engine left behind finishes later is not read
         for name, sub in subs.items():
-            for key, value in sub.applied.items():
+            for key, value in list(sub.applied.items()):
                 s.applied[f"{key} ({name})"] = value
-        for out in outcomes.values():
+        for out in done.values():
             if isinstance(out, BaseException):
                 raise out
-        return _combine({k: v for k, v in outcomes.items() if isinstance(v, Outcome)})
+        return _combine({k: v for k, v in done.items() if isinstance(v, Outcome)})
+
+
+#: seconds the race waits for both engines once the run's stop is set; then it goes on with
+#: the outcomes it has (the CLI gives a stopped run 1.5 s in all)
+RACE_STOP_WAIT = 0.5
 
 
 def _combine(outcomes: dict[str, Outcome]) -> Outcome:

@@ -18,7 +18,7 @@ from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
-from ..clock import Clock, Progress, Stopped, Trajectory, abandon, preparing
+from ..clock import Clock, Progress, Stopped, Trajectory, abandon, finishing, preparing
 from ..engine import OptionError
 from ..result import Result, Results
 from ..stages import Solved, Stage, StageDriver, summary
@@ -385,6 +385,7 @@ def _solve(
         run.polisher = polish.polisher_for(model, backend_, settings, seed, stop, deterministic)
         stages = _stages(problem, model)
         run.run(stages)
+        finishing(stop)  # the search is over: the plan is being made (see clock.Stop)
         options["applied"] = dict(settings.applied)
         if run.polisher is not None and any(k.tries for k in run.polisher.kinds.values()):
             options["polish"] = run.polisher.describe()
