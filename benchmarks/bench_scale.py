@@ -51,7 +51,9 @@ INSTANCES: dict[str, tuple[str, tuple[int, ...]]] = {
 }
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "cloudbalancing"
+from quality import SHARED as _BENCHMARKS  # noqa: E402
+
+SHARED = _BENCHMARKS / "cloudbalancing"
 
 
 def data_of(name: str, seed: int) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def _solve(model: cp_model.CpModel, time_limit: float, workers: int) -> tuple[An
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = workers
+    solver.parameters.catch_sigint_signal = False  # as in taskalloc: Ctrl-C is ours
     t0 = time.perf_counter()
     status = solver.Solve(model)
     return solver, status, time.perf_counter() - t0

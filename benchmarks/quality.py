@@ -37,7 +37,22 @@ from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.importers import import_file
 from taskalloc.problems.problem import problem_from_dict
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+
+def _shared() -> Path:
+    """../shared/benchmarks beside the repository (CI) or above it (a developer's clone), or
+    $TASKALLOC_BENCHMARKS."""
+    import os
+
+    if os.environ.get("TASKALLOC_BENCHMARKS"):
+        return Path(os.environ["TASKALLOC_BENCHMARKS"])
+    here = Path(__file__).resolve().parent
+    for up in here.parents:
+        if (up / "shared" / "benchmarks").is_dir():
+            return up / "shared" / "benchmarks"
+    return here.parents[1] / "shared" / "benchmarks"
+
+
+SHARED = _shared()
 
 
 @dataclass(frozen=True)

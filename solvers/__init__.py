@@ -5,7 +5,8 @@ follows :class:`~taskalloc.solvers.engine.Engine`. :func:`solve` resolves ``auto
 options (:func:`~taskalloc.solvers.engine.split_options`: an unknown option is an error naming
 the valid ones), runs the structural proofs of infeasibility once (a problem they prove
 infeasible reaches no engine) and hands the engine its :class:`~.engine.Params` and its own
-options; :func:`pareto` does the same for engines that compute fronts.
+options; :func:`pareto` does the same for engines that compute fronts. Whatever the engine, the
+plan :func:`solve` returns is never worse than the greedy's (:mod:`.baseline`).
 
 Engines are imported when first used, so that importing this package (and starting the CLI)
 never loads OR-Tools, Pyomo or DEAP. What two engines share lives beside them: the stage
@@ -145,7 +146,14 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
     infeasible = structural(problem, eng.name, params.seed)
     if infeasible is not None:
         return infeasible
-    return eng.solve(problem, params, opts)
+    from .baseline import no_worse  # whatever the engine: never worse than the greedy's plan
+
+    return no_worse(
+        problem,
+        eng.solve(problem, params, opts),
+        time_limit=params.limit(eng.default_time_limit),
+        stop=params.stop,
+    )
 
 
 def pareto(problem: Problem, solver: str, terms: list[str], **options: Any) -> list[Result]:

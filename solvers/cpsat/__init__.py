@@ -106,16 +106,36 @@ claimed) and the message says so. ``options.scales`` lists the factors.
 Search, status and reports
 --------------------------
 Warm start: ``hint`` when given, else the greedy (``best-fit`` when cost, nodes or moves is the
-first term after ``unplaced``, ``least-loaded`` for balance and time), relabelled for the
-symmetry breaking and hinted on ``y``, ``p``, ``start`` and ``u``. Except for *pure scheduling*
-(every task fixed) up to 1,000 pairs without a ``hint``: there CP-SAT finds a schedule at once,
-a hint slowed its proofs on PSPLIB and the greedy cost more than the solves its shortcut saved,
-so the greedy runs only when CP-SAT ends without a plan (a plan to return, and the check of an
-infeasibility claim). Parameters: ``num_workers = workers`` (1 when ``deterministic``),
-``random_seed = seed``, ``max_time_in_seconds`` (``max_deterministic_time`` when
-``deterministic``: then runs are reproducible), ``log_search_progress = False`` (nothing is
-printed); pure scheduling with 2 workers: ``num_full_subsolvers = 2`` (default_lp and fixed
-search rather than one full search and the LNS thread; ~10% faster on PSPLIB); when a resource
+first term after ``unplaced``, ``least-loaded`` for balance and time; and also with ``-s
+greedy``'s default ``least-loaded`` when that differs, the better plan of the two:
+:func:`taskalloc.solvers.warm.floor_start`), relabelled for the symmetry breaking
+and hinted on ``y``, ``p``, ``start`` and ``u``. The greedy runs before the model is built and may
+use the whole time limit (it takes a fraction of it; a greedy cut at a tenth of 3 s placed 3,975
+of a 10,000-task chain). When less time is left than building the model would take (about
+2e-5 s per pair), CP-SAT is not started and the warm start is the plan. Except for *pure
+scheduling* (every task fixed) up to 1,000 pairs without a ``hint``: there CP-SAT finds a
+schedule at once and a hint slowed its proofs on PSPLIB, so the greedy runs only after CP-SAT
+(a plan to return, a check of an infeasibility claim, the floor below).
+
+Never worse than the greedy: the result is compared with the plan of ``-s greedy`` (its
+default policy, ``least-loaded``), through the evaluator, and that
+plan is returned (status ``feasible``, the message says so) when it is better
+(:mod:`taskalloc.solvers.baseline`; the dispatch in :func:`taskalloc.solvers.solve` checks
+every engine the same way).
+
+Scheduling stages: when the model is pure scheduling and the stage minimises ``makespan``,
+``tardiness`` or a weighted sum of those (and of terms constant when every task is fixed), the
+stage runs CP-SAT's full search beside a schedule-generation search and a neighbourhood search
+on one pool of schedules (:mod:`.hybrid`, :mod:`.timeline`, :mod:`.listsearch`, :mod:`.schedlns`);
+the stage then gets a full solution of the model, so everything below holds as for a plain
+solve.
+
+Parameters: ``num_workers = workers`` (1 when ``deterministic``), ``random_seed = seed``,
+``max_time_in_seconds`` (``max_deterministic_time`` when ``deterministic``: then runs are
+reproducible), ``log_search_progress = False`` (nothing is printed), ``catch_sigint_signal =
+False`` (CP-SAT's own SIGINT handler races ours when many solves run: ``stop`` ends searches);
+pure scheduling with 2 workers outside the scheduling stages above: ``num_full_subsolvers = 2``
+(default_lp and fixed search rather than one full search and the LNS thread); when a resource
 became a no-overlap, ``use_strong_propagation_in_disjunctive`` in the default_lp subsolver (job
 shop proofs 5-10x faster: ft10 in ~5 s instead of none in 60 s; the other searches stay without
 it, as it slows easy 15x5 and 20x5 shops 10x). Above 5,000 candidate pairs, presolve is light

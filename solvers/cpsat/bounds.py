@@ -97,6 +97,9 @@ class Bounds:
         self.solver: Any = None  # the running LP, for interruption
         self._lock = threading.Lock()
         self.lagrangian: float | None = None  # the Lagrangian bound of the cost, when known
+        #: the LP's solution at the ``cost`` stage (node types used, classes on types), when
+        #: node costs count: what :func:`.construct.lp_rounding` rounds into a plan
+        self.primal: LpSolution | None = None
 
     # -- trivial bounds --------------------------------------------------------------------
 
@@ -338,6 +341,12 @@ class Bounds:
                 if value is None:
                     self.notes.append(f"LP relaxation not solved in time at stage {term}")
                     break
+                if term == "cost" and need_u:
+                    self.primal = LpSolution(
+                        lp,
+                        np.array([u.solution_value() for u in U]),
+                        {kj: v.solution_value() for kj, v in x.items()},
+                    )
                 lb = _grid(value, self.units[term]) if self.exact[term] else value
                 with self._lock:
                     lex = dict(self._lex)
@@ -374,6 +383,18 @@ class Bounds:
         solver = self.solver
         if solver is not None:
             solver.InterruptSolve()
+
+
+class LpSolution:
+    """The aggregated LP's solution: ``used[j]`` nodes of type j (fractional) and
+    ``placed[k, j]`` replicas of task class k on type j, with the aggregation (``types``: the
+    type of each node, ``task_class``: the class of each task)."""
+
+    def __init__(self, agg: _Aggregate, used: np.ndarray, placed: dict[tuple[int, int], float]):
+        self.type_of = agg.type_of
+        self.task_class = agg.task_class
+        self.used = used
+        self.placed = placed
 
 
 class _Class:
@@ -413,6 +434,9 @@ class _Aggregate:
         self.type_cost = f.node_cost[first]
         with_moves = "moves" in order
         classes: dict[tuple[Any, ...], _Class] = {}
+        index: dict[int, int] = {}  # id(class) -> position
+        #: the class of every task (for rounding the LP's solution: :mod:`.construct`)
+        self.task_class = np.zeros(f.T, dtype=np.int64)
         plain: dict[tuple[int, int], tuple[tuple[Any, ...], dict[int, Any]]] = {}
         for t in p.tasks:
             ti = t.index
@@ -468,6 +492,7 @@ class _Aggregate:
                     int(f.replicas[ti]), int(f.prio[ti]), bool(f.must[ti]), types, cur is not None
                 )
             cls.count += 1
+            self.task_class[ti] = index.setdefault(id(cls), len(index))
         self.classes = list(classes.values())
 
     @staticmethod
@@ -526,6 +551,14 @@ class BoundTask:
         limit = None if self.time_limit is None else LP_SHARE * self.time_limit
         self.thread = threading.Thread(target=self._run, args=(limit,), daemon=True)
         self.thread.start()
+
+    def wait(self, seconds: float | None) -> bool:
+        """Wait at most ``seconds`` for the LP (None: as long as it takes); True when it is
+        done."""
+        th = self.thread
+        if th is not None:
+            th.join(timeout=seconds)
+        return self.bounds.ready()
 
     def finish(self, stop: threading.Event | None) -> None:
         th = self.thread

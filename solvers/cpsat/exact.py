@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from ortools.sat.python import cp_model, cp_model_helper
 
 from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
-from taskalloc.problems.problem import Problem
+from taskalloc.problems.problem import Problem, effectively_required
 
+from .. import baseline
 from ..clock import Clock, Progress, Stopped, Trajectory, preparing
 from ..native import cp_solver
 from ..result import Result, Results
 from ..scaling import BALANCE_SCALE, Scales, choose_scales, weight_multipliers
 from ..stages import Solved, Stage, StageDriver, summary
-from ..warm import safe_horizon
-from ..warm import warm_start as _warm
+from ..warm import floor_start, safe_horizon
+from . import hybrid
 from .model import AllocationModel, Placement
 
 NAME = "cpsat"
@@ -32,6 +35,9 @@ MAX_REFINEMENTS = 50  # exact balance: at most this many "strictly better" solve
 LIGHT_PRESOLVE_PAIRS = 5_000  # above this many (task, node) pairs: one presolve pass, no
 # symmetry detection (on 75k pairs CP-SAT's presolve alone outlasts a 15 s limit)
 LAZY_WARM_PAIRS = 1_000  # pure scheduling up to this size: the greedy only as a fallback
+BUILD_SECONDS_PER_PAIR = 2e-5  # model building, per (task, allowed node) pair (10,000-task
+# chain on 4 nodes: 0.7 s on a quiet machine): less time than that left after the warm start
+MIN_SOLVE_SECONDS = 0.1  # ... or than this, and CP-SAT is not started
 
 
 @dataclass
@@ -90,6 +96,7 @@ class _Run(StageDriver[_Stage]):
         self.error: BaseException | None = None
         self.values: list[int] | None = None  # last solution, every variable (for hints)
         self.plan: Placement | None = None  # best plan found by CP-SAT
+        self.searches: dict[str, Any] = {}  # per stage: statistics of the hybrid search
 
     @property
     def trajectory(self) -> Trajectory:
@@ -110,6 +117,7 @@ class _Run(StageDriver[_Stage]):
         prm.num_workers = self.workers
         prm.random_seed = self.seed
         prm.log_search_progress = False
+        prm.catch_sigint_signal = False  # our own handler stops solvers (see README)
         if self.m.pure_scheduling and self.workers == 2:
             prm.num_full_subsolvers = 2  # default_lp + fixed search instead of one + LNS
         if self.m.disjunctive:
@@ -188,7 +196,11 @@ class _Run(StageDriver[_Stage]):
             model.clear_objective()
         else:
             model.minimize(stage.expr)
-        status, solver = self.cp_solve(budget, stage.unit, stage.name)
+        plan = hybrid.plan_for(self, stage)  # scheduling: CP-SAT beside a list search
+        if plan is not None:
+            status, solver = hybrid.search(self, stage, plan, budget)
+        else:
+            status, solver = self.cp_solve(budget, stage.unit, stage.name)
         if status == cp_model.INFEASIBLE:
             return Solved("infeasible")
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -254,8 +266,21 @@ def _watch(stop: threading.Event, solver: cp_model.CpSolver, done: threading.Eve
 
 
 def greedy_limit(time_limit: float | None, deterministic: bool) -> float | None:
-    """Seconds for the greedy warm start: a tenth of the limit (none when deterministic)."""
+    """Seconds for the greedy warm start of a front's points: a tenth of the limit (none when
+    deterministic)."""
     return None if deterministic or time_limit is None else max(0.05, time_limit / 10)
+
+
+def _small_pure_scheduling(problem: Problem) -> bool:
+    """Every task must be placed on exactly its allowed nodes (one replica each), in at most
+    :data:`LAZY_WARM_PAIRS` pairs: the model will be pure scheduling (known before it is
+    built)."""
+    if not problem.scheduling:
+        return False
+    if sum(len(t.allowed) for t in problem.tasks) > LAZY_WARM_PAIRS:
+        return False
+    must = effectively_required(problem)
+    return all(t.index in must and len(t.allowed) == t.replicas for t in problem.tasks)
 
 
 def _set_hint(model: AllocationModel, plan: Placement) -> None:
@@ -289,22 +314,46 @@ def solve(
         time_limit, stop=stop, progress=progress, deterministic=deterministic, t0=result.t0
     )
 
+    # the greedy may use the whole limit (it takes a fraction of it): see floor_start
+    floor_limit = None if deterministic or time_limit is None else max(0.05, time_limit)
+
+    def floor(res: Result, ev: Evaluation | None = None) -> Result:
+        """Never worse than the greedy's plan (:mod:`..baseline`), within the same limit: a
+        greedy the limit cut is not run again (the limit is the user's)."""
+        return baseline.no_worse(problem, res, time_limit=floor_limit, stop=stop, evaluation=ev)
+
+    # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at
+    # once, a hint slows its proofs and the greedy costs more than the solves it saves, so the
+    # greedy only runs when CP-SAT ends without a plan or proves nothing (the floor's check);
+    # otherwise the greedy runs first, before the model is built, so that the time limit
+    # leaves it the time to finish
+    lazy = hint is None and _small_pure_scheduling(problem)
+    early = None
+    if not lazy:
+        early = floor_start(problem, hint, time_limit=floor_limit)
+    if early is not None and time_limit is not None and not deterministic:
+        left = time_limit - (time.perf_counter() - result.t0)
+        pairs = sum(len(t.allowed) for t in problem.tasks)
+        if left < max(MIN_SOLVE_SECONDS, BUILD_SECONDS_PER_PAIR * pairs):
+            # the model could not even be built in the time left: the warm start it is
+            options["warm_start"] = early[1]
+            ev = evaluate(problem, early[0], reasons=False)
+            status = Status.FEASIBLE if ev.feasible else Status.UNKNOWN
+            why = f"no time left for CP-SAT after the warm start ({early[1]}, {left:.2f} s left)"
+            return floor(result(status, list(early[0]), why), ev)
+
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()
     terms = problem.objective.active()
     horizon = safe_horizon(problem) if problem.scheduling else 0
     try:
-        with preparing(stop):  # a stop meanwhile abandons the model (no plan yet)
+        with preparing(stop):  # a signal meanwhile abandons the model (no plan yet)
             model = AllocationModel(problem, scales, terms, horizon)
     except Stopped:
         return result(Status.UNKNOWN, [], "stopped on request while building the model")
-    # pure scheduling (every task on fixed nodes) of moderate size: CP-SAT finds a schedule at
-    # once, a hint slows its proofs and the greedy costs more than the solves it saves, so the
-    # greedy only runs when CP-SAT ends without a plan
-    lazy = hint is None and model.pure_scheduling and len(model.y) <= LAZY_WARM_PAIRS
 
     def warm_start() -> tuple[Placement, Evaluation, str]:
-        warm, source = _warm(problem, hint, greedy_limit=greedy_limit(time_limit, deterministic))
+        warm, source = early or floor_start(problem, hint, time_limit=None)
         plan = model.canonical(model.placement_of(warm))
         return plan, evaluate(problem, model.assignments(plan), reasons=False), source
 
@@ -335,6 +384,8 @@ def solve(
     run.run(stages)
     if run.error is not None:
         raise run.error
+    if run.searches:
+        options["schedule_search"] = run.searches
     if lazy and run.plan is None:  # the greedy after all: a plan to return, a check
         warm_plan, warm_ev, warm_source = warm_start()
         warm_ok = warm_ev.feasible
@@ -353,7 +404,7 @@ def solve(
             return result(Status.INFEASIBLE, [], "CP-SAT proved that no plan exists")
         notes.append("the rounded model has no plan")
         if not warm_ok:
-            return result(Status.UNKNOWN, [], "no plan found; " + "; ".join(notes))
+            return floor(result(Status.UNKNOWN, [], "no plan found; " + "; ".join(notes)))
 
     plan = run.plan if run.plan is not None else warm_plan
     from_cpsat = run.plan is not None
@@ -363,10 +414,12 @@ def solve(
         if from_cpsat:  # a modelling error: never hand out such a plan as feasible
             why = "; ".join(v.message for v in ev.violations[:3])
             raise RuntimeError(f"CP-SAT plan rejected by the evaluator: {why}")
-        return result(
-            Status.UNKNOWN,
-            assignments,
-            "no plan found within the limits" + ("; " + "; ".join(notes) if notes else ""),
+        return floor(
+            result(
+                Status.UNKNOWN,
+                assignments,
+                "no plan found within the limits" + ("; " + "; ".join(notes) if notes else ""),
+            )
         )
     all_optimal = all(s.outcome == "optimal" for s in stages)
     if not from_cpsat and not all_optimal:
@@ -377,13 +430,14 @@ def solve(
     if weighted_info is not None and "balance" in weighted_info[0]:
         notes.append(f"balance counted as ceil({scales.balance} x balance) / {scales.balance}")
     message = "; ".join([summary(problem, stages, ev.terms, bound), *notes])
-    return result(
+    res = result(
         Status.OPTIMAL if proven else Status.FEASIBLE,
         assignments,
         message,
         bound=bound or None,
         trajectory=run.trajectory,
     )
+    return floor(res, ev)
 
 
 def _plain(f: Fraction) -> int | float:

@@ -6,7 +6,10 @@ residual capacities), and are tried between sub-solves:
 
 ``close``    empty a used node: each replica on it goes to the used node (not itself) with the
              least room left after it fits (best fit), all of them or none;
-``replace``  move everything on a used node to one empty node that is cheaper and holds it all.
+``replace``  move everything on a used node to one empty node that is cheaper and holds it all;
+``split``    spread a used node's replicas over the others' room and, where that is not enough,
+             over empty nodes cheaper per unit of capacity, as long as what they cost together
+             is less than the node (an expensive large computer becomes a few small ones).
 
 (Merging two used nodes into one cheaper empty node was tried: on cloud balancing with 800
 computers it consolidated fast, then left the sub-models less to gain, 882,470 against
@@ -31,6 +34,7 @@ import numpy as np
 from ..flat import Flat, Plan
 
 Key = Callable[[dict[str, int]], tuple[int, ...]]
+SPLIT_OPEN = 64  # `split`: the empty nodes it may open, cheapest per unit first
 
 
 class QuickMoves:
@@ -38,12 +42,23 @@ class QuickMoves:
         self.f = flat
         self.plan = plan
         self.key = key
-        self.tries = {"close": 0, "replace": 0}
-        self.wins = {"close": 0, "replace": 0}
+        self.tries = {"close": 0, "replace": 0, "split": 0}
+        self.wins = {"close": 0, "replace": 0, "split": 0}
         self.seconds = 0.0
         cap = flat.cap.astype(float)
         self.scale = 1.0 / np.maximum(cap.max(axis=0), 1.0)  # resources on one scale
         self._cursor = 0  # where the last scan stopped, so that scans cover every node
+        # cost per unit of capacity, capacity weighed by the total demand (as construct.py):
+        # `split` opens empty nodes in this order
+        demand_total = (flat.dem * flat.replicas[:, None]).sum(axis=0).astype(float)
+        share = np.divide(
+            cap, demand_total, out=np.zeros(cap.shape, dtype=float), where=demand_total > 0
+        ).sum(axis=1)
+        eff = np.divide(
+            flat.node_cost.astype(float), share, out=np.full(flat.N, np.inf), where=share > 0
+        )
+        self.by_efficiency = np.argsort(eff, kind="stable")
+        self.efficiency = eff
 
     def describe(self) -> dict[str, object]:
         return {
@@ -76,7 +91,7 @@ class QuickMoves:
                 break
             if not plan.on[n]:
                 continue
-            if self.close(n) or self.replace(n):
+            if self.close(n) or self.replace(n) or self.split(n):
                 won += 1
         else:
             self._cursor = 0
@@ -149,6 +164,65 @@ class QuickMoves:
         m = int(cand[np.argmin(f.node_cost[cand])])
         change = {t: tuple(sorted((set(plan.nodes[t]) - {n}) | {m})) for t in tasks}
         return self._commit("replace", change, [n, m], {n: False, m: True})
+
+    def split(self, n: int) -> bool:
+        """Spread a used node's replicas over the room of the other used nodes and, where
+        that is not enough, over empty nodes taken in order of cost per unit of capacity (an
+        expensive large node becomes a few cheap small ones); kept when the objective
+        improves."""
+        f, plan = self.f, self.plan
+        if not f.any_node_cost or f.node_cost[n] == 0:
+            return False
+        tasks = sorted(plan.on[n], key=lambda t: -float((f.demand(t, n) * self.scale).sum()))
+        if any(t in f.dem_on for t in tasks):
+            return False  # demands would differ elsewhere: left to the sub-models
+        self.tries["split"] += 1
+        used = np.fromiter((bool(s) for s in plan.on), dtype=bool, count=f.N)
+        used[n] = False
+        # the empty nodes cheaper per unit than n, in that order (at most SPLIT_OPEN of them)
+        order = self.by_efficiency
+        cheap = order[(~used[order]) & (self.efficiency[order] < self.efficiency[n])]
+        cheap = cheap[cheap != n][:SPLIT_OPEN]
+        room = f.cap - plan.load
+        incoming: dict[int, set[int]] = {}
+        dest: dict[int, int] = {}
+        opened: list[int] = []
+        budget = int(f.node_cost[n])
+        for t in tasks:
+            mask = f.cand_mask(t)
+            cand = np.flatnonzero(mask & used)
+            placed = False
+            if len(cand):
+                left = room[cand] - f.dem[t]
+                ok = (left >= 0).all(axis=1)
+                cand, left = cand[ok], left[ok]
+                for j in np.argsort((left * self.scale).sum(axis=1), kind="stable").tolist():
+                    m = int(cand[j])
+                    if not self._blocked(t, m, incoming):
+                        placed = True
+                        break
+            if not placed:
+                for m in cheap.tolist():
+                    if m in incoming and m not in opened:
+                        continue
+                    if not mask[m] or (room[m] < f.dem[t]).any() or self._blocked(t, m, incoming):
+                        continue
+                    if m not in opened:
+                        if int(f.node_cost[m]) >= budget:
+                            continue
+                        budget -= int(f.node_cost[m])
+                        opened.append(m)
+                        used[m] = True
+                    placed = True
+                    break
+            if not placed:
+                return False
+            room[m] -= f.dem[t]
+            incoming.setdefault(m, set()).add(t)
+            dest[t] = m
+        change = {t: tuple(sorted((set(plan.nodes[t]) - {n}) | {m})) for t, m in dest.items()}
+        flags = {n: False, **{m: True for m in opened}}
+        return self._commit("split", change, [n, *incoming], flags)
 
     def _commit(
         self, kind: str, change: dict[int, tuple[int, ...]], nodes: list[int], used: dict[int, bool]

@@ -37,6 +37,8 @@ from ortools.sat.python import cp_model
 
 from ..flat import Flat, Plan
 
+LINK_CAPACITY = True  # per free node and resource: load <= capacity x use (see build)
+
 
 @dataclass
 class Neighbourhood:
@@ -204,6 +206,14 @@ def build(
             for v in ys:
                 m.add_implication(v, uv)
             m.add_bool_or(ys).only_enforce_if(uv)
+            if LINK_CAPACITY:
+                # load <= capacity x use: redundant, but the LP relaxation then counts
+                # fractional nodes (the bin-packing bound) and CP-SAT proves far more parts
+                for r in range(f.R):
+                    qs = [int(d[r]) for _, d in per_node[i]]
+                    if any(qs):
+                        load = cp_model.LinearExpr.weighted_sum(ys, qs)
+                        m.add(load <= int(resid[i, r]) * uv)
     # objective parts, each with its upper bound
     parts: dict[str, tuple[cp_model.LinearExprT, int]] = {}
     viol_v = [p[t] for t in p if f.must[t]]

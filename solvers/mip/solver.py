@@ -22,7 +22,7 @@ from ..clock import Clock, Progress, Stopped, Trajectory, abandon, finishing, pr
 from ..engine import OptionError
 from ..result import Result, Results
 from ..stages import Solved, Stage, StageDriver, summary
-from ..warm import safe_horizon, warm_start
+from ..warm import floor_start, safe_horizon
 from . import DEFAULT_TIME_LIMIT, MipRefused, polish
 from .backends import (
     PORTFOLIO,
@@ -357,6 +357,9 @@ def _solve(
             "engine cpsat"
         )
     clock = Clock(None if math.isinf(limit) else limit, stop=stop, progress=progress, t0=result.t0)
+    from .. import baseline  # the greedy's plan (warm start and floor) before the build
+
+    baseline.greedy_plan(problem, baseline.DEFAULT_POLICY, min(limit, 600.0))
     with gc_paused():  # Pyomo builds millions of objects: see model.gc_paused
         t = time.perf_counter()
         try:
@@ -407,29 +410,40 @@ def _solve(
         assignments = model.assignments(plan)
         ev = evaluate(problem, assignments, reasons=False)
         if not ev.feasible:
-            return result(
+            from ..baseline import no_worse  # the greedy's plan, if it has one
+
+            res = result(
                 Status.UNKNOWN, assignments, "no plan found within the limits; " + "; ".join(notes)
             )
+            return no_worse(problem, res, time_limit=min(limit, 600.0), stop=stop, evaluation=ev)
         all_optimal = all(s.outcome == "optimal" for s in stages)
         if run.plan is None and not all_optimal:
             notes.append(f"the MILP found no plan; returning the warm start ({source})")
         bound = _bounds(problem, model, stages, ev.terms)
         message = "; ".join([summary(problem, stages, ev.terms, bound), *notes])
-        return result(
+        res = result(
             Status.OPTIMAL if all_optimal and not run.stopped else Status.FEASIBLE,
             assignments,
             message,
             bound=bound or None,
             trajectory=run.trajectory,
         )
+        from ..baseline import no_worse  # never worse than the greedy's plan
+
+        return no_worse(problem, res, time_limit=min(limit, 600.0), stop=stop, evaluation=ev)
 
 
 def _warm_start(
-    problem: Problem, model: MipModel, hint: list[Assignment] | None, limit: float
+    problem: Problem,
+    model: MipModel,
+    hint: list[Assignment] | None,
+    limit: float,
 ) -> tuple[Placement, str, bool]:
     """(plan relabelled for the symmetry breaking, its source, whether it is feasible): the
-    hint when given, else the greedy with the policy that suits the objective."""
-    assignments, source = warm_start(problem, hint, greedy_limit=max(0.05, min(limit, 600.0) / 10))
+    hint when given, else the better plan of the greedy with the policy that suits the
+    objective and with ``-s greedy``'s default policy (the result's floor:
+    :mod:`..baseline`)."""
+    assignments, source = floor_start(problem, hint, time_limit=min(limit, 600.0))
     plan = model.canonical(model.placement_of(assignments))
     ok = evaluate(problem, model.assignments(plan), reasons=False).feasible
     return plan, source, ok

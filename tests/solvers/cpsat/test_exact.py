@@ -106,8 +106,9 @@ def test_too_many_decimals_round_conservatively() -> None:
     r = run(p)
     assert r.status == Status.FEASIBLE  # the warm start, checked by the evaluator
     assert "rounded model has no plan" in (r.message or "")
-    r = run(p, hint=[])
-    assert r.status == Status.UNKNOWN
+    r = run(p, hint=[])  # an empty hint: no plan from the model, but the greedy's is a floor
+    assert r.status == Status.FEASIBLE and where(r)["t"] == ["a"]
+    assert "greedy's plan" in (r.message or "")
 
 
 # -- scheduling ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests of the large-scale placement search (solvers/cpsat/lns.py) and its bounds (bounds.py).
+"""Tests of the large-scale placement search (solvers/cpsat/lns/) and its bounds (bounds.py).
 
 Medium generated problems (a few seconds each) are forced onto the LNS with ``lns=True``: every
 plan must pass the evaluator, be no worse than the greedy start, have a bound below its value,
@@ -166,10 +166,10 @@ def test_every_family_is_honoured_and_the_optimum_found() -> None:
 def test_unplaced_must_tasks_of_a_bad_start_get_placed(monkeypatch: pytest.MonkeyPatch) -> None:
     p = medium(10, tasks=120, nodes=30)
 
-    def empty_start(problem: Problem, flat: Flat, *args: Any) -> tuple[Plan, str]:
+    def empty_start(problem: Problem, flat: Flat, *args: Any, **kw: Any) -> tuple[Plan, str]:
         return Plan(flat, [()] * flat.T), "nothing"
 
-    monkeypatch.setattr(lns, "_start", empty_start)
+    monkeypatch.setattr(lns, "start_plan", empty_start)
     r = solve(p, time_limit=4.0, lns=True)
     checked(p, r)
     assert "from nothing" in (r.message or "")

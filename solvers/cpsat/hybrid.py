@@ -1,0 +1,459 @@
+"""Scheduling stages: CP-SAT's full search beside a schedule-generation search, on one pool.
+
+Why
+---
+On RCPSP instances that CP-SAT does not prove in seconds (PSPLIB j60's hard groups, j120), one
+CP-SAT search on 2 workers improves slowly: its own neighbourhood search gets a share of one
+thread (about 20 sub-solves in 10 s on j60), and the search that proves things finds schedules
+late. The heuristics literature reaches better makespans in that time with activity lists,
+serial schedule generation and forward-backward improvement. This module runs both on the
+pure scheduling stages of :mod:`.exact` (every task on fixed nodes: :mod:`.timeline`), sharing
+one pool of schedules (:mod:`.listsearch`).
+
+When (:func:`plan_for`)
+-----------------------
+The model is pure scheduling, its timeline fits in memory, the stage's objective is
+``makespan``, ``tardiness`` or a weighted sum of those and of terms that are constant when every
+task is fixed (``unplaced``, ``cost``, ``nodes``, ``moves``), and every earlier lexicographic term
+is such a constant term. Anything else is solved by CP-SAT alone, as before.
+
+How (:func:`search`)
+--------------------
+A pool of schedules (:class:`.listsearch.Pool`) starts from the plans known (the previous
+stage's, the warm start). Then, until the budget is spent, the pool is proved optimal or
+``stop`` is set, with two workers or more:
+
+* a thread runs CP-SAT's full search on the model (``workers - 1`` workers, hinted with the
+  pool's best and cut off one unit below it): every solution it finds goes to the pool, its
+  bound is the pool's, and it proves the optimum of the instances it can (PSPLIB j30, most of
+  j60, in the seconds the plain model needs). When for :data:`STALL_SHARE` of the budget (at
+  least :data:`STALL_SECONDS`) it has found no new best schedule and its bound has not moved
+  within :data:`PROOF_GAP` of the best (it is neither leading nor about to prove), it gives
+  its worker to the neighbourhood search of :mod:`.schedlns` (the pool's best with a few tasks
+  freed and the others kept in their order) for the rest of the time;
+* the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
+  pool's elite, decoded, justified and offered to the pool. (It is Python, CP-SAT is not: the
+  two share the GIL only in CP-SAT's callbacks.)
+
+With one worker (or ``deterministic``) they take turns instead: CP-SAT's full search for
+:data:`PROOF_SHARE` of the budget, then neighbourhoods for :data:`SLICE_SECONDS` and
+:data:`LIST_STEPS` list steps, by turns, each turn bounded in (deterministic) time or in steps,
+so that runs with a deterministic limit repeat.
+
+Last, the best schedule's starts are fixed in a copy of the model and CP-SAT fills in every
+other variable (the objective's auxiliaries): the stage gets a solution of the model, so the
+lexicographic driver, the hints of later stages and the plan work as after a plain solve, and a
+schedule the model rejected would be an error, never a plan.
+
+The status is ``optimal`` when CP-SAT's bound reaches the best schedule (the full search
+proved it, or a cut-off model was infeasible), ``feasible`` otherwise; the bound is CP-SAT's.
+``options.schedule_search`` records the list steps, CP-SAT solves, neighbourhood statistics and
+which search found each improvement.
+
+Measured (docs/benchmarks.md, ``benchmarks/bench_rcpsp.py``): on the 40-instance PSPLIB j60
+sample its mean deviation ends below the plain hand-written CP-SAT model's of the same run at
+10 and 30 s (on single instances it can end one unit above, where the peer's two full workers
+prove what our one does not); CP-SAT alone with 2 workers did not (one full search
+and its own neighbourhood search starved on the second thread: about 20 sub-solves in 10 s).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from ..native import cp_solver
+from ..scaling import weight_multipliers
+from . import schedlns
+from .listsearch import ListSearch, Pool, Schedule
+from .timeline import CONSTANT_TERMS, REGULAR_TERMS, Timeline
+
+if TYPE_CHECKING:
+    from .exact import _Run, _Stage
+
+PROOF_SHARE = 0.3  # one worker: share of the stage budget for the first CP-SAT solve
+STALL_SHARE = 0.5  # two workers: the full search gives way to the neighbourhood search after
+STALL_SECONDS = 4.0  # ... this share of the budget (at least these seconds) without progress
+PROOF_GAP = 2  # ... where a bound that moves counts as progress only this close to the best
+PROOF_GAP_SHARE = 0.02  # (units, or share of the best value)
+SLICE_SECONDS = 0.5  # one worker: the neighbourhood search's turn (deterministic time when
+LIST_STEPS = 100  # deterministic) and the list search's
+COMPLETION_SECONDS = 5.0  # filling in a fixed schedule (propagation only: milliseconds)
+WATCH_INTERVAL = 0.02
+CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1)
+
+
+@dataclass
+class Found:
+    """What :meth:`.exact._Run.solve` reads from a solve: values and the bound."""
+
+    solver: cp_model.CpSolver
+    bound: float
+
+    def value(self, expr: Any) -> int:
+        return int(self.solver.value(expr))
+
+    @property
+    def best_objective_bound(self) -> float:
+        return self.bound
+
+
+@dataclass
+class Plan:
+    """The hybrid search of one stage (see :func:`plan_for`)."""
+
+    timeline: Timeline
+    weights: dict[str, int]
+    constant: bool  # the stage's value is the timeline's (no constant terms in it)
+
+
+def plan_for(run: _Run, stage: _Stage) -> Plan | None:
+    """The hybrid search for this stage, or None when CP-SAT alone should solve it."""
+    m = run.m
+    if not m.pure_scheduling or not stage.exact:
+        return None
+    obj = m.problem.objective
+    if obj.kind == "lexicographic":
+        if stage.name not in REGULAR_TERMS:
+            return None
+        earlier = obj.terms[: obj.terms.index(stage.name)]
+        if any(t not in CONSTANT_TERMS for t in earlier):
+            return None
+        weights = {stage.name: 1}
+        plain = True
+    else:
+        active = {t: w for t, w in obj.weights.items() if w > 0}
+        if any(t not in REGULAR_TERMS and t not in CONSTANT_TERMS for t in active):
+            return None
+        coeffs, _, exact = weight_multipliers(active, m.unit)
+        if not exact:
+            return None
+        weights = {t: c for t, c in coeffs.items() if t in REGULAR_TERMS}
+        if not weights:
+            return None
+        plain = len(weights) == len(coeffs)
+    tl = Timeline.build(m)
+    if tl is None:
+        return None
+    tl.set_objective(weights)
+    return Plan(tl, weights, plain)
+
+
+def search(run: _Run, stage: _Stage, plan: Plan, budget: float | None) -> tuple[Any, Any]:
+    """Solve the stage (see the module docstring); returns (status, solver-like) as
+    :meth:`.exact._Run.cp_solve` does."""
+    hybrid = _Hybrid(run, stage, plan)
+    if run.workers >= 2 and not run.clock.deterministic:
+        hybrid.parallel(budget)
+    else:
+        hybrid.turns(budget)
+    if run.error is not None:
+        raise run.error
+    return hybrid.complete()
+
+
+class _Hybrid:
+    def __init__(self, run: _Run, stage: _Stage, plan: Plan) -> None:
+        self.run = run
+        self.stage = stage
+        self.tl = tl = plan.timeline
+        self.pool = Pool(tl)
+        #: stage value minus timeline value (the constant terms): 0 without constant terms,
+        #: else known from CP-SAT's first solution
+        self.offset: int | None = 0 if plan.constant else None
+        self.bound: float = float("-inf")  # CP-SAT's best bound, stage units
+        self.infeasible = False  # CP-SAT proved that the stage has no solution
+        self.stalled = False
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.cpsat_solves = 0
+        self.lns_steps = 0
+        self.start_vars = [run.m.start[k] for k in tl.pairs]
+        for known in (run.plan, run.warm):
+            if known is not None:
+                start = _starts_of(tl, known)
+                if start is not None:
+                    self.pool.offer(start, "warm")
+        self.pool.listeners.append(self._improved)
+        self.list = ListSearch(tl, self.pool, run.seed)
+        self.hoods = schedlns.Neighbourhoods(tl, random.Random(run.seed + 1))
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _improved(self, item: Schedule) -> None:
+        if self.offset is None:
+            return
+        with self.lock:
+            bound = None if self.bound == float("-inf") else self.bound / float(self.stage.unit)
+            value = (item.value + self.offset) / float(self.stage.unit)
+            try:
+                self.run.clock.improve(value, bound, self.stage.name)
+            except Exception as exc:  # a failing progress callback ends the search
+                self.run.error = self.run.error or exc
+                self.done.set()
+
+    def _raise_bound(self, bound: float) -> None:
+        with self.lock:
+            if bound > self.bound:
+                self.bound = bound
+        if self.offset is not None:
+            self.pool.raise_bound(int(np.ceil(self.bound - 1e-6)) - self.offset)
+
+    def _finished(self, deadline: float | None) -> bool:
+        run = self.run
+        if self.done.is_set() or self.pool.proven() or not run.can_go_on():
+            return True
+        clock = run.clock
+        return deadline is not None and not clock.deterministic and clock.elapsed() >= deadline
+
+    # -- CP-SAT ----------------------------------------------------------------------------
+
+    def _full(
+        self, budget: float | None, workers: int, stall: float | None
+    ) -> cp_model.CpSolverStatus:
+        """CP-SAT on the full model below the pool's best, hinted with it (see the module
+        docstring); with ``stall``, it stops after that many seconds without a new solution
+        or bound."""
+        run, stage, pool = self.run, self.stage, self.pool
+        best = pool.best
+        model = run.m.model.clone()
+        cutoff = None
+        if best is not None:
+            model.clear_hints()
+            for var, v in zip(self.start_vars, best.start.tolist(), strict=True):
+                model.add_hint(var, v)
+            if self.offset is not None:
+                cutoff = best.value + self.offset - 1
+                model.add(stage.expr <= cutoff)
+        solver = cp_solver()
+        _parameters(solver, run, workers, run.seed, budget)
+        hybrid = self
+        last = [time.perf_counter()]
+
+        class Callback(cp_model.CpSolverSolutionCallback):
+            def on_solution_callback(self) -> None:
+                start = np.array([self.value(v) for v in hybrid.start_vars], dtype=np.int64)
+                if hybrid.offset is None:
+                    hybrid.offset = int(self.objective_value) - hybrid.tl.objective(start)
+                    hybrid._raise_bound(hybrid.bound)
+                if pool.offer(start, "cpsat"):
+                    last[0] = time.perf_counter()  # progress: a new best
+                if hybrid.done.is_set():
+                    self.stop_search()
+
+        def on_bound(b: float) -> None:
+            self._raise_bound(b if cutoff is None else min(b, cutoff + 1))
+            best_now = pool.best
+            if best_now is None or self.offset is None:
+                last[0] = time.perf_counter()
+                return
+            value = best_now.value + self.offset
+            if value - b <= max(PROOF_GAP, PROOF_GAP_SHARE * abs(value)):
+                last[0] = time.perf_counter()  # progress: a proof may be near
+
+        solver.best_bound_callback = on_bound
+        stop_now = threading.Event()
+
+        def watch() -> None:
+            while not stop_now.wait(WATCH_INTERVAL):
+                if self.done.is_set() or pool.proven() or run.clock.stop_requested():
+                    solver.stop_search()
+                    return
+                if stall is not None and time.perf_counter() - last[0] > stall:
+                    self.stalled = True
+                    solver.stop_search()
+                    return
+
+        watcher = threading.Thread(target=watch, name="cpsat-hybrid-watch", daemon=True)
+        watcher.start()
+        try:
+            status = solver.solve(model, Callback())
+        finally:
+            stop_now.set()
+            watcher.join()
+        self.cpsat_solves += 1
+        run.clock.charge(float(solver.deterministic_time))
+        if status == cp_model.INFEASIBLE:
+            if cutoff is None:
+                self.infeasible = True  # no schedule at all
+                self.done.set()
+            else:
+                self._raise_bound(cutoff + 1)  # nothing below the pool's best: it is optimal
+        elif status == cp_model.OPTIMAL:
+            self._raise_bound(float(solver.objective_value))
+        elif status == cp_model.MODEL_INVALID:
+            raise RuntimeError(f"CP-SAT model invalid: {model.validate()}")
+        return status
+
+    def _lns_step(self, budget: float | None, seed: int) -> None:
+        """One neighbourhood of the pool's best schedule re-solved (:mod:`.schedlns`)."""
+        run, stage, pool, tl = self.run, self.stage, self.pool, self.tl
+        best = pool.best
+        if best is None or self.offset is None:
+            return
+        kind, free = self.hoods.draw(best.start)
+        model = run.m.model.clone()
+        sv = self.start_vars
+        for i, j in schedlns.flow_arcs(tl, best.start, free):
+            model.add(sv[j] >= sv[i] + int(tl.dur[i]))
+        model.add(stage.expr <= best.value + self.offset - 1)
+        model.clear_hints()
+        for var, v in zip(sv, best.start.tolist(), strict=True):
+            model.add_hint(var, v)
+        solver = cp_solver()
+        limit = schedlns.SUB_SECONDS if budget is None else min(schedlns.SUB_SECONDS, budget)
+        _parameters(solver, run, 1, seed, limit)
+        status = solver.solve(model)
+        run.clock.charge(float(solver.deterministic_time))
+        won = False
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            start = np.array([solver.value(v) for v in sv], dtype=np.int64)
+            won = pool.offer(start, "lns")
+        self.hoods.learn(kind, status, won)
+        self.lns_steps += 1
+
+    # -- the two ways of running -----------------------------------------------------------
+
+    def parallel(self, budget: float | None) -> None:
+        """Two workers or more: CP-SAT in a thread (the full search, then neighbourhoods),
+        the list search in this one."""
+        run = self.run
+        deadline = None if budget is None else run.clock.elapsed() + budget
+        stall = None if budget is None else max(STALL_SECONDS, STALL_SHARE * budget)
+
+        def cpsat() -> None:
+            try:
+                left = None if deadline is None else deadline - run.clock.elapsed()
+                self._full(left, CPSAT_WORKERS or run.workers - 1, stall)
+                k = 1
+                while not self._finished(deadline):
+                    left = None if deadline is None else deadline - run.clock.elapsed()
+                    self._lns_step(left, run.seed + k)
+                    k += 1
+            except BaseException as exc:  # surfaced by search()
+                run.error = run.error or exc
+            finally:
+                self.done.set()
+
+        thread = threading.Thread(target=cpsat, name="cpsat-hybrid")
+        thread.start()
+        try:
+            while not self._finished(deadline):
+                self.list.step()
+        finally:
+            self.done.set()
+            thread.join()
+
+    def turns(self, budget: float | None) -> None:
+        """One worker (or deterministic): CP-SAT's full search for :data:`PROOF_SHARE` of the
+        budget, then neighbourhoods and list steps by turns, each turn bounded in
+        (deterministic) time or steps, so that deterministic runs repeat."""
+        run = self.run
+        used0 = run.clock.used()
+
+        def left() -> float | None:
+            if budget is None:
+                return None
+            return budget - (run.clock.used() - used0)
+
+        first = None if budget is None else PROOF_SHARE * budget
+        self._full(first, run.workers, None)
+        k = 1
+        before = dict(self.pool.wins)
+        while not self.done.is_set() and not self.pool.proven() and run.can_go_on():
+            rest = left()
+            if rest is not None and rest <= 1e-3:
+                break
+            turn = SLICE_SECONDS if rest is None else min(SLICE_SECONDS, rest)
+            spent = run.clock.det_used
+            while run.clock.det_used - spent < turn and not self.pool.proven():
+                self._lns_step(turn - (run.clock.det_used - spent), run.seed + k)
+                k += 1
+                if not run.clock.deterministic and run.clock.elapsed() - used0 >= (
+                    budget or float("inf")
+                ):
+                    break
+                if run.clock.stop_requested():
+                    break
+            for _ in range(LIST_STEPS):
+                if self.pool.proven() or run.clock.stop_requested():
+                    break
+                self.list.step()
+            if run.clock.deterministic:
+                run.clock.charge(turn)  # the list search's turn counts as much
+            if budget is None and k > 200 and self.pool.wins == before:
+                break  # no limit: stop once neither search improves
+            before = dict(self.pool.wins)
+
+    # -- the result ------------------------------------------------------------------------
+
+    def complete(self) -> tuple[Any, Any]:
+        """The best schedule as a full solution of the model (see the module docstring)."""
+        run, stage, pool = self.run, self.stage, self.pool
+        if self.infeasible:
+            return cp_model.INFEASIBLE, None
+        best = pool.best
+        if best is None:
+            return cp_model.UNKNOWN, None
+        model = run.m.model.clone()
+        model.clear_hints()
+        for var, v in zip(self.start_vars, best.start.tolist(), strict=True):
+            model.add(var == v)
+            model.add_hint(var, v)
+        solver = cp_solver()
+        _parameters(solver, run, 1, run.seed, COMPLETION_SECONDS)
+        status = solver.solve(model)
+        run.clock.charge(float(solver.deterministic_time))
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            why = solver.status_name(status)
+            raise RuntimeError(f"scheduling search: the model rejects its best schedule ({why})")
+        run.values = [int(v) for v in solver.response_proto.solution]
+        run.plan = run.m.plan_from(solver.value)
+        value = int(solver.value(stage.expr))
+        proven = self.bound >= value - 1e-6
+        run.searches[stage.name] = {
+            "list_steps": self.list.steps,
+            "cpsat_solves": self.cpsat_solves,
+            "stalled": self.stalled,
+            "lns_steps": self.lns_steps,
+            "lns": self.hoods.describe(),
+            "improvements": dict(pool.wins),
+        }
+        bound = float(value) if proven else max(self.bound, 0.0)
+        found = Found(solver, bound)
+        return (cp_model.OPTIMAL if proven else cp_model.FEASIBLE), found
+
+
+def _parameters(
+    solver: cp_model.CpSolver, run: _Run, workers: int, seed: int, budget: float | None
+) -> None:
+    prm = solver.parameters
+    prm.num_workers = max(1, workers)
+    prm.random_seed = seed
+    prm.log_search_progress = False
+    prm.catch_sigint_signal = False
+    if budget is not None:
+        if run.clock.deterministic:
+            prm.max_deterministic_time = max(budget, 1e-3)
+        else:
+            prm.max_time_in_seconds = max(budget, 1e-3)
+
+
+def _starts_of(tl: Timeline, plan: dict[int, list[tuple[int, int | None]]]) -> np.ndarray | None:
+    """The timeline starts of a plan (None unless every replica has a start)."""
+    at: dict[tuple[int, int], int] = {}
+    for t, reps in plan.items():
+        for n, s in reps:
+            if s is None:
+                return None
+            at[t, n] = s
+    try:
+        return np.array([at[k] for k in tl.pairs], dtype=np.int64)
+    except KeyError:
+        return None

@@ -1,0 +1,248 @@
+"""A shared pool of schedules, and the activity-list search that improves it.
+
+:class:`Pool` holds the best schedules found so far (an *elite*, by objective, without
+duplicates) and the best lower bound, for every search of a scheduling stage at once (CP-SAT's
+full search, its neighbourhood sub-solves and the list search below all offer their schedules
+to it). It is thread-safe.
+
+:class:`ListSearch` is a steady-state evolutionary search over activity lists, the encoding of
+the RCPSP heuristics literature (Hartmann 1998; Kolisch & Hartmann 2006): a child is the
+two-point crossover of two elites picked by binary tournament (the first part of the first
+parent's list, then the second parent's order of the tasks not yet taken, then the first
+parent's), sometimes mutated (a few tasks moved to another position between their last
+predecessor and their first successor), decoded by :meth:`.timeline.Timeline.decode` and
+justified (:meth:`.timeline.Timeline.justify`), then offered to the pool: it replaces the worst
+elite when better, or when as good and different (which keeps the search moving along a
+plateau of equal makespans). Before the first step the pool is topped up with lists sampled at
+random around the latest-finish-time priority rule. Every schedule any search finds, CP-SAT's
+included, thus becomes a parent: CP-SAT's schedules, decoded in the order of their starts, are
+left-justified for free.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .timeline import Timeline
+
+ELITE = 40  # schedules kept in the pool
+MUTATION = 0.5  # share of children that are mutated
+MUTATED_TASKS = 0.04  # ... each moving this share of the tasks (at least one)
+SAMPLE_NOISE = 0.3  # relative noise on the latest finish times of the sampled lists
+JUSTIFY_SLACK = None  # justify only children within this share above the worst elite (None: all)
+RESTART_STEPS = 0  # steps without a new best before the elite is renewed (0: never)
+KEEP = 4  # elites kept at a renewal
+
+
+@dataclass
+class Schedule:
+    value: int
+    start: np.ndarray  # per interval of the timeline
+    order: list[int]  # the activity list that decodes to it (tasks by start)
+    source: str
+
+
+class Pool:
+    """The elite schedules of one stage and the best bound (thread-safe)."""
+
+    def __init__(self, timeline: Timeline, size: int = ELITE) -> None:
+        self.tl = timeline
+        self.size = size
+        self.elite: list[Schedule] = []
+        self._keys: set[bytes] = set()
+        self.bound: int | None = None
+        self.version = 0  # bumped at each improvement of the best value
+        self.wins: dict[str, int] = {}  # improvements of the best value, by source
+        self._lock = threading.Lock()
+        self.listeners: list[Callable[[Schedule], None]] = []
+
+    @property
+    def best(self) -> Schedule | None:
+        return self.elite[0] if self.elite else None
+
+    def best_value(self) -> int | None:
+        with self._lock:
+            return self.elite[0].value if self.elite else None
+
+    def offer(self, start: np.ndarray, source: str, value: int | None = None) -> bool:
+        """Add a schedule; True when it improves the best value."""
+        tl = self.tl
+        if value is None:
+            value = tl.objective(start)
+        key = start.tobytes()
+        with self._lock:
+            if key in self._keys:
+                return False
+            full = len(self.elite) >= self.size
+            if full and value > self.elite[-1].value:
+                return False
+            if full and value == self.elite[-1].value and value > self.elite[0].value:
+                return False  # a plateau is only worth following at the best value
+            improved = not self.elite or value < self.elite[0].value
+            item = Schedule(value, start, tl.order_of(start), source)
+            pos = 0
+            while pos < len(self.elite) and self.elite[pos].value <= value:
+                pos += 1
+            self.elite.insert(pos, item)
+            self._keys.add(key)
+            while len(self.elite) > self.size:
+                # drop the worst; at equal values the oldest (so plateaus move)
+                worst = self.elite[-1].value
+                first = next(i for i, s in enumerate(self.elite) if s.value == worst)
+                gone = self.elite.pop(first)
+                self._keys.discard(gone.start.tobytes())
+            if improved:
+                self.version += 1
+                self.wins[source] = self.wins.get(source, 0) + 1
+        if improved:
+            for listener in self.listeners:
+                listener(item)
+        return improved
+
+    def shrink(self, keep: int) -> list[Schedule]:
+        """Keep only the ``keep`` best schedules; returns them."""
+        with self._lock:
+            gone = self.elite[keep:]
+            del self.elite[keep:]
+            for item in gone:
+                self._keys.discard(item.start.tobytes())
+            return list(self.elite)
+
+    def raise_bound(self, bound: int) -> None:
+        with self._lock:
+            if self.bound is None or bound > self.bound:
+                self.bound = bound
+
+    def proven(self) -> bool:
+        with self._lock:
+            return bool(self.elite) and self.bound is not None and self.bound >= self.elite[0].value
+
+    def parents(self, rng: random.Random) -> tuple[list[int], list[int]]:
+        with self._lock:
+            elite = list(self.elite)
+
+        def pick() -> list[int]:
+            a, b = rng.randrange(len(elite)), rng.randrange(len(elite))
+            return elite[min(a, b)].order  # the elite is sorted: the smaller index wins
+
+        return pick(), pick()
+
+
+class ListSearch:
+    """Steady-state search over activity lists (see the module docstring)."""
+
+    def __init__(self, timeline: Timeline, pool: Pool, seed: int) -> None:
+        self.tl = timeline
+        self.pool = pool
+        self.rng = random.Random(seed)
+        self.steps = 0
+        self.failed = 0  # decodes that missed a window (deadlines)
+        self.last_win = 0  # step of the last new best
+        self.renewals = 0
+        tl = timeline
+        # latest finish times (backward critical path from the horizon), the sampling priority
+        longest = np.zeros(tl.T, dtype=np.int64)
+        for t in range(tl.T):
+            ids = tl.of_task[t]
+            longest[t] = max((int(tl.dur[i]) for i in ids), default=0)
+        lft = np.full(tl.T, tl.horizon, dtype=np.int64)
+        for t in reversed(tl.topo):
+            for s in tl.succs[t]:
+                lft[t] = min(lft[t], lft[s] - longest[s])
+        self.lft = lft
+
+    def sample(self) -> list[int]:
+        """A random activity list around the latest-finish-time rule."""
+        tl, rng = self.tl, self.rng
+        spread = SAMPLE_NOISE * max(1.0, float(self.lft.max() - self.lft.min()))
+        key = [float(v) + rng.uniform(0.0, spread) for v in self.lft.tolist()]
+        indeg = [len(p) for p in tl.preds]
+        heap = [(key[t], t) for t in range(tl.T) if indeg[t] == 0]
+        heapq.heapify(heap)
+        order: list[int] = []
+        while heap:
+            _, t = heapq.heappop(heap)
+            order.append(t)
+            for s in tl.succs[t]:
+                indeg[s] -= 1
+                if indeg[s] == 0:
+                    heapq.heappush(heap, (key[s], s))
+        return order
+
+    def crossover(self, a: list[int], b: list[int]) -> list[int]:
+        n = len(a)
+        q1 = self.rng.randrange(n + 1)
+        q2 = self.rng.randrange(q1, n + 1)
+        child = a[:q1]
+        seen = set(child)
+        for t in b:
+            if len(child) >= q2:
+                break
+            if t not in seen:
+                child.append(t)
+                seen.add(t)
+        for t in a:
+            if t not in seen:
+                child.append(t)
+                seen.add(t)
+        return child
+
+    def mutate(self, order: list[int]) -> list[int]:
+        tl, rng = self.tl, self.rng
+        order = list(order)
+        n = len(order)
+        for _ in range(max(1, round(MUTATED_TASKS * n))):
+            i = rng.randrange(n)
+            t = order.pop(i)
+            pos = {u: j for j, u in enumerate(order)}
+            lo = max((pos[p] + 1 for p in tl.preds[t]), default=0)
+            hi = min((pos[s] for s in tl.succs[t]), default=len(order))
+            order.insert(rng.randint(lo, hi), t)
+        return order
+
+    def try_list(self, order: list[int], source: str = "list") -> bool:
+        start = self.tl.decode(order)
+        self.steps += 1
+        if start is None:
+            self.failed += 1
+            return False
+        if JUSTIFY_SLACK is not None and self.pool.elite:
+            worst = self.pool.elite[-1].value
+            if self.tl.objective(start) > worst * (1 + JUSTIFY_SLACK):
+                return False
+        return self.pool.offer(self.tl.justify(start), source)
+
+    def step(self) -> bool:
+        """One child (or, while the pool is small, one sampled list); True on a new best."""
+        if RESTART_STEPS and self.steps - self.last_win > RESTART_STEPS:
+            self.renew()
+        if len(self.pool.elite) < self.pool.size // 2:
+            won = self.try_list(self.sample())
+        else:
+            a, b = self.pool.parents(self.rng)
+            child = self.crossover(a, b)
+            if self.rng.random() < MUTATION:
+                child = self.mutate(child)
+            won = self.try_list(child)
+        if won:
+            self.last_win = self.steps
+        return won
+
+    def renew(self) -> None:
+        """The search stagnates: keep the best few elites, refill the pool with heavily
+        mutated copies of them and fresh samples (as the GA's restarts do)."""
+        self.renewals += 1
+        self.last_win = self.steps
+        kept = self.pool.shrink(KEEP)
+        for _ in range(self.pool.size // 2):
+            base = self.rng.choice(kept).order
+            order = base
+            for _ in range(3):
+                order = self.mutate(order)
+            self.try_list(order, "list")

@@ -1,0 +1,49 @@
+"""Which problems the LNS takes (:func:`route`, called first by
+:func:`taskalloc.solvers.cpsat.solve`).
+
+A problem goes to the LNS when it is a placement problem (no task has a duration), every term
+of its objective is one the LNS optimises exactly (``unplaced``, ``cost``, ``nodes``,
+``moves``: all linear in the placement; ``balance`` is a maximum over nodes and stays on the
+exact path), and either
+
+* ``lns=True`` is passed, or
+* its full model would be large: more than :data:`.settings.LNS_PAIRS` (task, allowed node)
+  pairs, or
+* it is of medium size (more than :data:`.settings.HYBRID_PAIRS` pairs): then the exact path
+  runs first with a share of the time (:data:`.settings.EXACT_SHARE`;
+  :data:`.settings.EXACT_SHARE_ASSIGNMENT` for assignment-shaped problems, where the Lagrangian
+  does better) and its result is returned when it proves optimality (or infeasibility, or was
+  stopped); otherwise the LNS goes on from the exact path's best plan with the rest of the
+  time (the *hybrid*).
+
+``lns=False`` keeps any problem on the exact path. Small problems (the property tests, the
+examples) never reach this module.
+"""
+
+from __future__ import annotations
+
+from taskalloc.problems.problem import Problem
+
+from ...flat import LINEAR_TERMS
+from .settings import HYBRID_PAIRS, LNS_PAIRS
+
+
+def pairs(problem: Problem) -> int:
+    """(task, allowed node) pairs: an upper bound of the full model's candidate pairs."""
+    return sum(len(t.allowed) for t in problem.tasks)
+
+
+def route(problem: Problem, lns: bool | None = None) -> str | None:
+    """``"lns"``, ``"hybrid"`` or None (the exact path), per the module docstring."""
+    if lns is False or problem.scheduling:
+        return None
+    if any(t not in LINEAR_TERMS for t in problem.objective.active()):
+        return None
+    if lns:
+        return "lns"
+    n = pairs(problem)
+    if n > LNS_PAIRS:
+        return "lns"
+    if n > HYBRID_PAIRS:
+        return "hybrid"
+    return None

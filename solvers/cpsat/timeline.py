@@ -1,0 +1,273 @@
+"""Pure scheduling in flat arrays: serial schedule generation and forward-backward improvement.
+
+When every task of a scheduling problem sits on fixed nodes (PSPLIB, job shops, pipelines pinned
+to machines: :attr:`.model.AllocationModel.pure_scheduling`), a plan is only a start time per
+replica. :class:`Timeline` holds such a problem as arrays in the exact model's scaled integers:
+one *interval* per replica (task, node) with its duration, its start window ``[lo, hi]`` (release
+and the predecessors' earliest ends; deadline and horizon) and its demands on *channels*, the
+(node, resource) pairs with a capacity; a usage profile per channel is a row of a time-indexed
+array.
+
+:meth:`Timeline.decode` is the serial schedule generation scheme: tasks in the order of an
+activity list (every task after its ``after`` tasks), each replica at the earliest start in its
+window where its demand fits on every channel over its whole duration. The schedules it makes
+are active; for the regular objectives it serves (makespan, tardiness) some activity list
+decodes to an optimum. Run on the reversed project (successors as predecessors, time mirrored at
+the makespan) it right-justifies a schedule.
+
+:meth:`Timeline.justify` is forward-backward improvement (Valls, Ballestin & Quintanilla 2005,
+"Justification and RCPSP: a technique that pays"): right-justify the tasks in decreasing order
+of their ends, then left-justify them in increasing order of those late starts; each round keeps
+every task's resource needs and can only shorten the makespan. It is repeated while the makespan
+drops.
+
+:meth:`Timeline.objective` computes the integer objective the CP-SAT stage minimises (makespan,
+tardiness with scaled priorities, or a weighted sum of both; terms that are constant in pure
+scheduling are left out, so values compare plans, and equal the stage's value up to a constant).
+
+Costs: one decode is O(sum over replicas of channels x (scanned window)); on PSPLIB j120 about
+2-4 ms. The arrays take channels x horizon integers, so :func:`Timeline.build` declines problems
+above :data:`MAX_CELLS` (the search then runs on CP-SAT alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .model import AllocationModel
+
+MAX_CELLS = 20_000_000  # channels x horizon at most (int32: 80 MB)
+FIRST_WINDOW = 32  # the earliest-start scan looks this far ahead first, then doubles
+JUSTIFY_ROUNDS = 4  # forward-backward rounds at most (each one is two decodes)
+
+#: the stage terms a Timeline can compute; the others are constant in pure scheduling
+REGULAR_TERMS = ("makespan", "tardiness")
+CONSTANT_TERMS = ("unplaced", "cost", "nodes", "moves")
+
+
+class Timeline:
+    """A pure scheduling problem in flat arrays (see the module docstring)."""
+
+    def __init__(self, model: AllocationModel) -> None:
+        m = self.model = model
+        p = model.problem
+        self.T = len(p.tasks)
+        pairs = sorted(m.start)  # (task, node), one per replica
+        self.pairs = pairs
+        self.I = len(pairs)
+        self.task = np.array([t for t, _ in pairs], dtype=np.int64)
+        self.dur = np.array([m.dur[k] for k in pairs], dtype=np.int64)
+        self.lo = np.array([m.window[k][0] for k in pairs], dtype=np.int64)
+        self.hi = np.array([m.window[k][1] for k in pairs], dtype=np.int64)
+        self.horizon = int(model.horizon)
+        # channels: the (node, resource) pairs some interval uses, numbered node by node so
+        # that the channels of one node are a contiguous block of rows
+        used = sorted({(n, r) for (t, n) in pairs for r, q in m.dem[t, n].items() if q > 0})
+        channel = {key: g for g, key in enumerate(used)}
+        cap = [m.cap[n][r] for n, r in used]
+        block: dict[int, tuple[int, int]] = {}
+        for g, (n, _) in enumerate(used):
+            lo, _hi = block.get(n, (g, g))
+            block[n] = (lo, g + 1)
+        self.rows: list[tuple[int, int]] = []  # per interval: its node's block of channels
+        self.room: list[np.ndarray] = []  # ... and capacity minus its demand there, (k, 1)
+        self.dem_col: list[np.ndarray] = []  # ... and its demand on each of them, (k, 1)
+        self.ch: list[np.ndarray] = []  # per interval: the channels it uses
+        self.q: list[np.ndarray] = []  # ... and its demand on each
+        for t, n in pairs:
+            a, b = block.get(n, (0, 0))
+            dem = np.zeros(b - a, dtype=np.int64)
+            chans, qs = [], []
+            if m.dur[t, n] > 0:
+                for r, q in sorted(m.dem[t, n].items()):
+                    if q > 0:
+                        dem[channel[n, r] - a] = q
+                        chans.append(channel[n, r])
+                        qs.append(q)
+            if not chans:
+                a = b = 0
+                dem = dem[:0]
+            self.rows.append((a, b))
+            self.room.append((np.array(cap[a:b], dtype=np.int64) - dem)[:, None])
+            self.dem_col.append(dem[:, None])
+            self.ch.append(np.array(chans, dtype=np.int64))
+            self.q.append(np.array(qs, dtype=np.int64))
+        self.cap = np.array(cap, dtype=np.int64)
+        self.G = len(cap)
+        self.of_task: list[list[int]] = [[] for _ in range(self.T)]
+        for i, t in enumerate(self.task.tolist()):
+            self.of_task[t].append(i)
+        self.preds: list[tuple[int, ...]] = [tuple(task.after) for task in p.tasks]
+        succs: list[list[int]] = [[] for _ in range(self.T)]
+        for t, ps in enumerate(self.preds):
+            for q in ps:
+                succs[q].append(t)
+        self.succs: list[tuple[int, ...]] = [tuple(s) for s in succs]
+        rank = np.empty(self.T, dtype=np.int64)
+        from taskalloc.problems.problem import topological_order
+
+        self.topo = topological_order(p)
+        rank[self.topo] = np.arange(self.T)
+        self.rank = rank
+        # tardiness: scaled priority and due per interval (0 weight: no due or no priority)
+        sc = model.scales
+        self.due = np.array([p.tasks[t].due or 0 for t, _ in pairs], dtype=np.int64)
+        self.late_w = np.array(
+            [
+                sc.priority_of(p.tasks[t].priority) if p.tasks[t].due is not None else 0
+                for t, _ in pairs
+            ],
+            dtype=np.int64,
+        )
+        self.weights: dict[str, int] = {"makespan": 1}
+        self.ms_floor = int(model.trivial_bound("makespan") or 0)
+        self._width = self.horizon + int(self.dur.max(initial=0)) + 1
+        self._durs: list[int] = self.dur.tolist()
+
+    @classmethod
+    def build(cls, model: AllocationModel) -> Timeline | None:
+        """The timeline of a pure scheduling model, or None when it does not apply (tasks to
+        place, or arrays too large)."""
+        if not model.pure_scheduling or not model.start:
+            return None
+        channels = {(n, r) for (t, n), d in model.dem.items() for r, q in d.items() if q > 0}
+        if len(channels) * (model.horizon + 1) > MAX_CELLS:
+            return None
+        return cls(model)
+
+    # -- objective -------------------------------------------------------------------------
+
+    def set_objective(self, weights: dict[str, int]) -> None:
+        """Integer weights of ``makespan`` and ``tardiness`` in the stage objective."""
+        self.weights = {k: v for k, v in weights.items() if v}
+
+    def makespan(self, start: np.ndarray) -> int:
+        if self.I == 0:
+            return self.ms_floor
+        return max(int((start + self.dur).max()), self.ms_floor)
+
+    def tardiness(self, start: np.ndarray) -> int:
+        late = np.maximum(start + self.dur - self.due, 0)
+        return int((late * self.late_w).sum())
+
+    def objective(self, start: np.ndarray) -> int:
+        value = 0
+        w = self.weights.get("makespan", 0)
+        if w:
+            value += w * self.makespan(start)
+        w = self.weights.get("tardiness", 0)
+        if w:
+            value += w * self.tardiness(start)
+        return value
+
+    # -- plans -----------------------------------------------------------------------------
+
+    def starts_of(self, value: dict[tuple[int, int], int]) -> np.ndarray:
+        return np.array([value[k] for k in self.pairs], dtype=np.int64)
+
+    def order_of(self, start: np.ndarray) -> list[int]:
+        """The activity list of a schedule: tasks by their first start, then topological rank
+        (so that a zero-duration predecessor comes before a task starting with it)."""
+        first = np.full(self.T, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, self.task, start)
+        return np.lexsort((self.rank, first)).tolist()
+
+    # -- schedule generation ---------------------------------------------------------------
+
+    def decode(
+        self, order: Sequence[int], *, reverse: bool = False, mirror: int = 0
+    ) -> np.ndarray | None:
+        """Serial SGS over ``order`` (each task after its predecessors, or after its successors
+        when ``reverse``): the start of every interval, or None when some replica finds no start
+        in its window. ``reverse`` schedules the mirrored project (time ``mirror - t``) and
+        returns real starts: a right-justified schedule ending by ``mirror``."""
+        dur = self.dur
+        if reverse:
+            lo_arr = np.maximum(mirror - self.hi - dur, 0)
+            hi_arr = mirror - self.lo - dur
+            before = self.succs
+        else:
+            lo_arr, hi_arr, before = np.maximum(self.lo, 0), self.hi, self.preds
+        lo, hi, durs = lo_arr.tolist(), hi_arr.tolist(), self._durs
+        use = np.zeros((self.G, self._width + 1), dtype=np.int64)
+        end = [0] * self.T
+        start = [0] * self.I
+        of_task, rows, rooms, dems = self.of_task, self.rows, self.room, self.dem_col
+        width = self._width
+        for t in order:
+            est = 0
+            for u in before[t]:
+                if end[u] > est:
+                    est = end[u]
+            finish = est
+            for i in of_task[t]:
+                d = durs[i]
+                s = lo[i] if lo[i] > est else est
+                a, b = rows[i]
+                if d > 0 and b > a:
+                    block = use[a:b]
+                    s = _earliest(block, rooms[i], d, s, width)
+                    if s < 0 or s > hi[i]:
+                        return None
+                    block[:, s : s + d] += dems[i]
+                elif s > hi[i]:
+                    return None
+                start[i] = s
+                if s + d > finish:
+                    finish = s + d
+            end[t] = finish
+        out = np.array(start, dtype=np.int64)
+        if reverse:
+            out = mirror - out - dur
+        return out
+
+    def justify(self, start: np.ndarray) -> np.ndarray:
+        """Forward-backward improvement (see the module docstring); never worse in makespan."""
+        best = start
+        best_ms = int((start + self.dur).max()) if self.I else 0
+        for _ in range(JUSTIFY_ROUNDS):
+            ends = np.full(self.T, -1, dtype=np.int64)
+            np.maximum.at(ends, self.task, best + self.dur)
+            back_order = np.lexsort((-self.rank, -ends)).tolist()
+            late = self.decode(back_order, reverse=True, mirror=best_ms)
+            if late is None:
+                break
+            fwd = self.decode(self.order_of(late))
+            if fwd is None:
+                break
+            ms = int((fwd + self.dur).max())
+            if ms > best_ms:
+                break
+            improved = ms < best_ms
+            best, best_ms = fwd, ms
+            if not improved:
+                break
+        return best
+
+
+def _earliest(use: np.ndarray, room: np.ndarray, d: int, s: int, width: int) -> int:
+    """The earliest start >= s where usage ``use`` (the rows of one node's channels) stays
+    within ``room`` (capacity minus the demand, per row) over d instants (-1: none before the
+    end of the arrays). Scans a window ahead of s, doubling it when it holds no fit."""
+    if s + d <= width and (use[:, s : s + d] <= room).all():
+        return s
+    span = max(FIRST_WINDOW, 4 * d)
+    ones = _ONES.get(d)
+    if ones is None:
+        ones = _ONES[d] = np.ones(d, dtype=np.int64)
+    while s + d <= width:
+        stop = min(width, s + span + d)
+        bad: np.ndarray = np.asarray((use[:, s:stop] > room).any(axis=0))
+        # bad instants in each window of d instants: a fit where there is none
+        window = np.convolve(bad.view(np.int8), ones, "valid")
+        k = int(window.argmin())
+        if window[k] == 0:
+            return s + k
+        s += len(bad) - int(np.argmax(bad[::-1]))  # just after the last bad instant
+        span *= 2
+    return -1
+
+
+_ONES: dict[int, np.ndarray] = {}

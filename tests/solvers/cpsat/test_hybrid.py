@@ -1,0 +1,235 @@
+"""The scheduling search of ``-s cpsat`` (solvers/cpsat/hybrid.py and its parts): the timeline's
+schedule generation and justification, the resource flow of the neighbourhood search, the pool,
+and the stage search end to end (plans checked by the evaluator, proofs, determinism, stop)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.plan import Status
+from taskalloc.problems.problem import Problem, problem_from_dict
+from taskalloc.solvers.cpsat import solve
+from taskalloc.solvers.cpsat.listsearch import ListSearch, Pool
+from taskalloc.solvers.cpsat.model import AllocationModel
+from taskalloc.solvers.cpsat.schedlns import Neighbourhoods, flow_arcs
+from taskalloc.solvers.cpsat.timeline import Timeline
+from taskalloc.solvers.scaling import choose_scales
+from taskalloc.solvers.warm import safe_horizon as _safe_horizon
+
+
+def rcpsp(seed: int, jobs: int = 20, resources: int = 2, nodes: int = 1, **extra: Any) -> Problem:
+    """A random RCPSP-like problem: tasks pinned to nodes, precedences to earlier tasks."""
+    rng = random.Random(seed)
+    caps = [{f"r{k}": rng.randint(6, 12) for k in range(resources)} for _ in range(nodes)]
+    tasks = []
+    for j in range(jobs):
+        n = rng.randrange(nodes)
+        t: dict[str, Any] = {
+            "id": f"t{j}",
+            "duration": rng.randint(1, 6),
+            "demand": {r: rng.randint(0, c // 2 + 1) for r, c in caps[n].items()},
+            "nodes": [f"n{n}"],
+        }
+        before = [f"t{i}" for i in range(j) if rng.random() < 2.0 / (j + 1)]
+        if before:
+            t["after"] = before
+        tasks.append(t)
+    data = {
+        "taskalloc": 1,
+        "nodes": [{"id": f"n{i}", "capacity": c} for i, c in enumerate(caps)],
+        "tasks": tasks,
+        "objective": {"lexicographic": ["makespan"]},
+        **extra,
+    }
+    return problem_from_dict(data)
+
+
+def timeline(p: Problem) -> Timeline:
+    model = AllocationModel(p, choose_scales(p), p.objective.active(), _safe_horizon(p))
+    tl = Timeline.build(model)
+    assert tl is not None
+    return tl
+
+
+def assignments(tl: Timeline, start: np.ndarray) -> list[Any]:
+    plan: dict[int, list[tuple[int, int | None]]] = {}
+    for (t, n), s in zip(tl.pairs, start.tolist(), strict=True):
+        plan.setdefault(t, []).append((n, s))
+    return tl.model.assignments(plan)
+
+
+def feasible(p: Problem, tl: Timeline, start: np.ndarray) -> bool:
+    ev = evaluate(p, assignments(tl, start), reasons=False)
+    assert ev.feasible, [v.message for v in ev.violations[:3]]
+    return True
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_decoded_and_justified_schedules_are_plans(seed: int) -> None:
+    p = rcpsp(seed, jobs=25, nodes=1 + seed % 3)
+    tl = timeline(p)
+    pool = Pool(tl)
+    search = ListSearch(tl, pool, seed)
+    for _ in range(10):
+        order = search.sample()
+        start = tl.decode(order)
+        assert start is not None and feasible(p, tl, start)
+        better = tl.justify(start)
+        assert feasible(p, tl, better)
+        assert tl.makespan(better) <= tl.makespan(start)
+        # the start-sorted order decodes to a schedule no longer than the schedule
+        again = tl.decode(tl.order_of(better))
+        assert again is not None and tl.makespan(again) <= tl.makespan(better)
+    for _ in range(20):
+        search.step()
+    assert pool.best is not None and feasible(p, tl, pool.best.start)
+
+
+def test_right_justified_schedule_ends_by_the_mirror() -> None:
+    p = rcpsp(7, jobs=15)
+    tl = timeline(p)
+    start = tl.decode(ListSearch(tl, Pool(tl), 0).sample())
+    assert start is not None
+    ms = tl.makespan(start)
+    ends = np.zeros(tl.T, dtype=np.int64)
+    np.maximum.at(ends, tl.task, start + tl.dur)
+    late = tl.decode(np.argsort(-ends, kind="stable").tolist(), reverse=True, mirror=ms)
+    assert late is not None and feasible(p, tl, late)
+    assert int((late + tl.dur).max()) <= ms
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_resource_flow_keeps_every_order_schedule_feasible(seed: int) -> None:
+    """Any schedule of the intervals that keeps the flow's precedences (and the problem's)
+    is within capacity: the earliest such schedule, computed here, passes the evaluator."""
+    p = rcpsp(seed, jobs=25, nodes=2)
+    tl = timeline(p)
+    start = tl.justify(tl.decode(ListSearch(tl, Pool(tl), seed).sample()))
+    free = set(random.Random(seed).sample(range(tl.T), 5))
+    kept = [i for i in range(tl.I) if int(tl.task[i]) not in free]
+    arcs = flow_arcs(tl, start, free)
+    assert all(int(tl.task[i]) not in free and int(tl.task[j]) not in free for i, j in arcs)
+    # earliest starts of the kept intervals under the precedences and the flow (a DAG)
+    preds: dict[int, list[int]] = {i: [] for i in kept}
+    for i, j in arcs:
+        preds[j].append(i)
+    of_task = {int(tl.task[i]): i for i in kept}
+    for i in kept:
+        for q in tl.preds[int(tl.task[i])]:
+            if q in of_task:
+                preds[i].append(of_task[q])
+    early = {i: int(tl.lo[i]) for i in kept}
+    for i in sorted(kept, key=lambda i: int(start[i])):
+        for h in preds[i]:
+            early[i] = max(early[i], early[h] + int(tl.dur[h]))
+    assert all(early[i] <= start[i] for i in kept)
+    usage: dict[tuple[int, int], int] = {}
+    for i in kept:
+        for g, q in zip(tl.ch[i].tolist(), tl.q[i].tolist(), strict=True):
+            for x in range(early[i], early[i] + int(tl.dur[i])):
+                usage[g, x] = usage.get((g, x), 0) + q
+    assert all(v <= tl.cap[g] for (g, _), v in usage.items())
+
+
+def test_neighbourhoods_are_within_the_tasks() -> None:
+    p = rcpsp(3, jobs=30)
+    tl = timeline(p)
+    start = tl.decode(ListSearch(tl, Pool(tl), 0).sample())
+    assert start is not None
+    hoods = Neighbourhoods(tl, random.Random(0))
+    for _ in range(30):
+        kind, free = hoods.draw(start)
+        assert free and free <= set(range(tl.T))
+        assert len(free) <= max(1, round(kind.k)) or kind.name == "critical"
+
+
+def test_pool_keeps_the_best_without_duplicates() -> None:
+    p = rcpsp(1, jobs=12)
+    tl = timeline(p)
+    pool = Pool(tl, size=3)
+    search = ListSearch(tl, pool, 0)
+    starts = [tl.decode(search.sample()) for _ in range(12)]
+    for s in starts:
+        assert s is not None
+        pool.offer(s, "test")
+        pool.offer(s.copy(), "test")  # the same schedule again: ignored
+    values = [item.value for item in pool.elite]
+    assert values == sorted(values) and len(values) <= 3
+    assert len({item.start.tobytes() for item in pool.elite}) == len(values)
+    assert pool.best is not None
+    assert pool.best.value == min(tl.objective(s) for s in starts if s is not None)
+    pool.raise_bound(pool.best.value)
+    assert pool.proven()
+
+
+def test_the_stage_search_returns_checked_plans_and_records_itself() -> None:
+    p = rcpsp(11, jobs=60, resources=4)
+    r = solve(p, time_limit=3.0, workers=2, seed=0)
+    assert r.status in (Status.OPTIMAL, Status.FEASIBLE)
+    ev = evaluate(p, r.assignments)
+    assert ev.feasible
+    if r.status == Status.FEASIBLE:
+        info = r.options["schedule_search"]["makespan"]
+        assert info["list_steps"] > 0
+        assert (r.bound or {}).get("makespan", 0) <= ev.terms["makespan"]
+
+
+def test_small_schedules_are_still_proved() -> None:
+    p = rcpsp(5, jobs=12)
+    r = solve(p, time_limit=20.0, workers=2)
+    assert r.status == Status.OPTIMAL
+    assert r.bound == {"makespan": evaluate(p, r.assignments).terms["makespan"]}
+
+
+def test_deterministic_runs_repeat() -> None:
+    p = rcpsp(12, jobs=50, resources=3)
+    a = solve(p, time_limit=1.5, deterministic=True, seed=4)
+    b = solve(p, time_limit=1.5, deterministic=True, seed=4)
+    assert a.assignments == b.assignments and a.status == b.status
+
+
+def test_weighted_and_tardiness_stages() -> None:
+    p = rcpsp(4, jobs=30)
+    data = {
+        "taskalloc": 1,
+        "nodes": [{"id": n.id, "capacity": dict(n.capacity)} for n in p.nodes],
+        "tasks": [
+            {
+                "id": t.id,
+                "duration": t.duration,
+                "demand": dict(t.demand),
+                "nodes": [p.nodes[n].id for n in t.allowed],
+                "after": [p.tasks[q].id for q in t.after],
+                "due": 5 + 2 * i,
+                "priority": 1 + i % 3,
+            }
+            for i, t in enumerate(p.tasks)
+        ],
+        "objective": {"weights": {"makespan": 1, "tardiness": 2, "cost": 1}},
+    }
+    q = problem_from_dict(data)
+    r = solve(q, time_limit=2.0, workers=2)
+    assert r.has_plan and evaluate(q, r.assignments).feasible
+    data["objective"] = {"lexicographic": ["tardiness", "makespan"]}
+    q = problem_from_dict(data)
+    r = solve(q, time_limit=2.0, workers=2)
+    assert r.has_plan and evaluate(q, r.assignments).feasible
+
+
+def test_stop_ends_the_search_with_its_plan() -> None:
+    p = rcpsp(21, jobs=80, resources=4)
+    stop = threading.Event()
+    timer = threading.Timer(0.8, stop.set)
+    timer.start()
+    try:
+        r = solve(p, time_limit=60, workers=2, stop=stop)
+    finally:
+        timer.cancel()
+    assert r.seconds < 10
+    assert r.has_plan and evaluate(p, r.assignments).feasible
