@@ -10,10 +10,10 @@ Where things are: :mod:`.console` (stdout, stderr, quiet), :mod:`.errors` (the e
 boundary, options as flags), :mod:`.files` (reading problems, the problem of a plan, writing
 output), :mod:`.options` (shared arguments, metavars, panels), :mod:`.running` (progress lines,
 Ctrl-C); the commands: :mod:`.solve` (with :mod:`.batch` and :mod:`.pareto`),
-:mod:`.validate`, :mod:`.check`, :mod:`.report` (with :mod:`.reporting`; the renderers are
-the library's: :mod:`taskalloc.render`, :mod:`taskalloc.views`, :mod:`taskalloc.html`),
-:mod:`.compare` (with :mod:`.compare_html`), :mod:`.diff`, :mod:`.generate`, :mod:`.imports`,
-:mod:`.export`, :mod:`.schema`.
+:mod:`.simulate`, :mod:`.validate`, :mod:`.check`, :mod:`.report` (with :mod:`.reporting`; the
+renderers are the library's: :mod:`taskalloc.render`, :mod:`taskalloc.views`,
+:mod:`taskalloc.html`), :mod:`.compare` (with :mod:`.compare_html`), :mod:`.diff`,
+:mod:`.generate`, :mod:`.imports`, :mod:`.export`, :mod:`.schema`.
 """
 
 from __future__ import annotations
@@ -23,16 +23,30 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import check, compare, diff, export, generate, imports, report, schema, solve, validate
+from . import (
+    check,
+    compare,
+    diff,
+    export,
+    generate,
+    imports,
+    report,
+    schema,
+    simulate,
+    solve,
+    validate,
+)
 from .console import Settings
 from .errors import run_guarded
 from .exits import EXIT_CODES_HELP
 
 #: options that may stand anywhere on the line (they are moved before the command)
 GLOBAL_FLAGS = ("-q", "--quiet", "--debug", "--no-clobber")
+#: the same, with a value (``--limits SPEC`` or ``--limits=SPEC``)
+GLOBAL_VALUED = ("--limits",)
 GLOBAL_HELP = (
-    "Global options, anywhere on the line: -q/--quiet, --debug, --no-clobber (never replace an "
-    "existing file: exit 2 instead, like cp -n)."
+    "Global options, anywhere on the line: -q/--quiet, --debug, --limits SPEC, --no-clobber "
+    "(never replace an existing file: exit 2 instead, like cp -n)."
 )
 
 
@@ -71,11 +85,23 @@ class Group(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         head: list[str] = []
         rest: list[str] = []
-        for i, arg in enumerate(args):
+        i = 0
+        while i < len(args):
+            arg = args[i]
             if arg == "--":
                 rest.extend(args[i:])
                 break
-            (head if arg in GLOBAL_FLAGS else rest).append(arg)
+            if arg in GLOBAL_VALUED:  # with its value
+                if i + 1 == len(args):
+                    from typer._click.exceptions import BadOptionUsage
+
+                    raise BadOptionUsage(arg, f"Option '{arg}' requires an argument.", ctx)
+                head.extend(args[i : i + 2])
+                i += 2
+                continue
+            global_ = arg in GLOBAL_FLAGS or arg.startswith(tuple(f"{v}=" for v in GLOBAL_VALUED))
+            (head if global_ else rest).append(arg)
+            i += 1
         try:
             return super().parse_args(ctx, head + rest)
         except typer.BadParameter as exc:
@@ -121,6 +147,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -131,6 +158,18 @@ def _root(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress, summaries or warnings on stderr.")
     ] = False,
+    limits: Annotated[
+        str | None,
+        typer.Option(
+            "--limits",
+            metavar="SPEC",
+            help=(
+                "Size limits of input files, as TASKALLOC_LIMITS takes them: "
+                "NAME=N[,NAME=N...] (bytes, values, nodes, replicas, pairs, devices; "
+                "suffixes k M G Ki Mi Gi) or off. See docs/format.md, Limits and bounds."
+            ),
+        ),
+    ] = None,
     no_clobber: Annotated[
         bool,
         typer.Option(
@@ -143,6 +182,31 @@ def _root(
     Settings.debug = debug
     Settings.quiet = quiet
     Settings.no_clobber = no_clobber
+    if limits is not None:
+        _set_limits(ctx, limits)
+
+
+def _set_limits(ctx: typer.Context, spec: str) -> None:
+    """``--limits SPEC``: checked now (a usage error, exit 2), then given to every load of this
+    command, and to the batch's worker processes, as ``TASKALLOC_LIMITS`` (restored after)."""
+    import os
+
+    from taskalloc.problems.limits import ENV, parse_limits
+
+    try:
+        parse_limits(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--limits'") from None
+    before = os.environ.get(ENV)
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+
+    os.environ[ENV] = spec
+    ctx.call_on_close(restore)
 
 
 def _command(function: Any, name: str | None = None) -> None:
@@ -150,6 +214,7 @@ def _command(function: Any, name: str | None = None) -> None:
 
 
 _command(solve.solve)
+_command(simulate.simulate)
 _command(validate.validate)
 _command(check.check)
 _command(report.report)

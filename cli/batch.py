@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from taskalloc.problems.wording import printable
+
 from .console import Settings, err_console, fail, fmt, say, warn
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
@@ -146,7 +148,7 @@ class _Display:
             line += f": {r['error'].splitlines()[0]}"
         line += f" ({r['wall_seconds']:.2f} s)"
         if self.progress is not None:
-            self.progress.console.print(line)
+            self.progress.console.print(printable(line))
         else:
             say(line)
 
@@ -163,7 +165,9 @@ def _table(rows: Sequence[dict[str, Any]]) -> None:
         objective = ", ".join(f"{k}={fmt(v)}" for k, v in (r["objective"] or {}).items())
         gap = "" if r["gap"] is None else f"{r['gap'] * 100:.2f} %"
         status = r["status"] + (" (kept)" if r["skipped_existing"] else "")
-        cells.append((_short(r["file"]), status, objective, gap, f"{r['wall_seconds']:.2f}"))
+        cells.append(
+            (printable(_short(r["file"])), status, objective, gap, f"{r['wall_seconds']:.2f}")
+        )
     widths = [max([len(head), *(len(c[i]) for c in cells)]) for i, head in enumerate(_HEADS)]
     term_w = max([len(_HEADS[2]), *(len(t) for c in cells for t in c[2].split(" "))])
     fixed = widths[1] + widths[3] + widths[4] + 2 * (len(_HEADS) - 1)  # two spaces apart

@@ -22,7 +22,7 @@ import typer
 
 from taskalloc.solvers import ENGINES as REGISTRY
 
-from .console import Settings, fail, say, warn
+from .console import Settings, fail, printable, say, warn
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .files import load, write
@@ -115,6 +115,21 @@ def parse_engines(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _applicable(problem: Problem, engines: list[str]) -> list[str]:
+    """The default engines that take ``problem`` (the others are named on stderr, with why);
+    engines named with -s always run, and show their refusal as a row."""
+    from taskalloc.solvers import refusal
+
+    kept = []
+    for e in engines:
+        why = refusal(problem, e)
+        if why is None:
+            kept.append(e)
+        elif not Settings.quiet:
+            say(in_flags(f"compare: {e} left out: {why}"))
+    return kept
+
+
 def row_of(problem: Problem, engine: str, seed: int, result: RunResult, wall: float) -> Row:
     """A run's result, its plan read back and checked by the evaluator."""
     from taskalloc.problems.evaluate import check, evaluate
@@ -195,7 +210,9 @@ def compare(
         typer.Option(
             "--solvers",
             "-s",
-            help=f"Engines to compare, comma-separated: {', '.join(ENGINES)} (or auto).",
+            help=f"Engines to compare, comma-separated: {', '.join(ENGINES)} (or auto). "
+            "By default, those that take the problem (the others are named on stderr, with "
+            "why); an engine named here that refuses it is a row with its reason.",
             metavar="ENGINE,...",
             rich_help_panel=ENGINE,
         ),
@@ -300,6 +317,8 @@ def compare(
         fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
     name, data = read_bytes(problem_file)
     problem = load(problem_file) if problem_file != "-" else _from_bytes(name, data)
+    if solvers == ",".join(ENGINES):  # the default list: leave out engines that refuse it
+        engines = _applicable(problem, engines)
     runs_list = [(e, seed + i) for e in engines for i in range(runs)]
     if workers is None:
         cores = os.cpu_count() or 1
@@ -496,7 +515,7 @@ def print_table(console: Any, rows: list[Row], terms: list[str], several: bool) 
     print_whole(console, table)
     for r in rows:
         if r.outcome not in ("ok", "infeasible") and r.message:
-            console.print(Text(f"{r.label}: {r.status}: {r.message}"), soft_wrap=True)
+            console.print(Text(printable(f"{r.label}: {r.status}: {r.message}")), soft_wrap=True)
     if several:
         by = Table(title="By engine", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for h in ("engine", "runs", "plans", "best fitness", "mean fitness", "mean seconds"):

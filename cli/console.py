@@ -53,15 +53,23 @@ def err_console() -> Console:
 
 
 def say(message: str) -> None:
-    """A line for people on stderr (silenced by --quiet)."""
+    """A line for people on stderr (silenced by --quiet), control characters escaped."""
     if not Settings.quiet:
-        err_console().print(message)
+        err_console().print(printable(message))
 
 
 def warn(message: str) -> None:
-    """``warning: message`` on stderr (silenced by --quiet)."""
+    """``warning: message`` on stderr (silenced by --quiet), control characters escaped."""
     if not Settings.quiet:
-        err_console().print(f"warning: {message}", style="yellow")
+        err_console().print(f"warning: {printable(message)}", style="yellow")
+
+
+def printable(text: str) -> str:
+    """User text (ids, labels, file names) as a terminal may show it: no escape sequence or
+    newline of theirs acts on it (:func:`taskalloc.problems.wording.printable`)."""
+    from taskalloc.problems.wording import printable
+
+    return printable(text)
 
 
 class Fail(Exception):

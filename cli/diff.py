@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .console import Fail, fail, say, warn
+from .console import Fail, fail, printable, say, warn
 from .exits import ExitCode
 from .files import load, problem_of
 
@@ -101,7 +101,8 @@ def diff(
     elif d.equal:
         say(f"plans are equal: {_equal_line(a)}")
     else:
-        typer.echo("\n".join(text_lines(d, _name(plan_a), _name(plan_b))))
+        lines = text_lines(d, _name(plan_a), _name(plan_b))
+        typer.echo("\n".join(printable(line) for line in lines))  # ids may hold ESC, newlines
     if not d.equal:
         raise typer.Exit(int(ExitCode.VIOLATIONS))  # as diff(1): 1 when they differ
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import typer
 
-from .console import Fail, Settings, err_console
+from .console import Fail, Settings, err_console, printable
 from .exits import ExitCode
 
 T = TypeVar("T")
@@ -151,23 +151,23 @@ def _report(exc: BaseException) -> ExitCode:
     console = err_console()
     if isinstance(exc, Fail):
         for line in exc.lines:
-            console.print(line)
+            console.print(printable(line))
         return exc.code
     if isinstance(exc, InputError):
         for d in exc.diagnostics:
-            console.print(str(d))
+            console.print(printable(str(d)))
         if exc.total > len(exc.diagnostics):
             console.print(f"... and {exc.total - len(exc.diagnostics)} more errors")
         return ExitCode.BAD_INPUT
     if isinstance(exc, OptionError):
         exc.valid = [v for v in exc.valid if v not in ("stop", "progress")]  # not settable here
-        console.print(in_flags(exc.render(flag)))
+        console.print(printable(in_flags(exc.render(flag))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, SolverUnavailable):
-        console.print(in_flags(str(exc)))
+        console.print(printable(in_flags(str(exc))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, OutputError):  # an output refused: an input, a directory, no-clobber
-        console.print(str(exc))
+        console.print(printable(str(exc)))
         return ExitCode.BAD_INPUT
     if isinstance(exc, WriteError) or (
         isinstance(exc, OSError) and exc.errno in _ENVIRONMENT and not Settings.debug
@@ -176,10 +176,10 @@ def _report(exc: BaseException) -> ExitCode:
             _drop_stdout()
         if not isinstance(exc, WriteError):
             exc = WriteError(exc.filename or "an output", reason(exc))
-        console.print(f"taskalloc: {exc}")
+        console.print(printable(f"taskalloc: {exc}"))
         return ExitCode.CANNOT_WRITE
     if _plot_unavailable(exc):
-        console.print(str(exc))
+        console.print(printable(str(exc)))
         return ExitCode.BAD_INPUT
     if isinstance(exc, KeyboardInterrupt):
         console.print("interrupted")
@@ -191,7 +191,9 @@ def _report(exc: BaseException) -> ExitCode:
     if Settings.debug or not isinstance(exc, Exception):
         raise exc
     console.print(
-        f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
-        "traceback, and please report it)"
+        printable(
+            f"taskalloc: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+            "the traceback, and please report it)"
+        )
     )
     return ExitCode.INTERNAL

@@ -35,12 +35,15 @@ class SolveFormat(StrEnum):
 
 
 AUTO_HELP = (
-    "Engine. auto picks cpsat, except for a problem with more than 200,000 (task, allowed "
+    "Engine. auto picks devplan for a placement problem with GPU devices whose objective is "
+    "unplaced alone (one replica per task, no gang, separate_from, demand_on or "
+    "assign_cost); else cpsat, except for a problem with more than 200,000 (task, allowed "
     "node) pairs that is a scheduling problem or has balance in its objective, and for a "
     "problem with GPU devices, gangs that start together, services or spread (only the "
     "greedy handles them yet): greedy. cpsat (exact; large placement problems by large "
     "neighbourhood search), mip (a MILP: --backend, --gap), ga (genetic: --generations, "
-    "--population), greedy (--policy)."
+    "--population), greedy (--policy), devplan (offline GPU planner down to devices, with a "
+    "proven bound; optimises unplaced only: -O rounds=N, -O search=false)."
 )
 
 
@@ -177,8 +180,8 @@ def solve(
             "-t",
             min=0,
             metavar="SECONDS",
-            help="Seconds for the whole search of a problem (cpsat and mip: 60 by default; ga: "
-            "60 unless --generations; greedy: none).",
+            help="Seconds for the whole search of a problem (cpsat, mip and devplan: 60 by "
+            "default; ga: 60 unless --generations; greedy: none).",
             rich_help_panel=LIMITS,
         ),
     ] = None,

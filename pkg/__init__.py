@@ -16,9 +16,10 @@ The public API (``docs/python-api.md`` shows it at work)::
     state = taskalloc.PlanState(problem, plan.assignments)    # what-if, one change at a time
 
 Names: :func:`load`, :func:`solve`, :func:`pareto`, :func:`check`, :func:`report`,
-:func:`read_plan`, :func:`write_plan`; the types :class:`Problem` (``replace``, ``to_dict``,
-``to_yaml``, ``to_json``), :class:`ProblemBuilder`, :class:`Plan`, :class:`PlanState` (the
-incremental evaluator: ``add``, ``remove``, ``violations``), :class:`Result`,
+:func:`read_plan`, :func:`write_plan`, :func:`simulate` (the online replay); the types
+:class:`Problem` (``replace``, ``to_dict``, ``to_yaml``, ``to_json``), :class:`ProblemBuilder`,
+:class:`Plan`, :class:`PlanState` (the incremental evaluator: ``add``, ``remove``,
+``violations``), :class:`Result`, :class:`Simulation` (what :func:`simulate` returns),
 :class:`Assignment`, :class:`Status`, :class:`CheckReport` and :class:`Violation` (what
 :func:`check` and ``PlanState.violations`` return), :class:`Point` (a progress point);
 :data:`ENGINES`; the errors :class:`InputError`, :class:`OptionError`,
@@ -33,7 +34,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .api import check, load, pareto, read_plan, report, solve, write_plan
+from .api import check, load, pareto, read_plan, report, simulate, solve, write_plan
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from taskalloc.solvers.clock import Point
     from taskalloc.solvers.engine import OptionError
     from taskalloc.solvers.result import Result
+    from taskalloc.solvers.simulation import Simulation
 
 #: public name -> the module that defines it (loaded on first use)
 _LAZY = {
@@ -62,6 +64,7 @@ _LAZY = {
     "Problem": "taskalloc.problems.entities",
     "ProblemBuilder": "taskalloc.problems.builder",
     "Result": "taskalloc.solvers.result",
+    "Simulation": "taskalloc.solvers.simulation",
     "SolverUnavailable": "taskalloc.solvers",
     "Status": "taskalloc.problems.plan",
     "Violation": "taskalloc.problems.state",
@@ -93,6 +96,7 @@ __all__ = [
     "Problem",
     "ProblemBuilder",
     "Result",
+    "Simulation",
     "SolverUnavailable",
     "Status",
     "Violation",
@@ -102,6 +106,7 @@ __all__ = [
     "pareto",
     "read_plan",
     "report",
+    "simulate",
     "solve",
     "write_plan",
 ]

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
     from taskalloc.solvers.result import Result
+    from taskalloc.solvers.simulation import Simulation
 
 ReportFormat = Literal["table", "json", "markdown", "csv", "dict", "html"]
 
@@ -36,14 +37,15 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None
 
 
 def solve(problem: Problem, engine: str = "auto", **options: Any) -> Result:
-    """Solve ``problem`` with an engine: ``"auto"``, ``"cpsat"``, ``"mip"``, ``"ga"`` or
-    ``"greedy"`` (:data:`ENGINES`).
+    """Solve ``problem`` with an engine: ``"auto"``, ``"cpsat"``, ``"mip"``, ``"ga"``,
+    ``"greedy"`` or ``"devplan"`` (the offline GPU planner, with a bound) (:data:`ENGINES`).
 
     ``options``: what every engine takes (``time_limit`` seconds, ``seed``, ``workers``,
     ``deterministic``, ``hint`` (assignments to start from), ``stop`` (a
     :class:`threading.Event`), ``progress`` (called with a :class:`Point` at each
     improvement)) and the engine's own (greedy: ``policy``, ``passes``; cpsat: ``lns``;
-    mip: ``backend``, ``gap``; ga: ``generations``, ``population``, ``stagnation``). An
+    mip: ``backend``, ``gap``; ga: ``generations``, ``population``, ``stagnation``;
+    devplan: ``rounds``, ``search``). An
     option the engine does not take raises :class:`OptionError`, naming the valid ones.
 
     The :class:`Result` holds the assignments and the engine's status, bound and message;
@@ -53,6 +55,26 @@ def solve(problem: Problem, engine: str = "auto", **options: Any) -> Result:
     from taskalloc import solvers
 
     return solvers.solve(problem, engine, **options)
+
+
+def simulate(problem: Problem, policy: str, *, seed: int = 0, **options: Any) -> Simulation:
+    """Replay ``problem`` online, as a dispatcher would: its tasks arrive in file order and
+    ``policy`` places each on arrival, devices included, or drops it (no retry, no
+    departure). Policies: the FGD paper's ``"random"``, ``"dot-product"``,
+    ``"gpu-clustering"``, ``"gpu-packing"``, ``"best-fit"`` (the paper's BestFit score, not
+    the greedy's best-fit) and ``"fgd"``, and the greedy's ``"least-loaded"`` and
+    ``"first-fit"``. ``seed`` fixes random draws and the order that breaks ties between nodes;
+    ``stop`` (a :class:`threading.Event`) ends the replay early with the tasks that arrived.
+
+    The :class:`Simulation` holds the :class:`Result` (``simulation.result``: the
+    assignments), the figures (``metrics``: placed, dropped, the allocation curve of the GPU
+    and ``allocated_at_arrived_100``) and ``summary`` lines; :meth:`Simulation.to_plan` makes
+    the checked plan. Raises :class:`SolverUnavailable` for a problem no replay models (one
+    line saying why) and :class:`OptionError` for a policy or option it does not take.
+    """
+    from taskalloc.solvers.simulation import simulate as run
+
+    return run(problem, policy, seed=seed, **options)
 
 
 def pareto(

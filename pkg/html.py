@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +31,15 @@ if TYPE_CHECKING:
     from taskalloc.problems.views import NodeView, PoolView, TaskView
 
 
+#: characters no HTML text may hold (C0 but tab and line ends, C1, DEL) and the direction
+#: overrides that reorder what a reader sees: written as escapes (``\\x1b``), as in messages
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def esc(x: object) -> str:
-    return html.escape(str(x), quote=True)
+    from taskalloc.problems.wording import printable
+
+    return html.escape(_CONTROL.sub(lambda m: printable(m.group()), str(x)), quote=True)
 
 
 def _fmt(x: float | None) -> str:

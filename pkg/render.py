@@ -101,9 +101,15 @@ def _device_rows(ev: Evaluation) -> list[tuple[str, str, str, str]]:
 def _header(problem: Problem, plan: Plan, ev: Evaluation) -> list[tuple[str, str]]:
     kind = "scheduling" if problem.scheduling else "placement"
     s = plan.solver
+    from taskalloc.problems.wording import printable
+
     return [
-        ("problem", f"{problem.name or problem.source.name} ({kind})"),
-        ("solver", f"{s.name}, status {s.status}" + (f", {s.seconds:.2f} s" if s.seconds else "")),
+        ("problem", f"{printable(problem.name or problem.source.name)} ({kind})"),
+        (
+            "solver",
+            f"{printable(s.name)}, status {s.status}"
+            + (f", {s.seconds:.2f} s" if s.seconds else ""),
+        ),
         ("feasible", "yes" if ev.feasible else f"NO ({len(ev.violations)} violations)"),
         (
             "placed",
@@ -118,12 +124,13 @@ def _header(problem: Problem, plan: Plan, ev: Evaluation) -> list[tuple[str, str
 
 def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluation) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     head = Table(show_header=False, box=None, pad_edge=False)
     head.add_column(style="bold")
     head.add_column()
     for k, v in _header(problem, plan, ev):
-        head.add_row(k, v)
+        head.add_row(k, Text(v))  # a problem's name is text, never markup
     console.print(head)
 
     terms = Table(title="Objective terms", title_justify="left")
@@ -249,7 +256,9 @@ def json_report(problem: Problem, plan: Plan, ev: Evaluation) -> str:
 
 
 def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
+    from taskalloc.problems.wording import printable
+
+    return printable(s.replace("|", "\\|").replace("\n", " "))
 
 
 def markdown(problem: Problem, plan: Plan, ev: Evaluation) -> str:

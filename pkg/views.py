@@ -229,7 +229,9 @@ def _names(reps: Sequence[Placement]) -> list[str]:
 
 
 def _md(s: object) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
+    from taskalloc.problems.wording import printable
+
+    return printable(str(s).replace("|", "\\|").replace("\n", " "))
 
 
 def markdown_text(d: _Data, views: Sequence[str]) -> str:
@@ -430,10 +432,13 @@ def print_whole(console: Console, table: Any) -> None:
 
 
 def _text(s: str) -> Any:
-    """A table cell printed as it is: ids may look like markup or emoji codes (``a:100:b``)."""
+    """A table cell printed as it is: ids may look like markup or emoji codes (``a:100:b``);
+    control characters in them are escaped (an ESC of an id never recolours the terminal)."""
     from rich.text import Text
 
-    return Text(s)
+    from taskalloc.problems.wording import printable
+
+    return Text(printable(s))
 
 
 # -- the text Gantt chart --------------------------------------------------------------------
@@ -517,8 +522,10 @@ def _draw(line: list[str], s: int, e: int, label: str) -> None:
 
 def gantt_text(console: Console, d: _Data) -> None:
     console.print("Schedule", style="bold")
+    from taskalloc.problems.wording import printable
+
     for line in gantt_lines(d, console.width):
-        console.print(line, markup=False, emoji=False, highlight=False, soft_wrap=True)
+        console.print(printable(line), markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 # -- one entry point -------------------------------------------------------------------------

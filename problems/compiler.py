@@ -12,6 +12,7 @@ another error.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
@@ -21,7 +22,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from .entities import _EMPTY, Node, Objective, Problem, Spread, Task
-from .source import MAX_ERRORS, Diagnostic, InputError, PathElem, Source, did_you_mean, load, parse
+from .limits import MAX_TIME, Limits, count_words
+from .source import (
+    MAX_ERRORS,
+    MAX_WARNINGS,
+    Diagnostic,
+    InputError,
+    PathElem,
+    Source,
+    did_you_mean,
+    gc_paused,
+    load,
+    parse,
+)
 from .spec import (
     SCHEDULING_FIELDS,
     SCHEDULING_TERMS,
@@ -32,24 +45,34 @@ from .spec import (
     ProblemSpec,
     TaskSpec,
 )
-from .wording import label_str, plural, schema_diagnostics
+from .wording import label_str, listing, num, plural, schema_diagnostics
 
 
-def load_problem(path: str) -> Problem:
-    """Load, validate and compile a problem file (``-`` for stdin). Raises InputError."""
-    return build_problem(load(path))
+def load_problem(path: str, *, limits: Limits | None = None) -> Problem:
+    """Load, validate and compile a problem file (``-`` for stdin). Raises InputError.
+
+    ``limits``: the size limits (:mod:`~taskalloc.problems.limits`; default: those of
+    ``TASKALLOC_LIMITS``)."""
+    return build_problem(load(path, limits))
 
 
 def problem_from_dict(
-    data: Mapping[str, Any], name: str = "<memory>", *, locate: bool = True
+    data: Mapping[str, Any],
+    name: str = "<memory>",
+    *,
+    locate: bool = True,
+    limits: Limits | None = None,
 ) -> Problem:
     """Compile a problem given as plain data (e.g. from :mod:`~taskalloc.problems.generate`).
 
     The data is serialised to JSON first (the problem's bytes and ``sha256`` are those of that
     text). ``locate=False`` leaves line and column out of error messages (for data that never
     was a file, such as a :class:`~taskalloc.problems.builder.ProblemBuilder`'s)."""
-    text = json.dumps(data, indent=1).encode()
-    src = parse(name if name.endswith(".json") else name + ".json", text)
+    try:
+        text = json.dumps(data, indent=1).encode()
+    except (ValueError, RecursionError) as exc:  # a structure that contains itself
+        raise InputError([Diagnostic(name, None, None, "", f"not plain data: {exc}")]) from None
+    src = parse(name if name.endswith(".json") else name + ".json", text, limits)
     if not locate:
         src.name = name
         src.locate = False
@@ -58,6 +81,11 @@ def problem_from_dict(
 
 def build_problem(src: Source) -> Problem:
     """Validate and compile a parsed file; InputError with every error, located."""
+    with gc_paused():
+        return _build(src)
+
+
+def _build(src: Source) -> Problem:
     if not isinstance(src.raw, dict):
         if src.raw is None:
             raise InputError([src.diagnostic((), "the file is empty")])
@@ -186,8 +214,67 @@ class _Compiler:
     def warn(self, path: Sequence[PathElem], message: str, *, key: bool = False) -> None:
         self.warnings.append(self.src.diagnostic(path, message, key=key))
 
+    def stop(self, path: Sequence[PathElem], message: str) -> None:
+        """A limit is broken: this error alone, at once (what follows would take too long)."""
+        raise InputError([self.src.diagnostic(path, message)])
+
+    def _check_sizes(self) -> None:
+        """The size limits that can be checked before anything is expanded."""
+        limits, parts = self.src.limits, self.parts
+        if parts.nodes:
+            total = sum(ns.count for _, ns in parts.nodes)
+            msg = limits.exceeded("nodes", total, "nodes after pools expand")
+            if msg:
+                si, _ = max(parts.nodes, key=lambda e: e[1].count)
+                self.stop(("nodes", si, "count"), msg)
+            devices = sum(ns.count * sum(ns.devices.values()) for _, ns in parts.nodes)
+            msg = limits.exceeded("devices", devices, "devices after pools expand")
+            if msg:
+                si, _ = max(parts.nodes, key=lambda e: e[1].count * sum(e[1].devices.values()))
+                self.stop(("nodes", si, "devices"), msg)
+        if parts.tasks:
+            total = sum(ts.replicas for _, ts in parts.tasks)
+            msg = limits.exceeded("replicas", total, "replicas in all")
+            if msg:
+                i, _ = max(parts.tasks, key=lambda e: e[1].replicas)
+                self.stop(("tasks", i, "replicas"), msg)
+
+    def _check_pairs(self, tasks: list[Task]) -> None:
+        limit = self.src.limits.pairs
+        if limit is None or len(tasks) * len(self.nodes) <= limit:
+            return
+        pairs = sum(len(t.allowed) for t in tasks)
+        msg = self.src.limits.exceeded(
+            "pairs", pairs, f"(task, allowed node) pairs ({len(tasks):,} tasks)"
+        )
+        if msg:
+            self.stop(("tasks",), msg)
+
+    def _check_times(self, tasks: list[Task]) -> None:
+        """A duration divided by a slow node's speed must stay a time the engines take."""
+        if not self.nodes:
+            return
+        slowest = min(self.nodes, key=lambda n: n.speed)
+        for t in tasks:
+            if t.duration is None or math.ceil(t.duration / slowest.speed) <= MAX_TIME:
+                continue
+            for n in t.allowed:
+                node = self.nodes[n]
+                if n in t.duration_on:
+                    continue
+                took = math.ceil(t.duration / node.speed)
+                if took > MAX_TIME:
+                    self.error(
+                        ("tasks", t.spec_index, "duration"),
+                        f"takes {num(took)} time units on node {node.id} (duration "
+                        f"{t.duration} / speed {num(node.speed)}), more than {MAX_TIME} (2^31 - "
+                        "1: larger times overflow the engines' 64-bit arithmetic)",
+                    )
+                    break
+
     def compile(self) -> Problem:
         parts = self.parts
+        self._check_sizes()
         nodes, pools = self._nodes()
         self.node_index = {n.id: n.index for n in nodes}
         self.pools = pools
@@ -206,6 +293,9 @@ class _Compiler:
         self.compiled_index = {i: k for k, (i, _) in enumerate(parts.tasks)}
         self.services = {ts.id for _, ts in parts.tasks if ts.service}
         tasks = [self._task(k, i, ts, scheduling) for k, (i, ts) in enumerate(parts.tasks)]
+        self._check_pairs(tasks)
+        if scheduling:
+            self._check_times(tasks)
         objective = self._objective(scheduling)
         if scheduling:
             self._check_cycles()
@@ -232,6 +322,7 @@ class _Compiler:
         if self.errors:
             diags = sorted(self.errors, key=lambda d: (d.line or 0, d.column or 0))
             raise InputError(diags[:MAX_ERRORS], total=len(diags))
+        warnings = _summarised(self.warnings, self.src.name)
         resources = sorted(
             {r for n in nodes for r in n.capacity}
             | {r for t in tasks for r in t.demand}
@@ -248,7 +339,7 @@ class _Compiler:
             pools=MappingProxyType({k: tuple(v) for k, v in pools.items()}),
             gangs=MappingProxyType({k: tuple(v) for k, v in gangs.items()}),
             source=self.src,
-            warnings=tuple(self.warnings),
+            warnings=warnings,
             same_start=same_start,
         )
 
@@ -619,7 +710,9 @@ class _Compiler:
                         key = frozenset(cyc)
                         if key not in reported:
                             reported.add(key)
-                            names = " -> ".join(spec_tasks[c].id for c in [*cyc, w])
+                            names = listing(
+                                [spec_tasks[c].id for c in [*cyc, w]], 8, " -> ", tail=2
+                            )
                             pos = succ[v].index(w)
                             self.error(
                                 ("tasks", position[v], "after", pos),
@@ -653,6 +746,23 @@ class _Compiler:
                         f"no node offers resource '{r}'" + did_you_mean(r, offered - set(t.demand)),
                         key=True,
                     )
+
+
+def _summarised(warnings: list[Diagnostic], file: str) -> tuple[Diagnostic, ...]:
+    """The first MAX_WARNINGS warnings, then one line that counts the rest by message."""
+    if len(warnings) <= MAX_WARNINGS:
+        return tuple(warnings)
+    rest = warnings[MAX_WARNINGS:]
+    kinds: dict[str, int] = {}
+    for w in rest:
+        kinds[w.message] = kinds.get(w.message, 0) + 1
+    common = sorted(kinds.items(), key=lambda kv: -kv[1])
+    words = "; ".join(f"{count_words(n)} x {m}" for m, n in common[:3])
+    if len(common) > 3:
+        words += f"; {len(common) - 3} other kinds"
+    more = f"... and {count_words(len(rest))} more warnings: {words}"
+    summary = Diagnostic(file, None, None, "", more)
+    return (*warnings[:MAX_WARNINGS], summary)
 
 
 def _as_tuple(v: Any) -> tuple[Any, ...]:

@@ -251,7 +251,7 @@ def diff_stated(a: Plan, b: Plan) -> PlanDiff:
     util: dict[str, dict[str, Delta]] = {}
     if isinstance(ua, dict) and isinstance(ub, dict):
         for node in dict.fromkeys([*ua, *ub]):
-            ra, rb = ua.get(node) or {}, ub.get(node) or {}
+            ra, rb = _mapping(ua.get(node)), _mapping(ub.get(node))  # a hand edit may be 1e308
             row = {
                 r: Delta(_f(ra.get(r, 0.0)), _f(rb.get(r, 0.0)))
                 for r in dict.fromkeys([*ra, *rb])
@@ -281,6 +281,10 @@ def _replicas_seen(*plans: Sequence[Assignment]) -> dict[str, int]:
         for x in assignments:
             out[x.task] = max(out.get(x.task, 0), x.replica + 1)
     return out
+
+
+def _mapping(x: Any) -> dict[Any, Any]:
+    return x if isinstance(x, dict) else {}
 
 
 def _f(x: Any) -> float | None:

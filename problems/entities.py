@@ -70,8 +70,21 @@ def devices_ok(demand: np.ndarray, size: np.ndarray, count: np.ndarray) -> np.nd
     return (count == 0) | (demand <= 0) | (demand <= size * (1 + DEVICE_RTOL) + 1e-12) | multiple
 
 
+def _too_few(demand: float, size: float, count: int) -> bool:
+    """A whole number of devices, more than ``count``."""
+    if size <= 0:
+        return False
+    m = demand / size
+    return abs(m - round(m)) <= DEVICE_RTOL * max(1.0, m) and round(m) > count
+
+
 def device_shape_words(resource: str, demand: float, size: float, count: int) -> str:
     """Why :func:`device_shape` is None, in a user's words."""
+    if _too_few(demand, size, count):
+        return (
+            f"{resource} {num(demand)} takes {round(demand / size)} whole devices of "
+            f"{num(size)}, more than the {count} there are"
+        )
     return (
         f"{resource} {num(demand)} is neither a share of one device nor a whole number of "
         f"devices ({count} of {num(size)})"

@@ -35,7 +35,7 @@ from .entities import Problem
 from .plan import Assignment, Plan, SolverInfo, Status, Unplaced
 from .reasons import MAX_DETAILS, unplaced_reasons
 from .state import CAP_TOL, DeviceUse, Placed, PlanState, Violation
-from .wording import num
+from .wording import listing, num, plural
 
 OBJ_RTOL = 1e-6  # relative tolerance on objective values (FORMATS.md)
 
@@ -221,7 +221,9 @@ def term_upper_bounds(problem: Problem) -> dict[str, float]:
     ub: dict[str, float] = {}
     ub["unplaced"] = sum(t.priority * t.replicas for t in p.tasks)
     ub["cost"] = sum(
-        t.replicas * max((t.cost_at(n) for n in t.allowed), default=0.0) for t in p.tasks
+        t.replicas * max((t.cost_at(n) for n in t.allowed), default=0.0)
+        for t in p.tasks
+        if t.assign_cost  # the others cost 0 everywhere (10,000 tasks x 1,000 nodes: 12 s)
     ) + sum(n.cost for n in p.nodes)
     ub["nodes"] = float(len(p.nodes))
     ub["balance"] = 1.0
@@ -321,10 +323,13 @@ class CheckReport:
 
 
 def check(problem: Problem, plan: Plan) -> CheckReport:
-    """Every constraint, and the plan's stated objective against the recomputed one."""
+    """Every constraint, and every claim of the plan against what is recomputed from the
+    problem and the assignments alone: the objective, the bounds, the status, the ``unplaced``
+    list and the metrics (see :func:`plan_claims`)."""
     ev = evaluate(problem, plan.assignments, reasons=False)
     violations = list(ev.violations)
     warnings: list[str] = []
+    violations += plan_claims(problem, plan, ev, warnings)
     if plan.problem_sha256 != problem.sha256:
         warnings.append(
             "the plan was made for a file with other bytes (sha256 differs); "
@@ -359,6 +364,146 @@ def check(problem: Problem, plan: Plan) -> CheckReport:
             violations.append(
                 Violation("objective", f"objective term(s) {', '.join(missing)} not stated")
             )
-    if plan.solver.status == Status.INFEASIBLE and plan.assignments:
-        warnings.append("status is infeasible but the plan has assignments")
     return CheckReport(ok=not violations, violations=violations, evaluation=ev, warnings=warnings)
+
+
+# tolerance of the numbers a plan's metrics and fitness state: they are written with 6 decimals
+METRIC_ATOL = 1e-6
+
+
+def _close(stated: float, real: float, atol: float = CAP_TOL) -> bool:
+    return math.isclose(stated, real, rel_tol=OBJ_RTOL, abs_tol=atol)
+
+
+def plan_claims(
+    problem: Problem, plan: Plan, ev: Evaluation, warnings: list[str]
+) -> list[Violation]:
+    """What a plan says beyond its assignments, against the evaluation ``ev`` of them:
+
+    * ``unplaced`` lists exactly the tasks without a placed replica, each once;
+    * each ``solver.bound`` is a lower bound: at most the plan's own value of its term;
+    * the status: ``infeasible`` (no plan exists) is false when the assignments satisfy every
+      constraint, and proofs (``infeasibility``) go with that status only;
+    * ``solver.fitness`` and ``metrics`` (``feasible``, ``fitness``, ``terms``, the counts and
+      the utilisations) equal what the evaluator computes (6 decimals).
+    """
+    out: list[Violation] = []
+
+    def bad(kind: str, message: str, task: str | None = None) -> None:
+        out.append(Violation(kind, message, task))
+
+    # -- unplaced -----------------------------------------------------------------------------
+    listed: dict[str, int] = {}
+    for u in plan.unplaced:
+        listed[u.task] = listed.get(u.task, 0) + 1
+    placed = {problem.tasks[t].id for t in ev.placed_tasks}
+    for task, n in listed.items():
+        if task not in problem.task_index:
+            bad("plan", f"unplaced names unknown task '{task}'", task)
+        elif task in placed:
+            bad("plan", f"{task}: listed in unplaced, but it has assignments", task)
+        if n > 1:
+            bad("plan", f"{task}: listed {n} times in unplaced", task)
+    missing = [t.id for t in problem.tasks if t.id not in placed and t.id not in listed]
+    if missing:
+        bad(
+            "plan",
+            f"{listing(missing, 10)}: neither assigned nor listed in unplaced "
+            f"({plural(len(missing), 'task')})",
+        )
+    # -- bounds -------------------------------------------------------------------------------
+    for term, b in (plan.solver.bound or {}).items():
+        if term not in ev.terms:
+            bad("objective", f"bound on term '{term}', which is not defined for this problem")
+        elif b == b and b > ev.terms[term] and not _close(b, ev.terms[term]):
+            bad(
+                "objective",
+                f"bound {term}: the plan states a lower bound of {num(b)}, above its own value "
+                f"{num(ev.terms[term])} (no plan can be below a lower bound)",
+            )
+    # -- status -------------------------------------------------------------------------------
+    status = plan.solver.status
+    if status == Status.INFEASIBLE and ev.feasible:
+        bad(
+            "objective",
+            "status is infeasible (no plan exists), but these assignments satisfy every constraint",
+        )
+    elif status == Status.INFEASIBLE and plan.assignments:
+        warnings.append("status is infeasible but the plan has assignments")
+    if plan.infeasibility and status != Status.INFEASIBLE:
+        bad("objective", f"the plan lists proofs of infeasibility, but its status is {status}")
+    if status == Status.UNKNOWN and ev.feasible and plan.assignments:
+        warnings.append(
+            "status is unknown (no plan found), but the assignments satisfy every constraint"
+        )
+    # -- fitness and metrics ------------------------------------------------------------------
+    if plan.solver.fitness is not None and not _close(plan.solver.fitness, ev.fitness, METRIC_ATOL):
+        bad(
+            "objective",
+            f"solver.fitness: plan states {num(plan.solver.fitness)}, recomputed {num(ev.fitness)}",
+        )
+    out += _metric_claims(plan.metrics, ev)
+    return out
+
+
+def _metric_claims(metrics: dict[str, Any], ev: Evaluation) -> list[Violation]:
+    """The metrics the plan states against the evaluation (absent ones are not required): one
+    violation naming what differs, so that a hand edit of one assignment (which makes every
+    metric it touches stale) reads as one line beside the constraint it breaks."""
+    wrong: list[str] = []
+    real = ev.metrics()
+
+    def compare(path: str, stated: Any, truth: Any) -> None:
+        if isinstance(truth, bool):
+            if not isinstance(stated, bool):
+                wrong.append(f"{path} (must be true or false)")
+            elif stated != truth:
+                wrong.append(f"{path} (states {str(stated).lower()}, is {str(truth).lower()})")
+        elif isinstance(truth, int | float):
+            if isinstance(stated, bool) or not isinstance(stated, int | float):
+                wrong.append(f"{path} (must be a number)")
+            elif not _close(float(stated), float(truth), METRIC_ATOL) or (
+                isinstance(truth, int) and stated != truth
+            ):
+                wrong.append(f"{path} (states {num(stated)}, is {num(truth)})")
+        elif isinstance(truth, dict):
+            if not isinstance(stated, dict):
+                wrong.append(f"{path} (must be a mapping)")
+                return
+            for k, v in stated.items():
+                if k in truth:
+                    compare(f"{path}.{k}", v, truth[k])
+                else:
+                    wrong.append(f"{path}.{k} (no such entry)")
+        elif isinstance(truth, list):
+            if not isinstance(stated, list) or len(stated) != len(truth):
+                wrong.append(f"{path} (must be a list of {len(truth)} numbers)")
+                return
+            for j, (a, b) in enumerate(zip(stated, truth, strict=True)):
+                compare(f"{path}[{j}]", a, b)
+
+    for key in ("feasible", "fitness", "placed_replicas", "total_replicas", "nodes_used"):
+        if key in metrics:
+            compare(key, metrics[key], real[key])
+    for key in (
+        "terms",
+        "fleet_utilisation",
+        "utilisation",
+        "average_utilisation",
+        "device_utilisation",
+    ):
+        if metrics.get(key) is not None:
+            compare(key, metrics[key], real.get(key) or {})
+    if not wrong:
+        return []
+    return [
+        Violation(
+            "metrics",
+            (
+                "1 stated metric differs from the recomputed value: "
+                if len(wrong) == 1
+                else f"{len(wrong)} stated metrics differ from the recomputed ones: "
+            )
+            + listing(wrong, 5),
+        )
+    ]

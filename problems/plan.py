@@ -11,11 +11,20 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from .limits import Limits
 from .source import MAX_ERRORS, InputError, Source, load, parse
 
 try:
@@ -252,7 +261,10 @@ def dumps(data: Mapping[str, Any], fmt: str = "yaml") -> str:
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """Types are strict (``replica: "0"`` or ``start: true`` is an error, not 0 or 1): a plan
+    is checked for what it says, not for what it could be read as. Floats take integers."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class _AssignmentIn(_Base):
@@ -272,13 +284,18 @@ class _UnplacedIn(_Base):
 
 class _SolverIn(_Base):
     name: str = "unknown"
-    status: Status
+    status: Annotated[Status, Field(strict=False)]  # the enum from its string
     objective: dict[str, float | None] | None = None
     bound: dict[str, float | None] | None = None
     seconds: float | None = None
     seed: int | None = None
     fitness: float | None = None
     message: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    # [seconds, objective, bound] rows: lists (a tuple only in strict mode), numbers strict
+    trajectory: list[
+        Annotated[tuple[StrictFloat, StrictFloat | None, StrictFloat | None], Field(strict=False)]
+    ] = Field(default_factory=list)
 
 
 class _ProblemRef(_Base):
@@ -289,21 +306,31 @@ class _ProblemRef(_Base):
 
 
 class _PlanIn(_Base):
-    taskalloc_plan: int
+    taskalloc_plan: Literal[1]
     problem: _ProblemRef
     solver: _SolverIn
     assignments: list[_AssignmentIn]
     unplaced: list[_UnplacedIn]
     metrics: dict[str, Any] = Field(default_factory=dict)
+    infeasibility: list[str] = Field(default_factory=list)
+
+    @field_validator("taskalloc_plan", mode="before")
+    @classmethod
+    def _version_is_the_integer_1(cls, value: Any) -> Any:
+        if type(value) is not int:
+            raise PydanticCustomError("literal_error", "Input should be 1", {"expected": "1"})
+        if value != 1:
+            raise PydanticCustomError("plan_version", f"unsupported plan version {value}")
+        return value
 
 
-def read_plan(path: str) -> Plan:
+def read_plan(path: str, *, limits: Limits | None = None) -> Plan:
     """Read a plan file (``-`` for stdin); InputError with locations if it is malformed."""
-    return plan_from_source(load(path))
+    return plan_from_source(load(path, limits))
 
 
-def plan_from_text(name: str, data: bytes) -> Plan:
-    return plan_from_source(parse(name, data))
+def plan_from_text(name: str, data: bytes, *, limits: Limits | None = None) -> Plan:
+    return plan_from_source(parse(name, data, limits))
 
 
 def plan_from_source(src: Source) -> Plan:
@@ -318,12 +345,9 @@ def plan_from_source(src: Source) -> Plan:
     except ValidationError as exc:
         diags = schema_diagnostics(src, exc)
         raise InputError(diags[:MAX_ERRORS], total=len(diags)) from None
-    if p.taskalloc_plan != 1:
-        raise InputError(
-            [src.diagnostic(("taskalloc_plan",), f"unsupported plan version {p.taskalloc_plan}")]
-        )
     s = p.solver
     extra = s.model_extra or {}
+    nan = float("nan")
     solver = SolverInfo(
         name=s.name,
         status=s.status,
@@ -333,8 +357,8 @@ def plan_from_source(src: Source) -> Plan:
         seed=s.seed,
         fitness=s.fitness,
         message=s.message,
-        options=dict(extra.get("options") or {}),
-        trajectory=[(float(x[0]), float(x[1]), x[2]) for x in extra.get("trajectory") or []],
+        options=dict(s.options),
+        trajectory=[(t, nan if o is None else o, b) for t, o, b in s.trajectory],
         generations=_generations(extra.get("generations")),
     )
     return Plan(
@@ -349,7 +373,7 @@ def plan_from_source(src: Source) -> Plan:
         metrics=dict(p.metrics),
         problem_path=p.problem.path,
         problem_text=p.problem.text,
-        infeasibility=list((p.model_extra or {}).get("infeasibility") or []),
+        infeasibility=list(p.infeasibility),
     )
 
 

@@ -137,10 +137,14 @@ def structural_summary(proofs: Sequence[Diagnostic]) -> str:
     return f"structural check proves that no plan exists: {proofs[0].message}{more}"
 
 
-def structural_lines(proofs: Sequence[Diagnostic | str]) -> list[str]:
+def structural_lines(proofs: Sequence[Diagnostic | str], limit: int = 50) -> list[str]:
     """The lines a user reads: the headline, then every proof, located (a Diagnostic, or the
-    text of one as ``Result.proofs`` holds it)."""
-    return [STRUCTURAL_HEADLINE, *(f"  {d}" for d in proofs)]
+    text of one as ``Result.proofs`` holds it); past ``limit``, how many more: 10,000 proofs
+    are not 10,000 lines."""
+    lines = [STRUCTURAL_HEADLINE, *(f"  {d}" for d in proofs[:limit])]
+    if len(proofs) > limit:
+        lines.append(f"  ... and {len(proofs) - limit:,} more proofs")
+    return lines
 
 
 def _prove(problem: Problem) -> list[Diagnostic]:

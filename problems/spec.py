@@ -13,14 +13,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .limits import MAX_AMOUNT, MAX_COUNT, MAX_DEVICES, MAX_TIME
 
 ID_PATTERN = r"^[A-Za-z0-9_.:/-]+$"
 
 Ident = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Amount = Annotated[float, Field(ge=0)]
-Duration = Annotated[int, Field(ge=0)]
-Instant = Annotated[int, Field(ge=0)]
+# every number is bounded by what the engines take (limits.py): times fit CP-SAT's domains and
+# their sums and products, amounts keep sums over every replica finite
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+Duration = Annotated[int, Field(ge=0, le=MAX_TIME)]
+Instant = Annotated[int, Field(ge=0, le=MAX_TIME)]
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 LabelValue = str | int | float | bool
 
 Term = Literal["unplaced", "cost", "nodes", "balance", "makespan", "tardiness", "moves"]
@@ -50,9 +63,7 @@ class NodeSpec(_Entity):
     """A node, or a pool of identical nodes when ``count`` >= 2."""
 
     id: Ident = Field(description="Unique node id; a pool's members are <id>-1 .. <id>-<count>.")
-    count: Annotated[int, Field(ge=1)] = Field(
-        1, description="Number of identical members; 1 keeps the id as it is."
-    )
+    count: Count = Field(1, description="Number of identical members; 1 keeps the id as it is.")
     capacity: dict[Ident, Amount] = Field(
         default_factory=dict, description="Resource -> amount >= 0; a missing resource is 0."
     )
@@ -60,10 +71,10 @@ class NodeSpec(_Entity):
         default_factory=dict, description="Label key -> value (compared as strings)."
     )
     cost: Amount = Field(0.0, description="Paid once if the node runs anything.")
-    speed: Annotated[float, Field(gt=0)] = Field(
+    speed: Annotated[float, Field(gt=0, le=MAX_AMOUNT)] = Field(
         1.0, description="Duration on this node = ceil(duration / speed)."
     )
-    devices: dict[Ident, Annotated[int, Field(ge=1)]] = Field(
+    devices: dict[Ident, Annotated[int, Field(ge=1, le=MAX_DEVICES)]] = Field(
         default_factory=dict,
         description="Resource -> number of identical devices (integer >= 1) that the node's "
         "capacity of that resource is split into (revision 2).",
@@ -74,7 +85,7 @@ class SpreadSpec(_Entity):
     """Spread a task's replicas over the values of a node label (revision 2)."""
 
     key: Ident = Field(description="Label key; the task may only go on nodes that have it.")
-    max_skew: Annotated[int, Field(ge=1)] = Field(
+    max_skew: Count = Field(
         1,
         description="Replica counts per value (over the task's allowed nodes) differ by at most "
         "this.",
@@ -97,7 +108,7 @@ class TaskSpec(_Entity):
     demand: dict[Ident, Amount] = Field(
         default_factory=dict, description="Resource -> amount >= 0, per replica."
     )
-    replicas: Annotated[int, Field(ge=1)] = Field(1, description="Copies, on distinct nodes.")
+    replicas: Count = Field(1, description="Copies, on distinct nodes.")
     priority: Amount = Field(1.0, description="Value of placing each replica.")
     required: bool = Field(True, description="false lets the solver leave it unplaced.")
     nodes: list[Ident] | None = Field(None, description="Allowed node or pool ids.")
@@ -168,6 +179,14 @@ class ProblemSpec(_Entity):
         default_factory=dict,
         description="Gang name -> properties, for names used by tasks' `gang` (revision 2).",
     )
+
+    @field_validator("taskalloc", mode="before")
+    @classmethod
+    def _version_is_the_integer_1(cls, value: Any) -> Any:
+        """``true`` and ``1.0`` equal 1 in Python; the version is the integer 1."""
+        if type(value) is not int:
+            raise PydanticCustomError("literal_error", "Input should be 1", {"expected": "1"})
+        return value
 
 
 def json_schema() -> dict[str, Any]:

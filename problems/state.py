@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .entities import Problem, Task, device_shape, device_shape_words
 from .plan import Assignment
-from .wording import num
+from .wording import listing, num, printable
 
 if TYPE_CHECKING:
     from .evaluate import Evaluation
@@ -36,6 +36,11 @@ class Violation:
     message: str
     task: str | None = None
     node: str | None = None
+
+    def __post_init__(self) -> None:
+        # a plan's ids and a problem's labels are anyone's text: no escape sequence or
+        # newline of theirs reaches a terminal through a violation
+        object.__setattr__(self, "message", printable(self.message))
 
     def __str__(self) -> str:
         return self.message
@@ -139,6 +144,21 @@ class PlanState:
                 a.task,
             )
         issues, uses = self._device_uses(task, a, n)
+        if not p.scheduling and (a.start is not None or a.end is not None):
+            if a.start is not None and a.end is not None:
+                times = f"runs over [{a.start}, {a.end})"
+            else:
+                times = f"starts at {a.start}" if a.start is not None else f"ends at {a.end}"
+            issues.insert(
+                0,
+                Violation(
+                    "time",
+                    f"{a.task} replica {a.replica}: {times}, but this is a placement "
+                    "problem (no task has a duration): its assignments have no times",
+                    a.task,
+                    a.node,
+                ),
+            )
         if issues:
             self._records[(t, a.replica)] = issues
         self.placed[t][a.replica] = Placed(n, a.start, a.end, uses)
@@ -325,7 +345,7 @@ def _check_tasks(st: PlanState, out: list[Violation]) -> None:
                 if pl.node in sp.value_of:
                     counts[sp.value_of[pl.node]] += 1
             if counts and max(counts) - min(counts) > sp.max_skew:
-                per = ", ".join(f"{x} {c}" for x, c in zip(sp.values, counts, strict=True))
+                per = listing([f"{x} {c}" for x, c in zip(sp.values, counts, strict=True)], 10)
                 v(
                     "spread",
                     f"{task.id}: replicas per {sp.key} ({per}) differ by "
@@ -336,7 +356,7 @@ def _check_tasks(st: PlanState, out: list[Violation]) -> None:
         placed = [m for m in members if st.placed.get(m)]
         if placed and len(placed) != len(members):
             missing = [p.tasks[m].id for m in members if not st.placed.get(m)]
-            v("gang", f"gang {gang}: placed partly (missing {', '.join(missing)})")
+            v("gang", f"gang {gang}: placed partly (missing {listing(missing, 10)})")
         if gang in p.same_start and placed:
             starts = sorted(
                 {pl.start for m in placed for pl in st.placed[m].values() if pl.start is not None}
@@ -350,10 +370,10 @@ def selector_words(p: Problem, task: Task) -> str:
     spec = p.source.raw["tasks"][task.spec_index] if isinstance(p.source.raw, dict) else {}
     parts = []
     if spec.get("nodes") is not None:
-        parts.append(f"nodes [{', '.join(map(str, spec['nodes']))}]")
+        parts.append(f"nodes [{listing(list(map(str, spec['nodes'])), 10)}]")
     if spec.get("match"):
         sel = ", ".join(
-            f"{k} in [{', '.join(map(str, v))}]" if isinstance(v, list) else f"{k}={v}"
+            f"{k} in [{listing(list(map(str, v)), 10)}]" if isinstance(v, list) else f"{k}={v}"
             for k, v in spec["match"].items()
         )
         parts.append(f"match {sel}")

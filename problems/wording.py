@@ -7,28 +7,50 @@ messages (``must be >= 0, got -4``), never with pydantic's own prefixes ("Value 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .source import Diagnostic, PathElem, Source, did_you_mean
-from .spec import (
-    ID_PATTERN,
-    TERMS,
-    GangSpec,
-    NodeSpec,
-    ObjectiveSpec,
-    ProblemSpec,
-    SpreadSpec,
-    TaskSpec,
-)
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: this module is loaded by the light ones (source)
     from pydantic import ValidationError
+
+    from .source import Diagnostic, PathElem, Source
+
+# C0 and C1 control characters, DEL, line and paragraph separators, and the invisible
+# direction marks and overrides that reorder what a terminal shows ("Trojan Source")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that would act on a terminal (ESC sequences, newlines,
+    carriage returns, bells, direction overrides) written as an escape (``\\x1b``, ``\\n``,
+    ``\\u202e``), so that a message quoting a user's id, label or file name stays one line
+    that shows what is there. Every message about a user's input goes through it; so does
+    everything the CLI prints for people."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def num(x: float) -> str:
-    """A number as messages print it: integral values without a decimal point."""
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+    """A number as messages print it: integral values without a decimal point (``4``, not
+    ``4.0``), very large ones in exponent form (``1e+18``, not 19 digits)."""
+    if isinstance(x, int) and not isinstance(x, bool):
+        return str(x) if abs(x) < 10**15 else f"{float(x):g}"
+    x = float(x)
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:g}"
 
 
 def label_str(value: object) -> str:
@@ -44,8 +66,10 @@ def fmt_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, str):
         return repr(v)
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+    if isinstance(v, float):  # as written: 2.0 is not the integer 2
+        return repr(v) if abs(v) < 1e15 else num(v)
+    if isinstance(v, int) and len(str(v)) > 20:
+        return f"{str(v)[:12]}... ({len(str(v))} digits)"
     if isinstance(v, dict):
         return "a mapping"
     if isinstance(v, list):
@@ -55,20 +79,37 @@ def fmt_value(v: Any) -> str:
     return str(v)
 
 
+def listing(items: Sequence[str], limit: int = 6, sep: str = ", ", *, tail: int = 0) -> str:
+    """``items`` joined, at most ``limit`` of them: past it, the first ones, how many more, and
+    the last ``tail`` ones (``a -> b -> ... (9,993 more) -> y -> a``)."""
+    if len(items) <= limit:
+        return sep.join(items)
+    head = list(items[: limit - tail])
+    last = list(items[len(items) - tail :]) if tail else []
+    return sep.join([*head, f"... ({len(items) - len(head) - len(last):,} more)", *last])
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 # -- pydantic errors -> our messages ---------------------------------------------------------
 
-_ENTITY_FIELDS: dict[tuple[PathElem, ...], type] = {
-    (): ProblemSpec,
-    ("nodes", 0): NodeSpec,
-    ("tasks", 0): TaskSpec,
-    ("tasks", 0, "spread"): SpreadSpec,
-    ("objective",): ObjectiveSpec,
-    ("gangs", "*"): GangSpec,
-}
+
+@cache
+def _entity_fields() -> dict[tuple[PathElem, ...], type]:
+    from .spec import GangSpec, NodeSpec, ObjectiveSpec, ProblemSpec, SpreadSpec, TaskSpec
+
+    return {
+        (): ProblemSpec,
+        ("nodes", 0): NodeSpec,
+        ("tasks", 0): TaskSpec,
+        ("tasks", 0, "spread"): SpreadSpec,
+        ("objective",): ObjectiveSpec,
+        ("gangs", "*"): GangSpec,
+    }
+
+
 _TYPE_WORDS = {
     "int_type": "an integer",
     "int_parsing": "an integer",
@@ -84,6 +125,12 @@ _TYPE_WORDS = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
+# why a number has an upper bound (limits.py): said once, after the bound
+_BOUND_WHY: dict[Any, str] = {
+    2**31 - 1: " (2^31 - 1: larger times and counts overflow the engines' 64-bit arithmetic)",
+    1e18: " (10^18: larger amounts make sums over the replicas inexact or infinite)",
+    4096: " (at most 4096 devices per node and resource)",
+}
 # prefixes pydantic puts before the message of an error raised in a validator
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
@@ -92,7 +139,7 @@ def _entity_of(loc: Sequence[PathElem]) -> type | None:
     generic = tuple(0 if isinstance(e, int) else e for e in loc)
     if len(generic) == 2 and generic[0] == "gangs":
         generic = ("gangs", "*")
-    return _ENTITY_FIELDS.get(generic)
+    return _entity_fields().get(generic)
 
 
 def pydantic_message(err: Any) -> str:
@@ -115,6 +162,9 @@ def schema_diagnostics(
 
     ``prefix`` is the path, in the file, of the data that was validated (empty for the whole
     file)."""
+    from .source import did_you_mean
+    from .spec import ID_PATTERN, TERMS
+
     out: dict[tuple[PathElem, ...], Diagnostic] = {}
     for err in exc.errors(include_url=False):
         loc = [*prefix, *err["loc"]]
@@ -162,7 +212,9 @@ def schema_diagnostics(
         elif etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
             op = {"greater_than_equal": ">=", "greater_than": ">"}.get(etype, "<=")
             bound = next(iter(ctx.values()), "?")
-            path, msg = real, f"must be {op} {fmt_value(bound)}, got {fmt_value(value)}"
+            shown = num(bound) if isinstance(bound, int | float) else fmt_value(bound)
+            path, msg = real, f"must be {op} {shown}, got {fmt_value(value)}"
+            msg += _BOUND_WHY.get(bound, "") if op == "<=" else ""
         elif etype in ("literal_error", "enum"):
             expected = ctx.get("expected", "")
             extra = did_you_mean(str(value), TERMS) if real and real[0] == "objective" else ""

@@ -32,6 +32,7 @@ ENGINES: dict[str, str] = {
     "mip": "taskalloc.solvers.mip",
     "ga": "taskalloc.solvers.ga",
     "greedy": "taskalloc.solvers.greedy",
+    "devplan": "taskalloc.solvers.devplan",
 }
 
 
@@ -51,20 +52,52 @@ _LNS_TERMS = frozenset({"unplaced", "cost", "nodes", "moves"})
 
 
 def choose(problem: Problem, solver: str) -> str:
-    """Resolve ``auto`` to an engine name: cpsat, except for huge problems its LNS cannot take
-    (scheduling, or ``balance`` in the objective, above :data:`AUTO_EXACT_PAIRS` pairs) and
-    problems using revision-2 features it does not handle yet (:mod:`.features`), which go to
-    the greedy."""
+    """Resolve ``auto`` to an engine name: devplan for a GPU fleet it models whose objective
+    is ``unplaced`` alone (:func:`devplan_applies`); otherwise cpsat, except for huge problems
+    its LNS cannot take (scheduling, or ``balance`` in the objective, above
+    :data:`AUTO_EXACT_PAIRS` pairs) and problems using revision-2 features it does not handle
+    yet (:mod:`.features`), which go to the greedy."""
     if solver != "auto":
         return solver
     from .features import unhandled
 
+    if devplan_applies(problem):
+        return "devplan"
     if unhandled(problem, "cpsat"):
         return "greedy"  # revision-2 features only the greedy handles yet
     if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
         return "cpsat"
     pairs = sum(len(t.allowed) for t in problem.tasks)
     return "cpsat" if pairs <= AUTO_EXACT_PAIRS else "greedy"
+
+
+def devplan_applies(problem: Problem) -> bool:
+    """Whether ``auto`` hands ``problem`` to the device planner: nodes split a resource into
+    devices (cpsat and mip do not model devices yet; the greedy does, without a bound), the
+    objective is ``unplaced`` alone (the only term devplan optimises), and the planner models
+    the problem (:func:`.fleet.unsupported`; revision-2 features it handles)."""
+    from .features import unhandled
+
+    if problem.scheduling or problem.objective.active() != ["unplaced"]:
+        return False
+    if "devices" not in problem.features or unhandled(problem, "devplan"):
+        return False
+    from .fleet import unsupported
+
+    return unsupported(problem) is None
+
+
+def refusal(problem: Problem, name: str) -> str | None:
+    """Why engine ``name`` would refuse ``problem`` without solving it (one line: revision-2
+    features it does not handle, or what its own ``refuses(problem)`` names), else None. For
+    callers that pick engines themselves (``compare``'s default list)."""
+    from .features import unhandled
+
+    missing = unhandled(problem, name)
+    if missing:
+        return f"engine {name} does not handle {' or '.join(f'`{f}`' for f in missing)} yet"
+    check = getattr(load_engine(name), "refuses", None)
+    return None if check is None else check(problem)
 
 
 def load_engine(name: str) -> Engine:
@@ -146,14 +179,17 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
     infeasible = structural(problem, eng.name, params.seed)
     if infeasible is not None:
         return infeasible
+    import time
+
     from .baseline import no_worse  # whatever the engine: never worse than the greedy's plan
 
-    return no_worse(
-        problem,
-        eng.solve(problem, params, opts),
-        time_limit=params.limit(eng.default_time_limit),
-        stop=params.stop,
-    )
+    limit = params.limit(eng.default_time_limit)
+    began = time.monotonic()
+    result = eng.solve(problem, params, opts)
+    # the floor's greedy gets what is left of the limit (no_worse gives it at least a second),
+    # not a second limit: -t bounds the whole run
+    left = None if limit is None else limit - (time.monotonic() - began)
+    return no_worse(problem, result, time_limit=left, stop=params.stop)
 
 
 def pareto(problem: Problem, solver: str, terms: list[str], **options: Any) -> list[Result]:
@@ -217,8 +253,10 @@ __all__ = [
     "Result",
     "SolverUnavailable",
     "choose",
+    "devplan_applies",
     "explain_infeasible",
     "load_engine",
     "pareto",
+    "refusal",
     "solve",
 ]

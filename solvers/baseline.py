@@ -152,7 +152,7 @@ def no_worse(
         return result
     if result.status == Status.OPTIMAL:
         return _mark(result, policy)  # proved: nothing is better
-    # the engine's run, unless it was cut; at least MIN_SECONDS, so that a tiny limit on a
+    # what the engine left of the limit; at least MIN_SECONDS, so that a tiny limit on a
     # loaded machine does not cut a greedy that needs milliseconds
     limit = None if time_limit is None else max(time_limit, MIN_SECONDS)
     base = greedy_plan(problem, policy, limit)

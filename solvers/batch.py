@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from taskalloc.problems.files import write_atomic
+from taskalloc.problems.limits import Limits
 
 from .run import EXPLAIN_LIMIT, Outcome, RunResult, SolveOptions, default_time_limit
 
@@ -94,9 +95,17 @@ def find_problems(inputs: Sequence[str], exclude: Path | None = None) -> list[tu
                 rel = f.relative_to(p)
                 if any(part.startswith(".") for part in rel.parts):
                     continue
-                if skip is not None and (f.resolve() == skip or skip in f.resolve().parents):
+                if f.suffix.lower() not in SUFFIXES:
                     continue
-                if f.is_file() and f.suffix.lower() in SUFFIXES:
+                try:
+                    real = f.resolve(strict=True)
+                except (OSError, RuntimeError):  # a link to nothing or a loop: its run says so
+                    if f.is_symlink():
+                        take(str(f), str(rel.with_suffix("")))
+                    continue
+                if skip is not None and (real == skip or skip in real.parents):
+                    continue
+                if f.is_file():
                     take(str(f), str(rel.with_suffix("")))
         elif p.exists():
             take(given, p.stem)
@@ -139,6 +148,10 @@ class Spec:
     fmt: str = "yaml"
     embed: bool = False
     deadline: float | None = None  # time.time() at which the batch's total time is up
+    error: tuple[str, ...] = ()  # why the file could not be read (nothing to solve then)
+    #: the size limits, resolved where the batch started (TASKALLOC_LIMITS, --limits): a
+    #: worker's own environment may be older (a forkserver) or another machine's (Ray)
+    limits: Limits | None = None
 
 
 def run_spec(spec: Spec) -> RunResult:
@@ -146,6 +159,8 @@ def run_spec(spec: Spec) -> RunResult:
     to what the batch has left; C-level output of solvers goes to stderr, never stdout."""
     from .run import run_bytes, stdout_to_stderr
 
+    if spec.error:
+        return RunResult(Outcome.BAD_INPUT, message=spec.error[0], error_lines=list(spec.error))
     opts = spec.opts
     explain = EXPLAIN_LIMIT
     if spec.deadline is not None:
@@ -162,6 +177,7 @@ def run_spec(spec: Spec) -> RunResult:
             spec.data,
             opts,
             path=spec.path,
+            limits=spec.limits,
             fmt=spec.fmt,
             embed=spec.embed,
             explain_limit=explain,
@@ -620,7 +636,7 @@ def run_batch(
     file that exists is not replaced (OutputError). A plan that cannot be written (OutputError,
     WriteError: a full disk) ends the batch with that error.
     """
-    from taskalloc.problems.source import read_bytes
+    from taskalloc.problems.source import InputError, read_bytes, resolve_limits
 
     stop = stop or threading.Event()
     deadline = None if total_time_limit is None else time.time() + total_time_limit
@@ -638,15 +654,22 @@ def run_batch(
                 continue
         pending.append(item)
 
+    try:
+        limits: Limits | None = resolve_limits(None)
+    except InputError:
+        limits = None  # a malformed TASKALLOC_LIMITS: each problem's run says so
+
     def make_spec(item: Item) -> Spec:
+        error: tuple[str, ...] = ()
         if item.file == "-":
             name, data = "<stdin>", (read_stdin() if read_stdin else read_bytes("-")[1])
         else:
             try:
                 name, data = read_bytes(item.file)
-            except Exception:
-                name, data = item.file, b"\0unreadable"
+            except InputError as exc:  # unreadable, too big, a loop: its run says why
+                name, data, error = item.file, b"", tuple(str(exc).splitlines())
         return Spec(
+            error=error,
             index=item.index,
             name=name,
             data=data,
@@ -655,6 +678,7 @@ def run_batch(
             fmt=fmt,
             embed=embed or item.file == "-",
             deadline=deadline,
+            limits=limits,
         )
 
     def finish(item: Item, result: RunResult, wall: float) -> None:

@@ -21,6 +21,7 @@ HANDLED: dict[str, frozenset[str]] = {
     "cpsat": frozenset({"current_list"}),
     "mip": frozenset({"current_list"}),
     "ga": frozenset({"current_list"}),
+    "devplan": frozenset({"devices", "current_list"}),
 }
 
 

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from taskalloc.problems.limits import Limits
     from taskalloc.problems.plan import Assignment, Plan
     from taskalloc.problems.problem import Problem
 
@@ -306,9 +307,11 @@ def run_bytes(
     embed: bool = False,
     stop: Any = None,
     explain_limit: float = EXPLAIN_LIMIT,
+    limits: Limits | None = None,
 ) -> RunResult:
     """Parse, validate and solve the bytes of a problem file; never raises for bad input or
-    solver errors (they become the outcome BAD_INPUT or INTERNAL with the reason)."""
+    solver errors (they become the outcome BAD_INPUT or INTERNAL with the reason). ``limits``:
+    the size limits (default: TASKALLOC_LIMITS of this process, else the defaults)."""
     from taskalloc.problems.problem import build_problem
     from taskalloc.problems.source import InputError, parse
 
@@ -316,7 +319,7 @@ def run_bytes(
     from .engine import OptionError
 
     try:
-        problem = build_problem(parse(name, data))
+        problem = build_problem(parse(name, data, limits))
     except InputError as exc:
         lines = [str(d) for d in exc.diagnostics]
         if exc.total > len(exc.diagnostics):

@@ -28,6 +28,7 @@ PUBLIC = [
     "Problem",
     "ProblemBuilder",
     "Result",
+    "Simulation",
     "SolverUnavailable",
     "Status",
     "Violation",
@@ -37,6 +38,7 @@ PUBLIC = [
     "pareto",
     "read_plan",
     "report",
+    "simulate",
     "solve",
     "write_plan",
 ]
@@ -46,13 +48,13 @@ def test_the_public_names() -> None:
     assert sorted(taskalloc.__all__) == sorted(PUBLIC)
     for name in PUBLIC:
         assert getattr(taskalloc, name) is not None
-    assert set(taskalloc.ENGINES) == {"cpsat", "mip", "ga", "greedy"}
+    assert set(taskalloc.ENGINES) == {"cpsat", "mip", "ga", "greedy", "devplan"}
     with pytest.raises(AttributeError):
         _ = taskalloc.nothing_here  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
-    "name", ["check", "load", "pareto", "read_plan", "report", "solve", "write_plan"]
+    "name", ["check", "load", "pareto", "read_plan", "report", "simulate", "solve", "write_plan"]
 )
 def test_functions_are_typed_and_documented(name: str) -> None:
     fn = getattr(taskalloc, name)
@@ -70,6 +72,7 @@ def test_types_are_documented() -> None:
         "Plan",
         "PlanState",
         "Result",
+        "Simulation",
         "Assignment",
         "Point",
         "CheckReport",
@@ -80,6 +83,7 @@ def test_types_are_documented() -> None:
         assert inspect.getdoc(getattr(taskalloc.Problem, method)), method
     for method in ("add", "remove", "violations"):
         assert inspect.getdoc(getattr(taskalloc.PlanState, method)), method
+    assert inspect.getdoc(taskalloc.Simulation.to_plan)
 
 
 def test_py_typed_is_shipped() -> None:

@@ -135,3 +135,13 @@ def test_on_ray() -> None:
     data = json.loads(result.stdout)
     assert [r["seed"] for r in data["runs"]] == [0, 1]
     assert all(r["checked"] for r in data["runs"])
+
+
+def test_the_default_engines_leave_out_those_that_refuse_the_problem() -> None:
+    result = cli("compare", str(EXAMPLES / "inference-fleet.yaml"), "-t", "1", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["engine"] for r in rows] == ["greedy", "cpsat", "mip", "ga"]
+    assert "compare: devplan left out: -s devplan cannot plan this problem: task " in (
+        result.stderr
+    )

@@ -53,7 +53,7 @@ def test_solve_help_panels_metavars_and_choices() -> None:
         "Pareto front",
     ]
     for header in [
-        "  -s, --solver [auto|cpsat|mip|ga|greedy]",
+        "  -s, --solver [auto|cpsat|mip|ga|greedy|devplan]",
         "  --policy [least-loaded|best-fit|first-fit]",
         "  -f, --format [yaml|json|jsonl]",
         "  --executor [local|ray]",
@@ -67,7 +67,8 @@ def test_solve_help_panels_metavars_and_choices() -> None:
         assert header in out.splitlines(), header
     # the exact rule of auto, and help text that is never read as markup
     flat = " ".join(out.split())
-    assert "auto picks cpsat, except for a problem with more than 200,000 (task, allowed" in flat
+    assert "auto picks devplan for a placement problem with GPU devices whose objective" in flat
+    assert "else cpsat, except for a problem with more than 200,000 (task, allowed" in flat
     assert "pip install 'taskalloc[ray]'" in flat
 
 

@@ -159,6 +159,10 @@ def test_a_demand_devices_cannot_serve_is_a_violation():
         "t replica 0: gpu 1.5 is neither a share of one device nor a whole number of devices "
         "(4 of 1) on g"
     ]
+    p = prob([gpu_node("g", 4, 4)], [task("t", {"gpu": 8})])
+    assert "t replica 0: gpu 8 takes 8 whole devices of 1, more than the 4 there are on g" in (
+        messages(p, [a("t", "g", gpu=[0, 1, 2, 3])])
+    )
 
 
 def test_devices_of_each_split_resource_are_separate():
@@ -433,6 +437,20 @@ def test_reason_for_whole_devices():
     )
     ev = evaluate(p, [a("share", "g", gpu=[2])])
     assert ev.unplaced[0].reason == "gpu: 4 whole devices needed on one node; g has 3 free"
+
+
+def test_reason_for_more_whole_devices_than_any_node_has():
+    p = prob(
+        [gpu_node("a", 2, 2), gpu_node("b", 4, 4)],
+        [task("fill", {"gpu": 4}), task("big", {"gpu": 4}, required=False)],
+    )
+    ev = evaluate(p, [a("fill", "b", gpu=[0, 1, 2, 3])])
+    reason = ev.unplaced[0].reason
+    assert "gpu 4 takes more whole devices than a node has (2 devices of 1)" in reason
+    assert "neither a share" not in reason
+    assert "node a: gpu 4 takes 4 whole devices of 1, more than the 2 there are" in (
+        ev.unplaced[0].details
+    )
 
 
 def test_reason_in_a_schedule_names_devices():

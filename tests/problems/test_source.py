@@ -38,3 +38,44 @@ def test_pydantic_prefixes_are_dropped():
 
 def test_numbers_print_without_a_needless_decimal_point():
     assert (num(4.0), num(0.25), num(1e-7)) == ("4", "0.25", "1e-07")
+
+
+def _paths(obj, path=()):
+    yield path
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, (*path, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, (*path, i))
+
+
+@pytest.mark.parametrize("indent", [None, 1, "\t"])
+def test_json_positions_agree_with_the_yaml_reading_of_the_same_text(indent):
+    """JSON text is YAML: the C JSON scanner walk and the libyaml event walk must find the same
+    line and column for every value and key (and the deepest existing node for paths that do
+    not exist)."""
+    import json
+
+    from taskalloc.problems.source import _find_json, _find_yaml
+    from tests.helpers import EXAMPLES
+
+    for example in ("gpu-cluster.yaml", "training-pipeline.yaml"):
+        raw = parse(example, (EXAMPLES / example).read_bytes()).raw
+        text = json.dumps(raw, indent=indent)
+        paths = {tuple(str(e) for e in p) for p in _paths(raw)}
+        paths |= {(*p, "missing") for p in list(paths)[:50]}
+        assert _find_json(text, paths) == _find_yaml(text, paths)
+
+
+def test_every_waiting_message_is_located_in_one_pass(monkeypatch):
+    from taskalloc.problems import source
+
+    src = parse("f.yaml", b"a:\n  - {x: 1}\n  - {x: 2}\nb: 3\n")
+    calls = []
+    real = source._find_yaml
+    monkeypatch.setattr(source, "_find_yaml", lambda t, p: calls.append(p) or real(t, p))
+    diags = [src.diagnostic(("a", i, "x"), "m") for i in range(2)] + [src.diagnostic(("b",), "m")]
+    assert [(d.line, d.column) for d in diags] == [(2, 9), (3, 9), (4, 4)]
+    assert len(calls) == 1
+    assert src.diagnostic(("b",), "again").line == 4 and len(calls) == 1  # cached

@@ -142,7 +142,7 @@ def test_not_utf8_is_bad_input(tmp_path):
     path.write_bytes("taskalloc: 1\nname: caf\xe9\n".encode("latin-1"))
     result = cli("validate", str(path))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"{path}: not UTF-8 text")
+    assert result.stderr.startswith(f"{path}:2:10: not UTF-8 text (invalid continuation byte")
 
 
 # -- infeasibility proofs (exit 3) -------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""``taskalloc simulate``: replay a problem online with a dispatcher's policy, write its plan.
+
+The replay is the library's (:func:`taskalloc.solvers.simulation.simulate`: one replay per kind
+of problem, :data:`~taskalloc.solvers.simulation.REPLAYS`); this command reads the problem,
+runs it under the shared stop (Ctrl-C, SIGTERM), writes the checked plan and prints the
+replay's summary.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .console import Settings, fail, say
+from .exits import ExitCode
+from .files import format_for, load, write
+from .options import IO, DataFormat, ProblemArg, output_option
+
+#: help panel of the replay's settings
+REPLAY = "Replay"
+
+
+class SimulatePolicy(StrEnum):
+    """Every policy of every replay (the library checks that the problem's replay has it; a
+    test keeps this list equal to theirs, so that ``--help`` does not import them)."""
+
+    random = "random"
+    dot_product = "dot-product"
+    gpu_clustering = "gpu-clustering"
+    gpu_packing = "gpu-packing"
+    best_fit = "best-fit"
+    fgd = "fgd"
+    least_loaded = "least-loaded"
+    first_fit = "first-fit"
+
+
+POLICY_HELP = (
+    "Required: the online policy that places each arriving task. The FGD paper's six, as its "
+    "simulator defines them (openb's SOURCE.md; docs/benchmarks.md): random, dot-product, "
+    "gpu-clustering, gpu-packing, best-fit and fgd (fragmentation gradient descent). best-fit "
+    "here is the paper's BestFit score (least CPU and GPU left on the node after placement, "
+    "over fixed maxima), not the greedy's best-fit of `solve --policy`. And the greedy's "
+    "least-loaded (smallest peak utilisation after placement) and first-fit (first node in "
+    "file order where the task fits); both take the tightest fitting device."
+)
+
+STOPPING = "stopping: keeping the plan of the tasks that arrived so far (Ctrl-C again to abort)"
+
+
+def simulate(
+    problem_file: ProblemArg,
+    policy: Annotated[
+        SimulatePolicy,
+        typer.Option(
+            "--policy",
+            metavar="POLICY",
+            help=POLICY_HELP,
+            show_default=False,
+            rich_help_panel=REPLAY,
+        ),
+    ],
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            metavar="N",
+            help="Seeds random's draws and the order in which the paper's policies break ties "
+            "between nodes of equal score (its simulator draws a node order per seed); "
+            "recorded in the plan. Replay a trace imported with `import openb --order shuffle "
+            "--seed N` with the same N for the paper's protocol.",
+            rich_help_panel=REPLAY,
+        ),
+    ] = 0,
+    output: Annotated[Path | None, output_option("the plan", panel=IO)] = None,
+    fmt: Annotated[
+        DataFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Plan format; default: from -o's suffix, else yaml.",
+            rich_help_panel=IO,
+        ),
+    ] = None,
+    embed: Annotated[
+        bool,
+        typer.Option(
+            "--embed-problem",
+            help="Copy the problem file's text into the plan (problem.text), so that `report "
+            "PLAN` and `check PLAN` need nothing else. Always on for a problem read from stdin.",
+            rich_help_panel=IO,
+        ),
+    ] = False,
+) -> None:
+    """Replay a problem online: each task is placed on arrival by a policy, or dropped.
+
+    Tasks arrive in file order; --policy places each on arrival, devices included, or drops it
+    (no retry, no departure). The plan goes to stdout or -o, the summary to stderr.
+
+    The policies read the resource the nodes split into devices as the GPU and `cpu` as the
+    CPU; other resources (memory, ...) only have to fit. A problem without devices has no GPU:
+    no task needs one, and there is no allocation curve. Without `cpu`, the CPU terms are 0.
+    With neither, the paper's policies have nothing to score: each task goes to the first node
+    where it fits in the seed's node order (random: a random one), while least-loaded (every
+    resource) and first-fit work as on any problem.
+
+    The plan records the allocation curve (metrics.simulation.curve: allocated GPU % after
+    each arrival against arrived GPU %, the GPU demand of dropped tasks included), and the
+    summary prints the figure the FGD paper publishes: the mean allocated GPU % over the
+    arrivals whose arrived GPU demand rounds to 100 % of the GPUs
+    (metrics.simulation.allocated_at_arrived_100).
+
+    Replays placement problems whose tasks have one replica and no gang, separate_from,
+    demand_on or assign_cost, whose nodes split at most one resource into devices of one size;
+    any other problem is refused in one line (exit 2).
+
+    Exit 0 with a plan; 4 when a required task was dropped (the plan lists it); 130 on Ctrl-C
+    or SIGTERM, after writing the plan of the tasks that arrived until then.
+    """
+    import threading
+
+    from taskalloc.problems.files import refuse_inputs
+    from taskalloc.solvers.simulation import simulate as replay
+    from taskalloc.solvers.simulation import simulation_plan
+
+    from .running import graceful_stop
+
+    problem = load(problem_file)
+    if output is not None and str(output) != "-":
+        refuse_inputs(output, [problem_file])  # before the run, not after it
+    stop = threading.Event()
+    with graceful_stop(stop, STOPPING):  # until the plan is written, a signal only stops
+        sim = replay(problem, policy.value, seed=seed, stop=stop)
+        plan, _ = simulation_plan(problem, sim, path=None if problem_file == "-" else problem_file)
+        if embed or problem_file == "-":
+            plan.problem_text = problem.source.data.decode("utf-8")
+        fmt_name = format_for(output, fmt.value if fmt is not None else None)
+        write(plan.dumps(fmt_name), output, [problem_file])
+    if not Settings.quiet:
+        for line in sim.summary:
+            say(line)
+    if output is not None and str(output) != "-":
+        say(f"plan written to {output}")
+    if stop.is_set():
+        fail(
+            ExitCode.INTERRUPTED,
+            "interrupted: the plan holds the tasks that arrived before the stop"
+            if sim.stopped
+            else "interrupted after the replay ended: the plan is complete",
+        )
+    if not sim.result.has_plan:
+        fail(
+            ExitCode.NO_PLAN,
+            "no plan places every required task: the plan written has status unknown and "
+            "lists the dropped tasks with their reasons",
+        )

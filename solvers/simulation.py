@@ -1,0 +1,200 @@
+"""Online replays behind one seam: what ``taskalloc simulate`` and ``taskalloc.simulate`` run.
+
+A replay takes the tasks of a problem as they arrive and places each with an online *policy*,
+with no look-ahead and no second thought, to measure what a dispatcher does where a plan
+(``solve``) looks at everything at once. Each kind of problem has its replay, registered in
+:data:`REPLAYS` (kind -> the module whose ``REPLAY`` follows :class:`Replay`), exactly as the
+engines are in :data:`taskalloc.solvers.ENGINES`:
+
+``placement``
+    :mod:`taskalloc.solvers.online`: tasks arrive in file order and each is placed on arrival,
+    devices included, or dropped (no retry, no departure): the FGD paper's six schedulers and
+    the greedy's two policies, with the allocation curve of the GPU.
+
+A scheduling replay (tasks released over time, a queue, a dispatcher) is one more module with a
+``REPLAY`` and one more line here; its own options (a queue discipline, say) are a frozen
+dataclass, ``REPLAY.Options``, checked like an engine's (:func:`~.engine.split_options`:
+an option the replay does not take is an :class:`~.engine.OptionError`).
+
+:func:`simulate` returns a :class:`Simulation`: the :class:`~.result.Result` (the assignments,
+so the plan is made and checked like any engine's, by :func:`~.result.checked_plan`), what the
+plan records under ``metrics.simulation`` and the lines of the summary.
+:func:`simulation_plan` makes that plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Protocol
+
+from . import SolverUnavailable
+from .engine import OptionError
+
+if TYPE_CHECKING:
+    from taskalloc.problems.evaluate import Evaluation
+    from taskalloc.problems.plan import Plan
+    from taskalloc.problems.problem import Problem
+
+    from .result import Result
+
+#: kind of problem -> the module whose ``REPLAY`` replays it (a new replay: one line here)
+REPLAYS: dict[str, str] = {
+    "placement": "taskalloc.solvers.online",
+}
+
+
+#: the reason of a task that had not arrived when the replay was stopped
+NOT_ARRIVED = "not arrived: the replay was stopped before it"
+
+
+class ReplayUnsupported(SolverUnavailable):
+    """No replay takes this problem (its kind has none, or it uses what the replay does not
+    model); the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class ReplayParams:
+    """What every replay takes: ``seed`` (random draws and tie orders), ``stop`` (an event:
+    the replay ends at the next arrival it polls, keeping what it placed so far)."""
+
+    seed: int = 0
+    stop: threading.Event | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise OptionError("seed", f"must be an integer, not {self.seed!r}")
+
+
+@dataclass
+class Simulation:
+    """What a replay produced.
+
+    ``result``: the assignments (devices included) with a status (``feasible``, or
+    ``unknown`` when a required task was dropped), the seconds and the settings; the plan is
+    made from it as from any engine's Result. ``metrics``: what the plan records under
+    ``metrics.simulation`` (kind, policy, seed, arrivals, placed, dropped, stopped, and the
+    replay's own figures: a placement replay's ``allocated_at_arrived_100`` and ``curve``).
+    ``summary``: lines for people. ``stopped``: the replay was asked to stop (the plan holds
+    the tasks that arrived before; ``not_arrived`` names the others, whose reason in the plan
+    says so). ``detail``: the replay's own record (placement: a
+    :class:`taskalloc.solvers.online.Replay`, whose ``curve()`` and ``figure(at)`` read the
+    allocation curve at any point).
+    """
+
+    result: Result
+    metrics: dict[str, Any] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+    stopped: bool = False
+    detail: Any = None
+    #: ids of the tasks that had not arrived when the replay was stopped
+    not_arrived: tuple[str, ...] = ()
+
+    def to_plan(self, problem: Problem, *, path: str | None = None) -> Plan:
+        """The plan of this replay, checked by the evaluator (:func:`simulation_plan`)."""
+        return simulation_plan(problem, self, path=path)[0]
+
+
+class Replay(Protocol):
+    """One kind of problem's replay: its policies, its options and ``run``."""
+
+    #: the kind of problem it replays (a key of :data:`REPLAYS`)
+    kind: str
+    description: str
+    #: policy name -> one line saying what it does
+    policies: Mapping[str, str]
+    #: a frozen dataclass of its own options (fields with defaults; none for the placement replay)
+    Options: type[Any]
+
+    def unsupported(self, problem: Problem) -> str | None:
+        """Why it cannot replay ``problem`` (one line), or None."""
+        ...
+
+    def run(
+        self, problem: Problem, policy: str, params: ReplayParams, options: Any
+    ) -> Simulation: ...
+
+
+def kind_of(problem: Problem) -> str:
+    """``scheduling`` when a task has a duration, else ``placement`` (FORMATS.md)."""
+    return "scheduling" if problem.scheduling else "placement"
+
+
+def load_replay(kind: str) -> Replay:
+    """The replay of problems of ``kind``; ReplayUnsupported when there is none."""
+    module = REPLAYS.get(kind)
+    if module is None:
+        kinds = " and ".join(f"{k} problems" for k in REPLAYS)
+        raise ReplayUnsupported(f"simulate replays {kinds} only, not {kind} problems")
+    found: Replay = import_module(module).REPLAY
+    return found
+
+
+def simulate(
+    problem: Problem,
+    policy: str,
+    *,
+    seed: int = 0,
+    stop: threading.Event | None = None,
+    **options: Any,
+) -> Simulation:
+    """Replay ``problem`` online with ``policy`` (:data:`REPLAYS` picks the replay by the
+    kind of problem). Raises ReplayUnsupported (one line) for a problem no replay takes,
+    OptionError for a policy the replay does not have or an option it does not take."""
+    replay = load_replay(kind_of(problem))
+    if policy not in replay.policies:
+        raise OptionError(
+            "policy",
+            f"{policy!r} is not a policy of the {replay.kind} replay (its policies: "
+            f"{', '.join(replay.policies)})",
+            valid=list(replay.policies),
+        )
+    params = ReplayParams(seed=seed, stop=stop)
+    own = [f.name for f in dataclasses.fields(replay.Options)]
+    for name in options:
+        if name not in own:
+            takes = ", ".join(["seed", "stop", *own])
+            raise OptionError(
+                name, f"not an option of the {replay.kind} replay (it takes {takes})", valid=own
+            )
+    opts = replay.Options(**options)
+    why = replay.unsupported(problem)
+    if why is not None:
+        raise ReplayUnsupported(f"simulate cannot replay this problem: {why}")
+    return replay.run(problem, policy, params, opts)
+
+
+def simulation_plan(
+    problem: Problem, simulation: Simulation, *, path: str | None = None
+) -> tuple[Plan, Evaluation]:
+    """The plan of a replay, checked by the evaluator as every engine's plan
+    (:func:`~.result.checked_plan`), with the replay's figures under ``metrics.simulation``."""
+    from taskalloc.problems.plan import Unplaced
+
+    from .result import checked_plan
+
+    plan, ev = checked_plan(problem, simulation.result, path=path)
+    plan.metrics["simulation"] = dict(simulation.metrics)
+    if simulation.not_arrived:
+        late = set(simulation.not_arrived)
+        plan.unplaced = [
+            Unplaced(u.task, NOT_ARRIVED) if u.task in late else u for u in plan.unplaced
+        ]
+    return plan, ev
+
+
+__all__ = [
+    "NOT_ARRIVED",
+    "REPLAYS",
+    "Replay",
+    "ReplayParams",
+    "ReplayUnsupported",
+    "Simulation",
+    "kind_of",
+    "load_replay",
+    "simulate",
+    "simulation_plan",
+]
