@@ -13,7 +13,8 @@ Ctrl-C); the commands: :mod:`.solve` (with :mod:`.batch` and :mod:`.pareto`),
 :mod:`.simulate`, :mod:`.validate`, :mod:`.check`, :mod:`.report` (with :mod:`.reporting`; the
 renderers are the library's: :mod:`taskalloc.render`, :mod:`taskalloc.views`,
 :mod:`taskalloc.html`), :mod:`.compare` (with :mod:`.compare_html`), :mod:`.diff`,
-:mod:`.generate`, :mod:`.imports`, :mod:`.export`, :mod:`.schema`.
+:mod:`.generate`, :mod:`.imports`, :mod:`.export`, :mod:`.schema`, :mod:`.replan` and
+:mod:`.whatif` (replanning).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from . import (
     export,
     generate,
     imports,
+    replan,
     report,
     schema,
     simulate,
     solve,
     validate,
+    whatif,
 )
 from .console import Settings
 from .errors import run_guarded
@@ -218,6 +221,8 @@ _command(simulate.simulate)
 _command(validate.validate)
 _command(check.check)
 _command(report.report)
+_command(replan.replan)
+_command(whatif.whatif)
 _command(compare.compare)
 _command(diff.diff)
 _command(generate.generate)

@@ -144,6 +144,7 @@ def _plot_unavailable(exc: BaseException) -> bool:
 def _report(exc: BaseException) -> ExitCode:
     """Print what went wrong; return the exit code (re-raise with --debug or a system exit)."""
     from taskalloc.problems.files import OutputError, WriteError, reason
+    from taskalloc.problems.replan import ReplanError
     from taskalloc.problems.source import InputError
     from taskalloc.solvers import SolverUnavailable
     from taskalloc.solvers.engine import OptionError
@@ -165,6 +166,9 @@ def _report(exc: BaseException) -> ExitCode:
         return ExitCode.BAD_INPUT
     if isinstance(exc, SolverUnavailable):
         console.print(printable(in_flags(str(exc))))
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, ReplanError):  # a change naming what the problem does not have
+        console.print(str(exc))
         return ExitCode.BAD_INPUT
     if isinstance(exc, OutputError):  # an output refused: an input, a directory, no-clobber
         console.print(printable(str(exc)))

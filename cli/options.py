@@ -75,3 +75,73 @@ def output_option(what: str, extra: str = "", panel: str | None = None) -> typer
         help=f"Write {what} here (default stdout).{extra}",
         rich_help_panel=panel,
     )
+
+
+# -- the engine options of commands that solve (replan, whatif): one definition each -----------
+
+#: help panel of the engine options
+SOLVER = "Engine and limits (as for solve)"
+
+SolverOption = Annotated[
+    EngineName,
+    typer.Option(
+        "--solver",
+        "-s",
+        help="Engine: auto (cpsat; greedy for problems with devices, gangs that start "
+        "together, services or spread), cpsat, mip, ga, greedy.",
+        rich_help_panel=SOLVER,
+    ),
+]
+TimeLimitOption = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        "-t",
+        min=0,
+        metavar="SECONDS",
+        help="Seconds for the search of a problem (cpsat, mip, ga: 60 by default).",
+        rich_help_panel=SOLVER,
+    ),
+]
+SeedOption = Annotated[
+    int,
+    typer.Option("--seed", metavar="N", help="Random seed.", rich_help_panel=SOLVER),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        metavar="N",
+        help="Search threads per problem (default 2).",
+        rich_help_panel=SOLVER,
+    ),
+]
+DeterministicOption = Annotated[
+    bool,
+    typer.Option(
+        "--deterministic",
+        help="cpsat: 1 worker and a deterministic time limit (same plan on every run).",
+        rich_help_panel=SOLVER,
+    ),
+]
+PolicyOption = Annotated[
+    Policy | None,
+    typer.Option(
+        "--policy",
+        help="greedy: least-loaded, best-fit or first-fit.",
+        show_default=False,
+        rich_help_panel=SOLVER,
+    ),
+]
+EngineOptionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        "-O",
+        metavar="NAME=VALUE",
+        help="Any option of the engine, by name; repeatable (-O lns=true).",
+        rich_help_panel=SOLVER,
+    ),
+]

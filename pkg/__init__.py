@@ -16,10 +16,12 @@ The public API (``docs/python-api.md`` shows it at work)::
     state = taskalloc.PlanState(problem, plan.assignments)    # what-if, one change at a time
 
 Names: :func:`load`, :func:`solve`, :func:`pareto`, :func:`check`, :func:`report`,
-:func:`read_plan`, :func:`write_plan`, :func:`simulate` (the online replay); the types
-:class:`Problem` (``replace``, ``to_dict``, ``to_yaml``, ``to_json``), :class:`ProblemBuilder`,
-:class:`Plan`, :class:`PlanState` (the incremental evaluator: ``add``, ``remove``,
-``violations``), :class:`Result`, :class:`Simulation` (what :func:`simulate` returns),
+:func:`read_plan`, :func:`write_plan`, :func:`simulate` (the online replay), :func:`replan`
+and :func:`whatif` (a failed node, a drained pool, new work: the fewest moves; the weakest
+node); the types :class:`Problem` (``replace``, ``to_dict``, ``to_yaml``, ``to_json``),
+:class:`ProblemBuilder`, :class:`Plan`, :class:`PlanState` (the incremental evaluator:
+``add``, ``remove``, ``violations``), :class:`Result`, :class:`Simulation` (what
+:func:`simulate` returns), :class:`Replanned`, :class:`WhatIf` and :class:`ReplanError`,
 :class:`Assignment`, :class:`Status`, :class:`CheckReport` and :class:`Violation` (what
 :func:`check` and ``PlanState.violations`` return), :class:`Point` (a progress point);
 :data:`ENGINES`; the errors :class:`InputError`, :class:`OptionError`,
@@ -34,7 +36,18 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .api import check, load, pareto, read_plan, report, simulate, solve, write_plan
+from .api import (
+    check,
+    load,
+    pareto,
+    read_plan,
+    replan,
+    report,
+    simulate,
+    solve,
+    whatif,
+    write_plan,
+)
 
 __version__ = "0.1.0"
 
@@ -43,6 +56,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.entities import Problem
     from taskalloc.problems.evaluate import CheckReport
     from taskalloc.problems.plan import Assignment, Plan, Status
+    from taskalloc.problems.replan import ReplanError, Replanned, WhatIf
     from taskalloc.problems.source import InputError
     from taskalloc.problems.state import PlanState, Violation
     from taskalloc.solvers import ENGINES, SolverUnavailable
@@ -60,6 +74,9 @@ _LAZY = {
     "OptionError": "taskalloc.solvers.engine",
     "Plan": "taskalloc.problems.plan",
     "PlanState": "taskalloc.problems.state",
+    "Replanned": "taskalloc.problems.replan",
+    "ReplanError": "taskalloc.problems.replan",
+    "WhatIf": "taskalloc.problems.replan",
     "Point": "taskalloc.solvers.clock",
     "Problem": "taskalloc.problems.entities",
     "ProblemBuilder": "taskalloc.problems.builder",
@@ -95,18 +112,23 @@ __all__ = [
     "Point",
     "Problem",
     "ProblemBuilder",
+    "ReplanError",
+    "Replanned",
     "Result",
     "Simulation",
     "SolverUnavailable",
     "Status",
     "Violation",
+    "WhatIf",
     "__version__",
     "check",
     "load",
     "pareto",
     "read_plan",
+    "replan",
     "report",
     "simulate",
     "solve",
+    "whatif",
     "write_plan",
 ]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.evaluate import CheckReport
     from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
+    from taskalloc.problems.replan import Replanned, WhatIf
     from taskalloc.solvers.result import Result
     from taskalloc.solvers.simulation import Simulation
 
@@ -86,6 +87,98 @@ def pareto(
     from taskalloc import solvers
 
     return solvers.pareto(problem, engine, terms, **options)
+
+
+def replan(
+    problem: Problem,
+    plan: Plan | Result,
+    *,
+    fail: Sequence[str] = (),
+    drain: Sequence[str] = (),
+    add: Sequence[Mapping[str, Any]] = (),
+    remove: Sequence[str] = (),
+    scale_demand: Mapping[str, float] | None = None,
+    scale_capacity: Mapping[str, float] | None = None,
+    max_moves: int | None = None,
+    now: int | None = None,
+    engine: str = "auto",
+    **options: Any,
+) -> Replanned:
+    """Replan after a change: nodes that failed (``fail``) or are drained (``drain``, node or
+    pool ids), tasks added (``add``, task entries as in the file), removed or whose demand is
+    scaled (``scale_demand``, task id or ``"*"`` -> factor), capacities scaled, at most
+    ``max_moves`` moves, and for schedules the instant ``now``.
+
+    The changed problem has ``current`` = where the old plan runs each task and ``moves`` right
+    after ``unplaced`` in the objective; it is solved with the old plan as the hint (options
+    as for :func:`solve`). Returns :class:`~taskalloc.problems.replan.Replanned`: ``problem``,
+    the checked ``plan`` and ``moves``, the move report (what moved, from where to where, and
+    why). Raises :class:`~taskalloc.problems.replan.ReplanError` for a change naming a node
+    or task the problem does not have.
+    """
+    from taskalloc import solvers
+    from taskalloc.problems.replan import Changes, Replanned, moves_of, replan_problem
+    from taskalloc.solvers.result import checked_plan
+
+    changes = Changes(
+        fail=tuple(fail),
+        drain=tuple(drain),
+        add=tuple(add),
+        remove=tuple(remove),
+        scale_demand=tuple((scale_demand or {}).items()),
+        scale_capacity=tuple((scale_capacity or {}).items()),
+        max_moves=max_moves,
+        now=now,
+    )
+    rp = replan_problem(problem, _plan(problem, plan), changes)
+    options.setdefault("hint", list(rp.hint))
+    result = solvers.solve(rp.problem, engine, **options)
+    new, _ = checked_plan(rp.problem, result)
+    moves = moves_of(rp, new) if new.solver.status in ("optimal", "feasible") else []
+    return Replanned(rp, new, tuple(moves))
+
+
+def whatif(
+    problem: Problem,
+    plan: Plan | Result | None = None,
+    *,
+    fail_each_node: bool = False,
+    fail_each_pool: bool = False,
+    fail_zone: Sequence[str] = (),
+    scale_demand: Sequence[float] = (),
+    scale_capacity: Sequence[float] = (),
+    engine: str = "auto",
+    **options: Any,
+) -> WhatIf:
+    """What if a node, a pool or a zone (``LABEL=VALUE``) were lost, or every demand or
+    capacity scaled: each scenario replanned from ``plan`` (default: ``problem`` solved
+    first, with the same engine and options) and solved here, one after the other (the
+    CLI's ``whatif`` runs them in parallel). Returns :class:`~taskalloc.problems.replan.WhatIf`:
+    the baseline plan, one row per scenario (feasible, objective delta, moves, unplaced
+    tasks and GPUs, most loaded resource) and the weakest node/pool/zone."""
+    from taskalloc import solvers
+    from taskalloc.problems.replan import WhatIf, replan_problem, scenarios, weakest, whatif_row
+    from taskalloc.solvers.result import checked_plan
+
+    base = (
+        _plan(problem, plan)
+        if plan is not None
+        else checked_plan(problem, solvers.solve(problem, engine, **options))[0]
+    )
+    rows = []
+    for sc in scenarios(
+        problem,
+        fail_each_node=fail_each_node,
+        fail_each_pool=fail_each_pool,
+        fail_zone=fail_zone,
+        scale_demand=scale_demand,
+        scale_capacity=scale_capacity,
+    ):
+        rp = replan_problem(problem, base, sc.changes)
+        result = solvers.solve(rp.problem, engine, **{"hint": list(rp.hint), **options})
+        new, _ = checked_plan(rp.problem, result)
+        rows.append(whatif_row(sc, problem, base, rp.problem, new, str(new.solver.status)))
+    return WhatIf(base, tuple(rows), weakest(rows))
 
 
 def check(problem: Problem, plan: Plan | Result) -> CheckReport:

@@ -121,6 +121,7 @@ class _Parts:
     broken_tasks: set[str] = field(default_factory=set)
     broken_gangs: set[str] = field(default_factory=set)  # gang names used by broken tasks
     objective_broken: bool = False
+    max_moves: int | None = None
 
     @classmethod
     def of(cls, spec: ProblemSpec, raw: Any) -> _Parts:
@@ -132,6 +133,7 @@ class _Parts:
             objective=spec.objective,
             gangs=dict(spec.gangs),
             scheduling=any(t.duration is not None for t in spec.tasks),
+            max_moves=spec.max_moves,
         )
 
 
@@ -169,6 +171,8 @@ def _salvage(src: Source, exc: ValidationError) -> _Parts | None:
     )
     if "horizon" not in bad[""] and isinstance(raw.get("horizon"), int):
         parts.horizon = raw["horizon"]
+    if "max_moves" not in bad[""] and isinstance(raw.get("max_moves"), int):
+        parts.max_moves = raw["max_moves"]
     for i, entry in enumerate(nodes_raw):
         if i in bad["nodes"] or "nodes" in bad[""]:
             if (nid := ident(entry)) is not None:
@@ -341,6 +345,7 @@ class _Compiler:
             source=self.src,
             warnings=warnings,
             same_start=same_start,
+            max_moves=parts.max_moves,
         )
 
     # -- nodes ---------------------------------------------------------------------------------

@@ -38,8 +38,9 @@ DEVICE_RTOL = 1e-9
 #: revision-2 features a problem may use (the names of :attr:`Problem.features`):
 #: ``devices`` (a node splits a resource into devices), ``same_start`` (a gang that starts
 #: together, in a scheduling problem), ``service`` (a service, in a scheduling problem),
-#: ``spread`` (a task spread over a label), ``current_list`` (``current`` given as a list)
-FEATURES = ("devices", "same_start", "service", "spread", "current_list")
+#: ``spread`` (a task spread over a label), ``current_list`` (``current`` given as a list),
+#: ``max_moves`` (a hard limit on the moves)
+FEATURES = ("devices", "same_start", "service", "spread", "current_list", "max_moves")
 
 
 def device_shape(demand: float, size: float, count: int) -> tuple[int, float] | None:
@@ -217,6 +218,8 @@ class Problem:
     warnings: tuple[Diagnostic, ...] = ()
     #: gangs whose replicas all start at the same instant (scheduling problems only)
     same_start: frozenset[str] = frozenset()
+    #: at most this many moves (``max_moves``, a hard limit; None: no limit)
+    max_moves: int | None = None
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -329,6 +332,8 @@ class Problem:
         raw = self.source.raw if isinstance(self.source.raw, dict) else {}
         if any(isinstance(t, dict) and isinstance(t.get("current"), list) for t in _tasks(raw)):
             used.add("current_list")
+        if self.max_moves is not None:
+            used.add("max_moves")
         return frozenset(used)
 
     def unhandled(self, handled: Iterable[str]) -> list[str]:

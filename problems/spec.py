@@ -179,6 +179,11 @@ class ProblemSpec(_Entity):
         default_factory=dict,
         description="Gang name -> properties, for names used by tasks' `gang` (revision 2).",
     )
+    max_moves: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description="At most this many moves (replicas off their task's `current`): a hard "
+        "limit, for replanning.",
+    )
 
     @field_validator("taskalloc", mode="before")
     @classmethod

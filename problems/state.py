@@ -30,7 +30,7 @@ CAP_TOL = 1e-9  # absolute tolerance on capacities (FORMATS.md)
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One broken constraint. ``kind``: capacity, replicas, allowed, separation, gang,
-    required, precedence, time, devices, spread, plan or objective."""
+    required, precedence, time, devices, spread, moves (``max_moves``), plan or objective."""
 
     kind: str
     message: str
@@ -277,6 +277,7 @@ class PlanState:
         problems) per node and per device, time-averages, makespan, usage profiles."""
         out = [v for vs in self._records.values() for v in vs]
         _check_tasks(self, out)
+        _check_moves(self, out)
         if self.p.scheduling:
             sweep = _check_schedule(self, out)
         else:
@@ -289,6 +290,20 @@ class PlanState:
 
 # --------------------------------------------------------------------------------------------
 # checks
+
+
+def _check_moves(st: PlanState, out: list[Violation]) -> None:
+    """``max_moves``: at most that many placed replicas off their task's ``current``."""
+    p = st.p
+    if p.max_moves is None:
+        return
+    moves = 0
+    for t, reps in st.placed.items():
+        current = p.tasks[t].current
+        if current is not None:
+            moves += sum(1 for pl in reps.values() if pl.node not in current)
+    if moves > p.max_moves:
+        out.append(Violation("moves", f"{moves} moves, more than max_moves {p.max_moves}"))
 
 
 def _check_tasks(st: PlanState, out: list[Violation]) -> None:

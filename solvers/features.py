@@ -4,6 +4,8 @@ others' problems with one line instead of returning a plan that ``check`` would 
 Until the exact and genetic engines learn devices, gangs that start together, services and
 spread, only the greedy handles them; ``current`` lists need nothing new from any engine (a
 task's ``current`` is the union of its entries, which is what ``moves`` compares with).
+``max_moves`` (a hard limit on the moves, for replanning) is a constraint of the greedy and of
+CP-SAT's exact path (the LNS leaves such problems to it).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ if TYPE_CHECKING:
 
 #: engine -> the revision-2 features (names of ``Problem.features``) it handles
 HANDLED: dict[str, frozenset[str]] = {
-    "greedy": frozenset({"devices", "same_start", "service", "spread", "current_list"}),
-    "cpsat": frozenset({"current_list"}),
+    "greedy": frozenset(
+        {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
+    ),
+    "cpsat": frozenset({"current_list", "max_moves"}),
     "mip": frozenset({"current_list"}),
     "ga": frozenset({"current_list"}),
     "devplan": frozenset({"devices", "current_list"}),

@@ -42,8 +42,11 @@ lower node index. Placing one replica changes only its own node, so the ``k`` re
 go to the ``k`` best distinct nodes of one ranking.
 
 Replanning: when ``moves`` is a term of the objective (with a weight > 0), tasks with a
-``current`` node are placed before the others (after the must-place ones), and a replica goes
-to a node of its ``current`` set whenever one has room, before the policy ranks the rest.
+``current`` node are placed before the others (after the must-place ones; those with a current
+node still allowed before those that must move), and a replica goes
+to a node of its ``current`` set whenever one has room, before the policy ranks the rest. With
+``max_moves``, a task whose choice would take the moves past the limit chooses again among its
+current nodes only, and is left unplaced if that fails.
 
 Scheduling problems (some task has ``duration``)
 ------------------------------------------------
@@ -128,6 +131,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -292,6 +296,10 @@ class _Greedy:
                 for q in t.after:
                     self.succ[q].append(t.index)
         self._allowed_cache: dict[int, tuple[tuple[int, ...], np.ndarray]] = {}
+        # `max_moves`: the moves of the placed tasks, and the tasks held to their current nodes
+        self.max_moves = problem.max_moves
+        self.moves = 0
+        self.pinned: set[int] = set()
         self.load = np.zeros((self.n_res, n_nodes))  # placement
         # scheduling: node n's usage is a step function with breakpoints
         # times[n, :count[n]] (the first is 0); usage[:, n, i] holds over
@@ -333,7 +341,10 @@ class _Greedy:
         return self.stopped
 
     def allowed(self, task: Task) -> np.ndarray:
-        """Allowed node indices as an array, cached per distinct ``allowed`` tuple."""
+        """Allowed node indices as an array, cached per distinct ``allowed`` tuple (only its
+        current nodes for a task held there by ``max_moves``)."""
+        if task.index in self.pinned and task.current is not None:
+            return np.array(sorted(set(task.allowed) & task.current), dtype=np.intp)
         hit = self._allowed_cache.get(id(task.allowed))
         if hit is None:
             if len(task.allowed) == len(self.p.nodes):
@@ -594,11 +605,36 @@ class _Greedy:
             self.n_on[n] += 1
             self.open_cost[n] = 0.0
         self.reps[t] = picks
+        self.moves += self.off_current(t, picks)
         self.task_nodes[t] = [pick.node for pick in picks]
         self.task_end[t] = max((pick.end or 0 for pick in picks), default=0)
         self.placed[t] = True
 
+    def off_current(self, t: int, picks: list[_Pick]) -> int:
+        """How many of ``picks`` are moves (off the task's ``current`` nodes)."""
+        current = self.p.tasks[t].current
+        return 0 if current is None else sum(1 for pick in picks if pick.node not in current)
+
+    def within_moves(
+        self, t: int, picks: list[_Pick] | None, again: Callable[[], list[_Pick] | None]
+    ) -> list[_Pick] | None:
+        """``picks`` if they keep the moves within ``max_moves``, else the task's choice
+        among its current nodes only (``again()`` chooses again), or None."""
+        if picks is None or self.max_moves is None:
+            return picks
+        if self.moves + self.off_current(t, picks) <= self.max_moves:
+            return picks
+        self.pinned.add(t)
+        try:
+            picks = again()
+        finally:
+            self.pinned.discard(t)
+        if picks is not None and self.moves + self.off_current(t, picks) > self.max_moves:
+            return None
+        return picks
+
     def uncommit(self, t: int) -> None:
+        self.moves -= self.off_current(t, self.reps[t])
         for n, s, e, d, _, dv in self.reps[t]:
             if s is None:
                 self.load[:, n] -= d
@@ -743,8 +779,17 @@ class _Greedy:
         optional = np.array([t.index not in self.must for t in p.tasks])
         idx = np.arange(len(p.tasks))
         keys = [idx, -size, -prio]
-        if self.sticky:  # tasks that run somewhere today keep their place before others come
-            keys.append(np.array([t.current is None for t in p.tasks]))
+        if self.sticky:  # tasks that run somewhere today keep their place before others come:
+            # first those that may stay (a current node is still allowed), then those that
+            # must move (so they cannot take the room of one that may stay), then new ones
+            keys.append(
+                np.array(
+                    [
+                        2 if t.current is None else 0 if t.current & set(t.allowed) else 1
+                        for t in p.tasks
+                    ]
+                )
+            )
         if self.boost:
             boost = np.zeros(len(p.tasks))
             for t, b in self.boost.items():
@@ -781,6 +826,9 @@ class _Greedy:
                 self.commit(m, picks)
 
     def choose_node(self, t: int) -> list[_Pick] | None:
+        return self.within_moves(t, self._choose_node(t), lambda: self._choose_node(t))
+
+    def _choose_node(self, t: int) -> list[_Pick] | None:
         task = self.p.tasks[t]
         k = task.replicas
         al = self.allowed(task)
@@ -1024,6 +1072,9 @@ class _Greedy:
         return out
 
     def choose_at(self, t: int, start: int) -> list[_Pick] | None:
+        return self.within_moves(t, self._choose_at(t, start), lambda: self._choose_at(t, start))
+
+    def _choose_at(self, t: int, start: int) -> list[_Pick] | None:
         """Nodes for every replica of task ``t`` starting exactly at ``start`` (a gang that
         starts together), ranked as :meth:`choose_slot` ranks equal ends; None if too few."""
         p = self.p
@@ -1087,6 +1138,9 @@ class _Greedy:
         return k, nodes, d, dur, self.earliest_starts(nodes, d, dur, float(est), task)
 
     def choose_slot(self, t: int, est: int) -> list[_Pick] | None:
+        return self.within_moves(t, self._choose_slot(t, est), lambda: self._choose_slot(t, est))
+
+    def _choose_slot(self, t: int, est: int) -> list[_Pick] | None:
         task = self.p.tasks[t]
         found = self.window_candidates(t, est)
         if found is None:

@@ -57,6 +57,8 @@ class AllocationModel:
         self.assume_required = assume_required
         self.scales = scales
         self.needed = set(terms)
+        if problem.max_moves is not None:
+            self.needed.add("moves")  # the limit is a constraint on the term
         self.horizon = horizon
         self.scheduling = problem.scheduling
         self.model = cp_model.CpModel()
@@ -570,6 +572,8 @@ class AllocationModel:
         ]
         self.terms["moves"] = cp_model.LinearExpr.sum(vs)
         self.unit["moves"] = Fraction(1)
+        if self.problem.max_moves is not None:
+            self.model.add(self.terms["moves"] <= self.problem.max_moves)
 
     # -- plans -----------------------------------------------------------------------------
 

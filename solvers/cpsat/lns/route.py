@@ -35,8 +35,8 @@ def pairs(problem: Problem) -> int:
 
 def route(problem: Problem, lns: bool | None = None) -> str | None:
     """``"lns"``, ``"hybrid"`` or None (the exact path), per the module docstring."""
-    if lns is False or problem.scheduling:
-        return None
+    if lns is False or problem.scheduling or problem.max_moves is not None:
+        return None  # max_moves: a constraint of the exact model only
     if any(t not in LINEAR_TERMS for t in problem.objective.active()):
         return None
     if lns:

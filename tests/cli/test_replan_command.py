@@ -1,0 +1,244 @@
+"""``taskalloc replan`` and ``taskalloc whatif`` from the command line: data on stdout, people
+on stderr, bad input one line, no output over an input; whatif rows equal solving each
+scenario file by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import cli, make, write_problem
+
+PROBLEM: dict[str, Any] = {
+    "taskalloc": 1,
+    "name": "fleet",
+    "nodes": [
+        {"id": "n1", "capacity": {"cpu": 4}},
+        {"id": "n2", "capacity": {"cpu": 4}},
+        {"id": "n3", "capacity": {"cpu": 8}},
+    ],
+    "tasks": [
+        {"id": "a", "demand": {"cpu": 2}},
+        {"id": "b", "demand": {"cpu": 2}},
+        {"id": "c", "demand": {"cpu": 3}},
+        {"id": "d", "demand": {"cpu": 1}},
+    ],
+}
+TODAY = {"a": "n1", "b": "n1", "c": "n2", "d": "n3"}
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """The problem and today's plan of it (a and b on n1, c on n2, d on n3)."""
+    import taskalloc
+    from taskalloc.problems.plan import Assignment
+
+    problem = write_problem(tmp_path / "fleet.yaml", PROBLEM)
+    p = taskalloc.load(problem)
+    plan = tmp_path / "plan.yaml"
+    taskalloc.write_plan(make(p, [Assignment(t, 0, n) for t, n in TODAY.items()]), plan)
+    return problem, plan
+
+
+def test_replan_writes_the_plan_and_says_what_moved(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    problem, plan = files
+    new = tmp_path / "new.yaml"
+    moves = tmp_path / "moves.json"
+    args = ["--fail", "n1", "-s", "cpsat", "-t", "10", "-o", str(new), "--moves", str(moves)]
+    r = cli("replan", str(problem), str(plan), *args)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == ""
+    assert "changes: 2 moves" in r.stderr
+    assert "moved     a: n1 -> n3 (node n1 failed)" in r.stderr
+    assert json.loads(moves.read_text()) == {
+        "changes": ["fail n1"],
+        "moves": [
+            {"kind": "moved", "task": t, "from": "n1", "to": "n3", "why": "node n1 failed"}
+            for t in ("a", "b")
+        ],
+    }
+    data = yaml.safe_load(new.read_text())
+    assert {a["task"]: a["node"] for a in data["assignments"]} == {**TODAY, "a": "n3", "b": "n3"}
+    # the plan embeds the changed problem: check needs nothing else
+    r = cli("check", str(new))
+    assert r.exit_code == 0, r.stderr
+
+
+def test_replan_to_stdout_and_the_changed_problem(files: tuple[Path, Path], tmp_path: Path) -> None:
+    problem, plan = files
+    changed = tmp_path / "changed.yaml"
+    r = cli(
+        "replan",
+        str(problem),
+        str(plan),
+        "--drain",
+        "n2",
+        "-s",
+        "greedy",
+        "--write-problem",
+        str(changed),
+    )
+    assert r.exit_code == 0, r.stderr
+    new = tmp_path / "new.yaml"
+    new.write_text(r.stdout)
+    assert yaml.safe_load(r.stdout)["problem"]["path"] == str(changed)
+    assert yaml.safe_load(changed.read_text())["x-replan"] == {"drain": ["n2"]}
+    r = cli("check", str(changed), str(new))
+    assert r.exit_code == 0, r.stderr
+    assert "(node n2 drained)" not in r.stdout
+
+
+def test_a_bad_change_is_one_line(files: tuple[Path, Path]) -> None:
+    problem, plan = files
+    r = cli("replan", str(problem), str(plan), "--fail", "n11")
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert r.stderr.strip() == "fail n11: no node or pool of that id; did you mean 'n1'?"
+    r = cli("replan", str(problem), str(plan), "--scale-demand", "a")
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
+    r = cli("replan", str(problem), str(plan), "--max-moves", "1", "-s", "mip")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "-s mip does not handle `max_moves` yet (-s greedy does)"
+
+
+def test_replan_never_writes_over_an_input(files: tuple[Path, Path]) -> None:
+    problem, plan = files
+    before = plan.read_bytes()
+    r = cli("replan", str(problem), str(plan), "--fail", "n1", "-o", str(plan))
+    assert r.exit_code == 2
+    assert plan.read_bytes() == before
+
+
+def test_replan_adds_tasks_from_a_file(files: tuple[Path, Path], tmp_path: Path) -> None:
+    problem, plan = files
+    add = tmp_path / "add.yaml"
+    add.write_text("- {id: e, demand: {cpu: 4}}\n")
+    r = cli("replan", str(problem), str(plan), "--add", str(add), "-s", "cpsat", "-t", "10")
+    assert r.exit_code == 0, r.stderr
+    assert "started   e: - -> n3 (new task)" in r.stderr
+    assert "changes: 0 moves, 1 started" in r.stderr
+
+
+def scenario_by_hand(failed: str) -> dict[str, Any]:
+    """The problem of `whatif --fail-each-node`'s scenario `fail FAILED`, written by hand."""
+    data = json.loads(json.dumps(PROBLEM))
+    for t in data["tasks"]:
+        t["required"] = False
+        t["current"] = [TODAY[t["id"]]]
+        t["nodes"] = [n["id"] for n in PROBLEM["nodes"] if n["id"] != failed]
+    data["objective"] = {"lexicographic": ["unplaced", "moves", "cost"]}
+    return data
+
+
+def test_whatif_rows_equal_solving_each_scenario_by_hand(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    problem, plan = files
+    r = cli(
+        "whatif",
+        str(problem),
+        str(plan),
+        "--fail-each-node",
+        "-s",
+        "cpsat",
+        "-t",
+        "10",
+        "-f",
+        "json",
+    )
+    assert r.exit_code == 0, r.stderr
+    table = json.loads(r.stdout)
+    assert table["weakest"] == "fail n1"
+    for row in table["scenarios"]:
+        failed = row["scenario"].removeprefix("fail ")
+        f = write_problem(tmp_path / f"{failed}.yaml", scenario_by_hand(failed))
+        s = cli("solve", str(f), "-s", "cpsat", "-t", "10", "-q")
+        assert s.exit_code == 0, s.stderr
+        by_hand = yaml.safe_load(s.stdout)
+        objective = by_hand["solver"]["objective"]
+        assert row["moves"] == objective["moves"]
+        assert row["unplaced_tasks"] == len(by_hand["unplaced"])
+        assert row["objective_delta"] == {
+            "unplaced": objective["unplaced"],
+            "cost": objective["cost"],
+        }
+        assert row["feasible"] is True
+
+
+def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
+    problem, plan = files
+    r = cli(
+        "whatif", str(problem), str(plan), "--fail-each-node", "--scale-demand", "3", "-s", "greedy"
+    )
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("weakest: node n")
+    assert lines[1].startswith("baseline: 0 tasks unplaced, objective unplaced 0")
+    assert lines[3].split()[:2] == ["scenario", "feasible"]
+    assert any(line.startswith("demand x3") and " no " in line for line in lines)
+    assert max(len(line) for line in lines) <= 80
+    out = tmp_path / "w.csv"
+    r = cli("whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert out.read_text().splitlines()[0].startswith("scenario,feasible,objective_delta")
+    page = tmp_path / "w.html"
+    r = cli(
+        "whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "--html", str(page)
+    )
+    assert r.exit_code == 0, r.stderr
+    text = page.read_text()
+    assert "<td class=''>fail n1</td>" in text and "weakest: node n1" in text
+    assert "<script" not in text and "http" not in text.replace('"http-equiv"', "")
+    r = cli("whatif", str(problem), "--fail-zone", "zone=x", "-s", "greedy")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "fail zone zone=x: no node has label zone=x (no node has it)"
+    r = cli("whatif", str(problem), str(plan))
+    assert r.exit_code == 2 and "no scenario" in r.stderr
+
+
+def test_ctrl_c_keeps_the_best_replan(tmp_path: Path) -> None:
+    """SIGINT during the search: the best new plan is written, it passes check, exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cloudgen import generate_cloud
+
+    problem = tmp_path / "cloud.json"
+    problem.write_text(json.dumps(generate_cloud(100, 300, seed=3)))
+    plan = tmp_path / "plan.yaml"
+    r = cli("solve", str(problem), "-s", "greedy", "-o", str(plan), "-q")
+    assert r.exit_code == 0, r.stderr
+    busiest = max(yaml.safe_load(plan.read_text())["assignments"], key=lambda a: a["node"])["node"]
+    new = tmp_path / "new.yaml"
+    cmd = [sys.executable, "-m", "taskalloc", "replan", str(problem), str(plan)]
+    cmd += ["--fail", busiest, "-s", "cpsat", "-t", "60", "-O", "lns=true", "-o", str(new)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    seen = ""
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if "incumbent" in line:
+            break
+    else:
+        proc.kill()
+        pytest.fail(f"no progress line within 30 s: {seen!r}")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, seen + err
+    assert out == ""
+    assert "changes: " in err
+    r = cli("check", str(new))
+    assert r.exit_code == 0, r.stderr
