@@ -133,7 +133,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -1216,13 +1216,15 @@ class _Greedy:
         if not len(busy):
             return start  # empty profiles: a demand within capacity fits at any time
         sub = nodes[busy]
-        w = int(self.count[sub].max())
-        times = self.times[sub, :w]
+        # segments that end by ``est`` hold no start: each profile is read from the segment
+        # holding ``est`` on (a chain's profiles grow with every task: read whole, quadratic)
+        win = _Window(self, sub, np.full(len(sub), est))
+        times = win.times()
         cols = d if d.shape[1] == 1 else d[:, busy]
-        good = (self.usage[:, sub, :w] + cols[:, :, None] <= self.capx[:, sub, None]).all(axis=0)
+        good = (win.usage() + cols[:, :, None] <= self.capx[:, sub, None]).all(axis=0)
         devres = self.task_devres(task) if task is not None else []
         if devres:
-            start[busy] = self._earliest_with_devices(sub, cols, dur[busy], est, good, devres)
+            start[busy] = self._earliest_with_devices(sub, cols, dur[busy], est, good, devres, win)
             return start
         # a run of good segments that starts at segment i lasts until the next bad one starts
         bad_start = np.where(good, _INF, times)
@@ -1242,13 +1244,14 @@ class _Greedy:
         est: float,
         good: np.ndarray,
         devres: list[int],
+        win: _Window,
     ) -> np.ndarray:
         """:meth:`earliest_starts` on busy nodes ``sub`` when devices matter: a start in
         segment i is good when the node's resources fit from there for ``dur`` and, for each
         split resource, enough devices (one for a share, ``m`` empty ones for ``m`` whole
-        devices) have room over the same window."""
-        w = good.shape[1]
-        times = self.times[sub, :w]
+        devices) have room over the same window; ``good`` and ``win`` cover the same segments
+        of their profiles."""
+        times = win.times()
         seg_end = np.empty_like(times)
         seg_end[:, :-1] = times[:, 1:]
         seg_end[:, -1] = _INF
@@ -1260,7 +1263,7 @@ class _Greedy:
             relevant, _, _, m, take = self._device_terms(r, sub, q)
             off, kmax = self.dev_rows[r]
             size = self.dsize[r, sub]
-            usage = self.dusage[off : off + kmax][:, sub, :w]  # (K, B, W)
+            usage = win.dusage(off, kmax)  # (K, B, W)
             exists = self.dexists[off : off + kmax][:, sub][:, :, None]
             dgood = (usage + take[None, :, None] <= size[None, :, None] + CAP_TOL) & exists
             room = dgood & (_next_bad(dgood, times[None]) >= ends[None])
@@ -1273,14 +1276,14 @@ class _Greedy:
     ) -> np.ndarray:
         """Peak utilisation, demand included, over [start, end) on each node (at the instant
         ``start`` for zero durations)."""
-        w = int(self.count[nodes].max())
-        times = self.times[nodes, :w]
+        win = _Window(self, nodes, start)  # the segments before ``start`` are over
+        times = win.times()
         seg_end = np.empty_like(times)
         seg_end[:, :-1] = times[:, 1:]
         seg_end[:, -1] = _INF
         e = np.maximum(end, start + 1)[:, None]
         over = (times < e) & (seg_end > start[:, None])
-        load = self.usage[:, nodes, :w] + d[:, :, None]
+        load = win.usage() + d[:, :, None]
         util = (load * self.invcap[:, nodes, None]).max(axis=0)
         return np.where(over, util, -_INF).max(axis=1)
 
@@ -1336,6 +1339,57 @@ class _Greedy:
             dseg = self.dusage[:, n, i:j]
             dseg -= dv[:, None]
             dseg[np.abs(dseg) < 1e-12] = 0.0
+
+
+class _Window:
+    """The usage profiles of ``nodes`` (rows) from the segment holding ``at[i]`` on node
+    ``nodes[i]`` to the widest's end; a row shorter than the widest is padded as a profile
+    is (time inf, usage 0). What ends by ``at`` is never read: a long profile (a chain's)
+    costs what is left of it, not its whole length."""
+
+    # rows start at their own segment (a gather) only when one slice from the earliest of them
+    # would be more than ``slack`` times as wide; both read the same (tests set 0: always gather)
+    slack = 2.0
+
+    def __init__(self, g: _Greedy, nodes: np.ndarray, at: np.ndarray) -> None:
+        self.g = g
+        count = g.count[nodes]
+        w = int(count.max())
+        if len(nodes) <= 16:  # a few binary searches
+            times = g.times
+            first = np.array(
+                [
+                    times[n, :c].searchsorted(x, "right") - 1
+                    for n, c, x in zip(nodes.tolist(), count.tolist(), at.tolist(), strict=True)
+                ],
+                dtype=np.int64,
+            )
+        else:
+            first = (g.times[nodes, :w] <= at[:, None]).sum(axis=1) - 1
+        first = np.maximum(first, 0)
+        lo = int(first.min())
+        width = int((count - first).max())
+        self.pad: np.ndarray | None = None
+        if w - lo <= self.slack * width:  # about as narrow: one slice for every row
+            self.rows: Any = nodes
+            self.cols: Any = slice(lo, w)
+        else:
+            cols = first[:, None] + np.arange(width)
+            self.pad = cols >= count[:, None]
+            self.rows = nodes[:, None]
+            self.cols = np.minimum(cols, count[:, None] - 1)
+
+    def times(self) -> np.ndarray:
+        times = self.g.times[self.rows, self.cols]
+        return times if self.pad is None else np.where(self.pad, _INF, times)
+
+    def usage(self) -> np.ndarray:
+        usage = self.g.usage[:, self.rows, self.cols]
+        return usage if self.pad is None else np.where(self.pad, 0.0, usage)
+
+    def dusage(self, off: int, k: int) -> np.ndarray:
+        usage = self.g.dusage[off : off + k][:, self.rows, self.cols]
+        return usage if self.pad is None else np.where(self.pad, 0.0, usage)
 
 
 def _no_spread(task: Task) -> Task:
