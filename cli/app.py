@@ -40,14 +40,17 @@ from . import (
     whatif,
 )
 from .console import Settings
-from .errors import install_sigterm, run_guarded
+from .errors import run_guarded
 from .exits import EXIT_CODES_HELP
 
 #: options that may stand anywhere on the line (they are moved before the command)
-GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
+GLOBAL_FLAGS = ("-q", "--quiet", "--debug", "--no-clobber")
 #: the same, with a value (``--limits SPEC`` or ``--limits=SPEC``)
 GLOBAL_VALUED = ("--limits",)
-GLOBAL_HELP = "Global options, anywhere on the line: -q/--quiet, --debug, --limits SPEC."
+GLOBAL_HELP = (
+    "Global options, anywhere on the line: -q/--quiet, --debug, --limits SPEC, --no-clobber "
+    "(never replace an existing file: exit 2 instead, like cp -n)."
+)
 
 
 def _clean(exc: Exception) -> None:
@@ -170,9 +173,18 @@ def _root(
             ),
         ),
     ] = None,
+    no_clobber: Annotated[
+        bool,
+        typer.Option(
+            "--no-clobber",
+            help="Never replace an existing file (-o, --out-dir, --summary, --html, ...): "
+            "refuse with exit 2 instead, like cp -n; checked before a run starts.",
+        ),
+    ] = False,
 ) -> None:
     Settings.debug = debug
     Settings.quiet = quiet
+    Settings.no_clobber = no_clobber
     if limits is not None:
         _set_limits(ctx, limits)
 
@@ -220,9 +232,11 @@ _command(schema.schema)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``taskalloc`` script and ``python -m taskalloc``."""
-    install_sigterm()
-    app(args=argv, prog_name="taskalloc")
+    """The ``taskalloc`` command (the script's entry point is :func:`taskalloc.cli.main`,
+    which handles signals before importing this module)."""
+    from . import main as run
+
+    run(argv)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ import json
 import os
 import re
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from taskalloc.problems.wording import printable
 
-from .console import err_console, fail, fmt, say, warn
+from .console import Settings, err_console, fail, fmt, say, warn
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .running import graceful_stop
@@ -250,6 +249,44 @@ def _executor(name: str, jobs: int, ray_address: str | None, quiet: bool) -> Exe
     return LocalExecutor(jobs)
 
 
+def _refuse_outputs(items: Sequence[Item], summary: str | None, skip_existing: bool) -> None:
+    """Before any run: no plan file or summary may be one of the problems, and with
+    --no-clobber none may exist (unless --skip-existing keeps it)."""
+    from taskalloc.problems.files import OutputError, clobbers, refuse_inputs
+
+    problems = [item.file for item in items]
+    existing = []
+    for item in items:
+        refuse_inputs(item.plan_path, problems)
+        if Settings.no_clobber and not skip_existing and clobbers(item.plan_path):
+            existing.append(str(item.plan_path))
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise OutputError(
+            f"{existing[0]}{more}: exist; not overwriting them (--no-clobber; --skip-existing "
+            "solves only the problems without a plan)"
+        )
+    if summary is not None and summary != "-":
+        refuse_inputs(summary, problems, no_clobber=Settings.no_clobber)
+
+
+def _open_summary(summary: str) -> IO[str]:
+    """The --summary file, opened for lines as problems finish (it is the one output written
+    as it grows, so that it can be followed; --no-clobber refuses an existing one)."""
+    from taskalloc.problems.files import WriteError, reason
+
+    try:
+        Path(summary).parent.mkdir(parents=True, exist_ok=True)
+        fresh = Settings.no_clobber and not os.path.exists(summary)  # a FIFO is written into
+        return open(summary, "x" if fresh else "w", encoding="utf-8")
+    except FileExistsError:
+        from taskalloc.problems.files import OutputError
+
+        raise OutputError(f"{summary}: exists; not overwriting it (--no-clobber)") from None
+    except OSError as exc:
+        raise WriteError(summary, reason(exc)) from None
+
+
 def run(
     inputs: Sequence[str],
     out_dir: Path,
@@ -276,6 +313,7 @@ def run(
         run_batch,
         worst,
     )
+    from taskalloc.solvers.clock import Stop, finishing
 
     plan_fmt = "json" if fmt == "json" else "yaml"
     to_stdout = fmt == "jsonl" or summary == "-"
@@ -290,6 +328,7 @@ def run(
         fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
     if not items:
         fail(ExitCode.BAD_INPUT, f"no problem files (*.yaml, *.yml, *.json) in {' '.join(inputs)}")
+    _refuse_outputs(items, summary, skip_existing)
     ex = _executor(executor, jobs, ray_address, quiet)
     if executor == "ray" and jobs != 1:
         warn(
@@ -305,10 +344,9 @@ def run(
     if to_stdout:
         sink = sys.stdout
     elif summary is not None:
-        Path(summary).parent.mkdir(parents=True, exist_ok=True)
-        sink = open(summary, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        sink = _open_summary(summary)
     rows: list[dict[str, Any]] = []
-    stop = threading.Event()
+    stop = Stop()
     display = _Display(len(items), quiet)
 
     def emit(r: dict[str, Any]) -> None:
@@ -349,11 +387,13 @@ def run(
                     stop=stop,
                     on_start=lambda item: display.started(),
                     on_done=on_done,
+                    no_clobber=Settings.no_clobber,
                 )
             except BatchError as exc:
                 fail(ExitCode.BAD_INPUT, in_flags(str(exc)))
             from taskalloc.solvers.run import Outcome, RunResult
 
+            finishing(stop)  # the runs are over: what is left writes the summary
             for item in interrupted:
                 r = row(item, RunResult(Outcome.INTERRUPTED, message="interrupted"), 0.0, None)
                 emit(r)

@@ -293,7 +293,6 @@ def compare(
     Exit 0 when every run ended (with a plan or a proof); otherwise the worst code of the runs,
     as for a batch: 130, 70, 2, 4, 3.
     """
-    import threading
     import time
 
     from taskalloc.problems.source import read_bytes
@@ -338,9 +337,15 @@ def compare(
             index=item.index, name=name, data=data, path=path, opts=opts, embed=problem_file == "-"
         )
 
+    from taskalloc.problems.files import refuse_inputs
+    from taskalloc.solvers.clock import Stop, finishing
+
+    for target in [output, html, *(i.plan_path for i in items if out_dir is not None)]:
+        if target is not None and str(target) != "-":  # before the runs, not after them
+            refuse_inputs(target, [problem_file], no_clobber=Settings.no_clobber)
     rows: dict[int, Row] = {}
     codes: list[int] = []
-    stop = threading.Event()
+    stop = Stop()
     t0 = time.monotonic()
     if not Settings.quiet:
         where = "Ray" if executor == "ray" else f"{jobs} at a time"
@@ -365,6 +370,7 @@ def compare(
 
     with graceful_stop(stop, STOPPING):
         interrupted = ex.run(items, make_spec, lambda item: None, on_finish, stop)
+        finishing(stop)
     for item in interrupted:
         e, s = runs_list[item.index]
         rows[item.index] = Row(e, s, "interrupted", "interrupted")

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
 
 
 class Settings:
-    """The global options (``-q``, ``--debug``), wherever they were given on the line."""
+    """The global options (``-q``, ``--debug``, ``--no-clobber``), wherever they were given on
+    the line."""
 
     quiet = False
     debug = False
+    no_clobber = False  # never replace an existing file (cli.files.write, batches, fronts)
 
 
 _STDERR: Console | None = None

@@ -7,11 +7,13 @@ ortools-scip``, ``-s cpsat``), here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
 
@@ -74,29 +76,61 @@ def in_flags(message: str) -> str:
     return re.sub(rf"\bengines? ({names})\b", lambda m: engine_flag(m.group(1)), message)
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def install_sigterm() -> None:
-    """SIGTERM interrupts like Ctrl-C (commands that solve turn both into a graceful stop)."""
-    import signal
-
-    signal.signal(signal.SIGTERM, _on_sigterm)
-
-
 def run_guarded(invoke: Callable[[], T]) -> T:
     """Run a command; turn every failure into lines on stderr and an exit code (typer.Exit).
 
     This is the only place where exceptions become exit codes. Usage errors of the parser
-    (exit 2) are handled by typer itself before a command runs.
+    (exit 2) are handled by typer itself before a command runs. Standard output is flushed
+    here, so that a full or closed stdout is the command's failure (exit 74), not a message
+    of the interpreter as it exits.
     """
     try:
-        return invoke()
+        result = invoke()
+        _flush_stdout()
+        return result
     except (typer.Exit, typer.Abort, typer.TyperException):
+        with contextlib.suppress(BaseException):  # exits with the command's own code
+            _flush_stdout()
         raise
     except BaseException as exc:  # classified below, importing only what it needs
         raise typer.Exit(int(_report(exc))) from None
+
+
+def _flush_stdout() -> None:
+    """Flush stdout inside the boundary; once it failed, point it at /dev/null so that the
+    interpreter's own flush at exit has nothing left to fail on."""
+    stream = sys.stdout
+    if stream is None or getattr(stream, "closed", False):
+        return
+    try:
+        stream.flush()
+    except OSError:
+        _drop_stdout()
+        raise
+
+
+def _drop_stdout() -> None:
+    """Point file descriptor 1 at /dev/null (what is buffered for it is dropped)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+
+
+#: system errors of the user's environment, not bugs of ours: exit 74 (EX_IOERR) with one line
+_ENVIRONMENT = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EIO,
+        errno.EFBIG,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EBADF,
+        errno.ENXIO,
+    }
+)
 
 
 def _plot_unavailable(exc: BaseException) -> bool:
@@ -109,7 +143,7 @@ def _plot_unavailable(exc: BaseException) -> bool:
 
 def _report(exc: BaseException) -> ExitCode:
     """Print what went wrong; return the exit code (re-raise with --debug or a system exit)."""
-    from taskalloc.problems.files import OutputError
+    from taskalloc.problems.files import OutputError, WriteError, reason
     from taskalloc.problems.replan import ReplanError
     from taskalloc.problems.source import InputError
     from taskalloc.solvers import SolverUnavailable
@@ -136,9 +170,18 @@ def _report(exc: BaseException) -> ExitCode:
     if isinstance(exc, ReplanError):  # a change naming what the problem does not have
         console.print(str(exc))
         return ExitCode.BAD_INPUT
-    if isinstance(exc, OutputError):  # an output that would destroy an input
+    if isinstance(exc, OutputError):  # an output refused: an input, a directory, no-clobber
         console.print(printable(str(exc)))
         return ExitCode.BAD_INPUT
+    if isinstance(exc, WriteError) or (
+        isinstance(exc, OSError) and exc.errno in _ENVIRONMENT and not Settings.debug
+    ):  # the system could not write: disk full, read-only, no permission, stdout closed
+        if isinstance(exc, WriteError) and exc.path == "standard output":
+            _drop_stdout()
+        if not isinstance(exc, WriteError):
+            exc = WriteError(exc.filename or "an output", reason(exc))
+        console.print(printable(f"taskalloc: {exc}"))
+        return ExitCode.CANNOT_WRITE
     if _plot_unavailable(exc):
         console.print(printable(str(exc)))
         return ExitCode.BAD_INPUT
@@ -146,9 +189,8 @@ def _report(exc: BaseException) -> ExitCode:
         console.print("interrupted")
         return ExitCode.INTERRUPTED
     if isinstance(exc, BrokenPipeError):
-        # the reader went away (e.g. `| head`): not an error of ours
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # the reader of stdout went away (`| head`): not an error of ours
+        _drop_stdout()
         return ExitCode.OK
     if Settings.debug or not isinstance(exc, Exception):
         raise exc

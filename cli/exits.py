@@ -10,15 +10,19 @@ class ExitCode(IntEnum):
     INFEASIBLE = 3  # proven infeasible
     NO_PLAN = 4  # no plan within the limits
     INTERNAL = 70  # a bug in taskalloc (please report it with --debug output)
+    CANNOT_WRITE = 74  # EX_IOERR: the system could not write an output (disk full, read-only,
+    # no permission, stdout closed or full); the old file, if any, is kept
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 plan found (or file valid, check passed, plans equal); 1 check found "
     "violations (diff: the plans differ); "
-    "2 bad input or usage; 3 proven infeasible; 4 no plan within the limits; "
-    "70 internal error; 130 interrupted. A batch (several problems, or --out-dir) exits with "
-    "the worst code of its problems: 130, 70, 2, 4, 3, then 0."
+    "2 bad input or usage (also an output refused: an input, --no-clobber); 3 proven "
+    "infeasible; 4 no plan within the limits; 70 internal error; 74 an output could not be "
+    "written (disk full, read-only, closed stdout; the old file is kept); 130 interrupted. "
+    "A batch (several problems, or --out-dir) exits with the worst code of its problems: "
+    "130, 70, 2, 4, 3, then 0."
 )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .console import Fail, fail, warn
+from .console import Fail, Settings, fail, say, warn
 from .exits import ExitCode
 
 if TYPE_CHECKING:
@@ -19,18 +19,49 @@ if TYPE_CHECKING:
 def write(data: str | bytes, output: Path | None, inputs: Sequence[str | Path | None] = ()) -> None:
     """Write data to stdout (``output`` None or ``-``) or to ``output`` by the one writer,
     :func:`taskalloc.problems.files.write_atomic`: atomically, into a device or pipe, through
-    a symlink, and never over one of the command's ``inputs`` (OutputError: exit 2)."""
-    if output is None or str(output) == "-":
-        if isinstance(data, bytes):
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            sys.stdout.write(data)
-            sys.stdout.flush()
-        return
+    a symlink, never over one of the command's ``inputs`` nor, with ``--no-clobber``, over any
+    existing file (OutputError: exit 2). A missing directory is created, and said on stderr.
+    The system failing to write (a full disk, a read-only directory, a closed or full stdout)
+    is a WriteError (exit 74); a reader that went away (``| head``) a BrokenPipeError (the
+    command ends quietly)."""
     from taskalloc.problems.files import write_atomic
 
-    write_atomic(output, data, inputs=inputs)
+    if output is None or str(output) == "-":
+        write_stdout(data)
+        return
+    for directory in write_atomic(output, data, inputs=inputs, no_clobber=Settings.no_clobber):
+        say(f"created directory {directory}")
+
+
+def write_stdout(data: str | bytes) -> None:
+    """Data on standard output, flushed: WriteError when it is closed or cannot take it."""
+    import errno
+
+    from taskalloc.problems.files import WriteError, reason
+
+    stream = sys.stdout
+    if stream is None or getattr(stream, "closed", False):
+        raise WriteError("standard output", "it is closed")
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:  # a text-only stream (some embedding); it takes text only
+            stream.write(data if isinstance(data, str) else data.decode("utf-8"))
+            stream.flush()
+            return
+        if isinstance(data, str):
+            stream.flush()  # what was printed before comes first
+            data = data.encode(stream.encoding or "utf-8", stream.errors or "strict")
+        view = memoryview(data)
+        while view:  # a reader that goes away mid-write makes a write short, not an error
+            written = buffer.write(view)
+            if not written:
+                raise WriteError("standard output", "it takes no more data")
+            view = view[written:]
+        buffer.flush()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise BrokenPipeError(errno.EPIPE, "broken pipe") from None
+        raise WriteError("standard output", reason(exc)) from None
 
 
 def format_for(output: Path | None, fmt: str | None) -> str:

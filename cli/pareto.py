@@ -8,7 +8,6 @@ stdout or ``-o``, and a table for humans on stderr.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ def solve_front(
     from taskalloc.problems.pareto import TermError, check_terms, nondominated, summary, table
     from taskalloc.problems.plan import Status, dumps, plan_from_text, read_plan
     from taskalloc.solvers import pareto
+    from taskalloc.solvers.clock import Stop, finishing
     from taskalloc.solvers.result import checked_plan
     from taskalloc.solvers.run import engine_options as split_engine_options
 
@@ -68,7 +68,10 @@ def solve_front(
         fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
     inputs = [problem_file, hint, reference_front]
     if output is not None and str(output) != "-":
-        refuse_inputs(output, inputs)  # before the run, not after it
+        refuse_inputs(output, inputs, no_clobber=Settings.no_clobber)  # before the run
+    existing = sorted(out_dir.glob("plan-*")) if Settings.no_clobber and out_dir.is_dir() else []
+    if existing:  # the front's plan files are named plan-01, ...: any may be replaced
+        fail(ExitCode.BAD_INPUT, f"{existing[0]}: exists; not overwriting it (--no-clobber)")
     problem = load(problem_file)
     try:
         terms = check_terms(problem, parse_terms(terms_text))
@@ -109,13 +112,14 @@ def solve_front(
         )
     fmt_name = format_for(output, fmt)
     path = None if problem_file == "-" else problem_file
-    stop = threading.Event()
+    stop = Stop()
     options["stop"] = stop
     with graceful_stop(stop, STOPPING):
         try:
             results = pareto(problem, backend, terms, **options)
         except TermError as exc:
             fail(ExitCode.BAD_INPUT, str(exc))
+        finishing(stop)  # the search is over: the plans are checked and written
         found = [r for r in results if r.has_plan]
         if not found:
             first = results[0] if results else None

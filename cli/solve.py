@@ -444,6 +444,10 @@ def parse_option(item: str) -> tuple[str, Any]:
     return name, value
 
 
+#: statuses of a plan worth writing when interrupted: a plan, or a proof that none exists
+PLAN_STATUSES = ("optimal", "feasible", "infeasible")
+
+
 def warn_ignored(ignored: Ignored) -> None:
     warn(ignored.render(flag, engine_flag))
 
@@ -458,12 +462,12 @@ def solve_one(
     hint: str | None,
 ) -> None:
     """Solve one problem and write its plan (see :func:`solve`)."""
-    import threading
 
     from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.plan import read_plan
     from taskalloc.solvers import choose
-    from taskalloc.solvers.run import solve_problem, stdout_to_stderr
+    from taskalloc.solvers.clock import Stop
+    from taskalloc.solvers.run import Outcome, solve_problem, stdout_to_stderr
 
     from .exits import EXIT_FOR_OUTCOME
     from .running import STOPPING, ProgressLines, graceful_stop
@@ -480,7 +484,7 @@ def solve_one(
         opts.hint = hint_plan.assignments
     engine = choose(problem, opts.solver)
     progress = None if Settings.quiet else ProgressLines(engine, problem.objective)
-    stop = threading.Event()
+    stop = Stop()
     with graceful_stop(stop, STOPPING):  # until the plan is written, a signal only stops
         with stdout_to_stderr():  # OR-Tools backends may print: stdout is for the plan
             res = solve_problem(
@@ -494,13 +498,22 @@ def solve_one(
                 say=say,
                 warn=warn_ignored,
             )
-        assert res.plan_text is not None
-        write(res.plan_text, output, [problem_file, hint])
+        # stopped before any plan: the old output (if any) stays as it was
+        nothing = res.outcome == "interrupted" and res.status not in PLAN_STATUSES
+        if nothing:
+            res.error_lines = ["interrupted: no plan found yet; nothing written"]
+        else:
+            assert res.plan_text is not None
+            write(res.plan_text, output, [problem_file, hint])
+    if stop.is_set() and res.outcome != Outcome.INTERRUPTED and not res.structural:
+        # the signal came as the run ended (its plan being written): still exit 130
+        res.outcome = Outcome.INTERRUPTED
+        res.error_lines = [*res.error_lines, "interrupted: the run had ended; its plan is written"]
     if res.structural:
         fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     if res.summary:
         say(res.summary)
-    if output is not None:
+    if output is not None and not nothing:
         say(f"plan written to {output}")
     if res.error_lines:
         fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)

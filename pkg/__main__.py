@@ -1,6 +1,6 @@
 """``python -m taskalloc`` runs the command-line interface."""
 
-from taskalloc.cli.app import main
+from taskalloc.cli import main
 
 if __name__ == "__main__":
     main()

@@ -236,15 +236,15 @@ def __getattr__(name: str) -> Any:
 
 
 def explain_infeasible(
-    problem: Problem, *, time_limit: float = 10.0, workers: int = 2
+    problem: Problem, *, time_limit: float = 10.0, workers: int = 2, stop: Any = None
 ) -> list[str]:
     """Lines naming up to three disjoint minimal sets of tasks that cannot all be placed, with
-    what binds each (CP-SAT assumptions, shrunk by deletion); empty if none found in time."""
+    what binds each (CP-SAT assumptions, shrunk by deletion); empty if none found in time, or
+    before ``stop`` (an event) was set."""
     from .cpsat.explain import explain
 
-    return [
-        line for c in explain(problem, time_limit=time_limit, workers=workers) for line in c.lines
-    ]
+    found = explain(problem, time_limit=time_limit, workers=workers, stop=stop)
+    return [line for c in found for line in c.lines]
 
 
 __all__ = [

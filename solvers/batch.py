@@ -626,12 +626,15 @@ def run_batch(
     on_start: StartFn | None = None,
     on_done: Callable[[Done], None] | None = None,
     read_stdin: Callable[[], bytes] | None = None,
+    no_clobber: bool = False,
 ) -> tuple[list[Done], list[Item]]:
     """Solve every item; return (what finished, in completion order; what was interrupted).
 
     Each plan is written (atomically, once) as soon as its problem is done: for a plan, a
     proof of infeasibility, or a partial plan (no plan within the limits). Bad input, internal
-    errors, timeouts and problems never started leave no plan file.
+    errors, timeouts and problems never started leave no plan file. ``no_clobber``: a plan
+    file that exists is not replaced (OutputError). A plan that cannot be written (OutputError,
+    WriteError: a full disk) ends the batch with that error.
     """
     from taskalloc.problems.source import InputError, read_bytes, resolve_limits
 
@@ -687,7 +690,7 @@ def run_batch(
             Outcome.INFEASIBLE,
             Outcome.NO_PLAN,
         ):
-            write_atomic(item.plan_path, result.plan_text)
+            write_atomic(item.plan_path, result.plan_text, no_clobber=no_clobber)
             written.add(item.index)
             path = item.plan_path
         d = Done(item, replace(result, plan_text=None), wall, path)

@@ -129,6 +129,7 @@ insert each replica into its node's profile. Repair passes multiply this by at m
 from __future__ import annotations
 
 import heapq
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,6 +142,7 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, Task, effectively_required, topological_order
 from taskalloc.problems.proofs import spread_feasible
 
+from .clock import stop_set
 from .engine import Params, at_least, choice
 from .result import Result
 
@@ -160,11 +162,13 @@ def solve(
     seed: int | None = 0,
     time_limit: float | None = None,
     passes: int = DEFAULT_PASSES,
+    stop: threading.Event | None = None,
 ) -> Result:
     """Place (or schedule) ``problem`` greedily; see the module docstring.
 
     ``passes`` bounds the number of passes (1: the plain one-pass greedy); a further pass runs
-    only while tasks the plan must place are left unplaced and time remains.
+    only while tasks the plan must place are left unplaced and time remains. ``stop`` set
+    ends it as the time limit does (between two tasks), with what is placed so far.
     """
     choice("policy", policy, POLICIES)
     t0 = time.perf_counter()
@@ -180,7 +184,7 @@ def solve(
         if k and stop_at is not None and time.perf_counter() > stop_at:
             timed_out = True
             break
-        greedy = _Greedy(problem, policy, stop_at, must, boost, avoid)
+        greedy = _Greedy(problem, policy, stop_at, must, boost, avoid, stop)
         if problem.scheduling:
             greedy.run_scheduling()
         else:
@@ -197,7 +201,9 @@ def solve(
     assert best is not None
     missing = sorted(t for t in must if not best.placed[t])
     parts = []
-    if timed_out:
+    if timed_out and stop_set(stop):
+        parts.append("stopped on request")
+    elif timed_out:
         parts.append(f"time limit of {time_limit:g}s reached")
     if missing:
         names = ", ".join(problem.tasks[t].id for t in missing[:_MAX_NAMED])
@@ -248,10 +254,12 @@ class _Greedy:
         must: set[int],
         boost: dict[int, int],
         avoid: dict[int, set[int]],
+        stop: threading.Event | None = None,
     ) -> None:
         self.p = problem
         self.policy = policy
         self.stop_at = stop_at
+        self.stop = stop
         self.stopped = False
         obj = problem.objective
         # replanning: when `moves` counts, tasks stay on their `current` node where they fit
@@ -327,6 +335,8 @@ class _Greedy:
 
     def out_of_time(self) -> bool:
         if self.stop_at is not None and time.perf_counter() > self.stop_at:
+            self.stopped = True
+        if stop_set(self.stop):
             self.stopped = True
         return self.stopped
 
@@ -1415,7 +1425,7 @@ class GreedyEngine:
     name = "greedy"
     description = (
         "priority-then-size list heuristic (placement) / serial schedule generation "
-        "(scheduling); deterministic, ignores hint, workers and stop"
+        "(scheduling); deterministic, ignores hint and workers"
     )
     default_time_limit: float | None = None
     Options = GreedyOptions
@@ -1427,6 +1437,7 @@ class GreedyEngine:
             passes=options.passes,
             seed=params.seed,
             time_limit=params.limit(None),
+            stop=params.stop,
         )
 
 

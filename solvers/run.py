@@ -176,13 +176,13 @@ def solve_problem(
     text). Raises SolverUnavailable for an unknown or uninstalled engine, OptionError for a
     bad option value.
     """
-    import threading
 
     from taskalloc.problems.plan import Status
     from taskalloc.problems.proofs import structural_lines
 
     from . import choose, explain_infeasible
     from . import solve as run_solver
+    from .clock import Stop, finishing
     from .result import checked_plan
 
     def tell(line: str) -> None:
@@ -197,7 +197,7 @@ def solve_problem(
         if warn is not None:
             warn(ignored)
     text = problem.source.data.decode("utf-8") if embed else None
-    stop = stop if stop is not None else threading.Event()
+    stop = stop if stop is not None else Stop()
     result = run_solver(
         problem,
         backend,
@@ -228,7 +228,22 @@ def solve_problem(
     conflicts: list[str] = []
     if result.status == Status.INFEASIBLE and not stop.is_set() and explain_limit > 0:
         tell("infeasible: looking for a small set of tasks that cannot all be placed ...")
-        conflicts = explain_infeasible(problem, time_limit=explain_limit, workers=opts.workers)
+        conflicts = explain_infeasible(
+            problem, time_limit=explain_limit, workers=opts.workers, stop=stop
+        )
+    finishing(stop)  # the search is over: what is left makes, checks and writes the plan
+    if stop.is_set() and result.status not in (Status.OPTIMAL, Status.FEASIBLE, Status.INFEASIBLE):
+        # stopped before any plan: nothing to write (the reasons of thousands of unplaced
+        # tasks would take seconds to word, for a plan nobody keeps)
+        return RunResult(
+            outcome=Outcome.INTERRUPTED,
+            solver=result.solver,
+            status=str(result.status),
+            seconds=result.seconds,
+            message=result.message,
+            warnings=warnings,
+            error_lines=["interrupted: no plan found yet; nothing written"],
+        )
     plan, ev = checked_plan(problem, result, path=path, infeasibility=conflicts)
     plan.problem_text = text
     out = RunResult(
@@ -258,7 +273,12 @@ def solve_problem(
         )
     if stop.is_set():
         out.outcome = Outcome.INTERRUPTED
-        out.error_lines = ["interrupted: the plan holds the best solution found so far"]
+        out.error_lines = [
+            "interrupted: the plan records the proof of infeasibility (the search for a small "
+            "conflicting set was cut short)"
+            if result.status == Status.INFEASIBLE
+            else "interrupted: the plan holds the best solution found so far"
+        ]
     elif result.status == Status.INFEASIBLE:
         out.outcome = Outcome.INFEASIBLE
         out.error_lines = [

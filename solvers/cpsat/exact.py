@@ -20,7 +20,8 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, effectively_required
 
 from .. import baseline
-from ..clock import Clock, Progress, Trajectory
+from ..clock import Clock, Progress, Stopped, Trajectory, preparing
+from ..native import cp_solver
 from ..result import Result, Results
 from ..scaling import BALANCE_SCALE, Scales, choose_scales, weight_multipliers
 from ..stages import Solved, Stage, StageDriver, summary
@@ -111,7 +112,7 @@ class _Run(StageDriver[_Stage]):
     ) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver]:
         """One CP-SAT solve, hinted with the last solution; ``unit`` scales the objective for
         the trajectory (None: a feasibility solve, nothing recorded), ``term`` names it."""
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         prm = solver.parameters
         prm.num_workers = self.workers
         prm.random_seed = self.seed
@@ -345,7 +346,11 @@ def solve(
     options["scales"] = scales.describe()
     terms = problem.objective.active()
     horizon = safe_horizon(problem) if problem.scheduling else 0
-    model = AllocationModel(problem, scales, terms, horizon)
+    try:
+        with preparing(stop):  # a signal meanwhile abandons the model (no plan yet)
+            model = AllocationModel(problem, scales, terms, horizon)
+    except Stopped:
+        return result(Status.UNKNOWN, [], "stopped on request while building the model")
 
     def warm_start() -> tuple[Placement, Evaluation, str]:
         warm, source = early or floor_start(problem, hint, time_limit=None)
@@ -356,8 +361,12 @@ def solve(
     warm_ev: Evaluation | None = None
     warm_source = "none (pure scheduling)"
     if not lazy:
-        warm_plan, warm_ev, warm_source = warm_start()
-        _set_hint(model, warm_plan)
+        try:
+            with preparing(stop):
+                warm_plan, warm_ev, warm_source = warm_start()
+                _set_hint(model, warm_plan)
+        except Stopped:
+            return result(Status.UNKNOWN, [], "stopped on request during the warm start")
     warm_ok = warm_ev is not None and warm_ev.feasible
     options["warm_start"] = warm_source
 

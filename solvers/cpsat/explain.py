@@ -14,6 +14,7 @@ Each task is named with its place in the file, e.g. ``train-a (fleet.yaml:14)``.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from ortools.sat.python import cp_model
 
 from taskalloc.problems.problem import Problem, effectively_required
 
+from ..clock import stop_set
+from ..native import cp_solver, stopping
 from ..scaling import choose_scales
 from ..warm import safe_horizon
 from .model import AllocationModel
@@ -36,18 +39,26 @@ class Conflict:
 
 
 def explain(
-    problem: Problem, *, time_limit: float = 10.0, workers: int = 2, most: int = 3
+    problem: Problem,
+    *,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    most: int = 3,
+    stop: threading.Event | None = None,
 ) -> list[Conflict]:
     """Up to ``most`` disjoint conflicting sets of tasks (the next one is searched among the
-    tasks left once the earlier ones are set aside); empty when none was found in time."""
+    tasks left once the earlier ones are set aside); empty when none was found in time, or
+    before ``stop`` was set (a set found then is kept, not minimal)."""
     deadline = time.monotonic() + time_limit
     must = sorted(effectively_required(problem))
     found: list[Conflict] = []
     while must and len(found) < most and deadline - time.monotonic() > 0.1:
-        core = _core(problem, must, deadline, workers)
+        if stop_set(stop):
+            break
+        core = _core(problem, must, deadline, workers, stop)
         if core is None:
             break
-        core, minimal = _shrink(problem, core, deadline, workers)
+        core, minimal = _shrink(problem, core, deadline, workers, stop)
         found.append(Conflict(core, minimal, _describe(problem, core, minimal)))
         must = [t for t in must if t not in set(core)]
     return found
@@ -60,21 +71,31 @@ def _build(problem: Problem) -> AllocationModel:
 
 
 def _solve(
-    model: AllocationModel, tasks: list[int], seconds: float, workers: int
+    model: AllocationModel,
+    tasks: list[int],
+    seconds: float,
+    workers: int,
+    stop: threading.Event | None = None,
 ) -> tuple[int, cp_model.CpSolver]:
     model.model.clear_assumptions()
     model.model.add_assumptions([model.p[t] for t in tasks])
-    solver = cp_model.CpSolver()
+    solver = cp_solver()
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
     solver.parameters.num_workers = workers
     solver.parameters.log_search_progress = False
-    solver.parameters.catch_sigint_signal = False  # our own handler stops solvers
-    return int(solver.solve(model.model)), solver
+    with stopping(stop, solver.stop_search):
+        return int(solver.solve(model.model)), solver
 
 
-def _core(problem: Problem, must: list[int], deadline: float, workers: int) -> list[int] | None:
+def _core(
+    problem: Problem,
+    must: list[int],
+    deadline: float,
+    workers: int,
+    stop: threading.Event | None = None,
+) -> list[int] | None:
     model = _build(problem)
-    status, solver = _solve(model, must, deadline - time.monotonic(), workers)
+    status, solver = _solve(model, must, deadline - time.monotonic(), workers, stop)
     if status != cp_model.INFEASIBLE:
         return None
     lits = set(solver.sufficient_assumptions_for_infeasibility())
@@ -83,7 +104,11 @@ def _core(problem: Problem, must: list[int], deadline: float, workers: int) -> l
 
 
 def _shrink(
-    problem: Problem, core: list[int], deadline: float, workers: int
+    problem: Problem,
+    core: list[int],
+    deadline: float,
+    workers: int,
+    stop: threading.Event | None = None,
 ) -> tuple[list[int], bool]:
     """Deletion-based minimisation: drop each task whose removal keeps the rest infeasible."""
     model = _build(problem)
@@ -91,11 +116,11 @@ def _shrink(
     i = 0
     while i < len(kept):
         left = deadline - time.monotonic()
-        if left <= 0.05:
+        if left <= 0.05 or stop_set(stop):
             return kept, False
         trial = kept[:i] + kept[i + 1 :]
         per_test = min(left, max(0.5, left / max(1, len(kept) - i)))
-        if trial and _solve(model, trial, per_test, workers)[0] == cp_model.INFEASIBLE:
+        if trial and _solve(model, trial, per_test, workers, stop)[0] == cp_model.INFEASIBLE:
             kept = trial
         else:
             i += 1

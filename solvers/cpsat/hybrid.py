@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from ..native import cp_solver
 from ..scaling import weight_multipliers
 from . import schedlns
 from .listsearch import ListSearch, Pool, Schedule
@@ -230,7 +231,7 @@ class _Hybrid:
             if self.offset is not None:
                 cutoff = best.value + self.offset - 1
                 model.add(stage.expr <= cutoff)
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         _parameters(solver, run, workers, run.seed, budget)
         hybrid = self
         last = [time.perf_counter()]
@@ -305,7 +306,7 @@ class _Hybrid:
         model.clear_hints()
         for var, v in zip(sv, best.start.tolist(), strict=True):
             model.add_hint(var, v)
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         limit = schedlns.SUB_SECONDS if budget is None else min(schedlns.SUB_SECONDS, budget)
         _parameters(solver, run, 1, seed, limit)
         status = solver.solve(model)
@@ -405,7 +406,7 @@ class _Hybrid:
         for var, v in zip(self.start_vars, best.start.tolist(), strict=True):
             model.add(var == v)
             model.add_hint(var, v)
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         _parameters(solver, run, 1, run.seed, COMPLETION_SECONDS)
         status = solver.solve(model)
         run.clock.charge(float(solver.deterministic_time))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..fleet import MILLI
+from ..native import cp_solver
 from .scale import int_scale
 from .state import PlanState
 
@@ -233,7 +234,7 @@ class Lns:
         for (j, n), v in a.items():
             if st.node[j] != n:
                 m.add_hint(v, 0)
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         prm = solver.parameters
         prm.catch_sigint_signal = False
         prm.max_time_in_seconds = max(budget, 0.01)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..fleet import Fleet
+from ..native import cp_solver
 from .bound import DeviceBound
 from .kinds import Kinds
 from .scale import int_scale
@@ -121,7 +122,7 @@ def solve_master(
     for t in range(T):
         for _, z, zv in Z[t]:
             m.add_hint(z, math.floor(zv + 1e-6))
-    solver = cp_model.CpSolver()
+    solver = cp_solver()
     prm = solver.parameters
     prm.catch_sigint_signal = False
     prm.max_time_in_seconds = max(time_limit, 0.1)

@@ -12,6 +12,8 @@ from .individual import Individual
 
 PARALLEL_MIN_SLOTS = 2000  # parallel evaluation only for individuals at least this long ...
 PARALLEL_MIN_POP = 16  # ... and populations at least this large
+#: seconds between two looks at the stop and the time limit while a pool evaluates
+POOL_POLL = 0.05
 
 
 def evaluate_all(
@@ -26,9 +28,12 @@ def evaluate_all(
     todo = [(i, ind) for i, ind in enumerate(inds) if not ind.fitness.valid]
     if pool is not None and len(todo) >= PARALLEL_MIN_POP // 2:
         jobs = [(np.asarray(ind).copy(), gen, i) for i, ind in todo]
-        for (_, ind), (genes, viol, terms, start, work) in zip(
-            todo, pool.map(_work, jobs, chunksize=max(1, len(jobs) // 8)), strict=True
-        ):
+        pending = pool.map_async(_work, jobs, chunksize=max(1, len(jobs) // 8))
+        while not pending.ready():  # a generation of a big problem takes seconds: look at out
+            pending.wait(POOL_POLL)
+            if out is not None and out() and not pending.ready():
+                return
+        for (_, ind), (genes, viol, terms, start, work) in zip(todo, pending.get(), strict=True):
             np.asarray(ind)[:] = genes
             assign_fitness(eng, ind, viol, terms, start)
             eng.charge(work)

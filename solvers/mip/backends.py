@@ -32,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpressio
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from .. import SolverUnavailable
+from ..native import CPSAT_PARAMETERS, SCIP_PARAMETERS
 
 DEFAULT = "ortools-scip"  # when the portfolio cannot run (see default_backend)
 PORTFOLIO = "ortools-portfolio"
@@ -82,10 +84,15 @@ OPTION_NAMES: dict[str, tuple[str | None, str | None, str | None, str | None]] =
 #: rounded solution passes the evaluator's 1e-9 capacity tolerance; a default gap of 0 so that
 #: "optimal" means optimal), whether hints are passed and whether the dual bound is real.
 _FORMAT = {"ortools-scip": "{} = {}", "ortools-highs": "{}={}", "ortools-cpsat": "{}:{}"}
+#: SCIP and CP-SAT also leave SIGINT to us (:mod:`..native`): their own handlers race ours.
 _EXTRA = {
-    "ortools-scip": {"numerics/feastol": "1e-9"},
+    "ortools-scip": {"numerics/feastol": "1e-9", **SCIP_PARAMETERS},
     "ortools-highs": {"mip_feasibility_tolerance": "1e-9", "primal_feasibility_tolerance": "1e-9"},
-    "ortools-cpsat": {"log_search_progress": "false", "mip_wanted_precision": "1e-9"},
+    "ortools-cpsat": {
+        "log_search_progress": "false",
+        "mip_wanted_precision": "1e-9",
+        **CPSAT_PARAMETERS,
+    },
 }
 #: above this many columns SCIP's presolve is skipped: on 400,000 binaries a single presolve
 #: round takes about 9 s, before any LP is solved
@@ -549,19 +556,31 @@ class PortfolioBackend(OrtoolsBackend):
         ]
         for t in threads:
             t.start()
+        given_up: float | None = None  # after a stop: when the race stops waiting
         while any(t.is_alive() for t in threads):
             threads[0].join(0.02)
             if stop is not None and stop.is_set():
                 own.set()
-        for t in threads:
-            t.join()
+                if given_up is None:
+                    given_up = time.monotonic() + RACE_STOP_WAIT
+                elif time.monotonic() > given_up:
+                    break  # an engine slow to stop (SCIP loading the model): left behind
+        if given_up is None:
+            for t in threads:
+                t.join()
+        done = dict(outcomes)  # what an engine left behind finishes later is not read
         for name, sub in subs.items():
-            for key, value in sub.applied.items():
+            for key, value in list(sub.applied.items()):
                 s.applied[f"{key} ({name})"] = value
-        for out in outcomes.values():
+        for out in done.values():
             if isinstance(out, BaseException):
                 raise out
-        return _combine({k: v for k, v in outcomes.items() if isinstance(v, Outcome)})
+        return _combine({k: v for k, v in done.items() if isinstance(v, Outcome)})
+
+
+#: seconds the race waits for both engines once the run's stop is set; then it goes on with
+#: the outcomes it has (the CLI gives a stopped run 1.5 s in all)
+RACE_STOP_WAIT = 0.5
 
 
 def _combine(outcomes: dict[str, Outcome]) -> Outcome:

@@ -31,6 +31,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpressio
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, effectively_required, fitting_nodes
 
+from ..clock import collector_held
 from ..placement import Placement, assignments_of, placement_of
 
 CAP_TOL = 1e-9  # the evaluator's absolute tolerance on capacities
@@ -48,7 +49,7 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if enabled:
+        if enabled and not collector_held():  # held off after a signal: see clock
             gc.enable()
 
 

@@ -10,6 +10,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pyomo.environ as pyo
 
@@ -17,7 +18,7 @@ from taskalloc.problems.evaluate import Evaluation, evaluate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
-from ..clock import Clock, Progress, Trajectory
+from ..clock import Clock, Progress, Stopped, Trajectory, abandon, finishing, preparing
 from ..engine import OptionError
 from ..result import Result, Results
 from ..stages import Solved, Stage, StageDriver, summary
@@ -299,6 +300,39 @@ def solve(
     """Solve ``problem`` as a MILP on ``backend`` (default: :func:`.backends.default_backend`);
     see the package docstring. ``time_limit`` covers the whole run (default 60 s;
     ``math.inf``: none)."""
+    keep: list[Any] = []  # the model and its backend: never freed after a signal (abandon)
+    try:
+        return _solve(
+            problem,
+            keep,
+            time_limit=time_limit,
+            workers=workers,
+            seed=seed,
+            deterministic=deterministic,
+            hint=hint,
+            progress=progress,
+            stop=stop,
+            backend=backend,
+            gap=gap,
+        )
+    finally:
+        abandon(stop, *keep)
+
+
+def _solve(
+    problem: Problem,
+    keep: list[Any],
+    *,
+    time_limit: float | None,
+    workers: int,
+    seed: int,
+    deterministic: bool,
+    hint: list[Assignment] | None,
+    progress: Progress | None,
+    stop: threading.Event | None,
+    backend: str | None,
+    gap: float | None,
+) -> Result:
     limit = DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit)
     if gap is not None and not gap >= 0:
         raise OptionError("gap", f"must be >= 0, not {gap}")
@@ -328,15 +362,25 @@ def solve(
     baseline.greedy_plan(problem, baseline.DEFAULT_POLICY, min(limit, 600.0))
     with gc_paused():  # Pyomo builds millions of objects: see model.gc_paused
         t = time.perf_counter()
-        model = build_model(problem)
-        build = time.perf_counter() - t
-        backend_ = make_backend(name, model.m)
+        try:
+            with preparing(stop):  # a stop meanwhile abandons the model (no plan yet)
+                model = build_model(problem)
+                keep.append(model)
+                build = time.perf_counter() - t
+                backend_ = make_backend(name, model.m)
+                keep.append(backend_)
+        except Stopped:
+            return result(Status.UNKNOWN, [], "stopped on request while building the model")
         options["seconds"] = {
             "build": round(build, 3),
             "hand_off": round(time.perf_counter() - t - build, 3),
         }
         options["model"] = {"variables": backend_.columns, "constraints": _rows(model)}
-        warm, source, warm_ok = _warm_start(problem, model, hint, limit)
+        try:
+            with preparing(stop):
+                warm, source, warm_ok = _warm_start(problem, model, hint, limit)
+        except Stopped:
+            return result(Status.UNKNOWN, [], "stopped on request during the warm start")
         options["warm_start"] = source + ("" if backend_.hints else " (the backend takes none)")
         settings = Settings(time_limit=None, gap=gap, seed=seed, workers=workers)
         run = _Run(model, backend_, settings, clock, warm=warm if warm_ok else None)
@@ -344,6 +388,7 @@ def solve(
         run.polisher = polish.polisher_for(model, backend_, settings, seed, stop, deterministic)
         stages = _stages(problem, model)
         run.run(stages)
+        finishing(stop)  # the search is over: the plan is being made (see clock.Stop)
         options["applied"] = dict(settings.applied)
         if run.polisher is not None and any(k.tries for k in run.polisher.kinds.values()):
             options["polish"] = run.polisher.describe()

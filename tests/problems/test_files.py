@@ -125,3 +125,94 @@ def test_report_writes_into_a_pipe(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert got and got[0].startswith(b"node,")
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+# -- the system failing to write, --no-clobber ---------------------------------------------
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from taskalloc.problems.files import WriteError
+
+    out = tmp_path / "plan.yaml"
+    out.write_text("old")
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(WriteError, match=r"cannot write .*plan\.yaml: No space left on device"):
+        write_atomic(out, "new")
+    assert out.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.yaml"]
+
+
+def test_no_clobber_refuses_an_existing_file_and_writes_a_new_one(tmp_path: Path) -> None:
+    out = tmp_path / "plan.yaml"
+    assert write_atomic(out, "first", no_clobber=True) == []
+    with pytest.raises(OutputError, match="exists; not overwriting it"):
+        write_atomic(out, "second", no_clobber=True)
+    assert out.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.yaml"]
+
+
+def test_the_directories_made_are_returned(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "b" / "plan.yaml"
+    assert write_atomic(out, "x") == [tmp_path / "a", tmp_path / "a" / "b"]
+    assert write_atomic(out, "y") == []
+
+
+def test_solve_no_clobber_refuses_before_solving(tmp_path: Path) -> None:
+    out = tmp_path / "plan.yaml"
+    out.write_text("old")
+    problem = str(EXAMPLES / "inference-fleet.yaml")
+    result = cli("solve", problem, "-s", "greedy", "-o", str(out), "--no-clobber")
+    assert result.exit_code == 2
+    assert result.stderr == f"{out}: exists; not overwriting it (--no-clobber)\n"
+    assert out.read_text() == "old"
+
+
+def test_solve_says_which_directories_it_made(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "plan.yaml"
+    result = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "greedy", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert f"created directory {tmp_path / 'new'}" in result.stderr
+    assert out.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_full_standard_output_is_one_line_and_exit_74() -> None:
+    import subprocess
+    import sys
+
+    problem = str(EXAMPLES / "inference-fleet.yaml")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "taskalloc", "solve", problem, "-s", "greedy", "-q"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 74
+    assert proc.stderr == "taskalloc: cannot write standard output: No space left on device\n"
+
+
+def test_a_closed_standard_output_is_one_line_and_exit_74() -> None:
+    import subprocess
+    import sys
+
+    code = "import os, sys; os.close(1); from taskalloc.cli import main; main(sys.argv[1:])"
+    problem = str(EXAMPLES / "inference-fleet.yaml")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "solve", problem, "-s", "greedy", "-q"],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 74
+    assert "cannot write standard output" in proc.stderr
+    assert "Traceback" not in proc.stderr

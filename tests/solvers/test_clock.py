@@ -68,3 +68,80 @@ def test_stop_request() -> None:
     assert not clock.stop_requested() and not clock.out()
     stop.set()
     assert clock.stop_requested() and clock.out()
+
+
+# -- stopping (the CLI's signals: docs/architecture.md, "Stopping") --------------------------
+
+
+def test_a_signal_in_a_preparing_block_raises_stopped_once() -> None:
+    import pytest
+
+    from taskalloc.solvers.clock import Stop, Stopped, interrupt_preparation, preparing
+
+    interrupt_preparation()  # outside a block: nothing happens
+    stop = Stop()
+    reached = []
+    with pytest.raises(Stopped), preparing(stop):
+        reached.append(1)
+        interrupt_preparation()  # what the CLI's signal handler does in the main thread
+        reached.append(2)
+    assert reached == [1]
+    interrupt_preparation()  # the block is over: nothing happens
+
+
+def test_a_stop_set_before_a_preparing_block_does_not_skip_it() -> None:
+    import threading
+
+    from taskalloc.solvers.clock import preparing
+
+    stop = threading.Event()
+    stop.set()
+    ran = False
+    with preparing(stop):
+        ran = True
+    assert ran
+
+
+def test_a_stopped_cli_run_keeps_its_model_and_an_api_run_frees_it() -> None:
+    import gc
+    import threading
+    import weakref
+
+    from taskalloc.solvers import clock
+
+    class Model:
+        pass
+
+    api_stop = threading.Event()
+    api_stop.set()
+    model = Model()
+    ref = weakref.ref(model)
+    clock.abandon(api_stop, model)
+    del model
+    assert ref() is None  # a plain event: freed as usual
+
+    enabled = gc.isenabled()
+    held = clock._HELD
+    cli_stop = clock.Stop()
+    cli_stop.set()
+    model = Model()
+    ref = weakref.ref(model)
+    try:
+        clock.abandon(cli_stop, model)
+        del model
+        assert ref() is not None  # kept for the process's exit
+        assert not gc.isenabled() and clock.collector_held()
+    finally:
+        clock._ABANDONED.clear()
+        clock._HELD = held
+        if enabled:
+            gc.enable()
+
+
+def test_a_stop_signalled_from_a_handler_reads_as_set() -> None:
+    from taskalloc.solvers.clock import Stop
+
+    stop = Stop()
+    assert not stop.is_set()
+    stop.signalled = True  # what the main thread's handler does (never the event's lock)
+    assert stop.is_set()

@@ -45,6 +45,7 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
 
 from ... import baseline, lagrange
+from ...clock import finishing
 from ...flat import Flat, Plan
 from ...result import Result, Results
 from ...scaling import choose_scales
@@ -193,6 +194,7 @@ def _finish(
     bounds: Bounds,
     source: str,
 ) -> Result:
+    finishing(search.stop)  # the search is over: the plan is being made (see clock.Stop)
     plan = search.plan
     assignments = plan.assignments()
     violations = violations_of(problem, assignments)

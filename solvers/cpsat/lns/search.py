@@ -54,6 +54,7 @@ from ... import lagrange
 from ...clock import Clock, Progress, Trajectory
 from ...flat import Flat, Plan
 from ...lagrange import Lagrangian
+from ...native import cp_solver
 from ...scaling import weight_multipliers
 from .. import construct, submodel
 from ..bounds import Bounds
@@ -228,7 +229,7 @@ class Search:
         self, sub: submodel.SubModel, budget: float, workers: int, seed: int
     ) -> tuple[Any, cp_model.CpSolver, float]:
         began = time.perf_counter()
-        solver = cp_model.CpSolver()
+        solver = cp_solver()
         prm = solver.parameters
         prm.num_workers = workers
         prm.random_seed = seed
