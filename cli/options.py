@@ -78,6 +78,30 @@ def output_option(what: str, extra: str = "", panel: str | None = None) -> typer
 
 
 # -- the engine options of commands that solve (replan, whatif): one definition each -----------
+AUTO_HELP = (
+    "Engine. auto picks devplan for a placement problem with GPU devices whose objective is "
+    "unplaced alone (one replica per task, no gang, separate_from, demand_on or "
+    "assign_cost); else cpsat, except for a problem with more than 200,000 (task, allowed "
+    "node) pairs that is a scheduling problem or has balance in its objective, and for a "
+    "problem with GPU devices, gangs that start together, services or spread (only the "
+    "greedy handles them yet): greedy."
+)
+#: solve's --solver help: AUTO_HELP and each engine with its flags
+SOLVE_ENGINE_HELP = (
+    f"{AUTO_HELP} cpsat (exact; large placement problems by large "
+    "neighbourhood search), mip (a MILP: --backend, --gap), ga (genetic: --generations, "
+    "--population), greedy (--policy), devplan (offline GPU planner down to devices, with a "
+    "proven bound; optimises unplaced only: -O rounds=N, -O search=false)."
+)
+DETERMINISTIC_HELP = (
+    "cpsat: 1 worker and a deterministic time limit, so the same input, seed and "
+    "limit give the same plan on every run and machine. Without it, runs with several "
+    "workers differ in plan (never in validity), and the limit is wall-clock. mip: one "
+    "thread and no polishing (its limit stays wall-clock: only solves that end before "
+    "it repeat). ga: 1 worker and a limit that counts work (about a CPU second per "
+    "second), so the same input, seed and limit give the same plan."
+)
+
 
 #: help panel of the engine options
 SOLVER = "Engine and limits (as for solve)"
@@ -87,8 +111,7 @@ SolverOption = Annotated[
     typer.Option(
         "--solver",
         "-s",
-        help="Engine: auto (cpsat; greedy for problems with devices, gangs that start "
-        "together, services or spread), cpsat, mip, ga, greedy.",
+        help=f"{AUTO_HELP} Also cpsat, mip, ga, greedy, devplan; their options by -O.",
         rich_help_panel=SOLVER,
     ),
 ]
@@ -122,7 +145,7 @@ DeterministicOption = Annotated[
     bool,
     typer.Option(
         "--deterministic",
-        help="cpsat: 1 worker and a deterministic time limit (same plan on every run).",
+        help=DETERMINISTIC_HELP,
         rich_help_panel=SOLVER,
     ),
 ]

@@ -14,10 +14,12 @@ from .exits import ExitCode
 from .files import format_for, load, write
 from .options import (
     BATCH,
+    DETERMINISTIC_HELP,
     ENGINE,
     IO,
     LIMITS,
     PARETO,
+    SOLVE_ENGINE_HELP,
     EngineName,
     ExecutorName,
     Policy,
@@ -32,19 +34,6 @@ class SolveFormat(StrEnum):
     yaml = "yaml"
     json = "json"
     jsonl = "jsonl"
-
-
-AUTO_HELP = (
-    "Engine. auto picks devplan for a placement problem with GPU devices whose objective is "
-    "unplaced alone (one replica per task, no gang, separate_from, demand_on or "
-    "assign_cost); else cpsat, except for a problem with more than 200,000 (task, allowed "
-    "node) pairs that is a scheduling problem or has balance in its objective, and for a "
-    "problem with GPU devices, gangs that start together, services or spread (only the "
-    "greedy handles them yet): greedy. cpsat (exact; large placement problems by large "
-    "neighbourhood search), mip (a MILP: --backend, --gap), ga (genetic: --generations, "
-    "--population), greedy (--policy), devplan (offline GPU planner down to devices, with a "
-    "proven bound; optimises unplaced only: -O rounds=N, -O search=false)."
-)
 
 
 def solve(
@@ -95,7 +84,7 @@ def solve(
     ] = None,
     solver: Annotated[
         EngineName,
-        typer.Option("--solver", "-s", help=AUTO_HELP, rich_help_panel=ENGINE),
+        typer.Option("--solver", "-s", help=SOLVE_ENGINE_HELP, rich_help_panel=ENGINE),
     ] = "auto",
     hint: Annotated[
         str | None,
@@ -211,12 +200,7 @@ def solve(
         bool,
         typer.Option(
             "--deterministic",
-            help="cpsat: 1 worker and a deterministic time limit, so the same input, seed and "
-            "limit give the same plan on every run and machine. Without it, runs with several "
-            "workers differ in plan (never in validity), and the limit is wall-clock. mip: one "
-            "thread and no polishing (its limit stays wall-clock: only solves that end before "
-            "it repeat). ga: 1 worker and a limit that counts work (about a CPU second per "
-            "second), so the same input, seed and limit give the same plan.",
+            help=DETERMINISTIC_HELP,
             rich_help_panel=LIMITS,
         ),
     ] = False,
