@@ -38,7 +38,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..engine import OptionError
 from ..simulation import ReplayParams, Simulation
@@ -74,6 +74,9 @@ class ScheduleOptions:
     """``queue``: which waiting task the dispatcher takes next (:data:`QUEUES`)."""
 
     queue: str = "fifo"
+
+    #: the queue orders (what --queue offers)
+    queue_names: ClassVar[tuple[str, ...]] = tuple(QUEUES)
 
     def __post_init__(self) -> None:
         if self.queue not in QUEUES:
@@ -356,6 +359,14 @@ class ScheduleReplay:
                 break
             now = max(now, min(nexts))
         not_arrived: list[str] = []
+        if not stopped:  # the tasks after one left out in the last event
+            from taskalloc.problems.proofs import topological_order
+
+            for i in topological_order(p):
+                t = p.tasks[i]
+                lost = [p.tasks[a].id for a in t.after if p.tasks[a].id in reasons]
+                if lost and not unit_of[i].done:
+                    drop(unit_of[i], f"after {lost[0]}, which is unplaced")
         for u in units:
             if u.done:
                 continue
