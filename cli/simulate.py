@@ -137,7 +137,7 @@ def simulate(
     arrivals whose arrived GPU demand rounds to 100 % of the GPUs
     (metrics.simulation.allocated_at_arrived_100).
 
-    Replays placement problems whose tasks have one replica and no gang, separate_from,
+    Of placement problems, replays those whose tasks have one replica and no gang, separate_from,
     demand_on or assign_cost, whose nodes split at most one resource into devices of one size;
     any other problem is refused in one line (exit 2).
 
