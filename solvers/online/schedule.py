@@ -306,8 +306,18 @@ class ScheduleReplay:
 
         # services first: they start at 0 or never
         for u in units:
-            if u.service and not try_start(u, 0):
+            if not u.service:
+                continue
+            waits = [
+                p.tasks[m].id for m in u.members if p.tasks[m].after or (p.tasks[m].release or 0)
+            ]
+            if waits:  # a gang with a service: its members must all be ready at 0
+                drop(u, f"a gang with a service starts at 0, and {waits[0]} is not ready then")
+            elif not try_start(u, 0):
                 drop(u, "a service starts at 0 and no allowed node had room for it then")
+            else:
+                for m in u.members:
+                    ready_at[m] = 0
         now = 0
         while True:
             if params.stop is not None and params.stop.is_set():

@@ -191,3 +191,26 @@ def test_a_stop_keeps_what_started():
     assert sim.stopped and sim.metrics["stopped"]
     assert sim.result.assignments == []
     assert sim.not_arrived == ("t1", "t2", "t3", "t4", "t5")
+
+
+def test_a_gang_with_a_service_starts_at_0_or_not_at_all():
+    problem = taskalloc.load(
+        {
+            "taskalloc": 1,
+            "horizon": 10,
+            "nodes": [{"id": "a", "capacity": {"cpu": 4}}],
+            "tasks": [
+                {"id": "s", "service": True, "gang": "g", "demand": {"cpu": 1}},
+                {"id": "w", "gang": "g", "demand": {"cpu": 1}, "duration": 3},
+                {"id": "v", "gang": "h", "demand": {"cpu": 1}, "duration": 3, "release": 2},
+                {"id": "s2", "service": True, "gang": "h", "demand": {"cpu": 1}},
+            ],
+        }
+    )
+    sim = taskalloc.simulate(problem, "first-fit")
+    assert [(a.task, a.start, a.end) for a in sim.result.assignments] == [
+        ("s", 0, 10),
+        ("w", 0, 3),
+    ]
+    why = "a gang with a service starts at 0, and v is not ready then"
+    assert sim.reasons == {"v": why, "s2": why}
