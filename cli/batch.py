@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from taskalloc.problems.wording import printable
 
-from .console import Settings, err_console, fail, fmt, say, warn
+from .console import Settings, err_console, fail, fmt, plural, say, warn
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .running import graceful_stop
@@ -372,7 +372,10 @@ def run(
             where = f"Ray at {ray_address}"
         per = f"{opts.workers} worker{'s' if opts.workers > 1 else ''} each"
         jobs_text = f"{jobs} at a time, " if executor == "local" else ""
-        say(f"batch: {len(items)} problems on {where} ({jobs_text}{per}); plans in {out_dir}")
+        say(
+            f"batch: {plural(len(items), 'problem')} on {where} ({jobs_text}{per}); "
+            f"plans in {out_dir}"
+        )
     try:
         with graceful_stop(stop, STOPPING), display:
             try:
@@ -417,7 +420,8 @@ def run(
             parts.append(f"{left} not started")
         written = sum(1 for r in rows if r["plan"])
         say(
-            f"batch: {len(items)} problems: {', '.join(parts)}; {written} plans in {out_dir}; "
+            f"batch: {plural(len(items), 'problem')}: {', '.join(parts)}; "
+            f"{plural(written, 'plan')} in {out_dir}; "
             f"exit {code}"
         )
     return code

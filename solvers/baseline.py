@@ -100,6 +100,13 @@ def greedy_plan(
     return base
 
 
+def policies() -> tuple[str, ...]:
+    """The greedy's policies, ``-s greedy``'s default first."""
+    from .greedy import POLICIES
+
+    return (DEFAULT_POLICY, *(p for p in POLICIES if p != DEFAULT_POLICY))
+
+
 def known(problem: Problem, policy: str) -> Baseline | None:
     """The greedy's plan if it was already computed."""
     with _LOCK:

@@ -245,14 +245,14 @@ class Engine:
         """Genes of the greedy plans (three policies: the first, ``-s greedy``'s default,
         until ``first_deadline``, the others while ``deadline`` allows); the best greedy plan
         is kept as it is (``greedy_best``): the GA never returns a worse one."""
-        from taskalloc.solvers import greedy
+        from taskalloc.solvers import baseline  # shared with the floor: each policy runs once
 
         c = self.c
         seeds = []
-        for k, policy in enumerate(greedy.POLICIES):
+        for k, policy in enumerate(baseline.policies()):
             until = first_deadline if k == 0 else deadline
             left = None if until is None else max(0.0, until - time.perf_counter())
-            r = greedy.solve(self.problem, policy=policy, time_limit=left)
+            r = baseline.greedy_plan(self.problem, policy, left).result
             self._work += c.T * c.N * c.R * (40 if c.scheduling else 2)
             seeds.append(self.from_plan(r.assignments))
             x, start = c.from_assignments(r.assignments)

@@ -201,8 +201,8 @@ def test_same_file_twice_is_solved_once_and_the_table_keeps_names_whole(tmp_path
     assert sorted(p.name for p in out.iterdir()) == [
         "problem-with-a-long-descriptive-name.plan.yaml"
     ]
-    assert "batch: 1 problems" in result.stderr
-    table = result.stderr[result.stderr.index("Batch") : result.stderr.index("batch: 1 problems:")]
+    assert "batch: 1 problem on" in result.stderr
+    table = result.stderr[result.stderr.index("Batch") : result.stderr.index("batch: 1 problem:")]
     name = "problem-with-a-long-descriptive-name.json"
     assert name in table  # whole on one line, never broken inside a name
     assert max(len(line) for line in table.splitlines()) <= 80
