@@ -37,14 +37,26 @@ class SimulatePolicy(StrEnum):
     first_fit = "first-fit"
 
 
+class SimulateQueue(StrEnum):
+    """The scheduling replay's queue orders (a test keeps this equal to its QUEUES)."""
+
+    fifo = "fifo"
+    shortest_first = "shortest-first"
+    priority = "priority"
+
+
 POLICY_HELP = (
-    "Required: the online policy that places each arriving task. The FGD paper's six, as its "
-    "simulator defines them (openb's SOURCE.md; docs/benchmarks.md): random, dot-product, "
-    "gpu-clustering, gpu-packing, best-fit and fgd (fragmentation gradient descent). best-fit "
-    "here is the paper's BestFit score (least CPU and GPU left on the node after placement, "
-    "over fixed maxima), not the greedy's best-fit of `solve --policy`. And the greedy's "
-    "least-loaded (smallest peak utilisation after placement) and first-fit (first node in "
-    "file order where the task fits); both take the tightest fitting device."
+    "Required: the online policy that places each arriving task. Placement problems: the FGD "
+    "paper's six, as its simulator defines them (openb's SOURCE.md; docs/benchmarks.md): "
+    "random, dot-product, gpu-clustering, gpu-packing, best-fit and fgd (fragmentation "
+    "gradient descent). best-fit here is the paper's BestFit score (least CPU and GPU left on"
+    " the node after placement, over fixed maxima), not the greedy's best-fit of `solve "
+    "--policy`. And the greedy's least-loaded (smallest peak utilisation after placement) and"
+    " first-fit (first node in file order where the task fits); both take the tightest "
+    "fitting device. Scheduling problems: least-loaded, best-fit and first-fit score a node "
+    "as the greedy's policies of the same names (smallest peak utilisation after starting the"
+    " task, largest, first node in file order), but on the load at that instant, with no "
+    "look-ahead."
 )
 
 STOPPING = "stopping: keeping the plan of the tasks that arrived so far (Ctrl-C again to abort)"
@@ -74,6 +86,18 @@ def simulate(
             rich_help_panel=REPLAY,
         ),
     ] = 0,
+    queue: Annotated[
+        SimulateQueue | None,
+        typer.Option(
+            "--queue",
+            metavar="QUEUE",
+            help="Scheduling problems only: which ready task the dispatcher takes next: fifo "
+            "(ready first, then file order), shortest-first (shortest duration first) or "
+            "priority (highest priority first). Default: fifo.",
+            show_default=False,
+            rich_help_panel=REPLAY,
+        ),
+    ] = None,
     output: Annotated[Path | None, output_option("the plan", panel=IO)] = None,
     fmt: Annotated[
         DataFormat | None,
@@ -94,10 +118,11 @@ def simulate(
         ),
     ] = False,
 ) -> None:
-    """Replay a problem online: each task is placed on arrival by a policy, or dropped.
+    """Replay a problem online: each task is placed by a policy as it comes, or left out.
 
-    Tasks arrive in file order; --policy places each on arrival, devices included, or drops it
-    (no retry, no departure). The plan goes to stdout or -o, the summary to stderr.
+    Placement problems: tasks arrive in file order; --policy places each on arrival, devices
+    included, or drops it (no retry, no departure). The plan goes to stdout or -o, the summary
+    to stderr.
 
     The policies read the resource the nodes split into devices as the GPU and `cpu` as the
     CPU; other resources (memory, ...) only have to fit. A problem without devices has no GPU:
@@ -112,9 +137,20 @@ def simulate(
     arrivals whose arrived GPU demand rounds to 100 % of the GPUs
     (metrics.simulation.allocated_at_arrived_100).
 
-    Replays placement problems whose tasks have one replica and no gang, separate_from,
+    Of placement problems, replays those whose tasks have one replica and no gang, separate_from,
     demand_on or assign_cost, whose nodes split at most one resource into devices of one size;
     any other problem is refused in one line (exit 2).
+
+    Scheduling problems (a task has a duration): a discrete-event dispatcher. A task becomes
+    ready at its release once every task it comes after has ended, and waits in a queue
+    (--queue). At each release or end, the dispatcher takes the waiting tasks in queue order and
+    starts each where it fits at that instant (free capacity and devices, separate_from, its
+    replicas on distinct nodes), with --policy choosing the node; a task that does not fit
+    waits and the next one is tried. A task starts all its replicas at once, a gang all its
+    members at once, a service at 0 (or never). A task that can no longer end by its deadline
+    (or the horizon) is left unplaced with that reason, and so are the tasks after it. The
+    plan records makespan, tardiness, mean and p95 wait and fleet utilisation over time
+    (metrics.simulation). Problems with spread or max_moves are refused in one line (exit 2).
 
     Exit 0 with a plan; 4 when a required task was dropped (the plan lists it); 130 on Ctrl-C
     or SIGTERM, after writing the plan of the tasks that arrived until then.
@@ -132,7 +168,8 @@ def simulate(
         refuse_inputs(output, [problem_file])  # before the run, not after it
     stop = threading.Event()
     with graceful_stop(stop, STOPPING):  # until the plan is written, a signal only stops
-        sim = replay(problem, policy.value, seed=seed, stop=stop)
+        own = {} if queue is None else {"queue": queue.value}
+        sim = replay(problem, policy.value, seed=seed, stop=stop, **own)
         plan, _ = simulation_plan(problem, sim, path=None if problem_file == "-" else problem_file)
         if embed or problem_file == "-":
             plan.problem_text = problem.source.data.decode("utf-8")

@@ -11,9 +11,14 @@ engines are in :data:`taskalloc.solvers.ENGINES`:
     devices included, or dropped (no retry, no departure): the FGD paper's six schedulers and
     the greedy's two policies, with the allocation curve of the GPU.
 
-A scheduling replay (tasks released over time, a queue, a dispatcher) is one more module with a
-``REPLAY`` and one more line here; its own options (a queue discipline, say) are a frozen
-dataclass, ``REPLAY.Options``, checked like an engine's (:func:`~.engine.split_options`:
+``scheduling``
+    :mod:`taskalloc.solvers.online.schedule`: a discrete-event dispatcher; tasks become ready
+    at their release and when their predecessors end, wait in a queue (``queue``: fifo,
+    shortest-first, priority) and start where they fit at that instant, or are left out when
+    they can no longer meet their deadline.
+
+A new replay is one more module with a ``REPLAY`` and one more line here; its own options are a
+frozen dataclass, ``REPLAY.Options``, checked like an engine's (:func:`~.engine.split_options`:
 an option the replay does not take is an :class:`~.engine.OptionError`).
 
 :func:`simulate` returns a :class:`Simulation`: the :class:`~.result.Result` (the assignments,
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 #: kind of problem -> the module whose ``REPLAY`` replays it (a new replay: one line here)
 REPLAYS: dict[str, str] = {
     "placement": "taskalloc.solvers.online",
+    "scheduling": "taskalloc.solvers.online.schedule",
 }
 
 
@@ -92,6 +98,8 @@ class Simulation:
     detail: Any = None
     #: ids of the tasks that had not arrived when the replay was stopped
     not_arrived: tuple[str, ...] = ()
+    #: task id -> why the replay left it out (the plan's reason for it, e.g. a missed deadline)
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def to_plan(self, problem: Problem, *, path: str | None = None) -> Plan:
         """The plan of this replay, checked by the evaluator (:func:`simulation_plan`)."""
@@ -178,10 +186,16 @@ def simulation_plan(
 
     plan, ev = checked_plan(problem, simulation.result, path=path)
     plan.metrics["simulation"] = dict(simulation.metrics)
-    if simulation.not_arrived:
+    if simulation.not_arrived or simulation.reasons:
         late = set(simulation.not_arrived)
+        why = simulation.reasons
         plan.unplaced = [
-            Unplaced(u.task, NOT_ARRIVED) if u.task in late else u for u in plan.unplaced
+            Unplaced(u.task, NOT_ARRIVED)
+            if u.task in late
+            else Unplaced(u.task, why[u.task])
+            if u.task in why
+            else u
+            for u in plan.unplaced
         ]
     return plan, ev
 

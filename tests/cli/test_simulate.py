@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from taskalloc.cli.simulate import SimulatePolicy
+from taskalloc.cli.simulate import SimulatePolicy, SimulateQueue
 from taskalloc.problems.openb import import_openb
 from tests.helpers import DATA, cli
 
@@ -101,9 +101,11 @@ def test_the_cli_offers_exactly_the_replays_policies():
     from taskalloc.solvers.online import POLICIES
     from taskalloc.solvers.simulation import REPLAYS, load_replay
 
-    assert list(REPLAYS) == ["placement"]
+    assert list(REPLAYS) == ["placement", "scheduling"]
     assert [p.value for p in SimulatePolicy] == list(POLICIES)
     assert list(load_replay("placement").policies) == list(POLICIES)
+    assert set(load_replay("scheduling").policies) <= set(POLICIES)
+    assert [q.value for q in SimulateQueue] == list(load_replay("scheduling").Options.queue_names)
 
 
 def test_the_figure_at_arrived_100_is_printed_and_recorded(tmp_path):
@@ -190,7 +192,8 @@ def test_problems_the_replay_does_not_model_are_refused_in_one_line(tmp_path):
     r = cli("simulate", str(write(tmp_path, sched)), "--policy", "fgd")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.strip().splitlines() == [
-        "simulate replays placement problems only, not scheduling problems"
+        "--policy: 'fgd' is not a policy of the scheduling replay (its policies: least-loaded, "
+        "best-fit, first-fit)"
     ]
     replicas = gpu_cluster([task("r", 1, replicas=2)])
     r = cli("simulate", str(write(tmp_path, replicas)), "--policy", "fgd")
@@ -272,4 +275,107 @@ def test_a_problem_on_stdin_is_embedded_so_check_needs_the_plan_alone(tmp_path):
     plan_path = tmp_path / "plan.yaml"
     plan_path.write_text(r.stdout)
     checked = cli("check", str(plan_path))
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+
+
+# -- scheduling problems: the online dispatcher ----------------------------------------------
+
+SCHED = {
+    "taskalloc": 1,
+    "nodes": [{"id": "a", "capacity": {"cpu": 4}}, {"id": "b", "capacity": {"cpu": 2}}],
+    "tasks": [
+        {"id": "t1", "demand": {"cpu": 2}, "duration": 4, "required": False},
+        {"id": "t2", "demand": {"cpu": 2}, "duration": 1, "priority": 3, "required": False},
+        {"id": "t3", "demand": {"cpu": 2}, "duration": 2, "after": ["t1"], "required": False},
+        {
+            "id": "t4",
+            "demand": {"cpu": 4},
+            "duration": 2,
+            "release": 1,
+            "deadline": 4,
+            "required": False,
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("policy", ["least-loaded", "best-fit", "first-fit"])
+@pytest.mark.parametrize("queue", [q.value for q in SimulateQueue])
+def test_a_scheduling_problem_is_dispatched_and_its_plan_passes_check(tmp_path, policy, queue):
+    problem = write(tmp_path, SCHED)
+    out = tmp_path / "plan.yaml"
+    r = cli("simulate", str(problem), "--policy", policy, "--queue", queue, "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == "" and r.stderr.startswith(f"{policy}, queue {queue}: ")
+    plan = yaml.safe_load(out.read_text())
+    sim = plan["metrics"]["simulation"]
+    assert sim["kind"] == "scheduling" and sim["queue"] == queue and sim["makespan"] == 6
+    # best-fit with fifo puts t1 on b and leaves a empty for t4 at 1; the others miss t4's
+    # deadline (the hand traces: tests/solvers/online/test_schedule.py)
+    if (policy, queue) == ("best-fit", "fifo"):
+        assert plan.get("unplaced", []) == [] and sim["missed_deadline"] == 0
+    else:
+        assert [u["task"] for u in plan["unplaced"]] == ["t4"]
+        assert plan["unplaced"][0]["reason"].startswith("missed its deadline: t4 must end by 4")
+        assert "1 missed their deadline" in r.stderr
+    checked = cli("check", str(problem), str(out))
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+
+
+def test_queue_on_a_placement_problem_is_refused_in_one_line(tmp_path):
+    problem = write(tmp_path, gpu_cluster([task("a", 1)]))
+    r = cli("simulate", str(problem), "--policy", "first-fit", "--queue", "fifo")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and "queue" in r.stderr
+
+
+def test_a_missed_required_task_exits_4_with_the_plan(tmp_path):
+    data = {**SCHED, "tasks": [{**t, "required": True} for t in SCHED["tasks"]]}
+    r = cli("simulate", str(write(tmp_path, data)), "--policy", "first-fit")
+    assert r.exit_code == 4
+    assert "required tasks not started: t4" in r.stderr
+    assert yaml.safe_load(r.stdout)["solver"]["status"] == "unknown"
+
+
+def test_ctrl_c_mid_dispatch_writes_the_plan_of_the_started_tasks(tmp_path, monkeypatch):
+    """A real SIGINT as the 30th task starts: the dispatcher stops at an event soon after (the
+    signal reaches the stop event asynchronously); the plan holds the tasks started until then
+    and passes check; exit 130."""
+    from taskalloc.solvers.online.schedule import _State
+
+    data = {
+        "taskalloc": 1,
+        "nodes": [{"id": "a", "capacity": {"cpu": 1}}],
+        "tasks": [
+            {"id": f"t{i}", "demand": {"cpu": 1}, "duration": 1, "required": False}
+            for i in range(100)
+        ],
+    }
+    problem = write(tmp_path, data)
+    real_take = _State.take
+    started = [0]
+
+    def take(self: Any, task: Any, n: int, devices: Any, sign: float) -> None:
+        if sign > 0:
+            started[0] += 1
+            if started[0] == 30:
+                os.kill(os.getpid(), signal.SIGINT)
+        real_take(self, task, n, devices, sign)
+
+    monkeypatch.setattr(_State, "take", take)
+    plan_path = tmp_path / "plan.yaml"
+    r = cli("simulate", str(problem), "--policy", "first-fit", "-o", str(plan_path))
+    assert r.exit_code == 130, r.stderr
+    assert "interrupted: the plan holds the tasks that arrived before the stop" in r.stderr
+    plan = yaml.safe_load(plan_path.read_text())
+    assert plan["metrics"]["simulation"]["stopped"]
+    k = len(plan["assignments"])
+    assert 30 <= k < 100
+    assert [a["task"] for a in plan["assignments"]] == [f"t{i}" for i in range(k)]
+    assert len(plan["unplaced"]) == 100 - k
+    assert {u["reason"] for u in plan["unplaced"]} == {
+        "not arrived: the replay was stopped before it"
+    }
+    monkeypatch.undo()
+    checked = cli("check", str(problem), str(plan_path))
     assert checked.exit_code == 0, checked.stdout + checked.stderr

@@ -84,7 +84,8 @@ def test_policies_and_options_are_checked():
         ReplayParams(seed=1.5)  # type: ignore[arg-type]
 
 
-def test_a_kind_without_a_replay_is_refused_in_one_line():
+def test_a_kind_without_a_replay_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delitem(REPLAYS, "scheduling")
     assert kind_of(sched_problem()) == "scheduling" and kind_of(gpu_problem()) == "placement"
     with pytest.raises(ReplayUnsupported) as info:
         taskalloc.simulate(sched_problem(), "fgd")
