@@ -46,6 +46,7 @@ NO_SHARED = (
     "no shared folder beside the repository or its parents (set TASKALLOC_SHARED to its path)"
 )
 REFERENCE_CHECKER = SHARED / "hooks" / "reference_check.py" if SHARED else None
+HAS_REFERENCE_CHECKER = REFERENCE_CHECKER is not None and REFERENCE_CHECKER.exists()
 
 
 def node(id: str, capacity: Mapping[str, float] | None = None, **kw: Any) -> dict[str, Any]:

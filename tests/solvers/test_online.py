@@ -23,7 +23,7 @@ from taskalloc.solvers.online import PAPER_POLICIES, POLICIES, figure_at, percen
 from taskalloc.solvers.online.fgd import fragmentation, typical_types
 from taskalloc.solvers.online.policies import make_policy
 from taskalloc.solvers.online.state import ClusterState
-from tests.helpers import DATA, REFERENCE_CHECKER, reference_check, write_problem
+from tests.helpers import DATA, HAS_REFERENCE_CHECKER, NO_SHARED, reference_check, write_problem
 from tests.solvers.gpu_fleet import check_placements
 
 # A node of 128 CPUs and 8 GPUs makes the normalisers the paper's (128,000 and 8,000 milli).
@@ -355,7 +355,7 @@ def test_tie_order_is_fixed_per_seed():
     assert firsts == [int(replay(fleet, wl, "gpu-packing", seed=s).node[0]) for s in range(12)]
 
 
-@pytest.mark.skipif(not REFERENCE_CHECKER.exists(), reason="no shared reference checker")
+@pytest.mark.skipif(not HAS_REFERENCE_CHECKER, reason=f"no shared reference checker: {NO_SHARED}")
 @pytest.mark.parametrize("policy", PAPER_POLICIES)
 def test_the_reference_checker_accepts_replay_plans(policy, trace, tmp_path):
     p, fleet, wl = trace
