@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,8 @@ def test_ctrl_c_mid_replay_writes_the_plan_of_the_arrived_tasks(tmp_path, monkey
         placed[0] += 1
         if placed[0] == 300:
             os.kill(os.getpid(), signal.SIGINT)
+        elif 300 < placed[0] < 512:
+            time.sleep(0.005)  # the watcher thread sets the stop before the poll at 512
         return real_place(self, *args, **kw)
 
     monkeypatch.setattr(ClusterState, "place", place)
@@ -360,6 +363,8 @@ def test_ctrl_c_mid_dispatch_writes_the_plan_of_the_started_tasks(tmp_path, monk
             started[0] += 1
             if started[0] == 30:
                 os.kill(os.getpid(), signal.SIGINT)
+            elif started[0] > 30:
+                time.sleep(0.05)  # leave the watcher thread time to set the stop (was flaky)
         real_take(self, task, n, devices, sign)
 
     monkeypatch.setattr(_State, "take", take)
