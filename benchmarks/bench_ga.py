@@ -12,7 +12,10 @@ bound), against a plain DEAP GA and against the greedy, in the same command.
 ``--deterministic`` runs the GA with a deterministic limit (work units calibrated to CPU
 seconds on the development machine): the figures then do not depend on how busy the machine
 is, and repeat exactly. Without it the limit is wall-clock time, as users run it. Every run
-prints the load average (``/proc/loadavg``) at its start and end.
+prints the load average (``/proc/loadavg``) at its start and end, and ``gap`` and ``gapgen`` the
+wall-clock and CPU seconds per run (on a busy machine a 20 s run gets a fraction of a core).
+``--jobs N`` (``gap``, ``gapgen``) runs N runs at once: for ``--deterministic`` A/B comparisons,
+whose figures do not depend on what else runs.
 
 ``gap``: per instance, the gap to the optimum of each seed, then mean and max over all runs and
 the spread over seeds (the peer, a plain DEAP GA from the tutorial, seed by seed unless
