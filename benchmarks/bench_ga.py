@@ -39,7 +39,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,15 +145,17 @@ def _warm() -> None:
     import taskalloc.solvers.ga.single  # noqa: F401
 
 
-def _run_gap_jobs(jobs: list[GapJob], n: int) -> list[tuple[float | None, str, float, float]]:
-    """The runs in order; ``n`` > 1: in that many processes (for deterministic runs: their
-    figures do not depend on what else runs; wall-clock runs would compete for the cores)."""
+def _run_gap_jobs(jobs: list[GapJob], n: int) -> Iterator[tuple[float | None, str, float, float]]:
+    """The runs' results in order, each as soon as it is there; ``n`` > 1: the runs go in that
+    many processes (for deterministic runs: their figures do not depend on what else runs;
+    wall-clock runs would compete for the cores)."""
     if n <= 1:
-        return [_gap_job(j) for j in jobs]
+        yield from map(_gap_job, jobs)
+        return
     from multiprocessing import get_context
 
     with get_context("spawn").Pool(n, initializer=_warm) as pool:
-        return pool.map(_gap_job, jobs, chunksize=1)
+        yield from pool.imap(_gap_job, jobs, chunksize=1)
 
 
 def _cpu_line(runs: list[tuple[float | None, str, float, float]]) -> str:
@@ -258,13 +260,14 @@ def run_gap(args: argparse.Namespace) -> None:
         for inst, _, _ in items
         for s in seeds
     ]
-    runs = _run_gap_jobs(jobs, args.jobs)
-    done = iter(runs)
+    runs: list[tuple[float | None, str, float, float]] = []
+    done = _run_gap_jobs(jobs, args.jobs)
     for inst, path, known in items:
         data = load_instance(info, path)
         cells = []
         for s in seeds:
-            value, how, _, _ = next(done)
+            runs.append(next(done))
+            value, how, _, _ = runs[-1]
             if value is not None and info.sense == "max":
                 value = data["x-source"]["offset"] - value
             g = gap(value, known, info.sense)
@@ -437,14 +440,14 @@ def run_gapgen(args: argparse.Namespace) -> None:
         for name, text in made
         for s in seeds
     ]
-    runs = _run_gap_jobs(jobs, args.jobs)
-    done = iter(runs)
+    runs: list[tuple[float | None, str, float, float]] = []
+    done = _run_gap_jobs(jobs, args.jobs)
     for name, text in made:
         problem = problem_from_dict(read_gap(text, name), name=name)
         values = []
         for _ in seeds:
-            value, how, _, _ = next(done)
-            values.append((value, how))
+            runs.append(next(done))
+            values.append(runs[-1][:2])
         found = [v for v, _ in values if v is not None]
         best = min(found) if found else None
         t0 = time.perf_counter()
