@@ -28,13 +28,14 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   the instances it can (PSPLIB j30, most of j60). It searches the timeline's *plain model*
   (:meth:`.timeline.Timeline.plain_model`: starts, intervals, cumulatives, precedences, the
   objective; what a user writes by hand) as soon as one schedule of the timeline has been
-  checked against the full model (:meth:`_Hybrid._take_plain`), unhinted and not cut off:
-  CP-SAT proves PSPLIB instances on it up to three times as fast as on the full model, and a
-  hint or a cut-off below the pool's best changes its search and slowed its proofs. Only
+  checked against the full model (:meth:`_Hybrid._take_plain`), unhinted and not cut off,
+  one search for the whole budget as the peer runs it: CP-SAT proves PSPLIB instances on it
+  up to three times as fast as on the full model, and a restart below the pool's best would
+  throw away what the search learnt (hinting it changed nothing measurable). Only
   if that check fails (a constraint the timeline does not hold) does it search the full
   model, hinted with the pool's best and cut off one unit below it. Should it end before
   the budget, its worker goes to the neighbourhood search of :mod:`.schedlns` (the pool's
-  best with a few tasks freed and the others kept in their order);
+  best with a few tasks freed and the others kept in their order; the plain model too);
 * the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
   pool's elite, decoded, justified and offered to the pool. (It is Python, CP-SAT is not: the
   two share the GIL only in CP-SAT's callbacks.)
@@ -60,7 +61,8 @@ sample its mean deviation ends below the plain hand-written CP-SAT model's of th
 search starved on the second thread: about 20 sub-solves in 10 s). Before the plain model,
 the full search on the full model gave up after half the budget without progress (a proof's
 bound does not move until the proof ends) and lost single instances by one unit to the peer,
-whose full search proves them (j605_3: 81 against 80).
+whose full search proves them (j605_3: 81 against 80). It can still end a unit or two above
+the peer on instances that neither proves, where both vary by as much from run to run.
 """
 
 from __future__ import annotations
