@@ -189,6 +189,7 @@ class _Hybrid:
         self.start_vars = [run.m.start[k] for k in tl.pairs]
         self.plain: _Plain | None = None  # the plain model, once :meth:`_take_plain` checked it
         self.plain_tried = False
+        self.mismatch = False  # see _mismatch
         for known in (run.plan, run.warm):
             if known is not None:
                 start = _starts_of(tl, known)
@@ -231,9 +232,9 @@ class _Hybrid:
     def _full(self, budget: float | None, workers: int) -> cp_model.CpSolverStatus:
         """CP-SAT's full search: on the plain model, or on the full model below the pool's
         best, hinted with it (see the module docstring)."""
-        run, stage, pool = self.run, self.stage, self.pool
         if PLAIN and self.plain is None and not self.plain_tried:
             self._take_plain()
+        run, stage, pool = self.run, self.stage, self.pool
         plain = self.plain
         best = pool.best
         cutoff = None
@@ -357,16 +358,30 @@ class _Hybrid:
             return
         status, solver = self._fixed(start)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self._mismatch(None if status == cp_model.INFEASIBLE else self.offset)
             return
         offset = int(solver.value(self.stage.expr)) - tl.objective(start)
         if self.offset is not None and self.offset != offset:
-            return  # the objectives disagree: keep to the full model
+            self._mismatch(None)  # the objectives disagree
+            return
         if self.offset is None:
             self.offset = offset
             self._raise_bound(self.bound)
         model, starts, objective = tl.plain_model()
         self.plain = _Plain(model, starts, objective)
         pool.offer(start, "sgs")
+
+    def _mismatch(self, offset: int | None) -> None:
+        """The full model rejects (or values otherwise) a schedule of the timeline: it holds a
+        constraint the timeline does not (say ``max_moves`` below the moves every plan makes).
+        From here on CP-SAT alone searches the full model, with a pool of its own solutions
+        only: the list search stops and the schedules it found are dropped, so that only a
+        plan of the model can come out (or its proof that there is none)."""
+        self.mismatch = True
+        self.offset = offset
+        fresh = Pool(self.tl)
+        fresh.listeners.append(self._improved)
+        self.pool = fresh
 
     # -- the two ways of running -----------------------------------------------------------
 
@@ -394,6 +409,9 @@ class _Hybrid:
         thread.start()
         try:
             while not self._finished(deadline):
+                if self.mismatch:  # CP-SAT alone (see _mismatch)
+                    self.done.wait(WATCH_INTERVAL)
+                    continue
                 self.list.step()
         finally:
             self.done.set()
@@ -431,7 +449,7 @@ class _Hybrid:
                 if run.clock.stop_requested():
                     break
             for _ in range(LIST_STEPS):
-                if self.pool.proven() or run.clock.stop_requested():
+                if self.mismatch or self.pool.proven() or run.clock.stop_requested():
                     break
                 self.list.step()
             if run.clock.deterministic:

@@ -284,3 +284,18 @@ def test_the_full_search_runs_on_the_plain_model() -> None:
         r = solve(p, time_limit=2.0, workers=workers, deterministic=deterministic)
         assert r.has_plan and evaluate(p, r.assignments).feasible
         assert r.options["schedule_search"]["makespan"]["model"] == "plain"
+
+
+def test_a_model_that_rejects_every_schedule_is_proved_infeasible() -> None:
+    """``max_moves: 0`` with a task pinned off its ``current`` node: every schedule of the
+    timeline makes one move, so the full model has none. The schedules of the list search are
+    dropped (never a plan the model rejects, never an error) and CP-SAT proves it."""
+    data = rcpsp(6, jobs=12).to_dict()
+    data["max_moves"] = 0
+    data["nodes"].append({"id": "spare", "capacity": dict(data["nodes"][0]["capacity"])})
+    data["tasks"][0]["current"] = "spare"
+    p = problem_from_dict(data)
+    for workers, deterministic in ((2, False), (1, True)):
+        r = solve(p, time_limit=5.0, workers=workers, deterministic=deterministic)
+        assert r.status == Status.INFEASIBLE, r.message
+        assert not r.assignments
