@@ -173,7 +173,7 @@ class _Run(StageDriver[_Stage]):
         plan = self.plan if self.plan is not None else self.warm
         if plan is None or stage.name == "weighted" or not stage.exact:
             return None
-        if not self.m.scales.feasibility_exact:
+        if not self.m.feasibility_exact:
             return None
         if stage.name == "balance":
             return math.ceil(self.m.exact_balance(plan) * stage.unit)
@@ -196,7 +196,9 @@ class _Run(StageDriver[_Stage]):
             model.clear_objective()
         else:
             model.minimize(stage.expr)
-        plan = hybrid.plan_for(self, stage)  # scheduling: CP-SAT beside a list search
+        # scheduling: CP-SAT beside a list search (whose schedules know no devices, same
+        # starts or services: those problems are CP-SAT's alone)
+        plan = None if _revision2(self.m.problem) else hybrid.plan_for(self, stage)
         if plan is not None:
             status, solver = hybrid.search(self, stage, plan, budget)
         else:
@@ -253,6 +255,11 @@ class _Run(StageDriver[_Stage]):
         stage.balance_proven = proven
         if stage.outcome == "optimal" and not proven:
             stage.outcome = "feasible"
+
+
+def _revision2(problem: Problem) -> bool:
+    """The problem uses devices, same-start gangs or services."""
+    return bool(problem.features & {"devices", "same_start", "service"})
 
 
 def _watch(stop: threading.Event, solver: cp_model.CpSolver, done: threading.Event) -> None:
@@ -398,7 +405,7 @@ def solve(
         notes.append("time limit reached")
     first = stages[0]
     if first.outcome == "infeasible":
-        if scales.feasibility_exact:
+        if model.feasibility_exact:
             if warm_ok:  # a modelling error: the evaluator accepts a plan the model excludes
                 raise RuntimeError("CP-SAT claims infeasibility, but the warm start is a plan")
             return result(Status.INFEASIBLE, [], "CP-SAT proved that no plan exists")
@@ -424,7 +431,7 @@ def solve(
     all_optimal = all(s.outcome == "optimal" for s in stages)
     if not from_cpsat and not all_optimal:
         notes.append(f"CP-SAT found no plan; returning the warm start ({warm_source})")
-    exact_obj = scales.feasibility_exact and all(s.exact for s in stages)
+    exact_obj = model.feasibility_exact and all(s.exact for s in stages)
     proven = not run.stopped and exact_obj and all_optimal
     bound = _bounds(problem, model, stages, ev.terms, weighted_info)
     if weighted_info is not None and "balance" in weighted_info[0]:
@@ -483,7 +490,7 @@ def _bounds(
     """Proven lower bounds, unscaled: lexicographic stages up to the first unproven one;
     weighted: the scalar (key ``weighted``) and the trivially known per-term bounds."""
     out: dict[str, float] = {}
-    feasible_exact = model.scales.feasibility_exact
+    feasible_exact = model.feasibility_exact
     if not feasible_exact:
         return out
     if weighted is None:
