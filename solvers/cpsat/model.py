@@ -759,10 +759,10 @@ class AllocationModel:
         if not self.devx:
             return out
         plan = DevicePlan(out)
-        for (t, n, r), xs in self.devx.items():
-            if t in out and value(self.y[t, n]):
+        for (ti, n, r), xs in self.devx.items():
+            if ti in out and value(self.y[ti, n]):
                 used = tuple(j for j, x in enumerate(xs) if value(x))
-                plan.devices.setdefault((t, n), {})[r] = used
+                plan.devices.setdefault((ti, n), {})[r] = used
         return plan
 
     def assignments(self, plan: Placement) -> list[Assignment]:
