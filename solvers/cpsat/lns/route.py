@@ -16,7 +16,9 @@ exact path), and either
   stopped); otherwise the LNS goes on from the exact path's best plan with the rest of the
   time (the *hybrid*).
 
-``lns=False`` keeps any problem on the exact path. Small problems (the property tests, the
+``lns=False`` keeps any problem on the exact path, and so does any problem with devices or
+spread (revision 2), whatever ``lns`` says: the LNS's sub-models and moves do not model them
+yet, and the exact model does. Small problems (the property tests, the
 examples) never reach this module.
 """
 
@@ -28,6 +30,10 @@ from ...flat import LINEAR_TERMS
 from .settings import HYBRID_PAIRS, LNS_PAIRS
 
 
+#: revision-2 features of placement problems that only the exact model handles
+EXACT_ONLY = frozenset({"devices", "spread"})
+
+
 def pairs(problem: Problem) -> int:
     """(task, allowed node) pairs: an upper bound of the full model's candidate pairs."""
     return sum(len(t.allowed) for t in problem.tasks)
@@ -37,6 +43,8 @@ def route(problem: Problem, lns: bool | None = None) -> str | None:
     """``"lns"``, ``"hybrid"`` or None (the exact path), per the module docstring."""
     if lns is False or problem.scheduling or problem.max_moves is not None:
         return None  # max_moves: a constraint of the exact model only
+    if problem.features & EXACT_ONLY:
+        return None
     if any(t not in LINEAR_TERMS for t in problem.objective.active()):
         return None
     if lns:
