@@ -47,6 +47,13 @@ class SolverUnavailable(Exception):
 #: 16.8 million pairs in 60 s and 230 MB), the others to the greedy.
 AUTO_EXACT_PAIRS = 200_000
 
+#: problems with devices, same-start gangs, services or spread go to cpsat's exact model (its
+#: LNS does not model them) up to this many pairs, above it to the greedy: on 2,000 tasks x
+#: 200 nodes with devices (370,000 pairs) the model is not even built in 60 s
+#: (docs/benchmarks.md, issue 13)
+AUTO_REV2_PAIRS = 50_000
+_REV2_EXACT = frozenset({"devices", "same_start", "service", "spread"})
+
 #: the objective terms the LNS optimises (linear in the placement; ``balance`` is not)
 _LNS_TERMS = frozenset({"unplaced", "cost", "nodes", "moves"})
 
@@ -55,8 +62,9 @@ def choose(problem: Problem, solver: str) -> str:
     """Resolve ``auto`` to an engine name: devplan for a GPU fleet it models whose objective
     is ``unplaced`` alone (:func:`devplan_applies`); otherwise cpsat, except for huge problems
     its LNS cannot take (scheduling, or ``balance`` in the objective, above
-    :data:`AUTO_EXACT_PAIRS` pairs) and problems using revision-2 features it does not handle
-    yet (:mod:`.features`), which go to the greedy."""
+    :data:`AUTO_EXACT_PAIRS` pairs; devices, same-start gangs, services or spread above
+    :data:`AUTO_REV2_PAIRS`) and problems using revision-2 features it does not handle yet
+    (:mod:`.features`), which go to the greedy."""
     if solver != "auto":
         return solver
     from .features import unhandled
@@ -65,6 +73,9 @@ def choose(problem: Problem, solver: str) -> str:
         return "devplan"
     if unhandled(problem, "cpsat"):
         return "greedy"  # revision-2 features only the greedy handles yet
+    if problem.features & _REV2_EXACT:  # the exact model alone (no LNS) handles these
+        pairs = sum(len(t.allowed) for t in problem.tasks)
+        return "cpsat" if pairs <= AUTO_REV2_PAIRS else "greedy"
     if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
         return "cpsat"
     pairs = sum(len(t.allowed) for t in problem.tasks)

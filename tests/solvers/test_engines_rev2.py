@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from taskalloc import solvers
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.plan import Status
 from taskalloc.problems.problem import Problem
@@ -24,7 +25,7 @@ from taskalloc.solvers.result import Result
 from tests.problems.oracle import check as oracle
 from tests.problems.test_brute_force import compile_or_reject, every_plan
 from tests.problems.test_brute_force import problems as rev2_problems
-from tests.solving import ENGINES, Engine, _less, lex, make, objective_key, terms
+from tests.solving import ENGINES, LIMIT, Engine, _less, lex, make, objective_key, terms
 
 REV2 = frozenset({"devices", "same_start", "service", "spread", "current_list"})
 
@@ -329,3 +330,19 @@ def test_optimum_matches_every_plan_judged_by_the_oracle(
     assert ok, r.assignments
     assert key(values) == pytest.approx(best, abs=1e-9), (key(values), best)
     assert key(evaluate(problem, r.assignments).terms) == pytest.approx(best, abs=1e-9)
+
+
+def test_cpsat_front_lists_devices_at_every_point() -> None:
+    # two 1-GPU nodes; two 1-GPU jobs of 2 units: one node (makespan 4) or two (makespan 2)
+    nodes = [gpu_node("g", 1, count=2)]
+    tasks = [gpu_task("a", 1, duration=2), gpu_task("b", 1, duration=2)]
+    problem = make(nodes, tasks)
+    front = solvers.pareto(problem, "cpsat", ["nodes", "makespan"], time_limit=LIMIT)
+    values = []
+    for r in front:
+        assert r.status == Status.OPTIMAL
+        ev = evaluate(problem, r.assignments)
+        assert ev.feasible, ev.violations
+        assert all(a.devices == {"gpu": (0,)} for a in r.assignments)
+        values.append((ev.terms["nodes"], ev.terms["makespan"]))
+    assert values == [(1, 4), (2, 2)]

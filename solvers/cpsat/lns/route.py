@@ -29,7 +29,6 @@ from taskalloc.problems.problem import Problem
 from ...flat import LINEAR_TERMS
 from .settings import HYBRID_PAIRS, LNS_PAIRS
 
-
 #: revision-2 features of placement problems that only the exact model handles
 EXACT_ONLY = frozenset({"devices", "spread"})
 
