@@ -133,7 +133,8 @@ def table(args: argparse.Namespace) -> None:
                     vs = versus(value, ref) if value is not None and ref is not None else "-"
                     gap = "-"
                     if value is not None and bound is not None:
-                        gap = versus(value, bound + value[len(bound) :])
+                        # the terms the bound covers (lexicographic: proven ones and the next)
+                        gap = versus(value[: len(bound)], bound)
                     label = engine if engine != "auto" else f"auto ({row.get('engine', '?')})"
                     print(
                         f"| {name} | {label} | {budget:g} s | {row['status']} | {show(value)} | "

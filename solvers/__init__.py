@@ -47,10 +47,11 @@ class SolverUnavailable(Exception):
 #: 16.8 million pairs in 60 s and 230 MB), the others to the greedy.
 AUTO_EXACT_PAIRS = 200_000
 
-#: problems with devices, same-start gangs, services or spread go to cpsat's exact model (its
-#: LNS does not model them) up to this many pairs, above it to the greedy: on 2,000 tasks x
-#: 200 nodes with devices (370,000 pairs) the model is not even built in 60 s
-#: (docs/benchmarks.md, issue 13)
+#: scheduling problems (or placement ones with ``balance``) with devices, same-start gangs,
+#: services or spread go to cpsat's exact model up to this many pairs, above it to the greedy
+#: (placement problems with a linear objective go to cpsat at any size: its LNS for devices
+#: and spread, cpsat/devlns.py). The exact model of 200 tasks x 40 nodes (8,000 pairs) with
+#: devices takes seconds to presolve on a loaded machine (docs/benchmarks.md, issue 13).
 AUTO_REV2_PAIRS = 50_000
 _REV2_EXACT = frozenset({"devices", "same_start", "service", "spread"})
 
@@ -73,11 +74,11 @@ def choose(problem: Problem, solver: str) -> str:
         return "devplan"
     if unhandled(problem, "cpsat"):
         return "greedy"  # revision-2 features only the greedy handles yet
-    if problem.features & _REV2_EXACT:  # the exact model alone (no LNS) handles these
+    if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
+        return "cpsat"  # large ones by LNS (with devices or spread: cpsat/devlns.py)
+    if problem.features & _REV2_EXACT:  # the exact model alone handles these
         pairs = sum(len(t.allowed) for t in problem.tasks)
         return "cpsat" if pairs <= AUTO_REV2_PAIRS else "greedy"
-    if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
-        return "cpsat"
     pairs = sum(len(t.allowed) for t in problem.tasks)
     return "cpsat" if pairs <= AUTO_EXACT_PAIRS else "greedy"
 

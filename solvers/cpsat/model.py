@@ -39,6 +39,38 @@ CLIQUE_REFS = 8
 LinearExpr = cp_model.LinearExprT
 
 
+def device_demand(
+    problem: Problem, scales: Scales, dev_size: Mapping[tuple[int, str], int], t: int, n: int
+) -> dict[str, tuple[int, int]] | None:
+    """Per split resource of node n with a demand of task t: (devices m, scaled take on each);
+    None when the devices cannot serve one replica (FORMATS.md: a share of one device or a
+    whole number of them). ``dev_size``: (node, resource) -> scaled size of one device."""
+    use = problem.device_use(t, n)
+    if use is None:
+        return None
+    out: dict[str, tuple[int, int]] = {}
+    for r, (m, take) in use.items():
+        size = dev_size[n, r]
+        whole = take >= problem.nodes[n].device_size(r)
+        q = size if whole else scales.demand(r, take)
+        if q > size:
+            return None
+        out[r] = (m, q)
+    return out
+
+
+def device_sizes(problem: Problem, scales: Scales) -> tuple[dict[tuple[int, str], int], bool]:
+    """(node, resource) -> scaled size of one device, and whether every size is exact."""
+    out: dict[tuple[int, str], int] = {}
+    exact = True
+    for n in problem.nodes:
+        for r, k in n.devices.items():
+            cap = scales.cap(r, n.capacity.get(r, 0.0))
+            out[n.index, r] = cap // k
+            exact = exact and cap % k == 0
+    return out, exact
+
+
 class DevicePlan(dict[int, list[tuple[int, int | None]]]):
     """A :data:`Placement` that also says which devices each replica uses: ``devices[t, n]``
     maps each split resource to the device indices (plans of problems with devices)."""
@@ -153,31 +185,11 @@ class AllocationModel:
         sc = self.scales
         for n in self.problem.nodes:
             self.cap.append({r: sc.cap(r, n.capacity.get(r, 0.0)) for r in self.problem.resources})
-            for r, k in n.devices.items():
-                cap = self.cap[n.index].get(r, 0)
-                self.dev_size[n.index, r] = cap // k
-                if cap % k:
-                    self.devices_exact = False  # sizes rounded down: plans stay feasible
+        # sizes rounded down when not exact: plans stay feasible
+        self.dev_size, self.devices_exact = device_sizes(self.problem, sc)
 
     def _device_demand(self, t: int, n: int) -> dict[str, tuple[int, int]] | None:
-        """Per split resource of node n with a demand of t: (devices m, scaled take on each);
-        None when the devices cannot serve one replica (FORMATS.md: a share of one device or
-        a whole number of them)."""
-        use = self.problem.device_use(t, n)
-        if use is None:
-            return None
-        out: dict[str, tuple[int, int]] = {}
-        for r, (m, take) in use.items():
-            size = self.dev_size[n, r]
-            q = (
-                size
-                if take >= self.problem.nodes[n].device_size(r)
-                else self.scales.demand(r, take)
-            )
-            if q > size:
-                return None
-            out[r] = (m, q)
-        return out
+        return device_demand(self.problem, self.scales, self.dev_size, t, n)
 
     def _candidates(self) -> None:
         """A (task, node) pair is a candidate when the node is allowed and one replica fits there

@@ -30,8 +30,14 @@ from tests.solving import ENGINES, LIMIT, Engine, _less, lex, make, objective_ke
 REV2 = frozenset({"devices", "same_start", "service", "spread", "current_list"})
 
 
+#: cpsat's LNS for devices and spread (solvers/cpsat/devlns.py; placement problems only,
+#: scheduling ones go to the exact path whatever ``lns`` says): on these tiny problems its
+#: neighbourhood is the whole problem, so it proves the optimum too
+LNS = Engine("cpsat-lns", "cpsat", {"lns": True})
+
+
 def engines_for(problem: Problem) -> list[Engine]:
-    return [e for e in ENGINES if not features.unhandled(problem, e.solver)]
+    return [e for e in [*ENGINES, LNS] if not features.unhandled(problem, e.solver)]
 
 
 def solve_all(problem: Problem, **options: Any) -> list[tuple[Engine, Result]]:
@@ -292,7 +298,7 @@ def rev2_instances(draw: Any) -> dict[str, Any]:
     return data
 
 
-EXACT = [e for e in ENGINES if e.exact]
+EXACT = [e for e in [*ENGINES, LNS] if e.exact]
 
 
 @pytest.mark.parametrize("engine", EXACT, ids=lambda e: e.id)

@@ -16,10 +16,11 @@ exact path), and either
   stopped); otherwise the LNS goes on from the exact path's best plan with the rest of the
   time (the *hybrid*).
 
-``lns=False`` keeps any problem on the exact path, and so does any problem with devices or
-spread (revision 2), whatever ``lns`` says: the LNS's sub-models and moves do not model them
-yet, and the exact model does. Small problems (the property tests, the
-examples) never reach this module.
+``lns=False`` keeps any problem on the exact path. Placement problems with devices or spread
+(revision 2) never reach the flat LNS, whose sub-models and moves do not model them: they go
+to the exact path, or with ``lns=True`` or above :data:`REV2_LNS_PAIRS` pairs to the LNS of
+:mod:`..devlns` (``"devlns"``), which keeps devices and spread. Small problems (the property
+tests, the examples) never reach this module.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from taskalloc.problems.problem import Problem
 from ...flat import LINEAR_TERMS
 from .settings import HYBRID_PAIRS, LNS_PAIRS
 
-#: revision-2 features of placement problems that only the exact model handles
+#: revision-2 features of placement problems the flat LNS does not model: such problems go to
+#: the exact path, or above :data:`REV2_LNS_PAIRS` pairs (or with ``lns=True``) to
+#: :mod:`..devlns`
 EXACT_ONLY = frozenset({"devices", "spread"})
+REV2_LNS_PAIRS = 5_000
 
 
 def pairs(problem: Problem) -> int:
@@ -39,11 +43,15 @@ def pairs(problem: Problem) -> int:
 
 
 def route(problem: Problem, lns: bool | None = None) -> str | None:
-    """``"lns"``, ``"hybrid"`` or None (the exact path), per the module docstring."""
+    """``"lns"``, ``"hybrid"``, ``"devlns"`` or None (the exact path), per the module
+    docstring."""
     if lns is False or problem.scheduling or problem.max_moves is not None:
         return None  # max_moves: a constraint of the exact model only
     if problem.features & EXACT_ONLY:
-        return None
+        # the flat LNS knows no devices and no spread: larger ones go to :mod:`..devlns`
+        if any(t not in LINEAR_TERMS for t in problem.objective.active()):
+            return None
+        return "devlns" if lns or pairs(problem) > REV2_LNS_PAIRS else None
     if any(t not in LINEAR_TERMS for t in problem.objective.active()):
         return None
     if lns:
