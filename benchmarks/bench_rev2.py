@@ -148,6 +148,25 @@ def table(args: argparse.Namespace) -> None:
 # -- the device symmetry ---------------------------------------------------------------------
 
 
+def timed(devices: int, nodes: int, seed: int) -> Problem:
+    """Jobs of 1 to ``devices`` whole GPUs and half-GPU shares, 1-6 time units each, on nodes
+    of ``devices`` GPUs split into devices; minimise the makespan. The node's GPU pool admits
+    schedules the devices do not (fragmentation), so proofs must reason about devices."""
+    import random
+
+    rnd = random.Random(seed)
+    tasks = []
+    for i in range(4 * devices * nodes // 2):
+        gpu: float = rnd.choice((0.5, 1, 1, 2, 3)) if devices >= 3 else rnd.choice((0.5, 1, 2))
+        tasks.append({"id": f"t{i}", "demand": {"gpu": gpu}, "duration": rnd.randint(1, 6)})
+    node = {"id": "g", "count": nodes, "capacity": {"gpu": devices}, "devices": {"gpu": devices}}
+    if nodes == 1:
+        node.pop("count")
+    data = {"taskalloc": 1, "nodes": [node], "tasks": tasks}
+    data["objective"] = {"lexicographic": ["makespan"]}
+    return problem_from_dict(data)
+
+
 def packing(devices: int, nodes: int, seed: int) -> Problem:
     """Optional shares of 0.3-0.7 GPU and 1-2 whole-GPU jobs on nodes of ``devices`` GPUs
     each (split into devices): more demand than devices, so the optimum packs the shares."""
@@ -184,11 +203,16 @@ def symmetry(args: argparse.Namespace) -> None:
     limit = float(args.budgets.split(",")[0])
     print(f"load average at start: {loadavg()}; cpsat, 1 worker, limit {limit:g} s")
     print()
-    print("| instance | symmetry breaking | status | unplaced | bound | seconds |")
+    print("| instance | symmetry breaking | status | objective | bound | seconds |")
     print("|---|---|---|---|---|---|")
-    for devices, nodes in ((4, 2), (8, 1), (8, 2), (8, 3)):
+    cases = [("placement", packing, d, n) for d, n in ((4, 2), (8, 1), (8, 2), (8, 3))]
+    cases += [("scheduling", timed, d, n) for d, n in ((4, 1), (4, 2), (8, 1))]
+    for kind, make, devices, nodes in cases:
+        if args.symmetry_kind and kind != args.symmetry_kind:
+            continue
         for seed in range(args.repeat):
-            problem = packing(devices, nodes, seed)
+            problem = make(devices, nodes, seed)
+            term = problem.objective.terms[0]
             for on in (True, False):
                 model.DEVICE_SYMMETRY = on
                 t0 = time.perf_counter()
@@ -196,10 +220,10 @@ def symmetry(args: argparse.Namespace) -> None:
                 seconds = time.perf_counter() - t0
                 ev = evaluate(problem, r.assignments, reasons=False)
                 assert ev.feasible, ev.violations[:3]
-                bound = (r.bound or {}).get("unplaced")
+                bound = (r.bound or {}).get(term)
                 print(
-                    f"| {nodes} x {devices} GPUs, {len(problem.tasks)} tasks, seed {seed} | "
-                    f"{'on' if on else 'off'} | {r.status.value} | {ev.terms['unplaced']:g} | "
+                    f"| {kind}: {nodes} x {devices} GPUs, {len(problem.tasks)} tasks, seed {seed} "
+                    f"| {'on' if on else 'off'} | {r.status.value} | {term} {ev.terms[term]:g} | "
                     f"{'-' if bound is None else f'{bound:g}'} | {seconds:.2f} |",
                     flush=True,
                 )
@@ -222,6 +246,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--symmetry", action="store_true", help="device symmetry breaking on/off")
     ap.add_argument("--repeat", type=int, default=2, help="--symmetry: seeds per instance")
+    ap.add_argument("--symmetry-kind", choices=["placement", "scheduling"], default=None)
     args = ap.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     if args.symmetry:

@@ -54,6 +54,7 @@ from ..native import cp_solver
 from ..result import Result, Results
 from ..scaling import choose_scales, weight_multipliers
 from ..warm import floor_start
+from .exact import _watch
 from .model import device_demand, device_sizes
 
 NAME = "cpsat"
@@ -536,7 +537,19 @@ class _Search:
             prm.max_deterministic_time = budget
         else:
             prm.max_time_in_seconds = budget
-        status = solver.solve(sub.model)
+        done = threading.Event()
+        watcher = None
+        if self.clock.stop is not None:  # Ctrl-C ends the sub-solve at once (as in .exact)
+            watcher = threading.Thread(
+                target=_watch, args=(self.clock.stop, solver, done), daemon=True
+            )
+            watcher.start()
+        try:
+            status = solver.solve(sub.model)
+        finally:
+            done.set()
+            if watcher is not None:
+                watcher.join()
         self.clock.charge(float(solver.deterministic_time))
         if status == cp_model.OPTIMAL and whole and self.can_prove:
             self.proven = True

@@ -209,7 +209,13 @@ class _Run(StageDriver[_Stage]):
             return Solved("none")
         value = int(solver.value(stage.expr)) if not isinstance(stage.expr, int) else 0
         outcome = "optimal" if status == cp_model.OPTIMAL else "feasible"
-        return Solved(outcome, value, float(solver.best_objective_bound))
+        bound = float(solver.best_objective_bound)
+        # with one worker, CP-SAT cut by the time limit may report a bound below what is known
+        # without search (-24 for `unplaced`, which cannot be negative)
+        trivial = self.m.trivial_bound(stage.name) if stage.name != "weighted" else None
+        if trivial is not None:
+            bound = max(bound, float(trivial))
+        return Solved(outcome, value, bound)
 
     def fix(self, stage: _Stage, value: int, *, proven: bool, last: bool) -> bool:
         if isinstance(stage.expr, int):

@@ -352,3 +352,42 @@ def test_cpsat_front_lists_devices_at_every_point() -> None:
         assert all(a.devices == {"gpu": (0,)} for a in r.assignments)
         values.append((ev.terms["nodes"], ev.terms["makespan"]))
     assert values == [(1, 4), (2, 2)]
+
+
+# -- the LNS for devices and spread, on neighbourhoods smaller than the problem ------------------
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_devices_lns_plans_check_and_keep_gangs_whole(seed: int) -> None:
+    from taskalloc.problems.generate import generate
+    from taskalloc.problems.problem import problem_from_dict
+
+    data = generate(80, 24, seed=seed, devices=True, zones=True)
+    for i, t in enumerate(data["tasks"][:12]):  # gangs across neighbourhoods
+        t["gang"] = f"pair-{i // 2}"
+        t["required"] = False
+    problem = problem_from_dict(data)
+    assert {"devices", "spread"} <= problem.features
+    r = solvers.solve(problem, "cpsat", lns=True, time_limit=4, deterministic=True, seed=seed)
+    assert r.options["search"] == "lns (devices, spread)"
+    assert r.status in (Status.FEASIBLE, Status.OPTIMAL), r.message
+    ev = evaluate(problem, r.assignments)
+    assert ev.feasible, ev.violations[:3]
+    greedy = solvers.solve(problem, "greedy")
+    key = objective_key(problem)
+    assert not _less(key(evaluate(problem, greedy.assignments).terms), key(ev.terms))
+
+
+def test_devices_lns_stops_on_request_with_a_checked_plan() -> None:
+    import threading
+
+    from taskalloc.problems.generate import generate
+    from taskalloc.problems.problem import problem_from_dict
+
+    problem = problem_from_dict(generate(80, 24, seed=3, devices=True, zones=True))
+    stop = threading.Event()
+    stop.set()  # as if Ctrl-C came during the warm start
+    r = solvers.solve(problem, "cpsat", lns=True, time_limit=60, stop=stop)
+    assert r.status == Status.FEASIBLE
+    assert "stopped on request" in r.message
+    assert evaluate(problem, r.assignments).feasible
