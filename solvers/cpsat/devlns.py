@@ -50,10 +50,12 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, effectively_required
 
 from ..clock import Clock, Progress
+from ..flat import Flat
 from ..native import cp_solver
 from ..result import Result, Results
 from ..scaling import choose_scales, weight_multipliers
 from ..warm import floor_start
+from .bounds import Bounds, BoundTask
 from .exact import _watch
 from .model import device_demand, device_sizes
 
@@ -651,10 +653,18 @@ def solve(
         workers=1 if deterministic else workers,
         sub_seconds=sub_seconds or SUB_SECONDS,
     )
+    # the LP bound of the flat LNS (:mod:`.bounds`): it relaxes devices and spread (pairs whose
+    # devices cannot serve a replica stay candidates there), so it is a lower bound here too
+    bounds = Bounds(Flat(problem, d.scales), problem.objective.active(), problem.objective)
+    bound_task = BoundTask(bounds, deterministic=deterministic, time_limit=time_limit, t0=result.t0)
+    bound_task.start()
     began = time.perf_counter()
     search.record()
-    if time_limit is not None and time_limit > 0:
-        search.run()
+    try:
+        if time_limit is not None and time_limit > 0:
+            search.run()
+    finally:
+        bound_task.finish(stop)
     assignments = plan.assignments()
     ev = evaluate(problem, assignments, reasons=False)
     if not ev.feasible:  # a modelling error: never hand out such a plan
@@ -673,11 +683,19 @@ def solve(
     elif search.stalled:
         notes.append(f"no improvement in {STALL_STEPS} sub-solves")
     status = Status.FEASIBLE if search.terms["violation"] == 0 else Status.UNKNOWN
-    bound = None
-    if search.proven and status == Status.FEASIBLE and not search.stopped:
+    exact = search.can_prove
+    bound = bounds.report(search.terms) if exact else {}
+    done = search.proven or bounds.proves(search.terms)
+    if exact and status == Status.FEASIBLE and not search.stopped and done:
         status = Status.OPTIMAL
         bound = {t: ev.terms[t] for t in problem.objective.active()}
         if problem.objective.kind != "lexicographic":
             weights = problem.objective.weights
             bound = {"weighted": sum(w * ev.terms[t] for t, w in weights.items() if w > 0)}
-    return result(status, assignments, "; ".join(notes), bound=bound, trajectory=clock.trajectory)
+    if status != Status.OPTIMAL:
+        real = {t: ev.terms[t] for t in search.obj.order or TERMS}
+        notes.insert(0, bounds.summary(search.terms, real))
+    notes.extend(bounds.notes)
+    return result(
+        status, assignments, "; ".join(notes), bound=bound or None, trajectory=clock.trajectory
+    )
