@@ -330,11 +330,12 @@ def _build(d: _Data, plan: _Plan, F: list[int], S: list[int], obj: _Objective) -
             size = d.dev_size[n, r]
             taken = [0] * k
             for o in fixed:
-                take = d.dev(o, n).get(r)
-                if take:
+                held = d.dev(o, n).get(r)
+                if held:
                     for j in plan.devices.get((o, n), {}).get(r, ()):
-                        taken[j] += take[1]
-            rows, takes = [], []
+                        taken[j] += held[1]
+            rows: list[list[cp_model.IntVar]] = []
+            takes: list[int] = []
             for t in users:
                 need, take = d.dev(t, n)[r]
                 xs = [m.new_bool_var("") for _ in range(k)]
@@ -367,9 +368,9 @@ def _build(d: _Data, plan: _Plan, F: list[int], S: list[int], obj: _Objective) -
                 per[sp.value_of[n]].append(y[t, n])
         reps = p.tasks[t].replicas
         lo, hi = m.new_int_var(0, reps, ""), m.new_int_var(0, reps, "")
-        for v, ys in enumerate(per):
-            m.add(base[v] + cp_model.LinearExpr.sum(ys) >= lo)
-            m.add(base[v] + cp_model.LinearExpr.sum(ys) <= hi)
+        for i, ys in enumerate(per):
+            m.add(base[i] + cp_model.LinearExpr.sum(ys) >= lo)
+            m.add(base[i] + cp_model.LinearExpr.sum(ys) <= hi)
         m.add(hi - lo <= sp.max_skew)
     # objective parts: (vars, coeffs, upper bound)
     parts: dict[str, tuple[list[Any], list[int], int]] = {}
@@ -413,11 +414,12 @@ def _build(d: _Data, plan: _Plan, F: list[int], S: list[int], obj: _Objective) -
     if obj.coeffs is None:
         chain += [parts[t][:2] for t in obj.order]
     else:
-        vs, cs = [], []
-        for t, c in obj.coeffs.items():
-            vs += parts[t][0]
-            cs += [c * q for q in parts[t][1]]
-        chain.append((vs, cs))
+        wv: list[Any] = []
+        wc: list[int] = []
+        for term, c in obj.coeffs.items():
+            wv += parts[term][0]
+            wc += [c * q for q in parts[term][1]]
+        chain.append((wv, wc))
     weight, tail = 1, 0
     allv: list[Any] = []
     allc: list[int] = []
