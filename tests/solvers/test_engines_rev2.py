@@ -391,3 +391,18 @@ def test_devices_lns_stops_on_request_with_a_checked_plan() -> None:
     assert r.status == Status.FEASIBLE
     assert "stopped on request" in r.message
     assert evaluate(problem, r.assignments).feasible
+
+
+def test_an_infeasibility_proof_names_the_devices(tmp_path: Any) -> None:
+    from tests.helpers import cli
+
+    # 3 x 0.6 GPU fits the pool of 2 but not its 2 devices: only the exact model sees it
+    path = tmp_path / "p.yaml"
+    tasks = "".join(f"  - {{id: {t}, demand: {{gpu: 0.6}}}}\n" for t in "abc")
+    path.write_text(
+        "taskalloc: 1\nnodes:\n  - {id: g, capacity: {cpu: 8, gpu: 2}, devices: {gpu: 2}}\n"
+        "tasks:\n" + tasks
+    )
+    r = cli("solve", str(path), "-s", "cpsat")
+    assert "infeasible: CP-SAT proved that no plan exists" in r.stderr, r.stderr
+    assert "g: cpu 8, gpu 2 in 2 devices of 1;" in r.stderr
