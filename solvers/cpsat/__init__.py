@@ -256,10 +256,12 @@ class CpsatEngine:
             "stop": params.stop,
         }
         mode = route(problem, options.lns)
-        if mode == "devlns":  # devices or spread: the LNS that models them
+        if mode in ("devlns", "devhybrid"):  # devices or spread: the LNS that models them
+            from .devlns import hybrid as devhybrid
             from .devlns import solve as devlns
 
-            return devlns(problem, sub_seconds=options.sub_seconds, **common)
+            run = devlns if mode == "devlns" else devhybrid
+            return run(problem, sub_seconds=options.sub_seconds, **common)
         if mode is not None:
             return lns_solve(problem, lns=mode == "lns", sub_seconds=options.sub_seconds, **common)
         return exact(problem, balance_scale=options.balance_scale, **common)

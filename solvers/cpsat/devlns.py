@@ -31,6 +31,7 @@ by the evaluator.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import threading
@@ -701,3 +702,41 @@ def solve(
     return result(
         status, assignments, "; ".join(notes), bound=bound or None, trajectory=clock.trajectory
     )
+
+
+def hybrid(
+    problem: Problem,
+    *,
+    time_limit: float | None = None,
+    hint: list[Assignment] | None = None,
+    stop: threading.Event | None = None,
+    **common: Any,
+) -> Result:
+    """The exact path with :data:`.lns.settings.EXACT_SHARE` of the time; its result when it
+    proves optimality or infeasibility (or was stopped), else the LNS from its plan with the
+    time left (medium problems, :func:`.lns.route`)."""
+    from .exact import solve as exact
+    from .lns.settings import EXACT_SHARE
+
+    t0 = time.perf_counter()
+    sub = common.pop("sub_seconds", None)
+    share = None if time_limit is None else EXACT_SHARE * time_limit
+    first = exact(problem, time_limit=share, hint=hint, stop=stop, **common)
+    if first.status in (Status.OPTIMAL, Status.INFEASIBLE) or (stop is not None and stop.is_set()):
+        first.options["search"] = "exact (hybrid)"
+        return first
+    left = None
+    if time_limit is not None:
+        spent = time.perf_counter() - t0
+        left = (
+            max(0.0, time_limit - (share or 0.0))
+            if common.get("deterministic")
+            else max(0.0, time_limit - spent)
+        )
+    start = first.assignments if first.has_plan else hint
+    began = time.perf_counter() - t0
+    out = solve(problem, time_limit=left, hint=start, stop=stop, sub_seconds=sub, **common)
+    out.options["search"] = "exact, then lns (devices, spread)"
+    later = [(s + began, v, b) for s, v, b in out.trajectory]
+    out.trajectory[:] = list(first.trajectory) + later
+    return dataclasses.replace(out, seconds=time.perf_counter() - t0)
