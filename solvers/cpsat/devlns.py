@@ -50,6 +50,7 @@ from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, effectively_required
 
+from .. import baseline
 from ..clock import Clock, Progress
 from ..flat import Flat
 from ..native import cp_solver
@@ -685,6 +686,9 @@ def solve(
         notes.append("time limit reached")
     elif search.stalled:
         notes.append(f"no improvement in {STALL_STEPS} sub-solves")
+    floor = baseline.known(problem, baseline.DEFAULT_POLICY)  # run by floor_start: cached
+    if floor is not None and floor.usable and baseline.compare(problem, ev, floor.evaluation) <= 0:
+        result.options["baseline"] = floor.policy  # compared here: the seam need not again
     status = Status.FEASIBLE if search.terms["violation"] == 0 else Status.UNKNOWN
     exact = search.can_prove
     bound = bounds.report(search.terms) if exact else {}
