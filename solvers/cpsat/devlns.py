@@ -645,8 +645,13 @@ def solve(
     start, source = floor_start(problem, hint, time_limit=floor_limit)
     d = _Data(problem)
     result.options["scales"] = d.scales.describe()
-    result.options["warm_start"] = source
     plan = _Plan.of(d, start)
+    if hint is not None and not evaluate(problem, plan.assignments(), reasons=False).feasible:
+        # e.g. a plan of the problem before devices were named: the greedy's instead
+        start, source = floor_start(problem, None, time_limit=floor_limit)
+        source += " (the hint breaks a constraint)"
+        plan = _Plan.of(d, start)
+    result.options["warm_start"] = source
     if not evaluate(problem, plan.assignments(), reasons=False).feasible:
         return result(Status.UNKNOWN, list(start), f"no plan to start from ({source})")
     search = _Search(

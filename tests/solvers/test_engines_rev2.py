@@ -406,3 +406,18 @@ def test_an_infeasibility_proof_names_the_devices(tmp_path: Any) -> None:
     r = cli("solve", str(path), "-s", "cpsat")
     assert "infeasible: CP-SAT proved that no plan exists" in r.stderr, r.stderr
     assert "g: cpu 8, gpu 2 in 2 devices of 1;" in r.stderr
+
+
+def test_devices_lns_starts_from_the_greedy_when_the_hint_names_no_devices() -> None:
+    import dataclasses
+
+    from taskalloc.problems.generate import generate
+    from taskalloc.problems.problem import problem_from_dict
+
+    problem = problem_from_dict(generate(80, 24, seed=4, devices=True, zones=True))
+    old = solvers.solve(problem, "greedy").assignments  # then written without devices
+    hint = [dataclasses.replace(a, devices=None) for a in old]
+    assert not evaluate(problem, hint).feasible
+    r = solvers.solve(problem, "cpsat", lns=True, hint=hint, time_limit=2, deterministic=True)
+    assert r.options["warm_start"].endswith("(the hint breaks a constraint)")
+    assert r.status == Status.FEASIBLE and evaluate(problem, r.assignments).feasible
