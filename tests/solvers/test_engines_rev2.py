@@ -368,7 +368,7 @@ def test_devices_lns_plans_check_and_keep_gangs_whole(seed: int) -> None:
         t["required"] = False
     problem = problem_from_dict(data)
     assert {"devices", "spread"} <= problem.features
-    r = solvers.solve(problem, "cpsat", lns=True, time_limit=4, deterministic=True, seed=seed)
+    r = solvers.solve(problem, "cpsat", lns=True, time_limit=1.5, deterministic=True, seed=seed)
     assert r.options["search"] == "lns (devices, spread)"
     assert r.status in (Status.FEASIBLE, Status.OPTIMAL), r.message
     ev = evaluate(problem, r.assignments)
