@@ -130,7 +130,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
                 eng.mutate(np.asarray(k), grng)
             del k.fitness.values
         # local search on one front member, towards a random mix of the terms
-        if not c.scheduling and c.S and archive:
+        if not c.scheduling and c.S and archive and eng.rev2 is None:
             mix = grng.dirichlet(np.ones(len(terms)))
             src = list(archive.values())[int(grng.integers(len(archive)))].clone()
             eng.rows.w_cost = eng.rows.w_nodes = eng.rows.w_moves = 0.0
@@ -146,7 +146,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
     results: list[Result] = []
     seen: set[tuple[float, ...]] = set()
     for _values, ind in feasible:
-        asg = c.assignments(np.asarray(ind)[: eng.S], ind.start)
+        asg = eng.assignments(ind)
         ev = evaluate(problem, asg, reasons=False)
         if not ev.feasible:
             continue

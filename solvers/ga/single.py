@@ -92,7 +92,7 @@ def run(problem: Problem, s: Settings) -> Result:
                     evaluate_all(eng, [ind], gen, None)
                     if genes_key(ind) not in {genes_key(i) for i in pop}:
                         pop = sorted([*pop, ind], key=lambda i: i.fitness.values)[:pop_size]
-            elif not c.scheduling and c.S:
+            elif not c.scheduling and c.S and eng.rev2 is None:
                 # local search on the best individuals (placement; cheap, vectorised per move)
                 elite = sorted(pop, key=lambda i: i.fitness.values)[:2]
                 for k, ind in enumerate(elite):
@@ -157,7 +157,7 @@ def run(problem: Problem, s: Settings) -> Result:
     for ind in ranked:
         if ind.viol > 0:
             continue
-        asg = c.assignments(np.asarray(ind)[: eng.S], ind.start)
+        asg = eng.assignments(ind)
         if evaluate(problem, asg, reasons=False).feasible:
             chosen, chosen_key = asg, tuple(ind.fitness.values)
             break
@@ -174,7 +174,7 @@ def run(problem: Problem, s: Settings) -> Result:
     status = Status.FEASIBLE
     if chosen is None:
         status = Status.UNKNOWN
-        chosen = c.assignments(np.asarray(best)[: eng.S], best.start)
+        chosen = eng.assignments(best)
         message += "; no feasible plan found"
     return Result(
         solver="ga",
