@@ -24,9 +24,7 @@ HANDLED: dict[str, frozenset[str]] = {
     ),
     "cpsat": frozenset({"current_list", "max_moves"}),
     "mip": frozenset({"current_list"}),
-    "ga": frozenset(
-        {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
-    ),
+    "ga": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
     "devplan": frozenset({"devices", "current_list"}),
 }
 

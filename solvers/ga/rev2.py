@@ -100,7 +100,7 @@ class Rev2:
         N, R = c.N, c.R
         self.split = [p.resource_index[r] for r in p.split_resources]
         self.split_names = list(p.split_resources)
-        self.D = D = len(self.split)
+        self.D = len(self.split)
         dcount = np.asarray(p.device_count) if p.resources else np.zeros((N, 1), np.int64)
         dsize = np.asarray(p.device_size) if p.resources else np.zeros((N, 1))
         # per node and split resource: column offset among the node's devices, count, size
@@ -142,8 +142,11 @@ class Rev2:
         self.gang_of = c.gang_of.tolist()
         # `after` edges inside a gang that starts together: checked at its start, not waited for
         self.inner = [
-            {q for q in self.preds[t] if self.gang_name[t] in self.together
-             and self.gang_name[q] == self.gang_name[t]}
+            {
+                q
+                for q in self.preds[t]
+                if self.gang_name[t] in self.together and self.gang_name[q] == self.gang_name[t]
+            }
             for t in range(c.T)
         ]
         self.succ: list[list[int]] = [[] for _ in range(c.T)]
@@ -193,9 +196,7 @@ class Rev2:
         key = t * self.c.N + n
         hit = self._acost.get(key)
         if hit is None:
-            hit = self._acost[key] = float(
-                self.c.assign_cost(np.array([t]), np.array([n]))[0]
-            )
+            hit = self._acost[key] = float(self.c.assign_cost(np.array([t]), np.array([n]))[0])
         return hit
 
     def _placement_units(self) -> list[list[int]]:
@@ -219,7 +220,11 @@ class Rev2:
     # -- devices -------------------------------------------------------------------------------
 
     def choose_devices(
-        self, n: int, shapes: list[tuple[int, int, int, float]], use: list[float], hint: Sequence[int]
+        self,
+        n: int,
+        shapes: list[tuple[int, int, int, float]],
+        use: list[float],
+        hint: Sequence[int],
     ) -> Devs | None:
         """Devices for one replica on node ``n`` whose devices carry ``use`` (per device, in the
         node's device columns): the hint's when they have room, else best fit; None if none."""
@@ -406,9 +411,7 @@ class Rev2:
         sc += self.w_moves * self._moved(t, n)
         if not self.p.scheduling:
             row, inv = self.load[n], self.invcap[n]
-            util = max(
-                [(row[r] + q) * inv[r] for r, q in self.pair(t, n).dem] + [0.0]
-            )
+            util = max([(row[r] + q) * inv[r] for r, q in self.pair(t, n).dem] + [0.0])
             sc += self.w_balance * util if self.w_balance else -1e-9 * util
         return sc
 
@@ -437,9 +440,9 @@ class Rev2:
                 break
             genes.append((f0 + i, pk))
             taken.add(n)
-        if len(genes) == k and self._spread_ok(t, [pk.node for _, pk in genes]):
-            if self._moves_ok(t, [pk.node for _, pk in genes]):
-                return genes
+        mine = [pk.node for _, pk in genes]
+        if len(genes) == k and self._spread_ok(t, mine) and self._moves_ok(t, mine):
+            return genes
         # every allowed node: gene nodes first (in slot order), then the best others
         ranked: list[tuple[tuple[float, ...], int, Pick]] = []
         seen: set[int] = set()
@@ -464,8 +467,9 @@ class Rev2:
         if sel is not None and not self._moves_ok(t, [pk.node for _, _, pk in sel]):
             sel = None
         if sel is None and self.max_moves is not None and self.current[t] is not None:
-            cur = self.current[t]
-            sel = self._select(t, [e for e in ranked if e[2].node in cur], k)
+            # too many moves: the task's current nodes first (as few moves as it can make)
+            again = sorted(ranked, key=lambda e: self._moved(t, e[2].node))
+            sel = self._select(t, again, k)
             if sel is not None and not self._moves_ok(t, [pk.node for _, _, pk in sel]):
                 sel = None
         if sel is None:
@@ -581,7 +585,7 @@ class Rev2:
         for unit in self.units:
             if not self._wanted(unit, xl):
                 continue
-            done = []
+            done: list[int] = []
             for t in unit:
                 chosen = self.choose(t, xl, hint)
                 if chosen is None:
@@ -664,7 +668,7 @@ class Rev2:
         )
         tries = [start, *later][:MAX_GANG_STARTS]
         for s in tries:
-            done = []
+            done: list[int] = []
             for m in order:
                 if any(self.end_of[q] > s for q in self.inner[m]):
                     chosen = None
