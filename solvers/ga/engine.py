@@ -89,13 +89,18 @@ class Engine:
             if self.sched is not None and time_only and c.T and self.rev2 is None
             else None
         )
+        # revision 2: a share of the children decoded free (nodes chosen by the decoder: the
+        # earliest end in time-only schedules; the objective's estimate in placement, where
+        # the activity list is then the order of a best-fit packing)
+        self.rev2_free = self.rev2 is not None and (time_only or not c.scheduling)
         self.greedy_best: tuple[tuple[float, float], list[Assignment]] | None = None
         self.choice = bool((c.n_allowed > 1).any())  # some task has a choice of node
         self.seed = seed
         self.S, self.T = c.S, c.T
         #: genes: nodes [0, S), the activity list [S, order_end) (scheduling), then (revision
         #: 2, devices) one device hint per slot and split resource
-        self.order_end = c.S + (c.T if c.scheduling else 0)
+        self.ordered = c.scheduling or self.rev2 is not None  # the genes hold an order
+        self.order_end = c.S + (c.T if self.ordered else 0)
         self.n_hints = c.S * self.rev2.D if self.rev2 is not None else 0
         self.length = self.order_end + self.n_hints
         self.optional = np.flatnonzero(~c.must)
@@ -119,7 +124,9 @@ class Engine:
         x = genes[: self.S]
         start = None
         if self.rev2 is not None:
-            x, start = self.rev2.decode(genes)
+            # time-only schedules: a share of the children on the nodes of earliest end
+            free = self.rev2_free and self.choice and rng.random() < FREE_RATE
+            x, start = self.rev2.decode(genes, free)
             viol, terms = c.measure(x, start)
             return viol, terms, start
         if self.assign is not None:
@@ -222,6 +229,9 @@ class Engine:
             topo_rank = np.empty(c.T, dtype=np.int64)
             topo_rank[np.asarray(c.topo, dtype=np.int64)] = np.arange(c.T)
             genes[self.S : self.order_end] = np.lexsort((topo_rank, t_start))
+        elif self.ordered:  # revision-2 placement: any order decodes a plan's genes to it
+            assert self.rev2 is not None
+            genes[self.S : self.order_end] = self.rev2.default_order
         if self.n_hints:
             assert self.rev2 is not None
             genes[self.order_end :] = self.rev2.encode_devices(assignments)
@@ -237,7 +247,7 @@ class Engine:
         out = ~c.must & (rng.random(c.T) < 0.3)
         x[out[c.task_of]] = UNPLACED
         genes[: self.S] = x
-        if c.scheduling:
+        if self.ordered:
             genes[self.S : self.order_end] = self.random_order(rng)
         genes[self.order_end :] = 0  # no device hints: best fit
         return genes
@@ -299,6 +309,24 @@ class Engine:
             if deadline is not None and time.perf_counter() > deadline:
                 break
         return seeds
+
+    def free_seeds(self, seeds: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Revision-2 problems: the first seed decoded free (each replica on the node that
+        ranks first for the objective, :meth:`.rev2.Rev2.decode`); else nothing."""
+        if self.rev2 is None or not seeds:
+            return []
+        out = []
+        orders = [None] if self.c.scheduling else [self.rev2.default_order, self.rev2.size_order]
+        for order in orders:
+            genes = np.array(seeds[0], dtype=np.int64)
+            if order is not None:  # placement: every optional task in, packed in this order
+                x = genes[: self.S]
+                x[x < 0] = 0
+                genes[self.S : self.order_end] = order
+            self._work += self.decode_work * FREE_COST
+            self.rev2.decode(genes, True)
+            out.append(genes)
+        return out
 
     def priority_seeds(self) -> list[np.ndarray]:
         """Time-only scheduling objectives: the activity lists of two classic priority rules,
@@ -364,7 +392,7 @@ class Engine:
                 ha[hm] = hb[hm]
                 hb[hm] = tmp
         E = self.order_end
-        if c.scheduling and c.T > 1:
+        if self.ordered and c.T > 1:
             q = int(rng.integers(1, c.T))
             oa, ob = a[S:E].copy(), b[S:E].copy()
             a[S:E] = one_point(oa, ob, q)
@@ -410,7 +438,7 @@ class Engine:
                             x[s] = int(al[int(rng.integers(len(al)))])
                         else:
                             x[s] = UNPLACED
-            elif c.scheduling and c.T > 1:
+            elif self.ordered and c.T > 1:
                 order = g[S : self.order_end]
                 i, j = rng.integers(0, c.T, size=2).tolist()
                 v = int(order[i])
@@ -456,9 +484,12 @@ class Engine:
         """Improve a placement individual in place (shift, insert, close, swap moves); True if
         it changed."""
         c = self.c
+        self._work += budget * 8000.0
+        if self.rev2 is not None:
+            self._work += self.decode_work
+            return self.rev2.improve(np.asarray(ind), rng, budget, out)
         x = np.asarray(ind)[: self.S]
         before = x.copy()
-        self._work += budget * 8000.0
         st = State(c, x, self.rows.dense_demand)
         if self.dense is not None:
             self.dense.improve(st, swaps=True)

@@ -48,7 +48,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -158,11 +158,13 @@ class Rev2:
         self.w_nodes = w.get("nodes", 0.0)
         self.w_moves = w.get("moves", 0.0)
         self.w_balance = w.get("balance", 0.0)
+        self.w_unplaced = w.get("unplaced", 0.0)
         self.node_cost = c.node_cost.tolist()
         self.invcap = c.invcap.tolist()
         self._pairs: dict[int, Pair] = {}
         self._acost: dict[int, float] = {}
-        self.units = self._placement_units()
+        self.default_order = self._placement_order()
+        self.free = False  # this decode chooses nodes itself (see decode)
         # the state of one decode (reset by decode)
         self._reset()
 
@@ -199,22 +201,30 @@ class Rev2:
             hit = self._acost[key] = float(self.c.assign_cost(np.array([t]), np.array([n]))[0])
         return hit
 
-    def _placement_units(self) -> list[list[int]]:
-        """Tasks in decoding order (placement), a gang as one unit at its first member."""
+    def _placement_order(self) -> np.ndarray:
+        """The greedy's order (placement): priority descending, then size descending."""
         c = self.c
         mean = c.cap.mean(axis=0) if c.N else np.zeros(c.R)
         weight = np.divide(1.0, mean, out=np.zeros_like(mean), where=mean > 0)
         size = c.dem @ weight
-        order = np.lexsort((np.arange(c.T), -size, -c.prio, ~c.must)).tolist()
+        self.size_order = np.lexsort((np.arange(c.T), -size)).astype(np.int64)
+        return np.lexsort((np.arange(c.T), -size, -c.prio)).astype(np.int64)
+
+    def units(self, order: np.ndarray) -> list[list[int]]:
+        """Placement: tasks in the genes' order, must-place ones first, a gang as one unit at
+        its first member."""
+        ol = order.tolist()
+        ol = [t for t in ol if self.must[t]] + [t for t in ol if not self.must[t]]
+        pos = {t: i for i, t in enumerate(ol)}
         units: list[list[int]] = []
         seen: set[str] = set()
-        for t in order:
+        for t in ol:
             g = self.gang_name[t]
             if g is None:
                 units.append([t])
             elif g not in seen:
                 seen.add(g)
-                units.append(sorted(self.p.gangs[g], key=order.index))
+                units.append(sorted(self.p.gangs[g], key=pos.__getitem__))
         return units
 
     # -- devices -------------------------------------------------------------------------------
@@ -431,7 +441,7 @@ class Rev2:
 
         genes: list[tuple[int, Pick]] = []
         taken: set[int] = set()
-        for i in range(k):
+        for i in range(0 if self.free else k):
             n = xl[f0 + i]
             if n < 0 or n in taken:
                 break
@@ -443,7 +453,8 @@ class Rev2:
         mine = [pk.node for _, pk in genes]
         if len(genes) == k and self._spread_ok(t, mine) and self._moves_ok(t, mine):
             return genes
-        # every allowed node: gene nodes first (in slot order), then the best others
+        # every allowed node: gene nodes first (in slot order), then the best others; in a
+        # free decode, by end (scheduling) or score (placement), gene nodes first on ties
         ranked: list[tuple[tuple[float, ...], int, Pick]] = []
         seen: set[int] = set()
         for i in range(k):
@@ -452,13 +463,21 @@ class Rev2:
                 seen.add(n)
                 pk = fit(n, hint[f0 + i])
                 if pk is not None:
-                    ranked.append(((0.0, float(i)), f0 + i, pk))
+                    key: tuple[float, ...]
+                    if self.free:
+                        key = (float(pk.end), self._score(t, n), 0.0, float(i))
+                    else:
+                        key = (0.0, float(i))
+                    ranked.append((key, f0 + i, pk))
         for n in self.allowed[t]:
             if n in seen:
                 continue
             pk = fit(n, ())
             if pk is not None:
-                key = (1.0, float(pk.end), self._score(t, n), float(n))
+                if self.free:
+                    key = (float(pk.end), self._score(t, n), 1.0, float(n))
+                else:
+                    key = (1.0, float(pk.end), self._score(t, n), float(n))
                 ranked.append((key, -1, pk))
         if len(ranked) < k:
             return None
@@ -535,31 +554,24 @@ class Rev2:
             return [[] for _ in range(S)]
         return genes[len(genes) - S * D :].reshape(S, D).tolist()
 
-    def decode(self, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Decode ``genes`` in place (nodes, device hints written back); returns (x, start)."""
+    def decode(self, genes: np.ndarray, free: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Decode ``genes`` in place (nodes, device hints written back); returns (x, start).
+        ``free``: every replica on the node that ranks first (earliest end in a schedule,
+        then the objective's estimate; gene nodes on ties), not on its gene node."""
         c = self.c
         S = self.S
+        self.free = free
         for attempt in range(2):
             self._reset()
             xl = genes[:S].tolist()
             hint = self.hints(genes)
             start = [0] * S
+            order = genes[S : S + c.T]
             if self.p.scheduling:
-                order = genes[S : S + c.T]
                 self._schedule(xl, hint, order)
             else:
-                self._place(xl, hint)
-            out = [UNPLACED] * S
-            dev = [[0] * self.D for _ in range(S)]
-            for chosen in self.picks.values():
-                for slot, pk in chosen:
-                    out[slot] = pk.node
-                    start[slot] = pk.start
-                    for di, idx in pk.devs:
-                        dev[slot][di] = sum(1 << j for j in idx)
-            genes[:S] = out
-            if self.D:
-                genes[len(genes) - S * self.D :] = np.asarray(dev, dtype=np.int64).ravel()
+                self._place(xl, hint, order)
+            self._write(genes, start)
             partial = self._partial_gangs() if attempt == 0 else []
             if not partial:
                 break
@@ -569,6 +581,21 @@ class Rev2:
                     genes[f0 : f0 + self.reps[m]] = UNPLACED
         x = genes[:S]
         return x, (np.asarray(start, dtype=np.int64) if self.p.scheduling else None)
+
+    def _write(self, genes: np.ndarray, start: list[int]) -> None:
+        """The decoded plan into the genes (nodes, device hints) and ``start``."""
+        S = self.S
+        out = [UNPLACED] * S
+        dev = [[0] * self.D for _ in range(S)]
+        for chosen in self.picks.values():
+            for slot, pk in chosen:
+                out[slot] = pk.node
+                start[slot] = pk.start
+                for di, idx in pk.devs:
+                    dev[slot][di] = sum(1 << j for j in idx)
+        genes[:S] = out
+        if self.D:
+            genes[len(genes) - S * self.D :] = np.asarray(dev, dtype=np.int64).ravel()
 
     def _partial_gangs(self) -> list[int]:
         out = []
@@ -581,8 +608,8 @@ class Rev2:
     def _wanted(self, members: Sequence[int], xl: list[int]) -> bool:
         return any(self.must[m] for m in members) or xl[self.first[members[0]]] >= 0
 
-    def _place(self, xl: list[int], hint: list[list[int]]) -> None:
-        for unit in self.units:
+    def _place(self, xl: list[int], hint: list[list[int]], order: np.ndarray) -> None:
+        for unit in self.units(order):
             if not self._wanted(unit, xl):
                 continue
             done: list[int] = []
@@ -702,6 +729,154 @@ class Rev2:
         for m in members:
             visit(m)
         return out
+
+    # -- local search (placement) --------------------------------------------------------------
+
+    def improve(
+        self, genes: np.ndarray, rng: np.random.Generator, budget: int, out: Any = None
+    ) -> bool:
+        """Placement: decode ``genes``, then improve the plan with moves that keep every
+        constraint (room on the node and its devices, distinct nodes, separation, spread,
+        ``max_moves``): inserts of optional tasks left out (not in gangs) when the objective
+        counts ``unplaced``, shifts of one replica to the allowed node that lowers the
+        objective's estimate most (:meth:`_score` terms), and closing lightly used nodes
+        (every replica elsewhere among the open ones) when nodes cost something or ``nodes``
+        counts. The genes (nodes and device hints) are rewritten so that decoding them gives
+        the improved plan again. True if the plan changed."""
+        self.decode(genes)
+        before = genes.copy()
+        S = self.S
+        xl = [UNPLACED] * S
+        hint: list[list[int]] = [[] for _ in range(S)]
+        if self.w_unplaced:
+            placed = set(self.picks)
+            left = [
+                t for t in range(self.T)
+                if t not in placed and not self.must[t] and self.gang_name[t] is None
+            ]  # fmt: skip
+            for t in rng.permutation(len(left))[: max(1, budget // 4)].tolist():
+                task = left[t]
+                chosen = self.choose(task, xl, hint)
+                if chosen is not None:
+                    self.commit(task, chosen)
+        slots = [(t, i) for t, ch in self.picks.items() for i in range(len(ch))]
+        for j in rng.permutation(len(slots))[:budget].tolist():
+            if j % 50 == 49 and out is not None and out():
+                break
+            t, i = slots[j]
+            self._shift(t, i)
+        if (self.w_cost and any(self.node_cost)) or self.w_nodes:
+            self._close(rng, max(1, budget // 20), out)
+        self._write(genes, [0] * S)
+        return not np.array_equal(before, genes)
+
+    def _delta(self, t: int, n: int, m: int) -> float:
+        """The estimate's change when one replica of ``t`` leaves ``n`` for ``m``."""
+        d = self.w_cost * (self.acost(t, m) - self.acost(t, n))
+        if self.count[m] == 0:
+            d += self.w_cost * self.node_cost[m] + self.w_nodes
+        if self.count[n] == 1:
+            d -= self.w_cost * self.node_cost[n] + self.w_nodes
+        d += self.w_moves * (self._moved(t, m) - self._moved(t, n))
+        if self.w_balance:
+            row, inv = self.load[m], self.invcap[m]
+            util = max([(row[r] + q) * inv[r] for r, q in self.pair(t, m).dem] + [0.0])
+            d += self.w_balance * max(util - self._peak(), 0.0)
+        return d
+
+    def _peak(self) -> float:
+        top = 0.0
+        for n, row in enumerate(self.load):
+            inv = self.invcap[n]
+            for r in range(self.R):
+                if row[r] * inv[r] > top:
+                    top = row[r] * inv[r]
+        return top
+
+    def _move(self, t: int, i: int, pk: Pick) -> Pick:
+        """Replica ``i`` of task ``t``'s picks to ``pk`` (placement); returns the old pick."""
+        slot, old = self.picks[t][i]
+        n = old.node
+        row = self.load[n]
+        for col, q in self._columns(n, self.pair(t, n), old.devs):
+            row[col] -= q
+        self.count[n] -= 1
+        if self.count[n] == 0:
+            self.load[n] = [0.0] * len(row)
+        self.on_node[n].discard(t)
+        self.moves -= self._moved(t, n)
+        m = pk.node
+        row = self.load[m]
+        for col, q in self._columns(m, self.pair(t, m), pk.devs):
+            row[col] += q
+        self.count[m] += 1
+        self.on_node[m].add(t)
+        self.moves += self._moved(t, m)
+        self.picks[t][i] = (slot, pk)
+        return old
+
+    def _targets(self, t: int, i: int, only_open: int = -1) -> list[tuple[float, Pick]]:
+        """Where replica ``i`` of ``t`` may go (room, distinct, separation, spread, moves),
+        with the estimate's change; ``only_open``: among open nodes other than this one."""
+        n = self.picks[t][i][1].node
+        others = [pk.node for j, (_, pk) in enumerate(self.picks[t]) if j != i]
+        sp = self.spread[t]
+        out = []
+        for m in self.allowed[t]:
+            if m == n or m in others or self._blocked(t, m):
+                continue
+            if only_open >= 0 and (m == only_open or self.count[m] == 0):
+                continue
+            if sp is not None and not self._spread_ok(t, [*others, m]):
+                continue
+            if self.max_moves is not None and (
+                self.moves - self._moved(t, n) + self._moved(t, m) > self.max_moves
+            ):
+                continue
+            pk = self.fit_place(t, m, ())
+            if pk is not None:
+                out.append((self._delta(t, n, m), pk))
+        return out
+
+    def _shift(self, t: int, i: int) -> bool:
+        best = min(self._targets(t, i), key=lambda e: e[0], default=None)
+        if best is None or best[0] >= -1e-9:
+            return False
+        self._move(t, i, best[1])
+        return True
+
+    def _close(self, rng: np.random.Generator, k: int, out: Any) -> None:
+        used = [n for n in range(self.c.N) if self.count[n] > 0]
+        if len(used) < 2:
+            return
+        value = {n: self.w_cost * self.node_cost[n] + self.w_nodes for n in used}
+        fill = {n: max(self.load[n][r] * self.invcap[n][r] for r in range(self.R)) for n in used}
+        noise = rng.random(len(used)).tolist()
+        order = sorted(
+            range(len(used)), key=lambda j: (fill[used[j]] / max(value[used[j]], 1e-12), noise[j])
+        )
+        for j in order[: 3 * k]:
+            if out is not None and out():
+                return
+            n = used[j]
+            if self.count[n] == 0:
+                continue
+            on = [(t, i) for t, ch in self.picks.items() for i, (_, pk) in enumerate(ch)
+                  if pk.node == n]  # fmt: skip
+            done: list[tuple[int, int, Pick]] = []
+            extra = 0.0
+            for t, i in on:
+                got = self._targets(t, i, only_open=n)
+                best = min(got, key=lambda e: e[0], default=None)
+                if best is None:
+                    break
+                extra += best[0]  # (the last one out earns the node's closing)
+                done.append((t, i, self._move(t, i, best[1])))
+            else:
+                if extra < -1e-9:
+                    continue
+            for t, i, old in reversed(done):
+                self._move(t, i, old)
 
     # -- plans ---------------------------------------------------------------------------------
 

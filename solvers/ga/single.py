@@ -53,6 +53,7 @@ def run(problem: Problem, s: Settings) -> Result:
         + eng.greedy_seeds(greedy_deadline, first_deadline)
         + eng.priority_seeds()
     )
+    seeds += eng.free_seeds(seeds)
     if s.hint:
         seeds.append(eng.from_plan(s.hint))
     genes.extend(seeds)
@@ -92,7 +93,7 @@ def run(problem: Problem, s: Settings) -> Result:
                     evaluate_all(eng, [ind], gen, None)
                     if genes_key(ind) not in {genes_key(i) for i in pop}:
                         pop = sorted([*pop, ind], key=lambda i: i.fitness.values)[:pop_size]
-            elif not c.scheduling and c.S and eng.rev2 is None:
+            elif not c.scheduling and c.S:
                 # local search on the best individuals (placement; cheap, vectorised per move)
                 elite = sorted(pop, key=lambda i: i.fitness.values)[:2]
                 for k, ind in enumerate(elite):

@@ -74,6 +74,7 @@ def test_shares_pack_so_that_a_whole_node_job_fits():
     eng = Engine(p, 0)
     genes = np.zeros(eng.length, dtype=np.int64)
     genes[:3] = [0, 0, 1]
+    genes[eng.S : eng.order_end] = np.arange(3)  # the order (no device hints)
     eng.decode(genes, np.random.default_rng(0))
     ind = Individual.make(genes)
     assert [(a.node, a.devices) for a in eng.assignments(ind)] == [
