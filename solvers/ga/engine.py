@@ -42,6 +42,7 @@ _INF = float("inf")
 TIME_TERMS = ("unplaced", "makespan", "tardiness")  # objectives where earliest end is right
 FREE_RATE = 0.2  # share of scheduling children decoded with the node of earliest end ...
 FREE_COST = 5.0  # ... which costs about this many fixed-node decodes
+FREE_PAIRS = 100_000  # (replica, allowed node) pairs up to which placement children go free
 CHILD_OPTIMA = 20  # local optima of the penalty search per child (assignment-shaped problems)
 ILS_OPTIMA = 200  # ... and per generation from the best individual
 
@@ -92,7 +93,12 @@ class Engine:
         # revision 2: a share of the children decoded free (nodes chosen by the decoder: the
         # earliest end in time-only schedules; the objective's estimate in placement, where
         # the activity list is then the order of a best-fit packing)
-        self.rev2_free = self.rev2 is not None and (time_only or not c.scheduling)
+        # (a free decode ranks every allowed node of every task: up to FREE_PAIRS pairs)
+        self.rev2_free = (
+            self.rev2 is not None
+            and (time_only or not c.scheduling)
+            and int((c.n_allowed * c.reps).sum()) <= FREE_PAIRS
+        )
         self.greedy_best: tuple[tuple[float, float], list[Assignment]] | None = None
         self.choice = bool((c.n_allowed > 1).any())  # some task has a choice of node
         self.seed = seed

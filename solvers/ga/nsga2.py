@@ -130,13 +130,16 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
                 eng.mutate(np.asarray(k), grng)
             del k.fitness.values
         # local search on one front member, towards a random mix of the terms
-        if not c.scheduling and c.S and archive and eng.rev2 is None:
+        if not c.scheduling and c.S and archive:
             mix = grng.dirichlet(np.ones(len(terms)))
             src = list(archive.values())[int(grng.integers(len(archive)))].clone()
             eng.rows.w_cost = eng.rows.w_nodes = eng.rows.w_moves = 0.0
             eng.rows.w_balance = eng.rows.w_unplaced = 0.0
             for t, w in zip(terms, mix, strict=True):
                 setattr(eng.rows, f"w_{t}", float(w) * scale[t])
+            if eng.rev2 is not None:  # the revision-2 decoder's search weighs the same mix
+                for t in ("cost", "nodes", "moves", "balance", "unplaced"):
+                    setattr(eng.rev2, f"w_{t}", getattr(eng.rows, f"w_{t}"))
             eng.local_search(src, grng, max(20, min(c.S, 200)))
             del src.fitness.values
             kids.append(src)

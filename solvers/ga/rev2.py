@@ -163,6 +163,16 @@ class Rev2:
         self.invcap = c.invcap.tolist()
         self._pairs: dict[int, Pair] = {}
         self._acost: dict[int, float] = {}
+        self._filled: set[int] = set()
+        # nodes alike for every task without a per-node demand or duration: one class each
+        classes: dict[tuple[object, ...], int] = {}
+        self.node_class = [
+            classes.setdefault(
+                (tuple(self.capx[n]), tuple(self.dk[n]), tuple(self.dsizex[n]), c.speed[n]),
+                len(classes),
+            )
+            for n in range(N)
+        ]
         self.default_order = self._placement_order()
         self.free = False  # this decode chooses nodes itself (see decode)
         # the state of one decode (reset by decode)
@@ -171,13 +181,40 @@ class Rev2:
     # -- problem data --------------------------------------------------------------------------
 
     def pair(self, t: int, n: int) -> Pair:
-        key = t * self.c.N + n
-        hit = self._pairs.get(key)
+        hit = self._pairs.get(t * self.c.N + n)
         if hit is None:
-            c = self.c
-            tt, nn = np.array([t]), np.array([n])
-            dur = int(c.durations(tt, nn)[0])
-            dem = c.demand(tt, nn)[0].tolist()
+            self._fill(t, np.array([n], dtype=np.int64))
+            hit = self._pairs[t * self.c.N + n]
+        return hit
+
+    def acost(self, t: int, n: int) -> float:
+        hit = self._acost.get(t * self.c.N + n)
+        if hit is None:
+            self._fill(t, np.array([n], dtype=np.int64))
+            hit = self._acost[t * self.c.N + n]
+        return hit
+
+    def _fill(self, t: int, nodes: np.ndarray) -> None:
+        """The :class:`Pair` and assign cost of ``t`` on each of ``nodes`` (its allowed nodes
+        when first asked about one of them), computed at once."""
+        c = self.c
+        if t not in self._filled:
+            self._filled.add(t)
+            nodes = np.union1d(c.allowed[t], nodes)
+        tt = np.full(len(nodes), t, dtype=np.int64)
+        durs = c.durations(tt, nodes).tolist()
+        dems = c.demand(tt, nodes).tolist()
+        costs = c.assign_cost(tt, nodes).tolist()
+        base = t * c.N
+        task = self.p.tasks[t]
+        same: dict[int, Pair] = {}  # identical nodes give identical pairs
+        for n, dur, dem, cost in zip(nodes.tolist(), durs, dems, costs, strict=True):
+            self._acost[base + n] = float(cost)
+            plain = n not in task.demand_on and n not in task.duration_on
+            cls = self.node_class[n]
+            if plain and cls in same:
+                self._pairs[base + n] = same[cls]
+                continue
             d = [(r, float(q)) for r, q in enumerate(dem) if q > 0]
             fits = all(q <= self.capx[n][r] for r, q in d)
             shapes = []
@@ -191,15 +228,9 @@ class Rev2:
                     fits = False
                     continue
                 shapes.append((di, shape[0], k, shape[1]))
-            hit = self._pairs[key] = Pair(dur, d, shapes, fits)
-        return hit
-
-    def acost(self, t: int, n: int) -> float:
-        key = t * self.c.N + n
-        hit = self._acost.get(key)
-        if hit is None:
-            hit = self._acost[key] = float(self.c.assign_cost(np.array([t]), np.array([n]))[0])
-        return hit
+            pr = self._pairs[base + n] = Pair(int(dur), d, shapes, fits)
+            if plain:
+                same[cls] = pr
 
     def _placement_order(self) -> np.ndarray:
         """The greedy's order (placement): priority descending, then size descending."""
@@ -852,6 +883,10 @@ class Rev2:
         value = {n: self.w_cost * self.node_cost[n] + self.w_nodes for n in used}
         fill = {n: max(self.load[n][r] * self.invcap[n][r] for r in range(self.R)) for n in used}
         noise = rng.random(len(used)).tolist()
+        where: dict[int, list[tuple[int, int]]] = {}  # node -> replicas there (when it began)
+        for t, ch in self.picks.items():
+            for i, (_, pk) in enumerate(ch):
+                where.setdefault(pk.node, []).append((t, i))
         order = sorted(
             range(len(used)), key=lambda j: (fill[used[j]] / max(value[used[j]], 1e-12), noise[j])
         )
@@ -861,8 +896,7 @@ class Rev2:
             n = used[j]
             if self.count[n] == 0:
                 continue
-            on = [(t, i) for t, ch in self.picks.items() for i, (_, pk) in enumerate(ch)
-                  if pk.node == n]  # fmt: skip
+            on = [(t, i) for t, i in where.get(n, []) if self.picks[t][i][1].node == n]
             done: list[tuple[int, int, Pick]] = []
             extra = 0.0
             for t, i in on:
