@@ -107,7 +107,7 @@ class Engine:
         #: 2, devices) one device hint per slot and split resource
         self.ordered = c.scheduling or self.rev2 is not None  # the genes hold an order
         self.order_end = c.S + (c.T if self.ordered else 0)
-        self.n_hints = c.S * self.rev2.D if self.rev2 is not None else 0
+        self.n_hints = c.S * self.rev2.H if self.rev2 is not None else 0
         self.length = self.order_end + self.n_hints
         self.optional = np.flatnonzero(~c.must)
         self.swaps = int(c.allowed_off[-1]) * c.R <= 200_000
@@ -132,6 +132,7 @@ class Engine:
         if self.rev2 is not None:
             # time-only schedules: a share of the children on the nodes of earliest end
             free = self.rev2_free and self.choice and rng.random() < FREE_RATE
+            self.rev2.out = self.out
             x, start = self.rev2.decode(genes, free)
             viol, terms = c.measure(x, start)
             return viol, terms, start
@@ -316,23 +317,29 @@ class Engine:
                 break
         return seeds
 
-    def free_seeds(self, seeds: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def free_seeds(
+        self, seeds: Sequence[np.ndarray], out: Callable[[], bool] | None = None
+    ) -> list[np.ndarray]:
         """Revision-2 problems: the first seed decoded free (each replica on the node that
-        ranks first for the objective, :meth:`.rev2.Rev2.decode`); else nothing."""
+        ranks first for the objective, :meth:`.rev2.Rev2.decode`; in placement problems, in
+        the greedy's order and by size), while ``out()`` is false; else nothing."""
         if self.rev2 is None or not seeds:
             return []
-        out = []
+        found = []
         orders = [None] if self.c.scheduling else [self.rev2.default_order, self.rev2.size_order]
         for order in orders:
+            if out is not None and out():
+                break
             genes = np.array(seeds[0], dtype=np.int64)
             if order is not None:  # placement: every optional task in, packed in this order
                 x = genes[: self.S]
                 x[x < 0] = 0
                 genes[self.S : self.order_end] = order
             self._work += self.decode_work * FREE_COST
+            self.rev2.out = out
             self.rev2.decode(genes, True)
-            out.append(genes)
-        return out
+            found.append(genes)
+        return found
 
     def priority_seeds(self) -> list[np.ndarray]:
         """Time-only scheduling objectives: the activity lists of two classic priority rules,

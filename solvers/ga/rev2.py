@@ -63,6 +63,8 @@ from .schedule import _Profile
 #: the revision-2 features this decoder exists for (``current_list`` needs nothing new)
 FEATURES = frozenset({"devices", "same_start", "service", "spread", "max_moves"})
 MAX_GANG_STARTS = 64  # common starts tried for a gang that starts together
+POLL = 64  # tasks decoded between two looks at ``out``
+WORD = 62  # devices per gene of a device hint (bits of a non-negative int64)
 _INF = float("inf")
 
 Devs = tuple[tuple[int, tuple[int, ...]], ...]  # (split resource, device indices) per resource
@@ -120,6 +122,9 @@ class Rev2:
             self.dk.append(ks)
             self.dsizex.append(sz)
             self.ndev.append(off)
+        # a device hint is a bit mask; nodes of more than WORD devices take several genes
+        self.words = [max(1, -(-int(dcount[:, ri].max(initial=0)) // WORD)) for ri in self.split]
+        self.H = sum(self.words)  # genes per slot
         self.capx = c.capx.tolist()
         self.R = R
         self.dcount, self.dsize = dcount, dsize
@@ -175,6 +180,8 @@ class Rev2:
         ]
         self.default_order = self._placement_order()
         self.free = False  # this decode chooses nodes itself (see decode)
+        #: called every POLL tasks of a decode: True stops it (the rest stays unplaced)
+        self.out: Any = None
         # the state of one decode (reset by decode)
         self._reset()
 
@@ -580,10 +587,26 @@ class Rev2:
     # -- decoding ------------------------------------------------------------------------------
 
     def hints(self, genes: np.ndarray) -> list[list[int]]:
-        D, S = self.D, self.S
-        if not D:
+        """The device hints (one mask per split resource) of every slot."""
+        H, S = self.H, self.S
+        if not H:
             return [[] for _ in range(S)]
-        return genes[len(genes) - S * D :].reshape(S, D).tolist()
+        rows = genes[len(genes) - S * H :].reshape(S, H).tolist()
+        return rows if H == self.D else [self._unpack(r) for r in rows]
+
+    def _pack(self, masks: Sequence[int]) -> list[int]:
+        out: list[int] = []
+        for d, w in enumerate(self.words):
+            out.extend((masks[d] >> (WORD * i)) & ((1 << WORD) - 1) for i in range(w))
+        return out
+
+    def _unpack(self, row: Sequence[int]) -> list[int]:
+        out: list[int] = []
+        i = 0
+        for w in self.words:
+            out.append(sum(int(row[i + j]) << (WORD * j) for j in range(w)))
+            i += w
+        return out
 
     def decode(self, genes: np.ndarray, free: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Decode ``genes`` in place (nodes, device hints written back); returns (x, start).
@@ -625,8 +648,9 @@ class Rev2:
                 for di, idx in pk.devs:
                     dev[slot][di] = sum(1 << j for j in idx)
         genes[:S] = out
-        if self.D:
-            genes[len(genes) - S * self.D :] = np.asarray(dev, dtype=np.int64).ravel()
+        if self.H:
+            rows = dev if self.H == self.D else [self._pack(r) for r in dev]
+            genes[len(genes) - S * self.H :] = np.asarray(rows, dtype=np.int64).ravel()
 
     def _partial_gangs(self) -> list[int]:
         out = []
@@ -640,7 +664,9 @@ class Rev2:
         return any(self.must[m] for m in members) or xl[self.first[members[0]]] >= 0
 
     def _place(self, xl: list[int], hint: list[list[int]], order: np.ndarray) -> None:
-        for unit in self.units(order):
+        for i, unit in enumerate(self.units(order)):
+            if i % POLL == POLL - 1 and self.out is not None and self.out():
+                return
             if not self._wanted(unit, xl):
                 continue
             done: list[int] = []
@@ -673,8 +699,12 @@ class Rev2:
                 if indeg[u] == 0:
                     heapq.heappush(heap, ((0 if self.service[u] else 1, posl[u]), u))
 
+        polled = 0
         while True:
             while heap:
+                polled += 1
+                if polled % POLL == 0 and self.out is not None and self.out():
+                    return
                 _, t = heapq.heappop(heap)
                 g = self.gang_name[t]
                 if g is not None and g in self.together:
@@ -915,10 +945,11 @@ class Rev2:
     # -- plans ---------------------------------------------------------------------------------
 
     def encode_devices(self, assignments: Sequence[Assignment]) -> np.ndarray:
-        """Device hints (S x D, flattened) of a plan's assignments."""
-        out = np.zeros((self.S, max(self.D, 0)), dtype=np.int64)
-        if not self.D:
+        """Device hints (S x H, flattened) of a plan's assignments."""
+        out = np.zeros((self.S, self.H), dtype=np.int64)
+        if not self.H:
             return out.ravel()
+        masks = [[0] * self.D for _ in range(self.S)]
         ti, col = self.p.task_index, {r: d for d, r in enumerate(self.split_names)}
         for a in assignments:
             t = ti.get(a.task)
@@ -927,18 +958,22 @@ class Rev2:
             s = self.first[t] + a.replica
             for r, idx in a.devices.items():
                 d = col.get(r)
-                if d is not None and all(0 <= j < 63 for j in idx):
-                    out[s, d] = sum(1 << int(j) for j in set(idx))
+                if d is not None and all(j >= 0 for j in idx):
+                    masks[s][d] = sum(1 << int(j) for j in set(idx))
+        for s, row in enumerate(masks):
+            if any(row):
+                out[s] = self._pack(row)
         return out.ravel()
 
     def devices_of(self, genes: np.ndarray, s: int) -> dict[str, tuple[int, ...]] | None:
         """The devices of slot ``s`` from the genes' hints (None: no split resource used)."""
-        if not self.D:
+        if not self.H:
             return None
-        base = len(genes) - self.S * self.D + s * self.D
+        base = len(genes) - self.S * self.H + s * self.H
+        row = self._unpack(genes[base : base + self.H].tolist())
         out = {}
         for d in range(self.D):
-            h = int(genes[base + d])
+            h = row[d]
             if h:
                 out[self.split_names[d]] = tuple(j for j in range(h.bit_length()) if h >> j & 1)
         return out or None

@@ -53,7 +53,7 @@ def run(problem: Problem, s: Settings) -> Result:
         + eng.greedy_seeds(greedy_deadline, first_deadline)
         + eng.priority_seeds()
     )
-    seeds += eng.free_seeds(seeds)
+    seeds += eng.free_seeds(seeds, clock.out)
     if s.hint:
         seeds.append(eng.from_plan(s.hint))
     genes.extend(seeds)
@@ -77,7 +77,9 @@ def run(problem: Problem, s: Settings) -> Result:
     try:
         # the seeds always count; the rest of the first population only while time remains
         eng.child_optima = FIRST_OPTIMA  # the seeds are many searches' starts: a short one each
-        evaluate_all(eng, pop[: len(seeds)], gen, None)
+        # (revision 2: decodes are slow on big problems, and the best greedy plan is kept as it
+        # is anyway: the first seed always counts, the others while time remains)
+        evaluate_all(eng, pop[: len(seeds) if eng.rev2 is None else 1], gen, None)
         evaluate_all(eng, pop, gen, pool, clock.out)
         eng.child_optima = CHILD_OPTIMA
         pop = [i for i in pop if i.fitness.valid]

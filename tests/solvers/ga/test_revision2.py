@@ -309,3 +309,28 @@ def test_greedy_plans_are_encoded_with_their_devices(scheduling):
             assert mine.feasible or not theirs.feasible
             assert baseline.compare(p, mine, theirs) <= 0
     assert exact >= 12
+
+
+def test_nodes_of_many_devices_keep_their_hints():
+    """A device hint is a bit mask: a node of 100 devices takes two genes per slot."""
+    p = prob(
+        [node("big", {"cpu": 100}, devices={"cpu": 100}, count=2)],
+        [
+            task("wide", {"cpu": 70}, replicas=2),
+            task("share", {"cpu": 0.5}, replicas=2),
+            task("last", {"cpu": 1}),
+        ],
+        objective={"lexicographic": ["unplaced", "nodes"]},
+    )
+    eng = Engine(p, 0)
+    assert eng.rev2 is not None and eng.rev2.H == 2
+    plan, terms, _ = run(p, generations=10)
+    assert terms["unplaced"] == 0 and terms["nodes"] == 2
+    got = by_task(plan)
+    assert all(len(a.devices["cpu"]) == 70 for a in got["wide"])
+    assert max(got["last"][0].devices["cpu"]) >= 0
+    genes = eng.from_plan(plan)
+    _, _, start = eng.decode(genes, np.random.default_rng(0))
+    ind = Individual.make(genes)
+    ind.start = start
+    assert sorted(eng.assignments(ind), key=_key) == sorted(plan, key=_key)
