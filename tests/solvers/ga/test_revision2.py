@@ -334,3 +334,112 @@ def test_nodes_of_many_devices_keep_their_hints():
     ind = Individual.make(genes)
     ind.start = start
     assert sorted(eng.assignments(ind), key=_key) == sorted(plan, key=_key)
+
+
+# -- brute force with devices: the GA reaches the optimum on tiny problems ----------------------
+
+
+def _with_devices(problem: Problem, options: list[Assignment]) -> list[list[Assignment]]:
+    """Every way to give the replicas of one task option their devices."""
+    import itertools
+
+    per: list[list[Assignment]] = []
+    for a in options:
+        n = problem.node_index[a.node]
+        use = problem.device_use(problem.task_index[a.task], n)
+        if use is None:
+            return []
+        node = problem.nodes[n]
+        choices = [
+            [(r, combo) for combo in itertools.combinations(range(node.devices[r]), m)]
+            for r, (m, _) in use.items()
+        ]
+        per.append(
+            [
+                Assignment(a.task, a.replica, a.node, a.start, a.end, dict(pick) or None)
+                for pick in itertools.product(*choices)
+            ]
+        )
+    return [list(c) for c in itertools.product(*per)]
+
+
+def _brute_force(problem: Problem) -> tuple[float, ...] | None:
+    from taskalloc.problems.problem import topological_order
+    from tests.solving import objective_key, task_options
+
+    horizon = problem.horizon or 0
+    order = topological_order(problem) if problem.scheduling else list(range(len(problem.tasks)))
+    options = []
+    for t in order:
+        opts: list[list[Assignment]] = []
+        for o in task_options(problem, t, horizon):
+            opts.extend(_with_devices(problem, o) if o else [[]])
+        options.append(opts)
+    key = objective_key(problem)
+    best: tuple[float, ...] | None = None
+
+    def dfs(i: int, plan: list[Assignment]) -> None:
+        nonlocal best
+        if i == len(order):
+            ev = evaluate(problem, plan, reasons=False)
+            if ev.feasible and (best is None or key(ev.terms) < best):
+                best = key(ev.terms)
+            return
+        for opt in options[i]:
+            new = plan + opt
+            if opt:
+                ev = evaluate(problem, new, reasons=False)
+                if any(v.kind not in ("required", "gang") for v in ev.violations):
+                    continue
+            dfs(i + 1, new)
+
+    dfs(0, [])
+    return best
+
+
+def _tiny(seed: int) -> Problem:
+    rng = np.random.default_rng(seed)
+    scheduling = seed % 2 == 1
+    nodes = [
+        gpu_node(f"g{i}", 2, labels={"zone": "ab"[i % 2]}, cost=float(rng.integers(1, 4)))
+        for i in range(3)
+    ]
+    tasks = []
+    for i in range(3):
+        t: dict[str, Any] = {
+            "id": f"t{i}",
+            "demand": {"gpu": float(rng.choice([0.5, 0.75, 1.0, 2.0]))},
+            "priority": int(rng.integers(1, 4)),
+            "required": False,
+        }
+        if i == 0 and rng.random() < 0.6:
+            t["replicas"] = 2
+            t["spread"] = {"key": "zone", "max_skew": 1}
+        if scheduling:
+            t["duration"] = int(rng.integers(1, 3))
+        tasks.append(t)
+    extra: dict[str, Any] = {"objective": {"lexicographic": ["unplaced", "cost"]}}
+    if scheduling:
+        extra["horizon"] = 4
+        extra["objective"] = {"lexicographic": ["unplaced", "makespan"]}
+        if seed % 4 == 1:
+            tasks[1]["gang"] = tasks[2]["gang"] = "g"
+            extra["gangs"] = {"g": {"same_start": True}}
+        if seed % 4 == 3:
+            tasks[2].pop("duration")
+            tasks[2]["service"] = True
+    else:
+        tasks[1]["current"] = "g0"
+        extra["max_moves"] = 1
+        extra["objective"] = {"lexicographic": ["unplaced", "cost", "moves"]}
+    return prob(nodes, tasks, **extra)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_tiny_problems_reach_the_brute_force_optimum(seed):
+    p = _tiny(seed)
+    best = _brute_force(p)
+    assert best is not None  # every task is optional: leaving all out is a plan
+    _, terms, _ = run(p, generations=40)
+    key = tuple(terms[t] for t in p.objective.terms)
+    assert key == pytest.approx(best), (key, best)
