@@ -68,8 +68,9 @@ A fifth of the children are decoded free (each replica on the node that ranks fi
 end in time-only schedules, the objective's estimate in placement, so that the order is a
 best-fit packing order), two free-decoded seeds join the greedy's, and in placement problems
 the best individuals get a local search that keeps every constraint (inserts of optional
-tasks, shifts of one replica, closing lightly used nodes). The first population and restarts
-hold mutated seeds, no random individuals (whose decodes fall back on ranking every node for
+tasks, shifts of one replica, closing lightly used nodes). Beyond 100,000 (replica, allowed
+node) pairs, children are never decoded free and the first population and restarts hold
+mutated seeds, no random individuals (whose decodes fall back on ranking every node for
 nearly every task: as slow as free decodes).
 
 Fitness

@@ -97,10 +97,10 @@ class Engine:
         # earliest end in time-only schedules; the objective's estimate in placement, where
         # the activity list is then the order of a best-fit packing)
         # (a free decode ranks every allowed node of every task: up to FREE_PAIRS pairs)
+        #: a revision-2 problem too big for free decodes of children and random individuals
+        self.rev2_big = self.rev2 is not None and int((c.n_allowed * c.reps).sum()) > FREE_PAIRS
         self.rev2_free = (
-            self.rev2 is not None
-            and (time_only or not c.scheduling)
-            and int((c.n_allowed * c.reps).sum()) <= FREE_PAIRS
+            self.rev2 is not None and (time_only or not c.scheduling) and not self.rev2_big
         )
         self.greedy_best: tuple[tuple[float, float], list[Assignment]] | None = None
         self.choice = bool((c.n_allowed > 1).any())  # some task has a choice of node

@@ -59,9 +59,9 @@ def run(problem: Problem, s: Settings) -> Result:
     genes.extend(seeds)
     # (with the penalty search every child is a long search: start with the seeds and two
     # mutated copies of the first; children fill the population up)
-    # (revision 2: no random individuals, whose decodes fall back on ranking every node of
-    # nearly every task, as slow as a free decode: mutated seeds fill the population)
-    share = pop_size if eng.rev2 is not None else pop_size // 2
+    # (big revision-2 problems: no random individuals, whose decodes fall back on ranking
+    # every node of nearly every task, as slow as a free decode: mutated seeds fill it)
+    share = pop_size if eng.rev2_big else pop_size // 2
     n_perturbed = max(0, min(pop_size - len(genes), share if eng.assign is None else 2))
     for i in range(n_perturbed):
         g = seeds[i % len(seeds)].copy()
@@ -216,14 +216,14 @@ def _restart(
     out: Callable[[], bool] | None,
 ) -> list[Individual]:
     """Keep the best quarter, replace the rest by heavily mutated copies of it (half) and
-    random individuals (half; revision 2: mutated copies only): diversity back after a
-    stagnation."""
+    random individuals (half; big revision-2 problems: mutated copies only): diversity back
+    after a stagnation."""
     rng = eng.rng_for(gen, 20_000)
     ranked = sorted(pop, key=lambda i: i.fitness.values)
     keep = ranked[: max(1, pop_size // 4)]
     fresh: list[Individual] = []
     while len(keep) + len(fresh) < pop_size:
-        if len(fresh) % 2 == 0 or eng.rev2 is not None:
+        if len(fresh) % 2 == 0 or eng.rev2_big:
             g = np.asarray(keep[len(fresh) % len(keep)]).copy()
             for _ in range(3 + int(rng.integers(8))):
                 eng.mutate(g, rng)
