@@ -2,8 +2,9 @@
 others' problems with one line instead of returning a plan that ``check`` would reject.
 
 The greedy and the GA handle devices, gangs that start together, services and spread; until
-the exact engines learn them, they refuse such problems; ``current`` lists need nothing new from any engine (a
-task's ``current`` is the union of its entries, which is what ``moves`` compares with).
+the exact engines learn them, they refuse such problems; ``current`` lists need nothing new
+from any engine (a task's ``current`` is the union of its entries, which is what ``moves``
+compares with).
 ``max_moves`` (a hard limit on the moves, for replanning) is a constraint of the greedy, the GA
 and CP-SAT's exact path (the LNS leaves such problems to it).
 """
