@@ -275,7 +275,9 @@ def test_current_lists_with_devices_count_moves_per_replica() -> None:
         assert [n for n, _ in devices_of(r, "svc")][1] == "g-3", engine.id
     limited = make(nodes, tasks, max_moves=0, **lex("unplaced", "moves"))
     for engine, r in solve_all(limited):
-        assert r.status == Status.INFEASIBLE, (engine.id, r.status)
+        # the exact engines prove it; the GA proves nothing and returns no plan
+        want = {Status.INFEASIBLE} if engine.exact else {Status.INFEASIBLE, Status.UNKNOWN}
+        assert r.status in want, (engine.id, r.status)
 
 
 # -- brute force ---------------------------------------------------------------------------------
