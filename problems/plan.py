@@ -252,7 +252,7 @@ def _encoder(level: int) -> json.JSONEncoder:
     return enc
 
 
-def _flat(x: dict[Any, Any] | list[Any]) -> bool:
+def _flat(x: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> bool:
     values = x.values() if isinstance(x, dict) else x
     return not any(isinstance(v, dict | list | tuple) for v in values)
 
