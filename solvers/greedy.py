@@ -237,7 +237,7 @@ def _passes(
     return best, timed_out, used
 
 
-#: scores kept by _Greedy._scores_everywhere, in nodes x demands (8 bytes each: 64 MB)
+#: scores kept by _Greedy._kept_scores in all (8 bytes each: 64 MB)
 _SCORES_KEPT = 8_000_000
 
 #: most candidate common starts tried for a gang that starts together
@@ -320,9 +320,10 @@ class _Greedy:
         self.moves = 0
         self.pinned: set[int] = set()
         self.load = np.zeros((self.n_res, n_nodes))  # placement
-        # placement, least-loaded, tasks allowed everywhere: the scores of every node for each
-        # demand seen, kept up to date lazily (see _scores_everywhere)
-        self._scores: dict[bytes, list[Any]] = {}
+        # placement, least-loaded: the scores of the allowed nodes for each allowed set and
+        # demand seen, kept up to date lazily (see _kept_scores)
+        self._scores: dict[tuple[int, bytes], list[Any]] = {}
+        self._kept = 0  # scores kept in all
         self._changed: list[int] = []  # nodes whose load changed, in order
         # scheduling: node n's usage is a step function with breakpoints
         # times[n, :count[n]] (the first is 0); usage[:, n, i] holds over
@@ -647,35 +648,42 @@ class _Greedy:
         self.task_end[t] = max((pick.end or 0 for pick in picks), default=0)
         self.placed[t] = True
 
-    def _scores_everywhere(self, d: np.ndarray) -> np.ndarray:
-        """The least-loaded score of one replica of demand ``d`` (R, 1) on every node (inf
-        where it does not fit): what ``_choose_node`` computes over all nodes, element for
-        element. Kept per distinct demand and brought up to date on the nodes whose load
-        changed since its last use: 150,000 tasks of 1,300 demands over 5,000 nodes rescore
-        a node or two each instead of all 5,000 (read-only: callers copy to change it)."""
-        key = d.tobytes()
+    def _kept_scores(self, al: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """The least-loaded score of one replica of demand ``d`` (R, 1) on each node of
+        ``al`` (inf where it does not fit): what ``_choose_node`` computes over ``al``, element
+        for element. Kept per allowed set (``al`` is the array :meth:`allowed` keeps for it)
+        and demand, and brought up to date on the nodes whose load changed since its last
+        use: 150,000 tasks of 1,300 demands over 5,000 nodes rescore a node or two each
+        instead of all 5,000 (read-only: callers copy to change it)."""
+        key = (id(al), d.tobytes())
         entry = self._scores.get(key)
-        n_nodes = self.load.shape[1]
+        full = al is self.all_nodes
         if entry is not None:
             util, seen = entry
             since = self._changed[seen:]
-            if len(since) * 4 > n_nodes:
+            if len(since) * 4 > len(al):
                 entry = None
             elif since:
-                nodes = np.asarray(since if len(since) == 1 else sorted(set(since)), dtype=np.intp)
-                new = self.load[:, nodes] + d
-                part = (new * self.invcap[:, nodes]).max(axis=0)
-                part[~(new <= self.capx[:, nodes]).all(axis=0)] = _INF
-                util[nodes] = part
+                changed = since if len(since) == 1 else sorted(set(since))
+                pos = self.positions(al, changed)
+                if len(pos):
+                    nodes = pos if full else al[pos]
+                    new = self.load[:, nodes] + d
+                    part = (new * self.invcap[:, nodes]).max(axis=0)
+                    part[~(new <= self.capx[:, nodes]).all(axis=0)] = _INF
+                    util[pos] = part
                 entry[1] = len(self._changed)
         if entry is None:
-            new = self.load + d
-            ok = (new <= self.capx).all(axis=0)
-            util = (new * self.invcap).max(axis=0)
+            new = (self.load if full else self.load[:, al]) + d
+            ok = (new <= (self.capx if full else self.capx[:, al])).all(axis=0)
+            util = (new * (self.invcap if full else self.invcap[:, al])).max(axis=0)
             util[~ok] = _INF
-            if len(self._scores) * n_nodes >= _SCORES_KEPT:
-                del self._scores[next(iter(self._scores))]  # the oldest
+            if self._kept + len(al) > _SCORES_KEPT:
+                while self._scores and self._kept + len(al) > _SCORES_KEPT:
+                    oldest = next(iter(self._scores))  # the oldest goes
+                    self._kept -= len(self._scores.pop(oldest)[0])
             self._scores[key] = [util, len(self._changed)]
+            self._kept += len(al)
         return util
 
     def off_current(self, t: int, picks: list[_Pick]) -> int:
@@ -906,14 +914,14 @@ class _Greedy:
         d = self.demand(task, al)
         full = al is self.all_nodes
         if (
-            full
+            t not in self.pinned
             and self.policy == "least-loaded"
             and d.shape[1] == 1
             and not self.task_devres(task)
             and not self.avoid.get(t)
             and not (self.sticky and task.current)
         ):
-            util = self._scores_everywhere(d)
+            util = self._kept_scores(al, d)
             blocked = self.blocked(task, al)
             if blocked is not None:
                 util = util.copy()
