@@ -65,28 +65,33 @@ def fits(problem: Problem, task: int, node: int) -> bool:
     return problem.device_use(task, node) is not None
 
 
+def _node_classes(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nodes grouped into classes of identical capacities and devices (whether a replica
+    fits an empty node depends on these alone): the class of each node, one node of each
+    class, and each class's capacity + CAP_TOL (resources x classes). Computed once."""
+    hit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = problem.__dict__.get("_classes")
+    if hit is None:
+        rows = np.concatenate([problem.capacity, problem.device_count, problem.device_size], axis=1)
+        _, first, of = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        reps = np.asarray(first, dtype=np.int64)
+        room = np.ascontiguousarray((problem.capacity[reps] + CAP_TOL).T)
+        hit = problem.__dict__["_classes"] = (of.reshape(-1), reps, room)
+    return hit
+
+
 def _classes(problem: Problem, allowed: tuple[int, ...]) -> _Classes:
-    """The allowed nodes grouped into classes of identical capacities and devices, cached per
-    distinct ``allowed`` tuple: whether a replica fits an empty node depends on these alone, so
-    150,000 tasks over 5,000 nodes test a few dozen classes each, not 5,000 nodes."""
+    """The allowed nodes, their classes and how many of them each class has, cached per
+    distinct ``allowed`` tuple: 150,000 tasks over 5,000 nodes test a few dozen classes each,
+    not 5,000 nodes."""
     cache: dict[int, tuple[tuple[int, ...], _Classes]] = problem.__dict__.setdefault(
         "_node_classes", {}
     )
     hit = cache.get(id(allowed))
     if hit is None:
+        of_node, reps, _ = _node_classes(problem)
         arr = np.asarray(allowed, dtype=np.int64)
-        rows = np.concatenate(
-            [problem.capacity[arr], problem.device_count[arr], problem.device_size[arr]], axis=1
-        )
-        uniq, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
-        reps = arr[first]  # one node of each class
-        classes = _Classes(
-            arr,
-            inverse.reshape(-1),
-            np.ascontiguousarray((problem.capacity[reps] + CAP_TOL).T),
-            np.bincount(inverse.reshape(-1), minlength=len(uniq)),
-            reps,
-        )
+        of = of_node[arr]
+        classes = _Classes(arr, of, np.bincount(of, minlength=len(reps)))
         # the tuple is kept in the entry so that its id stays valid
         hit = cache[id(allowed)] = (allowed, classes)
     return hit[1]
@@ -95,18 +100,17 @@ def _classes(problem: Problem, allowed: tuple[int, ...]) -> _Classes:
 class _Classes(NamedTuple):
     nodes: np.ndarray  # the allowed nodes, ascending
     of: np.ndarray  # class of each allowed node
-    room: np.ndarray  # (resources, classes): capacity + CAP_TOL
-    size: np.ndarray  # nodes in each class
-    reps: np.ndarray  # one node of each class
+    size: np.ndarray  # allowed nodes in each class
 
 
-def _class_fits(problem: Problem, task: int, cl: _Classes) -> tuple[np.ndarray, np.ndarray | None]:
+def _class_fits(problem: Problem, task: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Per class, for one replica of the default demand on an empty node: whether every
     resource is within capacity, and (None when no split resource is asked for) whether its
     devices can serve it."""
-    ok = np.ones(len(cl.reps), dtype=bool)
+    _, reps, room = _node_classes(problem)
+    ok = np.ones(len(reps), dtype=bool)
     for j, q in enumerate(problem.demand[task].tolist()):
-        ok &= cl.room[j] >= q
+        ok &= room[j] >= q
     dev = None
     if problem.split_resources:
         ri = problem.resource_index
@@ -115,9 +119,9 @@ def _class_fits(problem: Problem, task: int, cl: _Classes) -> tuple[np.ndarray, 
             q = problem.demand[task, j]
             if q > 0:
                 fit = devices_ok(
-                    np.full(len(cl.reps), q),
-                    problem.device_size[cl.reps, j],
-                    problem.device_count[cl.reps, j],
+                    np.full(len(reps), q),
+                    problem.device_size[reps, j],
+                    problem.device_count[reps, j],
                 )
                 dev = fit if dev is None else dev & fit
     return ok, dev
@@ -140,9 +144,15 @@ def fitting_count(problem: Problem, task: int) -> int:
         return 0
     if _exact_per_node(problem, task):
         return len(fitting_nodes(problem, task))
-    cl = _classes(problem, t.allowed)
-    ok, dev = _class_fits(problem, task, cl)
-    return int(cl.size[ok if dev is None else ok & dev].sum())
+    # tasks of the same demand over the same allowed nodes (150,000 tasks: 1,400 demands)
+    memo: dict[tuple[int, bytes], int] = problem.__dict__.setdefault("_fit_counts", {})
+    key = (id(t.allowed), problem.demand[task].tobytes())
+    count = memo.get(key)
+    if count is None:
+        cl = _classes(problem, t.allowed)  # keeps t.allowed alive: its id stays valid
+        ok, dev = _class_fits(problem, task)
+        count = memo[key] = int(cl.size[ok if dev is None else ok & dev].sum())
+    return count
 
 
 def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
@@ -154,7 +164,7 @@ def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     cl = _classes(problem, t.allowed)
     arr = cl.nodes
-    cap_ok, dev = _class_fits(problem, task, cl)
+    cap_ok, dev = _class_fits(problem, task)
     ok = cap_ok[cl.of]
     if problem.scheduling and (not t.duration or t.duration_on) and not t.service:
         # a zero-length run occupies nothing (FORMATS.md: demand held during [start, end))
@@ -165,13 +175,21 @@ def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
     if t.demand_on:  # per-node demands replace the default one there
         special = np.fromiter(t.demand_on, dtype=np.int64)
         pos = np.searchsorted(arr, special).clip(0, len(arr) - 1)
-        for n, i in zip(special, pos, strict=True):
-            if arr[i] == n:
-                ok[i] = fits(problem, task, int(n)) or (
-                    problem.scheduling
-                    and t.duration_at(problem.nodes[int(n)]) == 0
-                    and problem.device_use(task, int(n)) is not None
-                )
+        inside = arr[pos] == special
+        special, pos = special[inside], pos[inside]
+        # capacities at once (what `fits` tests first), then devices node by node
+        ri = problem.resource_index
+        want = np.zeros((len(special), len(problem.resources)))
+        for row, n in enumerate(special.tolist()):
+            for r, q in t.demand_on[n].items():
+                want[row, ri[r]] = q
+        room_ok = (want <= problem.capacity[special] + CAP_TOL).all(axis=1).tolist()
+        for n, i, fit in zip(special.tolist(), pos.tolist(), room_ok, strict=True):
+            ok[i] = (fit and problem.device_use(task, n) is not None) or (
+                problem.scheduling
+                and t.duration_at(problem.nodes[n]) == 0
+                and problem.device_use(task, n) is not None
+            )
     return arr[ok]
 
 
@@ -360,9 +378,7 @@ def _after_position(problem: Problem, ti: int, j: int) -> int:
     return raw.index(target) if target in raw else j
 
 
-def _time_proofs(
-    problem: Problem, must: set[int], shortest: dict[int, int]
-) -> list[Diagnostic]:
+def _time_proofs(problem: Problem, must: set[int], shortest: dict[int, int]) -> list[Diagnostic]:
     """Earliest ends along `after` chains (shortest durations), with the members of a gang that
     starts together held to the latest of their earliest starts; each against its deadline and
     the horizon."""

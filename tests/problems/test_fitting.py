@@ -39,3 +39,43 @@ def test_fitting_nodes_are_the_nodes_one_replica_fits_on(options: dict[str, obje
         assert got.tolist() == expected, t.id
         assert fitting_count(p, t.index) == len(expected)
         assert got.dtype == np.int64
+
+
+@pytest.mark.parametrize("scheduling", [False, True])
+def test_per_node_demands_are_tested_node_by_node(scheduling: bool) -> None:
+    nodes = [
+        {"id": "g", "count": 3, "capacity": {"cpu": 16, "gpu": 8}, "devices": {"gpu": 8}},
+        {"id": "c", "count": 2, "capacity": {"cpu": 8}},
+        {"id": "big", "capacity": {"cpu": 64, "gpu": 4}},
+    ]
+    demands = [
+        {"cpu": 4, "gpu": 3},  # three whole devices on g, within capacity on big
+        {"cpu": 4, "gpu": 1.5},  # neither a share of one device nor whole devices on g
+        {"cpu": 32},  # only big holds it
+        {"cpu": 1},
+    ]
+    tasks = []
+    for i, dem in enumerate(demands):
+        t: dict[str, object] = {
+            "id": f"t{i}",
+            "demand": {"cpu": 2},
+            "demand_on": {"g": dem, "c-2": dem, "big": dem},
+        }
+        if scheduling:
+            t["duration"] = 0 if i == 1 else 5
+        tasks.append(t)
+    p = problem_from_dict({"taskalloc": 1, "nodes": nodes, "tasks": tasks})
+    assert p.scheduling == scheduling
+    for task in p.tasks:
+        expected = [
+            n
+            for n in task.allowed
+            if fits(p, task.index, n)
+            or (
+                p.scheduling
+                and task.duration_at(p.nodes[n]) == 0
+                and p.device_use(task.index, n) is not None
+            )
+        ]
+        assert fitting_nodes(p, task.index).tolist() == expected, task.id
+        assert fitting_count(p, task.index) == len(expected)
