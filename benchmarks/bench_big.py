@@ -172,10 +172,12 @@ def main() -> None:
             for size in args.sizes.split(","):
                 t, n = (int(x) for x in size.lower().split("x"))
                 path = tmp / f"gen-{t}x{n}.json"
-                from taskalloc.problems.generate import generate
-
-                data = generate(t, n, seed=1, resources=4)
-                path.write_text(json.dumps(data, indent=2))
+                # in a process of its own: a child forked from a parent holding the problem
+                # would count the parent's memory in its peak
+                argv = ["generate", "--tasks", str(t), "--nodes", str(n), "--resources", "4"]
+                _, _, _, code = command([*argv, "--seed", "1", "-o", str(path)])
+                if code != 0:
+                    raise SystemExit(f"taskalloc generate failed (exit {code})")
                 cases.append((f"{t:,} tasks x {n:,} nodes", path))
         for label, path in cases:
             size = path.stat().st_size / 1e6
