@@ -22,7 +22,7 @@ HANDLED: dict[str, frozenset[str]] = {
     "greedy": frozenset(
         {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
     ),
-    "cpsat": frozenset({"current_list", "max_moves"}),
+    "cpsat": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
     "mip": frozenset({"current_list"}),
     "ga": frozenset({"current_list"}),
     "devplan": frozenset({"devices", "current_list"}),

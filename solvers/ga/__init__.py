@@ -45,10 +45,11 @@ Where every task has one replica, nothing is ``separate_from`` anything and ``ba
 a term (the generalized assignment problem and its kin: optional tasks, node costs, several
 resources and gangs allowed), feasible-only moves stall on tight capacities. There every child
 gets a penalty local search (:mod:`.assign`: shift, swap and ejection moves on the cost plus
-adaptively weighted capacity excess, feasible plans recorded as it passes them) and each
-generation continues an iterated search of that kind from its best plan (it starts at a
-Lagrangian-guided construction: capacities priced by subgradient steps on the capacity
-relaxation). The population is 10, two children per generation, and children get at most a
+adaptively weighted capacity excess, a short tabu list, feasible plans recorded as it passes
+them) and each generation continues an iterated search of that kind from its best plan (it
+starts at a Lagrangian-guided construction: capacities priced by subgradient steps on the
+capacity relaxation; it leaves its best plan by a kick or by path relinking towards an elite
+plan). The population is 10, two children per generation, and children get at most a
 third of the search's work.
 
 Fitness
