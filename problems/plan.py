@@ -241,10 +241,79 @@ _PlanDumper.add_representer(
 _PlanDumper.add_representer(str, _PlanDumper.represent_str)
 
 
+_ENCODERS: dict[int, json.JSONEncoder] = {}
+
+
+def _encoder(level: int) -> json.JSONEncoder:
+    """The C encoder whose item separator is a line break and the indent of ``level + 1``."""
+    enc = _ENCODERS.get(level)
+    if enc is None:
+        enc = _ENCODERS[level] = json.JSONEncoder(separators=(",\n" + "  " * (level + 1), ": "))
+    return enc
+
+
+def _flat(x: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> bool:
+    values = x.values() if isinstance(x, dict) else x
+    return not any(isinstance(v, dict | list | tuple) for v in values)
+
+
+def _emit(x: Any, level: int, out: list[str]) -> None:
+    """``json.dumps(x, indent=2)`` at nesting ``level``, into ``out``."""
+    if not isinstance(x, dict | list | tuple) or not x:
+        out.append(json.dumps(x))
+        return
+    pad = "  " * level
+    if _flat(x):
+        # a container of scalars in one call of the C encoder: its separators put each item
+        # on a line of its own, as indent=2 does (which would run the pure-Python encoder)
+        text = _encoder(level).encode(x)
+        out.extend((text[0], "\n", pad, "  ", text[1:-1], "\n", pad, text[-1]))
+        return
+    inner = pad + "  "
+    if not isinstance(x, dict) and all(isinstance(v, dict) and v and _flat(v) for v in x):
+        # a list of mappings of scalars (the assignments): the whole list in one call, then
+        # the breaks around each mapping; no raw line break is inside a JSON string, so
+        # "},<line break>" is always the end of one mapping
+        deeper = inner + "  "
+        text = _encoder(level + 1).encode(x)
+        body = text[2:-2].replace(
+            "},\n" + deeper + "{", "\n" + inner + "},\n" + inner + "{\n" + deeper
+        )
+        out.extend(("[\n", inner, "{\n", deeper, body, "\n", inner, "}\n", pad, "]"))
+        return
+    if isinstance(x, dict):
+        out.append("{")
+        for i, (k, v) in enumerate(x.items()):
+            out.append(",\n" if i else "\n")
+            out.extend((inner, json.dumps(k if isinstance(k, str) else _key(k)), ": "))
+            _emit(v, level + 1, out)
+        out.extend(("\n", pad, "}"))
+    else:
+        out.append("[")
+        for i, v in enumerate(x):
+            out.extend((",\n" if i else "\n", inner))
+            _emit(v, level + 1, out)
+        out.extend(("\n", pad, "]"))
+
+
+def _key(k: Any) -> str:
+    """A non-string key as json.dumps writes it."""
+    return json.dumps({k: 0})[2:-5]
+
+
+def json_dumps(data: Any) -> str:
+    """Exactly ``json.dumps(data, indent=2)``, several times faster on plans: the containers
+    of scalars (an assignment, a node's utilisation) are encoded by the C encoder, which
+    ``indent`` turns off (181,042 assignments took 2.7 s)."""
+    out: list[str] = []
+    _emit(data, 0, out)
+    return "".join(out)
+
+
 def dumps(data: Mapping[str, Any], fmt: str = "yaml") -> str:
     """Serialise plain data as YAML (leaf mappings inline, key order kept) or JSON."""
     if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
+        return json_dumps(data) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format {fmt!r}")
     return yaml.dump(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -64,65 +65,131 @@ def fits(problem: Problem, task: int, node: int) -> bool:
     return problem.device_use(task, node) is not None
 
 
-_SHAPES_KEPT = 1024  # device-shape answers kept per problem (a bool per allowed node each)
+def _node_classes(problem: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nodes grouped into classes of identical capacities and devices (whether a replica
+    fits an empty node depends on these alone): the class of each node, one node of each
+    class, and each class's capacity + CAP_TOL (resources x classes). Computed once."""
+    hit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = problem.__dict__.get("_classes")
+    if hit is None:
+        rows = np.concatenate([problem.capacity, problem.device_count, problem.device_size], axis=1)
+        _, first, of = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        reps = np.asarray(first, dtype=np.int64)
+        room = np.ascontiguousarray((problem.capacity[reps] + CAP_TOL).T)
+        hit = problem.__dict__["_classes"] = (of.reshape(-1), reps, room)
+    return hit
 
 
-def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
-    """Allowed nodes that could each hold one replica when empty (vectorised over nodes). In a
-    scheduling problem a zero-length run occupies nothing, so only its devices must fit."""
-    t = problem.tasks[task]
-    if not t.allowed:
-        return np.zeros(0, dtype=np.int64)
-    cache: dict[int, tuple[np.ndarray, np.ndarray]] = problem.__dict__.setdefault(
-        "_allowed_arrays", {}
+def _classes(problem: Problem, allowed: tuple[int, ...]) -> _Classes:
+    """The allowed nodes, their classes and how many of them each class has, cached per
+    distinct ``allowed`` tuple: 150,000 tasks over 5,000 nodes test a few dozen classes each,
+    not 5,000 nodes."""
+    cache: dict[int, tuple[tuple[int, ...], _Classes]] = problem.__dict__.setdefault(
+        "_node_classes", {}
     )
-    hit = cache.get(id(t.allowed))
-    if hit is None:  # the allowed nodes and their capacities (+ CAP_TOL), a row per resource
-        arr = np.asarray(t.allowed, dtype=np.int64)
-        hit = cache[id(t.allowed)] = (
-            arr,
-            np.ascontiguousarray((problem.capacity[arr] + CAP_TOL).T),
-        )
-    arr, room = hit
-    # resource by resource over contiguous rows: gathering the capacities of 5,000 nodes per
-    # task, and .all over a short last axis, cost 150,000 tasks 80 s
-    ok = np.ones(len(arr), dtype=bool)
+    hit = cache.get(id(allowed))
+    if hit is None:
+        of_node, reps, _ = _node_classes(problem)
+        arr = np.asarray(allowed, dtype=np.int64)
+        of = of_node[arr]
+        classes = _Classes(arr, of, np.bincount(of, minlength=len(reps)))
+        # the tuple is kept in the entry so that its id stays valid
+        hit = cache[id(allowed)] = (allowed, classes)
+    return hit[1]
+
+
+class _Classes(NamedTuple):
+    nodes: np.ndarray  # the allowed nodes, ascending
+    of: np.ndarray  # class of each allowed node
+    size: np.ndarray  # allowed nodes in each class
+
+
+def _class_fits(problem: Problem, task: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per class, for one replica of the default demand on an empty node: whether every
+    resource is within capacity, and (None when no split resource is asked for) whether its
+    devices can serve it."""
+    _, reps, room = _node_classes(problem)
+    ok = np.ones(len(reps), dtype=bool)
     for j, q in enumerate(problem.demand[task].tolist()):
         ok &= room[j] >= q
-    if problem.scheduling and (not t.duration or t.duration_on) and not t.service:
-        # a zero-length run occupies nothing (FORMATS.md: demand held during [start, end))
-        zero = [t.duration_at(problem.nodes[int(n)]) == 0 for n in arr]
-        ok |= np.asarray(zero, dtype=bool)
+    dev = None
     if problem.split_resources:
         ri = problem.resource_index
-        shapes: dict[tuple[int, int, float], np.ndarray] = problem.__dict__.setdefault(
-            "_device_fits", {}
-        )
         for r in problem.split_resources:
             j = ri[r]
             q = problem.demand[task, j]
             if q > 0:
-                # tasks asking the same amount of the same allowed nodes share the answer
-                fit = shapes.get((id(t.allowed), j, float(q)))
-                if fit is None:
-                    fit = devices_ok(
-                        np.full(len(arr), q),
-                        problem.device_size[arr, j],
-                        problem.device_count[arr, j],
-                    )
-                    if len(shapes) < _SHAPES_KEPT:
-                        shapes[(id(t.allowed), j, float(q))] = fit
-                ok &= fit
+                fit = devices_ok(
+                    np.full(len(reps), q),
+                    problem.device_size[reps, j],
+                    problem.device_count[reps, j],
+                )
+                dev = fit if dev is None else dev & fit
+    return ok, dev
+
+
+def _exact_per_node(problem: Problem, task: int) -> bool:
+    """Whether some allowed node needs a look of its own (``demand_on``, or a zero-length run
+    in a scheduling problem): then the class answer is only the default."""
+    t = problem.tasks[task]
+    return bool(t.demand_on) or (
+        problem.scheduling and (not t.duration or bool(t.duration_on)) and not t.service
+    )
+
+
+def fitting_count(problem: Problem, task: int) -> int:
+    """``len(fitting_nodes(problem, task))``, without the array when no node needs a look of
+    its own."""
+    t = problem.tasks[task]
+    if not t.allowed:
+        return 0
+    if _exact_per_node(problem, task):
+        return len(fitting_nodes(problem, task))
+    # tasks of the same demand over the same allowed nodes (150,000 tasks: 1,400 demands)
+    memo: dict[tuple[int, bytes], int] = problem.__dict__.setdefault("_fit_counts", {})
+    key = (id(t.allowed), problem.demand[task].tobytes())
+    count = memo.get(key)
+    if count is None:
+        cl = _classes(problem, t.allowed)  # keeps t.allowed alive: its id stays valid
+        ok, dev = _class_fits(problem, task)
+        count = memo[key] = int(cl.size[ok if dev is None else ok & dev].sum())
+    return count
+
+
+def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
+    """Allowed nodes that could each hold one replica when empty (vectorised over classes of
+    identical nodes). In a scheduling problem a zero-length run occupies nothing, so only its
+    devices must fit."""
+    t = problem.tasks[task]
+    if not t.allowed:
+        return np.zeros(0, dtype=np.int64)
+    cl = _classes(problem, t.allowed)
+    arr = cl.nodes
+    cap_ok, dev = _class_fits(problem, task)
+    ok = cap_ok[cl.of]
+    if problem.scheduling and (not t.duration or t.duration_on) and not t.service:
+        # a zero-length run occupies nothing (FORMATS.md: demand held during [start, end))
+        zero = [t.duration_at(problem.nodes[int(n)]) == 0 for n in arr]
+        ok |= np.asarray(zero, dtype=bool)
+    if dev is not None:
+        ok &= dev[cl.of]
     if t.demand_on:  # per-node demands replace the default one there
         special = np.fromiter(t.demand_on, dtype=np.int64)
         pos = np.searchsorted(arr, special).clip(0, len(arr) - 1)
-        for n, i in zip(special, pos, strict=True):
-            if arr[i] == n:
-                ok[i] = fits(problem, task, int(n)) or (
-                    problem.scheduling
-                    and t.duration_at(problem.nodes[int(n)]) == 0
-                    and problem.device_use(task, int(n)) is not None
-                )
+        inside = arr[pos] == special
+        special, pos = special[inside], pos[inside]
+        # capacities at once (what `fits` tests first), then devices node by node
+        ri = problem.resource_index
+        want = np.zeros((len(special), len(problem.resources)))
+        for row, n in enumerate(special.tolist()):
+            for r, q in t.demand_on[n].items():
+                want[row, ri[r]] = q
+        room_ok = (want <= problem.capacity[special] + CAP_TOL).all(axis=1).tolist()
+        for n, i, fit in zip(special.tolist(), pos.tolist(), room_ok, strict=True):
+            ok[i] = (fit and problem.device_use(task, n) is not None) or (
+                problem.scheduling
+                and t.duration_at(problem.nodes[n]) == 0
+                and problem.device_use(task, n) is not None
+            )
     return arr[ok]
 
 
@@ -175,17 +242,26 @@ def structural_lines(proofs: Sequence[Diagnostic | str], limit: int = 50) -> lis
 def _prove(problem: Problem) -> list[Diagnostic]:
     must = effectively_required(problem)
     diags: list[Diagnostic] = []
-    fitting: dict[int, np.ndarray] = {}
+    # scheduling: the shortest duration of each task on a node that can hold it (absent: none
+    # can); the fitting nodes themselves are not kept (150,000 arrays of 5,000 nodes: 6 GB)
+    shortest: dict[int, int] = {}
     for ti in sorted(must):
         t = problem.tasks[ti]
-        ok = fitting_nodes(problem, ti)
-        fitting[ti] = ok
         why = _why_required(problem, ti)
         if not t.allowed:
             diags.append(problem.task_diagnostic(ti, f"no node is allowed by {_selectors(t)}{why}"))
-        elif len(ok) == 0:
+            continue
+        count = (
+            fitting_count(problem, ti)
+            if not problem.scheduling and t.spread is None
+            else len(ok := fitting_nodes(problem, ti))
+        )
+        if problem.scheduling and count:
+            shortest[ti] = min(t.duration_at(problem.nodes[int(n)]) for n in ok)
+        if count == 0:
             diags.append(problem.task_diagnostic(ti, _no_fit_reason(problem, ti) + why, "demand"))
-        elif len(ok) < t.replicas:
+        elif count < t.replicas:
+            ok = fitting_nodes(problem, ti)
             names = ", ".join(problem.nodes[int(n)].id for n in ok[:5])
             more = ", ..." if len(ok) > 5 else ""
             diags.append(
@@ -197,12 +273,12 @@ def _prove(problem: Problem) -> list[Diagnostic]:
                 )
             )
         elif t.spread is not None:
-            message = _spread_proof(problem, ti, ok)
+            message = _spread_proof(problem, ti, fitting_nodes(problem, ti))
             if message is not None:
                 diags.append(problem.task_diagnostic(ti, message + why, "spread"))
     if problem.scheduling:
-        diags.extend(_same_start_proofs(problem, must, fitting))
-        diags.extend(_time_proofs(problem, must, fitting))
+        diags.extend(_same_start_proofs(problem, must, shortest))
+        diags.extend(_time_proofs(problem, must, shortest))
     return diags
 
 
@@ -267,13 +343,8 @@ def _spread_proof(problem: Problem, ti: int, ok: np.ndarray) -> str | None:
     )
 
 
-def _shortest(problem: Problem, ti: int, fitting: dict[int, np.ndarray]) -> int:
-    t = problem.tasks[ti]
-    return min(t.duration_at(problem.nodes[int(n)]) for n in fitting[ti])
-
-
 def _same_start_proofs(
-    problem: Problem, must: set[int], fitting: dict[int, np.ndarray]
+    problem: Problem, must: set[int], shortest: dict[int, int]
 ) -> list[Diagnostic]:
     """A member of a gang that starts together cannot wait for another member that takes
     time (it would start later than that member)."""
@@ -285,14 +356,14 @@ def _same_start_proofs(
                 continue
             t = problem.tasks[ti]
             for j, p in enumerate(t.after):
-                if p in members and len(fitting.get(p, ())) and _shortest(problem, p, fitting) > 0:
+                if p in members and shortest.get(p, 0) > 0:
                     other = problem.tasks[p]
                     diags.append(
                         problem.task_diagnostic(
                             ti,
                             f"it comes after {other.id}, and both are in gang {gang}, which "
                             f"starts together: {other.id} lasts at least "
-                            f"{_shortest(problem, p, fitting)}, so they cannot start at once",
+                            f"{shortest[p]}, so they cannot start at once",
                             "after",
                             _after_position(problem, ti, j),
                         )
@@ -307,15 +378,13 @@ def _after_position(problem: Problem, ti: int, j: int) -> int:
     return raw.index(target) if target in raw else j
 
 
-def _time_proofs(
-    problem: Problem, must: set[int], fitting: dict[int, np.ndarray]
-) -> list[Diagnostic]:
+def _time_proofs(problem: Problem, must: set[int], shortest: dict[int, int]) -> list[Diagnostic]:
     """Earliest ends along `after` chains (shortest durations), with the members of a gang that
     starts together held to the latest of their earliest starts; each against its deadline and
     the horizon."""
     order = _topological(problem)
-    live = [ti for ti in order if ti in must and len(fitting.get(ti, ())) > 0]
-    dmin = {ti: _shortest(problem, ti, fitting) for ti in live}
+    live = [ti for ti in order if ti in must and ti in shortest]
+    dmin = {ti: shortest[ti] for ti in live}
     es: dict[int, int] = {}
     crit: dict[int, int | None] = {}
     synced: dict[int, int] = {}  # member -> the member whose earliest start it takes

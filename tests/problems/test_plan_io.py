@@ -7,6 +7,8 @@ import re
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from taskalloc.problems.plan import (
     Assignment,
@@ -15,6 +17,7 @@ from taskalloc.problems.plan import (
     Status,
     Unplaced,
     dumps,
+    json_dumps,
     plan_from_text,
     read_plan,
 )
@@ -244,3 +247,48 @@ def test_missing_plan_file(tmp_path):
     with pytest.raises(InputError) as exc_info:
         read_plan(str(tmp_path / "nope.yaml"))
     assert str(exc_info.value) == f"{tmp_path / 'nope.yaml'}: no such file"
+
+
+# -- the JSON writer's fast path -----------------------------------------------------------------
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**60), 2**60),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),  # any character: quotes, braces, line breaks, non-ASCII
+)
+_json_like = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(max_size=6), inner, max_size=4),
+        # lists of mappings of scalars: the assignments' shape, written in one encoder call
+        st.lists(st.dictionaries(st.text(max_size=6), _scalars, min_size=1, max_size=3)),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_like)
+def test_json_writer_is_json_dumps_indent_2(data: object) -> None:
+    assert json_dumps(data) == json.dumps(data, indent=2)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"a": "},\n      {"}, {"b": 1}],  # a separator's text inside a string
+        [{"a": 1}, {}],  # an empty mapping among them: not the one-call path
+        {1: [{"x": (1, 2)}], 2.5: (), None: {}, False: [[]]},  # keys json.dumps converts
+        {"z": [{"a": [1]}, {"b": 2}]},
+    ],
+)
+def test_json_writer_edge_cases(data: object) -> None:
+    assert json_dumps(data) == json.dumps(data, indent=2)
+
+
+def test_plan_json_is_what_json_dumps_writes() -> None:
+    plan = _scheduling_plan()
+    assert plan.dumps("json") == json.dumps(plan.to_dict(), indent=2) + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -594,3 +595,24 @@ def test_replanning_keeps_tasks_on_their_current_node_when_moves_count(policy: s
     # without `moves` in the objective, `current` is only a tie-break
     plain = run(make(nodes, tasks), policy="least-loaded")
     assert where(plain)["old-2"] != ["c"]
+
+
+def test_least_loaded_scores_kept_per_demand_are_those_of_a_full_scoring() -> None:
+    """The scores the least-loaded placement keeps per allowed set and demand (brought up to
+    date on the nodes whose load changed) equal a scoring of those nodes from the loads now,
+    element for element."""
+    from taskalloc.solvers.greedy import _INF, _Greedy
+
+    p = problem_from_dict(generate(300, 25, seed=3, resources=3))
+    g = _Greedy(p, "least-loaded", None, set(), {}, {})
+    g.run_placement()
+    arrays = {id(arr): arr for _, arr in g._allowed_cache.values()}
+    kinds = {arrays[k] is g.all_nodes for k, _ in g._scores}
+    assert kinds == {True, False}, "both every node and a part of them are exercised"
+    g.uncommit(next(t for t in range(len(p.tasks)) if g.placed[t]))  # loads go down too
+    for al_id, key in list(g._scores):
+        al, d = arrays[al_id], np.frombuffer(key).reshape(-1, 1)
+        new = g.load[:, al] + d
+        full = (new * g.invcap[:, al]).max(axis=0)
+        full[~(new <= g.capx[:, al]).all(axis=0)] = _INF
+        assert np.array_equal(g._kept_scores(al, d), full)
