@@ -26,8 +26,8 @@ at that instant (no look-ahead):
 ``first-fit``     the lowest node index (file order).
 
 Ties go to the lower node index: the replay is deterministic and draws nothing at random (its
-``seed`` is recorded and changes nothing). On a split resource a replica takes the tightest device that fits (a
-share), or the lowest free whole devices.
+``seed`` is recorded and changes nothing). On a split resource a replica takes the tightest
+device that fits (a share), or the lowest free whole devices.
 
 ``spread`` (``{key, max_skew}``): the replicas of a task are chosen one by one, and a node is a
 candidate only if, after it, the replicas still to place can bring every value of the key up to

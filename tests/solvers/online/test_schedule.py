@@ -177,7 +177,7 @@ def test_options_and_refusals():
     assert load_replay("scheduling").unsupported(taskalloc.load(placement)) == (
         "it is a placement problem (no task has a duration)"
     )
-    with pytest.raises(ReplayUnsupported, match="^simulate replays placement problems and"):
+    with pytest.raises(ReplayUnsupported, match=r"^simulate replays placement problems and"):
         load_replay("pareto")
 
 
