@@ -101,7 +101,8 @@ def whatif(
         typer.Option(
             "--format",
             "-f",
-            help="Default: from -o's suffix (.json, .md, .csv), else table.",
+            help="Default: from -o's suffix (.json, .md, .csv; .html: the HTML page, as "
+            "--html), else table.",
             rich_help_panel=RUNS,
         ),
     ] = None,
@@ -111,7 +112,9 @@ def whatif(
         typer.Option(
             "--html",
             metavar="FILE",
-            help="Also write the table as one self-contained HTML page (the report's style).",
+            help="Also write the table as one self-contained HTML page (the report's style; "
+            "no script, no network) with a chart of the unplaced GPUs, unplaced tasks and "
+            "moves of each scenario (the chart needs the [plot] extra).",
             rich_help_panel=RUNS,
         ),
     ] = None,
@@ -177,6 +180,10 @@ def whatif(
     from .solve import parse_option
 
     chosen = _format(output, fmt)
+    if fmt is None and chosen == "html":  # -o FILE.html: the HTML page
+        if html is not None:
+            fail(ExitCode.BAD_INPUT, "give the HTML page once: -o FILE.html or --html FILE")
+        html, output = output, None
     problem = load(problem_file)
     found = scenarios(
         problem,
@@ -255,11 +262,13 @@ def whatif(
         ex.run(items, make_spec, lambda item: None, on_finish, stop)
     ordered = [rows[i] for i in sorted(rows)]
     weak = weakest(ordered)
-    text = render(ordered, weak, baseline, problem, chosen)
-    write(text, output, [problem_file, plan_file])
+    if chosen != "html":
+        text = render(ordered, weak, baseline, problem, chosen)
+        write(text, output, [problem_file, plan_file])
     if html is not None:
         write(page(ordered, weak, baseline, problem), html, [problem_file, plan_file])
-        say(f"HTML page written to {html}")
+        if str(html) != "-":
+            say(f"HTML page written to {html}")
     code = max(codes, default=0)
     if stop.is_set():
         code = int(ExitCode.INTERRUPTED)
@@ -271,7 +280,14 @@ def _format(output: Path | None, fmt: WhatifFormat | None) -> str:
     if fmt is not None:
         return fmt.value
     suffix = output.suffix.lower() if output is not None else ""
-    return {".json": "json", ".md": "markdown", ".csv": "csv"}.get(suffix, "table")
+    return {
+        ".json": "json",
+        ".md": "markdown",
+        ".markdown": "markdown",
+        ".csv": "csv",
+        ".html": "html",
+        ".htm": "html",
+    }.get(suffix, "table")
 
 
 def _factors(text: str | None, flag: str) -> list[float]:

@@ -205,6 +205,14 @@ def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert "<script" not in text and not re.search(r"(src|href)=[\"']?https?:", text)
     # and a chart of what each scenario leaves out and moves
     assert 'data-chart="objective"' in text and "unplaced tasks, moves" in text
+    # -o FILE.html is the same page, and nothing on stdout
+    again = tmp_path / "again.html"
+    r = cli("whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "-o", str(again))
+    assert r.exit_code == 0 and r.stdout == "" and f"HTML page written to {again}" in r.stderr
+    assert again.read_text() == text
+    r = cli("whatif", str(problem), "--fail-each-node", "-o", str(again), "--html", str(page))
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "give the HTML page once: -o FILE.html or --html FILE"
     r = cli("whatif", str(problem), "--fail-zone", "zone=x", "-s", "greedy")
     assert r.exit_code == 2
     assert r.stderr.strip() == "fail zone zone=x: no node has label zone=x (no node has it)"
