@@ -101,6 +101,19 @@ def simulate(
             rich_help_panel=REPLAY,
         ),
     ] = None,
+    vs: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            metavar="PLAN",
+            help="A plan of the same problem (e.g. written by `solve`): the summary gives the "
+            "replay's gap to it, term by term (the objective's, and makespan and tardiness in a"
+            " schedule; both recomputed by the evaluator), and the plan records it "
+            "(metrics.simulation.against).",
+            show_default=False,
+            rich_help_panel=REPLAY,
+        ),
+    ] = None,
     output: Annotated[Path | None, output_option("the plan", panel=IO)] = None,
     fmt: Annotated[
         DataFormat | None,
@@ -170,19 +183,32 @@ def simulate(
     from .running import graceful_stop
 
     problem = load(problem_file)
+    other = None
+    if vs is not None:
+        from taskalloc.problems.plan import read_plan
+
+        other = read_plan(str(vs))
+        if other.problem_sha256 != problem.sha256:
+            warn(f"{vs} was made for a file with other bytes than {problem_file}")
     if seed is not None and problem.scheduling:
         warn("--seed has no effect on a scheduling problem: its replay draws nothing at random")
     if output is not None and str(output) != "-":
-        refuse_inputs(output, [problem_file])  # before the run, not after it
+        refuse_inputs(output, [problem_file, *([str(vs)] if vs else [])])  # before the run
     stop = threading.Event()
     with graceful_stop(stop, STOPPING):  # until the plan is written, a signal only stops
         own = {} if queue is None else {"queue": queue.value}
         sim = replay(problem, policy.value, seed=seed or 0, stop=stop, **own)
         plan, _ = simulation_plan(problem, sim, path=None if problem_file == "-" else problem_file)
+        if other is not None and vs is not None:
+            from taskalloc.solvers.simulation import against, against_line
+
+            gap = against(problem, plan, other, name=vs.name)
+            plan.metrics["simulation"]["against"] = gap
+            sim.summary.append(against_line(gap))
         if embed or problem_file == "-":
             plan.problem_text = problem.source.data.decode("utf-8")
         fmt_name = format_for(output, fmt.value if fmt is not None else None)
-        write(plan.dumps(fmt_name), output, [problem_file])
+        write(plan.dumps(fmt_name), output, [problem_file, *([str(vs)] if vs else [])])
     if not Settings.quiet:
         for line in sim.summary:
             say(line)

@@ -191,4 +191,19 @@ def section(view: SimulationView, chart_html: str) -> str:
         + "</p>"
     )
     body = chart_html or "<p class='muted'>The plan records no series to draw.</p>"
-    return f'{intro}\n<div class="facts">{"".join(facts)}</div>\n{body}'
+    gap = ""
+    if view.against is not None:
+        name, solver, terms = view.against
+        rows = "".join(
+            f"<tr><td>{esc(t)}</td><td class='num'>{esc(ch._fmt(a))}</td>"
+            f"<td class='num'>{esc(ch._fmt(b))}</td>"
+            f"<td class='num'>{esc(f'{(a - b) / b * 100:+.1f} %' if b else '–')}</td></tr>"
+            for t, (a, b) in terms.items()
+        )
+        gap = (
+            f"<h3>Against {esc(name)} (solver {esc(solver)})</h3>\n"
+            "<table><thead><tr><th>term</th><th class='num'>online</th>"
+            "<th class='num'>plan</th><th class='num'>gap</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>\n"
+        )
+    return f'{intro}\n<div class="facts">{"".join(facts)}</div>\n{gap}{body}'

@@ -540,6 +540,19 @@ class SimulationView:
     series: dict[str, list[float]]
     resource: str | None = None  # placement: the resource of the curve (the GPU)
     stopped: bool = False
+    #: ``simulate --against PLAN``: the plan's file and solver, and per term (online, plan)
+    against: tuple[str, str, dict[str, tuple[float, float]]] | None = None
+
+    def against_text(self) -> str:
+        """``against plan.yaml (cpsat): makespan +14.7 %, tardiness 591 vs 272`` or ''."""
+        if self.against is None:
+            return ""
+        name, solver, terms = self.against
+        parts = []
+        for t, (a, b) in terms.items():
+            rel = f" {(a - b) / b * 100:+.1f} %" if b else ""
+            parts.append(f"{t} {_num(a)} vs {_num(b)}{rel}")
+        return f"against {name} ({solver}): " + ", ".join(parts)
 
     def line(self) -> str:
         """One line for a terminal summary."""
@@ -581,7 +594,8 @@ class SimulationView:
                 )
         if self.stopped:
             parts.append("stopped early")
-        return head + (": " + ", ".join(parts) if parts else "")
+        line = head + (": " + ", ".join(parts) if parts else "")
+        return line + (f"; {self.against_text()}" if self.against is not None else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -592,6 +606,19 @@ class SimulationView:
             "stopped": self.stopped,
             "figures": dict(self.figures),
             "series": {k: list(v) for k, v in self.series.items()},
+            **(
+                {}
+                if self.against is None
+                else {
+                    "against": {
+                        "plan": self.against[0],
+                        "solver": self.against[1],
+                        "terms": {
+                            t: {"online": a, "plan": b} for t, (a, b) in self.against[2].items()
+                        },
+                    }
+                }
+            ),
         }
 
 
@@ -662,6 +689,29 @@ def simulation_view(metrics: Mapping[str, Any]) -> SimulationView | None:
         series=series,
         resource=resource,
         stopped=sim.get("stopped") is True,
+        against=_against(sim.get("against"), number),
+    )
+
+
+def _against(raw: Any, number: Any) -> tuple[str, str, dict[str, tuple[float, float]]] | None:
+    """``metrics.simulation.against`` (``simulate --against``), or None when absent or unread."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("terms"), Mapping):
+        return None
+    terms = {
+        t: (float(v["online"]), float(v["plan"]))
+        for t, v in raw["terms"].items()
+        if isinstance(t, str)
+        and isinstance(v, Mapping)
+        and number(v.get("online"))
+        and number(v.get("plan"))
+    }
+    if not terms:
+        return None
+    name, solver = raw.get("plan"), raw.get("solver")
+    return (
+        name if isinstance(name, str) else "a plan",
+        solver if isinstance(solver, str) else "?",
+        terms,
     )
 
 
