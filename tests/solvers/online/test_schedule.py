@@ -440,3 +440,47 @@ def test_a_missed_deadline_while_waiting_for_the_current_node_says_so():
         "earliest; it waited for a node without a move, and max_moves 0 was used up (its "
         "current node: a)"
     )
+
+
+def _random_problem(seed: int) -> Any:
+    """A small random schedule with spread, current and max_moves, releases and dependencies."""
+    import random
+
+    rnd = random.Random(seed)
+    nn = rnd.randint(2, 6)
+    nodes = [
+        {"id": f"n{i}", "capacity": {"cpu": rnd.choice([2, 4, 8])}, "labels": {"zone": z}}
+        for i, z in enumerate(rnd.choice("xyz") for _ in range(nn))
+    ]
+    tasks: list[dict[str, Any]] = []
+    for j in range(rnd.randint(2, 10)):
+        t: dict[str, Any] = {
+            "id": f"t{j}",
+            "demand": {"cpu": rnd.choice([1, 2, 3])},
+            "duration": rnd.randint(1, 5),
+            "required": False,
+        }
+        if rnd.random() < 0.5:
+            t["replicas"] = rnd.randint(1, min(3, nn))
+            t["spread"] = {"key": "zone", "max_skew": rnd.choice([1, 1, 2])}
+        if rnd.random() < 0.6:
+            t["current"] = [f"n{rnd.randrange(nn)}"]
+        if rnd.random() < 0.3:
+            t["release"] = rnd.randint(0, 5)
+        if j and rnd.random() < 0.3:
+            t["after"] = [f"t{rnd.randrange(j)}"]
+        tasks.append(t)
+    data: dict[str, Any] = {"taskalloc": 1, "nodes": nodes, "tasks": tasks}
+    if rnd.random() < 0.6:
+        data["max_moves"] = rnd.randint(0, 3)
+    return taskalloc.load(data)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_schedules_with_spread_and_max_moves_give_plans_check_accepts(seed):
+    problem = _random_problem(seed)
+    for policy in POLICY_HELP:
+        for queue in QUEUES:
+            plan = taskalloc.simulate(problem, policy, queue=queue).to_plan(problem)
+            report = taskalloc.check(problem, plan)
+            assert report.ok, (policy, queue, [v.message for v in report.violations])
