@@ -43,8 +43,22 @@ def _utilisation(view: SimulationView) -> ch.Chart:
     def draw() -> Figure:
         fig = ch.new_figure(10.0, 3.2)
         ax = fig.add_subplot()
-        right = max([*time, float(makespan or 0)]) or 1.0
-        xs = [*time, right] if time[-1] < right else list(time)
+        end = max([*time, float(makespan or 0)]) or 1.0
+        xs = [*time, end] if time[-1] < end else list(time)
+        # after the makespan only services run, unchanged until the horizon: show a tenth of
+        # the makespan of that tail rather than let it fill the chart
+        right = end
+        if makespan and end > makespan * 1.2:
+            right = makespan * 1.1
+            ax.annotate(
+                f"services run on, unchanged, to {ch._fmt(end)} →",
+                (right, 0.02),
+                xytext=(-4, 0),
+                textcoords="offset points",
+                ha="right",
+                va="bottom",
+                fontsize=8,
+            )
         for i, r in enumerate(resources):
             colour, dash, marker = ch.SERIES[i % len(ch.SERIES)]
             ys = view.series[r]

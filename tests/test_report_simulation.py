@@ -156,3 +156,26 @@ def test_a_hand_edited_record_is_read_defensively(metrics, what) -> None:
     from taskalloc.simchart import simulation
 
     assert simulation(view) is None  # nothing complete to draw: no chart, and no error
+
+
+def test_a_services_long_tail_does_not_fill_the_chart(tmp_path: Path) -> None:
+    """A service runs to the horizon (1,000), the work ends at 4: the chart shows the work
+    (to 4.4) and says that the services run on."""
+    data = {
+        "taskalloc": 1,
+        "horizon": 1000,
+        "nodes": [{"id": "a", "capacity": {"cpu": 4}}],
+        "tasks": [
+            {"id": "api", "service": True, "demand": {"cpu": 1}},
+            {"id": "job", "demand": {"cpu": 2}, "duration": 4},
+        ],
+    }
+    problem = tmp_path / "svc.json"
+    problem.write_text(json.dumps(data), encoding="utf-8")
+    plan = tmp_path / "svc.plan.yaml"
+    assert (
+        cli("-q", "simulate", str(problem), "--policy", "first-fit", "-o", str(plan)).exit_code == 0
+    )
+    page = tmp_path / "svc.html"
+    assert cli("report", str(problem), str(plan), "--html", str(page)).exit_code == 0
+    assert "services run on, unchanged, to 1,000 →" in page.read_text()
