@@ -484,3 +484,18 @@ def test_random_schedules_with_spread_and_max_moves_give_plans_check_accepts(see
             plan = taskalloc.simulate(problem, policy, queue=queue).to_plan(problem)
             report = taskalloc.check(problem, plan)
             assert report.ok, (policy, queue, [v.message for v in report.violations])
+
+
+def test_moves_in_the_objective_keep_replicas_on_their_current_node_without_a_limit():
+    # no max_moves, but moves count in the objective: m6 stays on c (first-fit alone: a), and
+    # m1, m2 still move when a is full (nothing limits them): to b, which leaves no room for m3
+    # there at 1 (it moves to c); m4 (3 cpu) never fits a and moves to c at 2
+    data = moves_problem(None).to_dict()
+    data["objective"] = {"lexicographic": ["unplaced", "moves", "makespan"]}
+    problem = taskalloc.load(data)
+    plan = taskalloc.simulate(problem, "first-fit").to_plan(problem)
+    assert taskalloc.check(problem, plan).ok
+    got = {a.task: (a.node, a.start) for a in plan.assignments}
+    assert got["m6"] == ("c", 5) and got["m3"] == ("c", 1) and got["m4"] == ("c", 2)
+    assert got["m1"] == ("b", 0) and got["m2"] == ("b", 0)
+    assert plan.metrics["terms"]["moves"] == 4  # m1, m2, m3, m4
