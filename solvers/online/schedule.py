@@ -249,6 +249,8 @@ class ScheduleReplay:
             picks: list[tuple[Task, int, dict[str, tuple[int, ...]]]] = []
             ok = True
             new_moves = 0
+            for m in u.members:  # what kept it out is this attempt's, not an older one's
+                blocked.pop(m, None)
             for m in u.members:
                 task = p.tasks[m]
                 limit = _limit(p, task)
@@ -313,8 +315,6 @@ class ScheduleReplay:
                         st.take(task, n, dev, -1.0)
                 return False
             moves += new_moves
-            for m in u.members:
-                blocked.pop(m, None)
             nonlocal seq
             by_end: dict[int, list[tuple[Task, int, dict[str, tuple[int, ...]]]]] = {}
             replica: dict[int, int] = {}
