@@ -214,7 +214,7 @@ class ScheduleReplay:
         st = _State(p)
         units = _units(p)
         unit_of = {m: u for u in units for m in u.members}
-        nominal = {t.index: _nominal(p, st, t) for t in p.tasks}
+        shortest = _Shortest(p, st)  # the queue's nominal durations, the deadline check
         started: dict[int, tuple[int, int]] = {}  # task -> (start, end) of its replicas
         ended: set[int] = set()
         ready_at: dict[int, int] = {}
@@ -239,7 +239,7 @@ class ScheduleReplay:
             ready = float(u.ready or 0)
             first = float(min(u.members))
             if options.queue == "shortest-first":
-                return (max(nominal[m] for m in u.members), ready, first)
+                return (max(shortest[m] or 0 for m in u.members), ready, first)
             if options.queue == "priority":
                 return (-max(p.tasks[m].priority for m in u.members), ready, first)
             return (ready, first)
@@ -384,7 +384,7 @@ class ScheduleReplay:
             for u in waiting:
                 u.ready = max(ready_at[m] for m in u.members)
             for u in sorted(waiting, key=key):
-                late = _late(p, st, u, now)
+                late = _late(p, shortest, u, now)
                 if late is not None:
                     missed_deadline += 1
                     note = _blocked(p, u, blocked)
@@ -607,27 +607,41 @@ def _limit(p: Problem, t: Task) -> int | None:
     return min(ends) if ends else None
 
 
-def _nominal(p: Problem, st: _State, t: Task) -> int:
-    """The shortest duration of ``t`` on an allowed node where it fits when empty."""
-    ds = [t.duration_at(p.nodes[n]) for n in t.allowed if st.fits(t, n, empty=True) is not None]
-    return min(ds) if ds else 0
+class _Shortest(dict[int, int | None]):
+    """Task index -> the shortest duration of the task on an allowed node where it fits when
+    the node is empty (None: on none), computed on first use: it does not change during the
+    replay, and the deadline check asks it at every event a task waits."""
+
+    def __init__(self, p: Problem, st: _State) -> None:
+        super().__init__()
+        self.p, self.st = p, st
+
+    def __missing__(self, i: int) -> int | None:
+        t = self.p.tasks[i]
+        ds = [
+            t.duration_at(self.p.nodes[n])
+            for n in t.allowed
+            if self.st.fits(t, n, empty=True) is not None
+        ]
+        self[i] = min(ds) if ds else None
+        return self[i]
 
 
-def _late(p: Problem, st: _State, u: _Unit, now: int) -> str | None:
+def _late(p: Problem, shortest: _Shortest, u: _Unit, now: int) -> str | None:
     """Why unit ``u`` can no longer end in time, started at ``now`` or later, or None."""
     for m in u.members:
         t = p.tasks[m]
         limit = _limit(p, t)
         if limit is None:
             continue
-        ds = [t.duration_at(p.nodes[n]) for n in t.allowed if st.fits(t, n, empty=True) is not None]
-        if not ds:
+        d = shortest[m]
+        if d is None:
             return f"{t.id} fits on no allowed node"
-        if now + min(ds) > limit:
+        if now + d > limit:
             what = "deadline" if t.deadline is not None and t.deadline == limit else "horizon"
             return (
                 f"missed its {what}: {t.id} must end by {limit}; still waiting at {now}, "
-                f"it would end at {now + min(ds)} at the earliest"
+                f"it would end at {now + d} at the earliest"
             )
     return None
 
