@@ -550,7 +550,7 @@ class SimulationView:
         name, solver, terms = self.against
         parts = []
         for t, (a, b) in terms.items():
-            rel = f" {(a - b) / b * 100:+.1f} %" if b else ""
+            rel = f" ({(a - b) / b * 100:+.1f} %)" if b else ""
             parts.append(f"{t} {_num(a)} vs {_num(b)}{rel}")
         return f"against {name} ({solver}): " + ", ".join(parts)
 
