@@ -416,6 +416,11 @@ def test_against_a_plan_gives_the_gap_term_by_term(tmp_path):
     # the report says it too
     rep = cli("report", str(problem), str(out))
     assert "against best.yaml (test): unplaced 1 vs 0" in " ".join(rep.stdout.split())
+    page = tmp_path / "online.html"
+    assert cli("report", str(problem), str(out), "--html", str(page)).exit_code == 0
+    html = page.read_text()
+    assert "<h3>Against best.yaml (solver test)</h3>" in html
+    assert "<tr><td>makespan</td><td class='num'>6</td><td class='num'>6</td>" in html
     # never written over the plan it compares with
     r = cli(
         "simulate", str(problem), "--policy", "first-fit", "--against", str(best), "-o", str(best)
