@@ -86,7 +86,10 @@ def report(
     (problem.text), else the file named by problem.path.
 
     The report is recomputed from the problem and the plan's assignments, not taken from the
-    plan's own metrics. No output replaces the problem or the plan (exit 2).
+    plan's own metrics, with one exception: a plan written by `simulate` also shows what the
+    replay recorded (metrics.simulation: its policy, makespan, waits, the gap to --against's
+    plan; in the HTML report its chart of utilisation over time or its allocation curve). No
+    output replaces the problem or the plan (exit 2).
     """
     from taskalloc.problems.evaluate import evaluate
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .console import Settings, fail, say
+from .console import Settings, fail, say, warn
 from .exits import ExitCode
 from .files import format_for, load, write
 from .options import IO, DataFormat, ProblemArg, output_option
@@ -75,17 +75,20 @@ def simulate(
         ),
     ],
     seed: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--seed",
             metavar="N",
-            help="Seeds random's draws and the order in which the paper's policies break ties "
-            "between nodes of equal score (its simulator draws a node order per seed); "
-            "recorded in the plan. Replay a trace imported with `import openb --order shuffle "
-            "--seed N` with the same N for the paper's protocol.",
+            help="Placement problems: seeds random's draws and the order in which the paper's "
+            "policies break ties between nodes of equal score (its simulator draws a node order "
+            "per seed); recorded in the plan. Replay a trace imported with `import openb "
+            "--order shuffle --seed N` with the same N for the paper's protocol. Default: 0. "
+            "Scheduling problems: no effect (the dispatcher draws nothing at random; ties go to "
+            "the first node in file order), and a warning says so.",
+            show_default=False,
             rich_help_panel=REPLAY,
         ),
-    ] = 0,
+    ] = None,
     queue: Annotated[
         SimulateQueue | None,
         typer.Option(
@@ -94,6 +97,19 @@ def simulate(
             help="Scheduling problems only: which ready task the dispatcher takes next: fifo "
             "(ready first, then file order), shortest-first (shortest duration first) or "
             "priority (highest priority first). Default: fifo.",
+            show_default=False,
+            rich_help_panel=REPLAY,
+        ),
+    ] = None,
+    vs: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            metavar="PLAN",
+            help="A plan of the same problem (e.g. written by `solve`): the summary gives the "
+            "replay's gap to it, term by term (the objective's, and makespan and tardiness in a"
+            " schedule; both recomputed by the evaluator), and the plan records it "
+            "(metrics.simulation.against).",
             show_default=False,
             rich_help_panel=REPLAY,
         ),
@@ -148,9 +164,12 @@ def simulate(
     replicas on distinct nodes), with --policy choosing the node; a task that does not fit
     waits and the next one is tried. A task starts all its replicas at once, a gang all its
     members at once, a service at 0 (or never). A task that can no longer end by its deadline
-    (or the horizon) is left unplaced with that reason, and so are the tasks after it. The
-    plan records makespan, tardiness, mean and p95 wait and fleet utilisation over time
-    (metrics.simulation). Problems with spread or max_moves are refused in one line (exit 2).
+    (or the horizon) is left unplaced with that reason, and so are the tasks after it. A task
+    with spread places its replicas only where the skew can still hold, and waits otherwise.
+    When the problem counts moves (max_moves, or moves in the objective), a replica stays on a
+    node of its task's `current` where it fits; under max_moves K, once K replicas have moved
+    a task waits for its current node. The plan records makespan, tardiness, mean and p95 wait
+    and fleet utilisation over time (metrics.simulation); `report PLAN` draws it.
 
     Exit 0 with a plan; 4 when a required task was dropped (the plan lists it); 130 on Ctrl-C
     or SIGTERM, after writing the plan of the tasks that arrived until then.
@@ -164,17 +183,32 @@ def simulate(
     from .running import graceful_stop
 
     problem = load(problem_file)
+    other = None
+    if vs is not None:
+        from taskalloc.problems.plan import read_plan
+
+        other = read_plan(str(vs))
+        if other.problem_sha256 != problem.sha256:
+            warn(f"{vs} was made for a file with other bytes than {problem_file}")
+    if seed is not None and problem.scheduling:
+        warn("--seed has no effect on a scheduling problem: its replay draws nothing at random")
     if output is not None and str(output) != "-":
-        refuse_inputs(output, [problem_file])  # before the run, not after it
+        refuse_inputs(output, [problem_file, *([str(vs)] if vs else [])])  # before the run
     stop = threading.Event()
     with graceful_stop(stop, STOPPING):  # until the plan is written, a signal only stops
         own = {} if queue is None else {"queue": queue.value}
-        sim = replay(problem, policy.value, seed=seed, stop=stop, **own)
+        sim = replay(problem, policy.value, seed=seed or 0, stop=stop, **own)
         plan, _ = simulation_plan(problem, sim, path=None if problem_file == "-" else problem_file)
+        if other is not None and vs is not None:
+            from taskalloc.solvers.simulation import against, against_line
+
+            gap = against(problem, plan, other, name=vs.name)
+            plan.metrics["simulation"]["against"] = gap
+            sim.summary.append(against_line(gap))
         if embed or problem_file == "-":
             plan.problem_text = problem.source.data.decode("utf-8")
         fmt_name = format_for(output, fmt.value if fmt is not None else None)
-        write(plan.dumps(fmt_name), output, [problem_file])
+        write(plan.dumps(fmt_name), output, [problem_file, *([str(vs)] if vs else [])])
     if not Settings.quiet:
         for line in sim.summary:
             say(line)

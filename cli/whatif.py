@@ -101,7 +101,8 @@ def whatif(
         typer.Option(
             "--format",
             "-f",
-            help="Default: from -o's suffix (.json, .md, .csv), else table.",
+            help="Default: from -o's suffix (.json, .md, .csv; .html: the HTML page, as "
+            "--html), else table.",
             rich_help_panel=RUNS,
         ),
     ] = None,
@@ -111,7 +112,9 @@ def whatif(
         typer.Option(
             "--html",
             metavar="FILE",
-            help="Also write the table as one self-contained HTML page (the report's style).",
+            help="Also write the table as one self-contained HTML page (the report's style; "
+            "no script, no network) with a chart of the unplaced GPUs, unplaced tasks and "
+            "moves of each scenario (the chart needs the [plot] extra).",
             rich_help_panel=RUNS,
         ),
     ] = None,
@@ -177,6 +180,10 @@ def whatif(
     from .solve import parse_option
 
     chosen = _format(output, fmt)
+    if fmt is None and chosen == "html":  # -o FILE.html: the HTML page
+        if html is not None:
+            fail(ExitCode.BAD_INPUT, "give the HTML page once: -o FILE.html or --html FILE")
+        html, output = output, None
     problem = load(problem_file)
     found = scenarios(
         problem,
@@ -255,11 +262,13 @@ def whatif(
         ex.run(items, make_spec, lambda item: None, on_finish, stop)
     ordered = [rows[i] for i in sorted(rows)]
     weak = weakest(ordered)
-    text = render(ordered, weak, baseline, problem, chosen)
-    write(text, output, [problem_file, plan_file])
+    if chosen != "html":
+        text = render(ordered, weak, baseline, problem, chosen)
+        write(text, output, [problem_file, plan_file])
     if html is not None:
         write(page(ordered, weak, baseline, problem), html, [problem_file, plan_file])
-        say(f"HTML page written to {html}")
+        if str(html) != "-":
+            say(f"HTML page written to {html}")
     code = max(codes, default=0)
     if stop.is_set():
         code = int(ExitCode.INTERRUPTED)
@@ -271,7 +280,14 @@ def _format(output: Path | None, fmt: WhatifFormat | None) -> str:
     if fmt is not None:
         return fmt.value
     suffix = output.suffix.lower() if output is not None else ""
-    return {".json": "json", ".md": "markdown", ".csv": "csv"}.get(suffix, "table")
+    return {
+        ".json": "json",
+        ".md": "markdown",
+        ".markdown": "markdown",
+        ".csv": "csv",
+        ".html": "html",
+        ".htm": "html",
+    }.get(suffix, "table")
 
 
 def _factors(text: str | None, flag: str) -> list[float]:
@@ -394,10 +410,14 @@ def render(
             "problem": problem.name,
             "baseline": baseline.solver.objective,
             "weakest": None if weak is None else weak.scenario,
+            "headline": headline(weak),
             "scenarios": [r.to_dict() for r in rows],
         }
         return json.dumps(data, indent=1) + "\n"
     if fmt == "csv":
+        # the table's columns, then the same as numbers for a spreadsheet: one column per
+        # objective term's delta, the most loaded resource and its load / capacity
+        terms = list(dict.fromkeys(k for r in rows for k in r.delta))
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(
@@ -409,10 +429,20 @@ def render(
                 "unplaced_tasks",
                 "unplaced_gpus",
                 "most_loaded",
+                *(f"delta_{t}" for t in terms),
+                "most_loaded_resource",
+                "most_loaded_utilisation",
             ]
         )
         for r in rows:
-            w.writerow(cells(r))
+            w.writerow(
+                [
+                    *cells(r),
+                    *("" if t not in r.delta else f"{r.delta[t]:.10g}" for t in terms),
+                    r.most_loaded_resource or "",
+                    "" if r.most_loaded_utilisation is None else f"{r.most_loaded_utilisation:g}",
+                ]
+            )
         return buf.getvalue()
     if fmt == "markdown":
         lines = [
@@ -440,6 +470,40 @@ def render(
     return "\n".join(out) + "\n"
 
 
+def _chart(rows: list[WhatifRow], problem: Problem) -> str:
+    """Bars per scenario: unplaced GPUs (with a split resource), unplaced tasks, moves; ''
+    (and a warning) without matplotlib, the table alone then."""
+    from taskalloc import charts as ch
+    from taskalloc.html import _chart as figure
+    from taskalloc.problems.replan import device_resource
+
+    terms = ["unplaced tasks", "moves"]
+    if device_resource(problem) is not None:
+        terms.insert(0, "unplaced GPUs")
+    values = [
+        {
+            "unplaced GPUs": r.unplaced_devices,
+            "unplaced tasks": None if r.unplaced_tasks is None else float(r.unplaced_tasks),
+            "moves": None if r.moves is None else float(r.moves),
+        }
+        for r in rows
+    ]
+    try:
+        chart = ch.objective_bars([r.scenario for r in rows], terms, values)
+    except ch.PlotUnavailable as e:
+        warn(f"the HTML page has no chart: {e}")
+        return ""
+    if chart is None:
+        return ""
+    chart.title = "What each scenario leaves out and moves"
+    chart.caption = (
+        "Per scenario: "
+        + ", ".join(terms)
+        + " (– where the scenario found no plan). The weakest is named above the table."
+    )
+    return figure(chart)
+
+
 def page(rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem: Problem) -> str:
     """The table as one self-contained HTML page, in the style of the plan report."""
     from taskalloc import __version__
@@ -458,6 +522,7 @@ def page(rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem:
             tds.append(f"<td class='{cls}{bad}'>{esc(c)}</td>")
         body.append(f"<tr>{''.join(tds)}</tr>")
     kind = "scheduling" if problem.scheduling else "placement"
+    figure = _chart(rows, problem)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -474,6 +539,7 @@ def page(rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem:
         "<p class='muted'>Each scenario replans the baseline with every task optional; "
         "feasible: every required task still placed; objective delta: each term minus the "
         "baseline's; (GPUs): the GPUs of the unplaced tasks.</p>\n"
+        f"{figure}"
         "</section>\n"
         f"<footer>taskalloc {esc(__version__)} · problem sha256 {esc(problem.sha256[:16])}…"
         "</footer>\n</body>\n</html>\n"

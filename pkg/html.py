@@ -180,7 +180,16 @@ def report_charts(data: ReportData) -> list[ch.Chart]:
     )
     if data.front is not None:
         out.append(ch.front(data.front.terms, data.front.points))
+    out.append(_simulation_chart(plan))
     return [c for c in out if c is not None]
+
+
+def _simulation_chart(plan: Plan) -> ch.Chart | None:
+    from taskalloc.problems.views import simulation_view
+
+    from .simchart import simulation
+
+    return simulation(simulation_view(plan.metrics))
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -261,6 +270,9 @@ def page(data: ReportData, charts: Sequence[ch.Chart]) -> str:
         if not sched:
             sched = "<p class='muted'>Nothing is scheduled.</p>"
         sections.append(("schedule", "Schedule", sched))
+    replay = _simulation_section(plan, by_name)
+    if replay:
+        sections.append(("simulation", "Online replay", replay))
     sections.append(("unplaced", "Unplaced tasks", _unplaced(data)))
     conv = _chart(by_name.get("convergence")) or (
         "<p class='muted'>The plan records no progress of its solver (no trajectory).</p>"
@@ -288,6 +300,16 @@ def page(data: ReportData, charts: Sequence[ch.Chart]) -> str:
         "recomputed from the problem and the plan's assignments; charts drawn by matplotlib"
         "</footer>\n</body>\n</html>\n"
     )
+
+
+def _simulation_section(plan: Plan, by_name: dict[str, ch.Chart]) -> str:
+    """The replay's figures and chart, in a plan of ``taskalloc simulate`` ('' otherwise)."""
+    from taskalloc.problems.views import simulation_view
+
+    from .simchart import NAME, section
+
+    view = simulation_view(plan.metrics)
+    return "" if view is None else section(view, _chart(by_name.get(NAME)))
 
 
 def _chart(chart: ch.Chart | None) -> str:

@@ -119,7 +119,16 @@ def _header(problem: Problem, plan: Plan, ev: Evaluation) -> list[tuple[str, str
         ("nodes used", f"{ev.nodes_used}/{len(problem.nodes)}"),
         ("objective", problem.objective.describe()),
         ("fitness", _fmt(ev.fitness)),
+        *_simulation_row(plan),
     ]
+
+
+def _simulation_row(plan: Plan) -> list[tuple[str, str]]:
+    """``simulation``: the replay's own figures, in a plan of ``taskalloc simulate``."""
+    from taskalloc.problems.views import simulation_view
+
+    view = simulation_view(plan.metrics)
+    return [] if view is None else [("simulation", view.line())]
 
 
 def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluation) -> None:
@@ -248,7 +257,15 @@ def report_data(problem: Problem, plan: Plan, ev: Evaluation) -> dict[str, Any]:
         **({"average_utilisation": ev.average_utilisation} if ev.average_utilisation else {}),
         **({"device_utilisation": ev.device_utilisation} if ev.device_utilisation else {}),
         "unplaced": [u.to_dict() for u in ev.unplaced],
+        **_simulation_data(plan),
     }
+
+
+def _simulation_data(plan: Plan) -> dict[str, Any]:
+    from taskalloc.problems.views import simulation_view
+
+    view = simulation_view(plan.metrics)
+    return {} if view is None else {"simulation": view.to_dict()}
 
 
 def json_report(problem: Problem, plan: Plan, ev: Evaluation) -> str:

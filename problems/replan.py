@@ -596,6 +596,9 @@ class WhatifRow:
     most_loaded: str | None = None  # "gpu 97%"
     loss: tuple[str, str] | None = None
     objective: dict[str, float] | None = None
+    #: the most loaded resource and its load / capacity (``most_loaded`` as data)
+    most_loaded_resource: str | None = None
+    most_loaded_utilisation: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -607,6 +610,9 @@ class WhatifRow:
             "unplaced_tasks": self.unplaced_tasks,
             "unplaced_devices": self.unplaced_devices,
             "most_loaded": self.most_loaded,
+            "most_loaded_resource": self.most_loaded_resource,
+            "most_loaded_utilisation": self.most_loaded_utilisation,
+            "loss": None if self.loss is None else {"kind": self.loss[0], "name": self.loss[1]},
         }
 
 
@@ -670,6 +676,7 @@ def whatif_row(
     if util:
         r, u = max(util.items(), key=lambda kv: kv[1])
         row.most_loaded = f"{r} {u * 100:.0f}%"
+        row.most_loaded_resource, row.most_loaded_utilisation = r, round(u, 6)
     return row
 
 

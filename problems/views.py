@@ -518,6 +518,203 @@ def load_over_time(
     return LoadOverTime(order, list(problem.resources), [float(x) for x in edges], values)
 
 
+# -- online replay (what `simulate` recorded) ------------------------------------------------
+
+
+@dataclass
+class SimulationView:
+    """What ``taskalloc simulate`` recorded under the plan's ``metrics.simulation``, read
+    defensively (a plan file is the user's: a field missing or of the wrong type is left out,
+    never an error). Unlike every other view, these figures are the replay's own record, not
+    recomputed: wait times need the moments tasks became ready, which only the replay saw.
+
+    ``kind`` ``scheduling``: ``figures`` (makespan, tardiness, waits, misses) and ``series``
+    (``time`` and, per resource, fleet load / capacity from that instant on). ``placement``:
+    ``figures`` (arrived, placed, dropped, GPU allocated) and ``series`` (``arrived_percent``
+    and ``allocated_percent``, one point per arrival: the allocation curve)."""
+
+    kind: str
+    policy: str
+    queue: str | None
+    figures: dict[str, float | int | None]
+    series: dict[str, list[float]]
+    resource: str | None = None  # placement: the resource of the curve (the GPU)
+    stopped: bool = False
+    #: ``simulate --against PLAN``: the plan's file and solver, and per term (online, plan)
+    against: tuple[str, str, dict[str, tuple[float, float]]] | None = None
+
+    def against_text(self) -> str:
+        """``against plan.yaml (cpsat): makespan +14.7 %, tardiness 591 vs 272`` or ''."""
+        if self.against is None:
+            return ""
+        name, solver, terms = self.against
+        parts = []
+        for t, (a, b) in terms.items():
+            rel = f" ({(a - b) / b * 100:+.1f} %)" if b else ""
+            parts.append(f"{t} {_num(a)} vs {_num(b)}{rel}")
+        return f"against {name} ({solver}): " + ", ".join(parts)
+
+    def line(self) -> str:
+        """One line for a terminal summary."""
+        f = self.figures
+        head = f"{self.kind} replay, {self.policy}" + (
+            f", queue {self.queue}" if self.queue else ""
+        )
+        parts: list[str] = []
+        if self.kind == "scheduling":
+            if "placed" in f and "tasks" in f:
+                parts.append(f"{_num(f['placed'] or 0)}/{_num(f['tasks'] or 0)} tasks started")
+            if f.get("missed_deadline"):
+                parts.append(f"{_num(f['missed_deadline'] or 0)} missed their deadline")
+            for key, label in (("makespan", "makespan"), ("tardiness", "tardiness")):
+                if f.get(key) is not None:
+                    parts.append(f"{label} {_num(f[key] or 0)}")
+            if f.get("mean_wait") is not None:
+                wait = f"wait mean {float(f['mean_wait'] or 0):.1f}"
+                if f.get("p95_wait") is not None:
+                    wait += f" p95 {_num(f['p95_wait'] or 0)}"
+                parts.append(wait)
+            peak = [f"{r} {max(v) * 100:.0f}%" for r, v in self.series.items() if r != "time" and v]
+            if peak:
+                parts.append("fleet peak " + ", ".join(peak))
+        else:
+            if "placed" in f and "arrived" in f:
+                parts.append(
+                    f"{_num(f['placed'] or 0)}/{_num(f['arrived'] or 0)} arrived tasks placed"
+                )
+            if f.get("allocated_at_arrived_100") is not None:
+                parts.append(
+                    f"{self.resource or 'GPU'} allocated at arrived = 100 %: "
+                    f"{float(f['allocated_at_arrived_100'] or 0):.2f} %"
+                )
+            elif f.get("allocated_percent") is not None:
+                parts.append(
+                    f"{self.resource or 'GPU'} allocated at the end: "
+                    f"{float(f['allocated_percent'] or 0):.2f} %"
+                )
+        if self.stopped:
+            parts.append("stopped early")
+        line = head + (": " + ", ".join(parts) if parts else "")
+        return line + (f"; {self.against_text()}" if self.against is not None else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "policy": self.policy,
+            **({"queue": self.queue} if self.queue else {}),
+            **({"resource": self.resource} if self.resource else {}),
+            "stopped": self.stopped,
+            "figures": dict(self.figures),
+            "series": {k: list(v) for k, v in self.series.items()},
+            **(
+                {}
+                if self.against is None
+                else {
+                    "against": {
+                        "plan": self.against[0],
+                        "solver": self.against[1],
+                        "terms": {
+                            t: {"online": a, "plan": b} for t, (a, b) in self.against[2].items()
+                        },
+                    }
+                }
+            ),
+        }
+
+
+_SCHEDULING_FIGURES = (
+    "tasks",
+    "placed",
+    "unplaced",
+    "missed_deadline",
+    "makespan",
+    "tardiness",
+    "mean_wait",
+    "p95_wait",
+)
+_PLACEMENT_FIGURES = (
+    "tasks",
+    "arrived",
+    "placed",
+    "dropped",
+    "devices",
+    "arrived_percent",
+    "allocated_percent",
+    "allocated_at_arrived_100",
+)
+
+
+def simulation_view(metrics: Mapping[str, Any]) -> SimulationView | None:
+    """The replay a plan records (``metrics``: the plan's metrics), or None when it records
+    none (a plan of ``solve``) or an unreadable one."""
+    sim = metrics.get("simulation") if isinstance(metrics, Mapping) else None
+    if not isinstance(sim, Mapping):
+        return None
+    kind = sim.get("kind")
+    policy = sim.get("policy")
+    if kind not in ("scheduling", "placement") or not isinstance(policy, str):
+        return None
+
+    def number(x: Any) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+    names = _SCHEDULING_FIGURES if kind == "scheduling" else _PLACEMENT_FIGURES
+    figures: dict[str, float | int | None] = {k: sim[k] for k in names if number(sim.get(k))}
+    raw = sim.get("utilisation") if kind == "scheduling" else sim.get("curve")
+    series: dict[str, list[float]] = {}
+    if isinstance(raw, Mapping):
+        for k, v in raw.items():
+            if isinstance(k, str) and isinstance(v, list) and all(number(x) for x in v):
+                series[k] = [float(x) for x in v]
+    axis, lines = (
+        ("time", None) if kind == "scheduling" else ("arrived_percent", "allocated_percent")
+    )
+    lengths = {len(v) for v in series.values()}
+    drawable = (
+        axis in series
+        and len(series) > 1
+        and (lines is None or lines in series)
+        and len(lengths) == 1
+        and bool(series[axis])
+    )
+    if not drawable:
+        series = {}  # an axis or its lines missing, or of different lengths: nothing to draw
+    queue = sim.get("queue") if isinstance(sim.get("queue"), str) else None
+    resource = sim.get("resource") if isinstance(sim.get("resource"), str) else None
+    return SimulationView(
+        kind=kind,
+        policy=policy,
+        queue=queue,
+        figures=figures,
+        series=series,
+        resource=resource,
+        stopped=sim.get("stopped") is True,
+        against=_against(sim.get("against"), number),
+    )
+
+
+def _against(raw: Any, number: Any) -> tuple[str, str, dict[str, tuple[float, float]]] | None:
+    """``metrics.simulation.against`` (``simulate --against``), or None when absent or unread."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("terms"), Mapping):
+        return None
+    terms = {
+        t: (float(v["online"]), float(v["plan"]))
+        for t, v in raw["terms"].items()
+        if isinstance(t, str)
+        and isinstance(v, Mapping)
+        and number(v.get("online"))
+        and number(v.get("plan"))
+    }
+    if not terms:
+        return None
+    name, solver = raw.get("plan"), raw.get("solver")
+    return (
+        name if isinstance(name, str) else "a plan",
+        solver if isinstance(solver, str) else "?",
+        terms,
+    )
+
+
 # -- fitness ---------------------------------------------------------------------------------
 
 

@@ -25,10 +25,23 @@ at that instant (no look-ahead):
 ``best-fit``      the largest such peak (the tightest node);
 ``first-fit``     the lowest node index (file order).
 
-Ties go to the lower node index. On a split resource a replica takes the tightest device that
-fits (a share), or the lowest free whole devices.
+Ties go to the lower node index: the replay is deterministic and draws nothing at random (its
+``seed`` is recorded and changes nothing). On a split resource a replica takes the tightest
+device that fits (a share), or the lowest free whole devices.
 
-Not modelled (refused in one line): ``spread`` and ``max_moves``.
+``spread`` (``{key, max_skew}``): the replicas of a task are chosen one by one, and a node is a
+candidate only if, after it, the replicas still to place can bring every value of the key up to
+within ``max_skew`` of the fullest one; so the dispatcher never places a replica where the
+skew would break. When that leaves a replica no node, the task waits, and a task that never
+starts says so in its reason.
+
+``current`` and ``moves``: a replica started on a node not named by its task's ``current`` is a
+move. When the problem counts moves (``max_moves``, or ``moves`` in the objective), a replica
+goes to a node of its ``current`` where one fits now (the policy choosing among them), and
+elsewhere only when none does. Under ``max_moves: K`` the dispatcher makes at most K moves:
+once they are spent, a task waits for a node of its ``current`` (or, without ``current``, is
+free to go anywhere: it is never a move), and one that never gets it stays unplaced with that
+reason.
 """
 
 from __future__ import annotations
@@ -187,11 +200,6 @@ class ScheduleReplay:
     def unsupported(self, problem: Problem) -> str | None:
         if not problem.scheduling:
             return "it is a placement problem (no task has a duration)"
-        for t in problem.tasks:
-            if t.spread is not None:
-                return f"task {t.id} has spread; the scheduling replay does not model spread"
-        if problem.max_moves is not None:
-            return "it has max_moves; the scheduling replay does not model moves"
         return None
 
     def run(
@@ -206,13 +214,16 @@ class ScheduleReplay:
         st = _State(p)
         units = _units(p)
         unit_of = {m: u for u in units for m in u.members}
-        nominal = {t.index: _nominal(p, st, t) for t in p.tasks}
+        shortest = _Shortest(p, st)  # the queue's nominal durations, the deadline check
         started: dict[int, tuple[int, int]] = {}  # task -> (start, end) of its replicas
         ended: set[int] = set()
         ready_at: dict[int, int] = {}
         placed: list[Assignment] = []
         reasons: dict[str, str] = {}
         missed_deadline = 0
+        moves = 0  # replicas started off their task's `current`
+        sticky = p.max_moves is not None or "moves" in p.objective.active()
+        blocked: dict[int, set[str]] = {}  # task -> what kept its last attempt from starting
         running: list[tuple[int, int, list[tuple[Task, int, dict[str, tuple[int, ...]]]]]] = []
         seq = 0
         series_t: list[int] = []
@@ -228,20 +239,27 @@ class ScheduleReplay:
             ready = float(u.ready or 0)
             first = float(min(u.members))
             if options.queue == "shortest-first":
-                return (max(nominal[m] for m in u.members), ready, first)
+                return (max(shortest[m] or 0 for m in u.members), ready, first)
             if options.queue == "priority":
                 return (-max(p.tasks[m].priority for m in u.members), ready, first)
             return (ready, first)
 
         def try_start(u: _Unit, now: int) -> bool:
+            nonlocal moves
             picks: list[tuple[Task, int, dict[str, tuple[int, ...]]]] = []
             ok = True
+            new_moves = 0
+            for m in u.members:  # what kept it out is this attempt's, not an older one's
+                blocked.pop(m, None)
             for m in u.members:
                 task = p.tasks[m]
                 limit = _limit(p, task)
-                for _ in range(task.replicas):
-                    best: tuple[float, int] | None = None
+                sp = task.spread
+                counts = [0] * len(sp.values) if sp is not None else []
+                for r in range(task.replicas):
+                    best: tuple[int, float, int] | None = None
                     best_dev: dict[str, tuple[int, ...]] = {}
+                    why: set[str] = set()
                     for n in task.allowed:
                         node = p.nodes[n]
                         d = task.duration_at(node)
@@ -253,20 +271,39 @@ class ScheduleReplay:
                         dev = st.fits(task, n, empty=zero)
                         if dev is None:
                             continue
+                        if sp is not None and not _skew_ok(
+                            counts, sp.value_of[n], task.replicas - r - 1, sp.max_skew
+                        ):
+                            why.add("spread")
+                            continue
+                        move = int(task.current is not None and n not in task.current)
+                        if move and p.max_moves is not None and moves + new_moves >= p.max_moves:
+                            why.add("moves")
+                            continue
                         if policy == "first-fit":
                             score = 0.0
                         elif policy == "best-fit":
                             score = -st.peak(task, n)
                         else:
                             score = st.peak(task, n)
-                        if best is None or score < best[0] - EPS:
-                            best, best_dev = (score, n), dev
+                        rank = move if sticky else 0
+                        if (
+                            best is None
+                            or rank < best[0]
+                            or (rank == best[0] and score < best[1] - EPS)
+                        ):
+                            best, best_dev = (rank, score, n), dev
                     if best is None:
+                        blocked[m] = why
                         ok = False
                         break
-                    n = best[1]
+                    n = best[2]
                     picks.append((task, n, best_dev))
                     st.ran[n].add(m)
+                    if sp is not None:
+                        counts[sp.value_of[n]] += 1
+                    if task.current is not None and n not in task.current:
+                        new_moves += 1
                     if task.duration_at(p.nodes[n]) > 0 or task.service:
                         st.take(task, n, best_dev, 1.0)
                 if not ok:
@@ -277,6 +314,7 @@ class ScheduleReplay:
                     if task.duration_at(p.nodes[n]) > 0 or task.service:
                         st.take(task, n, dev, -1.0)
                 return False
+            moves += new_moves
             nonlocal seq
             by_end: dict[int, list[tuple[Task, int, dict[str, tuple[int, ...]]]]] = {}
             replica: dict[int, int] = {}
@@ -346,10 +384,11 @@ class ScheduleReplay:
             for u in waiting:
                 u.ready = max(ready_at[m] for m in u.members)
             for u in sorted(waiting, key=key):
-                late = _late(p, st, u, now)
+                late = _late(p, shortest, u, now)
                 if late is not None:
                     missed_deadline += 1
-                    drop(u, late)
+                    note = _blocked(p, u, blocked)
+                    drop(u, late + (f"; it waited for a node{note}" if note else ""))
                     continue
                 try_start(u, now)
             util = st.used()
@@ -387,11 +426,7 @@ class ScheduleReplay:
                 elif any(a not in ended for a in p.tasks[m].after):
                     reasons.setdefault(tid, "its predecessors never all ended")
                 else:
-                    reasons.setdefault(
-                        tid,
-                        "no allowed node ever had room for it when it was ready"
-                        + (" (with its gang)" if len(u.members) > 1 else ""),
-                    )
+                    reasons.setdefault(tid, _never(p, u, blocked))
         seconds = time.perf_counter() - t0
         return self._simulation(
             p,
@@ -458,7 +493,7 @@ class ScheduleReplay:
             "kind": self.kind,
             "policy": policy,
             "queue": options.queue,
-            "seed": params.seed,
+            "seed": params.seed,  # recorded (the format has it); it changes nothing here
             "tasks": len(p.tasks),
             "placed": placed_tasks,
             "unplaced": len(unplaced),
@@ -495,7 +530,7 @@ class ScheduleReplay:
             status=status,
             assignments=placed,
             seconds=seconds,
-            seed=params.seed,
+            seed=params.seed,  # recorded; the replay draws nothing at random
             message=message,
             options={"policy": policy, "queue": options.queue},
         )
@@ -524,33 +559,89 @@ def _units(p: Problem) -> list[_Unit]:
     return out
 
 
+def _skew_ok(counts: list[int], value: int, left: int, max_skew: int) -> bool:
+    """Whether one more replica on ``value`` (counts per value so far) leaves a way to end
+    within ``max_skew`` with ``left`` replicas still to place: every value short of the
+    fullest minus ``max_skew`` must be filled by them."""
+    after = list(counts)
+    after[value] += 1
+    top = max(after)
+    short = sum(max(0, top - max_skew - c) for c in after)
+    return short <= left
+
+
+def _never(p: Problem, u: _Unit, blocked: dict[int, set[str]]) -> str:
+    """Why unit ``u``, ready, never started: no room, or room only where its spread or the
+    moves left did not let it go (what kept its last attempt out)."""
+    gang = " (with its gang)" if len(u.members) > 1 else ""
+    return "no allowed node ever had room for it when it was ready" + gang + _blocked(p, u, blocked)
+
+
+def _blocked(p: Problem, u: _Unit, blocked: dict[int, set[str]]) -> str:
+    """What besides room kept unit ``u`` out at its last attempt, as the end of a reason
+    ('' when nothing did): its spread, or max_moves used up."""
+    why = set().union(*(blocked.get(m, set()) for m in u.members))
+    tasks = [p.tasks[m] for m in u.members]
+    parts: list[str] = []
+    if "spread" in why:
+        spreads = [
+            f"the spread of {t.id} over {t.spread.key} (max_skew {t.spread.max_skew})"
+            for t in tasks
+            if t.spread is not None
+        ]
+        parts.append(" without breaking " + " or ".join(spreads))
+    if "moves" in why:
+        nodes = sorted({n for t in tasks if t.current is not None for n in t.current})
+        shown = ", ".join(p.nodes[n].id for n in nodes[:5])
+        more = f" and {len(nodes) - 5} more" if len(nodes) > 5 else ""
+        parts.append(
+            f" without a move, and max_moves {p.max_moves} was used up (its current "
+            f"node{'s' if len(nodes) != 1 else ''}: {shown}{more})"
+        )
+    return ",".join(parts)
+
+
 def _limit(p: Problem, t: Task) -> int | None:
     """The latest end of a replica of ``t``: its deadline and the horizon."""
     ends = [x for x in (t.deadline, p.horizon) if x is not None]
     return min(ends) if ends else None
 
 
-def _nominal(p: Problem, st: _State, t: Task) -> int:
-    """The shortest duration of ``t`` on an allowed node where it fits when empty."""
-    ds = [t.duration_at(p.nodes[n]) for n in t.allowed if st.fits(t, n, empty=True) is not None]
-    return min(ds) if ds else 0
+class _Shortest(dict[int, int | None]):
+    """Task index -> the shortest duration of the task on an allowed node where it fits when
+    the node is empty (None: on none), computed on first use: it does not change during the
+    replay, and the deadline check asks it at every event a task waits."""
+
+    def __init__(self, p: Problem, st: _State) -> None:
+        super().__init__()
+        self.p, self.st = p, st
+
+    def __missing__(self, i: int) -> int | None:
+        t = self.p.tasks[i]
+        ds = [
+            t.duration_at(self.p.nodes[n])
+            for n in t.allowed
+            if self.st.fits(t, n, empty=True) is not None
+        ]
+        self[i] = min(ds) if ds else None
+        return self[i]
 
 
-def _late(p: Problem, st: _State, u: _Unit, now: int) -> str | None:
+def _late(p: Problem, shortest: _Shortest, u: _Unit, now: int) -> str | None:
     """Why unit ``u`` can no longer end in time, started at ``now`` or later, or None."""
     for m in u.members:
         t = p.tasks[m]
         limit = _limit(p, t)
         if limit is None:
             continue
-        ds = [t.duration_at(p.nodes[n]) for n in t.allowed if st.fits(t, n, empty=True) is not None]
-        if not ds:
+        d = shortest[m]
+        if d is None:
             return f"{t.id} fits on no allowed node"
-        if now + min(ds) > limit:
+        if now + d > limit:
             what = "deadline" if t.deadline is not None and t.deadline == limit else "horizon"
             return (
                 f"missed its {what}: {t.id} must end by {limit}; still waiting at {now}, "
-                f"it would end at {now + min(ds)} at the earliest"
+                f"it would end at {now + d} at the earliest"
             )
     return None
 

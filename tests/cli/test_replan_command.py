@@ -4,7 +4,9 @@ scenario file by hand."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +14,9 @@ import pytest
 import yaml
 
 from tests.helpers import cli, make, write_problem
+from tests.replanning import TODAY, fleet
 
-PROBLEM: dict[str, Any] = {
-    "taskalloc": 1,
-    "name": "fleet",
-    "nodes": [
-        {"id": "n1", "capacity": {"cpu": 4}},
-        {"id": "n2", "capacity": {"cpu": 4}},
-        {"id": "n3", "capacity": {"cpu": 8}},
-    ],
-    "tasks": [
-        {"id": "a", "demand": {"cpu": 2}},
-        {"id": "b", "demand": {"cpu": 2}},
-        {"id": "c", "demand": {"cpu": 3}},
-        {"id": "d", "demand": {"cpu": 1}},
-    ],
-}
-TODAY = {"a": "n1", "b": "n1", "c": "n2", "d": "n3"}
+PROBLEM = fleet()
 
 
 @pytest.fixture
@@ -186,7 +174,26 @@ def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "w.csv"
     r = cli("whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "-o", str(out))
     assert r.exit_code == 0, r.stderr
-    assert out.read_text().splitlines()[0].startswith("scenario,feasible,objective_delta")
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert list(rows[0])[:3] == ["scenario", "feasible", "objective_delta"]
+    # the numbers apart for a spreadsheet: each term's delta, the most loaded resource
+    n1 = next(r for r in rows if r["scenario"] == "fail n1")
+    assert float(n1["delta_unplaced"]) == 0 and n1["most_loaded_resource"] == "cpu"
+    assert 0 < float(n1["most_loaded_utilisation"]) <= 1
+    assert n1["most_loaded"] == f"cpu {float(n1['most_loaded_utilisation']) * 100:.0f}%"
+    data = json.loads(
+        cli(
+            "whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "-f", "json"
+        ).stdout
+    )
+    assert data["headline"].startswith("weakest: node n") and data["weakest"].startswith("fail n")
+    first = data["scenarios"][0]
+    assert first["loss"] == {"kind": "node", "name": "n1"}
+    assert first["most_loaded_resource"] == "cpu"
+    md = cli(
+        "whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "-f", "markdown"
+    )
+    assert "| fail n1 | yes |" in md.stdout
     page = tmp_path / "w.html"
     r = cli(
         "whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "--html", str(page)
@@ -194,7 +201,18 @@ def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     text = page.read_text()
     assert "<td class=''>fail n1</td>" in text and "weakest: node n1" in text
-    assert "<script" not in text and "http" not in text.replace('"http-equiv"', "")
+    # one self-contained page: no script, nothing fetched (the SVG's namespace is no request)
+    assert "<script" not in text and not re.search(r"(src|href)=[\"']?https?:", text)
+    # and a chart of what each scenario leaves out and moves
+    assert 'data-chart="objective"' in text and "unplaced tasks, moves" in text
+    # -o FILE.html is the same page, and nothing on stdout
+    again = tmp_path / "again.html"
+    r = cli("whatif", str(problem), str(plan), "--fail-each-node", "-s", "greedy", "-o", str(again))
+    assert r.exit_code == 0 and r.stdout == "" and f"HTML page written to {again}" in r.stderr
+    assert again.read_text() == text
+    r = cli("whatif", str(problem), "--fail-each-node", "-o", str(again), "--html", str(page))
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "give the HTML page once: -o FILE.html or --html FILE"
     r = cli("whatif", str(problem), "--fail-zone", "zone=x", "-s", "greedy")
     assert r.exit_code == 2
     assert r.stderr.strip() == "fail zone zone=x: no node has label zone=x (no node has it)"

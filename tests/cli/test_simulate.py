@@ -384,3 +384,59 @@ def test_ctrl_c_mid_dispatch_writes_the_plan_of_the_started_tasks(tmp_path, monk
     monkeypatch.undo()
     checked = cli("check", str(problem), str(plan_path))
     assert checked.exit_code == 0, checked.stdout + checked.stderr
+
+
+def test_against_a_plan_gives_the_gap_term_by_term(tmp_path):
+    """First-fit misses t4's deadline; the hand plan (best-fit's trace) places every task by 6:
+    unplaced 1 vs 0, makespan 6 vs 6, tardiness 0 vs 0."""
+    import taskalloc
+    from taskalloc.problems.plan import Assignment
+    from tests.helpers import make
+
+    problem = write(tmp_path, SCHED)
+    p = taskalloc.load(str(problem))
+    hand = [
+        Assignment("t1", 0, "b", start=0, end=4),
+        Assignment("t2", 0, "a", start=0, end=1),
+        Assignment("t4", 0, "a", start=1, end=3),
+        Assignment("t3", 0, "b", start=4, end=6),
+    ]
+    best = tmp_path / "best.yaml"
+    taskalloc.write_plan(make(p, hand), best)
+    out = tmp_path / "online.yaml"
+    args = ["--policy", "first-fit", "--against", str(best), "-o", str(out)]
+    r = cli("simulate", str(problem), *args)
+    assert r.exit_code == 0, r.stderr
+    line = "against best.yaml (test): unplaced 1 vs 0, makespan 6 vs 6 (+0.0 %), tardiness 0 vs 0"
+    assert line in r.stderr.splitlines()
+    gap = yaml.safe_load(out.read_text())["metrics"]["simulation"]["against"]
+    assert gap["plan"] == "best.yaml" and gap["same_problem"] and gap["feasible"]
+    assert gap["terms"]["unplaced"] == {"online": 1, "plan": 0, "gap": None}
+    assert gap["terms"]["makespan"] == {"online": 6, "plan": 6, "gap": 0}
+    # the report says it too
+    rep = cli("report", str(problem), str(out))
+    assert "against best.yaml (test): unplaced 1 vs 0" in " ".join(rep.stdout.split())
+    page = tmp_path / "online.html"
+    assert cli("report", str(problem), str(out), "--html", str(page)).exit_code == 0
+    html = page.read_text()
+    assert "<h3>Against best.yaml (solver test)</h3>" in html
+    assert "<tr><td>makespan</td><td class='num'>6</td><td class='num'>6</td>" in html
+    # never written over the plan it compares with
+    r = cli(
+        "simulate", str(problem), "--policy", "first-fit", "--against", str(best), "-o", str(best)
+    )
+    assert r.exit_code == 2 and taskalloc.read_plan(str(best)).solver.name == "test"
+
+
+def test_seed_on_a_scheduling_problem_is_a_warning(tmp_path):
+    problem = write(tmp_path, SCHED)
+    r = cli("simulate", str(problem), "--policy", "first-fit", "--seed", "3")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        "warning: --seed has no effect on a scheduling problem: its replay draws nothing at random"
+    )
+    again = cli("simulate", str(problem), "--policy", "first-fit")
+    assert "warning" not in again.stderr
+    # the plans differ only in the seed recorded
+    a, b = yaml.safe_load(r.stdout), yaml.safe_load(again.stdout)
+    assert a["assignments"] == b["assignments"]

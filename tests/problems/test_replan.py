@@ -13,32 +13,9 @@ from taskalloc.problems.plan import Assignment
 from taskalloc.problems.replan import Changes, ReplanError, replan_problem, scenarios
 from taskalloc.problems.source import InputError
 from tests.helpers import make as make_plan_file
+from tests.replanning import TODAY, fleet
 
 ENGINES = ["greedy", "cpsat"]
-
-
-def fleet(**extra: Any) -> dict[str, Any]:
-    """n1, n2 (4 cpu each) and n3 (8 cpu); a, b on n1, c on n2, d on n3 today."""
-    data: dict[str, Any] = {
-        "taskalloc": 1,
-        "name": "fleet",
-        "nodes": [
-            {"id": "n1", "capacity": {"cpu": 4}},
-            {"id": "n2", "capacity": {"cpu": 4}},
-            {"id": "n3", "capacity": {"cpu": 8}},
-        ],
-        "tasks": [
-            {"id": "a", "demand": {"cpu": 2}},
-            {"id": "b", "demand": {"cpu": 2}},
-            {"id": "c", "demand": {"cpu": 3}},
-            {"id": "d", "demand": {"cpu": 1}},
-        ],
-    }
-    data.update(extra)
-    return data
-
-
-TODAY = {"a": "n1", "b": "n1", "c": "n2", "d": "n3"}
 
 
 def today(problem: Any, where: dict[str, str] = TODAY) -> Any:
