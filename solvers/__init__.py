@@ -175,6 +175,9 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
     OptionError for an option the engine does not take, SolverUnavailable for an unknown
     engine.
     """
+    split_run = _partition_options(options)
+    if split_run is not None:
+        return _solve_in_parts(problem, solver, split_run, options)
     eng, params, opts = prepare(problem, solver, options)
     infeasible = structural(problem, eng.name, params.seed)
     if infeasible is not None:
@@ -189,6 +192,54 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
     # the floor's greedy gets what is left of the limit (no_worse gives it at least a second),
     # not a second limit: -t bounds the whole run
     left = None if limit is None else limit - (time.monotonic() - began)
+    return no_worse(problem, result, time_limit=left, stop=params.stop)
+
+
+#: the options of :func:`solve` that split the problem (:mod:`.partition`)
+PARTITION_KEYS = ("partitions", "executor", "ray_address", "jobs", "improve")
+
+
+def _partition_options(options: dict[str, Any]) -> Any:
+    """The :class:`~.partition.PartitionOptions` given among ``options`` (taken out of them),
+    or None when ``partitions`` is not given (None)."""
+    given = {k: options.pop(k) for k in PARTITION_KEYS if k in options}
+    if given.get("partitions") is None:
+        extra = [k for k, v in given.items() if k != "partitions" and v is not None]
+        if extra:
+            from .engine import OptionError
+
+            raise OptionError(extra[0], "needs partitions=K")
+        return None
+    from .partition import PartitionOptions
+
+    return PartitionOptions(**{k: v for k, v in given.items() if v is not None})
+
+
+def _solve_in_parts(problem: Problem, solver: str, split_run: Any, options: dict[str, Any]) -> Result:
+    """:func:`solve` with ``partitions``: the options checked as for one engine, the
+    structural proofs, the parts (:func:`.partition.solve`), then the greedy's floor."""
+    import time
+
+    from .baseline import no_worse
+    from .engine import PARAM_NAMES, Params
+    from .partition import solve as solve_parts
+    from .run import engine_options
+
+    if solver != "auto":
+        load_engine(solver)  # unknown or not installed: SolverUnavailable now, not per part
+    chosen = choose(problem, solver)
+    own, _ = engine_options(chosen, {k: v for k, v in options.items() if k not in PARAM_NAMES})
+    given = {k: v for k, v in options.items() if k in PARAM_NAMES}
+    params = Params(**given)
+    infeasible = structural(problem, solver, params.seed)
+    if infeasible is not None:
+        return infeasible
+    engine_opts = {k: v for k, v in options.items() if k not in PARAM_NAMES}
+    limit = params.limit(60.0 if solver == "auto" else load_engine(solver).default_time_limit)
+    began = time.monotonic()
+    result = solve_parts(problem, solver, params, engine_opts, split_run)
+    left = None if limit is None else limit - (time.monotonic() - began)
+    del own
     return no_worse(problem, result, time_limit=left, stop=params.stop)
 
 

@@ -1,0 +1,501 @@
+"""One problem on many workers: split it into K parts, solve them in parallel, coalesce, then
+improve across the parts.
+
+1. **Split** (:mod:`.split`): a random split of nodes (every pool dealt evenly over the parts)
+   and tasks (least loaded part first), keeping gangs, dependency chains, separation groups and
+   a spread task's nodes whole; a task bound to nodes by a selector goes to a part holding
+   nodes it may use.
+2. **Solve**: each part is a problem file of its own (:mod:`.subproblem`), solved by the engine
+   given (``auto`` by default, chosen per part) in a worker process or a Ray task
+   (:mod:`.workers`, the batch executors) under the time limit minus the share kept for the
+   steps below. A lost worker's part is retried once; a part that fails again leaves its tasks
+   to the repair.
+3. **Coalesce**: the parts use disjoint nodes, so their plans together are a plan of the whole
+   problem (capacities, separations, gangs, chains and spreads hold part by part).
+4. **Improve** (K >= 2): rounds of re-solves of unions of two parts (a random pairing per
+   round, pairs in parallel), each started from the current plan of its tasks and kept only
+   when it is better on the union and keeps every group of tasks on the nodes of one part.
+5. **Repair** (placement problems): the tasks still unplaced, on what the plan leaves of every
+   node (capacity left, a used node's cost already paid, nodes of tasks they must be separated
+   from left out), solved in this process with what is left of the time.
+
+The result is evaluated like any engine's (``solve`` checks the plan and keeps the greedy's
+plan when it is better). The same problem, K, seed and options give the same split and, with a
+deterministic engine and limit (``deterministic=True``, or the greedy), the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from taskalloc.problems.plan import Assignment, Status
+
+from ..result import Result
+from ..run import SolveOptions
+from .split import Part, Split, components, split
+from .subproblem import sub_bytes, sub_data
+from .workers import Job, PartResult, make_executor, run_jobs
+
+if TYPE_CHECKING:
+    from taskalloc.problems.problem import Problem
+
+    from ..batch import Executor
+    from ..engine import Params
+
+__all__ = ["PartitionOptions", "Part", "Split", "components", "solve", "split"]
+
+#: terms that add up over parts (the others, balance and makespan, are a maximum)
+ADDITIVE = frozenset({"unplaced", "cost", "nodes", "moves", "tardiness"})
+#: share of the time left after the split that the parts get when improving follows
+PART_SHARE = 0.6
+#: share of the whole limit kept for the repair
+REPAIR_SHARE = 0.08
+#: an improve round is started only with at least this many seconds for it
+MIN_ROUND = 2.0
+#: default time limit when neither the run nor the engine has one (auto: as cpsat)
+DEFAULT_LIMIT = 60.0
+
+
+@dataclass(frozen=True)
+class PartitionOptions:
+    """How to split and where to run: ``partitions`` (K >= 1), ``executor`` (``local``
+    worker processes, or ``ray``), ``ray_address`` (a cluster; default a local Ray for the
+    run), ``jobs`` (local processes at once; default: K, at most the cores), ``improve``
+    (re-solve unions of parts and repair after the coalesce)."""
+
+    partitions: int
+    executor: str = "local"
+    ray_address: str | None = None
+    jobs: int | None = None
+    improve: bool = True
+
+    def __post_init__(self) -> None:
+        from ..engine import OptionError
+
+        k = self.partitions
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise OptionError("partitions", f"must be an integer >= 1, not {k!r}")
+        if self.executor not in ("local", "ray"):
+            raise OptionError("executor", f"must be local or ray, not {self.executor!r}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise OptionError("ray_address", "needs executor='ray'")
+
+
+@dataclass
+class _State:
+    """The plan being built: assignments per task, each task's part, each part's objective."""
+
+    problem: Problem
+    by_task: dict[int, list[Assignment]]
+    part_of_task: list[int]
+    part_of_node: list[int]
+    objective: list[dict[str, float] | None]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def assignments(self) -> list[Assignment]:
+        return [a for t in sorted(self.by_task) for a in self.by_task[t]]
+
+
+def combine(objs: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """The objective of parts together: additive terms add up, the others are the maximum."""
+    out: dict[str, float] = {}
+    for obj in objs:
+        for term, v in obj.items():
+            if term in ADDITIVE:
+                out[term] = out.get(term, 0.0) + v
+            else:
+                out[term] = max(out.get(term, -math.inf), v)
+    return out
+
+
+def better(problem: Problem, a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Whether objective ``a`` is strictly better than ``b`` (relative tolerance 1e-9)."""
+    obj = problem.objective
+
+    def close(x: float, y: float) -> bool:
+        return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y))
+
+    if obj.kind == "lexicographic":
+        for term in obj.terms:
+            x, y = a.get(term, 0.0), b.get(term, 0.0)
+            if not close(x, y):
+                return x < y
+        return False
+    x = sum(w * a.get(t, 0.0) for t, w in obj.weights.items())
+    y = sum(w * b.get(t, 0.0) for t, w in obj.weights.items())
+    return x < y and not close(x, y)
+
+
+def _budget(total: int | None, parts: Sequence[Part], problem: Problem) -> list[int | None]:
+    """Each part's share of ``max_moves`` (by the replicas with a `current`), rounded down."""
+    if total is None:
+        return [None] * len(parts)
+    weight = [
+        sum(problem.tasks[t].replicas for t in p.tasks if problem.tasks[t].current is not None)
+        for p in parts
+    ]
+    whole = sum(weight) or 1
+    return [total * w // whole for w in weight]
+
+
+def _default_jobs(k: int) -> int:
+    return max(1, min(k, os.cpu_count() or 1))
+
+
+def solve(
+    problem: Problem,
+    engine: str,
+    params: Params,
+    engine_options: Mapping[str, Any],
+    options: PartitionOptions,
+    *,
+    executor: Executor | None = None,
+) -> Result:
+    """Solve ``problem`` in ``options.partitions`` parts with ``engine`` (see the module's
+    docstring). ``engine_options``: options of the engine (each part's engine takes those it
+    knows). ``executor``: run the jobs there instead of the one ``options`` names."""
+    from ..run import default_time_limit
+
+    began = time.monotonic()
+    stop = params.stop if params.stop is not None else threading.Event()
+    default = DEFAULT_LIMIT if engine == "auto" else default_time_limit(engine)
+    limit = params.limit(default)
+    deadline = None if limit is None else began + limit
+
+    def left() -> float | None:
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    k = options.partitions
+    sp = split(problem, k, params.seed)
+    k = len(sp.parts)
+    jobs = options.jobs or _default_jobs(k)
+    cores = os.cpu_count() or 1
+    workers = params.workers
+    if options.executor == "local" and jobs > 1:
+        workers = max(1, min(workers, cores // jobs))
+    if executor is None:
+        executor = make_executor(options.executor, jobs, options.ray_address)
+
+    def opts_for(seconds: float | None, hint: list[Assignment] | None = None) -> SolveOptions:
+        return SolveOptions(
+            solver=engine,
+            seed=params.seed,
+            time_limit=math.inf if seconds is None else max(0.5, seconds),
+            workers=workers,
+            deterministic=params.deterministic,
+            hint=hint,
+            options=dict(engine_options),
+        )
+
+    limits = problem.source.limits
+    improving = options.improve and k >= 2
+    budgets = _budget(problem.max_moves, sp.parts, problem)
+    data = [
+        sub_bytes(
+            sub_data(
+                problem,
+                p.tasks,
+                p.nodes,
+                max_moves=budgets[i],
+                name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
+            )
+        )
+        for i, p in enumerate(sp.parts)
+    ]
+    rest = left()
+    part_limit = None if rest is None else rest * (PART_SHARE if improving else 0.95)
+    if part_limit is not None and limit is not None and improving:
+        part_limit = min(part_limit, rest - REPAIR_SHARE * limit) if rest is not None else None
+    label = problem.name or "problem"
+    found = run_jobs(
+        [Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit)) for i, d in enumerate(data)],
+        executor,
+        limits=limits,
+        stop=stop,
+    )
+    del data
+
+    # coalesce
+    task_of = problem.task_index
+    node_of = problem.node_index
+    by_task: dict[int, list[Assignment]] = {}
+    part_of_task = [-1] * len(problem.tasks)
+    for i, p in enumerate(sp.parts):
+        for t in p.tasks:
+            part_of_task[t] = i
+    objective: list[dict[str, float] | None] = []
+    part_stats = []
+    for i, (p, got) in enumerate(zip(sp.parts, found, strict=True)):
+        part_stats.append(
+            {
+                "tasks": len(p.tasks),
+                "nodes": len(p.nodes),
+                "seconds": None if got is None else round(got.wall, 3),
+                "status": None if got is None else (got.status or got.outcome),
+            }
+        )
+        if got is None or got.assignments is None:
+            objective.append(None)
+            continue
+        objective.append(got.objective)
+        for a in got.assignments:
+            by_task.setdefault(task_of[a.task], []).append(a)
+    state = _State(problem, by_task, part_of_task, sp.part_of_node, objective)
+    state.stats = {
+        "partitions": k,
+        "executor": options.executor,
+        "parts": part_stats,
+        "left_out": len(sp.left_out),
+        "split_seconds": None,
+    }
+    coalesced = time.monotonic()
+
+    rounds = 0
+    accepted = 0
+    if improving and not stop.is_set():
+        rnd = random.Random(f"improve:{params.seed}:{k}")
+        while not stop.is_set():
+            rest = left()
+            reserve = 0.0 if limit is None else REPAIR_SHARE * limit
+            if rest is not None and rest - reserve < MIN_ROUND:
+                break
+            seconds = None if rest is None else rest - reserve
+            took = _improve_round(state, sp, rnd, executor, opts_for, seconds, limits, stop)
+            rounds += 1
+            accepted += took
+            if limit is None or rounds >= 2 * k:
+                break
+    state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
+    repaired = 0
+    if options.improve and not problem.scheduling and not stop.is_set():
+        repaired = _repair(state, engine, params, engine_options, left(), stop)
+    state.stats["repaired"] = repaired
+
+    assignments = state.assignments()
+    placed = set(state.by_task)
+    missing_required = any(t.required and t.index not in placed for t in problem.tasks)
+    ok = all(o is not None for o in state.objective) or not missing_required
+    status = Status.FEASIBLE if ok and not missing_required else Status.UNKNOWN
+    seconds = time.monotonic() - began
+    state.stats["seconds"] = {
+        "parts": round(coalesced - began, 3),
+        "total": round(seconds, 3),
+    }
+    failed = sum(1 for o in state.objective if o is None)
+    message = (
+        f"{k} parts on {options.executor} ({jobs} at a time)"
+        if options.executor == "local"
+        else f"{k} parts on Ray"
+    )
+    if failed:
+        message += f"; {failed} without a plan (their tasks went to the repair)"
+    if improving:
+        message += f"; {accepted} of the unions re-solved in {rounds} rounds kept"
+    if repaired:
+        message += f"; {repaired} unplaced tasks placed by the repair"
+    engines = sorted({o.solver for o in found if o is not None and o.solver})
+    return Result(
+        solver=f"{'+'.join(engines) or engine} in {k} part{'s' if k > 1 else ''}",
+        status=status,
+        assignments=assignments,
+        seconds=seconds,
+        seed=params.seed,
+        message=message,
+        options={"partitions": state.stats},
+    )
+
+
+def _improve_round(
+    state: _State,
+    sp: Split,
+    rnd: random.Random,
+    executor: Executor,
+    opts_for: Any,
+    seconds: float | None,
+    limits: Any,
+    stop: threading.Event,
+) -> int:
+    """Re-solve the unions of a random pairing of the parts (in parallel); keep each union's
+    plan when it is better there and keeps every task group on the nodes of one part.
+    Returns how many unions were kept."""
+    problem = state.problem
+    k = len(sp.parts)
+    order = list(range(k))
+    rnd.shuffle(order)
+    pairs = [(order[i], order[i + 1]) for i in range(0, k - 1, 2)]
+    if not pairs:
+        return 0
+    nodes_of: list[list[int]] = [[] for _ in range(k)]
+    for n, p in enumerate(state.part_of_node):
+        if p >= 0:
+            nodes_of[p].append(n)
+    tasks_of: list[list[int]] = [[] for _ in range(k)]
+    for t, p in enumerate(state.part_of_task):
+        if p >= 0:
+            tasks_of[p].append(t)
+    jobs: list[Job] = []
+    kept_pairs = []
+    for a, b in pairs:
+        tasks = sorted(tasks_of[a] + tasks_of[b])
+        nodes = sorted(nodes_of[a] + nodes_of[b])
+        if not tasks:
+            continue
+        hint = [x for t in tasks for x in state.by_task.get(t, ())]
+        budget = None
+        if problem.max_moves is not None:
+            budget = _budget(problem.max_moves, sp.parts, problem)
+            budget = (budget[a] or 0) + (budget[b] or 0)
+        try:
+            data = sub_bytes(sub_data(problem, tasks, nodes, max_moves=budget))
+        except ValueError:
+            continue
+        label = f"{problem.name or 'problem'} parts {a + 1}+{b + 1}"
+        jobs.append(Job(label, data, opts_for(seconds, hint)))
+        kept_pairs.append((a, b, tasks))
+    found = run_jobs(jobs, executor, limits=limits, stop=stop)
+    task_of = problem.task_index
+    node_of = problem.node_index
+    comp_of, _ = components(problem)
+    kept = 0
+    for (a, b, tasks), got in zip(kept_pairs, found, strict=True):
+        if got is None or got.assignments is None or got.objective is None:
+            continue
+        before = [o for o in (state.objective[a], state.objective[b]) if o is not None]
+        if len(before) == 2 and not better(problem, got.objective, combine(before)):
+            continue
+        new: dict[int, list[Assignment]] = {}
+        for x in got.assignments:
+            new.setdefault(task_of[x.task], []).append(x)
+        # every task group on the nodes of one part (so that later rounds keep it whole)
+        part_of_comp: dict[int, int] = {}
+        whole = True
+        for t, xs in new.items():
+            for x in xs:
+                p = state.part_of_node[node_of[x.node]]
+                q = part_of_comp.setdefault(comp_of[t], p)
+                if q != p:
+                    whole = False
+                    break
+            if not whole:
+                break
+        if not whole:
+            continue
+        for t in tasks:
+            state.by_task.pop(t, None)
+            if t in new:
+                state.by_task[t] = new[t]
+                state.part_of_task[t] = part_of_comp[comp_of[t]]
+        obj = dict(got.objective)
+        state.objective[a] = obj
+        state.objective[b] = {t: (0.0 if t in ADDITIVE else v) for t, v in obj.items()}
+        kept += 1
+    return kept
+
+
+def _repair(
+    state: _State,
+    engine: str,
+    params: Params,
+    engine_options: Mapping[str, Any],
+    seconds: float | None,
+    stop: threading.Event,
+) -> int:
+    """Place what is still unplaced on what the plan leaves (placement problems); returns the
+    number of tasks placed."""
+    from taskalloc.problems.compiler import problem_from_dict
+    from taskalloc.problems.evaluate import evaluate
+
+    from .. import choose
+    from .. import solve as solve_engine
+    from ..run import engine_options as own_options
+
+    problem = state.problem
+    unplaced = [t.index for t in problem.tasks if t.index not in state.by_task]
+    if not unplaced:
+        return 0
+    node_of = problem.node_index
+    task_of = problem.task_index
+    load = np.zeros_like(problem.capacity)
+    used = np.zeros(len(problem.nodes), dtype=bool)
+    tasks_on: dict[int, set[int]] = {}
+    for t, xs in state.by_task.items():
+        for x in xs:
+            n = node_of[x.node]
+            load[n] += problem.demand_vector(t, n)
+            used[n] = True
+            tasks_on.setdefault(n, set()).add(t)
+    devices = problem.device_count.sum(axis=1) > 0
+    open_nodes = [n for n in range(len(problem.nodes)) if not (used[n] and devices[n])]
+    capacity = {n: problem.capacity[n] - load[n] for n in open_nodes if used[n]}
+    cost = {n: 0.0 for n in open_nodes if used[n]}
+    forbid: dict[int, set[int]] = {}
+    for t in unplaced:
+        sep = problem.tasks[t].separate
+        if sep:
+            forbid[t] = {n for n, on in tasks_on.items() if on & sep}
+    open_set = set(open_nodes)
+    tasks = []
+    for t in unplaced:
+        ban = forbid.get(t, set())
+        if any(n in open_set and n not in ban for n in problem.tasks[t].allowed):
+            tasks.append(t)
+    # a gang goes whole or not at all: only gangs none of whose members is placed
+    tasks = [
+        t
+        for t in tasks
+        if problem.tasks[t].gang is None
+        or all(m in tasks for m in problem.gangs[problem.tasks[t].gang])
+    ]
+    if not tasks:
+        return 0
+    needed = sorted({n for t in tasks for n in problem.tasks[t].allowed} & open_set)
+    try:
+        data = sub_data(
+            problem,
+            tasks,
+            needed,
+            capacity=capacity,
+            cost=cost,
+            forbid=forbid,
+            max_moves=None if problem.max_moves is None else 0,
+            name=f"{problem.name or 'problem'}-repair",
+        )
+        sub = problem_from_dict(data, "<repair>", locate=False)
+    except (ValueError, Exception):  # a sub-problem that cannot be written: nothing repaired
+        return 0
+    chosen = choose(sub, engine)
+    own, _ = own_options(chosen, dict(engine_options))
+    limit = None if seconds is None else max(1.0, seconds)
+    res = solve_engine(
+        sub,
+        chosen,
+        seed=params.seed,
+        time_limit=math.inf if limit is None else limit,
+        workers=params.workers,
+        deterministic=params.deterministic,
+        stop=stop,
+        **own,
+    )
+    if not res.has_plan or not res.assignments:
+        return 0
+    ev = evaluate(sub, res.assignments, reasons=False)
+    empty = evaluate(sub, [], reasons=False)
+    if not ev.feasible or not better(problem, ev.objective, empty.objective):
+        return 0
+    placed = set()
+    for x in res.assignments:
+        t = task_of[x.task]
+        state.by_task.setdefault(t, []).append(x)
+        placed.add(t)
+    return len(placed)
+
+

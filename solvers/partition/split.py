@@ -1,0 +1,211 @@
+"""Split one problem into K parts: a random split of tasks and nodes (as the POP paper does for
+granular allocation problems) that keeps whole what must stay whole.
+
+Nodes are dealt to the parts pool by pool, in a random order within each pool, so that every
+part gets about 1/K of every pool (a miniature of the fleet; a pool may be split by members).
+Tasks are grouped into *components* that stay in one part: a gang (same-start or not), tasks
+linked by ``after`` (dependency chains) and by ``separate_from`` (separation groups). A task
+with ``spread`` takes every node it may use with it (its skew is counted over them), so those
+nodes go to its component's part. Components are then dealt in a random order, each to the
+part with the least load (replicas times their share of the fleet's capacity) among the parts
+where every member has an allowed node; a component no part can serve whole is left out of the
+parts (the repair after the coalesce sees it). The same problem, K and seed always give the
+same split.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from taskalloc.problems.problem import Problem
+
+
+@dataclass
+class Part:
+    """One sub-problem: task and node indices of the whole problem, ascending."""
+
+    index: int
+    tasks: list[int]
+    nodes: list[int]
+
+
+@dataclass
+class Split:
+    """The parts, the components (task groups kept whole), and the tasks no part could take
+    whole (left to the repair)."""
+
+    parts: list[Part]
+    component_of: list[int]  # task index -> component id
+    components: list[list[int]]  # component id -> task indices
+    left_out: list[int] = field(default_factory=list)
+    part_of_node: list[int] = field(default_factory=list)
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def components(problem: Problem) -> tuple[list[int], list[list[int]]]:
+    """(component id per task, task indices per component): gangs, ``after`` and
+    ``separate_from`` links joined; ids in order of each component's first task."""
+    n = len(problem.tasks)
+    uf = _UnionFind(n)
+    for members in problem.gangs.values():
+        for t in members[1:]:
+            uf.union(members[0], t)
+    for t in problem.tasks:
+        for other in t.after:
+            uf.union(t.index, other)
+        for other in t.separate:
+            uf.union(t.index, other)
+    ids: dict[int, int] = {}
+    comp_of = [0] * n
+    groups: list[list[int]] = []
+    for i in range(n):
+        root = uf.find(i)
+        cid = ids.get(root)
+        if cid is None:
+            cid = ids[root] = len(groups)
+            groups.append([])
+        comp_of[i] = cid
+        groups[cid].append(i)
+    return comp_of, groups
+
+
+def split(problem: Problem, k: int, seed: int = 0) -> Split:
+    """The K parts of ``problem`` (fewer when it has fewer nodes or components than K)."""
+    rnd = random.Random(f"partition:{seed}:{k}")
+    n_nodes = len(problem.nodes)
+    comp_of, groups = components(problem)
+    k = max(1, min(k, n_nodes, len(groups)))
+
+    # nodes a component must take with it: every allowed node of its spread tasks
+    bound: dict[int, set[int]] = {}
+    for t in problem.tasks:
+        if t.spread is not None:
+            bound.setdefault(comp_of[t.index], set()).update(t.allowed)
+    # components sharing bound nodes are one component
+    if bound:
+        uf = _UnionFind(len(groups))
+        owner: dict[int, int] = {}
+        for cid, nodes in bound.items():
+            for node in nodes:
+                if node in owner:
+                    uf.union(owner[node], cid)
+                else:
+                    owner[node] = cid
+        if any(uf.find(c) != c for c in bound):
+            merged: dict[int, list[int]] = {}
+            for cid, members in enumerate(groups):
+                merged.setdefault(uf.find(cid), []).extend(members)
+            groups = [sorted(m) for _, m in sorted(merged.items())]
+            comp_of = [0] * len(problem.tasks)
+            for cid, members in enumerate(groups):
+                for t in members:
+                    comp_of[t] = cid
+            rebound: dict[int, set[int]] = {}
+            for t in problem.tasks:
+                if t.spread is not None:
+                    rebound.setdefault(comp_of[t.index], set()).update(t.allowed)
+            bound = rebound
+            k = max(1, min(k, len(groups)))
+
+    # nodes: bound groups first (each to the part with the fewest nodes), then the free nodes
+    # pool by pool in a random order, dealt round robin
+    part_of_node = [-1] * n_nodes
+    count = [0] * k
+    bound_part: dict[int, int] = {}
+    for cid in sorted(bound, key=lambda c: (-len(bound[c]), rnd.random())):
+        p = min(range(k), key=lambda q: (count[q], rnd.random()))
+        bound_part[cid] = p
+        for node in bound[cid]:
+            part_of_node[node] = p
+        count[p] += len(bound[cid])
+    free_by_pool: dict[str, list[int]] = {}
+    for node in problem.nodes:
+        if part_of_node[node.index] < 0:
+            free_by_pool.setdefault(node.pool, []).append(node.index)
+    turn = rnd.randrange(k)
+    for pool in sorted(free_by_pool):
+        members = free_by_pool[pool]
+        rnd.shuffle(members)
+        for node in members:
+            # the next part in turn, unless bound nodes already made it the fullest
+            p = turn % k
+            least = min(count)
+            if count[p] > least + 1:
+                p = min(range(k), key=lambda q: (count[q], (q - turn) % k))
+            part_of_node[node] = p
+            count[p] += 1
+            turn += 1
+    part_arr = np.asarray(part_of_node, dtype=np.int64)
+
+    # tasks: components in a random order, each to the least loaded part that serves it
+    cap = problem.capacity.sum(axis=0)
+    share = np.divide(1.0, cap, out=np.zeros_like(cap), where=cap > 0)
+    weight = (problem.demand * share).sum(axis=1) + 1e-9
+    load = [0.0] * k
+    counts_cache: dict[int, np.ndarray] = {}
+    everywhere = np.ones(k, dtype=bool)
+
+    def serves(task: int) -> np.ndarray:
+        allowed = problem.tasks[task].allowed
+        if len(allowed) == n_nodes:
+            return everywhere
+        key = id(allowed)  # the compiler shares one tuple among tasks with the same selector
+        got = counts_cache.get(key)
+        if got is None:
+            got = np.bincount(part_arr[list(allowed)], minlength=k) > 0 if allowed else ~everywhere
+            counts_cache[key] = got
+        return got
+
+    order = list(range(len(groups)))
+    rnd.shuffle(order)
+    tasks_of: list[list[int]] = [[] for _ in range(k)]
+    left_out: list[int] = []
+    for cid in order:
+        members = groups[cid]
+        if cid in bound_part:
+            ok = np.zeros(k, dtype=bool)
+            ok[bound_part[cid]] = True
+        else:
+            ok = everywhere.copy()
+        for t in members:
+            ok &= serves(t)
+            if not ok.any():
+                break
+        if not ok.any():
+            left_out.extend(members)
+            continue
+        p = min(np.flatnonzero(ok).tolist(), key=lambda q: load[q])
+        tasks_of[p].extend(members)
+        load[p] += float(sum(weight[t] * problem.tasks[t].replicas for t in members))
+    nodes_of: list[list[int]] = [[] for _ in range(k)]
+    for node, p in enumerate(part_of_node):
+        nodes_of[p].append(node)
+    # a part without tasks is dropped: its nodes stay idle (-1), open to the repair only
+    new_index: dict[int, int] = {}
+    parts: list[Part] = []
+    for i in range(k):
+        if tasks_of[i]:
+            new_index[i] = len(parts)
+            parts.append(Part(len(parts), sorted(tasks_of[i]), nodes_of[i]))
+    part_of_node = [new_index.get(p, -1) for p in part_of_node]
+    return Split(parts, comp_of, groups, sorted(left_out), part_of_node)
