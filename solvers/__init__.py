@@ -215,7 +215,9 @@ def _partition_options(options: dict[str, Any]) -> Any:
     return PartitionOptions(**{k: v for k, v in given.items() if v is not None})
 
 
-def _solve_in_parts(problem: Problem, solver: str, split_run: Any, options: dict[str, Any]) -> Result:
+def _solve_in_parts(
+    problem: Problem, solver: str, split_run: Any, options: dict[str, Any]
+) -> Result:
     """:func:`solve` with ``partitions``: the options checked as for one engine, the
     structural proofs, the parts (:func:`.partition.solve`), then the greedy's floor."""
     import time

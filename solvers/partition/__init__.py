@@ -43,7 +43,7 @@ from ..result import Result
 from ..run import SolveOptions
 from .split import Part, Split, components, split
 from .subproblem import sub_bytes, sub_data
-from .workers import Job, PartResult, make_executor, run_jobs
+from .workers import Job, make_executor, run_jobs
 
 if TYPE_CHECKING:
     from taskalloc.problems.problem import Problem
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from ..batch import Executor
     from ..engine import Params
 
-__all__ = ["PartitionOptions", "Part", "Split", "components", "solve", "split"]
+__all__ = ["Part", "PartitionOptions", "Split", "components", "solve", "split"]
 
 #: terms that add up over parts (the others, balance and makespan, are a maximum)
 ADDITIVE = frozenset({"unplaced", "cost", "nodes", "moves", "tardiness"})
@@ -77,6 +77,8 @@ class PartitionOptions:
     ray_address: str | None = None
     jobs: int | None = None
     improve: bool = True
+    #: seconds for each part whatever the waves they run in (measuring what K machines do)
+    part_time_limit: float | None = None
 
     def __post_init__(self) -> None:
         from ..engine import OptionError
@@ -197,7 +199,8 @@ def solve(
         )
 
     limits = problem.source.limits
-    improving = options.improve and k >= 2
+    # unions re-share a max_moves budget that the parts already split: not done (yet)
+    improving = options.improve and k >= 2 and problem.max_moves is None
     budgets = _budget(problem.max_moves, sp.parts, problem)
     data = [
         sub_bytes(
@@ -211,10 +214,23 @@ def solve(
         )
         for i, p in enumerate(sp.parts)
     ]
-    rest = left()
-    part_limit = None if rest is None else rest * (PART_SHARE if improving else 0.95)
-    if part_limit is not None and limit is not None and improving:
-        part_limit = min(part_limit, rest - REPAIR_SHARE * limit) if rest is not None else None
+    # parts run in waves of `parallel` at once; each wave gets an equal share of the parts'
+    # time. With deterministic, every share is a fixed fraction of the limit (never of the
+    # wall-clock time left), so that the same input gives the same plan.
+    parallel = jobs if options.executor == "local" else k
+    waves = -(-k // max(1, parallel))
+    rest = limit if params.deterministic else left()
+    reserve = 0.0 if limit is None or not options.improve else REPAIR_SHARE * limit
+    part_limit = None
+    if options.part_time_limit is not None:
+        part_limit = options.part_time_limit
+    elif rest is not None:
+        part_limit = (rest - reserve) * (PART_SHARE if improving else 1.0) / waves
+    fixed_rounds = max(1, k // 2)
+    union_limit = None
+    if params.deterministic and limit is not None:
+        pairs_waves = -(-(k // 2) // max(1, parallel))
+        union_limit = (limit - reserve) * (1 - PART_SHARE) / fixed_rounds / pairs_waves
     label = problem.name or "problem"
     found = run_jobs(
         [Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit)) for i, d in enumerate(data)],
@@ -226,7 +242,6 @@ def solve(
 
     # coalesce
     task_of = problem.task_index
-    node_of = problem.node_index
     by_task: dict[int, list[Assignment]] = {}
     part_of_task = [-1] * len(problem.tasks)
     for i, p in enumerate(sp.parts):
@@ -234,7 +249,7 @@ def solve(
             part_of_task[t] = i
     objective: list[dict[str, float] | None] = []
     part_stats = []
-    for i, (p, got) in enumerate(zip(sp.parts, found, strict=True)):
+    for p, got in zip(sp.parts, found, strict=True):
         part_stats.append(
             {
                 "tasks": len(p.tasks),
@@ -263,12 +278,17 @@ def solve(
     accepted = 0
     if improving and not stop.is_set():
         rnd = random.Random(f"improve:{params.seed}:{k}")
+        pairs_waves = -(-(k // 2) // max(1, parallel))
         while not stop.is_set():
-            rest = left()
-            reserve = 0.0 if limit is None else REPAIR_SHARE * limit
-            if rest is not None and rest - reserve < MIN_ROUND:
-                break
-            seconds = None if rest is None else rest - reserve
+            if params.deterministic:
+                if rounds >= fixed_rounds:
+                    break
+                seconds = union_limit
+            else:
+                rest = left()
+                if rest is not None and rest - reserve < MIN_ROUND * pairs_waves:
+                    break
+                seconds = None if rest is None else (rest - reserve) / pairs_waves
             took = _improve_round(state, sp, rnd, executor, opts_for, seconds, limits, stop)
             rounds += 1
             accepted += took
@@ -277,7 +297,8 @@ def solve(
     state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
     repaired = 0
     if options.improve and not problem.scheduling and not stop.is_set():
-        repaired = _repair(state, engine, params, engine_options, left(), stop)
+        seconds = (REPAIR_SHARE * limit) if params.deterministic and limit else left()
+        repaired = _repair(state, engine, params, engine_options, seconds, stop)
     state.stats["repaired"] = repaired
 
     assignments = state.assignments()
@@ -329,9 +350,9 @@ def _improve_round(
     Returns how many unions were kept."""
     problem = state.problem
     k = len(sp.parts)
-    order = list(range(k))
+    order = sorted(set(state.part_of_node) - {-1})  # the parts left (unions may merge two)
     rnd.shuffle(order)
-    pairs = [(order[i], order[i + 1]) for i in range(0, k - 1, 2)]
+    pairs = [(order[i], order[i + 1]) for i in range(0, len(order) - 1, 2)]
     if not pairs:
         return 0
     nodes_of: list[list[int]] = [[] for _ in range(k)]
@@ -350,12 +371,8 @@ def _improve_round(
         if not tasks:
             continue
         hint = [x for t in tasks for x in state.by_task.get(t, ())]
-        budget = None
-        if problem.max_moves is not None:
-            budget = _budget(problem.max_moves, sp.parts, problem)
-            budget = (budget[a] or 0) + (budget[b] or 0)
         try:
-            data = sub_bytes(sub_data(problem, tasks, nodes, max_moves=budget))
+            data = sub_bytes(sub_data(problem, tasks, nodes))
         except ValueError:
             continue
         label = f"{problem.name or 'problem'} parts {a + 1}+{b + 1}"
@@ -370,33 +387,42 @@ def _improve_round(
         if got is None or got.assignments is None or got.objective is None:
             continue
         before = [o for o in (state.objective[a], state.objective[b]) if o is not None]
+        log = state.stats.setdefault("unions", [])
+        log.append(
+            {
+                "parts": [a + 1, b + 1],
+                "before": combine(before) if len(before) == 2 else None,
+                "after": dict(got.objective),
+                "seconds": round(got.wall, 3),
+            }
+        )
         if len(before) == 2 and not better(problem, got.objective, combine(before)):
             continue
         new: dict[int, list[Assignment]] = {}
         for x in got.assignments:
             new.setdefault(task_of[x.task], []).append(x)
-        # every task group on the nodes of one part (so that later rounds keep it whole)
+        # every task group on the nodes of one part, so that later rounds keep it whole; else
+        # the two parts become one for the rounds that follow
         part_of_comp: dict[int, int] = {}
         whole = True
         for t, xs in new.items():
             for x in xs:
                 p = state.part_of_node[node_of[x.node]]
-                q = part_of_comp.setdefault(comp_of[t], p)
-                if q != p:
+                if part_of_comp.setdefault(comp_of[t], p) != p:
                     whole = False
-                    break
-            if not whole:
-                break
-        if not whole:
-            continue
         for t in tasks:
             state.by_task.pop(t, None)
             if t in new:
                 state.by_task[t] = new[t]
-                state.part_of_task[t] = part_of_comp[comp_of[t]]
+                if whole:
+                    state.part_of_task[t] = part_of_comp[comp_of[t]]
         obj = dict(got.objective)
         state.objective[a] = obj
         state.objective[b] = {t: (0.0 if t in ADDITIVE else v) for t, v in obj.items()}
+        if not whole:
+            state.part_of_node = [a if p == b else p for p in state.part_of_node]
+            state.part_of_task = [a if p == b else p for p in state.part_of_task]
+            state.stats["merged"] = state.stats.get("merged", 0) + 1
         kept += 1
     return kept
 
@@ -497,5 +523,3 @@ def _repair(
         state.by_task.setdefault(t, []).append(x)
         placed.add(t)
     return len(placed)
-
-

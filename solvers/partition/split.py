@@ -163,7 +163,7 @@ def split(problem: Problem, k: int, seed: int = 0) -> Split:
     weight = (problem.demand * share).sum(axis=1) + 1e-9
     load = [0.0] * k
     counts_cache: dict[int, np.ndarray] = {}
-    everywhere = np.ones(k, dtype=bool)
+    everywhere = np.asarray([c > 0 for c in count], dtype=bool)  # parts with nodes
 
     def serves(task: int) -> np.ndarray:
         allowed = problem.tasks[task].allowed
@@ -172,7 +172,7 @@ def split(problem: Problem, k: int, seed: int = 0) -> Split:
         key = id(allowed)  # the compiler shares one tuple among tasks with the same selector
         got = counts_cache.get(key)
         if got is None:
-            got = np.bincount(part_arr[list(allowed)], minlength=k) > 0 if allowed else ~everywhere
+            got = np.bincount(part_arr[list(allowed)], minlength=k) > 0 if allowed else ~np.ones(k, bool)
             counts_cache[key] = got
         return got
 

@@ -130,5 +130,3 @@ def run_jobs(
 
     executor.run(items, make_spec, lambda item: None, finish, stop)
     return found
-
-
