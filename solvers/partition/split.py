@@ -172,7 +172,10 @@ def split(problem: Problem, k: int, seed: int = 0) -> Split:
         key = id(allowed)  # the compiler shares one tuple among tasks with the same selector
         got = counts_cache.get(key)
         if got is None:
-            got = np.bincount(part_arr[list(allowed)], minlength=k) > 0 if allowed else ~np.ones(k, bool)
+            if allowed:
+                got = np.bincount(part_arr[list(allowed)], minlength=k) > 0
+            else:
+                got = np.zeros(k, dtype=bool)
             counts_cache[key] = got
         return got
 

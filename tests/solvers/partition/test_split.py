@@ -67,9 +67,7 @@ def check_split(problem: Problem, k: int, seed: int) -> None:
 
     # every part is a valid problem whose tasks may use their nodes of the part, no other
     for part in sp.parts:
-        sub = problem_from_dict(
-            json.loads(sub_bytes(sub_data(problem, part.tasks, part.nodes)))
-        )
+        sub = problem_from_dict(json.loads(sub_bytes(sub_data(problem, part.tasks, part.nodes))))
         assert [t.id for t in sub.tasks] == [problem.tasks[t].id for t in part.tasks]
         assert [n.id for n in sub.nodes] == [problem.nodes[n].id for n in part.nodes]
         assert sub.scheduling == problem.scheduling
@@ -81,7 +79,8 @@ def check_split(problem: Problem, k: int, seed: int) -> None:
             assert {sub.tasks[o].id for o in st_.separate} == {
                 problem.tasks[o].id for o in whole.separate
             }
-            assert {sub.tasks[o].id for o in st_.after} == {problem.tasks[o].id for o in whole.after}
+            after = {problem.tasks[o].id for o in whole.after}
+            assert {sub.tasks[o].id for o in st_.after} == after
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
