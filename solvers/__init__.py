@@ -238,10 +238,22 @@ def _solve_in_parts(
         return infeasible
     engine_opts = {k: v for k, v in options.items() if k not in PARAM_NAMES}
     limit = params.limit(60.0 if solver == "auto" else load_engine(solver).default_time_limit)
+    del own
     began = time.monotonic()
+    floor = None
+    if solver != "greedy":  # the floor's greedy runs here while the parts run in workers
+        import threading
+
+        from .baseline import DEFAULT_POLICY, greedy_plan
+
+        floor = threading.Thread(
+            target=greedy_plan, args=(problem, DEFAULT_POLICY, limit), daemon=True
+        )
+        floor.start()
     result = solve_parts(problem, solver, params, engine_opts, split_run)
     left = None if limit is None else limit - (time.monotonic() - began)
-    del own
+    if floor is not None:
+        floor.join(None if left is None else max(1.0, left))
     return no_worse(problem, result, time_limit=left, stop=params.stop)
 
 

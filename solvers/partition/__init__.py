@@ -199,6 +199,19 @@ def solve(
         )
 
     limits = problem.source.limits
+    split_seconds = time.monotonic() - began
+    hints: list[list[Assignment] | None] = [None] * k
+    if params.hint:
+        task_of = problem.task_index
+        where = {t: p.index for p in sp.parts for t in p.tasks}
+        for x in params.hint:
+            t = task_of.get(x.task)
+            n = problem.node_index.get(x.node)
+            if t is None or n is None:
+                continue
+            p = sp.part_of_node[n]
+            if p >= 0 and where.get(t) == p:
+                hints[p] = [*(hints[p] or []), x]
     # unions re-share a max_moves budget that the parts already split: not done (yet)
     improving = options.improve and k >= 2 and problem.max_moves is None
     budgets = _budget(problem.max_moves, sp.parts, problem)
@@ -210,6 +223,7 @@ def solve(
                 p.nodes,
                 max_moves=budgets[i],
                 name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
+                relax=True,
             )
         )
         for i, p in enumerate(sp.parts)
@@ -233,7 +247,10 @@ def solve(
         union_limit = (limit - reserve) * (1 - PART_SHARE) / fixed_rounds / pairs_waves
     label = problem.name or "problem"
     found = run_jobs(
-        [Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit)) for i, d in enumerate(data)],
+        [
+            Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit, hints[i]))
+            for i, d in enumerate(data)
+        ],
         executor,
         limits=limits,
         stop=stop,
@@ -270,7 +287,7 @@ def solve(
         "executor": options.executor,
         "parts": part_stats,
         "left_out": len(sp.left_out),
-        "split_seconds": None,
+        "split_seconds": round(split_seconds, 3),
     }
     coalesced = time.monotonic()
 
@@ -372,7 +389,7 @@ def _improve_round(
             continue
         hint = [x for t in tasks for x in state.by_task.get(t, ())]
         try:
-            data = sub_bytes(sub_data(problem, tasks, nodes))
+            data = sub_bytes(sub_data(problem, tasks, nodes, relax=True))
         except ValueError:
             continue
         label = f"{problem.name or 'problem'} parts {a + 1}+{b + 1}"
@@ -494,6 +511,7 @@ def _repair(
             forbid=forbid,
             max_moves=None if problem.max_moves is None else 0,
             name=f"{problem.name or 'problem'}-repair",
+            relax=True,
         )
         sub = problem_from_dict(data, "<repair>", locate=False)
     except (ValueError, Exception):  # a sub-problem that cannot be written: nothing repaired

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from taskalloc.problems.entities import devices_ok
 from taskalloc.problems.problem import Problem
 
 
@@ -158,48 +159,79 @@ def split(problem: Problem, k: int, seed: int = 0) -> Split:
     part_arr = np.asarray(part_of_node, dtype=np.int64)
 
     # tasks: components in a random order, each to the least loaded part that serves it
-    cap = problem.capacity.sum(axis=0)
-    share = np.divide(1.0, cap, out=np.zeros_like(cap), where=cap > 0)
-    weight = (problem.demand * share).sum(axis=1) + 1e-9
-    load = [0.0] * k
-    counts_cache: dict[int, np.ndarray] = {}
+    # each part's capacity per resource, and what its tasks ask (replicas x demand)
+    part_cap = np.zeros((k, len(problem.resources)))
+    np.add.at(part_cap, part_arr, problem.capacity)
+    load = np.zeros_like(part_cap)
+    asks = problem.demand * np.asarray([t.replicas for t in problem.tasks], dtype=float)[:, None]
     everywhere = np.asarray([c > 0 for c in count], dtype=bool)  # parts with nodes
+    fit, entry_of = _fits(problem)
+    entry_parts = np.zeros((fit.shape[1], k), dtype=bool)  # node entry -> parts holding one
+    entry_parts[entry_of, part_arr] = True
+    cache: dict[tuple[int, bytes], int] = {}
 
-    def serves(task: int) -> np.ndarray:
+    def mask(parts: np.ndarray) -> int:
+        return sum(1 << int(p) for p in np.flatnonzero(parts))
+
+    every = mask(everywhere)
+
+    def serves(task: int) -> int:
+        """Parts (a bit mask) holding a node the task may use and fits on (empty capacity
+        aside); parts holding an allowed node if it fits on none."""
         allowed = problem.tasks[task].allowed
-        if len(allowed) == n_nodes:
-            return everywhere
-        key = id(allowed)  # the compiler shares one tuple among tasks with the same selector
-        got = counts_cache.get(key)
+        row = fit[task]
+        key = (id(allowed), row.tobytes())  # the compiler shares the tuples of one selector
+        got = cache.get(key)
         if got is None:
-            if allowed:
-                got = np.bincount(part_arr[list(allowed)], minlength=k) > 0
+            if len(allowed) == n_nodes:
+                got = mask(entry_parts[row].any(axis=0)) if row.any() else every
+            elif allowed:
+                nodes = np.asarray(allowed, dtype=np.int64)
+                usable = nodes[row[entry_of[nodes]]]
+                got = mask(np.bincount(part_arr[usable if len(usable) else nodes], minlength=k))
             else:
-                got = np.zeros(k, dtype=bool)
-            counts_cache[key] = got
+                got = 0
+            cache[key] = got
         return got
 
     order = list(range(len(groups)))
     rnd.shuffle(order)
     tasks_of: list[list[int]] = [[] for _ in range(k)]
     left_out: list[int] = []
+    free: list[int] = []  # single tasks that every part serves: dealt in blocks below
     for cid in order:
         members = groups[cid]
-        if cid in bound_part:
-            ok = np.zeros(k, dtype=bool)
-            ok[bound_part[cid]] = True
-        else:
-            ok = everywhere.copy()
+        ok = (1 << bound_part[cid]) if cid in bound_part else every
         for t in members:
             ok &= serves(t)
-            if not ok.any():
+            if not ok:
                 break
-        if not ok.any():
+        if not ok:
             left_out.extend(members)
             continue
-        p = min(np.flatnonzero(ok).tolist(), key=lambda q: load[q])
+        if len(members) == 1 and ok == every and cid not in bound_part:
+            free.append(members[0])
+            continue
+        # the part whose busiest resource would be the least busy (a resource the part lacks
+        # counts as full when asked for)
+        ask = asks[members].sum(axis=0)
+        cand = np.asarray([q for q in range(k) if ok >> q & 1], dtype=np.int64)
+        p = _least_busy(cand, load, part_cap, ask)
+        load[p] += ask
         tasks_of[p].extend(members)
-        load[p] += float(sum(weight[t] * problem.tasks[t].replicas for t in members))
+    # the free tasks, in their random order, in blocks: each block dealt round robin with the
+    # least busy parts first
+    open_parts = np.flatnonzero(everywhere)
+    block = 32 * len(open_parts)
+    for i in range(0, len(free), block):
+        chunk = np.asarray(free[i : i + block], dtype=np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            busy = np.where(part_cap[open_parts] > 0, load[open_parts] / part_cap[open_parts], 0)
+        ranked = open_parts[np.argsort(busy.max(axis=1), kind="stable")]
+        dealt = ranked[np.arange(len(chunk)) % len(ranked)]
+        np.add.at(load, dealt, asks[chunk])
+        for t, p in zip(chunk.tolist(), dealt.tolist(), strict=True):
+            tasks_of[p].append(t)
     nodes_of: list[list[int]] = [[] for _ in range(k)]
     for node, p in enumerate(part_of_node):
         nodes_of[p].append(node)
@@ -212,3 +244,43 @@ def split(problem: Problem, k: int, seed: int = 0) -> Split:
             parts.append(Part(len(parts), sorted(tasks_of[i]), nodes_of[i]))
     part_of_node = [new_index.get(p, -1) for p in part_of_node]
     return Split(parts, comp_of, groups, sorted(left_out), part_of_node)
+
+
+def _fits(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """(tasks x node entries: whether a replica's demand fits an empty member of the entry,
+    devices included; node -> its entry). Members of one entry (a pool) are alike. A task
+    with ``demand_on`` counts as fitting the entries of the nodes it names there."""
+    entry_of_spec: dict[int, int] = {}
+    reps: list[int] = []
+    entry_of = np.zeros(len(problem.nodes), dtype=np.int64)
+    for node in problem.nodes:
+        e = entry_of_spec.get(node.spec_index)
+        if e is None:
+            e = entry_of_spec[node.spec_index] = len(reps)
+            reps.append(node.index)
+        entry_of[node.index] = e
+    demand = problem.demand
+    cap = problem.capacity[reps]
+    size = problem.device_size[reps]
+    count = problem.device_count[reps]
+    fit = np.ones((len(problem.tasks), len(reps)), dtype=bool)
+    for e in range(len(reps)):
+        ok = np.all(demand <= cap[e] * (1 + 1e-9) + 1e-9, axis=1)
+        if count[e].any():
+            ok &= np.all(devices_ok(demand, size[e], count[e]), axis=1)
+        fit[:, e] = ok
+    for t in problem.tasks:
+        for n in t.demand_on:  # its own demand there: an entry it may fit on
+            fit[t.index, entry_of[n]] = True
+    return fit, entry_of
+
+
+def _least_busy(cand: np.ndarray, load: np.ndarray, cap: np.ndarray, ask: np.ndarray) -> int:
+    """Among parts ``cand``, the one whose busiest resource would be the least busy with
+    ``ask`` added (a resource a part lacks counts as full when asked for)."""
+    c = cap[cand]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(
+            c > 0, (load[cand] + ask) / np.where(c > 0, c, 1.0), np.where(ask > 0, np.inf, 0.0)
+        )
+    return int(cand[int(np.argmin(ratio.max(axis=1)))])

@@ -74,13 +74,17 @@ def sub_data(
     forbid: Mapping[int, Collection[int]] | None = None,
     max_moves: int | None = None,
     name: str | None = None,
+    relax: bool = False,
 ) -> dict[str, Any]:
     """The sub-problem of ``tasks`` on ``nodes`` (indices of ``problem``) as plain data.
 
     ``capacity`` / ``cost``: per node index, what the sub-problem gives that node instead of
     its own; ``forbid``: per task index, nodes it may not use here (a separation from a task
     placed outside the sub-problem). Every task must have an allowed node among ``nodes``
-    (else it cannot be written: ValueError).
+    (else it cannot be written: ValueError). ``relax`` (for objectives with ``unplaced``):
+    required tasks become optional, each replica worth more than all optional tasks together,
+    so that a part too small for its required tasks still has a plan (the others place what
+    it leaves).
     """
     raw = problem.source.raw
     raw_tasks = raw["tasks"]
@@ -153,6 +157,16 @@ def sub_data(
             else:
                 entry.pop("after")
         out_tasks.append(entry)
+    if relax and "unplaced" in problem.objective.active():
+        worth = 1 + sum(
+            problem.tasks[t].priority * problem.tasks[t].replicas
+            for t in task_set
+            if not problem.tasks[t].required
+        )
+        for t, entry in zip(sorted(task_set), out_tasks, strict=True):
+            if problem.tasks[t].required:
+                entry["required"] = False
+                entry["priority"] = _num(problem.tasks[t].priority + worth)
     if problem.scheduling and not any("duration" in e or e.get("service") for e in out_tasks):
         out_tasks[0]["duration"] = 0  # a scheduling problem still (no task takes time)
     data["tasks"] = out_tasks
