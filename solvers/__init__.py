@@ -196,7 +196,7 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
 
 
 #: the options of :func:`solve` that split the problem (:mod:`.partition`)
-PARTITION_KEYS = ("partitions", "executor", "ray_address", "jobs", "improve")
+PARTITION_KEYS = ("partitions", "executor", "ray_address", "jobs", "improve", "part_time_limit")
 
 
 def _partition_options(options: dict[str, Any]) -> Any:
