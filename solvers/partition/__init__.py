@@ -177,8 +177,35 @@ def solve(
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     k = options.partitions
-    sp = split(problem, k, params.seed)
-    k = len(sp.parts)
+    from ..clock import Stopped, preparing
+
+    try:
+        with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
+            sp = split(problem, k, params.seed)
+            k = len(sp.parts)
+            budgets = _budget(problem.max_moves, sp.parts, problem)
+            data = [
+                sub_bytes(
+                    sub_data(
+                        problem,
+                        p.tasks,
+                        p.nodes,
+                        max_moves=budgets[i],
+                        name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
+                        relax=True,
+                    )
+                )
+                for i, p in enumerate(sp.parts)
+            ]
+    except Stopped:
+        return Result(
+            solver=f"{engine} in parts",
+            status=Status.UNKNOWN,
+            assignments=[],
+            seconds=time.monotonic() - began,
+            seed=params.seed,
+            message="stopped while splitting the problem",
+        )
     jobs = options.jobs or _default_jobs(k)
     cores = os.cpu_count() or 1
     workers = params.workers
@@ -214,20 +241,6 @@ def solve(
                 hints[p] = [*(hints[p] or []), x]
     # unions re-share a max_moves budget that the parts already split: not done (yet)
     improving = options.improve and k >= 2 and problem.max_moves is None
-    budgets = _budget(problem.max_moves, sp.parts, problem)
-    data = [
-        sub_bytes(
-            sub_data(
-                problem,
-                p.tasks,
-                p.nodes,
-                max_moves=budgets[i],
-                name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
-                relax=True,
-            )
-        )
-        for i, p in enumerate(sp.parts)
-    ]
     # parts run in waves of `parallel` at once; each wave gets an equal share of the parts'
     # time. With deterministic, every share is a fixed fraction of the limit (never of the
     # wall-clock time left), so that the same input gives the same plan.
@@ -290,6 +303,7 @@ def solve(
         "split_seconds": round(split_seconds, 3),
     }
     coalesced = time.monotonic()
+    _tell(params, began, state)
 
     rounds = 0
     accepted = 0
@@ -309,6 +323,8 @@ def solve(
             took = _improve_round(state, sp, rnd, executor, opts_for, seconds, limits, stop)
             rounds += 1
             accepted += took
+            if took:
+                _tell(params, began, state)
             if limit is None or rounds >= 2 * k:
                 break
     state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
@@ -350,6 +366,23 @@ def solve(
         message=message,
         options={"partitions": state.stats},
     )
+
+
+def _tell(params: Params, began: float, state: _State) -> None:
+    """A progress point: the last lexicographic term (e.g. cost) of the parts together (the
+    unplaced term of parts is not the problem's: required tasks are worth more there)."""
+    obj = state.problem.objective
+    if params.progress is None or obj.kind != "lexicographic":
+        return
+    term = obj.terms[-1]
+    known = [o for o in state.objective if o is not None]
+    if term == "unplaced" or not known:
+        return
+    from ..clock import Point
+
+    value = combine(known).get(term)
+    if value is not None:
+        params.progress(Point(time.monotonic() - began, value, None, term))
 
 
 def _improve_round(
