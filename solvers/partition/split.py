@@ -247,32 +247,28 @@ def split(problem: Problem, k: int, seed: int = 0) -> Split:
 
 
 def _fits(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """(tasks x node entries: whether a replica's demand fits an empty member of the entry,
-    devices included; node -> its entry). Members of one entry (a pool) are alike. A task
-    with ``demand_on`` counts as fitting the entries of the nodes it names there."""
-    entry_of_spec: dict[int, int] = {}
-    reps: list[int] = []
-    entry_of = np.zeros(len(problem.nodes), dtype=np.int64)
-    for node in problem.nodes:
-        e = entry_of_spec.get(node.spec_index)
-        if e is None:
-            e = entry_of_spec[node.spec_index] = len(reps)
-            reps.append(node.index)
-        entry_of[node.index] = e
-    demand = problem.demand
-    cap = problem.capacity[reps]
-    size = problem.device_size[reps]
-    count = problem.device_count[reps]
-    fit = np.ones((len(problem.tasks), len(reps)), dtype=bool)
-    for e in range(len(reps)):
-        ok = np.all(demand <= cap[e] * (1 + 1e-9) + 1e-9, axis=1)
-        if count[e].any():
-            ok &= np.all(devices_ok(demand, size[e], count[e]), axis=1)
-        fit[:, e] = ok
+    """(tasks x node classes: whether a replica's demand fits an empty node of the class,
+    devices included; node -> its class). Nodes of a class have the same capacities and
+    devices. A task with ``demand_on`` counts as fitting the classes of the nodes it names
+    there."""
+    node_rows = np.hstack([problem.capacity, problem.device_size, problem.device_count])
+    classes, class_of = np.unique(node_rows, axis=0, return_inverse=True)
+    class_of = class_of.reshape(-1)
+    r = len(problem.resources)
+    demands, demand_of = np.unique(problem.demand, axis=0, return_inverse=True)
+    demand_of = demand_of.reshape(-1)
+    fit_u = np.ones((len(demands), len(classes)), dtype=bool)
+    for c, row in enumerate(classes):
+        cap, size, count = row[:r], row[r : 2 * r], row[2 * r :]
+        ok = np.all(demands <= cap * (1 + 1e-9) + 1e-9, axis=1)
+        if count.any():
+            ok &= np.all(devices_ok(demands, size, count), axis=1)
+        fit_u[:, c] = ok
+    fit = fit_u[demand_of]
     for t in problem.tasks:
-        for n in t.demand_on:  # its own demand there: an entry it may fit on
-            fit[t.index, entry_of[n]] = True
-    return fit, entry_of
+        for n in t.demand_on:  # its own demand there: a class it may fit on
+            fit[t.index, class_of[n]] = True
+    return fit, class_of.astype(np.int64)
 
 
 def _least_busy(cand: np.ndarray, load: np.ndarray, cap: np.ndarray, ask: np.ndarray) -> int:
