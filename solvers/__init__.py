@@ -176,6 +176,8 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
     engine.
     """
     split_run = _partition_options(options)
+    if split_run is None and solver == "auto":
+        split_run = auto_partitions(problem)
     if split_run is not None:
         return _solve_in_parts(problem, solver, split_run, options)
     eng, params, opts = prepare(problem, solver, options)
@@ -193,6 +195,26 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
     # not a second limit: -t bounds the whole run
     left = None if limit is None else limit - (time.monotonic() - began)
     return no_worse(problem, result, time_limit=left, stop=params.stop)
+
+
+#: ``auto`` splits a placement problem with at least this many tasks that it would give to
+#: cpsat into parts of about :data:`AUTO_PART_TASKS` tasks (:func:`auto_partitions`): at 150,000
+#: tasks one LNS spends its time limit building its model and bound, while parts of a few
+#: thousand tasks improve within seconds each (docs/benchmarks.md, issue 18)
+AUTO_PARTITION_TASKS = 50_000
+AUTO_PART_TASKS = 8_000
+
+
+def auto_partitions(problem: Problem) -> Any:
+    """The :class:`~.partition.PartitionOptions` ``auto`` uses for ``problem`` (local worker
+    processes), or None to solve it whole."""
+    if len(problem.tasks) < AUTO_PARTITION_TASKS or problem.scheduling:
+        return None
+    if choose(problem, "auto") != "cpsat":
+        return None
+    from .partition import PartitionOptions
+
+    return PartitionOptions(partitions=-(-len(problem.tasks) // AUTO_PART_TASKS))
 
 
 #: the options of :func:`solve` that split the problem (:mod:`.partition`)
@@ -314,9 +336,11 @@ def explain_infeasible(
 
 __all__ = [
     "AUTO_EXACT_PAIRS",
+    "AUTO_PARTITION_TASKS",
     "ENGINES",
     "Result",
     "SolverUnavailable",
+    "auto_partitions",
     "choose",
     "devplan_applies",
     "explain_infeasible",

@@ -270,6 +270,12 @@ def solve(
     )
     del data
 
+    # how long a part ran past its limit (the slowest): loading, building, checking
+    overrun = 0.0
+    if part_limit is not None:
+        walls = [f.wall for f in found if f is not None]
+        overrun = max(0.0, max(walls, default=0.0) - part_limit)
+
     # coalesce
     task_of = problem.task_index
     by_task: dict[int, list[Assignment]] = {}
@@ -316,10 +322,14 @@ def solve(
                     break
                 seconds = union_limit
             else:
+                # a job runs past its limit by what its worker spends outside the engine's
+                # search (loading, model building, checking): twice the parts' overrun for a
+                # union of two
                 rest = left()
-                if rest is not None and rest - reserve < MIN_ROUND * pairs_waves:
+                extra = 2 * overrun
+                if rest is not None and rest - reserve < (MIN_ROUND + extra) * pairs_waves:
                     break
-                seconds = None if rest is None else (rest - reserve) / pairs_waves
+                seconds = None if rest is None else (rest - reserve) / pairs_waves - extra
             took = _improve_round(state, sp, rnd, executor, opts_for, seconds, limits, stop)
             rounds += 1
             accepted += took
