@@ -24,6 +24,8 @@ known from the CP-SAT engine), ``big`` (``taskalloc generate --tasks 150000 --no
     python benchmarks/bench_partitions.py cloud-2400 --budget 60 --k 2,4
     python benchmarks/bench_partitions.py cloud-2400 --curve 1,2,4,8,16 --part-seconds 20
     flock /work/coord/big.lock python benchmarks/bench_partitions.py big --budget 120 --k 2,4
+    flock /work/coord/big.lock python benchmarks/bench_partitions.py big --engine auto --single \
+        --k "" --budget 120                     # what -s auto -t 120 does at 150k (its parts)
 
 Every plan is checked by the evaluator (a plan that breaks a constraint fails the run).
 """
@@ -112,6 +114,11 @@ def main() -> int:
     ap.add_argument("--engine", default="cpsat")
     ap.add_argument("--budget", type=float, default=60.0, help="equal: seconds per run")
     ap.add_argument("--k", default="2,4", help="equal: the K to compare ('' to skip)")
+    ap.add_argument(
+        "--single",
+        action="store_true",
+        help="equal: the single run alone (with --engine auto at 150,000 tasks: auto's parts)",
+    )
     ap.add_argument("--curve", default="", help="the K of the scaling curve, e.g. 1,2,4,8,16")
     ap.add_argument("--part-seconds", type=float, default=20.0, help="curve: seconds per part")
     ap.add_argument("--reference", default="single", help="curve: single (K x time) or none")
@@ -139,7 +146,7 @@ def main() -> int:
     )
     rows: list[dict[str, Any]] = []
     bound = None
-    if args.k:
+    if args.k or args.single:
         single = run(problem, args.engine, args.budget, args.seed)
         bound = (single["bound"] or {}).get("cost")
         show(f"single {args.engine} {args.budget:g} s", single, bound)
