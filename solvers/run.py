@@ -213,7 +213,8 @@ def solve_problem(
         }
     result = run_solver(
         problem,
-        opts.solver if parts else backend,
+        # auto stays auto: it may split a huge problem into parts (solvers.auto_partitions)
+        opts.solver if parts or opts.solver == "auto" else backend,
         **parts,
         seed=opts.seed,
         time_limit=opts.effective_time_limit(backend),
