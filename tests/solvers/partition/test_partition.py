@@ -140,3 +140,17 @@ def test_cli_partitions(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--executor ray" in bad.stderr
     many = cli("solve", str(problem), str(problem), "-d", str(tmp_path / "d"), "--partitions", "2")
     assert many.exit_code == 2 and "one problem" in many.stderr
+
+
+def test_auto_splits_a_huge_placement_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = _problem(240, 20, seed=7)
+    assert solvers.auto_partitions(problem) is None  # small: solved whole
+    monkeypatch.setattr(solvers, "AUTO_PARTITION_TASKS", 200)
+    monkeypatch.setattr(solvers, "AUTO_PART_TASKS", 80)
+    chosen = solvers.auto_partitions(problem)
+    assert chosen is not None and chosen.partitions == 3
+    result = solvers.solve(problem, "auto", time_limit=15, seed=1)
+    assert result.options["partitions"]["partitions"] == 3
+    assert checked_plan(problem, result)[1].feasible
+    scheduling = _problem(240, 20, seed=7, scheduling=True)
+    assert solvers.auto_partitions(scheduling) is None  # parts of schedules: not by auto
