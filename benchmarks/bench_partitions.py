@@ -89,6 +89,7 @@ def run(problem: Any, engine: str, seconds: float, seed: int, **options: Any) ->
         "bound": r.bound,
         "floor": bool(r.options.get("baseline_used")),
         "parts": r.options.get("partitions"),
+        "message": r.message,
         "load": loadavg(),
     }
 

@@ -214,11 +214,19 @@ def auto_partitions(problem: Problem) -> Any:
         return None
     from .partition import PartitionOptions
 
-    return PartitionOptions(partitions=-(-len(problem.tasks) // AUTO_PART_TASKS))
+    return PartitionOptions(partitions=-(-len(problem.tasks) // AUTO_PART_TASKS), warm=True)
 
 
 #: the options of :func:`solve` that split the problem (:mod:`.partition`)
-PARTITION_KEYS = ("partitions", "executor", "ray_address", "jobs", "improve", "part_time_limit")
+PARTITION_KEYS = (
+    "partitions",
+    "executor",
+    "ray_address",
+    "jobs",
+    "improve",
+    "part_time_limit",
+    "warm",
+)
 
 
 def _partition_options(options: dict[str, Any]) -> Any:

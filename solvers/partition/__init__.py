@@ -79,6 +79,10 @@ class PartitionOptions:
     improve: bool = True
     #: seconds for each part whatever the waves they run in (measuring what K machines do)
     part_time_limit: float | None = None
+    #: with no hint given: start every part from its share of the greedy's plan of the whole
+    #: problem (tasks go to the part holding their nodes in it), so that the coalesced plan
+    #: is never worse than the greedy's (auto at scale)
+    warm: bool = False
 
     def __post_init__(self) -> None:
         from ..engine import OptionError
@@ -181,7 +185,19 @@ def solve(
 
     try:
         with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
-            sp = split(problem, k, params.seed)
+            if options.warm and not params.hint:
+                from ..baseline import greedy_plan
+
+                base = greedy_plan(problem, time_limit=None if limit is None else limit / 2)
+                if base.usable:
+                    params = params.replace(hint=list(base.result.assignments))
+            placed: dict[int, set[int]] = {}
+            if params.hint:
+                node_of, task_of = problem.node_index, problem.task_index
+                for x in params.hint:
+                    if x.task in task_of and x.node in node_of:
+                        placed.setdefault(task_of[x.task], set()).add(node_of[x.node])
+            sp = split(problem, k, params.seed, placed)
             k = len(sp.parts)
             budgets = _budget(problem.max_moves, sp.parts, problem)
             data = [
@@ -227,18 +243,23 @@ def solve(
 
     limits = problem.source.limits
     split_seconds = time.monotonic() - began
+    # each part's share of the hint: the tasks whose every hinted replica is on its nodes (a
+    # task hinted across parts is left to the part's engine: a partial hint is no plan)
     hints: list[list[Assignment] | None] = [None] * k
     if params.hint:
-        task_of = problem.task_index
+        task_of, node_of = problem.task_index, problem.node_index
         where = {t: p.index for p in sp.parts for t in p.tasks}
+        by_task_hint: dict[int, list[Assignment]] = {}
         for x in params.hint:
             t = task_of.get(x.task)
-            n = problem.node_index.get(x.node)
-            if t is None or n is None:
-                continue
-            p = sp.part_of_node[n]
-            if p >= 0 and where.get(t) == p:
-                hints[p] = [*(hints[p] or []), x]
+            if t is not None and x.node in node_of:
+                by_task_hint.setdefault(t, []).append(x)
+        shares: list[list[Assignment]] = [[] for _ in range(k)]
+        for t, xs in by_task_hint.items():
+            p = where.get(t)
+            if p is not None and all(sp.part_of_node[node_of[x.node]] == p for x in xs):
+                shares[p].extend(xs)
+        hints = [share or None for share in shares]
     # unions re-share a max_moves budget that the parts already split: not done (yet)
     improving = options.improve and k >= 2 and problem.max_moves is None
     # parts run in waves of `parallel` at once; each wave gets an equal share of the parts'
@@ -345,8 +366,8 @@ def solve(
     state.stats["repaired"] = repaired
 
     assignments = state.assignments()
-    placed = set(state.by_task)
-    missing_required = any(t.required and t.index not in placed for t in problem.tasks)
+    done = set(state.by_task)
+    missing_required = any(t.required and t.index not in done for t in problem.tasks)
     ok = all(o is not None for o in state.objective) or not missing_required
     status = Status.FEASIBLE if ok and not missing_required else Status.UNKNOWN
     seconds = time.monotonic() - began

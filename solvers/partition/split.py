@@ -16,6 +16,7 @@ same split.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,8 +91,14 @@ def components(problem: Problem) -> tuple[list[int], list[list[int]]]:
     return comp_of, groups
 
 
-def split(problem: Problem, k: int, seed: int = 0) -> Split:
-    """The K parts of ``problem`` (fewer when it has fewer nodes or components than K)."""
+def split(
+    problem: Problem, k: int, seed: int = 0, placed: Mapping[int, set[int]] | None = None
+) -> Split:
+    """The K parts of ``problem`` (fewer when it has fewer nodes or components than K).
+
+    ``placed`` (task index -> node indices, a plan to start from): the nodes are split as
+    without it, and a task group whose replicas the plan puts on the nodes of one part goes to
+    that part, so that each part's share of the plan is a plan of the part."""
     rnd = random.Random(f"partition:{seed}:{k}")
     n_nodes = len(problem.nodes)
     comp_of, groups = components(problem)
@@ -209,6 +216,14 @@ def split(problem: Problem, k: int, seed: int = 0) -> Split:
         if not ok:
             left_out.extend(members)
             continue
+        if placed:
+            on = {part_arr[n] for t in members for n in placed.get(t, ())}
+            if len(on) == 1:
+                p = int(on.pop())
+                if ok >> p & 1:
+                    load[p] += asks[members].sum(axis=0)
+                    tasks_of[p].extend(members)
+                    continue
         if len(members) == 1 and ok == every and cid not in bound_part:
             free.append(members[0])
             continue
