@@ -271,7 +271,9 @@ def _solve_in_parts(
     del own
     began = time.monotonic()
     floor = None
-    if solver != "greedy":  # the floor's greedy runs here while the parts run in workers
+    if solver != "greedy" and not split_run.warm:
+        # the floor's greedy runs here while the parts run in workers (warm parts start from
+        # it: it runs first then)
         import threading
 
         from .baseline import DEFAULT_POLICY, greedy_plan
