@@ -61,6 +61,8 @@ PART_SHARE = 0.6
 REPAIR_SHARE = 0.08
 #: an improve round is started only with at least this many seconds for it
 MIN_ROUND = 2.0
+#: a repair with more (task, allowed node) pairs than this is the greedy's
+REPAIR_PAIRS = 200_000
 #: default time limit when neither the run nor the engine has one (auto: as cpsat)
 DEFAULT_LIMIT = 60.0
 
@@ -256,9 +258,9 @@ def solve(
                 by_task_hint.setdefault(t, []).append(x)
         shares: list[list[Assignment]] = [[] for _ in range(k)]
         for t, xs in by_task_hint.items():
-            p = where.get(t)
-            if p is not None and all(sp.part_of_node[node_of[x.node]] == p for x in xs):
-                shares[p].extend(xs)
+            home = where.get(t)
+            if home is not None and all(sp.part_of_node[node_of[x.node]] == home for x in xs):
+                shares[home].extend(xs)
         hints = [share or None for share in shares]
     # unions re-share a max_moves budget that the parts already split: not done (yet)
     improving = options.improve and k >= 2 and problem.max_moves is None
@@ -544,27 +546,36 @@ def _repair(
     open_nodes = [n for n in range(len(problem.nodes)) if not (used[n] and devices[n])]
     capacity = {n: problem.capacity[n] - load[n] for n in open_nodes if used[n]}
     cost = {n: 0.0 for n in open_nodes if used[n]}
+    # nodes an unplaced task may not use: those of tasks it must be separated from
+    waiting = set(unplaced)
     forbid: dict[int, set[int]] = {}
-    for t in unplaced:
-        sep = problem.tasks[t].separate
-        if sep:
-            forbid[t] = {n for n, on in tasks_on.items() if on & sep}
+    for u, xs in state.by_task.items():
+        for t in problem.tasks[u].separate & waiting:
+            forbid.setdefault(t, set()).update(node_of[x.node] for x in xs)
     open_set = set(open_nodes)
+    everywhere = len(open_set) == len(problem.nodes)
     tasks = []
     for t in unplaced:
         ban = forbid.get(t, set())
-        if any(n in open_set and n not in ban for n in problem.tasks[t].allowed):
+        allowed = problem.tasks[t].allowed
+        if (everywhere and not ban and allowed) or any(
+            n in open_set and n not in ban for n in allowed
+        ):
             tasks.append(t)
     # a gang goes whole or not at all: only gangs none of whose members is placed
+    candidates = set(tasks)
     tasks = [
         t
         for t in tasks
         if problem.tasks[t].gang is None
-        or all(m in tasks for m in problem.gangs[problem.tasks[t].gang])
+        or all(m in candidates for m in problem.gangs[problem.tasks[t].gang])
     ]
     if not tasks:
         return 0
-    needed = sorted({n for t in tasks for n in problem.tasks[t].allowed} & open_set)
+    if any(len(problem.tasks[t].allowed) == len(problem.nodes) for t in tasks):
+        needed = sorted(open_set)
+    else:
+        needed = sorted({n for t in tasks for n in problem.tasks[t].allowed} & open_set)
     try:
         data = sub_data(
             problem,
@@ -581,6 +592,8 @@ def _repair(
     except (ValueError, Exception):  # a sub-problem that cannot be written: nothing repaired
         return 0
     chosen = choose(sub, engine)
+    if sum(len(t.allowed) for t in sub.tasks) > REPAIR_PAIRS:
+        chosen = "greedy"  # a large repair: what is left, placed fast
     own, _ = own_options(chosen, dict(engine_options))
     limit = None if seconds is None else max(1.0, seconds)
     res = solve_engine(
