@@ -564,12 +564,12 @@ def _repair(
             tasks.append(t)
     # a gang goes whole or not at all: only gangs none of whose members is placed
     candidates = set(tasks)
-    tasks = [
-        t
-        for t in tasks
-        if problem.tasks[t].gang is None
-        or all(m in candidates for m in problem.gangs[problem.tasks[t].gang])
-    ]
+
+    def whole_gang(t: int) -> bool:
+        gang = problem.tasks[t].gang
+        return gang is None or all(m in candidates for m in problem.gangs[gang])
+
+    tasks = [t for t in tasks if whole_gang(t)]
     if not tasks:
         return 0
     if any(len(problem.tasks[t].allowed) == len(problem.nodes) for t in tasks):

@@ -69,14 +69,14 @@ def components(problem: Problem) -> tuple[list[int], list[list[int]]]:
     ``separate_from`` links joined; ids in order of each component's first task."""
     n = len(problem.tasks)
     uf = _UnionFind(n)
-    for members in problem.gangs.values():
-        for t in members[1:]:
-            uf.union(members[0], t)
-    for t in problem.tasks:
-        for other in t.after:
-            uf.union(t.index, other)
-        for other in t.separate:
-            uf.union(t.index, other)
+    for gang in problem.gangs.values():
+        for member in gang[1:]:
+            uf.union(gang[0], member)
+    for task in problem.tasks:
+        for other in task.after:
+            uf.union(task.index, other)
+        for other in task.separate:
+            uf.union(task.index, other)
     ids: dict[int, int] = {}
     comp_of = [0] * n
     groups: list[list[int]] = []
@@ -106,9 +106,9 @@ def split(
 
     # nodes a component must take with it: every allowed node of its spread tasks
     bound: dict[int, set[int]] = {}
-    for t in problem.tasks:
-        if t.spread is not None:
-            bound.setdefault(comp_of[t.index], set()).update(t.allowed)
+    for task in problem.tasks:
+        if task.spread is not None:
+            bound.setdefault(comp_of[task.index], set()).update(task.allowed)
     # components sharing bound nodes are one component
     if bound:
         uf = _UnionFind(len(groups))
@@ -125,13 +125,13 @@ def split(
                 merged.setdefault(uf.find(cid), []).extend(members)
             groups = [sorted(m) for _, m in sorted(merged.items())]
             comp_of = [0] * len(problem.tasks)
-            for cid, members in enumerate(groups):
-                for t in members:
-                    comp_of[t] = cid
+            for cid, group in enumerate(groups):
+                for member in group:
+                    comp_of[member] = cid
             rebound: dict[int, set[int]] = {}
-            for t in problem.tasks:
-                if t.spread is not None:
-                    rebound.setdefault(comp_of[t.index], set()).update(t.allowed)
+            for task in problem.tasks:
+                if task.spread is not None:
+                    rebound.setdefault(comp_of[task.index], set()).update(task.allowed)
             bound = rebound
             k = max(1, min(k, len(groups)))
 
@@ -147,9 +147,9 @@ def split(
             part_of_node[node] = p
         count[p] += len(bound[cid])
     free_by_pool: dict[str, list[int]] = {}
-    for node in problem.nodes:
-        if part_of_node[node.index] < 0:
-            free_by_pool.setdefault(node.pool, []).append(node.index)
+    for entry in problem.nodes:
+        if part_of_node[entry.index] < 0:
+            free_by_pool.setdefault(entry.pool, []).append(entry.index)
     turn = rnd.randrange(k)
     for pool in sorted(free_by_pool):
         members = free_by_pool[pool]
