@@ -85,8 +85,7 @@ AUTO_HELP = (
     "assign_cost); else cpsat, except for a problem with more than 200,000 (task, allowed "
     "node) pairs that is a scheduling problem or has balance in its objective, and for a "
     "problem with GPU devices, gangs that start together, services or spread (only the "
-    "greedy handles them yet): greedy. A placement problem of 50,000+ tasks that goes to "
-    "cpsat is solved in parts of about 8,000 tasks, from the greedy's plan (--partitions)."
+    "greedy handles them yet): greedy."
 )
 #: solve's --solver help: AUTO_HELP and each engine with its flags
 SOLVE_ENGINE_HELP = (

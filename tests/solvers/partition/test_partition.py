@@ -144,6 +144,8 @@ def test_cli_partitions(tmp_path: Path) -> None:
 
 def test_auto_splits_a_huge_placement_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     problem = _problem(240, 20, seed=7)
+    assert solvers.auto_partitions(problem) is None  # off, or small: solved whole
+    monkeypatch.setattr(solvers, "AUTO_PARTITION_TASKS", 1000)
     assert solvers.auto_partitions(problem) is None  # small: solved whole
     monkeypatch.setattr(solvers, "AUTO_PARTITION_TASKS", 200)
     monkeypatch.setattr(solvers, "AUTO_PART_TASKS", 80)
