@@ -419,7 +419,7 @@ def solve(
     if misplaced:
         fail(
             ExitCode.BAD_INPUT,
-            f"{', '.join(misplaced)}: for batches (give --out-dir DIR) or --partitions only",
+            f"{', '.join(misplaced)}: for batches only (give --out-dir DIR), or with --partitions",
         )
     if ray_address is not None and executor != ExecutorName.ray:
         fail(ExitCode.BAD_INPUT, "--ray-address needs --executor ray")
