@@ -12,7 +12,10 @@ bound), against a plain DEAP GA and against the greedy, in the same command.
 ``--deterministic`` runs the GA with a deterministic limit (work units calibrated to CPU
 seconds on the development machine): the figures then do not depend on how busy the machine
 is, and repeat exactly. Without it the limit is wall-clock time, as users run it. Every run
-prints the load average (``/proc/loadavg``) at its start and end.
+prints the load average (``/proc/loadavg``) at its start and end, and ``gap`` and ``gapgen`` the
+wall-clock and CPU seconds per run (on a busy machine a 20 s run gets a fraction of a core).
+``--jobs N`` (``gap``, ``gapgen``) runs N runs at once: for ``--deterministic`` A/B comparisons,
+whose figures do not depend on what else runs.
 
 ``gap``: per instance, the gap to the optimum of each seed, then mean and max over all runs and
 the spread over seeds (the peer, a plain DEAP GA from the tutorial, seed by seed unless
@@ -36,7 +39,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,16 +105,65 @@ def _seeds(args: argparse.Namespace) -> list[int]:
 def _run_ga(
     problem: Problem, budget: float, seed: int, args: argparse.Namespace, term: str
 ) -> tuple[float | None, str, float]:
-    t0 = time.perf_counter()
-    r = ga_solve(problem, time_limit=budget, seed=seed, deterministic=args.deterministic)
-    secs = time.perf_counter() - t0
+    value, how, secs, _ = _run_ga_cpu(problem, budget, seed, bool(args.deterministic), term)
+    return value, how, secs
+
+
+def _run_ga_cpu(
+    problem: Problem, budget: float, seed: int, deterministic: bool, term: str
+) -> tuple[float | None, str, float, float]:
+    """One GA run: its value of ``term`` (None without a checked plan), how it ended, wall-clock
+    and CPU seconds (the GA runs in this process with one worker: the process's CPU time)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = ga_solve(problem, time_limit=budget, seed=seed, deterministic=deterministic)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     if not r.has_plan:
-        return None, str(r.status), secs
+        return None, str(r.status), secs, cpu
     ev = evaluate(problem, r.assignments, reasons=False)
     return (
         (ev.terms[term] if ev.feasible else None),
         ("checked" if ev.feasible else "INVALID"),
         secs,
+        cpu,
+    )
+
+
+# name, OR-Library text, budget, seed, deterministic, sense of the file's objective
+GapJob = tuple[str, str, float, int, bool, str]
+
+
+def _gap_job(job: GapJob) -> tuple[float | None, str, float, float]:
+    name, text, budget, seed, deterministic, sense = job
+    problem = problem_from_dict(read_gap(text, name, sense=sense), name=name)
+    return _run_ga_cpu(problem, budget, seed, deterministic, "cost")
+
+
+def _warm() -> None:
+    """Import what a run imports lazily (DEAP, the GA's modules) before any run is timed."""
+    import deap.tools  # noqa: F401
+
+    import taskalloc.solvers.ga.single  # noqa: F401
+
+
+def _run_gap_jobs(jobs: list[GapJob], n: int) -> Iterator[tuple[float | None, str, float, float]]:
+    """The runs' results in order, each as soon as it is there; ``n`` > 1: the runs go in that
+    many processes (for deterministic runs: their figures do not depend on what else runs;
+    wall-clock runs would compete for the cores)."""
+    if n <= 1:
+        yield from map(_gap_job, jobs)
+        return
+    from multiprocessing import get_context
+
+    with get_context("spawn").Pool(n, initializer=_warm) as pool:
+        yield from pool.imap(_gap_job, jobs, chunksize=1)
+
+
+def _cpu_line(runs: list[tuple[float | None, str, float, float]]) -> str:
+    cpu = [r[3] for r in runs]
+    wall = [r[2] for r in runs]
+    return (
+        f"per run: wall {statistics.fmean(wall):.1f} s ({min(wall):.1f}-{max(wall):.1f}), "
+        f"CPU {statistics.fmean(cpu):.1f} s ({min(cpu):.1f}-{max(cpu):.1f})"
     )
 
 
@@ -202,12 +254,20 @@ def run_gap(args: argparse.Namespace) -> None:
     per_seed: dict[int, list[float]] = {s: [] for s in seeds}
     all_gaps: list[float | None] = []
     peers: list[float | None] = []
+    texts = {inst: path.read_text() for inst, path, _ in items}
+    jobs = [
+        (inst, texts[inst], budget, s, bool(args.deterministic), info.sense)
+        for inst, _, _ in items
+        for s in seeds
+    ]
+    runs: list[tuple[float | None, str, float, float]] = []
+    done = _run_gap_jobs(jobs, args.jobs)
     for inst, path, known in items:
         data = load_instance(info, path)
-        problem = problem_from_dict(data, name=inst)
         cells = []
         for s in seeds:
-            value, how, _ = _run_ga(problem, budget, s, args, "cost")
+            runs.append(next(done))
+            value, how, _, _ = runs[-1]
             if value is not None and info.sense == "max":
                 value = data["x-source"]["offset"] - value
             g = gap(value, known, info.sense)
@@ -234,6 +294,7 @@ def run_gap(args: argparse.Namespace) -> None:
         )
     if not args.no_peer:
         print(f"peer: {_mean(peers)}   (plain DEAP GA, penalty fitness, seed {seeds[0]})")
+    print(f"ga {_cpu_line(runs)}")
     print(f"# load at the end {load_line()}")
 
 
@@ -369,41 +430,48 @@ def run_gapgen(args: argparse.Namespace) -> None:
         f"the optimum); load {load_line()}"
     )
     all_gaps: list[float | None] = []
+    made = []
     for kind in args.types.split(","):
         for size in args.sizes.split(","):
             m, n = (int(v) for v in size.split("x"))
-            name = f"{kind}{m}x{n}"
-            text = generate_gap(kind, m, n, args.instance_seed)
-            problem = problem_from_dict(read_gap(text, name), name=name)
-            values = []
-            for s in seeds:
-                value, how, _ = _run_ga(problem, budget, s, args, "cost")
-                values.append((value, how))
-            found = [v for v, _ in values if v is not None]
-            best = min(found) if found else None
-            t0 = time.perf_counter()
-            bound = lagrangian_bound(text, best)
-            bsecs = time.perf_counter() - t0
-            cells = []
-            for value, how in values:
-                g = gap(value, bound, "min")
-                all_gaps.append(g)
-                cells.append(f"{_f(g, '6.3f')}{'' if how == 'checked' else ' ' + how}")
-            line = f"{name:10s} bound {bound:9.0f} ({bsecs:5.1f} s)  ga gap% by seed: "
-            line += " ".join(cells)
-            if ref is not None:
-                from taskalloc import solvers
+            made.append((f"{kind}{m}x{n}", generate_gap(kind, m, n, args.instance_seed)))
+    jobs = [
+        (name, text, budget, s, bool(args.deterministic), "min")
+        for name, text in made
+        for s in seeds
+    ]
+    runs: list[tuple[float | None, str, float, float]] = []
+    done = _run_gap_jobs(jobs, args.jobs)
+    for name, text in made:
+        problem = problem_from_dict(read_gap(text, name), name=name)
+        values = []
+        for _ in seeds:
+            runs.append(next(done))
+            values.append(runs[-1][:2])
+        found = [v for v, _ in values if v is not None]
+        best = min(found) if found else None
+        t0 = time.perf_counter()
+        bound = lagrangian_bound(text, best)
+        bsecs = time.perf_counter() - t0
+        cells = []
+        for value, how in values:
+            g = gap(value, bound, "min")
+            all_gaps.append(g)
+            cells.append(f"{_f(g, '6.3f')}{'' if how == 'checked' else ' ' + how}")
+        line = f"{name:10s} bound {bound:9.0f} ({bsecs:5.1f} s)  ga gap% by seed: "
+        line += " ".join(cells)
+        if ref is not None:
+            from taskalloc import solvers
 
-                r = solvers.solve(problem, "cpsat", time_limit=ref, workers=1, seed=0)
-                ev = evaluate(problem, r.assignments, reasons=False)
-                rv = ev.terms["cost"] if ev.feasible else None
-                line += (
-                    f" | cpsat {ref:g} s: {_f(rv, '9.0f')} ({_f(gap(rv, bound, 'min'), '.3f')} %)"
-                )
-                if rv is not None and best is not None:
-                    line += f", best ga vs cpsat {_f(gap(best, rv, 'min'), '+.3f')} %"
-            print(line, flush=True)
+            r = solvers.solve(problem, "cpsat", time_limit=ref, workers=1, seed=0)
+            ev = evaluate(problem, r.assignments, reasons=False)
+            rv = ev.terms["cost"] if ev.feasible else None
+            line += f" | cpsat {ref:g} s: {_f(rv, '9.0f')} ({_f(gap(rv, bound, 'min'), '.3f')} %)"
+            if rv is not None and best is not None:
+                line += f", best ga vs cpsat {_f(gap(best, rv, 'min'), '+.3f')} %"
+        print(line, flush=True)
     print(f"ga: {_mean(all_gaps)} above the bound over {len(all_gaps)} runs")
+    print(f"ga {_cpu_line(runs)}")
     print(f"# load at the end {load_line()}")
 
 
@@ -588,6 +656,9 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, help="schedule / scale: tasks")
     ap.add_argument("--nodes", type=int, help="schedule / scale: nodes")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--jobs", type=int, default=1, help="gap / gapgen: runs at once (for --deterministic)"
+    )
     args = ap.parse_args()
     if args.what == "schedule":
         args.tasks, args.nodes = args.tasks or 2000, args.nodes or 200

@@ -47,6 +47,14 @@ class SolverUnavailable(Exception):
 #: 16.8 million pairs in 60 s and 230 MB), the others to the greedy.
 AUTO_EXACT_PAIRS = 200_000
 
+#: scheduling problems (or placement ones with ``balance``) with devices, same-start gangs,
+#: services or spread go to cpsat's exact model up to this many pairs, above it to the greedy
+#: (placement problems with a linear objective go to cpsat at any size: its LNS for devices
+#: and spread, cpsat/devlns.py). The exact model of 200 tasks x 40 nodes (8,000 pairs) with
+#: devices takes seconds to presolve on a loaded machine (docs/benchmarks.md, issue 13).
+AUTO_REV2_PAIRS = 50_000
+_REV2_EXACT = frozenset({"devices", "same_start", "service", "spread"})
+
 #: the objective terms the LNS optimises (linear in the placement; ``balance`` is not)
 _LNS_TERMS = frozenset({"unplaced", "cost", "nodes", "moves"})
 
@@ -55,8 +63,9 @@ def choose(problem: Problem, solver: str) -> str:
     """Resolve ``auto`` to an engine name: devplan for a GPU fleet it models whose objective
     is ``unplaced`` alone (:func:`devplan_applies`); otherwise cpsat, except for huge problems
     its LNS cannot take (scheduling, or ``balance`` in the objective, above
-    :data:`AUTO_EXACT_PAIRS` pairs) and problems using revision-2 features it does not handle
-    yet (:mod:`.features`), which go to the greedy."""
+    :data:`AUTO_EXACT_PAIRS` pairs; devices, same-start gangs, services or spread above
+    :data:`AUTO_REV2_PAIRS`) and problems using revision-2 features it does not handle yet
+    (:mod:`.features`), which go to the greedy."""
     if solver != "auto":
         return solver
     from .features import unhandled
@@ -66,7 +75,10 @@ def choose(problem: Problem, solver: str) -> str:
     if unhandled(problem, "cpsat"):
         return "greedy"  # revision-2 features only the greedy handles yet
     if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
-        return "cpsat"
+        return "cpsat"  # large ones by LNS (with devices or spread: cpsat/devlns.py)
+    if problem.features & _REV2_EXACT:  # the exact model alone handles these
+        pairs = sum(len(t.allowed) for t in problem.tasks)
+        return "cpsat" if pairs <= AUTO_REV2_PAIRS else "greedy"
     pairs = sum(len(t.allowed) for t in problem.tasks)
     return "cpsat" if pairs <= AUTO_EXACT_PAIRS else "greedy"
 

@@ -1,11 +1,12 @@
 """Which revision-2 features (FORMATS.md) each engine handles, and the guard that refuses the
 others' problems with one line instead of returning a plan that ``check`` would reject.
 
-Until the exact and genetic engines learn devices, gangs that start together, services and
-spread, only the greedy handles them; ``current`` lists need nothing new from any engine (a
-task's ``current`` is the union of its entries, which is what ``moves`` compares with).
-``max_moves`` (a hard limit on the moves, for replanning) is a constraint of the greedy and of
-CP-SAT's exact path (the LNS leaves such problems to it).
+The greedy and the GA handle devices, gangs that start together, services and spread; until
+the exact engines learn them, they refuse such problems; ``current`` lists need nothing new
+from any engine (a task's ``current`` is the union of its entries, which is what ``moves``
+compares with).
+``max_moves`` (a hard limit on the moves, for replanning) is a constraint of the greedy, the GA
+and CP-SAT's exact path (the LNS leaves such problems to it).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ HANDLED: dict[str, frozenset[str]] = {
     "greedy": frozenset(
         {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
     ),
-    "cpsat": frozenset({"current_list", "max_moves"}),
+    "cpsat": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
     "mip": frozenset({"current_list"}),
-    "ga": frozenset({"current_list"}),
+    "ga": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
     "devplan": frozenset({"devices", "current_list"}),
 }
 

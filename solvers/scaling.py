@@ -121,6 +121,8 @@ def choose_scales(problem: Problem, balance_scale: int = BALANCE_SCALE) -> Scale
     for n in problem.nodes:
         for r, q in n.capacity.items():
             per_res[r].append(q)
+        for r in n.devices:  # device sizes (revision 2) are integers too
+            per_res[r].append(n.device_size(r))
     for t in problem.tasks:
         for r, q in t.demand.items():
             per_res[r].append(q)

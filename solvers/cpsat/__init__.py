@@ -57,6 +57,22 @@ key is the load on the class's most used resource (placement) or the number of r
 (scheduling). Sorting a class by (key, use) descending turns any plan into one that satisfies
 both, with the same objective; warm starts are relabelled that way before they are hinted.
 
+*Revision 2* (FORMATS.md). Devices: a pair (t, n) is a candidate only if each demand of a
+resource n splits into k devices of size S is a share of one device or a whole number m of
+them (:meth:`taskalloc.problems.problem.Problem.device_use`); per such pair and resource, bools
+``x[t,n,r,j]`` with ``sum_j x = m * y[t,n]``; per device, ``sum take * x <= S`` (placement) or a
+cumulative (a no-overlap when no two takes fit together) over optional intervals [start, start
++ d) present iff ``x`` (scheduling). Device sizes join the integer scaling (exact when the
+decimals allow). Identical devices are ordered by first user: with a node's users in task
+order, a user takes device j+1 only if it or an earlier user takes device j (prefix bools, linear
+in users x devices); any plan can be relabelled so (:meth:`.model.AllocationModel.canonical`).
+Same-start gangs: one start variable per gang, equal to every present replica's start.
+Services: their duration is the horizon, so their window is [0, 0]; ``makespan`` and its bounds
+skip them. Spread: per value of the key over the task's allowed nodes, the count of its replicas
+there lies in ``[lo, hi]`` with ``hi - lo <= max_skew`` (values without candidates count 0).
+Plans carry their devices (:class:`.model.DevicePlan`). Large placement problems with devices
+or spread go to :mod:`.devlns` (the flat LNS does not model them).
+
 Objective terms, as integer expressions (real value = expression / unit)
 -----------------------------------------------------------------------
 * ``unplaced`` = ``sum_t priority * replicas * (1 - p[t])`` (unit: the priority scale).
@@ -240,6 +256,12 @@ class CpsatEngine:
             "stop": params.stop,
         }
         mode = route(problem, options.lns)
+        if mode in ("devlns", "devhybrid"):  # devices or spread: the LNS that models them
+            from .devlns import hybrid as devhybrid
+            from .devlns import solve as devlns
+
+            run = devlns if mode == "devlns" else devhybrid
+            return run(problem, sub_seconds=options.sub_seconds, **common)
         if mode is not None:
             return lns_solve(problem, lns=mode == "lns", sub_seconds=options.sub_seconds, **common)
         return exact(problem, balance_scale=options.balance_scale, **common)

@@ -201,9 +201,17 @@ def _describe(problem: Problem, core: list[int], minimal: bool) -> list[str]:
         )
     if any(problem.tasks[t].after for t in core):
         reasons.append("`after` orders them in time")
+
+    def capacity(n: int, r: str, q: float) -> str:  # revision 2: with its devices, if split
+        node = problem.nodes[n]
+        k = node.devices.get(r)
+        if k and any(problem.tasks[t].demand_at(n).get(r, 0.0) > 0 for t in core):
+            return f"{r} {_num(q)} in {k} devices of {_num(node.device_size(r))}"
+        return f"{r} {_num(q)}"
+
     per_node = "; ".join(
         f"{problem.nodes[n].id}: "
-        + ", ".join(f"{r} {_num(q)}" for r, q in problem.nodes[n].capacity.items())
+        + ", ".join(capacity(n, r, q) for r, q in problem.nodes[n].capacity.items())
         for n in nodes[:6]
     )
     reasons.append(f"{where}: {per_node}{'; ...' if len(nodes) > 6 else ''}")

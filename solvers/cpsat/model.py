@@ -11,6 +11,7 @@ interchangeable nodes (:meth:`canonical`). Solving is :mod:`.exact`'s business.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
@@ -28,11 +29,55 @@ Pair = tuple[int, int]  # (task, node)
 #: redundant no-overlap cliques: only on nodes with at most this many intervals (on a 300-task
 #: random RCPSP they delayed CP-SAT's first solution from 0.3 s to beyond 10 s) ...
 MAX_CLIQUE_ITEMS = 200
+#: break the symmetry of identical devices (see AllocationModel._devices); False only to
+#: measure what it is worth (benchmarks/bench_rev2.py --symmetry)
+DEVICE_SYMMETRY = True
 #: ... and at most this many interval references per interval on the node (PSPLIB j30 uses at
 #: most 6.3)
 CLIQUE_REFS = 8
 #: task -> [(node, start or None)], one entry per replica
 LinearExpr = cp_model.LinearExprT
+
+
+def device_demand(
+    problem: Problem, scales: Scales, dev_size: Mapping[tuple[int, str], int], t: int, n: int
+) -> dict[str, tuple[int, int]] | None:
+    """Per split resource of node n with a demand of task t: (devices m, scaled take on each);
+    None when the devices cannot serve one replica (FORMATS.md: a share of one device or a
+    whole number of them). ``dev_size``: (node, resource) -> scaled size of one device."""
+    use = problem.device_use(t, n)
+    if use is None:
+        return None
+    out: dict[str, tuple[int, int]] = {}
+    for r, (m, take) in use.items():
+        size = dev_size[n, r]
+        whole = take >= problem.nodes[n].device_size(r)
+        q = size if whole else scales.demand(r, take)
+        if q > size:
+            return None
+        out[r] = (m, q)
+    return out
+
+
+def device_sizes(problem: Problem, scales: Scales) -> tuple[dict[tuple[int, str], int], bool]:
+    """(node, resource) -> scaled size of one device, and whether every size is exact."""
+    out: dict[tuple[int, str], int] = {}
+    exact = True
+    for n in problem.nodes:
+        for r, k in n.devices.items():
+            cap = scales.cap(r, n.capacity.get(r, 0.0))
+            out[n.index, r] = cap // k
+            exact = exact and cap % k == 0
+    return out, exact
+
+
+class DevicePlan(dict[int, list[tuple[int, int | None]]]):
+    """A :data:`Placement` that also says which devices each replica uses: ``devices[t, n]``
+    maps each split resource to the device indices (plans of problems with devices)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.devices: dict[Pair, dict[str, tuple[int, ...]]] = {}
 
 
 class AllocationModel:
@@ -50,8 +95,11 @@ class AllocationModel:
         horizon: int = 0,
         *,
         assume_required: bool = False,
+        device_symmetry: bool | None = None,
     ) -> None:
         self.problem = problem
+        #: order identical devices of a node by their first user (see :meth:`_devices`)
+        self.device_symmetry = DEVICE_SYMMETRY if device_symmetry is None else device_symmetry
         #: with ``assume_required``, "every must-place task is placed" is not a constraint but
         #: one assumption literal per task (p[t]), for explaining infeasibility
         self.assume_required = assume_required
@@ -91,19 +139,34 @@ class AllocationModel:
         #: some resource is a no-overlap (unit-capacity machines): the solver should propagate
         #: disjunctions strongly
         self.disjunctive = False
+        # devices (revision 2): per (task, node, split resource) one bool per device of the
+        # node ("the replica uses device j"), what it takes on each, and per (node, resource)
+        # the scaled size of one device
+        self.devx: dict[tuple[int, int, str], list[cp_model.IntVar]] = {}
+        self.dev_use: dict[Pair, dict[str, tuple[int, int]]] = {}
+        self.dev_size: dict[tuple[int, str], int] = {}
+        #: device sizes are exact in the scaled integers (capacity divisible by the count)
+        self.devices_exact = True
+        #: same-start gangs: the common start of each
+        self.gang_start: dict[str, cp_model.IntVar] = {}
+        #: prefix bools of the device symmetry breaking: (node, resource, users, [(i, j, c)])
+        self._firsts: list[tuple[int, str, list[int], list[tuple[int, int, cp_model.IntVar]]]] = []
 
         self._scale_data()
         self._candidates()
         self._placement()
         self._gangs()
         self._separation()
+        self._spread()
         if self.scheduling:
             self._intervals()
             self._precedence()
+            self._same_start()
             self._cumulative()
             self._disjunctive_cliques()
         else:
             self._capacity()
+        self._devices()
         self._interchangeable()
         self._node_usage()
         self._symmetry()
@@ -111,12 +174,22 @@ class AllocationModel:
             if term in self.needed:
                 getattr(self, f"_term_{term}")()
 
+    @property
+    def feasibility_exact(self) -> bool:
+        """The model has exactly the problem's plans (no capacity or device size rounded)."""
+        return self.scales.feasibility_exact and self.devices_exact
+
     # -- data ------------------------------------------------------------------------------
 
     def _scale_data(self) -> None:
         sc = self.scales
         for n in self.problem.nodes:
             self.cap.append({r: sc.cap(r, n.capacity.get(r, 0.0)) for r in self.problem.resources})
+        # sizes rounded down when not exact: plans stay feasible
+        self.dev_size, self.devices_exact = device_sizes(self.problem, sc)
+
+    def _device_demand(self, t: int, n: int) -> dict[str, tuple[int, int]] | None:
+        return device_demand(self.problem, self.scales, self.dev_size, t, n)
 
     def _candidates(self) -> None:
         """A (task, node) pair is a candidate when the node is allowed and one replica fits there
@@ -139,6 +212,12 @@ class AllocationModel:
                 dem = {r: sc.demand(r, q) for r, q in t.demand_at(n).items() if q > 0}
                 d = t.duration_at(node) if self.scheduling else 0
                 fits = all(q <= self.cap[n][r] for r, q in dem.items())
+                if node.devices:
+                    shape = self._device_demand(ti, n)
+                    if shape is None:
+                        continue  # no device (or whole number of them) can serve it, ever
+                    if shape:
+                        self.dev_use[ti, n] = shape
                 if self.scheduling:
                     if not fits and d > 0:
                         continue
@@ -219,6 +298,128 @@ class AllocationModel:
                     yb = self.y.get((b, n))
                     if yb is not None:
                         self.model.add_at_most_one(self.y[a.index, n], yb)
+
+    def _spread(self) -> None:
+        """Spread over a label: per value of the key (over the task's allowed nodes, whether or
+        not they are candidates) the number of replicas there; the largest and the smallest
+        of those counts differ by at most max_skew (an unplaced task has all counts 0)."""
+        m = self.model
+        for t in self.problem.tasks:
+            sp = t.spread
+            if sp is None or not sp.values:
+                continue
+            per: list[list[cp_model.IntVar]] = [[] for _ in sp.values]
+            for n in self.cand[t.index]:
+                v = sp.value_of.get(n)
+                if v is not None:
+                    per[v].append(self.y[t.index, n])
+            lo = m.new_int_var(0, t.replicas, f"spread_lo[{t.id}]")
+            hi = m.new_int_var(0, t.replicas, f"spread_hi[{t.id}]")
+            for ys in per:
+                count = cp_model.LinearExpr.sum(ys)
+                m.add(count >= lo)
+                m.add(count <= hi)
+            m.add(hi - lo <= sp.max_skew)
+
+    def _same_start(self) -> None:
+        """Gangs that start together: one start variable per gang, equal to the start of
+        every present replica of every member (zero-duration members included)."""
+        m = self.model
+        for gang in sorted(self.problem.same_start):
+            members = self.problem.gangs.get(gang, ())
+            g = m.new_int_var(0, self.horizon, f"gang_start[{gang}]")
+            self.gang_start[gang] = g
+            for t in members:
+                for n in self.cand[t]:
+                    self._when(m.add(self.start[t, n] == g), t, n)
+
+    def _devices(self) -> None:
+        """Devices: per node, split resource r (k devices of scaled size S) and candidate task
+        t with a demand of r there, bools x[t,n,r,j] (t's replica uses device j) with
+        ``sum_j x = m * y[t,n]`` (m = 1 for a share of a device, m whole devices otherwise).
+        Per device, what its users take is at most S: a linear constraint (placement), or a
+        cumulative over optional intervals [start, start + d) present iff x (scheduling;
+        a no-overlap when no two users fit together, e.g. whole-device jobs).
+
+        Symmetry: the devices of one node and resource are identical (same size; ``current``
+        names nodes, never devices), so any plan can be relabelled to put them in the order
+        of their first user (the lowest task index using each, ties in any order). With the
+        users in ascending task order, that is ``x[i,j] <= sum_{i' <= i} x[i',j-1]``: a task
+        uses device j only if it or an earlier task uses device j-1 (so unused devices come
+        last). :meth:`canonical` relabels warm starts the same way.
+        """
+        m = self.model
+        for n, tasks in enumerate(self.on_node):
+            node = self.problem.nodes[n]
+            for r, k in node.devices.items():
+                size = self.dev_size[n, r]
+                users = [t for t in tasks if r in self.dev_use.get((t, n), {})]
+                if not users:
+                    continue
+                rows: list[list[cp_model.IntVar]] = []
+                takes: list[int] = []
+                for t in users:
+                    need, take = self.dev_use[t, n][r]
+                    name = f"{self.problem.tasks[t].id},{node.id},{r}"
+                    xs = [m.new_bool_var(f"dev[{name},{j}]") for j in range(k)]
+                    self.devx[t, n, r] = xs
+                    m.add(cp_model.LinearExpr.sum(xs) == need * self.y[t, n])
+                    rows.append(xs)
+                    takes.append(take)
+                for j in range(k):
+                    if self.scheduling:
+                        self._device_timeline(n, r, j, users, takes, size)
+                    elif sum(takes) > size:
+                        col = [row[j] for row in rows]
+                        m.add(cp_model.LinearExpr.weighted_sum(col, takes) <= size)
+                if self.device_symmetry and k > 1:
+                    firsts = self._first_user_order(rows, k, f"{node.id},{r}")
+                    self._firsts.append((n, r, users, firsts))
+
+    def _first_user_order(
+        self, rows: list[list[cp_model.IntVar]], k: int, name: str
+    ) -> list[tuple[int, int, cp_model.IntVar]]:
+        """``x[i,j] <= OR_{i' <= i} x[i',j-1]`` through prefix bools ``c[i,j]`` ("device j is
+        used by one of the first i users"), linear in users x devices (the plain sums were
+        quadratic: a million literals on a 200-task fleet, and presolve alone took 15 s)."""
+        m = self.model
+        made = []  # (i, j, c[i,j]) of the prefix bools that are new variables
+        for j in range(k - 1):
+            prev: cp_model.IntVar | None = None
+            for i, row in enumerate(rows):
+                x = row[j]
+                if prev is None:
+                    c = x  # the first user: c[0,j] = x[0,j]
+                else:
+                    c = m.new_bool_var(f"first[{name},{i},{j}]")
+                    made.append((i, j, c))
+                    m.add_implication(prev, c)
+                    m.add_implication(x, c)
+                    m.add_bool_or([prev, x]).only_enforce_if(c)
+                m.add_implication(rows[i][j + 1], c)  # device j+1 only after device j
+                prev = c
+        return made
+
+    def _device_timeline(
+        self, n: int, r: str, j: int, users: list[int], takes: list[int], size: int
+    ) -> None:
+        """Scheduling: device j of (n, r) holds at most its size at every instant."""
+        m = self.model
+        items = []
+        for t, take in zip(users, takes, strict=True):
+            d = self.dur[t, n]
+            if d <= 0 or take <= 0:
+                continue  # zero-duration replicas occupy nothing (as in the evaluator)
+            x = self.devx[t, n, r][j]
+            name = f"{self.problem.tasks[t].id},{self.problem.nodes[n].id},{r},{j}"
+            iv = m.new_optional_fixed_size_interval_var(self.start[t, n], d, x, f"devrun[{name}]")
+            items.append((iv, take))
+        if len(items) < 2 or sum(q for _, q in items) <= size:
+            return
+        if all(2 * q > size for _, q in items):
+            m.add_no_overlap([iv for iv, _ in items])
+        else:
+            m.add_cumulative([iv for iv, _ in items], [q for _, q in items], size)
 
     def _capacity(self) -> None:
         """Placement: per node and resource, sum of scaled demands <= scaled capacity (left out
@@ -539,6 +740,8 @@ class AllocationModel:
         lb = min(self.trivial_bound("makespan") or 0, self.horizon)
         ms = m.new_int_var(lb, self.horizon, "makespan")
         for (t, n), s in self.start.items():
+            if self.problem.tasks[t].service:
+                continue  # makespan ignores services (FORMATS.md)
             self._when(m.add(ms >= s + self.dur[t, n]), t, n)
         self.terms["makespan"] = ms
         self.unit["makespan"] = Fraction(1)
@@ -578,7 +781,8 @@ class AllocationModel:
     # -- plans -----------------------------------------------------------------------------
 
     def plan_from(self, value: Callable[[cp_model.IntVar], int]) -> Placement:
-        """The placement given by solver values (``value(var)``)."""
+        """The placement given by solver values (``value(var)``), with its devices
+        (:class:`DevicePlan`) when the problem has any."""
         out: Placement = {}
         for t in self.problem.tasks:
             reps = []
@@ -588,21 +792,67 @@ class AllocationModel:
                     reps.append((n, s))
             if reps:
                 out[t.index] = reps
-        return out
+        if not self.devx:
+            return out
+        plan = DevicePlan(out)
+        for (ti, n, r), xs in self.devx.items():
+            if ti in out and value(self.y[ti, n]):
+                used = tuple(j for j, x in enumerate(xs) if value(x))
+                plan.devices.setdefault((ti, n), {})[r] = used
+        return plan
 
     def assignments(self, plan: Placement) -> list[Assignment]:
-        """Replica numbers follow node order (replicas of a task are identical)."""
-        return assignments_of(self.problem, plan)
+        """Replica numbers follow node order (replicas of a task are identical); devices from
+        a :class:`DevicePlan`."""
+        out = assignments_of(self.problem, plan)
+        devices = getattr(plan, "devices", None)
+        if not devices:
+            return out
+        ni, ti = self.problem.node_index, self.problem.task_index
+        return [dataclasses.replace(a, devices=devices.get((ti[a.task], ni[a.node]))) for a in out]
 
     def placement_of(self, assignments: list[Assignment]) -> Placement:
-        """The placement of a list of assignments (unknown tasks and nodes are dropped)."""
-        return placement_of(self.problem, assignments)
+        """The placement of a list of assignments (unknown tasks and nodes are dropped), with
+        their devices when they list any."""
+        out = placement_of(self.problem, assignments)
+        if not self.devx:
+            return out
+        plan = DevicePlan(out)
+        ti, ni = self.problem.task_index, self.problem.node_index
+        for a in assignments:
+            t, n = ti.get(a.task), ni.get(a.node)
+            if t is not None and n is not None and a.devices:
+                plan.devices[t, n] = dict(a.devices)
+        return plan
 
     def canonical(self, plan: Placement) -> Placement:
         """The same plan with interchangeable nodes relabelled to satisfy the symmetry
-        breaking (classes sorted by key, then use, descending)."""
-        if not self.classes:
+        breaking (classes sorted by key, then use, descending), and the devices of each node
+        and resource relabelled in the order of their first user (see :meth:`_devices`)."""
+        if self.classes:
+            plan = self._canonical_nodes(plan)
+        devices = getattr(plan, "devices", None)
+        if not devices or not self.device_symmetry:
             return plan
+        users: dict[tuple[int, str], dict[int, int]] = defaultdict(dict)  # device -> first
+        for (t, n), per in devices.items():
+            for r, idx in per.items():
+                first = users[n, r]
+                for j in idx:
+                    first[j] = min(first.get(j, t), t)
+        new = DevicePlan(plan)
+        for (t, n), per in devices.items():
+            moved = {}
+            for r, idx in per.items():
+                k = self.problem.nodes[n].devices.get(r, 0)
+                first = users[n, r]
+                order = sorted(range(k), key=lambda j: (first.get(j, len(self.problem.tasks)), j))
+                where = {j: i for i, j in enumerate(order)}
+                moved[r] = tuple(sorted(where.get(j, j) for j in idx))
+            new.devices[t, n] = moved
+        return new
+
+    def _canonical_nodes(self, plan: Placement) -> Placement:
         on: dict[int, set[int]] = defaultdict(set)
         for t, reps in plan.items():
             for n, _ in reps:
@@ -617,7 +867,13 @@ class AllocationModel:
 
             for target, source in zip(cls, sorted(cls, key=rank), strict=True):
                 relabel[source] = target
-        return {t: [(relabel.get(n, n), s) for n, s in reps] for t, reps in plan.items()}
+        out: Placement = {t: [(relabel.get(n, n), s) for n, s in reps] for t, reps in plan.items()}
+        devices = getattr(plan, "devices", None)
+        if devices is None:
+            return out
+        moved = DevicePlan(out)
+        moved.devices = {(t, relabel.get(n, n)): per for (t, n), per in devices.items()}
+        return moved
 
     def hint(self, plan: Placement) -> list[tuple[cp_model.IntVar, int]]:
         """Hint values of y, p, start and u for a plan (pairs that are no candidate are
@@ -639,6 +895,25 @@ class AllocationModel:
                 out.append((self.start[pair], min(max(s, lo), hi) if s is not None else lo))
         for n, u in self.u.items():
             out.append((u, int(n in used)))
+        devices = getattr(plan, "devices", None) or {}
+        for (t, n, r), xs in self.devx.items():
+            if (t, n) not in chosen:
+                out.extend((x, 0) for x in xs)
+            elif (idx := devices.get((t, n), {}).get(r)) is not None:
+                out.extend((x, int(j in idx)) for j, x in enumerate(xs))
+        for n, r, users, firsts in self._firsts:
+            seen: list[set[int]] = []  # devices used by the first i users
+            acc: set[int] = set()
+            for t in users:
+                if (t, n) in chosen:
+                    acc = acc | set(devices.get((t, n), {}).get(r, ()))
+                seen.append(acc)
+            out.extend((c, int(j in seen[i])) for i, j, c in firsts)
+        for gang, g in self.gang_start.items():
+            members = self.problem.gangs.get(gang, ())
+            starts = [s for t in members for _, s in plan.get(t, []) if s is not None]
+            if starts:
+                out.append((g, min(max(min(starts), 0), self.horizon)))
         return out
 
     def exact_balance(self, plan: Placement) -> Fraction:
@@ -697,7 +972,8 @@ class AllocationModel:
         if self._ms_bound is not None:
             return self._ms_bound
         best = 0
-        for t in self.always:
+        services = {t.index for t in self.problem.tasks if t.service}
+        for t in self.always - services:
             ends = [self.window[t, n][0] + self.dur[t, n] for n in self.cand[t]]
             if ends:
                 best = max(best, min(ends))
@@ -708,7 +984,7 @@ class AllocationModel:
                 energy, first = 0, None
                 for t in tasks:
                     d, q = self.dur[t, n], self.dem[t, n].get(r, 0)
-                    if t in self.fixed and d > 0 and q > 0:
+                    if t in self.fixed and d > 0 and q > 0 and t not in services:
                         energy += d * q
                         lo = self.window[t, n][0]
                         first = lo if first is None else min(first, lo)

@@ -45,11 +45,34 @@ Where every task has one replica, nothing is ``separate_from`` anything and ``ba
 a term (the generalized assignment problem and its kin: optional tasks, node costs, several
 resources and gangs allowed), feasible-only moves stall on tight capacities. There every child
 gets a penalty local search (:mod:`.assign`: shift, swap and ejection moves on the cost plus
-adaptively weighted capacity excess, feasible plans recorded as it passes them) and each
-generation continues an iterated search of that kind from its best plan (it starts at a
-Lagrangian-guided construction: capacities priced by subgradient steps on the capacity
-relaxation). The population is 10, two children per generation, and children get at most a
+adaptively weighted capacity excess, a short tabu list, feasible plans recorded as it passes
+them) and each generation continues an iterated search of that kind from its best plan (it
+starts at a Lagrangian-guided construction: capacities priced by subgradient steps on the
+capacity relaxation; it leaves its best plan by a kick or by path relinking towards an elite
+plan). The population is 10, two children per generation, and children get at most a
 third of the search's work.
+
+Revision 2: devices, gangs that start together, services, spread, ``max_moves``
+------------------------------------------------------------------------------
+Problems that use any of these are decoded by :mod:`.rev2` alone (the repair, the penalty
+search and the other decoders know none of them; assignment-shaped ones too). Its decoder is
+constructive: a replica goes only where the node and its devices have room (its gene node, with
+the devices of its *device hint* when they have room, else best fit; else the node that ranks
+first), replicas keep the spread and the moves within ``max_moves``, gangs are all or none,
+gangs that start together start at the earliest instant all members fit, and services hold
+[0, horizon). So every plan it gives keeps every constraint, except that a task the plan must
+place may find no room (penalised). The genes carry, after the nodes, an order of the tasks
+(placement problems too: the order in which the decoder packs them) and one device hint per
+slot and split resource (a bit mask of devices, written back by every decode and moved with
+its slot by crossover): a greedy plan is encoded with its devices, and its genes decode to it.
+A fifth of the children are decoded free (each replica on the node that ranks first: earliest
+end in time-only schedules, the objective's estimate in placement, so that the order is a
+best-fit packing order), two free-decoded seeds join the greedy's, and in placement problems
+the best individuals get a local search that keeps every constraint (inserts of optional
+tasks, shifts of one replica, closing lightly used nodes). Beyond 100,000 (replica, allowed
+node) pairs, children are never decoded free and the first population and restarts hold
+mutated seeds, no random individuals (whose decodes fall back on ranking every node for
+nearly every task: as slow as free decodes).
 
 Fitness
 -------

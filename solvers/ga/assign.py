@@ -25,9 +25,19 @@ Neighbourhoods, all scored at once as numpy matrices: *shift* (one task to anoth
 out of the plan when it is optional), *swap* (two tasks exchange nodes; the first task from a
 random sample) and *ejection* (a task takes another's node and the ejected task goes to its
 best third node: a chain of length two). Shift scores are kept incrementally (a move changes
-the columns of two or three nodes and the rows of the tasks on them). After ``restart`` local
-optima without a better plan, the search returns to the best plan it found and moves a few
-random tasks (a kick): iterated local search around the incumbent.
+the columns of two or three nodes and the rows of the tasks on them). A task that moves may not
+shift back to the node it left for ``TENURE`` iterations (a short tabu list: without it the
+weights' small changes mostly undo the last move). After ``restart`` local optima without a
+better plan, the search returns to the best plan it found and either moves a few random tasks
+(a kick) or, half of the time, relinks it with an elite plan: the object keeps the ``ELITE``
+cheapest distinct feasible plans its searches met (each search's best and the best of each
+stretch between two returns; in the GA the children's searches add theirs), and from the best
+plan the search walks towards one of them drawn at random, each step moving the task whose move
+to its node in that plan costs least (penalised), for a random quarter to three quarters of the
+way (path relinking, as in Yagiura, Ibaraki & Glover's path relinking with ejection chains for
+the GAP); the search goes on from there. A kick moves two tasks at random; a relinking step
+moves several, towards another good plan (on a tight instance, plans of almost the same cost
+found from different starts differ in about half of their tasks).
 
 :func:`construct` gives a start: capacity multipliers ``u`` by subgradient steps on the
 Lagrangian relaxation of the capacities (the LP bound), then each task on the node of least
@@ -57,6 +67,9 @@ class AssignSearch:
     KICK = 2  # tasks moved at random when the search returns to its best plan
     RESTART = 20  # local optima without a better plan before that return
     BATCH = 64  # shifts applied per scoring of the shift matrix (see _shifts)
+    ELITE = 8  # distinct feasible plans kept for path relinking (see _relink)
+    TENURE = 5  # iterations during which a task may not return to the node it just left
+    RELINK = 0.5  # share of the returns to the best plan that relink instead of kicking
 
     def __init__(self, c: Compiled, dense: Dense, weights: dict[str, float]) -> None:
         T, N, R = c.T, c.N, c.R
@@ -101,6 +114,8 @@ class AssignSearch:
         self.iterations = 0
         self.prices: np.ndarray | None = None  # capacity multipliers of construct()
         self.work = 0.0  # deterministic work units (matrix cells scored), for the work clock
+        # the elite: distinct feasible plans (search vectors) with their costs, cheapest first
+        self.elite: list[tuple[float, np.ndarray]] = []
 
     # -- plans --
 
@@ -163,6 +178,9 @@ class AssignSearch:
         return row
 
     frozen: np.ndarray | None = None
+    # tabu[t, n]: the first iteration at which task t may move to node n again (see _forbid)
+    tabu: np.ndarray | None = None
+    it = 0  # the current iteration of search()
 
     # -- the search --
 
@@ -197,6 +215,8 @@ class AssignSearch:
         col = self._col(load, count, allN)
         row = self._row(x, load, count, ar)
         lo = since = it = 0
+        self.tabu = np.zeros((T, N + 1), dtype=np.int64) if self.TENURE else None
+        ep_best, ep_x = _INF, None  # the best feasible plan since the last return (not best)
         try:
             while lo < optima:
                 it += 1
@@ -204,6 +224,9 @@ class AssignSearch:
                     break
                 d = col + row[:, None]
                 d[ar, x] = _INF
+                self.it = it
+                if self.tabu is not None:
+                    d[self.tabu > it] = _INF
                 to = d.argmin(axis=1)
                 gain = d[ar, to]
                 movers = np.flatnonzero(gain < -_EPS)
@@ -221,6 +244,8 @@ class AssignSearch:
                         c = self.cost(x)
                         if c < best - _EPS and c < self.big:
                             best, best_x, since = c, x.copy(), 0
+                        elif c < ep_best - _EPS and c < self.big:
+                            ep_best, ep_x = c, x.copy()
                     continue
                 # a local optimum of the penalised cost: adapt the weights
                 lo += 1
@@ -233,17 +258,25 @@ class AssignSearch:
                     al[:N] *= 0.9
                 np.clip(al[:N], 1e-6 * self.alpha0, 1e6 * self.alpha0, out=al[:N])
                 if best_x is not None and since % restart == 0:
+                    if ep_x is not None:
+                        self._offer(ep_best, ep_x)
+                    ep_best, ep_x = _INF, None
                     x[:] = best_x
-                    self._kick(x, rng)
                     load = self.loads(x)
                     count = np.bincount(x, minlength=N + 1)
+                    if not (rng.random() < self.RELINK and self._relink(x, load, count, rng)):
+                        self._kick(x, rng)
+                        load = self.loads(x)
+                        count = np.bincount(x, minlength=N + 1)
                 col = self._col(load, count, allN)
                 row = self._row(x, load, count, ar)
         finally:
             self.iterations += it
             self.work += 0.26 * it * T * (N + 1)
             self.alpha = saved if alpha is not None else al
-            self.frozen = None
+            self.frozen = self.tabu = None
+        if best_x is not None:
+            self._offer(best, best_x)
         return (None if best_x is None else self.to_genes(best_x)), best
 
     def _shifts(
@@ -278,9 +311,66 @@ class AssignSearch:
             count[a] -= 1
             count[n] += 1
             x[t] = n
+            self._forbid(t, a)
             touched.add(a)
             touched.add(n)
         return tuple(touched)
+
+    def _forbid(self, t: int, n: int) -> None:
+        """Task ``t`` has just left node ``n``: no shift takes it back for ``TENURE``
+        iterations (a short tabu list: the weights' changes do not simply undo moves)."""
+        if self.tabu is not None:
+            self.tabu[t, n] = self.it + self.TENURE
+
+    def _offer(self, cost: float, x: np.ndarray) -> None:
+        """Keep ``x`` (feasible, of ``cost``) in the elite if it is new and good enough."""
+        el = self.elite
+        if len(el) >= self.ELITE and cost >= el[-1][0] - _EPS:
+            return
+        if any(abs(c - cost) <= _EPS and np.array_equal(y, x) for c, y in el):
+            return
+        el.append((cost, x.copy()))
+        el.sort(key=lambda e: e[0])
+        del el[self.ELITE :]
+
+    def _relink(
+        self, x: np.ndarray, load: np.ndarray, count: np.ndarray, rng: np.random.Generator
+    ) -> bool:
+        """Path relinking (in place): from ``x`` (the best plan) towards an elite plan drawn at
+        random, each step moving the task whose move to its node in that plan costs least
+        (penalised), for a random number of steps between a quarter and three quarters of the
+        way; the search goes on from there. False (nothing done) without another elite plan."""
+        guides = [y for _, y in self.elite if not np.array_equal(y, x)]
+        if not guides:
+            return False
+        g = guides[int(rng.integers(len(guides)))]
+        ar = self.ar
+        ok = (x != g) & self.dest[ar, g]
+        if self.frozen is not None:
+            ok &= ~self.frozen
+        D = np.flatnonzero(ok)
+        if len(D) < 2:
+            return False
+        steps = int(rng.integers(max(1, len(D) // 4), max(1, (3 * len(D)) // 4) + 1))
+        col = self._col(load, count, np.arange(self.N + 1))
+        row = self._row(x, load, count, ar)
+        W = self.W
+        for _ in range(steps):
+            i = int(np.argmin(col[D, g[D]] + row[D]))
+            t = int(D[i])
+            a, n = int(x[t]), int(g[t])
+            load[a] -= W[t, a]
+            load[n] += W[t, n]
+            count[a] -= 1
+            count[n] += 1
+            x[t] = n
+            D = np.delete(D, i)
+            ch = np.array([a, n])
+            col[:, ch] = self._col(load, count, ch)
+            on = np.flatnonzero((x == a) | (x == n))
+            row[on] = self._row(x, load, count, on)
+        self.work += 0.26 * steps * self.T * (self.N + 1)
+        return True
 
     def _kick(self, x: np.ndarray, rng: np.random.Generator) -> None:
         for _ in range(self.KICK):
@@ -343,6 +433,8 @@ class AssignSearch:
                 load[na] += W[t2, na] - W[t1, na]
                 load[nb] += W[t1, nb] - W[t2, nb]
                 x[t1], x[t2] = nb, na
+                self._forbid(t1, na)
+                self._forbid(t2, nb)
                 touched.update((na, nb))
                 moved.update((t1, t2))
             return tuple(touched)
@@ -383,6 +475,8 @@ class AssignSearch:
             count[na] -= 1
             count[nc] += 1
             x[t1], x[t2] = nb, nc
+            self._forbid(t1, na)
+            self._forbid(t2, nb)
             touched.update((na, nb, nc))
             moved.update((t1, t2))
         return tuple(touched)

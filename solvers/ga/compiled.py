@@ -122,6 +122,14 @@ class Compiled:
         self.speed = np.array([n.speed for n in p.nodes], dtype=float)
         self.has_dur = np.array([t.duration is not None for t in p.tasks], dtype=bool)
         self.dur = np.array([t.duration or 0 for t in p.tasks], dtype=float)
+        # services (revision 2) run from 0 to the horizon: their span is their duration
+        self.span = np.array(
+            [t.span if t.service and t.span is not None else -1 for t in p.tasks], dtype=np.int64
+        )
+        self.is_service = self.span >= 0
+        #: revision-2 checks (spread, same starts, services, max_moves) of the decoder that
+        #: handles them (:class:`.rev2.Rev2`, set by the engine); None without such features
+        self.rev2_violations: Any = None
         self.don_dur_keys, dvals = _keys_values(dur_on)
         self.don_dur_vals = np.array(dvals, dtype=np.int64)
         self.release = np.array([t.release or 0 for t in p.tasks], dtype=np.int64)
@@ -171,6 +179,9 @@ class Compiled:
         ceil(duration / speed), 0 without a duration."""
         d = np.where(self.has_dur[tasks], np.ceil(self.dur[tasks] / self.speed[nodes]), 0.0)
         d = d.astype(np.int64)
+        if self.is_service.any():
+            sv = self.is_service[tasks]
+            d[sv] = self.span[tasks[sv]]
         if len(self.don_dur_keys):
             hit, pos = self._lookup(self.don_dur_keys, tasks * self.N + nodes)
             d[hit] = self.don_dur_vals[pos[hit]]
@@ -264,7 +275,8 @@ class Compiled:
                 bad = on & (~task_placed[eq] | (task_start[et] < task_end[eq]))
                 viol += float(np.count_nonzero(bad))
             load = self._peak(pn, st, en, d)
-            terms_makespan = float(en.max()) if len(en) else 0.0
+            timed = ~self.is_service[pt]  # makespan ignores services
+            terms_makespan = float(en[timed].max()) if timed.any() else 0.0
         else:
             load = np.zeros((N, R))
             for r in range(R):
@@ -276,6 +288,8 @@ class Compiled:
             viol += float(np.count_nonzero(over)) + float(
                 (excess[over] / np.maximum(self.cap[over], 1.0)).sum()
             )
+        if self.rev2_violations is not None:
+            viol += self.rev2_violations(x, start)
         terms["unplaced"] = float((self.prio * self.reps)[~task_placed].sum())
         terms["cost"] = float(self.assign_cost(pt, pn).sum() + self.node_cost[used].sum())
         terms["nodes"] = float(np.count_nonzero(used))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from .compiled import UNPLACED, Compiled
 from .decode import Rows, State, improve, repair
 from .dense import Dense
 from .individual import Individual
+from .rev2 import Rev2
 from .schedule import ArraySGS, Scheduler
 
 
@@ -40,6 +42,8 @@ _INF = float("inf")
 TIME_TERMS = ("unplaced", "makespan", "tardiness")  # objectives where earliest end is right
 FREE_RATE = 0.2  # share of scheduling children decoded with the node of earliest end ...
 FREE_COST = 5.0  # ... which costs about this many fixed-node decodes
+REV2_FREE_COST = 10.0  # ... and a free decode of the revision-2 decoder
+FREE_PAIRS = 100_000  # (replica, allowed node) pairs up to which placement children go free
 CHILD_OPTIMA = 20  # local optima of the penalty search per child (assignment-shaped problems)
 ILS_OPTIMA = 200  # ... and per generation from the best individual
 
@@ -53,7 +57,14 @@ class Engine:
         if weights is not None:
             c.weights = weights
         self.rows = Rows(c)
-        self.dense = Dense(c, self.rows) if Dense.applies(c, self.rows) else None
+        # revision-2 problems (devices, same starts, services, spread, max_moves) are decoded
+        # by .rev2 alone: the repair, the penalty search and the other decoders know none of them
+        self.rev2 = Rev2(c) if Rev2.applies(c) else None
+        if self.rev2 is not None:
+            c.rev2_violations = self.rev2.violations
+        self.dense = (
+            Dense(c, self.rows) if self.rev2 is None and Dense.applies(c, self.rows) else None
+        )
         # assignment-shaped problems, single objective: the penalty search (.assign) improves
         # every child and, from the best individual, runs an iterated local search
         self.assign = (
@@ -64,9 +75,11 @@ class Engine:
         self.out: Callable[[], bool] | None = None  # set by the loop: the time is up
         # deterministic work units of one decode (the work clock; see runtime.Clock)
         # (calibrated against CPU time on the development machine)
-        self.decode_work = float(
-            c.S * (c.R + 4) * (136 if c.scheduling else 2 if self.assign is not None else 16)
-        )
+        # (the revision-2 decoder, pure Python, measured the same way: 56 in placement)
+        per = 136 if c.scheduling else 56 if self.rev2 is not None else 16
+        if self.assign is not None:
+            per = 2
+        self.decode_work = float(c.S * (c.R + 4) * per)
         self._work = 0.0
         self.child_work = self.ils_work = 0.0  # penalty search work in children, in the ILS
         self.child_optima = CHILD_OPTIMA  # (the first population gets fewer: see single.run)
@@ -76,13 +89,29 @@ class Engine:
         # time-only scheduling objectives: the decoder may choose nodes (earliest end)
         time_only = all(t in TIME_TERMS for t, w in c.weights.items() if w)
         self.free = (
-            ArraySGS(c, self.sched) if self.sched is not None and time_only and c.T else None
+            ArraySGS(c, self.sched)
+            if self.sched is not None and time_only and c.T and self.rev2 is None
+            else None
+        )
+        # revision 2: a share of the children decoded free (nodes chosen by the decoder: the
+        # earliest end in time-only schedules; the objective's estimate in placement, where
+        # the activity list is then the order of a best-fit packing)
+        # (a free decode ranks every allowed node of every task: up to FREE_PAIRS pairs)
+        #: a revision-2 problem too big for free decodes of children and random individuals
+        self.rev2_big = self.rev2 is not None and int((c.n_allowed * c.reps).sum()) > FREE_PAIRS
+        self.rev2_free = (
+            self.rev2 is not None and (time_only or not c.scheduling) and not self.rev2_big
         )
         self.greedy_best: tuple[tuple[float, float], list[Assignment]] | None = None
         self.choice = bool((c.n_allowed > 1).any())  # some task has a choice of node
         self.seed = seed
         self.S, self.T = c.S, c.T
-        self.length = c.S + (c.T if c.scheduling else 0)
+        #: genes: nodes [0, S), the activity list [S, order_end) (scheduling), then (revision
+        #: 2, devices) one device hint per slot and split resource
+        self.ordered = c.scheduling or self.rev2 is not None  # the genes hold an order
+        self.order_end = c.S + (c.T if self.ordered else 0)
+        self.n_hints = c.S * self.rev2.H if self.rev2 is not None else 0
+        self.length = self.order_end + self.n_hints
         self.optional = np.flatnonzero(~c.must)
         self.swaps = int(c.allowed_off[-1]) * c.R <= 200_000
         # slots whose task has a choice of node
@@ -103,6 +132,15 @@ class Engine:
         self._work += self.decode_work
         x = genes[: self.S]
         start = None
+        if self.rev2 is not None:
+            # time-only schedules: a share of the children on the nodes of earliest end
+            free = self.rev2_free and self.choice and rng.random() < FREE_RATE
+            self.rev2.out = self.out
+            if free:
+                self._work += self.decode_work * REV2_FREE_COST
+            x, start = self.rev2.decode(genes, free)
+            viol, terms = c.measure(x, start)
+            return viol, terms, start
         if self.assign is not None:
             # every child a local optimum of the penalised cost, written back when feasible
             repair(c, x, self.rows, rng, capacity=False)
@@ -118,7 +156,7 @@ class Engine:
             if self.dense is not None:  # every child a local optimum of shifts (Chu-Beasley)
                 self.dense.improve(st, swaps=True)
         else:
-            order = genes[self.S :]
+            order = genes[self.S : self.order_end]
             free = self.free is not None and self.choice and rng.random() < FREE_RATE
             for attempt in range(2):
                 if not (self.simple and (x >= 0).all()):
@@ -147,7 +185,7 @@ class Engine:
                 viol2, terms2 = c.measure(x2, start2)
                 if (viol2, c.fitness(terms2)) <= (viol, c.fitness(terms)):
                     genes[: self.S] = x2
-                    genes[self.S :] = order2
+                    genes[self.S : self.order_end] = order2
                     return viol2, terms2, start2
         return viol, terms, start
 
@@ -162,6 +200,19 @@ class Engine:
             if 0 < k < len(g) and not c.must[g].any():
                 out.append(gi)
         return out
+
+    def assignments(self, ind: np.ndarray) -> list[Assignment]:
+        """The plan of a decoded individual (with its devices in revision-2 problems)."""
+        genes = np.asarray(ind)
+        start = getattr(ind, "start", None)
+        out = self.c.assignments(genes[: self.S], start)
+        if self.rev2 is None or not self.rev2.D:
+            return out
+        slots = np.flatnonzero(genes[: self.S] >= 0).tolist()
+        return [
+            replace(a, devices=self.rev2.devices_of(genes, s))
+            for a, s in zip(out, slots, strict=True)
+        ]
 
     def work(self) -> float:
         """Deterministic work units spent so far in this process (see runtime.Clock)."""
@@ -189,7 +240,13 @@ class Engine:
             np.minimum.at(t_start, c.task_of[placed], start[placed])
             topo_rank = np.empty(c.T, dtype=np.int64)
             topo_rank[np.asarray(c.topo, dtype=np.int64)] = np.arange(c.T)
-            genes[self.S :] = np.lexsort((topo_rank, t_start))
+            genes[self.S : self.order_end] = np.lexsort((topo_rank, t_start))
+        elif self.ordered:  # revision-2 placement: any order decodes a plan's genes to it
+            assert self.rev2 is not None
+            genes[self.S : self.order_end] = self.rev2.default_order
+        if self.n_hints:
+            assert self.rev2 is not None
+            genes[self.order_end :] = self.rev2.encode_devices(assignments)
         return genes
 
     def random_genes(self, rng: np.random.Generator) -> np.ndarray:
@@ -202,8 +259,9 @@ class Engine:
         out = ~c.must & (rng.random(c.T) < 0.3)
         x[out[c.task_of]] = UNPLACED
         genes[: self.S] = x
-        if c.scheduling:
-            genes[self.S :] = self.random_order(rng)
+        if self.ordered:
+            genes[self.S : self.order_end] = self.random_order(rng)
+        genes[self.order_end :] = 0  # no device hints: best fit
         return genes
 
     def random_order(self, rng: np.random.Generator) -> np.ndarray:
@@ -264,6 +322,30 @@ class Engine:
                 break
         return seeds
 
+    def free_seeds(
+        self, seeds: Sequence[np.ndarray], out: Callable[[], bool] | None = None
+    ) -> list[np.ndarray]:
+        """Revision-2 problems: the first seed decoded free (each replica on the node that
+        ranks first for the objective, :meth:`.rev2.Rev2.decode`; in placement problems, in
+        the greedy's order and by size), while ``out()`` is false; else nothing."""
+        if self.rev2 is None or not seeds:
+            return []
+        found = []
+        orders = [None] if self.c.scheduling else [self.rev2.default_order, self.rev2.size_order]
+        for order in orders:
+            if out is not None and out():
+                break
+            genes = np.array(seeds[0], dtype=np.int64)
+            if order is not None:  # placement: every optional task in, packed in this order
+                x = genes[: self.S]
+                x[x < 0] = 0
+                genes[self.S : self.order_end] = order
+            self._work += self.decode_work * REV2_FREE_COST
+            self.rev2.out = out
+            self.rev2.decode(genes, True)
+            found.append(genes)
+        return found
+
     def priority_seeds(self) -> list[np.ndarray]:
         """Time-only scheduling objectives: the activity lists of two classic priority rules,
         latest finish and latest start times of the critical-path analysis (shortest
@@ -298,7 +380,7 @@ class Engine:
             self._work += self.decode_work * FREE_COST
             x, _ = free.decode(x, order)
             genes[: self.S] = x
-            genes[self.S :] = order
+            genes[self.S : self.order_end] = order
             out.append(genes)
         return out
 
@@ -321,11 +403,18 @@ class Engine:
             tmp = xa[mask].copy()
             xa[mask] = xb[mask]
             xb[mask] = tmp
-        if c.scheduling and c.T > 1:
+            if self.n_hints:  # device hints travel with their slots
+                hm = np.repeat(mask, self.n_hints // S)
+                ha, hb = a[self.order_end :], b[self.order_end :]
+                tmp = ha[hm].copy()
+                ha[hm] = hb[hm]
+                hb[hm] = tmp
+        E = self.order_end
+        if self.ordered and c.T > 1:
             q = int(rng.integers(1, c.T))
-            oa, ob = a[S:].copy(), b[S:].copy()
-            a[S:] = one_point(oa, ob, q)
-            b[S:] = one_point(ob, oa, q)
+            oa, ob = a[S:E].copy(), b[S:E].copy()
+            a[S:E] = one_point(oa, ob, q)
+            b[S:E] = one_point(ob, oa, q)
 
     def mutate(self, g: np.ndarray, rng: np.random.Generator) -> None:
         """Move (a replica to a random allowed node), swap (two replicas of different tasks
@@ -367,12 +456,12 @@ class Engine:
                             x[s] = int(al[int(rng.integers(len(al)))])
                         else:
                             x[s] = UNPLACED
-            elif c.scheduling and c.T > 1:
-                order = g[S:]
+            elif self.ordered and c.T > 1:
+                order = g[S : self.order_end]
                 i, j = rng.integers(0, c.T, size=2).tolist()
                 v = int(order[i])
                 rest = np.delete(order, i)
-                g[S:] = np.insert(rest, j, v)
+                g[S : self.order_end] = np.insert(rest, j, v)
 
     # -- local search --
 
@@ -413,9 +502,12 @@ class Engine:
         """Improve a placement individual in place (shift, insert, close, swap moves); True if
         it changed."""
         c = self.c
+        self._work += budget * 8000.0
+        if self.rev2 is not None:
+            self._work += self.decode_work
+            return self.rev2.improve(np.asarray(ind), rng, budget, out)
         x = np.asarray(ind)[: self.S]
         before = x.copy()
-        self._work += budget * 8000.0
         st = State(c, x, self.rows.dense_demand)
         if self.dense is not None:
             self.dense.improve(st, swaps=True)

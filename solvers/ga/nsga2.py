@@ -137,6 +137,9 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
             eng.rows.w_balance = eng.rows.w_unplaced = 0.0
             for t, w in zip(terms, mix, strict=True):
                 setattr(eng.rows, f"w_{t}", float(w) * scale[t])
+            if eng.rev2 is not None:  # the revision-2 decoder's search weighs the same mix
+                for t in ("cost", "nodes", "moves", "balance", "unplaced"):
+                    setattr(eng.rev2, f"w_{t}", getattr(eng.rows, f"w_{t}"))
             eng.local_search(src, grng, max(20, min(c.S, 200)))
             del src.fitness.values
             kids.append(src)
@@ -146,7 +149,7 @@ def run_pareto(problem: Problem, terms: list[str], s: Settings) -> list[Result]:
     results: list[Result] = []
     seen: set[tuple[float, ...]] = set()
     for _values, ind in feasible:
-        asg = c.assignments(np.asarray(ind)[: eng.S], ind.start)
+        asg = eng.assignments(ind)
         ev = evaluate(problem, asg, reasons=False)
         if not ev.feasible:
             continue

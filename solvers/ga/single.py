@@ -53,12 +53,16 @@ def run(problem: Problem, s: Settings) -> Result:
         + eng.greedy_seeds(greedy_deadline, first_deadline)
         + eng.priority_seeds()
     )
+    seeds += eng.free_seeds(seeds, clock.out)
     if s.hint:
         seeds.append(eng.from_plan(s.hint))
     genes.extend(seeds)
     # (with the penalty search every child is a long search: start with the seeds and two
     # mutated copies of the first; children fill the population up)
-    n_perturbed = max(0, min(pop_size - len(genes), pop_size // 2 if eng.assign is None else 2))
+    # (big revision-2 problems: no random individuals, whose decodes fall back on ranking
+    # every node of nearly every task, as slow as a free decode: mutated seeds fill it)
+    share = pop_size if eng.rev2_big else pop_size // 2
+    n_perturbed = max(0, min(pop_size - len(genes), share if eng.assign is None else 2))
     for i in range(n_perturbed):
         g = seeds[i % len(seeds)].copy()
         for _ in range(1 + i % 3):
@@ -76,7 +80,9 @@ def run(problem: Problem, s: Settings) -> Result:
     try:
         # the seeds always count; the rest of the first population only while time remains
         eng.child_optima = FIRST_OPTIMA  # the seeds are many searches' starts: a short one each
-        evaluate_all(eng, pop[: len(seeds)], gen, None)
+        # (revision 2: decodes are slow on big problems, and the best greedy plan is kept as it
+        # is anyway: the first seed always counts, the others while time remains)
+        evaluate_all(eng, pop[: len(seeds) if eng.rev2 is None else 1], gen, None)
         evaluate_all(eng, pop, gen, pool, clock.out)
         eng.child_optima = CHILD_OPTIMA
         pop = [i for i in pop if i.fitness.valid]
@@ -157,7 +163,7 @@ def run(problem: Problem, s: Settings) -> Result:
     for ind in ranked:
         if ind.viol > 0:
             continue
-        asg = c.assignments(np.asarray(ind)[: eng.S], ind.start)
+        asg = eng.assignments(ind)
         if evaluate(problem, asg, reasons=False).feasible:
             chosen, chosen_key = asg, tuple(ind.fitness.values)
             break
@@ -174,7 +180,7 @@ def run(problem: Problem, s: Settings) -> Result:
     status = Status.FEASIBLE
     if chosen is None:
         status = Status.UNKNOWN
-        chosen = c.assignments(np.asarray(best)[: eng.S], best.start)
+        chosen = eng.assignments(best)
         message += "; no feasible plan found"
     return Result(
         solver="ga",
@@ -210,13 +216,14 @@ def _restart(
     out: Callable[[], bool] | None,
 ) -> list[Individual]:
     """Keep the best quarter, replace the rest by heavily mutated copies of it (half) and
-    random individuals (half): diversity back after a stagnation."""
+    random individuals (half; big revision-2 problems: mutated copies only): diversity back
+    after a stagnation."""
     rng = eng.rng_for(gen, 20_000)
     ranked = sorted(pop, key=lambda i: i.fitness.values)
     keep = ranked[: max(1, pop_size // 4)]
     fresh: list[Individual] = []
     while len(keep) + len(fresh) < pop_size:
-        if len(fresh) % 2 == 0:
+        if len(fresh) % 2 == 0 or eng.rev2_big:
             g = np.asarray(keep[len(fresh) % len(keep)]).copy()
             for _ in range(3 + int(rng.integers(8))):
                 eng.mutate(g, rng)

@@ -129,6 +129,84 @@ def test_construct_prices_capacity() -> None:
     assert np.isfinite(s.M[np.arange(s.T), y]).all()
 
 
+def test_the_elite_holds_distinct_feasible_plans_cheapest_first() -> None:
+    p = gap("e", 5, 40, 7)
+    s = search_for(p)
+    best, cost = s.search(construct(s), np.random.default_rng(2), 200)
+    assert best is not None
+    assert 2 <= len(s.elite) <= s.ELITE
+    costs = [c for c, _ in s.elite]
+    assert costs == sorted(costs)
+    assert costs[0] == pytest.approx(cost)
+    for c, y in s.elite:
+        assert s.feasible(y)
+        assert s.cost(y) == pytest.approx(c)
+        ev = evaluate(p, s.c.assignments(s.to_genes(y)), reasons=False)
+        assert ev.feasible and ev.terms["cost"] == pytest.approx(c)
+    for (_, a), (_, b) in itertools.combinations(s.elite, 2):
+        assert not np.array_equal(a, b)
+    # a plan already there is not kept twice; one dearer than the whole full elite is not kept
+    n = len(s.elite)
+    s._offer(s.elite[0][0], s.elite[0][1].copy())
+    assert len(s.elite) == n
+    s.elite = s.elite[:1] * s.ELITE
+    s._offer(s.elite[0][0] + 1.0, s.to_search(construct(s)))
+    assert all(c == s.elite[0][0] for c, _ in s.elite)
+
+
+def test_relinking_walks_part_of_the_way_towards_an_elite_plan() -> None:
+    p = gap("d", 8, 60, 5)
+    s = search_for(p)
+    rng = np.random.default_rng(0)
+    start = s.to_search(construct(s))
+    guide = start.copy()
+    movable = np.flatnonzero(s.dest[s.ar].sum(axis=1) > 1)[:24]
+    guide[movable] = (start[movable] + 1 + rng.integers(0, s.N - 1, len(movable))) % s.N
+    assert (guide != start).sum() == 24
+    # only the plan itself in the elite: nothing to relink with
+    s.elite = [(s.cost(start), start.copy())]
+    x = start.copy()
+    load, count = s.loads(x), np.bincount(x, minlength=s.N + 1)
+    assert not s._relink(x, load, count, rng)
+    assert np.array_equal(x, start)
+    s.elite.append((s.cost(guide), guide))
+    for seed in range(5):
+        x = start.copy()
+        load, count = s.loads(x), np.bincount(x, minlength=s.N + 1)
+        assert s._relink(x, load, count, np.random.default_rng(seed))
+        moved = np.flatnonzero(x != start)
+        assert 24 // 4 <= len(moved) <= 3 * 24 // 4
+        assert np.array_equal(x[moved], guide[moved])  # every step towards the guide
+        np.testing.assert_allclose(load, s.loads(x))
+        assert np.array_equal(count, np.bincount(x, minlength=s.N + 1))
+
+
+def test_a_moved_task_waits_out_its_tenure() -> None:
+    """While a search runs, a task that left a node is forbidden from shifting back for
+    ``TENURE`` iterations; with ``TENURE = 0`` there is no tabu list (and the search still
+    returns checked plans)."""
+    p = gap("e", 5, 40, 7)
+    s = search_for(p)
+    seen: list[int | None] = []
+    forbid = s._forbid
+
+    def spy(t: int, n: int) -> None:
+        forbid(t, n)
+        seen.append(None if s.tabu is None else int(s.tabu[t, n]) - s.it)
+
+    s._forbid = spy  # type: ignore[method-assign]
+    best, _ = s.search(construct(s), np.random.default_rng(1), 30)
+    assert best is not None and seen
+    assert all(left == s.TENURE for left in seen)
+    assert s.tabu is None  # (only while a search runs)
+    s.TENURE = 0
+    seen.clear()
+    best, cost = s.search(construct(s), np.random.default_rng(1), 30)
+    assert best is not None and seen and all(left is None for left in seen)
+    ev = evaluate(p, s.c.assignments(best), reasons=False)
+    assert ev.feasible and ev.terms["cost"] == pytest.approx(cost)
+
+
 # -- the GA on assignment-shaped problems -------------------------------------------------------
 
 
