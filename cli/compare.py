@@ -26,7 +26,16 @@ from .console import Settings, fail, printable, say, warn
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .files import load, write
-from .options import ENGINE, IO, LIMITS, ExecutorName, output_option
+from .options import (
+    ENGINE,
+    IO,
+    LIMITS,
+    ExecutorName,
+    executor_option,
+    jobs_option,
+    output_option,
+    ray_address_option,
+)
 
 if TYPE_CHECKING:
     from taskalloc.problems.plan import Plan
@@ -254,35 +263,9 @@ def compare(
             rich_help_panel=LIMITS,
         ),
     ] = None,
-    jobs: Annotated[
-        int,
-        typer.Option(
-            "--jobs",
-            "-j",
-            min=1,
-            metavar="N",
-            help="Runs at once, one process each.",
-            rich_help_panel=PARALLEL,
-        ),
-    ] = 1,
-    executor: Annotated[
-        ExecutorName,
-        typer.Option(
-            "--executor",
-            help="local (worker processes on this machine) or ray (Ray tasks; needs "
-            "pip install 'taskalloc[ray]').",
-            rich_help_panel=PARALLEL,
-        ),
-    ] = ExecutorName.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            metavar="ADDRESS",
-            help="With --executor ray: the cluster; default: a local Ray started for the run.",
-            rich_help_panel=PARALLEL,
-        ),
-    ] = None,
+    jobs: Annotated[int, jobs_option("Runs at once, one process each.", PARALLEL)] = 1,
+    executor: Annotated[ExecutorName, executor_option(PARALLEL)] = ExecutorName.local,
+    ray_address: Annotated[str | None, ray_address_option(PARALLEL)] = None,
 ) -> None:
     """Run several engines on one problem and compare them in one table.
 

@@ -19,6 +19,7 @@ ENGINE = "Engine"
 LIMITS = "Limits and reproducibility"
 BATCH = "Batch (several problems, a directory, or --out-dir)"
 PARETO = "Pareto front"
+PARTS = "One problem on many workers"
 
 if TYPE_CHECKING:
     EngineName = str
@@ -168,3 +169,31 @@ EngineOptionOption = Annotated[
         rich_help_panel=SOLVER,
     ),
 ]
+
+
+# -- where runs go (solve's batches and --partitions, compare, whatif): one definition each --
+EXECUTOR_HELP = (
+    "local (worker processes on this machine) or ray (Ray tasks; needs pip install "
+    "'taskalloc[ray]')."
+)
+RAY_ADDRESS_HELP = (
+    "With --executor ray: the cluster (e.g. 10.0.0.5:6379, or auto); default: a local Ray "
+    "started for the run."
+)
+
+
+def jobs_option(what: str, panel: str) -> typer.models.OptionInfo:
+    """``-j, --jobs N``: ``what`` run at once, one process each (local executor)."""
+    return typer.Option("--jobs", "-j", min=1, metavar="N", help=what, rich_help_panel=panel)
+
+
+def executor_option(panel: str, extra: str = "") -> typer.models.OptionInfo:
+    """``--executor [local|ray]``."""
+    return typer.Option("--executor", help=EXECUTOR_HELP + extra, rich_help_panel=panel)
+
+
+def ray_address_option(panel: str) -> typer.models.OptionInfo:
+    """``--ray-address ADDRESS``."""
+    return typer.Option(
+        "--ray-address", metavar="ADDRESS", help=RAY_ADDRESS_HELP, rich_help_panel=panel
+    )

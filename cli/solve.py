@@ -19,11 +19,15 @@ from .options import (
     IO,
     LIMITS,
     PARETO,
+    PARTS,
     SOLVE_ENGINE_HELP,
     EngineName,
     ExecutorName,
     Policy,
+    executor_option,
+    jobs_option,
     output_option,
+    ray_address_option,
 )
 
 if TYPE_CHECKING:
@@ -206,13 +210,10 @@ def solve(
     ] = False,
     jobs: Annotated[
         int,
-        typer.Option(
-            "--jobs",
-            "-j",
-            min=1,
-            metavar="N",
-            help="Problems solved at once, one process each (local executor).",
-            rich_help_panel=BATCH,
+        jobs_option(
+            "Problems solved at once, one process each (local executor); with --partitions: "
+            "parts solved at once (default: K, at most the cores).",
+            BATCH,
         ),
     ] = 1,
     total_time_limit: Annotated[
@@ -247,21 +248,23 @@ def solve(
     ] = None,
     executor: Annotated[
         ExecutorName,
-        typer.Option(
-            "--executor",
-            help="local (worker processes on this machine) or ray (Ray tasks; needs "
-            "pip install 'taskalloc[ray]').",
-            rich_help_panel=BATCH,
-        ),
+        executor_option(BATCH, " Runs a batch's problems, or the parts of --partitions."),
     ] = ExecutorName.local,
-    ray_address: Annotated[
-        str | None,
+    ray_address: Annotated[str | None, ray_address_option(BATCH)] = None,
+    partitions: Annotated[
+        int | None,
         typer.Option(
-            "--ray-address",
-            metavar="ADDRESS",
-            help="With --executor ray: the cluster (e.g. 10.0.0.5:6379, or auto); default: a "
-            "local Ray started for the run.",
-            rich_help_panel=BATCH,
+            "--partitions",
+            "-k",
+            min=1,
+            metavar="K",
+            help="Split the problem into K parts (a random split of tasks and nodes; gangs, "
+            "dependency chains, separation groups and a spread task's nodes stay whole), solve "
+            "them at once with -s (--executor: worker processes or Ray tasks), put the plans "
+            "together, then re-solve unions of two parts and place what no part could. Same "
+            "plan for the same seed and K with a deterministic engine (--deterministic, or "
+            "greedy). The parts share -t: they get about 60 %, the rest improves the whole.",
+            rich_help_panel=PARTS,
         ),
     ] = None,
     pareto: Annotated[
@@ -362,6 +365,11 @@ def solve(
         deterministic=deterministic,
         options=engine_options,
     )
+    if partitions is not None:
+        opts.partitions = partitions
+        opts.executor = executor.value
+        opts.ray_address = ray_address
+        opts.jobs = None if jobs == 1 else jobs
     is_batch = (
         out_dir is not None
         or len(problem_files) > 1
@@ -372,6 +380,8 @@ def solve(
 
         if output is not None or hint is not None:
             fail(ExitCode.BAD_INPUT, "-o and --hint are for one problem; a batch uses --out-dir")
+        if partitions is not None:
+            fail(ExitCode.BAD_INPUT, "--partitions is for one problem, not a batch")
         if out_dir is None:
             fail(
                 ExitCode.BAD_INPUT,
@@ -395,18 +405,24 @@ def solve(
         if code:
             raise typer.Exit(code)
         return
+    parted = partitions is not None
     batch_only = {
-        "--jobs": jobs != 1,
+        "--jobs": jobs != 1 and not parted,
         "--total-time-limit": total_time_limit is not None,
         "--skip-existing": skip_existing,
         "--summary": summary is not None,
-        "--executor": executor != ExecutorName.local,
-        "--ray-address": ray_address is not None,
+        "--executor": executor != ExecutorName.local and not parted,
+        "--ray-address": ray_address is not None and not parted,
         "--format jsonl": fmt == SolveFormat.jsonl,
     }
     misplaced = [name for name, given in batch_only.items() if given]
     if misplaced:
-        fail(ExitCode.BAD_INPUT, f"{', '.join(misplaced)}: for batches only (give --out-dir DIR)")
+        fail(
+            ExitCode.BAD_INPUT,
+            f"{', '.join(misplaced)}: for batches only (give --out-dir DIR), or with --partitions",
+        )
+    if ray_address is not None and executor != ExecutorName.ray:
+        fail(ExitCode.BAD_INPUT, "--ray-address needs --executor ray")
     solve_one(problem_files[0], opts, output=output, fmt=fmt, embed=embed, hint=hint)
 
 

@@ -32,7 +32,10 @@ from .options import (
     SolverOption,
     TimeLimitOption,
     WorkersOption,
+    executor_option,
+    jobs_option,
     output_option,
+    ray_address_option,
 )
 
 if TYPE_CHECKING:
@@ -118,34 +121,9 @@ def whatif(
             rich_help_panel=RUNS,
         ),
     ] = None,
-    jobs: Annotated[
-        int,
-        typer.Option(
-            "--jobs",
-            "-j",
-            min=1,
-            metavar="N",
-            help="Scenarios solved at once.",
-            rich_help_panel=RUNS,
-        ),
-    ] = 1,
-    executor: Annotated[
-        ExecutorName,
-        typer.Option(
-            "--executor",
-            help="local (worker processes) or ray (Ray tasks; pip install 'taskalloc[ray]').",
-            rich_help_panel=RUNS,
-        ),
-    ] = ExecutorName.local,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            metavar="ADDRESS",
-            help="With --executor ray: the cluster.",
-            rich_help_panel=RUNS,
-        ),
-    ] = None,
+    jobs: Annotated[int, jobs_option("Scenarios solved at once.", RUNS)] = 1,
+    executor: Annotated[ExecutorName, executor_option(RUNS)] = ExecutorName.local,
+    ray_address: Annotated[str | None, ray_address_option(RUNS)] = None,
     solver: SolverOption = "auto",
     time_limit: TimeLimitOption = None,
     seed: SeedOption = 0,

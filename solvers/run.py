@@ -63,6 +63,11 @@ class SolveOptions:
     hint: list[Assignment] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     time_cap: float | None = None  # at most this many seconds whatever the limit (batch time)
+    #: solve in this many parts (:mod:`.partition`), on ``executor`` (local or ray)
+    partitions: int | None = None
+    executor: str = "local"
+    ray_address: str | None = None
+    jobs: int | None = None  # parts at once (local; default: K, at most the cores)
 
     def effective_time_limit(self, engine: str) -> float | None:
         """The limit ``engine`` gets: the one given, else its default, cut to ``time_cap``."""
@@ -198,9 +203,19 @@ def solve_problem(
             warn(ignored)
     text = problem.source.data.decode("utf-8") if embed else None
     stop = stop if stop is not None else Stop()
+    parts: dict[str, Any] = {}
+    if opts.partitions is not None:  # each part chooses its engine (auto) itself
+        parts = {
+            "partitions": opts.partitions,
+            "executor": opts.executor,
+            "ray_address": opts.ray_address,
+            "jobs": opts.jobs,
+        }
     result = run_solver(
         problem,
-        backend,
+        # auto stays auto: it may split a huge problem into parts (solvers.auto_partitions)
+        opts.solver if parts or opts.solver == "auto" else backend,
+        **parts,
         seed=opts.seed,
         time_limit=opts.effective_time_limit(backend),
         workers=opts.workers,

@@ -38,3 +38,33 @@ def registered_run_spec(spec: Spec) -> RunResult:
 
     solvers.ENGINES.setdefault("firstfit", "tests.example_engine")
     return run_spec(spec)
+
+
+def _part_marker(spec: Spec) -> Path | None:
+    """For a part 1 of a partitioned solve whose problem is named ``<path>/die...``: the
+    marker file counting its attempts (``<path>/die....attempts``)."""
+    head, sep, _ = spec.name.partition(" part 1/")
+    if not sep or "die" not in Path(head).name:
+        return None
+    return Path(head + ".attempts")
+
+
+def part_dies_once(spec: Spec) -> RunResult:
+    """Part 1 of a problem named ``*die*`` kills its worker on its first attempt."""
+    marker = _part_marker(spec)
+    if marker is not None:
+        attempts = int(marker.read_text()) if marker.exists() else 0
+        marker.write_text(str(attempts + 1))
+        if attempts == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return run_spec(spec)
+
+
+def part_always_dies(spec: Spec) -> RunResult:
+    """Part 1 of a problem named ``*die*`` kills its worker on every attempt."""
+    marker = _part_marker(spec)
+    if marker is not None:
+        attempts = int(marker.read_text()) if marker.exists() else 0
+        marker.write_text(str(attempts + 1))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_spec(spec)

@@ -45,11 +45,12 @@ def test_help_fits_80_columns(command: str | None) -> None:
 def test_solve_help_panels_metavars_and_choices() -> None:
     out = cli("solve", "--help", env={"COLUMNS": "80"}).stdout
     panels = [line[:-1] for line in out.splitlines() if re.fullmatch(r"[A-Z][^ ].*:", line)]
-    assert panels[:5] == [
+    assert panels[:6] == [
         "Input and output",
         "Engine",
         "Limits and reproducibility",
         "Batch (several problems, a directory, or --out-dir)",
+        "One problem on many workers",
         "Pareto front",
     ]
     for header in [
@@ -57,6 +58,7 @@ def test_solve_help_panels_metavars_and_choices() -> None:
         "  --policy [least-loaded|best-fit|first-fit]",
         "  -f, --format [yaml|json|jsonl]",
         "  --executor [local|ray]",
+        "  -k, --partitions K",
         "  -o, --output FILE",
         "  -d, --out-dir DIR",
         "  -t, --time-limit SECONDS",

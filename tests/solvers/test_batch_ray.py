@@ -143,3 +143,38 @@ def test_stop_cancels_running_tasks(tmp_path: Path) -> None:
     assert [Path(x.item.file).name for x in done] == ["a.yaml"]
     assert [Path(i.file).name for i in interrupted] == ["hang.yaml"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.plan.yaml"]
+
+
+def test_a_partitioned_solve_on_ray_gives_the_local_plan(tmp_path: Path) -> None:
+    from taskalloc import solvers
+    from taskalloc.problems.compiler import problem_from_dict
+    from taskalloc.solvers.result import checked_plan
+
+    problem = problem_from_dict(generate(120, 12, seed=2))
+    runs = {
+        name: solvers.solve(problem, "greedy", partitions=2, executor=name, seed=1)
+        for name in ("ray", "local")
+    }
+    assert runs["ray"].message is not None and "on Ray" in runs["ray"].message
+    assert runs["ray"].assignments == runs["local"].assignments
+    assert checked_plan(problem, runs["ray"])[1].feasible
+
+
+def test_a_lost_part_on_ray_is_retried(tmp_path: Path) -> None:
+    from taskalloc.problems.compiler import problem_from_dict
+    from taskalloc.solvers.engine import Params
+    from taskalloc.solvers.partition import PartitionOptions
+    from taskalloc.solvers.partition import solve as solve_parts
+    from taskalloc.solvers.partition.workers import make_executor
+    from taskalloc.solvers.result import checked_plan
+
+    data = generate(100, 12, seed=6)
+    data["name"] = str(tmp_path / "die")
+    problem = problem_from_dict(data)
+    ex = make_executor("ray", 2, target=batch_targets.part_dies_once)
+    res = solve_parts(
+        problem, "greedy", Params(seed=1), {}, PartitionOptions(2, "ray"), executor=ex
+    )
+    assert (tmp_path / "die.attempts").read_text() == "2"
+    assert res.options["partitions"]["parts"][0]["status"] != "internal"
+    assert checked_plan(problem, res)[1].feasible

@@ -1,0 +1,200 @@
+"""One problem on many workers (issue 18): ``solve --partitions K`` against the single-process
+engine, and the scaling curve over K.
+
+Two measurements on one instance (loaded once, in this process; the parts run in worker
+processes, ``jobs`` at a time):
+
+* ``equal``: at equal wall time ``--budget`` (seconds), the single-process engine (``-s cpsat``:
+  the LNS at this size, 2 workers) against ``--partitions K`` for each K of ``--k`` (default
+  2,4), the same engine in every part. One line each: unplaced, cost, wall seconds, the greedy's
+  cost (the floor) and the plan's gap to the LP bound where the single run has one.
+* ``curve``: for each K of ``--curve`` (default 1,2,4,8,16), the parts alone (no improve
+  step), each part given ``--part-seconds`` (what it would get on its own machine), run in
+  waves of ``--jobs`` here: each part's wall seconds, the parallel wall time they imply on K
+  machines (split + the slowest part + coalesce), and the coalesced plan's quality against the
+  single-process engine given K times the part's time (``--reference`` none skips it: at 16 x
+  30 s that is 8 minutes) and against the LP bound where known. POP's anchor (Narayanan et
+  al., SOSP 2021): within 1.5 % of the optimum, much faster.
+
+Instances: ``cloud-2400`` (benchmarks/cloudgen.py, 2,400 computers x 7,200 processes, LP bound
+known from the CP-SAT engine), ``big`` (``taskalloc generate --tasks 150000 --nodes 5000
+--resources 4 --seed 1``; about 6 GB in the driver alone: run it under the memory lock),
+``gen-20000`` (20,000 x 700), or any problem file (``--problem FILE``).
+
+    python benchmarks/bench_partitions.py cloud-2400 --budget 60 --k 2,4
+    python benchmarks/bench_partitions.py cloud-2400 --curve 1,2,4,8,16 --part-seconds 20
+    flock /work/coord/big.lock python benchmarks/bench_partitions.py big --budget 120 --k 2,4
+    flock /work/coord/big.lock python benchmarks/bench_partitions.py big --engine auto --single \
+        --k "" --budget 120                     # what -s auto -t 120 does at 150k (its parts)
+
+Every plan is checked by the evaluator (a plan that breaks a constraint fails the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def load_instance(name: str, problem_file: str | None) -> Any:
+    from taskalloc.problems.problem import problem_from_dict
+
+    if problem_file:
+        from taskalloc import load
+
+        return load(problem_file)
+    if name == "cloud-2400":
+        from cloudgen import generate_cloud
+
+        return problem_from_dict(generate_cloud(2400, 7200, seed=0), name=name)
+    from taskalloc.problems.generate import generate
+
+    if name == "big":
+        return problem_from_dict(generate(150000, 5000, resources=4, seed=1), name=name)
+    if name == "gen-20000":
+        return problem_from_dict(generate(20000, 700, resources=4, seed=1), name=name)
+    raise SystemExit(f"unknown instance {name} (cloud-2400, big, gen-20000, or --problem FILE)")
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def terms(problem: Any, result: Any) -> dict[str, Any]:
+    from taskalloc.problems.evaluate import evaluate
+
+    ev = evaluate(problem, result.assignments, reasons=False)
+    if result.has_plan and not ev.feasible:
+        raise SystemExit(f"{result.solver}: a plan that breaks a constraint")
+    return {k: round(v, 3) for k, v in ev.objective.items()}
+
+
+def run(problem: Any, engine: str, seconds: float, seed: int, **options: Any) -> dict[str, Any]:
+    from taskalloc import solvers
+
+    t0 = time.perf_counter()
+    r = solvers.solve(problem, engine, time_limit=seconds, seed=seed, workers=2, **options)
+    wall = time.perf_counter() - t0
+    return {
+        "solver": r.solver,
+        "wall": round(wall, 2),
+        "objective": terms(problem, r),
+        "bound": r.bound,
+        "floor": bool(r.options.get("baseline_used")),
+        "parts": r.options.get("partitions"),
+        "message": r.message,
+        "load": loadavg(),
+    }
+
+
+def show(label: str, row: dict[str, Any], bound: float | None) -> None:
+    obj = row["objective"]
+    cost = obj.get("cost")
+    gap = ""
+    if bound and cost:
+        gap = f" gap to LP bound {100 * (cost - bound) / cost:.2f} %"
+    floor = " (greedy's plan: the engine's was worse)" if row["floor"] else ""
+    print(
+        f"{label:28s} unplaced {obj.get('unplaced', 0):g} cost {cost:,.2f}  "
+        f"wall {row['wall']:.1f} s{gap}{floor}  load {row['load']}",
+        flush=True,
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("instance", help="cloud-2400, big, gen-20000 (or a name for --problem)")
+    ap.add_argument("--problem", help="a problem file instead of a named instance")
+    ap.add_argument("--engine", default="cpsat")
+    ap.add_argument("--budget", type=float, default=60.0, help="equal: seconds per run")
+    ap.add_argument("--k", default="2,4", help="equal: the K to compare ('' to skip)")
+    ap.add_argument(
+        "--single",
+        action="store_true",
+        help="equal: the single run alone (with --engine auto at 150,000 tasks: auto's parts)",
+    )
+    ap.add_argument("--curve", default="", help="the K of the scaling curve, e.g. 1,2,4,8,16")
+    ap.add_argument("--part-seconds", type=float, default=20.0, help="curve: seconds per part")
+    ap.add_argument("--reference", default="single", help="curve: single (K x time) or none")
+    ap.add_argument("--jobs", type=int, default=2, help="parts at once on this machine")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    problem = load_instance(args.instance, args.problem)
+    print(
+        f"# {args.instance}: {len(problem.tasks):,} tasks x {len(problem.nodes):,} nodes, "
+        f"loaded in {time.perf_counter() - t0:.1f} s; engine {args.engine}, seed {args.seed}; "
+        f"load {loadavg()}",
+        flush=True,
+    )
+    rows: list[dict[str, Any]] = []
+    bound = None
+    if args.k or args.single:
+        single = run(problem, args.engine, args.budget, args.seed)
+        bound = (single["bound"] or {}).get("cost")
+        show(f"single {args.engine} {args.budget:g} s", single, bound)
+        rows.append({"mode": "equal", "k": 0, **single})
+        for k in [int(x) for x in args.k.split(",") if x]:
+            row = run(problem, args.engine, args.budget, args.seed, partitions=k, jobs=args.jobs)
+            show(f"--partitions {k} {args.budget:g} s", row, bound)
+            rows.append({"mode": "equal", "k": k, **row})
+    for k in [int(x) for x in args.curve.split(",") if x]:
+        row = run(
+            problem,
+            args.engine,
+            args.part_seconds * 10,  # the limit of the whole; each part gets part_seconds
+            args.seed,
+            partitions=k,
+            jobs=args.jobs,
+            improve=False,
+            part_time_limit=args.part_seconds,
+        )
+        parts = row["parts"] or {}
+        secs = [p["seconds"] or 0.0 for p in parts.get("parts", [])]
+        implied = (parts.get("split_seconds") or 0.0) + max(secs, default=0.0)
+        median = sorted(secs)[len(secs) // 2] if secs else 0.0
+        print(
+            f"K={k:<3d} parts {len(secs)}: part seconds min {min(secs, default=0):.1f} "
+            f"median {median:.1f} max {max(secs, default=0):.1f}; "
+            f"split {parts.get('split_seconds')} s; implied wall on K machines {implied:.1f} s; "
+            f"here {row['wall']:.1f} s",
+            flush=True,
+        )
+        show(f"  coalesced K={k}", row, bound)
+        rows.append({"mode": "curve", "k": k, "implied_wall": implied, **row})
+        if args.reference == "single":
+            ref = run(problem, args.engine, args.part_seconds * k, args.seed)
+            show(f"  single {args.engine} {args.part_seconds * k:g} s", ref, bound)
+            bound = bound or (ref["bound"] or {}).get("cost")
+            a, b = row["objective"].get("cost"), ref["objective"].get("cost")
+            if a and b:
+                print(f"  K={k}: coalesced / single-process = {a / b:.4f}", flush=True)
+            rows.append({"mode": "reference", "k": k, **ref})
+    # the greedy last: computed first, it would be cached for the runs (auto's warm start)
+    from taskalloc.problems.evaluate import evaluate
+    from taskalloc.solvers.baseline import greedy_plan
+
+    g = greedy_plan(problem)
+    gobj = evaluate(problem, g.result.assignments, reasons=False).objective
+    print(
+        f"{'greedy (the floor)':28s} unplaced {gobj.get('unplaced', 0):g} "
+        f"cost {gobj.get('cost', 0):,.2f}"
+    )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"# peak RSS of the driver {rss:,.0f} MB (workers not counted); load {loadavg()}")
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,620 @@
+"""One problem on many workers: split it into K parts, solve them in parallel, coalesce, then
+improve across the parts.
+
+1. **Split** (:mod:`.split`): a random split of nodes (every pool dealt evenly over the parts)
+   and tasks (least loaded part first), keeping gangs, dependency chains, separation groups and
+   a spread task's nodes whole; a task bound to nodes by a selector goes to a part holding
+   nodes it may use.
+2. **Solve**: each part is a problem file of its own (:mod:`.subproblem`), solved by the engine
+   given (``auto`` by default, chosen per part) in a worker process or a Ray task
+   (:mod:`.workers`, the batch executors) under the time limit minus the share kept for the
+   steps below. A lost worker's part is retried once; a part that fails again leaves its tasks
+   to the repair.
+3. **Coalesce**: the parts use disjoint nodes, so their plans together are a plan of the whole
+   problem (capacities, separations, gangs, chains and spreads hold part by part).
+4. **Improve** (K >= 2): rounds of re-solves of unions of two parts (a random pairing per
+   round, pairs in parallel), each started from the current plan of its tasks and kept only
+   when it is better on the union and keeps every group of tasks on the nodes of one part.
+5. **Repair** (placement problems): the tasks still unplaced, on what the plan leaves of every
+   node (capacity left, a used node's cost already paid, nodes of tasks they must be separated
+   from left out), solved in this process with what is left of the time.
+
+The result is evaluated like any engine's (``solve`` checks the plan and keeps the greedy's
+plan when it is better). The same problem, K, seed and options give the same split and, with a
+deterministic engine and limit (``deterministic=True``, or the greedy), the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from taskalloc.problems.plan import Assignment, Status
+
+from ..result import Result
+from ..run import SolveOptions
+from .split import Part, Split, components, split
+from .subproblem import sub_bytes, sub_data
+from .workers import Job, make_executor, run_jobs
+
+if TYPE_CHECKING:
+    from taskalloc.problems.problem import Problem
+
+    from ..batch import Executor
+    from ..engine import Params
+
+__all__ = ["Part", "PartitionOptions", "Split", "components", "solve", "split"]
+
+#: terms that add up over parts (the others, balance and makespan, are a maximum)
+ADDITIVE = frozenset({"unplaced", "cost", "nodes", "moves", "tardiness"})
+#: share of the time left after the split that the parts get when improving follows
+PART_SHARE = 0.6
+#: share of the whole limit kept for the repair
+REPAIR_SHARE = 0.08
+#: an improve round is started only with at least this many seconds for it
+MIN_ROUND = 2.0
+#: a repair with more (task, allowed node) pairs than this is the greedy's
+REPAIR_PAIRS = 200_000
+#: default time limit when neither the run nor the engine has one (auto: as cpsat)
+DEFAULT_LIMIT = 60.0
+
+
+@dataclass(frozen=True)
+class PartitionOptions:
+    """How to split and where to run: ``partitions`` (K >= 1), ``executor`` (``local``
+    worker processes, or ``ray``), ``ray_address`` (a cluster; default a local Ray for the
+    run), ``jobs`` (local processes at once; default: K, at most the cores), ``improve``
+    (re-solve unions of parts and repair after the coalesce)."""
+
+    partitions: int
+    executor: str = "local"
+    ray_address: str | None = None
+    jobs: int | None = None
+    improve: bool = True
+    #: seconds for each part whatever the waves they run in (measuring what K machines do)
+    part_time_limit: float | None = None
+    #: with no hint given: start every part from its share of the greedy's plan of the whole
+    #: problem (tasks go to the part holding their nodes in it), so that the coalesced plan
+    #: is never worse than the greedy's (auto at scale)
+    warm: bool = False
+
+    def __post_init__(self) -> None:
+        from ..engine import OptionError
+
+        k = self.partitions
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise OptionError("partitions", f"must be an integer >= 1, not {k!r}")
+        if self.executor not in ("local", "ray"):
+            raise OptionError("executor", f"must be local or ray, not {self.executor!r}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise OptionError("ray_address", "needs executor='ray'")
+
+
+@dataclass
+class _State:
+    """The plan being built: assignments per task, each task's part, each part's objective."""
+
+    problem: Problem
+    by_task: dict[int, list[Assignment]]
+    part_of_task: list[int]
+    part_of_node: list[int]
+    objective: list[dict[str, float] | None]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def assignments(self) -> list[Assignment]:
+        return [a for t in sorted(self.by_task) for a in self.by_task[t]]
+
+
+def combine(objs: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """The objective of parts together: additive terms add up, the others are the maximum."""
+    out: dict[str, float] = {}
+    for obj in objs:
+        for term, v in obj.items():
+            if term in ADDITIVE:
+                out[term] = out.get(term, 0.0) + v
+            else:
+                out[term] = max(out.get(term, -math.inf), v)
+    return out
+
+
+def better(problem: Problem, a: Mapping[str, float], b: Mapping[str, float]) -> bool:
+    """Whether objective ``a`` is strictly better than ``b`` (relative tolerance 1e-9)."""
+    obj = problem.objective
+
+    def close(x: float, y: float) -> bool:
+        return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y))
+
+    if obj.kind == "lexicographic":
+        for term in obj.terms:
+            x, y = a.get(term, 0.0), b.get(term, 0.0)
+            if not close(x, y):
+                return x < y
+        return False
+    x = sum(w * a.get(t, 0.0) for t, w in obj.weights.items())
+    y = sum(w * b.get(t, 0.0) for t, w in obj.weights.items())
+    return x < y and not close(x, y)
+
+
+def _budget(total: int | None, parts: Sequence[Part], problem: Problem) -> list[int | None]:
+    """Each part's share of ``max_moves`` (by the replicas with a `current`), rounded down."""
+    if total is None:
+        return [None] * len(parts)
+    weight = [
+        sum(problem.tasks[t].replicas for t in p.tasks if problem.tasks[t].current is not None)
+        for p in parts
+    ]
+    whole = sum(weight) or 1
+    return [total * w // whole for w in weight]
+
+
+def _default_jobs(k: int) -> int:
+    return max(1, min(k, os.cpu_count() or 1))
+
+
+def solve(
+    problem: Problem,
+    engine: str,
+    params: Params,
+    engine_options: Mapping[str, Any],
+    options: PartitionOptions,
+    *,
+    executor: Executor | None = None,
+) -> Result:
+    """Solve ``problem`` in ``options.partitions`` parts with ``engine`` (see the module's
+    docstring). ``engine_options``: options of the engine (each part's engine takes those it
+    knows). ``executor``: run the jobs there instead of the one ``options`` names."""
+    from ..run import default_time_limit
+
+    began = time.monotonic()
+    stop = params.stop if params.stop is not None else threading.Event()
+    default = DEFAULT_LIMIT if engine == "auto" else default_time_limit(engine)
+    limit = params.limit(default)
+    deadline = None if limit is None else began + limit
+
+    def left() -> float | None:
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    k = options.partitions
+    from ..clock import Stopped, preparing
+
+    try:
+        with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
+            if options.warm and not params.hint:
+                from ..baseline import greedy_plan
+
+                base = greedy_plan(problem, time_limit=None if limit is None else limit / 2)
+                if base.usable:
+                    params = params.replace(hint=list(base.result.assignments))
+            placed: dict[int, set[int]] = {}
+            if params.hint:
+                node_of, task_of = problem.node_index, problem.task_index
+                for x in params.hint:
+                    if x.task in task_of and x.node in node_of:
+                        placed.setdefault(task_of[x.task], set()).add(node_of[x.node])
+            sp = split(problem, k, params.seed, placed)
+            k = len(sp.parts)
+            budgets = _budget(problem.max_moves, sp.parts, problem)
+            data = [
+                sub_bytes(
+                    sub_data(
+                        problem,
+                        p.tasks,
+                        p.nodes,
+                        max_moves=budgets[i],
+                        name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
+                        relax=True,
+                    )
+                )
+                for i, p in enumerate(sp.parts)
+            ]
+    except Stopped:
+        return Result(
+            solver=f"{engine} in parts",
+            status=Status.UNKNOWN,
+            assignments=[],
+            seconds=time.monotonic() - began,
+            seed=params.seed,
+            message="stopped while splitting the problem",
+        )
+    jobs = options.jobs or _default_jobs(k)
+    cores = os.cpu_count() or 1
+    workers = params.workers
+    if options.executor == "local" and jobs > 1:
+        workers = max(1, min(workers, cores // jobs))
+    if executor is None:
+        executor = make_executor(options.executor, jobs, options.ray_address)
+
+    def opts_for(seconds: float | None, hint: list[Assignment] | None = None) -> SolveOptions:
+        return SolveOptions(
+            solver=engine,
+            seed=params.seed,
+            time_limit=math.inf if seconds is None else max(0.5, seconds),
+            workers=workers,
+            deterministic=params.deterministic,
+            hint=hint,
+            options=dict(engine_options),
+        )
+
+    limits = problem.source.limits
+    split_seconds = time.monotonic() - began
+    # each part's share of the hint: the tasks whose every hinted replica is on its nodes (a
+    # task hinted across parts is left to the part's engine: a partial hint is no plan)
+    hints: list[list[Assignment] | None] = [None] * k
+    if params.hint:
+        task_of, node_of = problem.task_index, problem.node_index
+        where = {t: p.index for p in sp.parts for t in p.tasks}
+        by_task_hint: dict[int, list[Assignment]] = {}
+        for x in params.hint:
+            t = task_of.get(x.task)
+            if t is not None and x.node in node_of:
+                by_task_hint.setdefault(t, []).append(x)
+        shares: list[list[Assignment]] = [[] for _ in range(k)]
+        for t, xs in by_task_hint.items():
+            home = where.get(t)
+            if home is not None and all(sp.part_of_node[node_of[x.node]] == home for x in xs):
+                shares[home].extend(xs)
+        hints = [share or None for share in shares]
+    # unions re-share a max_moves budget that the parts already split: not done (yet)
+    improving = options.improve and k >= 2 and problem.max_moves is None
+    # parts run in waves of `parallel` at once; each wave gets an equal share of the parts'
+    # time. With deterministic, every share is a fixed fraction of the limit (never of the
+    # wall-clock time left), so that the same input gives the same plan.
+    parallel = jobs if options.executor == "local" else k
+    waves = -(-k // max(1, parallel))
+    rest = limit if params.deterministic else left()
+    reserve = 0.0 if limit is None or not options.improve else REPAIR_SHARE * limit
+    part_limit = None
+    if options.part_time_limit is not None:
+        part_limit = options.part_time_limit
+    elif rest is not None:
+        part_limit = (rest - reserve) * (PART_SHARE if improving else 1.0) / waves
+    fixed_rounds = max(1, k // 2)
+    union_limit = None
+    if params.deterministic and limit is not None:
+        pairs_waves = -(-(k // 2) // max(1, parallel))
+        union_limit = (limit - reserve) * (1 - PART_SHARE) / fixed_rounds / pairs_waves
+    label = problem.name or "problem"
+    found = run_jobs(
+        [
+            Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit, hints[i]))
+            for i, d in enumerate(data)
+        ],
+        executor,
+        limits=limits,
+        stop=stop,
+    )
+    del data
+
+    # how long a part ran past its limit (the slowest): loading, building, checking
+    overrun = 0.0
+    if part_limit is not None:
+        walls = [f.wall for f in found if f is not None]
+        overrun = max(0.0, max(walls, default=0.0) - part_limit)
+
+    # coalesce
+    task_of = problem.task_index
+    by_task: dict[int, list[Assignment]] = {}
+    part_of_task = [-1] * len(problem.tasks)
+    for i, p in enumerate(sp.parts):
+        for t in p.tasks:
+            part_of_task[t] = i
+    objective: list[dict[str, float] | None] = []
+    part_stats = []
+    for p, got in zip(sp.parts, found, strict=True):
+        part_stats.append(
+            {
+                "tasks": len(p.tasks),
+                "nodes": len(p.nodes),
+                "seconds": None if got is None else round(got.wall, 3),
+                "status": None if got is None else (got.status or got.outcome),
+            }
+        )
+        if got is None or got.assignments is None:
+            objective.append(None)
+            continue
+        objective.append(got.objective)
+        for a in got.assignments:
+            by_task.setdefault(task_of[a.task], []).append(a)
+    state = _State(problem, by_task, part_of_task, sp.part_of_node, objective)
+    state.stats = {
+        "partitions": k,
+        "executor": options.executor,
+        "parts": part_stats,
+        "left_out": len(sp.left_out),
+        "split_seconds": round(split_seconds, 3),
+    }
+    coalesced = time.monotonic()
+    _tell(params, began, state)
+
+    rounds = 0
+    accepted = 0
+    if improving and not stop.is_set():
+        rnd = random.Random(f"improve:{params.seed}:{k}")
+        pairs_waves = -(-(k // 2) // max(1, parallel))
+        while not stop.is_set():
+            if params.deterministic:
+                if rounds >= fixed_rounds:
+                    break
+                seconds = union_limit
+            else:
+                # a job runs past its limit by what its worker spends outside the engine's
+                # search (loading, model building, checking): twice the parts' overrun for a
+                # union of two
+                rest = left()
+                extra = 2 * overrun
+                if rest is not None and rest - reserve < (MIN_ROUND + extra) * pairs_waves:
+                    break
+                seconds = None if rest is None else (rest - reserve) / pairs_waves - extra
+            took = _improve_round(state, sp, rnd, executor, opts_for, seconds, limits, stop)
+            rounds += 1
+            accepted += took
+            if took:
+                _tell(params, began, state)
+            if limit is None or rounds >= 2 * k:
+                break
+    state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
+    repaired = 0
+    if options.improve and not problem.scheduling and not stop.is_set():
+        seconds = (REPAIR_SHARE * limit) if params.deterministic and limit else left()
+        repaired = _repair(state, engine, params, engine_options, seconds, stop)
+    state.stats["repaired"] = repaired
+
+    assignments = state.assignments()
+    done = set(state.by_task)
+    missing_required = any(t.required and t.index not in done for t in problem.tasks)
+    ok = all(o is not None for o in state.objective) or not missing_required
+    status = Status.FEASIBLE if ok and not missing_required else Status.UNKNOWN
+    seconds = time.monotonic() - began
+    state.stats["seconds"] = {
+        "parts": round(coalesced - began, 3),
+        "total": round(seconds, 3),
+    }
+    failed = sum(1 for o in state.objective if o is None)
+    message = (
+        f"{k} parts on {options.executor} ({jobs} at a time)"
+        if options.executor == "local"
+        else f"{k} parts on Ray"
+    )
+    if failed:
+        message += f"; {failed} without a plan (their tasks went to the repair)"
+    if improving:
+        message += f"; {accepted} of the unions re-solved in {rounds} rounds kept"
+    if repaired:
+        message += f"; {repaired} unplaced tasks placed by the repair"
+    engines = sorted({o.solver for o in found if o is not None and o.solver})
+    return Result(
+        solver=f"{'+'.join(engines) or engine} in {k} part{'s' if k > 1 else ''}",
+        status=status,
+        assignments=assignments,
+        seconds=seconds,
+        seed=params.seed,
+        message=message,
+        options={"partitions": state.stats},
+    )
+
+
+def _tell(params: Params, began: float, state: _State) -> None:
+    """A progress point: the last lexicographic term (e.g. cost) of the parts together (the
+    unplaced term of parts is not the problem's: required tasks are worth more there)."""
+    obj = state.problem.objective
+    if params.progress is None or obj.kind != "lexicographic":
+        return
+    term = obj.terms[-1]
+    known = [o for o in state.objective if o is not None]
+    if term == "unplaced" or not known:
+        return
+    from ..clock import Point
+
+    value = combine(known).get(term)
+    if value is not None:
+        params.progress(Point(time.monotonic() - began, value, None, term))
+
+
+def _improve_round(
+    state: _State,
+    sp: Split,
+    rnd: random.Random,
+    executor: Executor,
+    opts_for: Any,
+    seconds: float | None,
+    limits: Any,
+    stop: threading.Event,
+) -> int:
+    """Re-solve the unions of a random pairing of the parts (in parallel); keep each union's
+    plan when it is better there and keeps every task group on the nodes of one part.
+    Returns how many unions were kept."""
+    problem = state.problem
+    k = len(sp.parts)
+    order = sorted(set(state.part_of_node) - {-1})  # the parts left (unions may merge two)
+    rnd.shuffle(order)
+    pairs = [(order[i], order[i + 1]) for i in range(0, len(order) - 1, 2)]
+    if not pairs:
+        return 0
+    nodes_of: list[list[int]] = [[] for _ in range(k)]
+    for n, p in enumerate(state.part_of_node):
+        if p >= 0:
+            nodes_of[p].append(n)
+    tasks_of: list[list[int]] = [[] for _ in range(k)]
+    for t, p in enumerate(state.part_of_task):
+        if p >= 0:
+            tasks_of[p].append(t)
+    jobs: list[Job] = []
+    kept_pairs = []
+    for a, b in pairs:
+        tasks = sorted(tasks_of[a] + tasks_of[b])
+        nodes = sorted(nodes_of[a] + nodes_of[b])
+        if not tasks:
+            continue
+        hint = [x for t in tasks for x in state.by_task.get(t, ())]
+        try:
+            data = sub_bytes(sub_data(problem, tasks, nodes, relax=True))
+        except ValueError:
+            continue
+        label = f"{problem.name or 'problem'} parts {a + 1}+{b + 1}"
+        jobs.append(Job(label, data, opts_for(seconds, hint)))
+        kept_pairs.append((a, b, tasks))
+    found = run_jobs(jobs, executor, limits=limits, stop=stop)
+    task_of = problem.task_index
+    node_of = problem.node_index
+    comp_of, _ = components(problem)
+    kept = 0
+    for (a, b, tasks), got in zip(kept_pairs, found, strict=True):
+        if got is None or got.assignments is None or got.objective is None:
+            continue
+        before = [o for o in (state.objective[a], state.objective[b]) if o is not None]
+        log = state.stats.setdefault("unions", [])
+        log.append(
+            {
+                "parts": [a + 1, b + 1],
+                "before": combine(before) if len(before) == 2 else None,
+                "after": dict(got.objective),
+                "seconds": round(got.wall, 3),
+            }
+        )
+        if len(before) == 2 and not better(problem, got.objective, combine(before)):
+            continue
+        new: dict[int, list[Assignment]] = {}
+        for x in got.assignments:
+            new.setdefault(task_of[x.task], []).append(x)
+        # every task group on the nodes of one part, so that later rounds keep it whole; else
+        # the two parts become one for the rounds that follow
+        part_of_comp: dict[int, int] = {}
+        whole = True
+        for t, xs in new.items():
+            for x in xs:
+                p = state.part_of_node[node_of[x.node]]
+                if part_of_comp.setdefault(comp_of[t], p) != p:
+                    whole = False
+        for t in tasks:
+            state.by_task.pop(t, None)
+            if t in new:
+                state.by_task[t] = new[t]
+                if whole:
+                    state.part_of_task[t] = part_of_comp[comp_of[t]]
+        obj = dict(got.objective)
+        state.objective[a] = obj
+        state.objective[b] = {t: (0.0 if t in ADDITIVE else v) for t, v in obj.items()}
+        if not whole:
+            state.part_of_node = [a if p == b else p for p in state.part_of_node]
+            state.part_of_task = [a if p == b else p for p in state.part_of_task]
+            state.stats["merged"] = state.stats.get("merged", 0) + 1
+        kept += 1
+    return kept
+
+
+def _repair(
+    state: _State,
+    engine: str,
+    params: Params,
+    engine_options: Mapping[str, Any],
+    seconds: float | None,
+    stop: threading.Event,
+) -> int:
+    """Place what is still unplaced on what the plan leaves (placement problems); returns the
+    number of tasks placed."""
+    from taskalloc.problems.compiler import problem_from_dict
+    from taskalloc.problems.evaluate import evaluate
+
+    from .. import choose
+    from .. import solve as solve_engine
+    from ..run import engine_options as own_options
+
+    problem = state.problem
+    unplaced = [t.index for t in problem.tasks if t.index not in state.by_task]
+    if not unplaced:
+        return 0
+    node_of = problem.node_index
+    task_of = problem.task_index
+    load = np.zeros_like(problem.capacity)
+    used = np.zeros(len(problem.nodes), dtype=bool)
+    tasks_on: dict[int, set[int]] = {}
+    for t, xs in state.by_task.items():
+        for x in xs:
+            n = node_of[x.node]
+            load[n] += problem.demand_vector(t, n)
+            used[n] = True
+            tasks_on.setdefault(n, set()).add(t)
+    devices = problem.device_count.sum(axis=1) > 0
+    open_nodes = [n for n in range(len(problem.nodes)) if not (used[n] and devices[n])]
+    capacity = {n: problem.capacity[n] - load[n] for n in open_nodes if used[n]}
+    cost = {n: 0.0 for n in open_nodes if used[n]}
+    # nodes an unplaced task may not use: those of tasks it must be separated from
+    waiting = set(unplaced)
+    forbid: dict[int, set[int]] = {}
+    for u, xs in state.by_task.items():
+        for t in problem.tasks[u].separate & waiting:
+            forbid.setdefault(t, set()).update(node_of[x.node] for x in xs)
+    open_set = set(open_nodes)
+    everywhere = len(open_set) == len(problem.nodes)
+    tasks = []
+    for t in unplaced:
+        ban = forbid.get(t, set())
+        allowed = problem.tasks[t].allowed
+        if (everywhere and not ban and allowed) or any(
+            n in open_set and n not in ban for n in allowed
+        ):
+            tasks.append(t)
+    # a gang goes whole or not at all: only gangs none of whose members is placed
+    candidates = set(tasks)
+
+    def whole_gang(t: int) -> bool:
+        gang = problem.tasks[t].gang
+        return gang is None or all(m in candidates for m in problem.gangs[gang])
+
+    tasks = [t for t in tasks if whole_gang(t)]
+    if not tasks:
+        return 0
+    if any(len(problem.tasks[t].allowed) == len(problem.nodes) for t in tasks):
+        needed = sorted(open_set)
+    else:
+        needed = sorted({n for t in tasks for n in problem.tasks[t].allowed} & open_set)
+    try:
+        data = sub_data(
+            problem,
+            tasks,
+            needed,
+            capacity=capacity,
+            cost=cost,
+            forbid=forbid,
+            max_moves=None if problem.max_moves is None else 0,
+            name=f"{problem.name or 'problem'}-repair",
+            relax=True,
+        )
+        sub = problem_from_dict(data, "<repair>", locate=False)
+    except (ValueError, Exception):  # a sub-problem that cannot be written: nothing repaired
+        return 0
+    chosen = choose(sub, engine)
+    if sum(len(t.allowed) for t in sub.tasks) > REPAIR_PAIRS:
+        chosen = "greedy"  # a large repair: what is left, placed fast
+    own, _ = own_options(chosen, dict(engine_options))
+    limit = None if seconds is None else max(1.0, seconds)
+    res = solve_engine(
+        sub,
+        chosen,
+        seed=params.seed,
+        time_limit=math.inf if limit is None else limit,
+        workers=params.workers,
+        deterministic=params.deterministic,
+        stop=stop,
+        **own,
+    )
+    if not res.has_plan or not res.assignments:
+        return 0
+    ev = evaluate(sub, res.assignments, reasons=False)
+    empty = evaluate(sub, [], reasons=False)
+    if not ev.feasible or not better(problem, ev.objective, empty.objective):
+        return 0
+    placed = set()
+    for x in res.assignments:
+        t = task_of[x.task]
+        state.by_task.setdefault(t, []).append(x)
+        placed.add(t)
+    return len(placed)
