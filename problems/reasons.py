@@ -124,7 +124,7 @@ def _task_reason(
         if missing:
             names = ", ".join(p.tasks[q].id for q in missing)
             return f"it comes after {names}, which is not placed", details, 0
-    scan = free.scan(st, task) if free is not None else None
+    scan = free.scan(st, sweep, task) if free is not None else None
     if scan is None:
         scan = _scan_nodes(st, sweep, task)
     details.extend(scan.node_lines)
@@ -424,11 +424,12 @@ class _FreeRoom:
 
     :meth:`scan` gives what :func:`_scan_nodes` gives, to the byte: the same first blocking
     resource per node (in the order of the task's demand), the same largest free room per
-    resource and the first node reaching it, the same detail lines. It declines (None) what it
-    does not model: tasks kept apart from a task placed on an allowed node, per-node demands,
-    demands a node serves by devices, resources the problem does not list."""
+    resource and the first node reaching it, the same detail lines. Nodes serving a positive
+    demand by devices, nodes with a demand of the task's own (``demand_on``) and nodes running
+    a task it is kept apart from are taken one by one, as the loop takes them. It declines
+    (None) only demands of resources the problem does not list."""
 
-    _CACHE = 64  # (resources, allowed nodes) -> free room + tolerance, kept per call
+    _CACHE = 64  # (resources, allowed nodes) -> free room and split resources, per call
 
     def __init__(self, p: Problem, free: np.ndarray) -> None:
         self.p = p
@@ -487,58 +488,108 @@ class _FreeRoom:
             self._rows[key] = hit
         return hit
 
-    def scan(self, st: PlanState, task: Task) -> _Scan | None:
+    def scan(self, st: PlanState, sweep: Sweep, task: Task) -> _Scan | None:
         p = self.p
-        if task.demand_on:
-            return None
         allowed = task.allowed
         ri = p.resource_index
         if any(r not in ri for r in task.demand):
             return None
-        if task.separate:
-            apart = {pl.node for o in task.separate for pl in st.placed.get(o, {}).values()}
-            if apart and not apart.isdisjoint(allowed):
-                return None
         nodes = self._nodes(allowed)
         names = list(task.demand)
         demand = list(task.demand.values())
         cols = tuple(ri[r] for r in names)
         room, split = self._room(cols, allowed, nodes)
-        # a positive demand a node serves by devices: said in device terms, node by node
-        if split is not None and any(q > 0 and split[j].any() for j, q in enumerate(demand)):
-            return None
         m = room.shape[1]
+        # nodes taken one by one as the loop takes them: those serving a positive demand by
+        # devices, those with a demand of their own, those running a task to keep apart from
+        by_node = np.zeros(m, dtype=bool)
+        if split is not None:
+            for j, q in enumerate(demand):
+                if q > 0:
+                    by_node |= split[j]
+        apart: dict[int, str] = {}  # position -> the loop's line
+        if task.separate:
+            near = {pl.node for o in task.separate for pl in st.placed.get(o, {}).values()}
+            for n in sorted(near):
+                i = self._position(nodes, n)
+                if i is None:
+                    continue
+                for o in task.separate:
+                    if o in st.on_node.get(n, {}):
+                        apart[i] = f"runs {p.tasks[o].id} (separate_from)"
+                        by_node[i] = True
+                        break
+        for n in task.demand_on:
+            i = self._position(nodes, n)
+            if i is not None:
+                by_node[i] = True
         if cols:
             need = np.array(demand, dtype=float)[:, None]
             # the loop's test, q > free + CAP_TOL, on the same float64 values
             blocked = need > room + CAP_TOL
             if split is not None:
-                blocked &= ~split  # a zero demand on a split resource is never tested
+                blocked &= ~split  # a resource a node splits is never tested against its room
             first = np.argmax(blocked, axis=0)  # first blocking resource in demand order
-            stuck = blocked[first, np.arange(m)]
+            stuck = blocked[first, np.arange(m)] & ~by_node
         else:
             first = np.zeros(m, dtype=np.intp)
             stuck = np.zeros(m, dtype=bool)
-        fit_pos = np.flatnonzero(~stuck)
+        fits = ~stuck & ~by_node
+        # the device nodes, one by one as the loop takes them
+        dev_lines: dict[int, str] = {}
+        dev_short: dict[str, _Shortage] = {}
+        dev_first: dict[str, int] = {}  # resource -> first node index it blocked
+        one_device: dict[str, _Shortage] = {}
+        whole: dict[str, _Shortage] = {}
+        shape: dict[str, tuple[float, set[tuple[int, float]]]] = {}
+        sep_blocked = 0
+        for i in np.flatnonzero(by_node).tolist():
+            node = int(nodes[i]) if nodes is not None else i
+            if i in apart:
+                dev_lines[i] = apart[i]
+                sep_blocked += 1
+                continue
+            known = len(dev_short)
+            dem = task.demand_at(node)
+            line = _placement_block(p, sweep, node, dem, dev_short, one_device, whole, shape)
+            if len(dev_short) > known:
+                dev_first[next(reversed(dev_short))] = node
+            if line is None:
+                fits[i] = True
+                line = "has room"
+            dev_lines[i] = line
+        fit_pos = np.flatnonzero(fits)
         fit_nodes = (nodes[fit_pos] if nodes is not None else fit_pos).tolist()
-        shortage: dict[str, _Shortage] = {}
-        if len(fit_pos) < m:
-            firsts: list[tuple[int, int]] = []  # (first position it blocks, resource column)
-            for j in range(len(cols)):
-                pos = np.flatnonzero(stuck & (first == j))
-                if len(pos):
-                    firsts.append((int(pos[0]), j))
-                    at = pos[int(np.argmax(room[j, pos]))]  # the first of the largest
-                    node = int(nodes[at]) if nodes is not None else int(at)
-                    s = _Shortage(demand[j])
-                    s.best, s.node = float(room[j, at]), p.nodes[node].id
-                    shortage[names[j]] = s
-            ordered = [names[j] for _, j in sorted(firsts)]
-            shortage = {r: shortage[r] for r in ordered}
+        # each resource's largest free room: the first node reaching it, over both kinds
+        seen: list[tuple[int, str, _Shortage]] = []  # (first node index, resource, shortage)
+        for r, sh in dev_short.items():
+            if r not in task.demand:  # a resource only a per-node demand asks for
+                seen.append((dev_first[r], r, sh))
+        for j, r in enumerate(names):
+            pos = np.flatnonzero(stuck & (first == j))
+            s = dev_short.get(r)
+            if not len(pos):
+                if s is not None:
+                    seen.append((dev_first[r], r, s))
+                continue
+            at = int(pos[int(np.argmax(room[j, pos]))])  # the first of the largest
+            best, best_node = float(room[j, at]), int(nodes[at]) if nodes is not None else at
+            start = int(nodes[pos[0]]) if nodes is not None else int(pos[0])
+            if s is not None:
+                start = min(start, dev_first[r])
+                other = p.node_index[s.node]
+                if s.best > best or (s.best == best and other < best_node):
+                    best, best_node = s.best, other
+            out = _Shortage(demand[j] if s is None else max(demand[j], s.need))
+            out.best, out.node = best, p.nodes[best_node].id
+            seen.append((start, r, out))
+        shortage = {r: s for _, r, s in sorted(seen, key=lambda x: x[0])}
         lines: list[str] = []
         for i in range(min(m, MAX_DETAILS)):
             node = int(nodes[i]) if nodes is not None else i
-            if stuck[i]:
+            if i in dev_lines:
+                line = dev_lines[i]
+            elif stuck[i]:
                 j = int(first[i])
                 free = float(room[j, i])
                 line = f"{names[j]} {num(demand[j])} needed, {num(max(free, 0.0))} free"
@@ -547,4 +598,40 @@ class _FreeRoom:
             lines.append(f"node {p.nodes[node].id}: {line}")
         if m > MAX_DETAILS:
             lines.append(f"... and {m - MAX_DETAILS} more")
-        return _Scan(fit_nodes, lines, shortage, {}, {}, {}, 0, 0)
+        return _Scan(fit_nodes, lines, shortage, one_device, whole, shape, sep_blocked, 0)
+
+    def _position(self, nodes: np.ndarray | None, n: int) -> int | None:
+        """Where node ``n`` is among the allowed nodes (ascending), or None."""
+        if nodes is None:
+            return n if 0 <= n < len(self.p.nodes) else None
+        i = int(np.searchsorted(nodes, n))
+        return i if i < len(nodes) and int(nodes[i]) == n else None
+
+
+def _placement_block(
+    p: Problem,
+    sweep: Sweep,
+    n: int,
+    dem: Mapping[str, float],
+    shortage: dict[str, _Shortage],
+    one_device: dict[str, _Shortage],
+    whole: dict[str, _Shortage],
+    shape: dict[str, tuple[float, set[tuple[int, float]]]],
+) -> str | None:
+    """Placement, nobody to keep apart on node ``n``: what the reference loop says of it (the
+    same tests in the same order, recorded the same way), or None if a replica fits."""
+    node = p.nodes[n]
+    for r, k in node.devices.items():
+        q = dem.get(r, 0.0)
+        if q > 0 and device_shape(q, node.device_size(r), k) is None:
+            need, kinds = shape.setdefault(r, (q, set()))
+            shape[r] = (max(need, q), kinds | {(k, node.device_size(r))})
+            return device_shape_words(r, q, node.device_size(r), k)
+    for r, q in dem.items():
+        if r in node.devices:  # said in device terms below
+            continue
+        free = node.capacity.get(r, 0.0) - sweep.load[n].get(r, 0.0)
+        if q > free + CAP_TOL:
+            shortage.setdefault(r, _Shortage(q)).see(q, free, node.id)
+            return f"{r} {num(q)} needed, {num(max(free, 0.0))} free"
+    return _device_block(p, n, dem, sweep.device_load, one_device, whole)
