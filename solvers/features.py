@@ -23,7 +23,9 @@ HANDLED: dict[str, frozenset[str]] = {
         {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
     ),
     "cpsat": frozenset({"current_list", "max_moves"}),
-    "mip": frozenset({"current_list"}),
+    "mip": frozenset(
+        {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
+    ),
     "ga": frozenset({"current_list"}),
     "devplan": frozenset({"devices", "current_list"}),
 }
