@@ -41,9 +41,10 @@ Key = tuple[int, int, int]  # (task, replica, node) of an x variable
 VarValue = Callable[[Any], float]  # Pyomo variable -> its value in a solution
 #: (task, node) -> split resource -> the devices its replica there uses
 Devices = dict[tuple[int, int], dict[str, tuple[int, ...]]]
-#: order the identical devices of a node by the lowest index of their users (rows
-#: ``dev_order`` and the pruning of device variables); off only to measure what it buys
-BREAK_DEVICE_SYMMETRY = True
+#: how the symmetry of identical devices is broken (benchmarks/bench_mip_devices.py measures
+#: each): ``order``: devices ordered by the lowest index of their users (the pruning of device
+#: variables and the ``dev_order`` rows); ``prune``: the pruning alone; ``none``: neither
+DEVICE_SYMMETRY = "prune"
 
 
 class DevicePlacement(dict[int, list[tuple[int, int | None]]]):
@@ -712,7 +713,7 @@ class MipModel:
             seen = 0
             for i, count, _ in items:
                 seen += count
-                top = min(k, seen) if BREAK_DEVICE_SYMMETRY else k
+                top = min(k, seen) if DEVICE_SYMMETRY != "none" else k
                 t, rep, _ = self.xkey[i]
                 rl = f"{p.tasks[t].id}#{rep}"
                 for j in range(top):
@@ -844,7 +845,7 @@ class MipModel:
         item ``i``: any plan satisfies it once the devices are relabelled by their lowest user
         (:meth:`_relabel_devices`). Two or three non-zeros per row, instead of the quadratic
         ``y[i, j] <= sum_{i' <= i} y[i', j - 1]``."""
-        if not BREAK_DEVICE_SYMMETRY or not self.dev_items:
+        if DEVICE_SYMMETRY != "order" or not self.dev_items:
             return
         p, m = self.problem, self.m
         node_ids = [n.id for n in p.nodes]
@@ -1181,7 +1182,7 @@ class MipModel:
                 named.append((i, tuple(idx)))
                 for j in idx:
                     lowest.setdefault(j, pos)
-            if not BREAK_DEVICE_SYMMETRY:
+            if DEVICE_SYMMETRY == "none":
                 out.update({(i, r): tuple(sorted(idx)) for i, idx in named})
                 continue
             order = sorted(lowest, key=lambda j: (lowest[j], j))
