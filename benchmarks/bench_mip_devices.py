@@ -4,14 +4,14 @@ small bin-packing-shaped device problems with and without it, on SCIP and HiGHS.
     .venv/bin/python benchmarks/bench_mip_devices.py                  # seeds 0-2, 30 s cap
     .venv/bin/python benchmarks/bench_mip_devices.py --seeds 5 --cap 60
 
-Each instance: ``--nodes`` nodes of ``--devices`` GPU devices (size 1), ``shares`` optional tasks taking a
-random share of one device (``--low``-``--high``) and a few whole-device tasks, objective ``unplaced``
-(then ``nodes``): how many fit is a bin-packing proof over identical devices. Without the
-symmetry breaking (``model.DEVICE_SYMMETRY``: ``none``, every replica may use every device;
-``prune``, the item at position i uses only the first i + 1 devices; ``order``, plus the
-``dev_order`` rows) each packing appears in k! relabellings per node of k devices. One line per
-instance, backend and setting: status, objective, seconds to the end of the solve (a proof
-when the status is optimal), model size.
+Each instance: ``--nodes`` nodes of ``--devices`` GPU devices (size 1), ``--shares`` optional
+tasks taking a random share of one device (``--low`` to ``--high``) and a few whole-device
+tasks, objective ``unplaced`` (then ``nodes``): how many fit is a bin-packing proof over
+identical devices. Without the symmetry breaking (``model.DEVICE_SYMMETRY``: ``none``, every
+replica may use every device; ``prune``, the item at position i uses only the first i + 1
+devices; ``order``, plus the ``dev_order`` rows) each packing appears in k! relabellings per
+node of k devices. One line per instance, backend and setting: status, objective, seconds to
+the end of the solve (a proof when the status is optimal), model size.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.problem import Problem, problem_from_dict
 
 
-def instance(
-    seed: int, nodes: int, devices: int, shares: int, low: float, high: float
-) -> Problem:
+def instance(seed: int, nodes: int, devices: int, shares: int, low: float, high: float) -> Problem:
     rnd = random.Random(seed)
     ns = [
         {"id": f"g{i}", "capacity": {"cpu": 64, "gpu": devices}, "devices": {"gpu": devices}}
@@ -77,9 +75,7 @@ def main() -> None:
             for mode in ("order", "prune", "none"):
                 model.DEVICE_SYMMETRY = mode
                 t = time.perf_counter()
-                r = solvers.solve(
-                    p, "mip", backend=backend, time_limit=args.cap, workers=1, seed=0
-                )
+                r = solvers.solve(p, "mip", backend=backend, time_limit=args.cap, workers=1, seed=0)
                 took = time.perf_counter() - t
                 terms = evaluate(p, r.assignments, reasons=False).objective
                 obj = ", ".join(f"{k}={v:g}" for k, v in terms.items())

@@ -18,7 +18,7 @@ SPREAD = prob(
 )
 
 
-@pytest.mark.parametrize("engine", ["cpsat", "mip", "ga"])
+@pytest.mark.parametrize("engine", ["cpsat", "ga"])
 def test_engines_refuse_what_they_do_not_handle(engine):
     with pytest.raises(FeatureUnsupported) as exc:
         solvers.solve(DEVICES, engine, time_limit=5)
@@ -31,10 +31,6 @@ def test_pareto_and_export_refuse_too():
         solvers.pareto(DEVICES, "cpsat", ["unplaced", "cost"])
     with pytest.raises(FeatureUnsupported):
         solvers.pareto(DEVICES, "ga", ["unplaced", "cost"], generations=2)
-    from taskalloc.solvers.mip.export import export_model
-
-    with pytest.raises(FeatureUnsupported):
-        export_model(DEVICES, "lp")
 
 
 def test_auto_picks_the_greedy_and_the_greedy_handles_everything():
