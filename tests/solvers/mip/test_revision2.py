@@ -7,15 +7,22 @@ problems with devices (the enumeration includes the device indices); the model's
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from taskalloc.problems.evaluate import evaluate
+from taskalloc.problems.generate import generate
 from taskalloc.problems.plan import Assignment, Status
-from taskalloc.problems.problem import Problem
+from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers.features import unhandled
+from taskalloc.solvers.greedy import solve as greedy
+from taskalloc.solvers.mip import build_model
+from taskalloc.solvers.mip.export import export_model
 from tests.problems.oracle import check as oracle
 from tests.problems.test_brute_force import compile_or_reject, every_plan, problems
 from tests.solving import ENGINES, Engine, lex, make, terms, where
@@ -329,3 +336,130 @@ def test_matches_brute_force_on_tiny_revision2_problems(engine, scheduling):
         assert tuple(float(found[k]) for k in keys) == pytest.approx(best, abs=1e-9)
 
     run()
+
+
+# -- the model -----------------------------------------------------------------------------------
+
+
+def model_accepts(problem: Problem, assignments: list[Assignment]) -> list[str]:
+    """The rows of the MILP that the point of a plan (devices relabelled for the symmetry
+    breaking, nodes for the class pruning) breaks, by name; [] when it is a feasible point.
+    A variable the plan needs but the model pruned is a failure too."""
+    import pyomo.environ as pyo
+
+    model = build_model(problem)
+    plan = model.canonical(model.placement_of(assignments))
+    assert evaluate(problem, model.assignments(plan)).feasible
+    values = model.values_of(plan, evaluate(problem, assignments).terms["balance"])
+    for v, x in values:
+        v.set_value(x, skip_validation=True)
+    for v in model.m.component_data_objects(pyo.Var):
+        if v.value is None:
+            v.set_value(0, skip_validation=True)
+    xs = {id(v) for v in model.x}
+    placed = sum(x for v, x in values if id(v) in xs)
+    broken = [] if placed == len(assignments) else ["a replica has no x variable"]
+    for c in model.m.component_data_objects(pyo.Constraint, active=True):
+        body = pyo.value(c.body)
+        if (c.lower is not None and body < pyo.value(c.lower) - 1e-6) or (
+            c.upper is not None and body > pyo.value(c.upper) + 1e-6
+        ):
+            broken.append(c.name)
+    return broken
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_greedy_plan_is_a_point_of_the_model(seed):
+    """The symmetry breaking (devices, interchangeable nodes) cuts no plan off: the greedy's
+    plan of a generated problem with devices and zones, its devices and nodes relabelled, is a
+    feasible point of the MILP; so is the same plan with its devices numbered backwards."""
+    data = generate(tasks=25, nodes=6, seed=seed, devices=True, zones=True)
+    p = problem_from_dict(data)
+    r = greedy(p)
+    assert r.status == Status.FEASIBLE
+    assert model_accepts(p, r.assignments) == []
+    backwards = []
+    for a in r.assignments:
+        node = p.nodes[p.node_index[a.node]]
+        devs = {
+            res: tuple(node.devices[res] - 1 - j for j in idx)
+            for res, idx in (a.devices or {}).items()
+        }
+        backwards.append(dataclasses.replace(a, devices=devs or None))
+    assert evaluate(p, backwards).feasible
+    assert model_accepts(p, backwards) == []
+
+
+def test_a_schedule_with_everything_is_a_point_of_the_model():
+    """Devices over time, a same-start gang, a service and spread in one small schedule: the
+    plan worked out by hand is a feasible point of the MILP."""
+    p = make(
+        [gpu_node("g1", 2, labels={"zone": "a"}), gpu_node("g2", 2, labels={"zone": "b"})],
+        [
+            gtask("svc", 0.5, service=True, replicas=2, spread={"key": "zone", "max_skew": 1}),
+            gtask("t1", 1, duration=2, gang="g"),
+            gtask("t2", 0.5, duration=1, gang="g"),
+            gtask("w", 2, duration=1, after=["t1"], required=False),
+        ],
+        horizon=6,
+        gangs={"g": {"same_start": True}},
+        **lex("unplaced", "makespan"),
+    )
+    plan = [
+        Assignment("svc", 0, "g1", 0, 6, {"gpu": (1,)}),
+        Assignment("svc", 1, "g2", 0, 6, {"gpu": (0,)}),
+        Assignment("t1", 0, "g1", 0, 2, {"gpu": (0,)}),
+        Assignment("t2", 0, "g2", 0, 1, {"gpu": (0,)}),
+    ]
+    assert evaluate(p, plan).feasible  # w (2 whole devices) has no room beside the service
+    assert model_accepts(p, plan) == []
+    r = MIPS[0].solve(p)
+    assert r.status == Status.OPTIMAL, r.message
+    assert terms(p, r)["makespan"] == 2 and terms(p, r)["unplaced"] == 1
+
+
+def _decode(values: dict[str, float]) -> list[Assignment]:
+    """Assignments (devices included) from an MPS solution, by the readable names
+    x[task#k,node] and y[task#k,node,resource,device]."""
+    where: dict[tuple[str, int], str] = {}
+    devices: dict[tuple[str, int], dict[str, list[int]]] = {}
+    for name, v in values.items():
+        if v < 0.5:
+            continue
+        if m := re.fullmatch(r"x\[(.+)#(\d+),(.+)\]", name):
+            where[m[1], int(m[2])] = m[3]
+        elif m := re.fullmatch(r"y\[(.+)#(\d+),(.+),(.+),(\d+)\]", name):
+            devices.setdefault((m[1], int(m[2])), {}).setdefault(m[4], []).append(int(m[5]))
+    return [
+        Assignment(t, k, n, devices={r: tuple(js) for r, js in devices.get((t, k), {}).items()})
+        for (t, k), n in sorted(where.items())
+    ]
+
+
+def test_export_with_devices_reimported_by_ortools_gives_the_same_optimum():
+    from ortools.linear_solver.python import model_builder as mb
+
+    p = make(
+        [gpu_node("g1", 4, labels={"zone": "a"}), gpu_node("g2", 4, labels={"zone": "b"})],
+        [
+            gtask("w", 2, priority=5, required=False),
+            gtask("r", 1, replicas=2, spread={"key": "zone", "max_skew": 1}),
+            *(gtask(f"s{i}", 0.6, required=False) for i in range(1, 6)),
+            gtask("n", 0.4, required=False),
+        ],
+        **lex("unplaced", "nodes"),
+    )
+    best = MIPS[0].solve(p)
+    assert best.status == Status.OPTIMAL
+    fitness = evaluate(p, best.assignments).fitness
+    exported = export_model(p, "mps")
+    assert "y[s1#0,g1,gpu,0]" in exported.text and "spread_hi[r,a]" in exported.text
+    model = mb.Model()
+    assert model.import_from_mps_string(exported.text)
+    solver = mb.Solver("scip")
+    assert solver.solve(model) == mb.SolveStatus.OPTIMAL
+    assert solver.objective_value == pytest.approx(fitness)
+    plan = _decode({v.name: solver.value(v) for v in model.get_variables()})
+    ev = evaluate(p, plan)
+    assert ev.feasible, [v.message for v in ev.violations]
+    assert ev.fitness == pytest.approx(fitness)
