@@ -29,6 +29,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
+from taskalloc.problems.entities import DEVICE_RTOL, Spread
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, effectively_required, fitting_nodes
 
@@ -45,6 +46,10 @@ Devices = dict[tuple[int, int], dict[str, tuple[int, ...]]]
 #: each): ``order``: devices ordered by the lowest index of their users (the pruning of device
 #: variables and the ``dev_order`` rows); ``prune``: the pruning alone; ``none``: neither
 DEVICE_SYMMETRY = "prune"
+#: placement problems: replicas that take whole devices are counted per node and resource
+#: (``dev_count``), without device variables (their devices are the ones no share uses); off
+#: only to measure what it buys
+AGGREGATE_WHOLE = True
 
 
 class DevicePlacement(dict[int, list[tuple[int, int | None]]]):
@@ -148,6 +153,10 @@ class MipModel:
         # devices (revision 2): per (node, split resource), the x positions of the replicas
         # using its devices there, in x order, with (devices m, take on each)
         self.dev_items: dict[tuple[int, str], list[tuple[int, int, float]]] = {}
+        #: placement: per (node, split resource), the x positions of replicas that take whole
+        #: devices there, and how many (counted, no y: :data:`AGGREGATE_WHOLE`)
+        self.dev_whole: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        self.f: dict[tuple[int, str], dict[int, Any]] = {}  # device holds shares (placement)
         #: (x position, resource) -> device index -> y variable (replica uses that device)
         self.y: dict[tuple[int, str], dict[int, Any]] = {}
         #: scheduling: (x position, resource) -> device index -> [(s position, variable)]
@@ -696,14 +705,20 @@ class MipModel:
         (it starts at ``t`` on device ``j``), ``dev_start[r, n, res, t]``: ``sum_j d = m s``
         and ``dev_link[r, n, res, j]``: ``y = sum_t d``. With the symmetry breaking the devices
         of a node (identical) are relabelled in the order of their lowest user: the item at
-        position ``i`` of (n, res) (x order) uses only the first ``m_0 + ... + m_i`` devices."""
+        position ``i`` of (n, res) (x order) uses only the first ``m_0 + ... + m_i`` devices.
+        Placement: replicas that take whole devices have no y (:data:`AGGREGATE_WHOLE`, see
+        :meth:`_device_capacity`)."""
         p, m = self.problem, self.m
         if not p.split_resources:
             return
         node_ids = [n.id for n in p.nodes]
+        aggregate = AGGREGATE_WHOLE and not self.scheduling
         for i, (t, _, n) in enumerate(self.xkey):
             for r, (count, take) in (p.device_use(t, n) or {}).items():
-                self.dev_items.setdefault((n, r), []).append((i, count, take))
+                if aggregate and take >= p.nodes[n].device_size(r) * (1 - DEVICE_RTOL):
+                    self.dev_whole.setdefault((n, r), []).append((i, count))
+                else:
+                    self.dev_items.setdefault((n, r), []).append((i, count, take))
         if not self.dev_items:
             return
         ylabels: list[tuple[str, str, str, int]] = []
@@ -780,22 +795,64 @@ class MipModel:
 
     def _device_capacity(self) -> None:
         """Placement: dev_capacity[n, res, j]: ``sum take y <= device size`` (left out when
-        every possible user together fits)."""
+        every possible user together fits). Where replicas taking whole devices are counted
+        (``dev_whole``): ``f[n, res, j]`` binary, device ``j`` holds shares, with
+        ``sum take y <= size f`` and ``dev_count[n, res]``: ``sum m x + sum_j f <= k`` (whole
+        devices and devices with shares share the node's ``k``: the whole ones are then any
+        of the devices without shares), and ``f_order``: ``f[j] >= f[j + 1]`` with the
+        symmetry breaking (devices with shares first, as their lowest users order them)."""
         p, m = self.problem, self.m
         rows: dict[tuple[str, str, int], tuple[list[Any], list[float], float]] = {}
+        flabels: list[tuple[str, str, int]] = []
+        fkeys: list[tuple[int, str, int]] = []
+        per_node: dict[tuple[int, str], dict[int, tuple[list[Any], list[float]]]] = {}
         for (n, r), items in self.dev_items.items():
-            size = p.nodes[n].device_size(r)
             per: dict[int, tuple[list[Any], list[float]]] = defaultdict(lambda: ([], []))
             for i, _, take in items:
                 for j, v in self.y[i, r].items():
                     per[j][0].append(v)
                     per[j][1].append(take)
+            per_node[n, r] = per
+            if (n, r) in self.dev_whole:
+                for j in sorted(per):
+                    flabels.append((p.nodes[n].id, r, j))
+                    fkeys.append((n, r, j))
+        if flabels:
+            m.F = pyo.Set(initialize=flabels, dimen=3, ordered=True)
+            m.f = pyo.Var(m.F, domain=pyo.Binary)
+            for (n, r, j), v in zip(fkeys, m.f.values(), strict=True):
+                self.f.setdefault((n, r), {})[j] = v
+        for (n, r), per in per_node.items():
+            size = p.nodes[n].device_size(r)
+            fs = self.f.get((n, r))
             for j, (vs, cs) in sorted(per.items()):
-                if sum(cs) > size + CAP_TOL:
+                if fs is not None:
+                    rows[p.nodes[n].id, r, j] = ([*vs, fs[j]], [*cs, -size], 0.0)
+                elif sum(cs) > size + CAP_TOL:
                     rows[p.nodes[n].id, r, j] = (vs, cs, size)
         if rows:
             m.DK = pyo.Set(initialize=list(rows), dimen=3, ordered=True)
             m.dev_capacity = pyo.Constraint(m.DK, rule=lambda _, a, b, c: _row(rows[a, b, c], "<="))
+        if not self.f:
+            return
+        counts = {}
+        order = {}
+        for (n, r), fs in self.f.items():
+            whole = self.dev_whole[n, r]
+            counts[p.nodes[n].id, r] = (
+                [*(self.x[i] for i, _ in whole), *fs.values()],
+                [*(float(c) for _, c in whole), *([1.0] * len(fs))],
+                float(p.nodes[n].devices[r]),
+            )
+            if DEVICE_SYMMETRY != "none":
+                for j in sorted(fs):
+                    if j + 1 in fs:
+                        order[p.nodes[n].id, r, j + 1] = ([fs[j], fs[j + 1]], [1.0, -1.0], 0.0)
+        m.DN = pyo.Set(initialize=list(counts), dimen=2, ordered=True)
+        m.dev_count = pyo.Constraint(m.DN, rule=lambda _, a, b: _row(counts[a, b], "<="))
+        if order:
+            m.FO = pyo.Set(initialize=list(order), dimen=3, ordered=True)
+            m.f_order = pyo.Constraint(m.FO, rule=lambda _, a, b, c: _row(order[a, b, c], ">="))
 
     def _device_usage(self) -> None:
         """Scheduling: dev_usage[n, res, j, t]: what the replicas running on device ``j`` at
@@ -977,36 +1034,32 @@ class MipModel:
         m.spread_most = pyo.Var(m.SP, domain=pyo.NonNegativeIntegers)
         m.spread_fewest = pyo.Var(m.SP, domain=pyo.NonNegativeIntegers)
         per_task: dict[int, list[list[Any]]] = {}
-        for t, most, fewest in zip(
+        skews: dict[int, Spread] = {}
+        for task, most, fewest in zip(
             spreads, m.spread_most.values(), m.spread_fewest.values(), strict=True
         ):
-            most.setub(t.replicas)
-            fewest.setub(t.replicas)
-            self.spread_vars[t.index] = (most, fewest)
-            per_task[t.index] = [[] for _ in t.spread.values]
+            assert task.spread is not None
+            most.setub(task.replicas)
+            fewest.setub(task.replicas)
+            self.spread_vars[task.index] = (most, fewest)
+            skews[task.index] = task.spread
+            per_task[task.index] = [[] for _ in task.spread.values]
         for i, (t, _, n) in enumerate(self.xkey):
             if t in per_task:
-                sp = p.tasks[t].spread
-                assert sp is not None
-                per_task[t][sp.value_of[n]].append(self.x[i])
+                per_task[t][skews[t].value_of[n]].append(self.x[i])
         hi = {}
         lo = {}
         for t, per in per_task.items():
-            task = p.tasks[t]
+            tid = p.tasks[t].id
             most, fewest = self.spread_vars[t]
-            assert task.spread is not None
-            for v, xs in zip(task.spread.values, per, strict=True):
-                hi[task.id, v] = ([*xs, most], [*([1.0] * len(xs)), -1.0], 0.0)
-                lo[task.id, v] = ([*xs, fewest], [*([1.0] * len(xs)), -1.0], 0.0)
+            for v, xs in zip(skews[t].values, per, strict=True):
+                hi[tid, v] = ([*xs, most], [*([1.0] * len(xs)), -1.0], 0.0)
+                lo[tid, v] = ([*xs, fewest], [*([1.0] * len(xs)), -1.0], 0.0)
         m.SV = pyo.Set(initialize=list(hi), dimen=2, ordered=True)
         m.spread_hi = pyo.Constraint(m.SV, rule=lambda _, t, v: _row(hi[t, v], "<="))
         m.spread_lo = pyo.Constraint(m.SV, rule=lambda _, t, v: _row(lo[t, v], ">="))
         skew = {
-            p.tasks[t].id: (
-                list(self.spread_vars[t]),
-                [1.0, -1.0],
-                float(p.tasks[t].spread.max_skew),
-            )
+            p.tasks[t].id: (list(self.spread_vars[t]), [1.0, -1.0], float(skews[t].max_skew))
             for t in per_task
         }
         m.skew = pyo.Constraint(m.SP, rule=lambda _, t: _row(skew[t], "<="))
@@ -1113,7 +1166,26 @@ class MipModel:
             if value(self.x[i]) > 0.5:
                 used = tuple(j for j, v in sorted(ys.items()) if value(v) > 0.5)
                 out.devices.setdefault((t, n), {})[r] = used
+        self._whole_devices(out, lambda i: value(self.x[i]) > 0.5)
         return out
+
+    def _whole_devices(self, plan: DevicePlacement, placed: Callable[[int], bool]) -> None:
+        """The devices of the replicas counted whole (``dev_whole``): on each node and
+        resource, the devices no share of the plan uses, in index order (``dev_count``
+        guarantees there are enough)."""
+        p = self.problem
+        for (n, r), whole in self.dev_whole.items():
+            taken = {
+                j
+                for i, _, _ in self.dev_items.get((n, r), [])
+                if placed(i)
+                for j in plan.devices.get((self.xkey[i][0], n), {}).get(r, ())
+            }
+            free = iter(j for j in range(p.nodes[n].devices[r]) if j not in taken)
+            for i, count in whole:
+                if placed(i):
+                    idx = tuple(itertools.islice(free, count))
+                    plan.devices.setdefault((self.xkey[i][0], n), {})[r] = idx
 
     def assignments(self, plan: Placement) -> list[Assignment]:
         """Replica numbers follow node order (replicas of a task are identical); devices
@@ -1203,6 +1275,9 @@ class MipModel:
             out.extend((v, float(j in on)) for j, v in ys.items())
             for j, ds in self.sd.get((i, r), {}).items():
                 out.extend((v, float(j in on and s[sj] > 0.5)) for sj, v in ds)
+        for (n, r), fs in self.f.items():
+            held = {j for i, _, _ in self.dev_items[n, r] for j in uses.get((i, r), ())}
+            out.extend((v, float(j in held)) for j, v in fs.items())
         if self.devc:
             count: dict[tuple[int, str, int], int] = defaultdict(int)
             for (n, r), items in self.dev_items.items():

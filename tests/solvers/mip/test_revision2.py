@@ -418,9 +418,10 @@ def test_a_schedule_with_everything_is_a_point_of_the_model():
     assert terms(p, r)["makespan"] == 2 and terms(p, r)["unplaced"] == 1
 
 
-def _decode(values: dict[str, float]) -> list[Assignment]:
+def _decode(problem: Problem, values: dict[str, float]) -> list[Assignment]:
     """Assignments (devices included) from an MPS solution, by the readable names
-    x[task#k,node] and y[task#k,node,resource,device]."""
+    x[task#k,node] and y[task#k,node,resource,device]; replicas taking whole devices have no
+    y (they are counted): they get devices no share uses, as the engine does."""
     where: dict[tuple[str, int], str] = {}
     devices: dict[tuple[str, int], dict[str, list[int]]] = {}
     for name, v in values.items():
@@ -430,6 +431,15 @@ def _decode(values: dict[str, float]) -> list[Assignment]:
             where[m[1], int(m[2])] = m[3]
         elif m := re.fullmatch(r"y\[(.+)#(\d+),(.+),(.+),(\d+)\]", name):
             devices.setdefault((m[1], int(m[2])), {}).setdefault(m[4], []).append(int(m[5]))
+    taken = {(where[tk], r, j) for tk, per in devices.items() for r, js in per.items() for j in js}
+    for (t, k), n in sorted(where.items()):
+        use = problem.device_use(problem.task_index[t], problem.node_index[n]) or {}
+        for r, (count, _) in use.items():
+            if r not in devices.get((t, k), {}):
+                k_n = problem.nodes[problem.node_index[n]].devices[r]
+                free = [j for j in range(k_n) if (n, r, j) not in taken][:count]
+                taken |= {(n, r, j) for j in free}
+                devices.setdefault((t, k), {})[r] = free
     return [
         Assignment(t, k, n, devices={r: tuple(js) for r, js in devices.get((t, k), {}).items()})
         for (t, k), n in sorted(where.items())
@@ -459,7 +469,7 @@ def test_export_with_devices_reimported_by_ortools_gives_the_same_optimum():
     solver = mb.Solver("scip")
     assert solver.solve(model) == mb.SolveStatus.OPTIMAL
     assert solver.objective_value == pytest.approx(fitness)
-    plan = _decode({v.name: solver.value(v) for v in model.get_variables()})
+    plan = _decode(p, {v.name: solver.value(v) for v in model.get_variables()})
     ev = evaluate(p, plan)
     assert ev.feasible, [v.message for v in ev.violations]
     assert ev.fitness == pytest.approx(fitness)
