@@ -32,9 +32,11 @@ from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpressio
 from taskalloc.problems.entities import DEVICE_RTOL, Spread
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, effectively_required, fitting_nodes
+from taskalloc.problems.wording import num as _num
 
 from ..clock import collector_held
 from ..placement import Placement, assignments_of, placement_of
+from .patterns import Pattern, extend, maximal_patterns, pack
 
 CAP_TOL = 1e-9  # the evaluator's absolute tolerance on capacities
 #: task -> [(node, start or None)], one entry per replica
@@ -50,6 +52,20 @@ DEVICE_SYMMETRY = "prune"
 #: (``dev_count``), without device variables (their devices are the ones no share uses); off
 #: only to measure what it buys
 AGGREGATE_WHOLE = True
+#: placement problems: the shares on a node's devices as counts of maximal patterns
+#: (:mod:`.patterns`) where there are at most this many (``0``: never)
+MAX_PATTERNS = 60
+
+
+@dataclasses.dataclass
+class _Patterns:
+    """The configuration form of one node's devices of one resource (:meth:`MipModel._patterns`)."""
+
+    sizes: list[float]  # distinct share sizes, ascending
+    caps: list[int]  # at most this many shares of each size on one device (distinct tasks)
+    items: list[tuple[int, int]]  # (x position, size index)
+    patterns: list[Pattern]
+    z: list[Any]  # devices holding each pattern (integer variables)
 
 
 class DevicePlacement(dict[int, list[tuple[int, int | None]]]):
@@ -157,6 +173,9 @@ class MipModel:
         #: devices there, and how many (counted, no y: :data:`AGGREGATE_WHOLE`)
         self.dev_whole: dict[tuple[int, str], list[tuple[int, int]]] = {}
         self.f: dict[tuple[int, str], dict[int, Any]] = {}  # device holds shares (placement)
+        #: placement, configuration form (:mod:`.patterns`): per (node, resource), the share
+        #: sizes, the items (x position, size index) and the maximal patterns with their z
+        self.pat: dict[tuple[int, str], _Patterns] = {}
         #: (x position, resource) -> device index -> y variable (replica uses that device)
         self.y: dict[tuple[int, str], dict[int, Any]] = {}
         #: scheduling: (x position, resource) -> device index -> [(s position, variable)]
@@ -719,6 +738,8 @@ class MipModel:
                     self.dev_whole.setdefault((n, r), []).append((i, count))
                 else:
                     self.dev_items.setdefault((n, r), []).append((i, count, take))
+        if aggregate:
+            self._patterns()
         if not self.dev_items:
             return
         ylabels: list[tuple[str, str, str, int]] = []
@@ -793,6 +814,68 @@ class MipModel:
         m.DL = pyo.Set(initialize=list(links), dimen=4, ordered=True)
         m.dev_link = pyo.Constraint(m.DL, rule=lambda _, a, b, c, e: _row(links[a, b, c, e], "=="))
 
+    def _patterns(self) -> None:
+        """Placement, where the shares on (n, res) come in few sizes: ``z[n, res, pattern]``
+        integer, the devices holding each maximal pattern (:mod:`.patterns`), instead of y;
+        ``pat_cover[n, res, size]``: the replicas placed there with a share of that size are
+        at most ``sum_pattern count z``; ``pat_count[n, res]``: ``sum z + sum m x <= k`` over
+        the replicas taking whole devices. The devices of a plan are packed from z
+        (:func:`.patterns.pack`)."""
+        if MAX_PATTERNS <= 0:
+            return
+        p, m = self.problem, self.m
+        for (n, r), items in list(self.dev_items.items()):
+            size = p.nodes[n].device_size(r)
+            sizes = sorted({take for _, _, take in items})
+            index = {q: j for j, q in enumerate(sizes)}
+            tasks: list[set[int]] = [set() for _ in sizes]
+            for i, _, take in items:
+                tasks[index[take]].add(self.xkey[i][0])
+            caps = [len(ts) for ts in tasks]
+            found = maximal_patterns(sizes, caps, size, MAX_PATTERNS)
+            if found is None:
+                continue
+            del self.dev_items[n, r]
+            items_ = [(i, index[take]) for i, _, take in items]
+            self.pat[n, r] = _Patterns(sizes, caps, items_, found, [])
+        if not self.pat:
+            return
+        labels: list[tuple[str, str, str]] = []
+        for (n, r), pt in self.pat.items():
+            for pattern in pt.patterns:
+                parts = zip(pattern, pt.sizes, strict=True)
+                name = "+".join(f"{c}x{_num(q)}" for c, q in parts if c)
+                labels.append((p.nodes[n].id, r, name))
+        m.PZ = pyo.Set(initialize=labels, dimen=3, ordered=True)
+        m.z = pyo.Var(m.PZ, domain=pyo.NonNegativeIntegers)
+        zs = iter(m.z.values())
+        cover = {}
+        count = {}
+        for (n, r), pt in self.pat.items():
+            k = p.nodes[n].devices[r]
+            pt.z = [next(zs) for _ in pt.patterns]
+            for v in pt.z:
+                v.setub(k)
+            nid = p.nodes[n].id
+            for si, q in enumerate(pt.sizes):
+                xs = [self.x[i] for i, sj in pt.items if sj == si]
+                ps = [(v, c[si]) for v, c in zip(pt.z, pt.patterns, strict=True) if c[si]]
+                cover[nid, r, _num(q)] = (
+                    [*xs, *(v for v, _ in ps)],
+                    [*([1.0] * len(xs)), *(-float(c) for _, c in ps)],
+                    0.0,
+                )
+            whole = self.dev_whole.get((n, r), [])
+            count[nid, r] = (
+                [*pt.z, *(self.x[i] for i, _ in whole)],
+                [*([1.0] * len(pt.z)), *(float(c) for _, c in whole)],
+                float(k),
+            )
+        m.PC = pyo.Set(initialize=list(cover), dimen=3, ordered=True)
+        m.pat_cover = pyo.Constraint(m.PC, rule=lambda _, a, b, c: _row(cover[a, b, c], "<="))
+        m.PN = pyo.Set(initialize=list(count), dimen=2, ordered=True)
+        m.pat_count = pyo.Constraint(m.PN, rule=lambda _, a, b: _row(count[a, b], "<="))
+
     def _device_capacity(self) -> None:
         """Placement: dev_capacity[n, res, j]: ``sum take y <= device size`` (left out when
         every possible user together fits). Where replicas taking whole devices are counted
@@ -838,7 +921,7 @@ class MipModel:
         counts = {}
         order = {}
         for (n, r), fs in self.f.items():
-            whole = self.dev_whole[n, r]
+            whole = self.dev_whole[n, r]  # (n, r) has no patterns: it has f
             counts[p.nodes[n].id, r] = (
                 [*(self.x[i] for i, _ in whole), *fs.values()],
                 [*(float(c) for _, c in whole), *([1.0] * len(fs))],
@@ -1166,6 +1249,20 @@ class MipModel:
             if value(self.x[i]) > 0.5:
                 used = tuple(j for j, v in sorted(ys.items()) if value(v) > 0.5)
                 out.devices.setdefault((t, n), {})[r] = used
+        for (n, r), pt in self.pat.items():
+            placed = [(i, si) for i, si in pt.items if value(self.x[i]) > 0.5]
+            if not placed:
+                continue
+            devices = [
+                pattern
+                for v, pattern in zip(pt.z, pt.patterns, strict=True)
+                for _ in range(round(value(v)))
+            ]
+            where = pack(devices, placed)
+            if where is None:  # the solution breaks pat_cover: the evaluator rejects it
+                continue
+            for i, j in where.items():
+                out.devices.setdefault((self.xkey[i][0], n), {})[r] = (j,)
         self._whole_devices(out, lambda i: value(self.x[i]) > 0.5)
         return out
 
@@ -1176,10 +1273,7 @@ class MipModel:
         p = self.problem
         for (n, r), whole in self.dev_whole.items():
             taken = {
-                j
-                for i, _, _ in self.dev_items.get((n, r), [])
-                if placed(i)
-                for j in plan.devices.get((self.xkey[i][0], n), {}).get(r, ())
+                j for (_, node), per in plan.devices.items() if node == n for j in per.get(r, ())
             }
             free = iter(j for j in range(p.nodes[n].devices[r]) if j not in taken)
             for i, count in whole:
@@ -1275,6 +1369,21 @@ class MipModel:
             out.extend((v, float(j in on)) for j, v in ys.items())
             for j, ds in self.sd.get((i, r), {}).items():
                 out.extend((v, float(j in on and s[sj] > 0.5)) for sj, v in ds)
+        devices = devices_of(plan)
+        for (n, r), pt in self.pat.items():
+            per: dict[int, list[int]] = {}
+            for i, si in pt.items:
+                idx = devices.get((self.xkey[i][0], n), {}).get(r, ())
+                if x[i] > 0.5 and len(idx) == 1:
+                    per.setdefault(idx[0], [0] * len(pt.sizes))[si] += 1
+            size = self.problem.nodes[n].device_size(r)
+            z = [0.0] * len(pt.patterns)
+            where = {pattern: pj for pj, pattern in enumerate(pt.patterns)}
+            for counts in per.values():
+                pj = where.get(extend(counts, pt.sizes, pt.caps, size))
+                if pj is not None:
+                    z[pj] += 1
+            out.extend(zip(pt.z, z, strict=True))
         for (n, r), fs in self.f.items():
             held = {j for i, _, _ in self.dev_items[n, r] for j in uses.get((i, r), ())}
             out.extend((v, float(j in held)) for j, v in fs.items())
@@ -1316,7 +1425,7 @@ class MipModel:
                     makespan = max(makespan, e)
         out = [*zip(self.x, x, strict=True), *zip(self.s, s, strict=True)]
         out.extend(zip(self.p, placed, strict=True))
-        if self.y:
+        if self.y or self.pat:
             out.extend(self._device_values(plan, x, s))
         for g, zs in self.gstart.items():
             begin = {

@@ -22,6 +22,7 @@ from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers.features import unhandled
 from taskalloc.solvers.greedy import solve as greedy
 from taskalloc.solvers.mip import build_model
+from taskalloc.solvers.mip import model as mip_model
 from taskalloc.solvers.mip.export import export_model
 from tests.problems.oracle import check as oracle
 from tests.problems.test_brute_force import compile_or_reject, every_plan, problems
@@ -305,12 +306,33 @@ def best_by_enumeration(data: dict[str, Any]) -> tuple[float, ...] | None:
     return best
 
 
-@pytest.mark.parametrize("engine", MIPS, ids=lambda e: e.id)
-@pytest.mark.parametrize("scheduling", [False, True], ids=["placement", "scheduling"])
-def test_matches_brute_force_on_tiny_revision2_problems(engine, scheduling):
+FORMS = {  # the device forms of placement problems (model.py): patterns is the default
+    "patterns": {},
+    "assignment": {"MAX_PATTERNS": 0},
+    "assignment-symmetric": {"MAX_PATTERNS": 0, "DEVICE_SYMMETRY": "none"},
+    "assignment-ordered": {"MAX_PATTERNS": 0, "DEVICE_SYMMETRY": "order"},
+    "assignment-per-device": {"MAX_PATTERNS": 0, "AGGREGATE_WHOLE": False},
+}
+
+
+@pytest.mark.parametrize(
+    ("engine", "scheduling", "form"),
+    [
+        *((e, s, "patterns") for e in MIPS for s in (False, True)),
+        *((MIPS[0], False, f) for f in FORMS if f != "patterns"),
+        (MIPS[0], True, "assignment-ordered"),
+    ],
+    ids=lambda v: v.id if isinstance(v, Engine) else str(v),
+)
+def test_matches_brute_force_on_tiny_revision2_problems(engine, scheduling, form, monkeypatch):
     """Tiny problems with devices (1-3 of them), spread, current lists, gangs (same start),
-    services and max_moves: the MILP's optimum is the best of every plan, by the oracle."""
+    services and max_moves: the MILP's optimum is the best of every plan, by the oracle; in
+    every device form of the model."""
+    for name, value in FORMS[form].items():
+        monkeypatch.setattr(mip_model, name, value)
     examples = (15 if scheduling else 40) if engine.id == "mip-scip" else 8
+    if form != "patterns":
+        examples = 15
 
     @settings(
         max_examples=examples,
@@ -446,8 +468,14 @@ def _decode(problem: Problem, values: dict[str, float]) -> list[Assignment]:
     ]
 
 
-def test_export_with_devices_reimported_by_ortools_gives_the_same_optimum():
+@pytest.mark.parametrize("patterns", [True, False], ids=["patterns", "assignment"])
+def test_export_with_devices_reimported_by_ortools_gives_the_same_optimum(patterns, monkeypatch):
+    """Both device forms: counts of maximal patterns (the default here: 0.6 and 0.4 shares),
+    and one binary per replica and device; the second is decoded to a plan by name."""
     from ortools.linear_solver.python import model_builder as mb
+
+    if not patterns:
+        monkeypatch.setattr(mip_model, "MAX_PATTERNS", 0)
 
     p = make(
         [gpu_node("g1", 4, labels={"zone": "a"}), gpu_node("g2", 4, labels={"zone": "b"})],
@@ -463,12 +491,16 @@ def test_export_with_devices_reimported_by_ortools_gives_the_same_optimum():
     assert best.status == Status.OPTIMAL
     fitness = evaluate(p, best.assignments).fitness
     exported = export_model(p, "mps")
-    assert "y[s1#0,g1,gpu,0]" in exported.text and "spread_hi[r,a]" in exported.text
+    assert "spread_hi[r,a]" in exported.text
+    assert ("z[g1,gpu,1x0.4+1x0.6]" in exported.text) == patterns
+    assert ("y[s1#0,g1,gpu,0]" in exported.text) != patterns
     model = mb.Model()
     assert model.import_from_mps_string(exported.text)
     solver = mb.Solver("scip")
     assert solver.solve(model) == mb.SolveStatus.OPTIMAL
     assert solver.objective_value == pytest.approx(fitness)
+    if patterns:
+        return
     plan = _decode(p, {v.name: solver.value(v) for v in model.get_variables()})
     ev = evaluate(p, plan)
     assert ev.feasible, [v.message for v in ev.violations]
