@@ -981,9 +981,10 @@ class MipModel:
     def _device_symmetry(self) -> None:
         """dev_order[r, n, res, j] (j >= 1): a replica uses device ``j`` only if device
         ``j - 1`` has a user at or before it in x order, i.e. ``y[i, j] <= c[i, j - 1]`` with
-        ``c[i, j] = c[i - 1, j] + y[i, j]`` (``devc``, integer; rows ``dev_prefix``) the users of device ``j`` up to
-        item ``i``: any plan satisfies it once the devices are relabelled by their lowest user
-        (:meth:`_relabel_devices`). Two or three non-zeros per row, instead of the quadratic
+        ``c[i, j] = c[i - 1, j] + y[i, j]`` (``devc``, integer; rows ``dev_prefix``) the users
+        of device ``j`` up to item ``i``: any plan satisfies it once the devices are
+        relabelled by their lowest user (:meth:`_relabel_devices`). Two or three non-zeros per
+        row, instead of the quadratic
         ``y[i, j] <= sum_{i' <= i} y[i', j - 1]``."""
         if DEVICE_SYMMETRY != "order" or not self.dev_items:
             return
