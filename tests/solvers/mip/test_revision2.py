@@ -24,6 +24,7 @@ from taskalloc.solvers.greedy import solve as greedy
 from taskalloc.solvers.mip import build_model
 from taskalloc.solvers.mip import model as mip_model
 from taskalloc.solvers.mip.export import export_model
+from taskalloc.solvers.mip.patterns import extend, maximal_patterns, pack
 from tests.problems.oracle import check as oracle
 from tests.problems.test_brute_force import compile_or_reject, every_plan, problems
 from tests.solving import ENGINES, Engine, lex, make, terms, where
@@ -505,3 +506,40 @@ def test_export_with_devices_reimported_by_ortools_gives_the_same_optimum(patter
     ev = evaluate(p, plan)
     assert ev.feasible, [v.message for v in ev.violations]
     assert ev.fitness == pytest.approx(fitness)
+
+
+def test_maximal_patterns_of_mig_like_shares():
+    """Quarters, halves and three quarters of a device: four maximal patterns; with one task
+    of quarters only (cap 1), a quarter plus a half, or a quarter plus three quarters, or two
+    halves. More patterns than the limit: None (the model keeps one binary per device)."""
+    sizes = [0.25, 0.5, 0.75]
+    four = [(4, 0, 0), (2, 1, 0), (1, 0, 1), (0, 2, 0)]
+    assert maximal_patterns(sizes, [9, 9, 9], 1.0, 60) == four
+    assert maximal_patterns(sizes, [1, 9, 9], 1.0, 60) == [(1, 1, 0), (1, 0, 1), (0, 2, 0)]
+    assert extend((1, 0, 0), sizes, [9, 9, 9], 1.0) == (4, 0, 0)
+    assert maximal_patterns([0.01 * i for i in range(1, 40)], [9] * 39, 1.0, 60) is None
+    assert pack([(2, 1, 0), (0, 2, 0)], [(10, 1), (11, 1), (12, 0), (13, 1)]) == {
+        10: 0,
+        11: 1,
+        12: 0,
+        13: 1,
+    }
+    assert pack([(0, 2, 0)], [(10, 0)]) is None
+
+
+def test_many_share_sizes_fall_back_to_one_binary_per_device(engine):
+    """Sixteen shares of sixteen sizes (0.10, 0.12, ..., 0.40) on one node of 2 devices: more
+    maximal patterns than the limit, so each share gets device binaries. The 10 smallest sum
+    to 1.9 and split into 0.22 + 0.24 + 0.26 + 0.28 = 1.0 and the rest (0.9); 11 would need
+    2.2 > 2: 6 unplaced."""
+    shares = [round(0.1 + 0.02 * i, 2) for i in range(16)]
+    p = make(
+        [gpu_node("g", 2)],
+        [gtask(f"s{i}", q, required=False) for i, q in enumerate(shares)],
+        **lex("unplaced"),
+    )
+    model = build_model(p)
+    assert not model.pat and model.y
+    r = engine.solve(p)
+    assert r.status == Status.OPTIMAL, r.message
+    assert terms(p, r)["unplaced"] == 6
