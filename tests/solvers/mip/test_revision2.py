@@ -543,3 +543,40 @@ def test_many_share_sizes_fall_back_to_one_binary_per_device(engine):
     r = engine.solve(p)
     assert r.status == Status.OPTIMAL, r.message
     assert terms(p, r)["unplaced"] == 6
+
+
+def test_replan_with_devices_and_max_moves_from_the_command_line(tmp_path):
+    """Today a (0.5) and b (0.5) share device 0 of g1, c (1 whole device) is on g2. g1 fails:
+    a and b must move, and only g2's free device can take them (together on it: 2 moves). With
+    --max-moves 1 no plan exists (both are required); with 2 the plan checks, devices
+    included."""
+    import yaml
+
+    import taskalloc
+    from tests.helpers import cli, write_problem
+    from tests.helpers import make as make_plan
+
+    data = {
+        "taskalloc": 1,
+        "nodes": [gpu_node("g1", 2), gpu_node("g2", 2)],
+        "tasks": [gtask("a", 0.5), gtask("b", 0.5), gtask("c", 1)],
+    }
+    problem = write_problem(tmp_path / "p.yaml", data)
+    p = taskalloc.load(problem)
+    today = [
+        Assignment("a", 0, "g1", devices={"gpu": (0,)}),
+        Assignment("b", 0, "g1", devices={"gpu": (0,)}),
+        Assignment("c", 0, "g2", devices={"gpu": (1,)}),
+    ]
+    plan = tmp_path / "plan.yaml"
+    taskalloc.write_plan(make_plan(p, today), plan)
+    base = ["replan", str(problem), str(plan), "--fail", "g1", "-s", "mip", "-t", "20"]
+    r = cli(*base, "--max-moves", "1")
+    assert r.exit_code != 0 and "no plan exists" in r.stderr, r.stderr
+    new, changed = tmp_path / "new.yaml", tmp_path / "changed.yaml"
+    r = cli(*base, "--max-moves", "2", "-o", str(new), "--write-problem", str(changed))
+    assert r.exit_code == 0, r.stderr
+    assert cli("check", str(changed), str(new)).exit_code == 0
+    got = {a["task"]: a for a in yaml.safe_load(new.read_text())["assignments"]}
+    assert {a["node"] for a in got.values()} == {"g2"}
+    assert got["a"]["devices"] == got["b"]["devices"] != got["c"]["devices"]
