@@ -23,9 +23,7 @@ HANDLED: dict[str, frozenset[str]] = {
         {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
     ),
     "cpsat": frozenset({"current_list", "max_moves"}),
-    "mip": frozenset(
-        {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
-    ),
+    "mip": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
     "ga": frozenset({"current_list"}),
     "devplan": frozenset({"devices", "current_list"}),
 }
