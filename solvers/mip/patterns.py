@@ -25,8 +25,8 @@ def maximal_patterns(
     sizes: Sequence[float], caps: Sequence[int], room: float, limit: int
 ) -> list[Pattern] | None:
     """Every maximal pattern of shares of ``sizes`` (at most ``caps[i]`` of size ``i``) on a
-    device of ``room`` (within the evaluator's tolerance), in lexicographic order; None when
-    there are more than ``limit``."""
+    device of ``room`` (within the evaluator's tolerance), in decreasing lexicographic order;
+    None when there are more than ``limit``."""
     out: list[Pattern] = []
     q = len(sizes)
     counts = [0] * q
