@@ -23,14 +23,19 @@ A pool of schedules (:class:`.listsearch.Pool`) starts from the plans known (the
 stage's, the warm start). Then, until the budget is spent, the pool is proved optimal or
 ``stop`` is set, with two workers or more:
 
-* a thread runs CP-SAT's full search on the model (``workers - 1`` workers, hinted with the
-  pool's best and cut off one unit below it): every solution it finds goes to the pool, its
-  bound is the pool's, and it proves the optimum of the instances it can (PSPLIB j30, most of
-  j60, in the seconds the plain model needs). When for :data:`STALL_SHARE` of the budget (at
-  least :data:`STALL_SECONDS`) it has found no new best schedule and its bound has not moved
-  within :data:`PROOF_GAP` of the best (it is neither leading nor about to prove), it gives
-  its worker to the neighbourhood search of :mod:`.schedlns` (the pool's best with a few tasks
-  freed and the others kept in their order) for the rest of the time;
+* a thread runs CP-SAT's full search (``workers - 1`` workers) for the whole budget: every
+  solution it finds goes to the pool, its bound is the pool's, and it proves the optimum of
+  the instances it can (PSPLIB j30, most of j60). It searches the timeline's *plain model*
+  (:meth:`.timeline.Timeline.plain_model`: starts, intervals, cumulatives, precedences, the
+  objective; what a user writes by hand) as soon as one schedule of the timeline has been
+  checked against the full model (:meth:`_Hybrid._take_plain`), unhinted and not cut off,
+  one search for the whole budget as the peer runs it: CP-SAT proves PSPLIB instances on it
+  up to three times as fast as on the full model, and a restart below the pool's best would
+  throw away what the search learnt (hinting it changed nothing measurable). Only
+  if that check fails (a constraint the timeline does not hold) does it search the full
+  model, hinted with the pool's best and cut off one unit below it. Should it end before
+  the budget, its worker goes to the neighbourhood search of :mod:`.schedlns` (the pool's
+  best with a few tasks freed and the others kept in their order; the plain model too);
 * the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
   pool's elite, decoded, justified and offered to the pool. (It is Python, CP-SAT is not: the
   two share the GIL only in CP-SAT's callbacks.)
@@ -47,21 +52,23 @@ schedule the model rejected would be an error, never a plan.
 
 The status is ``optimal`` when CP-SAT's bound reaches the best schedule (the full search
 proved it, or a cut-off model was infeasible), ``feasible`` otherwise; the bound is CP-SAT's.
-``options.schedule_search`` records the list steps, CP-SAT solves, neighbourhood statistics and
-which search found each improvement.
+``options.schedule_search`` records the list steps, CP-SAT solves, the model CP-SAT searched
+(``plain`` or ``full``), neighbourhood statistics and which search found each improvement.
 
 Measured (docs/benchmarks.md, ``benchmarks/bench_rcpsp.py``): on the 40-instance PSPLIB j60
 sample its mean deviation ends below the plain hand-written CP-SAT model's of the same run at
-10 and 30 s (on single instances it can end one unit above, where the peer's two full workers
-prove what our one does not); CP-SAT alone with 2 workers did not (one full search
-and its own neighbourhood search starved on the second thread: about 20 sub-solves in 10 s).
+10 and 30 s; CP-SAT alone with 2 workers did not (one full search and its own neighbourhood
+search starved on the second thread: about 20 sub-solves in 10 s). Before the plain model,
+the full search on the full model gave up after half the budget without progress (a proof's
+bound does not move until the proof ends) and lost single instances by one unit to the peer,
+whose full search proves them (j605_3: 81 against 80). It can still end a unit or two above
+the peer on instances that neither proves, where both vary by as much from run to run.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,15 +85,12 @@ if TYPE_CHECKING:
     from .exact import _Run, _Stage
 
 PROOF_SHARE = 0.3  # one worker: share of the stage budget for the first CP-SAT solve
-STALL_SHARE = 0.5  # two workers: the full search gives way to the neighbourhood search after
-STALL_SECONDS = 4.0  # ... this share of the budget (at least these seconds) without progress
-PROOF_GAP = 2  # ... where a bound that moves counts as progress only this close to the best
-PROOF_GAP_SHARE = 0.02  # (units, or share of the best value)
 SLICE_SECONDS = 0.5  # one worker: the neighbourhood search's turn (deterministic time when
 LIST_STEPS = 100  # deterministic) and the list search's
 COMPLETION_SECONDS = 5.0  # filling in a fixed schedule (propagation only: milliseconds)
 WATCH_INTERVAL = 0.02
 CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1)
+PLAIN = True  # CP-SAT searches the timeline's plain model (see _take_plain)
 
 
 @dataclass
@@ -102,6 +106,15 @@ class Found:
     @property
     def best_objective_bound(self) -> float:
         return self.bound
+
+
+@dataclass
+class _Plain:
+    """The timeline's plain model (:meth:`.timeline.Timeline.plain_model`)."""
+
+    model: cp_model.CpModel
+    start: list[cp_model.IntVar]
+    objective: Any
 
 
 @dataclass
@@ -169,12 +182,14 @@ class _Hybrid:
         self.offset: int | None = 0 if plan.constant else None
         self.bound: float = float("-inf")  # CP-SAT's best bound, stage units
         self.infeasible = False  # CP-SAT proved that the stage has no solution
-        self.stalled = False
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.cpsat_solves = 0
         self.lns_steps = 0
         self.start_vars = [run.m.start[k] for k in tl.pairs]
+        self.plain: _Plain | None = None  # the plain model, once :meth:`_take_plain` checked it
+        self.plain_tried = False
+        self.mismatch = False  # see _mismatch
         for known in (run.plan, run.warm):
             if known is not None:
                 start = _starts_of(tl, known)
@@ -202,7 +217,7 @@ class _Hybrid:
         with self.lock:
             if bound > self.bound:
                 self.bound = bound
-        if self.offset is not None:
+        if self.offset is not None and self.bound > float("-inf"):
             self.pool.raise_bound(int(np.ceil(self.bound - 1e-6)) - self.offset)
 
     def _finished(self, deadline: float | None) -> bool:
@@ -214,48 +229,45 @@ class _Hybrid:
 
     # -- CP-SAT ----------------------------------------------------------------------------
 
-    def _full(
-        self, budget: float | None, workers: int, stall: float | None
-    ) -> cp_model.CpSolverStatus:
-        """CP-SAT on the full model below the pool's best, hinted with it (see the module
-        docstring); with ``stall``, it stops after that many seconds without a new solution
-        or bound."""
+    def _full(self, budget: float | None, workers: int) -> cp_model.CpSolverStatus:
+        """CP-SAT's full search: on the plain model, or on the full model below the pool's
+        best, hinted with it (see the module docstring)."""
+        if PLAIN and self.plain is None and not self.plain_tried:
+            self._take_plain()
         run, stage, pool = self.run, self.stage, self.pool
+        plain = self.plain
         best = pool.best
-        model = run.m.model.clone()
         cutoff = None
-        if best is not None:
-            model.clear_hints()
-            for var, v in zip(self.start_vars, best.start.tolist(), strict=True):
-                model.add_hint(var, v)
-            if self.offset is not None:
-                cutoff = best.value + self.offset - 1
-                model.add(stage.expr <= cutoff)
+        shift = 0  # stage value minus the solved model's objective (plain model: the offset)
+        if plain is not None:
+            model, svars = plain.model, plain.start
+            shift = self.offset or 0
+        else:
+            model, svars = run.m.model.clone(), self.start_vars
+            if best is not None:
+                model.clear_hints()
+                for var, v in zip(svars, best.start.tolist(), strict=True):
+                    model.add_hint(var, v)
+                if self.offset is not None:
+                    cutoff = best.value + self.offset - 1
+                    model.add(stage.expr <= cutoff)
         solver = cp_solver()
         _parameters(solver, run, workers, run.seed, budget)
         hybrid = self
-        last = [time.perf_counter()]
 
         class Callback(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
-                start = np.array([self.value(v) for v in hybrid.start_vars], dtype=np.int64)
+                start = np.array([self.value(v) for v in svars], dtype=np.int64)
                 if hybrid.offset is None:
                     hybrid.offset = int(self.objective_value) - hybrid.tl.objective(start)
                     hybrid._raise_bound(hybrid.bound)
-                if pool.offer(start, "cpsat"):
-                    last[0] = time.perf_counter()  # progress: a new best
+                pool.offer(start, "cpsat")
                 if hybrid.done.is_set():
                     self.stop_search()
 
         def on_bound(b: float) -> None:
+            b += shift
             self._raise_bound(b if cutoff is None else min(b, cutoff + 1))
-            best_now = pool.best
-            if best_now is None or self.offset is None:
-                last[0] = time.perf_counter()
-                return
-            value = best_now.value + self.offset
-            if value - b <= max(PROOF_GAP, PROOF_GAP_SHARE * abs(value)):
-                last[0] = time.perf_counter()  # progress: a proof may be near
 
         solver.best_bound_callback = on_bound
         stop_now = threading.Event()
@@ -263,10 +275,6 @@ class _Hybrid:
         def watch() -> None:
             while not stop_now.wait(WATCH_INTERVAL):
                 if self.done.is_set() or pool.proven() or run.clock.stop_requested():
-                    solver.stop_search()
-                    return
-                if stall is not None and time.perf_counter() - last[0] > stall:
-                    self.stalled = True
                     solver.stop_search()
                     return
 
@@ -286,7 +294,7 @@ class _Hybrid:
             else:
                 self._raise_bound(cutoff + 1)  # nothing below the pool's best: it is optimal
         elif status == cp_model.OPTIMAL:
-            self._raise_bound(float(solver.objective_value))
+            self._raise_bound(float(solver.objective_value) + shift)
         elif status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT model invalid: {model.validate()}")
         return status
@@ -298,11 +306,15 @@ class _Hybrid:
         if best is None or self.offset is None:
             return
         kind, free = self.hoods.draw(best.start)
-        model = run.m.model.clone()
-        sv = self.start_vars
+        plain = self.plain
+        if plain is not None:
+            model, sv = plain.model.clone(), plain.start
+            model.add(plain.objective <= best.value - 1)
+        else:
+            model, sv = run.m.model.clone(), self.start_vars
+            model.add(stage.expr <= best.value + self.offset - 1)
         for i, j in schedlns.flow_arcs(tl, best.start, free):
             model.add(sv[j] >= sv[i] + int(tl.dur[i]))
-        model.add(stage.expr <= best.value + self.offset - 1)
         model.clear_hints()
         for var, v in zip(sv, best.start.tolist(), strict=True):
             model.add_hint(var, v)
@@ -318,19 +330,71 @@ class _Hybrid:
         self.hoods.learn(kind, status, won)
         self.lns_steps += 1
 
+    def _fixed(self, start: np.ndarray) -> tuple[Any, cp_model.CpSolver]:
+        """The full model with every start fixed to ``start``, solved (propagation only)."""
+        run = self.run
+        model = run.m.model.clone()
+        model.clear_hints()
+        for var, v in zip(self.start_vars, start.tolist(), strict=True):
+            model.add(var == v)
+            model.add_hint(var, v)
+        solver = cp_solver()
+        _parameters(solver, run, 1, run.seed, COMPLETION_SECONDS)
+        status = solver.solve(model)
+        run.clock.charge(float(solver.deterministic_time))
+        return status, solver
+
+    def _take_plain(self) -> None:
+        """Switch CP-SAT's searches to the timeline's plain model (:data:`PLAIN`) once a
+        schedule of the timeline (the pool's best, or the serial schedule of a topological
+        order) is checked against the full model: that check gives the offset between the two
+        objectives, and the full model could only reject it for a constraint the timeline does
+        not hold (then the full model it stays)."""
+        self.plain_tried = True
+        tl, pool = self.tl, self.pool
+        best = pool.best
+        start = best.start if best is not None else tl.decode(tl.topo)
+        if start is None:
+            return
+        status, solver = self._fixed(start)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self._mismatch(None if status == cp_model.INFEASIBLE else self.offset)
+            return
+        offset = int(solver.value(self.stage.expr)) - tl.objective(start)
+        if self.offset is not None and self.offset != offset:
+            self._mismatch(None)  # the objectives disagree
+            return
+        if self.offset is None:
+            self.offset = offset
+            self._raise_bound(self.bound)
+        model, starts, objective = tl.plain_model()
+        self.plain = _Plain(model, starts, objective)
+        pool.offer(start, "sgs")
+
+    def _mismatch(self, offset: int | None) -> None:
+        """The full model rejects (or values otherwise) a schedule of the timeline: it holds a
+        constraint the timeline does not (say ``max_moves`` below the moves every plan makes).
+        From here on CP-SAT alone searches the full model, with a pool of its own solutions
+        only: the list search stops and the schedules it found are dropped, so that only a
+        plan of the model can come out (or its proof that there is none)."""
+        self.mismatch = True
+        self.offset = offset
+        fresh = Pool(self.tl)
+        fresh.listeners.append(self._improved)
+        self.pool = fresh
+
     # -- the two ways of running -----------------------------------------------------------
 
     def parallel(self, budget: float | None) -> None:
-        """Two workers or more: CP-SAT in a thread (the full search, then neighbourhoods),
-        the list search in this one."""
+        """Two workers or more: CP-SAT in a thread (the full search, then neighbourhoods if it
+        ends early), the list search in this one."""
         run = self.run
         deadline = None if budget is None else run.clock.elapsed() + budget
-        stall = None if budget is None else max(STALL_SECONDS, STALL_SHARE * budget)
 
         def cpsat() -> None:
             try:
                 left = None if deadline is None else deadline - run.clock.elapsed()
-                self._full(left, CPSAT_WORKERS or run.workers - 1, stall)
+                self._full(left, CPSAT_WORKERS or run.workers - 1)
                 k = 1
                 while not self._finished(deadline):
                     left = None if deadline is None else deadline - run.clock.elapsed()
@@ -345,6 +409,9 @@ class _Hybrid:
         thread.start()
         try:
             while not self._finished(deadline):
+                if self.mismatch:  # CP-SAT alone (see _mismatch)
+                    self.done.wait(WATCH_INTERVAL)
+                    continue
                 self.list.step()
         finally:
             self.done.set()
@@ -363,7 +430,7 @@ class _Hybrid:
             return budget - (run.clock.used() - used0)
 
         first = None if budget is None else PROOF_SHARE * budget
-        self._full(first, run.workers, None)
+        self._full(first, run.workers)
         k = 1
         before = dict(self.pool.wins)
         while not self.done.is_set() and not self.pool.proven() and run.can_go_on():
@@ -382,7 +449,7 @@ class _Hybrid:
                 if run.clock.stop_requested():
                     break
             for _ in range(LIST_STEPS):
-                if self.pool.proven() or run.clock.stop_requested():
+                if self.mismatch or self.pool.proven() or run.clock.stop_requested():
                     break
                 self.list.step()
             if run.clock.deterministic:
@@ -401,15 +468,7 @@ class _Hybrid:
         best = pool.best
         if best is None:
             return cp_model.UNKNOWN, None
-        model = run.m.model.clone()
-        model.clear_hints()
-        for var, v in zip(self.start_vars, best.start.tolist(), strict=True):
-            model.add(var == v)
-            model.add_hint(var, v)
-        solver = cp_solver()
-        _parameters(solver, run, 1, run.seed, COMPLETION_SECONDS)
-        status = solver.solve(model)
-        run.clock.charge(float(solver.deterministic_time))
+        status, solver = self._fixed(best.start)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             why = solver.status_name(status)
             raise RuntimeError(f"scheduling search: the model rejects its best schedule ({why})")
@@ -420,7 +479,7 @@ class _Hybrid:
         run.searches[stage.name] = {
             "list_steps": self.list.steps,
             "cpsat_solves": self.cpsat_solves,
-            "stalled": self.stalled,
+            "model": "plain" if self.plain is not None else "full",
             "lns_steps": self.lns_steps,
             "lns": self.hoods.describe(),
             "improvements": dict(pool.wins),

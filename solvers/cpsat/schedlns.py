@@ -1,8 +1,9 @@
 """Neighbourhood search on schedules with CP-SAT: free some tasks, keep the order of the rest.
 
 A step takes the pool's best schedule (:mod:`.listsearch`), frees a *neighbourhood* of tasks and
-asks CP-SAT for a strictly better schedule of the full model in which the other tasks keep
-their relative order on every resource they share: the *partial order schedule* of Godard,
+asks CP-SAT for a strictly better schedule of the full model (of the timeline's plain model
+once the hybrid has checked it) in which the other tasks keep their relative order on every
+resource they share: the *partial order schedule* of Godard,
 Laborie & Nuijten (2005, "Randomized large neighborhood search for cumulative scheduling").
 The order comes from a resource flow (Artigues, Michelon & Reusser 2003) computed on the
 incumbent: on each channel (node and resource) the intervals hand their capacity on to the ones

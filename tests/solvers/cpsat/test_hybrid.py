@@ -233,3 +233,69 @@ def test_stop_ends_the_search_with_its_plan() -> None:
         timer.cancel()
     assert r.seconds < 10
     assert r.has_plan and evaluate(p, r.assignments).feasible
+
+
+def _optimum(model: Any) -> float:
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False
+    assert solver.solve(model) == cp_model.OPTIMAL
+    return float(solver.objective_value)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("term", ["makespan", "tardiness"])
+def test_the_plain_model_has_the_full_models_optimum(seed: int, term: str) -> None:
+    """The timeline's plain model (what the hybrid's full search runs on) has the optimum of
+    the full model's stage, and each of its schedules is a plan the full model and the
+    evaluator accept."""
+    from ortools.sat.python import cp_model
+
+    p = rcpsp(seed, jobs=10, nodes=1 + seed % 2)
+    if term == "tardiness":
+        data = p.to_dict()
+        for i, t in enumerate(data["tasks"]):
+            t["due"] = 4 + 3 * i
+            t["priority"] = 1 + i % 3
+        data["objective"] = {"lexicographic": ["tardiness"]}
+        p = problem_from_dict(data)
+    full = AllocationModel(p, choose_scales(p), (term,), _safe_horizon(p))
+    tl = Timeline.build(full)
+    assert tl is not None
+    tl.set_objective({term: 1})
+    plain, starts, objective = tl.plain_model()
+    assert len(starts) == tl.I
+    full.model.minimize(full.terms[term])
+    assert _optimum(plain) == _optimum(full.model)
+    # a schedule of the plain model: accepted by the full model with its starts fixed
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    assert solver.solve(plain) == cp_model.OPTIMAL
+    start = np.array([solver.value(v) for v in starts], dtype=np.int64)
+    assert tl.objective(start) == solver.value(objective)
+    assert feasible(p, tl, start)
+
+
+def test_the_full_search_runs_on_the_plain_model() -> None:
+    p = rcpsp(8, jobs=30, resources=3)
+    for workers, deterministic in ((2, False), (1, True)):
+        r = solve(p, time_limit=2.0, workers=workers, deterministic=deterministic)
+        assert r.has_plan and evaluate(p, r.assignments).feasible
+        assert r.options["schedule_search"]["makespan"]["model"] == "plain"
+
+
+def test_a_model_that_rejects_every_schedule_is_proved_infeasible() -> None:
+    """``max_moves: 0`` with a task pinned off its ``current`` node: every schedule of the
+    timeline makes one move, so the full model has none. The schedules of the list search are
+    dropped (never a plan the model rejects, never an error) and CP-SAT proves it."""
+    data = rcpsp(6, jobs=12).to_dict()
+    data["max_moves"] = 0
+    data["nodes"].append({"id": "spare", "capacity": dict(data["nodes"][0]["capacity"])})
+    data["tasks"][0]["current"] = "spare"
+    p = problem_from_dict(data)
+    for workers, deterministic in ((2, False), (1, True)):
+        r = solve(p, time_limit=5.0, workers=workers, deterministic=deterministic)
+        assert r.status == Status.INFEASIBLE, r.message
+        assert not r.assignments
