@@ -143,6 +143,12 @@ def _plot_unavailable(exc: BaseException) -> bool:
 
 def _report(exc: BaseException) -> ExitCode:
     """Print what went wrong; return the exit code (re-raise with --debug or a system exit)."""
+    if isinstance(exc, KeyboardInterrupt):
+        # before any import: a Ctrl-C that came during a lazy import (numpy's, under a
+        # solver's) leaves that module half-loaded, and importing it again raises ImportError
+        # ("cannot load module more than once per process"): a traceback instead of exit 130
+        err_console().print("interrupted")
+        return ExitCode.INTERRUPTED
     from taskalloc.problems.files import OutputError, WriteError, reason
     from taskalloc.problems.replan import ReplanError
     from taskalloc.problems.source import InputError
@@ -185,9 +191,6 @@ def _report(exc: BaseException) -> ExitCode:
     if _plot_unavailable(exc):
         console.print(printable(str(exc)))
         return ExitCode.BAD_INPUT
-    if isinstance(exc, KeyboardInterrupt):
-        console.print("interrupted")
-        return ExitCode.INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         # the reader of stdout went away (`| head`): not an error of ours
         _drop_stdout()

@@ -1,12 +1,10 @@
 """Which revision-2 features (FORMATS.md) each engine handles, and the guard that refuses the
 others' problems with one line instead of returning a plan that ``check`` would reject.
 
-The greedy and the GA handle devices, gangs that start together, services and spread; until
-the exact engines learn them, they refuse such problems; ``current`` lists need nothing new
-from any engine (a task's ``current`` is the union of its entries, which is what ``moves``
-compares with).
-``max_moves`` (a hard limit on the moves, for replanning) is a constraint of the greedy, the GA
-and CP-SAT's exact path (the LNS leaves such problems to it).
+Every general engine (greedy, cpsat, mip, ga) handles all of revision 2: devices, gangs that
+start together, services, spread, ``current`` lists and ``max_moves`` (a hard limit on the
+moves, for replanning). ``devplan``, the device-pattern planner for GPU placement, handles
+devices and ``current`` lists only and refuses the rest in one line.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ HANDLED: dict[str, frozenset[str]] = {
         {"devices", "same_start", "service", "spread", "current_list", "max_moves"}
     ),
     "cpsat": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
-    "mip": frozenset({"current_list"}),
+    "mip": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
     "ga": frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"}),
     "devplan": frozenset({"devices", "current_list"}),
 }

@@ -58,6 +58,41 @@ and ``export`` refuse with a message pointing to engine cpsat (``MipRefused``, e
 suits small horizons (PSPLIB j30 on one node: about 5,000 binaries), not job shops of
 thousands of time units.
 
+*Revision 2* (FORMATS.md), every feature in the model, so every plan it returns passes
+``check``:
+
+* Devices. A replica whose demand on a split resource is served by ``m`` devices there (a
+  share of one, or ``m`` whole ones) gets its devices from the model. Placement problems:
+  replicas taking whole devices are counted (``dev_count[n, res]``: ``sum m x + devices
+  holding shares <= k``; their devices are then any that hold no share); the shares are, where
+  they come in few sizes (at most ``model.MAX_PATTERNS`` maximal patterns per node: MIG-like
+  quarters give 4), counts ``z[n, res, pattern]`` of devices holding each maximal pattern of
+  share sizes (:mod:`.patterns`; ``pat_cover`` per size, ``pat_count``): no device symmetry
+  left and the configuration LP's bound; otherwise one binary ``y[r, n, res, j]`` per replica
+  and device (``dev_assign``: ``sum_j y = x``, ``dev_capacity[n, res, j]``: ``sum take y <=
+  size f[j]``). Scheduling problems: ``y`` for every replica using devices and
+  device-indexed start binaries ``d[r, n, res, j, t]`` (``dev_start``: ``sum_j d = m s``,
+  ``dev_link``: ``y = sum_t d``), ``dev_usage[n, res, j, t]`` per device and start time.
+  Identical devices: in the assignment form the item at position ``i`` (x order) of a node
+  uses only the first ``m_0 + ... + m_i`` devices (devices relabelled by their lowest user;
+  hints are relabelled so); ``model.DEVICE_SYMMETRY`` selects ``prune`` (default), ``order``
+  (plus ``dev_order`` rows on prefix counts) or ``none``. Measured (benchmarks/
+  bench_mip_devices.py, 2 nodes x 8 devices, 34 shares + 2 whole jobs, SCIP / HiGHS, seconds
+  to prove): patterns 0.45 / 0.11, prune 18.5 / 4.4, none 30+ / 7.4, order 30+ / 30+.
+* Gangs that start together: ``gang_start[g, t]`` binary, ``gang_one[g]``: ``sum_t = p``,
+  ``gang_at[g, r, t]``: ``sum_n s[r, n, t] = gang_start[g, t]`` for every replica of every
+  member.
+* Services start at 0 and run the horizon (their only start binary); ``makespan`` leaves
+  them out.
+* Spread: ``spread_most[t]``, ``spread_fewest[t]`` integers bounding the replicas per label
+  value (``spread_hi``, ``spread_lo``; every value found on the allowed nodes counts, even one
+  without a candidate), ``skew[t]``: ``most - fewest <= max_skew``.
+* ``max_moves``: ``sum`` of the ``x`` off their task's ``current`` ``<= max_moves``.
+* Polishing skips problems with devices, spread or ``max_moves`` (its sub-MILPs fix x alone).
+* ``taskalloc export`` writes the same rows; a solution read back gives devices by the ``y``
+  names, or, in the pattern form, by packing the shares of each size into the ``z`` devices
+  (in any order: every packing is feasible), whole devices on those left.
+
 Objective terms (all minimised, exact in floats)
 -------------------------------------------------
 * ``unplaced`` = ``sum_t priority * replicas * (1 - p[t])``.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import gc
 import itertools
 from collections import defaultdict
@@ -28,16 +29,57 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
+from taskalloc.problems.entities import DEVICE_RTOL, Spread
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem, effectively_required, fitting_nodes
+from taskalloc.problems.wording import num as _num
 
 from ..clock import collector_held
 from ..placement import Placement, assignments_of, placement_of
+from .patterns import Pattern, extend, maximal_patterns, pack
 
 CAP_TOL = 1e-9  # the evaluator's absolute tolerance on capacities
 #: task -> [(node, start or None)], one entry per replica
 Key = tuple[int, int, int]  # (task, replica, node) of an x variable
 VarValue = Callable[[Any], float]  # Pyomo variable -> its value in a solution
+#: (task, node) -> split resource -> the devices its replica there uses
+Devices = dict[tuple[int, int], dict[str, tuple[int, ...]]]
+#: how the symmetry of identical devices is broken (benchmarks/bench_mip_devices.py measures
+#: each): ``order``: devices ordered by the lowest index of their users (the pruning of device
+#: variables and the ``dev_order`` rows); ``prune``: the pruning alone; ``none``: neither
+DEVICE_SYMMETRY = "prune"
+#: placement problems: replicas that take whole devices are counted per node and resource
+#: (``dev_count``), without device variables (their devices are the ones no share uses); off
+#: only to measure what it buys
+AGGREGATE_WHOLE = True
+#: placement problems: the shares on a node's devices as counts of maximal patterns
+#: (:mod:`.patterns`) where there are at most this many (``0``: never)
+MAX_PATTERNS = 60
+
+
+@dataclasses.dataclass
+class _Patterns:
+    """The configuration form of one node's devices of one resource (:meth:`MipModel._patterns`)."""
+
+    sizes: list[float]  # distinct share sizes, ascending
+    caps: list[int]  # at most this many shares of each size on one device (distinct tasks)
+    items: list[tuple[int, int]]  # (x position, size index)
+    patterns: list[Pattern]
+    z: list[Any]  # devices holding each pattern (integer variables)
+
+
+class DevicePlacement(dict[int, list[tuple[int, int | None]]]):
+    """A :data:`Placement` with the devices of its replicas (``devices``, by task and node:
+    the replicas of a task sit on distinct nodes)."""
+
+    def __init__(self, items: Any = (), devices: Devices | None = None) -> None:
+        super().__init__(items)
+        self.devices: Devices = {} if devices is None else devices
+
+
+def devices_of(plan: Placement) -> Devices:
+    """The devices a plan names ({} for a plain :data:`Placement`)."""
+    return plan.devices if isinstance(plan, DevicePlacement) else {}
 
 
 @contextlib.contextmanager
@@ -124,6 +166,23 @@ class MipModel:
         self.terms: dict[str, LinearExpression] = {}
         #: terms whose value is an integer on every plan (objective steps of at least 1)
         self.integral: dict[str, bool] = {}
+        # devices (revision 2): per (node, split resource), the x positions of the replicas
+        # using its devices there, in x order, with (devices m, take on each)
+        self.dev_items: dict[tuple[int, str], list[tuple[int, int, float]]] = {}
+        #: placement: per (node, split resource), the x positions of replicas that take whole
+        #: devices there, and how many (counted, no y: :data:`AGGREGATE_WHOLE`)
+        self.dev_whole: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        self.f: dict[tuple[int, str], dict[int, Any]] = {}  # device holds shares (placement)
+        #: placement, configuration form (:mod:`.patterns`): per (node, resource), the share
+        #: sizes, the items (x position, size index) and the maximal patterns with their z
+        self.pat: dict[tuple[int, str], _Patterns] = {}
+        #: (x position, resource) -> device index -> y variable (replica uses that device)
+        self.y: dict[tuple[int, str], dict[int, Any]] = {}
+        #: scheduling: (x position, resource) -> device index -> [(s position, variable)]
+        self.sd: dict[tuple[int, str], dict[int, list[tuple[int, Any]]]] = {}
+        self.devc: dict[tuple[int, str, int, int], Any] = {}  # (n, r, j, item) -> prefix count
+        self.gstart: dict[str, dict[int, Any]] = {}  # same-start gang -> start -> binary
+        self.spread_vars: dict[int, tuple[Any, Any]] = {}  # task -> (most, fewest) per value
 
         self._candidates()
         self._interchangeable()
@@ -145,17 +204,24 @@ class MipModel:
         self.m = pyo.ConcreteModel(name=name)
         with gc_paused():
             self._variables()
+            self._device_variables()
             self._placement()
             self._gangs()
             self._separation()
+            self._spread()
+            self._max_moves()
             if self.scheduling:
                 self._starts()
+                self._same_start()
                 self._precedence()
                 self._usage()
+                self._device_usage()
             else:
                 self._capacity()
+                self._device_capacity()
             self._node_use()
             self._symmetry()
+            self._device_symmetry()
             self._terms()
 
     # -- data ------------------------------------------------------------------------------
@@ -184,17 +250,20 @@ class MipModel:
             self.cand.append(nodes)
 
     def start_variables(self) -> tuple[int, int]:
-        """Start binaries of the time-indexed formulation, and (at most) the non-zeros of its
-        capacity rows (each binary counts in ``duration`` rows per resource it uses)."""
+        """Start binaries of the time-indexed formulation (with one per device for the
+        replicas that use devices), and (at most) the non-zeros of its capacity rows (each
+        binary counts in ``duration`` rows per resource it uses)."""
         total = nnz = 0
         p = self.problem
         for t in p.tasks:
             for n in self.cand[t.index]:
                 lo, hi = self.window[t.index, n]
                 count = t.replicas * (hi - lo + 1)
-                total += count
+                use = p.device_use(t.index, n) or {}
+                devices = sum(p.nodes[n].devices[r] for r in use)
+                total += count * (1 + devices)
                 used = sum(1 for q in t.demand_at(n).values() if q > 0)
-                nnz += count * self.dur[t.index, n] * used
+                nnz += count * self.dur[t.index, n] * (used + devices)
         return total, nnz
 
     def _interchangeable(self) -> None:
@@ -646,6 +715,452 @@ class MipModel:
                 m.NO, rule=lambda _, n: linear(list(pairs[n]), [1.0, -1.0]) >= 0
             )
 
+    # -- revision 2: devices, same-start gangs, spread, max_moves ---------------------------
+
+    def _device_variables(self) -> None:
+        """Devices: for every x of a replica whose demand on a split resource is served by
+        ``m`` devices there, ``y[r, n, res, j]`` binary (it uses device ``j``) and
+        ``dev_assign[r, n, res]``: ``sum_j y = m x``. Scheduling: ``d[r, n, res, j, t]`` binary
+        (it starts at ``t`` on device ``j``), ``dev_start[r, n, res, t]``: ``sum_j d = m s``
+        and ``dev_link[r, n, res, j]``: ``y = sum_t d``. With the symmetry breaking the devices
+        of a node (identical) are relabelled in the order of their lowest user: the item at
+        position ``i`` of (n, res) (x order) uses only the first ``m_0 + ... + m_i`` devices.
+        Placement: replicas that take whole devices have no y (:data:`AGGREGATE_WHOLE`, see
+        :meth:`_device_capacity`)."""
+        p, m = self.problem, self.m
+        if not p.split_resources:
+            return
+        node_ids = [n.id for n in p.nodes]
+        aggregate = AGGREGATE_WHOLE and not self.scheduling
+        for i, (t, _, n) in enumerate(self.xkey):
+            for r, (count, take) in (p.device_use(t, n) or {}).items():
+                if aggregate and take >= p.nodes[n].device_size(r) * (1 - DEVICE_RTOL):
+                    self.dev_whole.setdefault((n, r), []).append((i, count))
+                else:
+                    self.dev_items.setdefault((n, r), []).append((i, count, take))
+        if aggregate:
+            self._patterns()
+        if not self.dev_items:
+            return
+        ylabels: list[tuple[str, str, str, int]] = []
+        ykeys: list[tuple[int, str, int]] = []
+        for (n, r), items in self.dev_items.items():
+            k = p.nodes[n].devices[r]
+            seen = 0
+            for i, count, _ in items:
+                seen += count
+                top = min(k, seen) if DEVICE_SYMMETRY != "none" else k
+                t, rep, _ = self.xkey[i]
+                rl = f"{p.tasks[t].id}#{rep}"
+                for j in range(top):
+                    ylabels.append((rl, node_ids[n], r, j))
+                    ykeys.append((i, r, j))
+        m.Y = pyo.Set(initialize=ylabels, dimen=4, ordered=True)
+        m.y = pyo.Var(m.Y, domain=pyo.Binary)
+        for (i, r, j), v in zip(ykeys, m.y.values(), strict=True):
+            self.y.setdefault((i, r), {})[j] = v
+        use = {(i, r): count for items in self.dev_items.values() for i, count, _ in items}
+        label = {
+            key: f"{self.problem.tasks[self.xkey[key[0]][0]].id}#{self.xkey[key[0]][1]}"
+            for key in self.y
+        }
+        if not self.scheduling:
+            rows = {
+                (label[i, r], node_ids[self.xkey[i][2]], r): (
+                    [*ys.values(), self.x[i]],
+                    [*([1.0] * len(ys)), -float(use[i, r])],
+                    0.0,
+                )
+                for (i, r), ys in self.y.items()
+            }
+            m.DA = pyo.Set(initialize=list(rows), dimen=3, ordered=True)
+            m.dev_assign = pyo.Constraint(m.DA, rule=lambda _, a, b, c: _row(rows[a, b, c], "=="))
+            return
+        dlabels: list[tuple[str, str, str, int, int]] = []
+        dkeys: list[tuple[int, str, int, int]] = []  # (x position, resource, device, s position)
+        for (i, r), ys in self.y.items():
+            t, rep, n = self.xkey[i]
+            for j in ys:
+                for sj in self.spos[t, rep, n]:
+                    dlabels.append((label[i, r], node_ids[n], r, j, self.skey[sj][3]))
+                    dkeys.append((i, r, j, sj))
+        m.DS = pyo.Set(initialize=dlabels, dimen=5, ordered=True)
+        m.d = pyo.Var(m.DS, domain=pyo.Binary)
+        by_start: dict[tuple[int, str, int], list[Any]] = defaultdict(list)
+        for (i, r, j, sj), v in zip(dkeys, m.d.values(), strict=True):
+            self.sd.setdefault((i, r), {}).setdefault(j, []).append((sj, v))
+            by_start[i, r, sj].append(v)
+        starts = {
+            (label[i, r], node_ids[self.xkey[i][2]], r, self.skey[sj][3]): (
+                [*vs, self.s[sj]],
+                [*([1.0] * len(vs)), -float(use[i, r])],
+                0.0,
+            )
+            for (i, r, sj), vs in by_start.items()
+        }
+        m.DT = pyo.Set(initialize=list(starts), dimen=4, ordered=True)
+        m.dev_start = pyo.Constraint(
+            m.DT, rule=lambda _, a, b, c, e: _row(starts[a, b, c, e], "==")
+        )
+        links = {
+            (label[i, r], node_ids[self.xkey[i][2]], r, j): (
+                [self.y[i, r][j], *(v for _, v in ds)],
+                [1.0, *([-1.0] * len(ds))],
+                0.0,
+            )
+            for (i, r), per in self.sd.items()
+            for j, ds in per.items()
+        }
+        m.DL = pyo.Set(initialize=list(links), dimen=4, ordered=True)
+        m.dev_link = pyo.Constraint(m.DL, rule=lambda _, a, b, c, e: _row(links[a, b, c, e], "=="))
+
+    def _patterns(self) -> None:
+        """Placement, where the shares on (n, res) come in few sizes: ``z[n, res, pattern]``
+        integer, the devices holding each maximal pattern (:mod:`.patterns`), instead of y;
+        ``pat_cover[n, res, size]``: the replicas placed there with a share of that size are
+        at most ``sum_pattern count z``; ``pat_count[n, res]``: ``sum z + sum m x <= k`` over
+        the replicas taking whole devices. The devices of a plan are packed from z
+        (:func:`.patterns.pack`)."""
+        if MAX_PATTERNS <= 0:
+            return
+        p, m = self.problem, self.m
+        for (n, r), items in list(self.dev_items.items()):
+            size = p.nodes[n].device_size(r)
+            sizes = sorted({take for _, _, take in items})
+            index = {q: j for j, q in enumerate(sizes)}
+            tasks: list[set[int]] = [set() for _ in sizes]
+            for i, _, take in items:
+                tasks[index[take]].add(self.xkey[i][0])
+            caps = [len(ts) for ts in tasks]
+            found = maximal_patterns(sizes, caps, size, MAX_PATTERNS)
+            if found is None:
+                continue
+            del self.dev_items[n, r]
+            items_ = [(i, index[take]) for i, _, take in items]
+            self.pat[n, r] = _Patterns(sizes, caps, items_, found, [])
+        if not self.pat:
+            return
+        labels: list[tuple[str, str, str]] = []
+        for (n, r), pt in self.pat.items():
+            for pattern in pt.patterns:
+                parts = zip(pattern, pt.sizes, strict=True)
+                name = "+".join(f"{c}x{_num(q)}" for c, q in parts if c)
+                labels.append((p.nodes[n].id, r, name))
+        m.PZ = pyo.Set(initialize=labels, dimen=3, ordered=True)
+        m.z = pyo.Var(m.PZ, domain=pyo.NonNegativeIntegers)
+        zs = iter(m.z.values())
+        cover = {}
+        count = {}
+        for (n, r), pt in self.pat.items():
+            k = p.nodes[n].devices[r]
+            pt.z = [next(zs) for _ in pt.patterns]
+            for v in pt.z:
+                v.setub(k)
+            nid = p.nodes[n].id
+            for si, q in enumerate(pt.sizes):
+                xs = [self.x[i] for i, sj in pt.items if sj == si]
+                ps = [(v, c[si]) for v, c in zip(pt.z, pt.patterns, strict=True) if c[si]]
+                cover[nid, r, _num(q)] = (
+                    [*xs, *(v for v, _ in ps)],
+                    [*([1.0] * len(xs)), *(-float(c) for _, c in ps)],
+                    0.0,
+                )
+            whole = self.dev_whole.get((n, r), [])
+            count[nid, r] = (
+                [*pt.z, *(self.x[i] for i, _ in whole)],
+                [*([1.0] * len(pt.z)), *(float(c) for _, c in whole)],
+                float(k),
+            )
+        m.PC = pyo.Set(initialize=list(cover), dimen=3, ordered=True)
+        m.pat_cover = pyo.Constraint(m.PC, rule=lambda _, a, b, c: _row(cover[a, b, c], "<="))
+        m.PN = pyo.Set(initialize=list(count), dimen=2, ordered=True)
+        m.pat_count = pyo.Constraint(m.PN, rule=lambda _, a, b: _row(count[a, b], "<="))
+
+    def _device_capacity(self) -> None:
+        """Placement: dev_capacity[n, res, j]: ``sum take y <= device size`` (left out when
+        every possible user together fits). Where replicas taking whole devices are counted
+        (``dev_whole``): ``f[n, res, j]`` binary, device ``j`` holds shares, with
+        ``sum take y <= size f`` and ``dev_count[n, res]``: ``sum m x + sum_j f <= k`` (whole
+        devices and devices with shares share the node's ``k``: the whole ones are then any
+        of the devices without shares), and ``f_order``: ``f[j] >= f[j + 1]`` with the
+        symmetry breaking (devices with shares first, as their lowest users order them)."""
+        p, m = self.problem, self.m
+        rows: dict[tuple[str, str, int], tuple[list[Any], list[float], float]] = {}
+        flabels: list[tuple[str, str, int]] = []
+        fkeys: list[tuple[int, str, int]] = []
+        per_node: dict[tuple[int, str], dict[int, tuple[list[Any], list[float]]]] = {}
+        for (n, r), items in self.dev_items.items():
+            per: dict[int, tuple[list[Any], list[float]]] = defaultdict(lambda: ([], []))
+            for i, _, take in items:
+                for j, v in self.y[i, r].items():
+                    per[j][0].append(v)
+                    per[j][1].append(take)
+            per_node[n, r] = per
+            if (n, r) in self.dev_whole:
+                for j in sorted(per):
+                    flabels.append((p.nodes[n].id, r, j))
+                    fkeys.append((n, r, j))
+        if flabels:
+            m.F = pyo.Set(initialize=flabels, dimen=3, ordered=True)
+            m.f = pyo.Var(m.F, domain=pyo.Binary)
+            for (n, r, j), v in zip(fkeys, m.f.values(), strict=True):
+                self.f.setdefault((n, r), {})[j] = v
+        for (n, r), per in per_node.items():
+            size = p.nodes[n].device_size(r)
+            fs = self.f.get((n, r))
+            for j, (vs, cs) in sorted(per.items()):
+                if fs is not None:
+                    rows[p.nodes[n].id, r, j] = ([*vs, fs[j]], [*cs, -size], 0.0)
+                elif sum(cs) > size + CAP_TOL:
+                    rows[p.nodes[n].id, r, j] = (vs, cs, size)
+        if rows:
+            m.DK = pyo.Set(initialize=list(rows), dimen=3, ordered=True)
+            m.dev_capacity = pyo.Constraint(m.DK, rule=lambda _, a, b, c: _row(rows[a, b, c], "<="))
+        if not self.f:
+            return
+        counts = {}
+        order = {}
+        for (n, r), fs in self.f.items():
+            whole = self.dev_whole[n, r]  # (n, r) has no patterns: it has f
+            counts[p.nodes[n].id, r] = (
+                [*(self.x[i] for i, _ in whole), *fs.values()],
+                [*(float(c) for _, c in whole), *([1.0] * len(fs))],
+                float(p.nodes[n].devices[r]),
+            )
+            if DEVICE_SYMMETRY != "none":
+                for j in sorted(fs):
+                    if j + 1 in fs:
+                        order[p.nodes[n].id, r, j + 1] = ([fs[j], fs[j + 1]], [1.0, -1.0], 0.0)
+        m.DN = pyo.Set(initialize=list(counts), dimen=2, ordered=True)
+        m.dev_count = pyo.Constraint(m.DN, rule=lambda _, a, b: _row(counts[a, b], "<="))
+        if order:
+            m.FO = pyo.Set(initialize=list(order), dimen=3, ordered=True)
+            m.f_order = pyo.Constraint(m.FO, rule=lambda _, a, b, c: _row(order[a, b, c], ">="))
+
+    def _device_usage(self) -> None:
+        """Scheduling: dev_usage[n, res, j, t]: what the replicas running on device ``j`` at
+        ``t`` take is at most its size, checked at every start time on it (as ``usage``)."""
+        p, m = self.problem, self.m
+        rows: dict[tuple[str, str, int, int], tuple[list[Any], list[float], float]] = {}
+        for (n, r), items in self.dev_items.items():
+            size = p.nodes[n].device_size(r)
+            per: dict[int, list[tuple[int, int, Any, float, int]]] = defaultdict(list)
+            for i, _, take in items:
+                t = self.xkey[i][0]
+                for j, ds in self.sd.get((i, r), {}).items():
+                    for sj, v in ds:
+                        d = self.dur[t, n]
+                        if d > 0:
+                            per[j].append((self.skey[sj][3], d, v, take, t))
+            for j, its in sorted(per.items()):
+                points = sorted({tau for tau, *_ in its})
+                cells: list[list[tuple[Any, float, int]]] = [[] for _ in points]
+                for tau, d, v, take, t in its:
+                    a = bisect.bisect_left(points, tau)
+                    b = bisect.bisect_left(points, tau + d)
+                    for ip in range(a, b):
+                        cells[ip].append((v, take, t))
+                for ip, tau in enumerate(points):
+                    cell = cells[ip]
+                    most: dict[int, float] = {}  # one replica of a task per node
+                    for _, take, t in cell:
+                        most[t] = max(most.get(t, 0.0), take)
+                    if sum(most.values()) <= size + CAP_TOL:
+                        continue
+                    rows[p.nodes[n].id, r, j, tau] = (
+                        [v for v, _, _ in cell],
+                        [take for _, take, _ in cell],
+                        size,
+                    )
+        if rows:
+            m.DU = pyo.Set(initialize=list(rows), dimen=4, ordered=True)
+            m.dev_usage = pyo.Constraint(
+                m.DU, rule=lambda _, a, b, c, e: _row(rows[a, b, c, e], "<=")
+            )
+
+    def _device_symmetry(self) -> None:
+        """dev_order[r, n, res, j] (j >= 1): a replica uses device ``j`` only if device
+        ``j - 1`` has a user at or before it in x order, i.e. ``y[i, j] <= c[i, j - 1]`` with
+        ``c[i, j] = c[i - 1, j] + y[i, j]`` (``devc``, integer; rows ``dev_prefix``) the users
+        of device ``j`` up to item ``i``: any plan satisfies it once the devices are
+        relabelled by their lowest user (:meth:`_relabel_devices`). Two or three non-zeros per
+        row, instead of the quadratic
+        ``y[i, j] <= sum_{i' <= i} y[i', j - 1]``."""
+        if DEVICE_SYMMETRY != "order" or not self.dev_items:
+            return
+        p, m = self.problem, self.m
+        node_ids = [n.id for n in p.nodes]
+        clabels: list[tuple[str, str, int, int]] = []
+        ckeys: list[tuple[int, str, int, int]] = []
+        # prefix of device j after each item: ("y", x position) for the first user itself,
+        # ("c", key) for a count variable
+        plan: list[tuple[tuple[int, str, int, int], Any, Any]] = []  # (c key, prev, y) rows
+        orders: list[tuple[int, str, int, Any]] = []  # (x position, res, j, prefix of j - 1)
+        for (n, r), items in self.dev_items.items():
+            k = p.nodes[n].devices[r]
+            if k < 2:
+                continue
+            prefix: dict[int, Any] = {}
+            for pos, (i, _, _) in enumerate(items):
+                ys = self.y[i, r]
+                for j in sorted(ys):
+                    if j >= k - 1:
+                        continue
+                    prev = prefix.get(j)
+                    if prev is None:
+                        prefix[j] = ("y", i, j)  # the first user: its y is the count
+                    else:
+                        key = (n, r, j, pos)
+                        clabels.append((node_ids[n], r, j, pos))
+                        ckeys.append(key)
+                        plan.append((key, prev, ("y", i, j)))
+                        prefix[j] = ("c", key)
+                for j in sorted(ys):
+                    if j >= 1:
+                        orders.append((i, r, j, prefix[j - 1]))
+        if not orders:
+            return
+        if ckeys:
+            m.DC = pyo.Set(initialize=clabels, dimen=4, ordered=True)
+            m.devc = pyo.Var(m.DC, domain=pyo.NonNegativeIntegers)
+            for key, v in zip(ckeys, m.devc.values(), strict=True):
+                v.setub(key[3] + 1)
+                self.devc[key] = v
+
+        def ref_var(ref: tuple[Any, ...], r: str) -> Any:
+            if ref[0] == "y":
+                return self.y[ref[1], r][ref[2]]
+            return self.devc[ref[1]]
+
+        counts = {
+            (node_ids[key[0]], key[1], key[2], key[3]): (
+                [self.devc[key], ref_var(prev, key[1]), ref_var(y, key[1])],
+                [1.0, -1.0, -1.0],
+                0.0,
+            )
+            for key, prev, y in plan
+        }
+        if counts:
+            m.dev_prefix = pyo.Constraint(
+                m.DC, rule=lambda _, a, b, c, e: _row(counts[a, b, c, e], "==")
+            )
+        rows = {}
+        for i, r, j, prev in orders:
+            t, rep, n = self.xkey[i]
+            rows[f"{p.tasks[t].id}#{rep}", node_ids[n], r, j] = (
+                [self.y[i, r][j], ref_var(prev, r)],
+                [1.0, -1.0],
+                0.0,
+            )
+        m.DO = pyo.Set(initialize=list(rows), dimen=4, ordered=True)
+        m.dev_order = pyo.Constraint(m.DO, rule=lambda _, a, b, c, e: _row(rows[a, b, c, e], "<="))
+
+    def _same_start(self) -> None:
+        """Scheduling: gang_start[g, t] binary, the start of same-start gang ``g``;
+        ``gang_one[g]``: ``sum_t gang_start = p`` (of its first member: the gang rows tie the
+        others), and ``gang_at[g, r, t]``: ``sum_n s[r, n, t] = gang_start[g, t]`` for every
+        replica ``r`` of every member and every start ``t`` any of them has."""
+        p, m = self.problem, self.m
+        gangs = sorted(g for g in p.same_start if g in p.gangs)
+        if not gangs:
+            return
+        at: dict[tuple[int, int], dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        for j, (t, k, _, tau) in enumerate(self.skey):
+            at[t, k][tau].append(self.s[j])
+        glabels: list[tuple[str, int]] = []
+        reps: dict[str, list[tuple[int, int]]] = {}
+        for g in gangs:
+            reps[g] = [(t, k) for t in p.gangs[g] for k in range(p.tasks[t].replicas)]
+            taus = sorted({tau for rk in reps[g] for tau in at.get(rk, {})})
+            glabels.extend((g, tau) for tau in taus)
+        if not glabels:
+            return
+        m.GS = pyo.Set(initialize=glabels, dimen=2, ordered=True)
+        m.gang_start = pyo.Var(m.GS, domain=pyo.Binary)
+        for (g, tau), v in zip(glabels, m.gang_start.values(), strict=True):
+            self.gstart.setdefault(g, {})[tau] = v
+        one = {
+            g: (
+                [*self.gstart.get(g, {}).values(), self.p[p.gangs[g][0]]],
+                [*([1.0] * len(self.gstart.get(g, {}))), -1.0],
+                0.0,
+            )
+            for g in gangs
+        }
+        m.GO = pyo.Set(initialize=list(one), ordered=True)
+        m.gang_one = pyo.Constraint(m.GO, rule=lambda _, g: _row(one[g], "=="))
+        rows = {}
+        for g in gangs:
+            for t, k in reps[g]:
+                rl = f"{p.tasks[t].id}#{k}"
+                mine = at.get((t, k), {})
+                for tau, z in self.gstart.get(g, {}).items():
+                    vs = mine.get(tau, [])
+                    rows[g, rl, tau] = ([*vs, z], [*([1.0] * len(vs)), -1.0], 0.0)
+        m.GA = pyo.Set(initialize=list(rows), dimen=3, ordered=True)
+        m.gang_at = pyo.Constraint(m.GA, rule=lambda _, g, rl, tau: _row(rows[g, rl, tau], "=="))
+
+    def _spread(self) -> None:
+        """spread_most[t], spread_fewest[t] integers: ``spread_hi[t, v]``: the replicas on
+        nodes with label value ``v`` are at most ``most``, ``spread_lo[t, v]``: at least
+        ``fewest`` (every value found on the allowed nodes, even one without candidates),
+        ``skew[t]``: ``most - fewest <= max_skew``. Left out when the replicas cannot exceed
+        the skew anyway."""
+        p, m = self.problem, self.m
+        spreads = [
+            t
+            for t in p.tasks
+            if t.spread is not None and len(t.spread.values) >= 2 and t.replicas > t.spread.max_skew
+        ]
+        if not spreads:
+            return
+        m.SP = pyo.Set(initialize=[t.id for t in spreads], ordered=True)
+        m.spread_most = pyo.Var(m.SP, domain=pyo.NonNegativeIntegers)
+        m.spread_fewest = pyo.Var(m.SP, domain=pyo.NonNegativeIntegers)
+        per_task: dict[int, list[list[Any]]] = {}
+        skews: dict[int, Spread] = {}
+        for task, most, fewest in zip(
+            spreads, m.spread_most.values(), m.spread_fewest.values(), strict=True
+        ):
+            assert task.spread is not None
+            most.setub(task.replicas)
+            fewest.setub(task.replicas)
+            self.spread_vars[task.index] = (most, fewest)
+            skews[task.index] = task.spread
+            per_task[task.index] = [[] for _ in task.spread.values]
+        for i, (t, _, n) in enumerate(self.xkey):
+            if t in per_task:
+                per_task[t][skews[t].value_of[n]].append(self.x[i])
+        hi = {}
+        lo = {}
+        for t, per in per_task.items():
+            tid = p.tasks[t].id
+            most, fewest = self.spread_vars[t]
+            for v, xs in zip(skews[t].values, per, strict=True):
+                hi[tid, v] = ([*xs, most], [*([1.0] * len(xs)), -1.0], 0.0)
+                lo[tid, v] = ([*xs, fewest], [*([1.0] * len(xs)), -1.0], 0.0)
+        m.SV = pyo.Set(initialize=list(hi), dimen=2, ordered=True)
+        m.spread_hi = pyo.Constraint(m.SV, rule=lambda _, t, v: _row(hi[t, v], "<="))
+        m.spread_lo = pyo.Constraint(m.SV, rule=lambda _, t, v: _row(lo[t, v], ">="))
+        skew = {
+            p.tasks[t].id: (list(self.spread_vars[t]), [1.0, -1.0], float(skews[t].max_skew))
+            for t in per_task
+        }
+        m.skew = pyo.Constraint(m.SP, rule=lambda _, t: _row(skew[t], "<="))
+
+    def _max_moves(self) -> None:
+        """max_moves: the replicas placed off their task's ``current`` are at most the limit."""
+        p = self.problem
+        if p.max_moves is None:
+            return
+        off = [
+            self.x[i]
+            for i, (t, _, n) in enumerate(self.xkey)
+            if (cur := p.tasks[t].current) is not None and n not in cur
+        ]
+        if len(off) > p.max_moves:
+            self.m.max_moves = pyo.Constraint(expr=linear(off) <= float(p.max_moves))
+
     # -- objective terms -----------------------------------------------------------------------
 
     def _terms(self) -> None:
@@ -692,6 +1207,8 @@ class MipModel:
         if "makespan" in self.needed:
             rows = {}
             for (t, k), _ in self._reps.items():
+                if p.tasks[t].service:  # makespan ignores services (FORMATS.md)
+                    continue
                 vs, cs = self._replica_end(t, k)
                 if vs:
                     rows[f"{p.tasks[t].id}#{k}"] = ([self.makespan, *vs], [1.0, *(-c for c in cs)])
@@ -717,8 +1234,9 @@ class MipModel:
     # -- plans -----------------------------------------------------------------------------
 
     def plan_from(self, value: VarValue) -> Placement:
-        """The placement given by solution values (x above 0.5; the start whose s is set)."""
-        out: Placement = {}
+        """The placement given by solution values (x above 0.5; the start whose s is set;
+        the devices whose y is set)."""
+        out = DevicePlacement()
         for i, (t, _, n) in enumerate(self.xkey):
             if value(self.x[i]) > 0.5:
                 start = None
@@ -727,15 +1245,67 @@ class MipModel:
                     best = max(pos, key=lambda j: value(self.s[j]))
                     start = self.skey[best][3]
                 out.setdefault(t, []).append((n, start))
+        for (i, r), ys in self.y.items():
+            t, _, n = self.xkey[i]
+            if value(self.x[i]) > 0.5:
+                used = tuple(j for j, v in sorted(ys.items()) if value(v) > 0.5)
+                out.devices.setdefault((t, n), {})[r] = used
+        for (n, r), pt in self.pat.items():
+            placed = [(i, si) for i, si in pt.items if value(self.x[i]) > 0.5]
+            if not placed:
+                continue
+            devices = [
+                pattern
+                for v, pattern in zip(pt.z, pt.patterns, strict=True)
+                for _ in range(round(value(v)))
+            ]
+            where = pack(devices, placed)
+            if where is None:  # the solution breaks pat_cover: the evaluator rejects it
+                continue
+            for i, j in where.items():
+                out.devices.setdefault((self.xkey[i][0], n), {})[r] = (j,)
+        self._whole_devices(out, lambda i: value(self.x[i]) > 0.5)
         return out
 
+    def _whole_devices(self, plan: DevicePlacement, placed: Callable[[int], bool]) -> None:
+        """The devices of the replicas counted whole (``dev_whole``): on each node and
+        resource, the devices no share of the plan uses, in index order (``dev_count``
+        guarantees there are enough)."""
+        p = self.problem
+        for (n, r), whole in self.dev_whole.items():
+            taken = {
+                j for (_, node), per in plan.devices.items() if node == n for j in per.get(r, ())
+            }
+            free = iter(j for j in range(p.nodes[n].devices[r]) if j not in taken)
+            for i, count in whole:
+                if placed(i):
+                    idx = tuple(itertools.islice(free, count))
+                    plan.devices.setdefault((self.xkey[i][0], n), {})[r] = idx
+
     def assignments(self, plan: Placement) -> list[Assignment]:
-        """Replica numbers follow node order (replicas of a task are identical)."""
-        return assignments_of(self.problem, plan)
+        """Replica numbers follow node order (replicas of a task are identical); devices
+        from the plan's (:class:`DevicePlacement`)."""
+        out = assignments_of(self.problem, plan)
+        devices = devices_of(plan)
+        if not devices:
+            return out
+        p = self.problem
+        ti, ni = p.task_index, p.node_index
+        return [
+            dataclasses.replace(a, devices=devices.get((ti[a.task], ni[a.node])) or None)
+            for a in out
+        ]
 
     def placement_of(self, assignments: Sequence[Assignment]) -> Placement:
-        """The placement of a list of assignments (unknown tasks and nodes are dropped)."""
-        return placement_of(self.problem, assignments)
+        """The placement of a list of assignments (unknown tasks and nodes are dropped), with
+        the devices they name."""
+        p = self.problem
+        out = DevicePlacement(placement_of(p, assignments))
+        for a in assignments:
+            t, n = p.task_index.get(a.task), p.node_index.get(a.node)
+            if t is not None and n is not None and a.devices:
+                out.devices[t, n] = dict(a.devices)
+        return out
 
     def canonical(self, plan: Placement) -> Placement:
         """The same plan with interchangeable nodes relabelled in the order of the first task
@@ -751,7 +1321,84 @@ class MipModel:
             ranked = sorted(cls, key=lambda n: (first.get(n, len(self.problem.tasks)), n))
             for target, source in zip(cls, ranked, strict=True):
                 relabel[source] = target
-        return {t: [(relabel.get(n, n), s) for n, s in reps] for t, reps in plan.items()}
+        return DevicePlacement(
+            {t: [(relabel.get(n, n), s) for n, s in reps] for t, reps in plan.items()},
+            {(t, relabel.get(n, n)): d for (t, n), d in devices_of(plan).items()},
+        )
+
+    def _relabel_devices(
+        self, devices: Devices, x: list[float]
+    ) -> dict[tuple[int, str], tuple[int, ...]]:
+        """The devices of a plan (``x`` its x values) as the symmetry breaking expects them:
+        per (node, resource), devices renumbered in the order of their lowest user in x order
+        (ties by their number in the plan). (x position, resource) -> devices; a replica
+        whose devices the plan does not name (or names wrongly) is left out."""
+        p = self.problem
+        out: dict[tuple[int, str], tuple[int, ...]] = {}
+        for (n, r), items in self.dev_items.items():
+            k = p.nodes[n].devices[r]
+            lowest: dict[int, int] = {}
+            named: list[tuple[int, tuple[int, ...]]] = []
+            for pos, (i, count, _) in enumerate(items):
+                if x[i] < 0.5:
+                    continue
+                t = self.xkey[i][0]
+                idx = devices.get((t, n), {}).get(r)
+                if idx is None or len(set(idx)) != count or any(not 0 <= j < k for j in idx):
+                    continue
+                named.append((i, tuple(idx)))
+                for j in idx:
+                    lowest.setdefault(j, pos)
+            if DEVICE_SYMMETRY == "none":
+                out.update({(i, r): tuple(sorted(idx)) for i, idx in named})
+                continue
+            order = sorted(lowest, key=lambda j: (lowest[j], j))
+            new = {j: a for a, j in enumerate(order)}
+            for i, idx in named:
+                out[i, r] = tuple(sorted(new[j] for j in idx))
+        return out
+
+    def _device_values(
+        self, plan: Placement, x: list[float], s: list[float]
+    ) -> list[tuple[Any, float]]:
+        """Values of y, d and the prefix counts for a plan (devices relabelled as the
+        symmetry breaking expects: :meth:`_relabel_devices`)."""
+        uses = self._relabel_devices(devices_of(plan), x)
+        out: list[tuple[Any, float]] = []
+        for (i, r), ys in self.y.items():
+            on = set(uses.get((i, r), ()))
+            out.extend((v, float(j in on)) for j, v in ys.items())
+            for j, ds in self.sd.get((i, r), {}).items():
+                out.extend((v, float(j in on and s[sj] > 0.5)) for sj, v in ds)
+        devices = devices_of(plan)
+        for (n, r), pt in self.pat.items():
+            per: dict[int, list[int]] = {}
+            for i, si in pt.items:
+                idx = devices.get((self.xkey[i][0], n), {}).get(r, ())
+                if x[i] > 0.5 and len(idx) == 1:
+                    per.setdefault(idx[0], [0] * len(pt.sizes))[si] += 1
+            size = self.problem.nodes[n].device_size(r)
+            z = [0.0] * len(pt.patterns)
+            where = {pattern: pj for pj, pattern in enumerate(pt.patterns)}
+            for counts in per.values():
+                pj = where.get(extend(counts, pt.sizes, pt.caps, size))
+                if pj is not None:
+                    z[pj] += 1
+            out.extend(zip(pt.z, z, strict=True))
+        for (n, r), fs in self.f.items():
+            held = {j for i, _, _ in self.dev_items[n, r] for j in uses.get((i, r), ())}
+            out.extend((v, float(j in held)) for j, v in fs.items())
+        if self.devc:
+            count: dict[tuple[int, str, int], int] = defaultdict(int)
+            for (n, r), items in self.dev_items.items():
+                for pos, (i, _, _) in enumerate(items):
+                    for j in uses.get((i, r), ()):
+                        count[n, r, j] += 1
+                    for j in range(self.problem.nodes[n].devices[r]):
+                        v = self.devc.get((n, r, j, pos))
+                        if v is not None:
+                            out.append((v, float(count[n, r, j])))
+        return out
 
     def values_of(self, plan: Placement, balance: float | None = None) -> list[tuple[Any, float]]:
         """(variable, value) for every variable of a plan (replicas in node order; pairs that
@@ -779,6 +1426,27 @@ class MipModel:
                     makespan = max(makespan, e)
         out = [*zip(self.x, x, strict=True), *zip(self.s, s, strict=True)]
         out.extend(zip(self.p, placed, strict=True))
+        if self.y or self.pat:
+            out.extend(self._device_values(plan, x, s))
+        for g, zs in self.gstart.items():
+            begin = {
+                self.skey[j][3]
+                for t in self.problem.gangs[g]
+                for k in range(self.problem.tasks[t].replicas)
+                for i in [self.xpos.get((t, k, n)) for n in self.cand[t]]
+                if i is not None and x[i] > 0.5
+                for j in self.spos[self.xkey[i]]
+                if s[j] > 0.5
+            }
+            out.extend((z, float(tau in begin and len(begin) == 1)) for tau, z in zs.items())
+        for t, (most, fewest) in self.spread_vars.items():
+            sp = self.problem.tasks[t].spread
+            assert sp is not None
+            per = [0] * len(sp.values)
+            for n, _ in plan.get(t, []):
+                if n in sp.value_of:
+                    per[sp.value_of[n]] += 1
+            out.extend([(most, float(max(per))), (fewest, float(min(per)))])
         out.extend((u, float(n in used)) for n, u in self.u.items())
         out.extend((e, float(ends.get(q, 0))) for q, e in self.end.items())
         if self.makespan is not None:
@@ -804,7 +1472,7 @@ class MipModel:
             ends = [
                 min(self.window[t, n][0] + self.dur[t, n] for n in self.cand[t])
                 for t in self.must
-                if self.cand[t]
+                if self.cand[t] and not p.tasks[t].service
             ]
             return float(max(ends, default=0))
         if term in ("cost", "moves", "tardiness"):

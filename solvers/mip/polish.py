@@ -67,8 +67,8 @@ def assignment_flat(problem: Problem, terms: list[str]) -> Any:
     from ..flat import Flat
     from ..scaling import choose_scales
 
-    if problem.scheduling:
-        return None
+    if problem.scheduling or problem.features & {"devices", "spread", "max_moves"}:
+        return None  # the sub-MILPs fix x alone, the Lagrangian knows no devices
     flat = Flat(problem, choose_scales(problem))
     return flat if lagrange.applies(flat, terms) else None
 

@@ -90,9 +90,6 @@ def test_a_bad_change_is_one_line(files: tuple[Path, Path]) -> None:
     assert r.stderr.strip() == "fail n11: no node or pool of that id; did you mean 'n1'?"
     r = cli("replan", str(problem), str(plan), "--scale-demand", "a")
     assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
-    r = cli("replan", str(problem), str(plan), "--max-moves", "1", "-s", "mip")
-    assert r.exit_code == 2
-    assert r.stderr.strip() == "-s mip does not handle `max_moves` yet (-s greedy does)"
 
 
 def test_replan_never_writes_over_an_input(files: tuple[Path, Path]) -> None:

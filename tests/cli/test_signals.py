@@ -69,3 +69,15 @@ def test_signal_writes_best_plan_and_exits_130(tmp_path: Path, sig: signal.Signa
         text=True,
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_an_interrupted_import_still_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C during a lazy import leaves that module half-loaded; importing it again
+    raises ImportError. The error boundary says 'interrupted' (exit 130) before importing
+    anything, so it never meets that ImportError."""
+    from taskalloc.cli.errors import _report
+    from taskalloc.cli.exits import ExitCode
+
+    for name in ("taskalloc.problems.files", "taskalloc.problems.replan"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing it raises ImportError
+    assert _report(KeyboardInterrupt()) == ExitCode.INTERRUPTED

@@ -362,3 +362,24 @@ def test_status_infeasible_with_an_infeasible_partial_plan_only_warns():
     report = check(p, plan)
     assert [v.kind for v in report.violations] == ["required"]
     assert report.warnings == ["status is infeasible but the plan has assignments"]
+
+
+def test_a_weighted_bound_is_checked_against_the_weighted_sum(tmp_path):
+    """cpsat and mip bound a weighted objective as one sum, under the key `weighted`: check
+    accepts a true bound and rejects one above the plan's weighted sum."""
+    problem = prob_dict(
+        [node("a", {"cpu": 4}, cost=2), node("b", {"cpu": 4}, cost=3)],
+        [task("t", {"cpu": 3}, replicas=2)],
+        objective={"weights": {"unplaced": 100, "cost": 1}},
+    )
+    path = write_problem(tmp_path / "problem.json", problem)
+    solved = cli("solve", str(path), "-s", "cpsat", "-t", "10", "-o", str(tmp_path / "p.json"))
+    assert solved.exit_code == 0, solved.stderr
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert "weighted" in data["solver"]["bound"]
+    assert cli("check", str(path), str(tmp_path / "p.json")).exit_code == 0
+    data["solver"]["bound"]["weighted"] = data["solver"]["fitness"] + 1
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    lie = cli("check", str(path), str(tmp_path / "p.json"))
+    assert lie.exit_code == 1
+    assert "bound weighted: the plan states a lower bound" in lie.stdout + lie.stderr

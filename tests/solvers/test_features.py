@@ -12,8 +12,6 @@ from taskalloc.problems.problem import load_problem
 from taskalloc.solvers.features import HANDLED, FeatureUnsupported, refuse_unhandled, unhandled
 from tests.helpers import EXAMPLES, cli, node, prob, task
 
-#: engines that do not handle devices yet (cpsat does; mip and ga until they learn them)
-REFUSING = [e for e in ("cpsat", "mip", "ga") if "devices" not in HANDLED[e]]
 
 DEVICES = prob([node("g", {"gpu": 2}, devices={"gpu": 2})], [task("t", {"gpu": 0.5})])
 SPREAD = prob(
@@ -22,40 +20,39 @@ SPREAD = prob(
 )
 
 
-@pytest.mark.parametrize("engine", REFUSING)
-def test_engines_refuse_what_they_do_not_handle(engine):
+#: every revision-2 feature at once: what a general engine must handle
+EVERYTHING = frozenset({"devices", "same_start", "service", "spread", "current_list", "max_moves"})
+
+
+@pytest.mark.parametrize("engine", ["greedy", "cpsat", "mip", "ga"])
+def test_every_general_engine_handles_all_of_revision_2(engine):
+    assert HANDLED[engine] == EVERYTHING
+    refuse_unhandled(DEVICES, engine)  # no exception
+    refuse_unhandled(SPREAD, engine)
+
+
+def test_an_engine_refuses_what_it_does_not_handle():
+    """devplan models devices in placement, not spread: it says so in one line."""
     with pytest.raises(FeatureUnsupported) as exc:
-        solvers.solve(DEVICES, engine, time_limit=5)
-    assert str(exc.value) == f"engine {engine} does not handle `devices` yet (engine greedy does)"
-    assert unhandled(SPREAD, engine) == ["spread"]
+        refuse_unhandled(SPREAD, "devplan")
+    assert str(exc.value) == "engine devplan does not handle `spread` yet (engine greedy does)"
+    assert unhandled(DEVICES, "devplan") == []
 
 
-def test_pareto_and_export_refuse_too():
-    if "devices" not in HANDLED["ga"]:
-        with pytest.raises(FeatureUnsupported):
-            solvers.pareto(DEVICES, "ga", ["unplaced", "cost"], generations=2)
-    from taskalloc.solvers.mip.export import export_model
-
-    if "devices" not in HANDLED["mip"]:
-        with pytest.raises(FeatureUnsupported):
-            export_model(DEVICES, "lp")
-
-
-def test_auto_picks_cpsat_and_the_greedy_handles_everything():
+def test_auto_picks_cpsat_for_revision_2():
     assert solvers.choose(DEVICES, "auto") == "cpsat"
     assert solvers.choose(SPREAD, "auto") == "cpsat"
-    refuse_unhandled(DEVICES, "greedy")  # no exception
-    refuse_unhandled(DEVICES, "cpsat")
 
 
-@pytest.mark.parametrize("engine", REFUSING[-1:])
-def test_cli_refusal_is_one_line_and_exit_2(engine):
+def test_cli_refusal_is_one_line_and_exit_2():
     path = EXAMPLES / "gpu-cluster.yaml"
-    result = cli("solve", str(path), "-s", engine)
+    missing = unhandled(load_problem(str(path)), "devplan")
+    assert missing  # the bundled example uses more than devices
+    result = cli("solve", str(path), "-s", "devplan")
     assert result.exit_code == 2
     assert result.stdout == ""
-    missing = " or ".join(f"`{f}`" for f in unhandled(load_problem(str(path)), engine))
-    assert result.stderr == f"-s {engine} does not handle {missing} yet (-s greedy does)\n"
+    words = " or ".join(f"`{f}`" for f in missing)
+    assert result.stderr == f"-s devplan does not handle {words} yet (-s greedy does)\n"
     auto = cli("solve", str(path))
     assert auto.exit_code == 0, auto.stderr
     assert "cpsat: optimal" in auto.stderr
