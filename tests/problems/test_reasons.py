@@ -54,10 +54,14 @@ def placements(draw: Any) -> dict[str, Any]:
             task["nodes"] = draw(
                 st.lists(st.sampled_from([n["id"] for n in nodes]), min_size=1, unique=True)
             )
-        if i and draw(st.integers(0, 5)) == 0:
+        if i and draw(st.integers(0, 2)) == 0:
             task["separate_from"] = [f"t{draw(st.integers(0, i - 1))}"]
-        if names and draw(st.integers(0, 7)) == 0:
-            task["demand_on"] = {draw(st.sampled_from(nodes))["id"]: {names[0]: 0.5}}
+        if names and draw(st.integers(0, 3)) == 0:
+            on = draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=3))
+            task["demand_on"] = {
+                n["id"]: {r: draw(st.sampled_from(DEMANDS)) for r in draw(st.permutations(names))}
+                for n in on
+            }
         tasks.append(task)
     if len(tasks) >= 2 and draw(st.integers(0, 3)) == 0:
         a, b = draw(st.permutations(tasks))[:2]
@@ -78,7 +82,7 @@ def assignments(draw: Any, data: dict[str, Any]) -> list[Assignment]:
 
 
 @settings(
-    max_examples=300,
+    max_examples=600,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     derandomize=True,
@@ -143,3 +147,41 @@ def test_a_zero_demand_on_an_overloaded_split_resource_blocks_nothing() -> None:
         c, d = unplaced_reasons(state, sweep, placed, vectorised=vectorised)
         assert c.reason == "needs cpu 8; the largest free cpu on an allowed node is 4"
         assert d.details == ("node n0: has room",)
+
+
+def test_a_node_running_a_task_to_keep_apart_from_is_said_so() -> None:
+    nodes = [{"id": f"n{i}", "capacity": {"cpu": 4}} for i in range(2)]
+    tasks = [
+        {"id": "a", "demand": {"cpu": 1}},
+        {"id": "b", "demand": {"cpu": 8}, "separate_from": ["a"]},
+    ]
+    p = problem_from_dict({"taskalloc": 1, "nodes": nodes, "tasks": tasks})
+    state = PlanState(p, [Assignment("a", 0, "n0")])
+    sweep = state.sweep()
+    for vectorised in (True, False):
+        (b,) = unplaced_reasons(state, sweep, {0}, vectorised=vectorised)
+        assert b.reason == (
+            "no allowed node can take it: short of cpu (needs 8, at most 4 free); "
+            "1 node(s) run a task it must be kept apart from"
+        )
+        assert b.details == ("node n0: runs a (separate_from)", "node n1: cpu 8 needed, 4 free")
+
+
+def test_resources_are_named_in_the_order_the_nodes_first_run_short() -> None:
+    """n0 (taken one by one: it serves the gpu by devices) is the first short of memory, n1 of
+    cpu: memory is named first although no node of the array scan runs short of it first."""
+    nodes = [
+        {"id": "n0", "capacity": {"cpu": 4, "memory": 1, "gpu": 1}, "devices": {"gpu": 1}},
+        {"id": "n1", "capacity": {"cpu": 1, "memory": 4, "gpu": 1}},
+        {"id": "n2", "capacity": {"cpu": 4, "memory": 1, "gpu": 1}},
+    ]
+    tasks = [{"id": "t", "demand": {"cpu": 2, "memory": 2, "gpu": 0.5}}]
+    p = problem_from_dict({"taskalloc": 1, "nodes": nodes, "tasks": tasks})
+    state = PlanState(p, [])
+    sweep = state.sweep()
+    for vectorised in (True, False):
+        (t,) = unplaced_reasons(state, sweep, set(), vectorised=vectorised)
+        assert t.reason == (
+            "no allowed node can take it: short of memory (needs 2, at most 1 free), "
+            "cpu (needs 2, at most 1 free)"
+        )
