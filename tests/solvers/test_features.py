@@ -12,7 +12,6 @@ from taskalloc.problems.problem import load_problem
 from taskalloc.solvers.features import HANDLED, FeatureUnsupported, refuse_unhandled, unhandled
 from tests.helpers import EXAMPLES, cli, node, prob, task
 
-
 DEVICES = prob([node("g", {"gpu": 2}, devices={"gpu": 2})], [task("t", {"gpu": 0.5})])
 SPREAD = prob(
     [node("n", {"cpu": 4}, count=2, labels={"zone": "a"})],
