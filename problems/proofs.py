@@ -211,6 +211,33 @@ def spread_feasible(counts: Sequence[int], room: Sequence[int], more: int, max_s
     return False
 
 
+def spread_pick(values: Sequence[int], n_values: int, k: int, max_skew: int) -> list[int] | None:
+    """The first ``k`` of candidates ranked best first, given by their label values
+    (``values[i]`` in ``range(n_values)``), such that the picks differ by at most ``max_skew``
+    per value: each in turn, the best one after which the rest can still be spread
+    (:func:`spread_feasible`). Positions into ``values``; None when no ``k`` can be spread."""
+    counts = [0] * n_values
+    room = [0] * n_values
+    for v in values:
+        room[v] += 1
+    taken: list[int] = []
+    left = list(range(len(values)))
+    while len(taken) < k:
+        for i in left:
+            v = values[i]
+            counts[v] += 1
+            room[v] -= 1
+            if spread_feasible(counts, room, k - len(taken) - 1, max_skew):
+                taken.append(i)
+                left.remove(i)
+                break
+            counts[v] -= 1
+            room[v] += 1
+        else:
+            return None
+    return taken
+
+
 _PROOFS: weakref.WeakKeyDictionary[Problem, list[Diagnostic]] = weakref.WeakKeyDictionary()
 
 

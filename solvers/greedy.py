@@ -140,7 +140,7 @@ import numpy as np
 from taskalloc.problems.entities import DEVICE_RTOL, device_shape, devices_ok
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, Task, effectively_required, topological_order
-from taskalloc.problems.proofs import spread_feasible
+from taskalloc.problems.proofs import spread_pick
 from taskalloc.problems.source import gc_paused
 
 from .clock import stop_set
@@ -610,26 +610,8 @@ class _Greedy:
         if sp is None or k <= 1:
             return ranked[:k]
         value = [sp.value_of[int(nodes[j])] for j in ranked]
-        counts = [0] * len(sp.values)
-        room = [0] * len(sp.values)
-        for v in value:
-            room[v] += 1
-        taken: list[int] = []
-        left = list(range(len(ranked)))
-        while len(taken) < k:
-            for i in left:
-                v = value[i]
-                counts[v] += 1
-                room[v] -= 1
-                if spread_feasible(counts, room, k - len(taken) - 1, sp.max_skew):
-                    taken.append(i)
-                    left.remove(i)
-                    break
-                counts[v] -= 1
-                room[v] += 1
-            else:
-                return None
-        return ranked[taken]
+        taken = spread_pick(value, len(sp.values), k, sp.max_skew)
+        return None if taken is None else ranked[taken]
 
     def commit(self, t: int, picks: list[_Pick]) -> None:
         for n, s, e, d, _, dv in picks:

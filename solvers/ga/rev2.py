@@ -55,7 +55,7 @@ import numpy as np
 from taskalloc.problems.entities import device_shape
 from taskalloc.problems.evaluate import CAP_TOL
 from taskalloc.problems.plan import Assignment
-from taskalloc.problems.proofs import spread_feasible
+from taskalloc.problems.proofs import spread_pick
 
 from .compiled import UNPLACED, Compiled
 from .schedule import _Profile
@@ -549,26 +549,8 @@ class Rev2:
         if sp is None or k <= 1:
             return ranked[:k]
         value = [sp.value_of[e[2].node] for e in ranked]
-        counts = [0] * len(sp.values)
-        room = [0] * len(sp.values)
-        for v in value:
-            room[v] += 1
-        taken: list[int] = []
-        left = list(range(len(ranked)))
-        while len(taken) < k:
-            for i in left:
-                v = value[i]
-                counts[v] += 1
-                room[v] -= 1
-                if spread_feasible(counts, room, k - len(taken) - 1, sp.max_skew):
-                    taken.append(i)
-                    left.remove(i)
-                    break
-                counts[v] -= 1
-                room[v] += 1
-            else:
-                return None
-        return [ranked[i] for i in taken]
+        taken = spread_pick(value, len(sp.values), k, sp.max_skew)
+        return None if taken is None else [ranked[i] for i in taken]
 
     def _spread_ok(self, t: int, nodes: list[int]) -> bool:
         sp = self.spread[t]
