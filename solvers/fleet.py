@@ -26,7 +26,7 @@ Anything else raises :class:`UnsupportedProblem` with the reason.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -474,4 +474,26 @@ def plan_assignments(
         if fleet.gpu is not None and len(devices[j]):
             a["devices"] = {fleet.gpu: sorted(int(i) for i in devices[j])}
         out.append(a)
+    return out
+
+
+def inner_order(members: Sequence[int], preds: Callable[[int], Iterable[int]]) -> list[int]:
+    """``members`` in the given order, each after the members it comes ``after``
+    (``preds(m)``: the tasks ``m`` comes after; tasks other than members are ignored). The
+    greedy and the GA's revision-2 decoder place a gang's members in this order."""
+    inside = set(members)
+    out: list[int] = []
+    seen: set[int] = set()
+
+    def visit(m: int) -> None:
+        if m in seen:
+            return
+        seen.add(m)
+        for q in preds(m):
+            if q in inside:
+                visit(q)
+        out.append(m)
+
+    for m in members:
+        visit(m)
     return out

@@ -145,6 +145,7 @@ from taskalloc.problems.source import gc_paused
 
 from .clock import stop_set
 from .engine import Params, at_least, choice
+from .fleet import inner_order
 from .result import Result
 
 POLICIES = ("least-loaded", "best-fit", "first-fit")
@@ -1091,7 +1092,7 @@ class _Greedy:
                 if p.tasks[q].gang != gang
             ]
         )
-        order = self.inner_order(members)
+        order = inner_order(members, lambda m: self.p.tasks[m].after)
         nodes = np.unique(np.concatenate([self.allowed(p.tasks[m]) for m in members]))
         last: int | None = order[0]
         for _ in range(MAX_GANG_STARTS):
@@ -1132,25 +1133,6 @@ class _Greedy:
         k, _, _, dur, at = found
         at = np.where(at + dur <= self.limit(self.p.tasks[t]), at, _INF)
         return float(np.partition(at, k - 1)[k - 1])
-
-    def inner_order(self, members: list[int]) -> list[int]:
-        """Members in the given order, each after the members it comes ``after``."""
-        inside = set(members)
-        out: list[int] = []
-        seen: set[int] = set()
-
-        def visit(m: int) -> None:
-            if m in seen:
-                return
-            seen.add(m)
-            for q in self.p.tasks[m].after:
-                if q in inside:
-                    visit(q)
-            out.append(m)
-
-        for m in members:
-            visit(m)
-        return out
 
     def choose_at(self, t: int, start: int) -> list[_Pick] | None:
         return self.within_moves(t, self._choose_at(t, start), lambda: self._choose_at(t, start))

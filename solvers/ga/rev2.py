@@ -57,6 +57,7 @@ from taskalloc.problems.evaluate import CAP_TOL
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.proofs import spread_pick
 
+from ..fleet import inner_order
 from .compiled import UNPLACED, Compiled
 from .schedule import _Profile
 
@@ -725,7 +726,7 @@ class Rev2:
         if not all(q in self.picks for q in outside):
             return
         start = max([self.release[m] for m in gang] + [self.end_of[q] for q in outside])
-        order = self._inner_order(gang)
+        order = inner_order(gang, self.preds.__getitem__)
         nodes = {n for m in gang for n in self.allowed[m]}
         later = sorted(
             {
@@ -754,24 +755,6 @@ class Rev2:
             for m in done:
                 self.uncommit(m)
                 self.end_of[m] = 0
-
-    def _inner_order(self, members: list[int]) -> list[int]:
-        inside = set(members)
-        out: list[int] = []
-        seen: set[int] = set()
-
-        def visit(m: int) -> None:
-            if m in seen:
-                return
-            seen.add(m)
-            for q in self.preds[m]:
-                if q in inside:
-                    visit(q)
-            out.append(m)
-
-        for m in members:
-            visit(m)
-        return out
 
     # -- local search (placement) --------------------------------------------------------------
 
