@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ... import lagrange
+from ... import costpack, lagrange
 from ...clock import Clock, Progress, Trajectory
 from ...flat import Flat, Plan
 from ...lagrange import Lagrangian
@@ -66,6 +66,10 @@ from .settings import (
     LAGRANGE_SECONDS,
     LAGRANGE_STEPS,
     MIN_ADAPTED_SECONDS,
+    PACK_FIRST_MOVES,
+    PACK_FIRST_SHARE,
+    PACK_RATIO,
+    PACK_STEP_MOVES,
     QUICK_FIRST_SECONDS,
     QUICK_NODES,
     QUICK_SECONDS,
@@ -160,6 +164,12 @@ class Search:
         self.quick: QuickMoves | None = None
         if (flat.any_node_cost and "cost" in self.order) or "nodes" in self.order:
             self.quick = QuickMoves(flat, plan, self.key)
+        #: ruin-and-recreate packing moves (:mod:`...costpack`), when they apply
+        self.packer: costpack.Packer | None = None
+        if costpack.applies(flat, self.order) and plan.terms["violation"] == 0:
+            self.packer = costpack.Packer(flat, plan.nodes, seed=seed)
+        self.version = 0  # bumped whenever the incumbent changes
+        self.packed_version = 0  # the incumbent the packer last started from
         self.reserve = 0.0  # seconds kept at the end for the final evaluation
         self.win_rate = 0.5  # recent share of sub-solves that improved
         self.adapt_time = True  # adapt sub_seconds to win_rate (not when given explicitly)
@@ -343,6 +353,7 @@ class Search:
             return False
         plan.apply(change)
         plan.terms = terms
+        self.version += 1
         for t in tasks:
             if plan.nodes[t]:
                 self.unplaced.discard(t)
@@ -435,10 +446,45 @@ class Search:
                 budget = min(budget, QUICK_SHARE * left)
             won = self.quick.run(budget)
         if won:
+            self.version += 1
             self.improvements += won
             self.last_win = self.steps
             self.check_proven()
             self.record()
+
+    def pack(self, spent: float | None = None, first: bool = False) -> None:
+        """Packing moves (:mod:`...costpack`): after the start, :data:`PACK_FIRST_SHARE` of the
+        time; after a step that took ``spent`` seconds, ``PACK_RATIO x spent`` (deterministic:
+        :data:`PACK_FIRST_MOVES`, then :data:`PACK_STEP_MOVES` moves). The packer goes on from
+        its own current plan while the incumbent is the one it last saw, else from the
+        incumbent; a better plan it finds becomes the incumbent."""
+        packer = self.packer
+        if packer is None or not self.can_go_on():
+            return
+        if self.plan.terms["violation"] > 0:
+            return
+        if self.packed_version != self.version:
+            packer.load_plan(self.plan.nodes)
+            self.packed_version = self.version
+        if self.deterministic:
+            packer.run(moves=PACK_FIRST_MOVES if first else PACK_STEP_MOVES)
+        else:
+            left = self.remaining()
+            if first:
+                budget = PACK_FIRST_SHARE * left if left is not None else None
+            else:
+                budget = PACK_RATIO * (spent or 0.0)
+                if left is not None:
+                    budget = min(budget, left - self.reserve - 0.05)
+            if budget is None:
+                packer.run(moves=PACK_FIRST_MOVES)
+            elif budget > 0:
+                packer.run(seconds=budget)
+        if packer.best_cost < self.plan.terms["cost"]:
+            plan = Plan(self.f, packer.best_nodes)
+            if self.key(plan.terms) < self.key(self.plan.terms):
+                self.adopt(plan)
+                self.packed_version = self.version
 
     def try_rounding(self) -> None:
         """Once the LP is solved: its rounded solution (:func:`..construct.lp_rounding`)
@@ -460,6 +506,7 @@ class Search:
     def adopt(self, plan: Plan) -> None:
         """Replace the incumbent by a better plan found outside the sub-solves."""
         self.plan = plan
+        self.version += 1
         if self.quick is not None:
             self.quick.plan = plan
         f = self.f
@@ -474,6 +521,7 @@ class Search:
         self.record(force=True)
         self.lagrangian()
         self.quick_moves(first=True)
+        self.pack(first=True)
         if self.deterministic:
             steps = DETERMINISTIC_STEPS
             if self.time_limit is not None:
@@ -484,6 +532,7 @@ class Search:
                 self.try_rounding()
                 self.step(None)
                 self.quick_moves()
+                self.pack()
                 self.maybe_refix()
             return
         done = threading.Event()
@@ -493,8 +542,10 @@ class Search:
         try:
             while self.can_go_on():
                 self.try_rounding()
+                began = time.perf_counter()
                 self.step(pool)
                 self.quick_moves()
+                self.pack(time.perf_counter() - began)
                 self.maybe_refix()
                 if self.bounds.ready():
                     self.check_proven()

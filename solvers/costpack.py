@@ -1,0 +1,345 @@
+"""Packing moves for placement problems that pay per node used: ruin and recreate, in numpy.
+
+Why
+---
+Cloud balancing (OptaPlanner's family: computers with a price, processes with cpu, memory and
+network demands, pay for every computer that runs something) is multi-dimensional bin packing
+with a price per bin. The CP-SAT LNS re-solves a few nodes at a time, a few sub-solves per
+second; what it needs in between is many cheap moves over the whole fleet. Here one move takes
+a millisecond or so, so a second holds hundreds of them.
+
+The move (ruin and recreate, as in the vehicle-routing literature's SISR and in OptaPlanner's
+own best cloud-balancing runs, which are local searches over change and swap moves):
+
+* *ruin*: take every task off a few used nodes: one picked by a tournament on waste (node cost
+  times the share of its capacity left idle), and up to :data:`RUIN_NODES` - 1 more drawn the
+  same way; the first is forbidden for this move (the move tries to close it);
+* *recreate*: put the taken tasks back, largest first (with a little noise in the order), each
+  on the used node it fits best (the least room left after it, resources weighed by what the
+  fleet's capacity in them costs, see :func:`resource_prices`); a task that fits on no used node
+  opens the unused candidate that is cheapest per unit of the room the tasks still to place
+  need (the ruined nodes count as unused);
+* *accept*: late acceptance (a plan no worse than the current one or than the one
+  :data:`HISTORY` moves ago); the best plan seen is kept apart.
+
+What it handles (:func:`applies`): one replica per task, no gangs, no separation, no
+``demand_on`` or ``assign_cost``, allowed sets (``nodes``/``match``) honoured, objectives over
+``unplaced`` and ``cost`` only (lexicographic or weighted), node costs present. Tasks keep
+their placed/unplaced status (an unplaced task stays unplaced: the caller inserts those), so
+``unplaced`` never changes and a plan with a lower node cost is a better plan. Every placement
+the moves make fits the capacities (checked with the same integer arithmetic as
+:class:`.flat.Plan`).
+
+Engine-neutral: it works on :class:`.flat.Flat` and a list of node tuples, and imports no
+engine.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from .flat import Flat
+
+RUIN_NODES = 3  # nodes ruined per move at most (1 to this many, uniformly)
+TOURNAMENT = 3  # used nodes drawn to pick each ruined node (the most wasteful wins)
+HISTORY = 50  # late acceptance: compare with the plan this many moves ago
+ORDER_NOISE = 0.15  # recreate order: size x (1 + noise x uniform)
+ALPHA = 0.3  # acceptance: cost - ALPHA x sum over nodes of cost x fill^2 (full nodes favoured)
+ALLOWED_TERMS = frozenset({"unplaced", "cost"})
+
+
+def applies(flat: Flat, order: Sequence[str]) -> bool:
+    """Whether the moves here suit the problem (see the module docstring)."""
+    f = flat
+    return (
+        "cost" in order
+        and set(order) <= ALLOWED_TERMS
+        and f.any_node_cost
+        and bool((f.replicas == 1).all())
+        and not f.gang_members
+        and not any(f.separate)
+        and not f.dem_on
+        and not any(f.acost)
+        and f.R > 0
+    )
+
+
+def resource_prices(flat: Flat) -> np.ndarray:
+    """What one unit of each resource costs in the fleet: the non-negative least-squares fit
+    of node cost on node capacity (scaled by the resources' totals so that the fit is not
+    dominated by the resource with the largest numbers), floored at a tenth of the mean price
+    so that no resource is free. Used to weigh leftover room: room in a dear resource wasted
+    weighs more."""
+    f = flat
+    cap = f.cap.astype(float)
+    cost = f.node_cost.astype(float)
+    scale = np.maximum(cap.mean(axis=0), 1e-9)
+    a = cap / scale
+    try:
+        coef, *_ = np.linalg.lstsq(a, cost, rcond=None)
+    except np.linalg.LinAlgError:  # pragma: no cover - degenerate fleets
+        coef = np.ones(f.R)
+    coef = np.maximum(coef, 0.0)
+    if not (coef > 0).any():
+        coef = np.ones(f.R)
+    coef = np.maximum(coef, 0.1 * coef.mean())
+    return coef / scale
+
+
+class Packer:
+    """Ruin-and-recreate local search over a placement (see the module docstring).
+
+    ``nodes[t]`` is the start: a 1-tuple with task t's node, or empty when unplaced; it must
+    fit the capacities. :attr:`best_nodes` and :attr:`best_cost` hold the best plan seen."""
+
+    def __init__(self, flat: Flat, nodes: Sequence[tuple[int, ...]], seed: int = 0) -> None:
+        f = flat
+        self.f = f
+        self.rng = random.Random(seed)
+        self.cap = f.cap.astype(np.int64)
+        self.dem = f.dem.astype(np.int64)
+        self.price = f.node_cost.astype(np.int64)
+        prices = resource_prices(f)
+        self.w = prices  # weight of one unit of leftover room, per resource
+        cap_value = self.cap.astype(float) @ prices
+        self._cap_value = np.maximum(cap_value, 1e-9)
+        self.size = self.dem.astype(float) @ prices  # value of a task's demand
+        self.wdem = self.size
+        # the current plan (set by load_plan) and the best one
+        self.node_of = np.full(f.T, -1, dtype=np.int64)  # node of each task, -1: unplaced
+        self.load = np.zeros((f.N, f.R), dtype=np.int64)
+        self.on: list[set[int]] = []
+        self.count = np.zeros(f.N, dtype=np.int64)  # tasks per node
+        self.cost = 0
+        self.best_cost = 0
+        self.best_node_of = self.node_of
+        self.value = 0.0  # what late acceptance compares: cost - ALPHA x potential
+        self.history: list[float] = []
+        self.load_plan(nodes)
+        if bool((self.load > self.cap).any()):
+            raise ValueError("the start plan exceeds a node's capacity")
+        self.moves = 0
+        self.accepted = 0
+        self.improved = 0
+        self.seconds = 0.0
+        self._cand_cache: dict[int, np.ndarray] = {}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @property
+    def best_nodes(self) -> list[tuple[int, ...]]:
+        return [(int(n),) if n >= 0 else () for n in self.best_node_of.tolist()]
+
+    def _cand(self, t: int) -> np.ndarray:
+        return self.f.cand_mask(t)
+
+    def _waste(self, n: int) -> float:
+        used = float(self.load[n] @ self.w)
+        return float(self.price[n]) * (1.0 - used / self._cap_value[n])
+
+    def _pick(self, used: np.ndarray, exclude: set[int]) -> int | None:
+        best, best_w = None, -math.inf
+        for _ in range(TOURNAMENT):
+            n = int(used[self.rng.randrange(len(used))])
+            if n in exclude:
+                continue
+            w = self._waste(n)
+            if w > best_w:
+                best, best_w = n, w
+        return best
+
+    # -- the move ----------------------------------------------------------------------------
+
+    def move(self) -> bool:
+        """One ruin-and-recreate move; True when it was accepted."""
+        f = self.f
+        used = np.flatnonzero(self.count > 0)
+        if len(used) == 0:
+            return False
+        k = self.rng.randint(1, RUIN_NODES)
+        ruined: list[int] = []
+        for _ in range(k):
+            n = self._pick(used, set(ruined))
+            if n is not None:
+                ruined.append(n)
+        if not ruined:
+            return False
+        target = ruined[0]
+        tasks = [t for n in ruined for t in self.on[n]]
+        old = {t: int(self.node_of[t]) for t in tasks}
+        old_cost = self.cost
+        before = self.load.copy() if ALPHA else None
+        # take them off
+        for t in tasks:
+            n = old[t]
+            self.load[n] -= self.dem[t]
+            self.on[n].discard(t)
+            self.count[n] -= 1
+        for n in ruined:
+            self.cost -= int(self.price[n])  # all ruined nodes are empty now
+        forbid = np.zeros(f.N, dtype=bool)
+        forbid[target] = True
+        ok = self._recreate(tasks, forbid)
+        self.moves += 1
+        if ok:
+            slot = self.moves % HISTORY
+            value = float(self.cost)
+            if before is not None:
+                touched = np.unique(np.concatenate([ruined, self.node_of[tasks]]))
+                value = (
+                    self.value
+                    + float(self.cost - old_cost)
+                    - ALPHA
+                    * (self._potential(self.load, touched) - self._potential(before, touched))
+                )
+            if value <= self.value or value <= self.history[slot]:
+                self.history[slot] = value
+                self.value = value
+                self.accepted += 1
+                if self.cost < self.best_cost:
+                    self.best_cost = self.cost
+                    self.best_node_of = self.node_of.copy()
+                    self.improved += 1
+                return True
+        self._undo(tasks, old, old_cost)
+        return False
+
+    def _recreate(
+        self,
+        tasks: list[int],
+        forbid: np.ndarray | None,
+        noise: float = ORDER_NOISE,
+        preopen: np.ndarray | None = None,
+    ) -> bool:
+        """Place ``tasks`` (off every node now) as the module docstring says; False when one
+        fits nowhere (the caller undoes)."""
+        f = self.f
+        open_mask = self.count > 0
+        if preopen is not None:
+            open_mask |= preopen
+        order = sorted(tasks, key=lambda t: -self.size[t] * (1.0 + noise * self.rng.random()))
+        rest = self.dem[order].sum(axis=0) if order else np.zeros(f.R, dtype=np.int64)
+        room = np.ascontiguousarray((self.cap - self.load).T)  # (R, N): a row per resource
+        wroom = self.w @ room  # weighted room: best fit = least of it left (same after d)
+        allowed = ~forbid if forbid is not None else None
+        R = f.R
+        for t in order:
+            d = self.dem[t]
+            fits = self._cand(t) & (room[0] >= d[0])
+            for r in range(1, R):
+                fits &= room[r] >= d[r]
+            if allowed is not None:
+                fits &= allowed
+            here = np.flatnonzero(fits & open_mask)
+            if len(here):
+                n = int(here[np.argmin(wroom[here])])
+                if self.count[n] == 0:  # a pre-opened node: paid once it is used
+                    self.cost += int(self.price[n])
+            else:
+                free = np.flatnonzero(fits & ~open_mask)
+                if len(free) == 0:
+                    if forbid is None:  # building: leave it out
+                        rest = rest - d
+                        continue
+                    return False
+                useful = np.minimum(self.cap[free], rest) @ self.w
+                score = self.price[free] / np.maximum(useful, 1e-9)
+                n = int(free[np.argmin(score)])
+                open_mask[n] = True
+                self.cost += int(self.price[n])
+            self.node_of[t] = n
+            self.load[n] += d
+            room[:, n] -= d
+            wroom[n] -= self.wdem[t]
+            self.on[n].add(t)
+            self.count[n] += 1
+            rest = rest - d
+        return True
+
+    def rebuild(self, preopen: np.ndarray | None = None) -> None:
+        """Replace the current plan by one built from nothing with the recreate step (every
+        placed task, largest first, no noise), the ``preopen`` nodes open from the start (free
+        until used); kept as the best when it is better."""
+        tasks = np.flatnonzero(self.node_of >= 0).tolist()
+        self.load[:] = 0
+        self.on = [set() for _ in range(self.f.N)]
+        self.count[:] = 0
+        self.node_of[:] = -1
+        self.cost = 0
+        self._recreate(tasks, None, noise=0.0, preopen=preopen)
+        self._reset_value()
+        if self.cost < self.best_cost and not (self.node_of[tasks] < 0).any():
+            self.best_cost = self.cost
+            self.best_node_of = self.node_of.copy()
+
+    def _reset_value(self) -> None:
+        self.value = float(self.cost)
+        if ALPHA:
+            self.value -= ALPHA * self._potential(self.load, np.arange(self.f.N))
+        self.history = [self.value] * HISTORY
+
+    def _potential(self, load: np.ndarray, nodes: np.ndarray) -> float:
+        fill = (load[nodes] @ self.w) / self._cap_value[nodes]
+        return float((self.price[nodes] * fill * fill).sum())
+
+    def _undo(self, tasks: list[int], old: dict[int, int], old_cost: int) -> None:
+        for t in tasks:
+            n = int(self.node_of[t])
+            if n >= 0 and t in self.on[n]:
+                self.load[n] -= self.dem[t]
+                self.on[n].discard(t)
+                self.count[n] -= 1
+        for t in tasks:
+            n = old[t]
+            self.node_of[t] = n
+            self.load[n] += self.dem[t]
+            self.on[n].add(t)
+            self.count[n] += 1
+        self.cost = old_cost
+
+    def run(self, seconds: float | None = None, moves: int | None = None) -> int:
+        """Moves for at most ``seconds`` (wall) and ``moves`` (count; deterministic); returns
+        how many improved the best plan."""
+        began = time.perf_counter()
+        before = self.improved
+        done = 0
+        while True:
+            if moves is not None and done >= moves:
+                break
+            if seconds is not None and time.perf_counter() - began >= seconds:
+                break
+            if moves is None and seconds is None:
+                break
+            self.move()
+            done += 1
+        self.seconds += time.perf_counter() - began
+        return self.improved - before
+
+    def restart_from_best(self) -> None:
+        """Continue from the best plan (after a stretch of late acceptance drifted)."""
+        self.load_plan(self.best_node_of)
+
+    def load_plan(self, node_of: np.ndarray | Sequence[tuple[int, ...]]) -> None:
+        """Continue from another plan (``node_of``: a node per task, -1 unplaced, or node
+        tuples as in the constructor); it becomes the best plan."""
+        f = self.f
+        if isinstance(node_of, np.ndarray):
+            self.node_of = node_of.copy()
+        else:
+            self.node_of = np.array([ns[0] if ns else -1 for ns in node_of], dtype=np.int64)
+        placed = self.node_of >= 0
+        self.load = np.zeros((f.N, f.R), dtype=np.int64)
+        np.add.at(self.load, self.node_of[placed], self.dem[placed])
+        self.on = [set() for _ in range(f.N)]  # tasks on each node
+        for t in np.flatnonzero(placed).tolist():
+            self.on[int(self.node_of[t])].add(t)
+        self.count = np.array([len(s) for s in self.on], dtype=np.int64)
+        self.cost = int(self.price[self.count > 0].sum())
+        self.best_cost = self.cost
+        self.best_node_of = self.node_of.copy()
+        self._reset_value()
