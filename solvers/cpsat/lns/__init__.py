@@ -169,6 +169,8 @@ def solve(
     options["lns"] = {k.name: k.describe() for k in [*search.kinds, search.reduced_kind]}
     if search.quick is not None:
         options["lns"]["quick"] = search.quick.describe()
+    if search.packer is not None:
+        options["lns"]["pack"] = search.packer.describe()
     if search.lagr is not None:
         options["lns"]["lagrangian"] = {
             "bound": search.lagr.best / search.units["cost"],
