@@ -322,12 +322,19 @@ class Packer:
             self.count[n] += 1
         self.cost = old_cost
 
-    def run(self, seconds: float | None = None, moves: int | None = None) -> int:
-        """Moves for at most ``seconds`` (wall) and ``moves`` (count; deterministic); returns
-        how many improved the best plan."""
+    def run(
+        self,
+        seconds: float | None = None,
+        moves: int | None = None,
+        patience: int | None = None,
+    ) -> int:
+        """Moves for at most ``seconds`` (wall) and ``moves`` (count; deterministic), and no
+        more than ``patience`` moves after the last one that improved the best plan; returns
+        how many improved it."""
         began = time.perf_counter()
         before = self.improved
         done = 0
+        last = 0  # moves done when the best plan last improved
         while True:
             if moves is not None and done >= moves:
                 break
@@ -335,8 +342,13 @@ class Packer:
                 break
             if moves is None and seconds is None:
                 break
+            if patience is not None and done - last >= patience:
+                break
+            best = self.best_cost
             self.move()
             done += 1
+            if self.best_cost < best:
+                last = done
         self.seconds += time.perf_counter() - began
         return self.improved - before
 

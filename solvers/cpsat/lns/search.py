@@ -68,6 +68,7 @@ from .settings import (
     MIN_ADAPTED_SECONDS,
     PACK_FIRST_MOVES,
     PACK_FIRST_SHARE,
+    PACK_PATIENCE,
     PACK_RATIO,
     PACK_STEP_MOVES,
     QUICK_FIRST_SECONDS,
@@ -454,7 +455,8 @@ class Search:
 
     def pack(self, spent: float | None = None, first: bool = False) -> None:
         """Packing moves (:mod:`...costpack`): after the start, :data:`PACK_FIRST_SHARE` of the
-        time; after a step that took ``spent`` seconds, ``PACK_RATIO x spent`` (deterministic:
+        time (ended early after :data:`PACK_PATIENCE` moves without a better plan); after a
+        step that took ``spent`` seconds, ``PACK_RATIO x spent`` (deterministic:
         :data:`PACK_FIRST_MOVES`, then :data:`PACK_STEP_MOVES` moves). The packer goes on from
         its own current plan while the incumbent is the one it last saw, else from the
         incumbent; a better plan it finds becomes the incumbent."""
@@ -466,8 +468,9 @@ class Search:
         if self.packed_version != self.version:
             packer.load_plan(self.plan.nodes)
             self.packed_version = self.version
+        patience = PACK_PATIENCE if first else None
         if self.deterministic:
-            packer.run(moves=PACK_FIRST_MOVES if first else PACK_STEP_MOVES)
+            packer.run(moves=PACK_FIRST_MOVES if first else PACK_STEP_MOVES, patience=patience)
         else:
             left = self.remaining()
             if first:
@@ -477,9 +480,9 @@ class Search:
                 if left is not None:
                     budget = min(budget, left - self.reserve - 0.05)
             if budget is None:
-                packer.run(moves=PACK_FIRST_MOVES)
+                packer.run(moves=PACK_FIRST_MOVES, patience=patience)
             elif budget > 0:
-                packer.run(seconds=budget)
+                packer.run(seconds=budget, patience=patience)
         if packer.best_cost < self.plan.terms["cost"]:
             plan = Plan(self.f, packer.best_nodes)
             if self.key(plan.terms) < self.key(self.plan.terms):
