@@ -12,6 +12,14 @@ cheaper empty node) run for :data:`QUICK_FIRST_SECONDS` after the start and
 they cut the gap to the LP bound at 60 s from 15.5-20.4 % to 12.5-17.7 % (400-2,400
 computers).
 
+When nodes cost money and the problem is plain enough (:func:`...costpack.applies`: one
+replica, no gangs, separation, ``demand_on`` or assign costs, objective over ``unplaced`` and
+``cost``), ruin-and-recreate packing moves (:mod:`...costpack`, about a thousand a second)
+run for :data:`PACK_FIRST_SHARE` of the time after the start, then as long as each step took
+(:data:`PACK_RATIO`); a better plan they find becomes the incumbent. On generated cloud
+balancing at 60 s they took the plan from 1.19-1.40 to 1.03-1.07 x the LP bound (400-2,400
+computers; docs/benchmarks.md, issue 17).
+
 k adapts per kind: it grows by 20 % after a sub-solve that proved its part optimal (the
 neighbourhood was too easy) and shrinks by 15 % after one that ran out of time. With
 ``workers >= 2`` (and not ``deterministic``) each step solves ``workers`` disjoint
