@@ -117,6 +117,7 @@ class Packer:
         self.cap = f.cap.astype(np.int64)
         self.dem = f.dem.astype(np.int64)
         self.price = f.node_cost.astype(np.int64)
+        self._cand_cache: dict[tuple[int, int], np.ndarray] = {}
         self.w = room_weights(f)  # weight of one unit of room, per resource
         self._cap_value = np.maximum(self.cap.astype(float) @ self.w, 1e-9)
         self.size = self.dem.astype(float) @ self.w  # weighed demand of each task
@@ -137,7 +138,6 @@ class Packer:
         self.accepted = 0
         self.improved = 0
         self.seconds = 0.0
-        self._cand_cache: dict[int, np.ndarray] = {}
 
     def describe(self) -> dict[str, object]:
         return {
@@ -154,7 +154,21 @@ class Packer:
         return [(int(n),) if n >= 0 else () for n in self.best_node_of.tolist()]
 
     def _cand(self, t: int) -> np.ndarray:
-        return self.f.cand_mask(t)
+        """Candidate nodes of ``t``, shared by every task with the same demand and allowed set
+        (:meth:`.flat.Flat.cand_mask` keeps one mask per task with an allowed set: on 150,000
+        tasks that would be gigabytes)."""
+        f = self.f
+        row = int(f.dem_row[t])
+        allowed = f.problem.tasks[t].allowed
+        if len(allowed) == f.N:
+            return f.fit_row(row)
+        key = (row, id(allowed))
+        hit = self._cand_cache.get(key)
+        if hit is None:
+            mask = f.allowed_mask(t)
+            assert mask is not None
+            hit = self._cand_cache[key] = f.fit_row(row) & mask
+        return hit
 
     def _waste(self, n: int) -> float:
         used = float(self.load[n] @ self.w)
