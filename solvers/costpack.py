@@ -241,45 +241,29 @@ class Packer:
         self._undo(tasks, old, old_cost)
         return False
 
-    def _recreate(
-        self,
-        tasks: list[int],
-        forbid: np.ndarray | None,
-        noise: float | None = None,
-        preopen: np.ndarray | None = None,
-    ) -> bool:
-        """Place ``tasks`` (off every node now) as the module docstring says; False when one
-        fits nowhere (the caller undoes)."""
+    def _recreate(self, tasks: list[int], forbid: np.ndarray) -> bool:
+        """Place ``tasks`` (off every node now) as the module docstring says, none on a
+        ``forbid`` node; False when one fits nowhere (the caller undoes)."""
         f = self.f
         open_mask = self.count > 0
-        if preopen is not None:
-            open_mask |= preopen
-        if noise is None:
-            noise = ORDER_NOISE
+        noise = ORDER_NOISE
         order = sorted(tasks, key=lambda t: -self.size[t] * (1.0 + noise * self.rng.random()))
         rest = self.dem[order].sum(axis=0) if order else np.zeros(f.R, dtype=np.int64)
         room = np.ascontiguousarray((self.cap - self.load).T)  # (R, N): a row per resource
         wroom = self.w @ room  # weighted room: best fit = least of it left (same after d)
-        allowed = ~forbid if forbid is not None else None
+        allowed = ~forbid
         R = f.R
         for t in order:
             d = self.dem[t]
-            fits = self._cand(t) & (room[0] >= d[0])
-            for r in range(1, R):
+            fits = self._cand(t) & allowed
+            for r in range(R):
                 fits &= room[r] >= d[r]
-            if allowed is not None:
-                fits &= allowed
             here = np.flatnonzero(fits & open_mask)
             if len(here):
                 n = int(here[np.argmin(wroom[here])])
-                if self.count[n] == 0:  # a pre-opened node: paid once it is used
-                    self.cost += int(self.price[n])
             else:
                 free = np.flatnonzero(fits & ~open_mask)
                 if len(free) == 0:
-                    if forbid is None:  # building: leave it out
-                        rest = rest - d
-                        continue
                     return False
                 useful = np.minimum(self.cap[free], rest) @ self.w
                 score = self.price[free] / np.maximum(useful, 1e-9)
@@ -294,22 +278,6 @@ class Packer:
             self.count[n] += 1
             rest = rest - d
         return True
-
-    def rebuild(self, preopen: np.ndarray | None = None) -> None:
-        """Replace the current plan by one built from nothing with the recreate step (every
-        placed task, largest first, no noise), the ``preopen`` nodes open from the start (free
-        until used); kept as the best when it is better."""
-        tasks = np.flatnonzero(self.node_of >= 0).tolist()
-        self.load[:] = 0
-        self.on = [set() for _ in range(self.f.N)]
-        self.count[:] = 0
-        self.node_of[:] = -1
-        self.cost = 0
-        self._recreate(tasks, None, noise=0.0, preopen=preopen)
-        self._reset_value()
-        if self.cost < self.best_cost and not (self.node_of[tasks] < 0).any():
-            self.best_cost = self.cost
-            self.best_node_of = self.node_of.copy()
 
     def _reset_value(self) -> None:
         self.value = float(self.cost)
@@ -365,10 +333,6 @@ class Packer:
                 last = done
         self.seconds += time.perf_counter() - began
         return self.improved - before
-
-    def restart_from_best(self) -> None:
-        """Continue from the best plan (after a stretch of late acceptance drifted)."""
-        self.load_plan(self.best_node_of)
 
     def load_plan(self, node_of: np.ndarray | Sequence[tuple[int, ...]]) -> None:
         """Continue from another plan (``node_of``: a node per task, -1 unplaced, or node
