@@ -45,7 +45,6 @@ engine.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Sequence
@@ -117,7 +116,7 @@ class Packer:
         self.cap = f.cap.astype(np.int64)
         self.dem = f.dem.astype(np.int64)
         self.price = f.node_cost.astype(np.int64)
-        self._cand_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._cand = self._candidates()
         self.w = room_weights(f)  # weight of one unit of room, per resource
         self._cap_value = np.maximum(self.cap.astype(float) @ self.w, 1e-9)
         self.size = self.dem.astype(float) @ self.w  # weighed demand of each task
@@ -153,37 +152,39 @@ class Packer:
     def best_nodes(self) -> list[tuple[int, ...]]:
         return [(int(n),) if n >= 0 else () for n in self.best_node_of.tolist()]
 
-    def _cand(self, t: int) -> np.ndarray:
-        """Candidate nodes of ``t``, shared by every task with the same demand and allowed set
-        (:meth:`.flat.Flat.cand_mask` keeps one mask per task with an allowed set: on 150,000
-        tasks that would be gigabytes)."""
+    def _candidates(self) -> list[np.ndarray]:
+        """Candidate nodes of each task, one mask shared by every task with the same demand
+        and allowed set (:meth:`.flat.Flat.cand_mask` keeps one mask per task with an allowed
+        set: on 150,000 tasks that would be gigabytes)."""
         f = self.f
-        row = int(f.dem_row[t])
-        allowed = f.problem.tasks[t].allowed
-        if len(allowed) == f.N:
-            return f.fit_row(row)
-        key = (row, id(allowed))
-        hit = self._cand_cache.get(key)
-        if hit is None:
-            mask = f.allowed_mask(t)
-            assert mask is not None
-            hit = self._cand_cache[key] = f.fit_row(row) & mask
-        return hit
-
-    def _waste(self, n: int) -> float:
-        used = float(self.load[n] @ self.w)
-        return float(self.price[n]) * (1.0 - used / self._cap_value[n])
-
-    def _pick(self, used: np.ndarray, exclude: set[int], rounds: int) -> int | None:
-        best, best_w = None, -math.inf
-        for _ in range(rounds):
-            n = int(used[self.rng.randrange(len(used))])
-            if n in exclude:
+        cache: dict[tuple[int, int], np.ndarray] = {}
+        out = []
+        for t, task in enumerate(f.problem.tasks):
+            row = int(f.dem_row[t])
+            allowed = task.allowed
+            if len(allowed) == f.N:
+                out.append(f.fit_row(row))
                 continue
-            w = self._waste(n)
-            if w > best_w:
-                best, best_w = n, w
-        return best
+            key = (row, id(allowed))
+            hit = cache.get(key)
+            if hit is None:
+                mask = f.allowed_mask(t)
+                assert mask is not None
+                hit = cache[key] = f.fit_row(row) & mask
+            out.append(hit)
+        return out
+
+    def _pick(self, used: np.ndarray, exclude: list[int], rounds: int) -> int | None:
+        """The most wasteful (cost x weighed idle share) of ``rounds`` used nodes drawn at
+        random, ``exclude`` left out."""
+        rng = self.rng
+        drawn = [int(used[rng.randrange(len(used))]) for _ in range(rounds)]
+        drawn = [n for n in drawn if n not in exclude]
+        if not drawn:
+            return None
+        idx = np.array(drawn)
+        waste = self.price[idx] * (1.0 - (self.load[idx] @ self.w) / self._cap_value[idx])
+        return drawn[int(np.argmax(waste))]
 
     # -- the move ----------------------------------------------------------------------------
 
@@ -196,7 +197,7 @@ class Packer:
         k = self.rng.randint(1, RUIN_NODES)
         ruined: list[int] = []
         for i in range(k):
-            n = self._pick(used, set(ruined), TOURNAMENT if i == 0 else PARTNERS)
+            n = self._pick(used, ruined, TOURNAMENT if i == 0 else PARTNERS)
             if n is not None:
                 ruined.append(n)
         if not ruined:
@@ -255,7 +256,7 @@ class Packer:
         R = f.R
         for t in order:
             d = self.dem[t]
-            fits = self._cand(t) & allowed
+            fits = self._cand[t] & allowed
             for r in range(R):
                 fits &= room[r] >= d[r]
             here = np.flatnonzero(fits & open_mask)
