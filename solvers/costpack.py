@@ -46,6 +46,7 @@ engine.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Sequence
 
@@ -310,10 +311,11 @@ class Packer:
         seconds: float | None = None,
         moves: int | None = None,
         patience: int | None = None,
+        stop: threading.Event | None = None,
     ) -> int:
-        """Moves for at most ``seconds`` (wall) and ``moves`` (count; deterministic), and no
-        more than ``patience`` moves after the last one that improved the best plan; returns
-        how many improved it."""
+        """Moves for at most ``seconds`` (wall) and ``moves`` (count; deterministic), no more
+        than ``patience`` moves after the last one that improved the best plan, and none once
+        ``stop`` is set; returns how many improved it."""
         began = time.perf_counter()
         before = self.improved
         done = 0
@@ -326,6 +328,8 @@ class Packer:
             if moves is None and seconds is None:
                 break
             if patience is not None and done - last >= patience:
+                break
+            if stop is not None and stop.is_set():
                 break
             best = self.best_cost
             self.move()

@@ -197,3 +197,37 @@ def test_the_lns_uses_the_packer_and_returns_a_checked_plan() -> None:
     assert sorted((a.task, a.node) for a in again.assignments) == sorted(
         (a.task, a.node) for a in r.assignments
     )
+
+
+def test_a_set_stop_event_ends_the_moves() -> None:
+    import threading
+
+    f = flat_of(cloud(30, 60, 9))
+    packer = costpack.Packer(f, spread(f), seed=0)
+    stop = threading.Event()
+    stop.set()
+    assert packer.run(moves=1000, stop=stop) == 0
+    assert packer.moves == 0
+    stop.clear()
+    packer.run(moves=10, stop=stop)
+    assert packer.moves == 10
+
+
+def test_patience_ends_a_run_that_finds_nothing() -> None:
+    # one node holds everything: no move can make the plan cheaper
+    p = problem_from_dict(
+        {
+            "taskalloc": 1,
+            "objective": {"lexicographic": ["unplaced", "cost"]},
+            "nodes": [
+                {"id": "big", "capacity": {"cpu": 10}, "cost": 5},
+                {"id": "other", "capacity": {"cpu": 10}, "cost": 7},
+            ],
+            "tasks": [{"id": f"t{i}", "demand": {"cpu": 1}} for i in range(5)],
+        }
+    )
+    f = flat_of(p)
+    packer = costpack.Packer(f, [(0,)] * f.T, seed=0)
+    packer.run(moves=10_000, patience=50)
+    assert packer.moves == 50
+    assert packer.best_cost == Plan(f, [(0,)] * f.T).terms["cost"]

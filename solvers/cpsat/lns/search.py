@@ -478,7 +478,8 @@ class Search:
             self.packed_version = self.version
         patience = PACK_PATIENCE if first else None
         if self.deterministic:
-            packer.run(moves=PACK_FIRST_MOVES if first else PACK_STEP_MOVES, patience=patience)
+            moves = PACK_FIRST_MOVES if first else PACK_STEP_MOVES
+            packer.run(moves=moves, patience=patience, stop=self.stop)
         else:
             left = self.remaining()
             if first:
@@ -488,9 +489,9 @@ class Search:
                 if left is not None:
                     budget = min(budget, left - self.reserve - 0.05)
             if budget is None:
-                packer.run(moves=PACK_FIRST_MOVES, patience=patience)
+                packer.run(moves=PACK_FIRST_MOVES, patience=patience, stop=self.stop)
             elif budget > 0:
-                packer.run(seconds=budget, patience=patience)
+                packer.run(seconds=budget, patience=patience, stop=self.stop)
         if packer.best_cost < self.plan.terms["cost"]:
             plan = Plan(self.f, packer.best_nodes)
             if self.key(plan.terms) < self.key(self.plan.terms):
