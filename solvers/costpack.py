@@ -32,8 +32,9 @@ ones did not hold. Best fit on a price-weighed room left cpu and network room on
 ones (1.17 x the bound after 30,000 moves); weighed by scarcity, 1.06.
 
 What it handles (:func:`applies`): one replica per task, no gangs, no separation, no
-``demand_on`` or ``assign_cost``, allowed sets (``nodes``/``match``) honoured, objectives over
-``unplaced`` and ``cost`` only (lexicographic or weighted), node costs present. Tasks keep
+``demand_on``, ``assign_cost`` or ``max_moves``, allowed sets (``nodes``/``match``) honoured,
+objectives over ``unplaced`` and ``cost`` only (lexicographic or weighted), node costs
+present. Tasks keep
 their placed/unplaced status (an unplaced task stays unplaced: the caller inserts those), so
 ``unplaced`` never changes and a plan with a lower node cost is a better plan. Every placement
 the moves make fits the capacities (checked with the same integer arithmetic as
@@ -82,6 +83,7 @@ def applies(flat: Flat, order: Sequence[str]) -> bool:
         and not any(f.separate)
         and not f.dem_on
         and not any(f.acost)
+        and f.problem.max_moves is None
         and f.R > 0
     )
 
