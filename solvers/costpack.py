@@ -34,11 +34,10 @@ ones (1.17 x the bound after 30,000 moves); weighed by scarcity, 1.06.
 What it handles (:func:`applies`): one replica per task, no gangs, no separation, no
 ``demand_on``, ``assign_cost`` or ``max_moves``, allowed sets (``nodes``/``match``) honoured,
 objectives over ``unplaced`` and ``cost`` only (lexicographic or weighted), node costs
-present. Tasks keep
-their placed/unplaced status (an unplaced task stays unplaced: the caller inserts those), so
-``unplaced`` never changes and a plan with a lower node cost is a better plan. Every placement
-the moves make fits the capacities (checked with the same integer arithmetic as
-:class:`.flat.Plan`).
+present. Tasks keep their placed/unplaced status (an unplaced task stays unplaced: the caller
+inserts those), so ``unplaced`` never changes and a plan with a lower node cost is a better
+plan. Every placement the moves make fits the capacities and the candidates (the same integer
+arithmetic as :class:`.flat.Plan`); the LNS checks the plan it returns with the evaluator.
 
 Engine-neutral: it works on :class:`.flat.Flat` and a list of node tuples, and imports no
 engine.
