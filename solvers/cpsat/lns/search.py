@@ -174,9 +174,9 @@ class Search:
         if (flat.any_node_cost and "cost" in self.order) or "nodes" in self.order:
             self.quick = QuickMoves(flat, plan, self.key)
         #: ruin-and-recreate packing moves (:mod:`...costpack`), when they apply
+        #: (made once the incumbent places every must-place task)
         self.packer: costpack.Packer | None = None
-        if costpack.applies(flat, self.order) and plan.terms["violation"] == 0:
-            self.packer = costpack.Packer(flat, plan.nodes, seed=seed)
+        self.packs = costpack.applies(flat, self.order)
         self.version = 0  # bumped whenever the incumbent changes
         self.packed_version = 0  # the incumbent the packer last started from
         self.reserve = 0.0  # seconds kept at the end for the final evaluation
@@ -468,11 +468,12 @@ class Search:
         :data:`PACK_FIRST_MOVES`, then :data:`PACK_STEP_MOVES` moves). The packer goes on from
         its own current plan while the incumbent is the one it last saw, else from the
         incumbent; a better plan it finds becomes the incumbent."""
+        if not self.packs or self.plan.terms["violation"] > 0 or not self.can_go_on():
+            return
         packer = self.packer
-        if packer is None or not self.can_go_on():
-            return
-        if self.plan.terms["violation"] > 0:
-            return
+        if packer is None:
+            packer = self.packer = costpack.Packer(self.f, self.plan.nodes, seed=self.seed)
+            self.packed_version = self.version
         if self.packed_version != self.version:
             packer.load_plan(self.plan.nodes)
             self.packed_version = self.version
