@@ -58,7 +58,7 @@ RUIN_NODES = 3  # nodes ruined per move at most (1 to this many, uniformly)
 TOURNAMENT = 6  # used nodes drawn to pick the node to close (the most wasteful wins)
 PARTNERS = 3  # ... and to pick each other ruined node
 POWER = 4.0  # room weights: fleet-wide load of the resource to this power (room_weights)
-HISTORY = 50  # late acceptance: compare with the plan this many moves ago
+HISTORY = 20  # late acceptance: compare with the plan this many moves ago
 ORDER_NOISE = 0.15  # recreate order: size x (1 + noise x uniform)
 ALPHA = 0.3  # acceptance: cost - ALPHA x sum over nodes of cost x fill^2 (full nodes favoured)
 # Measured on generated cloud balancing with 1,600 computers (benchmarks/cloudgen.py, seed 0),
@@ -67,6 +67,9 @@ ALPHA = 0.3  # acceptance: cost - ALPHA x sum over nodes of cost x fill^2 (full 
 # load^4 1.062, load^8 1.069 (tournament 6); tournament 3 / 6 / 10 (price weights): 1.171 /
 # 1.166 / 1.214; partners drawn at random (1) instead of by tournament 3: 1.233; history 200:
 # 1.224 (50: 1.171); ALPHA 0 vs 0.3 vs 1.0 at 12,000 moves: about 1.235 / 1.212 / 1.218.
+# With load^4 weights and tournament 6: history 50, packer seeds 0-2: 1.062 / 1.066 / 1.066;
+# history 20: 1.053 / 1.055 / 1.052; history 10: 1.056; 100: 1.073; ALPHA 0: 1.068; at most 4
+# ruined nodes instead of 3: 1.061.
 ALLOWED_TERMS = frozenset({"unplaced", "cost"})
 
 
