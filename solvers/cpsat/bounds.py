@@ -59,6 +59,7 @@ MAX_LINK_ROWS = 5_000  # x <= count * U rows only up to this many pairs (on larg
 # they did not move the bound and tripled GLOP's time)
 MAX_FINE_TYPES = 100  # more node types than this: types by (capacity, cost) only
 REL_TOL = 1e-7
+ATTAINED = "proved by a sub-solve over the whole problem"  # Bounds.attain's method
 
 
 def _grid(value: float, unit: float) -> float:
@@ -169,6 +170,20 @@ class Bounds:
     def _real(self, terms: Mapping[str, int], term: str) -> float:
         return terms[term] / self.units[term]
 
+    def attain(self, terms: Mapping[str, int]) -> None:
+        """The plan ``terms`` (scaled) is optimal: a sub-solve over every task and node, solved
+        to optimality, proved it (:data:`ATTAINED`). Every bound rises to the plan's value."""
+        with self._lock:
+            if self.objective.kind == "lexicographic":
+                self._lex = {
+                    t: max(self._lex.get(t, -math.inf), self._real(terms, t)) for t in self.order
+                }
+            else:
+                weights = self.objective.weights
+                value = sum(weights[t] * self._real(terms, t) for t in self.order)
+                self._weighted = max(self._weighted or -math.inf, value)
+            self.method = ATTAINED
+
     def proven_terms(self, terms: Mapping[str, int]) -> list[str]:
         """The leading lexicographic terms the plan ``terms`` (scaled) is proven optimal on."""
         out = []
@@ -214,6 +229,8 @@ class Bounds:
             value = sum(obj.weights[t] * values[t] for t in self.order)
             if self._weighted is None:
                 return f"weights: {value:.6g}, no bound"
+            if self.proves(terms) and self.method == ATTAINED:
+                return f"weights: {value:.6g}, optimal ({ATTAINED})"
             gap = "0% gap" if self.proves(terms) else gap_text(value, self._weighted)
             return f"weights: {value:.6g}, {gap} to the {self.method} bound"
         proven = self.proven_terms(terms)
@@ -376,8 +393,11 @@ class Bounds:
             if value is None:
                 self.notes.append("LP relaxation not solved in time")
             else:
-                self._weighted = value - REL_TOL * max(1.0, abs(value))
-                self.method = "LP"
+                value -= REL_TOL * max(1.0, abs(value))
+                with self._lock:  # a bound proven meanwhile (attain) may be higher
+                    if self._weighted is None or value > self._weighted:
+                        self._weighted = value
+                        self.method = "LP"
         self.notes.append(
             f"bound: LP relaxation (GLOP) over {len(lp.classes)} task classes x "
             f"{len(lp.type_size)} node types"

@@ -212,6 +212,14 @@ def _finish(
         notes.append("time limit reached")
     elif search.stalled:
         notes.append(f"no improvement in {STALL_STEPS} sub-solves")
+    if search.infeasible and not search.stopped:
+        return result(
+            Status.INFEASIBLE,
+            [],
+            "CP-SAT proved that no plan exists (a sub-solve over every task and node); "
+            + "; ".join(notes),
+            trajectory=search.trajectory,
+        )
     if plan.terms["violation"] > 0:
         missing = [problem.tasks[t].id for t in range(flat.T) if flat.must[t] and not plan.nodes[t]]
         names = ", ".join(missing[:10]) + (

@@ -147,6 +147,9 @@ class Search:
         self.stalled = False
         self.last_win = 0  # step of the last improvement
         self.proven = False
+        #: a sub-solve over every task and node proved that no plan places every must-place
+        #: task (:meth:`whole_solved`)
+        self.infeasible = False
         self._active: set[cp_model.CpSolver] = set()
         self._lock = threading.Lock()
         #: unplaced tasks that could be placed (enough candidates), and that count
@@ -327,6 +330,8 @@ class Search:
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 won = self._accept(sub, solver)
                 improved |= won
+            if status == cp_model.OPTIMAL and self.covers(sub):
+                self.whole_solved()
             if status == cp_model.OPTIMAL:
                 kind.k = min(kind.k * 1.2 + 0.5, self.hoods.k_max(kind))
             elif status in (cp_model.FEASIBLE, cp_model.UNKNOWN) and not self.stopped:
@@ -344,6 +349,26 @@ class Search:
         if improved:
             self.check_proven()
             self.record()
+
+    def covers(self, sub: submodel.SubModel) -> bool:
+        """Whether ``sub`` is the whole problem: every task free on every node, no pair
+        eliminated (a placed must-place task stays placed, anywhere: every plan without a
+        violation does so too)."""
+        hood = sub.hood
+        if hood.keep is not None or self.keep is not None:
+            return False
+        return len(hood.nodes) == self.f.N and len(set(hood.tasks)) == self.f.T
+
+    def whole_solved(self) -> None:
+        """A sub-model of the whole problem (:meth:`covers`) was solved to optimality and its
+        solution applied (or equal to the incumbent): the incumbent is optimal, or, when it
+        still leaves a must-place task out, no plan places them all. This proves tiny problems
+        whose bounds (the LP leaves gangs and separation out) never meet the incumbent."""
+        if self.plan.terms["violation"] > 0:
+            self.infeasible = True
+        else:
+            self.bounds.attain(self.plan.terms)
+        self.proven = True
 
     def _accept(self, sub: submodel.SubModel, solver: cp_model.CpSolver) -> bool:
         """Apply the sub-solution when it is strictly better; True then."""

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from taskalloc.problems.evaluate import evaluate
@@ -335,3 +336,75 @@ def test_quick_close_respects_separation_replicas_and_candidates() -> None:
     moves.run(1.0)
     assert _where(p, plan) == {"pin": ["a"], "z": ["a"]}
     assert _cost(p, plan) == 5
+
+
+# -- proofs on tiny problems: a sub-solve over the whole problem -------------------------------
+
+
+def _gang_kept_apart(required: bool, objective: dict[str, Any], nodes: int = 1) -> Problem:
+    """Two tasks of one gang that must be kept apart, on one node: the gang never runs. The LP
+    bound leaves gangs and separation out, so only solving the whole problem proves it."""
+    fleet = [{"id": f"n{i}", "capacity": {"cpu": 1}} for i in range(nodes)]
+    tasks = [
+        {"id": "t0", "demand": {"cpu": 0}, "required": False, "gang": "g"},
+        {"id": "t1", "demand": {"cpu": 0}, "required": required, "gang": "g"}
+        | {"separate_from": ["t0"]},
+    ]
+    return make(fleet, tasks, objective=objective)
+
+
+@pytest.mark.parametrize(
+    "objective", [{"weights": {"unplaced": 1}}, {"lexicographic": ["unplaced", "nodes"]}]
+)
+def test_a_whole_problem_sub_solve_proves_the_plan_optimal(objective: dict[str, Any]) -> None:
+    problem = _gang_kept_apart(False, objective)
+    r = solve(problem, lns=True, time_limit=60, workers=1, deterministic=True)
+    assert r.status == Status.OPTIMAL, r.message
+    assert r.assignments == []
+    assert checked(problem, r)["unplaced"] == 2
+    # the bound the proof raised is the plan's value, never above it
+    assert max(r.bound.values()) == pytest.approx(2.0)
+
+
+def test_a_whole_problem_sub_solve_proves_infeasibility() -> None:
+    problem = _gang_kept_apart(True, {"lexicographic": ["unplaced"]})
+    r = solve(problem, lns=True, time_limit=60, workers=1, deterministic=True)
+    assert r.status == Status.INFEASIBLE, r.message
+    assert r.assignments == []
+
+
+def test_only_a_sub_model_of_every_task_and_node_covers_the_problem() -> None:
+    from taskalloc.solvers.cpsat import submodel
+    from taskalloc.solvers.cpsat.bounds import Bounds
+    from taskalloc.solvers.cpsat.lns.search import Search
+    from taskalloc.solvers.scaling import choose_scales
+
+    problem = _gang_kept_apart(False, {"lexicographic": ["unplaced"]}, nodes=2)
+    flat = Flat(problem, choose_scales(problem))
+    plan = Plan(flat, [() for _ in range(flat.T)])
+    s = Search(
+        flat,
+        plan,
+        t0=time.monotonic(),
+        time_limit=None,
+        workers=1,
+        seed=0,
+        deterministic=True,
+        progress=None,
+        stop=None,
+        bounds=Bounds(flat, ["unplaced"], problem.objective),
+        sub_seconds=1.0,
+    )
+    hoods = {
+        "whole": submodel.Neighbourhood([0, 1], np.arange(flat.N), "test"),
+        "one task": submodel.Neighbourhood([1], np.arange(flat.N), "test"),
+        "one node": submodel.Neighbourhood([0, 1], np.arange(1), "test"),
+    }
+    covers = {
+        k: s.covers(submodel.build(flat, plan, h, ["unplaced"], None)) for k, h in hoods.items()
+    }
+    # the whole problem (two nodes): the gang runs apart, and the search proves it optimal
+    r = solve(problem, lns=True, time_limit=60, workers=1, deterministic=True)
+    assert r.status == Status.OPTIMAL, r.message
+    assert checked(problem, r)["unplaced"] == 0
+    assert covers == {"whole": True, "one task": False, "one node": False}
