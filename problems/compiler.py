@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from types import MappingProxyType
@@ -419,16 +419,24 @@ class _Compiler:
             self.error(path, f"unknown {what} '{ref}'{hint}")
         return None
 
-    def _per_node(self, mapping: Mapping[str, Any], path: Sequence[PathElem]) -> dict[int, Any]:
-        """Expand a node-or-pool keyed map; member entries win over pool entries."""
+    def _per_node(
+        self,
+        mapping: Mapping[str, Any],
+        path: Sequence[PathElem],
+        convert: Callable[[Any], Any] | None = None,
+    ) -> dict[int, Any]:
+        """Expand a node-or-pool keyed map; member entries win over pool entries. ``convert``
+        is applied to each value once: a pool's members share the result."""
         if not mapping:
             return {}
         out: dict[int, Any] = {}
         members: list[tuple[int, Any]] = []
         for key, value in mapping.items():
-            if key in self.pools and len(self.pools[key]) > 1:
-                for m in self.pools[key]:
-                    out.setdefault(m, value)
+            if convert is not None:
+                value = convert(value)
+            pool = self.pools.get(key)
+            if pool is not None and len(pool) > 1:
+                out.update(dict.fromkeys(pool, value))  # pools are disjoint
             else:
                 idx = self._resolve(key, (*path, key), "node or pool")
                 if idx is not None:
@@ -534,10 +542,7 @@ class _Compiler:
             else:
                 after.append(o)
         current, entries = self._current(ts, path)
-        demand_on = {
-            n: MappingProxyType(dict(v))
-            for n, v in self._per_node(ts.demand_on, (*path, "demand_on")).items()
-        }
+        demand_on = self._per_node(ts.demand_on, (*path, "demand_on"), _frozen_demand)
         allowed = self._allowed(ts, path)
         service = self._service(ts, path, scheduling)
         return Task(
@@ -793,6 +798,10 @@ def _summarised(warnings: list[Diagnostic], file: str) -> tuple[Diagnostic, ...]
 
 def _as_tuple(v: Any) -> tuple[Any, ...]:
     return tuple(v) if isinstance(v, list) else (v,)
+
+
+def _frozen_demand(d: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(d))
 
 
 def _frozen(d: dict[Any, Any]) -> Mapping[Any, Any]:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import methodcaller
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -249,11 +250,11 @@ class Problem:
     @cached_property
     def demand(self) -> np.ndarray:
         """Default demands as a read-only (tasks x resources) array (``demand_on`` not applied)."""
-        arr = np.zeros((len(self.tasks), len(self.resources)))
-        ri = self.resource_index
-        for t in self.tasks:
-            for r, q in t.demand.items():
-                arr[t.index, ri[r]] = q
+        n = len(self.tasks)
+        arr = np.zeros((n, len(self.resources)))
+        demands = [t.demand for t in self.tasks]
+        for j, r in enumerate(self.resources):  # a column at a time: 150,000 tasks in C loops
+            arr[:, j] = np.fromiter(map(methodcaller("get", r, 0.0), demands), float, count=n)
         arr.flags.writeable = False
         return arr
 
