@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -320,8 +320,8 @@ def _demand_keys(problem: Problem) -> list[bytes]:
     demand = np.ascontiguousarray(problem.demand)
     if not demand.shape[1]:
         return [b""] * len(demand)
-    keys: list[bytes] = demand.view(np.dtype((np.void, demand.shape[1] * 8))).ravel().tolist()
-    return keys
+    rows = demand.view(np.dtype((np.void, demand.shape[1] * 8))).ravel()
+    return cast(list[bytes], rows.tolist())
 
 
 def _count_at_once(problem: Problem, order: list[int], keys: list[bytes]) -> None:
