@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from .entities import _EMPTY, Node, Objective, Problem, Spread, Task, TaskDraft, seal
 from .limits import MAX_TIME, Limits, count_words
+from .records import TASKS, ProblemHead, records
 from .source import (
     MAX_ERRORS,
     MAX_WARNINGS,
@@ -91,6 +92,9 @@ def _build(src: Source) -> Problem:
             raise InputError([src.diagnostic((), "the file is empty")])
         kind = {"list": "a list", "str": "a string"}.get(type(src.raw).__name__, "a scalar")
         raise InputError([src.diagnostic((), f"a problem file must be a mapping, got {kind}")])
+    parts = _bulk_parts(src.raw)
+    if parts is not None:
+        return _Compiler(src, parts).compile()
     try:
         spec = ProblemSpec.model_validate(src.raw)
     except ValidationError as exc:
@@ -99,7 +103,19 @@ def _build(src: Source) -> Problem:
         if parts is None:  # no node or task list to check references against
             raise InputError(diags[:MAX_ERRORS], total=len(diags)) from None
         return _Compiler(src, parts, diags).compile()
-    return _Compiler(src, _Parts.of(spec, src.raw)).compile()
+    return _Compiler(src, _Parts.of(spec)).compile()
+
+
+def _bulk_parts(raw: dict[str, Any]) -> _Parts | None:
+    """The parts of a file whose tasks pass the schema in bulk (:mod:`.records`: one pass over
+    the list, no model per task); None when something does not (an error, or ``x-`` keys on a
+    task): then the models validate the file and word its errors."""
+    try:
+        head = ProblemHead.model_validate(raw)
+        tasks = records(TASKS.validate_python(raw["tasks"]))
+    except ValidationError:
+        return None
+    return _Parts.of(head, tasks)
 
 
 # -- what the compiler works on ----------------------------------------------------------------
@@ -124,15 +140,18 @@ class _Parts:
     max_moves: int | None = None
 
     @classmethod
-    def of(cls, spec: ProblemSpec, raw: Any) -> _Parts:
+    def of(cls, spec: ProblemSpec, tasks: Sequence[TaskSpec] | None = None) -> _Parts:
+        """The parts of a valid problem; ``tasks``: its tasks (default: ``spec.tasks``), as
+        models or as :class:`~.records.TaskRecord` objects, which read the same."""
+        tasks = spec.tasks if tasks is None else tasks
         return cls(
             name=spec.name,
             horizon=spec.horizon,
             nodes=list(enumerate(spec.nodes)),
-            tasks=list(enumerate(spec.tasks)),
+            tasks=list(enumerate(tasks)),
             objective=spec.objective,
             gangs=dict(spec.gangs),
-            scheduling=any(t.duration is not None for t in spec.tasks),
+            scheduling=any(t.duration is not None for t in tasks),
             max_moves=spec.max_moves,
         )
 
