@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from dataclasses import replace as dc_replace
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from .entities import _EMPTY, Node, Objective, Problem, Spread, Task
+from .entities import _EMPTY, Node, Objective, Problem, Spread, Task, TaskDraft, seal
 from .limits import MAX_TIME, Limits, count_words
+from .records import TASKS, ProblemHead, records
 from .source import (
     MAX_ERRORS,
     MAX_WARNINGS,
@@ -92,6 +92,9 @@ def _build(src: Source) -> Problem:
             raise InputError([src.diagnostic((), "the file is empty")])
         kind = {"list": "a list", "str": "a string"}.get(type(src.raw).__name__, "a scalar")
         raise InputError([src.diagnostic((), f"a problem file must be a mapping, got {kind}")])
+    parts = _bulk_parts(src.raw)
+    if parts is not None:
+        return _Compiler(src, parts).compile()
     try:
         spec = ProblemSpec.model_validate(src.raw)
     except ValidationError as exc:
@@ -100,7 +103,19 @@ def _build(src: Source) -> Problem:
         if parts is None:  # no node or task list to check references against
             raise InputError(diags[:MAX_ERRORS], total=len(diags)) from None
         return _Compiler(src, parts, diags).compile()
-    return _Compiler(src, _Parts.of(spec, src.raw)).compile()
+    return _Compiler(src, _Parts.of(spec)).compile()
+
+
+def _bulk_parts(raw: dict[str, Any]) -> _Parts | None:
+    """The parts of a file whose tasks pass the schema in bulk (:mod:`.records`: one pass over
+    the list, no model per task); None when something does not (an error, or ``x-`` keys on a
+    task): then the models validate the file and word its errors."""
+    try:
+        head = ProblemHead.model_validate(raw)
+        tasks = records(TASKS.validate_python(raw["tasks"]))
+    except ValidationError:
+        return None
+    return _Parts.of(head, tasks)
 
 
 # -- what the compiler works on ----------------------------------------------------------------
@@ -125,15 +140,18 @@ class _Parts:
     max_moves: int | None = None
 
     @classmethod
-    def of(cls, spec: ProblemSpec, raw: Any) -> _Parts:
+    def of(cls, spec: ProblemSpec, tasks: Sequence[TaskSpec] | None = None) -> _Parts:
+        """The parts of a valid problem; ``tasks``: its tasks (default: ``spec.tasks``), as
+        models or as :class:`~.records.TaskRecord` objects, which read the same."""
+        tasks = spec.tasks if tasks is None else tasks
         return cls(
             name=spec.name,
             horizon=spec.horizon,
             nodes=list(enumerate(spec.nodes)),
-            tasks=list(enumerate(spec.tasks)),
+            tasks=list(enumerate(tasks)),
             objective=spec.objective,
             gangs=dict(spec.gangs),
-            scheduling=any(t.duration is not None for t in spec.tasks),
+            scheduling=any(t.duration is not None for t in tasks),
             max_moves=spec.max_moves,
         )
 
@@ -213,6 +231,8 @@ class _Compiler:
         self.warnings: list[Diagnostic] = []
         self._allowed_cache: dict[Any, tuple[int, ...]] = {}
         self._labels: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+        self._interned: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._node_ints: np.ndarray | None = None  # the node indices as Python ints
 
     def error(self, path: Sequence[PathElem], message: str, *, key: bool = False) -> None:
         self.errors.append(self.src.diagnostic(path, message, key=key))
@@ -313,31 +333,28 @@ class _Compiler:
             if t.gang is not None:
                 gangs.setdefault(t.gang, []).append(t.index)
         same_start = self._gangs(gangs, tasks, scheduling)
-        # separation is symmetric: mirror every pair
+        # separation is symmetric: mirror every pair (the tasks are drafts until sealed)
         mirrored: dict[int, set[int]] = {}
         for t in tasks:
             for o in t.separate:
                 mirrored.setdefault(o, set()).add(t.index)
-        if mirrored:
-            tasks = [
-                dc_replace(t, separate=t.separate | frozenset(mirrored[t.index]))
-                if t.index in mirrored
-                else t
-                for t in tasks
-            ]
+        for o, others in mirrored.items():
+            tasks[o].separate = tasks[o].separate | others
         if self.errors:
             diags = sorted(self.errors, key=lambda d: (d.line or 0, d.column or 0))
             raise InputError(diags[:MAX_ERRORS], total=len(diags))
         warnings = _summarised(self.warnings, self.src.name)
         resources = sorted(
-            {r for n in nodes for r in n.capacity}
-            | {r for t in tasks for r in t.demand}
-            | {r for t in tasks for d in t.demand_on.values() for r in d}
+            set().union(
+                *(n.capacity for n in nodes),
+                *(t.demand for t in tasks),
+                *(d for _, ts in parts.tasks for d in ts.demand_on.values()),  # as resolved
+            )
         )
         return Problem(
             name=parts.name,
             nodes=tuple(nodes),
-            tasks=tuple(tasks),
+            tasks=tuple(seal(tasks)),
             resources=tuple(resources),
             horizon=parts.horizon,
             objective=objective,
@@ -419,16 +436,24 @@ class _Compiler:
             self.error(path, f"unknown {what} '{ref}'{hint}")
         return None
 
-    def _per_node(self, mapping: Mapping[str, Any], path: Sequence[PathElem]) -> dict[int, Any]:
-        """Expand a node-or-pool keyed map; member entries win over pool entries."""
+    def _per_node(
+        self,
+        mapping: Mapping[str, Any],
+        path: Sequence[PathElem],
+        convert: Callable[[Any], Any] | None = None,
+    ) -> dict[int, Any]:
+        """Expand a node-or-pool keyed map; member entries win over pool entries. ``convert``
+        is applied to each value once: a pool's members share the result."""
         if not mapping:
             return {}
         out: dict[int, Any] = {}
         members: list[tuple[int, Any]] = []
         for key, value in mapping.items():
-            if key in self.pools and len(self.pools[key]) > 1:
-                for m in self.pools[key]:
-                    out.setdefault(m, value)
+            if convert is not None:
+                value = convert(value)
+            pool = self.pools.get(key)
+            if pool is not None and len(pool) > 1:
+                out.update(dict.fromkeys(pool, value))  # pools are disjoint
             else:
                 idx = self._resolve(key, (*path, key), "node or pool")
                 if idx is not None:
@@ -441,8 +466,11 @@ class _Compiler:
 
     def _allowed(self, ts: TaskSpec, path: tuple[PathElem, ...]) -> tuple[int, ...]:
         """Nodes allowed by `nodes` and `match`, then by `spread` (nodes with its label)."""
+        # values as the label strings they are compared as (1 and true are equal in Python)
         match_key = (
-            tuple(sorted((k, _as_tuple(v)) for k, v in ts.match.items())) if ts.match else None
+            tuple(sorted((k, tuple(map(label_str, _as_tuple(v)))) for k, v in ts.match.items()))
+            if ts.match
+            else None
         )
         key = (tuple(ts.nodes) if ts.nodes is not None else None, match_key)
         allowed = self._allowed_cache.get(key)
@@ -460,28 +488,31 @@ class _Compiler:
                     (*path, "spread", "key"),
                     f"no allowed node has label '{spread_key}'{did_you_mean(spread_key, keys)}",
                 )
-            allowed = with_key
+            allowed = self._interned.setdefault(with_key, with_key)
         return allowed
 
     def _selected(self, ts: TaskSpec, path: tuple[PathElem, ...]) -> tuple[int, ...]:
-        if ts.nodes is None:
-            base: Sequence[int] = range(len(self.nodes))
-        else:
-            chosen: set[int] = set()
+        """The nodes `nodes` and `match` allow, ascending: one tuple per distinct set (tasks
+        with equal sets share it, and its int objects are the node indices' own)."""
+        ok: np.ndarray | None = None
+        if ts.nodes is not None:
+            ok = np.zeros(len(self.nodes), dtype=bool)
             for i, ref in enumerate(ts.nodes):
                 idx = self._resolve(ref, (*path, "nodes", i), "node or pool")
                 if idx is not None:
-                    chosen.update(idx)
-            base = sorted(chosen)
+                    ok[list(idx)] = True
         if ts.match:
             wanted = {k: {label_str(x) for x in _as_tuple(v)} for k, v in ts.match.items()}
-            ok = np.ones(len(self.nodes), dtype=bool)
+            if ok is None:
+                ok = np.ones(len(self.nodes), dtype=bool)
             for k, vals in wanted.items():
                 codes, code_of = self._label_codes(k)
                 ok &= np.isin(codes, [code_of[v] for v in vals if v in code_of])
-            chosen_nodes = np.asarray(base, dtype=np.intp)
-            return tuple(chosen_nodes[ok[chosen_nodes]].tolist())
-        return tuple(base)
+        if self._node_ints is None:
+            self._node_ints = np.array(range(len(self.nodes)), dtype=object)
+        chosen = self._node_ints if ok is None else self._node_ints[ok]
+        allowed: tuple[int, ...] = tuple(chosen.tolist())
+        return self._interned.setdefault(allowed, allowed)
 
     def _label_codes(self, key: str) -> tuple[np.ndarray, dict[str, int]]:
         """Label ``key`` of every node as an integer code (-1: no such label), and the code of
@@ -511,7 +542,8 @@ class _Compiler:
             self.error(path, f"unknown task '{ref}'{hint}")
         return None
 
-    def _task(self, k: int, i: int, ts: TaskSpec, scheduling: bool) -> Task:
+    def _task(self, k: int, i: int, ts: TaskSpec, scheduling: bool) -> Any:
+        """The task as a :data:`~taskalloc.problems.entities.TaskDraft` (sealed at the end)."""
         path: tuple[PathElem, ...] = ("tasks", i)
         separate = set()
         for j, ref in enumerate(ts.separate_from):
@@ -534,13 +566,10 @@ class _Compiler:
             else:
                 after.append(o)
         current, entries = self._current(ts, path)
-        demand_on = {
-            n: MappingProxyType(dict(v))
-            for n, v in self._per_node(ts.demand_on, (*path, "demand_on")).items()
-        }
+        demand_on = self._per_node(ts.demand_on, (*path, "demand_on"), _frozen_demand)
         allowed = self._allowed(ts, path)
         service = self._service(ts, path, scheduling)
-        return Task(
+        return TaskDraft(
             index=k,
             id=ts.id,
             demand=MappingProxyType(dict(ts.demand)) if ts.demand else _EMPTY,
@@ -750,7 +779,10 @@ class _Compiler:
                     onpath.pop()
 
     def _placement_warnings(self) -> None:
+        fields = frozenset(SCHEDULING_FIELDS)
         for i, t in self.parts.tasks:
+            if fields.isdisjoint(t.model_fields_set):  # none given: each is its default
+                continue
             for f in SCHEDULING_FIELDS:
                 val = getattr(t, f)
                 if val not in (None, [], {}):
@@ -764,6 +796,8 @@ class _Compiler:
 
     def _resource_warnings(self) -> None:
         offered = {r for _, n in self.parts.nodes for r, q in n.capacity.items() if q > 0}
+        if set().union(*(t.demand for _, t in self.parts.tasks)) <= offered:
+            return
         for i, t in self.parts.tasks:
             for r, q in t.demand.items():
                 if q > 0 and r not in offered:
@@ -793,6 +827,10 @@ def _summarised(warnings: list[Diagnostic], file: str) -> tuple[Diagnostic, ...]
 
 def _as_tuple(v: Any) -> tuple[Any, ...]:
     return tuple(v) if isinstance(v, list) else (v,)
+
+
+def _frozen_demand(d: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(d))
 
 
 def _frozen(d: dict[Any, Any]) -> Mapping[Any, Any]:

@@ -35,6 +35,7 @@ from typing import Any
 from .entities import Problem, Task
 from .plan import Assignment, Plan, SolverInfo, Status, Unplaced
 from .reasons import MAX_DETAILS, unplaced_reasons
+from .source import gc_paused
 from .state import CAP_TOL, DeviceUse, Placed, PlanState, Violation
 from .wording import listing, num, plural
 
@@ -112,7 +113,10 @@ def evaluate(
     problem: Problem, assignments: Sequence[Assignment], *, reasons: bool = True
 ) -> Evaluation:
     """Evaluate assignments against the problem. Never raises on a bad plan: it reports it."""
-    return PlanState(problem, assignments).evaluation(reasons=reasons)
+    # no cyclic GC inside: it walked the whole problem again and again (a compact problem has
+    # few long-lived objects, so full collections come sooner); it resumes after
+    with gc_paused():
+        return PlanState(problem, assignments).evaluation(reasons=reasons)
 
 
 def violations(problem: Problem, assignments: Iterable[Assignment]) -> list[Violation]:

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .limits import Limits
-from .source import MAX_ERRORS, InputError, Source, load, parse
+from .source import MAX_ERRORS, InputError, Source, gc_paused, load, parse
 
 try:
     from yaml import CSafeDumper as _Dumper
@@ -403,6 +403,12 @@ def plan_from_text(name: str, data: bytes, *, limits: Limits | None = None) -> P
 
 
 def plan_from_source(src: Source) -> Plan:
+    """The plan in a parsed file (no cyclic GC meanwhile: a model per assignment)."""
+    with gc_paused():
+        return _plan_from_source(src)
+
+
+def _plan_from_source(src: Source) -> Plan:
     from .wording import schema_diagnostics  # shared wording of schema errors
 
     if not isinstance(src.raw, dict):

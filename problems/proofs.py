@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
-from .entities import Problem, device_shape, devices_ok
-from .source import Diagnostic
+from .entities import Problem, Task, device_shape, devices_ok
+from .source import Diagnostic, gc_paused
 from .wording import num, plural
 
 CAP_TOL = 1e-9  # absolute tolerance on capacities (FORMATS.md)
@@ -107,16 +107,33 @@ def _class_fits(problem: Problem, task: int) -> tuple[np.ndarray, np.ndarray | N
     """Per class, for one replica of the default demand on an empty node: whether every
     resource is within capacity, and (None when no split resource is asked for) whether its
     devices can serve it."""
+    return _demand_fits(problem, problem.demand[task])
+
+
+def _demand_fits(problem: Problem, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_class_fits` for a demand vector (resources in problem order), cached per
+    distinct demand (150,000 tasks: 1,400 demands)."""
+    cache: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = problem.__dict__.setdefault(
+        "_demand_fits", {}
+    )
+    key = demand.tobytes()
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = _demand_fits_now(problem, demand)
+    return hit
+
+
+def _demand_fits_now(problem: Problem, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     _, reps, room = _node_classes(problem)
     ok = np.ones(len(reps), dtype=bool)
-    for j, q in enumerate(problem.demand[task].tolist()):
+    for j, q in enumerate(demand.tolist()):
         ok &= room[j] >= q
     dev = None
     if problem.split_resources:
         ri = problem.resource_index
         for r in problem.split_resources:
             j = ri[r]
-            q = problem.demand[task, j]
+            q = demand[j]
             if q > 0:
                 fit = devices_ok(
                     np.full(len(reps), q),
@@ -164,33 +181,64 @@ def fitting_nodes(problem: Problem, task: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     cl = _classes(problem, t.allowed)
     arr = cl.nodes
-    cap_ok, dev = _class_fits(problem, task)
-    ok = cap_ok[cl.of]
+    zero = None
     if problem.scheduling and (not t.duration or t.duration_on) and not t.service:
         # a zero-length run occupies nothing (FORMATS.md: demand held during [start, end))
-        zero = [t.duration_at(problem.nodes[int(n)]) == 0 for n in arr]
-        ok |= np.asarray(zero, dtype=bool)
-    if dev is not None:
-        ok &= dev[cl.of]
+        zero = np.asarray([t.duration_at(problem.nodes[int(n)]) == 0 for n in arr], dtype=bool)
+    ok = _fit_where(*_class_fits(problem, task), cl.of, zero)
     if t.demand_on:  # per-node demands replace the default one there
-        special = np.fromiter(t.demand_on, dtype=np.int64)
-        pos = np.searchsorted(arr, special).clip(0, len(arr) - 1)
-        inside = arr[pos] == special
-        special, pos = special[inside], pos[inside]
-        # capacities at once (what `fits` tests first), then devices node by node
-        ri = problem.resource_index
-        want = np.zeros((len(special), len(problem.resources)))
-        for row, n in enumerate(special.tolist()):
-            for r, q in t.demand_on[n].items():
-                want[row, ri[r]] = q
-        room_ok = (want <= problem.capacity[special] + CAP_TOL).all(axis=1).tolist()
-        for n, i, fit in zip(special.tolist(), pos.tolist(), room_ok, strict=True):
-            ok[i] = (fit and problem.device_use(task, n) is not None) or (
-                problem.scheduling
-                and t.duration_at(problem.nodes[n]) == 0
-                and problem.device_use(task, n) is not None
-            )
+        _fit_per_node_demands(problem, t, arr, cl.of, ok)
     return arr[ok]
+
+
+def _fit_per_node_demands(
+    problem: Problem, t: Task, arr: np.ndarray, of: np.ndarray, ok: np.ndarray
+) -> None:
+    """Set ``ok`` (over the allowed nodes ``arr``, of classes ``of``) where ``demand_on``
+    replaces the default demand: one test on the classes per distinct demand (the members of a
+    pool share theirs), vectorised over the nodes."""
+    size = len(t.demand_on)
+    special = np.fromiter(t.demand_on, dtype=np.int64, count=size)
+    values = list(t.demand_on.values())
+    ids = np.fromiter(map(id, values), dtype=np.uint64, count=size)
+    pos = np.searchsorted(arr, special).clip(0, len(arr) - 1)
+    inside = arr[pos] == special
+    if not inside.all():
+        ids, pos = ids[inside], pos[inside]
+    if not len(pos):
+        return
+    zero = None
+    if problem.scheduling:
+        nodes = problem.nodes
+        zero = np.asarray([t.duration_at(nodes[int(n)]) == 0 for n in arr[pos]], dtype=bool)
+    # the distinct mappings (a pool's members share one), then the distinct demands
+    ri = problem.resource_index
+    rows: dict[bytes, tuple[np.ndarray, list[int]]] = {}
+    for oid, dem in dict(zip(map(id, values), values, strict=True)).items():
+        vec = np.zeros(len(problem.resources))
+        for r, q in dem.items():
+            vec[ri[r]] = q
+        rows.setdefault(vec.tobytes(), (vec, []))[1].append(oid)
+    for vec, oids in rows.values():
+        if len(rows) == 1:
+            at, zero_at = pos, zero
+        else:
+            mine = np.isin(ids, np.asarray(oids, dtype=np.uint64))
+            at, zero_at = pos[mine], None if zero is None else zero[mine]
+        ok[at] = _fit_where(*_demand_fits(problem, vec), of[at], zero_at)
+
+
+def _fit_where(
+    room_ok: np.ndarray, dev_ok: np.ndarray | None, of: np.ndarray, zero: np.ndarray | None
+) -> np.ndarray:
+    """Per node (``of``: its class): within capacity and served by its devices, or a
+    zero-length run (``zero``) served by its devices."""
+    ok = room_ok[of]
+    if zero is not None:
+        ok |= zero
+    if dev_ok is not None:
+        ok &= dev_ok[of]
+    return ok
 
 
 def spread_feasible(counts: Sequence[int], room: Sequence[int], more: int, max_skew: int) -> bool:
@@ -246,7 +294,8 @@ def prove_infeasible(problem: Problem) -> list[Diagnostic]:
     when none. Computed once per problem (see the module docstring for what is checked)."""
     cached = _PROOFS.get(problem)
     if cached is None:
-        cached = _PROOFS[problem] = _prove(problem)
+        with gc_paused():  # what it makes has no cycles; a collection walks the whole problem
+            cached = _PROOFS[problem] = _prove(problem)
     return list(cached)
 
 
@@ -266,25 +315,81 @@ def structural_lines(proofs: Sequence[Diagnostic | str], limit: int = 50) -> lis
     return lines
 
 
+def _demand_keys(problem: Problem) -> list[bytes]:
+    """``problem.demand[t].tobytes()`` of every task, at once."""
+    demand = np.ascontiguousarray(problem.demand)
+    if not demand.shape[1]:
+        return [b""] * len(demand)
+    rows = demand.view(np.dtype((np.void, demand.shape[1] * 8))).ravel()
+    return cast(list[bytes], rows.tolist())
+
+
+def _count_at_once(problem: Problem, order: list[int], keys: list[bytes]) -> None:
+    """Fill fitting_count's memo for the placement tasks of ``order`` that need no look per
+    node: one matrix product of (allowed nodes per class) x (classes the demand fits), over
+    the distinct (allowed nodes, demand) pairs, instead of a few numpy calls per pair."""
+    memo: dict[tuple[int, bytes], int] = problem.__dict__.setdefault("_fit_counts", {})
+    tasks = problem.tasks
+    sets: dict[int, int] = {}
+    demands: dict[bytes, int] = {}
+    first_set: list[tuple[int, ...]] = []
+    first_task: list[int] = []
+    todo: dict[tuple[int, bytes], tuple[int, int]] = {}
+    for ti in order:
+        t = tasks[ti]
+        key = (id(t.allowed), keys[ti])
+        if not t.allowed or t.demand_on or t.spread is not None or key in memo or key in todo:
+            continue
+        s = sets.setdefault(key[0], len(sets))
+        if s == len(first_set):
+            first_set.append(t.allowed)
+        d = demands.setdefault(key[1], len(demands))
+        if d == len(first_task):
+            first_task.append(ti)
+        todo[key] = (s, d)
+    if not todo:
+        return
+    size = np.stack([_classes(problem, a).size for a in first_set])
+    fits = []
+    for ti in first_task:
+        ok, dev = _class_fits(problem, ti)
+        fits.append(ok if dev is None else ok & dev)
+    fit = np.stack(fits)
+    where = np.asarray(list(todo.values()), dtype=np.int64)
+    counts = np.einsum("ij,ij->i", size[where[:, 0]], fit[where[:, 1]].astype(np.int64))
+    memo.update(zip(todo, counts.tolist(), strict=True))
+
+
 def _prove(problem: Problem) -> list[Diagnostic]:
     must = effectively_required(problem)
     diags: list[Diagnostic] = []
     # scheduling: the shortest duration of each task on a node that can hold it (absent: none
     # can); the fitting nodes themselves are not kept (150,000 arrays of 5,000 nodes: 6 GB)
     shortest: dict[int, int] = {}
-    for ti in sorted(must):
-        t = problem.tasks[ti]
-        why = _why_required(problem, ti)
+    tasks = problem.tasks
+    # placement: most tasks share their allowed nodes and demand with others, and their count
+    # is memoised (fitting_count's own memo, read here without a call per task)
+    memo: dict[tuple[int, bytes], int] = problem.__dict__.setdefault("_fit_counts", {})
+    order = sorted(must)
+    keys = []
+    if not problem.scheduling:
+        keys = _demand_keys(problem)
+        _count_at_once(problem, order, keys)
+    for ti in order:
+        t = tasks[ti]
         if not t.allowed:
+            why = _why_required(problem, ti)
             diags.append(problem.task_diagnostic(ti, f"no node is allowed by {_selectors(t)}{why}"))
             continue
-        count = (
-            fitting_count(problem, ti)
-            if not problem.scheduling and t.spread is None
-            else len(ok := fitting_nodes(problem, ti))
-        )
+        if problem.scheduling or t.spread is not None:
+            count = len(ok := fitting_nodes(problem, ti))
+        elif t.demand_on or (count := memo.get((id(t.allowed), keys[ti]), -1)) < 0:
+            count = fitting_count(problem, ti)
         if problem.scheduling and count:
             shortest[ti] = min(t.duration_at(problem.nodes[int(n)]) for n in ok)
+        if count >= t.replicas and t.spread is None:
+            continue
+        why = _why_required(problem, ti)
         if count == 0:
             diags.append(problem.task_diagnostic(ti, _no_fit_reason(problem, ti) + why, "demand"))
         elif count < t.replicas:
