@@ -16,6 +16,13 @@ processes, ``jobs`` at a time):
   30 s that is 8 minutes) and against the LP bound where known. POP's anchor (Narayanan et
   al., SOSP 2021): within 1.5 % of the optimum, much faster.
 
+* ``headline`` (``--headline``, needs ``--problem FILE``): issue 18's target as a user meets
+  it: ``taskalloc solve FILE -s greedy`` and ``taskalloc solve FILE -s auto -t BUDGET``, each
+  in its own process (wall and peak RSS of that process, load averages before and after),
+  both plans checked by ``taskalloc check``; prints both objectives and whether auto's is
+  strictly better (lexicographically / by the weights, as ``check`` compares) within 150 s
+  and 6 GB.
+
 Instances: ``cloud-2400`` (benchmarks/cloudgen.py, 2,400 computers x 7,200 processes, LP bound
 known from the CP-SAT engine), ``big`` (``taskalloc generate --tasks 150000 --nodes 5000
 --resources 4 --seed 1``; about 6 GB in the driver alone: run it under the memory lock),
@@ -26,6 +33,9 @@ known from the CP-SAT engine), ``big`` (``taskalloc generate --tasks 150000 --no
     flock /work/coord/big.lock python benchmarks/bench_partitions.py big --budget 120 --k 2,4
     flock /work/coord/big.lock python benchmarks/bench_partitions.py big --engine auto --single \
         --k "" --budget 120                     # what -s auto -t 120 does at 150k (its parts)
+
+    flock /work/coord/big.lock python benchmarks/bench_partitions.py big --headline \
+        --problem /work/clones/scale-data/big.json --budget 120   # the headline, one line
 
 Every plan is checked by the evaluator (a plan that breaks a constraint fails the run).
 """
@@ -108,6 +118,85 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
     )
 
 
+def _timed(argv: list[str]) -> dict[str, Any]:
+    """Run ``argv`` as its own process: exit code, wall seconds, peak RSS (GB), loads."""
+    import os
+    import subprocess
+
+    before = loadavg()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    return {
+        "argv": argv,
+        "code": proc.returncode,
+        "wall": round(wall, 1),
+        "cpu": round(usage.ru_utime + usage.ru_stime, 1),
+        "rss_gb": round(usage.ru_maxrss / 1024 / 1024, 2),
+        "load_before": before,
+        "load_after": loadavg(),
+        "stderr": err.strip().splitlines()[-3:],
+    }
+
+
+def headline(problem_file: str, budget: float, seed: int) -> int:
+    """``solve -s greedy`` and ``solve -s auto -t budget`` as a user runs them (see the module
+    docstring); exit 0 when auto's checked plan is strictly better within 150 s and 6 GB."""
+    import tempfile
+
+    exe = str(Path(sys.executable).with_name("taskalloc"))
+    out = Path(tempfile.mkdtemp(prefix="bench-headline-"))
+    rows = {}
+    for label, extra in (
+        ("greedy", ["-s", "greedy"]),
+        ("auto", ["-s", "auto", "-t", f"{budget:g}"]),
+    ):
+        plan = out / f"{label}.json"
+        run = _timed([exe, "solve", problem_file, *extra, "--seed", str(seed), "-o", str(plan)])
+        check = _timed([exe, "check", problem_file, str(plan)])
+        solver = json.loads(plan.read_text())["solver"] if plan.exists() else {}
+        rows[label] = {**run, "check": check["code"], "solver": solver}
+        objective = ", ".join(f"{k} {v:,}" for k, v in (solver.get("objective") or {}).items())
+        print(
+            f"{label:7s} {objective}  status {solver.get('status')}  check exit {check['code']}  "
+            f"wall {run['wall']:.1f} s  CPU {run['cpu']:.1f} s  peak RSS {run['rss_gb']:.2f} GB  "
+            f"load {run['load_before']} -> {run['load_after']}",
+            flush=True,
+        )
+        if run["code"] != 0:
+            print("  " + "\n  ".join(run["stderr"]), flush=True)
+    g, a = rows["greedy"]["solver"], rows["auto"]["solver"]
+    better = False
+    if g and a:
+        from taskalloc import load
+
+        problem = load(problem_file)
+        from taskalloc.solvers.partition import better as strictly_better
+
+        better = strictly_better(problem, a.get("objective") or {}, g.get("objective") or {})
+    auto = rows["auto"]
+    ok = (
+        better
+        and auto["code"] == 0
+        and rows["auto"]["check"] == 0
+        and rows["greedy"]["check"] == 0
+        and auto["wall"] <= 150
+        and auto["rss_gb"] <= 6
+    )
+    gc, ac = (g.get("objective") or {}).get("cost"), (a.get("objective") or {}).get("cost")
+    change = f"; cost {100 * (ac - gc) / gc:+.2f} % against the greedy" if gc and ac else ""
+    print(
+        f"auto strictly better than greedy: {better}{change}; target (<= 150 s, <= 6 GB, both "
+        f"plans checked): {'met' if ok else 'NOT met'}; plans in {out}",
+        flush=True,
+    )
+    return 0 if ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("instance", help="cloud-2400, big, gen-20000 (or a name for --problem)")
@@ -126,7 +215,16 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2, help="parts at once on this machine")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--headline",
+        action="store_true",
+        help="solve -s greedy and -s auto -t BUDGET on --problem as a user runs them",
+    )
     args = ap.parse_args()
+    if args.headline:
+        if not args.problem:
+            raise SystemExit("--headline needs --problem FILE")
+        return headline(args.problem, args.budget, args.seed)
 
     t0 = time.perf_counter()
     problem = load_instance(args.instance, args.problem)

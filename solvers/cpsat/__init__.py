@@ -262,6 +262,10 @@ class CpsatEngine:
 
             run = devlns if mode == "devlns" else devhybrid
             return run(problem, sub_seconds=options.sub_seconds, **common)
+        if mode == "scale":  # huge: the LNS from the greedy's plan, no LP (lns/scale.py)
+            from .lns.scale import solve as scale_solve
+
+            return scale_solve(problem, sub_seconds=options.sub_seconds, **common)
         if mode is not None:
             return lns_solve(problem, lns=mode == "lns", sub_seconds=options.sub_seconds, **common)
         return exact(problem, balance_scale=options.balance_scale, **common)
