@@ -109,6 +109,13 @@ def greedy_plan(
     return base
 
 
+def forget(problem: Problem) -> None:
+    """Drop the greedy plans kept for ``problem`` (benchmarks that time several runs of one
+    problem: each then pays for its own greedy, as a user's run does)."""
+    with _LOCK:
+        _CACHE.pop(problem, None)
+
+
 def policies() -> tuple[str, ...]:
     """The greedy's policies, ``-s greedy``'s default first."""
     from .greedy import POLICIES

@@ -200,7 +200,9 @@ class CpsatOptions:
 
     ``lns``: True always runs the large neighbourhood search of :mod:`.lns`, False never,
     None by size (its dispatch rule: no durations, a linear objective, more than 20,000
-    (task, allowed node) pairs, or 400 for the hybrid that runs the exact path first).
+    (task, allowed node) pairs, or 400 for the hybrid that runs the exact path first; above
+    50 million pairs, with True or None, the LNS at scale of :mod:`.lns.scale`, from the
+    greedy's plan and without the LP bound).
     ``balance_scale``: steps of the ``balance`` grid for a utilisation of 1.
     ``sub_seconds``: the LNS's seconds per sub-solve (None: adaptive).
     """

@@ -180,9 +180,14 @@ def solve(
     greedy_limit = None if deterministic else time_limit
     stages: dict[str, float] = {}
     options["stage_seconds"] = stages
+    # a run stopped before it starts still ends with its start plan (the engines' promise):
+    # the greedy then runs whole; a stop during it ends it with what it placed
+    greedy_stop = None if stop is not None and stop.is_set() else stop
     try:
         # seconds at this size, polling nothing but `stop` between tasks
-        base = baseline.greedy_plan(problem, baseline.DEFAULT_POLICY, greedy_limit, stop=stop)
+        base = baseline.greedy_plan(
+            problem, baseline.DEFAULT_POLICY, greedy_limit, stop=greedy_stop
+        )
         stages["greedy"] = round(time.perf_counter() - t0, 2)
         with preparing(stop):
             scales = choose_scales(problem)
@@ -205,6 +210,7 @@ def solve(
         return result(Status.UNKNOWN, [], "stopped before a plan was found")
     if stop is not None and stop.is_set() and not base.complete:
         # stopped inside the greedy: its partial plan is what there is
+        finishing(stop)
         return result(
             Status.FEASIBLE if base.usable else Status.UNKNOWN,
             list(base.result.assignments),
