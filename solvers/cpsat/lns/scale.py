@@ -55,9 +55,9 @@ from ...flat import Flat, Plan
 from ...result import Result, Results
 from ...scaling import choose_scales
 from ..bounds import Bounds
-from .search import Progress, Search
 from .route import SCALE_PAIRS
-from .settings import DET_SUB_SECONDS, MIN_SUB_SECONDS, SUB_SECONDS, STALL_STEPS
+from .search import Progress, Search
+from .settings import DET_SUB_SECONDS, MIN_SUB_SECONDS, STALL_STEPS, SUB_SECONDS
 
 NAME = "cpsat"
 
@@ -279,8 +279,7 @@ def _finish(
         notes.append("the search's plan broke a constraint (a bug: please report it)")
         plan, assignments = start, start.assignments()
     notes.append(
-        f"LNS at scale: {search.steps} sub-solves, {search.improvements} improvements "
-        f"from {source}"
+        f"LNS at scale: {search.steps} sub-solves, {search.improvements} improvements from {source}"
     )
     if search.stopped:
         notes.append("stopped on request")

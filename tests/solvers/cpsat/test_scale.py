@@ -14,12 +14,10 @@ from taskalloc import solvers
 from taskalloc.problems.compiler import problem_from_dict
 from taskalloc.problems.evaluate import check, evaluate
 from taskalloc.problems.generate import generate
-from taskalloc.problems.plan import Status
 from taskalloc.problems.problem import Problem
 from taskalloc.solvers import baseline
 from taskalloc.solvers.cpsat.lns.route import route
 from taskalloc.solvers.result import checked_plan
-
 
 #: the module (``lns`` exports the function ``route`` under the same name)
 route_module = importlib.import_module("taskalloc.solvers.cpsat.lns.route")
@@ -76,8 +74,7 @@ def test_it_is_not_taken_below_the_threshold() -> None:
 def test_deterministic_runs_give_the_same_plan(small_scale: None) -> None:
     problem = _problem(200, 20, seed=4)
     runs = [
-        solvers.solve(problem, "cpsat", time_limit=2, seed=3, deterministic=True)
-        for _ in range(2)
+        solvers.solve(problem, "cpsat", time_limit=2, seed=3, deterministic=True) for _ in range(2)
     ]
     assert runs[0].options["search"] == "lns at scale"
     assert runs[0].assignments == runs[1].assignments
@@ -90,7 +87,7 @@ def test_a_stop_before_the_search_keeps_the_greedy_plan(small_scale: None) -> No
     stop.set()
     result = solvers.solve(problem, "cpsat", time_limit=10, seed=0, stop=stop)
     assert result.has_plan
-    plan, ev = checked_plan(problem, result)
+    _, ev = checked_plan(problem, result)
     assert ev.feasible
     greedy = evaluate(problem, baseline.greedy_plan(problem).result.assignments, reasons=False)
     assert baseline.compare(problem, ev, greedy) <= 0
