@@ -65,9 +65,11 @@ __all__ = ["SCALE_PAIRS", "ScaleSearch", "solve"]
 
 #: the first pass of fleet-wide moves takes at most this share of the time left
 QUICK_FIRST_SHARE = 0.5
-#: ... and ends when a slice of :data:`QUICK_SLICE` seconds keeps fewer than this many moves
+#: ... and ends when a round of :data:`QUICK_ROUND` seconds keeps fewer than this many moves
 QUICK_FIRST_MIN_WINS = 20
-QUICK_SLICE = 1.0
+QUICK_ROUND = 1.0
+#: fleet-wide moves run in slices of at most this many seconds, polling ``stop`` between them
+QUICK_SLICE = 0.2
 #: between two LNS steps, fleet-wide moves get this share of the step's time, scaled by how
 #: much each gained per second lately, within these bounds
 QUICK_MIN_RATIO = 0.25
@@ -121,10 +123,23 @@ class ScaleSearch(Search):
             budget = min(budget, max(0.0, left - self.reserve))
         before = self._cost_key()
         began = time.perf_counter()
-        won = self.quick.run(budget)
+        won = self._quick_for(budget)
         spent = max(time.perf_counter() - began, 1e-3)
         self.quick_gain = 0.8 * self.quick_gain + 0.2 * max(0.0, before - self._cost_key()) / spent
         self._won(won)
+
+    def _quick_for(self, budget: float) -> int:
+        """Fleet-wide moves for ``budget`` seconds, in slices that poll ``stop`` (a stopped
+        run has about a second to return its plan)."""
+        assert self.quick is not None
+        began = time.perf_counter()
+        won = 0
+        while not self.clock.stop_requested():
+            left = budget - (time.perf_counter() - began)
+            if left <= 0:
+                break
+            won += self.quick.run(min(QUICK_SLICE, left))
+        return won
 
     def _first_pass(self) -> None:
         """Fleet-wide moves while a slice keeps at least :data:`QUICK_FIRST_MIN_WINS`."""
@@ -137,8 +152,8 @@ class ScaleSearch(Search):
             spent = time.perf_counter() - began
             if cap is not None and spent >= cap:
                 break
-            budget = QUICK_SLICE if cap is None else min(QUICK_SLICE, cap - spent)
-            won = self.quick.run(budget)
+            budget = QUICK_ROUND if cap is None else min(QUICK_ROUND, cap - spent)
+            won = self._quick_for(budget)
             self.first_pass["moves"] += won
             self._won(won)
             if won < QUICK_FIRST_MIN_WINS:
@@ -183,13 +198,33 @@ def solve(
     # a run stopped before it starts still ends with its start plan (the engines' promise):
     # the greedy then runs whole; a stop during it ends it with what it placed
     greedy_stop = None if stop is not None and stop.is_set() else stop
-    try:
-        # seconds at this size, polling nothing but `stop` between tasks
-        base = baseline.greedy_plan(
-            problem, baseline.DEFAULT_POLICY, greedy_limit, stop=greedy_stop
+    # seconds at this size, polling nothing but `stop` between tasks
+    base = baseline.greedy_plan(problem, baseline.DEFAULT_POLICY, greedy_limit, stop=greedy_stop)
+    stages["greedy"] = round(time.perf_counter() - t0, 2)
+
+    def greedy_only(why: str) -> Result:
+        """The greedy's plan, all there is when a stop comes before the search."""
+        finishing(stop)
+        return result(
+            Status.FEASIBLE if base.usable else Status.UNKNOWN,
+            list(base.result.assignments),
+            "; ".join(
+                [f"stopped on request {why}: the greedy's plan"]
+                + ([base.result.message] if base.result.message else [])
+            ),
         )
-        stages["greedy"] = round(time.perf_counter() - t0, 2)
-        with preparing(stop):
+
+    if stop is not None and stop.is_set() and not base.complete:
+        return greedy_only("during the greedy")  # with what it placed
+    if sub_seconds is None:
+        adapt = True
+        sub_seconds = DET_SUB_SECONDS if deterministic else SCALE_SUB_SECONDS
+        if time_limit is not None and not deterministic:
+            sub_seconds = min(SUB_SECONDS, max(MIN_SUB_SECONDS, min(sub_seconds, time_limit / 120)))
+    else:
+        adapt = False
+    try:
+        with preparing(stop):  # seconds at this size, polling nothing
             scales = choose_scales(problem)
             options["scales"] = scales.describe()
             flat = Flat(problem, scales)
@@ -206,37 +241,22 @@ def solve(
                     if _key(problem, flat, other) < _key(problem, flat, start):
                         start, source = other, "hint"
             bounds = Bounds(flat, problem.objective.active(), problem.objective)
+            search = ScaleSearch(
+                flat,
+                start,
+                t0=t0,
+                time_limit=time_limit,
+                workers=workers,
+                seed=seed,
+                deterministic=deterministic,
+                progress=progress,
+                stop=stop,
+                bounds=bounds,
+                sub_seconds=sub_seconds,
+            )
     except Stopped:
-        return result(Status.UNKNOWN, [], "stopped before a plan was found")
-    if stop is not None and stop.is_set() and not base.complete:
-        # stopped inside the greedy: its partial plan is what there is
-        finishing(stop)
-        return result(
-            Status.FEASIBLE if base.usable else Status.UNKNOWN,
-            list(base.result.assignments),
-            f"stopped on request during the greedy ({base.result.message})",
-        )
+        return greedy_only("while the search was being prepared")
     options["warm_start"] = source
-    if sub_seconds is None:
-        adapt = True
-        sub_seconds = DET_SUB_SECONDS if deterministic else SCALE_SUB_SECONDS
-        if time_limit is not None and not deterministic:
-            sub_seconds = min(SUB_SECONDS, max(MIN_SUB_SECONDS, min(sub_seconds, time_limit / 120)))
-    else:
-        adapt = False
-    search = ScaleSearch(
-        flat,
-        start,
-        t0=t0,
-        time_limit=time_limit,
-        workers=workers,
-        seed=seed,
-        deterministic=deterministic,
-        progress=progress,
-        stop=stop,
-        bounds=bounds,
-        sub_seconds=sub_seconds,
-    )
     search.adapt_time = adapt
     search.rounded = True  # no LP here: nothing to round
     search.reserve = reserve
