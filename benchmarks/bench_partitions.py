@@ -103,6 +103,7 @@ def run(problem: Any, engine: str, seconds: float, seed: int, **options: Any) ->
         "parts": r.options.get("partitions"),
         "trajectory": r.trajectory,
         "message": r.message,
+        "stage_seconds": r.options.get("stage_seconds"),
         "load": loadavg(),
     }
 
@@ -119,6 +120,7 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
         f"wall {row['wall']:.1f} s{gap}{floor}  load {row['load']}",
         flush=True,
     )
+    print(f"    {(row.get('message') or '')[:200]}", flush=True)
 
 
 def _timed(argv: list[str]) -> dict[str, Any]:
