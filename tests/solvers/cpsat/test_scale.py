@@ -93,6 +93,14 @@ def test_a_stop_before_the_search_keeps_the_greedy_plan(small_scale: None) -> No
     assert baseline.compare(problem, ev, greedy) <= 0
 
 
+def test_with_no_time_left_after_the_greedy_its_plan_is_the_result(small_scale: None) -> None:
+    problem = _problem(400, 40, seed=7)
+    result = solvers.solve(problem, "cpsat", time_limit=1e-4, seed=0)
+    assert "the greedy's plan" in (result.message or "")
+    if result.has_plan:
+        assert checked_plan(problem, result)[1].feasible
+
+
 def test_a_better_hint_is_the_start(small_scale: None) -> None:
     problem = _problem(200, 20, seed=5)
     first = solvers.solve(problem, "cpsat", time_limit=3, seed=0)
