@@ -293,6 +293,16 @@ def main() -> int:
             flush=True,
         )
         show(f"  coalesced K={k}", row, bound)
+        objs = [p.get("objective") for p in parts.get("parts", [])]
+        if objs and all(objs):
+            from taskalloc.solvers.partition import combine
+
+            together = combine(objs)
+            print(
+                "    the parts' plans together, before the floor (unplaced in the parts' "
+                "weights): " + ", ".join(f"{t} {v:,.2f}" for t, v in together.items()),
+                flush=True,
+            )
         rows.append({"mode": "curve", "k": k, "implied_wall": implied, **row})
         if traj_ref is not None:
             at = args.part_seconds * k
