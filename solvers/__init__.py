@@ -216,9 +216,10 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
 #: cpsat into parts of about :data:`AUTO_PART_TASKS` tasks, each started from its share of the
 #: greedy's plan (:func:`auto_partitions`). Off (None): on one machine the parts share its
 #: cores and each pays for loading its part, while cpsat's LNS at scale
-#: (cpsat/lns/scale.py) improves the whole plan in this process; at equal time on 150,000 x
-#: 5,000 the single process did better (docs/benchmarks.md, issue 18). Splitting pays across
-#: machines (``--partitions K --executor ray``).
+#: (cpsat/lns/scale.py) improves the whole plan in this process: at 150,000 x 5,000 the
+#: parts (K = 1-16) did not beat the greedy's plan, which the single process improved by
+#: 20-29 % (docs/benchmarks.md, issue 18). Splitting is for many machines (``--partitions K
+#: --executor ray``).
 AUTO_PARTITION_TASKS: int | None = None
 AUTO_PART_TASKS = 8_000
 
