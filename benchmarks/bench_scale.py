@@ -23,6 +23,7 @@ in a fresh process (so that peak RSS is its own), and prints one line:
 
     python benchmarks/bench_scale.py                     # every instance, 60 s each
     python benchmarks/bench_scale.py --only cloud-800,gen-10000 --budget 30
+    python benchmarks/bench_scale.py --only cloud-1600 --workers 1 --deterministic [--no-pack]
 """
 
 from __future__ import annotations
@@ -87,8 +88,20 @@ def optaplanner_ratio(computers: int) -> tuple[float, str]:
     return best / ffd, "" if size == computers else "~"
 
 
-def one(name: str, budget: float, seed: int, workers: int, mem_gb: float | None) -> dict[str, Any]:
+def one(
+    name: str,
+    budget: float,
+    seed: int,
+    workers: int,
+    mem_gb: float | None,
+    deterministic: bool = False,
+    pack: bool = True,
+) -> dict[str, Any]:
     """Run one instance in this process; the result as a dict."""
+    if not pack:  # the A/B switch of --no-pack: the LNS without solvers/costpack.py's moves
+        from taskalloc.solvers import costpack
+
+        costpack.applies = lambda *args, **kwargs: False  # type: ignore[assignment]
     if mem_gb:
         limit = int(mem_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -111,7 +124,14 @@ def one(name: str, budget: float, seed: int, workers: int, mem_gb: float | None)
     g_s = time.perf_counter() - t0
     gev = evaluate(problem, g.assignments, reasons=False)
     t0 = time.perf_counter()
-    r = solvers.solve(problem, "cpsat", time_limit=budget, workers=workers, seed=seed)
+    r = solvers.solve(
+        problem,
+        "cpsat",
+        time_limit=budget,
+        workers=workers,
+        seed=seed,
+        deterministic=deterministic,
+    )
     seconds = time.perf_counter() - t0
     ev = evaluate(problem, r.assignments, reasons=False)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -144,16 +164,36 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", help="comma-separated instance names: " + ", ".join(INSTANCES))
     ap.add_argument("--mem-gb", type=float, default=None, help="address-space limit per run")
+    ap.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="CP-SAT deterministic time (the budget counts sub-solves: budget / 0.25), "
+        "a fixed number of packing moves: equal seeds give equal plans at any load",
+    )
+    ap.add_argument(
+        "--no-pack", action="store_true", help="the LNS without the packing moves (A/B)"
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true", help="also print each result as JSON")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.budget, args.seed, args.workers, args.mem_gb)))
+        row = one(
+            args.one,
+            args.budget,
+            args.seed,
+            args.workers,
+            args.mem_gb,
+            deterministic=args.deterministic,
+            pack=not args.no_pack,
+        )
+        print(json.dumps(row))
         return 0
     names = args.only.split(",") if args.only else list(INSTANCES)
     print(
         f"# scale: {len(names)} instances, {args.budget:g} s each, {args.workers} workers, "
-        f"seed {args.seed}",
+        f"seed {args.seed}"
+        + (", deterministic" if args.deterministic else "")
+        + (", no packing moves" if args.no_pack else ""),
         flush=True,
     )
     head = (
@@ -167,6 +207,10 @@ def main() -> int:
         cmd += ["--seed", str(args.seed), "--workers", str(args.workers)]
         if args.mem_gb:
             cmd += ["--mem-gb", str(args.mem_gb)]
+        if args.deterministic:
+            cmd.append("--deterministic")
+        if args.no_pack:
+            cmd.append("--no-pack")
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"{name:16s} FAILED: {out.stderr.strip().splitlines()[-1:]}", flush=True)

@@ -15,7 +15,9 @@ The parts
 * :mod:`.start`: the start plan (hint, construction, greedy; never worse than the caller's
   greedy) and the evaluator's constraint check without its fitness weights;
 * :mod:`.search`: the loop (sub-solves of :mod:`..submodel`, fleet-wide moves of
-  :mod:`..quick`, Lagrangian pair elimination of :mod:`..lagrange`, bounds of :mod:`..bounds`);
+  :mod:`..quick`, ruin-and-recreate packing moves of :mod:`taskalloc.solvers.costpack` when
+  nodes cost money, Lagrangian pair elimination of :mod:`..lagrange`, bounds of
+  :mod:`..bounds`);
 * :mod:`.hoods`: the neighbourhoods a step frees;
 * :mod:`.settings`: every tunable number.
 
@@ -169,6 +171,8 @@ def solve(
     options["lns"] = {k.name: k.describe() for k in [*search.kinds, search.reduced_kind]}
     if search.quick is not None:
         options["lns"]["quick"] = search.quick.describe()
+    if search.packer is not None:
+        options["lns"]["pack"] = search.packer.describe()
     if search.lagr is not None:
         options["lns"]["lagrangian"] = {
             "bound": search.lagr.best / search.units["cost"],

@@ -12,6 +12,14 @@ cheaper empty node) run for :data:`QUICK_FIRST_SECONDS` after the start and
 they cut the gap to the LP bound at 60 s from 15.5-20.4 % to 12.5-17.7 % (400-2,400
 computers).
 
+When nodes cost money and the problem is plain enough (:func:`...costpack.applies`: one
+replica, no gangs, separation, ``demand_on`` or assign costs, objective over ``unplaced`` and
+``cost``), ruin-and-recreate packing moves (:mod:`...costpack`, about a thousand a second)
+run for :data:`PACK_FIRST_SHARE` of the time after the start, then as long as each step took
+(:data:`PACK_RATIO`); a better plan they find becomes the incumbent. On generated cloud
+balancing at 60 s they took the plan from 1.19-1.40 to 1.03-1.07 x the LP bound (400-2,400
+computers; docs/benchmarks.md, issue 17).
+
 k adapts per kind: it grows by 20 % after a sub-solve that proved its part optimal (the
 neighbourhood was too easy) and shrinks by 15 % after one that ran out of time. With
 ``workers >= 2`` (and not ``deterministic``) each step solves ``workers`` disjoint
@@ -50,7 +58,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ... import lagrange
+from ... import costpack, lagrange
 from ...clock import Clock, Progress, Trajectory
 from ...flat import Flat, Plan
 from ...lagrange import Lagrangian
@@ -66,6 +74,11 @@ from .settings import (
     LAGRANGE_SECONDS,
     LAGRANGE_STEPS,
     MIN_ADAPTED_SECONDS,
+    PACK_FIRST_MOVES,
+    PACK_FIRST_SHARE,
+    PACK_PATIENCE,
+    PACK_RATIO,
+    PACK_STEP_MOVES,
     QUICK_FIRST_SECONDS,
     QUICK_NODES,
     QUICK_SECONDS,
@@ -160,6 +173,12 @@ class Search:
         self.quick: QuickMoves | None = None
         if (flat.any_node_cost and "cost" in self.order) or "nodes" in self.order:
             self.quick = QuickMoves(flat, plan, self.key)
+        #: ruin-and-recreate packing moves (:mod:`...costpack`), when they apply
+        #: (made once the incumbent places every must-place task)
+        self.packer: costpack.Packer | None = None
+        self.packs = costpack.applies(flat, self.order)
+        self.version = 0  # bumped whenever the incumbent changes
+        self.packed_version = 0  # the incumbent the packer last started from
         self.reserve = 0.0  # seconds kept at the end for the final evaluation
         self.win_rate = 0.5  # recent share of sub-solves that improved
         self.adapt_time = True  # adapt sub_seconds to win_rate (not when given explicitly)
@@ -343,6 +362,7 @@ class Search:
             return False
         plan.apply(change)
         plan.terms = terms
+        self.version += 1
         for t in tasks:
             if plan.nodes[t]:
                 self.unplaced.discard(t)
@@ -435,10 +455,49 @@ class Search:
                 budget = min(budget, QUICK_SHARE * left)
             won = self.quick.run(budget)
         if won:
+            self.version += 1
             self.improvements += won
             self.last_win = self.steps
             self.check_proven()
             self.record()
+
+    def pack(self, spent: float | None = None, first: bool = False) -> None:
+        """Packing moves (:mod:`...costpack`): after the start, :data:`PACK_FIRST_SHARE` of the
+        time (ended early after :data:`PACK_PATIENCE` moves without a better plan); after a
+        step that took ``spent`` seconds, ``PACK_RATIO x spent`` (deterministic:
+        :data:`PACK_FIRST_MOVES`, then :data:`PACK_STEP_MOVES` moves). The packer goes on from
+        its own current plan while the incumbent is the one it last saw, else from the
+        incumbent; a better plan it finds becomes the incumbent."""
+        if not self.packs or self.plan.terms["violation"] > 0 or not self.can_go_on():
+            return
+        packer = self.packer
+        if packer is None:
+            packer = self.packer = costpack.Packer(self.f, self.plan.nodes, seed=self.seed)
+            self.packed_version = self.version
+        if self.packed_version != self.version:
+            packer.load_plan(self.plan.nodes)
+            self.packed_version = self.version
+        patience = PACK_PATIENCE if first else None
+        if self.deterministic:
+            moves = PACK_FIRST_MOVES if first else PACK_STEP_MOVES
+            packer.run(moves=moves, patience=patience, stop=self.stop)
+        else:
+            left = self.remaining()
+            if first:
+                budget = PACK_FIRST_SHARE * left if left is not None else None
+            else:
+                budget = PACK_RATIO * (spent or 0.0)
+                if left is not None:
+                    budget = min(budget, left - self.reserve - 0.05)
+            if budget is None:
+                packer.run(moves=PACK_FIRST_MOVES, patience=patience, stop=self.stop)
+            elif budget > 0:
+                packer.run(seconds=budget, patience=patience, stop=self.stop)
+        if packer.best_cost < self.plan.terms["cost"]:
+            plan = Plan(self.f, packer.best_nodes)
+            if self.key(plan.terms) < self.key(self.plan.terms):
+                self.adopt(plan)
+                self.packed_version = self.version
 
     def try_rounding(self) -> None:
         """Once the LP is solved: its rounded solution (:func:`..construct.lp_rounding`)
@@ -460,6 +519,7 @@ class Search:
     def adopt(self, plan: Plan) -> None:
         """Replace the incumbent by a better plan found outside the sub-solves."""
         self.plan = plan
+        self.version += 1
         if self.quick is not None:
             self.quick.plan = plan
         f = self.f
@@ -474,6 +534,7 @@ class Search:
         self.record(force=True)
         self.lagrangian()
         self.quick_moves(first=True)
+        self.pack(first=True)
         if self.deterministic:
             steps = DETERMINISTIC_STEPS
             if self.time_limit is not None:
@@ -484,6 +545,7 @@ class Search:
                 self.try_rounding()
                 self.step(None)
                 self.quick_moves()
+                self.pack()
                 self.maybe_refix()
             return
         done = threading.Event()
@@ -493,8 +555,10 @@ class Search:
         try:
             while self.can_go_on():
                 self.try_rounding()
+                began = time.perf_counter()
                 self.step(pool)
                 self.quick_moves()
+                self.pack(time.perf_counter() - began)
                 self.maybe_refix()
                 if self.bounds.ready():
                     self.check_proven()

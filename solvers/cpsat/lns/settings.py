@@ -35,3 +35,10 @@ QUICK_FIRST_SECONDS = 2.0  # fleet-wide moves (quick.py) right after the start, 
 QUICK_SECONDS = 0.01  # ... and after each step
 QUICK_SHARE = 0.05  # ... never more than this share of the time left
 QUICK_NODES = 20  # deterministic: nodes tried after each step
+PACK_FIRST_SHARE = 0.5  # packing moves (costpack.py) right after the start: this share of the
+# time left
+PACK_PATIENCE = 3_000  # ... ended once this many moves in a row found no better plan (problems
+# the packer cannot improve go on to the sub-solves)
+PACK_RATIO = 1.0  # ... then after each step this many times the step's seconds
+PACK_FIRST_MOVES = 5_000  # deterministic: moves after the start
+PACK_STEP_MOVES = 200  # ... and after each step
