@@ -168,6 +168,7 @@ class ScaleSearch(Search):
 
     def _won(self, won: int) -> None:
         if won:
+            self.version += 1  # the incumbent changed (the packing moves restart from it)
             self.improvements += won
             self.last_win = self.steps
             self.check_proven()
