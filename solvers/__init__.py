@@ -75,7 +75,10 @@ def choose(problem: Problem, solver: str) -> str:
     if unhandled(problem, "cpsat"):
         return "greedy"  # revision-2 features only the greedy handles yet
     if not problem.scheduling and set(problem.objective.terms) <= _LNS_TERMS:
-        return "cpsat"  # large ones by LNS (with devices or spread: cpsat/devlns.py)
+        # large ones by LNS (with devices or spread: cpsat/devlns.py); above 50 million
+        # (task, node) pairs (150,000 x 5,000) the LNS from the greedy's plan without an LP
+        # bound (cpsat/lns/scale.py, by size: cpsat/lns/route.py SCALE_PAIRS)
+        return "cpsat"
     if problem.features & _REV2_EXACT:  # the exact model alone handles these
         pairs = sum(len(t.allowed) for t in problem.tasks)
         return "cpsat" if pairs <= AUTO_REV2_PAIRS else "greedy"
@@ -211,10 +214,12 @@ def solve(problem: Problem, solver: str = "auto", **options: Any) -> Result:
 
 #: ``auto`` would split a placement problem with at least this many tasks that it gives to
 #: cpsat into parts of about :data:`AUTO_PART_TASKS` tasks, each started from its share of the
-#: greedy's plan (:func:`auto_partitions`). Off (None) for now: at 150,000 x 5,000 on the
-#: shared 2-core machine the greedy itself (the warm start) was cut by its share of -t 120, and
-#: the parts' plan, without it, left tasks unplaced (docs/benchmarks.md, issue 18). Turn it on
-#: once the pipeline's greedy takes seconds at that size.
+#: greedy's plan (:func:`auto_partitions`). Off (None): on one machine the parts share its
+#: cores and each pays for loading its part, while cpsat's LNS at scale
+#: (cpsat/lns/scale.py) improves the whole plan in this process: at 150,000 x 5,000 the
+#: parts (K = 1-16) did not beat the greedy's plan, which the single process improved by
+#: 20-29 % (docs/benchmarks.md, issue 18). Splitting is for many machines (``--partitions K
+#: --executor ray``).
 AUTO_PARTITION_TASKS: int | None = None
 AUTO_PART_TASKS = 8_000
 

@@ -76,10 +76,16 @@ _LOCK = threading.Lock()
 
 
 def greedy_plan(
-    problem: Problem, policy: str = DEFAULT_POLICY, time_limit: float | None = None
+    problem: Problem,
+    policy: str = DEFAULT_POLICY,
+    time_limit: float | None = None,
+    *,
+    stop: threading.Event | None = None,
 ) -> Baseline:
     """The greedy's plan with ``policy`` (run once per problem and policy; a run cut by its time
-    limit is run again when a later call allows clearly more time: :data:`RERUN_FACTOR`)."""
+    limit is run again when a later call allows clearly more time: :data:`RERUN_FACTOR`).
+    ``stop`` set ends the greedy between two tasks (seconds at 150,000 tasks); a run it cut
+    short is returned (incomplete) but not kept."""
     with _LOCK:
         known = _CACHE.get(problem, {}).get(policy)
     if known is not None and (
@@ -93,11 +99,21 @@ def greedy_plan(
         return known  # finished, or cut by about the same limit: running it again is no use
     from .greedy import solve as greedy
 
-    res = greedy(problem, policy=policy, time_limit=time_limit)
-    base = Baseline(problem, policy, res, "time limit" not in (res.message or ""), time_limit)
+    res = greedy(problem, policy=policy, time_limit=time_limit, stop=stop)
+    message = res.message or ""
+    if "stopped on request" in message:
+        return Baseline(problem, policy, res, False, time_limit)
+    base = Baseline(problem, policy, res, "time limit" not in message, time_limit)
     with _LOCK:
         _CACHE.setdefault(problem, {})[policy] = base
     return base
+
+
+def forget(problem: Problem) -> None:
+    """Drop the greedy plans kept for ``problem`` (benchmarks that time several runs of one
+    problem: each then pays for its own greedy, as a user's run does)."""
+    with _LOCK:
+        _CACHE.pop(problem, None)
 
 
 def policies() -> tuple[str, ...]:

@@ -55,20 +55,35 @@ class Flat:
         self.dem_row = demrow
         self.dem = self.dem_table[demrow]  # (T, R)
         self.dem_on: dict[int, dict[int, np.ndarray]] = {}
+        # pool entries expand to one mapping per member, mostly equal: one array per distinct
+        # demand (150,000 tasks: 1.1 million entries, a few thousand distinct)
+        vectors: dict[tuple[tuple[str, float], ...], np.ndarray] = {}
         for t in p.tasks:
             if t.demand_on:
-                self.dem_on[t.index] = {
-                    n: np.array([scales.demand(r, d.get(r, 0.0)) for r in res], dtype=np.int64)
-                    for n, d in t.demand_on.items()
-                }
+                per_node: dict[int, np.ndarray] = {}
+                for n, d in t.demand_on.items():
+                    dkey = tuple(d.items())
+                    vec = vectors.get(dkey)
+                    if vec is None:
+                        vec = vectors[dkey] = np.array(
+                            [scales.demand(r, d.get(r, 0.0)) for r in res], dtype=np.int64
+                        )
+                        vec.flags.writeable = False
+                    per_node[n] = vec
+                self.dem_on[t.index] = per_node
         self.replicas = np.array([t.replicas for t in p.tasks], dtype=np.int64)
         self.prio = np.array([scales.priority_of(t.priority) for t in p.tasks], dtype=np.int64)
         must = effectively_required(p)
         self.must = np.zeros(self.T, dtype=bool)
         self.must[list(must)] = True
         self.node_cost = np.array([scales.cost_of(n.cost) for n in p.nodes], dtype=np.int64)
+        scaled_cost: dict[float, int] = {}  # each distinct cost scaled once
+        for t in p.tasks:
+            for c in t.assign_cost.values():
+                if c not in scaled_cost:
+                    scaled_cost[c] = scales.cost_of(c)
         self.acost: list[Mapping[int, int]] = [
-            {n: scales.cost_of(c) for n, c in t.assign_cost.items() if scales.cost_of(c)}
+            {n: scaled_cost[c] for n, c in t.assign_cost.items() if scaled_cost[c]}
             if t.assign_cost
             else {}
             for t in p.tasks

@@ -44,7 +44,9 @@ def decimal(x: float) -> Fraction:
 
 def choose_factor(values: Iterable[float]) -> tuple[Fraction, bool]:
     """(factor, exact): the factor that makes every value an integer, within the limits."""
-    vals = [decimal(v) for v in values if v]
+    # each distinct value once: 150,000 tasks carry millions of pool-expanded per-node costs
+    # and demands, but few distinct numbers (Fraction(repr(x)) per value took a minute there)
+    vals = [decimal(v) for v in set(values) if v]
     if not vals:
         return Fraction(1), True
     factor = math.lcm(*(v.denominator for v in vals))

@@ -200,7 +200,9 @@ class CpsatOptions:
 
     ``lns``: True always runs the large neighbourhood search of :mod:`.lns`, False never,
     None by size (its dispatch rule: no durations, a linear objective, more than 20,000
-    (task, allowed node) pairs, or 400 for the hybrid that runs the exact path first).
+    (task, allowed node) pairs, or 400 for the hybrid that runs the exact path first; above
+    50 million pairs, with True or None, the LNS at scale of :mod:`.lns.scale`, from the
+    greedy's plan and without the LP bound).
     ``balance_scale``: steps of the ``balance`` grid for a utilisation of 1.
     ``sub_seconds``: the LNS's seconds per sub-solve (None: adaptive).
     """
@@ -262,6 +264,10 @@ class CpsatEngine:
 
             run = devlns if mode == "devlns" else devhybrid
             return run(problem, sub_seconds=options.sub_seconds, **common)
+        if mode == "scale":  # huge: the LNS from the greedy's plan, no LP (lns/scale.py)
+            from .lns.scale import solve as scale_solve
+
+            return scale_solve(problem, sub_seconds=options.sub_seconds, **common)
         if mode is not None:
             return lns_solve(problem, lns=mode == "lns", sub_seconds=options.sub_seconds, **common)
         return exact(problem, balance_scale=options.balance_scale, **common)

@@ -315,6 +315,9 @@ def solve(
                 "nodes": len(p.nodes),
                 "seconds": None if got is None else round(got.wall, 3),
                 "status": None if got is None else (got.status or got.outcome),
+                # the part's objective on its sub-problem (required tasks relaxed: their
+                # unplaced weight is the sub-problem's, not the problem's)
+                "objective": None if got is None else got.objective,
             }
         )
         if got is None or got.assignments is None:
