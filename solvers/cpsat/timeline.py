@@ -25,12 +25,12 @@ drops.
 tardiness with scaled priorities, or a weighted sum of both; terms that are constant in pure
 scheduling are left out, so values compare plans, and equal the stage's value up to a constant).
 
-Costs: one decode is O(sum over replicas of channels x (scanned window)). With durations of at
-most :data:`LIST_DECODE_MAX_DURATION` instants (PSPLIB's are 1-10) it runs on plain lists of free
-capacity per channel and instant, in pure Python: on PSPLIB j60 (j609_5, random lists) 0.21 ms of CPU
-time against 0.52 ms on the time-indexed arrays that longer durations use (numpy's per-call
-overhead) (the list
-search of :mod:`.hybrid` makes 2.5-5 times the steps in 10 s at load 11). The arrays take channels x horizon integers, so :func:`Timeline.build` declines problems
+Costs: one decode is O(sum over replicas of channels x (scanned window)). With durations of
+at most :data:`LIST_DECODE_MAX_DURATION` instants (PSPLIB's are 1-10) it runs on plain lists of
+free capacity per channel and instant, in pure Python: on PSPLIB j60 (j609_5, random lists)
+0.21 ms of CPU time against 0.52 ms on the time-indexed arrays that longer durations use
+(numpy's per-call overhead); the list search of :mod:`.hybrid` makes 2.5-5 times the steps in
+10 s. The arrays take channels x horizon integers, so :func:`Timeline.build` declines problems
 above :data:`MAX_CELLS` (the search then runs on CP-SAT alone).
 """
 
