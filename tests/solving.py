@@ -6,8 +6,9 @@ enumeration judged by the evaluator (the optimum of tiny problems, for property 
 from __future__ import annotations
 
 import itertools
+import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +111,13 @@ ENGINES = [
     Engine("mip-scip", "mip", {"backend": "ortools-scip"}),
     Engine("mip-highs", "mip", {"backend": "ortools-highs"}, examples=40, sched_examples=15),
     # the GA proves nothing, so it must reach each hand-made optimum (status feasible); its
-    # brute-force property tests are in tests/solvers/ga/test_engine.py (hundreds of generations)
+    # brute-force property tests are in tests/solvers/ga/test_engine.py (hundreds of generations).
+    # Stopped by generations only (seeded: the same plan on every machine): 300, or 60 without
+    # improvement; a 20 s limit cut it on a loaded machine
     Engine(
         "ga",
         "ga",
-        {"generations": 300},
+        {"generations": 300, "stagnation": 60, "time_limit": None},
         exact=False,
         sched_balance=False,  # schedules decoded as early as possible (README, -s ga)
         examples=0,
@@ -331,6 +334,63 @@ def assert_matches_brute_force(data: dict[str, Any], engine: Engine) -> None:
         assert best[0] - 1e-9 <= got[0] <= best[0] + slack + 1e-9
     else:
         assert got == pytest.approx(best, abs=1e-9), (got, best)
+
+
+# -- every plan of a tiny revision-2 problem (devices, starts), as plain data ------------------
+
+
+def plan_choices(data: dict[str, Any]) -> list[list[list[dict[str, Any]]]]:
+    """Per task, every way to place it as plan entries (unplaced, [], first): nodes for each
+    replica, the devices of a device-split resource (``gpu``) and, when scheduling, the start."""
+    nodes = {n["id"]: n for n in data["nodes"]}
+    horizon = data.get("horizon")
+    per_task = []
+    for t in data["tasks"]:
+        options: list[list[dict[str, Any]]] = [[]]  # unplaced
+        reps = t.get("replicas", 1)
+        length = horizon if t.get("service") else t.get("duration", 0)
+        for where in itertools.permutations(sorted(nodes), reps):
+            choices = []
+            for n in where:
+                k = (nodes[n].get("devices") or {}).get("gpu")
+                d = t["demand"].get("gpu", 0)
+                if k and d > 0:
+                    size = nodes[n]["capacity"]["gpu"] / k
+                    m = 1 if d <= size else round(d / size)
+                    devs = [{"gpu": list(c)} for c in itertools.combinations(range(k), min(m, k))]
+                else:
+                    devs = [None]
+                if horizon is None:
+                    starts: list[int | None] = [None]
+                elif t.get("service"):
+                    starts = [0]
+                else:
+                    starts = list(range(horizon - length + 1))
+                choices.append([(n, dv, s) for dv in devs for s in starts])
+            for combo in itertools.product(*choices):
+                plan = []
+                for r, (n, dv, s) in enumerate(combo):
+                    a: dict[str, Any] = {"task": t["id"], "replica": r, "node": n}
+                    if dv:
+                        a["devices"] = dv
+                    if s is not None:
+                        a["start"], a["end"] = s, s + length
+                    plan.append(a)
+                options.append(plan)
+        per_task.append(options)
+    return per_task
+
+
+def count_plans(data: dict[str, Any]) -> int:
+    """How many plans :func:`every_plan` yields, without making them (the product of the
+    tasks' choices: check it before enumerating, the count grows exponentially)."""
+    return math.prod(len(c) for c in plan_choices(data))
+
+
+def every_plan(data: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """Every plan of a tiny problem, devices and (scheduling) starts included, one at a time."""
+    for combo in itertools.product(*plan_choices(data)):
+        yield [a for part in combo for a in part]
 
 
 def random_gap(seed: int, agents: int = 4, jobs: int = 18) -> Problem:

@@ -187,7 +187,11 @@ class Bounds:
         if self._weighted is None:
             return False
         value = sum(self.objective.weights[t] * self._real(terms, t) for t in self.order)
-        return value <= self._weighted + 1e-9 * max(1.0, abs(self._weighted))
+        # the bound is the LP's value lowered by REL_TOL (its floating point): a plan that
+        # reaches the LP's value is optimal (with 1e-9 alone, a plan of value 0 against a bound
+        # of -1e-7 was never proven, and the LNS ran to its limit)
+        slack = (REL_TOL + 1e-9) * max(1.0, abs(self._weighted))
+        return value <= self._weighted + slack
 
     def report(self, terms: Mapping[str, int]) -> dict[str, float]:
         """Result.bound: lexicographic terms up to the first unproven one; ``weighted``."""
@@ -210,7 +214,7 @@ class Bounds:
             value = sum(obj.weights[t] * values[t] for t in self.order)
             if self._weighted is None:
                 return f"weights: {value:.6g}, no bound"
-            gap = gap_text(value, self._weighted)
+            gap = "0% gap" if self.proves(terms) else gap_text(value, self._weighted)
             return f"weights: {value:.6g}, {gap} to the {self.method} bound"
         proven = self.proven_terms(terms)
         parts = []

@@ -630,10 +630,12 @@ def _watching(stop: threading.Event | None, interrupt: Callable[[], Any]) -> Ite
 
 
 def _watch(stop: threading.Event, interrupt: Callable[[], Any], done: threading.Event) -> None:
+    # repeated until the block ends: an interrupt that comes while OR-Tools still copies the
+    # model into the solver is lost (SCIP clears its flag when its search starts), and SCIP then
+    # ran on to its time limit (60 s after a stop 0.1 s into the solve)
     while not done.wait(0.02):
         if stop.is_set():
             interrupt()
-            return
 
 
 class PyomoBackend:

@@ -23,6 +23,7 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.proofs import spread_feasible
 from taskalloc.solvers.greedy import solve as greedy
 from tests.problems.oracle import check as oracle
+from tests.solving import count_plans, every_plan
 
 SETTINGS = settings(
     max_examples=300,
@@ -184,55 +185,13 @@ def test_incremental_state_equals_a_fresh_evaluation(data: Any) -> None:
     assert mine.terms == pytest.approx(fresh.terms)
 
 
-def every_plan(data: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    """Every plan of a tiny problem, devices and (scheduling) starts included."""
-    nodes = {n["id"]: n for n in data["nodes"]}
-    sched = "horizon" in data
-    per_task = []
-    for t in data["tasks"]:
-        options: list[list[dict[str, Any]]] = [[]]  # unplaced
-        reps = t.get("replicas", 1)
-        for where in itertools.permutations(sorted(nodes), reps):
-            choices = []
-            for n in where:
-                k = (nodes[n].get("devices") or {}).get("gpu")
-                d = t["demand"]["gpu"]
-                if k and d > 0:
-                    size = nodes[n]["capacity"]["gpu"] / k
-                    m = 1 if d <= size else round(d / size)
-                    devs = [{"gpu": list(c)} for c in itertools.combinations(range(k), min(m, k))]
-                else:
-                    devs = [None]
-                length = HORIZON if t.get("service") else t.get("duration", 0)
-                starts = (
-                    [0] if t.get("service") else range(HORIZON - length + 1) if sched else [None]
-                )
-                choices.append([(n, dv, s) for dv in devs for s in starts])
-            for combo in itertools.product(*choices):
-                plan = []
-                for r, (n, dv, s) in enumerate(combo):
-                    a: dict[str, Any] = {"task": t["id"], "replica": r, "node": n}
-                    if dv:
-                        a["devices"] = dv
-                    if s is not None:
-                        a["start"], a["end"] = (
-                            s,
-                            s + (HORIZON if t.get("service") else t.get("duration", 0)),
-                        )
-                    plan.append(a)
-                options.append(plan)
-        per_task.append(options)
-    return [[a for part in combo for a in part] for combo in itertools.product(*per_task)]
-
-
 @settings(SETTINGS, max_examples=200)
 @given(st.data())
 def test_proofs_and_greedy_against_every_plan(data: Any) -> None:
     problem_data = data.draw(problems(max_tasks=2, max_nodes=2))
     problem = compile_or_reject(problem_data)
-    plans_ = every_plan(problem_data)
-    assume(len(plans_) <= 4000)
-    exists = any(oracle(problem_data, plan)[0] for plan in plans_)
+    assume(count_plans(problem_data) <= 4000)
+    exists = any(oracle(problem_data, plan)[0] for plan in every_plan(problem_data))
     event(f"a plan exists: {exists}; proofs: {bool(prove_infeasible(problem))}")
     if prove_infeasible(problem):
         assert not exists

@@ -111,9 +111,18 @@ def _chain(tasks: int) -> Problem:
 def test_a_long_chain_is_placed_whole() -> None:
     """The issue's case, smaller: a dependency chain whose model CP-SAT cannot solve in the
     limit; the greedy places it all, so must cpsat (the greedy's plan is its warm start and
-    floor, and the greedy gets the whole limit, not a tenth of it)."""
+    floor, and the greedy gets the whole limit, not a tenth of it).
+
+    The limit is three times what the warm start's greedy takes here and now (timed on a copy
+    of the problem: the greedy's plan is cached per Problem), at least 1 s: it leaves the greedy
+    the time to finish on a loaded machine too, and a tenth of it would not."""
+    from taskalloc.solvers.warm import floor_start
+
+    began = time.perf_counter()
+    floor_start(_chain(2_000), None, time_limit=None)
+    limit = max(1.0, 3 * (time.perf_counter() - began))
     p = _chain(2_000)
-    r = solvers.solve(p, "cpsat", time_limit=1.0, workers=1)
+    r = solvers.solve(p, "cpsat", time_limit=limit, workers=1)
     ev = evaluate(p, r.assignments, reasons=False)
     assert r.has_plan and ev.feasible, r.message
     assert len(ev.placed_tasks) == 2_000

