@@ -91,6 +91,39 @@ def test_decoded_and_justified_schedules_are_plans(seed: int) -> None:
     assert pool.best is not None and feasible(p, tl, pool.best.start)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_both_decoders_make_the_same_schedules(seed: int) -> None:
+    """The per-instant lists (short durations) and the usage arrays (long ones) are one serial
+    schedule generation: same starts forward and mirrored, same refusals when a mirror is too
+    short for the windows."""
+    p = rcpsp(seed, jobs=30, resources=3, nodes=1 + seed % 3)
+    tl = timeline(p)
+    assert tl._lists  # PSPLIB-like durations take the lists
+
+    def both(order: list[int], **kw: Any) -> np.ndarray | None:
+        tl._lists = True
+        a = tl.decode(order, **kw)
+        tl._lists = False
+        b = tl.decode(order, **kw)
+        tl._lists = True
+        assert (a is None) == (b is None)
+        assert a is None or b is None or a.tolist() == b.tolist()
+        return a
+
+    search = ListSearch(tl, Pool(tl), seed)
+    refused = 0
+    for _ in range(25):
+        a = both(search.sample())
+        assert a is not None and feasible(p, tl, a)
+        ends = np.zeros(tl.T, dtype=np.int64)
+        np.maximum.at(ends, tl.task, a + tl.dur)
+        back = np.argsort(-ends, kind="stable").tolist()
+        late = both(back, reverse=True, mirror=tl.makespan(a) + seed)
+        assert late is not None and feasible(p, tl, late)
+        refused += both(back, reverse=True, mirror=tl.makespan(a) // 2) is None
+    assert refused == 25
+
+
 def test_right_justified_schedule_ends_by_the_mirror() -> None:
     p = rcpsp(7, jobs=15)
     tl = timeline(p)
