@@ -207,6 +207,37 @@ def test_a_moved_task_waits_out_its_tenure() -> None:
     assert ev.feasible and ev.terms["cost"] == pytest.approx(cost)
 
 
+def _cycle_state(cycle: int) -> tuple[AssignSearch, np.ndarray, np.ndarray, np.ndarray]:
+    """Three agents holding one job each (capacity 1, every use 1); job i costs 10 on agent i,
+    0 on agent i + 1 and 100 on agent i + 2 (mod 3): from jobs on their own agents no shift
+    keeps the capacities, no swap and no ejection improves, only the cycle (each job one agent
+    on) does, to cost 0."""
+    text = "3 3\n10 100 0\n0 10 100\n100 0 10\n1 1 1\n1 1 1\n1 1 1\n1 1 1\n"
+    s = search_for(problem_from_dict(read_gap(text, "cycle3")))
+    s.CYCLE = cycle
+    s.alpha[:3] = 1e4  # overloads cost more than any cost gain
+    x = np.array([0, 1, 2])
+    load = s.loads(x)
+    count = np.bincount(x, minlength=s.N + 1)
+    return s, x, load, count
+
+
+def test_a_cyclic_exchange_over_three_agents_is_found_where_pairs_are_optimal() -> None:
+    s, x, load, count = _cycle_state(0)
+    col = s._col(load, count, np.arange(s.N + 1))
+    assert s._pair_move(x, load, count, col, np.random.default_rng(0)) is None
+    assert x.tolist() == [0, 1, 2]
+    s, x, load, count = _cycle_state(8)
+    s.tabu = np.zeros((s.T, s.N + 1), dtype=np.int64)
+    col = s._col(load, count, np.arange(s.N + 1))
+    changed = s._pair_move(x, load, count, col, np.random.default_rng(0))
+    assert changed is not None and sorted(changed) == [0, 1, 2]
+    assert x.tolist() == [1, 2, 0] and s.cost(x) == 0
+    assert np.allclose(load, s.loads(x)) and s.feasible(x)
+    assert all(s.tabu[t, n] > 0 for t, n in enumerate([0, 1, 2]))  # none may shift back
+    s.tabu = None
+
+
 # -- the GA on assignment-shaped problems -------------------------------------------------------
 
 
