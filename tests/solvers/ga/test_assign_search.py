@@ -319,3 +319,34 @@ def test_never_worse_than_the_greedy_at_tiny_limits(limit: float) -> None:
         ev = evaluate(p, r.assignments, reasons=False)
         assert ev.feasible
         assert ev.fitness <= min(e.fitness for e in each if e.feasible) + 1e-9
+
+
+def test_the_first_population_gets_a_share_of_the_limit() -> None:
+    """The penalty search's first population (beyond the Lagrangian seed) stops at
+    ``FIRST_SHARE`` of the limit left: in work units when deterministic."""
+    from taskalloc.solvers.ga.runtime import UNITS_PER_SECOND, Clock, Settings
+    from taskalloc.solvers.ga.single import FIRST_SHARE, _share_out
+
+    done = [2.0 * UNITS_PER_SECOND]  # 2 of 10 work-seconds already spent
+    clock = Clock(Settings(time_limit=10.0, deterministic=True))
+    clock.count(lambda: done[0])
+    out = _share_out(clock, FIRST_SHARE)
+    end = 2.0 + FIRST_SHARE * 8.0
+    done[0] = (end - 0.01) * UNITS_PER_SECOND
+    assert not out() and not clock.out()
+    done[0] = (end + 0.01) * UNITS_PER_SECOND
+    assert out() and not clock.out()
+    unlimited = Clock(Settings(time_limit=math.inf))
+    assert _share_out(unlimited, FIRST_SHARE) == unlimited.out
+
+
+def test_the_penalty_search_is_seeded_by_the_greedys_own_policy_only() -> None:
+    p = gap("d", 5, 40, 3)
+    eng = Engine(p, 0)
+    assert eng.assign is not None
+    assert len(eng.greedy_seeds(None, None, policies=1)) == 1
+    assert eng.greedy_best is not None and eng.greedy_best[0][0] == 0
+    assert len(eng.greedy_seeds(None, None)) == len(greedy.POLICIES)
+    r = solve(p, time_limit=0.5, seed=1, deterministic=True)
+    assert r.status == Status.FEASIBLE
+    assert evaluate(p, r.assignments, reasons=False).feasible
