@@ -83,9 +83,9 @@ AUTO_HELP = (
     "Engine. auto picks devplan for a placement problem with GPU devices whose objective is "
     "unplaced alone (one replica per task, no gang, separate_from, demand_on or "
     "assign_cost); else cpsat, except for a problem with more than 200,000 (task, allowed "
-    "node) pairs that is a scheduling problem or has balance in its objective, and for a "
-    "problem with GPU devices, gangs that start together, services or spread (only the "
-    "greedy handles them yet): greedy."
+    "node) pairs that is a scheduling problem or has balance in its objective, or with more "
+    "than 50,000 pairs that is one of those and uses GPU devices, gangs that start "
+    "together, services or spread: greedy."
 )
 #: solve's --solver help: AUTO_HELP and each engine with its flags
 SOLVE_ENGINE_HELP = (

@@ -95,7 +95,7 @@ def replan(
             min=0,
             metavar="K",
             help="At most K replicas move (a hard limit: what cannot stay or move within it "
-            "is unplaced; -s greedy and cpsat keep it, mip and ga refuse it).",
+            "is unplaced; every engine keeps it but devplan, which refuses it).",
             rich_help_panel=CHANGES,
         ),
     ] = None,
