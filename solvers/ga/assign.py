@@ -23,8 +23,11 @@ feasible region again and again, and every feasible plan it passes is a candidat
 
 Neighbourhoods, all scored at once as numpy matrices: *shift* (one task to another node, or
 out of the plan when it is optional), *swap* (two tasks exchange nodes; the first task from a
-random sample) and *ejection* (a task takes another's node and the ejected task goes to its
-best third node: a chain of length two). Shift scores are kept incrementally (a move changes
+random sample), *ejection* (a task takes another's node and the ejected task goes to its
+best third node: a chain of length two) and, where none of these improves, a *cyclic
+exchange* over three nodes (t1 from a to b, t2 from b to c, t3 from c to a: ``CYCLE`` second
+tasks per sampled first task, every third task; where every pair of nodes is already optimal
+only such moves improve). Shift scores are kept incrementally (a move changes
 the columns of two or three nodes and the rows of the tasks on them). A task that moves may not
 shift back to the node it left for ``TENURE`` iterations (a short tabu list: without it the
 weights' small changes mostly undo the last move). After ``restart`` local optima without a
