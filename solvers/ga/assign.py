@@ -182,6 +182,10 @@ class AssignSearch:
         return row
 
     frozen: np.ndarray | None = None
+    # cyclic exchanges only once the search has met a feasible plan (until then a local
+    # optimum is a step of the descent to feasibility, where cycles cost time and find little)
+    cycling = False
+    CYCLE_CELLS = 8 * 100 * 100  # triples scored per cyclic-exchange call at most
     # tabu[t, n]: the first iteration at which task t may move to node n again (see _forbid)
     tabu: np.ndarray | None = None
     it = 0  # the current iteration of search()
@@ -215,6 +219,7 @@ class AssignSearch:
         best = _INF
         if not self._over(load).any() and self.cost(x) < self.big:
             best, best_x = self.cost(x), x.copy()
+        self.cycling = best_x is not None
         allN = np.arange(N + 1)
         col = self._col(load, count, allN)
         row = self._row(x, load, count, ar)
@@ -248,6 +253,7 @@ class AssignSearch:
                         c = self.cost(x)
                         if c < best - _EPS and c < self.big:
                             best, best_x, since = c, x.copy(), 0
+                            self.cycling = True
                         elif c < ep_best - _EPS and c < self.big:
                             ep_best, ep_x = c, x.copy()
                     continue
@@ -466,8 +472,8 @@ class AssignSearch:
         v = de[np.arange(len(s1)), j]
         rows = np.flatnonzero(v < -_EPS)
         if not len(rows):
-            if self.CYCLE and N >= 3:
-                return self._cycle(x, load, s1, t1_to_b + pen_b, ok1)
+            if self.CYCLE and N >= 3 and self.cycling:
+                return self._cycle(x, load, s1, t1_to_b + pen_b, ok1, rng)
             return None
         touched = set()
         moved = set()
@@ -496,6 +502,7 @@ class AssignSearch:
         s1: np.ndarray,
         into_b: np.ndarray,
         ok1: np.ndarray,
+        rng: np.random.Generator,
     ) -> tuple[int, ...] | None:
         """The best improving cyclic exchange of three tasks on three nodes (``t1`` from a to
         b, ``t2`` from b to c, ``t3`` from c to a; every node's task count unchanged), with
@@ -506,6 +513,13 @@ class AssignSearch:
         M, W, al, ar = self.M, self.W, self.alpha, self.ar
         cur = self.Mc[ar, x]
         k = min(self.CYCLE, self.T)
+        # at most CYCLE_CELLS triples per call (every first task of the sample up to 100
+        # tasks, a random part of it above): the cycle's share of the time does not grow
+        # with the size
+        keep = max(1, self.CYCLE_CELLS // (k * self.T))
+        if keep < len(s1):
+            pick = rng.choice(len(s1), size=keep, replace=False)
+            s1, into_b, ok1 = s1[pick], into_b[pick], ok1[pick]
         part = np.where(ok1, into_b - cur[None, :], _INF)  # (S, T): t1 in b, t2 out of b
         if self.frozen is not None:
             part = np.where(self.frozen[None, :], _INF, part)
