@@ -182,9 +182,6 @@ class AssignSearch:
         return row
 
     frozen: np.ndarray | None = None
-    # cyclic exchanges only once the search has met a feasible plan (until then a local
-    # optimum is a step of the descent to feasibility, where cycles cost time and find little)
-    cycling = False
     CYCLE_CELLS = 8 * 100 * 100  # triples scored per cyclic-exchange call at most
     # tabu[t, n]: the first iteration at which task t may move to node n again (see _forbid)
     tabu: np.ndarray | None = None
@@ -219,7 +216,6 @@ class AssignSearch:
         best = _INF
         if not self._over(load).any() and self.cost(x) < self.big:
             best, best_x = self.cost(x), x.copy()
-        self.cycling = best_x is not None
         allN = np.arange(N + 1)
         col = self._col(load, count, allN)
         row = self._row(x, load, count, ar)
@@ -253,7 +249,6 @@ class AssignSearch:
                         c = self.cost(x)
                         if c < best - _EPS and c < self.big:
                             best, best_x, since = c, x.copy(), 0
-                            self.cycling = True
                         elif c < ep_best - _EPS and c < self.big:
                             ep_best, ep_x = c, x.copy()
                     continue
@@ -472,7 +467,7 @@ class AssignSearch:
         v = de[np.arange(len(s1)), j]
         rows = np.flatnonzero(v < -_EPS)
         if not len(rows):
-            if self.CYCLE and N >= 3 and self.cycling:
+            if self.CYCLE and N >= 3:
                 return self._cycle(x, load, s1, t1_to_b + pen_b, ok1, rng)
             return None
         touched = set()
