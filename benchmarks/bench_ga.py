@@ -47,6 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from gapgen import Gap, generate, lagrangian_bound, name_of, sizes
 from quality import SetInfo, _natural, gap, load_instance
 
 from taskalloc.problems.evaluate import evaluate
@@ -82,11 +83,31 @@ def load_line() -> str:
         return "n/a"
 
 
-def _instances(name: str, args: argparse.Namespace) -> list[tuple[str, Path, float]]:
-    info = SETS[name]
-    root = shared_benchmarks() / name
+def _set_info(args: argparse.Namespace) -> tuple[str, SetInfo, Path]:
+    """The set ``gap`` and ``psplib`` run: a shared one (``--set``) or, for ``gap``, a
+    directory of generated instances with its ``known.csv`` (``--dir``, see gapgen.py)."""
+    if getattr(args, "dir", None):
+        root = Path(args.dir)
+        return root.name, SetInfo("gap", "gap", 20.0), root
+    name = args.set or ("gap_chu_beasley" if args.what == "gap" else "psplib_j30")
+    return name, SETS[name], shared_benchmarks() / name
+
+
+def _bounds(root: Path) -> dict[str, float]:
+    """Lower bounds in ``known.csv`` (column ``bound``, written by gapgen.py reference)."""
     with open(root / "known.csv") as fh:
-        known = {r["instance"]: float(r["known_value"]) for r in csv.DictReader(fh)}
+        return {r["instance"]: float(r["bound"]) for r in csv.DictReader(fh) if r.get("bound")}
+
+
+def _instances(name: str, args: argparse.Namespace) -> list[tuple[str, Path, float]]:
+    _, info, root = _set_info(args)
+    with open(root / "known.csv") as fh:
+        # (generated sets: the bound where no plan is known yet)
+        known = {
+            r["instance"]: float(r["known_value"] or r.get("bound") or "nan")
+            for r in csv.DictReader(fh)
+        }
+        known = {k: v for k, v in known.items() if v == v}
     files = {p.stem if info.kind != "gap" else p.name: p for p in (root / "instances").iterdir()}
     names = sorted(known, key=_natural)
     if args.instances:
@@ -241,8 +262,8 @@ def peer_gap(data: dict[str, Any], budget: float, seed: int) -> float | None:
 
 
 def run_gap(args: argparse.Namespace) -> None:
-    name = args.set or "gap_chu_beasley"
-    info = SETS[name]
+    name, info, root = _set_info(args)
+    bounds = _bounds(root)
     budget = args.budget or info.budget
     seeds = _seeds(args)
     items = _instances(name, args)
@@ -276,6 +297,12 @@ def run_gap(args: argparse.Namespace) -> None:
                 per_seed[s].append(g)
             cells.append(f"{_f(g, '7.3f')}{'' if how == 'checked' else ' ' + how}")
         line = f"{inst:10s} {known:8.0f}  ga gap% by seed: {' '.join(cells)}"
+        if inst in bounds:
+            lb = bounds[inst]
+            found = [v for v, how, _, _ in runs[-len(seeds) :] if v is not None]
+            line += f" | bound {lb:.0f}, best known {gap(known, lb, 'min'):.3f} % above it"
+            if found:
+                line += f", ga {statistics.fmean(gap(v, lb, 'min') or 0.0 for v in found):.3f} %"
         if not args.no_peer:
             pv = peer_gap(data, budget, seeds[0])
             if pv is not None and info.sense == "max":
@@ -301,119 +328,6 @@ def run_gap(args: argparse.Namespace) -> None:
 # -- GAP: generated instances (types c, d, e) --------------------------------------------------
 
 
-def generate_gap(kind: str, agents: int, jobs: int, seed: int) -> str:
-    """One instance in the OR-Library format, by the published rules:
-
-    * c (Chu & Beasley): w U[5, 25], c U[10, 50], b_i = 0.8 sum_j w_ij / m;
-    * d (Chu & Beasley): w U[1, 100], c = 111 - w + U[-10, 10], b as c;
-    * e (Yagiura et al.): w = 1 - 10 ln U(0, 1], c = 1000 / w - 10 U[0, 1], b as c;
-
-    integers (floors), drawn from numpy's generator seeded by (kind, m, n, seed)."""
-    rng = np.random.default_rng([ord(kind), agents, jobs, seed])
-    if kind == "c":
-        w = rng.integers(5, 26, size=(agents, jobs))
-        c = rng.integers(10, 51, size=(agents, jobs))
-    elif kind == "d":
-        w = rng.integers(1, 101, size=(agents, jobs))
-        c = 111 - w + rng.integers(-10, 11, size=(agents, jobs))
-    elif kind == "e":
-        u = 1.0 - rng.random((agents, jobs))
-        w = np.floor(1 - 10 * np.log(u)).astype(int)
-        c = np.floor(1000 / w - 10 * rng.random((agents, jobs))).astype(int)
-    else:
-        raise SystemExit(f"unknown GAP type {kind!r} (c, d or e)")
-    b = np.floor(0.8 * w.sum(axis=1) / agents).astype(int)
-    rows = [f"{agents} {jobs}", *(" ".join(map(str, r)) for r in c)]
-    rows += [" ".join(map(str, r)) for r in w]
-    rows.append(" ".join(map(str, b)))
-    return "\n".join(rows) + "\n"
-
-
-def _knapsack(v: np.ndarray, w: np.ndarray, cap: int) -> tuple[float, np.ndarray]:
-    """max sum v x, sum w x <= cap, x 0-1 (v > 0, integer w): value and chosen items."""
-    n = len(v)
-    best = np.zeros(cap + 1)
-    take = np.zeros((n, cap + 1), dtype=bool)
-    for k in range(n):
-        wk = int(w[k])
-        if wk > cap:
-            continue
-        cand = best[: cap + 1 - wk] + v[k]
-        better = cand > best[wk:]
-        take[k, wk:] = better
-        best[wk:] = np.where(better, cand, best[wk:])
-    chosen = np.zeros(n, dtype=bool)
-    c = cap
-    for k in range(n - 1, -1, -1):
-        if take[k, c]:
-            chosen[k] = True
-            c -= int(w[k])
-    return float(best[cap]), chosen
-
-
-def _capacity_prices(c: np.ndarray, w: np.ndarray, b: np.ndarray, steps: int = 300) -> np.ndarray:
-    """Multipliers of the capacity relaxation (its optimum is the LP bound), by subgradient."""
-    m, n = c.shape
-    u = np.zeros(m)
-    best, best_u, factor, stall = -np.inf, u.copy(), 2.0, 0
-    cols = np.arange(n)
-    for _ in range(steps):
-        red = c + u[:, None] * w
-        x = red.argmin(axis=0)
-        value = float(red[x, cols].sum() - (u * b).sum())
-        if value > best + 1e-9:
-            best, best_u, stall = value, u.copy(), 0
-        else:
-            stall += 1
-            if stall >= 10:
-                factor, stall = factor / 2, 0
-        g = np.bincount(x, weights=w[x, cols], minlength=m) - b
-        norm = float((g * g).sum())
-        if norm == 0 or factor < 1e-4:
-            break
-        u = np.maximum(0.0, u + factor * (0.05 * abs(best) + 1.0) / norm * g)
-    return best_u
-
-
-def lagrangian_bound(text: str, upper: float | None = None, steps: int = 300) -> float:
-    """A lower bound of the minimum cost: the Lagrangian relaxation of "each job on one
-    agent" (one 0-1 knapsack per agent, solved exactly by dynamic programming), maximised by
-    subgradient steps (Polyak's rule towards ``upper``, the best plan's cost, when known) from
-    the multipliers the capacity relaxation gives."""
-    nums = np.array(text.split(), dtype=np.int64)
-    m, n = int(nums[0]), int(nums[1])
-    c = nums[2 : 2 + m * n].reshape(m, n).astype(float)
-    w = nums[2 + m * n : 2 + 2 * m * n].reshape(m, n)
-    b = nums[2 + 2 * m * n : 2 + 2 * m * n + m]
-    u = _capacity_prices(c, w.astype(float), b.astype(float))
-    lam = (c + u[:, None] * w).min(axis=0)
-    best, best_lam, factor, stall = -np.inf, lam.copy(), 1.0, 0
-    for _ in range(steps):
-        value = float(lam.sum())
-        covered = np.zeros(n)
-        for i in range(m):
-            v = lam - c[i]
-            idx = np.flatnonzero(v > 1e-9)
-            if len(idx):
-                val, chosen = _knapsack(v[idx], w[i, idx], int(b[i]))
-                value -= val
-                covered[idx[chosen]] += 1
-        if value > best + 1e-9:
-            best, best_lam, stall = value, lam.copy(), 0
-        else:
-            stall += 1
-            if stall >= 10:
-                factor, stall, lam = factor / 2, 0, best_lam.copy()
-                continue
-        g = 1.0 - covered
-        norm = float((g * g).sum())
-        if norm == 0 or factor < 1e-3:
-            break
-        target = upper if upper is not None and upper > best else best * 1.003 + 1.0
-        lam = lam + factor * (target - value) / norm * g
-    return float(np.ceil(best - 1e-6))
-
-
 def run_gapgen(args: argparse.Namespace) -> None:
     budget = args.budget or 20.0
     seeds = _seeds(args)
@@ -432,9 +346,9 @@ def run_gapgen(args: argparse.Namespace) -> None:
     all_gaps: list[float | None] = []
     made = []
     for kind in args.types.split(","):
-        for size in args.sizes.split(","):
-            m, n = (int(v) for v in size.split("x"))
-            made.append((f"{kind}{m}x{n}", generate_gap(kind, m, n, args.instance_seed)))
+        for m, n in sizes(args.sizes):
+            g = generate(kind, m, n, args.instance_seed)
+            made.append((name_of(kind, m, n, args.instance_seed), g.text()))
     jobs = [
         (name, text, budget, s, bool(args.deterministic), "min")
         for name, text in made
@@ -451,7 +365,7 @@ def run_gapgen(args: argparse.Namespace) -> None:
         found = [v for v, _ in values if v is not None]
         best = min(found) if found else None
         t0 = time.perf_counter()
-        bound = lagrangian_bound(text, best)
+        bound = lagrangian_bound(Gap.parse(text), best)
         bsecs = time.perf_counter() - t0
         cells = []
         for value, how in values:
@@ -642,6 +556,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("what", choices=sorted(COMMANDS))
     ap.add_argument("--set", choices=sorted(SETS), help="gap / psplib: the shared set")
+    ap.add_argument("--dir", help="gap: generated instances and known.csv (gapgen.py write)")
     ap.add_argument("--budget", type=float, help="seconds per run (default per benchmark)")
     ap.add_argument("--instances", help="comma-separated instance names")
     ap.add_argument("--limit", type=int, help="only the first N instances")

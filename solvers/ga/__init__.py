@@ -44,13 +44,15 @@ Assignment-shaped placement problems
 Where every task has one replica, nothing is ``separate_from`` anything and ``balance`` is not
 a term (the generalized assignment problem and its kin: optional tasks, node costs, several
 resources and gangs allowed), feasible-only moves stall on tight capacities. There every child
-gets a penalty local search (:mod:`.assign`: shift, swap and ejection moves on the cost plus
-adaptively weighted capacity excess, a short tabu list, feasible plans recorded as it passes
-them) and each generation continues an iterated search of that kind from its best plan (it
-starts at a Lagrangian-guided construction: capacities priced by subgradient steps on the
-capacity relaxation; it leaves its best plan by a kick or by path relinking towards an elite
-plan). The population is 10, two children per generation, and children get at most a
-third of the search's work.
+gets a penalty local search (:mod:`.assign`: shift, swap, ejection and cyclic three-node
+exchange moves on the cost plus adaptively weighted capacity excess, a short tabu list,
+feasible plans recorded as it passes them) and each generation continues an iterated search of
+that kind from its best plan (it starts at a Lagrangian-guided construction: capacities priced
+by subgradient steps on the capacity relaxation; it leaves its best plan by a kick or by path
+relinking towards an elite plan). The population is 10, two children per generation, and
+children get at most a third of the search's work. The first population is the Lagrangian
+seed, the plan of ``-s greedy``'s own policy and mutated copies; beyond the Lagrangian seed its
+searches get at most 15 % of the limit (at 1,600 tasks each is a long descent).
 
 Revision 2: devices, gangs that start together, services, spread, ``max_moves``
 ------------------------------------------------------------------------------

@@ -298,16 +298,20 @@ class Engine:
         return [seed]
 
     def greedy_seeds(
-        self, deadline: float | None, first_deadline: float | None = None
+        self,
+        deadline: float | None,
+        first_deadline: float | None = None,
+        policies: int | None = None,
     ) -> list[np.ndarray]:
-        """Genes of the greedy plans (three policies: the first, ``-s greedy``'s default,
-        until ``first_deadline``, the others while ``deadline`` allows); the best greedy plan
-        is kept as it is (``greedy_best``): the GA never returns a worse one."""
+        """Genes of the greedy plans (three policies, or the first ``policies``: the first,
+        ``-s greedy``'s default, until ``first_deadline``, the others while ``deadline``
+        allows); the best greedy plan is kept as it is (``greedy_best``): the GA never returns
+        a worse one."""
         from taskalloc.solvers import baseline  # shared with the floor: each policy runs once
 
         c = self.c
         seeds = []
-        for k, policy in enumerate(baseline.policies()):
+        for k, policy in enumerate(baseline.policies()[:policies]):
             until = first_deadline if k == 0 else deadline
             left = None if until is None else max(0.0, until - time.perf_counter())
             r = baseline.greedy_plan(self.problem, policy, left).result

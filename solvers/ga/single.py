@@ -23,6 +23,10 @@ ASSIGN_POPULATION = 10  # default population when every child gets the penalty s
 ASSIGN_CHILDREN = 2  # ... and children per generation (the iterated search takes most time)
 CHILD_SHARE = 1 / 3  # ... and at most this share of the work
 FIRST_OPTIMA = 3  # local optima of the penalty search for each individual of the first population
+#: penalty search: share of the limit the first population's searches may take beyond the
+#: Lagrangian seed's (at 80 x 1,600 one search from a greedy plan is a long descent: without a
+#: cap the first population took the whole limit, and no generation ran)
+FIRST_SHARE = 0.15
 
 
 def run(problem: Problem, s: Settings) -> Result:
@@ -48,9 +52,12 @@ def run(problem: Problem, s: Settings) -> Result:
     # (-s greedy's own policy may take the whole limit: a run that leaves it time to finish
     # returns a plan at least as good)
     first_deadline = None if s.deterministic else clock.deadline
+    # (the penalty search starts from the Lagrangian construction, far better than a greedy
+    # plan on tight problems: there only -s greedy's own policy runs, which the never-worse
+    # rule needs anyway)
     seeds = (
         eng.lagrangian_seed()
-        + eng.greedy_seeds(greedy_deadline, first_deadline)
+        + eng.greedy_seeds(greedy_deadline, first_deadline, policies=1 if eng.assign else None)
         + eng.priority_seeds()
     )
     seeds += eng.free_seeds(seeds, clock.out)
@@ -82,8 +89,13 @@ def run(problem: Problem, s: Settings) -> Result:
         eng.child_optima = FIRST_OPTIMA  # the seeds are many searches' starts: a short one each
         # (revision 2: decodes are slow on big problems, and the best greedy plan is kept as it
         # is anyway: the first seed always counts, the others while time remains)
-        evaluate_all(eng, pop[: len(seeds) if eng.rev2 is None else 1], gen, None)
-        evaluate_all(eng, pop, gen, pool, clock.out)
+        # (the penalty search: the Lagrangian seed always, the others in a share of the limit)
+        first_out = clock.out if eng.assign is None else _share_out(clock, FIRST_SHARE)
+        always = 1 if eng.rev2 is not None or eng.assign is not None else len(seeds)
+        evaluate_all(eng, pop[:always], gen, None)
+        eng.out = first_out
+        evaluate_all(eng, pop, gen, pool, first_out)
+        eng.out = clock.out
         eng.child_optima = CHILD_OPTIMA
         pop = [i for i in pop if i.fitness.valid]
         ls_budget = max(20, min(c.S, 400))
@@ -205,6 +217,15 @@ def run(problem: Problem, s: Settings) -> Result:
 
 
 RESTART = 50  # generations without improvement before the population is renewed
+
+
+def _share_out(clock: Clock, share: float) -> Callable[[], bool]:
+    """``out`` of a phase that may take ``share`` of the time (or work) left now."""
+    left = clock.remaining()
+    if left is None:
+        return clock.out
+    end = clock.used() + share * max(0.0, left)
+    return lambda: clock.out() or clock.used() >= end
 
 
 def _restart(

@@ -207,6 +207,37 @@ def test_a_moved_task_waits_out_its_tenure() -> None:
     assert ev.feasible and ev.terms["cost"] == pytest.approx(cost)
 
 
+def _cycle_state(cycle: int) -> tuple[AssignSearch, np.ndarray, np.ndarray, np.ndarray]:
+    """Three agents holding one job each (capacity 1, every use 1); job i costs 10 on agent i,
+    0 on agent i + 1 and 100 on agent i + 2 (mod 3): from jobs on their own agents no shift
+    keeps the capacities, no swap and no ejection improves, only the cycle (each job one agent
+    on) does, to cost 0."""
+    text = "3 3\n10 100 0\n0 10 100\n100 0 10\n1 1 1\n1 1 1\n1 1 1\n1 1 1\n"
+    s = search_for(problem_from_dict(read_gap(text, "cycle3")))
+    s.CYCLE = cycle
+    s.alpha[:3] = 1e4  # overloads cost more than any cost gain
+    x = np.array([0, 1, 2])
+    load = s.loads(x)
+    count = np.bincount(x, minlength=s.N + 1)
+    return s, x, load, count
+
+
+def test_a_cyclic_exchange_over_three_agents_is_found_where_pairs_are_optimal() -> None:
+    s, x, load, count = _cycle_state(0)
+    col = s._col(load, count, np.arange(s.N + 1))
+    assert s._pair_move(x, load, count, col, np.random.default_rng(0)) is None
+    assert x.tolist() == [0, 1, 2]
+    s, x, load, count = _cycle_state(8)
+    s.tabu = np.zeros((s.T, s.N + 1), dtype=np.int64)
+    col = s._col(load, count, np.arange(s.N + 1))
+    changed = s._pair_move(x, load, count, col, np.random.default_rng(0))
+    assert changed is not None and sorted(changed) == [0, 1, 2]
+    assert x.tolist() == [1, 2, 0] and s.cost(x) == 0
+    assert np.allclose(load, s.loads(x)) and s.feasible(x)
+    assert all(s.tabu[t, n] > 0 for t, n in enumerate([0, 1, 2]))  # none may shift back
+    s.tabu = None
+
+
 # -- the GA on assignment-shaped problems -------------------------------------------------------
 
 
@@ -288,3 +319,34 @@ def test_never_worse_than_the_greedy_at_tiny_limits(limit: float) -> None:
         ev = evaluate(p, r.assignments, reasons=False)
         assert ev.feasible
         assert ev.fitness <= min(e.fitness for e in each if e.feasible) + 1e-9
+
+
+def test_the_first_population_gets_a_share_of_the_limit() -> None:
+    """The penalty search's first population (beyond the Lagrangian seed) stops at
+    ``FIRST_SHARE`` of the limit left: in work units when deterministic."""
+    from taskalloc.solvers.ga.runtime import UNITS_PER_SECOND, Clock, Settings
+    from taskalloc.solvers.ga.single import FIRST_SHARE, _share_out
+
+    done = [2.0 * UNITS_PER_SECOND]  # 2 of 10 work-seconds already spent
+    clock = Clock(Settings(time_limit=10.0, deterministic=True))
+    clock.count(lambda: done[0])
+    out = _share_out(clock, FIRST_SHARE)
+    end = 2.0 + FIRST_SHARE * 8.0
+    done[0] = (end - 0.01) * UNITS_PER_SECOND
+    assert not out() and not clock.out()
+    done[0] = (end + 0.01) * UNITS_PER_SECOND
+    assert out() and not clock.out()
+    unlimited = Clock(Settings(time_limit=math.inf))
+    assert _share_out(unlimited, FIRST_SHARE) == unlimited.out
+
+
+def test_the_penalty_search_is_seeded_by_the_greedys_own_policy_only() -> None:
+    p = gap("d", 5, 40, 3)
+    eng = Engine(p, 0)
+    assert eng.assign is not None
+    assert len(eng.greedy_seeds(None, None, policies=1)) == 1
+    assert eng.greedy_best is not None and eng.greedy_best[0][0] == 0
+    assert len(eng.greedy_seeds(None, None)) == len(greedy.POLICIES)
+    r = solve(p, time_limit=0.5, seed=1, deterministic=True)
+    assert r.status == Status.FEASIBLE
+    assert evaluate(p, r.assignments, reasons=False).feasible
