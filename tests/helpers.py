@@ -120,3 +120,23 @@ def reference_check(problem_path: Path, plan_path: Path) -> dict[str, Any]:
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
+
+
+def fitting_by_definition(p: Problem, t: int) -> list[int]:
+    """The allowed nodes one replica of task ``t`` fits on, node by node (``proofs.fits``), as
+    ``proofs.fitting_nodes`` must find them: in a schedule a zero-duration replica of a task
+    that is no service needs no room, only devices it could use."""
+    from taskalloc.problems.proofs import fits
+
+    task = p.tasks[t]
+    return [
+        n
+        for n in task.allowed
+        if fits(p, t, n)
+        or (
+            p.scheduling
+            and not task.service
+            and task.duration_at(p.nodes[n]) == 0
+            and p.device_use(t, n) is not None
+        )
+    ]

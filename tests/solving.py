@@ -176,15 +176,21 @@ def task_options(problem: Problem, t: int, horizon: int) -> list[list[Assignment
     return out
 
 
-def brute_force(problem: Problem) -> tuple[float, ...] | None:
+def brute_force(
+    problem: Problem,
+    expand: Callable[[list[Assignment]], list[list[Assignment]]] | None = None,
+) -> tuple[float, ...] | None:
     """The best objective key over all plans (None: no plan), the evaluator as the judge.
 
     Tasks are taken in topological order; a partial plan is dropped as soon as the evaluator
     finds a violation that more assignments cannot repair (anything but a missing required
-    task or an incomplete gang)."""
+    task or an incomplete gang). ``expand`` turns each non-empty option of a task into the
+    options it stands for (e.g. every choice of devices for its replicas)."""
     horizon = problem.horizon or 0
     order = topological_order(problem) if problem.scheduling else list(range(len(problem.tasks)))
     options = [task_options(problem, t, horizon) for t in order]
+    if expand is not None:
+        options = [[x for o in opts for x in (expand(o) if o else [o])] for opts in options]
     key = objective_key(problem)
     best: tuple[float, ...] | None = None
 

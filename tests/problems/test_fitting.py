@@ -8,7 +8,8 @@ import pytest
 
 from taskalloc.problems.generate import generate
 from taskalloc.problems.problem import problem_from_dict
-from taskalloc.problems.proofs import fits, fitting_count, fitting_nodes
+from taskalloc.problems.proofs import fitting_count, fitting_nodes
+from tests.helpers import fitting_by_definition
 
 
 @pytest.mark.parametrize(
@@ -24,17 +25,7 @@ def test_fitting_nodes_are_the_nodes_one_replica_fits_on(options: dict[str, obje
     p = problem_from_dict(generate(150, 40, **options))
     assert any(n.devices for n in p.nodes) == bool(options.get("devices"))
     for t in p.tasks:
-        expected = [
-            n
-            for n in t.allowed
-            if fits(p, t.index, n)
-            or (
-                p.scheduling
-                and not t.service
-                and t.duration_at(p.nodes[n]) == 0
-                and p.device_use(t.index, n) is not None
-            )
-        ]
+        expected = fitting_by_definition(p, t.index)
         got = fitting_nodes(p, t.index)
         assert got.tolist() == expected, t.id
         assert fitting_count(p, t.index) == len(expected)
@@ -67,15 +58,6 @@ def test_per_node_demands_are_tested_node_by_node(scheduling: bool) -> None:
     p = problem_from_dict({"taskalloc": 1, "nodes": nodes, "tasks": tasks})
     assert p.scheduling == scheduling
     for task in p.tasks:
-        expected = [
-            n
-            for n in task.allowed
-            if fits(p, task.index, n)
-            or (
-                p.scheduling
-                and task.duration_at(p.nodes[n]) == 0
-                and p.device_use(task.index, n) is not None
-            )
-        ]
+        expected = fitting_by_definition(p, task.index)
         assert fitting_nodes(p, task.index).tolist() == expected, task.id
         assert fitting_count(p, task.index) == len(expected)

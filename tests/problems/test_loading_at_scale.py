@@ -13,6 +13,7 @@ import pytest
 from taskalloc.problems.entities import Task, TaskDraft, seal
 from taskalloc.problems.problem import problem_from_dict
 from taskalloc.problems.proofs import fits, fitting_count, fitting_nodes, prove_infeasible
+from tests.helpers import fitting_by_definition
 
 
 def _problem(tasks: list[dict[str, Any]], nodes: list[dict[str, Any]] | None = None) -> Any:
@@ -139,16 +140,7 @@ def test_per_node_demands_of_equal_content_in_several_pools(scheduling: bool) ->
     p = problem_from_dict({"taskalloc": 1, "nodes": NODES, "tasks": tasks})
     assert p.scheduling == scheduling
     for t in p.tasks:
-        expected = [
-            n
-            for n in t.allowed
-            if fits(p, t.index, n)
-            or (
-                p.scheduling
-                and t.duration_at(p.nodes[n]) == 0
-                and p.device_use(t.index, n) is not None
-            )
-        ]
+        expected = fitting_by_definition(p, t.index)
         got = fitting_nodes(p, t.index)
         assert got.tolist() == expected, t.id
         assert got.dtype == np.int64

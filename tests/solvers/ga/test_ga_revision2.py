@@ -364,37 +364,9 @@ def _with_devices(problem: Problem, options: list[Assignment]) -> list[list[Assi
 
 
 def _brute_force(problem: Problem) -> tuple[float, ...] | None:
-    from taskalloc.problems.problem import topological_order
-    from tests.solving import objective_key, task_options
+    from tests.solving import brute_force
 
-    horizon = problem.horizon or 0
-    order = topological_order(problem) if problem.scheduling else list(range(len(problem.tasks)))
-    options = []
-    for t in order:
-        opts: list[list[Assignment]] = []
-        for o in task_options(problem, t, horizon):
-            opts.extend(_with_devices(problem, o) if o else [[]])
-        options.append(opts)
-    key = objective_key(problem)
-    best: tuple[float, ...] | None = None
-
-    def dfs(i: int, plan: list[Assignment]) -> None:
-        nonlocal best
-        if i == len(order):
-            ev = evaluate(problem, plan, reasons=False)
-            if ev.feasible and (best is None or key(ev.terms) < best):
-                best = key(ev.terms)
-            return
-        for opt in options[i]:
-            new = plan + opt
-            if opt:
-                ev = evaluate(problem, new, reasons=False)
-                if any(v.kind not in ("required", "gang") for v in ev.violations):
-                    continue
-            dfs(i + 1, new)
-
-    dfs(0, [])
-    return best
+    return brute_force(problem, lambda option: _with_devices(problem, option))
 
 
 def _tiny(seed: int) -> Problem:
