@@ -147,6 +147,7 @@ def whatif(
     """
     import threading
 
+    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.plan import plan_from_text, read_plan
     from taskalloc.problems.replan import replan_problem, scenarios, weakest, whatif_row
     from taskalloc.solvers.batch import Item, Spec
@@ -162,6 +163,9 @@ def whatif(
         if html is not None:
             fail(ExitCode.BAD_INPUT, "give the HTML page once: -o FILE.html or --html FILE")
         html, output = output, None
+    for out in (output, html):  # before the scenarios run, not after them
+        if out is not None and str(out) != "-":
+            refuse_inputs(out, [problem_file, plan_file], no_clobber=Settings.no_clobber)
     problem = load(problem_file)
     found = scenarios(
         problem,
