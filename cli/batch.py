@@ -142,11 +142,13 @@ class _Display:
         line = f"[{self.done}/{self.total}] {r['file']}: {r['status']}"
         if r["objective"]:
             line += " " + ", ".join(f"{k}={fmt(v)}" for k, v in r["objective"].items())
+        error = r["error"].splitlines()[0] if r["error"] else ""
         if r["skipped_existing"]:
             line += " (plan exists, skipped)"
-        elif r["error"] and r["outcome"] not in ("infeasible", "no_plan"):
-            line += f": {r['error'].splitlines()[0]}"
-        line += f" ({r['wall_seconds']:.2f} s)"
+        elif error and error != r["status"] and r["outcome"] not in ("infeasible", "no_plan"):
+            line += f": {error}"
+        if not r["skipped_existing"] and r["outcome"] != "interrupted":  # no time of its own
+            line += f" ({r['wall_seconds']:.2f} s)"
         if self.progress is not None:
             self.progress.console.print(printable(line))
         else:
