@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -317,9 +318,10 @@ HEADER = [
     "objective delta",
     "moves",
     "unplaced",
-    "(GPUs)",
+    "GPUs",
     "most loaded",
 ]
+DELTA = HEADER.index("objective delta")
 
 
 def _num(x: float | None) -> str:
@@ -438,18 +440,46 @@ def render(
     table = [HEADER, *(cells(r) for r in rows)]
     base = _baseline_words(baseline, problem)
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
+    # wider than the terminal (80 columns in a pipe): the objective delta wraps between terms
+    others = sum(widths) - widths[DELTA] + 2 * (len(HEADER) - 1)
+    parts = [_delta_parts(row[DELTA]) for row in table]
+    fit = max(max(len(p) for p in ps) for ps in parts)
+    room = shutil.get_terminal_size((80, 24)).columns - others
+    if widths[DELTA] > room >= fit:
+        widths[DELTA] = max(fit, max(len(x) for ps in parts for x in _pack(ps, room)))
     right = {3, 4, 5}
     out = [headline(weak), base, ""]
     for j, row in enumerate(table):
-        out.append(
-            "  ".join(
-                c.rjust(w) if i in right else c.ljust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            ).rstrip()
-        )
+        delta = _pack(parts[j], widths[DELTA])
+        for k, piece in enumerate(delta):
+            line = [piece if i == DELTA else (c if k == 0 else "") for i, c in enumerate(row)]
+            out.append(
+                "  ".join(
+                    c.rjust(w) if i in right else c.ljust(w)
+                    for i, (c, w) in enumerate(zip(line, widths, strict=True))
+                ).rstrip()
+            )
         if j == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out) + "\n"
+
+
+def _delta_parts(text: str) -> list[str]:
+    """An objective delta cell cut after each term's comma (``unplaced +50,``, ``cost -54``)."""
+    pieces = text.split(", ")
+    return [p + "," for p in pieces[:-1]] + pieces[-1:]
+
+
+def _pack(parts: list[str], width: int) -> list[str]:
+    """The parts on as few lines of at most ``width`` as they fit (one part alone may be
+    wider)."""
+    lines: list[str] = []
+    for p in parts:
+        if lines and len(lines[-1]) + 1 + len(p) <= width:
+            lines[-1] += " " + p
+        else:
+            lines.append(p)
+    return lines or [""]
 
 
 def _chart(rows: list[WhatifRow], problem: Problem) -> str:
