@@ -550,7 +550,7 @@ def page(rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem:
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>\n"
         "<p class='muted'>Each scenario replans the baseline with every task optional; "
         "feasible: every required task still placed; objective delta: each term minus the "
-        "baseline's; (GPUs): the GPUs of the unplaced tasks.</p>\n"
+        "baseline's; GPUs: the GPUs of the unplaced tasks.</p>\n"
         f"{figure}"
         "</section>\n"
         f"<footer>taskalloc {esc(__version__)} · problem sha256 {esc(problem.sha256[:16])}…"
