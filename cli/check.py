@@ -22,7 +22,13 @@ def check(
     problem_file: PairProblemArg,
     plan_file: OptionalPlanArg = None,
     fmt: Annotated[
-        CheckFormat, typer.Option("--format", "-f", help="text (stderr) or json (stdout).")
+        CheckFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text: the lines on stderr; json: also the result as JSON on stdout "
+            "(ok, violations, objective, terms, warnings).",
+        ),
     ] = CheckFormat.text,
 ) -> None:
     """Recompute every constraint and objective term of a plan from the two files alone.
