@@ -277,7 +277,10 @@ def page(data: ReportData, charts: Sequence[ch.Chart]) -> str:
         sections.append(("simulation", "Online replay", replay))
     sections.append(("unplaced", "Unplaced tasks", _unplaced(data)))
     conv = _chart(by_name.get("convergence")) or (
-        "<p class='muted'>The plan records no progress of its solver (no trajectory).</p>"
+        "<p class='muted'>An online replay places each task once, as it comes: it has no "
+        "search to converge (the replay's figures are under Online replay).</p>"
+        if replay
+        else "<p class='muted'>The plan records no progress of its solver (no trajectory).</p>"
     )
     sections.append(("convergence", "Convergence", conv))
     if data.front is not None:
