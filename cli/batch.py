@@ -323,6 +323,8 @@ def run(
         fail(ExitCode.BAD_INPUT, "--format jsonl writes the summary to stdout; drop --summary")
     if inputs.count("-") > 1:
         fail(ExitCode.BAD_INPUT, "standard input (-) can be given once")
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
     try:
         found = find_problems(inputs, exclude=out_dir)
         items = plan_items(found, out_dir, plan_fmt)

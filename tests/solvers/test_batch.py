@@ -166,6 +166,16 @@ def test_skip_existing_resumes(tmp_path: Path) -> None:
     assert kept_line.endswith(" (plan exists, skipped)"), kept_line
 
 
+def test_an_out_dir_that_is_a_file_is_refused_before_the_batch(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.yaml", generate(3, 2))
+    taken = tmp_path / "plans"
+    taken.write_text("a file, not a directory")
+    result = cli("solve", str(a), "--out-dir", str(taken), "-s", "greedy")
+    assert result.exit_code == 2
+    assert result.stderr == f"--out-dir {taken} exists and is not a directory\n"
+    assert taken.read_text() == "a file, not a directory"
+
+
 def test_same_plan_name_twice_is_refused(tmp_path: Path) -> None:
     write(tmp_path / "x" / "a.yaml", generate(3, 2))
     write(tmp_path / "y" / "a.json", generate(3, 2), "json")
