@@ -23,7 +23,9 @@ ReportFormat = Literal["table", "json", "markdown", "csv", "dict", "html"]
 
 def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None = None) -> Problem:
     """A problem, validated and compiled: from a file (YAML or JSON; ``"-"`` for stdin) or
-    from plain data (a dict laid out as the file format, ``docs/format.md``).
+    from plain data (a dict laid out as the file format, ``docs/format.md``). ``name``: what
+    the errors of plain data call it (default ``<memory>``; a file is named by its path,
+    with line and column).
 
     Raises :class:`InputError` with every error located (``file:line:column: field:
     message``) when the input is not a valid problem.
@@ -31,7 +33,8 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None
     if isinstance(source, Mapping):
         from taskalloc.problems.problem import problem_from_dict
 
-        return problem_from_dict(source, name or "<memory>")
+        # no line:column: they would point into a JSON text of the data that no one sees
+        return problem_from_dict(source, name or "<memory>", locate=False)
     from taskalloc.problems.problem import load_problem
 
     return load_problem(os.fspath(source))

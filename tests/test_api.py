@@ -210,3 +210,16 @@ def test_readme_python_example_runs(
     assert "# Plan report" in out and "queue fifo" in out
     for name in ("report.html", "plan.yaml", "online.yaml"):
         assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_errors_of_plain_data_name_no_line_of_a_text_no_one_wrote() -> None:
+    data = {
+        "taskalloc": 1,
+        "nodes": [{"id": "n", "capacity": {"cpu": 4}}],
+        "tasks": [{"id": "typo", "demand": {"cpu": 1}, "replicaz": 2}],
+    }
+    with pytest.raises(taskalloc.InputError) as exc:
+        taskalloc.load(data, name="fleet")
+    assert str(exc.value) == (
+        "fleet: tasks[0] (typo).replicaz: unknown key 'replicaz'; did you mean 'replicas'?"
+    )
