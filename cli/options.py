@@ -63,7 +63,9 @@ PairProblemArg = Annotated[
 ]
 OptionalPlanArg = Annotated[
     str | None,
-    typer.Argument(help="Plan file (written by solve, simulate or replan); - for stdin.", metavar="PLAN"),
+    typer.Argument(
+        help="Plan file (written by solve, simulate or replan); - for stdin.", metavar="PLAN"
+    ),
 ]
 
 
