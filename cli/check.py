@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import fail, say, warn
+from .console import fail, plural, say, warn
 from .exits import ExitCode
 from .files import load_pair, write
 from .options import OptionalPlanArg, PairProblemArg
@@ -61,7 +61,8 @@ def check(
         write(json.dumps(out, indent=2) + "\n", None)
     if rep.ok:
         n = len(plan.assignments)
-        say(f"ok: {n} assignments satisfy every constraint; objective matches")
+        verb = "satisfies" if n == 1 else "satisfy"
+        say(f"ok: {plural(n, 'assignment')} {verb} every constraint; objective matches")
         return
     fail(
         ExitCode.VIOLATIONS,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, say, warn
+from .console import Settings, fail, plural, say, warn
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -225,7 +225,7 @@ def whatif(
     stop = threading.Event()
     if not Settings.quiet:
         where = "Ray" if executor == "ray" else f"{jobs} at a time"
-        say(f"whatif: {len(found)} scenarios, {where}")
+        say(f"whatif: {plural(len(found), 'scenario')}, {where}")
 
     def on_finish(item: Item, result: Any, wall: float) -> None:
         sc, rp = found[item.index], replans[item.index]
@@ -380,7 +380,7 @@ def _baseline_words(baseline: Plan, problem: Problem) -> str:
             if u.task in ti
         )
         gpus = f" ({_num(amount)} GPUs)"
-    return f"baseline: {n} tasks unplaced{gpus}, objective " + ", ".join(
+    return f"baseline: {plural(n, 'task')} unplaced{gpus}, objective " + ", ".join(
         f"{k} {_num(v)}" for k, v in (baseline.solver.objective or {}).items()
     )
 
