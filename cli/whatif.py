@@ -144,7 +144,8 @@ def whatif(
     baseline's.
 
     Exit 0 when every scenario was solved; 2 bad input; 4 a scenario without a plan within the
-    limits; 130 on Ctrl-C (the table then lists the scenarios solved so far).
+    limits; 130 on Ctrl-C (the table then lists the scenarios solved so far; none while
+    the baseline is being solved).
     """
     import threading
 
@@ -294,18 +295,18 @@ def _baseline(problem: Problem, opts: Any) -> Plan:
 
     from taskalloc.solvers.run import solve_problem, stdout_to_stderr
 
-    from .running import STOPPING, graceful_stop
+    from .running import graceful_stop
 
     stop = threading.Event()
-    with graceful_stop(stop, STOPPING), stdout_to_stderr():
+    with graceful_stop(stop, "stopping: no scenario will run"), stdout_to_stderr():
         res = solve_problem(problem, opts, path=None, stop=stop)
+    if stop.is_set() or res.outcome == "interrupted":  # Ctrl-C: no scenario runs, exit 130
+        fail(ExitCode.INTERRUPTED, "interrupted while solving the baseline; no scenario was run")
     if res.plan is None or res.outcome != "ok":
         fail(
             ExitCode.NO_PLAN if res.outcome != "infeasible" else ExitCode.INFEASIBLE,
             "no baseline plan: " + "; ".join(res.error_lines or [str(res.message)]),
         )
-    if stop.is_set():
-        fail(ExitCode.INTERRUPTED, "interrupted while solving the baseline")
     say(f"baseline: {res.summary}")
     return res.plan
 

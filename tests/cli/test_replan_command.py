@@ -259,6 +259,34 @@ def test_ctrl_c_keeps_the_best_replan(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
 
 
+def test_ctrl_c_while_whatif_solves_its_baseline_exits_130(tmp_path: Path) -> None:
+    """SIGINT while whatif solves PROBLEM for its baseline: exit 130, no scenario runs, and
+    the one line says so (it was exit 4, 'no baseline plan: interrupted: the plan holds the
+    best solution found so far')."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cloudgen import generate_cloud
+
+    problem = tmp_path / "cloud.json"
+    problem.write_text(json.dumps(generate_cloud(100, 300, seed=3)))
+    cmd = [sys.executable, "-m", "taskalloc", "whatif", str(problem), "--fail-each-pool"]
+    cmd += ["-s", "cpsat", "-t", "60", "-O", "lns=true"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)  # loaded and solving (the baseline of this problem takes the whole -t)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert out == ""
+    assert "no baseline plan" not in err, err
+    assert "interrupted while solving the baseline; no scenario was run" in err, err
+
+
 @pytest.mark.parametrize("columns", [80, 200])
 def test_whatif_table_fits_the_terminal(tmp_path: Path, columns: int) -> None:
     """The README's whatif: at 80 columns (a pipe's width) the objective delta wraps between
