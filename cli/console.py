@@ -7,6 +7,7 @@ user text (file names, ids, messages) as it is: ``bad.yaml:100:5`` never becomes
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, NoReturn
 
 from .exits import ExitCode
@@ -56,6 +57,56 @@ def say(message: str) -> None:
     """A line for people on stderr (silenced by --quiet), control characters escaped."""
     if not Settings.quiet:
         err_console().print(printable(message))
+
+
+def say_wrapped(message: str, sep: str = "; ") -> None:
+    """A long line for people on stderr (a run's summary), broken at its fields (``sep``)
+    and then at words to fit the terminal (80 columns in a pipe), the lines after the first
+    indented; silenced by --quiet."""
+    if not Settings.quiet:
+        console = err_console()
+        columns = os.environ.get("COLUMNS", "")  # as given now (the console reads it once)
+        width = int(columns) if columns.isdigit() and int(columns) > 0 else console.width
+        for line in wrap_fields(printable(message), width, sep):
+            console.print(line)
+
+
+def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> list[str]:
+    """``text`` as lines of at most ``width`` characters, broken after a ``sep`` where one
+    fits, else at a space (never inside a word: a word longer than a line stays whole); the
+    lines after the first start with ``indent``."""
+    import textwrap
+
+    width = max(width, 20)
+    fields = text.split(sep)
+    pieces = [f + sep.rstrip() for f in fields[:-1]] + fields[-1:]
+    lines: list[str] = []
+    current = ""
+    for piece in pieces:
+        joined = f"{current} {piece}" if current else piece
+        if len(joined) <= width or not current:
+            current = joined
+        else:
+            lines.append(current)
+            current = indent + piece
+    lines.append(current)
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        first = not out
+        out.extend(
+            textwrap.wrap(
+                line if first else line[len(indent) :],
+                width=width,
+                initial_indent="" if first else indent,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return out
 
 
 def warn(message: str) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, plural, say, warn
+from .console import Settings, fail, plural, say, say_wrapped, warn
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -242,7 +242,7 @@ def replan(
     if res.structural:
         fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     if res.summary:
-        say(res.summary)
+        say_wrapped(res.summary)
     if output is not None:
         say(f"plan written to {output}")
     if res.plan is not None and res.outcome in ("ok", "interrupted"):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, say, warn
+from .console import Settings, fail, say, say_wrapped, warn
 from .errors import engine_flag, flag
 from .exits import ExitCode
 from .files import format_for, load, write
@@ -512,7 +512,7 @@ def solve_one(
     if res.structural:
         fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     if res.summary:
-        say(res.summary)
+        say_wrapped(res.summary)
     if output is not None and not nothing:
         say(f"plan written to {output}")
     if res.error_lines:

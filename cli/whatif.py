@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, plural, say, warn
+from .console import Settings, fail, plural, say, say_wrapped, warn
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -307,7 +307,7 @@ def _baseline(problem: Problem, opts: Any) -> Plan:
             ExitCode.NO_PLAN if res.outcome != "infeasible" else ExitCode.INFEASIBLE,
             "no baseline plan: " + "; ".join(res.error_lines or [str(res.message)]),
         )
-    say(f"baseline: {res.summary}")
+    say_wrapped(f"baseline: {res.summary}")
     return res.plan
 
 

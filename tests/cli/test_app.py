@@ -64,6 +64,49 @@ def test_solve_example_writes_yaml_plan(path):
     _no_summary(result.stdout)
 
 
+@pytest.mark.parametrize("columns", [80, 60])
+def test_the_summary_fits_the_terminal_and_breaks_between_fields(tmp_path, columns):
+    """The summary is one long line (status; tasks placed; objective; fitness; the engine's
+    notes): on stderr it breaks after a `;` (else at a space) to fit the terminal, never
+    inside a word, and the plan on stdout is the same at any width."""
+    path = EXAMPLES / "inference-fleet.yaml"
+    wide = cli("solve", str(path), "-s", "greedy", env={"COLUMNS": "500"})
+    narrow = cli("solve", str(path), "-s", "greedy", env={"COLUMNS": str(columns)})
+    assert wide.exit_code == narrow.exit_code == 0, narrow.stderr
+
+    def data(stdout: str) -> list[str]:
+        return [line for line in stdout.splitlines() if "seconds:" not in line]
+
+    assert data(narrow.stdout) == data(wide.stdout)  # the plan is no narrower
+    (one,) = [line for line in wide.stderr.splitlines() if line.startswith("greedy: ")]
+    assert len(one) > columns  # else this test is moot
+    lines = narrow.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("greedy: "))
+    summary = [lines[start]]
+    summary += [line for line in lines[start + 1 :] if line.startswith("  ")]
+    assert len(summary) > 1
+    assert all(len(line) <= columns for line in summary)
+    assert all(line.startswith("  ") and line[2] != " " for line in summary[1:])
+    assert " ".join(line.strip() for line in summary) == one  # no word cut, nothing lost
+    assert summary[0].endswith(";")  # the first break is between two fields
+
+
+def test_wrap_fields_breaks_at_fields_then_words():
+    from taskalloc.cli.console import wrap_fields
+
+    assert wrap_fields("a b; c d; e", 80) == ["a b; c d; e"]
+    assert wrap_fields("status ok; 10/10 placed; objective x=1", 24) == [
+        "status ok; 10/10 placed;",
+        "  objective x=1",
+    ]
+    long = "first; " + " ".join(["word"] * 12) + "; last"
+    lines = wrap_fields(long, 30)
+    assert all(len(line) <= 30 for line in lines)
+    assert lines[0] == "first;" and lines[-1].endswith("last")
+    assert " ".join(line.strip() for line in lines) == long
+    assert wrap_fields("x; " + "y" * 40, 20) == ["x;", "  " + "y" * 40]  # a word stays whole
+
+
 def test_solve_json_format():
     path = EXAMPLES / "inference-fleet.yaml"
     result = cli("solve", str(path), "-s", "greedy", "--format", "json")
@@ -143,8 +186,9 @@ def test_solve_no_plan_exit_4(tmp_path):
     assert [u["task"] for u in plan["unplaced"]] == ["b"]
     err = result.stderr.splitlines()
     assert err[0].startswith("greedy: unknown ")
-    assert err[1].startswith("no plan: ")
-    assert err[2] == "  b: needs cpu 6; the largest free cpu on an allowed node is 4"
+    at = next(i for i, line in enumerate(err) if not line.startswith("  ") and i)  # the summary
+    assert err[at].startswith("no plan: ")
+    assert err[at + 1] == "  b: needs cpu 6; the largest free cpu on an allowed node is 4"
 
 
 def test_solve_bad_problem_is_bad_input(monkeypatch):
