@@ -128,8 +128,8 @@ def solve(
             "--gap",
             min=0,
             metavar="FRACTION",
-            help="mip: stop each solve at this relative gap (0.01 for 1 %); default 0: prove "
-            "optimality.",
+            help="mip: stop each solve at this relative gap, a fraction from 0 to below 1 "
+            "(0.01 for 1 %); default 0: prove optimality.",
             rich_help_panel=ENGINE,
         ),
     ] = None,

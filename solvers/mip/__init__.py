@@ -189,7 +189,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import SolverUnavailable
-from ..engine import Params, at_least
+from ..engine import OptionError, Params, at_least
 from ..features import refuse_unhandled
 
 if TYPE_CHECKING:
@@ -218,6 +218,14 @@ class MipOptions:
 
     def __post_init__(self) -> None:
         at_least("gap", self.gap, 0)
+        if self.gap is not None and self.gap >= 1:
+            # a relative gap of 1 or more is met by the first plan (|plan - bound| / |plan| is
+            # at most 1 whenever the bound is between 0 and the plan): `--gap 2` meant 2 %
+            raise OptionError(
+                "gap",
+                f"must be below 1, not {self.gap:g} (a fraction: 0.02 for 2 %; a gap of 1 or "
+                "more stops at the first plan)",
+            )
 
 
 class MipEngine:

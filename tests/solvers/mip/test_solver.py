@@ -138,6 +138,26 @@ def test_registry_dispatch_hint_and_unknown_options() -> None:
     assert terms(p, r)["cost"] == 4
 
 
+@pytest.mark.parametrize("gap", [1, 2, 100, -0.5])
+def test_a_gap_outside_0_to_1_is_refused_before_any_solve(gap: float) -> None:
+    """A relative gap of 1 or more is met by the first plan: `--gap 2` meant 2 %, and a run
+    that stopped at once would hide the mistake."""
+    p = make([node("a")], [task("t1", 6)])
+    with pytest.raises(OptionError, match="gap: must be"):
+        registry_solve(p, "mip", time_limit=10, gap=gap)
+
+
+def test_the_cli_refuses_gap_2_in_one_line() -> None:
+    from tests.helpers import cli
+
+    r = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "mip", "--gap", "2")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == (
+        "--gap: must be below 1, not 2 (a fraction: 0.02 for 2 %; a gap of 1 or more stops "
+        "at the first plan)\n"
+    )
+
+
 def test_stop_before_start_returns_the_warm_start() -> None:
     p = problem_from_dict(generate(tasks=30, nodes=8, seed=4))
     stop = threading.Event()
