@@ -8,6 +8,7 @@ user text (file names, ids, messages) as it is: ``bad.yaml:100:5`` never becomes
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from .exits import ExitCode
@@ -46,11 +47,51 @@ def plain_console(
 
 
 def err_console() -> Console:
-    """The console of stderr (made once)."""
+    """The console of stderr (made once), after the lines :func:`tell` has under way: a
+    line printed now comes after them."""
+    flush_told()
+    return _console()
+
+
+def _console() -> Console:
     global _STDERR
     if _STDERR is None:
         _STDERR = plain_console(stderr=True)
     return _STDERR
+
+
+#: the threads printing lines given to :func:`tell`, until they are seen done
+_TOLD: list[threading.Thread] = []
+_TOLD_LOCK = threading.Lock()
+_TELLER = "taskalloc-tell"
+
+
+def tell(message: str) -> None:
+    """A line on stderr from a thread that must never wait for it (the signal watcher: a
+    stderr nobody reads must not keep it from the next signal): printed by a thread of its
+    own, and before any line printed after this call (:func:`flush_told`)."""
+    if not message or Settings.quiet:
+        return
+    thread = threading.Thread(target=_print_told, args=(message,), name=_TELLER, daemon=True)
+    with _TOLD_LOCK:
+        _TOLD.append(thread)
+    thread.start()
+
+
+def _print_told(message: str) -> None:
+    _console().print(printable(message))
+
+
+def flush_told(timeout: float = 2.0) -> None:
+    """Wait (up to ``timeout`` seconds each) for the lines :func:`tell` has under way."""
+    if threading.current_thread().name == _TELLER:
+        return
+    with _TOLD_LOCK:
+        pending = list(_TOLD)
+    for thread in pending:
+        thread.join(timeout)
+    with _TOLD_LOCK:
+        _TOLD[:] = [t for t in _TOLD if t.is_alive()]
 
 
 def say(message: str) -> None:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskalloc.solvers.clock import Stop, hold_collector, interrupt_preparation
 
-from .console import fmt, say
+from .console import fmt, say, tell
 
 if TYPE_CHECKING:
     from taskalloc.problems.problem import Objective
@@ -182,6 +182,8 @@ class _Watcher:
                 self._check_deadline()
 
     def _signal(self, signum: int) -> None:
+        if self.stop is not None and not self.count:
+            _quiet_libraries()  # before the stop (taking logging's lock: not under ours)
         with self.lock:
             self.count += 1
             if self.count > 1:
@@ -189,12 +191,13 @@ class _Watcher:
             self.first_at = time.monotonic()
             stop = self.stop
             if stop is not None:
+                # under the lock: once the run's block is left (graceful_stop), either the
+                # stop is set and its line under way, or neither; the line comes before any
+                # line the command prints after it sees the stop (console.tell)
                 self.graceful += 1
-        if stop is not None:
-            _quiet_libraries()
-            hold_collector()  # no collection of a solver's model (seconds) on the way out
-            stop.set()
-            _tell(self.message)
+                hold_collector()  # no collection of a solver's model (seconds) on the way out
+                _tell(self.message)
+                stop.set()
 
     def _check_deadline(self) -> None:
         assert self.first_at is not None
@@ -243,11 +246,9 @@ def _quiet_libraries() -> None:
 
 def _tell(message: str) -> None:
     """A line on stderr from the watcher thread, written by another thread so that a stderr
-    nobody reads can never keep the watcher from the next signal."""
-    from .console import Settings, say
-
-    if message and not Settings.quiet:
-        threading.Thread(target=say, args=(message,), daemon=True).start()
+    nobody reads can never keep the watcher from the next signal, and before any line the
+    command prints after it (:func:`taskalloc.cli.console.tell`)."""
+    tell(message)
 
 
 def _abort(message: str) -> None:
@@ -275,6 +276,9 @@ def exit_interrupted() -> None:
     """End an interrupted command now that its output is written: flush the standard streams
     and exit 130 without tearing the interpreter down (collecting a solver's model of
     millions of objects takes seconds), worker processes killed."""
+    from .console import flush_told
+
+    flush_told()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             if stream is not None:

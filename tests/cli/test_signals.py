@@ -81,3 +81,43 @@ def test_an_interrupted_import_still_exits_130(monkeypatch: pytest.MonkeyPatch) 
     for name in ("taskalloc.problems.files", "taskalloc.problems.replan"):
         monkeypatch.setitem(sys.modules, name, None)  # importing it raises ImportError
     assert _report(KeyboardInterrupt()) == ExitCode.INTERRUPTED
+
+
+def test_the_stopping_line_comes_before_the_commands_last_lines(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A signal as the run ends: the watcher thread's 'stopping: ...' line (printed by a
+    thread of its own, here a slow one) comes before the summary and the final
+    'interrupted: ...' line that the main thread prints once it sees the stop."""
+    import os
+    import threading
+
+    import taskalloc.cli.console as console
+    import taskalloc.solvers.run as run
+    from taskalloc.cli.running import STOPPING
+    from tests.helpers import EXAMPLES, cli
+
+    real_solve, real_printable = run.solve_problem, console.printable
+
+    def solve_then_signal(*args: object, **kw: object) -> object:
+        result = real_solve(*args, **kw)  # type: ignore[arg-type]
+        stop = kw["stop"]
+        assert isinstance(stop, threading.Event)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.wait(10)  # the watcher has seen it: the command goes on at once
+        return result
+
+    def slow_printable(text: str) -> str:
+        if text.startswith("stopping:"):
+            time.sleep(0.3)  # a thread that prints late (a loaded machine)
+        return real_printable(text)
+
+    monkeypatch.setattr(run, "solve_problem", solve_then_signal)
+    monkeypatch.setattr(console, "printable", slow_printable)
+    out = tmp_path / "plan.yaml"
+    r = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "greedy", "-o", str(out))
+    assert r.exit_code == 130, r.stderr
+    lines = r.stderr.splitlines()
+    assert lines[0] == STOPPING, lines
+    assert lines[-1] == "interrupted: the run had ended; its plan is written"
+    assert out.exists()
