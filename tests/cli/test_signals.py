@@ -100,7 +100,7 @@ def test_the_stopping_line_comes_before_the_commands_last_lines(
     real_solve, real_printable = run.solve_problem, console.printable
 
     def solve_then_signal(*args: object, **kw: object) -> object:
-        result = real_solve(*args, **kw)  # type: ignore[arg-type]
+        result = real_solve(*args, **kw)
         stop = kw["stop"]
         assert isinstance(stop, threading.Event)
         os.kill(os.getpid(), signal.SIGINT)
