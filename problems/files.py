@@ -172,7 +172,10 @@ def write_atomic(
     try:
         with _LOCK:
             _PENDING.add(tmp)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+        except OSError as exc:
+            raise WriteError(str(path), _no_temporary(target.parent, exc)) from None
         try:
             _write_all(fd, raw)
             if mode is not None:
@@ -194,6 +197,16 @@ def write_atomic(
         with _LOCK:
             _PENDING.discard(tmp)
     return created
+
+
+def _no_temporary(directory: Path, exc: OSError) -> str:
+    """Why the temporary file beside the output could not be made: the output is written
+    there first, then renamed (``No such file or directory`` alone, what a directory that
+    accepts no new file says, as in /proc or /sys, named a cause the user does not have)."""
+    why = reason(exc)
+    if exc.errno == errno.ENOENT:  # the directory exists (made above): it makes no new file
+        why = "the directory does not accept new files"
+    return f"cannot create a temporary file beside it in {directory} ({why})"
 
 
 def _link(tmp: str, target: Path, path: Path) -> None:

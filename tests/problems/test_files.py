@@ -150,6 +150,51 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
     assert [p.name for p in tmp_path.iterdir()] == ["plan.yaml"]
 
 
+@pytest.mark.skipif(not Path("/proc/version").is_file(), reason="no /proc (not Linux)")
+def test_an_output_where_no_temporary_file_can_be_made_names_that_cause() -> None:
+    """/proc accepts no new file: the temporary file beside the output cannot be made, and
+    the line says so (the system's own word, 'No such file or directory', named a cause the
+    user does not have); /proc/version, read-only, is untouched."""
+    before = Path("/proc/version").read_text()
+    r = cli(
+        "solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "greedy", "-q", "-o", "/proc/version"
+    )
+    assert r.exit_code == 74 and r.stdout == ""
+    assert r.stderr == (
+        "taskalloc: cannot write /proc/version: cannot create a temporary file beside it in "
+        "/proc (the directory does not accept new files)\n"
+    )
+    assert Path("/proc/version").read_text() == before
+
+
+def test_a_directory_refusing_the_temporary_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from taskalloc.problems.files import WriteError
+
+    out = tmp_path / "plan.yaml"
+    out.write_text("old")
+    real_open = os.open
+
+    def no_new_files(name: str, flags: int, *args: int) -> int:
+        if flags & os.O_CREAT:
+            raise OSError(errno.EACCES, "Permission denied")
+        return real_open(name, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_new_files)
+    with pytest.raises(WriteError) as caught:
+        write_atomic(out, "new")
+    assert str(caught.value) == (
+        f"cannot write {out}: cannot create a temporary file beside it in {tmp_path} "
+        "(Permission denied)"
+    )
+    monkeypatch.undo()
+    assert out.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.yaml"]
+
+
 def test_no_clobber_refuses_an_existing_file_and_writes_a_new_one(tmp_path: Path) -> None:
     out = tmp_path / "plan.yaml"
     assert write_atomic(out, "first", no_clobber=True) == []
