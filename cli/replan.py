@@ -31,6 +31,7 @@ from .options import (
 
 if TYPE_CHECKING:
     from taskalloc.problems.replan import Move, Replan
+    from taskalloc.problems.source import PathElem, Source
 
 #: help panel of the changes
 CHANGES = "What changed (each repeatable)"
@@ -189,10 +190,12 @@ def replan(
     plan = read_plan(plan_file)
     if plan.problem_sha256 != problem.sha256:
         warn(f"{plan_file} was made for a file with other bytes than {problem_file}")
+    added = [entry for f in add or () for entry in _tasks_of(f)]
     changes = Changes(
         fail=tuple(fail_ or ()),
         drain=tuple(drain or ()),
-        add=tuple(t for f in add or () for t in _tasks_of(f)),
+        add=tuple(t for t, _ in added),
+        add_at=tuple(at for _, at in added),
         remove=tuple(remove or ()),
         scale_demand=tuple(_factor(x, "--scale-demand", "TASK") for x in scale_demand or ()),
         max_moves=max_moves,
@@ -292,17 +295,20 @@ def _factor(item: str, flag: str, what: str) -> tuple[str, float]:
     return name, value
 
 
-def _tasks_of(path: str) -> list[dict[str, Any]]:
-    """The task entries of an --add file: a list of entries, or a mapping with ``tasks``."""
+def _tasks_of(path: str) -> list[tuple[dict[str, Any], tuple[Source, tuple[PathElem, ...]]]]:
+    """The task entries of an --add file (a list of entries, or a mapping with ``tasks``),
+    each with where it is written there (the replanned problem's messages name that line)."""
     from taskalloc.problems.source import load as load_source
 
-    raw = load_source(path).raw
+    source = load_source(path)
+    raw = source.raw
     tasks = raw.get("tasks") if isinstance(raw, dict) else raw
+    prefix: tuple[PathElem, ...] = ("tasks",) if isinstance(raw, dict) else ()
     if isinstance(raw, dict) and "tasks" not in raw and "id" in raw:
-        tasks = [raw]
+        return [(raw, (source, ()))]
     if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
         fail(
             ExitCode.BAD_INPUT,
             f"--add {path}: give a list of task entries (or `tasks:` and a list)",
         )
-    return tasks
+    return [(t, (source, (*prefix, i))) for i, t in enumerate(tasks)]

@@ -47,7 +47,7 @@ from typing import Any
 
 from .entities import Problem
 from .plan import Assignment, Plan
-from .source import did_you_mean
+from .source import PathElem, Source, did_you_mean
 from .wording import num
 
 #: decimals kept when a demand or capacity is scaled (so 96 x 1.1 stays 105.6)
@@ -68,6 +68,9 @@ class Changes:
     fail: tuple[str, ...] = ()
     drain: tuple[str, ...] = ()
     add: tuple[Mapping[str, Any], ...] = ()
+    #: where each task of ``add`` was written (its file and its entry's path there), or None:
+    #: the changed problem's messages about it name that line
+    add_at: tuple[tuple[Source, tuple[PathElem, ...]] | None, ...] = ()
     remove: tuple[str, ...] = ()
     scale_demand: tuple[tuple[str, float], ...] = ()  # (task id or "*", factor)
     scale_capacity: tuple[tuple[str, float], ...] = ()  # (node or pool id or "*", factor)
@@ -331,7 +334,11 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
 
     kind = "json" if len(tasks) > LARGE else "yaml"
     text = dumps(data, kind).encode()
-    new_problem = build_problem(parse(f"<replanned>.{kind}", text))
+    source = parse(REPLANNED, text)
+    # a message about a task names the line the user wrote it on (the problem file, an --add
+    # file), not one of this text, which they have only with --write-problem
+    source.origins = _origins(p, tasks, added, changes)
+    new_problem = build_problem(source)
     hint = _hint(new_problem, plan)
     return Replan(
         problem=new_problem,
@@ -347,6 +354,36 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
         fixed=tuple(p.tasks[i].id for i in sorted(fixed)),
         restarted=tuple(p.tasks[i].id for i in sorted(restarted)),
     )
+
+
+#: the changed problem's name in messages about what has no line of the user's (its text is
+#: what --write-problem writes)
+REPLANNED = "<the replanned problem, as --write-problem writes it>"
+
+
+def _origins(
+    p: Problem, tasks: Sequence[Any], added: Sequence[str], changes: Changes
+) -> dict[int, tuple[Source, tuple[PathElem, ...]]]:
+    """Task entry of the changed problem -> where the user wrote it: the problem's own
+    entry, or the --add file's (:attr:`Source.origins`)."""
+    raw = p.source.raw.get("tasks") if isinstance(p.source.raw, dict) else None
+    mine = {
+        t.get("id"): j
+        for j, t in enumerate(raw if isinstance(raw, list) else [])
+        if isinstance(t, dict)
+    }
+    new = set(added)
+    at_add = dict(zip((t.get("id") for t in changes.add), changes.add_at, strict=False))
+    out: dict[int, tuple[Source, tuple[PathElem, ...]]] = {}
+    for i, t in enumerate(tasks):
+        tid = t.get("id") if isinstance(t, dict) else None
+        if tid in new:
+            where = at_add.get(tid)
+            if where is not None:
+                out[i] = where
+        elif tid in mine:
+            out[i] = (p.source, ("tasks", mine[tid]))
+    return out
 
 
 def _record(changes: Changes) -> dict[str, Any]:

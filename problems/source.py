@@ -499,6 +499,10 @@ class Source:
     kind: str  # "yaml" or "json"
     locate: bool = True  # False: messages carry no line and column (data that was no file)
     limits: Limits = field(default_factory=Limits)
+    #: task entry (index in ``tasks``) -> where the user wrote it: the file and the entry's
+    #: path there. A problem made from others (replan) names the user's lines, not its own
+    #: text's, which the user does not have
+    origins: dict[int, tuple[Source, tuple[PathElem, ...]]] | None = field(default=None, repr=False)
     _positions: dict[tuple[tuple[str, ...], bool], tuple[int, int] | None] = field(
         default_factory=dict, repr=False
     )
@@ -524,7 +528,12 @@ class Source:
         self, path: Sequence[PathElem], message: str, *, key: bool = False
     ) -> Diagnostic:
         """A diagnostic about ``path``; its line and column are looked up when first asked
-        for, with those of every diagnostic waiting then (one pass for all)."""
+        for, with those of every diagnostic waiting then (one pass for all). A task entry
+        with an origin (:attr:`origins`) is located where the user wrote it."""
+        if self.origins and len(path) >= 2 and path[0] == "tasks":
+            at = self.origins.get(path[1])  # type: ignore[arg-type]
+            if at is not None:
+                return at[0].diagnostic((*at[1], *path[2:]), message, key=key)
         d = Diagnostic(self.name, None, None, describe_path(self.raw, path), message)
         if self.locate:
             request = _request(path, key)

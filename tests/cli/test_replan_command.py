@@ -315,3 +315,28 @@ def test_whatif_table_fits_the_terminal(tmp_path: Path, columns: int) -> None:
         assert wrapped.strip().startswith("cost ") and wrapped.startswith(" " * 20)
     else:
         assert len(table) == 2 + len(scenarios)
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_messages_about_tasks_name_the_users_lines_not_the_replanned_text(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The changed problem is a text the user does not have: a conflict names each task by
+    id with its line in the problem file; a bad task of --add, its line in the --add file."""
+    problem, plan = files
+    args = ["--fail", "n1", "--max-moves", "1", "-s", "cpsat", "-t", "10"]
+    r = cli("replan", str(problem), str(plan), *args, "-o", str(tmp_path / "new.yaml"))
+    assert r.exit_code == 3, r.stderr
+    assert "replanned" not in r.stderr
+    (conflict,) = [line for line in r.stderr.splitlines() if "conflict" in line]
+    a, b = (f"{problem}:{_line_of(problem, text) - 1}" for text in ('"id": "a"', '"id": "b"'))
+    assert conflict.endswith(f"cannot all be placed: a ({a}), b ({b})"), conflict
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("- id: e\n  demand: {cpu: 1}\n- id: f\n  demand: {cpu: -1}\n")
+    r = cli("replan", str(problem), str(plan), "--add", str(extra), "-s", "greedy")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.startswith(f"{extra}:4:"), r.stderr
+    assert "replanned" not in r.stderr
