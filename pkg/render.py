@@ -195,17 +195,20 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         console.print(dev)
 
     if ev.unplaced:
+        from rich.console import Group
+        from rich.padding import Padding
+
         un = Table(title="Unplaced tasks", title_justify="left")
-        un.add_column("task")
+        un.add_column("task", overflow="fold")  # an id is never cut short
         un.add_column("required")
         un.add_column("why")
         for u in ev.unplaced:
             task = problem.tasks[problem.task_index[u.task]]
-            why = u.reason
-            if u.details:
-                why += "\n" + "\n".join("  " + d for d in u.details[:8])
-                if len(u.details) > 8:
-                    why += f"\n  ... {len(u.details) - 8} more lines (see --format json)"
+            details = list(u.details[:8])
+            if len(u.details) > 8:
+                details.append(f"... {len(u.details) - 8} more lines (see --format json)")
+            # each detail indented as a block: a line that wraps stays under its first line
+            why = Group(Text(u.reason), *(Padding(Text(d), (0, 0, 0, 2)) for d in details))
             un.add_row(u.task, "yes" if task.required else "no", why)
         console.print(un)
     if ev.violations:

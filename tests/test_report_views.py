@@ -246,3 +246,45 @@ def test_devices_in_every_format() -> None:
         marks = device_glyphs(ev.device_utilisation[node_id][r])
         assert len(marks) == counts[r]
         assert re.search(rf"{re.escape(node_id)} .*│ {re.escape(marks)} +│", table)
+
+
+def test_unplaced_details_keep_their_indent_when_they_wrap(tmp_path: Path) -> None:
+    """At 80 columns the reasons of an unplaced task wrap: every line of a `node X: ...`
+    detail, the continuations too, is indented under the reason; a long task id folds,
+    never cut short."""
+    from tests.helpers import node, prob_dict, task, write_problem
+
+    long_id = "big-training-job-with-a-rather-long-name"
+    data = prob_dict(
+        [
+            node("gpu-node-alpha-01", {"cpu": 16, "memory": 64, "gpu": 2}),
+            node("gpu-node-alpha-02", {"cpu": 16, "memory": 64, "gpu": 2}),
+            node("cpu-node-beta-01", {"cpu": 32, "memory": 128}),
+        ],
+        [
+            task(long_id, {"cpu": 8, "memory": 48, "gpu": 2}, replicas=3, required=False),
+            task("small", {"cpu": 30, "memory": 100}),
+            task("huge-inference", {"cpu": 12, "memory": 70, "gpu": 1}, required=False),
+        ],
+    )
+    problem = write_problem(tmp_path / "unplaced.yaml", data)
+    plan = tmp_path / "plan.yaml"
+    assert cli("solve", str(problem), "-s", "greedy", "-o", str(plan)).exit_code == 0
+    result = cli("report", str(problem), str(plan), env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("Unplaced")) :]
+    rows = [line.split("│")[1:4] for line in table if line.startswith("│")]
+    ids = "".join(cells[0].strip() for cells in rows if cells[0].strip())
+    assert ids == long_id + "huge-inference"
+    groups: list[list[str]] = []  # the `why` lines of each task (a row starts at `required`)
+    for cells in rows:
+        if cells[1].strip():
+            groups.append([])
+        groups[-1].append(cells[2][1:].rstrip())  # the cell's text, after its padding
+    assert len(groups) == 2
+    for why in groups:
+        first = next(i for i, w in enumerate(why) if w.startswith("  node "))
+        assert len(why) > first + 3  # the details wrap (else this test is moot)
+        assert all(w.startswith("  ") for w in why[first:]), why  # continuations indented
