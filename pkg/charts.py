@@ -957,6 +957,22 @@ def objective_bars(
         for ax, term in zip(axes, terms, strict=True):
             vals = [v.get(term) for v in values]
             shown = [x if x is not None and math.isfinite(x) else 0.0 for x in vals]
+            ax.set_title(term)
+            if all(x == 0 for x in vals):  # nothing to compare: say so, not an empty panel
+                ax.text(
+                    0.5,
+                    0.5,
+                    "0 in every run",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color=INK,
+                )
+                ax.set_ylim(-0.5, len(labels) - 0.5)  # the rows of the panels beside it
+                ax.set_xticks([])
+                ax.spines["bottom"].set_visible(False)
+                continue
             bars = ax.barh(
                 y,
                 shown,
@@ -970,7 +986,6 @@ def objective_bars(
                 fontsize=7,
                 padding=2,
             )
-            ax.set_title(term)
             ax.margins(x=0.3)
             if not any(shown):
                 ax.set_xlim(0, 1)

@@ -354,6 +354,24 @@ def test_convergence_starts_at_zero_and_says_what_a_lexicographic_line_is() -> N
     assert alone is not None and "lexicographic" not in alone.caption
 
 
+def test_a_term_that_is_0_in_every_run_says_so_instead_of_an_empty_panel() -> None:
+    """compare --html: a term at 0 in every run (unplaced, usually) had a panel of no bars;
+    it now says '0 in every run', and the panels beside it keep their bars."""
+    from taskalloc import charts as ch
+
+    runs = ["greedy", "cpsat", "ga"]
+    values = [{"unplaced": 0.0, "cost": c} for c in (151.3, 85.8, 88.8)]
+    chart = ch.objective_bars(runs, ["unplaced", "cost"], values)
+    assert chart is not None
+    zero, cost = chart.figure.axes
+    assert [t.get_text() for t in zero.texts] == ["0 in every run"]
+    assert not zero.patches and len(cost.patches) == 3
+    assert "0 in every run" in chart.svg()
+    mixed = ch.objective_bars(runs, ["unplaced"], [{"unplaced": 0.0}, {"unplaced": 2.0}, {}])
+    assert mixed is not None  # bars where any run differs
+    assert [t.get_text() for t in mixed.figure.axes[0].texts] == ["0", "2", "–"]
+
+
 def test_node_and_task_ids_do_not_wrap_in_the_tables() -> None:
     text = _device_page()
     assert "td.id { white-space: nowrap; }" in text
