@@ -38,7 +38,16 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   best with a few tasks freed and the others kept in their order; the plain model too);
 * the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
   pool's elite, decoded, justified and offered to the pool. (It is Python, CP-SAT is not: the
-  two share the GIL only in CP-SAT's callbacks.)
+  two share the GIL only in CP-SAT's callbacks.) When it has made :data:`LNS_STALL` steps
+  without a new best of the pool, the same thread runs a slice of CP-SAT's own neighbourhood
+  search (:meth:`_Hybrid._lns_slice`: ``use_lns_only`` with ``interleave_search`` on one
+  worker, its scheduling, constraint and variable neighbourhoods in turn, for
+  :data:`LNS_DTIME` of deterministic time) on the plain model from the pool's best as a
+  complete hint, and goes back to its lists. This is the search that finds what the list
+  search converges short of (PSPLIB j605_3: 80 where every list search ends at 81), the one the
+  peer's second CP-SAT worker runs, without a third thread on two cores. (Note: with one
+  worker and no ``interleave_search``, CP-SAT ignores ``use_lns_only`` and runs its full
+  search.)
 
 With one worker (or ``deterministic``) they take turns instead: CP-SAT's full search for
 :data:`PROOF_SHARE` of the budget, then neighbourhoods for :data:`SLICE_SECONDS` and
