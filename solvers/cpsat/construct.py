@@ -12,6 +12,11 @@ mean capacity), descending. Every placement constraint is honoured: candidates (
 fit when empty, ``demand_on``), capacity, distinct nodes for replicas, separation, gangs (all
 members or none, the gang placed when its first member comes). A task that does not fit is left
 unplaced (the LNS then tries to insert it, must-place ones first).
+
+With a ``start`` plan the tasks it places stay where they are (their load and used nodes
+count) and only its unplaced tasks are placed, in the same order and by the same rule: how
+the LNS at scale completes a part's share of the whole problem's greedy plan (the tasks whose
+replicas that plan spread over two parts come unplaced).
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ def wanted(flat: Flat, order: list[str]) -> bool:
     return bool(terms) and terms[0] == "cost" and flat.any_node_cost and "moves" not in order
 
 
-def efficient_first_fit(flat: Flat) -> Plan:
-    """The start (see the module docstring)."""
+def efficient_first_fit(flat: Flat, start: Plan | None = None) -> Plan:
+    """The start (see the module docstring); with ``start``, that plan completed."""
     f = flat
     cap = f.cap.astype(np.int64)
     demand_total = (f.dem * f.replicas[:, None]).sum(axis=0).astype(float)
@@ -54,6 +59,14 @@ def efficient_first_fit(flat: Flat) -> Plan:
     load = np.zeros((f.N, f.R), dtype=np.int64)
     used = np.zeros(f.N, dtype=bool)
     nodes: list[tuple[int, ...]] = [()] * f.T
+    on_count = np.zeros(f.N, dtype=np.int64)
+    if start is not None:
+        nodes = list(start.nodes)
+        for t, have in enumerate(nodes):
+            for n in have:
+                load[n] += f.demand(t, n)
+                on_count[n] += 1
+        used[:] = on_count > 0
 
     def choose(t: int) -> list[int] | None:
         k = int(f.replicas[t])
@@ -93,9 +106,10 @@ def efficient_first_fit(flat: Flat) -> Plan:
             load[n] -= f.demand(t, n)
         nodes[t] = ()
 
-    on_count = np.zeros(f.N, dtype=np.int64)
     done_gangs: set[int] = set()
     for t in tasks.tolist():
+        if nodes[t]:
+            continue  # placed by the start
         g = int(f.gang[t])
         if g < 0:
             ns = choose(t)
@@ -106,6 +120,8 @@ def efficient_first_fit(flat: Flat) -> Plan:
         if g in done_gangs:
             continue
         done_gangs.add(g)
+        if any(nodes[m] for m in f.gang_members[g]):
+            continue  # a gang the start placed (in part): left as it is
         placed: list[int] = []
         for m in f.gang_members[g]:
             ns = choose(m)

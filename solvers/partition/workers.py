@@ -86,16 +86,24 @@ def outcome_of(result: RunResult, wall: float) -> PartResult:
 
 
 def make_executor(
-    kind: str, jobs: int, address: str | None = None, *, target: Target = run_spec
+    kind: str,
+    jobs: int,
+    address: str | None = None,
+    *,
+    target: Target = run_spec,
+    grace: Callable[[float], float] | None = None,
 ) -> Executor:
-    """``local``: ``jobs`` worker processes (a lost one replaced, its job retried once);
-    ``ray``: Ray tasks on the cluster at ``address`` (default: a local Ray for the run), a
-    lost task retried once."""
+    """``local``: ``jobs`` worker processes (a lost one replaced, its job retried once; a job
+    still running ``grace(limit)`` seconds past its limit is killed: default
+    :func:`~taskalloc.solvers.batch.default_grace`); ``ray``: Ray tasks on the cluster at
+    ``address`` (default: a local Ray for the run), a lost task retried once."""
     if kind == "ray":
         return RayExecutor(address, target=target, max_retries=1, quiet=True)
     if kind != "local":
         raise ValueError(f"option executor={kind!r}: local or ray")
-    return LocalExecutor(jobs, target=target, retries=1)
+    if grace is None:
+        return LocalExecutor(jobs, target=target, retries=1)
+    return LocalExecutor(jobs, target=target, retries=1, grace=grace)
 
 
 def run_jobs(

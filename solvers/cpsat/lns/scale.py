@@ -15,7 +15,10 @@ What it does
 ------------
 1. **The start is the greedy's plan** (``-s greedy``'s ``least-loaded``, through
    :func:`taskalloc.solvers.baseline.greedy_plan`, so that the seam's floor reuses it), or
-   the ``hint`` when the evaluator accepts it and it is better. The greedy runs inside the
+   the ``hint`` when the evaluator accepts it and it is better (a hint that leaves tasks
+   unplaced, such as a part's share of the whole problem's greedy plan under
+   ``--partitions``, is first completed by :func:`..construct.efficient_first_fit` over the
+   room it leaves). The greedy runs inside the
    time limit and stops on ``stop``. The search only ever accepts plans that are no worse, so
    the result is never worse than the greedy's: the floor holds without a second evaluation.
 2. **Fleet-wide moves first** (:mod:`..quick`: empty a node into the room of the others,
@@ -245,10 +248,15 @@ def solve(
             reserve = 1.5 * (time.perf_counter() - measured) + 0.05
             source = f"greedy {base.policy}"
             if hint is not None:
+                from ..construct import efficient_first_fit
                 from .start import violations_of
 
                 if not violations_of(problem, hint):
+                    # a partial hint (a part's share of the whole problem's greedy plan)
+                    # completed by first fit over what it leaves
                     other = Plan.from_assignments(flat, hint)
+                    if any(not ns for ns in other.nodes):
+                        other = efficient_first_fit(flat, other)
                     if _key(problem, flat, other) < _key(problem, flat, start):
                         start, source = other, "hint"
             bounds = Bounds(flat, problem.objective.active(), problem.objective)
