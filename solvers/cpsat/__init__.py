@@ -207,11 +207,15 @@ class CpsatOptions:
     5,000, each from its share of the whole problem's greedy plan).
     ``balance_scale``: steps of the ``balance`` grid for a utilisation of 1.
     ``sub_seconds``: the LNS's seconds per sub-solve (None: adaptive).
+    ``floor``: False only for a caller that keeps the greedy's floor itself (the parts of
+    ``--partitions``, whose floor is the whole problem's greedy plan): the LNS at scale then
+    starts from the hint without running the greedy, and the result is not compared with it.
     """
 
     lns: bool | str | None = None
     balance_scale: int = BALANCE_SCALE
     sub_seconds: float | None = None
+    floor: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.lns, str):
@@ -275,7 +279,9 @@ class CpsatEngine:
         if mode == "scale":  # huge: the LNS from the greedy's plan, no LP (lns/scale.py)
             from .lns.scale import solve as scale_solve
 
-            return scale_solve(problem, sub_seconds=options.sub_seconds, **common)
+            return scale_solve(
+                problem, sub_seconds=options.sub_seconds, floor=options.floor, **common
+            )
         if mode is not None:
             return lns_solve(problem, lns=mode == "lns", sub_seconds=options.sub_seconds, **common)
         return exact(problem, balance_scale=options.balance_scale, **common)

@@ -16,10 +16,15 @@ unplaced (the LNS then tries to insert it, must-place ones first).
 With a ``start`` plan the tasks it places stay where they are (their load and used nodes
 count) and only its unplaced tasks are placed, in the same order and by the same rule: how
 the LNS at scale completes a part's share of the whole problem's greedy plan (the tasks whose
-replicas that plan spread over two parts come unplaced).
+replicas that plan spread over two parts come unplaced). A task that then finds no room still
+gets a place by ejection (:func:`_eject`): on its candidate nodes closest to having room, the
+smallest tasks outside gangs step aside and are placed again by the same rule; the move is
+undone when one of them finds no place.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -135,7 +140,89 @@ def efficient_first_fit(flat: Flat, start: Plan | None = None) -> Plan:
             on_count[ns] += 1
             placed.append(m)
         used[:] = on_count > 0
+    if start is not None:
+        _eject(f, nodes, load, cap, tasks.tolist(), choose, put, take)
     return Plan(f, nodes)
+
+
+def _eject(
+    f: Flat,
+    nodes: list[tuple[int, ...]],
+    load: np.ndarray,
+    cap: np.ndarray,
+    order: list[int],
+    choose: Any,
+    put: Any,
+    take: Any,
+) -> None:
+    """Place what a completed ``start`` still leaves unplaced (tasks outside gangs, in
+    ``order``) by ejection: on a candidate node without room, take off the smallest tasks
+    outside gangs until the task fits there, then place them again by ``choose``; undone when
+    one of them finds no place."""
+    on: list[set[int]] = [set() for _ in range(f.N)]
+    for t, have in enumerate(nodes):
+        for n in have:
+            on[n].add(t)
+    size = f.dem.sum(axis=1)
+    for t in order:
+        if nodes[t] or f.gang[t] >= 0:
+            continue
+        k = int(f.replicas[t])
+        mask = f.cand_mask(t).copy()
+        for o in f.separate[t]:
+            for n in nodes[o]:
+                mask[n] = False
+        idx = np.flatnonzero(mask)
+        if len(idx) < k:
+            continue
+        dem = f.demands(t, idx)
+        excess = np.maximum(load[idx] + dem - cap[idx], 0).sum(axis=1)
+        picked: list[int] = []
+        evicted: list[tuple[int, tuple[int, ...]]] = []
+        for i in np.argsort(excess, kind="stable").tolist():
+            if len(picked) == k:
+                break
+            n = int(idx[i])
+            need = load[n] + dem[i] - cap[n]
+            for o in sorted(on[n], key=lambda x: (int(size[x]), x)):
+                if (need <= 0).all():
+                    break
+                if f.gang[o] >= 0 or o == t:
+                    continue
+                evicted.append((o, nodes[o]))
+                for m in nodes[o]:
+                    on[m].discard(o)
+                need = need - f.demand(o, n)
+                take(o)
+            if (need <= 0).all():
+                picked.append(n)
+        ok = len(picked) == k
+        if ok:
+            put(t, picked)
+            for n in picked:
+                on[n].add(t)
+            for o, _old in evicted:
+                got = choose(o)
+                if got is None:
+                    ok = False
+                    break
+                put(o, got)
+                for n in got:
+                    on[n].add(o)
+        if not ok:  # undo: every evicted task back where it was, the task unplaced
+            for n in nodes[t]:
+                on[n].discard(t)
+            if nodes[t]:
+                take(t)
+            for o, _ in evicted:
+                if nodes[o]:
+                    for n in nodes[o]:
+                        on[n].discard(o)
+                    take(o)
+            for o, old in evicted:
+                put(o, list(old))
+                for n in old:
+                    on[n].add(o)
 
 
 def rounding_applies(flat: Flat) -> bool:

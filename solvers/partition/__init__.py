@@ -75,9 +75,9 @@ SCALE_FINAL_SHARE = 0.04
 #: (reading and compiling the part, checking and writing its plan, the driver reading it
 #: back); measured 150,000 x 5,000, K = 2: about 4 s for a part of 75,000 tasks
 PART_OVERHEAD_PER_TASK = 60e-6
-#: at scale: an improvement needs at least this many seconds (preparing the whole problem's
-#: search takes seconds at 150,000 tasks)
-MIN_IMPROVE = 8.0
+#: at scale: the improvement runs only with at least this many seconds per task of the
+#: problem (preparing the whole problem's search: about 6 s at 150,000 tasks), and 2 s
+MIN_IMPROVE_PER_TASK = 60e-6
 
 
 @dataclass(frozen=True)
@@ -190,10 +190,10 @@ def at_scale(problem: Problem, engine: str) -> bool:
 def shares_of(
     problem: Problem, sp: Split, hint: Sequence[Assignment]
 ) -> list[list[Assignment] | None]:
-    """Each part's share of the plan ``hint``: the task groups (components: gangs, chains,
-    separation groups) whose every hinted replica is on the part's nodes and that the split
-    gave to that part (a group the plan spread over two parts is left to the part's engine:
-    a partial group is no plan)."""
+    """Each part's share of the plan ``hint``: the tasks of the part whose every hinted
+    replica is on the part's nodes, except the members of a gang that the plan does not put
+    whole on them (a partial gang is no plan). The tasks left out (the plan spread their
+    replicas, or their group's, over two parts) are placed by the part's engine."""
     task_of, node_of = problem.task_index, problem.node_index
     where = [-1] * len(problem.tasks)
     for p in sp.parts:
@@ -204,18 +204,22 @@ def shares_of(
         t = task_of.get(x.task)
         if t is not None and x.node in node_of:
             by_task.setdefault(t, []).append(x)
+    def home_of(t: int) -> int:
+        xs = by_task.get(t)
+        home = where[t]
+        if not xs or home < 0 or len(xs) != problem.tasks[t].replicas:
+            return -1
+        return home if all(sp.part_of_node[node_of[x.node]] == home for x in xs) else -1
+
     shares: list[list[Assignment]] = [[] for _ in sp.parts]
-    for members in sp.components:
-        home = where[members[0]]
-        if home < 0 or not all(t in by_task for t in members):
+    for t in range(len(problem.tasks)):
+        home = home_of(t)
+        if home < 0:
             continue
-        if all(
-            where[t] == home and sp.part_of_node[node_of[x.node]] == home
-            for t in members
-            for x in by_task[t]
-        ):
-            for t in members:
-                shares[home].extend(by_task[t])
+        gang = problem.tasks[t].gang
+        if gang is not None and any(home_of(m) != home for m in problem.gangs[gang]):
+            continue
+        shares[home].extend(by_task[t])
     return [share or None for share in shares]
 
 
@@ -303,6 +307,8 @@ def solve(
     part_options = dict(engine_options)
     if scale and "lns" not in part_options:
         part_options["lns"] = "scale"  # the LNS at scale in every part, whatever its size
+        if warm:
+            part_options["floor"] = False  # from the share: the whole problem's floor is here
 
     def opts_for(
         seconds: float | None,
@@ -398,6 +404,7 @@ def solve(
             "tasks": len(p.tasks),
             "nodes": len(p.nodes),
             "seconds": None if got is None else round(got.wall, 3),
+            "engine_seconds": None if got is None or got.seconds is None else round(got.seconds, 3),
             "status": None if got is None else (got.status or got.outcome),
             # the part's objective on its sub-problem (required tasks relaxed: their
             # unplaced weight is the sub-problem's, not the problem's)
@@ -437,13 +444,20 @@ def solve(
 
     rounds = 0
     accepted = 0
+    repaired = 0
+    if scale and options.improve and not stop.is_set():
+        # first what the parts left unplaced (tasks their shares had no room for), on what
+        # the parts' plans leave of the whole fleet: the improvement below starts from the
+        # better of the coalesced plan and the greedy's, unplaced tasks first
+        repaired = _repair(state, engine, params, engine_options, left(), stop)
     if improving and scale and not stop.is_set():
         seconds = (
             (limit - reserve) * (1 - SCALE_PART_SHARE)
             if params.deterministic and limit is not None
             else (None if left() is None else left() - reserve)  # type: ignore[operator]
         )
-        if seconds is None or seconds >= MIN_IMPROVE or params.deterministic:
+        least = max(2.0, MIN_IMPROVE_PER_TASK * len(problem.tasks))
+        if seconds is None or seconds >= least or params.deterministic:
             state.stats["improve"] = _improve_whole(state, params, seconds)
     elif improving and not stop.is_set():
         rnd = random.Random(f"improve:{params.seed}:{k}")
@@ -470,10 +484,9 @@ def solve(
             if limit is None or rounds >= 2 * k:
                 break
         state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
-    repaired = 0
     if options.improve and not problem.scheduling and not stop.is_set():
         seconds = (REPAIR_SHARE * limit) if params.deterministic and limit else left()
-        repaired = _repair(state, engine, params, engine_options, seconds, stop)
+        repaired += _repair(state, engine, params, engine_options, seconds, stop)
     state.stats["repaired"] = repaired
 
     assignments = state.assignments()
@@ -535,9 +548,10 @@ def _share_objective(problem: Problem, part: Part, share: list[Assignment]) -> d
 
 def _improve_whole(state: _State, params: Params, seconds: float | None) -> dict[str, Any]:
     """At scale: cpsat's LNS at scale over the whole problem from the coalesced plan, in this
-    process (its fleet-wide moves and sub-models cross the parts' borders); its plan replaces
-    the coalesced one (it starts from the better of that plan and the greedy's, and keeps only
-    plans no worse). The statistics of the step."""
+    process (its fleet-wide moves and sub-models cross the parts' borders, and it inserts
+    what the parts left unplaced first); its plan replaces the coalesced one when it is a plan
+    (it keeps only plans no worse than its start; the seam compares the result with the
+    greedy's plan). The statistics of the step."""
     from .. import load_engine
 
     problem = state.problem
@@ -547,7 +561,7 @@ def _improve_whole(state: _State, params: Params, seconds: float | None) -> dict
     res = eng.solve(
         problem,
         params.replace(hint=start, time_limit=math.inf if seconds is None else max(1.0, seconds)),
-        eng.Options(lns="scale"),
+        eng.Options(lns="scale", floor=False),  # from the coalesced plan: the seam's floor
     )
     out: dict[str, Any] = {
         "mode": "lns at scale over the whole plan",

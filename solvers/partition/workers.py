@@ -47,6 +47,7 @@ class PartResult:
     outcome: str = "ok"
     solver: str | None = None
     warnings: list[str] = field(default_factory=list)
+    seconds: float | None = None  # the engine's own seconds (the rest of wall: the worker's)
 
 
 def assignments_of(plan_text: str) -> list[Assignment]:
@@ -82,6 +83,7 @@ def outcome_of(result: RunResult, wall: float) -> PartResult:
         outcome=str(result.outcome),
         solver=result.solver,
         warnings=list(result.warnings),
+        seconds=result.seconds,
     )
 
 
