@@ -73,8 +73,12 @@ SCALE_PART_SHARE = 0.65
 SCALE_FINAL_SHARE = 0.04
 #: at scale: seconds per task of a part that its worker spends outside the engine's limit
 #: (reading and compiling the part, checking and writing its plan, the driver reading it
-#: back); measured 150,000 x 5,000, K = 2: about 4 s for a part of 75,000 tasks
-PART_OVERHEAD_PER_TASK = 60e-6
+#: back); measured 150,000 x 5,000, K = 2 at load 8 on 2 cores: 12.3 s for a part of 75,000
+#: tasks (its file is 67 MB: pools are written member by member)
+PART_OVERHEAD_PER_TASK = 100e-6
+#: at scale: with less than this many times the greedy's seconds left after it, the parts
+#: are not started (the greedy's plan is the result)
+NO_PARTS_SHARE = 1.0
 #: at scale: the improvement runs only with at least this many seconds per task of the
 #: problem (preparing the whole problem's search: about 6 s at 150,000 tasks), and 2 s
 MIN_IMPROVE_PER_TASK = 60e-6
@@ -204,6 +208,7 @@ def shares_of(
         t = task_of.get(x.task)
         if t is not None and x.node in node_of:
             by_task.setdefault(t, []).append(x)
+
     def home_of(t: int) -> int:
         xs = by_task.get(t)
         home = where[t]
@@ -260,11 +265,32 @@ def solve(
                 # the whole problem's greedy plan: each part starts from its share, a part
                 # that comes back without a plan keeps it, and it is the floor in the seam
                 # (cached on the problem: the seam's floor and the improvement reuse it)
-                cut = None if limit is None or params.deterministic else limit / 2
+                # (the whole limit, as the single process's LNS at scale gives it: a greedy cut
+                # short is a poor floor and a poor start)
+                cut = None if limit is None or params.deterministic else limit
                 base = greedy_plan(problem, time_limit=cut, stop=stop)
                 if base.usable:
                     params = params.replace(hint=list(base.result.assignments))
                 greedy_seconds = time.monotonic() - began
+                rest_now = left()
+                if (
+                    scale
+                    and base.usable
+                    and rest_now is not None
+                    and not params.deterministic
+                    and rest_now < NO_PARTS_SHARE * greedy_seconds
+                ):
+                    # splitting and sending the parts take about 0.4 of the greedy's time,
+                    # the parts' workers as much again: no time for them
+                    return Result(
+                        solver=f"{engine} in parts",
+                        status=Status.FEASIBLE,
+                        assignments=list(base.result.assignments),
+                        seconds=time.monotonic() - began,
+                        seed=params.seed,
+                        message="no time left for the parts after the greedy: the greedy's plan",
+                        options={"baseline": base.policy, "partitions": {"parts": []}},
+                    )
             placed: dict[int, set[int]] = {}
             if params.hint:
                 node_of, task_of = problem.node_index, problem.task_index
@@ -445,11 +471,6 @@ def solve(
     rounds = 0
     accepted = 0
     repaired = 0
-    if scale and options.improve and not stop.is_set():
-        # first what the parts left unplaced (tasks their shares had no room for), on what
-        # the parts' plans leave of the whole fleet: the improvement below starts from the
-        # better of the coalesced plan and the greedy's, unplaced tasks first
-        repaired = _repair(state, engine, params, engine_options, left(), stop)
     if improving and scale and not stop.is_set():
         seconds = (
             (limit - reserve) * (1 - SCALE_PART_SHARE)
@@ -484,7 +505,10 @@ def solve(
             if limit is None or rounds >= 2 * k:
                 break
         state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
-    if options.improve and not problem.scheduling and not stop.is_set():
+    if options.improve and not problem.scheduling and not stop.is_set() and not scale:
+        # (at scale the improvement places what the parts left unplaced: its start is the
+        # coalesced plan completed by first fit with ejection; a repair's sub-problem of tens
+        # of thousands of tasks on the whole fleet would take minutes)
         seconds = (REPAIR_SHARE * limit) if params.deterministic and limit else left()
         repaired += _repair(state, engine, params, engine_options, seconds, stop)
     state.stats["repaired"] = repaired
