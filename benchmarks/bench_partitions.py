@@ -120,7 +120,21 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
         f"wall {row['wall']:.1f} s{gap}{floor}  load {row['load']}",
         flush=True,
     )
-    print(f"    {(row.get('message') or '')[:200]}", flush=True)
+    print(f"    {(row.get('message') or '')[:300]}", flush=True)
+    parts = row.get("parts") or {}
+    if parts.get("parts"):
+        print(
+            f"    greedy {parts.get('greedy_seconds')} s, greedy + split "
+            f"{parts.get('split_seconds')} s, part limit {parts.get('part_limit')} s; "
+            "parts (wall / engine s): "
+            + ", ".join(
+                f"{p.get('seconds')}/{p.get('engine_seconds')}"
+                + (" kept its share" if p.get("kept") else "")
+                for p in parts["parts"]
+            )
+            + (f"; improve {parts['improve']}" if parts.get("improve") else ""),
+            flush=True,
+        )
 
 
 def _timed(argv: list[str]) -> dict[str, Any]:
