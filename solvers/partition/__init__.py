@@ -71,11 +71,13 @@ SCALE_PART_SHARE = 0.65
 #: at scale: share of the limit kept for what follows the parts' search and the improvement
 #: (the coalesced plan's check and the greedy's floor in :func:`taskalloc.solvers.solve`)
 SCALE_FINAL_SHARE = 0.04
-#: at scale: seconds per task of a part that its worker spends outside the engine's limit
-#: (reading and compiling the part, checking and writing its plan, the driver reading it
-#: back); measured 150,000 x 5,000, K = 2 at load 8 on 2 cores: 12.3 s for a part of 75,000
-#: tasks (its file is 67 MB: pools are written member by member)
-PART_OVERHEAD_PER_TASK = 100e-6
+#: at scale: what a part's worker spends outside the engine's limit (reading and compiling
+#: the part, checking and writing its plan, the driver reading it back), as a multiple of the
+#: seconds this process took to write the part's bytes (measured, so that it follows the
+#: machine's load): 150,000 x 5,000, K = 2 at load 7-8 on 2 cores, a part of 75,000 tasks
+#: (67 MB: pools are written member by member) took 4.2 s to write and 12.3 s in its worker
+#: outside the engine
+PART_OVERHEAD_FACTOR = 3.0
 #: at scale: with less than this many times the greedy's seconds left after it, the parts
 #: are not started (the greedy's plan is the result)
 NO_PARTS_SHARE = 1.0
@@ -303,19 +305,23 @@ def solve(
             budgets = _budget(problem.max_moves, sp.parts, problem)
             # one part at a time as plain data, kept as bytes only (a worker, a Ray task on
             # another machine, needs nothing else)
-            data = [
-                sub_bytes(
-                    sub_data(
-                        problem,
-                        p.tasks,
-                        p.nodes,
-                        max_moves=budgets[i],
-                        name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
-                        relax=True,
+            data: list[bytes] = []
+            writing = 0.0  # the longest a part's bytes took to write
+            for i, p in enumerate(sp.parts):
+                wrote = time.monotonic()
+                data.append(
+                    sub_bytes(
+                        sub_data(
+                            problem,
+                            p.tasks,
+                            p.nodes,
+                            max_moves=budgets[i],
+                            name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
+                            relax=True,
+                        )
                     )
                 )
-                for i, p in enumerate(sp.parts)
-            ]
+                writing = max(writing, time.monotonic() - wrote)
     except Stopped:
         return Result(
             solver=f"{engine} in parts",
@@ -374,7 +380,7 @@ def solve(
         # the engine (reading its part, checking and writing its plan), and a part still
         # running a little past that is killed (it keeps its share of the greedy's plan)
         reserve = 0.0 if limit is None else SCALE_FINAL_SHARE * limit
-        overhead = PART_OVERHEAD_PER_TASK * max(len(p.tasks) for p in sp.parts)
+        overhead = PART_OVERHEAD_FACTOR * writing
         if options.part_time_limit is not None:
             part_limit = options.part_time_limit
         elif rest is not None:
@@ -384,7 +390,7 @@ def solve(
         if not params.deterministic:
 
             def grace(seconds: float) -> float:
-                return 2.0 + 2 * overhead + 0.1 * seconds
+                return 2.0 + overhead + 0.1 * seconds
 
     elif options.part_time_limit is not None:
         part_limit = options.part_time_limit
@@ -464,6 +470,7 @@ def solve(
         "left_out": len(sp.left_out),
         "greedy_seconds": round(greedy_seconds, 3),
         "split_seconds": round(split_seconds, 3),
+        "write_seconds": round(writing, 3),
     }
     coalesced = time.monotonic()
     _tell(params, began, state)
