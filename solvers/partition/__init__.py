@@ -222,9 +222,9 @@ def shares_of(
             where[t] = p.index
     by_task: dict[int, list[Assignment]] = {}
     for x in hint:
-        t = task_of.get(x.task)
-        if t is not None and x.node in node_of:
-            by_task.setdefault(t, []).append(x)
+        found = task_of.get(x.task)
+        if found is not None and x.node in node_of:
+            by_task.setdefault(found, []).append(x)
 
     def home_of(t: int) -> int:
         xs = by_task.get(t)
