@@ -395,10 +395,16 @@ def solve(
             window = (rest - reserve) * fraction / waves
             part_limit = max(1.0, window - (0.0 if params.deterministic else overhead))
         if not params.deterministic and options.part_time_limit is None:
-            # (a part given its own seconds, as on a machine of its own, is not cut short)
 
             def grace(seconds: float) -> float:
                 return 2.0 + overhead + 0.1 * seconds
+
+        elif options.part_time_limit is not None:
+            # a part given its own seconds (as on a machine of its own, to measure what K
+            # machines do) runs to its end: only a stuck one is killed
+
+            def grace(seconds: float) -> float:
+                return 120.0 + 2 * seconds
 
     elif options.part_time_limit is not None:
         part_limit = options.part_time_limit
