@@ -18,7 +18,7 @@ import numpy as np
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
 
-from .assign import AssignSearch, construct
+from .assign import AssignSearch, construct, make_feasible
 from .compiled import UNPLACED, Compiled
 from .decode import Rows, State, improve, repair
 from .dense import Dense
@@ -290,12 +290,16 @@ class Engine:
 
     def lagrangian_seed(self) -> list[np.ndarray]:
         """Assignment-shaped problems: the Lagrangian-guided start of :func:`.assign.construct`
+        (made feasible by :func:`.assign.make_feasible` where that repair succeeds)
         (every task on its node of least cost plus priced capacity); else nothing."""
         if self.assign is None:
             return []
         seed = construct(self.assign)
         self.ils, self.ils_cost = seed.copy(), -_INF  # the iterated search starts here
-        return [seed]
+        # the first individual: that start made feasible by a cheap repair (a plan to return
+        # at once, however little time the search then gets), else the start itself
+        feasible = make_feasible(self.assign, seed)
+        return [seed if feasible is None else feasible]
 
     def greedy_seeds(
         self,
