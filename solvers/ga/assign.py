@@ -585,7 +585,9 @@ def construct(
     return s.to_genes(red.argmin(axis=1))
 
 
-def make_feasible(s: AssignSearch, genes: np.ndarray, rounds: int | None = None) -> np.ndarray | None:
+def make_feasible(
+    s: AssignSearch, genes: np.ndarray, rounds: int | None = None
+) -> np.ndarray | None:
     """A feasible plan near ``genes`` (a copy), or None where this repair gets stuck: while a
     node is over a capacity, every task on an overloaded node is scored for its moves to the
     nodes where it fits as they are (or out of the plan, when it is optional), by the cost
