@@ -19,7 +19,7 @@ from taskalloc.problems.plan import Status
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers import greedy
 from taskalloc.solvers.ga import solve
-from taskalloc.solvers.ga.assign import AssignSearch, construct
+from taskalloc.solvers.ga.assign import AssignSearch, construct, make_feasible
 from taskalloc.solvers.ga.compiled import Compiled
 from taskalloc.solvers.ga.decode import Rows
 from taskalloc.solvers.ga.dense import Dense
@@ -236,6 +236,77 @@ def test_a_cyclic_exchange_over_three_agents_is_found_where_pairs_are_optimal() 
     assert np.allclose(load, s.loads(x)) and s.feasible(x)
     assert all(s.tabu[t, n] > 0 for t, n in enumerate([0, 1, 2]))  # none may shift back
     s.tabu = None
+
+
+# -- the feasibility repair of the start ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "agents", "jobs", "seed"),
+    [("d", 10, 60, 1), ("e", 10, 60, 2), ("d", 20, 200, 1), ("e", 20, 200, 2), ("e", 40, 400, 3)],
+)
+def test_the_repair_makes_the_lagrangian_start_feasible(
+    kind: str, agents: int, jobs: int, seed: int
+) -> None:
+    """On tight instances the Lagrangian start is over capacity; the repair returns a plan
+    the evaluator accepts, at the cost it reports, without changing its input."""
+    p = gap(kind, agents, jobs, seed)
+    s = search_for(p)
+    start = construct(s)
+    kept = start.copy()
+    assert not s.feasible(s.to_search(start))  # the repair has work to do
+    fixed = make_feasible(s, start)
+    assert fixed is not None
+    assert np.array_equal(start, kept)
+    assert s.feasible(s.to_search(fixed))
+    ev = evaluate(p, s.c.assignments(fixed), reasons=False)
+    assert ev.feasible
+    assert ev.terms["cost"] == pytest.approx(s.cost(s.to_search(fixed)))
+    # a feasible plan is returned as it is
+    again = make_feasible(s, fixed)
+    assert again is not None and np.array_equal(again, fixed)
+
+
+def test_the_repair_swaps_where_no_move_removes_overload() -> None:
+    """Agent 0 holds uses 7 and 5 (capacity 10), agent 1 uses 3 and 4: moving either task off
+    agent 0 overloads agent 1 at least as much; swapping the 5 with the 3 fits both."""
+    text = "2 4\n1 1 1 1\n1 1 1 1\n7 5 3 4\n7 5 3 4\n10 10\n"
+    p = problem_from_dict(read_gap(text, "swap"))
+    s = search_for(p)
+    genes = np.array([0, 0, 1, 1])
+    assert make_feasible(s, genes, rounds=0) is None  # no round: still over capacity
+    fixed = make_feasible(s, genes)
+    assert fixed is not None
+    assert fixed.tolist() == [0, 1, 0, 1]
+    assert evaluate(p, s.c.assignments(fixed), reasons=False).feasible
+
+
+def test_the_repair_gives_up_where_nothing_fits() -> None:
+    text = "2 3\n1 1 1\n1 1 1\n6 6 6\n6 6 6\n10 10\n"  # three 6s, two bins of 10
+    p = problem_from_dict(read_gap(text, "full"))
+    s = search_for(p)
+    assert make_feasible(s, np.array([0, 0, 1])) is None
+
+
+def test_the_gas_first_individual_is_feasible_and_returned_without_search_time() -> None:
+    """On tight instances whose Lagrangian start is over capacity, the GA's first individual
+    is a feasible plan before any search, and a run with next to no time (a deterministic
+    limit far below one local optimum) returns it, not the greedy's far worse plan."""
+    for kind, agents, jobs, seed in [("d", 20, 200, 1), ("e", 20, 200, 2)]:
+        p = gap(kind, agents, jobs, seed)
+        eng = Engine(p, 0)
+        assert eng.assign is not None
+        assert not eng.assign.feasible(eng.assign.to_search(construct(eng.assign)))
+        first = eng.lagrangian_seed()[0]
+        assert eng.assign.feasible(eng.assign.to_search(first))
+        assert evaluate(p, eng.assignments(first), reasons=False).feasible
+        r = solve(p, time_limit=0.001, seed=0, deterministic=True)
+        assert r.status == Status.FEASIBLE
+        assert "greedy" not in r.message
+        ev = evaluate(p, r.assignments, reasons=False)
+        plain = evaluate(p, greedy.solve(p).assignments, reasons=False)
+        assert ev.feasible and plain.feasible
+        assert ev.terms["cost"] < plain.terms["cost"]
 
 
 # -- the GA on assignment-shaped problems -------------------------------------------------------
