@@ -217,6 +217,7 @@ def _cycle_state(cycle: int) -> tuple[AssignSearch, np.ndarray, np.ndarray, np.n
     s.CYCLE = cycle
     s.alpha[:3] = 1e4  # overloads cost more than any cost gain
     x = np.array([0, 1, 2])
+    s._offer(s.cost(x), x)  # a feasible plan is known: cycles may run (CYCLE_GATE)
     load = s.loads(x)
     count = np.bincount(x, minlength=s.N + 1)
     return s, x, load, count
@@ -236,6 +237,17 @@ def test_a_cyclic_exchange_over_three_agents_is_found_where_pairs_are_optimal() 
     assert np.allclose(load, s.loads(x)) and s.feasible(x)
     assert all(s.tabu[t, n] > 0 for t, n in enumerate([0, 1, 2]))  # none may shift back
     s.tabu = None
+
+
+def test_no_cycle_is_tried_before_a_feasible_plan_is_known() -> None:
+    s, x, load, count = _cycle_state(8)
+    s.elite = []
+    col = s._col(load, count, np.arange(s.N + 1))
+    assert s._pair_move(x, load, count, col, np.random.default_rng(0)) is None
+    assert x.tolist() == [0, 1, 2]
+    s.CYCLE_GATE = False
+    assert s._pair_move(x, load, count, col, np.random.default_rng(0)) is not None
+    assert x.tolist() == [1, 2, 0]
 
 
 # -- the feasibility repair of the start ----------------------------------------------------------
@@ -288,18 +300,20 @@ def test_the_repair_gives_up_where_nothing_fits() -> None:
     assert make_feasible(s, np.array([0, 0, 1])) is None
 
 
-def test_the_gas_first_individual_is_feasible_and_returned_without_search_time() -> None:
-    """On tight instances whose Lagrangian start is over capacity, the GA's first individual
-    is a feasible plan before any search, and a run with next to no time (a deterministic
-    limit far below one local optimum) returns it, not the greedy's far worse plan."""
+def test_the_ga_has_a_feasible_plan_before_any_search() -> None:
+    """On tight instances whose Lagrangian start is over capacity, the GA holds a feasible
+    plan (the start repaired) before any search, and a run with next to no time (a
+    deterministic limit far below one local optimum) returns it, not the greedy's far worse
+    plan."""
     for kind, agents, jobs, seed in [("d", 20, 200, 1), ("e", 20, 200, 2)]:
         p = gap(kind, agents, jobs, seed)
         eng = Engine(p, 0)
-        assert eng.assign is not None
-        assert not eng.assign.feasible(eng.assign.to_search(construct(eng.assign)))
+        assert eng.assign is not None and eng.rescue is None
         first = eng.lagrangian_seed()[0]
-        assert eng.assign.feasible(eng.assign.to_search(first))
-        assert evaluate(p, eng.assignments(first), reasons=False).feasible
+        assert not eng.assign.feasible(eng.assign.to_search(first))
+        assert eng.rescue is not None
+        assert eng.assign.feasible(eng.assign.to_search(eng.rescue))
+        assert evaluate(p, eng.assignments(eng.rescue), reasons=False).feasible
         r = solve(p, time_limit=0.001, seed=0, deterministic=True)
         assert r.status == Status.FEASIBLE
         assert "greedy" not in r.message
