@@ -47,7 +47,10 @@ found from different starts differ in about half of their tasks).
 
 :func:`construct` gives a start: capacity multipliers ``u`` by subgradient steps on the
 Lagrangian relaxation of the capacities (the LP bound), then each task on the node of least
-``cost + u . demand``. Pure numpy; no DEAP, no OR-Tools.
+``cost + u . demand``. On tight problems that start is over capacity; :func:`make_feasible`
+repairs it in a few cheap rounds (tasks off overloaded nodes by cost per unit of overload
+removed, swaps where no move removes any): a feasible plan before any search, which the GA
+returns where its search had no time to find a better one. Pure numpy; no DEAP, no OR-Tools.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -341,6 +342,10 @@ def test_ga_reaches_the_optimum_of_tiny_tight_gaps(kind: str, seed: int) -> None
 def _mixed(seed: int) -> Problem:
     """Placement with optional tasks, node costs, three resources and gangs (no replicas, no
     separation: the penalty search applies)."""
+    return problem_from_dict(_mixed_data(seed))
+
+
+def _mixed_data(seed: int) -> dict[str, Any]:
     data = generate(40, 8, seed=seed, resources=3)
     rnd = np.random.default_rng(seed)
     for t in data["tasks"]:
@@ -353,7 +358,7 @@ def _mixed(seed: int) -> Problem:
     for t in gang:
         t["gang"] = "g1"
     data["objective"] = {"lexicographic": ["unplaced", "cost"]}
-    return problem_from_dict(data)
+    return data
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -371,6 +376,32 @@ def test_ga_plans_are_feasible_with_optional_tasks_node_costs_and_gangs(seed: in
         for pol in greedy.POLICIES
     )
     assert ev.fitness <= best_greedy + 1e-9
+
+
+def test_the_repair_keeps_optional_tasks_node_costs_gangs_and_resources() -> None:
+    """Three resources, optional tasks, node costs and a gang, squeezed onto half the
+    capacity: where the repair succeeds (it may give up: the search then runs as before), its
+    plan is checked by the evaluator, and a gang's members left the plan together or not at
+    all (the repair moves them between nodes only)."""
+    repaired = 0
+    for seed in range(4):
+        data = _mixed_data(seed)
+        for node in data["nodes"]:
+            node["capacity"] = {r: v / 2 for r, v in node["capacity"].items()}
+        p = problem_from_dict(data)
+        eng = Engine(p, 0)
+        assert eng.assign is not None
+        start = eng.assign.to_search(eng.lagrangian_seed()[0])
+        assert not eng.assign.feasible(start)
+        if eng.rescue is None:
+            continue
+        repaired += 1
+        x = eng.assign.to_search(eng.rescue)
+        assert eng.assign.feasible(x)
+        assert evaluate(p, eng.assignments(eng.rescue), reasons=False).feasible
+        gang = np.flatnonzero(eng.c.gang_of >= 0)
+        assert np.array_equal(x[gang] == eng.assign.N, start[gang] == eng.assign.N)
+    assert repaired >= 2
 
 
 def test_deterministic_runs_repeat_under_a_time_limit() -> None:
