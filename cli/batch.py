@@ -142,11 +142,13 @@ class _Display:
         line = f"[{self.done}/{self.total}] {r['file']}: {r['status']}"
         if r["objective"]:
             line += " " + ", ".join(f"{k}={fmt(v)}" for k, v in r["objective"].items())
+        error = r["error"].splitlines()[0] if r["error"] else ""
         if r["skipped_existing"]:
             line += " (plan exists, skipped)"
-        elif r["error"] and r["outcome"] not in ("infeasible", "no_plan"):
-            line += f": {r['error'].splitlines()[0]}"
-        line += f" ({r['wall_seconds']:.2f} s)"
+        elif error and error != r["status"] and r["outcome"] not in ("infeasible", "no_plan"):
+            line += f": {error}"
+        if not r["skipped_existing"] and r["outcome"] != "interrupted":  # no time of its own
+            line += f" ({r['wall_seconds']:.2f} s)"
         if self.progress is not None:
             self.progress.console.print(printable(line))
         else:
@@ -321,6 +323,8 @@ def run(
         fail(ExitCode.BAD_INPUT, "--format jsonl writes the summary to stdout; drop --summary")
     if inputs.count("-") > 1:
         fail(ExitCode.BAD_INPUT, "standard input (-) can be given once")
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(ExitCode.BAD_INPUT, f"--out-dir {out_dir} exists and is not a directory")
     try:
         found = find_problems(inputs, exclude=out_dir)
         items = plan_items(found, out_dir, plan_fmt)

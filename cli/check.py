@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import fail, say, warn
+from .console import fail, plural, say, warn
 from .exits import ExitCode
 from .files import load_pair, write
 from .options import OptionalPlanArg, PairProblemArg
@@ -22,7 +22,13 @@ def check(
     problem_file: PairProblemArg,
     plan_file: OptionalPlanArg = None,
     fmt: Annotated[
-        CheckFormat, typer.Option("--format", "-f", help="text (stderr) or json (stdout).")
+        CheckFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text: the lines on stderr; json: also the result as JSON on stdout "
+            "(ok, violations, objective, terms, warnings).",
+        ),
     ] = CheckFormat.text,
 ) -> None:
     """Recompute every constraint and objective term of a plan from the two files alone.
@@ -55,7 +61,8 @@ def check(
         write(json.dumps(out, indent=2) + "\n", None)
     if rep.ok:
         n = len(plan.assignments)
-        say(f"ok: {n} assignments satisfy every constraint; objective matches")
+        verb = "satisfies" if n == 1 else "satisfy"
+        say(f"ok: {plural(n, 'assignment')} {verb} every constraint; objective matches")
         return
     fail(
         ExitCode.VIOLATIONS,

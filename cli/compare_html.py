@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from .compare import Row
 
 
-def compare_charts(rows: Sequence[Row], terms: Sequence[str]) -> list[ch.Chart]:
+def compare_charts(
+    rows: Sequence[Row], terms: Sequence[str], stages: Sequence[str] = ()
+) -> list[ch.Chart]:
     several = len({r.seed for r in rows}) > 1
     runs = []
     for r in rows:
@@ -37,7 +39,7 @@ def compare_charts(rows: Sequence[Row], terms: Sequence[str]) -> list[ch.Chart]:
             )
         )
     out = [
-        ch.convergence(runs, title="Convergence of every run (one time axis)"),
+        ch.convergence(runs, title="Convergence of every run (one time axis)", stages=stages),
         ch.objective_bars(
             [r.label if several else r.engine for r in rows if r.terms],
             list(terms),
@@ -56,7 +58,10 @@ def page(
     from .compare import cells, header
 
     title = problem.name or problem.source.name
-    charts = compare_charts(rows, terms)
+    objective = problem.objective
+    charts = compare_charts(
+        rows, terms, objective.terms if objective.kind == "lexicographic" else ()
+    )
     base = (link_from or Path.cwd()).resolve()
     head = "".join(
         f"<th class='{'num' if h not in ('engine', 'status', 'checked') else ''}'>{esc(h)}</th>"

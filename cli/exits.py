@@ -18,9 +18,10 @@ class ExitCode(IntEnum):
 EXIT_CODES_HELP = (
     "Exit codes: 0 plan found (or file valid, check passed, plans equal); 1 check found "
     "violations (diff: the plans differ); "
-    "2 bad input or usage (also an output refused: an input, --no-clobber); 3 proven "
-    "infeasible; 4 no plan within the limits; 70 internal error; 74 an output could not be "
-    "written (disk full, read-only, closed stdout; the old file is kept); 130 interrupted. "
+    "2 bad input or usage (also an output refused before anything runs: an input, a "
+    "directory, --no-clobber); 3 proven infeasible; 4 no plan within the limits; 70 internal "
+    "error; 74 an output could not be written (disk full, read-only, closed stdout; the old "
+    "file is kept); 130 interrupted. "
     "A batch (several problems, or --out-dir) exits with the worst code of its problems: "
     "130, 70, 2, 4, 3, then 0."
 )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .console import say
+from .console import Settings, say
 from .files import load, write
 from .options import ProblemArg, output_option
 
@@ -41,6 +41,7 @@ def export(
     plans as the terms do. `taskalloc solve -s mip --backend NAME` runs a Pyomo solver on the
     same model and reads its solution back into a checked plan.
     """
+    from taskalloc.problems.files import refuse_inputs
     from taskalloc.solvers.mip.export import export_model
 
     problem = load(problem_file)
@@ -50,6 +51,8 @@ def export(
         fmt_name = output.suffix.lower().lstrip(".")
     else:
         fmt_name = "lp"
+    if output is not None and str(output) != "-":  # before building the model, not after
+        refuse_inputs(output, [problem_file], no_clobber=Settings.no_clobber)
     exported = export_model(problem, fmt_name)
     write(exported.text, output, [problem_file])
     if output is not None and str(output) != "-":

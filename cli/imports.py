@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .console import fail, plural, say, warn
+from .console import Settings, fail, plural, say, warn
 from .exits import ExitCode
 from .files import format_for, write
 from .options import DataFormat, output_option
@@ -128,12 +128,15 @@ def import_(
     ]
     if misplaced:
         fail(ExitCode.BAD_INPUT, f"{', '.join(misplaced)}: for openb only, not {kind.value}")
+    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.importers import import_file
     from taskalloc.problems.plan import dumps
     from taskalloc.problems.problem import problem_from_dict
 
     if sense is not None and kind != ImportKind.gap:
         fail(ExitCode.BAD_INPUT, f"--sense applies to gap only, not {kind.value}")
+    if output is not None and str(output) != "-":
+        refuse_inputs(output, [instance], no_clobber=Settings.no_clobber)  # before reading
     data = import_file(kind.value, instance, sense=sense.value if sense else None)
     problem = problem_from_dict(data, str(data.get("name") or "import"))
     write(dumps(data, format_for(output, fmt.value if fmt else None)), output, [instance])
@@ -175,7 +178,7 @@ def _openb(
     if seed is not None and order_name != "shuffle":
         fail(ExitCode.BAD_INPUT, "--seed applies to --order shuffle only")
     if output is not None and str(output) != "-":
-        refuse_inputs(output, [nodes, pods])  # before reading: never lose an input
+        refuse_inputs(output, [nodes, pods], no_clobber=Settings.no_clobber)  # before reading
     result = import_openb(nodes, pods, order=order_name, seed=seed or 0, arrive=arrive)
     data: dict[str, Any] = result.problem
     problem_from_dict(data, str(data["name"]))  # the format's own validation, as for any import

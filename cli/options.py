@@ -63,7 +63,9 @@ PairProblemArg = Annotated[
 ]
 OptionalPlanArg = Annotated[
     str | None,
-    typer.Argument(help="Plan file written by `solve`; - for stdin.", metavar="PLAN"),
+    typer.Argument(
+        help="Plan file (written by solve, simulate or replan); - for stdin.", metavar="PLAN"
+    ),
 ]
 
 
@@ -112,7 +114,8 @@ SolverOption = Annotated[
     typer.Option(
         "--solver",
         "-s",
-        help=f"{AUTO_HELP} Also cpsat, mip, ga, greedy, devplan; their options by -O.",
+        help=f"{AUTO_HELP} Or name the engine: cpsat, mip, ga, greedy, devplan (its options: "
+        "-O NAME=VALUE).",
         rich_help_panel=SOLVER,
     ),
 ]
@@ -123,7 +126,8 @@ TimeLimitOption = Annotated[
         "-t",
         min=0,
         metavar="SECONDS",
-        help="Seconds for the search of a problem (cpsat, mip, ga: 60 by default).",
+        help="Seconds for the search of a problem (cpsat, mip, devplan: 60 by default; ga: 60 "
+        "unless -O generations=N; greedy: none).",
         rich_help_panel=SOLVER,
     ),
 ]

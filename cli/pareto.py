@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .console import Settings, fail, say, warn
+from .console import Settings, fail, plural, say, warn
 from .exits import ExitCode
 from .files import format_for, load, write
 
@@ -176,7 +176,7 @@ def solve_front(
         write(dumps(data, fmt_name), output, inputs)
     for line in table(data):
         say(line)
-    say(f"{len(built)} plan files written to {out_dir}")
+    say(f"{plural(len(built), 'plan file')} written to {out_dir}")
     stale = sorted(
         p.name
         for p in out_dir.glob("plan-*")

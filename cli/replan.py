@@ -182,7 +182,7 @@ def replan(
     inputs: list[str | None] = [problem_file, plan_file, *(add or [])]
     for out in (output, write_problem, moves_file):
         if out is not None and str(out) != "-":
-            refuse_inputs(out, inputs)
+            refuse_inputs(out, inputs, no_clobber=Settings.no_clobber)  # before the run
     if write_problem is not None and str(write_problem) == "-":
         fail(ExitCode.BAD_INPUT, "--write-problem needs a file (stdout is for the plan)")
     problem = load(problem_file)

@@ -193,7 +193,11 @@ def simulate(
     if seed is not None and problem.scheduling:
         warn("--seed has no effect on a scheduling problem: its replay draws nothing at random")
     if output is not None and str(output) != "-":
-        refuse_inputs(output, [problem_file, *([str(vs)] if vs else [])])  # before the run
+        refuse_inputs(
+            output,
+            [problem_file, *([str(vs)] if vs else [])],
+            no_clobber=Settings.no_clobber,
+        )  # before the run
     stop = threading.Event()
     with graceful_stop(stop, STOPPING):  # until the plan is written, a signal only stops
         own = {} if queue is None else {"queue": queue.value}

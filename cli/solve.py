@@ -476,7 +476,7 @@ def solve_one(
     path = None if problem_file == "-" else problem_file
     fmt_name = format_for(output, fmt.value if fmt is not None else None)
     if output is not None and str(output) != "-":
-        refuse_inputs(output, [problem_file, hint])  # before the run, not after it
+        refuse_inputs(output, [problem_file, hint], no_clobber=Settings.no_clobber)  # before
     if hint is not None:
         hint_plan = read_plan(hint)
         if hint_plan.problem_sha256 != problem.sha256:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, say, warn
+from .console import Settings, fail, plural, say, warn
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -143,10 +144,12 @@ def whatif(
     baseline's.
 
     Exit 0 when every scenario was solved; 2 bad input; 4 a scenario without a plan within the
-    limits; 130 on Ctrl-C (the table then lists the scenarios solved so far).
+    limits; 130 on Ctrl-C (the table then lists the scenarios solved so far; none while
+    the baseline is being solved).
     """
     import threading
 
+    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.plan import plan_from_text, read_plan
     from taskalloc.problems.replan import replan_problem, scenarios, weakest, whatif_row
     from taskalloc.solvers.batch import Item, Spec
@@ -162,6 +165,9 @@ def whatif(
         if html is not None:
             fail(ExitCode.BAD_INPUT, "give the HTML page once: -o FILE.html or --html FILE")
         html, output = output, None
+    for out in (output, html):  # before the scenarios run, not after them
+        if out is not None and str(out) != "-":
+            refuse_inputs(out, [problem_file, plan_file], no_clobber=Settings.no_clobber)
     problem = load(problem_file)
     found = scenarios(
         problem,
@@ -220,7 +226,7 @@ def whatif(
     stop = threading.Event()
     if not Settings.quiet:
         where = "Ray" if executor == "ray" else f"{jobs} at a time"
-        say(f"whatif: {len(found)} scenarios, {where}")
+        say(f"whatif: {plural(len(found), 'scenario')}, {where}")
 
     def on_finish(item: Item, result: Any, wall: float) -> None:
         sc, rp = found[item.index], replans[item.index]
@@ -289,18 +295,18 @@ def _baseline(problem: Problem, opts: Any) -> Plan:
 
     from taskalloc.solvers.run import solve_problem, stdout_to_stderr
 
-    from .running import STOPPING, graceful_stop
+    from .running import graceful_stop
 
     stop = threading.Event()
-    with graceful_stop(stop, STOPPING), stdout_to_stderr():
+    with graceful_stop(stop, "stopping: no scenario will run"), stdout_to_stderr():
         res = solve_problem(problem, opts, path=None, stop=stop)
+    if stop.is_set() or res.outcome == "interrupted":  # Ctrl-C: no scenario runs, exit 130
+        fail(ExitCode.INTERRUPTED, "interrupted while solving the baseline; no scenario was run")
     if res.plan is None or res.outcome != "ok":
         fail(
             ExitCode.NO_PLAN if res.outcome != "infeasible" else ExitCode.INFEASIBLE,
             "no baseline plan: " + "; ".join(res.error_lines or [str(res.message)]),
         )
-    if stop.is_set():
-        fail(ExitCode.INTERRUPTED, "interrupted while solving the baseline")
     say(f"baseline: {res.summary}")
     return res.plan
 
@@ -313,9 +319,10 @@ HEADER = [
     "objective delta",
     "moves",
     "unplaced",
-    "(GPUs)",
+    "GPUs",
     "most loaded",
 ]
+DELTA = HEADER.index("objective delta")
 
 
 def _num(x: float | None) -> str:
@@ -374,7 +381,7 @@ def _baseline_words(baseline: Plan, problem: Problem) -> str:
             if u.task in ti
         )
         gpus = f" ({_num(amount)} GPUs)"
-    return f"baseline: {n} tasks unplaced{gpus}, objective " + ", ".join(
+    return f"baseline: {plural(n, 'task')} unplaced{gpus}, objective " + ", ".join(
         f"{k} {_num(v)}" for k, v in (baseline.solver.objective or {}).items()
     )
 
@@ -434,18 +441,46 @@ def render(
     table = [HEADER, *(cells(r) for r in rows)]
     base = _baseline_words(baseline, problem)
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
+    # wider than the terminal (80 columns in a pipe): the objective delta wraps between terms
+    others = sum(widths) - widths[DELTA] + 2 * (len(HEADER) - 1)
+    parts = [_delta_parts(row[DELTA]) for row in table]
+    fit = max(max(len(p) for p in ps) for ps in parts)
+    room = shutil.get_terminal_size((80, 24)).columns - others
+    if widths[DELTA] > room >= fit:
+        widths[DELTA] = max(fit, max(len(x) for ps in parts for x in _pack(ps, room)))
     right = {3, 4, 5}
     out = [headline(weak), base, ""]
     for j, row in enumerate(table):
-        out.append(
-            "  ".join(
-                c.rjust(w) if i in right else c.ljust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            ).rstrip()
-        )
+        delta = _pack(parts[j], widths[DELTA])
+        for k, piece in enumerate(delta):
+            line = [piece if i == DELTA else (c if k == 0 else "") for i, c in enumerate(row)]
+            out.append(
+                "  ".join(
+                    c.rjust(w) if i in right else c.ljust(w)
+                    for i, (c, w) in enumerate(zip(line, widths, strict=True))
+                ).rstrip()
+            )
         if j == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out) + "\n"
+
+
+def _delta_parts(text: str) -> list[str]:
+    """An objective delta cell cut after each term's comma (``unplaced +50,``, ``cost -54``)."""
+    pieces = text.split(", ")
+    return [p + "," for p in pieces[:-1]] + pieces[-1:]
+
+
+def _pack(parts: list[str], width: int) -> list[str]:
+    """The parts on as few lines of at most ``width`` as they fit (one part alone may be
+    wider)."""
+    lines: list[str] = []
+    for p in parts:
+        if lines and len(lines[-1]) + 1 + len(p) <= width:
+            lines[-1] += " " + p
+        else:
+            lines.append(p)
+    return lines or [""]
 
 
 def _chart(rows: list[WhatifRow], problem: Problem) -> str:
@@ -516,7 +551,7 @@ def page(rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem:
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>\n"
         "<p class='muted'>Each scenario replans the baseline with every task optional; "
         "feasible: every required task still placed; objective delta: each term minus the "
-        "baseline's; (GPUs): the GPUs of the unplaced tasks.</p>\n"
+        "baseline's; GPUs: the GPUs of the unplaced tasks.</p>\n"
         f"{figure}"
         "</section>\n"
         f"<footer>taskalloc {esc(__version__)} · problem sha256 {esc(problem.sha256[:16])}…"

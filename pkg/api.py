@@ -23,7 +23,9 @@ ReportFormat = Literal["table", "json", "markdown", "csv", "dict", "html"]
 
 def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None = None) -> Problem:
     """A problem, validated and compiled: from a file (YAML or JSON; ``"-"`` for stdin) or
-    from plain data (a dict laid out as the file format, ``docs/format.md``).
+    from plain data (a dict laid out as the file format, ``docs/format.md``). ``name``: what
+    the errors of plain data call it (default ``<memory>``; a file is named by its path,
+    with line and column).
 
     Raises :class:`InputError` with every error located (``file:line:column: field:
     message``) when the input is not a valid problem.
@@ -31,7 +33,8 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *, name: str | None
     if isinstance(source, Mapping):
         from taskalloc.problems.problem import problem_from_dict
 
-        return problem_from_dict(source, name or "<memory>")
+        # no line:column: they would point into a JSON text of the data that no one sees
+        return problem_from_dict(source, name or "<memory>", locate=False)
     from taskalloc.problems.problem import load_problem
 
     return load_problem(os.fspath(source))
@@ -44,10 +47,15 @@ def solve(problem: Problem, engine: str = "auto", **options: Any) -> Result:
     ``options``: what every engine takes (``time_limit`` seconds, ``seed``, ``workers``,
     ``deterministic``, ``hint`` (assignments to start from), ``stop`` (a
     :class:`threading.Event`), ``progress`` (called with a :class:`Point` at each
-    improvement)) and the engine's own (greedy: ``policy``, ``passes``; cpsat: ``lns``;
-    mip: ``backend``, ``gap``; ga: ``generations``, ``population``, ``stagnation``;
-    devplan: ``rounds``, ``search``). An
-    option the engine does not take raises :class:`OptionError`, naming the valid ones.
+    improvement)) and the engine's own (greedy: ``policy``, ``passes``; cpsat: ``lns``,
+    ``balance_scale``, ``sub_seconds``; mip: ``backend``, ``gap``; ga: ``generations``,
+    ``population``, ``stagnation``; devplan: ``rounds``, ``search``). An option the engine
+    does not take raises :class:`OptionError`, naming the valid ones.
+
+    ``partitions=K`` solves the problem in K parts at once and puts their plans together
+    (``solve --partitions``): ``executor`` (``"local"`` worker processes or ``"ray"``),
+    ``ray_address``, ``jobs`` (parts at once), ``improve`` (re-solve unions of two parts and
+    repair, default True).
 
     The :class:`Result` holds the assignments and the engine's status, bound and message;
     :meth:`Result.to_plan` makes the checked plan (every metric recomputed by the
@@ -66,6 +74,12 @@ def simulate(problem: Problem, policy: str, *, seed: int = 0, **options: Any) ->
     the greedy's best-fit) and ``"fgd"``, and the greedy's ``"least-loaded"`` and
     ``"first-fit"``. ``seed`` fixes random draws and the order that breaks ties between nodes;
     ``stop`` (a :class:`threading.Event`) ends the replay early with the tasks that arrived.
+
+    A scheduling problem (a task has a ``duration``) is dispatched over time instead: tasks
+    wait in a queue until they fit (``queue="fifo"``, ``"shortest-first"`` or
+    ``"priority"``), ``policy`` (``"least-loaded"``, ``"best-fit"`` or ``"first-fit"``) picks
+    each replica's node at that instant, and ``metrics`` holds the makespan, tardiness and
+    waits (``taskalloc simulate --queue``).
 
     The :class:`Simulation` holds the :class:`Result` (``simulation.result``: the
     assignments), the figures (``metrics``: placed, dropped, the allocation curve of the GPU

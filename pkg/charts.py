@@ -757,9 +757,13 @@ def _log_scale(values: Sequence[float]) -> bool:
     return bool(pos) and min(pos) > 0 and max(pos) / min(pos) > 100
 
 
-def convergence(runs: Sequence[Run], title: str = "Convergence") -> Chart | None:
-    """Incumbent and bound over time (all runs on one time axis) and, for GA runs, best and
-    mean fitness per generation."""
+def convergence(
+    runs: Sequence[Run], title: str = "Convergence", stages: Sequence[str] = ()
+) -> Chart | None:
+    """Incumbent and bound over time (all runs on one time axis, from 0) and, for GA runs, best
+    and mean fitness per generation. ``stages``: the terms of a lexicographic objective, which
+    the exact engines solve one at a time (their trajectory holds each stage's own term), so
+    the caption says why a line may step up."""
     with_traj = [r for r in runs if r.trajectory]
     with_gen = [r for r in runs if r.generations]
     if not with_traj and not with_gen:
@@ -806,8 +810,9 @@ def convergence(runs: Sequence[Run], title: str = "Convergence") -> Chart | None
                     everything += by
             if _log_scale(everything):
                 ax.set_yscale("log")
+            ax.set_xlim(left=0.0)  # time since the run started, not a zoom on its last moments
             ax.set_xlabel("seconds")
-            ax.set_ylabel("fitness (lower is better)")
+            ax.set_ylabel("objective (lower is better)")
             ax.grid(color=GRID, lw=0.5)
             ax.legend(fontsize=8, ncols=2 if len(with_traj) > 2 else 1)
             ax.set_title(title)
@@ -839,9 +844,15 @@ def convergence(runs: Sequence[Run], title: str = "Convergence") -> Chart | None
     fig = _make("convergence", draw)
     assert fig is not None
     caption = (
-        "The incumbent (the best plan's fitness so far, solid) and the proven bound (thin) over "
+        "The incumbent (the best plan's objective so far, solid) and the proven bound (thin) over "
         "time: where they meet, the plan is proven optimal."
     )
+    if with_traj and len(stages) > 1:
+        caption += (
+            f" The objective is lexicographic ({', '.join(stages)}): cpsat and mip solve one "
+            "term at a time and plot the term of the stage under way, so a step up is the next "
+            "term beginning, not a worse plan; the other engines plot the scalar fitness."
+        )
     if with_gen:
         caption += " Per generation: the fitness of the best and the mean feasible individual."
     return Chart("convergence", title, fig, caption)

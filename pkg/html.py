@@ -176,6 +176,7 @@ def report_charts(data: ReportData) -> list[ch.Chart]:
         ch.convergence(
             [ch.Run(s.name, s.trajectory, s.generations, s.seconds)],
             title=f"Convergence of {s.name}",
+            stages=p.objective.terms if p.objective.kind == "lexicographic" else (),
         )
     )
     if data.front is not None:
@@ -223,6 +224,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.u { text-align: right; font-variant-numeric: tabular-nums; min-width: 70px;
        background: linear-gradient(90deg, var(--bar) var(--u), transparent var(--u)); }
 td.tasks { max-width: 520px; }
+td.id { white-space: nowrap; }
 code, .formula { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
                  font-size: 13px; }
 .formula { background: var(--soft); border-left: 4px solid var(--ink); padding: 10px 12px;
@@ -275,7 +277,10 @@ def page(data: ReportData, charts: Sequence[ch.Chart]) -> str:
         sections.append(("simulation", "Online replay", replay))
     sections.append(("unplaced", "Unplaced tasks", _unplaced(data)))
     conv = _chart(by_name.get("convergence")) or (
-        "<p class='muted'>The plan records no progress of its solver (no trajectory).</p>"
+        "<p class='muted'>An online replay places each task once, as it comes: it has no "
+        "search to converge (the replay's figures are under Online replay).</p>"
+        if replay
+        else "<p class='muted'>The plan records no progress of its solver (no trajectory).</p>"
     )
     sections.append(("convergence", "Convergence", conv))
     if data.front is not None:
@@ -415,7 +420,8 @@ def _node_table(data: ReportData, nodes: Sequence[NodeView]) -> str:
                 + "</td>"
             )
         rows.append(
-            f"<tr><td>{esc(nv.id)}</td>{_util_cells(p.resources, nv.utilisation, nv.capacity)}"
+            f"<tr><td class='id'>{esc(nv.id)}</td>"
+            f"{_util_cells(p.resources, nv.utilisation, nv.capacity)}"
             f"{devices}<td class='tasks'>{esc(tasks) or '<span class=muted>idle</span>'}</td></tr>"
         )
     return (
@@ -477,7 +483,8 @@ def _unplaced(data: ReportData) -> str:
             details = f"<details><summary>per node</summary><ul>{lines}</ul></details>"
         req = "<span class='bad'>yes</span>" if tv.required else "no"
         rows.append(
-            f"<tr><td>{esc(tv.id)}</td><td>{req}</td><td class='num'>{esc(_fmt(tv.priority))}</td>"
+            f"<tr><td class='id'>{esc(tv.id)}</td><td>{req}</td>"
+            f"<td class='num'>{esc(_fmt(tv.priority))}</td>"
             f"<td class='num'>{tv.replicas}</td><td>{esc(tv.reason or '')}{details}</td></tr>"
         )
     return (

@@ -101,7 +101,7 @@ def _device_rows(ev: Evaluation) -> list[tuple[str, str, str, str]]:
 def _header(problem: Problem, plan: Plan, ev: Evaluation) -> list[tuple[str, str]]:
     kind = "scheduling" if problem.scheduling else "placement"
     s = plan.solver
-    from taskalloc.problems.wording import printable
+    from taskalloc.problems.wording import plural, printable
 
     return [
         ("problem", f"{printable(problem.name or problem.source.name)} ({kind})"),
@@ -110,7 +110,7 @@ def _header(problem: Problem, plan: Plan, ev: Evaluation) -> list[tuple[str, str
             f"{printable(s.name)}, status {s.status}"
             + (f", {s.seconds:.2f} s" if s.seconds else ""),
         ),
-        ("feasible", "yes" if ev.feasible else f"NO ({len(ev.violations)} violations)"),
+        ("feasible", "yes" if ev.feasible else f"NO ({plural(len(ev.violations), 'violation')})"),
         (
             "placed",
             f"{len(ev.placed_tasks)}/{len(problem.tasks)} tasks, "

@@ -353,9 +353,8 @@ def _nodes_table(console: Console, d: _Data) -> None:
     if p.scheduling:
         title += "; load: peak (time-average)"
     split = list(dict.fromkeys(r for nv in d.nodes for r in nv.devices))
-    if split:
-        title += f"; {'/'.join(split)} devices: one mark each, · idle to █ full"
-    table = Table(title=title, title_justify="left")
+    legend = f"{'/'.join(split)} devices: one mark each, · idle to █ full" if split else None
+    table = Table(title=title, title_justify="left", caption=legend, caption_justify="left")
     table.add_column("node", no_wrap=True)
     table.add_column("tasks", overflow="fold")
     for r in p.resources:

@@ -92,6 +92,8 @@ def _build(src: Source) -> Problem:
             raise InputError([src.diagnostic((), "the file is empty")])
         kind = {"list": "a list", "str": "a string"}.get(type(src.raw).__name__, "a scalar")
         raise InputError([src.diagnostic((), f"a problem file must be a mapping, got {kind}")])
+    if "taskalloc_plan" in src.raw and "taskalloc" not in src.raw:
+        raise InputError([src.diagnostic((), "this is a plan file, not a problem")])
     parts = _bulk_parts(src.raw)
     if parts is not None:
         return _Compiler(src, parts).compile()

@@ -99,9 +99,11 @@ def refuse_inputs(
     *,
     no_clobber: bool = False,
 ) -> None:
-    """Raise :class:`OutputError` when ``path`` is the same file as one of ``inputs``, or, with
-    ``no_clobber``, an existing file (a command that solves calls this before it starts, so
-    that no run is lost at the end)."""
+    """Raise :class:`OutputError` when ``path`` is the same file as one of ``inputs``, a
+    directory, or, with ``no_clobber``, an existing file (a command that solves calls this
+    before it starts, so that no run is lost at the end)."""
+    if os.path.isdir(path):  # follows a symlink, as the write would
+        raise OutputError(f"{os.fspath(path)}: is a directory")
     for given in inputs:
         if same_file(path, given):
             raise OutputError(f"{os.fspath(path)}: is an input of this command; not overwriting it")

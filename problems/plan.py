@@ -138,6 +138,14 @@ class SolverInfo:
 
 @dataclass
 class Plan:
+    """A plan file in memory (docs/format.md, "Plan file"): the problem it was made for
+    (``problem_name``, ``problem_sha256``, ``problem_path``, ``problem_text`` when embedded),
+    the ``solver`` section, the ``assignments`` (one per placed replica), the ``unplaced``
+    tasks with their reasons, the ``metrics`` and, when the status is infeasible, the proofs
+    (``infeasibility``). Read one with :func:`taskalloc.read_plan`, make one with
+    :meth:`taskalloc.Result.to_plan`, write it with :func:`taskalloc.write_plan` or
+    :meth:`dumps` (YAML or JSON text)."""
+
     problem_name: str | None
     problem_sha256: str
     solver: SolverInfo

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -82,8 +83,12 @@ def test_types_are_documented() -> None:
         "Point",
         "CheckReport",
         "Violation",
+        "Replanned",
+        "WhatIf",
     ):
-        assert inspect.getdoc(getattr(taskalloc, name)), name
+        doc = inspect.getdoc(getattr(taskalloc, name))
+        # a dataclass without a docstring gets its signature as one: that documents nothing
+        assert doc and not doc.startswith(f"{name}("), name
     for method in ("replace", "to_dict", "to_yaml", "to_json"):
         assert inspect.getdoc(getattr(taskalloc.Problem, method)), method
     for method in ("add", "remove", "violations"):
@@ -184,3 +189,37 @@ def test_format_page_python_block_runs(capsys: pytest.CaptureFixture[str]) -> No
     assert isinstance(same, taskalloc.Problem)
     assert [t.replicas for t in same.tasks] == [1, 2]
     assert "replicas: 2" in capsys.readouterr().out
+
+
+def test_readme_python_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's "Python API" block, as written, in a directory holding what it names: the
+    fleet.yaml that the README's first commands generate (smaller here) and examples/."""
+    from tests.helpers import cli
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Python API", 1)[1]
+    cell = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    made = cli("generate", "--tasks", "20", "--nodes", "5", "--seed", "7", "-o", "fleet.yaml")
+    assert made.exit_code == 0, made.stderr
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    exec(compile(cell, "README.md, Python API", "exec"), {})
+    out = capsys.readouterr().out
+    assert "# Plan report" in out and "queue fifo" in out
+    for name in ("report.html", "plan.yaml", "online.yaml"):
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
+def test_errors_of_plain_data_name_no_line_of_a_text_no_one_wrote() -> None:
+    data = {
+        "taskalloc": 1,
+        "nodes": [{"id": "n", "capacity": {"cpu": 4}}],
+        "tasks": [{"id": "typo", "demand": {"cpu": 1}, "replicaz": 2}],
+    }
+    with pytest.raises(taskalloc.InputError) as exc:
+        taskalloc.load(data, name="fleet")
+    assert str(exc.value) == (
+        "fleet: tasks[0] (typo).replicaz: unknown key 'replicaz'; did you mean 'replicas'?"
+    )

@@ -120,7 +120,7 @@ def test_placement_at_2000_nodes_in_chromium(chromium: str, tmp_path: Path) -> N
     _look(page, "report-2000-nodes", {"utilisation", "utilisation-nodes"})
     text = page.read_text()
     assert text.count('<details class="pool">') == len(read(str(problem)).pools)
-    assert text.count("<tr><td>") >= 2000  # every node in some pool's table
+    assert text.count("<tr><td class='id'>") >= 2000  # every node in some pool's table
 
 
 def _front_plans(folder: Path) -> tuple[Path, list[Path]]:
@@ -336,3 +336,25 @@ def test_front_of_a_plan_given_alone(tmp_path: Path) -> None:
     assert 'data-chart="front"' in text
     assert "href='../front/plan-01.yaml'" in text  # relative to the page
     assert "#3 (this plan)" in text
+
+
+def test_convergence_starts_at_zero_and_says_what_a_lexicographic_line_is() -> None:
+    """The time axis is the run's, from 0 (not a zoom on its last milliseconds); under a
+    lexicographic objective the caption says each stage plots its own term, so that a line
+    stepping up from stage 1's 0 to stage 2's cost does not read as a worse plan."""
+    from taskalloc import charts as ch
+
+    run = ch.Run("cpsat", [(0.022, 0.0, 0.0), (0.042, 109.8, 39.3), (0.057, 85.8, 85.8)])
+    chart = ch.convergence([run], stages=("unplaced", "cost"))
+    assert chart is not None
+    assert chart.figure.axes[0].get_xlim()[0] == 0.0
+    assert chart.figure.axes[0].get_ylabel() == "objective (lower is better)"
+    assert "The objective is lexicographic (unplaced, cost)" in chart.caption
+    alone = ch.convergence([run], stages=("cost",))
+    assert alone is not None and "lexicographic" not in alone.caption
+
+
+def test_node_and_task_ids_do_not_wrap_in_the_tables() -> None:
+    text = _device_page()
+    assert "td.id { white-space: nowrap; }" in text
+    assert "<tr><td class='id'>a100-a-1</td>" in text

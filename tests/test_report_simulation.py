@@ -101,6 +101,8 @@ def test_the_html_report_of_a_placement_replay_draws_the_allocation_curve(tmp_pa
     text = page.read_text()
     assert "Online replay: allocation curve (fgd)" in text
     assert "every arrival placed" in text
+    # a replay has no search: its Convergence section says so, not that a trajectory is missing
+    assert "it has no search to converge" in text and "no trajectory" not in text
 
 
 def test_in_chromium(chromium: str, tmp_path: Path) -> None:  # noqa: F811

@@ -113,15 +113,18 @@ def _pair(example: str) -> tuple[str, str]:
     return str(EXAMPLES / f"{example}.yaml"), str(PLANS / f"{example}.plan.yaml")
 
 
+@pytest.mark.parametrize("example", ["training-pipeline", "gpu-cluster"])
 @pytest.mark.parametrize("view", ["nodes", "tasks", "schedule"])
-def test_tables_fit_80_columns_without_colour(view: str) -> None:
-    problem, plan = _pair("training-pipeline")
+def test_tables_fit_80_columns_without_colour(view: str, example: str) -> None:
+    problem, plan = _pair(example)
     result = cli("report", problem, plan, "--view", view, env={"COLUMNS": "80", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     assert not ANSI.search(result.stdout)
     widths = [len(line) for line in result.stdout.splitlines()]
     assert max(widths) <= 80, result.stdout
+    if view == "nodes":  # the title is one line: the legend of the device marks goes below
+        assert result.stdout.splitlines()[1].startswith("┏"), result.stdout
 
 
 def test_schedule_view_draws_every_node_that_runs_something() -> None:

@@ -188,6 +188,15 @@ def _describe(problem: Problem, core: list[int], minimal: bool) -> list[str]:
         return lines
     # 2. otherwise, the constraints between them
     reasons = []
+    limit = problem.max_moves
+    if limit is not None and any(problem.tasks[t].current is not None for t in core):
+        # replanning: the allowed nodes may have room, but not the replicas' current nodes
+        away = [problem.tasks[t].id for t in core if problem.tasks[t].current is not None]
+        shown = ", ".join(away[:6]) + (", ..." if len(away) > 6 else "")
+        reasons.append(
+            f"max_moves {limit}: at most {limit} replica{'s' if limit != 1 else ''} may move "
+            f"off the nodes their `current` names ({shown})"
+        )
     sep = [(a, b) for a in core for b in problem.tasks[a].separate if b in core and a < b]
     if sep:
         pairs = ", ".join(f"{problem.tasks[a].id}/{problem.tasks[b].id}" for a, b in sep[:6])
@@ -227,7 +236,7 @@ def _describe(problem: Problem, core: list[int], minimal: bool) -> list[str]:
         ]
         if any(parts):
             sums.append(f"{r} {' + '.join(_num(q) for q in parts)} = {_num(sum(parts))}")
-    if sums and not problem.scheduling and not sep and not reps:
+    if sums and not problem.scheduling and not sep and not reps and limit is None:
         reasons.append(
             "they need " + " and ".join(sums) + ", but no packing onto those nodes exists"
         )

@@ -279,6 +279,26 @@ def test_check_problem_file_as_plan():
     assert result.stderr.startswith(f"{path}:")
 
 
+def test_a_plan_given_as_the_problem_is_one_line(tmp_path):
+    problem = str(EXAMPLES / "inference-fleet.yaml")
+    plan = tmp_path / "plan.yaml"
+    assert cli("solve", problem, "-s", "greedy", "-q", "-o", str(plan)).exit_code == 0
+    for command in (["solve", str(plan)], ["validate", str(plan)], ["check", str(plan), str(plan)]):
+        result = cli(*command)
+        assert result.exit_code == 2, command
+        assert result.stdout == ""
+        assert result.stderr == f"{plan}:1:1: this is a plan file, not a problem\n"
+
+
+def test_check_says_one_assignment_in_the_singular(tmp_path):
+    problem = tmp_path / "one.yaml"
+    problem.write_text("taskalloc: 1\nnodes: [{id: n, capacity: {cpu: 1}}]\ntasks: [{id: t}]\n")
+    plan = tmp_path / "plan.yaml"
+    assert cli("solve", str(problem), "-s", "greedy", "-q", "-o", str(plan)).exit_code == 0
+    result = cli("check", str(problem), str(plan))
+    assert result.stderr == "ok: 1 assignment satisfies every constraint; objective matches\n"
+
+
 def test_check_both_from_stdin_reads_a_plan():
     # `check - -`: stdin holds a plan, whose problem is embedded or named (tests/test_pipes.py)
     result = cli("check", "-", "-", input="")

@@ -74,3 +74,16 @@ def test_cli_import_rejects_sense_for_other_formats_and_unknown_kinds():
     assert result.exit_code == 2 and "--sense applies to gap only" in result.stderr
     result = cli("import", "mps", str(DATA / "tiny.jss"))
     assert result.exit_code == 2
+
+
+def test_cli_import_refuses_its_output_before_reading(tmp_path):
+    """-o naming the instance (or a directory) is refused before the instance is read: the
+    one line says so, not a parse error of the file it would have destroyed."""
+    instance = tmp_path / "broken.txt"
+    instance.write_text("not a gap instance\n")
+    result = cli("import", "gap", str(instance), "-o", str(instance))
+    assert result.exit_code == 2
+    assert result.stderr == f"{instance}: is an input of this command; not overwriting it\n"
+    assert instance.read_text() == "not a gap instance\n"
+    result = cli("import", "gap", str(instance), "-o", str(tmp_path))
+    assert (result.exit_code, result.stderr) == (2, f"{tmp_path}: is a directory\n")

@@ -257,3 +257,61 @@ def test_ctrl_c_keeps_the_best_replan(tmp_path: Path) -> None:
     assert "changes: " in err
     r = cli("check", str(new))
     assert r.exit_code == 0, r.stderr
+
+
+def test_ctrl_c_while_whatif_solves_its_baseline_exits_130(tmp_path: Path) -> None:
+    """SIGINT while whatif solves PROBLEM for its baseline: exit 130, no scenario runs, and
+    the one line says so (it was exit 4, 'no baseline plan: interrupted: the plan holds the
+    best solution found so far')."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cloudgen import generate_cloud
+
+    problem = tmp_path / "cloud.json"
+    problem.write_text(json.dumps(generate_cloud(100, 300, seed=3)))
+    cmd = [sys.executable, "-m", "taskalloc", "whatif", str(problem), "--fail-each-pool"]
+    cmd += ["-s", "cpsat", "-t", "60", "-O", "lns=true"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)  # loaded and solving (the baseline of this problem takes the whole -t)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert out == ""
+    assert "no baseline plan" not in err, err
+    assert "interrupted while solving the baseline; no scenario was run" in err, err
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_whatif_table_fits_the_terminal(tmp_path: Path, columns: int) -> None:
+    """The README's whatif: at 80 columns (a pipe's width) the objective delta wraps between
+    its terms and every line fits; wide enough, every scenario is one line."""
+    from tests.helpers import EXAMPLES
+
+    problem = str(EXAMPLES / "replanning.yaml")
+    today = tmp_path / "today.yaml"
+    assert cli("solve", problem, "-s", "greedy", "-q", "-o", str(today)).exit_code == 0
+    result = cli(
+        "-q", "whatif", problem, str(today), "--fail-each-pool", "-s", "greedy",
+        env={"COLUMNS": str(columns)},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    table = lines[lines.index("") + 1 :]
+    assert re.split(r"\s{2,}", table[0])[:3] == ["scenario", "feasible", "objective delta"]
+    scenarios = [x for x in table[2:] if not x.startswith(" ")]
+    assert [re.split(r"\s{2,}", x)[0] for x in scenarios] == [
+        "fail pool a100", "fail pool l4", "fail pool cpu", "fail v100-legacy",
+    ]  # fmt: skip
+    if columns == 80:
+        assert max(len(x) for x in table) <= 80
+        assert len(table) > 2 + len(scenarios)  # some delta took a second line
+        wrapped = table[table.index(scenarios[0]) + 1]
+        assert wrapped.strip().startswith("cost ") and wrapped.startswith(" " * 20)
+    else:
+        assert len(table) == 2 + len(scenarios)

@@ -10,6 +10,7 @@ timeouts are generous: the test never asserts on how fast it exits (the benchmar
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -97,7 +98,20 @@ def test_a_signal_exits_130_with_a_checked_plan_or_none(
     # an engine that refuses the problem exits 2, whether or not the signal came first
     if code == 2 and "cannot plan this problem" in err:
         pytest.skip(f"-s {engine} does not take the generated problem: {err.strip()}")
-    assert code == (130 if sent else 0), err
+    # a signal that reaches a command that had ended (its plan written, the interpreter
+    # tearing down) is ignored by design (cli/running.settle): exit 0. Under load a fast
+    # engine's whole run can take just about the signal's instant, so tell that case by what
+    # the command said: it never began to stop, and its search ended before the signal.
+    took = re.search(r" in ([0-9.]+) s;", err)
+    ended_first = (
+        code == 0
+        and "plan written to" in err
+        and "stopping" not in err
+        and took is not None
+        and float(took.group(1)) < at
+    )
+    assert code == (130 if sent and not ended_first else 0), err
+    assert "interrupted" not in err or code == 130, err
     assert not list(tmp_path.glob(".*.tmp")), "a temporary file was left behind"
     if out.read_text() == OLD:  # stopped before any plan: the old output stays as it was
         return

@@ -43,3 +43,59 @@ def test_the_first_problem_is_valid():
 
 def test_the_readme_links_it():
     assert "(docs/format.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _rows(section: str) -> list[tuple[str, str, str]]:
+    """(key, default, example) of each row of a section's table: key | default | meaning |
+    example."""
+    body = DOC.split(f"### {section}\n", 1)[1].split("\n### ", 1)[0]
+    rows = []
+    for line in body.splitlines():
+        m = re.fullmatch(r"\| `(\w+)` \| (.+?) \| .+ \| `(.+)` \|", line)
+        if m:
+            rows.append((m.group(1), m.group(2), m.group(3)))
+    return rows
+
+
+def _base() -> dict:
+    return {
+        "taskalloc": 1,
+        "nodes": [
+            {
+                "id": "a100",
+                "count": 2,
+                "capacity": {"cpu": 64, "memory": 512, "gpu": 8},
+                "labels": {"accel": "a100", "zone": "east"},
+            },
+            {"id": "cpu-1", "capacity": {"cpu": 32, "memory": 128}, "labels": {"zone": "west"}},
+        ],
+        "tasks": [
+            {"id": "prep", "demand": {"cpu": 1}},
+            {"id": "train", "demand": {"gpu": 1}, "gang": "dist-train"},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("section", "model"), [("Top level", ProblemSpec), ("Nodes", NodeSpec), ("Tasks", TaskSpec)]
+)
+def test_every_field_has_a_default_and_an_example_that_loads(section: str, model) -> None:
+    """Each field's row in the tables of docs/format.md: its default, and an example that
+    is valid YAML for that very key and loads as part of a problem."""
+    rows = _rows(section)
+    assert [key for key, _, _ in rows] == list(model.model_fields)
+    for key, default, example in rows:
+        assert default.strip(), key
+        value = yaml.safe_load(example)
+        assert isinstance(value, dict) and list(value) == [key], example
+        data = _base()
+        if section == "Top level":
+            data.update(value)
+        elif section == "Nodes":
+            data["nodes"] = [
+                data["nodes"][1],
+                {"id": "n", "capacity": {"cpu": 64, "memory": 512, "gpu": 8}, **value},
+            ]
+        else:
+            data["tasks"].append({"id": "t", "demand": {"cpu": 1}, "replicas": 2, **value})
+        problem_from_dict(data)  # InputError names the example that does not load

@@ -175,6 +175,46 @@ def test_solve_no_clobber_refuses_before_solving(tmp_path: Path) -> None:
     assert out.read_text() == "old"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["solve", "{fleet}", "-s", "cpsat", "-t", "5"],
+        ["simulate", "{pipeline}", "--policy", "first-fit"],
+        ["replan", "{replanning}", "{today}", "--fail", "l4-4", "-s", "cpsat", "-t", "5"],
+        ["whatif", "{replanning}", "{today}", "--fail-each-pool", "-s", "greedy"],
+    ],
+    ids=lambda c: c[0],
+)
+@pytest.mark.parametrize("refused", ["directory", "no-clobber"])
+def test_a_refused_output_is_one_line_before_anything_runs(
+    tmp_path: Path, command: list[str], refused: str
+) -> None:
+    """An output that cannot be written is refused before the run: no progress line, no
+    summary, no scenario, nothing lost at the end of a long solve."""
+    today = tmp_path / "today.yaml"
+    replanning = str(EXAMPLES / "replanning.yaml")
+    made = cli("solve", replanning, "-s", "greedy", "-q", "-o", str(today))
+    assert made.exit_code == 0, made.stderr
+    out = tmp_path / "out"
+    if refused == "directory":
+        out.mkdir()
+        args, line = [], f"{out}: is a directory\n"
+    else:
+        out.write_text("old")
+        args, line = ["--no-clobber"], f"{out}: exists; not overwriting it (--no-clobber)\n"
+    names = {
+        "fleet": str(EXAMPLES / "inference-fleet.yaml"),
+        "pipeline": str(EXAMPLES / "training-pipeline.yaml"),
+        "replanning": replanning,
+        "today": str(today),
+    }
+    result = cli(*[a.format(**names) for a in command], "-o", str(out), *args)
+    assert result.exit_code == 2
+    assert result.stderr == line
+    assert result.stdout == ""
+    assert out.is_dir() if refused == "directory" else out.read_text() == "old"
+
+
 def test_solve_says_which_directories_it_made(tmp_path: Path) -> None:
     out = tmp_path / "new" / "plan.yaml"
     result = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "greedy", "-o", str(out))

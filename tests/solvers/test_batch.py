@@ -161,6 +161,19 @@ def test_skip_existing_resumes(tmp_path: Path) -> None:
     assert rows["p0.yaml"]["status"] == "feasible" and rows["p0.yaml"]["objective"]
     assert (out / "p0.plan.yaml").read_bytes() == kept  # untouched
     assert read_plan(str(out / "p1.plan.yaml")).solver.seed == 5  # solved again
+    # a kept plan's progress line says so once, without a solve time it did not spend
+    kept_line = next(x for x in second.stderr.splitlines() if "p0.yaml:" in x)
+    assert kept_line.endswith(" (plan exists, skipped)"), kept_line
+
+
+def test_an_out_dir_that_is_a_file_is_refused_before_the_batch(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.yaml", generate(3, 2))
+    taken = tmp_path / "plans"
+    taken.write_text("a file, not a directory")
+    result = cli("solve", str(a), "--out-dir", str(taken), "-s", "greedy")
+    assert result.exit_code == 2
+    assert result.stderr == f"--out-dir {taken} exists and is not a directory\n"
+    assert taken.read_text() == "a file, not a directory"
 
 
 def test_same_plan_name_twice_is_refused(tmp_path: Path) -> None:
@@ -354,6 +367,7 @@ def test_interrupt_keeps_finished_plans_then_resume(tmp_path: Path) -> None:
     assert rows["a.yaml"]["exit_code"] == 0
     assert (rows["b.json"]["status"], rows["b.json"]["exit_code"]) == ("interrupted", 130)
     assert sorted(p.name for p in out.iterdir()) == ["a.plan.yaml"]
+    assert f"[2/2] {d / 'b.json'}: interrupted\n" in err  # said once, no made-up 0.00 s
     resumed = cli(
         "solve", str(d), "--out-dir", str(out), "-s", "greedy", "--skip-existing",
         "--summary", str(summary),

@@ -45,6 +45,7 @@ from collections.abc import Callable
 
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
+from taskalloc.problems.wording import plural
 
 from ... import baseline, lagrange
 from ...clock import finishing
@@ -204,7 +205,8 @@ def _finish(
     violations = violations_of(problem, assignments)
     notes = list(flat.scales.notes)
     notes.append(
-        f"LNS: {search.steps} sub-solves, {search.improvements} improvements from {source}"
+        f"LNS: {plural(search.steps, 'sub-solve')}, {plural(search.improvements, 'improvement')} "
+        f"from {source}"
     )
     if search.stopped:
         notes.append("stopped on request")

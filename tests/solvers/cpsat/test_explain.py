@@ -95,6 +95,34 @@ def test_time_window_conflict(tmp_path):
     assert "between 0 and 25 they need 30 gpu-time units" in conflict.lines[1]
 
 
+MOVES = """\
+taskalloc: 1
+max_moves: 1
+nodes:
+  - {id: old, capacity: {cpu: 4}}
+  - {id: big, count: 2, capacity: {cpu: 64}}
+tasks:
+  - {id: a, demand: {cpu: 3}, current: old}
+  - {id: b, demand: {cpu: 3}, current: old}
+  - {id: c, demand: {cpu: 2}, current: old}
+  - {id: d, demand: {cpu: 1}}
+"""
+
+
+def test_a_max_moves_conflict_names_the_limit_not_a_packing(tmp_path):
+    """Three tasks that ran on one node no longer fit there together, and only one may move:
+    the other nodes have room for all, so the conflict is the limit, never 'no packing
+    exists'."""
+    problem = _problem(tmp_path, MOVES)
+    (conflict,) = explain(problem, time_limit=20)
+    assert _ids(problem, conflict) == {"a", "b", "c"}
+    assert (
+        "max_moves 1: at most 1 replica may move off the nodes their `current` names"
+        in (conflict.lines[1])
+    )
+    assert "no packing" not in conflict.lines[1]
+
+
 def test_solve_prints_conflicts_and_writes_them_into_the_plan(tmp_path):
     path = tmp_path / "fleet.yaml"
     path.write_text(PACKING_AND_SEPARATION)
