@@ -123,29 +123,36 @@ def _seeds(args: argparse.Namespace) -> list[int]:
     return [int(s) for s in str(args.seeds).split(",")]
 
 
+# value (None without a checked plan), how it ended, wall-clock s, CPU s, generations
+GaRun = tuple[float | None, str, float, float, int]
+
+
 def _run_ga(
     problem: Problem, budget: float, seed: int, args: argparse.Namespace, term: str
 ) -> tuple[float | None, str, float]:
-    value, how, secs, _ = _run_ga_cpu(problem, budget, seed, bool(args.deterministic), term)
+    value, how, secs, _, _ = _run_ga_cpu(problem, budget, seed, bool(args.deterministic), term)
     return value, how, secs
 
 
 def _run_ga_cpu(
     problem: Problem, budget: float, seed: int, deterministic: bool, term: str
-) -> tuple[float | None, str, float, float]:
+) -> GaRun:
     """One GA run: its value of ``term`` (None without a checked plan), how it ended, wall-clock
-    and CPU seconds (the GA runs in this process with one worker: the process's CPU time)."""
+    and CPU seconds (the GA runs in this process with one worker: the process's CPU time) and
+    the generations it made."""
     t0, c0 = time.perf_counter(), time.process_time()
     r = ga_solve(problem, time_limit=budget, seed=seed, deterministic=deterministic)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    gens = int(r.generations[-1]["generation"]) if r.generations else 0
     if not r.has_plan:
-        return None, str(r.status), secs, cpu
+        return None, str(r.status), secs, cpu, gens
     ev = evaluate(problem, r.assignments, reasons=False)
     return (
         (ev.terms[term] if ev.feasible else None),
         ("checked" if ev.feasible else "INVALID"),
         secs,
         cpu,
+        gens,
     )
 
 
@@ -153,7 +160,7 @@ def _run_ga_cpu(
 GapJob = tuple[str, str, float, int, bool, str]
 
 
-def _gap_job(job: GapJob) -> tuple[float | None, str, float, float]:
+def _gap_job(job: GapJob) -> GaRun:
     name, text, budget, seed, deterministic, sense = job
     problem = problem_from_dict(read_gap(text, name, sense=sense), name=name)
     return _run_ga_cpu(problem, budget, seed, deterministic, "cost")
@@ -166,7 +173,7 @@ def _warm() -> None:
     import taskalloc.solvers.ga.single  # noqa: F401
 
 
-def _run_gap_jobs(jobs: list[GapJob], n: int) -> Iterator[tuple[float | None, str, float, float]]:
+def _run_gap_jobs(jobs: list[GapJob], n: int) -> Iterator[GaRun]:
     """The runs' results in order, each as soon as it is there; ``n`` > 1: the runs go in that
     many processes (for deterministic runs: their figures do not depend on what else runs;
     wall-clock runs would compete for the cores)."""
@@ -179,12 +186,14 @@ def _run_gap_jobs(jobs: list[GapJob], n: int) -> Iterator[tuple[float | None, st
         yield from pool.imap(_gap_job, jobs, chunksize=1)
 
 
-def _cpu_line(runs: list[tuple[float | None, str, float, float]]) -> str:
+def _cpu_line(runs: list[GaRun]) -> str:
     cpu = [r[3] for r in runs]
     wall = [r[2] for r in runs]
+    gens = [r[4] for r in runs]
     return (
         f"per run: wall {statistics.fmean(wall):.1f} s ({min(wall):.1f}-{max(wall):.1f}), "
-        f"CPU {statistics.fmean(cpu):.1f} s ({min(cpu):.1f}-{max(cpu):.1f})"
+        f"CPU {statistics.fmean(cpu):.1f} s ({min(cpu):.1f}-{max(cpu):.1f}), "
+        f"generations {statistics.fmean(gens):.0f} ({min(gens)}-{max(gens)})"
     )
 
 
@@ -281,14 +290,14 @@ def run_gap(args: argparse.Namespace) -> None:
         for inst, _, _ in items
         for s in seeds
     ]
-    runs: list[tuple[float | None, str, float, float]] = []
+    runs: list[GaRun] = []
     done = _run_gap_jobs(jobs, args.jobs)
     for inst, path, known in items:
         data = load_instance(info, path)
         cells = []
         for s in seeds:
             runs.append(next(done))
-            value, how, _, _ = runs[-1]
+            value, how, _, _, _ = runs[-1]
             if value is not None and info.sense == "max":
                 value = data["x-source"]["offset"] - value
             g = gap(value, known, info.sense)
@@ -297,9 +306,12 @@ def run_gap(args: argparse.Namespace) -> None:
                 per_seed[s].append(g)
             cells.append(f"{_f(g, '7.3f')}{'' if how == 'checked' else ' ' + how}")
         line = f"{inst:10s} {known:8.0f}  ga gap% by seed: {' '.join(cells)}"
+        mine = runs[-len(seeds) :]
+        line += f" | CPU s {'/'.join(f'{r[3]:.1f}' for r in mine)}"
+        line += f", generations {'/'.join(str(r[4]) for r in mine)}"
         if inst in bounds:
             lb = bounds[inst]
-            found = [v for v, how, _, _ in runs[-len(seeds) :] if v is not None]
+            found = [v for v, how, _, _, _ in runs[-len(seeds) :] if v is not None]
             line += f" | bound {lb:.0f}, best known {gap(known, lb, 'min'):.3f} % above it"
             if found:
                 line += f", ga {statistics.fmean(gap(v, lb, 'min') or 0.0 for v in found):.3f} %"
@@ -354,7 +366,7 @@ def run_gapgen(args: argparse.Namespace) -> None:
         for name, text in made
         for s in seeds
     ]
-    runs: list[tuple[float | None, str, float, float]] = []
+    runs: list[GaRun] = []
     done = _run_gap_jobs(jobs, args.jobs)
     for name, text in made:
         problem = problem_from_dict(read_gap(text, name), name=name)

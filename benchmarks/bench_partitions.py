@@ -120,7 +120,21 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
         f"wall {row['wall']:.1f} s{gap}{floor}  load {row['load']}",
         flush=True,
     )
-    print(f"    {(row.get('message') or '')[:200]}", flush=True)
+    print(f"    {(row.get('message') or '')[:300]}", flush=True)
+    parts = row.get("parts") or {}
+    if parts.get("parts"):
+        print(
+            f"    greedy {parts.get('greedy_seconds')} s, greedy + split "
+            f"{parts.get('split_seconds')} s, part limit {parts.get('part_limit')} s; "
+            "parts (wall / engine s): "
+            + ", ".join(
+                f"{p.get('seconds')}/{p.get('engine_seconds')}"
+                + (" kept its share" if p.get("kept") else "")
+                for p in parts["parts"]
+            )
+            + (f"; improve {parts['improve']}" if parts.get("improve") else ""),
+            flush=True,
+        )
 
 
 def _timed(argv: list[str]) -> dict[str, Any]:
@@ -214,6 +228,9 @@ def main() -> int:
         action="store_true",
         help="equal: the single run alone (with --engine auto at 150,000 tasks: auto's parts)",
     )
+    ap.add_argument(
+        "--skip-single", action="store_true", help="equal: the --k runs only (no single run)"
+    )
     ap.add_argument("--curve", default="", help="the K of the scaling curve, e.g. 1,2,4,8,16")
     ap.add_argument("--part-seconds", type=float, default=20.0, help="curve: seconds per part")
     ap.add_argument(
@@ -246,11 +263,12 @@ def main() -> int:
     )
     rows: list[dict[str, Any]] = []
     bound = None
-    if args.k or args.single:
+    if (args.k or args.single) and not args.skip_single:
         single = run(problem, args.engine, args.budget, args.seed)
         bound = (single["bound"] or {}).get("cost")
         show(f"single {args.engine} {args.budget:g} s", single, bound)
         rows.append({"mode": "equal", "k": 0, **single})
+    if args.k:
         for k in [int(x) for x in args.k.split(",") if x]:
             row = run(problem, args.engine, args.budget, args.seed, partitions=k, jobs=args.jobs)
             show(f"--partitions {k} {args.budget:g} s", row, bound)

@@ -14,7 +14,10 @@ same policy, or users learn to run the greedy first. Two pieces, shared by every
   bounds stay (they bound every plan). It is called at the one place engines are dispatched
   (:func:`taskalloc.solvers.solve`), so ``-s auto`` and every engine keep the promise; an engine
   that already made the comparison with the same policy marks its result
-  (``options["baseline"]``) and is not evaluated twice.
+  (``options["baseline"]``) and is not evaluated twice. A result marked
+  ``options["floor"] = "caller"`` (cpsat's ``floor=False``: a part of ``--partitions`` solved
+  from its share of the whole problem's greedy plan) is left as it is: its caller, the
+  partition driver, holds the floor of the whole problem.
 
 When the greedy cannot finish within the time limit (it stops between tasks, see its
 docstring) its partial plan is still a floor where it is a plan. A plan proved ``infeasible`` or
@@ -171,6 +174,8 @@ def no_worse(
         return result
     if result.options.get("baseline") == policy:
         return result  # the engine compared with this greedy plan already
+    if result.options.get("floor") == "caller":
+        return result  # a part of --partitions: the driver keeps the whole problem's floor
     if stop is not None and stop.is_set():
         return result
     if result.status == Status.OPTIMAL:

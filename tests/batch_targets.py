@@ -68,3 +68,11 @@ def part_always_dies(spec: Spec) -> RunResult:
         marker.write_text(str(attempts + 1))
         os.kill(os.getpid(), signal.SIGKILL)
     return run_spec(spec)
+
+
+def part_hangs(spec: Spec) -> RunResult:
+    """Part 1 of a problem named ``*hang*`` never returns (a part past its deadline)."""
+    head, sep, _ = spec.name.partition(" part 1/")
+    if sep and "hang" in Path(head).name:
+        time.sleep(3600)
+    return run_spec(spec)

@@ -181,7 +181,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..engine import Params, at_least
+from ..engine import Params, at_least, choice
 from ..features import refuse_unhandled
 from ..scaling import BALANCE_SCALE
 
@@ -202,16 +202,24 @@ class CpsatOptions:
     None by size (its dispatch rule: no durations, a linear objective, more than 20,000
     (task, allowed node) pairs, or 400 for the hybrid that runs the exact path first; above
     50 million pairs, with True or None, the LNS at scale of :mod:`.lns.scale`, from the
-    greedy's plan and without the LP bound).
+    greedy's plan and without the LP bound); ``"scale"``: the LNS at scale whatever the size
+    for the placement problems the LNS takes (the parts of ``--partitions`` at 150,000 x
+    5,000, each from its share of the whole problem's greedy plan).
     ``balance_scale``: steps of the ``balance`` grid for a utilisation of 1.
     ``sub_seconds``: the LNS's seconds per sub-solve (None: adaptive).
+    ``floor``: False only for a caller that keeps the greedy's floor itself (the parts of
+    ``--partitions``, whose floor is the whole problem's greedy plan): the LNS at scale then
+    starts from the hint without running the greedy, and the result is not compared with it.
     """
 
-    lns: bool | None = None
+    lns: bool | str | None = None
     balance_scale: int = BALANCE_SCALE
     sub_seconds: float | None = None
+    floor: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.lns, str):
+            choice("lns", self.lns, ("scale",))
         at_least("balance_scale", self.balance_scale, 1)
         at_least("sub_seconds", self.sub_seconds, 0.001)
 
@@ -257,7 +265,11 @@ class CpsatEngine:
             "progress": params.progress,
             "stop": params.stop,
         }
-        mode = route(problem, options.lns)
+        lns = options.lns
+        if isinstance(lns, str):  # "scale": the LNS at scale wherever the LNS would go
+            mode = "scale" if route(problem, True) in ("lns", "scale") else route(problem)
+        else:
+            mode = route(problem, lns)
         if mode in ("devlns", "devhybrid"):  # devices or spread: the LNS that models them
             from .devlns import hybrid as devhybrid
             from .devlns import solve as devlns
@@ -267,7 +279,9 @@ class CpsatEngine:
         if mode == "scale":  # huge: the LNS from the greedy's plan, no LP (lns/scale.py)
             from .lns.scale import solve as scale_solve
 
-            return scale_solve(problem, sub_seconds=options.sub_seconds, **common)
+            return scale_solve(
+                problem, sub_seconds=options.sub_seconds, floor=options.floor, **common
+            )
         if mode is not None:
             return lns_solve(problem, lns=mode == "lns", sub_seconds=options.sub_seconds, **common)
         return exact(problem, balance_scale=options.balance_scale, **common)

@@ -12,9 +12,19 @@ mean capacity), descending. Every placement constraint is honoured: candidates (
 fit when empty, ``demand_on``), capacity, distinct nodes for replicas, separation, gangs (all
 members or none, the gang placed when its first member comes). A task that does not fit is left
 unplaced (the LNS then tries to insert it, must-place ones first).
+
+With a ``start`` plan the tasks it places stay where they are (their load and used nodes
+count) and only its unplaced tasks are placed, in the same order and by the same rule: how
+the LNS at scale completes a part's share of the whole problem's greedy plan (the tasks whose
+replicas that plan spread over two parts come unplaced). A task that then finds no room still
+gets a place by ejection (:func:`_eject`): on its candidate nodes closest to having room, the
+smallest tasks outside gangs step aside and are placed again by the same rule; the move is
+undone when one of them finds no place.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +38,8 @@ def wanted(flat: Flat, order: list[str]) -> bool:
     return bool(terms) and terms[0] == "cost" and flat.any_node_cost and "moves" not in order
 
 
-def efficient_first_fit(flat: Flat) -> Plan:
-    """The start (see the module docstring)."""
+def efficient_first_fit(flat: Flat, start: Plan | None = None) -> Plan:
+    """The start (see the module docstring); with ``start``, that plan completed."""
     f = flat
     cap = f.cap.astype(np.int64)
     demand_total = (f.dem * f.replicas[:, None]).sum(axis=0).astype(float)
@@ -54,6 +64,14 @@ def efficient_first_fit(flat: Flat) -> Plan:
     load = np.zeros((f.N, f.R), dtype=np.int64)
     used = np.zeros(f.N, dtype=bool)
     nodes: list[tuple[int, ...]] = [()] * f.T
+    on_count = np.zeros(f.N, dtype=np.int64)
+    if start is not None:
+        nodes = list(start.nodes)
+        for t, have in enumerate(nodes):
+            for n in have:
+                load[n] += f.demand(t, n)
+                on_count[n] += 1
+        used[:] = on_count > 0
 
     def choose(t: int) -> list[int] | None:
         k = int(f.replicas[t])
@@ -93,9 +111,10 @@ def efficient_first_fit(flat: Flat) -> Plan:
             load[n] -= f.demand(t, n)
         nodes[t] = ()
 
-    on_count = np.zeros(f.N, dtype=np.int64)
     done_gangs: set[int] = set()
     for t in tasks.tolist():
+        if nodes[t]:
+            continue  # placed by the start
         g = int(f.gang[t])
         if g < 0:
             ns = choose(t)
@@ -106,6 +125,8 @@ def efficient_first_fit(flat: Flat) -> Plan:
         if g in done_gangs:
             continue
         done_gangs.add(g)
+        if any(nodes[m] for m in f.gang_members[g]):
+            continue  # a gang the start placed (in part): left as it is
         placed: list[int] = []
         for m in f.gang_members[g]:
             ns = choose(m)
@@ -119,7 +140,89 @@ def efficient_first_fit(flat: Flat) -> Plan:
             on_count[ns] += 1
             placed.append(m)
         used[:] = on_count > 0
+    if start is not None:
+        _eject(f, nodes, load, cap, tasks.tolist(), choose, put, take)
     return Plan(f, nodes)
+
+
+def _eject(
+    f: Flat,
+    nodes: list[tuple[int, ...]],
+    load: np.ndarray,
+    cap: np.ndarray,
+    order: list[int],
+    choose: Any,
+    put: Any,
+    take: Any,
+) -> None:
+    """Place what a completed ``start`` still leaves unplaced (tasks outside gangs, in
+    ``order``) by ejection: on a candidate node without room, take off the smallest tasks
+    outside gangs until the task fits there, then place them again by ``choose``; undone when
+    one of them finds no place."""
+    on: list[set[int]] = [set() for _ in range(f.N)]
+    for t, have in enumerate(nodes):
+        for n in have:
+            on[n].add(t)
+    size = f.dem.sum(axis=1)
+    for t in order:
+        if nodes[t] or f.gang[t] >= 0:
+            continue
+        k = int(f.replicas[t])
+        mask = f.cand_mask(t).copy()
+        for o in f.separate[t]:
+            for n in nodes[o]:
+                mask[n] = False
+        idx = np.flatnonzero(mask)
+        if len(idx) < k:
+            continue
+        dem = f.demands(t, idx)
+        excess = np.maximum(load[idx] + dem - cap[idx], 0).sum(axis=1)
+        picked: list[int] = []
+        evicted: list[tuple[int, tuple[int, ...]]] = []
+        for i in np.argsort(excess, kind="stable").tolist():
+            if len(picked) == k:
+                break
+            n = int(idx[i])
+            need = load[n] + dem[i] - cap[n]
+            for o in sorted(on[n], key=lambda x: (int(size[x]), x)):
+                if (need <= 0).all():
+                    break
+                if f.gang[o] >= 0 or o == t:
+                    continue
+                evicted.append((o, nodes[o]))
+                for m in nodes[o]:
+                    on[m].discard(o)
+                need = need - f.demand(o, n)
+                take(o)
+            if (need <= 0).all():
+                picked.append(n)
+        ok = len(picked) == k
+        if ok:
+            put(t, picked)
+            for n in picked:
+                on[n].add(t)
+            for o, _old in evicted:
+                got = choose(o)
+                if got is None:
+                    ok = False
+                    break
+                put(o, got)
+                for n in got:
+                    on[n].add(o)
+        if not ok:  # undo: every evicted task back where it was, the task unplaced
+            for n in nodes[t]:
+                on[n].discard(t)
+            if nodes[t]:
+                take(t)
+            for o, _ in evicted:
+                if nodes[o]:
+                    for n in nodes[o]:
+                        on[n].discard(o)
+                    take(o)
+            for o, old in evicted:
+                put(o, list(old))
+                for n in old:
+                    on[n].add(o)
 
 
 def rounding_applies(flat: Flat) -> bool:

@@ -38,7 +38,16 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   best with a few tasks freed and the others kept in their order; the plain model too);
 * the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
   pool's elite, decoded, justified and offered to the pool. (It is Python, CP-SAT is not: the
-  two share the GIL only in CP-SAT's callbacks.)
+  two share the GIL only in CP-SAT's callbacks.) When it has made :data:`LNS_STALL` steps
+  without a new best of the pool, the same thread runs a slice of CP-SAT's own neighbourhood
+  search (:meth:`_Hybrid._lns_slice`: ``use_lns_only`` with ``interleave_search`` on one
+  worker, its scheduling, constraint and variable neighbourhoods in turn, for
+  :data:`LNS_DTIME` of deterministic time) on the plain model from the pool's best as a
+  complete hint, and goes back to its lists. This is the search that finds what the list
+  search converges short of (PSPLIB j605_3: 80 where every list search ends at 81), the one the
+  peer's second CP-SAT worker runs, without a third thread on two cores. (Note: with one
+  worker and no ``interleave_search``, CP-SAT ignores ``use_lns_only`` and runs its full
+  search.)
 
 With one worker (or ``deterministic``) they take turns instead: CP-SAT's full search for
 :data:`PROOF_SHARE` of the budget, then neighbourhoods for :data:`SLICE_SECONDS` and
@@ -91,6 +100,12 @@ COMPLETION_SECONDS = 5.0  # filling in a fixed schedule (propagation only: milli
 WATCH_INTERVAL = 0.02
 CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1)
 PLAIN = True  # CP-SAT searches the timeline's plain model (see _take_plain)
+#: the list thread's CP-SAT neighbourhood slices (see :meth:`_Hybrid._lns_slice`): after
+#: :data:`LNS_STALL` list steps without a new best of the pool, CP-SAT's own neighbourhood
+#: search (``use_lns_only``, interleaved on one worker) runs from the pool's best for
+#: :data:`LNS_DTIME` of deterministic time (0: never)
+LNS_STALL = 500
+LNS_DTIME = 0.25
 
 
 @dataclass
@@ -186,6 +201,7 @@ class _Hybrid:
         self.done = threading.Event()
         self.cpsat_solves = 0
         self.lns_steps = 0
+        self.lns_slices = 0
         self.start_vars = [run.m.start[k] for k in tl.pairs]
         self.plain: _Plain | None = None  # the plain model, once :meth:`_take_plain` checked it
         self.plain_tried = False
@@ -330,6 +346,53 @@ class _Hybrid:
         self.hoods.learn(kind, status, won)
         self.lns_steps += 1
 
+    def _lns_slice(self, seed: int, deadline: float | None) -> bool:
+        """CP-SAT's own neighbourhood search (``use_lns_only``, its neighbourhoods interleaved
+        on one worker) on the plain model, from the pool's best as a complete hint, for
+        :data:`LNS_DTIME` of deterministic time; its solutions go to the pool. True when it
+        improved the pool's best."""
+        run, pool, plain = self.run, self.pool, self.plain
+        best = pool.best
+        if plain is None or best is None or self.offset is None:
+            return False
+        model = plain.model.clone()
+        model.clear_hints()
+        for var, v in zip(plain.start, best.start.tolist(), strict=True):
+            model.add_hint(var, v)
+        solver = cp_solver()
+        _parameters(solver, run, 1, seed, None)
+        prm = solver.parameters
+        prm.interleave_search = True
+        prm.use_lns_only = True
+        prm.max_deterministic_time = LNS_DTIME
+        if deadline is not None:
+            prm.max_time_in_seconds = max(deadline - run.clock.elapsed(), 1e-3)
+        svars = plain.start
+        version = pool.version
+
+        class Callback(cp_model.CpSolverSolutionCallback):
+            def on_solution_callback(self) -> None:
+                start = np.array([self.value(v) for v in svars], dtype=np.int64)
+                pool.offer(start, "cpsat-lns")
+
+        stop_now = threading.Event()
+
+        def watch() -> None:
+            while not stop_now.wait(WATCH_INTERVAL):
+                if self.done.is_set() or pool.proven() or run.clock.stop_requested():
+                    solver.stop_search()
+                    return
+
+        watcher = threading.Thread(target=watch, name="cpsat-lns-watch", daemon=True)
+        watcher.start()
+        try:
+            solver.solve(model, Callback())
+        finally:
+            stop_now.set()
+            watcher.join()
+        self.lns_slices += 1
+        return pool.version != version
+
     def _fixed(self, start: np.ndarray) -> tuple[Any, cp_model.CpSolver]:
         """The full model with every start fixed to ``start``, solved (propagation only)."""
         run = self.run
@@ -407,12 +470,21 @@ class _Hybrid:
 
         thread = threading.Thread(target=cpsat, name="cpsat-hybrid")
         thread.start()
+        version, since, k = self.pool.version, 0, 0
         try:
             while not self._finished(deadline):
                 if self.mismatch:  # CP-SAT alone (see _mismatch)
                     self.done.wait(WATCH_INTERVAL)
                     continue
                 self.list.step()
+                if self.pool.version != version:
+                    version, since = self.pool.version, 0
+                    continue
+                since += 1
+                if LNS_STALL and since >= LNS_STALL and self.plain is not None:
+                    k += 1
+                    self._lns_slice(run.seed + 1000 + k, deadline)
+                    version, since = self.pool.version, 0
         finally:
             self.done.set()
             thread.join()
@@ -481,6 +553,7 @@ class _Hybrid:
             "cpsat_solves": self.cpsat_solves,
             "model": "plain" if self.plain is not None else "full",
             "lns_steps": self.lns_steps,
+            "lns_slices": self.lns_slices,
             "lns": self.hoods.describe(),
             "improvements": dict(pool.wins),
         }

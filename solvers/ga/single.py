@@ -16,7 +16,7 @@ from taskalloc.problems.problem import Problem
 from ..result import Result
 from .engine import CHILD_OPTIMA, Engine, default_population
 from .individual import Individual
-from .population import evaluate_all, genes_key, make_pool
+from .population import assign_fitness, evaluate_all, genes_key, make_pool
 from .runtime import DEFAULT_TIME_LIMIT, Clock, GenerationLog, Settings
 
 ASSIGN_POPULATION = 10  # default population when every child gets the penalty search ...
@@ -170,6 +170,12 @@ def run(problem: Problem, s: Settings) -> Result:
         )
     # the evaluator has the last word: the best individual it finds feasible
     ranked = [best, *sorted(pop, key=lambda i: i.fitness.values)]
+    if eng.rescue is not None:
+        # the penalty search's repaired start: feasible at once, whatever the search had time for
+        rescue = Individual.make(eng.rescue)
+        viol, terms = c.measure(np.asarray(rescue)[: c.S], None)
+        assign_fitness(eng, rescue, viol, terms, None)
+        ranked = sorted([*ranked, rescue], key=lambda i: i.fitness.values)
     chosen: list[Assignment] | None = None
     chosen_key: tuple[float, ...] = ()
     for ind in ranked:

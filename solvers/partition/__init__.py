@@ -19,6 +19,20 @@ improve across the parts.
    node (capacity left, a used node's cost already paid, nodes of tasks they must be separated
    from left out), solved in this process with what is left of the time.
 
+**At scale** (:func:`at_scale`: cpsat's LNS at scale, 150,000 x 5,000) the run is warm by
+default: the greedy's plan of the whole problem comes first (with the whole limit, as the
+single process's), the split sends each task group to the part holding most of its placed
+replicas, and each part gets its share (:func:`shares_of`) as its hint. The parts are solved by
+the LNS at scale (``lns="scale"``: never a whole-part model, nor an LP bound) without a greedy of
+their own (``floor=False``: the floor is the whole problem's, here): the share is completed by
+first fit with ejection for the tasks the greedy spread over two parts. A part that dies or
+misses its deadline (its limit is its window less what its worker spends outside the engine,
+estimated from how long its bytes took to write here; it is killed soon past it) keeps its
+share. The improvement is then the LNS at scale over the whole problem in this process, from
+the coalesced plan (completed the same way), with what is left of the limit less a final share
+for the checks; no union rounds and no repair sub-problem at this size. The time: the greedy,
+the split, :data:`SCALE_PART_SHARE` of the rest for the parts, the rest for the improvement.
+
 The result is evaluated like any engine's (``solve`` checks the plan and keeps the greedy's
 plan when it is better). The same problem, K, seed and options give the same split and, with a
 deterministic engine and limit (``deterministic=True``, or the greedy), the same plan.
@@ -26,6 +40,7 @@ deterministic engine and limit (``deterministic=True``, or the greedy), the same
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -65,6 +80,25 @@ MIN_ROUND = 2.0
 REPAIR_PAIRS = 200_000
 #: default time limit when neither the run nor the engine has one (auto: as cpsat)
 DEFAULT_LIMIT = 60.0
+#: at scale (:func:`at_scale`): the parts' share of the time left after the greedy and the
+#: split when the improvement (the LNS at scale over the whole plan, in this process) follows
+SCALE_PART_SHARE = 0.65
+#: at scale: share of the limit kept for what follows the parts' search and the improvement
+#: (the coalesced plan's check and the greedy's floor in :func:`taskalloc.solvers.solve`)
+SCALE_FINAL_SHARE = 0.04
+#: at scale: what a part's worker spends outside the engine's limit (reading and compiling
+#: the part, checking and writing its plan, the driver reading it back), as a multiple of the
+#: seconds this process took to write the part's bytes (measured, so that it follows the
+#: machine's load): 150,000 x 5,000, K = 2 at load 7-8 on 2 cores, a part of 75,000 tasks
+#: (67 MB: pools are written member by member) took 4.2 s to write and 12.3 s in its worker
+#: outside the engine
+PART_OVERHEAD_FACTOR = 3.0
+#: at scale: with less than this many times the greedy's seconds left after it, the parts
+#: are not started (the greedy's plan is the result)
+NO_PARTS_SHARE = 1.0
+#: at scale: the improvement runs only with at least this many seconds per task of the
+#: problem (preparing the whole problem's search: about 6 s at 150,000 tasks), and 2 s
+MIN_IMPROVE_PER_TASK = 60e-6
 
 
 @dataclass(frozen=True)
@@ -82,9 +116,9 @@ class PartitionOptions:
     #: seconds for each part whatever the waves they run in (measuring what K machines do)
     part_time_limit: float | None = None
     #: with no hint given: start every part from its share of the greedy's plan of the whole
-    #: problem (tasks go to the part holding their nodes in it), so that the coalesced plan
-    #: is never worse than the greedy's (auto at scale)
-    warm: bool = False
+    #: problem (task groups go to the part holding their nodes in it), and a part that comes
+    #: back without a plan keeps that share (None: warm at scale, :func:`at_scale`)
+    warm: bool | None = None
 
     def __post_init__(self) -> None:
         from ..engine import OptionError
@@ -159,6 +193,58 @@ def _default_jobs(k: int) -> int:
     return max(1, min(k, os.cpu_count() or 1))
 
 
+def at_scale(problem: Problem, engine: str) -> bool:
+    """Whether ``engine`` on ``problem`` is cpsat's LNS at scale (a placement problem of more
+    than :data:`~taskalloc.solvers.cpsat.lns.route.SCALE_PAIRS` pairs, 150,000 x 5,000). Such a
+    problem is split warm, its parts are solved by the LNS at scale too (``lns="scale"``:
+    never a whole-part model, nor the LP bound), and the improvement across the parts is
+    that LNS over the whole problem in this process, from the coalesced plan (a union of two
+    parts in a worker would load and prepare half the problem again)."""
+    if engine not in ("auto", "cpsat") or problem.scheduling:
+        return False
+    from .. import choose
+    from ..cpsat.lns.route import route
+
+    return choose(problem, engine) == "cpsat" and route(problem) == "scale"
+
+
+def shares_of(
+    problem: Problem, sp: Split, hint: Sequence[Assignment]
+) -> list[list[Assignment] | None]:
+    """Each part's share of the plan ``hint``: the tasks of the part whose every hinted
+    replica is on the part's nodes, except the members of a gang that the plan does not put
+    whole on them (a partial gang is no plan). The tasks left out (the plan spread their
+    replicas, or their group's, over two parts) are placed by the part's engine."""
+    task_of, node_of = problem.task_index, problem.node_index
+    where = [-1] * len(problem.tasks)
+    for p in sp.parts:
+        for t in p.tasks:
+            where[t] = p.index
+    by_task: dict[int, list[Assignment]] = {}
+    for x in hint:
+        found = task_of.get(x.task)
+        if found is not None and x.node in node_of:
+            by_task.setdefault(found, []).append(x)
+
+    def home_of(t: int) -> int:
+        xs = by_task.get(t)
+        home = where[t]
+        if not xs or home < 0 or len(xs) != problem.tasks[t].replicas:
+            return -1
+        return home if all(sp.part_of_node[node_of[x.node]] == home for x in xs) else -1
+
+    shares: list[list[Assignment]] = [[] for _ in sp.parts]
+    for t in range(len(problem.tasks)):
+        home = home_of(t)
+        if home < 0:
+            continue
+        gang = problem.tasks[t].gang
+        if gang is not None and any(home_of(m) != home for m in problem.gangs[gang]):
+            continue
+        shares[home].extend(by_task[t])
+    return [share or None for share in shares]
+
+
 def solve(
     problem: Problem,
     engine: str,
@@ -185,14 +271,35 @@ def solve(
     k = options.partitions
     from ..clock import Stopped, preparing
 
+    scale = at_scale(problem, engine)
+    warm = scale if options.warm is None else options.warm
+    greedy_seconds = 0.0
     try:
         with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
-            if options.warm and not params.hint:
+            if warm and not params.hint:
                 from ..baseline import greedy_plan
 
-                base = greedy_plan(problem, time_limit=None if limit is None else limit / 2)
+                # the whole problem's greedy plan: each part starts from its share, a part
+                # that comes back without a plan keeps it, and it is the floor in the seam
+                # (cached on the problem: the seam's floor and the improvement reuse it)
+                # (the whole limit, as the single process's LNS at scale gives it: a greedy cut
+                # short is a poor floor and a poor start)
+                cut = None if limit is None or params.deterministic else limit
+                base = greedy_plan(problem, time_limit=cut, stop=stop)
                 if base.usable:
                     params = params.replace(hint=list(base.result.assignments))
+                greedy_seconds = time.monotonic() - began
+                rest_now = left()
+                if (
+                    scale
+                    and rest_now is not None
+                    and not params.deterministic
+                    and (not base.complete or rest_now < NO_PARTS_SHARE * greedy_seconds)
+                ):
+                    # splitting and sending the parts take about 0.4 of the greedy's time,
+                    # the parts' workers as much again: no time for them; what is left goes
+                    # to the LNS at scale in this process, as a single run would
+                    return _whole_instead(problem, params, rest_now, limit, began)
             placed: dict[int, set[int]] = {}
             if params.hint:
                 node_of, task_of = problem.node_index, problem.task_index
@@ -200,21 +307,28 @@ def solve(
                     if x.task in task_of and x.node in node_of:
                         placed.setdefault(task_of[x.task], set()).add(node_of[x.node])
             sp = split(problem, k, params.seed, placed)
+            del placed
             k = len(sp.parts)
             budgets = _budget(problem.max_moves, sp.parts, problem)
-            data = [
-                sub_bytes(
-                    sub_data(
-                        problem,
-                        p.tasks,
-                        p.nodes,
-                        max_moves=budgets[i],
-                        name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
-                        relax=True,
+            # one part at a time as plain data, kept as bytes only (a worker, a Ray task on
+            # another machine, needs nothing else)
+            data: list[bytes] = []
+            writing = 0.0  # the longest a part's bytes took to write
+            for i, p in enumerate(sp.parts):
+                wrote = time.monotonic()
+                data.append(
+                    sub_bytes(
+                        sub_data(
+                            problem,
+                            p.tasks,
+                            p.nodes,
+                            max_moves=budgets[i],
+                            name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
+                            relax=True,
+                        )
                     )
                 )
-                for i, p in enumerate(sp.parts)
-            ]
+                writing = max(writing, time.monotonic() - wrote)
     except Stopped:
         return Result(
             solver=f"{engine} in parts",
@@ -229,10 +343,17 @@ def solve(
     workers = params.workers
     if options.executor == "local" and jobs > 1:
         workers = max(1, min(workers, cores // jobs))
-    if executor is None:
-        executor = make_executor(options.executor, jobs, options.ray_address)
+    part_options = dict(engine_options)
+    if scale and "lns" not in part_options:
+        part_options["lns"] = "scale"  # the LNS at scale in every part, whatever its size
+        if warm:
+            part_options["floor"] = False  # from the share: the whole problem's floor is here
 
-    def opts_for(seconds: float | None, hint: list[Assignment] | None = None) -> SolveOptions:
+    def opts_for(
+        seconds: float | None,
+        hint: list[Assignment] | None = None,
+        own: Mapping[str, Any] = engine_options,
+    ) -> SolveOptions:
         return SolveOptions(
             solver=engine,
             seed=params.seed,
@@ -240,28 +361,15 @@ def solve(
             workers=workers,
             deterministic=params.deterministic,
             hint=hint,
-            options=dict(engine_options),
+            options=dict(own),
         )
 
     limits = problem.source.limits
     split_seconds = time.monotonic() - began
-    # each part's share of the hint: the tasks whose every hinted replica is on its nodes (a
-    # task hinted across parts is left to the part's engine: a partial hint is no plan)
+    # each part's share of the hint (whole task groups on the part's nodes)
     hints: list[list[Assignment] | None] = [None] * k
     if params.hint:
-        task_of, node_of = problem.task_index, problem.node_index
-        where = {t: p.index for p in sp.parts for t in p.tasks}
-        by_task_hint: dict[int, list[Assignment]] = {}
-        for x in params.hint:
-            t = task_of.get(x.task)
-            if t is not None and x.node in node_of:
-                by_task_hint.setdefault(t, []).append(x)
-        shares: list[list[Assignment]] = [[] for _ in range(k)]
-        for t, xs in by_task_hint.items():
-            home = where.get(t)
-            if home is not None and all(sp.part_of_node[node_of[x.node]] == home for x in xs):
-                shares[home].extend(xs)
-        hints = [share or None for share in shares]
+        hints = shares_of(problem, sp, params.hint)
     # unions re-share a max_moves budget that the parts already split: not done (yet)
     improving = options.improve and k >= 2 and problem.max_moves is None
     # parts run in waves of `parallel` at once; each wave gets an equal share of the parts'
@@ -272,10 +380,38 @@ def solve(
     rest = limit if params.deterministic else left()
     reserve = 0.0 if limit is None or not options.improve else REPAIR_SHARE * limit
     part_limit = None
-    if options.part_time_limit is not None:
+    grace = None
+    if scale:
+        # at scale: what follows the parts is the improvement over the whole plan and the
+        # final check; each part's limit is its window less what its worker spends outside
+        # the engine (reading its part, checking and writing its plan), and a part still
+        # running a little past that is killed (it keeps its share of the greedy's plan)
+        reserve = 0.0 if limit is None else SCALE_FINAL_SHARE * limit
+        overhead = PART_OVERHEAD_FACTOR * writing
+        if options.part_time_limit is not None:
+            part_limit = options.part_time_limit
+        elif rest is not None:
+            fraction = SCALE_PART_SHARE if improving else 1.0
+            window = (rest - reserve) * fraction / waves
+            part_limit = max(1.0, window - (0.0 if params.deterministic else overhead))
+        if not params.deterministic and options.part_time_limit is None:
+
+            def grace(seconds: float) -> float:
+                return 2.0 + overhead + 0.1 * seconds
+
+        elif options.part_time_limit is not None:
+            # a part given its own seconds (as on a machine of its own, to measure what K
+            # machines do) runs to its end: only a stuck one is killed
+
+            def grace(seconds: float) -> float:
+                return 120.0 + 2 * seconds
+
+    elif options.part_time_limit is not None:
         part_limit = options.part_time_limit
     elif rest is not None:
         part_limit = (rest - reserve) * (PART_SHARE if improving else 1.0) / waves
+    if executor is None:
+        executor = make_executor(options.executor, jobs, options.ray_address, grace=grace)
     fixed_rounds = max(1, k // 2)
     union_limit = None
     if params.deterministic and limit is not None:
@@ -284,7 +420,7 @@ def solve(
     label = problem.name or "problem"
     found = run_jobs(
         [
-            Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit, hints[i]))
+            Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit, hints[i], part_options))
             for i, d in enumerate(data)
         ],
         executor,
@@ -308,20 +444,32 @@ def solve(
             part_of_task[t] = i
     objective: list[dict[str, float] | None] = []
     part_stats = []
-    for p, got in zip(sp.parts, found, strict=True):
-        part_stats.append(
-            {
-                "tasks": len(p.tasks),
-                "nodes": len(p.nodes),
-                "seconds": None if got is None else round(got.wall, 3),
-                "status": None if got is None else (got.status or got.outcome),
-                # the part's objective on its sub-problem (required tasks relaxed: their
-                # unplaced weight is the sub-problem's, not the problem's)
-                "objective": None if got is None else got.objective,
-            }
-        )
+    kept_shares = 0
+    for i, (p, got) in enumerate(zip(sp.parts, found, strict=True)):
+        stat: dict[str, Any] = {
+            "tasks": len(p.tasks),
+            "nodes": len(p.nodes),
+            "seconds": None if got is None else round(got.wall, 3),
+            "engine_seconds": None if got is None or got.seconds is None else round(got.seconds, 3),
+            "status": None if got is None else (got.status or got.outcome),
+            # the part's objective on its sub-problem (required tasks relaxed: their
+            # unplaced weight is the sub-problem's, not the problem's)
+            "objective": None if got is None else got.objective,
+        }
+        part_stats.append(stat)
         if got is None or got.assignments is None:
-            objective.append(None)
+            # lost, late or failed: the part keeps its share of the plan it started from
+            share = hints[i]
+            if share is None or stop.is_set():
+                objective.append(None)
+                continue
+            kept_shares += 1
+            stat["kept"] = "its share of the start plan"
+            for a in share:
+                by_task.setdefault(task_of[a.task], []).append(a)
+            own = None if scale else _share_objective(problem, p, share)
+            stat["objective"] = own
+            objective.append(own)
             continue
         objective.append(got.objective)
         for a in got.assignments:
@@ -330,16 +478,30 @@ def solve(
     state.stats = {
         "partitions": k,
         "executor": options.executor,
+        "warm": bool(params.hint),
         "parts": part_stats,
+        "part_limit": None if part_limit is None else round(part_limit, 3),
         "left_out": len(sp.left_out),
+        "greedy_seconds": round(greedy_seconds, 3),
         "split_seconds": round(split_seconds, 3),
+        "write_seconds": round(writing, 3),
     }
     coalesced = time.monotonic()
     _tell(params, began, state)
 
     rounds = 0
     accepted = 0
-    if improving and not stop.is_set():
+    repaired = 0
+    if improving and scale and not stop.is_set():
+        seconds = (
+            (limit - reserve) * (1 - SCALE_PART_SHARE)
+            if params.deterministic and limit is not None
+            else (None if left() is None else left() - reserve)  # type: ignore[operator]
+        )
+        least = max(2.0, MIN_IMPROVE_PER_TASK * len(problem.tasks))
+        if seconds is None or seconds >= least or params.deterministic:
+            state.stats["improve"] = _improve_whole(state, params, seconds)
+    elif improving and not stop.is_set():
         rnd = random.Random(f"improve:{params.seed}:{k}")
         pairs_waves = -(-(k // 2) // max(1, parallel))
         while not stop.is_set():
@@ -363,11 +525,13 @@ def solve(
                 _tell(params, began, state)
             if limit is None or rounds >= 2 * k:
                 break
-    state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
-    repaired = 0
-    if options.improve and not problem.scheduling and not stop.is_set():
+        state.stats["improve"] = {"rounds": rounds, "unions_kept": accepted}
+    if options.improve and not problem.scheduling and not stop.is_set() and not scale:
+        # (at scale the improvement places what the parts left unplaced: its start is the
+        # coalesced plan completed by first fit with ejection; a repair's sub-problem of tens
+        # of thousands of tasks on the whole fleet would take minutes)
         seconds = (REPAIR_SHARE * limit) if params.deterministic and limit else left()
-        repaired = _repair(state, engine, params, engine_options, seconds, stop)
+        repaired += _repair(state, engine, params, engine_options, seconds, stop)
     state.stats["repaired"] = repaired
 
     assignments = state.assignments()
@@ -380,15 +544,28 @@ def solve(
         "parts": round(coalesced - began, 3),
         "total": round(seconds, 3),
     }
-    failed = sum(1 for o in state.objective if o is None)
+    failed = sum(1 for got in found if got is None or got.assignments is None)
     message = (
         f"{k} parts on {options.executor} ({jobs} at a time)"
         if options.executor == "local"
         else f"{k} parts on Ray"
     )
+    if params.hint:
+        message += ", each from its share of the " + ("greedy's plan" if warm else "hint")
     if failed:
-        message += f"; {failed} without a plan (their tasks went to the repair)"
-    if improving:
+        lost = failed - kept_shares
+        message += f"; {failed} without a plan of their own"
+        if kept_shares:
+            message += f" ({kept_shares} kept their share of the start plan)"
+        if lost:
+            message += f" ({lost} left their tasks to the repair)"
+    improve = state.stats.get("improve") or {}
+    if improving and scale and improve:
+        message += (
+            f"; the LNS at scale over the whole plan: {improve.get('from_cost')} to "
+            f"{improve.get('to_cost')} in {improve.get('seconds')} s"
+        )
+    elif improving and not scale:
         message += f"; {accepted} of the unions re-solved in {rounds} rounds kept"
     if repaired:
         message += f"; {repaired} unplaced tasks placed by the repair"
@@ -402,6 +579,79 @@ def solve(
         message=message,
         options={"partitions": state.stats},
     )
+
+
+def _whole_instead(
+    problem: Problem, params: Params, rest: float, limit: float | None, began: float
+) -> Result:
+    """No time for parts: cpsat's LNS at scale over the whole problem from its greedy plan
+    (cached: it ran already), with ``rest`` seconds less the final share."""
+    from .. import load_engine
+
+    eng = load_engine("cpsat")
+    final = 0.0 if limit is None else SCALE_FINAL_SHARE * limit
+    res = eng.solve(
+        problem,
+        params.replace(hint=None, time_limit=max(1.0, rest - final)),
+        eng.Options(lns="scale"),
+    )
+    note = "no time for parts after the greedy: the LNS at scale in this process"
+    return dataclasses.replace(
+        res,
+        solver=f"{res.solver} (no parts)",
+        seconds=time.monotonic() - began,
+        message=f"{note}; {res.message}" if res.message else note,
+        options={**res.options, "partitions": {"parts": [], "no_parts": note}},
+    )
+
+
+def _share_objective(problem: Problem, part: Part, share: list[Assignment]) -> dict[str, float]:
+    """The objective of ``share`` on the part's sub-problem (as its worker would report it)."""
+    from taskalloc.problems.compiler import problem_from_dict
+    from taskalloc.problems.evaluate import evaluate
+
+    data = sub_data(problem, part.tasks, part.nodes, relax=True)
+    sub = problem_from_dict(data, "<part>", locate=False)
+    return dict(evaluate(sub, share, reasons=False).objective)
+
+
+def _improve_whole(state: _State, params: Params, seconds: float | None) -> dict[str, Any]:
+    """At scale: cpsat's LNS at scale over the whole problem from the coalesced plan, in this
+    process (its fleet-wide moves and sub-models cross the parts' borders, and it inserts
+    what the parts left unplaced first); its plan replaces the coalesced one when it is a plan
+    (it keeps only plans no worse than its start; the seam compares the result with the
+    greedy's plan). The statistics of the step."""
+    from .. import load_engine
+
+    problem = state.problem
+    began = time.monotonic()
+    eng = load_engine("cpsat")
+    start = state.assignments()
+    res = eng.solve(
+        problem,
+        params.replace(hint=start, time_limit=math.inf if seconds is None else max(1.0, seconds)),
+        eng.Options(lns="scale", floor=False),  # from the coalesced plan: the seam's floor
+    )
+    out: dict[str, Any] = {
+        "mode": "lns at scale over the whole plan",
+        "seconds": round(time.monotonic() - began, 2),
+        "limit": None if seconds is None else round(seconds, 2),
+        "started_from": res.options.get("warm_start"),
+        "stages": res.options.get("stage_seconds"),
+    }
+    trajectory = res.trajectory or []
+    if trajectory:
+        out["from_cost"] = round(float(trajectory[0][1]), 2)
+        out["to_cost"] = round(float(trajectory[-1][1]), 2)
+    # kept when the search ran (from the coalesced plan or the better greedy's); a run that
+    # ended before its search returns the greedy's plan, which may be worse than the parts'
+    if res.status in (Status.FEASIBLE, Status.OPTIMAL) and res.assignments and out["started_from"]:
+        by_task: dict[int, list[Assignment]] = {}
+        for x in res.assignments:
+            by_task.setdefault(problem.task_index[x.task], []).append(x)
+        state.by_task = by_task
+        out["kept"] = True
+    return out
 
 
 def _tell(params: Params, began: float, state: _State) -> None:

@@ -97,8 +97,9 @@ def split(
     """The K parts of ``problem`` (fewer when it has fewer nodes or components than K).
 
     ``placed`` (task index -> node indices, a plan to start from): the nodes are split as
-    without it, and a task group whose replicas the plan puts on the nodes of one part goes to
-    that part, so that each part's share of the plan is a plan of the part."""
+    without it, and a task group goes to the part that holds most of its placed replicas, so
+    that each part's share of the plan is a plan of the part (a group the plan spreads over
+    two parts keeps there what it has on that part's nodes)."""
     rnd = random.Random(f"partition:{seed}:{k}")
     n_nodes = len(problem.nodes)
     comp_of, groups = components(problem)
@@ -217,13 +218,19 @@ def split(
             left_out.extend(members)
             continue
         if placed:
-            on = {part_arr[n] for t in members for n in placed.get(t, ())}
-            if len(on) == 1:
-                p = int(on.pop())
-                if ok >> p & 1:
-                    load[p] += asks[members].sum(axis=0)
-                    tasks_of[p].extend(members)
-                    continue
+            # the part holding most of the group's placed replicas (the others are placed
+            # again there; a tie goes to the least busy of them)
+            on = [int(part_arr[n]) for t in members for n in placed.get(t, ())]
+            on = [q for q in on if ok >> q & 1]
+            if on:
+                counts = np.bincount(on, minlength=k)
+                best = np.flatnonzero(counts == counts.max())
+                ask = asks[members].sum(axis=0)
+                p = best[0] if len(best) == 1 else _least_busy(best, load, part_cap, ask)
+                p = int(p)
+                load[p] += ask
+                tasks_of[p].extend(members)
+                continue
         if len(members) == 1 and ok == every and cid not in bound_part:
             free.append(members[0])
             continue

@@ -47,6 +47,7 @@ class PartResult:
     outcome: str = "ok"
     solver: str | None = None
     warnings: list[str] = field(default_factory=list)
+    seconds: float | None = None  # the engine's own seconds (the rest of wall: the worker's)
 
 
 def assignments_of(plan_text: str) -> list[Assignment]:
@@ -82,20 +83,29 @@ def outcome_of(result: RunResult, wall: float) -> PartResult:
         outcome=str(result.outcome),
         solver=result.solver,
         warnings=list(result.warnings),
+        seconds=result.seconds,
     )
 
 
 def make_executor(
-    kind: str, jobs: int, address: str | None = None, *, target: Target = run_spec
+    kind: str,
+    jobs: int,
+    address: str | None = None,
+    *,
+    target: Target = run_spec,
+    grace: Callable[[float], float] | None = None,
 ) -> Executor:
-    """``local``: ``jobs`` worker processes (a lost one replaced, its job retried once);
-    ``ray``: Ray tasks on the cluster at ``address`` (default: a local Ray for the run), a
-    lost task retried once."""
+    """``local``: ``jobs`` worker processes (a lost one replaced, its job retried once; a job
+    still running ``grace(limit)`` seconds past its limit is killed: default
+    :func:`~taskalloc.solvers.batch.default_grace`); ``ray``: Ray tasks on the cluster at
+    ``address`` (default: a local Ray for the run), a lost task retried once."""
     if kind == "ray":
         return RayExecutor(address, target=target, max_retries=1, quiet=True)
     if kind != "local":
         raise ValueError(f"option executor={kind!r}: local or ray")
-    return LocalExecutor(jobs, target=target, retries=1)
+    if grace is None:
+        return LocalExecutor(jobs, target=target, retries=1)
+    return LocalExecutor(jobs, target=target, retries=1, grace=grace)
 
 
 def run_jobs(

@@ -15,7 +15,10 @@ What it does
 ------------
 1. **The start is the greedy's plan** (``-s greedy``'s ``least-loaded``, through
    :func:`taskalloc.solvers.baseline.greedy_plan`, so that the seam's floor reuses it), or
-   the ``hint`` when the evaluator accepts it and it is better. The greedy runs inside the
+   the ``hint`` when the evaluator accepts it and it is better (a hint that leaves tasks
+   unplaced, such as a part's share of the whole problem's greedy plan under
+   ``--partitions``, is first completed by :func:`..construct.efficient_first_fit` over the
+   room it leaves). The greedy runs inside the
    time limit and stops on ``stop``. The search only ever accepts plans that are no worse, so
    the result is never worse than the greedy's: the floor holds without a second evaluation.
 2. **Fleet-wide moves first** (:mod:`..quick`: empty a node into the room of the others,
@@ -80,6 +83,8 @@ QUICK_MAX_RATIO = 4.0
 PREPARE_SHARE = 0.5
 #: the seconds of a sub-solve (the adaptive LNS starts from this, then follows its win rate)
 SCALE_SUB_SECONDS = 0.5
+#: the start's name when it is the hint
+HINT = "hint"
 
 
 class ScaleSearch(Search):
@@ -186,8 +191,16 @@ def solve(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     sub_seconds: float | None = None,
+    floor: bool = True,
 ) -> Result:
-    """Solve a huge placement problem from the greedy's plan (see the module docstring)."""
+    """Solve a huge placement problem from the greedy's plan (see the module docstring).
+
+    ``floor=False`` (the parts of ``--partitions``, whose floor is the whole problem's greedy
+    plan, kept by the driver): a hint the evaluator accepts (unplaced required tasks aside) is
+    the start, completed by first fit, and the greedy does not run (at 75,000 tasks x 2,500
+    nodes it costs seconds of the part's time); the result is marked
+    ``options["floor"] = "caller"``, which the seam's floor
+    (:func:`taskalloc.solvers.baseline.no_worse`) leaves to the caller."""
     result = Results.start(
         NAME,
         time_limit=time_limit,
@@ -203,8 +216,26 @@ def solve(
     # a run stopped before it starts still ends with its start plan (the engines' promise):
     # the greedy then runs whole; a stop during it ends it with what it placed
     greedy_stop = None if stop is not None and stop.is_set() else stop
-    # seconds at this size, polling nothing but `stop` between tasks
-    base = baseline.greedy_plan(problem, baseline.DEFAULT_POLICY, greedy_limit, stop=greedy_stop)
+    clean_hint: bool | None = None
+    if not floor and hint is not None:
+        from .start import violations_of
+
+        # unplaced required tasks aside (the search inserts those first): a plan of the
+        # problem otherwise
+        clean_hint = all(v.kind == "required" for v in violations_of(problem, hint))
+    if clean_hint:
+        options["floor"] = "caller"
+        base = baseline.Baseline(
+            problem,
+            HINT,
+            Result(HINT, Status.FEASIBLE, list(hint or []), 0.0, seed=seed),
+            True,
+        )
+    else:
+        # seconds at this size, polling nothing but `stop` between tasks
+        base = baseline.greedy_plan(
+            problem, baseline.DEFAULT_POLICY, greedy_limit, stop=greedy_stop
+        )
     stages["greedy"] = round(time.perf_counter() - t0, 2)
 
     def greedy_only(why: str) -> Result:
@@ -243,14 +274,21 @@ def solve(
             start = Plan.from_assignments(flat, base.result.assignments)
             # the evaluator's check of the final plan costs about what reading a plan does
             reserve = 1.5 * (time.perf_counter() - measured) + 0.05
-            source = f"greedy {base.policy}"
+            source = HINT if base.policy == HINT else f"greedy {base.policy}"
             if hint is not None:
+                from ..construct import efficient_first_fit
                 from .start import violations_of
 
-                if not violations_of(problem, hint):
+                if clean_hint is None:
+                    clean_hint = not violations_of(problem, hint)
+                if clean_hint:
+                    # a partial hint (a part's share of the whole problem's greedy plan)
+                    # completed by first fit over what it leaves
                     other = Plan.from_assignments(flat, hint)
+                    if any(not ns for ns in other.nodes):
+                        other = efficient_first_fit(flat, other)
                     if _key(problem, flat, other) < _key(problem, flat, start):
-                        start, source = other, "hint"
+                        start, source = other, HINT
             bounds = Bounds(flat, problem.objective.active(), problem.objective)
             search = ScaleSearch(
                 flat,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers.cpsat.construct import efficient_first_fit, wanted
-from taskalloc.solvers.flat import Flat
+from taskalloc.solvers.flat import Flat, Plan
 from taskalloc.solvers.scaling import choose_scales
 from tests.solving import make, node, task, tiny_problems
 
@@ -61,3 +61,35 @@ def test_every_placement_constraint_holds(data: dict[str, Any]) -> None:
     # only required tasks left out may be missing (gangs: all or none); nothing placed breaks
     # a constraint
     assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
+
+
+def test_a_start_is_completed_by_ejection() -> None:
+    # the start puts s1 on a and s2 on b; x fits only on a, where s1 leaves too little room:
+    # s1 steps aside to b, x goes on a, nothing of the start is lost
+    p = make(
+        [node("a", 4, cost=1), node("b", 4, cost=1)],
+        [task("x", 4, nodes=["a"]), task("s1", 2), task("s2", 1)],
+        objective={"lexicographic": ["unplaced", "cost"]},
+    )
+    flat = flat_of(p)
+    start = Plan(flat, [(), (0,), (1,)])
+    plan = efficient_first_fit(flat, start)
+    assert plan.nodes == [(0,), (1,), (1,)]
+    assert plan.terms["unplaced"] == 0 and plan.terms["violation"] == 0
+    assert evaluate(p, plan.assignments(), reasons=False).feasible
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
+def test_a_completed_start_keeps_every_constraint(data: dict[str, Any]) -> None:
+    for i, n in enumerate(data["nodes"]):
+        n["cost"] = 1 + i % 3
+    problem = problem_from_dict(data)
+    flat = flat_of(problem)
+    whole = efficient_first_fit(flat)
+    # half of a plan (gangs whole or not at all) as the start: the rest completed
+    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(whole.nodes)]
+    plan = efficient_first_fit(flat, Plan(flat, keep))
+    ev = evaluate(problem, plan.assignments(), reasons=False)
+    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
+    assert plan.terms["unplaced"] <= Plan(flat, keep).terms["unplaced"]

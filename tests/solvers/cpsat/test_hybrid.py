@@ -336,3 +336,39 @@ def test_a_model_that_rejects_every_schedule_is_proved_infeasible() -> None:
         r = solve(p, time_limit=5.0, workers=workers, deterministic=deterministic)
         assert r.status == Status.INFEASIBLE, r.message
         assert not r.assignments
+
+
+def test_cpsat_neighbourhood_slices_improve_the_pool_with_checked_plans(monkeypatch: Any) -> None:
+    """The list thread's CP-SAT neighbourhood slices (``hybrid._lns_slice``) start from the
+    pool's best and hand their schedules to the pool. With the list search and the full search
+    held back, only the slices can improve the first serial schedule: they do, and the plan
+    they lead to passes the evaluator."""
+    from ortools.sat.python import cp_model
+
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    def idle_full(self: Any, budget: Any, workers: int) -> Any:
+        self._take_plain()  # the plain model and the first (serial) schedule, as the run does
+        self.done.wait()  # hold the worker until the list thread ends
+        return cp_model.UNKNOWN
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
+    monkeypatch.setattr(LS, "step", lambda self: False)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 3)
+    p = rcpsp(3, jobs=30, resources=3)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    info = r.options["schedule_search"]["makespan"]
+    assert info["lns_slices"] >= 1
+    assert info["improvements"].get("cpsat-lns", 0) >= 1, info
+
+
+def test_slices_after_every_stalled_step_keep_the_proof(monkeypatch: Any) -> None:
+    from taskalloc.solvers.cpsat import hybrid
+
+    monkeypatch.setattr(hybrid, "LNS_STALL", 1)
+    p = rcpsp(5, jobs=12)
+    r = solve(p, time_limit=20.0, workers=2)
+    assert r.status == Status.OPTIMAL
+    assert r.bound == {"makespan": evaluate(p, r.assignments).terms["makespan"]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from taskalloc.problems.plan import Status
 from taskalloc.problems.problem import Problem, problem_from_dict
 from taskalloc.solvers import greedy
 from taskalloc.solvers.ga import solve
-from taskalloc.solvers.ga.assign import AssignSearch, construct
+from taskalloc.solvers.ga.assign import AssignSearch, construct, make_feasible
 from taskalloc.solvers.ga.compiled import Compiled
 from taskalloc.solvers.ga.decode import Rows
 from taskalloc.solvers.ga.dense import Dense
@@ -217,6 +218,7 @@ def _cycle_state(cycle: int) -> tuple[AssignSearch, np.ndarray, np.ndarray, np.n
     s.CYCLE = cycle
     s.alpha[:3] = 1e4  # overloads cost more than any cost gain
     x = np.array([0, 1, 2])
+    s._offer(s.cost(x), x)  # a feasible plan is known: cycles may run (CYCLE_GATE)
     load = s.loads(x)
     count = np.bincount(x, minlength=s.N + 1)
     return s, x, load, count
@@ -238,6 +240,90 @@ def test_a_cyclic_exchange_over_three_agents_is_found_where_pairs_are_optimal() 
     s.tabu = None
 
 
+def test_no_cycle_is_tried_before_a_feasible_plan_is_known() -> None:
+    s, x, load, count = _cycle_state(8)
+    s.elite = []
+    col = s._col(load, count, np.arange(s.N + 1))
+    assert s._pair_move(x, load, count, col, np.random.default_rng(0)) is None
+    assert x.tolist() == [0, 1, 2]
+    s.CYCLE_GATE = False
+    assert s._pair_move(x, load, count, col, np.random.default_rng(0)) is not None
+    assert x.tolist() == [1, 2, 0]
+
+
+# -- the feasibility repair of the start ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "agents", "jobs", "seed"),
+    [("d", 10, 60, 1), ("e", 10, 60, 2), ("d", 20, 200, 1), ("e", 20, 200, 2), ("e", 40, 400, 3)],
+)
+def test_the_repair_makes_the_lagrangian_start_feasible(
+    kind: str, agents: int, jobs: int, seed: int
+) -> None:
+    """On tight instances the Lagrangian start is over capacity; the repair returns a plan
+    the evaluator accepts, at the cost it reports, without changing its input."""
+    p = gap(kind, agents, jobs, seed)
+    s = search_for(p)
+    start = construct(s)
+    kept = start.copy()
+    assert not s.feasible(s.to_search(start))  # the repair has work to do
+    fixed = make_feasible(s, start)
+    assert fixed is not None
+    assert np.array_equal(start, kept)
+    assert s.feasible(s.to_search(fixed))
+    ev = evaluate(p, s.c.assignments(fixed), reasons=False)
+    assert ev.feasible
+    assert ev.terms["cost"] == pytest.approx(s.cost(s.to_search(fixed)))
+    # a feasible plan is returned as it is
+    again = make_feasible(s, fixed)
+    assert again is not None and np.array_equal(again, fixed)
+
+
+def test_the_repair_swaps_where_no_move_removes_overload() -> None:
+    """Agent 0 holds uses 7 and 5 (capacity 10), agent 1 uses 3 and 4: moving either task off
+    agent 0 overloads agent 1 at least as much; swapping the 5 with the 3 fits both."""
+    text = "2 4\n1 1 1 1\n1 1 1 1\n7 5 3 4\n7 5 3 4\n10 10\n"
+    p = problem_from_dict(read_gap(text, "swap"))
+    s = search_for(p)
+    genes = np.array([0, 0, 1, 1])
+    assert make_feasible(s, genes, rounds=0) is None  # no round: still over capacity
+    fixed = make_feasible(s, genes)
+    assert fixed is not None
+    assert fixed.tolist() == [0, 1, 0, 1]
+    assert evaluate(p, s.c.assignments(fixed), reasons=False).feasible
+
+
+def test_the_repair_gives_up_where_nothing_fits() -> None:
+    text = "2 3\n1 1 1\n1 1 1\n6 6 6\n6 6 6\n10 10\n"  # three 6s, two bins of 10
+    p = problem_from_dict(read_gap(text, "full"))
+    s = search_for(p)
+    assert make_feasible(s, np.array([0, 0, 1])) is None
+
+
+def test_the_ga_has_a_feasible_plan_before_any_search() -> None:
+    """On tight instances whose Lagrangian start is over capacity, the GA holds a feasible
+    plan (the start repaired) before any search, and a run with next to no time (a
+    deterministic limit far below one local optimum) returns it, not the greedy's far worse
+    plan."""
+    for kind, agents, jobs, seed in [("d", 20, 200, 1), ("e", 20, 200, 2)]:
+        p = gap(kind, agents, jobs, seed)
+        eng = Engine(p, 0)
+        assert eng.assign is not None and eng.rescue is None
+        first = eng.lagrangian_seed()[0]
+        assert not eng.assign.feasible(eng.assign.to_search(first))
+        assert eng.rescue is not None
+        assert eng.assign.feasible(eng.assign.to_search(eng.rescue))
+        assert evaluate(p, eng.assignments(eng.rescue), reasons=False).feasible
+        r = solve(p, time_limit=0.001, seed=0, deterministic=True)
+        assert r.status == Status.FEASIBLE
+        assert "greedy" not in r.message
+        ev = evaluate(p, r.assignments, reasons=False)
+        plain = evaluate(p, greedy.solve(p).assignments, reasons=False)
+        assert ev.feasible and plain.feasible
+        assert ev.terms["cost"] < plain.terms["cost"]
+
+
 # -- the GA on assignment-shaped problems -------------------------------------------------------
 
 
@@ -256,6 +342,10 @@ def test_ga_reaches_the_optimum_of_tiny_tight_gaps(kind: str, seed: int) -> None
 def _mixed(seed: int) -> Problem:
     """Placement with optional tasks, node costs, three resources and gangs (no replicas, no
     separation: the penalty search applies)."""
+    return problem_from_dict(_mixed_data(seed))
+
+
+def _mixed_data(seed: int) -> dict[str, Any]:
     data = generate(40, 8, seed=seed, resources=3)
     rnd = np.random.default_rng(seed)
     for t in data["tasks"]:
@@ -268,7 +358,7 @@ def _mixed(seed: int) -> Problem:
     for t in gang:
         t["gang"] = "g1"
     data["objective"] = {"lexicographic": ["unplaced", "cost"]}
-    return problem_from_dict(data)
+    return data
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -286,6 +376,32 @@ def test_ga_plans_are_feasible_with_optional_tasks_node_costs_and_gangs(seed: in
         for pol in greedy.POLICIES
     )
     assert ev.fitness <= best_greedy + 1e-9
+
+
+def test_the_repair_keeps_optional_tasks_node_costs_gangs_and_resources() -> None:
+    """Three resources, optional tasks, node costs and a gang, squeezed onto half the
+    capacity: where the repair succeeds (it may give up: the search then runs as before), its
+    plan is checked by the evaluator, and a gang's members left the plan together or not at
+    all (the repair moves them between nodes only)."""
+    repaired = 0
+    for seed in range(4):
+        data = _mixed_data(seed)
+        for node in data["nodes"]:
+            node["capacity"] = {r: v / 2 for r, v in node["capacity"].items()}
+        p = problem_from_dict(data)
+        eng = Engine(p, 0)
+        assert eng.assign is not None
+        start = eng.assign.to_search(eng.lagrangian_seed()[0])
+        assert not eng.assign.feasible(start)
+        if eng.rescue is None:
+            continue
+        repaired += 1
+        x = eng.assign.to_search(eng.rescue)
+        assert eng.assign.feasible(x)
+        assert evaluate(p, eng.assignments(eng.rescue), reasons=False).feasible
+        gang = np.flatnonzero(eng.c.gang_of >= 0)
+        assert np.array_equal(x[gang] == eng.assign.N, start[gang] == eng.assign.N)
+    assert repaired >= 2
 
 
 def test_deterministic_runs_repeat_under_a_time_limit() -> None:

@@ -1,0 +1,182 @@
+"""The warm path of ``--partitions`` (what it does at 150,000 x 5,000, on small problems): each
+part starts from its share of the whole problem's greedy plan, a part that dies or misses its
+deadline keeps that share, the parts are solved by cpsat's LNS at scale and the improvement
+over the whole plan runs in the driver; every plan passes check, none is worse than the
+greedy's, and the same seed and K give the same plan with deterministic limits."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from taskalloc import solvers
+from taskalloc.problems.compiler import problem_from_dict
+from taskalloc.problems.evaluate import check, evaluate
+from taskalloc.problems.generate import generate
+from taskalloc.problems.problem import Problem
+from taskalloc.solvers.baseline import compare, greedy_plan, no_worse
+from taskalloc.solvers.batch import LocalExecutor
+from taskalloc.solvers.engine import Params
+from taskalloc.solvers.partition import PartitionOptions, at_scale, shares_of, split
+from taskalloc.solvers.partition import solve as solve_parts
+from taskalloc.solvers.result import checked_plan
+from tests import batch_targets
+
+route = importlib.import_module("taskalloc.solvers.cpsat.lns.route")
+
+
+def _named(tmp_path: Path, name: str, tasks: int = 160, nodes: int = 16) -> Problem:
+    data = generate(tasks, nodes, seed=6)
+    data["name"] = str(tmp_path / name)
+    return problem_from_dict(data)
+
+
+def _greedy_on(problem: Problem, part: int, k: int, seed: int) -> set[tuple[str, int, str]]:
+    """The greedy plan's assignments that are part ``part``'s share (task, replica, node)."""
+    base = greedy_plan(problem)
+    placed: dict[int, set[int]] = {}
+    for x in base.result.assignments:
+        placed.setdefault(problem.task_index[x.task], set()).add(problem.node_index[x.node])
+    sp = split(problem, k, seed, placed)
+    share = shares_of(problem, sp, base.result.assignments)[part] or []
+    return {(x.task, x.replica, x.node) for x in share}
+
+
+def _keeps_its_share(problem: Problem, result: solvers.Result, share: set[tuple]) -> None:
+    """Every assignment of the share is in the parts' plan; after the seam's floor (what
+    ``solvers.solve`` returns) the plan passes check and is no worse than the greedy's."""
+    got = {(x.task, x.replica, x.node) for x in result.assignments}
+    assert share and share <= got
+    final = no_worse(problem, result)
+    plan, ev = checked_plan(problem, final)
+    assert ev.feasible and check(problem, plan).ok
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+
+
+def test_a_part_that_dies_keeps_its_share_of_the_greedy_plan(tmp_path: Path) -> None:
+    problem = _named(tmp_path, "die")
+    share = _greedy_on(problem, 0, 2, 1)
+    ex = LocalExecutor(2, target=batch_targets.part_always_dies)
+    options = PartitionOptions(2, improve=False, warm=True)
+    res = solve_parts(problem, "greedy", Params(seed=1), {}, options, executor=ex)
+    stats = res.options["partitions"]
+    assert stats["warm"] and stats["parts"][0]["status"] == "internal"
+    assert stats["parts"][0]["kept"] == "its share of the start plan"
+    assert "kept their share" in (res.message or "")
+    _keeps_its_share(problem, res, share)
+
+
+def test_at_scale_a_dead_part_keeps_its_share_and_the_rest_is_placed(
+    tmp_path: Path, scale_at_small_sizes: None
+) -> None:
+    problem = _named(tmp_path, "die", 300, 24)
+    share = _greedy_on(problem, 0, 2, 1)
+    ex = LocalExecutor(2, target=batch_targets.part_always_dies)
+    params = Params(seed=1, time_limit=8, deterministic=True)
+    res = solve_parts(problem, "cpsat", params, {}, PartitionOptions(2), executor=ex)
+    stats = res.options["partitions"]
+    assert stats["parts"][0]["kept"] == "its share of the start plan"
+    assert stats["improve"].get("kept")
+    # the improvement over the whole plan placed what the lost part's share left out
+    ev = evaluate(problem, res.assignments, reasons=False)
+    assert ev.feasible
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+    del share  # (the improvement may move the share's tasks: it keeps only better plans)
+
+
+def test_a_part_past_its_deadline_keeps_its_share(tmp_path: Path) -> None:
+    problem = _named(tmp_path, "hang")
+    share = _greedy_on(problem, 0, 2, 1)
+    ex = LocalExecutor(2, target=batch_targets.part_hangs, grace=lambda limit: 8.0)
+    options = PartitionOptions(2, improve=False, warm=True, part_time_limit=2.0)
+    res = solve_parts(problem, "cpsat", Params(seed=1, time_limit=30), {}, options, executor=ex)
+    stats = res.options["partitions"]
+    assert stats["parts"][0]["status"] == "timeout"
+    assert stats["parts"][1]["status"] in ("feasible", "optimal")
+    _keeps_its_share(problem, res, share)
+
+
+def test_shares_are_plans_of_their_parts() -> None:
+    problem = problem_from_dict(generate(300, 20, seed=4))
+    base = greedy_plan(problem)
+    placed: dict[int, set[int]] = {}
+    for x in base.result.assignments:
+        placed.setdefault(problem.task_index[x.task], set()).add(problem.node_index[x.node])
+    for k in (2, 3, 5):
+        sp = split(problem, k, 0, placed)
+        shares = shares_of(problem, sp, base.result.assignments)
+        for part, share in zip(sp.parts, shares, strict=True):
+            tasks, nodes = set(part.tasks), {problem.nodes[n].id for n in part.nodes}
+            by_task: dict[int, list] = {}
+            for x in share or []:
+                assert x.node in nodes
+                by_task.setdefault(problem.task_index[x.task], []).append(x)
+            assert set(by_task) <= tasks
+            for t, xs in by_task.items():
+                assert len(xs) == problem.tasks[t].replicas
+                gang = problem.tasks[t].gang
+                if gang is not None:  # a gang is whole in a share or absent
+                    assert all(m in by_task for m in problem.gangs[gang])
+
+
+@pytest.fixture
+def scale_at_small_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cpsat's LNS at scale from a few thousand (task, node) pairs (in this process: the
+    parts get ``lns="scale"`` from the driver)."""
+    monkeypatch.setattr(route, "SCALE_PAIRS", 1_000)
+
+
+def test_the_warm_path_at_scale(scale_at_small_sizes: None) -> None:
+    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+    assert at_scale(problem, "cpsat") and at_scale(problem, "auto")
+    assert not at_scale(problem, "greedy")
+    runs = [
+        solvers.solve(
+            problem, "cpsat", partitions=2, time_limit=8, seed=2, deterministic=True, jobs=2
+        )
+        for _ in range(2)
+    ]
+    res = runs[0]
+    stats = res.options["partitions"]
+    assert stats["warm"]
+    assert all(p["status"] in ("feasible", "optimal") for p in stats["parts"])
+    assert stats["improve"]["mode"] == "lns at scale over the whole plan"
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+    floor = greedy_plan(problem).evaluation
+    assert compare(problem, ev, floor) <= 0
+    assert runs[0].assignments == runs[1].assignments  # deterministic limits: the same plan
+
+
+def test_the_parts_use_the_lns_at_scale_from_their_share(scale_at_small_sizes: None) -> None:
+    from taskalloc.solvers.partition.subproblem import sub_data
+
+    problem = problem_from_dict(generate(300, 24, resources=4, seed=5))
+    base = greedy_plan(problem)
+    placed: dict[int, set[int]] = {}
+    for x in base.result.assignments:
+        placed.setdefault(problem.task_index[x.task], set()).add(problem.node_index[x.node])
+    sp = split(problem, 2, 0, placed)
+    share = shares_of(problem, sp, base.result.assignments)[0]
+    assert share is not None
+    part = problem_from_dict(sub_data(problem, sp.parts[0].tasks, sp.parts[0].nodes, relax=True))
+    res = solvers.solve(
+        part,
+        "cpsat",
+        lns="scale",
+        floor=False,
+        hint=share,
+        time_limit=3,
+        seed=1,
+        deterministic=True,
+    )
+    assert res.options["warm_start"] == "hint" and res.options["floor"] == "caller"
+    assert (
+        "greedy" not in res.options["stage_seconds"] or res.options["stage_seconds"]["greedy"] < 1.0
+    )
+    # the share completed: fewer tasks unplaced than the share leaves, and a plan of the part
+    left = evaluate(part, share, reasons=False).objective["unplaced"]
+    assert evaluate(part, res.assignments, reasons=False).objective["unplaced"] < left
+    assert checked_plan(part, res)[1].feasible
