@@ -81,3 +81,23 @@ def test_an_interrupted_import_still_exits_130(monkeypatch: pytest.MonkeyPatch) 
     for name in ("taskalloc.problems.files", "taskalloc.problems.replan"):
         monkeypatch.setitem(sys.modules, name, None)  # importing it raises ImportError
     assert _report(KeyboardInterrupt()) == ExitCode.INTERRUPTED
+
+
+def test_a_signal_during_a_librarys_import_of_logging_quiets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal handled during a run quiets the libraries' logging; it may come while a library
+    (OR-Tools, imported lazily) is executing ``import logging``, when ``sys.modules`` holds a
+    half-initialised module without ``disable``: the handler must not look it up there (it
+    raised AttributeError inside that import: exit 70 instead of 130)."""
+    import logging
+    import types
+
+    from taskalloc.cli import running
+
+    monkeypatch.setitem(sys.modules, "logging", types.ModuleType("logging"))
+    try:
+        running._quiet_libraries()
+        assert logging.root.manager.disable == logging.CRITICAL
+    finally:
+        logging.disable(logging.NOTSET)
