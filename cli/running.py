@@ -24,6 +24,7 @@ Native solvers must not install handlers of their own (:mod:`taskalloc.solvers.n
 from __future__ import annotations
 
 import contextlib
+import logging  # before any handler is installed: see _quiet_libraries
 import os
 import select
 import signal
@@ -238,9 +239,12 @@ def _show_main_stack() -> None:
 
 def _quiet_libraries() -> None:
     """Drop the log records of libraries from now on: Pyomo logs a model build abandoned by
-    the stop (:func:`taskalloc.solvers.clock.preparing`) as an error of its own."""
-    import logging
+    the stop (:func:`taskalloc.solvers.clock.preparing`) as an error of its own.
 
+    ``logging`` is imported with this module, before the handlers are installed: imported
+    here, a signal that came while a library (OR-Tools) was importing it found the module
+    half-initialised, and ``logging.disable`` raised AttributeError inside that import (exit
+    70 instead of 130)."""
     logging.disable(logging.CRITICAL)
 
 

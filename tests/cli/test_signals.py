@@ -121,3 +121,23 @@ def test_the_stopping_line_comes_before_the_commands_last_lines(
     assert lines[0] == STOPPING, lines
     assert lines[-1] == "interrupted: the run had ended; its plan is written"
     assert out.exists()
+
+
+def test_a_signal_during_a_librarys_import_of_logging_quiets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal handled during a run quiets the libraries' logging; it may come while a library
+    (OR-Tools, imported lazily) is executing ``import logging``, when ``sys.modules`` holds a
+    half-initialised module without ``disable``: the handler must not look it up there (it
+    raised AttributeError inside that import: exit 70 instead of 130)."""
+    import logging
+    import types
+
+    from taskalloc.cli import running
+
+    monkeypatch.setitem(sys.modules, "logging", types.ModuleType("logging"))
+    try:
+        running._quiet_libraries()
+        assert logging.root.manager.disable == logging.CRITICAL
+    finally:
+        logging.disable(logging.NOTSET)

@@ -164,3 +164,41 @@ def test_compare_orders_by_the_objective() -> None:
     empty = evaluate(p, [], reasons=False)
     assert baseline.compare(p, full, full) == 0
     assert baseline.compare(p, full, empty) == -1 and baseline.compare(p, empty, full) == 1
+
+
+def test_the_structural_checks_count_against_the_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``time_limit`` bounds the whole run: what the structural checks took before the engine
+    started is taken off the engine's limit (a -t 20 GAP run took 23.8 s under load), and
+    the plan records the limit that was asked for."""
+    problem = problem_from_dict(generate(tasks=20, nodes=5, seed=3))
+    real = solvers.structural
+
+    def slow(*args: Any) -> Any:
+        time.sleep(0.3)
+        return real(*args)
+
+    seen: list[float | None] = []
+    engine = solvers.load_engine("greedy")
+
+    class Watched:
+        name = engine.name
+        description = engine.description
+        default_time_limit = engine.default_time_limit
+        Options = engine.Options
+
+        def solve(self, problem: Problem, params: Any, options: Any) -> Result:
+            seen.append(params.time_limit)
+            result = engine.solve(problem, params, options)
+            result.options["time_limit"] = params.time_limit  # as cpsat, mip and ga record it
+            return result
+
+    monkeypatch.setattr(solvers, "structural", slow)
+    monkeypatch.setattr(solvers, "load_engine", lambda name: Watched())
+    result = solvers.solve(problem, "greedy", time_limit=5.0)
+    assert seen and seen[0] is not None and seen[0] <= 5.0 - 0.3
+    assert result.options["time_limit"] == 5.0
+    seen.clear()
+    solvers.solve(problem, "greedy", time_limit=5.0, deterministic=True)
+    assert seen == [5.0]  # work units: the engine's own
