@@ -286,21 +286,7 @@ class _Hybrid:
             self._raise_bound(b if cutoff is None else min(b, cutoff + 1))
 
         solver.best_bound_callback = on_bound
-        stop_now = threading.Event()
-
-        def watch() -> None:
-            while not stop_now.wait(WATCH_INTERVAL):
-                if self.done.is_set() or pool.proven() or run.clock.stop_requested():
-                    solver.stop_search()
-                    return
-
-        watcher = threading.Thread(target=watch, name="cpsat-hybrid-watch", daemon=True)
-        watcher.start()
-        try:
-            status = solver.solve(model, Callback())
-        finally:
-            stop_now.set()
-            watcher.join()
+        status = self._watched(solver, model, Callback(), "cpsat-hybrid-watch")
         self.cpsat_solves += 1
         run.clock.charge(float(solver.deterministic_time))
         if status == cp_model.INFEASIBLE:
@@ -375,6 +361,16 @@ class _Hybrid:
                 start = np.array([self.value(v) for v in svars], dtype=np.int64)
                 pool.offer(start, "cpsat-lns")
 
+        self._watched(solver, model, Callback(), "cpsat-lns-watch")
+        self.lns_slices += 1
+        return pool.version != version
+
+    def _watched(
+        self, solver: cp_model.CpSolver, model: Any, callback: Any, name: str
+    ) -> cp_model.CpSolverStatus:
+        """``solver.solve(model, callback)``, stopped by a thread ``name`` once the other
+        thread is done, the pool's best is proven or the run is asked to stop."""
+        run, pool = self.run, self.pool
         stop_now = threading.Event()
 
         def watch() -> None:
@@ -383,15 +379,13 @@ class _Hybrid:
                     solver.stop_search()
                     return
 
-        watcher = threading.Thread(target=watch, name="cpsat-lns-watch", daemon=True)
+        watcher = threading.Thread(target=watch, name=name, daemon=True)
         watcher.start()
         try:
-            solver.solve(model, Callback())
+            return solver.solve(model, callback)
         finally:
             stop_now.set()
             watcher.join()
-        self.lns_slices += 1
-        return pool.version != version
 
     def _fixed(self, start: np.ndarray) -> tuple[Any, cp_model.CpSolver]:
         """The full model with every start fixed to ``start``, solved (propagation only)."""
