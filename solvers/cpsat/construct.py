@@ -75,11 +75,7 @@ def efficient_first_fit(flat: Flat, start: Plan | None = None) -> Plan:
 
     def choose(t: int) -> list[int] | None:
         k = int(f.replicas[t])
-        mask = f.cand_mask(t).copy()
-        for o in f.separate[t]:
-            for n in nodes[o]:
-                mask[n] = False
-        idx = np.flatnonzero(mask)
+        idx = _open(f, nodes, t)
         if len(idx) < k:
             return None
         dem = f.demands(t, idx)
@@ -145,6 +141,15 @@ def efficient_first_fit(flat: Flat, start: Plan | None = None) -> Plan:
     return Plan(f, nodes)
 
 
+def _open(f: Flat, nodes: list[tuple[int, ...]], t: int) -> np.ndarray:
+    """Task ``t``'s candidate nodes less those of the tasks it must be separate from."""
+    mask = f.cand_mask(t).copy()
+    for o in f.separate[t]:
+        for n in nodes[o]:
+            mask[n] = False
+    return np.flatnonzero(mask)
+
+
 def _eject(
     f: Flat,
     nodes: list[tuple[int, ...]],
@@ -168,11 +173,7 @@ def _eject(
         if nodes[t] or f.gang[t] >= 0:
             continue
         k = int(f.replicas[t])
-        mask = f.cand_mask(t).copy()
-        for o in f.separate[t]:
-            for n in nodes[o]:
-                mask[n] = False
-        idx = np.flatnonzero(mask)
+        idx = _open(f, nodes, t)
         if len(idx) < k:
             continue
         dem = f.demands(t, idx)
