@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import typer
 
-from .console import Fail, Settings, err_console, printable
+from .console import Fail, Settings, err_console, print_long, printable
 from .exits import ExitCode
 
 T = TypeVar("T")
@@ -158,7 +158,10 @@ def _report(exc: BaseException) -> ExitCode:
     console = err_console()
     if isinstance(exc, Fail):
         for line in exc.lines:
-            console.print(printable(line))
+            if exc.wrap:
+                print_long(line)
+            else:
+                console.print(printable(line))
         return exc.code
     if isinstance(exc, InputError):
         for d in exc.diagnostics:

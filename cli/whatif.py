@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, plural, say, say_wrapped, warn
+from .console import Settings, fail, fail_explained, plural, say, say_wrapped, warn
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -303,9 +303,11 @@ def _baseline(problem: Problem, opts: Any) -> Plan:
     if stop.is_set() or res.outcome == "interrupted":  # Ctrl-C: no scenario runs, exit 130
         fail(ExitCode.INTERRUPTED, "interrupted while solving the baseline; no scenario was run")
     if res.plan is None or res.outcome != "ok":
-        fail(
+        lines = res.error_lines or [str(res.message)]
+        fail_explained(
             ExitCode.NO_PLAN if res.outcome != "infeasible" else ExitCode.INFEASIBLE,
-            "no baseline plan: " + "; ".join(res.error_lines or [str(res.message)]),
+            f"no baseline plan: {lines[0]}",
+            *lines[1:],
         )
     say_wrapped(f"baseline: {res.summary}")
     return res.plan

@@ -328,7 +328,8 @@ def test_messages_about_tasks_name_the_users_lines_not_the_replanned_text(
     id with its line in the problem file; a bad task of --add, its line in the --add file."""
     problem, plan = files
     args = ["--fail", "n1", "--max-moves", "1", "-s", "cpsat", "-t", "10"]
-    r = cli("replan", str(problem), str(plan), *args, "-o", str(tmp_path / "new.yaml"))
+    out = str(tmp_path / "new.yaml")
+    r = cli("replan", str(problem), str(plan), *args, "-o", out, env={"COLUMNS": "1000"})
     assert r.exit_code == 3, r.stderr
     assert "replanned" not in r.stderr
     (conflict,) = [line for line in r.stderr.splitlines() if "conflict" in line]
