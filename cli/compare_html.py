@@ -36,6 +36,7 @@ def compare_charts(
                 trajectory,
                 r.plan.solver.generations,
                 r.seconds,
+                r.plan.solver.labels() if r.plan.solver.trajectory else (),
             )
         )
     out = [

@@ -750,6 +750,29 @@ class Run:
     trajectory: Sequence[tuple[float, float, float | None]]
     generations: Sequence[Mapping[str, Any]] | None = None
     seconds: float | None = None
+    #: what each point's value measures, where the plan says (``solver.trajectory``'s fourth
+    #: element): an objective term (the stage of a lexicographic objective), ``weighted``,
+    #: ``fitness``
+    stages: Sequence[str | None] = ()
+
+    def segments(self) -> list[tuple[str | None, list[tuple[float, float, float | None]]]]:
+        """The trajectory cut where its stage changes: (stage, its points) in order. A point
+        without a stage belongs to the stage before it (the first stage, before any; no stage
+        at all: one segment, None)."""
+        out: list[tuple[str | None, list[tuple[float, float, float | None]]]] = []
+        labels = (list(self.stages) + [None] * len(self.trajectory))[: len(self.trajectory)]
+        known = [x for x in labels if x is not None]
+        current = known[0] if known else None
+        for point, stage in zip(self.trajectory, labels, strict=True):
+            current = stage if stage is not None else current
+            if not out or current != out[-1][0]:
+                out.append((current, []))
+            out[-1][1].append(point)
+        return out
+
+
+#: how the y axis names what a stage's value measures
+_MEASURES = {"weighted": "weighted objective", "fitness": "fitness"}
 
 
 def _log_scale(values: Sequence[float]) -> bool:
@@ -769,6 +792,10 @@ def convergence(
     if not with_traj and not with_gen:
         return None
 
+    labelled = [r for r in with_traj if any(r.stages)]
+    measures = {st for r in labelled for st, _ in r.segments()}
+    stages_drawn: list[tuple[float, str, str]] = []  # where a stage begins, its name, colour
+
     def draw() -> Figure:
         panels = (1 if with_traj else 0) + (1 if with_gen else 0)
         fig = new_figure(9.0, 3.0 * panels)
@@ -778,43 +805,49 @@ def convergence(
             everything = []
             for i, run in enumerate(with_traj):
                 colour, dash, marker = SERIES[i % len(SERIES)]
-                xs = [t for t, _, _ in run.trajectory]
-                inc = [o for _, o, _ in run.trajectory]
-                end = max(xs[-1], run.seconds or xs[-1])
-                ax.step(
-                    [*xs, end],
-                    [*inc, inc[-1]],
-                    where="post",
-                    color=colour,
-                    ls=dash,
-                    lw=1.6,
-                    label=f"{run.label} incumbent" if len(with_traj) > 1 else "incumbent",
-                )
-                ax.plot(xs, inc, ls="none", marker=marker, color=colour, ms=4)
-                everything += inc
-                bounds = [(t, b) for t, _, b in run.trajectory if b is not None]
-                if bounds:
-                    bx = [t for t, _ in bounds]
-                    by = [b for _, b in bounds]
-                    ax.step(
-                        [*bx, end],
-                        [*by, by[-1]],
-                        where="post",
-                        color=colour,
-                        ls=dash,
-                        lw=0.9,
-                        alpha=0.75,
-                        label=f"{run.label} bound" if len(with_traj) > 1 else "bound",
-                    )
-                    ax.plot(bx, by, ls="none", marker=marker, mfc="white", color=colour, ms=4)
-                    everything += by
+                end = max(run.trajectory[-1][0], run.seconds or run.trajectory[-1][0])
+                parts = run.segments()
+                for j, (stage, points) in enumerate(parts):
+                    # a stage is drawn to the start of the next: the step to the next term's
+                    # value is no worse plan, so no line joins them; a dotted line names it
+                    stop = parts[j + 1][1][0][0] if j + 1 < len(parts) else end
+                    name = (run.label + " ") if len(with_traj) > 1 else ""
+                    everything += _draw_stage(ax, points, stop, (colour, dash, marker), name)
+                    if len(parts) > 1:
+                        ax.axvline(points[0][0], color=colour, ls=":", lw=0.9, alpha=0.8)
+                        # the stage's name and where it ended: stages that begin at once
+                        # (a proven first term) stay told apart
+                        named = f"{stage or '?'}: {_fmt(points[-1][1])}"
+                        stages_drawn.append((points[0][0], named, colour))
             if _log_scale(everything):
                 ax.set_yscale("log")
             ax.set_xlim(left=0.0)  # time since the run started, not a zoom on its last moments
             ax.set_xlabel("seconds")
-            ax.set_ylabel("objective (lower is better)")
+            if len(measures) == 1 and labelled and len(labelled) == len(with_traj):
+                (only,) = measures
+                what = _MEASURES.get(str(only), str(only))
+                ax.set_ylabel(f"{what} (lower is better)")
+            elif stages_drawn:
+                ax.set_ylabel("the stage's term (lower is better)")
+            else:
+                ax.set_ylabel("objective (lower is better)")
+            for k, (x, name, colour) in enumerate(stages_drawn):
+                ax.annotate(  # one line lower each: stages that begin at once stay legible
+                    name,
+                    (x, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(3, -3 - 11 * k),
+                    textcoords="offset points",
+                    va="top",
+                    fontsize=8,
+                    color=colour,
+                )
             ax.grid(color=GRID, lw=0.5)
-            ax.legend(fontsize=8, ncols=2 if len(with_traj) > 2 else 1)
+            handles, names = ax.get_legend_handles_labels()
+            once = dict(zip(names, handles, strict=True))  # a run's stages share their entries
+            ax.legend(
+                list(once.values()), list(once), fontsize=8, ncols=2 if len(with_traj) > 2 else 1
+            )
             ax.set_title(title)
         if with_gen:
             ax = axes.pop(0)
@@ -847,7 +880,24 @@ def convergence(
         "The incumbent (the best plan's objective so far, solid) and the proven bound (thin) over "
         "time: where they meet, the plan is proven optimal."
     )
-    if with_traj and len(stages) > 1:
+    if stages_drawn:
+        caption += (
+            f" The objective is lexicographic ({', '.join(stages)}) and the run solved one term "
+            "at a time: each stage is drawn on its own from the dotted line that names its "
+            "term, its value that term's (the next stage's higher value is another term, not "
+            "a worse plan)."
+            if len(stages) > 1
+            else " Each stage is drawn on its own from the dotted line that names what it measures."
+        )
+    elif with_traj and len(stages) > 1 and len(measures) == 1 and labelled:
+        caption += (
+            f" The objective is lexicographic ({', '.join(stages)}); the run recorded its "
+            f"progress in the term {next(iter(measures))} alone."
+            if next(iter(measures)) in stages
+            else f" The objective is lexicographic ({', '.join(stages)}); the run plots its "
+            f"{_MEASURES.get(str(next(iter(measures))), next(iter(measures)))}."
+        )
+    elif with_traj and len(stages) > 1:
         caption += (
             f" The objective is lexicographic ({', '.join(stages)}): cpsat and mip solve one "
             "term at a time and plot the term of the stage under way, so a step up is the next "
@@ -856,6 +906,48 @@ def convergence(
     if with_gen:
         caption += " Per generation: the fitness of the best and the mean feasible individual."
     return Chart("convergence", title, fig, caption)
+
+
+def _draw_stage(
+    ax: Any,
+    points: Sequence[tuple[float, float, float | None]],
+    end: float,
+    look: tuple[str, str, str],
+    name: str,
+) -> list[float]:
+    """One stage's incumbent and bound as steps until ``end`` (``look``: colour, dash,
+    marker; ``name``: the run's, before the legend's words); the values drawn."""
+    colour, dash, marker = look
+    xs = [t for t, _, _ in points]
+    inc = [o for _, o, _ in points]
+    ax.step(
+        [*xs, end],
+        [*inc, inc[-1]],
+        where="post",
+        color=colour,
+        ls=dash,
+        lw=1.6,
+        label=f"{name}incumbent",
+    )
+    ax.plot(xs, inc, ls="none", marker=marker, color=colour, ms=4)
+    drawn = list(inc)
+    bounds = [(t, b) for t, _, b in points if b is not None]
+    if bounds:
+        bx = [t for t, _ in bounds]
+        by = [b for _, b in bounds]
+        ax.step(
+            [*bx, end],
+            [*by, by[-1]],
+            where="post",
+            color=colour,
+            ls=dash,
+            lw=0.9,
+            alpha=0.75,
+            label=f"{name}bound",
+        )
+        ax.plot(bx, by, ls="none", marker=marker, mfc="white", color=colour, ms=4)
+        drawn += by
+    return drawn
 
 
 # -- Pareto fronts ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictFloat,
+    StrictStr,
     ValidationError,
     field_validator,
 )
@@ -106,10 +107,19 @@ class SolverInfo:
     options: dict[str, Any] = field(default_factory=dict)
     # (seconds, objective scalar, bound scalar or None): the anytime trajectory, for reports
     trajectory: list[tuple[float, float, float | None]] = field(default_factory=list)
+    # what the value of each trajectory point measures, where known (parallel to it; the file
+    # gives it as the point's fourth element): an objective term (a lexicographic objective's
+    # stage, e.g. ``unplaced`` then ``cost``), ``weighted`` (a weighted sum) or ``fitness``
+    stages: list[str | None] = field(default_factory=list)
     # evolutionary solvers: one row per (logged) generation, keys generation, seconds, best
     # (lowest fitness of a feasible individual, or None), mean (of the feasible ones), feasible
     # (share of the population)
     generations: list[dict[str, Any]] | None = None
+
+    def labels(self) -> list[str | None]:
+        """:attr:`stages`, one per trajectory point (None where not known)."""
+        n = len(self.trajectory)
+        return (list(self.stages) + [None] * n)[:n]
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": str(self.status)}
@@ -130,7 +140,10 @@ class SolverInfo:
         if self.options:
             d["options"] = dict(self.options)
         if self.trajectory:
-            d["trajectory"] = [[round(s, 4), _clean(o), _clean(b)] for s, o, b in self.trajectory]
+            d["trajectory"] = [
+                [round(s, 4), _clean(o), _clean(b)] + ([stage] if stage else [])
+                for (s, o, b), stage in zip(self.trajectory, self.labels(), strict=True)
+            ]
         if self.generations is not None:
             d["generations"] = [_clean_tree(dict(row)) for row in self.generations]
         return d
@@ -369,9 +382,14 @@ class _SolverIn(_Base):
     fitness: float | None = None
     message: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    # [seconds, objective, bound] rows: lists (a tuple only in strict mode), numbers strict
+    # [seconds, objective, bound] rows, and a fourth element where known: what the objective
+    # measures (the stage's term); lists (a tuple only in strict mode), numbers strict
     trajectory: list[
         Annotated[tuple[StrictFloat, StrictFloat | None, StrictFloat | None], Field(strict=False)]
+        | Annotated[
+            tuple[StrictFloat, StrictFloat | None, StrictFloat | None, StrictStr | None],
+            Field(strict=False),
+        ]
     ] = Field(default_factory=list)
 
 
@@ -441,7 +459,8 @@ def _plan_from_source(src: Source) -> Plan:
         fitness=s.fitness,
         message=s.message,
         options=dict(s.options),
-        trajectory=[(t, nan if o is None else o, b) for t, o, b in s.trajectory],
+        trajectory=[(row[0], nan if row[1] is None else row[1], row[2]) for row in s.trajectory],
+        stages=[row[3] if len(row) > 3 else None for row in s.trajectory],
         generations=_generations(extra.get("generations")),
     )
     return Plan(
