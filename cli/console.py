@@ -35,14 +35,18 @@ def plain_console(
     """A rich console that never reads markup or emoji codes in what it prints."""
     from rich.console import Console
 
-    return Console(
-        stderr=stderr,
-        file=file,  # type: ignore[arg-type]
-        width=width,
-        markup=False,
-        emoji=False,
-        highlight=False,
-        soft_wrap=stderr,
+    from taskalloc.render import pipe_safe
+
+    return pipe_safe(
+        Console(
+            stderr=stderr,
+            file=file,  # type: ignore[arg-type]
+            width=width,
+            markup=False,
+            emoji=False,
+            highlight=False,
+            soft_wrap=stderr,
+        )
     )
 
 

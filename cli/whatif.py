@@ -143,9 +143,10 @@ def whatif(
     required task still is placed. The objective delta is the new plan's terms minus the
     baseline's.
 
-    Exit 0 when every scenario was solved; 2 bad input; 4 a scenario without a plan within the
-    limits; 130 on Ctrl-C (the table then lists the scenarios solved so far; none while
-    the baseline is being solved).
+    Exit 0 when every scenario was solved; 2 bad input; 3 when PROBLEM itself is proven
+    infeasible (no baseline: no scenario runs); 4 no baseline plan, or a scenario without a
+    plan, within the limits; 130 on Ctrl-C (the table then lists the scenarios solved so
+    far; none while the baseline is being solved).
     """
     import threading
 

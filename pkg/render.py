@@ -279,7 +279,21 @@ def plain_console(file: Any = None, width: int | None = None, **kw: Any) -> Cons
     """A console that prints text as written: no markup, no emoji codes, no highlighting."""
     from rich.console import Console
 
-    return Console(file=file, width=width, markup=False, emoji=False, highlight=False, **kw)
+    console = Console(file=file, width=width, markup=False, emoji=False, highlight=False, **kw)
+    return pipe_safe(console)
+
+
+def pipe_safe(console: Console) -> Console:
+    """``console`` raising BrokenPipeError when its reader goes away (``| head``), for the
+    caller to handle (the CLI: exit 0), instead of rich's own handling: ``SystemExit(1)``,
+    which made ``taskalloc report PLAN | head`` fail under ``set -o pipefail``."""
+
+    def broken_pipe() -> None:
+        console.quiet = True  # nothing more to write there
+        raise BrokenPipeError
+
+    console.on_broken_pipe = broken_pipe  # type: ignore[method-assign]
+    return console
 
 
 def table(problem: Problem, plan: Plan, ev: Evaluation, console: Console | None) -> None:

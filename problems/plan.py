@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictFloat,
-    StrictStr,
     ValidationError,
     field_validator,
 )
@@ -382,14 +381,10 @@ class _SolverIn(_Base):
     fitness: float | None = None
     message: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    # [seconds, objective, bound] rows, and a fourth element where known: what the objective
-    # measures (the stage's term); lists (a tuple only in strict mode), numbers strict
+    # [seconds, objective, bound] rows (a fourth element, the stage's term, is taken off
+    # before: :func:`_stages_apart`); lists (a tuple only in strict mode), numbers strict
     trajectory: list[
         Annotated[tuple[StrictFloat, StrictFloat | None, StrictFloat | None], Field(strict=False)]
-        | Annotated[
-            tuple[StrictFloat, StrictFloat | None, StrictFloat | None, StrictStr | None],
-            Field(strict=False),
-        ]
     ] = Field(default_factory=list)
 
 
@@ -434,6 +429,27 @@ def plan_from_source(src: Source) -> Plan:
         return _plan_from_source(src)
 
 
+def _stages_apart(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str | None]]:
+    """The plan's data with each trajectory point as ``[seconds, objective, bound]``, and
+    the fourth element of each (what its objective measures: a text, or null; None where
+    the point has three). A point whose fourth element is no text is left whole, so that
+    the schema says what is wrong with it, where."""
+    solver = raw.get("solver")
+    rows = solver.get("trajectory") if isinstance(solver, dict) else None
+    if not isinstance(rows, list):
+        return raw, []
+    kept: list[Any] = []
+    stages: list[str | None] = []
+    for row in rows:
+        if isinstance(row, list) and len(row) == 4 and (row[3] is None or isinstance(row[3], str)):
+            kept.append(row[:3])
+            stages.append(row[3])
+        else:
+            kept.append(row)
+            stages.append(None)
+    return {**raw, "solver": {**solver, "trajectory": kept}}, stages
+
+
 def _plan_from_source(src: Source) -> Plan:
     from .wording import schema_diagnostics  # shared wording of schema errors
 
@@ -441,8 +457,9 @@ def _plan_from_source(src: Source) -> Plan:
         raise InputError([src.diagnostic((), "a plan file must be a mapping")])
     if "taskalloc" in src.raw and "taskalloc_plan" not in src.raw:
         raise InputError([src.diagnostic((), "this is a problem file, not a plan")])
+    raw, stages = _stages_apart(src.raw)
     try:
-        p = _PlanIn.model_validate(src.raw)
+        p = _PlanIn.model_validate(raw)
     except ValidationError as exc:
         diags = schema_diagnostics(src, exc)
         raise InputError(diags[:MAX_ERRORS], total=len(diags)) from None
@@ -460,7 +477,7 @@ def _plan_from_source(src: Source) -> Plan:
         message=s.message,
         options=dict(s.options),
         trajectory=[(row[0], nan if row[1] is None else row[1], row[2]) for row in s.trajectory],
-        stages=[row[3] if len(row) > 3 else None for row in s.trajectory],
+        stages=stages,
         generations=_generations(extra.get("generations")),
     )
     return Plan(
