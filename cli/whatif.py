@@ -241,7 +241,9 @@ def whatif(
         if result.outcome not in ("ok", "infeasible") and result.message:
             warn(f"{sc.name}: {result.message}")
         if not Settings.quiet:
-            say(f"[{len(rows)}/{len(items)}] {sc.name}: {status} ({wall:.1f} s)")
+            say(
+                f"[{len(rows)}/{len(items)}] {sc.name}: {_verdict(rows[item.index])} ({wall:.1f} s)"
+            )
 
     with graceful_stop(stop, "stopping: the table lists the scenarios solved so far"):
         ex.run(items, make_spec, lambda item: None, on_finish, stop)
@@ -312,6 +314,18 @@ def _baseline(problem: Problem, opts: Any) -> Plan:
         )
     say_wrapped(f"baseline: {res.summary}")
     return res.plan
+
+
+def _verdict(row: WhatifRow) -> str:
+    """A scenario's progress line as its row says it: `feasible` is the table's (every
+    required task still placed), not the solver's status (the scenario's tasks are all
+    optional, so its plan is feasible even when required work is left out)."""
+    if row.feasible is None:
+        return row.status
+    if row.feasible:
+        return "feasible"
+    left = f": {plural(row.unplaced_tasks, 'task')} unplaced" if row.unplaced_tasks else ""
+    return f"infeasible{left}"
 
 
 # -- rendering ------------------------------------------------------------------------------------

@@ -341,3 +341,25 @@ def test_messages_about_tasks_name_the_users_lines_not_the_replanned_text(
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.startswith(f"{extra}:4:"), r.stderr
     assert "replanned" not in r.stderr
+
+
+def test_whatif_progress_lines_say_what_the_table_says(tmp_path: Path) -> None:
+    """A scenario's tasks are all optional, so its solver reports `feasible` even when the
+    loss leaves required work out; the progress line said that, beside a table saying
+    `feasible no`. It now says the table's verdict."""
+    from tests.helpers import EXAMPLES
+
+    problem = str(EXAMPLES / "replanning.yaml")
+    today = tmp_path / "today.yaml"
+    assert cli("solve", problem, "-s", "greedy", "-q", "-o", str(today)).exit_code == 0
+    r = cli("whatif", problem, str(today), "--fail-each-pool", "-s", "greedy", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = {row["scenario"]: row for row in json.loads(r.stdout)["scenarios"]}
+    said = dict(re.findall(r"^\[\d/\d\] (.+?): (.+) \(\d+\.\d s\)$", r.stderr, re.M))
+    assert set(said) == set(rows)
+    for name, row in rows.items():
+        if row["feasible"]:
+            assert said[name] == "feasible"
+        else:
+            assert said[name] == f"infeasible: {row['unplaced_tasks']} tasks unplaced"
+    assert any(not row["feasible"] for row in rows.values())  # else this test is moot
