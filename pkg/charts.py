@@ -876,9 +876,15 @@ def convergence(
 
     fig = _make("convergence", draw)
     assert fig is not None
+    bounded = any(b is not None for r in with_traj for _, _, b in r.trajectory)
     caption = (
         "The incumbent (the best plan's objective so far, solid) and the proven bound (thin) over "
         "time: where they meet, the plan is proven optimal."
+        if bounded
+        else "The incumbent (the best plan's objective so far) over time (no bound: "
+        + ("this engine proves none)." if len(with_traj) == 1 else "these engines prove none).")
+        if with_traj
+        else ""
     )
     if stages_drawn:
         caption += (
@@ -905,7 +911,7 @@ def convergence(
         )
     if with_gen:
         caption += " Per generation: the fitness of the best and the mean feasible individual."
-    return Chart("convergence", title, fig, caption)
+    return Chart("convergence", title, fig, caption.strip())
 
 
 def _draw_stage(

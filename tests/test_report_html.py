@@ -445,3 +445,14 @@ def test_a_lexicographic_run_writes_and_reads_the_stage_of_each_point(tmp_path: 
     assert "trajectory" in before.to_dict() and all(
         len(r) == 3 for r in before.to_dict()["trajectory"]
     )
+
+
+def test_a_convergence_without_a_bound_does_not_speak_of_one() -> None:
+    """The GA proves no bound: its caption said 'and the proven bound (thin)'."""
+    from taskalloc import charts as ch
+
+    ga = ch.convergence([ch.Run("ga", [(0.5, 305.0, None)], stages=["fitness"])])
+    assert ga is not None and "bound (thin)" not in ga.caption
+    assert ga.caption.startswith("The incumbent (the best plan's objective so far) over time")
+    exact = ch.convergence([ch.Run("cpsat", [(0.5, 305.0, 300.0)])])
+    assert exact is not None and "proven bound (thin)" in exact.caption
