@@ -452,7 +452,7 @@ def run_psplib(args: argparse.Namespace) -> None:
             news.append(f"{inst} {new_best(best, known, 'min')}")
             line += f" | {new_best(best, known, 'min')}"
         print(line, flush=True)
-    print(f"ga: mean deviation {_mean(devs)}; {at_best}/{len(devs)} runs at the best known")
+    print(f"ga: deviation {_mean(devs)}; {at_best}/{len(devs)} runs at the best known")
     if news:
         print(f"    {len(news)} new best known: " + "; ".join(news))
     print(f"# load at the end {load_line()}")
