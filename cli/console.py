@@ -140,20 +140,24 @@ def wrap_prose(text: str, width: int, indent: str = "    ") -> list[str]:
     longer than a line, such as ``file.yaml:12:5:``, stays whole); the lines after the first
     keep the first's indentation plus ``indent`` (deeper than the two spaces of the lines
     that belong to a line before them: a conflict's reasons, a problem's proofs)."""
+    import re
     import textwrap
 
-    body = text.lstrip(" ")
-    lead = text[: len(text) - len(body)]
     if len(text) <= width:
         return [text]
-    return textwrap.wrap(
+    # a number stays with its unit: "0.09 s", "53.12 %" are never broken apart
+    glue = "\ue000"  # a private-use character: textwrap never breaks there
+    body = re.sub(r"(?<=\d) (?=s\b|%|pts\b)", glue, text).lstrip(" ")
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    lines = textwrap.wrap(
         body,
         width=max(width, 20),
         initial_indent=lead,
         subsequent_indent=lead + indent,
         break_long_words=False,
         break_on_hyphens=False,
-    ) or [text]
+    )
+    return [line.replace(glue, " ") for line in lines] or [text]
 
 
 def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> list[str]:

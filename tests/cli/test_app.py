@@ -660,3 +660,13 @@ def test_wrap_prose_keeps_the_indent_and_hangs_the_rest_deeper():
     assert all(len(line) <= 40 and line.startswith("      ") for line in lines[1:])
     assert " ".join(line.strip() for line in lines) == text.strip()
     assert wrap_prose("a " + "b" * 50, 20) == ["a", "    " + "b" * 50]  # a word stays whole
+    # a number stays with its unit
+    assert wrap_prose("[2/7] gpu-cluster.yaml: feasible makespan=280 (0.09 s)", 50) == [
+        "[2/7] gpu-cluster.yaml: feasible makespan=280",
+        "    (0.09 s)",
+    ]
+    assert wrap_prose("at the end of it 53.12 % allocated", 20) == [
+        "at the end of it",
+        "    53.12 %",
+        "    allocated",
+    ]

@@ -153,7 +153,7 @@ def test_skip_existing_resumes(tmp_path: Path) -> None:
     summary = tmp_path / "s.jsonl"
     second = cli(
         "solve", str(d), "--out-dir", str(out), "-s", "greedy", "--skip-existing",
-        "--summary", str(summary), "--seed", "5",
+        "--summary", str(summary), "--seed", "5", env={"COLUMNS": "1000"},
     )  # fmt: skip
     assert second.exit_code == 0, second.stderr
     rows = rows_of(summary)
