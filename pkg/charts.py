@@ -918,7 +918,7 @@ def _draw_stage(
     ax: Any,
     points: Sequence[tuple[float, float, float | None]],
     end: float,
-    look: tuple[str, str, str],
+    look: tuple[str, Any, str],
     name: str,
 ) -> list[float]:
     """One stage's incumbent and bound as steps until ``end`` (``look``: colour, dash,

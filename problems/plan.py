@@ -435,9 +435,9 @@ def _stages_apart(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str | None]
     the point has three). A point whose fourth element is no text is left whole, so that
     the schema says what is wrong with it, where."""
     solver = raw.get("solver")
-    rows = solver.get("trajectory") if isinstance(solver, dict) else None
-    if not isinstance(rows, list):
+    if not isinstance(solver, dict) or not isinstance(solver.get("trajectory"), list):
         return raw, []
+    rows = solver["trajectory"]
     kept: list[Any] = []
     stages: list[str | None] = []
     for row in rows:

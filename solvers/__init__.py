@@ -241,7 +241,8 @@ class _Points:
         """Label each trajectory point the engine recorded through its clock (points it made
         otherwise, such as times shifted after the fact, stay unlabelled)."""
         if result.trajectory and not result.stages:
-            result.stages = [self.terms.get(tuple(p)) for p in result.trajectory]  # type: ignore[call-overload]
+            keys: list[Any] = [tuple(p) for p in result.trajectory]  # whatever their length
+            result.stages = [self.terms.get(k) for k in keys]
 
 
 #: ``auto`` would split a placement problem with at least this many tasks that it gives to
