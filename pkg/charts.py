@@ -831,12 +831,15 @@ def convergence(
                 ax.set_ylabel("the stage's term (lower is better)")
             else:
                 ax.set_ylabel("objective (lower is better)")
+            right = ax.get_xlim()[1]
             for k, (x, name, colour) in enumerate(stages_drawn):
+                late = x > 0.7 * right  # its name to the left of its line, inside the chart
                 ax.annotate(  # one line lower each: stages that begin at once stay legible
                     name,
                     (x, 1.0),
                     xycoords=("data", "axes fraction"),
-                    xytext=(3, -3 - 11 * k),
+                    xytext=(-3 if late else 3, -3 - 11 * k),
+                    ha="right" if late else "left",
                     textcoords="offset points",
                     va="top",
                     fontsize=8,
