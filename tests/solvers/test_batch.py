@@ -4,6 +4,7 @@ lost and stuck workers, interrupts, and nothing but data on stdout."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -354,7 +355,7 @@ def test_interrupt_keeps_finished_plans_then_resume(tmp_path: Path) -> None:
     out, summary = tmp_path / "out", tmp_path / "s.jsonl"
     proc = _taskalloc(
         "solve", str(d), "--out-dir", str(out), "-s", "cpsat", "-t", "60", "-j", "1",
-        "--summary", str(summary),
+        "--summary", str(summary), env={**os.environ, "COLUMNS": "1000"},  # a line each
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out / "a.plan.yaml").exists():
