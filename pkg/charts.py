@@ -827,9 +827,9 @@ def convergence(
                 (only,) = measures
                 what = _MEASURES.get(str(only), str(only))
                 ax.set_ylabel(f"{what} (lower is better)")
-            elif stages_drawn:
+            elif stages_drawn and all(_measure(r) == "stages" for r in with_traj):
                 ax.set_ylabel("the stage's term (lower is better)")
-            else:
+            else:  # runs of different measures (the caption says which is which)
                 ax.set_ylabel("objective (lower is better)")
             right = ax.get_xlim()[1]
             for k, (x, name, colour) in enumerate(stages_drawn):
@@ -889,32 +889,61 @@ def convergence(
         if with_traj
         else ""
     )
-    if stages_drawn:
-        caption += (
-            f" The objective is lexicographic ({', '.join(stages)}) and the run solved one term "
-            "at a time: each stage is drawn on its own from the dotted line that names its "
-            "term, its value that term's (the next stage's higher value is another term, not "
-            "a worse plan)."
-            if len(stages) > 1
-            else " Each stage is drawn on its own from the dotted line that names what it measures."
-        )
-    elif with_traj and len(stages) > 1 and len(measures) == 1 and labelled:
-        caption += (
-            f" The objective is lexicographic ({', '.join(stages)}); the run recorded its "
-            f"progress in the term {next(iter(measures))} alone."
-            if next(iter(measures)) in stages
-            else f" The objective is lexicographic ({', '.join(stages)}); the run plots its "
-            f"{_MEASURES.get(str(next(iter(measures))), next(iter(measures)))}."
-        )
-    elif with_traj and len(stages) > 1:
-        caption += (
-            f" The objective is lexicographic ({', '.join(stages)}): cpsat and mip solve one "
-            "term at a time and plot the term of the stage under way, so a step up is the next "
-            "term beginning, not a worse plan; the other engines plot the scalar fitness."
-        )
+    caption += _stages_caption(with_traj, stages, bool(stages_drawn))
     if with_gen:
         caption += " Per generation: the fitness of the best and the mean feasible individual."
     return Chart("convergence", title, fig, caption.strip())
+
+
+def _measure(run: Run) -> str | None:
+    """What a run's line measures: ``stages`` (several terms, one stage after another), the
+    one term or scalar it recorded (``cost``, ``fitness``, ``weighted``), or None (unknown:
+    a plan without the trajectory's fourth element)."""
+    parts = run.segments()
+    if len(parts) > 1:
+        return "stages"
+    return parts[0][0] if parts else None
+
+
+def _stages_caption(runs: Sequence[Run], stages: Sequence[str], drawn: bool) -> str:
+    """What the lines measure, for the caption: which runs solved a lexicographic objective
+    one term at a time (each stage drawn apart) and what the others plot."""
+    if not runs:
+        return ""
+    lexi = f"The objective is lexicographic ({', '.join(stages)})"
+    known = {r.label: _measure(r) for r in runs}
+    if all(m is None for m in known.values()):  # plans of before: no fourth element
+        if len(stages) < 2:
+            return ""
+        return (
+            f" {lexi}: cpsat and mip solve one term at a time and plot the term of the stage "
+            "under way, so a step up is the next term beginning, not a worse plan; the other "
+            "engines plot the scalar fitness."
+        )
+    by: dict[str, list[str]] = {}
+    for label, m in known.items():
+        by.setdefault(m or "an unrecorded measure", []).append(label)
+    one = len(runs) == 1
+    said = []
+    if "stages" in by:
+        who = "the run" if one else " and ".join(by.pop("stages"))
+        said.append(
+            f"{who} solved one term at a time: each stage is drawn on its own from the dotted "
+            "line that names its term and where it ended (the next stage's higher value is "
+            "another term, not a worse plan)"
+        )
+    for m, labels in by.items():
+        who = "the run" if one else " and ".join(labels)
+        what = {"fitness": "the scalar fitness", "weighted": "the weighted objective"}.get(
+            m, f"the term {m}" if m in stages else m
+        )
+        its = "its" if one or len(labels) == 1 else "their"
+        said.append(f"{who} recorded {its} progress in {what}" + (" alone" if m in stages else ""))
+    head = f" {lexi}; " if len(stages) > 1 else " "
+    if not drawn and len(stages) < 2 and one:
+        return ""  # one term, one run: the axis says what it measures
+    text = "; ".join(said)
+    return head + text[0].upper() + text[1:] + "." if head == " " else head + text + "."
 
 
 def _draw_stage(

@@ -456,3 +456,20 @@ def test_a_convergence_without_a_bound_does_not_speak_of_one() -> None:
     assert ga.caption.startswith("The incumbent (the best plan's objective so far) over time")
     exact = ch.convergence([ch.Run("cpsat", [(0.5, 305.0, 300.0)])])
     assert exact is not None and "proven bound (thin)" in exact.caption
+
+
+def test_compare_convergence_says_what_each_run_measures() -> None:
+    """compare --html: cpsat's stages and the GA's and greedy's fitness on one axis; the axis
+    claims no single measure, the caption says which run plots what."""
+    from taskalloc import charts as ch
+
+    runs = [
+        ch.Run("greedy", [(0.01, 140.0, None)], stages=["fitness"]),
+        ch.Run("cpsat", [(0.02, 0.0, 0.0), (0.5, 32.0, 30.0)], stages=["unplaced", "cost"]),
+        ch.Run("ga", [(0.4, 104.0, None), (2.5, 101.0, None)], stages=["fitness"] * 2),
+    ]
+    chart = ch.convergence(runs, stages=("unplaced", "cost"))
+    assert chart is not None
+    assert chart.figure.axes[0].get_ylabel() == "objective (lower is better)"
+    assert "cpsat solved one term at a time" in chart.caption
+    assert "greedy and ga recorded their progress in the scalar fitness" in chart.caption
