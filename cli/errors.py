@@ -76,6 +76,19 @@ def in_flags(message: str) -> str:
     return re.sub(rf"\bengines? ({names})\b", lambda m: engine_flag(m.group(1)), message)
 
 
+#: how the library names the changes of replan and whatif (``fail n11: ...``), longest first
+_CHANGES = re.compile(
+    r"^(fail each pool|fail each node|fail zone|scale demand|scale capacity|max moves|fail|"
+    r"drain|add|remove|now)(?=[ :])"
+)
+
+
+def change_flag(message: str) -> str:
+    """A replan or whatif message with its change written as the flag that gave it:
+    ``fail n11: no node ...`` -> ``--fail n11: no node ...``."""
+    return _CHANGES.sub(lambda m: "--" + m.group(1).replace(" ", "-"), message, count=1)
+
+
 def run_guarded(invoke: Callable[[], T]) -> T:
     """Run a command; turn every failure into lines on stderr and an exit code (typer.Exit).
 
@@ -177,7 +190,7 @@ def _report(exc: BaseException) -> ExitCode:
         console.print(printable(in_flags(str(exc))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, ReplanError):  # a change naming what the problem does not have
-        console.print(str(exc))
+        console.print(printable(change_flag(str(exc))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, OutputError):  # an output refused: an input, a directory, no-clobber
         console.print(printable(str(exc)))
