@@ -670,3 +670,15 @@ def test_wrap_prose_keeps_the_indent_and_hangs_the_rest_deeper():
         "    53.12 %",
         "    allocated",
     ]
+
+
+def test_export_says_what_it_wrote_in_words_that_fit_80_columns():
+    """export's line on stderr: sizes and the objective, broken between its fields; the
+    lexicographic order in words, not a Python list (`['unplaced', 'cost']`)."""
+    result = cli("export", str(EXAMPLES / "inference-fleet.yaml"), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 80 for line in lines), lines
+    said = " ".join(line.strip() for line in lines)
+    assert "(the fitness: lexicographic unplaced, cost as one scalar)" in said
+    assert "['" not in said
