@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .console import Settings, fail, plural, say, warn
+from .console import Settings, fail, plural, say, say_long, warn
 from .exits import ExitCode
 from .files import format_for, load, write
 
@@ -29,6 +29,50 @@ def _read_reference(path: str) -> Any:
         return front_from_summary(src.raw, src.name)
     except ValueError as exc:
         fail(ExitCode.BAD_INPUT, f"--reference-front: {exc}")
+
+
+def _front_notes(problem: Any, terms: list[str], built: list[Any], results: list[Any]) -> list[str]:
+    """Lines that explain a front the table alone leaves open: a single point (the terms do not
+    conflict, when that is proven) and optional tasks left out (the front weighs only its terms).
+    """
+    lines = []
+    if len(built) == 1:
+        ((_plan, vec),) = built
+        values = ", ".join(f"{t}={v:.6g}" for t, v in zip(terms, vec, strict=True))
+        complete = any(
+            isinstance(r.options.get("pareto"), dict) and r.options["pareto"].get("complete")
+            for r in results
+            if r.has_plan
+        )
+        named = " and ".join(terms) if len(terms) == 2 else ", ".join(terms)
+        if complete:
+            lines.append(
+                f"one point ({values}): the plan with the least {terms[0]} also has the least "
+                + " and the least ".join(terms[1:])
+                + f" (each term minimised alone gives the same values, proven), so {named} do "
+                "not conflict on this problem and no plan trades one for the other"
+            )
+        else:
+            lines.append(
+                f"one point ({values}): no plan found trades one of {named} for another, but the "
+                "front is not proven complete (a longer -t may find more points)"
+            )
+    if "unplaced" not in terms:
+        left = [
+            (i, len(plan.unplaced)) for i, (plan, _) in enumerate(built, start=1) if plan.unplaced
+        ]
+        if left:
+            counts = ", ".join(f"plan {i}: {n}" for i, n in left)
+            out = (
+                f"plan {left[0][0]} leaves {plural(left[0][1], 'optional task')} out"
+                if len(built) == 1
+                else f"optional tasks left out per plan: {counts}"
+            )
+            lines.append(
+                f"the front weighs only {','.join(terms)}: optional tasks are placed only where "
+                f"that pays in these terms ({out}); add unplaced to --pareto to weigh them"
+            )
+    return lines
 
 
 def solve_front(
@@ -176,6 +220,8 @@ def solve_front(
         write(dumps(data, fmt_name), output, inputs)
     for line in table(data):
         say(line)
+    for line in _front_notes(problem, terms, built, results):
+        say_long(line)
     say(f"{plural(len(built), 'plan file')} written to {out_dir}")
     stale = sorted(
         p.name

@@ -368,8 +368,8 @@ def front(
                     break
                 add(p)
                 prev_b = p.values[1]
-    elif last is not None:
-        complete = first.proven and last.proven and points is None
+    elif last is not None:  # the two extremes are one point: with both proven, the whole front
+        complete = first.proven and last.proven and (points is None or last.values == first.values)
     if run.error is not None:
         raise run.error
 

@@ -1,0 +1,43 @@
+"""What ``solve --pareto`` says about a front the table alone leaves open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taskalloc.problems.compiler import load_problem
+from taskalloc.solvers import pareto
+from tests.helpers import EXAMPLES, cli
+
+FLEET = EXAMPLES / "inference-fleet.yaml"
+
+
+def test_a_one_point_front_says_the_terms_do_not_conflict(tmp_path: Path) -> None:
+    # cost alone and balance alone both reach the values of the one point (53.8 and 1 on this
+    # example): the single point is the truth, and the output says why
+    r = cli(
+        "solve", str(FLEET), "-s", "cpsat", "--pareto", "cost,balance", "--out-dir", str(tmp_path)
+    )
+    assert r.exit_code == 0, r.stderr
+    said = " ".join(r.stderr.split())
+    assert "one point (cost=53.8, balance=1)" in said
+    assert "cost and balance do not conflict on this problem" in said
+    # the front weighs only its terms: the optional tasks it leaves out are named as such
+    assert "the front weighs only cost,balance" in said
+    assert "plan 1 leaves 6 optional tasks out" in said
+    assert "add unplaced to --pareto" in said
+
+
+def test_a_front_with_unplaced_as_a_term_has_no_such_notes(tmp_path: Path) -> None:
+    r = cli(
+        "solve", str(FLEET), "-s", "cpsat", "--pareto", "unplaced,cost", "--out-dir", str(tmp_path)
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "one point" not in r.stderr
+    assert "the front weighs only" not in r.stderr
+
+
+def test_coinciding_proven_extremes_make_a_complete_front_also_with_points() -> None:
+    problem = load_problem(str(FLEET))
+    results = pareto(problem, "cpsat", ["cost", "balance"], points=3, seed=0, workers=1)
+    assert len(results) == 1
+    assert results[0].options["pareto"]["complete"] is True
