@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, fail_explained, plural, say, say_wrapped, warn
+from .console import Settings, fail, fail_explained, plural, say, say_wrapped, warn, wrap_prose
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -141,7 +141,8 @@ def whatif(
     Each scenario replans PLAN (default: PROBLEM solved first with the same engine) with every
     task optional, so its plan shows what no longer fits; `feasible` says whether every
     required task still is placed. The objective delta is the new plan's terms minus the
-    baseline's.
+    baseline's; in it `unplaced priority` is the `unplaced` term (priority x replicas of the
+    tasks left out), while the `unplaced` column counts those tasks.
 
     Exit 0 when every scenario was solved; 2 bad input; 3 when PROBLEM itself is proven
     infeasible (no baseline: no scenario runs); 4 no baseline plan, or a scenario without a
@@ -350,8 +351,21 @@ def _num(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
 
 
+# the weighted terms under a name that says what they sum: `unplaced` is priority x replicas of
+# the tasks left out, not their number (the `unplaced` column counts those)
+TERM_WORDS = {"unplaced": "unplaced priority", "tardiness": "weighted tardiness"}
+
+
+def term_words(term: str) -> str:
+    return TERM_WORDS.get(term, term)
+
+
 def _delta(row: WhatifRow) -> str:
-    parts = [f"{k} {'+' if v > 0 else ''}{_num(v)}" for k, v in row.delta.items() if abs(v) > 1e-9]
+    parts = [
+        f"{term_words(k)} {'+' if v > 0 else ''}{_num(v)}"
+        for k, v in row.delta.items()
+        if abs(v) > 1e-9
+    ]
     if not row.delta:
         return "–"
     return ", ".join(parts) or "0"
@@ -399,7 +413,7 @@ def _baseline_words(baseline: Plan, problem: Problem) -> str:
         )
         gpus = f" ({_num(amount)} GPUs)"
     return f"baseline: {plural(n, 'task')} unplaced{gpus}, objective " + ", ".join(
-        f"{k} {_num(v)}" for k, v in (baseline.solver.objective or {}).items()
+        f"{term_words(k)} {_num(v)}" for k, v in (baseline.solver.objective or {}).items()
     )
 
 
@@ -460,13 +474,16 @@ def render(
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
     # wider than the terminal (80 columns in a pipe): the objective delta wraps between terms
     others = sum(widths) - widths[DELTA] + 2 * (len(HEADER) - 1)
+    # (and, with too little room for a whole term, such as `unplaced priority +44,`, between
+    # the words of a term)
     parts = [_delta_parts(row[DELTA]) for row in table]
-    fit = max(max(len(p) for p in ps) for ps in parts)
-    room = shutil.get_terminal_size((80, 24)).columns - others
+    fit = max(len(w) for ps in parts for p in ps for w in p.split())
+    columns = shutil.get_terminal_size((80, 24)).columns
+    room = columns - others
     if widths[DELTA] > room >= fit:
         widths[DELTA] = max(fit, max(len(x) for ps in parts for x in _pack(ps, room)))
     right = {3, 4, 5}
-    out = [headline(weak), base, ""]
+    out = [headline(weak), *wrap_prose(base, columns), ""]
     for j, row in enumerate(table):
         delta = _pack(parts[j], widths[DELTA])
         for k, piece in enumerate(delta):
@@ -483,7 +500,8 @@ def render(
 
 
 def _delta_parts(text: str) -> list[str]:
-    """An objective delta cell cut after each term's comma (``unplaced +50,``, ``cost -54``)."""
+    """An objective delta cell cut after each term's comma (``unplaced priority +50,``,
+    ``cost -54``)."""
     pieces = text.split(", ")
     return [p + "," for p in pieces[:-1]] + pieces[-1:]
 
@@ -493,6 +511,9 @@ def _pack(parts: list[str], width: int) -> list[str]:
     wider)."""
     lines: list[str] = []
     for p in parts:
+        if len(p) > width and " " in p:  # a term wider than the column: its words on lines
+            lines += _pack(p.split(), width)
+            continue
         if lines and len(lines[-1]) + 1 + len(p) <= width:
             lines[-1] += " " + p
         else:
@@ -568,7 +589,8 @@ def page(rows: list[WhatifRow], weak: WhatifRow | None, baseline: Plan, problem:
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>\n"
         "<p class='muted'>Each scenario replans the baseline with every task optional; "
         "feasible: every required task still placed; objective delta: each term minus the "
-        "baseline's; GPUs: the GPUs of the unplaced tasks.</p>\n"
+        "baseline's (unplaced priority: priority x replicas of the tasks left out; unplaced: "
+        "their number); GPUs: the GPUs of the unplaced tasks.</p>\n"
         f"{figure}"
         "</section>\n"
         f"<footer>taskalloc {esc(__version__)} · problem sha256 {esc(problem.sha256[:16])}…"

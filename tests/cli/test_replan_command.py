@@ -164,7 +164,7 @@ def test_whatif_formats(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("weakest: node n")
-    assert lines[1].startswith("baseline: 0 tasks unplaced, objective unplaced 0")
+    assert lines[1].startswith("baseline: 0 tasks unplaced, objective unplaced priority 0")
     assert lines[3].split()[:2] == ["scenario", "feasible"]
     assert any(line.startswith("demand x3") and " no " in line for line in lines)
     assert max(len(line) for line in lines) <= 80
@@ -311,8 +311,9 @@ def test_whatif_table_fits_the_terminal(tmp_path: Path, columns: int) -> None:
     if columns == 80:
         assert max(len(x) for x in table) <= 80
         assert len(table) > 2 + len(scenarios)  # some delta took a second line
-        wrapped = table[table.index(scenarios[0]) + 1]
-        assert wrapped.strip().startswith("cost ") and wrapped.startswith(" " * 20)
+        wrapped = table[table.index(scenarios[0]) + 1 : table.index(scenarios[1])]
+        assert [x.strip() for x in wrapped][-1].startswith("cost ")
+        assert all(x.startswith(" " * 20) for x in wrapped)
     else:
         assert len(table) == 2 + len(scenarios)
 
@@ -363,3 +364,27 @@ def test_whatif_progress_lines_say_what_the_table_says(tmp_path: Path) -> None:
         else:
             assert said[name] == f"infeasible: {row['unplaced_tasks']} tasks unplaced"
     assert any(not row["feasible"] for row in rows.values())  # else this test is moot
+
+
+def test_whatif_names_the_weighted_unplaced_term_apart_from_the_count(tmp_path: Path) -> None:
+    """The delta's `unplaced` is priority x replicas, not the number of tasks in the `unplaced`
+    column beside it: the table calls it `unplaced priority`."""
+    from tests.helpers import EXAMPLES
+
+    problem = str(EXAMPLES / "replanning.yaml")
+    today = tmp_path / "today.yaml"
+    assert cli("solve", problem, "-s", "greedy", "-q", "-o", str(today)).exit_code == 0
+    args = ["--fail-each-pool", "-s", "greedy", "-f", "json"]
+    data = json.loads(cli("-q", "whatif", problem, str(today), *args).stdout)
+    row = next(r for r in data["scenarios"] if r["scenario"] == "fail pool a100")
+    weighted, count = row["objective_delta"]["unplaced"], row["unplaced_tasks"]
+    assert weighted != count  # the case that misled: two numbers under one name
+    text = cli("-q", "whatif", problem, str(today), "--fail-each-pool", "-s", "greedy",
+               env={"COLUMNS": "200"}).stdout  # fmt: skip
+    line = next(x for x in text.splitlines() if x.startswith("fail pool a100"))
+    assert f"unplaced priority +{weighted:g}, cost" in line
+    assert f"unplaced +{weighted:g}" not in text
+    assert "objective unplaced priority 0" in text
+    assert "`unplaced priority` is the `unplaced` term" in " ".join(
+        cli("whatif", "--help", env={"COLUMNS": "200"}).stdout.split()
+    )
