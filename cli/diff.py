@@ -75,15 +75,20 @@ def diff(
     if plan_a == "-" and plan_b == "-":
         fail(ExitCode.BAD_INPUT, "standard input (-) can be given once")
     a, b = read_plan(plan_a), read_plan(plan_b)
-    problem = (
-        load(problem_file)
-        if problem_file is not None
-        else (_find_problem(a, plan_a) or _find_problem(b, plan_b))
-    )
+    problem, used = None, ""
+    if problem_file is not None:
+        problem, used = load(problem_file), _name(problem_file)
+    else:
+        for name, plan in ((plan_a, a), (plan_b, b)):
+            problem = _find_problem(plan, name)
+            if problem is not None:
+                how = "embeds" if plan.problem_text is not None else "names"
+                used = f"the problem {_name(name)} {how}"
+                break
     if problem is not None:
         for name, plan in ((plan_a, a), (plan_b, b)):
             if plan.problem_sha256 != problem.sha256:
-                warn(f"{_name(name)} was made for a problem file with other bytes (sha256 differs)")
+                _other_problem(_name(name), plan, problem, used)
         d = compute(problem, a, b)
     else:
         if a.problem_sha256 != b.problem_sha256:
@@ -105,6 +110,105 @@ def diff(
         typer.echo("\n".join(printable(line) for line in lines))  # ids may hold ESC, newlines
     if not d.equal:
         raise typer.Exit(int(ExitCode.VIOLATIONS))  # as diff(1): 1 when they differ
+
+
+def _replan_of(text: str | None) -> dict[str, object] | None:
+    """The ``x-replan`` record of a replanned problem's text (what changed, from which
+    problem), or None."""
+    if text is None or "x-replan" not in text:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    record = data.get("x-replan") if isinstance(data, dict) else None
+    return record if isinstance(record, dict) else None
+
+
+def _changes(record: dict[str, object]) -> str:
+    """The changes of an ``x-replan`` record as replan's flags read (``fail l4-4``)."""
+    parts = []
+    for key, value in record.items():
+        if key == "from":
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        parts.append(f"{key.replace('_', '-')} {value}")
+    return "; ".join(parts) or "no change"
+
+
+def _other_problem(name: str, plan: Plan, problem: Problem, used: str) -> None:
+    """Say that ``plan`` was made for another problem than the one its figures are recomputed
+    against (``used``): a note when that is what a replan does (one is the other replanned),
+    else a warning naming the problem the plan was made for."""
+    from .console import say_long
+
+    own = _replan_of(_own_text(plan, name))  # the plan is a replan of the problem used
+    if own is not None and _from_sha256(own) == problem.sha256:
+        say_long(
+            f"note: {name} is a replan of {used} ({_changes(own)}); its figures are "
+            "recomputed against that problem"
+        )
+        return
+    before = _replan_raw(problem)  # the problem used is a replan of the plan's
+    if before is not None and _from_sha256(before) == plan.problem_sha256:
+        say_long(
+            f"note: {name} was made for the problem before the replan ({_changes(before)}); "
+            f"its figures are recomputed against {used}, the replanned problem"
+        )
+        return
+    made_for = ", ".join(
+        x
+        for x in (
+            plan.problem_path or ("the problem it embeds" if plan.problem_text else None),
+            repr(plan.problem_name) if plan.problem_name else None,
+            f"sha256 {plan.problem_sha256[:12]}",
+        )
+        if x
+    )
+    warn(
+        f"{name} was made for another problem ({made_for}) than {used} (sha256 "
+        f"{problem.sha256[:12]}); its figures are recomputed against the latter"
+    )
+
+
+def _own_text(plan: Plan, name: str) -> str | None:
+    """The text of the problem a plan was made for: embedded, else the file it names when
+    that file still has the bytes the plan records (None otherwise)."""
+    import hashlib
+    from pathlib import Path
+
+    if plan.problem_text is not None:
+        return plan.problem_text
+    if not plan.problem_path:
+        return None
+    candidates = [Path(plan.problem_path)]
+    if name != "<stdin>" and not candidates[0].is_absolute():
+        candidates.append(Path(name).parent / plan.problem_path)
+    for candidate in candidates:
+        try:
+            data = candidate.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() == plan.problem_sha256:
+            return data.decode("utf-8", errors="replace")
+    return None
+
+
+def _from_sha256(record: dict[str, object]) -> object:
+    """The sha256 of the problem an ``x-replan`` record says was replanned (None: unknown)."""
+    origin = record.get("from")
+    return origin.get("sha256") if isinstance(origin, dict) else None
+
+
+def _replan_raw(problem: Problem) -> dict[str, object] | None:
+    raw = getattr(problem.source, "raw", None)
+    record = raw.get("x-replan") if isinstance(raw, dict) else None
+    return record if isinstance(record, dict) else None
 
 
 def _name(path: str) -> str:

@@ -326,6 +326,10 @@ def replan_problem(problem: Problem, plan: Plan, changes: Changes) -> Replan:
     if changes.max_moves is not None:
         data["max_moves"] = changes.max_moves
     data["x-replan"] = _record(changes)
+    if p.sha256:  # the problem replanned, so that `diff` can tell a replan from another file
+        data["x-replan"]["from"] = {
+            k: v for k, v in (("name", p.name), ("sha256", p.sha256)) if v is not None
+        }
     data["name"] = f"{p.name or 'problem'} (replanned)"
     # compiled from its text, so that the file written (--write-problem) has the bytes, and
     # the sha256, that the new plan records: YAML, or JSON for large problems (PyYAML takes

@@ -76,7 +76,7 @@ def test_replan_to_stdout_and_the_changed_problem(files: tuple[Path, Path], tmp_
     new = tmp_path / "new.yaml"
     new.write_text(r.stdout)
     assert yaml.safe_load(r.stdout)["problem"]["path"] == str(changed)
-    assert yaml.safe_load(changed.read_text())["x-replan"] == {"drain": ["n2"]}
+    assert yaml.safe_load(changed.read_text())["x-replan"]["drain"] == ["n2"]
     r = cli("check", str(changed), str(new))
     assert r.exit_code == 0, r.stderr
     assert "(node n2 drained)" not in r.stdout
@@ -388,3 +388,31 @@ def test_whatif_names_the_weighted_unplaced_term_apart_from_the_count(tmp_path: 
     assert "`unplaced priority` is the `unplaced` term" in " ".join(
         cli("whatif", "--help", env={"COLUMNS": "200"}).stdout.split()
     )
+
+
+def test_diff_after_replan_says_which_problem_each_plan_was_made_for(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A replanned plan is made for the changed problem: diffing it with today's plan against
+    either problem is what a replan does, a note (not a warning) that says so; a plan of an
+    unrelated problem gets a warning that names the problem it was made for."""
+    problem, plan = files
+    new, changed = tmp_path / "new.yaml", tmp_path / "changed.yaml"
+    args = ["--fail", "n1", "-s", "greedy", "-o", str(new), "--write-problem", str(changed)]
+    assert cli("replan", str(problem), str(plan), *args).exit_code == 0
+    wide = {"COLUMNS": "1000"}
+    r = cli("diff", str(plan), str(new), "-p", str(problem), env=wide)
+    assert r.exit_code == 1, r.stderr
+    assert "warning" not in r.stderr and "other bytes" not in r.stderr
+    assert f"note: {new} is a replan of {problem} (fail n1)" in r.stderr
+    r = cli("diff", str(plan), str(new), "-p", str(changed), env=wide)
+    assert r.exit_code == 1, r.stderr
+    assert "warning" not in r.stderr
+    assert f"note: {plan} was made for the problem before the replan (fail n1)" in r.stderr
+    assert f"recomputed against {changed}, the replanned problem" in r.stderr
+    # an unrelated problem: a warning that names it
+    other = write_problem(tmp_path / "other.yaml", {**PROBLEM, "name": "other"})
+    r = cli("diff", str(plan), str(new), "-p", str(other), env=wide)
+    (line,) = [x for x in r.stderr.splitlines() if x.startswith(f"warning: {plan}")]
+    assert f"was made for another problem ('{PROBLEM['name']}', sha256 " in line
+    assert f"than {other} (sha256 " in line

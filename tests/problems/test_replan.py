@@ -56,7 +56,8 @@ def test_the_changed_problem_says_where_everything_runs_today() -> None:
     assert "nodes" in tasks["d"] and "n1" not in tasks["d"]["nodes"]
     assert data["objective"] == {"lexicographic": ["unplaced", "moves", "cost"]}
     assert data["max_moves"] == 3
-    assert data["x-replan"] == {"fail": ["n1"]}
+    # what changed, and from which problem (so that `diff` can tell a replan from another file)
+    assert data["x-replan"] == {"fail": ["n1"], "from": {"name": p.name, "sha256": p.sha256}}
     # the hint keeps every task that may stay (a and b may not)
     assert sorted(a.task for a in rp.hint) == ["c", "d"]
 
