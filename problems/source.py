@@ -950,6 +950,38 @@ def _check_tree(src: Source) -> None:
             )
 
 
+#: the contexts of a YAML error whose start is where the user must look: a flow collection or a
+#: quoted string that was opened there and not closed (the parser only notices where the next
+#: thing does not fit, or at the end of the file)
+_OPENED = {
+    "while parsing a flow sequence": ("the flow sequence", "]"),
+    "while parsing a flow mapping": ("the flow mapping", "}"),
+    "while scanning a quoted scalar": ("the quoted string", ""),
+}
+
+
+def _unclosed(text: str, exc: yaml.MarkedYAMLError) -> tuple[str, Any] | None:
+    """For an error inside a flow collection (or a quoted string that runs to the end of the
+    file): the message, naming the opening character and where the parser gave up, and the
+    opener's mark, at which the error is then located; else None."""
+    found = _OPENED.get(exc.context or "")
+    start, end = exc.context_mark, exc.problem_mark
+    if found is None or start is None or end is None or not exc.problem:
+        return None
+    what, closer = found
+    at_end = "end of stream" in exc.problem or end.index >= len(text.rstrip())
+    if not closer and not at_end:  # a bad escape in a string: its own place says more
+        return None
+    lines = text.splitlines()
+    line = lines[start.line] if start.line < len(lines) else ""
+    opener = line[start.column] if start.column < len(line) else ""
+    here = f"{what} that starts here ({opener!r})" if opener else f"{what} that starts here"
+    # a flow closed later but missing a ',' looks the same to the parser: say both
+    state = "is not closed" if at_end or not closer else "is not closed, or lacks a ','"
+    where = f"at line {end.line + 1}, column {end.column + 1}"
+    return f"YAML syntax error: {here} {state}: {exc.problem} {where}", start
+
+
 def _parse_yaml(name: str, data: bytes, text: str, limits: Limits) -> Source:
     builder = _YamlBuilder(limits)
     parser = _EventParser(text)
@@ -961,7 +993,10 @@ def _parse_yaml(name: str, data: bytes, text: str, limits: Limits) -> Source:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = f"YAML syntax error: {exc.problem or exc.context}"
-        if exc.problem and exc.context and exc.context_mark is not None:
+        unclosed = _unclosed(text, exc)
+        if unclosed is not None:  # located at the '[', '{' or quote that is not closed
+            msg, mark = unclosed
+        elif exc.problem and exc.context and exc.context_mark is not None:
             cm = exc.context_mark
             msg += f" ({exc.context} that starts at line {cm.line + 1}, "
             msg += f"column {cm.column + 1})"

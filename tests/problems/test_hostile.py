@@ -462,6 +462,40 @@ def test_yaml_that_is_not_plain_data(text, message):
     assert one_error(text) == message
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (  # the '[' never closed: the parser notices two lines later, the error is at the '['
+            "taskalloc: 1\nnodes: [{id: a, capacity: {cpu: 4}},\n  {id: b}\ntasks: []\n",
+            "f.yaml:2:8: YAML syntax error: the flow sequence that starts here ('[') is not "
+            "closed, or lacks a ',': did not find expected ',' or ']' at line 4, column 1",
+        ),
+        (  # closed, but a ',' missing: the message names both the opener and the place
+            "x: [a, {b: 1} c]\n",
+            "f.yaml:1:4: YAML syntax error: the flow sequence that starts here ('[') is not "
+            "closed, or lacks a ',': did not find expected ',' or ']' at line 1, column 15",
+        ),
+        (  # at the end of the file it can only be unclosed
+            "a: 1\nb: {c: 2\n",
+            "f.yaml:2:4: YAML syntax error: the flow mapping that starts here ('{') is not "
+            "closed: did not find expected ',' or '}' at line 3, column 1",
+        ),
+        (
+            "a: 1\nb: 'text\n\n",
+            'f.yaml:2:4: YAML syntax error: the quoted string that starts here ("\'") is not '
+            "closed: found unexpected end of stream at line 4, column 1",
+        ),
+        (  # an error inside a string stays where it is
+            'a: "x\\qy"\n',
+            "f.yaml:1:6: YAML syntax error: found unknown escape character (while parsing a "
+            "quoted scalar that starts at line 1, column 4)",
+        ),
+    ],
+)
+def test_an_unclosed_flow_or_string_is_located_where_it_opens(text, message):
+    assert one_error(text) == message
+
+
 # -- control characters ---------------------------------------------------------------------
 
 
