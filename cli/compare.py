@@ -22,7 +22,7 @@ import typer
 
 from taskalloc.solvers import ENGINES as REGISTRY
 
-from .console import Settings, fail, printable, say, say_long, warn
+from .console import Settings, fail, printable, say, say_long, warn, warn_at
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .files import load, write
@@ -390,7 +390,7 @@ def _from_bytes(name: str, data: bytes) -> Problem:
 
     problem = build_problem(parse(name, data))
     for w in problem.warnings:
-        warn(str(w))
+        warn_at(w)
     return problem
 
 

@@ -8,6 +8,7 @@ user text (file names, ids, messages) as it is: ``bad.yaml:100:5`` never becomes
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import TYPE_CHECKING, NoReturn
 
@@ -198,10 +199,32 @@ def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> l
     return out
 
 
+#: a message that starts at a place in a file (``file.yaml:12:5: ...``, ``file.yaml: ...`` for
+#: the summary of a file's warnings): the problem's warnings, one line each like its errors
+_LOCATED = re.compile(r"\S+?:\d+(?::\d+)?: ")
+
+
 def warn(message: str) -> None:
-    """``warning: message`` on stderr (silenced by --quiet), control characters escaped."""
+    """``warning: message`` on stderr (silenced by --quiet), control characters escaped.
+
+    Prose is broken at words to fit the terminal, as :func:`say_long` does (a word such as
+    ``file.yaml:12:5:`` is never split); a located warning (``file:line:col: message``, as
+    :func:`warn_at` prints a problem's) stays one line, like the errors, for editors and grep
+    that read ``file:line:col:`` lines."""
+    if Settings.quiet:
+        return
+    text = printable(message)
+    console = err_console()
+    line = f"warning: {text}"
+    for part in [line] if _LOCATED.match(text) else wrap_prose(line, err_width()):
+        console.print(part, style="yellow")
+
+
+def warn_at(diagnostic: object) -> None:
+    """A problem's warning (a located diagnostic, or the summary of the rest of a file's
+    warnings): ``warning: file:line:col: message`` on one line, however long."""
     if not Settings.quiet:
-        err_console().print(f"warning: {printable(message)}", style="yellow")
+        err_console().print(f"warning: {printable(str(diagnostic))}", style="yellow")
 
 
 def printable(text: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .console import Fail, Settings, fail, say, warn
+from .console import Fail, Settings, fail, say, warn, warn_at
 from .exits import ExitCode
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def load(path: str) -> Problem:
 
     problem = load_problem(path)
     for w in problem.warnings:
-        warn(str(w))
+        warn_at(w)
     return problem
 
 
@@ -115,7 +115,7 @@ def problem_of(plan: Plan, plan_file: str) -> Problem:
             warn(f"{plan_name}: the embedded problem does not match problem.sha256")
         problem = build_problem(parse(f"{plan_name}#problem.text", data))
         for w in problem.warnings:
-            warn(str(w))
+            warn_at(w)
         return problem
     if not plan.problem_path:
         fail(
