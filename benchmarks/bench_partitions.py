@@ -135,6 +135,27 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
             + (f"; improve {parts['improve']}" if parts.get("improve") else ""),
             flush=True,
         )
+        # where a part's seconds go: its worker outside the engine, the engine's preparing
+        # and its search, and what the search gained per task and second
+        for i, p in enumerate(parts["parts"], 1):
+            stages = p.get("stages") or {}
+            wall, engine = p.get("seconds"), p.get("engine_seconds")
+            search = stages.get("search")
+            gain = ""
+            if p.get("from_to") and search:
+                a, b = p["from_to"]
+                n = max(p.get("solved_tasks") or p["tasks"], 1)
+                rate = (a - b) / max(search, 1e-9) / n * 1e3
+                gain = f"; search {a:,.2f} -> {b:,.2f}, {rate:.3f} per 1,000 task-seconds"
+            outside = f"{wall - engine:.1f}" if wall is not None and engine is not None else "?"
+            print(
+                f"      part {i}: {p.get('solved_tasks')} of {p['tasks']} tasks, "
+                f"{(p.get('bytes') or 0) / 1e6:.1f} MB; wall {wall} s, outside the engine "
+                f"{outside} s; engine stages {stages}{gain}",
+                flush=True,
+            )
+        if parts.get("held") is not None:
+            print(f"    held where the greedy put them (out of the parts): {parts['held']} tasks")
 
 
 def _timed(argv: list[str]) -> dict[str, Any]:

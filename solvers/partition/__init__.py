@@ -91,8 +91,9 @@ SCALE_FINAL_SHARE = 0.04
 #: seconds this process took to write the part's bytes (measured, so that it follows the
 #: machine's load): 150,000 x 5,000, K = 2 at load 7-8 on 2 cores, a part of 75,000 tasks
 #: (67 MB: pools are written member by member) took 4.2 s to write and 12.3 s in its worker
-#: outside the engine
-PART_OVERHEAD_FACTOR = 3.0
+#: outside the engine; at load 3.7, 2.3 s and 8.9 s (K = 2), 0.7 s and 2.6 s (K = 4), plus
+#: the worker's start
+PART_OVERHEAD_FACTOR = 4.0
 #: at scale: with less than this many times the greedy's seconds left after it, the parts
 #: are not started (the greedy's plan is the result)
 NO_PARTS_SHARE = 1.0
@@ -274,6 +275,7 @@ def solve(
     scale = at_scale(problem, engine)
     warm = scale if options.warm is None else options.warm
     greedy_seconds = 0.0
+    greedy_start = False  # the hint is the greedy's whole plan, run here
     try:
         with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
             if warm and not params.hint:
@@ -288,6 +290,7 @@ def solve(
                 base = greedy_plan(problem, time_limit=cut, stop=stop)
                 if base.usable:
                     params = params.replace(hint=list(base.result.assignments))
+                    greedy_start = base.complete
                 greedy_seconds = time.monotonic() - began
                 rest_now = left()
                 if (
@@ -310,18 +313,38 @@ def solve(
             del placed
             k = len(sp.parts)
             budgets = _budget(problem.max_moves, sp.parts, problem)
+            # each part's share of the hint (whole task groups on the part's nodes)
+            hints: list[list[Assignment] | None] = [None] * k
+            if params.hint:
+                hints = shares_of(problem, sp, params.hint)
+            # at scale from the greedy's whole plan: what it spread over two parts is held
+            # where it is, out of the parts (their nodes give the parts what it leaves)
+            held = (
+                _held(problem, sp, hints, params.hint)
+                if scale and greedy_start and params.hint
+                else {}
+            )
+            rooms = _rooms(problem, sp, held)
             # one part at a time as plain data, kept as bytes only (a worker, a Ray task on
             # another machine, needs nothing else)
             data: list[bytes] = []
+            solved: list[int] = []  # the tasks of each part's sub-problem
+            sizes: list[int] = []
             writing = 0.0  # the longest a part's bytes took to write
             for i, p in enumerate(sp.parts):
                 wrote = time.monotonic()
+                capacity, cost, forbid = rooms[i]
+                mine = _open_tasks(problem, p, held, forbid)
+                solved.append(len(mine))
                 data.append(
                     sub_bytes(
                         sub_data(
                             problem,
-                            p.tasks,
+                            mine,
                             p.nodes,
+                            capacity=capacity,
+                            cost=cost,
+                            forbid=forbid,
                             max_moves=budgets[i],
                             name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
                             relax=True,
@@ -329,6 +352,7 @@ def solve(
                     )
                 )
                 writing = max(writing, time.monotonic() - wrote)
+                sizes.append(len(data[-1]))
     except Stopped:
         return Result(
             solver=f"{engine} in parts",
@@ -366,10 +390,6 @@ def solve(
 
     limits = problem.source.limits
     split_seconds = time.monotonic() - began
-    # each part's share of the hint (whole task groups on the part's nodes)
-    hints: list[list[Assignment] | None] = [None] * k
-    if params.hint:
-        hints = shares_of(problem, sp, params.hint)
     # unions re-share a max_moves budget that the parts already split: not done (yet)
     improving = options.improve and k >= 2 and problem.max_moves is None
     # parts run in waves of `parallel` at once; each wave gets an equal share of the parts'
@@ -397,7 +417,8 @@ def solve(
         if not params.deterministic and options.part_time_limit is None:
 
             def grace(seconds: float) -> float:
-                return 2.0 + overhead + 0.1 * seconds
+                # a part killed loses all it found: only a worker clearly stuck is
+                return 4.0 + 2 * overhead + 0.15 * seconds
 
         elif options.part_time_limit is not None:
             # a part given its own seconds (as on a machine of its own, to measure what K
@@ -448,6 +469,8 @@ def solve(
     for i, (p, got) in enumerate(zip(sp.parts, found, strict=True)):
         stat: dict[str, Any] = {
             "tasks": len(p.tasks),
+            "solved_tasks": solved[i],  # less those held out of it
+            "bytes": sizes[i],
             "nodes": len(p.nodes),
             "seconds": None if got is None else round(got.wall, 3),
             "engine_seconds": None if got is None or got.seconds is None else round(got.seconds, 3),
@@ -455,6 +478,10 @@ def solve(
             # the part's objective on its sub-problem (required tasks relaxed: their
             # unplaced weight is the sub-problem's, not the problem's)
             "objective": None if got is None else got.objective,
+            # the engine's stages (at scale: preparing, searching, checking) and its
+            # search's cost from start to end (where most of a part's seconds go)
+            "stages": None if got is None else got.stages,
+            "from_to": None if got is None else got.from_to,
         }
         part_stats.append(stat)
         if got is None or got.assignments is None:
@@ -474,6 +501,8 @@ def solve(
         objective.append(got.objective)
         for a in got.assignments:
             by_task.setdefault(task_of[a.task], []).append(a)
+    for t, xs in held.items():
+        by_task[t] = list(xs)
     state = _State(problem, by_task, part_of_task, sp.part_of_node, objective)
     state.stats = {
         "partitions": k,
@@ -485,9 +514,11 @@ def solve(
         "greedy_seconds": round(greedy_seconds, 3),
         "split_seconds": round(split_seconds, 3),
         "write_seconds": round(writing, 3),
+        "held": len(held),
     }
     coalesced = time.monotonic()
-    _tell(params, began, state)
+    if not held:  # (the parts' objectives leave the held tasks out: not the whole's)
+        _tell(params, began, state)
 
     rounds = 0
     accepted = 0
@@ -569,8 +600,13 @@ def solve(
         message += f"; {accepted} of the unions re-solved in {rounds} rounds kept"
     if repaired:
         message += f"; {repaired} unplaced tasks placed by the repair"
+    if improve.get("restored"):
+        message += (
+            f"; {improve['restored']} tasks the parts left unplaced put back where the "
+            "greedy's plan had them"
+        )
     engines = sorted({o.solver for o in found if o is not None and o.solver})
-    return Result(
+    result = Result(
         solver=f"{'+'.join(engines) or engine} in {k} part{'s' if k > 1 else ''}",
         status=status,
         assignments=assignments,
@@ -579,6 +615,33 @@ def solve(
         message=message,
         options={"partitions": state.stats},
     )
+    return _floor(problem, result, missing_required, stop) if warm else result
+
+
+def _floor(
+    problem: Problem, result: Result, missing_required: bool, stop: threading.Event
+) -> Result:
+    """The better of the parts' plan and the whole problem's greedy plan (the warm start,
+    known here), lexicographically or by the weights as :func:`..baseline.compare` says:
+    the parts' plan leaving a required task unplaced is no plan, the greedy's is taken
+    without an evaluation; otherwise both are evaluated (not when stopped: the seam's floor
+    then keeps the parts' plan, as for any engine). Marked as compared, so that the seam's
+    floor does not evaluate it again."""
+    from taskalloc.problems.evaluate import evaluate
+
+    from ..baseline import DEFAULT_POLICY, compare, known, take_greedy
+
+    base = known(problem, DEFAULT_POLICY)
+    if base is None or not base.usable:
+        return result
+    if missing_required:
+        return take_greedy(result, base)
+    if stop.is_set():
+        return result
+    ours = evaluate(problem, result.assignments, reasons=False)
+    if compare(problem, ours, base.evaluation) > 0:
+        return take_greedy(result, base)
+    return dataclasses.replace(result, options={**result.options, "baseline": base.policy})
 
 
 def _whole_instead(
@@ -603,6 +666,92 @@ def _whole_instead(
         message=f"{note}; {res.message}" if res.message else note,
         options={**res.options, "partitions": {"parts": [], "no_parts": note}},
     )
+
+
+def _held(
+    problem: Problem,
+    sp: Split,
+    hints: Sequence[list[Assignment] | None],
+    start: Sequence[Assignment],
+) -> dict[int, list[Assignment]]:
+    """The tasks of the parts that the plan ``start`` (the greedy's, whole) places but no
+    part's share holds (it spread their replicas, or their group's, over two parts): held
+    where ``start`` puts them, out of the parts, until the improvement over the whole plan.
+    So every part starts from a whole plan of its tasks, with nothing to insert, and the
+    coalesced plan places all that ``start`` places. Empty when a part would be left without
+    a task."""
+    task_of = problem.task_index
+    shared: set[int] = set()
+    for share in hints:
+        for x in share or ():
+            shared.add(task_of[x.task])
+    at: dict[int, list[Assignment]] = {}
+    for x in start:
+        found = task_of.get(x.task)
+        if found is not None and found not in shared:
+            at.setdefault(found, []).append(x)
+    held: dict[int, list[Assignment]] = {}
+    for p in sp.parts:
+        mine = {t: at[t] for t in p.tasks if t in at}
+        if len(mine) == len(p.tasks):
+            return {}
+        held.update(mine)
+    return held
+
+
+def _rooms(
+    problem: Problem, sp: Split, held: Mapping[int, Sequence[Assignment]]
+) -> list[tuple[dict[int, np.ndarray], dict[int, float], dict[int, set[int]]]]:
+    """Per part, what its sub-problem gives instead of the whole problem's: each node's
+    capacity less what the held tasks use there, no cost for a node a held task keeps open,
+    and for a task of the part, the nodes of held tasks it must be separated from."""
+    node_of = problem.node_index
+    out: list[tuple[dict[int, np.ndarray], dict[int, float], dict[int, set[int]]]] = [
+        ({}, {}, {}) for _ in sp.parts
+    ]
+    if not held:
+        return out
+    used: dict[int, np.ndarray] = {}
+    nodes_of: dict[int, set[int]] = {}
+    for t, xs in held.items():
+        for x in xs:
+            n = node_of[x.node]
+            used[n] = used.get(n, 0) + problem.demand_vector(t, n)
+            nodes_of.setdefault(t, set()).add(n)
+    for n, load in used.items():
+        i = sp.part_of_node[n]
+        if i >= 0:
+            out[i][0][n] = problem.capacity[n] - load
+            out[i][1][n] = 0.0
+    for i, p in enumerate(sp.parts):
+        forbid = out[i][2]
+        for t in p.tasks:
+            if t in held:
+                continue
+            for o in problem.tasks[t].separate:
+                if o in nodes_of:
+                    forbid.setdefault(t, set()).update(nodes_of[o])
+    return out
+
+
+def _open_tasks(
+    problem: Problem, part: Part, held: Mapping[int, Any], forbid: Mapping[int, set[int]]
+) -> list[int]:
+    """The tasks of ``part`` for its sub-problem: not held, and with a node of the part left
+    once the nodes of held tasks they must be separated from are taken out (a task with none
+    stays unplaced here: the improvement over the whole plan may place it)."""
+    if not held:
+        return part.tasks
+    nodes = set(part.nodes)
+    out = []
+    for t in part.tasks:
+        if t in held:
+            continue
+        ban = forbid.get(t)
+        if ban and not any(n in nodes and n not in ban for n in problem.tasks[t].allowed):
+            continue
+        out.append(t)
+    return out
 
 
 def _share_objective(problem: Problem, part: Part, share: list[Assignment]) -> dict[str, float]:
@@ -643,9 +792,16 @@ def _improve_whole(state: _State, params: Params, seconds: float | None) -> dict
     if trajectory:
         out["from_cost"] = round(float(trajectory[0][1]), 2)
         out["to_cost"] = round(float(trajectory[-1][1]), 2)
-    # kept when the search ran (from the coalesced plan or the better greedy's); a run that
-    # ended before its search returns the greedy's plan, which may be worse than the parts'
-    if res.status in (Status.FEASIBLE, Status.OPTIMAL) and res.assignments and out["started_from"]:
+    out["restored"] = res.options.get("restored")  # None: no greedy plan known there
+    # kept when the search ran (from the coalesced plan, completed): it keeps only plans no
+    # worse than its start, so even with required tasks still unplaced (status unknown) its
+    # plan is no worse than the coalesced one; a run that ended before its search returns the
+    # greedy's plan, which may be worse than the parts' (the driver compares with it after)
+    if (
+        res.status in (Status.FEASIBLE, Status.OPTIMAL, Status.UNKNOWN)
+        and res.assignments
+        and out["started_from"]
+    ):
         by_task: dict[int, list[Assignment]] = {}
         for x in res.assignments:
             by_task.setdefault(problem.task_index[x.task], []).append(x)

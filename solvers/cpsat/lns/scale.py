@@ -282,9 +282,15 @@ def solve(
                 if clean_hint is None:
                     clean_hint = not violations_of(problem, hint)
                 if clean_hint:
-                    # a partial hint (a part's share of the whole problem's greedy plan)
-                    # completed by first fit over what it leaves
+                    # a partial hint (a part's share of the whole problem's greedy plan, the
+                    # coalesced plan of --partitions) completed: first what the greedy's plan
+                    # of this problem, when known here (the driver of --partitions ran it),
+                    # places where it still fits, then first fit with ejection
                     other = Plan.from_assignments(flat, hint)
+                    if any(not ns for ns in other.nodes):
+                        other, options["restored"] = _restored(problem, flat, other)
+                        if options["restored"] is None:
+                            del options["restored"]  # no greedy plan known here
                     if any(not ns for ns in other.nodes):
                         other = efficient_first_fit(flat, other)
                     if _key(problem, flat, other) < _key(problem, flat, start):
@@ -317,6 +323,19 @@ def solve(
     if search.quick is not None:
         options["lns"]["quick"] = {**search.quick.describe(), "first_pass": search.first_pass}
     return _finish(problem, flat, search, start, source, base, result)
+
+
+def _restored(problem: Problem, flat: Flat, plan: Plan) -> tuple[Plan, int | None]:
+    """``plan`` with what it leaves unplaced put back where the greedy's plan of ``problem``
+    has it (:func:`..construct.restore`), when that plan is known in this process (cached by
+    :func:`taskalloc.solvers.baseline.greedy_plan`; never run here); how many tasks were
+    (None: no greedy plan known)."""
+    from ..construct import restore
+
+    known = baseline.known(problem, baseline.DEFAULT_POLICY)
+    if known is None or not known.usable:
+        return plan, None
+    return restore(flat, plan, Plan.from_assignments(flat, known.result.assignments))
 
 
 def _key(problem: Problem, flat: Flat, plan: Plan) -> tuple[float, ...]:
