@@ -144,18 +144,16 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
             gain = ""
             if p.get("from_to") and search:
                 a, b = p["from_to"]
-                n = max(p.get("solved_tasks") or p["tasks"], 1)
+                n = max(p["tasks"], 1)
                 rate = (a - b) / max(search, 1e-9) / n * 1e3
                 gain = f"; search {a:,.2f} -> {b:,.2f}, {rate:.3f} per 1,000 task-seconds"
             outside = f"{wall - engine:.1f}" if wall is not None and engine is not None else "?"
             print(
-                f"      part {i}: {p.get('solved_tasks')} of {p['tasks']} tasks, "
+                f"      part {i}: {p['tasks']} tasks, "
                 f"{(p.get('bytes') or 0) / 1e6:.1f} MB; wall {wall} s, outside the engine "
                 f"{outside} s; engine stages {stages}{gain}",
                 flush=True,
             )
-        if parts.get("held") is not None:
-            print(f"    held where the greedy put them (out of the parts): {parts['held']} tasks")
 
 
 def _timed(argv: list[str]) -> dict[str, Any]:

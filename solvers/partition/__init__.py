@@ -275,7 +275,6 @@ def solve(
     scale = at_scale(problem, engine)
     warm = scale if options.warm is None else options.warm
     greedy_seconds = 0.0
-    greedy_start = False  # the hint is the greedy's whole plan, run here
     try:
         with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
             if warm and not params.hint:
@@ -290,7 +289,6 @@ def solve(
                 base = greedy_plan(problem, time_limit=cut, stop=stop)
                 if base.usable:
                     params = params.replace(hint=list(base.result.assignments))
-                    greedy_start = base.complete
                 greedy_seconds = time.monotonic() - began
                 rest_now = left()
                 if (
@@ -317,34 +315,19 @@ def solve(
             hints: list[list[Assignment] | None] = [None] * k
             if params.hint:
                 hints = shares_of(problem, sp, params.hint)
-            # at scale from the greedy's whole plan: what it spread over two parts is held
-            # where it is, out of the parts (their nodes give the parts what it leaves)
-            held = (
-                _held(problem, sp, hints, params.hint)
-                if scale and greedy_start and params.hint
-                else {}
-            )
-            rooms = _rooms(problem, sp, held)
             # one part at a time as plain data, kept as bytes only (a worker, a Ray task on
             # another machine, needs nothing else)
             data: list[bytes] = []
-            solved: list[int] = []  # the tasks of each part's sub-problem
             sizes: list[int] = []
             writing = 0.0  # the longest a part's bytes took to write
             for i, p in enumerate(sp.parts):
                 wrote = time.monotonic()
-                capacity, cost, forbid = rooms[i]
-                mine = _open_tasks(problem, p, held, forbid)
-                solved.append(len(mine))
                 data.append(
                     sub_bytes(
                         sub_data(
                             problem,
-                            mine,
+                            p.tasks,
                             p.nodes,
-                            capacity=capacity,
-                            cost=cost,
-                            forbid=forbid,
                             max_moves=budgets[i],
                             name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
                             relax=True,
@@ -469,7 +452,6 @@ def solve(
     for i, (p, got) in enumerate(zip(sp.parts, found, strict=True)):
         stat: dict[str, Any] = {
             "tasks": len(p.tasks),
-            "solved_tasks": solved[i],  # less those held out of it
             "bytes": sizes[i],
             "nodes": len(p.nodes),
             "seconds": None if got is None else round(got.wall, 3),
@@ -501,8 +483,6 @@ def solve(
         objective.append(got.objective)
         for a in got.assignments:
             by_task.setdefault(task_of[a.task], []).append(a)
-    for t, xs in held.items():
-        by_task[t] = list(xs)
     state = _State(problem, by_task, part_of_task, sp.part_of_node, objective)
     state.stats = {
         "partitions": k,
@@ -514,11 +494,9 @@ def solve(
         "greedy_seconds": round(greedy_seconds, 3),
         "split_seconds": round(split_seconds, 3),
         "write_seconds": round(writing, 3),
-        "held": len(held),
     }
     coalesced = time.monotonic()
-    if not held:  # (the parts' objectives leave the held tasks out: not the whole's)
-        _tell(params, began, state)
+    _tell(params, began, state)
 
     rounds = 0
     accepted = 0
@@ -666,92 +644,6 @@ def _whole_instead(
         message=f"{note}; {res.message}" if res.message else note,
         options={**res.options, "partitions": {"parts": [], "no_parts": note}},
     )
-
-
-def _held(
-    problem: Problem,
-    sp: Split,
-    hints: Sequence[list[Assignment] | None],
-    start: Sequence[Assignment],
-) -> dict[int, list[Assignment]]:
-    """The tasks of the parts that the plan ``start`` (the greedy's, whole) places but no
-    part's share holds (it spread their replicas, or their group's, over two parts): held
-    where ``start`` puts them, out of the parts, until the improvement over the whole plan.
-    So every part starts from a whole plan of its tasks, with nothing to insert, and the
-    coalesced plan places all that ``start`` places. Empty when a part would be left without
-    a task."""
-    task_of = problem.task_index
-    shared: set[int] = set()
-    for share in hints:
-        for x in share or ():
-            shared.add(task_of[x.task])
-    at: dict[int, list[Assignment]] = {}
-    for x in start:
-        found = task_of.get(x.task)
-        if found is not None and found not in shared:
-            at.setdefault(found, []).append(x)
-    held: dict[int, list[Assignment]] = {}
-    for p in sp.parts:
-        mine = {t: at[t] for t in p.tasks if t in at}
-        if len(mine) == len(p.tasks):
-            return {}
-        held.update(mine)
-    return held
-
-
-def _rooms(
-    problem: Problem, sp: Split, held: Mapping[int, Sequence[Assignment]]
-) -> list[tuple[dict[int, np.ndarray], dict[int, float], dict[int, set[int]]]]:
-    """Per part, what its sub-problem gives instead of the whole problem's: each node's
-    capacity less what the held tasks use there, no cost for a node a held task keeps open,
-    and for a task of the part, the nodes of held tasks it must be separated from."""
-    node_of = problem.node_index
-    out: list[tuple[dict[int, np.ndarray], dict[int, float], dict[int, set[int]]]] = [
-        ({}, {}, {}) for _ in sp.parts
-    ]
-    if not held:
-        return out
-    used: dict[int, np.ndarray] = {}
-    nodes_of: dict[int, set[int]] = {}
-    for t, xs in held.items():
-        for x in xs:
-            n = node_of[x.node]
-            used[n] = used.get(n, 0) + problem.demand_vector(t, n)
-            nodes_of.setdefault(t, set()).add(n)
-    for n, load in used.items():
-        i = sp.part_of_node[n]
-        if i >= 0:
-            out[i][0][n] = problem.capacity[n] - load
-            out[i][1][n] = 0.0
-    for i, p in enumerate(sp.parts):
-        forbid = out[i][2]
-        for t in p.tasks:
-            if t in held:
-                continue
-            for o in problem.tasks[t].separate:
-                if o in nodes_of:
-                    forbid.setdefault(t, set()).update(nodes_of[o])
-    return out
-
-
-def _open_tasks(
-    problem: Problem, part: Part, held: Mapping[int, Any], forbid: Mapping[int, set[int]]
-) -> list[int]:
-    """The tasks of ``part`` for its sub-problem: not held, and with a node of the part left
-    once the nodes of held tasks they must be separated from are taken out (a task with none
-    stays unplaced here: the improvement over the whole plan may place it)."""
-    if not held:
-        return part.tasks
-    nodes = set(part.nodes)
-    out = []
-    for t in part.tasks:
-        if t in held:
-            continue
-        ban = forbid.get(t)
-        if ban and not any(n in nodes and n not in ban for n in problem.tasks[t].allowed):
-            continue
-        out.append(t)
-    return out
 
 
 def _share_objective(problem: Problem, part: Part, share: list[Assignment]) -> dict[str, float]:

@@ -224,28 +224,3 @@ def test_the_driver_returns_the_greedys_plan_when_the_parts_leave_a_required_tas
     assert got == _greedy_nodes(problem)
     plan, ev = checked_plan(problem, res)
     assert ev.feasible and check(problem, plan).ok
-
-
-def test_what_the_greedy_spread_over_parts_is_held_where_it_is(
-    scale_at_small_sizes: None,
-) -> None:
-    # at scale from the greedy's plan: the tasks it spread over two parts stay out of the
-    # parts, where it put them; each part gets what they leave of its nodes, so the parts'
-    # plans and the held tasks together place everything the greedy places
-    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
-    options = PartitionOptions(2, improve=False)
-    res = solve_parts(
-        problem, "cpsat", Params(seed=2, time_limit=6, deterministic=True), {}, options
-    )
-    stats = res.options["partitions"]
-    assert stats["warm"] and stats["held"] > 0
-    assert all(p["status"] in ("feasible", "optimal") for p in stats["parts"])
-    greedy = _greedy_nodes(problem)
-    got: dict[str, set[str]] = {}
-    for x in res.assignments:
-        got.setdefault(x.task, set()).add(x.node)
-    assert set(got) >= set(greedy)  # nothing the greedy places is lost
-    plan, ev = checked_plan(problem, res)
-    assert ev.feasible and check(problem, plan).ok
-    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
-    assert not res.options.get("baseline_used")  # the parts' plan, not the greedy's
