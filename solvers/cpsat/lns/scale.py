@@ -330,12 +330,20 @@ def _restored(problem: Problem, flat: Flat, plan: Plan) -> tuple[Plan, int | Non
     has it (:func:`..construct.restore`), when that plan is known in this process (cached by
     :func:`taskalloc.solvers.baseline.greedy_plan`; never run here); how many tasks were
     (None: no greedy plan known)."""
-    from ..construct import restore
+    from ..construct import force_restore, restore
 
     known = baseline.known(problem, baseline.DEFAULT_POLICY)
     if known is None or not known.usable:
         return plan, None
-    return restore(flat, plan, Plan.from_assignments(flat, known.result.assignments))
+    ref = Plan.from_assignments(flat, known.result.assignments)
+    plan, count = restore(flat, plan, ref)
+    if plan.terms["violation"] > 0:
+        # must-place tasks whose room others took: put back all the same, the others placed
+        # again (kept only when fewer must-place replicas are left out)
+        forced, more = force_restore(flat, plan, ref)
+        if more and forced.terms["violation"] < plan.terms["violation"]:
+            plan, count = forced, count + more
+    return plan, count
 
 
 def _key(problem: Problem, flat: Flat, plan: Plan) -> tuple[float, ...]:

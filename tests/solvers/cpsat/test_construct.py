@@ -10,7 +10,12 @@ from hypothesis import HealthCheck, given, settings
 
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.problem import Problem, problem_from_dict
-from taskalloc.solvers.cpsat.construct import efficient_first_fit, restore, wanted
+from taskalloc.solvers.cpsat.construct import (
+    efficient_first_fit,
+    force_restore,
+    restore,
+    wanted,
+)
 from taskalloc.solvers.flat import Flat, Plan
 from taskalloc.solvers.scaling import choose_scales
 from tests.solving import make, node, task, tiny_problems
@@ -154,3 +159,41 @@ def test_a_restored_plan_keeps_every_constraint(data: dict[str, Any]) -> None:
     for t, ns in enumerate(plan.nodes):  # placed tasks stay; new ones where the reference is
         assert ns == (start.nodes[t] or ns)
         assert not ns or start.nodes[t] or ns == ref.nodes[t]
+
+
+def test_a_required_gang_whose_room_was_taken_is_forced_back() -> None:
+    # the reference has the gang {g1, g2} on a and b; the plan filled a with s, which fits
+    # on c too: restore cannot put the gang back, force_restore moves s to c and can
+    p = make(
+        [node("a", 6, cost=1), node("b", 6, cost=1), node("c", 6, cost=1)],
+        [
+            task("g1", 5, gang="g", required=True),
+            task("g2", 5, gang="g", required=True),
+            task("s", 3, required=True),
+        ],
+        objective={"lexicographic": ["unplaced", "cost"]},
+    )
+    flat = flat_of(p)
+    start = Plan(flat, [(), (), (0,)])
+    ref = Plan(flat, [(0,), (1,), (2,)])
+    assert restore(flat, start, ref)[1] == 0
+    plan, count = force_restore(flat, start, ref)
+    assert count == 2 and plan.nodes == [(0,), (1,), (2,)]
+    assert plan.terms["violation"] == 0
+    assert evaluate(p, plan.assignments(), reasons=False).feasible
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
+def test_a_forced_restore_keeps_every_constraint(data: dict[str, Any]) -> None:
+    for i, n in enumerate(data["nodes"]):
+        n["cost"] = 1 + i % 3
+    problem = problem_from_dict(data)
+    flat = flat_of(problem)
+    ref = efficient_first_fit(flat)
+    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(ref.nodes)]
+    other = efficient_first_fit(flat, Plan(flat, keep))
+    odd = [ns if t % 2 == 1 or flat.gang[t] >= 0 else () for t, ns in enumerate(other.nodes)]
+    plan, _ = force_restore(flat, Plan(flat, odd), ref)
+    ev = evaluate(problem, plan.assignments(), reasons=False)
+    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
