@@ -320,12 +320,15 @@ def main() -> int:
         )
         parts = row["parts"] or {}
         secs = [p["seconds"] or 0.0 for p in parts.get("parts", [])]
-        implied = (parts.get("split_seconds") or 0.0) + max(secs, default=0.0)
+        # (the completion of the coalesced plan, when it ran, is part of the coalescing)
+        completing = (parts.get("completed") or {}).get("seconds") or 0.0
+        implied = (parts.get("split_seconds") or 0.0) + max(secs, default=0.0) + completing
         median = sorted(secs)[len(secs) // 2] if secs else 0.0
         print(
             f"K={k:<3d} parts {len(secs)}: part seconds min {min(secs, default=0):.1f} "
             f"median {median:.1f} max {max(secs, default=0):.1f}; "
-            f"split {parts.get('split_seconds')} s; implied wall on K machines {implied:.1f} s; "
+            f"split {parts.get('split_seconds')} s; completion {parts.get('completed')}; "
+            f"implied wall on K machines {implied:.1f} s; "
             f"here {row['wall']:.1f} s",
             flush=True,
         )

@@ -541,6 +541,22 @@ def solve(
         # of thousands of tasks on the whole fleet would take minutes)
         seconds = (REPAIR_SHARE * limit) if params.deterministic and limit else left()
         repaired += _repair(state, engine, params, engine_options, seconds, stop)
+    if scale and not improving and not stop.is_set() and state.by_task:
+        # no improvement over the whole plan follows (improve=False: the scaling curve): the
+        # coalesced plan completed as that improvement would start, without its search
+        from ..cpsat.lns.scale import complete
+
+        began_completing = time.monotonic()
+        assignments, completed_n = complete(problem, state.assignments())
+        if completed_n:
+            state.by_task = {}
+            for x in assignments:
+                state.by_task.setdefault(problem.task_index[x.task], []).append(x)
+        state.stats["completed"] = {
+            "placed": completed_n,
+            "seconds": round(time.monotonic() - began_completing, 2),
+        }
+        repaired += completed_n
     state.stats["repaired"] = repaired
 
     assignments = state.assignments()

@@ -418,3 +418,24 @@ def _finish(
         if search.key(plan.terms) <= search.key(floor.terms):
             out.options["baseline"] = base.policy
     return out
+
+
+def complete(problem: Problem, assignments: list[Assignment]) -> tuple[list[Assignment], int]:
+    """``assignments`` completed as the LNS at scale completes a partial hint, without its
+    search: what they leave unplaced put back where the greedy's plan has it when known
+    (:func:`_restored`), then first fit with ejection. Kept only when better (fewer
+    must-place replicas left out, then the objective). Returns the plan and how many tasks
+    it placed more. (The coalesced plan of ``--partitions`` when no improvement follows.)"""
+    from ..construct import efficient_first_fit
+
+    flat = Flat(problem, choose_scales(problem))
+    plan = Plan.from_assignments(flat, assignments)
+    if all(plan.nodes):
+        return assignments, 0
+    done, _ = _restored(problem, flat, plan)
+    if not all(done.nodes):
+        done = efficient_first_fit(flat, done)
+    if _key(problem, flat, done) >= _key(problem, flat, plan):
+        return assignments, 0
+    placed = sum(1 for t in range(flat.T) if done.nodes[t] and not plan.nodes[t])
+    return done.assignments(), placed

@@ -224,3 +224,21 @@ def test_the_driver_returns_the_greedys_plan_when_the_parts_leave_a_required_tas
     assert got == _greedy_nodes(problem)
     plan, ev = checked_plan(problem, res)
     assert ev.feasible and check(problem, plan).ok
+
+
+def test_without_the_improvement_the_coalesced_plan_is_completed(
+    tmp_path: Path, scale_at_small_sizes: None
+) -> None:
+    # the scaling curve's path (no improvement after the parts): what a part left unplaced is
+    # put back where the greedy had it, so the parts' work is kept, not the greedy's plan
+    problem = _named(tmp_path, "drop", 300, 24)
+    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks)
+    params = Params(seed=1, time_limit=8, deterministic=True)
+    options = PartitionOptions(2, improve=False)
+    res = solve_parts(problem, "cpsat", params, {}, options, executor=ex)
+    stats = res.options["partitions"]
+    assert stats["completed"]["placed"] >= 3
+    assert not res.options.get("baseline_used")
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
