@@ -122,6 +122,8 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
     )
     print(f"    {(row.get('message') or '')[:300]}", flush=True)
     parts = row.get("parts") or {}
+    if parts.get("held"):
+        print(f"    held where the greedy put them (out of the parts): {parts['held']} tasks")
     if parts.get("parts"):
         print(
             f"    greedy {parts.get('greedy_seconds')} s, greedy + split "
@@ -144,12 +146,12 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
             gain = ""
             if p.get("from_to") and search:
                 a, b = p["from_to"]
-                n = max(p["tasks"], 1)
+                n = max(p.get("solved_tasks") or p["tasks"], 1)
                 rate = (a - b) / max(search, 1e-9) / n * 1e3
                 gain = f"; search {a:,.2f} -> {b:,.2f}, {rate:.3f} per 1,000 task-seconds"
             outside = f"{wall - engine:.1f}" if wall is not None and engine is not None else "?"
             print(
-                f"      part {i}: {p['tasks']} tasks, "
+                f"      part {i}: {p.get('solved_tasks')} of {p['tasks']} tasks, "
                 f"{(p.get('bytes') or 0) / 1e6:.1f} MB; wall {wall} s, outside the engine "
                 f"{outside} s; engine stages {stages}{gain}",
                 flush=True,

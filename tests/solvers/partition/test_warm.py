@@ -242,3 +242,28 @@ def test_without_the_improvement_the_coalesced_plan_is_completed(
     plan, ev = checked_plan(problem, res)
     assert ev.feasible and check(problem, plan).ok
     assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+
+
+def test_what_the_greedy_spread_over_parts_is_held_where_it_is(
+    scale_at_small_sizes: None,
+) -> None:
+    # at scale from the greedy's plan: the task groups it spread over two parts stay out of
+    # the parts, where it put them; each part gets what they leave of its nodes, so the
+    # parts' plans and the held tasks together place everything the greedy places
+    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+    options = PartitionOptions(2, improve=False)
+    params = Params(seed=2, time_limit=6, deterministic=True)
+    res = solve_parts(problem, "cpsat", params, {}, options)
+    stats = res.options["partitions"]
+    assert stats["warm"] and stats["held"] > 0
+    assert sum(p["solved_tasks"] for p in stats["parts"]) + stats["held"] == len(problem.tasks)
+    assert all(p["status"] in ("feasible", "optimal") for p in stats["parts"])
+    greedy = _greedy_nodes(problem)
+    got: dict[str, set[str]] = {}
+    for x in res.assignments:
+        got.setdefault(x.task, set()).add(x.node)
+    assert set(got) >= set(greedy)  # nothing the greedy places is lost
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+    assert not res.options.get("baseline_used")  # the parts' plan, not the greedy's
