@@ -21,16 +21,24 @@ improve across the parts.
 
 **At scale** (:func:`at_scale`: cpsat's LNS at scale, 150,000 x 5,000) the run is warm by
 default: the greedy's plan of the whole problem comes first (with the whole limit, as the
-single process's), the split sends each task group to the part holding most of its placed
-replicas, and each part gets its share (:func:`shares_of`) as its hint. The parts are solved by
-the LNS at scale (``lns="scale"``: never a whole-part model, nor an LP bound) without a greedy of
-their own (``floor=False``: the floor is the whole problem's, here): the share is completed by
-first fit with ejection for the tasks the greedy spread over two parts. A part that dies or
-misses its deadline (its limit is its window less what its worker spends outside the engine,
-estimated from how long its bytes took to write here; it is killed soon past it) keeps its
-share. The improvement is then the LNS at scale over the whole problem in this process, from
-the coalesced plan (completed the same way), with what is left of the limit less a final share
-for the checks; no union rounds and no repair sub-problem at this size. The time: the greedy,
+single process's; the seam's floor then runs no second greedy beside it), the split sends each
+task group to the part holding most of its placed replicas, and each part gets its share
+(:func:`shares_of`) as its hint. The task groups the greedy spread over two parts are **held**
+where it put them, out of the parts (:func:`_held`, :data:`HOLD_SPREAD`), and each part's nodes
+give it what they leave (capacity less the held load, no cost for a node they keep open): so
+every part starts from a whole plan of its tasks. The parts are solved by the LNS at scale
+(``lns="scale"``: never a whole-part model, nor an LP bound) without a greedy of their own
+(``floor=False``: the floor is the whole problem's, here). A part that dies or misses its
+deadline (its limit is its window less what its worker spends outside the engine, estimated
+from how long its bytes took to write here; it is killed well past it) keeps its share. The
+coalesced plan (the parts' plans and the held tasks) is then improved by the LNS at scale over
+the whole problem in this process, with what is left of the limit less a final share for the
+checks; no union rounds and no repair sub-problem at this size. What the coalesced plan leaves
+unplaced goes first back where the greedy's plan has it when it still fits
+(:func:`taskalloc.solvers.cpsat.construct.restore`), required tasks even by moving others
+(``force_restore``), then first fit with ejection; without the improvement (``improve=False``,
+the scaling curve) the coalesced plan is completed the same way, without the search. The
+driver returns the better of its plan and the greedy's (:func:`_floor`). The time: the greedy,
 the split, :data:`SCALE_PART_SHARE` of the rest for the parts, the rest for the improvement.
 
 The result is evaluated like any engine's (``solve`` checks the plan and keeps the greedy's

@@ -17,8 +17,11 @@ What it does
    :func:`taskalloc.solvers.baseline.greedy_plan`, so that the seam's floor reuses it), or
    the ``hint`` when the evaluator accepts it and it is better (a hint that leaves tasks
    unplaced, such as a part's share of the whole problem's greedy plan under
-   ``--partitions``, is first completed by :func:`..construct.efficient_first_fit` over the
-   room it leaves). The greedy runs inside the
+   ``--partitions``, is first completed: what it leaves goes back where the greedy's plan of
+   the problem has it, when that plan is known in this process (the driver of
+   ``--partitions`` ran it) and it still fits (:func:`..construct.restore`; required tasks
+   even by moving others, :func:`..construct.force_restore`), the rest by
+   :func:`..construct.efficient_first_fit` over the room it leaves). The greedy runs inside the
    time limit and stops on ``stop``. The search only ever accepts plans that are no worse, so
    the result is never worse than the greedy's: the floor holds without a second evaluation.
 2. **Fleet-wide moves first** (:mod:`..quick`: empty a node into the room of the others,
