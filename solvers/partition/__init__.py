@@ -104,9 +104,10 @@ SCALE_FINAL_SHARE = 0.04
 PART_OVERHEAD_FACTOR = 4.0
 #: at scale from the greedy's plan: hold the task groups it spread over two parts where it put
 #: them (out of the parts) instead of letting each part insert them. Measured at 150,000 x
-#: 5,000, K = 4, -t 120, load 5-6: inserting, the parts left required tasks out that the
-#: improvement did not place (the greedy's plan returned, 31,827.02, twice); holding,
-#: 24,865.81 (the coalesced plan is whole: the improvement works on the cost at once)
+#: 5,000, -t 120, load 4-6: inserting, the parts left required tasks out that the improvement
+#: did not place (the greedy's plan returned, 31,827.02, at K = 2 and 4); holding, 24,857.73
+#: (K = 2) and 24,378.40 (K = 4) against the single process's 23,802.25 (the coalesced plan is
+#: whole: the improvement works on the cost at once)
 HOLD_SPREAD = True
 #: at scale: with less than this many times the greedy's seconds left after it, the parts
 #: are not started (the greedy's plan is the result)
