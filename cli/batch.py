@@ -18,7 +18,18 @@ from typing import IO, TYPE_CHECKING, Any
 
 from taskalloc.problems.wording import printable
 
-from .console import Settings, err_console, fail, fmt, plural, say, warn
+from .console import (
+    Settings,
+    err_console,
+    err_width,
+    fail,
+    fmt,
+    plural,
+    say,
+    say_long,
+    warn,
+    wrap_prose,
+)
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .running import graceful_stop
@@ -150,9 +161,10 @@ class _Display:
         if not r["skipped_existing"] and r["outcome"] != "interrupted":  # no time of its own
             line += f" ({r['wall_seconds']:.2f} s)"
         if self.progress is not None:
-            self.progress.console.print(printable(line))
+            for piece in wrap_prose(printable(line), err_width()):  # as say_long breaks it
+                self.progress.console.print(piece)
         else:
-            say(line)
+            say_long(line)
 
 
 def _table(rows: Sequence[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .console import fail, plural, say, warn
+from .console import fail_explained, plural, say, warn
 from .exits import ExitCode
 from .files import load_pair, write
 from .options import OptionalPlanArg, PairProblemArg
@@ -64,7 +64,7 @@ def check(
         verb = "satisfies" if n == 1 else "satisfy"
         say(f"ok: {plural(n, 'assignment')} {verb} every constraint; objective matches")
         return
-    fail(
+    fail_explained(
         ExitCode.VIOLATIONS,
         f"{len(rep.violations)} violation(s):",
         *(f"  {v.kind}: {v.message}" for v in rep.violations),

@@ -22,7 +22,7 @@ import typer
 
 from taskalloc.solvers import ENGINES as REGISTRY
 
-from .console import Settings, fail, printable, say, warn
+from .console import Settings, fail, printable, say, say_long, warn
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .files import load, write
@@ -135,7 +135,7 @@ def _applicable(problem: Problem, engines: list[str]) -> list[str]:
         if why is None:
             kept.append(e)
         elif not Settings.quiet:
-            say(in_flags(f"compare: {e} left out: {why}"))
+            say_long(in_flags(f"compare: {e} left out: {why}"))
     return kept
 
 

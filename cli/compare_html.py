@@ -27,15 +27,17 @@ def compare_charts(
         if r.plan is None:
             continue
         trajectory = r.plan.solver.trajectory
+        measured = r.plan.solver.labels()
         if not trajectory and r.fitness is not None:
             # an engine that records no progress (the greedy): its plan, when it was done
-            trajectory = [(r.seconds or 0.0, r.fitness, None)]
+            trajectory, measured = [(r.seconds or 0.0, r.fitness, None)], ["fitness"]
         runs.append(
             ch.Run(
                 r.label if several else r.engine,
                 trajectory,
                 r.plan.solver.generations,
                 r.seconds,
+                measured,
             )
         )
     out = [

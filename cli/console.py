@@ -35,14 +35,18 @@ def plain_console(
     """A rich console that never reads markup or emoji codes in what it prints."""
     from rich.console import Console
 
-    return Console(
-        stderr=stderr,
-        file=file,  # type: ignore[arg-type]
-        width=width,
-        markup=False,
-        emoji=False,
-        highlight=False,
-        soft_wrap=stderr,
+    from taskalloc.render import pipe_safe
+
+    return pipe_safe(
+        Console(
+            stderr=stderr,
+            file=file,  # type: ignore[arg-type]
+            width=width,
+            markup=False,
+            emoji=False,
+            highlight=False,
+            soft_wrap=stderr,
+        )
     )
 
 
@@ -106,10 +110,54 @@ def say_wrapped(message: str, sep: str = "; ") -> None:
     indented; silenced by --quiet."""
     if not Settings.quiet:
         console = err_console()
-        columns = os.environ.get("COLUMNS", "")  # as given now (the console reads it once)
-        width = int(columns) if columns.isdigit() and int(columns) > 0 else console.width
-        for line in wrap_fields(printable(message), width, sep):
+        for line in wrap_fields(printable(message), err_width(), sep):
             console.print(line)
+
+
+def say_long(message: str) -> None:
+    """A line of prose for people on stderr (an explanation, a reason), broken at words to
+    fit the terminal (:func:`wrap_prose`); silenced by --quiet."""
+    if not Settings.quiet:
+        print_long(message)
+
+
+def print_long(message: str) -> None:
+    """:func:`say_long` even under --quiet (the lines of a failure)."""
+    console = err_console()
+    for line in wrap_prose(printable(message), err_width()):
+        console.print(line)
+
+
+def err_width() -> int:
+    """The width of stderr: COLUMNS as given now (the console reads it once), else the
+    console's (80 columns in a pipe)."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else err_console().width
+
+
+def wrap_prose(text: str, width: int, indent: str = "    ") -> list[str]:
+    """``text`` as lines of at most ``width`` characters, broken at spaces only (a word
+    longer than a line, such as ``file.yaml:12:5:``, stays whole); the lines after the first
+    keep the first's indentation plus ``indent`` (deeper than the two spaces of the lines
+    that belong to a line before them: a conflict's reasons, a problem's proofs)."""
+    import re
+    import textwrap
+
+    if len(text) <= width:
+        return [text]
+    # a number stays with its unit: "0.09 s", "53.12 %" are never broken apart
+    glue = "\ue000"  # a private-use character: textwrap never breaks there
+    body = re.sub(r"(?<=\d) (?=s\b|%|pts\b)", glue, text).lstrip(" ")
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    lines = textwrap.wrap(
+        body,
+        width=max(width, 20),
+        initial_indent=lead,
+        subsequent_indent=lead + indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return [line.replace(glue, " ") for line in lines] or [text]
 
 
 def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> list[str]:
@@ -165,16 +213,24 @@ def printable(text: str) -> str:
 
 
 class Fail(Exception):
-    """A handled failure: message lines for stderr and an exit code."""
+    """A handled failure: message lines for stderr and an exit code; ``wrap``: lines of
+    prose (an explanation of infeasibility), broken at words to fit the terminal."""
 
-    def __init__(self, code: ExitCode, *lines: str) -> None:
+    def __init__(self, code: ExitCode, *lines: str, wrap: bool = False) -> None:
         super().__init__("\n".join(lines))
         self.code = code
         self.lines = lines
+        self.wrap = wrap
 
 
 def fail(code: ExitCode, *lines: str) -> NoReturn:
     raise Fail(code, *lines)
+
+
+def fail_explained(code: ExitCode, *lines: str) -> NoReturn:
+    """:func:`fail` with lines of prose that are broken to fit the terminal: why a problem is
+    infeasible or has no plan (file:line references stay whole)."""
+    raise Fail(code, *lines, wrap=True)
 
 
 def plural(count: int, word: str) -> str:

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import typer
 
-from .console import Fail, Settings, err_console, printable
+from .console import Fail, Settings, err_console, print_long, printable
 from .exits import ExitCode
 
 T = TypeVar("T")
@@ -74,6 +74,19 @@ def in_flags(message: str) -> str:
     message = _OPTION.sub(option, message)
     names = "|".join(re.escape(n) for n in ["auto", *ENGINES])
     return re.sub(rf"\bengines? ({names})\b", lambda m: engine_flag(m.group(1)), message)
+
+
+#: how the library names the changes of replan and whatif (``fail n11: ...``), longest first
+_CHANGES = re.compile(
+    r"^(fail each pool|fail each node|fail zone|scale demand|scale capacity|max moves|fail|"
+    r"drain|add|remove|now)(?=[ :])"
+)
+
+
+def change_flag(message: str) -> str:
+    """A replan or whatif message with its change written as the flag that gave it:
+    ``fail n11: no node ...`` -> ``--fail n11: no node ...``."""
+    return _CHANGES.sub(lambda m: "--" + m.group(1).replace(" ", "-"), message, count=1)
 
 
 def run_guarded(invoke: Callable[[], T]) -> T:
@@ -158,7 +171,10 @@ def _report(exc: BaseException) -> ExitCode:
     console = err_console()
     if isinstance(exc, Fail):
         for line in exc.lines:
-            console.print(printable(line))
+            if exc.wrap:
+                print_long(line)
+            else:
+                console.print(printable(line))
         return exc.code
     if isinstance(exc, InputError):
         for d in exc.diagnostics:
@@ -174,7 +190,7 @@ def _report(exc: BaseException) -> ExitCode:
         console.print(printable(in_flags(str(exc))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, ReplanError):  # a change naming what the problem does not have
-        console.print(str(exc))
+        console.print(printable(change_flag(str(exc))))
         return ExitCode.BAD_INPUT
     if isinstance(exc, OutputError):  # an output refused: an input, a directory, no-clobber
         console.print(printable(str(exc)))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .console import Settings, say
+from .console import Settings, say, say_wrapped
 from .files import load, write
 from .options import ProblemArg, output_option
 
@@ -58,7 +58,7 @@ def export(
     if output is not None and str(output) != "-":
         for suffix, text in exported.sidecars.items():
             write(text, output.with_suffix(suffix), [problem_file])
-    say(
+    say_wrapped(
         f"{fmt_name}: {exported.variables} variables ({exported.binary} binary), "
         f"{exported.constraints} constraints; objective: {exported.objective}"
     )

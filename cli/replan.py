@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, plural, say, say_wrapped, warn
+from .console import Settings, fail, fail_explained, plural, say, say_long, say_wrapped, warn
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -243,7 +243,7 @@ def replan(
         assert res.plan_text is not None
         write(res.plan_text, output, inputs)
     if res.structural:
-        fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     if res.summary:
         say_wrapped(res.summary)
     if output is not None:
@@ -258,7 +258,7 @@ def replan(
             data = {"changes": changes.describe(), "moves": [m.to_dict() for m in moves]}
             write(dumps(data, kind), moves_file, inputs)
     if res.error_lines:
-        fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
 
 
 def _say_moves(rp: Replan, moves: list[Move]) -> None:
@@ -278,7 +278,7 @@ def _say_moves(rp: Replan, moves: list[Move]) -> None:
             counts.append(f"{n} {word}")
     say("changes: " + ", ".join(counts))
     for m in moves:
-        say(f"  {m}")
+        say_long(f"  {m}")
 
 
 def _factor(item: str, flag: str, what: str) -> tuple[str, float]:

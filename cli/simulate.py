@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .console import Settings, fail, say, warn
+from .console import Settings, fail, say, say_long, warn
 from .exits import ExitCode
 from .files import format_for, load, write
 from .options import IO, DataFormat, ProblemArg, output_option
@@ -215,7 +215,7 @@ def simulate(
         write(plan.dumps(fmt_name), output, [problem_file, *([str(vs)] if vs else [])])
     if not Settings.quiet:
         for line in sim.summary:
-            say(line)
+            say_long(line)
     if output is not None and str(output) != "-":
         say(f"plan written to {output}")
     if stop.is_set():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, say, say_wrapped, warn
+from .console import Settings, fail, fail_explained, say, say_long, say_wrapped, warn
 from .errors import engine_flag, flag
 from .exits import ExitCode
 from .files import format_for, load, write
@@ -512,12 +512,12 @@ def solve_one(
         res.outcome = Outcome.INTERRUPTED
         res.error_lines = [*res.error_lines, "interrupted: the run had ended; its plan is written"]
     if res.structural:
-        fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     if res.summary:
         say_wrapped(res.summary)
     if output is not None and not nothing:
         say(f"plan written to {output}")
     if res.error_lines:
-        fail(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
     for line in res.unplaced_lines:
-        say(line)
+        say_long(line)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .console import fail, plural, say
+from .console import fail_explained, plural, say_wrapped
 from .exits import ExitCode
 from .files import load
 from .options import ProblemArg
@@ -19,7 +19,7 @@ def validate(problem_file: ProblemArg) -> None:
     problem = load(problem_file)
     kind = "scheduling" if problem.scheduling else "placement"
     pools = sum(1 for members in problem.pools.values() if len(members) > 1)
-    say(
+    say_wrapped(
         f"{problem.source.name}: valid {kind} problem: {plural(len(problem.nodes), 'node')}"
         f" ({plural(pools, 'pool')}), {plural(len(problem.tasks), 'task')}"
         f" ({plural(problem.total_replicas, 'replica')}),"
@@ -28,4 +28,4 @@ def validate(problem_file: ProblemArg) -> None:
     )
     proofs = prove_infeasible(problem)
     if proofs:
-        fail(ExitCode.INFEASIBLE, *structural_lines(proofs))
+        fail_explained(ExitCode.INFEASIBLE, *structural_lines(proofs))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .console import Settings, fail, plural, say, say_wrapped, warn
+from .console import Settings, fail, fail_explained, plural, say, say_wrapped, warn
 from .exits import ExitCode
 from .files import load, write
 from .options import (
@@ -143,9 +143,10 @@ def whatif(
     required task still is placed. The objective delta is the new plan's terms minus the
     baseline's.
 
-    Exit 0 when every scenario was solved; 2 bad input; 4 a scenario without a plan within the
-    limits; 130 on Ctrl-C (the table then lists the scenarios solved so far; none while
-    the baseline is being solved).
+    Exit 0 when every scenario was solved; 2 bad input; 3 when PROBLEM itself is proven
+    infeasible (no baseline: no scenario runs); 4 no baseline plan, or a scenario without a
+    plan, within the limits; 130 on Ctrl-C (the table then lists the scenarios solved so
+    far; none while the baseline is being solved).
     """
     import threading
 
@@ -240,7 +241,9 @@ def whatif(
         if result.outcome not in ("ok", "infeasible") and result.message:
             warn(f"{sc.name}: {result.message}")
         if not Settings.quiet:
-            say(f"[{len(rows)}/{len(items)}] {sc.name}: {status} ({wall:.1f} s)")
+            say(
+                f"[{len(rows)}/{len(items)}] {sc.name}: {_verdict(rows[item.index])} ({wall:.1f} s)"
+            )
 
     with graceful_stop(stop, "stopping: the table lists the scenarios solved so far"):
         ex.run(items, make_spec, lambda item: None, on_finish, stop)
@@ -303,12 +306,26 @@ def _baseline(problem: Problem, opts: Any) -> Plan:
     if stop.is_set() or res.outcome == "interrupted":  # Ctrl-C: no scenario runs, exit 130
         fail(ExitCode.INTERRUPTED, "interrupted while solving the baseline; no scenario was run")
     if res.plan is None or res.outcome != "ok":
-        fail(
+        lines = res.error_lines or [str(res.message)]
+        fail_explained(
             ExitCode.NO_PLAN if res.outcome != "infeasible" else ExitCode.INFEASIBLE,
-            "no baseline plan: " + "; ".join(res.error_lines or [str(res.message)]),
+            f"no baseline plan: {lines[0]}",
+            *lines[1:],
         )
     say_wrapped(f"baseline: {res.summary}")
     return res.plan
+
+
+def _verdict(row: WhatifRow) -> str:
+    """A scenario's progress line as its row says it: `feasible` is the table's (every
+    required task still placed), not the solver's status (the scenario's tasks are all
+    optional, so its plan is feasible even when required work is left out)."""
+    if row.feasible is None:
+        return row.status
+    if row.feasible:
+        return "feasible"
+    left = f": {plural(row.unplaced_tasks, 'task')} unplaced" if row.unplaced_tasks else ""
+    return f"infeasible{left}"
 
 
 # -- rendering ------------------------------------------------------------------------------------

@@ -750,6 +750,29 @@ class Run:
     trajectory: Sequence[tuple[float, float, float | None]]
     generations: Sequence[Mapping[str, Any]] | None = None
     seconds: float | None = None
+    #: what each point's value measures, where the plan says (``solver.trajectory``'s fourth
+    #: element): an objective term (the stage of a lexicographic objective), ``weighted``,
+    #: ``fitness``
+    stages: Sequence[str | None] = ()
+
+    def segments(self) -> list[tuple[str | None, list[tuple[float, float, float | None]]]]:
+        """The trajectory cut where its stage changes: (stage, its points) in order. A point
+        without a stage belongs to the stage before it (the first stage, before any; no stage
+        at all: one segment, None)."""
+        out: list[tuple[str | None, list[tuple[float, float, float | None]]]] = []
+        labels = (list(self.stages) + [None] * len(self.trajectory))[: len(self.trajectory)]
+        known = [x for x in labels if x is not None]
+        current = known[0] if known else None
+        for point, stage in zip(self.trajectory, labels, strict=True):
+            current = stage if stage is not None else current
+            if not out or current != out[-1][0]:
+                out.append((current, []))
+            out[-1][1].append(point)
+        return out
+
+
+#: how the y axis names what a stage's value measures
+_MEASURES = {"weighted": "weighted objective", "fitness": "fitness"}
 
 
 def _log_scale(values: Sequence[float]) -> bool:
@@ -769,6 +792,10 @@ def convergence(
     if not with_traj and not with_gen:
         return None
 
+    labelled = [r for r in with_traj if any(r.stages)]
+    measures = {st for r in labelled for st, _ in r.segments()}
+    stages_drawn: list[tuple[float, str, str]] = []  # where a stage begins, its name, colour
+
     def draw() -> Figure:
         panels = (1 if with_traj else 0) + (1 if with_gen else 0)
         fig = new_figure(9.0, 3.0 * panels)
@@ -778,43 +805,52 @@ def convergence(
             everything = []
             for i, run in enumerate(with_traj):
                 colour, dash, marker = SERIES[i % len(SERIES)]
-                xs = [t for t, _, _ in run.trajectory]
-                inc = [o for _, o, _ in run.trajectory]
-                end = max(xs[-1], run.seconds or xs[-1])
-                ax.step(
-                    [*xs, end],
-                    [*inc, inc[-1]],
-                    where="post",
-                    color=colour,
-                    ls=dash,
-                    lw=1.6,
-                    label=f"{run.label} incumbent" if len(with_traj) > 1 else "incumbent",
-                )
-                ax.plot(xs, inc, ls="none", marker=marker, color=colour, ms=4)
-                everything += inc
-                bounds = [(t, b) for t, _, b in run.trajectory if b is not None]
-                if bounds:
-                    bx = [t for t, _ in bounds]
-                    by = [b for _, b in bounds]
-                    ax.step(
-                        [*bx, end],
-                        [*by, by[-1]],
-                        where="post",
-                        color=colour,
-                        ls=dash,
-                        lw=0.9,
-                        alpha=0.75,
-                        label=f"{run.label} bound" if len(with_traj) > 1 else "bound",
-                    )
-                    ax.plot(bx, by, ls="none", marker=marker, mfc="white", color=colour, ms=4)
-                    everything += by
+                end = max(run.trajectory[-1][0], run.seconds or run.trajectory[-1][0])
+                parts = run.segments()
+                for j, (stage, points) in enumerate(parts):
+                    # a stage is drawn to the start of the next: the step to the next term's
+                    # value is no worse plan, so no line joins them; a dotted line names it
+                    stop = parts[j + 1][1][0][0] if j + 1 < len(parts) else end
+                    name = (run.label + " ") if len(with_traj) > 1 else ""
+                    everything += _draw_stage(ax, points, stop, (colour, dash, marker), name)
+                    if len(parts) > 1:
+                        ax.axvline(points[0][0], color=colour, ls=":", lw=0.9, alpha=0.8)
+                        # the stage's name and where it ended: stages that begin at once
+                        # (a proven first term) stay told apart
+                        named = f"{stage or '?'}: {_fmt(points[-1][1])}"
+                        stages_drawn.append((points[0][0], named, colour))
             if _log_scale(everything):
                 ax.set_yscale("log")
             ax.set_xlim(left=0.0)  # time since the run started, not a zoom on its last moments
             ax.set_xlabel("seconds")
-            ax.set_ylabel("objective (lower is better)")
+            if len(measures) == 1 and labelled and len(labelled) == len(with_traj):
+                (only,) = measures
+                what = _MEASURES.get(str(only), str(only))
+                ax.set_ylabel(f"{what} (lower is better)")
+            elif stages_drawn and all(_measure(r) == "stages" for r in with_traj):
+                ax.set_ylabel("the stage's term (lower is better)")
+            else:  # runs of different measures (the caption says which is which)
+                ax.set_ylabel("objective (lower is better)")
+            right = ax.get_xlim()[1]
+            for k, (x, name, colour) in enumerate(stages_drawn):
+                late = x > 0.7 * right  # its name to the left of its line, inside the chart
+                ax.annotate(  # one line lower each: stages that begin at once stay legible
+                    name,
+                    (x, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(-3 if late else 3, -3 - 11 * k),
+                    ha="right" if late else "left",
+                    textcoords="offset points",
+                    va="top",
+                    fontsize=8,
+                    color=colour,
+                )
             ax.grid(color=GRID, lw=0.5)
-            ax.legend(fontsize=8, ncols=2 if len(with_traj) > 2 else 1)
+            handles, names = ax.get_legend_handles_labels()
+            once = dict(zip(names, handles, strict=True))  # a run's stages share their entries
+            ax.legend(
+                list(once.values()), list(once), fontsize=8, ncols=2 if len(with_traj) > 2 else 1
+            )
             ax.set_title(title)
         if with_gen:
             ax = axes.pop(0)
@@ -843,19 +879,113 @@ def convergence(
 
     fig = _make("convergence", draw)
     assert fig is not None
+    bounded = any(b is not None for r in with_traj for _, _, b in r.trajectory)
     caption = (
         "The incumbent (the best plan's objective so far, solid) and the proven bound (thin) over "
         "time: where they meet, the plan is proven optimal."
+        if bounded
+        else "The incumbent (the best plan's objective so far) over time (no bound: "
+        + ("this engine proves none)." if len(with_traj) == 1 else "these engines prove none).")
+        if with_traj
+        else ""
     )
-    if with_traj and len(stages) > 1:
-        caption += (
-            f" The objective is lexicographic ({', '.join(stages)}): cpsat and mip solve one "
-            "term at a time and plot the term of the stage under way, so a step up is the next "
-            "term beginning, not a worse plan; the other engines plot the scalar fitness."
-        )
+    caption += _stages_caption(with_traj, stages, bool(stages_drawn))
     if with_gen:
         caption += " Per generation: the fitness of the best and the mean feasible individual."
-    return Chart("convergence", title, fig, caption)
+    return Chart("convergence", title, fig, caption.strip())
+
+
+def _measure(run: Run) -> str | None:
+    """What a run's line measures: ``stages`` (several terms, one stage after another), the
+    one term or scalar it recorded (``cost``, ``fitness``, ``weighted``), or None (unknown:
+    a plan without the trajectory's fourth element)."""
+    parts = run.segments()
+    if len(parts) > 1:
+        return "stages"
+    return parts[0][0] if parts else None
+
+
+def _stages_caption(runs: Sequence[Run], stages: Sequence[str], drawn: bool) -> str:
+    """What the lines measure, for the caption: which runs solved a lexicographic objective
+    one term at a time (each stage drawn apart) and what the others plot."""
+    if not runs:
+        return ""
+    lexi = f"The objective is lexicographic ({', '.join(stages)})"
+    known = {r.label: _measure(r) for r in runs}
+    if all(m is None for m in known.values()):  # plans of before: no fourth element
+        if len(stages) < 2:
+            return ""
+        return (
+            f" {lexi}: cpsat and mip solve one term at a time and plot the term of the stage "
+            "under way, so a step up is the next term beginning, not a worse plan; the other "
+            "engines plot the scalar fitness."
+        )
+    by: dict[str, list[str]] = {}
+    for label, m in known.items():
+        by.setdefault(m or "an unrecorded measure", []).append(label)
+    one = len(runs) == 1
+    said = []
+    if "stages" in by:
+        who = "the run" if one else " and ".join(by.pop("stages"))
+        said.append(
+            f"{who} solved one term at a time: each stage is drawn on its own from the dotted "
+            "line that names its term and where it ended (the next stage's higher value is "
+            "another term, not a worse plan)"
+        )
+    for m, labels in by.items():
+        who = "the run" if one else " and ".join(labels)
+        what = {"fitness": "the scalar fitness", "weighted": "the weighted objective"}.get(
+            m, f"the term {m}" if m in stages else m
+        )
+        its = "its" if one or len(labels) == 1 else "their"
+        said.append(f"{who} recorded {its} progress in {what}" + (" alone" if m in stages else ""))
+    head = f" {lexi}; " if len(stages) > 1 else " "
+    if not drawn and len(stages) < 2 and one:
+        return ""  # one term, one run: the axis says what it measures
+    text = "; ".join(said)
+    return head + text[0].upper() + text[1:] + "." if head == " " else head + text + "."
+
+
+def _draw_stage(
+    ax: Any,
+    points: Sequence[tuple[float, float, float | None]],
+    end: float,
+    look: tuple[str, Any, str],
+    name: str,
+) -> list[float]:
+    """One stage's incumbent and bound as steps until ``end`` (``look``: colour, dash,
+    marker; ``name``: the run's, before the legend's words); the values drawn."""
+    colour, dash, marker = look
+    xs = [t for t, _, _ in points]
+    inc = [o for _, o, _ in points]
+    ax.step(
+        [*xs, end],
+        [*inc, inc[-1]],
+        where="post",
+        color=colour,
+        ls=dash,
+        lw=1.6,
+        label=f"{name}incumbent",
+    )
+    ax.plot(xs, inc, ls="none", marker=marker, color=colour, ms=4)
+    drawn = list(inc)
+    bounds = [(t, b) for t, _, b in points if b is not None]
+    if bounds:
+        bx = [t for t, _ in bounds]
+        by = [b for _, b in bounds]
+        ax.step(
+            [*bx, end],
+            [*by, by[-1]],
+            where="post",
+            color=colour,
+            ls=dash,
+            lw=0.9,
+            alpha=0.75,
+            label=f"{name}bound",
+        )
+        ax.plot(bx, by, ls="none", marker=marker, mfc="white", color=colour, ms=4)
+        drawn += by
+    return drawn
 
 
 # -- Pareto fronts ---------------------------------------------------------------------------

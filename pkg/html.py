@@ -174,7 +174,7 @@ def report_charts(data: ReportData) -> list[ch.Chart]:
     s = plan.solver
     out.append(
         ch.convergence(
-            [ch.Run(s.name, s.trajectory, s.generations, s.seconds)],
+            [ch.Run(s.name, s.trajectory, s.generations, s.seconds, s.labels())],
             title=f"Convergence of {s.name}",
             stages=p.objective.terms if p.objective.kind == "lexicographic" else (),
         )

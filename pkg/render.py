@@ -195,33 +195,105 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         console.print(dev)
 
     if ev.unplaced:
-        from rich.console import Group
-        from rich.padding import Padding
-
-        un = Table(title="Unplaced tasks", title_justify="left")
-        un.add_column("task", overflow="fold")  # an id is never cut short
-        un.add_column("required")
-        un.add_column("why")
-        for u in ev.unplaced:
-            task = problem.tasks[problem.task_index[u.task]]
-            details = list(u.details[:8])
-            if len(u.details) > 8:
-                details.append(f"... {len(u.details) - 8} more lines (see --format json)")
-            # each detail indented as a block: a line that wraps stays under its first line
-            why = Group(Text(u.reason), *(Padding(Text(d), (0, 0, 0, 2)) for d in details))
-            un.add_row(u.task, "yes" if task.required else "no", why)
-        console.print(un)
+        _unplaced(console, problem, ev)
     if ev.violations:
         console.print(f"{len(ev.violations)} violation(s):", style="bold red")
         for viol in ev.violations:
             console.print(f"  {viol.kind}: {viol.message}")
 
 
+#: the narrowest column a table gives the reasons of unplaced tasks; where it would be
+#: narrower (80 columns and long ids), the reasons are printed below, at the full width
+WHY_MIN = 48
+
+
+def _unplaced(console: Console, problem: Problem, ev: Evaluation) -> None:
+    """The unplaced tasks, each with why (the reason, then up to 8 lines of detail): a table
+    where its "why" column gets :data:`WHY_MIN` columns, else a list at the full width."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+    from rich.text import Text
+
+    from taskalloc.problems.wording import printable
+
+    rows = []
+    for u in ev.unplaced:
+        details = list(u.details[:8])
+        if len(u.details) > 8:
+            details.append(f"... {len(u.details) - 8} more lines (see --format json)")
+        required = problem.tasks[problem.task_index[u.task]].required
+        rows.append((printable(u.task), required, u.reason, details))
+    widest = max(len(task) for task, _, _, _ in rows)
+    if console.width - widest - len("required") - 10 < WHY_MIN:  # 10: the borders, padding
+        print_reasons(
+            console,
+            "Unplaced tasks",
+            [(f"{t} ({'required' if req else 'optional'})", why, d) for t, req, why, d in rows],
+        )
+        return
+    un = Table(title="Unplaced tasks", title_justify="left")
+    un.add_column("task", overflow="fold")  # an id is never cut short
+    un.add_column("required")
+    un.add_column("why")
+    for task, req, reason, details in rows:
+        # each detail indented as a block: a line that wraps stays under its first line
+        why = Group(
+            Text(printable(reason)), *(Padding(Text(printable(d)), (0, 0, 0, 2)) for d in details)
+        )
+        un.add_row(Text(task), "yes" if req else "no", why)
+    console.print(un)
+
+
+def print_reasons(console: Console, title: str, rows: list[tuple[str, str, list[str]]]) -> None:
+    """Reasons too long for a table's column, as a list at the console's full width: the
+    title, then for each row its head (a task), its reason under it and its details under
+    that, each broken at spaces with its wrapped lines kept under its first."""
+    import textwrap
+
+    from rich.text import Text
+
+    from taskalloc.problems.wording import printable
+
+    def lines(text: str, indent: int, style: str | None = None) -> None:
+        pad = " " * indent
+        for line in textwrap.wrap(
+            printable(text),
+            width=max(console.width, indent + 20),
+            initial_indent=pad,
+            subsequent_indent=pad,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ):
+            console.print(Text(line, style=style or ""), soft_wrap=True)
+
+    console.print(Text(title, style="italic"))
+    for head, reason, details in rows:
+        lines(head, 2, "bold")
+        lines(reason, 4)
+        for d in details:
+            lines(d, 6)
+
+
 def plain_console(file: Any = None, width: int | None = None, **kw: Any) -> Console:
     """A console that prints text as written: no markup, no emoji codes, no highlighting."""
     from rich.console import Console
 
-    return Console(file=file, width=width, markup=False, emoji=False, highlight=False, **kw)
+    console = Console(file=file, width=width, markup=False, emoji=False, highlight=False, **kw)
+    return pipe_safe(console)
+
+
+def pipe_safe(console: Console) -> Console:
+    """``console`` raising BrokenPipeError when its reader goes away (``| head``), for the
+    caller to handle (the CLI: exit 0), instead of rich's own handling: ``SystemExit(1)``,
+    which made ``taskalloc report PLAN | head`` fail under ``set -o pipefail``."""
+
+    def broken_pipe() -> None:
+        console.quiet = True  # nothing more to write there
+        raise BrokenPipeError
+
+    console.on_broken_pipe = broken_pipe  # type: ignore[method-assign]
+    return console
 
 
 def table(problem: Problem, plan: Plan, ev: Evaluation, console: Console | None) -> None:

@@ -381,27 +381,13 @@ def _nodes_table(console: Console, d: _Data) -> None:
 
 
 def _tasks_table(console: Console, d: _Data) -> None:
-    from rich.table import Table
-
+    """One row per task; why a task is unplaced in a last column where that column gets
+    :data:`summary.WHY_MIN` columns, else listed below the table at the full width."""
     p = d.problem
-    placed = sum(1 for tv in d.tasks if tv.placed)
-    table = Table(title=f"Tasks ({placed} of {len(d.tasks)} placed)", title_justify="left")
-    table.add_column("task", no_wrap=True)
-    table.add_column("placed", justify="right", no_wrap=True)
-    table.add_column("nodes", overflow="fold")
     sched = p.scheduling
-    if sched:
-        table.add_column("start", justify="right", no_wrap=True)
-        table.add_column("end", justify="right", no_wrap=True)
-        deadlines = any(tv.deadline is not None for tv in d.tasks)
-        dues = any(tv.due is not None for tv in d.tasks)
-        if deadlines:
-            table.add_column("deadline\nslack", justify="right", no_wrap=True)
-        if dues:
-            table.add_column("due\nslack", justify="right", no_wrap=True)
-    unplaced = any(not tv.placed for tv in d.tasks)
-    if unplaced:
-        table.add_column("why unplaced", overflow="fold")
+    deadlines = sched and any(tv.deadline is not None for tv in d.tasks)
+    dues = sched and any(tv.due is not None for tv in d.tasks)
+    rows = []
     for tv in d.tasks:
         cells = [tv.id, f"{len(tv.placed)}/{tv.replicas}", _task_nodes(tv)]
         if sched:
@@ -411,10 +397,45 @@ def _tasks_table(console: Console, d: _Data) -> None:
             if dues:
                 slack = tv.due_slack
                 cells.append(_opt(slack) + (" late" if slack is not None and slack < 0 else ""))
-        if unplaced:
-            cells.append(tv.reason or "")
-        table.add_row(*map(_text, cells), style=None if tv.placed else "yellow")
+        rows.append(cells)
+    missing = [tv for tv in d.tasks if not tv.placed]
+    table = _tasks_grid(d, rows, deadlines, dues, why=False)
+    if missing and _width(console, table) + summary.WHY_MIN + 3 <= console.width:
+        why = [[*cells, tv.reason or ""] for cells, tv in zip(rows, d.tasks, strict=True)]
+        print_whole(console, _tasks_grid(d, why, deadlines, dues, why=True))
+        return
     print_whole(console, table)
+    if missing:
+        summary.print_reasons(
+            console, "Why unplaced", [(tv.id, tv.reason or "", []) for tv in missing]
+        )
+
+
+def _tasks_grid(d: _Data, rows: list[list[str]], deadlines: bool, dues: bool, why: bool) -> Any:
+    from rich.table import Table
+
+    placed = sum(1 for tv in d.tasks if tv.placed)
+    table = Table(title=f"Tasks ({placed} of {len(d.tasks)} placed)", title_justify="left")
+    table.add_column("task", no_wrap=True)
+    table.add_column("placed", justify="right", no_wrap=True)
+    table.add_column("nodes", overflow="fold")
+    if d.problem.scheduling:
+        table.add_column("start", justify="right", no_wrap=True)
+        table.add_column("end", justify="right", no_wrap=True)
+        if deadlines:
+            table.add_column("deadline\nslack", justify="right", no_wrap=True)
+        if dues:
+            table.add_column("due\nslack", justify="right", no_wrap=True)
+    if why:
+        table.add_column("why unplaced", overflow="fold")
+    for tv, cells in zip(d.tasks, rows, strict=True):
+        table.add_row(*map(_text, cells), style=None if tv.placed else "yellow")
+    return table
+
+
+def _width(console: Console, table: Any) -> int:
+    """The width ``table`` takes with its columns as wide as their cells."""
+    return int(console.measure(table, options=console.options.update_width(10_000)).maximum)
 
 
 def print_whole(console: Console, table: Any) -> None:

@@ -106,10 +106,19 @@ class SolverInfo:
     options: dict[str, Any] = field(default_factory=dict)
     # (seconds, objective scalar, bound scalar or None): the anytime trajectory, for reports
     trajectory: list[tuple[float, float, float | None]] = field(default_factory=list)
+    # what the value of each trajectory point measures, where known (parallel to it; the file
+    # gives it as the point's fourth element): an objective term (a lexicographic objective's
+    # stage, e.g. ``unplaced`` then ``cost``), ``weighted`` (a weighted sum) or ``fitness``
+    stages: list[str | None] = field(default_factory=list)
     # evolutionary solvers: one row per (logged) generation, keys generation, seconds, best
     # (lowest fitness of a feasible individual, or None), mean (of the feasible ones), feasible
     # (share of the population)
     generations: list[dict[str, Any]] | None = None
+
+    def labels(self) -> list[str | None]:
+        """:attr:`stages`, one per trajectory point (None where not known)."""
+        n = len(self.trajectory)
+        return (list(self.stages) + [None] * n)[:n]
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": str(self.status)}
@@ -130,7 +139,10 @@ class SolverInfo:
         if self.options:
             d["options"] = dict(self.options)
         if self.trajectory:
-            d["trajectory"] = [[round(s, 4), _clean(o), _clean(b)] for s, o, b in self.trajectory]
+            d["trajectory"] = [
+                [round(s, 4), _clean(o), _clean(b)] + ([stage] if stage else [])
+                for (s, o, b), stage in zip(self.trajectory, self.labels(), strict=True)
+            ]
         if self.generations is not None:
             d["generations"] = [_clean_tree(dict(row)) for row in self.generations]
         return d
@@ -369,7 +381,8 @@ class _SolverIn(_Base):
     fitness: float | None = None
     message: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    # [seconds, objective, bound] rows: lists (a tuple only in strict mode), numbers strict
+    # [seconds, objective, bound] rows (a fourth element, the stage's term, is taken off
+    # before: :func:`_stages_apart`); lists (a tuple only in strict mode), numbers strict
     trajectory: list[
         Annotated[tuple[StrictFloat, StrictFloat | None, StrictFloat | None], Field(strict=False)]
     ] = Field(default_factory=list)
@@ -416,6 +429,27 @@ def plan_from_source(src: Source) -> Plan:
         return _plan_from_source(src)
 
 
+def _stages_apart(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str | None]]:
+    """The plan's data with each trajectory point as ``[seconds, objective, bound]``, and
+    the fourth element of each (what its objective measures: a text, or null; None where
+    the point has three). A point whose fourth element is no text is left whole, so that
+    the schema says what is wrong with it, where."""
+    solver = raw.get("solver")
+    if not isinstance(solver, dict) or not isinstance(solver.get("trajectory"), list):
+        return raw, []
+    rows = solver["trajectory"]
+    kept: list[Any] = []
+    stages: list[str | None] = []
+    for row in rows:
+        if isinstance(row, list) and len(row) == 4 and (row[3] is None or isinstance(row[3], str)):
+            kept.append(row[:3])
+            stages.append(row[3])
+        else:
+            kept.append(row)
+            stages.append(None)
+    return {**raw, "solver": {**solver, "trajectory": kept}}, stages
+
+
 def _plan_from_source(src: Source) -> Plan:
     from .wording import schema_diagnostics  # shared wording of schema errors
 
@@ -423,8 +457,9 @@ def _plan_from_source(src: Source) -> Plan:
         raise InputError([src.diagnostic((), "a plan file must be a mapping")])
     if "taskalloc" in src.raw and "taskalloc_plan" not in src.raw:
         raise InputError([src.diagnostic((), "this is a problem file, not a plan")])
+    raw, stages = _stages_apart(src.raw)
     try:
-        p = _PlanIn.model_validate(src.raw)
+        p = _PlanIn.model_validate(raw)
     except ValidationError as exc:
         diags = schema_diagnostics(src, exc)
         raise InputError(diags[:MAX_ERRORS], total=len(diags)) from None
@@ -441,7 +476,8 @@ def _plan_from_source(src: Source) -> Plan:
         fitness=s.fitness,
         message=s.message,
         options=dict(s.options),
-        trajectory=[(t, nan if o is None else o, b) for t, o, b in s.trajectory],
+        trajectory=[(row[0], nan if row[1] is None else row[1], row[2]) for row in s.trajectory],
+        stages=stages,
         generations=_generations(extra.get("generations")),
     )
     return Plan(

@@ -605,7 +605,9 @@ def scenarios(
         hit = [n.id for n in problem.nodes if str(n.labels.get(key)) == value]
         if not hit:
             values = sorted({str(n.labels[key]) for n in problem.nodes if key in n.labels})
-            known = f" (its values: {', '.join(values)})" if values else " (no node has it)"
+            if not values:
+                raise ReplanError(f"fail zone {item}: no node has a label {key}")
+            known = f" (its values: {', '.join(values)})"
             raise ReplanError(f"fail zone {item}: no node has label {key}={value}{known}")
         out.append(
             Scenario(f"fail {key}={value}", Changes(fail=tuple(hit), optional=True), ("zone", item))

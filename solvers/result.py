@@ -35,6 +35,9 @@ class Result:
     message: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # settings used, for the plan file
     trajectory: list[tuple[float, float, float | None]] = field(default_factory=list)
+    # what each trajectory point's value measures, where known (an objective term, "weighted",
+    # "fitness"): the term of the progress Point it was recorded with (:func:`solve` labels it)
+    stages: list[str | None] = field(default_factory=list)
     # per-generation log of evolutionary solvers: generation, seconds, best, mean, feasible
     generations: list[dict[str, Any]] | None = None
     # INFEASIBLE by the structural checks (no engine ran): each proof, located, one line each
@@ -78,6 +81,7 @@ def checked_plan(
         message=result.message,
         options=dict(result.options),
         trajectory=list(result.trajectory),
+        stages=list(result.stages),
         generations=result.generations,
     )
     reasons = result.proofs if infeasibility is None else infeasibility

@@ -19,7 +19,7 @@ import pytest
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.plan import read_plan
 from tests.browser import find_chromium, open_page
-from tests.helpers import DATA, EXAMPLES, ROOT, cli, read
+from tests.helpers import DATA, EXAMPLES, ROOT, cli, node, prob_dict, read, task, write_problem
 
 PLANS = DATA / "report"
 SHOTS = ROOT / "build" / "screenshots"
@@ -376,3 +376,100 @@ def test_node_and_task_ids_do_not_wrap_in_the_tables() -> None:
     text = _device_page()
     assert "td.id { white-space: nowrap; }" in text
     assert "<tr><td class='id'>a100-a-1</td>" in text
+
+
+def test_convergence_draws_each_labelled_stage_apart_and_names_it() -> None:
+    """A trajectory whose points say what they measure (the plan's fourth element): each
+    stage of a lexicographic run is its own line, no line joins stage 1's 0 to stage 2's
+    cost, a dotted line where each stage begins is named with the term and where it ended,
+    and the axis and caption say so; one term throughout names the axis after it."""
+    from taskalloc import charts as ch
+
+    points = [(0.022, 0.0, 0.0), (0.042, 109.8, 39.3), (0.057, 85.8, 85.8)]
+    run = ch.Run("cpsat", points, seconds=0.06, stages=["unplaced", "cost", "cost"])
+    assert [(s, len(p)) for s, p in run.segments()] == [("unplaced", 1), ("cost", 2)]
+    chart = ch.convergence([run], stages=("unplaced", "cost"))
+    assert chart is not None
+    ax = chart.figure.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["unplaced: 0", "cost: 85.8"]
+    assert ax.get_ylabel() == "the stage's term (lower is better)"
+    steps = [line for line in ax.lines if line.get_linestyle() == "-" and line.get_lw() == 1.6]
+    assert [list(line.get_ydata()) for line in steps] == [[0.0, 0.0], [109.8, 85.8, 85.8]]
+    assert "each stage is drawn on its own" in chart.caption
+    assert sorted({t.get_text() for t in ax.get_legend().get_texts()}) == ["bound", "incumbent"]
+    assert len(ax.get_legend().get_texts()) == 2  # one entry each, not one per stage
+
+    one = ch.Run("cpsat", points[1:], stages=["cost", "cost"])
+    chart = ch.convergence([one], stages=("unplaced", "cost"))
+    assert chart is not None and not chart.figure.axes[0].texts
+    assert chart.figure.axes[0].get_ylabel() == "cost (lower is better)"
+    assert "recorded its progress in the term cost alone" in chart.caption
+    ga = ch.convergence([ch.Run("ga", points[1:], stages=["fitness"] * 2)])
+    assert ga is not None and ga.figure.axes[0].get_ylabel() == "fitness (lower is better)"
+    # a point without a label belongs to the stage before it (the first, before any)
+    mixed = ch.Run("x", points, stages=[None, "unplaced", None])
+    assert [(s, len(p)) for s, p in mixed.segments()] == [("unplaced", 3)]
+
+
+def test_a_lexicographic_run_writes_and_reads_the_stage_of_each_point(tmp_path: Path) -> None:
+    """`solve` labels each trajectory point with the term it measures (the plan's fourth
+    element); `report --html` reads it back and names the stages; a plan of before (three
+    elements) still reads."""
+    import yaml
+
+    from taskalloc.problems.plan import read_plan
+
+    data = prob_dict(
+        [node("big", {"cpu": 8}, cost=5), node("small", {"cpu": 4}, count=2, cost=1)],
+        [task(f"t{i}", {"cpu": 3}, required=False) for i in range(4)],
+    )
+    data["objective"] = {"lexicographic": ["unplaced", "cost"]}
+    problem = write_problem(tmp_path / "lex.yaml", data)
+    plan = tmp_path / "plan.yaml"
+    result = cli("solve", str(problem), "-s", "cpsat", "-o", str(plan), "--seed", "1")
+    assert result.exit_code == 0, result.stderr
+    rows = yaml.safe_load(plan.read_text())["solver"]["trajectory"]
+    assert rows and all(len(r) == 4 for r in rows)
+    assert [r[3] for r in rows] == sorted((r[3] for r in rows), key=["unplaced", "cost"].index)
+    assert {r[3] for r in rows} == {"unplaced", "cost"}
+    read = read_plan(str(plan)).solver
+    assert read.stages == [r[3] for r in rows]
+    page = tmp_path / "report.html"
+    assert cli("report", str(problem), str(plan), "--html", str(page)).exit_code == 0
+    assert "each stage is drawn on its own" in page.read_text()
+    old = yaml.safe_load(plan.read_text())
+    old["solver"]["trajectory"] = [r[:3] for r in rows]
+    plan.write_text(yaml.safe_dump(old))
+    before = read_plan(str(plan)).solver
+    assert before.trajectory == read.trajectory and before.stages == [None] * len(rows)
+    assert "trajectory" in before.to_dict() and all(
+        len(r) == 3 for r in before.to_dict()["trajectory"]
+    )
+
+
+def test_a_convergence_without_a_bound_does_not_speak_of_one() -> None:
+    """The GA proves no bound: its caption said 'and the proven bound (thin)'."""
+    from taskalloc import charts as ch
+
+    ga = ch.convergence([ch.Run("ga", [(0.5, 305.0, None)], stages=["fitness"])])
+    assert ga is not None and "bound (thin)" not in ga.caption
+    assert ga.caption.startswith("The incumbent (the best plan's objective so far) over time")
+    exact = ch.convergence([ch.Run("cpsat", [(0.5, 305.0, 300.0)])])
+    assert exact is not None and "proven bound (thin)" in exact.caption
+
+
+def test_compare_convergence_says_what_each_run_measures() -> None:
+    """compare --html: cpsat's stages and the GA's and greedy's fitness on one axis; the axis
+    claims no single measure, the caption says which run plots what."""
+    from taskalloc import charts as ch
+
+    runs = [
+        ch.Run("greedy", [(0.01, 140.0, None)], stages=["fitness"]),
+        ch.Run("cpsat", [(0.02, 0.0, 0.0), (0.5, 32.0, 30.0)], stages=["unplaced", "cost"]),
+        ch.Run("ga", [(0.4, 104.0, None), (2.5, 101.0, None)], stages=["fitness"] * 2),
+    ]
+    chart = ch.convergence(runs, stages=("unplaced", "cost"))
+    assert chart is not None
+    assert chart.figure.axes[0].get_ylabel() == "objective (lower is better)"
+    assert "cpsat solved one term at a time" in chart.caption
+    assert "greedy and ga recorded their progress in the scalar fitness" in chart.caption

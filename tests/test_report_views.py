@@ -248,13 +248,9 @@ def test_devices_in_every_format() -> None:
         assert re.search(rf"{re.escape(node_id)} .*│ {re.escape(marks)} +│", table)
 
 
-def test_unplaced_details_keep_their_indent_when_they_wrap(tmp_path: Path) -> None:
-    """At 80 columns the reasons of an unplaced task wrap: every line of a `node X: ...`
-    detail, the continuations too, is indented under the reason; a long task id folds,
-    never cut short."""
+def _unplaced_files(tmp_path: Path) -> tuple[Path, Path]:
     from tests.helpers import node, prob_dict, task, write_problem
 
-    long_id = "big-training-job-with-a-rather-long-name"
     data = prob_dict(
         [
             node("gpu-node-alpha-01", {"cpu": 16, "memory": 64, "gpu": 2}),
@@ -262,7 +258,7 @@ def test_unplaced_details_keep_their_indent_when_they_wrap(tmp_path: Path) -> No
             node("cpu-node-beta-01", {"cpu": 32, "memory": 128}),
         ],
         [
-            task(long_id, {"cpu": 8, "memory": 48, "gpu": 2}, replicas=3, required=False),
+            task(LONG_ID, {"cpu": 8, "memory": 48, "gpu": 2}, replicas=3, required=False),
             task("small", {"cpu": 30, "memory": 100}),
             task("huge-inference", {"cpu": 12, "memory": 70, "gpu": 1}, required=False),
         ],
@@ -270,21 +266,58 @@ def test_unplaced_details_keep_their_indent_when_they_wrap(tmp_path: Path) -> No
     problem = write_problem(tmp_path / "unplaced.yaml", data)
     plan = tmp_path / "plan.yaml"
     assert cli("solve", str(problem), "-s", "greedy", "-o", str(plan)).exit_code == 0
-    result = cli("report", str(problem), str(plan), env={"COLUMNS": "80", "NO_COLOR": "1"})
+    return problem, plan
+
+
+LONG_ID = "big-training-job-with-a-rather-long-name"
+
+
+def test_at_80_columns_the_reasons_of_unplaced_tasks_get_the_full_width(tmp_path: Path) -> None:
+    """At 80 columns a "why" column beside a long id would be a stub of a few words a line:
+    the summary lists each unplaced task, its reason under it and each `node X: ...` detail
+    under that, at the full width, wrapped lines kept under their first; the tasks view
+    lists the reasons below its table."""
+    problem, plan = _unplaced_files(tmp_path)
+    ev = evaluate(read(str(problem)), read_plan(str(plan)).assignments)
+    assert {u.task for u in ev.unplaced} == {LONG_ID, "huge-inference"}
+    env = {"COLUMNS": "80", "NO_COLOR": "1"}
+    result = cli("report", str(problem), str(plan), "--view", "summary,tasks", env=env)
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
-    table = lines[next(i for i, line in enumerate(lines) if line.startswith("Unplaced")) :]
-    rows = [line.split("│")[1:4] for line in table if line.startswith("│")]
-    ids = "".join(cells[0].strip() for cells in rows if cells[0].strip())
-    assert ids == long_id + "huge-inference"
-    groups: list[list[str]] = []  # the `why` lines of each task (a row starts at `required`)
-    for cells in rows:
-        if cells[1].strip():
-            groups.append([])
-        groups[-1].append(cells[2][1:].rstrip())  # the cell's text, after its padding
-    assert len(groups) == 2
-    for why in groups:
-        first = next(i for i, w in enumerate(why) if w.startswith("  node "))
-        assert len(why) > first + 3  # the details wrap (else this test is moot)
-        assert all(w.startswith("  ") for w in why[first:]), why  # continuations indented
+    start = lines.index("Unplaced tasks")
+    listed = lines[start + 1 : lines.index("", start)]
+    assert all(line == line.rstrip() for line in listed)  # no padding to the full width
+    for u in ev.unplaced:
+        head = listed.index(f"  {u.task} (optional)")
+        body = listed[head + 1 :]
+        end = next((i for i, line in enumerate(body) if not line.startswith("    ")), len(body))
+        why = [line for line in body[:end] if not line.startswith("      ")]
+        assert " ".join(line.strip() for line in why) == u.reason
+        details = " ".join(line.strip() for line in body[:end] if line.startswith("      "))
+        assert details == " ".join(u.details)
+        assert len(body[:end]) > len(u.details) + 1 or len(u.reason) < 76  # moot otherwise
+    tasks = lines[lines.index("Why unplaced") + 1 :]
+    assert "why unplaced" not in result.stdout  # no column of stubs in the tasks table
+    for u in ev.unplaced:
+        head = tasks.index(f"  {u.task}")
+        body = tasks[head + 1 :]
+        end = next((i for i, line in enumerate(body) if not line.startswith("    ")), len(body))
+        assert " ".join(line.strip() for line in body[:end]) == u.reason
+
+
+def test_where_the_reasons_have_room_they_stay_in_the_tables(tmp_path: Path) -> None:
+    """At 200 columns the "why" column is wide enough: the summary's table and the tasks
+    view's column hold each reason on one line, details indented under it."""
+    problem, plan = _unplaced_files(tmp_path)
+    ev = evaluate(read(str(problem)), read_plan(str(plan)).assignments)
+    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+    result = cli("report", str(problem), str(plan), "--view", "summary,tasks", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert "Why unplaced" not in result.stdout and "why unplaced" in result.stdout
+    rows = [line.split("│") for line in result.stdout.splitlines() if line.startswith("│")]
+    for u in ev.unplaced:
+        assert any(cells[1].strip() == u.task and cells[3].strip() == u.reason for cells in rows)
+        assert any(cells[-2].strip() == u.reason for cells in rows)  # the tasks view
+        for d in u.details:
+            assert any(cells[3].rstrip() == f"   {d}" for cells in rows)

@@ -89,7 +89,8 @@ def objective_of(problem: Problem, model: MipModel) -> tuple[Any, str]:
     text = " + ".join(f"{w:.10g} * {t}" for t, w in weights.items()) or "0"
     kind = problem.objective.kind
     if kind == "lexicographic" and len(weights) > 1:
-        return expr, f"minimise {text} (the fitness: lexicographic {list(weights)} as one scalar)"
+        order = ", ".join(weights)
+        return expr, f"minimise {text} (the fitness: lexicographic {order} as one scalar)"
     return expr, f"minimise {text}"
 
 

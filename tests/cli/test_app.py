@@ -162,7 +162,7 @@ def test_solve_unknown_solver_and_policy():
 
 def test_solve_infeasible_exit_3(monkeypatch):
     monkeypatch.chdir(DATA / "infeasible")
-    result = cli("solve", "too-big.yaml")
+    result = cli("solve", "too-big.yaml", env={"COLUMNS": "200"})
     assert result.exit_code == 3
     plan = yaml.safe_load(result.stdout)
     assert plan["solver"]["status"] == "infeasible"
@@ -263,7 +263,7 @@ def test_check_tampered_example_lists_every_violation(tmp_path):
         data["assignments"] = [a for a in data["assignments"] if a["task"] != "api-gateway"]
         data["solver"]["objective"]["unplaced"] = 0
 
-    result = cli("check", str(path), str(_tamper(plan, tamper)))
+    result = cli("check", str(path), str(_tamper(plan, tamper)), env={"COLUMNS": "1000"})
     assert result.exit_code == 1
     assert result.stdout == ""
     err = result.stderr.splitlines()
@@ -584,3 +584,101 @@ def test_quiet_solve_has_empty_stderr(two_nodes):
     assert result.exit_code == 0
     assert result.stderr == ""
     assert yaml.safe_load(result.stdout)["taskalloc_plan"] == 1
+
+
+def _infeasible_at_line_100() -> Path:
+    """A task too big for every node, written at line 100 of its file (in the current
+    directory): its proof names ``...:100:13:``, which rich would print as an emoji if it
+    read emoji codes."""
+    path = Path("a-rather-long-directory-name") / "far-down.yaml"
+    path.parent.mkdir()
+    head = "taskalloc: 1\nnodes:\n  - id: a100\n    capacity: {cpu: 64, gpu: 8}\ntasks:\n"
+    pad = "".join(f"# padding {i}\n" for i in range(99 - head.count("\n") - 1))
+    tail = "  - id: train-a-very-large-language-model\n    demand: {cpu: 16, gpu: 16}\n"
+    path.write_text(head + pad + tail)
+    assert path.read_text().splitlines()[99].strip().startswith("demand:")
+    return path
+
+
+@pytest.mark.parametrize("command", ["solve", "validate"])
+def test_a_proof_of_infeasibility_is_broken_at_words_to_fit_80_columns(
+    tmp_path, monkeypatch, command
+):
+    """The proof is one long line: at 80 columns it breaks at spaces, the lines after the
+    first indented deeper, its file:line:column whole and printed as it is (no emoji)."""
+    monkeypatch.chdir(tmp_path)
+    path = _infeasible_at_line_100()
+    wide = cli(command, str(path), env={"COLUMNS": "1000"})
+    narrow = cli(command, str(path), env={"COLUMNS": "80"})
+    assert wide.exit_code == narrow.exit_code == 3, narrow.stderr
+    (proof,) = [line for line in wide.stderr.splitlines() if ":100:13:" in line]
+    assert len(proof) > 80  # else this test is moot
+    lines = narrow.stderr.splitlines()
+    start = lines.index("infeasible: no plan can exist:")
+    broken = lines[start + 1 :]
+    assert len(broken) > 1
+    assert all(len(line) <= 80 for line in broken), broken
+    assert broken[0].startswith(f"  {path}:100:13: ")
+    assert all(line.startswith("      ") and line[6] != " " for line in broken[1:])
+    assert " ".join(line.strip() for line in broken) == proof.strip()  # no word cut
+    assert "\N{HUNDRED POINTS SYMBOL}" not in narrow.stderr
+
+
+def test_a_conflict_found_by_the_solver_is_broken_at_words_to_fit_80_columns(tmp_path, monkeypatch):
+    """Three tasks that each fit but not together: CP-SAT proves it, and the minimal
+    conflict and its reason are printed broken at words, each task's file:line whole."""
+    monkeypatch.chdir(tmp_path)
+    data = prob_dict(
+        [node("a100", {"cpu": 64, "gpu": 8}, count=2), node("l4", {"cpu": 32, "gpu": 4})],
+        [task(f"train-a-long-named-model-number-{i}", {"cpu": 8, "gpu": 6}) for i in range(3)],
+    )
+    write_problem(tmp_path / "three-big-jobs.json", data)
+    args = ["solve", "three-big-jobs.json", "-s", "cpsat", "-o", "plan.yaml"]
+    wide = cli(*args, env={"COLUMNS": "1000"})
+    narrow = cli(*args, env={"COLUMNS": "80"})
+    assert wide.exit_code == narrow.exit_code == 3, narrow.stderr
+    assert all(len(line) <= 80 for line in narrow.stderr.splitlines()), narrow.stderr
+    (conflict,) = [line for line in wide.stderr.splitlines() if "minimal conflict" in line]
+    assert len(conflict) > 80  # else this test is moot
+    lines = narrow.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if "minimal conflict" in line)
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
+    assert " ".join(line.strip() for line in lines[start:end]) == conflict
+    located = re.findall(r"\(three-big-jobs\.json:\d+\)", narrow.stderr)
+    assert len(located) == 3  # each task's file:line whole on a line
+    reason = next(line for line in lines[start + 1 :] if line.startswith("  no assignment"))
+    assert lines[lines.index(reason) + 1].startswith("      ")  # deeper than the reason
+
+
+def test_wrap_prose_keeps_the_indent_and_hangs_the_rest_deeper():
+    from taskalloc.cli.console import wrap_prose
+
+    assert wrap_prose("  short", 80) == ["  short"]
+    text = "  x.yaml:100:5: " + " ".join(["word"] * 30)
+    lines = wrap_prose(text, 40)
+    assert lines[0].startswith("  x.yaml:100:5: word")
+    assert all(len(line) <= 40 and line.startswith("      ") for line in lines[1:])
+    assert " ".join(line.strip() for line in lines) == text.strip()
+    assert wrap_prose("a " + "b" * 50, 20) == ["a", "    " + "b" * 50]  # a word stays whole
+    # a number stays with its unit
+    assert wrap_prose("[2/7] gpu-cluster.yaml: feasible makespan=280 (0.09 s)", 50) == [
+        "[2/7] gpu-cluster.yaml: feasible makespan=280",
+        "    (0.09 s)",
+    ]
+    assert wrap_prose("at the end of it 53.12 % allocated", 20) == [
+        "at the end of it",
+        "    53.12 %",
+        "    allocated",
+    ]
+
+
+def test_export_says_what_it_wrote_in_words_that_fit_80_columns():
+    """export's line on stderr: sizes and the objective, broken between its fields; the
+    lexicographic order in words, not a Python list (`['unplaced', 'cost']`)."""
+    result = cli("export", str(EXAMPLES / "inference-fleet.yaml"), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 80 for line in lines), lines
+    said = " ".join(line.strip() for line in lines)
+    assert "(the fitness: lexicographic unplaced, cost as one scalar)" in said
+    assert "['" not in said

@@ -138,10 +138,16 @@ def test_on_ray() -> None:
 
 
 def test_the_default_engines_leave_out_those_that_refuse_the_problem() -> None:
-    result = cli("compare", str(EXAMPLES / "inference-fleet.yaml"), "-t", "1", "-f", "csv")
+    """... and say why in lines that fit the terminal (broken at words)."""
+    path = str(EXAMPLES / "inference-fleet.yaml")
+    result = cli("compare", path, "-t", "1", "-f", "csv", env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["engine"] for r in rows] == ["greedy", "cpsat", "mip", "ga"]
-    assert "compare: devplan left out: -s devplan cannot plan this problem: task " in (
-        result.stderr
+    lines = result.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("compare: devplan"))
+    why = [lines[start]] + [line for line in lines[start + 1 :] if line.startswith("    ")]
+    assert " ".join(line.strip() for line in why).startswith(
+        "compare: devplan left out: -s devplan cannot plan this problem: task "
     )
+    assert len(why) > 1 and all(len(line) <= 80 for line in why)

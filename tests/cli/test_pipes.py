@@ -147,3 +147,23 @@ def test_problem_from_stdin_with_a_plan_file_still_works(tmp_path: Path) -> None
     assert cli("solve", str(path), "-s", "greedy", "-o", str(plan)).exit_code == 0
     assert cli("check", "-", str(plan), input=path.read_text()).exit_code == 0
     assert load_problem(str(path)).sha256 == read_plan(str(plan)).problem_sha256
+
+
+def test_a_table_whose_reader_goes_away_is_no_error(tmp_path: Path) -> None:
+    """`report PLAN | head -1`: rich's own handling of a broken pipe exits 1 (a failed
+    pipeline under `set -o pipefail`); the reader going away is no error of ours: exit 0,
+    nothing on stderr."""
+    problem = tmp_path / "big.yaml"
+    problem.write_text(yaml.safe_dump(generate(600, 40, seed=3)))
+    plan = tmp_path / "plan.yaml"
+    assert cli("solve", str(problem), "-s", "greedy", "-o", str(plan)).exit_code == 0
+    for view in ("summary", "nodes,tasks"):
+        p = subprocess.Popen(
+            [*TASKALLOC, "report", str(problem), str(plan), "--view", view],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert p.stdout is not None and p.stdout.readline()  # `head -1`
+        p.stdout.close()
+        _, err = p.communicate(timeout=120)
+        assert (p.returncode, err.decode()) == (0, ""), view

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -20,6 +21,12 @@ from taskalloc.problems.openb import import_openb
 from tests.helpers import DATA, cli
 
 OPENB = DATA / "openb"
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Summary lines one each (at 80 columns they break at words: test_a_long_summary_line...)."""
+    monkeypatch.setenv("COLUMNS", "1000")
 
 
 def openb_problem(tmp_path: Path, pods: str = "pods.csv") -> Path:
@@ -440,3 +447,30 @@ def test_seed_on_a_scheduling_problem_is_a_warning(tmp_path):
     # the plans differ only in the seed recorded
     a, b = yaml.safe_load(r.stdout), yaml.safe_load(again.stdout)
     assert a["assignments"] == b["assignments"]
+
+
+def test_a_long_summary_line_breaks_at_words_to_fit_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay's summary lines (the figure at arrived = 100 %, the gap to --against's plan)
+    are longer than 80 columns: they break at words, the rest hung deeper, nothing lost."""
+    problem = openb_problem(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["simulate", problem.name, "--policy", "fgd", "-o", "p.yaml"]
+    wide = cli(*args, env={"COLUMNS": "1000"})
+    narrow = cli(*args, env={"COLUMNS": "80"})
+    assert wide.exit_code == narrow.exit_code == 0, narrow.stderr
+    long = [line for line in wide.stderr.splitlines() if len(line) > 80]
+    assert long  # else this test is moot
+    lines = narrow.stderr.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    joined = []
+    for line in lines:
+        if line.startswith("    "):
+            joined[-1] += " " + line.strip()
+        else:
+            joined.append(line)
+    seconds = re.compile(r"\d+\.\d\d s\)")  # the two runs' times differ
+    assert [seconds.sub("T s)", x) for x in joined] == [
+        seconds.sub("T s)", x) for x in wide.stderr.splitlines()
+    ]

@@ -286,7 +286,7 @@ def test_a_false_claim_is_a_violation(tmp_path, make_plan_file, edit, kind, word
     edit(data)
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(json.dumps(data))
-    result = cli("check", str(problem_path), str(plan_path))
+    result = cli("check", str(problem_path), str(plan_path), env={"COLUMNS": "1000"})
     assert result.exit_code == 1, result.stderr
     assert any(kind in line and words in line for line in result.stderr.splitlines()), result.stderr
 

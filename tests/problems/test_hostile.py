@@ -571,7 +571,7 @@ def test_many_warnings_are_summarised(tmp_path):
     tasks = "".join(f"  - {{id: t{i}, demand: {{cpu: 0}}, release: 1}}\n" for i in range(300))
     path = tmp_path / "p.yaml"
     path.write_text("taskalloc: 1\nnodes: [{id: a, capacity: {cpu: 4}}]\ntasks:\n" + tasks)
-    result = cli("validate", str(path))
+    result = cli("validate", str(path), env={"COLUMNS": "1000"})  # a line each
     assert result.exit_code == 0
     lines = result.stderr.splitlines()
     assert len(lines) == 52  # 50 warnings, the summary, the verdict
@@ -647,7 +647,7 @@ def test_many_proofs_are_capped(tmp_path):
     tasks = "".join(f"  - {{id: t{i}, demand: {{cpu: 2}}}}\n" for i in range(120))
     path = tmp_path / "p.yaml"
     path.write_text("taskalloc: 1\nnodes: [{id: a, capacity: {cpu: 1}}]\ntasks:\n" + tasks)
-    result = cli("validate", str(path))
+    result = cli("validate", str(path), env={"COLUMNS": "1000"})  # a line each
     assert result.exit_code == 3
     lines = result.stderr.splitlines()
     assert len(lines) == 53  # the verdict, the headline, 50 proofs, the count of the rest

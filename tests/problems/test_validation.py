@@ -20,6 +20,9 @@ BROKEN = DATA / "broken"
 INFEASIBLE = DATA / "infeasible"
 WARNINGS = DATA / "warnings"
 
+#: a terminal wide enough for every line of stderr to stay one line
+WIDE = {"COLUMNS": "1000"}
+
 
 def _expected(folder: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
     doc = yaml.safe_load((folder / "expected.yaml").read_text(encoding="utf-8"))
@@ -156,7 +159,7 @@ def test_every_infeasible_file_has_expected_lines():
 @pytest.mark.parametrize(("name", "lines"), _cases(INFEASIBLE))
 def test_infeasible_file_is_proven(name, lines, monkeypatch):
     monkeypatch.chdir(INFEASIBLE)
-    result = cli("validate", name)
+    result = cli("validate", name, env=WIDE)  # a line each (at 80 columns, broken at words)
     assert result.stdout == ""
     err = result.stderr.splitlines()
     assert err[0].startswith(f"{name}: valid ")
@@ -191,7 +194,7 @@ def test_optional_task_alone_is_not_proven_infeasible():
 @pytest.mark.parametrize(("name", "lines"), _cases(WARNINGS))
 def test_warnings_do_not_fail_validation(name, lines, monkeypatch):
     monkeypatch.chdir(WARNINGS)
-    result = cli("validate", name)
+    result = cli("validate", name, env=WIDE)
     assert result.exit_code == 0
     assert result.stdout == ""
     err = result.stderr.splitlines()

@@ -4,6 +4,8 @@ lost and stuck workers, interrupts, and nothing but data on stdout."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -153,7 +155,7 @@ def test_skip_existing_resumes(tmp_path: Path) -> None:
     summary = tmp_path / "s.jsonl"
     second = cli(
         "solve", str(d), "--out-dir", str(out), "-s", "greedy", "--skip-existing",
-        "--summary", str(summary), "--seed", "5",
+        "--summary", str(summary), "--seed", "5", env={"COLUMNS": "1000"},
     )  # fmt: skip
     assert second.exit_code == 0, second.stderr
     rows = rows_of(summary)
@@ -353,7 +355,7 @@ def test_interrupt_keeps_finished_plans_then_resume(tmp_path: Path) -> None:
     out, summary = tmp_path / "out", tmp_path / "s.jsonl"
     proc = _taskalloc(
         "solve", str(d), "--out-dir", str(out), "-s", "cpsat", "-t", "60", "-j", "1",
-        "--summary", str(summary),
+        "--summary", str(summary), env={**os.environ, "COLUMNS": "1000"},  # a line each
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out / "a.plan.yaml").exists():
@@ -408,3 +410,24 @@ def test_unreachable_ray_cluster_is_a_clear_error(
     assert result.exit_code == 2
     assert "cannot connect to the Ray cluster at 10.1.2.3:6379" in result.stderr
     assert "RAY_AUTH_MODE=token" in result.stderr
+
+
+def test_progress_lines_fit_80_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's progress line (file, status, objective, time) breaks at words to fit the
+    terminal, its time kept whole: `(0.09 s)`, never `(0.09` and `s)`."""
+    monkeypatch.chdir(tmp_path)
+    for i in range(2):
+        write(Path("problems-with-a-long-directory-name") / f"scheduling-{i}.yaml",
+              generate(8, 3, seed=i, scheduling=True))  # fmt: skip
+    args = ["solve", "problems-with-a-long-directory-name", "--out-dir", "out", "-s", "greedy"]
+    result = cli(*args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("[")]
+    assert len(starts) == 2
+    for i in starts:
+        end = next(j for j in range(i + 1, len(lines)) if not lines[j].startswith("    "))
+        entry = lines[i:end]
+        assert len(entry) > 1  # else this test is moot
+        assert all(len(line) <= 80 for line in entry), entry
+        assert re.search(r"\(\d+\.\d\d s\)$", entry[-1]), entry

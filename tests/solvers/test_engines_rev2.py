@@ -415,7 +415,7 @@ def test_an_infeasibility_proof_names_the_devices(tmp_path: Any) -> None:
         "taskalloc: 1\nnodes:\n  - {id: g, capacity: {cpu: 8, gpu: 2}, devices: {gpu: 2}}\n"
         "tasks:\n" + tasks
     )
-    r = cli("solve", str(path), "-s", "cpsat")
+    r = cli("solve", str(path), "-s", "cpsat", env={"COLUMNS": "1000"})  # a line each
     assert "infeasible: CP-SAT proved that no plan exists" in r.stderr, r.stderr
     assert "g: cpu 8, gpu 2 in 2 devices of 1;" in r.stderr
 

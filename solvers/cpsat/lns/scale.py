@@ -54,6 +54,7 @@ from typing import Any
 
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
+from taskalloc.problems.wording import plural
 
 from ... import baseline
 from ...clock import Stopped, finishing, preparing
@@ -378,7 +379,8 @@ def _finish(
         notes.append("the search's plan broke a constraint (a bug: please report it)")
         plan, assignments = start, start.assignments()
     notes.append(
-        f"LNS at scale: {search.steps} sub-solves, {search.improvements} improvements from {source}"
+        f"LNS at scale: {plural(search.steps, 'sub-solve')}, "
+        f"{plural(search.improvements, 'improvement')} from {source}"
     )
     if search.stopped:
         notes.append("stopped on request")

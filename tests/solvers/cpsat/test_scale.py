@@ -138,3 +138,16 @@ def test_a_greedy_stopped_on_request_is_not_kept() -> None:
     assert baseline.known(problem, "first-fit") is None
     whole = baseline.greedy_plan(problem, "first-fit")
     assert whole.complete and baseline.known(problem, "first-fit") is whole
+
+
+def test_its_message_counts_one_sub_solve_and_one_improvement_in_the_singular(
+    small_scale: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskalloc.solvers.cpsat.lns import scale
+
+    def one_step(search: scale.ScaleSearch) -> None:
+        search.steps, search.improvements = 1, 1  # the plan stays the start
+
+    monkeypatch.setattr(scale.ScaleSearch, "run", one_step)
+    result = solvers.solve(_problem(200, 20, seed=3), "cpsat", time_limit=5, seed=0)
+    assert "1 sub-solve, 1 improvement from" in (result.message or "")
