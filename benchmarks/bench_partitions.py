@@ -122,6 +122,8 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
     )
     print(f"    {(row.get('message') or '')[:300]}", flush=True)
     parts = row.get("parts") or {}
+    if parts.get("held"):
+        print(f"    held where the greedy put them (out of the parts): {parts['held']} tasks")
     if parts.get("parts"):
         print(
             f"    greedy {parts.get('greedy_seconds')} s, greedy + split "
@@ -135,6 +137,25 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
             + (f"; improve {parts['improve']}" if parts.get("improve") else ""),
             flush=True,
         )
+        # where a part's seconds go: its worker outside the engine, the engine's preparing
+        # and its search, and what the search gained per task and second
+        for i, p in enumerate(parts["parts"], 1):
+            stages = p.get("stages") or {}
+            wall, engine = p.get("seconds"), p.get("engine_seconds")
+            search = stages.get("search")
+            gain = ""
+            if p.get("from_to") and search:
+                a, b = p["from_to"]
+                n = max(p.get("solved_tasks") or p["tasks"], 1)
+                rate = (a - b) / max(search, 1e-9) / n * 1e3
+                gain = f"; search {a:,.2f} -> {b:,.2f}, {rate:.3f} per 1,000 task-seconds"
+            outside = f"{wall - engine:.1f}" if wall is not None and engine is not None else "?"
+            print(
+                f"      part {i}: {p.get('solved_tasks')} of {p['tasks']} tasks, "
+                f"{(p.get('bytes') or 0) / 1e6:.1f} MB; wall {wall} s, outside the engine "
+                f"{outside} s; engine stages {stages}{gain}",
+                flush=True,
+            )
 
 
 def _timed(argv: list[str]) -> dict[str, Any]:
@@ -301,12 +322,15 @@ def main() -> int:
         )
         parts = row["parts"] or {}
         secs = [p["seconds"] or 0.0 for p in parts.get("parts", [])]
-        implied = (parts.get("split_seconds") or 0.0) + max(secs, default=0.0)
+        # (the completion of the coalesced plan, when it ran, is part of the coalescing)
+        completing = (parts.get("completed") or {}).get("seconds") or 0.0
+        implied = (parts.get("split_seconds") or 0.0) + max(secs, default=0.0) + completing
         median = sorted(secs)[len(secs) // 2] if secs else 0.0
         print(
             f"K={k:<3d} parts {len(secs)}: part seconds min {min(secs, default=0):.1f} "
             f"median {median:.1f} max {max(secs, default=0):.1f}; "
-            f"split {parts.get('split_seconds')} s; implied wall on K machines {implied:.1f} s; "
+            f"split {parts.get('split_seconds')} s; completion {parts.get('completed')}; "
+            f"implied wall on K machines {implied:.1f} s; "
             f"here {row['wall']:.1f} s",
             flush=True,
         )

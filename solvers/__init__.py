@@ -325,9 +325,12 @@ def _solve_in_parts(
     del own
     began = time.monotonic()
     floor = None
-    if solver != "greedy" and not split_run.warm:
+    from .partition import at_scale
+
+    warm = split_run.warm if split_run.warm is not None else at_scale(problem, solver)
+    if solver != "greedy" and not warm:
         # the floor's greedy runs here while the parts run in workers (warm parts start from
-        # it: it runs first then)
+        # it: it runs first then; a second greedy beside it would halve its speed)
         import threading
 
         from .baseline import DEFAULT_POLICY, greedy_plan

@@ -76,3 +76,19 @@ def part_hangs(spec: Spec) -> RunResult:
     if sep and "hang" in Path(head).name:
         time.sleep(3600)
     return run_spec(spec)
+
+
+def part_drops_tasks(spec: Spec) -> RunResult:
+    """Part 1 of a problem named ``*drop*`` solves, then returns its plan without its first
+    three tasks (a part that left required tasks unplaced)."""
+    import json
+    from dataclasses import replace
+
+    result = run_spec(spec)
+    head, sep, _ = spec.name.partition(" part 1/")
+    if not sep or "drop" not in Path(head).name or result.plan_text is None:
+        return result
+    plan = json.loads(result.plan_text)
+    tasks = sorted({a["task"] for a in plan.get("assignments") or []})[:3]
+    plan["assignments"] = [a for a in plan["assignments"] if a["task"] not in tasks]
+    return replace(result, plan_text=json.dumps(plan))

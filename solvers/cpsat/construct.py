@@ -329,3 +329,142 @@ def lp_rounding(flat: Flat, lp: LpSolution) -> Plan:
             n = int(free[np.argmin(eff[free])])
         put(t, n)
     return Plan(f, nodes)
+
+
+def restore(flat: Flat, plan: Plan, ref: Plan) -> tuple[Plan, int]:
+    """``plan`` with the tasks it leaves unplaced put back where the plan ``ref`` has them,
+    each only when that keeps every constraint (candidates, capacity left, distinct nodes,
+    separation from what is placed; a gang only whole, every member unplaced here and placed
+    there); must-place tasks first, then by priority and size, as :func:`efficient_first_fit`.
+    Returns the plan (a new one when a task was put back) and how many tasks were.
+
+    How ``--partitions`` at scale completes its coalesced plan: a task that the whole
+    problem's greedy plan spread over two parts may find no room in its part, but its room in
+    the greedy's plan is often still free in the other part's (then it goes back there), and
+    what is still unplaced is left to first fit with ejection."""
+    f = flat
+    cap = f.cap
+    load = plan.load.copy()
+    nodes = list(plan.nodes)
+    mean_cap = cap.mean(axis=0).astype(float)
+    size = np.divide(
+        f.dem.astype(float), mean_cap, out=np.zeros(f.dem.shape), where=mean_cap > 0
+    ).sum(axis=1)
+    missing = [t for t in range(f.T) if not nodes[t] and ref.nodes[t]]
+    if not missing:
+        return plan, 0
+    missing.sort(key=lambda t: (not f.must[t], -int(f.prio[t]), -float(size[t]), t))
+
+    def fits(t: int, ns: tuple[int, ...], extra: dict[int, np.ndarray]) -> bool:
+        mask = f.cand_mask(t)
+        for n in ns:
+            if not mask[n]:
+                return False
+            if any(n in nodes[o] for o in f.separate[t]):
+                return False
+            if ((load[n] + extra.get(n, 0) + f.demand(t, n)) > cap[n]).any():
+                return False
+        return True
+
+    put_back = 0
+    seen_gangs: set[int] = set()
+    for t in missing:
+        g = int(f.gang[t])
+        group: tuple[int, ...] = (t,)
+        if g >= 0:
+            if g in seen_gangs:
+                continue
+            seen_gangs.add(g)
+            group = f.gang_members[g]
+            if any(nodes[m] or not ref.nodes[m] for m in group):
+                continue
+        extra: dict[int, np.ndarray] = {}
+        ok = True
+        for m in group:
+            if not fits(m, ref.nodes[m], extra):
+                ok = False
+                break
+            for n in ref.nodes[m]:
+                extra[n] = extra.get(n, 0) + f.demand(m, n)
+        if not ok:
+            continue
+        for m in group:
+            nodes[m] = ref.nodes[m]
+            for n in nodes[m]:
+                load[n] += f.demand(m, n)
+            put_back += 1
+    if not put_back:
+        return plan, 0
+    return Plan(f, nodes), put_back
+
+
+def force_restore(flat: Flat, plan: Plan, ref: Plan) -> tuple[Plan, int]:
+    """What :func:`restore` cannot put back (its room in ``ref`` is taken), put back there all
+    the same: on each node ``ref`` gives it, the smallest tasks outside gangs that ``ref``
+    does not place there step aside until it fits, and are then placed again by
+    :func:`efficient_first_fit` (first fit with ejection). Must-place tasks only (gangs
+    whole), the most needed first; a task whose room cannot be made that way (the nodes hold
+    gangs, or it breaks a separation) is left out. Returns the plan and how many tasks it put
+    back; the caller keeps it only when it is better (an evicted task may find no place).
+
+    Where the parts of ``--partitions`` packed their nodes so that a gang the greedy had
+    spread over two parts finds no room in either (first fit places no gang by ejection)."""
+    f = flat
+    cap = f.cap
+    load = plan.load.copy()
+    nodes = list(plan.nodes)
+    on = [set(s) for s in plan.on]
+    size = f.dem.sum(axis=1)
+    missing = [t for t in range(f.T) if not nodes[t] and ref.nodes[t] and f.must[t]]
+    missing.sort(key=lambda t: (-float(size[t]), t))
+    put_back = 0
+    seen: set[int] = set()
+    for t in missing:
+        g = int(f.gang[t])
+        group: tuple[int, ...] = (t,)
+        if g >= 0:
+            if g in seen:
+                continue
+            seen.add(g)
+            group = f.gang_members[g]
+            if any(nodes[m] or not ref.nodes[m] for m in group):
+                continue
+        if any(
+            not f.cand_mask(m)[n] or any(n in nodes[o] for o in f.separate[m])
+            for m in group
+            for n in ref.nodes[m]
+        ):
+            continue
+        need: dict[int, np.ndarray] = {}
+        for m in group:
+            for n in ref.nodes[m]:
+                need[n] = need.get(n, load[n] - cap[n]) + f.demand(m, n)
+        evict: list[int] = []
+        ok = True
+        for n, over in need.items():
+            for o in sorted(on[n], key=lambda x: (int(size[x]), x)):
+                if (over <= 0).all():
+                    break
+                if f.gang[o] >= 0 or o in evict or n in ref.nodes[o]:
+                    continue
+                evict.append(o)
+                over = over - f.demand(o, n)
+            if not (over <= 0).all():
+                ok = False
+                break
+        if not ok:
+            continue
+        for o in evict:
+            for n in nodes[o]:
+                load[n] -= f.demand(o, n)
+                on[n].discard(o)
+            nodes[o] = ()
+        for m in group:
+            nodes[m] = ref.nodes[m]
+            for n in nodes[m]:
+                load[n] += f.demand(m, n)
+                on[n].add(m)
+            put_back += 1
+    if not put_back:
+        return plan, 0
+    return efficient_first_fit(f, Plan(f, nodes)), put_back

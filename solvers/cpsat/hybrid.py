@@ -42,10 +42,11 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   without a new best of the pool, the same thread runs a slice of CP-SAT's own neighbourhood
   search (:meth:`_Hybrid._lns_slice`: ``use_lns_only`` with ``interleave_search`` on one
   worker, its scheduling, constraint and variable neighbourhoods in turn, for
-  :data:`LNS_DTIME` of deterministic time) on the plain model from the pool's best as a
-  complete hint, and goes back to its lists. This is the search that finds what the list
-  search converges short of (PSPLIB j605_3: 80 where every list search ends at 81), the one the
-  peer's second CP-SAT worker runs, without a third thread on two cores. (Note: with one
+  :data:`LNS_DTIME` of deterministic time) on the plain model from one of the pool's
+  :data:`LNS_TOP` best schedules as a complete hint, and goes back to its lists. This is the
+  search that finds what the list search converges short of (PSPLIB j605_3: 80 where every
+  list search ends at 81), the one the peer's second CP-SAT worker runs, without a third
+  thread on two cores. (Note: with one
   worker and no ``interleave_search``, CP-SAT ignores ``use_lns_only`` and runs its full
   search.)
 
@@ -106,6 +107,9 @@ PLAIN = True  # CP-SAT searches the timeline's plain model (see _take_plain)
 #: :data:`LNS_DTIME` of deterministic time (0: never)
 LNS_STALL = 500
 LNS_DTIME = 0.25
+#: each slice starts from one of the pool's LNS_TOP best schedules, drawn uniformly (1: always
+#: the best; see :meth:`_Hybrid._lns_slice`)
+LNS_TOP = 5
 
 
 @dataclass
@@ -214,6 +218,7 @@ class _Hybrid:
         self.pool.listeners.append(self._improved)
         self.list = ListSearch(tl, self.pool, run.seed)
         self.hoods = schedlns.Neighbourhoods(tl, random.Random(run.seed + 1))
+        self.slice_rng = random.Random(run.seed + 2)  # the slices' hints (LNS_TOP)
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -334,16 +339,21 @@ class _Hybrid:
 
     def _lns_slice(self, seed: int, deadline: float | None) -> bool:
         """CP-SAT's own neighbourhood search (``use_lns_only``, its neighbourhoods interleaved
-        on one worker) on the plain model, from the pool's best as a complete hint, for
-        :data:`LNS_DTIME` of deterministic time; its solutions go to the pool. True when it
-        improved the pool's best."""
+        on one worker) on the plain model, from one of the pool's :data:`LNS_TOP` best
+        schedules (drawn uniformly) as a complete hint, for :data:`LNS_DTIME` of deterministic
+        time; its solutions go to the pool. True when it improved the pool's best.
+
+        Why not always the best: the list search has converged on it when a slice runs, and
+        slices from the same schedule tend to end in the same basin; from the pool's near-best
+        ones they reach better schedules (PSPLIB j6013_1, a deterministic proxy of this thread,
+        seeds 0-3: 118, 113, 115, 113 against 118, 115, 115, 116; docs/benchmarks.md)."""
         run, pool, plain = self.run, self.pool, self.plain
-        best = pool.best
-        if plain is None or best is None or self.offset is None:
+        hint = pool.among_best(self.slice_rng, LNS_TOP)
+        if plain is None or hint is None or self.offset is None:
             return False
         model = plain.model.clone()
         model.clear_hints()
-        for var, v in zip(plain.start, best.start.tolist(), strict=True):
+        for var, v in zip(plain.start, hint.start.tolist(), strict=True):
             model.add_hint(var, v)
         solver = cp_solver()
         _parameters(solver, run, 1, seed, None)

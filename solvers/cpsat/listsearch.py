@@ -123,6 +123,13 @@ class Pool:
         with self._lock:
             return bool(self.elite) and self.bound is not None and self.bound >= self.elite[0].value
 
+    def among_best(self, rng: random.Random, top: int) -> Schedule | None:
+        """One of the ``top`` best schedules, uniformly (None while the pool is empty)."""
+        with self._lock:
+            if not self.elite:
+                return None
+            return self.elite[rng.randrange(min(max(top, 1), len(self.elite)))]
+
     def parents(self, rng: random.Random) -> tuple[list[int], list[int]]:
         with self._lock:
             elite = list(self.elite)

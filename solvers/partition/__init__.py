@@ -21,16 +21,24 @@ improve across the parts.
 
 **At scale** (:func:`at_scale`: cpsat's LNS at scale, 150,000 x 5,000) the run is warm by
 default: the greedy's plan of the whole problem comes first (with the whole limit, as the
-single process's), the split sends each task group to the part holding most of its placed
-replicas, and each part gets its share (:func:`shares_of`) as its hint. The parts are solved by
-the LNS at scale (``lns="scale"``: never a whole-part model, nor an LP bound) without a greedy of
-their own (``floor=False``: the floor is the whole problem's, here): the share is completed by
-first fit with ejection for the tasks the greedy spread over two parts. A part that dies or
-misses its deadline (its limit is its window less what its worker spends outside the engine,
-estimated from how long its bytes took to write here; it is killed soon past it) keeps its
-share. The improvement is then the LNS at scale over the whole problem in this process, from
-the coalesced plan (completed the same way), with what is left of the limit less a final share
-for the checks; no union rounds and no repair sub-problem at this size. The time: the greedy,
+single process's; the seam's floor then runs no second greedy beside it), the split sends each
+task group to the part holding most of its placed replicas, and each part gets its share
+(:func:`shares_of`) as its hint. The task groups the greedy spread over two parts are **held**
+where it put them, out of the parts (:func:`_held`, :data:`HOLD_SPREAD`), and each part's nodes
+give it what they leave (capacity less the held load, no cost for a node they keep open): so
+every part starts from a whole plan of its tasks. The parts are solved by the LNS at scale
+(``lns="scale"``: never a whole-part model, nor an LP bound) without a greedy of their own
+(``floor=False``: the floor is the whole problem's, here). A part that dies or misses its
+deadline (its limit is its window less what its worker spends outside the engine, estimated
+from how long its bytes took to write here; it is killed well past it) keeps its share. The
+coalesced plan (the parts' plans and the held tasks) is then improved by the LNS at scale over
+the whole problem in this process, with what is left of the limit less a final share for the
+checks; no union rounds and no repair sub-problem at this size. What the coalesced plan leaves
+unplaced goes first back where the greedy's plan has it when it still fits
+(:func:`taskalloc.solvers.cpsat.construct.restore`), required tasks even by moving others
+(``force_restore``), then first fit with ejection; without the improvement (``improve=False``,
+the scaling curve) the coalesced plan is completed the same way, without the search. The
+driver returns the better of its plan and the greedy's (:func:`_floor`). The time: the greedy,
 the split, :data:`SCALE_PART_SHARE` of the rest for the parts, the rest for the improvement.
 
 The result is evaluated like any engine's (``solve`` checks the plan and keeps the greedy's
@@ -91,8 +99,16 @@ SCALE_FINAL_SHARE = 0.04
 #: seconds this process took to write the part's bytes (measured, so that it follows the
 #: machine's load): 150,000 x 5,000, K = 2 at load 7-8 on 2 cores, a part of 75,000 tasks
 #: (67 MB: pools are written member by member) took 4.2 s to write and 12.3 s in its worker
-#: outside the engine
-PART_OVERHEAD_FACTOR = 3.0
+#: outside the engine; at load 3.7, 2.3 s and 8.9 s (K = 2), 0.7 s and 2.6 s (K = 4), plus
+#: the worker's start
+PART_OVERHEAD_FACTOR = 4.0
+#: at scale from the greedy's plan: hold the task groups it spread over two parts where it put
+#: them (out of the parts) instead of letting each part insert them. Measured at 150,000 x
+#: 5,000, -t 120, load 4-6: inserting, the parts left required tasks out that the improvement
+#: did not place (the greedy's plan returned, 31,827.02, at K = 2 and 4); holding, 24,857.73
+#: (K = 2) and 24,378.40 (K = 4) against the single process's 23,802.25 (the coalesced plan is
+#: whole: the improvement works on the cost at once)
+HOLD_SPREAD = True
 #: at scale: with less than this many times the greedy's seconds left after it, the parts
 #: are not started (the greedy's plan is the result)
 NO_PARTS_SHARE = 1.0
@@ -274,6 +290,7 @@ def solve(
     scale = at_scale(problem, engine)
     warm = scale if options.warm is None else options.warm
     greedy_seconds = 0.0
+    greedy_start = False  # the hint is the greedy's whole plan, run here
     try:
         with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
             if warm and not params.hint:
@@ -288,6 +305,7 @@ def solve(
                 base = greedy_plan(problem, time_limit=cut, stop=stop)
                 if base.usable:
                     params = params.replace(hint=list(base.result.assignments))
+                    greedy_start = base.complete
                 greedy_seconds = time.monotonic() - began
                 rest_now = left()
                 if (
@@ -310,18 +328,46 @@ def solve(
             del placed
             k = len(sp.parts)
             budgets = _budget(problem.max_moves, sp.parts, problem)
+            # each part's share of the hint (whole task groups on the part's nodes)
+            hints: list[list[Assignment] | None] = [None] * k
+            if params.hint:
+                hints = shares_of(problem, sp, params.hint)
+            # at scale from the greedy's whole plan: the task groups it spread over two parts
+            # are held where it put them, out of the parts, until the improvement over the
+            # whole plan (each part gets what they leave of its nodes)
+            held = (
+                _held(problem, sp, hints, params.hint)
+                if scale and greedy_start and params.hint and HOLD_SPREAD
+                else {}
+            )
+            rooms = _rooms(problem, sp, held)
+            if held:  # a share keeps what the part solves
+                task_of = problem.task_index
+                hints = [
+                    [x for x in share if task_of[x.task] not in held] or None
+                    if share is not None
+                    else None
+                    for share in hints
+                ]
             # one part at a time as plain data, kept as bytes only (a worker, a Ray task on
             # another machine, needs nothing else)
             data: list[bytes] = []
+            solved: list[int] = []  # the tasks of each part's sub-problem
+            sizes: list[int] = []
             writing = 0.0  # the longest a part's bytes took to write
             for i, p in enumerate(sp.parts):
                 wrote = time.monotonic()
+                capacity, cost = rooms[i]
+                mine = [t for t in p.tasks if t not in held] if held else p.tasks
+                solved.append(len(mine))
                 data.append(
                     sub_bytes(
                         sub_data(
                             problem,
-                            p.tasks,
+                            mine,
                             p.nodes,
+                            capacity=capacity,
+                            cost=cost,
                             max_moves=budgets[i],
                             name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
                             relax=True,
@@ -329,6 +375,7 @@ def solve(
                     )
                 )
                 writing = max(writing, time.monotonic() - wrote)
+                sizes.append(len(data[-1]))
     except Stopped:
         return Result(
             solver=f"{engine} in parts",
@@ -366,10 +413,6 @@ def solve(
 
     limits = problem.source.limits
     split_seconds = time.monotonic() - began
-    # each part's share of the hint (whole task groups on the part's nodes)
-    hints: list[list[Assignment] | None] = [None] * k
-    if params.hint:
-        hints = shares_of(problem, sp, params.hint)
     # unions re-share a max_moves budget that the parts already split: not done (yet)
     improving = options.improve and k >= 2 and problem.max_moves is None
     # parts run in waves of `parallel` at once; each wave gets an equal share of the parts'
@@ -397,7 +440,8 @@ def solve(
         if not params.deterministic and options.part_time_limit is None:
 
             def grace(seconds: float) -> float:
-                return 2.0 + overhead + 0.1 * seconds
+                # a part killed loses all it found: only a worker clearly stuck is
+                return 4.0 + 2 * overhead + 0.15 * seconds
 
         elif options.part_time_limit is not None:
             # a part given its own seconds (as on a machine of its own, to measure what K
@@ -448,6 +492,8 @@ def solve(
     for i, (p, got) in enumerate(zip(sp.parts, found, strict=True)):
         stat: dict[str, Any] = {
             "tasks": len(p.tasks),
+            "solved_tasks": solved[i],  # less those held out of it
+            "bytes": sizes[i],
             "nodes": len(p.nodes),
             "seconds": None if got is None else round(got.wall, 3),
             "engine_seconds": None if got is None or got.seconds is None else round(got.seconds, 3),
@@ -455,6 +501,10 @@ def solve(
             # the part's objective on its sub-problem (required tasks relaxed: their
             # unplaced weight is the sub-problem's, not the problem's)
             "objective": None if got is None else got.objective,
+            # the engine's stages (at scale: preparing, searching, checking) and its
+            # search's cost from start to end (where most of a part's seconds go)
+            "stages": None if got is None else got.stages,
+            "from_to": None if got is None else got.from_to,
         }
         part_stats.append(stat)
         if got is None or got.assignments is None:
@@ -474,6 +524,8 @@ def solve(
         objective.append(got.objective)
         for a in got.assignments:
             by_task.setdefault(task_of[a.task], []).append(a)
+    for t, xs in held.items():
+        by_task[t] = list(xs)
     state = _State(problem, by_task, part_of_task, sp.part_of_node, objective)
     state.stats = {
         "partitions": k,
@@ -485,9 +537,11 @@ def solve(
         "greedy_seconds": round(greedy_seconds, 3),
         "split_seconds": round(split_seconds, 3),
         "write_seconds": round(writing, 3),
+        "held": len(held),
     }
     coalesced = time.monotonic()
-    _tell(params, began, state)
+    if not held:  # (the parts' objectives leave the held tasks out: not the whole's)
+        _tell(params, began, state)
 
     rounds = 0
     accepted = 0
@@ -532,6 +586,22 @@ def solve(
         # of thousands of tasks on the whole fleet would take minutes)
         seconds = (REPAIR_SHARE * limit) if params.deterministic and limit else left()
         repaired += _repair(state, engine, params, engine_options, seconds, stop)
+    if scale and not improving and not stop.is_set() and state.by_task:
+        # no improvement over the whole plan follows (improve=False: the scaling curve): the
+        # coalesced plan completed as that improvement would start, without its search
+        from ..cpsat.lns.scale import complete
+
+        began_completing = time.monotonic()
+        assignments, completed_n = complete(problem, state.assignments())
+        if completed_n:
+            state.by_task = {}
+            for x in assignments:
+                state.by_task.setdefault(problem.task_index[x.task], []).append(x)
+        state.stats["completed"] = {
+            "placed": completed_n,
+            "seconds": round(time.monotonic() - began_completing, 2),
+        }
+        repaired += completed_n
     state.stats["repaired"] = repaired
 
     assignments = state.assignments()
@@ -569,8 +639,13 @@ def solve(
         message += f"; {accepted} of the unions re-solved in {rounds} rounds kept"
     if repaired:
         message += f"; {repaired} unplaced tasks placed by the repair"
+    if improve.get("restored"):
+        message += (
+            f"; {improve['restored']} tasks the parts left unplaced put back where the "
+            "greedy's plan had them"
+        )
     engines = sorted({o.solver for o in found if o is not None and o.solver})
-    return Result(
+    result = Result(
         solver=f"{'+'.join(engines) or engine} in {k} part{'s' if k > 1 else ''}",
         status=status,
         assignments=assignments,
@@ -579,6 +654,33 @@ def solve(
         message=message,
         options={"partitions": state.stats},
     )
+    return _floor(problem, result, missing_required, stop) if warm else result
+
+
+def _floor(
+    problem: Problem, result: Result, missing_required: bool, stop: threading.Event
+) -> Result:
+    """The better of the parts' plan and the whole problem's greedy plan (the warm start,
+    known here), lexicographically or by the weights as :func:`..baseline.compare` says:
+    the parts' plan leaving a required task unplaced is no plan, the greedy's is taken
+    without an evaluation; otherwise both are evaluated (not when stopped: the seam's floor
+    then keeps the parts' plan, as for any engine). Marked as compared, so that the seam's
+    floor does not evaluate it again."""
+    from taskalloc.problems.evaluate import evaluate
+
+    from ..baseline import DEFAULT_POLICY, compare, known, take_greedy
+
+    base = known(problem, DEFAULT_POLICY)
+    if base is None or not base.usable:
+        return result
+    if missing_required:
+        return take_greedy(result, base)
+    if stop.is_set():
+        return result
+    ours = evaluate(problem, result.assignments, reasons=False)
+    if compare(problem, ours, base.evaluation) > 0:
+        return take_greedy(result, base)
+    return dataclasses.replace(result, options={**result.options, "baseline": base.policy})
 
 
 def _whole_instead(
@@ -603,6 +705,61 @@ def _whole_instead(
         message=f"{note}; {res.message}" if res.message else note,
         options={**res.options, "partitions": {"parts": [], "no_parts": note}},
     )
+
+
+def _held(
+    problem: Problem,
+    sp: Split,
+    hints: Sequence[list[Assignment] | None],
+    start: Sequence[Assignment],
+) -> dict[int, list[Assignment]]:
+    """The task groups of the parts (gangs, chains, separation groups: :func:`components`)
+    that the plan ``start`` (the greedy's, whole) spread over two parts, a task of which is
+    in no part's share: every task of such a group that ``start`` places is held where it
+    puts it, out of the parts, until the improvement over the whole plan. So every part
+    starts from a whole plan of its tasks, with nothing to insert (at 150,000 x 5,000 the
+    parts' first fit left required tasks out that the improvement then could not place in
+    time), and the coalesced plan places all that ``start`` places. Empty when a part would
+    be left without a task."""
+    task_of = problem.task_index
+    shared: set[int] = set()
+    for share in hints:
+        for x in share or ():
+            shared.add(task_of[x.task])
+    at: dict[int, list[Assignment]] = {}
+    for x in start:
+        found = task_of.get(x.task)
+        if found is not None:
+            at.setdefault(found, []).append(x)
+    spread = {sp.component_of[t] for t in at if t not in shared}
+    held: dict[int, list[Assignment]] = {}
+    for p in sp.parts:
+        mine = {t: at[t] for t in p.tasks if t in at and sp.component_of[t] in spread}
+        if len(mine) == len(p.tasks):
+            return {}
+        held.update(mine)
+    return held
+
+
+def _rooms(
+    problem: Problem, sp: Split, held: Mapping[int, Sequence[Assignment]]
+) -> list[tuple[dict[int, np.ndarray], dict[int, float]]]:
+    """Per part, what its sub-problem gives instead of the whole problem's: each node's
+    capacity less what the held tasks use there, and no cost for a node a held task keeps
+    open (paid already). (A held task is separated only from tasks of its group: held too.)"""
+    node_of = problem.node_index
+    out: list[tuple[dict[int, np.ndarray], dict[int, float]]] = [({}, {}) for _ in sp.parts]
+    used: dict[int, np.ndarray] = {}
+    for t, xs in held.items():
+        for x in xs:
+            n = node_of[x.node]
+            used[n] = used.get(n, 0) + problem.demand_vector(t, n)
+    for n, load in used.items():
+        i = sp.part_of_node[n]
+        if i >= 0:
+            out[i][0][n] = problem.capacity[n] - load
+            out[i][1][n] = 0.0
+    return out
 
 
 def _share_objective(problem: Problem, part: Part, share: list[Assignment]) -> dict[str, float]:
@@ -643,9 +800,16 @@ def _improve_whole(state: _State, params: Params, seconds: float | None) -> dict
     if trajectory:
         out["from_cost"] = round(float(trajectory[0][1]), 2)
         out["to_cost"] = round(float(trajectory[-1][1]), 2)
-    # kept when the search ran (from the coalesced plan or the better greedy's); a run that
-    # ended before its search returns the greedy's plan, which may be worse than the parts'
-    if res.status in (Status.FEASIBLE, Status.OPTIMAL) and res.assignments and out["started_from"]:
+    out["restored"] = res.options.get("restored")  # None: no greedy plan known there
+    # kept when the search ran (from the coalesced plan, completed): it keeps only plans no
+    # worse than its start, so even with required tasks still unplaced (status unknown) its
+    # plan is no worse than the coalesced one; a run that ended before its search returns the
+    # greedy's plan, which may be worse than the parts' (the driver compares with it after)
+    if (
+        res.status in (Status.FEASIBLE, Status.OPTIMAL, Status.UNKNOWN)
+        and res.assignments
+        and out["started_from"]
+    ):
         by_task: dict[int, list[Assignment]] = {}
         for x in res.assignments:
             by_task.setdefault(problem.task_index[x.task], []).append(x)

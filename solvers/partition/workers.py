@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taskalloc.problems.limits import Limits
 from taskalloc.problems.plan import Assignment
@@ -48,11 +49,18 @@ class PartResult:
     solver: str | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float | None = None  # the engine's own seconds (the rest of wall: the worker's)
+    #: what the engine said of its run (the plan's solver options): stage seconds, the cost
+    #: where its search started and ended (its trajectory's first and last points)
+    stages: dict[str, float] | None = None
+    from_to: tuple[float, float] | None = None
 
 
 def assignments_of(plan_text: str) -> list[Assignment]:
     """The assignments of a JSON plan's text."""
-    plan = json.loads(plan_text)
+    return _assignments(json.loads(plan_text))
+
+
+def _assignments(plan: dict[str, Any]) -> list[Assignment]:
     out = []
     for a in plan.get("assignments") or []:
         out.append(
@@ -68,14 +76,27 @@ def assignments_of(plan_text: str) -> list[Assignment]:
     return out
 
 
+def _engine_notes(plan: dict[str, Any]) -> tuple[dict[str, float] | None, Any]:
+    """The engine's stage seconds and (first, last) trajectory cost from a plan."""
+    solver = plan.get("solver") or {}
+    stages = (solver.get("options") or {}).get("stage_seconds")
+    trajectory = solver.get("trajectory") or []
+    from_to = None
+    if trajectory:
+        from_to = (float(trajectory[0][1]), float(trajectory[-1][1]))
+    return (dict(stages) if isinstance(stages, dict) else None), from_to
+
+
 def outcome_of(result: RunResult, wall: float) -> PartResult:
     usable = (
         result.outcome in (Outcome.OK, Outcome.INTERRUPTED)
         and result.status in ("optimal", "feasible")
         and result.plan_text is not None
     )
+    plan = json.loads(result.plan_text) if result.plan_text is not None else {}
+    stages, from_to = _engine_notes(plan)
     return PartResult(
-        assignments=assignments_of(result.plan_text) if usable and result.plan_text else None,
+        assignments=_assignments(plan) if usable else None,
         objective=dict(result.objective) if result.objective else None,
         status=result.status,
         wall=wall,
@@ -84,6 +105,8 @@ def outcome_of(result: RunResult, wall: float) -> PartResult:
         solver=result.solver,
         warnings=list(result.warnings),
         seconds=result.seconds,
+        stages=stages,
+        from_to=from_to,
     )
 
 

@@ -17,8 +17,11 @@ What it does
    :func:`taskalloc.solvers.baseline.greedy_plan`, so that the seam's floor reuses it), or
    the ``hint`` when the evaluator accepts it and it is better (a hint that leaves tasks
    unplaced, such as a part's share of the whole problem's greedy plan under
-   ``--partitions``, is first completed by :func:`..construct.efficient_first_fit` over the
-   room it leaves). The greedy runs inside the
+   ``--partitions``, is first completed: what it leaves goes back where the greedy's plan of
+   the problem has it, when that plan is known in this process (the driver of
+   ``--partitions`` ran it) and it still fits (:func:`..construct.restore`; required tasks
+   even by moving others, :func:`..construct.force_restore`), the rest by
+   :func:`..construct.efficient_first_fit` over the room it leaves). The greedy runs inside the
    time limit and stops on ``stop``. The search only ever accepts plans that are no worse, so
    the result is never worse than the greedy's: the floor holds without a second evaluation.
 2. **Fleet-wide moves first** (:mod:`..quick`: empty a node into the room of the others,
@@ -283,9 +286,15 @@ def solve(
                 if clean_hint is None:
                     clean_hint = not violations_of(problem, hint)
                 if clean_hint:
-                    # a partial hint (a part's share of the whole problem's greedy plan)
-                    # completed by first fit over what it leaves
+                    # a partial hint (a part's share of the whole problem's greedy plan, the
+                    # coalesced plan of --partitions) completed: first what the greedy's plan
+                    # of this problem, when known here (the driver of --partitions ran it),
+                    # places where it still fits, then first fit with ejection
                     other = Plan.from_assignments(flat, hint)
+                    if any(not ns for ns in other.nodes):
+                        other, options["restored"] = _restored(problem, flat, other)
+                        if options["restored"] is None:
+                            del options["restored"]  # no greedy plan known here
                     if any(not ns for ns in other.nodes):
                         other = efficient_first_fit(flat, other)
                     if _key(problem, flat, other) < _key(problem, flat, start):
@@ -318,6 +327,27 @@ def solve(
     if search.quick is not None:
         options["lns"]["quick"] = {**search.quick.describe(), "first_pass": search.first_pass}
     return _finish(problem, flat, search, start, source, base, result)
+
+
+def _restored(problem: Problem, flat: Flat, plan: Plan) -> tuple[Plan, int | None]:
+    """``plan`` with what it leaves unplaced put back where the greedy's plan of ``problem``
+    has it (:func:`..construct.restore`), when that plan is known in this process (cached by
+    :func:`taskalloc.solvers.baseline.greedy_plan`; never run here); how many tasks were
+    (None: no greedy plan known)."""
+    from ..construct import force_restore, restore
+
+    known = baseline.known(problem, baseline.DEFAULT_POLICY)
+    if known is None or not known.usable:
+        return plan, None
+    ref = Plan.from_assignments(flat, known.result.assignments)
+    plan, count = restore(flat, plan, ref)
+    if plan.terms["violation"] > 0:
+        # must-place tasks whose room others took: put back all the same, the others placed
+        # again (kept only when fewer must-place replicas are left out)
+        forced, more = force_restore(flat, plan, ref)
+        if more and forced.terms["violation"] < plan.terms["violation"]:
+            plan, count = forced, count + more
+    return plan, count
 
 
 def _key(problem: Problem, flat: Flat, plan: Plan) -> tuple[float, ...]:
@@ -393,3 +423,24 @@ def _finish(
         if search.key(plan.terms) <= search.key(floor.terms):
             out.options["baseline"] = base.policy
     return out
+
+
+def complete(problem: Problem, assignments: list[Assignment]) -> tuple[list[Assignment], int]:
+    """``assignments`` completed as the LNS at scale completes a partial hint, without its
+    search: what they leave unplaced put back where the greedy's plan has it when known
+    (:func:`_restored`), then first fit with ejection. Kept only when better (fewer
+    must-place replicas left out, then the objective). Returns the plan and how many tasks
+    it placed more. (The coalesced plan of ``--partitions`` when no improvement follows.)"""
+    from ..construct import efficient_first_fit
+
+    flat = Flat(problem, choose_scales(problem))
+    plan = Plan.from_assignments(flat, assignments)
+    if all(plan.nodes):
+        return assignments, 0
+    done, _ = _restored(problem, flat, plan)
+    if not all(done.nodes):
+        done = efficient_first_fit(flat, done)
+    if _key(problem, flat, done) >= _key(problem, flat, plan):
+        return assignments, 0
+    placed = sum(1 for t in range(flat.T) if done.nodes[t] and not plan.nodes[t])
+    return done.assignments(), placed

@@ -10,7 +10,12 @@ from hypothesis import HealthCheck, given, settings
 
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.problem import Problem, problem_from_dict
-from taskalloc.solvers.cpsat.construct import efficient_first_fit, wanted
+from taskalloc.solvers.cpsat.construct import (
+    efficient_first_fit,
+    force_restore,
+    restore,
+    wanted,
+)
 from taskalloc.solvers.flat import Flat, Plan
 from taskalloc.solvers.scaling import choose_scales
 from tests.solving import make, node, task, tiny_problems
@@ -93,3 +98,102 @@ def test_a_completed_start_keeps_every_constraint(data: dict[str, Any]) -> None:
     ev = evaluate(problem, plan.assignments(), reasons=False)
     assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
     assert plan.terms["unplaced"] <= Plan(flat, keep).terms["unplaced"]
+
+
+def test_a_gang_first_fit_cannot_place_is_put_back_where_the_reference_had_it() -> None:
+    # the start keeps s1 on a and s2 on b; the gang {g1, g2} is unplaced. First fit puts g1
+    # on a (the node it fills most), then g2 (only a) has no room: the gang stays out, and
+    # ejection leaves gangs alone. The reference plan (g1 on b, g2 on a) still fits: restored.
+    p = make(
+        [node("a", 6, cost=1), node("b", 20, cost=1)],
+        [
+            task("g1", 2, gang="g"),
+            task("g2", 5, gang="g", nodes=["a"]),
+            task("s1", 1),
+            task("s2", 1),
+        ],
+        objective={"lexicographic": ["unplaced", "cost"]},
+    )
+    flat = flat_of(p)
+    start = Plan(flat, [(), (), (0,), (1,)])
+    assert efficient_first_fit(flat, start).nodes[:2] == [(), ()]
+    ref = Plan(flat, [(1,), (0,), (0,), (1,)])
+    plan, count = restore(flat, start, ref)
+    assert count == 2 and plan.nodes == ref.nodes
+    assert plan.terms["violation"] == 0
+    assert evaluate(p, plan.assignments(), reasons=False).feasible
+    # what the start placed stays; no room where the reference had it: left out
+    crowded = make(
+        [node("a", 6, cost=1), node("b", 20, cost=1)],
+        [
+            task("g1", 2, gang="g"),
+            task("g2", 5, gang="g", nodes=["a"]),
+            task("s1", 2),
+            task("s2", 1),
+        ],
+        objective={"lexicographic": ["unplaced", "cost"]},
+    )
+    cflat = flat_of(crowded)
+    plan, count = restore(cflat, Plan(cflat, [(), (), (0,), (1,)]), Plan(cflat, ref.nodes))
+    assert count == 0 and plan.nodes[:2] == [(), ()]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
+def test_a_restored_plan_keeps_every_constraint(data: dict[str, Any]) -> None:
+    for i, n in enumerate(data["nodes"]):
+        n["cost"] = 1 + i % 3
+    problem = problem_from_dict(data)
+    flat = flat_of(problem)
+    ref = efficient_first_fit(flat)
+    # another plan of half the tasks (a different order of nodes: other rooms), then what it
+    # leaves put back where the reference has it when it still fits
+    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(ref.nodes)]
+    other = efficient_first_fit(flat, Plan(flat, keep))
+    odd = [ns if t % 2 == 1 or flat.gang[t] >= 0 else () for t, ns in enumerate(other.nodes)]
+    start = Plan(flat, odd)
+    plan, count = restore(flat, start, ref)
+    ev = evaluate(problem, plan.assignments(), reasons=False)
+    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
+    assert sum(1 for ns in plan.nodes if ns) == sum(1 for ns in start.nodes if ns) + count
+    for t, ns in enumerate(plan.nodes):  # placed tasks stay; new ones where the reference is
+        assert ns == (start.nodes[t] or ns)
+        assert not ns or start.nodes[t] or ns == ref.nodes[t]
+
+
+def test_a_required_gang_whose_room_was_taken_is_forced_back() -> None:
+    # the reference has the gang {g1, g2} on a and b; the plan filled a with s, which fits
+    # on c too: restore cannot put the gang back, force_restore moves s to c and can
+    p = make(
+        [node("a", 6, cost=1), node("b", 6, cost=1), node("c", 6, cost=1)],
+        [
+            task("g1", 5, gang="g", required=True),
+            task("g2", 5, gang="g", required=True),
+            task("s", 3, required=True),
+        ],
+        objective={"lexicographic": ["unplaced", "cost"]},
+    )
+    flat = flat_of(p)
+    start = Plan(flat, [(), (), (0,)])
+    ref = Plan(flat, [(0,), (1,), (2,)])
+    assert restore(flat, start, ref)[1] == 0
+    plan, count = force_restore(flat, start, ref)
+    assert count == 2 and plan.nodes == [(0,), (1,), (2,)]
+    assert plan.terms["violation"] == 0
+    assert evaluate(p, plan.assignments(), reasons=False).feasible
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
+def test_a_forced_restore_keeps_every_constraint(data: dict[str, Any]) -> None:
+    for i, n in enumerate(data["nodes"]):
+        n["cost"] = 1 + i % 3
+    problem = problem_from_dict(data)
+    flat = flat_of(problem)
+    ref = efficient_first_fit(flat)
+    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(ref.nodes)]
+    other = efficient_first_fit(flat, Plan(flat, keep))
+    odd = [ns if t % 2 == 1 or flat.gang[t] >= 0 else () for t, ns in enumerate(other.nodes)]
+    plan, _ = force_restore(flat, Plan(flat, odd), ref)
+    ev = evaluate(problem, plan.assignments(), reasons=False)
+    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]

@@ -372,3 +372,38 @@ def test_slices_after_every_stalled_step_keep_the_proof(monkeypatch: Any) -> Non
     r = solve(p, time_limit=20.0, workers=2)
     assert r.status == Status.OPTIMAL
     assert r.bound == {"makespan": evaluate(p, r.assignments).terms["makespan"]}
+
+
+def test_slices_start_from_the_pools_near_best_schedules(monkeypatch: Any) -> None:
+    """Each neighbourhood slice is hinted with one of the pool's ``LNS_TOP`` best schedules,
+    drawn at random: not always the best (the schedule the list search has converged on), never
+    one outside the top."""
+    from ortools.sat.python import cp_model
+
+    from taskalloc.solvers.cpsat import hybrid
+
+    def idle_full(self: Any, budget: Any, workers: int) -> Any:
+        self._take_plain()
+        self.done.wait()
+        return cp_model.UNKNOWN
+
+    seen: list[tuple[bool, bool]] = []  # per slice: hint is the best, hint is in the top
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        if name == "cpsat-lns-watch" and len(self.pool.elite) >= 2:
+            hint = list(model.Proto().solution_hint.values)
+            top = [s.start.tolist() for s in self.pool.elite[: hybrid.LNS_TOP]]
+            seen.append((hint == top[0], hint in top))
+        return watched(self, solver, model, callback, name)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 1)
+    monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
+    p = rcpsp(3, jobs=30, resources=3)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert len(seen) >= 3, seen
+    assert all(inside for _, inside in seen)
+    assert not all(best for best, _ in seen)

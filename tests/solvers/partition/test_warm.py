@@ -180,3 +180,90 @@ def test_the_parts_use_the_lns_at_scale_from_their_share(scale_at_small_sizes: N
     left = evaluate(part, share, reasons=False).objective["unplaced"]
     assert evaluate(part, res.assignments, reasons=False).objective["unplaced"] < left
     assert checked_plan(part, res)[1].feasible
+
+
+def _greedy_nodes(problem: Problem) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for x in greedy_plan(problem).result.assignments:
+        out.setdefault(x.task, set()).add(x.node)
+    return out
+
+
+def test_what_the_parts_leave_unplaced_goes_back_where_the_greedy_had_it(
+    tmp_path: Path, scale_at_small_sizes: None
+) -> None:
+    # part 1 returns a plan without three of its tasks; the coalesced plan is completed from
+    # the greedy's plan before the LNS over the whole
+    problem = _named(tmp_path, "drop", 300, 24)
+    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks)
+    params = Params(seed=1, time_limit=8, deterministic=True)
+    res = solve_parts(problem, "cpsat", params, {}, PartitionOptions(2), executor=ex)
+    improve = res.options["partitions"]["improve"]
+    assert improve["restored"] >= 3 and improve.get("kept")
+    assert "put back where the greedy's plan had them" in (res.message or "")
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+    assert res.options.get("baseline")  # compared with the greedy's plan by the driver
+
+
+def test_the_driver_returns_the_greedys_plan_when_the_parts_leave_a_required_task(
+    tmp_path: Path,
+) -> None:
+    # no improvement after the parts: their plan leaves three tasks unplaced, a required one
+    # among them (no plan of the problem); the driver itself returns the greedy's (without
+    # the seam's floor)
+    problem = _named(tmp_path, "drop")
+    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks)
+    options = PartitionOptions(2, improve=False, warm=True)
+    res = solve_parts(problem, "greedy", Params(seed=1), {}, options, executor=ex)
+    assert res.options.get("baseline_used")
+    got = {}
+    for x in res.assignments:
+        got.setdefault(x.task, set()).add(x.node)
+    assert got == _greedy_nodes(problem)
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+
+
+def test_without_the_improvement_the_coalesced_plan_is_completed(
+    tmp_path: Path, scale_at_small_sizes: None
+) -> None:
+    # the scaling curve's path (no improvement after the parts): what a part left unplaced is
+    # put back where the greedy had it, so the parts' work is kept, not the greedy's plan
+    problem = _named(tmp_path, "drop", 300, 24)
+    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks)
+    params = Params(seed=1, time_limit=8, deterministic=True)
+    options = PartitionOptions(2, improve=False)
+    res = solve_parts(problem, "cpsat", params, {}, options, executor=ex)
+    stats = res.options["partitions"]
+    assert stats["completed"]["placed"] >= 3
+    assert not res.options.get("baseline_used")
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+
+
+def test_what_the_greedy_spread_over_parts_is_held_where_it_is(
+    scale_at_small_sizes: None,
+) -> None:
+    # at scale from the greedy's plan: the task groups it spread over two parts stay out of
+    # the parts, where it put them; each part gets what they leave of its nodes, so the
+    # parts' plans and the held tasks together place everything the greedy places
+    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+    options = PartitionOptions(2, improve=False)
+    params = Params(seed=2, time_limit=6, deterministic=True)
+    res = solve_parts(problem, "cpsat", params, {}, options)
+    stats = res.options["partitions"]
+    assert stats["warm"] and stats["held"] > 0
+    assert sum(p["solved_tasks"] for p in stats["parts"]) + stats["held"] == len(problem.tasks)
+    assert all(p["status"] in ("feasible", "optimal") for p in stats["parts"])
+    greedy = _greedy_nodes(problem)
+    got: dict[str, set[str]] = {}
+    for x in res.assignments:
+        got.setdefault(x.task, set()).add(x.node)
+    assert set(got) >= set(greedy)  # nothing the greedy places is lost
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+    assert not res.options.get("baseline_used")  # the parts' plan, not the greedy's
