@@ -24,6 +24,7 @@ undone when one of them finds no place.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -331,6 +332,26 @@ def lp_rounding(flat: Flat, lp: LpSolution) -> Plan:
     return Plan(f, nodes)
 
 
+def _restorable(
+    f: Flat, missing: list[int], nodes: list[tuple[int, ...]], ref: Plan
+) -> Iterator[tuple[int, ...]]:
+    """The groups to put back for :func:`restore` and :func:`force_restore`, in the order of
+    ``missing``: a task alone, or its whole gang once (at its first member), only while every
+    member is unplaced in ``nodes`` (read as the caller fills it) and placed in ``ref``."""
+    seen: set[int] = set()
+    for t in missing:
+        g = int(f.gang[t])
+        if g < 0:
+            yield (t,)
+            continue
+        if g in seen:
+            continue
+        seen.add(g)
+        group = f.gang_members[g]
+        if not any(nodes[m] or not ref.nodes[m] for m in group):
+            yield group
+
+
 def restore(flat: Flat, plan: Plan, ref: Plan) -> tuple[Plan, int]:
     """``plan`` with the tasks it leaves unplaced put back where the plan ``ref`` has them,
     each only when that keeps every constraint (candidates, capacity left, distinct nodes,
@@ -367,17 +388,7 @@ def restore(flat: Flat, plan: Plan, ref: Plan) -> tuple[Plan, int]:
         return True
 
     put_back = 0
-    seen_gangs: set[int] = set()
-    for t in missing:
-        g = int(f.gang[t])
-        group: tuple[int, ...] = (t,)
-        if g >= 0:
-            if g in seen_gangs:
-                continue
-            seen_gangs.add(g)
-            group = f.gang_members[g]
-            if any(nodes[m] or not ref.nodes[m] for m in group):
-                continue
+    for group in _restorable(f, missing, nodes, ref):
         extra: dict[int, np.ndarray] = {}
         ok = True
         for m in group:
@@ -418,17 +429,7 @@ def force_restore(flat: Flat, plan: Plan, ref: Plan) -> tuple[Plan, int]:
     missing = [t for t in range(f.T) if not nodes[t] and ref.nodes[t] and f.must[t]]
     missing.sort(key=lambda t: (-float(size[t]), t))
     put_back = 0
-    seen: set[int] = set()
-    for t in missing:
-        g = int(f.gang[t])
-        group: tuple[int, ...] = (t,)
-        if g >= 0:
-            if g in seen:
-                continue
-            seen.add(g)
-            group = f.gang_members[g]
-            if any(nodes[m] or not ref.nodes[m] for m in group):
-                continue
+    for group in _restorable(f, missing, nodes, ref):
         if any(
             not f.cand_mask(m)[n] or any(n in nodes[o] for o in f.separate[m])
             for m in group
