@@ -25,6 +25,34 @@ def flat_of(problem: Problem) -> Flat:
     return Flat(problem, choose_scales(problem))
 
 
+def _costed(data: dict[str, Any]) -> Problem:
+    """A generated problem whose nodes cost 1-3 (so cost is a real term)."""
+    for i, n in enumerate(data["nodes"]):
+        n["cost"] = 1 + i % 3
+    return problem_from_dict(data)
+
+
+def _even_half(flat: Flat) -> tuple[Plan, Plan]:
+    """First fit's plan, and its even tasks outside gangs alone (gangs whole or not at all)."""
+    whole = efficient_first_fit(flat)
+    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(whole.nodes)]
+    return whole, Plan(flat, keep)
+
+
+def _odd_half(flat: Flat, half: Plan) -> Plan:
+    """``half`` completed by first fit (other rooms than first fit's own plan), then only its
+    odd tasks and gangs kept."""
+    other = efficient_first_fit(flat, half)
+    odd = [ns if t % 2 == 1 or flat.gang[t] >= 0 else () for t, ns in enumerate(other.nodes)]
+    return Plan(flat, odd)
+
+
+def _only_required_missing(problem: Problem, plan: Plan) -> None:
+    """The plan breaks no constraint; only required tasks it leaves out are reported."""
+    ev = evaluate(problem, plan.assignments(), reasons=False)
+    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
+
+
 def test_wanted_for_cost_with_node_costs_right_after_unplaced() -> None:
     costly = make([node("a", cost=3)], [task("t")])
     free = make([node("a")], [task("t")])
@@ -58,14 +86,11 @@ def test_a_task_that_fits_nowhere_is_left_out() -> None:
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
 def test_every_placement_constraint_holds(data: dict[str, Any]) -> None:
-    for i, n in enumerate(data["nodes"]):
-        n["cost"] = 1 + i % 3
-    problem = problem_from_dict(data)
+    problem = _costed(data)
     plan = efficient_first_fit(flat_of(problem))
-    ev = evaluate(problem, plan.assignments(), reasons=False)
     # only required tasks left out may be missing (gangs: all or none); nothing placed breaks
     # a constraint
-    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
+    _only_required_missing(problem, plan)
 
 
 def test_a_start_is_completed_by_ejection() -> None:
@@ -87,17 +112,13 @@ def test_a_start_is_completed_by_ejection() -> None:
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
 def test_a_completed_start_keeps_every_constraint(data: dict[str, Any]) -> None:
-    for i, n in enumerate(data["nodes"]):
-        n["cost"] = 1 + i % 3
-    problem = problem_from_dict(data)
+    problem = _costed(data)
     flat = flat_of(problem)
-    whole = efficient_first_fit(flat)
     # half of a plan (gangs whole or not at all) as the start: the rest completed
-    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(whole.nodes)]
-    plan = efficient_first_fit(flat, Plan(flat, keep))
-    ev = evaluate(problem, plan.assignments(), reasons=False)
-    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
-    assert plan.terms["unplaced"] <= Plan(flat, keep).terms["unplaced"]
+    _, half = _even_half(flat)
+    plan = efficient_first_fit(flat, half)
+    _only_required_missing(problem, plan)
+    assert plan.terms["unplaced"] <= half.terms["unplaced"]
 
 
 def test_a_gang_first_fit_cannot_place_is_put_back_where_the_reference_had_it() -> None:
@@ -141,20 +162,14 @@ def test_a_gang_first_fit_cannot_place_is_put_back_where_the_reference_had_it() 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
 def test_a_restored_plan_keeps_every_constraint(data: dict[str, Any]) -> None:
-    for i, n in enumerate(data["nodes"]):
-        n["cost"] = 1 + i % 3
-    problem = problem_from_dict(data)
+    problem = _costed(data)
     flat = flat_of(problem)
-    ref = efficient_first_fit(flat)
     # another plan of half the tasks (a different order of nodes: other rooms), then what it
     # leaves put back where the reference has it when it still fits
-    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(ref.nodes)]
-    other = efficient_first_fit(flat, Plan(flat, keep))
-    odd = [ns if t % 2 == 1 or flat.gang[t] >= 0 else () for t, ns in enumerate(other.nodes)]
-    start = Plan(flat, odd)
+    ref, half = _even_half(flat)
+    start = _odd_half(flat, half)
     plan, count = restore(flat, start, ref)
-    ev = evaluate(problem, plan.assignments(), reasons=False)
-    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
+    _only_required_missing(problem, plan)
     assert sum(1 for ns in plan.nodes if ns) == sum(1 for ns in start.nodes if ns) + count
     for t, ns in enumerate(plan.nodes):  # placed tasks stay; new ones where the reference is
         assert ns == (start.nodes[t] or ns)
@@ -186,14 +201,8 @@ def test_a_required_gang_whose_room_was_taken_is_forced_back() -> None:
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(tiny_problems(scheduling=False, terms=("unplaced", "cost")))
 def test_a_forced_restore_keeps_every_constraint(data: dict[str, Any]) -> None:
-    for i, n in enumerate(data["nodes"]):
-        n["cost"] = 1 + i % 3
-    problem = problem_from_dict(data)
+    problem = _costed(data)
     flat = flat_of(problem)
-    ref = efficient_first_fit(flat)
-    keep = [ns if t % 2 == 0 and flat.gang[t] < 0 else () for t, ns in enumerate(ref.nodes)]
-    other = efficient_first_fit(flat, Plan(flat, keep))
-    odd = [ns if t % 2 == 1 or flat.gang[t] >= 0 else () for t, ns in enumerate(other.nodes)]
-    plan, _ = force_restore(flat, Plan(flat, odd), ref)
-    ev = evaluate(problem, plan.assignments(), reasons=False)
-    assert all(v.kind == "required" for v in ev.violations), [v.message for v in ev.violations]
+    ref, half = _even_half(flat)
+    plan, _ = force_restore(flat, _odd_half(flat, half), ref)
+    _only_required_missing(problem, plan)

@@ -7,6 +7,7 @@ greedy's, and the same seed and K give the same plan with deterministic limits."
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from taskalloc import solvers
 from taskalloc.problems.compiler import problem_from_dict
 from taskalloc.problems.evaluate import check, evaluate
 from taskalloc.problems.generate import generate
+from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
 from taskalloc.solvers.baseline import compare, greedy_plan, no_worse
 from taskalloc.solvers.batch import LocalExecutor
@@ -182,11 +184,15 @@ def test_the_parts_use_the_lns_at_scale_from_their_share(scale_at_small_sizes: N
     assert checked_plan(part, res)[1].feasible
 
 
-def _greedy_nodes(problem: Problem) -> dict[str, set[str]]:
+def _nodes_of(assignments: Iterable[Assignment]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for x in greedy_plan(problem).result.assignments:
+    for x in assignments:
         out.setdefault(x.task, set()).add(x.node)
     return out
+
+
+def _greedy_nodes(problem: Problem) -> dict[str, set[str]]:
+    return _nodes_of(greedy_plan(problem).result.assignments)
 
 
 def test_what_the_parts_leave_unplaced_goes_back_where_the_greedy_had_it(
@@ -218,10 +224,7 @@ def test_the_driver_returns_the_greedys_plan_when_the_parts_leave_a_required_tas
     options = PartitionOptions(2, improve=False, warm=True)
     res = solve_parts(problem, "greedy", Params(seed=1), {}, options, executor=ex)
     assert res.options.get("baseline_used")
-    got = {}
-    for x in res.assignments:
-        got.setdefault(x.task, set()).add(x.node)
-    assert got == _greedy_nodes(problem)
+    assert _nodes_of(res.assignments) == _greedy_nodes(problem)
     plan, ev = checked_plan(problem, res)
     assert ev.feasible and check(problem, plan).ok
 
@@ -259,10 +262,7 @@ def test_what_the_greedy_spread_over_parts_is_held_where_it_is(
     assert sum(p["solved_tasks"] for p in stats["parts"]) + stats["held"] == len(problem.tasks)
     assert all(p["status"] in ("feasible", "optimal") for p in stats["parts"])
     greedy = _greedy_nodes(problem)
-    got: dict[str, set[str]] = {}
-    for x in res.assignments:
-        got.setdefault(x.task, set()).add(x.node)
-    assert set(got) >= set(greedy)  # nothing the greedy places is lost
+    assert set(_nodes_of(res.assignments)) >= set(greedy)  # nothing the greedy places is lost
     plan, ev = checked_plan(problem, res)
     assert ev.feasible and check(problem, plan).ok
     assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
