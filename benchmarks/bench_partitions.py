@@ -123,7 +123,10 @@ def show(label: str, row: dict[str, Any], bound: float | None) -> None:
     print(f"    {(row.get('message') or '')[:300]}", flush=True)
     parts = row.get("parts") or {}
     if parts.get("held"):
-        print(f"    held where the greedy put them (out of the parts): {parts['held']} tasks")
+        print(
+            f"    held where the greedy put them (out of the parts): {parts['held']} tasks "
+            f"(split: {parts.get('split')})"
+        )
     if parts.get("parts"):
         print(
             f"    greedy {parts.get('greedy_seconds')} s, greedy + split "
@@ -261,6 +264,11 @@ def main() -> int:
         "largest K x time, its best value at each K x time read off its trajectory), or none",
     )
     ap.add_argument("--jobs", type=int, default=2, help="parts at once on this machine")
+    ap.add_argument(
+        "--split",
+        choices=("plan", "random"),
+        help="how the nodes are dealt (default: plan from a plan, as solve does)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
@@ -291,7 +299,15 @@ def main() -> int:
         rows.append({"mode": "equal", "k": 0, **single})
     if args.k:
         for k in [int(x) for x in args.k.split(",") if x]:
-            row = run(problem, args.engine, args.budget, args.seed, partitions=k, jobs=args.jobs)
+            row = run(
+                problem,
+                args.engine,
+                args.budget,
+                args.seed,
+                partitions=k,
+                jobs=args.jobs,
+                split=args.split,
+            )
             show(f"--partitions {k} {args.budget:g} s", row, bound)
             rows.append({"mode": "equal", "k": k, **row})
     ks = [int(x) for x in args.curve.split(",") if x]
@@ -319,6 +335,7 @@ def main() -> int:
             jobs=args.jobs,
             improve=False,
             part_time_limit=args.part_seconds,
+            split=args.split,
         )
         parts = row["parts"] or {}
         secs = [p["seconds"] or 0.0 for p in parts.get("parts", [])]

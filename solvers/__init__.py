@@ -280,6 +280,7 @@ PARTITION_KEYS = (
     "improve",
     "part_time_limit",
     "warm",
+    "split",
 )
 
 

@@ -4,7 +4,10 @@ improve across the parts.
 1. **Split** (:mod:`.split`): a random split of nodes (every pool dealt evenly over the parts)
    and tasks (least loaded part first), keeping gangs, dependency chains, separation groups and
    a spread task's nodes whole; a task bound to nodes by a selector goes to a part holding
-   nodes it may use.
+   nodes it may use. From a plan (warm, or a hint) the nodes follow it by default
+   (``split="plan"``: each part grown along the task groups the plan puts on several nodes,
+   still its share of every pool), so that fewer groups are spread over two parts;
+   ``split="random"`` is POP's random split.
 2. **Solve**: each part is a problem file of its own (:mod:`.subproblem`), solved by the engine
    given (``auto`` by default, chosen per part) in a worker process or a Ray task
    (:mod:`.workers`, the batch executors) under the time limit minus the share kept for the
@@ -135,10 +138,18 @@ class PartitionOptions:
     #: problem (task groups go to the part holding their nodes in it), and a part that comes
     #: back without a plan keeps that share (None: warm at scale, :func:`at_scale`)
     warm: bool | None = None
+    #: how the nodes are dealt (:func:`.split.split`): ``plan`` (grown along the task groups
+    #: the start plan puts on several nodes, so that fewer are spread over two parts and held
+    #: out of them; each part still gets its share of every pool) or ``random`` (POP's split).
+    #: None: ``plan`` when the parts start from a plan (warm, or a hint), else ``random``
+    split: str | None = None
 
     def __post_init__(self) -> None:
         from ..engine import OptionError
+        from .split import NODE_SPLITS
 
+        if self.split is not None and self.split not in NODE_SPLITS:
+            raise OptionError("split", f"must be plan or random, not {self.split!r}")
         k = self.partitions
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise OptionError("partitions", f"must be an integer >= 1, not {k!r}")
@@ -324,7 +335,7 @@ def solve(
                 for x in params.hint:
                     if x.task in task_of and x.node in node_of:
                         placed.setdefault(task_of[x.task], set()).add(node_of[x.node])
-            sp = split(problem, k, params.seed, placed)
+            sp = split(problem, k, params.seed, placed, nodes=options.split or "plan")
             del placed
             k = len(sp.parts)
             budgets = _budget(problem.max_moves, sp.parts, problem)
@@ -538,6 +549,7 @@ def solve(
         "split_seconds": round(split_seconds, 3),
         "write_seconds": round(writing, 3),
         "held": len(held),
+        "split": options.split or ("plan" if params.hint else "random"),
     }
     coalesced = time.monotonic()
     if not held:  # (the parts' objectives leave the held tasks out: not the whole's)
