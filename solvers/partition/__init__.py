@@ -112,6 +112,14 @@ PART_OVERHEAD_FACTOR = 4.0
 #: (K = 2) and 24,378.40 (K = 4) against the single process's 23,802.25 (the coalesced plan is
 #: whole: the improvement works on the cost at once)
 HOLD_SPREAD = True
+#: at scale from the greedy's plan, the task groups it spread over two parts (gangs,
+#: separation groups, tasks whose replicas are on two parts): ``share`` (each part places the
+#: tasks and replicas the plan puts on its nodes, starting from there: a gang split so is
+#: required in every part that has a member; nothing is held, so a part may empty and close
+#: any of its nodes), ``hold`` (held where the plan puts them, out of the parts: they keep
+#: their nodes open, 97 % of the nodes at 150,000 x 5,000), ``insert`` (each part inserts
+#: those of its tasks itself). ``hold`` when HOLD_SPREAD is False is ``insert``.
+SPREAD_GROUPS = "share" if HOLD_SPREAD else "insert"
 #: at scale: with less than this many times the greedy's seconds left after it, the parts
 #: are not started (the greedy's plan is the result)
 NO_PARTS_SHARE = 1.0
@@ -335,7 +343,7 @@ def solve(
                 for x in params.hint:
                     if x.task in task_of and x.node in node_of:
                         placed.setdefault(task_of[x.task], set()).add(node_of[x.node])
-            sp = split(problem, k, params.seed, placed, nodes=options.split or "plan")
+            sp = split(problem, k, params.seed, placed, deal=options.split or "plan")
             del placed
             k = len(sp.parts)
             budgets = _budget(problem.max_moves, sp.parts, problem)
@@ -344,11 +352,29 @@ def solve(
             if params.hint:
                 hints = shares_of(problem, sp, params.hint)
             # at scale from the greedy's whole plan: the task groups it spread over two parts
-            # are held where it put them, out of the parts, until the improvement over the
-            # whole plan (each part gets what they leave of its nodes)
+            # are either shared out (each part places the tasks and replicas the plan puts on
+            # its nodes: SPREAD_GROUPS "share") or held where it put them, out of the parts,
+            # until the improvement over the whole plan (each part gets what they leave of
+            # its nodes: "hold")
+            from_greedy = scale and greedy_start and bool(params.hint)
+            portions: dict[int, dict[int, list[Assignment]]] = {}
+            if from_greedy and SPREAD_GROUPS == "share":
+                portions = _portions(problem, sp, hints, params.hint or [])
+            tasks_in: list[list[int]] = [list(p.tasks) for p in sp.parts]
+            replicas_in: list[dict[int, int]] = [{} for _ in sp.parts]
+            strict: set[int] = set()
+            if portions:
+                tasks_in, replicas_in, strict = _shared_out(problem, sp, portions)
+                if any(not ts for ts in tasks_in):  # a part left without a task: held
+                    portions = {}
+                    tasks_in = [list(p.tasks) for p in sp.parts]
+                    replicas_in = [{} for _ in sp.parts]
+                    strict = set()
+                else:
+                    hints = _shares_with(problem, hints, portions)
             held = (
-                _held(problem, sp, hints, params.hint)
-                if scale and greedy_start and params.hint and HOLD_SPREAD
+                _held(problem, sp, hints, params.hint or [])
+                if from_greedy and not portions and SPREAD_GROUPS != "insert"
                 else {}
             )
             rooms = _rooms(problem, sp, held)
@@ -360,6 +386,7 @@ def solve(
                     else None
                     for share in hints
                 ]
+                tasks_in = [[t for t in p.tasks if t not in held] for p in sp.parts]
             # one part at a time as plain data, kept as bytes only (a worker, a Ray task on
             # another machine, needs nothing else)
             data: list[bytes] = []
@@ -369,7 +396,7 @@ def solve(
             for i, p in enumerate(sp.parts):
                 wrote = time.monotonic()
                 capacity, cost = rooms[i]
-                mine = [t for t in p.tasks if t not in held] if held else p.tasks
+                mine = tasks_in[i]
                 solved.append(len(mine))
                 data.append(
                     sub_bytes(
@@ -382,6 +409,8 @@ def solve(
                             max_moves=budgets[i],
                             name=f"{problem.name or 'problem'}-part{i + 1}of{k}",
                             relax=True,
+                            replicas=replicas_in[i],
+                            strict=strict,
                         )
                     )
                 )
@@ -537,6 +566,7 @@ def solve(
             by_task.setdefault(task_of[a.task], []).append(a)
     for t, xs in held.items():
         by_task[t] = list(xs)
+    dropped = _join_portions(problem, by_task, portions) if portions else 0
     state = _State(problem, by_task, part_of_task, sp.part_of_node, objective)
     state.stats = {
         "partitions": k,
@@ -549,6 +579,17 @@ def solve(
         "split_seconds": round(split_seconds, 3),
         "write_seconds": round(writing, 3),
         "held": len(held),
+        # tasks of the groups the greedy spread that the parts placed each its share of
+        # (split: of them, tasks whose replicas were on two parts or more); dropped: tasks
+        # taken out after (a part left a replica or a gang mate unplaced)
+        "shared_out": {
+            "tasks": len(portions),
+            "split": sum(1 for by_part in portions.values() if len(by_part) > 1),
+            "strict": len(strict),
+            "dropped": dropped,
+        }
+        if portions
+        else None,
         "split": options.split or ("plan" if params.hint else "random"),
     }
     coalesced = time.monotonic()
@@ -1047,3 +1088,111 @@ def _repair(
         state.by_task.setdefault(t, []).append(x)
         placed.add(t)
     return len(placed)
+
+
+def _portions(
+    problem: Problem,
+    sp: Split,
+    hints: Sequence[list[Assignment] | None],
+    start: Sequence[Assignment],
+) -> dict[int, dict[int, list[Assignment]]]:
+    """The task groups (:func:`components`) the plan ``start`` spread over two parts (a task
+    of which is in no part's share), shared out: per task of them that ``start`` places, per
+    part, its replicas on that part's nodes (in the order of their replica numbers). Empty
+    when one of them is on a node of no part."""
+    task_of, node_of = problem.task_index, problem.node_index
+    shared: set[int] = set()
+    for share in hints:
+        for x in share or ():
+            shared.add(task_of[x.task])
+    at: dict[int, list[Assignment]] = {}
+    for x in start:
+        found = task_of.get(x.task)
+        if found is not None and x.node in node_of:
+            at.setdefault(found, []).append(x)
+    spread = {sp.component_of[t] for t in at if t not in shared}
+    portions: dict[int, dict[int, list[Assignment]]] = {}
+    for t, xs in at.items():
+        if sp.component_of[t] not in spread:
+            continue
+        by_part: dict[int, list[Assignment]] = {}
+        for x in sorted(xs, key=lambda a: a.replica):
+            p = sp.part_of_node[node_of[x.node]]
+            if p < 0:
+                return {}
+            by_part.setdefault(p, []).append(x)
+        portions[t] = by_part
+    return portions
+
+
+def _shared_out(
+    problem: Problem, sp: Split, portions: Mapping[int, Mapping[int, Sequence[Assignment]]]
+) -> tuple[list[list[int]], list[dict[int, int]], set[int]]:
+    """Per part: its tasks (those of the split less the shared-out ones, plus each shared-out
+    task with replicas on its nodes), the replicas it places of a task it places only some
+    of, and the tasks required wherever they are (the members of a gang on two parts)."""
+    tasks_in: list[list[int]] = [[t for t in p.tasks if t not in portions] for p in sp.parts]
+    replicas_in: list[dict[int, int]] = [{} for _ in sp.parts]
+    for t, by_part in portions.items():
+        for i, xs in by_part.items():
+            tasks_in[i].append(t)
+            if len(xs) != problem.tasks[t].replicas:
+                replicas_in[i][t] = len(xs)
+    for ts in tasks_in:
+        ts.sort()
+    parts_of_gang: dict[str, set[int]] = {}
+    for t, by_part in portions.items():
+        gang = problem.tasks[t].gang
+        if gang is not None:
+            parts_of_gang.setdefault(gang, set()).update(by_part)
+    strict = {
+        t
+        for gang, parts in parts_of_gang.items()
+        if len(parts) > 1
+        for t in problem.gangs[gang]
+        if t in portions
+    }
+    return tasks_in, replicas_in, strict
+
+
+def _shares_with(
+    problem: Problem,
+    hints: Sequence[list[Assignment] | None],
+    portions: Mapping[int, Mapping[int, Sequence[Assignment]]],
+) -> list[list[Assignment] | None]:
+    """Each part's share of the start plan with the shared-out tasks' replicas on its nodes
+    (numbered from 0 in the part, as its sub-problem numbers them)."""
+    task_of = problem.task_index
+    out: list[list[Assignment]] = [
+        [x for x in share or () if task_of[x.task] not in portions] for share in hints
+    ]
+    for _t, by_part in sorted(portions.items()):
+        for i, xs in by_part.items():
+            out[i].extend(dataclasses.replace(x, replica=j) for j, x in enumerate(xs))
+    return [share or None for share in out]
+
+
+def _join_portions(
+    problem: Problem,
+    by_task: dict[int, list[Assignment]],
+    portions: Mapping[int, Mapping[int, Sequence[Assignment]]],
+) -> int:
+    """The parts' plans of the shared-out tasks joined in ``by_task``: each task's replicas
+    numbered again from 0 (in part order); a task with fewer replicas than it has, and the
+    placed mates of a gang with a member left unplaced, taken out (what completes the plan
+    places them again). Returns how many tasks were taken out."""
+    gone: set[int] = set()
+    for t in portions:
+        xs = by_task.get(t)
+        if not xs:
+            continue
+        if len(xs) != problem.tasks[t].replicas or len({x.node for x in xs}) != len(xs):
+            gone.add(t)
+            continue
+        by_task[t] = [dataclasses.replace(x, replica=j) for j, x in enumerate(xs)]
+    for members in problem.gangs.values():
+        if any(m not in by_task or m in gone for m in members):
+            gone.update(m for m in members if m in by_task)
+    for t in gone:
+        by_task.pop(t, None)
+    return len(gone)

@@ -13,7 +13,7 @@ parts (the repair after the coalesce sees it). The same problem, K and seed alwa
 same split.
 
 With a plan to start from (``placed``: the greedy's, at scale), the nodes may instead follow it
-(``nodes="plan"``, the default there): a task group the plan puts on several nodes is spread over
+(``deal="plan"``, the default there): a task group the plan puts on several nodes is spread over
 two parts when its nodes are, and is then held where the plan puts it, out of the parts (see
 :mod:`taskalloc.solvers.partition`), which keeps its nodes open in both. So the nodes are dealt
 by growing one part at a time from a random node: the next node is the one that shares the most
@@ -22,7 +22,7 @@ short of its share (every part gets its share of every pool, as in the random sp
 still a miniature of the fleet). At 150,000 x 5,000 (the greedy's plan, seed 0) this spreads
 20.5 / 24.1 / 25.3 / 26.2 % of the tasks at K = 2 / 4 / 8 / 16 against 27.8 / 33.3 / 34.7 /
 35.6 % dealt at random (the plan's groups overlap densely: a node shares groups with ~28 others).
-``nodes="random"`` is POP's random split, with or without a plan.
+``deal="random"`` is POP's random split, with or without a plan.
 """
 
 from __future__ import annotations
@@ -113,19 +113,19 @@ def split(
     k: int,
     seed: int = 0,
     placed: Mapping[int, set[int]] | None = None,
-    nodes: str = "random",
+    deal: str = "random",
 ) -> Split:
     """The K parts of ``problem`` (fewer when it has fewer nodes or components than K).
 
     ``placed`` (task index -> node indices, a plan to start from): the nodes are split as
     without it, and a task group goes to the part that holds most of its placed replicas, so
     that each part's share of the plan is a plan of the part (a group the plan spreads over
-    two parts keeps there what it has on that part's nodes). ``nodes``: ``random`` (POP's
+    two parts keeps there what it has on that part's nodes). ``deal``: ``random`` (POP's
     split, pool by pool) or ``plan`` (grown along the groups ``placed`` puts on several
     nodes, each part its share of every pool: see the module's docstring; random without
     ``placed``)."""
-    if nodes not in NODE_SPLITS:
-        raise ValueError(f"nodes must be one of {', '.join(NODE_SPLITS)}, not {nodes!r}")
+    if deal not in NODE_SPLITS:
+        raise ValueError(f"deal must be one of {', '.join(NODE_SPLITS)}, not {deal!r}")
     rnd = random.Random(f"partition:{seed}:{k}")
     n_nodes = len(problem.nodes)
     comp_of, groups = components(problem)
@@ -173,7 +173,7 @@ def split(
         for node in bound[cid]:
             part_of_node[node] = p
         count[p] += len(bound[cid])
-    if nodes == "plan" and placed and k > 1:
+    if deal == "plan" and placed and k > 1:
         _grow(problem, k, rnd, part_of_node, count, groups, placed)
     free_by_pool: dict[str, list[int]] = {}
     for entry in problem.nodes:

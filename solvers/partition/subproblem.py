@@ -75,6 +75,8 @@ def sub_data(
     max_moves: int | None = None,
     name: str | None = None,
     relax: bool = False,
+    replicas: Mapping[int, int] | None = None,
+    strict: Collection[int] = (),
 ) -> dict[str, Any]:
     """The sub-problem of ``tasks`` on ``nodes`` (indices of ``problem``) as plain data.
 
@@ -84,7 +86,10 @@ def sub_data(
     (else it cannot be written: ValueError). ``relax`` (for objectives with ``unplaced``):
     required tasks become optional, each replica worth more than all optional tasks together,
     so that a part too small for its required tasks still has a plan (the others place what
-    it leaves).
+    it leaves). ``replicas``: per task index, how many of its replicas the sub-problem places
+    (a task whose replicas are spread over parts: each part places those on its nodes);
+    ``strict``: tasks required here, even with ``relax`` (a gang that other parts place too
+    must be placed whole here).
     """
     raw = problem.source.raw
     raw_tasks = raw["tasks"]
@@ -115,6 +120,10 @@ def sub_data(
         task = problem.tasks[t]
         entry = {k: v for k, v in raw_tasks[task.spec_index].items() if k not in _NODE_KEYS}
         own = raw_tasks[task.spec_index]
+        if replicas and t in replicas:
+            entry["replicas"] = replicas[t]
+        if t in strict:
+            entry["required"] = True
         banned = forbid.get(t, ())
         if "nodes" in own or banned or (not all_nodes and "match" not in own and task.spread):
             allowed = [n for n in task.allowed if n in in_nodes and n not in banned]
@@ -164,7 +173,7 @@ def sub_data(
             if not problem.tasks[t].required
         )
         for t, entry in zip(sorted(task_set), out_tasks, strict=True):
-            if problem.tasks[t].required:
+            if problem.tasks[t].required and t not in strict:
                 entry["required"] = False
                 entry["priority"] = _num(problem.tasks[t].priority + worth)
     if problem.scheduling and not any("duration" in e or e.get("service") for e in out_tasks):

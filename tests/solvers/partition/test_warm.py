@@ -27,6 +27,7 @@ from taskalloc.solvers.result import checked_plan
 from tests import batch_targets
 
 route = importlib.import_module("taskalloc.solvers.cpsat.lns.route")
+partition = importlib.import_module("taskalloc.solvers.partition")
 
 
 def _named(tmp_path: Path, name: str, tasks: int = 160, nodes: int = 16) -> Problem:
@@ -248,11 +249,12 @@ def test_without_the_improvement_the_coalesced_plan_is_completed(
 
 
 def test_what_the_greedy_spread_over_parts_is_held_where_it_is(
-    scale_at_small_sizes: None,
+    scale_at_small_sizes: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # at scale from the greedy's plan: the task groups it spread over two parts stay out of
-    # the parts, where it put them; each part gets what they leave of its nodes, so the
-    # parts' plans and the held tasks together place everything the greedy places
+    # at scale from the greedy's plan, held: the task groups it spread over two parts stay
+    # out of the parts, where it put them; each part gets what they leave of its nodes, so
+    # the parts' plans and the held tasks together place everything the greedy places
+    monkeypatch.setattr(partition, "SPREAD_GROUPS", "hold")
     problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
     options = PartitionOptions(2, improve=False)
     params = Params(seed=2, time_limit=6, deterministic=True)
@@ -267,3 +269,61 @@ def test_what_the_greedy_spread_over_parts_is_held_where_it_is(
     assert ev.feasible and check(problem, plan).ok
     assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
     assert not res.options.get("baseline_used")  # the parts' plan, not the greedy's
+
+
+def test_what_the_greedy_spread_over_parts_is_shared_out(scale_at_small_sizes: None) -> None:
+    # at scale from the greedy's plan (the default): each part places the tasks and replicas
+    # of the spread groups that the greedy put on its nodes, from there; nothing is held, a
+    # task with replicas on both parts is placed by both, a gang on both is required in both,
+    # and the coalesced plan places everything the greedy places
+    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+    options = PartitionOptions(2, improve=False)
+    params = Params(seed=2, time_limit=6, deterministic=True)
+    res = solve_parts(problem, "cpsat", params, {}, options)
+    stats = res.options["partitions"]
+    shared = stats["shared_out"]
+    assert stats["warm"] and stats["held"] == 0
+    assert shared["tasks"] > 0 and shared["split"] > 0 and shared["dropped"] == 0
+    # every task in one part, but those with replicas on both (in each)
+    assert sum(p["solved_tasks"] for p in stats["parts"]) == len(problem.tasks) + shared["split"]
+    assert all(p["status"] in ("feasible", "optimal") for p in stats["parts"])
+    greedy = _greedy_nodes(problem)
+    assert set(_nodes_of(res.assignments)) >= set(greedy)  # nothing the greedy places is lost
+    plan, ev = checked_plan(problem, res)
+    assert ev.feasible and check(problem, plan).ok
+    assert compare(problem, ev, greedy_plan(problem).evaluation) <= 0
+    assert not res.options.get("baseline_used")  # the parts' plan, not the greedy's
+    again = solve_parts(problem, "cpsat", params, {}, options)
+    assert sorted(map(str, again.assignments)) == sorted(map(str, res.assignments))
+
+
+def test_a_task_shared_out_is_joined_whole_or_taken_out() -> None:
+    # the parts' plans of a task whose replicas were on two parts are joined (replicas
+    # numbered again); a task a part left short, and the placed mates of a gang with a member
+    # left unplaced, are taken out (the completion places them again)
+    from taskalloc.solvers.partition import _join_portions
+
+    data = {
+        "taskalloc": 1,
+        "nodes": [{"id": f"n{i}", "capacity": {"cpu": 8}} for i in range(4)],
+        "tasks": [
+            {"id": "web", "replicas": 2, "demand": {"cpu": 1}},
+            {"id": "db", "replicas": 2, "demand": {"cpu": 1}},
+            {"id": "a", "gang": "g", "demand": {"cpu": 1}},
+            {"id": "b", "gang": "g", "demand": {"cpu": 1}},
+        ],
+    }
+    problem = problem_from_dict(data)
+    web, db, a = (problem.task_index[t] for t in ("web", "db", "a"))
+    portions = {
+        web: {0: [Assignment("web", 0, "n0")], 1: [Assignment("web", 1, "n2")]},
+        db: {0: [Assignment("db", 0, "n1")], 1: [Assignment("db", 1, "n3")]},
+        a: {0: [Assignment("a", 0, "n0")]},
+    }
+    by_task = {
+        web: [Assignment("web", 0, "n0"), Assignment("web", 0, "n2")],  # each part's replica 0
+        db: [Assignment("db", 0, "n1")],  # part 2 left its replica of db unplaced
+        a: [Assignment("a", 0, "n0")],  # b unplaced
+    }
+    assert _join_portions(problem, by_task, portions) == 2
+    assert by_task == {web: [Assignment("web", 0, "n0"), Assignment("web", 1, "n2")]}
