@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskalloc.problems.compiler import problem_from_dict
 from taskalloc.problems.generate import generate
 from taskalloc.problems.problem import Problem
-from taskalloc.solvers.partition import split
+from taskalloc.solvers.baseline import greedy_plan
+from taskalloc.solvers.engine import OptionError
+from taskalloc.solvers.partition import PartitionOptions, split
 from taskalloc.solvers.partition.subproblem import sub_bytes, sub_data
 
 
@@ -30,8 +33,22 @@ def _problem(tasks: int, nodes: int, seed: int, flags: tuple[bool, bool, bool, b
     return problem_from_dict(data)
 
 
-def check_split(problem: Problem, k: int, seed: int) -> None:
-    sp = split(problem, k, seed)
+def _placed(problem: Problem) -> dict[int, set[int]]:
+    """The greedy's plan: task index -> node indices."""
+    placed: dict[int, set[int]] = {}
+    for x in greedy_plan(problem).result.assignments:
+        placed.setdefault(problem.task_index[x.task], set()).add(problem.node_index[x.node])
+    return placed
+
+
+def check_split(
+    problem: Problem,
+    k: int,
+    seed: int,
+    placed: dict[int, set[int]] | None = None,
+    deal: str = "random",
+) -> None:
+    sp = split(problem, k, seed, placed, deal)
     assert 1 <= len(sp.parts) <= k
     part_of_task: dict[int, int] = {}
     seen_nodes: set[int] = set()
@@ -112,3 +129,54 @@ def test_every_pool_is_dealt_over_the_parts() -> None:
         if len(members) >= 4:
             per_part = [sum(1 for n in members if sp.part_of_node[n] == p.index) for p in sp.parts]
             assert max(per_part) - min(per_part) <= 1, pool
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tasks=st.integers(4, 60),
+    nodes=st.integers(2, 24),
+    seed=st.integers(0, 10_000),
+    flags=st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+    k=st.integers(1, 6),
+)
+def test_a_split_that_follows_a_plan_keeps_groups_whole(
+    tasks: int, nodes: int, seed: int, flags: tuple[bool, bool, bool, bool], k: int
+) -> None:
+    problem = _problem(tasks, nodes, seed, flags)
+    check_split(problem, k, seed, _placed(problem), "plan")
+
+
+def _spread(problem: Problem, k: int, placed: dict[int, set[int]], deal: str) -> int:
+    """Tasks of the groups the plan puts on nodes of two parts or more."""
+    sp = split(problem, k, 0, placed, deal)
+    return sum(
+        len(members)
+        for members in sp.components
+        if len({sp.part_of_node[n] for t in members for n in placed.get(t, ())}) > 1
+    )
+
+
+def test_a_split_that_follows_the_plan_spreads_fewer_groups() -> None:
+    problem = _problem(3000, 120, 1, (False, False, False, False))
+    placed = _placed(problem)
+    for k in (2, 4):
+        assert _spread(problem, k, placed, "plan") < 0.95 * _spread(problem, k, placed, "random")
+
+
+def test_a_split_that_follows_the_plan_deals_every_pool_evenly() -> None:
+    problem = _problem(600, 60, 2, (False, False, False, False))
+    placed = _placed(problem)
+    for k in (2, 3, 4):
+        sp = split(problem, k, 5, placed, "plan")
+        assert split(problem, k, 5, placed, "plan").part_of_node == sp.part_of_node
+        for pool, members in problem.pools.items():
+            per_part = [sum(1 for n in members if sp.part_of_node[n] == p.index) for p in sp.parts]
+            assert max(per_part) - min(per_part) <= 1, pool
+
+
+def test_the_split_is_checked() -> None:
+    problem = _problem(20, 4, 0, (False, False, False, False))
+    with pytest.raises(ValueError, match="deal must be"):
+        split(problem, 2, 0, None, "metis")
+    with pytest.raises(OptionError, match="plan or random"):
+        PartitionOptions(2, split="metis")
