@@ -40,6 +40,13 @@ class SolveFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class SplitName(StrEnum):
+    """How --partitions deals the nodes to the parts."""
+
+    plan = "plan"
+    random = "random"
+
+
 def solve(
     problem_files: Annotated[
         list[str],
@@ -269,6 +276,17 @@ def solve(
             rich_help_panel=PARTS,
         ),
     ] = None,
+    split: Annotated[
+        SplitName | None,
+        typer.Option(
+            "--split",
+            help="How --partitions deals the nodes to the parts: plan (the default when the "
+            "parts start from a plan, as at 150,000 x 5,000: each part grown along the task "
+            "groups the plan puts on several nodes, so that fewer are spread over two parts) "
+            "or random (the POP paper's split). Every part gets its share of every pool.",
+            rich_help_panel=PARTS,
+        ),
+    ] = None,
     pareto: Annotated[
         str | None,
         typer.Option(
@@ -372,6 +390,7 @@ def solve(
         opts.executor = executor.value
         opts.ray_address = ray_address
         opts.jobs = None if jobs == 1 else jobs
+        opts.split = None if split is None else split.value
     is_batch = (
         out_dir is not None
         or len(problem_files) > 1
@@ -425,6 +444,8 @@ def solve(
         )
     if ray_address is not None and executor != ExecutorName.ray:
         fail(ExitCode.BAD_INPUT, "--ray-address needs --executor ray")
+    if split is not None and not parted:
+        fail(ExitCode.BAD_INPUT, "--split needs --partitions K")
     solve_one(problem_files[0], opts, output=output, fmt=fmt, embed=embed, hint=hint)
 
 

@@ -68,6 +68,7 @@ class SolveOptions:
     executor: str = "local"
     ray_address: str | None = None
     jobs: int | None = None  # parts at once (local; default: K, at most the cores)
+    split: str | None = None  # how nodes are dealt to the parts: plan, random (None: default)
 
     def effective_time_limit(self, engine: str) -> float | None:
         """The limit ``engine`` gets: the one given, else its default, cut to ``time_cap``."""
@@ -210,6 +211,7 @@ def solve_problem(
             "executor": opts.executor,
             "ray_address": opts.ray_address,
             "jobs": opts.jobs,
+            "split": opts.split,
         }
     result = run_solver(
         problem,

@@ -590,7 +590,8 @@ def solve(
         }
         if portions
         else None,
-        "split": options.split or ("plan" if params.hint else "random"),
+        # (plan without a plan to follow is random)
+        "split": "plan" if options.split in (None, "plan") and params.hint else "random",
     }
     coalesced = time.monotonic()
     if not held:  # (the parts' objectives leave the held tasks out: not the whole's)

@@ -140,6 +140,28 @@ def test_cli_partitions(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--executor ray" in bad.stderr
     many = cli("solve", str(problem), str(problem), "-d", str(tmp_path / "d"), "--partitions", "2")
     assert many.exit_code == 2 and "one problem" in many.stderr
+    alone = cli("solve", str(problem), "--split", "random")
+    assert alone.exit_code == 2 and "--split needs --partitions" in alone.stderr
+    hinted = tmp_path / "hinted.json"
+    for how in ("plan", "random"):
+        res = cli(
+            "solve", str(problem), "-s", "greedy", "-k", "2", "--split", how, "--hint", str(out),
+            "-o", str(hinted),
+        )  # fmt: skip
+        assert res.exit_code == 0, res.stderr
+        assert cli("check", str(problem), str(hinted)).exit_code == 0
+
+
+def test_the_split_option_reaches_the_split() -> None:
+    problem = _problem(150, 12, seed=2)
+    hint = solvers.solve(problem, "greedy").assignments
+    for how in ("plan", "random"):
+        res = solvers.solve(problem, "greedy", partitions=2, split=how, hint=hint)
+        assert res.options["partitions"]["split"] == how
+    res = solvers.solve(problem, "greedy", partitions=2, hint=hint)
+    assert res.options["partitions"]["split"] == "plan"  # from a plan: follow it
+    res = solvers.solve(problem, "greedy", partitions=2)
+    assert res.options["partitions"]["split"] == "random"  # nothing to follow
 
 
 def test_auto_splits_a_huge_placement_problem(monkeypatch: pytest.MonkeyPatch) -> None:
