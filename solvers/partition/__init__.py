@@ -26,15 +26,21 @@ improve across the parts.
 default: the greedy's plan of the whole problem comes first (with the whole limit, as the
 single process's; the seam's floor then runs no second greedy beside it), the split sends each
 task group to the part holding most of its placed replicas, and each part gets its share
-(:func:`shares_of`) as its hint. The task groups the greedy spread over two parts are **held**
-where it put them, out of the parts (:func:`_held`, :data:`HOLD_SPREAD`), and each part's nodes
-give it what they leave (capacity less the held load, no cost for a node they keep open): so
-every part starts from a whole plan of its tasks. The parts are solved by the LNS at scale
+(:func:`shares_of`) as its hint. The nodes are dealt following that plan (``split="plan"``),
+so that few task groups are spread over two parts; those that are (gangs, separation groups,
+tasks whose replicas are on nodes of two parts) are **shared out** (:func:`_portions`,
+:data:`SPREAD_GROUPS`): each part places the tasks and replicas the greedy put on its nodes,
+starting there (a task on two parts is placed by both, each its replicas; a gang on two parts
+is required in both), so every part starts from a whole plan of its tasks and may empty and
+close any of its nodes; the join numbers a task's replicas again (:func:`_join_portions`).
+(Before: **held** where the greedy put them, out of the parts, :func:`_held`: they kept 97 %
+of the nodes open at 150,000 x 5,000, and the parts' search gained a tenth of what it gains
+now.) The parts are solved by the LNS at scale
 (``lns="scale"``: never a whole-part model, nor an LP bound) without a greedy of their own
 (``floor=False``: the floor is the whole problem's, here). A part that dies or misses its
 deadline (its limit is its window less what its worker spends outside the engine, estimated
 from how long its bytes took to write here; it is killed well past it) keeps its share. The
-coalesced plan (the parts' plans and the held tasks) is then improved by the LNS at scale over
+coalesced plan (the parts' plans, and the held tasks if any) is then improved by the LNS at scale over
 the whole problem in this process, with what is left of the limit less a final share for the
 checks; no union rounds and no repair sub-problem at this size. What the coalesced plan leaves
 unplaced goes first back where the greedy's plan has it when it still fits
@@ -105,21 +111,21 @@ SCALE_FINAL_SHARE = 0.04
 #: outside the engine; at load 3.7, 2.3 s and 8.9 s (K = 2), 0.7 s and 2.6 s (K = 4), plus
 #: the worker's start
 PART_OVERHEAD_FACTOR = 4.0
-#: at scale from the greedy's plan: hold the task groups it spread over two parts where it put
-#: them (out of the parts) instead of letting each part insert them. Measured at 150,000 x
-#: 5,000, -t 120, load 4-6: inserting, the parts left required tasks out that the improvement
-#: did not place (the greedy's plan returned, 31,827.02, at K = 2 and 4); holding, 24,857.73
-#: (K = 2) and 24,378.40 (K = 4) against the single process's 23,802.25 (the coalesced plan is
-#: whole: the improvement works on the cost at once)
-HOLD_SPREAD = True
 #: at scale from the greedy's plan, the task groups it spread over two parts (gangs,
-#: separation groups, tasks whose replicas are on two parts): ``share`` (each part places the
-#: tasks and replicas the plan puts on its nodes, starting from there: a gang split so is
-#: required in every part that has a member; nothing is held, so a part may empty and close
-#: any of its nodes), ``hold`` (held where the plan puts them, out of the parts: they keep
-#: their nodes open, 97 % of the nodes at 150,000 x 5,000), ``insert`` (each part inserts
-#: those of its tasks itself). ``hold`` when HOLD_SPREAD is False is ``insert``.
-SPREAD_GROUPS = "share" if HOLD_SPREAD else "insert"
+#: separation groups, tasks whose replicas are on nodes of two parts):
+#:
+#: * ``share`` (the default): each part places the tasks and replicas the plan puts on its
+#:   nodes, starting from there (a gang on two parts is required in each); nothing is held,
+#:   so a part may empty and close any of its nodes. 150,000 x 5,000, the scaling curve at
+#:   20 s per part (load 5-6): the parts' search gains 3.0-3.4 cost per 1,000 task-seconds
+#:   (K = 2), the coalesced plan 25,326.02 against 31,378.94 holding (docs/benchmarks.md).
+#: * ``hold``: held where the plan puts them, out of the parts (each part gets what they leave
+#:   of its nodes). They keep their nodes open: 97 % of the nodes at 150,000 x 5,000, so the
+#:   parts gained 0.2-0.7 per 1,000 task-seconds. (Better than ``insert`` there: at -t 120,
+#:   load 4-6, 24,857.73 at K = 2 and 24,378.40 at K = 4 against the greedy's plan.)
+#: * ``insert``: each part inserts those of its tasks itself (first fit with ejection into
+#:   1/K of the fleet): the parts left required tasks out that the improvement did not place.
+SPREAD_GROUPS = "share"
 #: at scale: with less than this many times the greedy's seconds left after it, the parts
 #: are not started (the greedy's plan is the result)
 NO_PARTS_SHARE = 1.0
