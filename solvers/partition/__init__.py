@@ -35,15 +35,15 @@ is required in both), so every part starts from a whole plan of its tasks and ma
 close any of its nodes; the join numbers a task's replicas again (:func:`_join_portions`).
 (Before: **held** where the greedy put them, out of the parts, :func:`_held`: they kept 97 %
 of the nodes open at 150,000 x 5,000, and the parts' search gained a tenth of what it gains
-now.) The parts are solved by the LNS at scale
-(``lns="scale"``: never a whole-part model, nor an LP bound) without a greedy of their own
-(``floor=False``: the floor is the whole problem's, here). A part that dies or misses its
+now.) The parts are solved by the LNS at scale (``lns="scale"``: never a whole-part model,
+nor an LP bound) without a greedy of their own (``floor=False``: the floor is the whole
+problem's, here). A part that dies or misses its
 deadline (its limit is its window less what its worker spends outside the engine, estimated
 from how long its bytes took to write here; it is killed well past it) keeps its share. The
-coalesced plan (the parts' plans, and the held tasks if any) is then improved by the LNS at scale over
-the whole problem in this process, with what is left of the limit less a final share for the
-checks; no union rounds and no repair sub-problem at this size. What the coalesced plan leaves
-unplaced goes first back where the greedy's plan has it when it still fits
+coalesced plan (the parts' plans, and the held tasks if any) is then improved by the LNS at
+scale over the whole problem in this process, with what is left of the limit less a final
+share for the checks; no union rounds and no repair sub-problem at this size. What the
+coalesced plan leaves unplaced goes first back where the greedy's plan has it when it fits
 (:func:`taskalloc.solvers.cpsat.construct.restore`), required tasks even by moving others
 (``force_restore``), then first fit with ejection; without the improvement (``improve=False``,
 the scaling curve) the coalesced plan is completed the same way, without the search. The
