@@ -484,10 +484,16 @@ def solve(
             window = (rest - reserve) * fraction / waves
             part_limit = max(1.0, window - (0.0 if params.deterministic else overhead))
         if not params.deterministic and options.part_time_limit is None:
+            # a part killed loses all it found and keeps only its share: it may run on into
+            # the improvement's time, up to the end of its wave's share of the run (its
+            # worker's time outside the engine grows with the load: at K = 2, load 5-6, 35 s
+            # against the 12 s estimated, and the part was killed 1 s before it was done)
+            until_end = None if rest is None else (rest - reserve) / waves
 
             def grace(seconds: float) -> float:
                 # a part killed loses all it found: only a worker clearly stuck is
-                return 4.0 + 2 * overhead + 0.15 * seconds
+                least = 4.0 + 2 * overhead + 0.15 * seconds
+                return least if until_end is None else max(least, until_end - seconds)
 
         elif options.part_time_limit is not None:
             # a part given its own seconds (as on a machine of its own, to measure what K
