@@ -269,6 +269,12 @@ def main() -> int:
         choices=("plan", "random"),
         help="how the nodes are dealt (default: plan from a plan, as solve does)",
     )
+    ap.add_argument(
+        "--spread-groups",
+        choices=("share", "hold", "insert"),
+        help="at scale: what the parts do with the task groups the greedy spread over two "
+        "(partition.SPREAD_GROUPS; default share)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
@@ -282,11 +288,16 @@ def main() -> int:
             raise SystemExit("--headline needs --problem FILE")
         return headline(args.problem, args.budget, args.seed)
 
+    if args.spread_groups:
+        from taskalloc.solvers import partition
+
+        partition.SPREAD_GROUPS = args.spread_groups
     t0 = time.perf_counter()
     problem = load_instance(args.instance, args.problem)
     print(
         f"# {args.instance}: {len(problem.tasks):,} tasks x {len(problem.nodes):,} nodes, "
-        f"loaded in {time.perf_counter() - t0:.1f} s; engine {args.engine}, seed {args.seed}; "
+        f"loaded in {time.perf_counter() - t0:.1f} s; engine {args.engine}, seed {args.seed}, "
+        f"spread groups {args.spread_groups or 'share'}; "
         f"load {loadavg()}",
         flush=True,
     )
