@@ -265,7 +265,7 @@ def solve(
             "-k",
             min=1,
             metavar="K",
-            help="Split the problem into K parts (a random split of tasks and nodes; gangs, "
+            help="Split the problem into K parts (of tasks and nodes, --split; gangs, "
             "dependency chains, separation groups and a spread task's nodes stay whole), solve "
             "them at once with -s (--executor: worker processes or Ray tasks), put the plans "
             "together, then re-solve unions of two parts and place what no part could. Same "
