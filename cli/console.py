@@ -208,23 +208,40 @@ def warn(message: str) -> None:
     """``warning: message`` on stderr (silenced by --quiet), control characters escaped.
 
     Prose is broken at words to fit the terminal, as :func:`say_long` does (a word such as
-    ``file.yaml:12:5:`` is never split); a located warning (``file:line:col: message``, as
-    :func:`warn_at` prints a problem's) stays one line, like the errors, for editors and grep
-    that read ``file:line:col:`` lines."""
+    ``file.yaml:12:5:`` is never split); a located warning (a message that starts with
+    ``file:line:col: ``) is ``file:line:col: warning: message`` on one line, like the errors
+    and as compilers write theirs, for editors and grep that read ``file:line:col:`` lines."""
     if Settings.quiet:
         return
     text = printable(message)
     console = err_console()
-    line = f"warning: {text}"
-    for part in [line] if _LOCATED.match(text) else wrap_prose(line, err_width()):
+    located = _LOCATED.match(text)
+    if located:
+        parts = [f"{text[: located.end()]}warning: {text[located.end() :]}"]
+    else:
+        parts = wrap_prose(f"warning: {text}", err_width())
+    for part in parts:
         console.print(part, style="yellow")
 
 
 def warn_at(diagnostic: object) -> None:
     """A problem's warning (a located diagnostic, or the summary of the rest of a file's
-    warnings): ``warning: file:line:col: message`` on one line, however long."""
-    if not Settings.quiet:
-        err_console().print(f"warning: {printable(str(diagnostic))}", style="yellow")
+    warnings), on one line however long: ``file:line:col: warning: message`` (the summary:
+    ``file: warning: ... and N more warnings: ...``)."""
+    if Settings.quiet:
+        return
+    text = printable(str(diagnostic))
+    file = getattr(diagnostic, "file", None)
+    if isinstance(file, str):
+        line = getattr(diagnostic, "line", None)
+        where = printable(
+            file if line is None else f"{file}:{line}:{getattr(diagnostic, 'column', None) or 1}"
+        )
+        if text.startswith(f"{where}: "):
+            text = f"{where}: warning: {text[len(where) + 2 :]}"
+            err_console().print(text, style="yellow")
+            return
+    err_console().print(f"warning: {text}", style="yellow")
 
 
 def printable(text: str) -> str:
