@@ -141,14 +141,15 @@ def wrap_prose(text: str, width: int, indent: str = "    ") -> list[str]:
     longer than a line, such as ``file.yaml:12:5:``, stays whole); the lines after the first
     keep the first's indentation plus ``indent`` (deeper than the two spaces of the lines
     that belong to a line before them: a conflict's reasons, a problem's proofs)."""
-    import re
     import textwrap
+
+    from .help import GLUE, glue
 
     if len(text) <= width:
         return [text]
-    # a number stays with its unit: "0.09 s", "53.12 %" are never broken apart
-    glue = "\ue000"  # a private-use character: textwrap never breaks there
-    body = re.sub(r"(?<=\d) (?=s\b|%|pts\b)", glue, text).lstrip(" ")
+    # a number stays with its unit ("0.09 s", "53.12 %"), a flag with its value ("-s greedy"),
+    # a short code span whole: GLUE is a character textwrap never breaks at
+    body = glue(text).lstrip(" ")
     lead = text[: len(text) - len(text.lstrip(" "))]
     lines = textwrap.wrap(
         body,
@@ -158,7 +159,7 @@ def wrap_prose(text: str, width: int, indent: str = "    ") -> list[str]:
         break_long_words=False,
         break_on_hyphens=False,
     )
-    return [line.replace(glue, " ") for line in lines] or [text]
+    return [line.replace(GLUE, " ") for line in lines] or [text]
 
 
 def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> list[str]:
@@ -180,6 +181,8 @@ def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> l
             lines.append(current)
             current = indent + piece
     lines.append(current)
+    from .help import GLUE, glue
+
     out: list[str] = []
     for line in lines:
         if len(line) <= width:
@@ -187,8 +190,9 @@ def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> l
             continue
         first = not out
         out.extend(
-            textwrap.wrap(
-                line if first else line[len(indent) :],
+            part.replace(GLUE, " ")
+            for part in textwrap.wrap(
+                glue(line if first else line[len(indent) :]),
                 width=width,
                 initial_indent="" if first else indent,
                 subsequent_indent=indent,
