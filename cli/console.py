@@ -36,17 +36,19 @@ def plain_console(
     """A rich console that never reads markup or emoji codes in what it prints."""
     from rich.console import Console
 
-    from taskalloc.render import pipe_safe
+    from taskalloc.render import pipe_safe, trimmed
 
-    return pipe_safe(
-        Console(
-            stderr=stderr,
-            file=file,  # type: ignore[arg-type]
-            width=width,
-            markup=False,
-            emoji=False,
-            highlight=False,
-            soft_wrap=stderr,
+    return trimmed(
+        pipe_safe(
+            Console(
+                stderr=stderr,
+                file=file,  # type: ignore[arg-type]
+                width=width,
+                markup=False,
+                emoji=False,
+                highlight=False,
+                soft_wrap=stderr,
+            )
         )
     )
 

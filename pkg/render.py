@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -280,7 +281,24 @@ def plain_console(file: Any = None, width: int | None = None, **kw: Any) -> Cons
     from rich.console import Console
 
     console = Console(file=file, width=width, markup=False, emoji=False, highlight=False, **kw)
-    return pipe_safe(console)
+    return trimmed(pipe_safe(console))
+
+
+#: spaces at the end of a line (rich pads a table's title and a grid's cells to its width)
+_TRAILING = re.compile(r"[ \t]+(?=\n)")
+
+
+def trimmed(console: Console) -> Console:
+    """``console`` writing no spaces at the ends of lines: rich pads titles and cells to the
+    table's width, which a pipe, a file or ``cat -A`` shows as trailing blanks (and diffs
+    and editors flag). Text only: what rich writes is the same but for those blanks."""
+    render = console._render_buffer
+
+    def render_trimmed(buffer: Any) -> str:
+        return _TRAILING.sub("", render(buffer))
+
+    console._render_buffer = render_trimmed  # type: ignore[method-assign]
+    return console
 
 
 def pipe_safe(console: Console) -> Console:
