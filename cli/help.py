@@ -45,17 +45,21 @@ GLUE = "\ue000"
 #: space, then a word that is no flag
 _FLAG_VALUE = re.compile(r"(?<![\w\-`'])(-[A-Za-z]|--[A-Za-z][\w\-]*) (?=[^\s\-])")
 #: a code span (```taskalloc check NEWPLAN```), kept whole when short
-_CODE = re.compile(r"`[^`\n]{1,30}`")
+_CODE = re.compile(r"`[^`\n]{1,40}`")
 #: a number and its unit (``0.09 s``, ``53.12 %``), ``pip install``
 _PAIRS = re.compile(r"(?<=\d) (?=s\b|%|pts\b)|(?<=\bpip) (?=install\b)")
+#: an exit code and what it means (``...; 3 proven infeasible``, ``Exit 0 when``)
+_CODE_MEANING = re.compile(r"((?:(?<=; )|(?<=: )|(?<=Exit ))\d{1,3}) (?=[a-z(])")
 
 
 def glue(text: str) -> str:
     """``text`` with the spaces no line break may take replaced by :data:`GLUE`: between a
-    flag and its value, inside a short code span, between a number and its unit; turn them
-    back into spaces with ``.replace(GLUE, " ")`` after wrapping."""
+    flag and its value, inside a short code span, between an exit code and its meaning,
+    between a number and its unit; turn them back into spaces with ``.replace(GLUE, " ")``
+    after wrapping."""
     text = _FLAG_VALUE.sub(lambda m: m.group(1) + GLUE, text)
     text = _CODE.sub(lambda m: m.group(0).replace(" ", GLUE), text)
+    text = _CODE_MEANING.sub(lambda m: m.group(1) + GLUE, text)
     return _PAIRS.sub(GLUE, text)
 
 

@@ -65,10 +65,13 @@ def test_end_to_end_prose_wraps_and_a_problems_warnings_do_not(tmp_path: Path) -
     assert lines[i + 1].startswith("    ") and all(len(x) <= 40 for x in lines[i : i + 2])
 
 
-GLUED = ["-s greedy", "--policy best-fit", "-O lns=true", "`report PLAN`", "0.09 s", "53.1 %"]
+GLUED = [
+    "-s greedy", "--policy best-fit", "-O lns=true", "`report PLAN`", "0.09 s", "53.1 %",
+    "3 proven", "`taskalloc solve -s mip --backend NAME`",
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("width", range(20, 61))
+@pytest.mark.parametrize("width", range(44, 81))
 def test_a_flag_keeps_its_value_and_a_code_span_stays_whole(width: int) -> None:
     """At every width, the lines of prose, of a summary and of --help never split a flag from
     its value, a short code span or a number from its unit (nor lose or add a character)."""
@@ -77,7 +80,8 @@ def test_a_flag_keeps_its_value_and_a_code_span_stays_whole(width: int) -> None:
 
     text = (
         "the hint was made for another file: rerun with -s greedy or --policy best-fit, add "
-        "-O lns=true, then `report PLAN` shows it; it took 0.09 s; gap 53.1 % here"
+        "-O lns=true, then `report PLAN` shows it; it took 0.09 s; gap 53.1 % here; exit 2 bad "
+        "input; 3 proven infeasible; or `taskalloc solve -s mip --backend NAME` runs"
     )
     for lines in (wrap_prose(text, width), wrap_fields(text, width), wrap(text, width, 2)):
         assert " ".join(x.strip() for x in lines) == text
