@@ -224,6 +224,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.u { text-align: right; font-variant-numeric: tabular-nums; min-width: 70px;
        background: linear-gradient(90deg, var(--bar) var(--u), transparent var(--u)); }
 td.tasks { max-width: 520px; }
+td.tasks .t { white-space: nowrap; }
 td.id { white-space: nowrap; }
 code, .formula { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
                  font-size: 13px; }
@@ -404,8 +405,12 @@ def _node_table(data: ReportData, nodes: Sequence[NodeView]) -> str:
     dev = any(nv.devices for nv in nodes)
     rows = []
     for nv in nodes:
+        # one span per replica: a task id breaks neither at its hyphens nor before its devices
         tasks = ", ".join(
-            pl.label + (f" ({pl.devices_text()})" if pl.devices else "") for pl in nv.replicas
+            "<span class='t'>"
+            + esc(pl.label + (f" ({pl.devices_text()})" if pl.devices else ""))
+            + "</span>"
+            for pl in nv.replicas
         )
         devices = ""
         if dev:
@@ -422,7 +427,7 @@ def _node_table(data: ReportData, nodes: Sequence[NodeView]) -> str:
         rows.append(
             f"<tr><td class='id'>{esc(nv.id)}</td>"
             f"{_util_cells(p.resources, nv.utilisation, nv.capacity)}"
-            f"{devices}<td class='tasks'>{esc(tasks) or '<span class=muted>idle</span>'}</td></tr>"
+            f"{devices}<td class='tasks'>{tasks or '<span class=muted>idle</span>'}</td></tr>"
         )
     return (
         f"<table><thead><tr><th>node</th>{head}{'<th>devices</th>' if dev else ''}"

@@ -123,6 +123,17 @@ def test_placement_at_2000_nodes_in_chromium(chromium: str, tmp_path: Path) -> N
     assert text.count("<tr><td class='id'>") >= 2000  # every node in some pool's table
 
 
+def test_task_ids_never_break_in_the_nodes_table_in_chromium(chromium: str, tmp_path: Path) -> None:
+    """The README's fleet: a node's tasks wrap between ids, never inside one (``infer-`` at
+    the end of a line and ``107#0`` on the next, as the browser broke them at hyphens)."""
+    problem, plan = _generated(tmp_path, 20, 200, scheduling=False, seed=7)
+    page = tmp_path / "report.html"
+    assert cli("report", str(problem), str(plan), "--html", str(page)).exit_code == 0
+    probe = _look(page, "report-20-nodes-placement", {"utilisation"})
+    assert probe["ids"] >= 200  # every placed replica, one span each
+    assert probe["broken_ids"] == []
+
+
 def _front_plans(folder: Path) -> tuple[Path, list[Path]]:
     """A problem and three plan files of a Pareto front of cost and balance, as ``solve
     --pareto`` writes them (each records its point under solver.options.pareto)."""
