@@ -143,6 +143,7 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         head.add_row(k, Text(v))  # a problem's name is text, never markup
     console.print(head)
 
+    console.print()  # a blank line between sections: each title starts a paragraph
     terms = Table(title="Objective terms", title_justify="left")
     terms.add_column("term")
     terms.add_column("value", justify="right")
@@ -158,6 +159,7 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         )
     console.print(terms)
 
+    console.print()
     util = Table(
         title="Utilisation"
         + (" (peak / time-average over the makespan)" if problem.scheduling else ""),
@@ -186,6 +188,7 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
 
     if ev.device_utilisation:
         peak = " (peak)" if problem.scheduling else ""
+        console.print()
         dev = Table(
             title=f"Devices{peak}: one mark per device, · idle to █ full", title_justify="left"
         )
@@ -196,8 +199,10 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         console.print(dev)
 
     if ev.unplaced:
+        console.print()
         _unplaced(console, problem, ev)
     if ev.violations:
+        console.print()
         console.print(f"{len(ev.violations)} violation(s):", style="bold red")
         for viol in ev.violations:
             console.print(f"  {viol.kind}: {viol.message}")
