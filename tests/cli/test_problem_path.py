@@ -48,3 +48,21 @@ def test_diff_without_problem_is_the_same_from_any_directory(plans: tuple[Path, 
     assert f"  a: {a} (feasible)" in r.stdout
     moved = [x.split()[0] for x in r.stdout.splitlines() if x.endswith(("-> a100-2", "-> l4-3"))]
     assert sorted(moved) == ["embed-e5-c", "ocr-trocr", "whisper-asr-b"]  # were on l4-4
+
+
+def test_diff_utilisation_lines_add_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ``a% -> b% (+d pts)`` of the text diff adds up as printed (62.5 % -> 67.97 % was
+    ``62% -> 68% (+5 pts)``)."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    problem = str(EXAMPLES / "replanning.yaml")
+    assert cli("solve", problem, "-s", "greedy", "-q", "-o", "a.yaml").exit_code == 0
+    r = cli("replan", problem, "a.yaml", "--fail", "l4-4", "--deterministic", "-q", "-o", "b.yaml")
+    assert r.exit_code == 0, r.stderr
+    r = cli("diff", "a.yaml", "b.yaml", "-p", problem)
+    assert r.exit_code == 1, r.stderr
+    changes = re.findall(r"(\d+)% -> (\d+)% \(([+-]?\d+) pts\)", r.stdout)
+    assert len(changes) >= 6
+    assert [int(b) - int(a) for a, b, _ in changes] == [int(d) for _, _, d in changes]
+    assert "memory 62% -> 68% (+6 pts)" in r.stdout
