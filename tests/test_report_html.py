@@ -383,6 +383,22 @@ def test_a_term_that_is_0_in_every_run_says_so_instead_of_an_empty_panel() -> No
     assert [t.get_text() for t in mixed.figure.axes[0].texts] == ["0", "2", "–"]
 
 
+def test_counts_have_whole_ticks() -> None:
+    """whatif --html: moves 0, 2, 1, 0 had ticks at 0.5, 1.5, ... (half a move); a term of
+    counts gets whole ticks, a term of decimals keeps matplotlib's."""
+    from taskalloc import charts as ch
+
+    runs = ["fail a", "fail b", "fail c", "fail d"]
+    values = [{"moves": m, "cost": c} for m, c in ((0, 1.25), (2, 0.5), (1, 2.0), (0, 0.75))]
+    chart = ch.objective_bars(runs, ["moves", "cost"], values)
+    assert chart is not None
+    chart.figure.canvas.draw()
+    moves, cost = chart.figure.axes
+    ticks = [t for t in moves.get_xticks() if moves.get_xlim()[0] <= t <= moves.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert not all(float(t).is_integer() for t in cost.get_xticks())
+
+
 def test_node_and_task_ids_do_not_wrap_in_the_tables() -> None:
     text = _device_page()
     assert "td.id { white-space: nowrap; }" in text
