@@ -314,6 +314,13 @@ def test_check_hand_made_plan_and_sha_warning(tmp_path):
         "warning: the plan was made for a file with other bytes (sha256 differs);",
         "    checking it against this problem anyway",
     ]
+    # a plan of another problem altogether: the warning names the problem it was made for
+    renamed = write_problem(tmp_path / "renamed.json", {**data, "name": "renamed"})
+    result = cli("check", str(renamed), str(plan_path), env={"COLUMNS": "1000"})
+    assert result.stderr.splitlines()[0] == (
+        f"warning: the plan was made for another problem ('{data['name']}'), not "
+        "'renamed' (sha256 differs); checking it against this problem anyway"
+    )
 
 
 def test_check_problem_file_as_plan():
