@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from .exits import ExitCode
+from .help import GLUE, glue
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -145,8 +146,6 @@ def wrap_prose(text: str, width: int, indent: str = "    ") -> list[str]:
     that belong to a line before them: a conflict's reasons, a problem's proofs)."""
     import textwrap
 
-    from .help import GLUE, glue
-
     if len(text) <= width:
         return [text]
     # a number stays with its unit ("0.09 s", "53.12 %"), a flag with its value ("-s greedy"),
@@ -183,8 +182,6 @@ def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> l
             lines.append(current)
             current = indent + piece
     lines.append(current)
-    from .help import GLUE, glue
-
     out: list[str] = []
     for line in lines:
         if len(line) <= width:
