@@ -160,6 +160,7 @@ def test_the_gas_incumbent_is_explained() -> None:
     assert result.exit_code == 0
     assert "ga: the incumbent is the scalar fitness of the best feasible plan" in result.stderr
     assert re.search(r"ga +[0-9.]+ s  fitness  incumbent", result.stderr)
+    assert max(len(line) for line in result.stderr.splitlines()) <= 80  # a pipe's width
 
 
 def test_engine_options_by_name_and_as_flags() -> None:
