@@ -66,7 +66,7 @@ def check(
         return
     fail_explained(
         ExitCode.VIOLATIONS,
-        f"{len(rep.violations)} violation(s):",
+        f"{plural(len(rep.violations), 'violation')}:",
         *(f"  {v.kind}: {v.message}" for v in rep.violations),
     )
 

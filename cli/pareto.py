@@ -246,7 +246,10 @@ def solve_front(
         if p.suffix in (".yaml", ".json") and str(p) not in files
     )
     if stale:
-        warn(f"{out_dir} also holds {len(stale)} plan file(s) not from this run: {stale[0]} ...")
+        warn(
+            f"{out_dir} also holds {plural(len(stale), 'plan file')} not from this run: "
+            f"{stale[0]} ..."
+        )
     if output is not None:
         say(f"front summary written to {output}")
     if stop.is_set():

@@ -48,6 +48,10 @@ def _fmt(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
+def _count_violations(n: int) -> str:
+    return f"{n} violation" + ("" if n == 1 else "s")
+
+
 def _pct(u: float) -> str:
     return f"{u * 100:.0f}%"
 
@@ -524,7 +528,8 @@ def _violations(data: ReportData) -> str:
     items = "".join(f"<li>{esc(v.kind)}: {esc(v.message)}</li>" for v in data.ev.violations[:200])
     more = len(data.ev.violations) - 200
     return (
-        f"<p class='bad'>{len(data.ev.violations)} violation(s): this plan is not feasible.</p>"
+        f"<p class='bad'>{_count_violations(len(data.ev.violations))}: "
+        "this plan is not feasible.</p>"
         f"<ul>{items}</ul>" + (f"<p>... and {more} more</p>" if more > 0 else "")
     )
 

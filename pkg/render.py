@@ -203,7 +203,8 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         _unplaced(console, problem, ev)
     if ev.violations:
         console.print()
-        console.print(f"{len(ev.violations)} violation(s):", style="bold red")
+        n = len(ev.violations)
+        console.print(f"{n} violation{'' if n == 1 else 's'}:", style="bold red")
         for viol in ev.violations:
             console.print(f"  {viol.kind}: {viol.message}")
 

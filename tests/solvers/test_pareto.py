@@ -549,7 +549,7 @@ def test_cli_front_end_to_end(tmp_path: Path) -> None:
     )
     assert r2.exit_code == 0, r2.stderr
     said = " ".join(r2.stderr.split())  # the warning is wrapped to the terminal
-    assert "also holds 2 plan file(s) not from this run: plan-03.yaml" in said
+    assert "also holds 2 plan files not from this run: plan-03.yaml" in said
 
 
 @pytest.mark.parametrize(
