@@ -73,18 +73,20 @@ def _front_notes(problem: Any, terms: list[str], built: list[Any], results: list
                 if len(built) == 1
                 else f"optional tasks left out per plan: {counts}"
             )
-            settled = any(
-                isinstance(r.options.get("pareto"), dict)
-                and r.options["pareto"].get("tiebreak") == "unplaced"
+            tiebreaks = {
+                r.options["pareto"].get("tiebreak")
                 for r in results
-                if r.has_plan
-            )
-            how = (
-                "optional tasks only break ties (each plan leaves out the least priority its "
-                f"point allows: {out})"
-                if settled
-                else f"optional tasks are not weighed ({out})"
-            )
+                if r.has_plan and isinstance(r.options.get("pareto"), dict)
+            }
+            if "unplaced" in tiebreaks:  # cpsat: a solve per point
+                how = (
+                    "optional tasks only break ties (each plan leaves out the least priority "
+                    f"its point allows: {out})"
+                )
+            elif tiebreaks:  # the others: added greedily where they cost no term
+                how = f"optional tasks are added only where they cost none of these terms ({out})"
+            else:
+                how = f"optional tasks are not weighed ({out})"
             lines.append(
                 f"the front weighs only {','.join(terms)}; {how}; add unplaced to --pareto to "
                 "weigh them against the other terms"

@@ -278,8 +278,8 @@ def solve(
             "one plan file per non-dominated plan in --out-dir, the front summary on stdout "
             "(or -o). -s cpsat: the exact front of 2 terms; -s ga: NSGA-II, 2 or 3 terms; "
             "auto: cpsat for 2 terms, ga for 3. Optional tasks count only when unplaced is "
-            "one of the terms (with cpsat they break ties: of the plans of a point, the one "
-            "that leaves the least priority out).",
+            "one of the terms; else they break ties (cpsat: of the plans of a point, the one "
+            "that leaves the least priority out; ga: added where they cost no term).",
             rich_help_panel=PARETO,
         ),
     ] = None,

@@ -11,7 +11,7 @@ scaling, :mod:`..scaling`); the solves reuse :class:`.exact._Run` (parameters, h
 watcher, time accounting). The front is over exactly the named terms: required tasks are
 always placed (a constraint), optional ones are weighed only as a tie-break (name
 ``unplaced`` as a term to weigh them); the problem's own objective plays no part. This is also
-what the GA's front is over (without the tie-break). With ``terms = [a, b]``:
+what the GA's front is over (its tie-break is greedy: :mod:`..tiebreak`). With ``terms = [a, b]``:
 
 1. A point is ``lexmin(a, b)`` under the current constraints: minimise ``a``, then minimise
    ``b`` with ``a <=`` that value (an assumption literal, dropped afterwards), then, when the
