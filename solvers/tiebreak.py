@@ -6,8 +6,8 @@ at no cost in the terms. Of two plans of one point, the user wants the one that 
 ``cpsat`` settles this exactly, a solve per point (:mod:`.cpsat.pareto`,
 ``options["pareto"]["tiebreak"] == "unplaced"``); :func:`settle` does it greedily for the
 others (the GA): each optional task, by priority (times replicas), is added where every replica
-fits and no term of the front gets worse, judged by the evaluator. So a point never moves, and
-its plan stays feasible.
+fits and every term of the front stays as it was, judged by the evaluator. So a point never
+moves, and its plan stays feasible.
 
 Placement problems only, and only tasks that are alone (no gang, no devices of a split resource,
 no spread), within ``seconds`` (1 s by default): a schedule or a gang asks for a search, not an
@@ -31,8 +31,11 @@ from .result import Result
 GREEDY_TIEBREAK = "unplaced (greedy)"
 
 
-def _no_worse(terms: dict[str, float], base: dict[str, float]) -> bool:
-    return all(terms[t] <= v + 1e-9 * max(1.0, abs(v)) for t, v in base.items())
+def _same(terms: dict[str, float], base: dict[str, float]) -> bool:
+    """Every term of the front as it was: not worse, and not better either (no term of
+    FORMATS.md falls when a task is added, but should one, the point would move and could
+    dominate another point of the front)."""
+    return all(abs(terms[t] - v) <= 1e-9 * max(1.0, abs(v)) for t, v in base.items())
 
 
 def settle(
@@ -95,7 +98,7 @@ def _settled(
                     return _with(result, plan, added)
                 cand = [*trial, Assignment(task=task.id, replica=replica, node=problem.nodes[n].id)]
                 e = evaluate(problem, cand, reasons=False)
-                if e.feasible and _no_worse(e.terms, base):
+                if e.feasible and _same(e.terms, base):
                     trial, used = cand, used | {n}
                     break
             else:
