@@ -95,7 +95,7 @@ def run(tl: Timeline, seed: int, init: int, rounds: int, between: int) -> list[i
             class Callback(cp_model.CpSolverSolutionCallback):
                 def on_solution_callback(self) -> None:
                     start = np.array([self.value(v) for v in starts], dtype=np.int64)
-                    search.offer(start, "cpsat-lns")
+                    search.offer_found(start, "cpsat-lns")
 
             solver.solve(sub, Callback())
         goal = search.steps + between

@@ -372,7 +372,7 @@ class _Hybrid:
         class Callback(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
                 start = np.array([self.value(v) for v in svars], dtype=np.int64)
-                search.offer(start, "cpsat-lns")
+                search.offer_found(start, "cpsat-lns")
 
         self._watched(solver, model, Callback(), "cpsat-lns-watch")
         self.lns_slices += 1

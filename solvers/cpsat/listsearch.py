@@ -47,6 +47,8 @@ MUTATED_TASKS = 0.04  # ... each moving this share of the tasks (at least one)
 SAMPLE_NOISE = 0.3  # relative noise on the latest finish times of the sampled lists
 JUSTIFY_SLACK = None  # justify only children within this share above the worst elite (None: all)
 RESTART_STEPS = 0  # steps without a new best of the island before a fresh one (0: never)
+SLICES_ON_ISLAND = True  # searches started from hint() start from (and feed) the island;
+# False: from the stage's pool (and feed it only)
 
 
 @dataclass
@@ -228,7 +230,13 @@ class ListSearch:
     def hint(self, rng: random.Random, top: int) -> Schedule | None:
         """One of the island's ``top`` best schedules, uniformly (where a CP-SAT neighbourhood
         search started from this search should start)."""
-        return self.island.among_best(rng, top)
+        return (self.island if SLICES_ON_ISLAND else self.pool).among_best(rng, top)
+
+    def offer_found(self, start: np.ndarray, source: str) -> bool:
+        """A schedule found by a search started from :meth:`hint`."""
+        if SLICES_ON_ISLAND:
+            return self.offer(start, source)
+        return self.pool.offer(start, source)
 
     @property
     def version(self) -> int:

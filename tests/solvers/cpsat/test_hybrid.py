@@ -499,9 +499,13 @@ def test_restarting_searches_repeat_for_a_seed(monkeypatch: Any) -> None:
     assert trail(5) == first
 
 
-def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(monkeypatch: Any) -> None:
+@pytest.mark.parametrize("on_island", [True, False])
+def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
+    monkeypatch: Any, on_island: bool
+) -> None:
     """In the hybrid, a stalled list search restarts (``list_restarts``); the CP-SAT slices of
-    the list thread then start from the island it breeds on, and the plan is checked."""
+    the list thread then start from the island it breeds on (``SLICES_ON_ISLAND``) or from the
+    stage's pool, and the plan is checked."""
     from ortools.sat.python import cp_model
 
     from taskalloc.solvers.cpsat import hybrid, listsearch
@@ -511,14 +515,15 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(monkeypa
         self.done.wait()
         return cp_model.UNKNOWN
 
-    seen: list[bool] = []  # per slice after a restart: its hint is one of the island's
+    seen: list[bool] = []  # per slice after a restart: its hint is one of the expected pool's
     watched = hybrid._Hybrid._watched
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch" and self.list.restarts:
             hint = list(model.Proto().solution_hint.values)
-            island = [s.start.tolist() for s in self.list.island.elite]
-            seen.append(hint in island)
+            source = self.list.island if on_island else self.pool
+            top = [s.start.tolist() for s in source.elite[: hybrid.LNS_TOP]]
+            seen.append(hint in top)
         return watched(self, solver, model, callback, name)
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
@@ -526,6 +531,7 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(monkeypa
     monkeypatch.setattr(hybrid, "LNS_STALL", 20)
     monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
     monkeypatch.setattr(listsearch, "RESTART_STEPS", 30)
+    monkeypatch.setattr(listsearch, "SLICES_ON_ISLAND", on_island)
     p = rcpsp(3, jobs=30, resources=3)
     r = solve(p, time_limit=3.0, workers=2, seed=1)
     assert r.has_plan and evaluate(p, r.assignments).feasible
