@@ -538,3 +538,17 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
     info = r.options["schedule_search"]["makespan"]
     assert info["list_restarts"] >= 1, info
     assert seen and all(seen), seen
+
+
+def test_deterministic_runs_with_restarts_repeat(monkeypatch: Any) -> None:
+    """With a deterministic limit (one worker, turns bounded in deterministic time and steps)
+    a run whose list search restarts repeats exactly for its seed."""
+    from taskalloc.solvers.cpsat import listsearch
+
+    monkeypatch.setattr(listsearch, "RESTART_STEPS", 30)
+    p = rcpsp(12, jobs=50, resources=3)
+    a = solve(p, time_limit=1.5, deterministic=True, seed=4)
+    b = solve(p, time_limit=1.5, deterministic=True, seed=4)
+    assert a.has_plan and evaluate(p, a.assignments).feasible
+    assert a.options["schedule_search"]["makespan"]["list_restarts"] >= 1
+    assert a.assignments == b.assignments and a.status == b.status
