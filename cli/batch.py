@@ -284,6 +284,21 @@ def _refuse_outputs(items: Sequence[Item], summary: str | None, skip_existing: b
         refuse_inputs(summary, problems, no_clobber=Settings.no_clobber)
 
 
+def _missing_dirs(*paths: Path | None) -> list[Path]:
+    """The directories of ``paths`` (and their parents) that do not exist yet, outermost
+    first: those a batch creates, named on stderr as every command names them."""
+    out: list[Path] = []
+    for path in paths:
+        if path is None:
+            continue
+        missing = []
+        while not path.exists() and path != path.parent:
+            missing.append(path)
+            path = path.parent
+        out.extend(d for d in reversed(missing) if d not in out)
+    return out
+
+
 def _open_summary(summary: str) -> IO[str]:
     """The --summary file, opened for lines as problems finish (it is the one output written
     as it grows, so that it can be followed; --no-clobber refuses an existing one)."""
@@ -357,6 +372,9 @@ def run(
         opts = replace(opts, workers=per_job)
 
     sink: IO[str] | None = None
+    to_create = _missing_dirs(
+        out_dir, Path(summary).parent if summary is not None and summary != "-" else None
+    )
     if to_stdout:
         sink = sys.stdout
     elif summary is not None:
@@ -420,6 +438,9 @@ def run(
     finally:
         if sink is not None and sink is not sys.stdout:
             sink.close()
+        for directory in to_create:
+            if directory.is_dir():
+                say(f"created directory {directory}")
     if not quiet:
         order = {item.file: item.index for item in items}
         _table(sorted(rows, key=lambda r: order.get(r["file"], 0)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,7 +46,7 @@ def check(
     problem, plan = load_pair(problem_file, plan_file)
     rep = run_check(problem, plan)
     for w in rep.warnings:
-        warn(w)
+        warn(_named(w, problem, plan))
     if fmt == CheckFormat.json:
         out = {
             "ok": rep.ok,
@@ -66,6 +66,22 @@ def check(
         return
     fail_explained(
         ExitCode.VIOLATIONS,
-        f"{len(rep.violations)} violation(s):",
+        f"{plural(len(rep.violations), 'violation')}:",
         *(f"  {v.kind}: {v.message}" for v in rep.violations),
+    )
+
+
+def _named(warning: str, problem: Any, plan: Any) -> str:
+    """The warning that a plan was made for other bytes, naming the problem it was made for
+    when that is another problem (by name), not another version of this one."""
+    if not warning.startswith("the plan was made for a file with other bytes"):
+        return warning
+    made_for = plan.problem_name
+    if made_for is None or made_for == problem.name:
+        return warning
+    where = f", {plan.problem_path}" if plan.problem_path else ""
+    this = f"'{problem.name}'" if problem.name else "this one"
+    return (
+        f"the plan was made for another problem ('{made_for}'{where}), not {this} (sha256 "
+        "differs); checking it against this problem anyway"
     )

@@ -22,7 +22,7 @@ import typer
 
 from taskalloc.solvers import ENGINES as REGISTRY
 
-from .console import Settings, fail, printable, say, say_long, warn, warn_at
+from .console import Settings, fail, plural, printable, say, say_long, warn, warn_at
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
 from .files import load, write
@@ -373,7 +373,10 @@ def compare(
         say(f"HTML page written to {html}")
     bad = [r for r in ordered if r.checked is False]
     if bad:
-        warn(f"{len(bad)} plan(s) failed their check: {bad[0].label}: {bad[0].violations[:1]}")
+        warn(
+            f"{plural(len(bad), 'plan')} failed their check: {bad[0].label}: "
+            f"{bad[0].violations[:1]}"
+        )
         codes.append(int(ExitCode.INTERNAL))
     if not Settings.quiet:
         say(f"compare: done in {time.monotonic() - t0:.1f} s")

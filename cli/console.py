@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, NoReturn
 
 from .exits import ExitCode
+from .help import GLUE, glue
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,17 +37,19 @@ def plain_console(
     """A rich console that never reads markup or emoji codes in what it prints."""
     from rich.console import Console
 
-    from taskalloc.render import pipe_safe
+    from taskalloc.render import pipe_safe, trimmed
 
-    return pipe_safe(
-        Console(
-            stderr=stderr,
-            file=file,  # type: ignore[arg-type]
-            width=width,
-            markup=False,
-            emoji=False,
-            highlight=False,
-            soft_wrap=stderr,
+    return trimmed(
+        pipe_safe(
+            Console(
+                stderr=stderr,
+                file=file,  # type: ignore[arg-type]
+                width=width,
+                markup=False,
+                emoji=False,
+                highlight=False,
+                soft_wrap=stderr,
+            )
         )
     )
 
@@ -141,14 +144,13 @@ def wrap_prose(text: str, width: int, indent: str = "    ") -> list[str]:
     longer than a line, such as ``file.yaml:12:5:``, stays whole); the lines after the first
     keep the first's indentation plus ``indent`` (deeper than the two spaces of the lines
     that belong to a line before them: a conflict's reasons, a problem's proofs)."""
-    import re
     import textwrap
 
     if len(text) <= width:
         return [text]
-    # a number stays with its unit: "0.09 s", "53.12 %" are never broken apart
-    glue = "\ue000"  # a private-use character: textwrap never breaks there
-    body = re.sub(r"(?<=\d) (?=s\b|%|pts\b)", glue, text).lstrip(" ")
+    # a number stays with its unit ("0.09 s", "53.12 %"), a flag with its value ("-s greedy"),
+    # a short code span whole: GLUE is a character textwrap never breaks at
+    body = glue(text).lstrip(" ")
     lead = text[: len(text) - len(text.lstrip(" "))]
     lines = textwrap.wrap(
         body,
@@ -158,7 +160,7 @@ def wrap_prose(text: str, width: int, indent: str = "    ") -> list[str]:
         break_long_words=False,
         break_on_hyphens=False,
     )
-    return [line.replace(glue, " ") for line in lines] or [text]
+    return [line.replace(GLUE, " ") for line in lines] or [text]
 
 
 def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> list[str]:
@@ -187,8 +189,9 @@ def wrap_fields(text: str, width: int, sep: str = "; ", indent: str = "  ") -> l
             continue
         first = not out
         out.extend(
-            textwrap.wrap(
-                line if first else line[len(indent) :],
+            part.replace(GLUE, " ")
+            for part in textwrap.wrap(
+                glue(line if first else line[len(indent) :]),
                 width=width,
                 initial_indent="" if first else indent,
                 subsequent_indent=indent,
@@ -208,23 +211,40 @@ def warn(message: str) -> None:
     """``warning: message`` on stderr (silenced by --quiet), control characters escaped.
 
     Prose is broken at words to fit the terminal, as :func:`say_long` does (a word such as
-    ``file.yaml:12:5:`` is never split); a located warning (``file:line:col: message``, as
-    :func:`warn_at` prints a problem's) stays one line, like the errors, for editors and grep
-    that read ``file:line:col:`` lines."""
+    ``file.yaml:12:5:`` is never split); a located warning (a message that starts with
+    ``file:line:col: ``) is ``file:line:col: warning: message`` on one line, like the errors
+    and as compilers write theirs, for editors and grep that read ``file:line:col:`` lines."""
     if Settings.quiet:
         return
     text = printable(message)
     console = err_console()
-    line = f"warning: {text}"
-    for part in [line] if _LOCATED.match(text) else wrap_prose(line, err_width()):
+    located = _LOCATED.match(text)
+    if located:
+        parts = [f"{text[: located.end()]}warning: {text[located.end() :]}"]
+    else:
+        parts = wrap_prose(f"warning: {text}", err_width())
+    for part in parts:
         console.print(part, style="yellow")
 
 
 def warn_at(diagnostic: object) -> None:
     """A problem's warning (a located diagnostic, or the summary of the rest of a file's
-    warnings): ``warning: file:line:col: message`` on one line, however long."""
-    if not Settings.quiet:
-        err_console().print(f"warning: {printable(str(diagnostic))}", style="yellow")
+    warnings), on one line however long: ``file:line:col: warning: message`` (the summary:
+    ``file: warning: ... and N more warnings: ...``)."""
+    if Settings.quiet:
+        return
+    text = printable(str(diagnostic))
+    file = getattr(diagnostic, "file", None)
+    if isinstance(file, str):
+        line = getattr(diagnostic, "line", None)
+        where = printable(
+            file if line is None else f"{file}:{line}:{getattr(diagnostic, 'column', None) or 1}"
+        )
+        if text.startswith(f"{where}: "):
+            text = f"{where}: warning: {text[len(where) + 2 :]}"
+            err_console().print(text, style="yellow")
+            return
+    err_console().print(f"warning: {text}", style="yellow")
 
 
 def printable(text: str) -> str:

@@ -316,7 +316,7 @@ def text_lines(d: PlanDiff, name_a: str, name_b: str) -> list[str]:
         columns = max(60, shutil.get_terminal_size((80, 24)).columns)
         for node, row in d.utilisation.items():
             parts = [
-                f"{r} {_pc(x.a)} -> {_pc(x.b)} ({_signed(round((x.delta or 0) * 100))} pts)"
+                f"{r} {_pc(x.a)} -> {_pc(x.b)} ({_signed(_pts(x.a, x.b))} pts)"
                 for r, x in row.items()
             ]
             line = f"  {node.ljust(width)}  "
@@ -332,3 +332,9 @@ def text_lines(d: PlanDiff, name_a: str, name_b: str) -> list[str]:
 
 def _pc(u: float | None) -> str:
     return "–" if u is None else f"{u * 100:.0f}%"
+
+
+def _pts(a: float | None, b: float | None) -> int:
+    """The change in percentage points between the two percentages as :func:`_pc` shows
+    them, so that the line adds up (62% -> 68% is +6, though 62.5 % -> 67.97 % is 5.47)."""
+    return round((b or 0) * 100) - round((a or 0) * 100)

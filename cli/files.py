@@ -89,8 +89,9 @@ def load_pair(problem_file: str, plan_file: str | None) -> tuple[Problem, Plan]:
     With two files, each is read from its place (one of them may be stdin). With one file
     (``report PLAN``), or ``- -`` (the plan on stdin), the problem is the one the plan
     embeds (``problem.text``, written by ``solve -`` or ``--embed-problem``), else the file
-    the plan names (``problem.path``, relative to the current directory or to the plan's);
-    either must have the bytes whose sha256 the plan records.
+    the plan names (``problem.path``, relative to the current directory or to the plan's: the
+    one with the bytes whose sha256 the plan records, else the first found); either must
+    have those bytes, or a warning says so.
     """
     from taskalloc.problems.plan import read_plan
 
@@ -126,9 +127,15 @@ def problem_of(plan: Plan, plan_file: str) -> Problem:
     candidates = [Path(plan.problem_path)]
     if plan_file != "-" and not candidates[0].is_absolute():
         candidates.append(Path(plan_file).parent / plan.problem_path)
-    for candidate in candidates:
-        if candidate.is_file():
-            return load(str(candidate))
+    found = [c for c in candidates if c.is_file()]
+    for candidate in found:  # the file with the bytes the plan was made from, wherever it is
+        try:
+            if hashlib.sha256(candidate.read_bytes()).hexdigest() == plan.problem_sha256:
+                return load(str(candidate))
+        except OSError:
+            continue
+    if found:  # none has those bytes: the first (the caller warns that they differ)
+        return load(str(found[0]))
     raise Fail(
         ExitCode.BAD_INPUT,
         f"{plan_name}: the problem file {plan.problem_path} (problem.path) is not there; give "

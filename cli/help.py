@@ -10,6 +10,7 @@ whose lines start with spaces keeps its lines.
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from typing import Any
@@ -38,14 +39,34 @@ def paragraphs(text: str, indent: int, cols: int) -> list[str]:
     return out
 
 
-#: word pairs never split across lines (``-s cpsat``, ``pip install``)
-_KEEP = ("-s ", "-t ", "-o ", "-d ", "-f ", "-O ", "pip ")
+#: what stands for a space that no line break may take (a private-use character)
+GLUE = "\ue000"
+#: a flag and its value (``-s greedy``, ``--policy best-fit``, ``-O lns=true``): the flag, a
+#: space, then a word that is no flag
+_FLAG_VALUE = re.compile(r"(?<![\w\-`'])(-[A-Za-z]|--[A-Za-z][\w\-]*) (?=[^\s\-])")
+#: a code span (```taskalloc check NEWPLAN```), kept whole when short
+_CODE = re.compile(r"`[^`\n]{1,40}`")
+#: a number and its unit (``0.09 s``, ``53.12 %``), ``pip install``
+_PAIRS = re.compile(r"(?<=\d) (?=s\b|%|pts\b)|(?<=\bpip) (?=install\b)")
+#: an exit code and what it means (``...; 3 proven infeasible``, ``Exit 0 when``)
+_CODE_MEANING = re.compile(r"((?:(?<=; )|(?<=: )|(?<=Exit ))\d{1,3}) (?=[a-z(])")
+
+
+def glue(text: str) -> str:
+    """``text`` with the spaces no line break may take replaced by :data:`GLUE`: between a
+    flag and its value, inside a short code span, between an exit code and its meaning,
+    between a number and its unit; turn them back into spaces with ``.replace(GLUE, " ")``
+    after wrapping."""
+    text = _FLAG_VALUE.sub(lambda m: m.group(1) + GLUE, text)
+    text = _CODE.sub(lambda m: m.group(0).replace(" ", GLUE), text)
+    text = _CODE_MEANING.sub(lambda m: m.group(1) + GLUE, text)
+    return _PAIRS.sub(GLUE, text)
 
 
 def wrap(text: str, cols: int, indent: int, first: str | None = None) -> list[str]:
-    """``text`` wrapped at ``cols`` and indented (``first``: the first line's prefix)."""
-    for pair in _KEEP:
-        text = text.replace(pair, pair[:-1] + "\u00a0")
+    """``text`` wrapped at ``cols`` and indented (``first``: the first line's prefix); a
+    flag and its value, a short code span, a number and its unit stay on one line."""
+    text = glue(text)
     lines = textwrap.wrap(
         text,
         cols,
@@ -54,7 +75,7 @@ def wrap(text: str, cols: int, indent: int, first: str | None = None) -> list[st
         break_long_words=False,
         break_on_hyphens=False,
     )
-    return [line.replace("\u00a0", " ") for line in lines]
+    return [line.replace(GLUE, " ") for line in lines]
 
 
 def metavar(param: Any, ctx: Any) -> str:

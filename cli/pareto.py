@@ -31,6 +31,11 @@ def _read_reference(path: str) -> Any:
         fail(ExitCode.BAD_INPUT, f"--reference-front: {exc}")
 
 
+def _least(term: str) -> str:
+    """``the least cost``, ``the fewest nodes``."""
+    return f"the {'fewest' if term in ('nodes', 'moves') else 'least'} {term}"
+
+
 def _front_notes(problem: Any, terms: list[str], built: list[Any], results: list[Any]) -> list[str]:
     """Lines that explain a front the table alone leaves open: a single point (the terms do not
     conflict, when that is proven) and optional tasks left out (the front weighs only its terms).
@@ -47,8 +52,8 @@ def _front_notes(problem: Any, terms: list[str], built: list[Any], results: list
         named = " and ".join(terms) if len(terms) == 2 else ", ".join(terms)
         if complete:
             lines.append(
-                f"one point ({values}): the plan with the least {terms[0]} also has the least "
-                + " and the least ".join(terms[1:])
+                f"one point ({values}): the plan with {_least(terms[0])} also has "
+                + " and ".join(_least(t) for t in terms[1:])
                 + f" (each term minimised alone gives the same values, proven), so {named} do "
                 "not conflict on this problem and no plan trades one for the other"
             )
@@ -68,9 +73,23 @@ def _front_notes(problem: Any, terms: list[str], built: list[Any], results: list
                 if len(built) == 1
                 else f"optional tasks left out per plan: {counts}"
             )
+            tiebreaks = {
+                r.options["pareto"].get("tiebreak")
+                for r in results
+                if r.has_plan and isinstance(r.options.get("pareto"), dict)
+            }
+            if "unplaced" in tiebreaks:  # cpsat: a solve per point
+                how = (
+                    "optional tasks only break ties (each plan leaves out the least priority "
+                    f"its point allows: {out})"
+                )
+            elif tiebreaks:  # the others: added greedily where they cost no term
+                how = f"optional tasks are added only where they cost none of these terms ({out})"
+            else:
+                how = f"optional tasks are not weighed ({out})"
             lines.append(
-                f"the front weighs only {','.join(terms)}: optional tasks are placed only where "
-                f"that pays in these terms ({out}); add unplaced to --pareto to weigh them"
+                f"the front weighs only {','.join(terms)}; {how}; add unplaced to --pareto to "
+                "weigh them against the other terms"
             )
     return lines
 
@@ -229,7 +248,10 @@ def solve_front(
         if p.suffix in (".yaml", ".json") and str(p) not in files
     )
     if stale:
-        warn(f"{out_dir} also holds {len(stale)} plan file(s) not from this run: {stale[0]} ...")
+        warn(
+            f"{out_dir} also holds {plural(len(stale), 'plan file')} not from this run: "
+            f"{stale[0]} ..."
+        )
     if output is not None:
         say(f"front summary written to {output}")
     if stop.is_set():

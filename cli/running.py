@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskalloc.solvers.clock import Stop, hold_collector, interrupt_preparation
 
-from .console import fmt, say, tell
+from .console import fmt, say, say_long, tell
 
 if TYPE_CHECKING:
     from taskalloc.problems.problem import Objective
@@ -73,7 +73,7 @@ class ProgressLines:
             return
         if point.term == "fitness" and not self.explained:
             self.explained = True
-            say(
+            say_long(
                 f"{self.engine}: the incumbent is the scalar fitness of the best feasible plan "
                 "(the whole objective as one number, lower is better; a GA proves no bound)"
             )

@@ -277,7 +277,9 @@ def solve(
             help="Compute a Pareto front of these 2 or 3 objective terms (e.g. cost,balance): "
             "one plan file per non-dominated plan in --out-dir, the front summary on stdout "
             "(or -o). -s cpsat: the exact front of 2 terms; -s ga: NSGA-II, 2 or 3 terms; "
-            "auto: cpsat for 2 terms, ga for 3.",
+            "auto: cpsat for 2 terms, ga for 3. Optional tasks count only when unplaced is "
+            "one of the terms; else they break ties (cpsat: of the plans of a point, the one "
+            "that leaves the least priority out; ga: added where they cost no term).",
             rich_help_panel=PARETO,
         ),
     ] = None,

@@ -11,7 +11,7 @@ from .options import ProblemArg
 def validate(problem_file: ProblemArg) -> None:
     """Check a problem file: schema, references, and cheap proofs of infeasibility.
 
-    Exit 0 when valid, 2 with every error located (file:line:column: field: message),
+    Exit 0 when valid, 2 with every error located (`file:line:column: field: message`),
     3 when the file is valid but no plan can exist.
     """
     from taskalloc.problems.proofs import prove_infeasible, structural_lines

@@ -1120,6 +1120,10 @@ def objective_bars(
             if not any(shown):
                 ax.set_xlim(0, 1)
                 ax.set_xticks([0])
+            elif all(float(x).is_integer() for x in shown):  # counts: no 0.5 move on the axis
+                from matplotlib.ticker import MaxNLocator
+
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.tick_params(axis="x", labelsize=7)
         axes[0].set_yticks(y, labels)
         axes[0].invert_yaxis()

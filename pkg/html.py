@@ -48,6 +48,10 @@ def _fmt(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
+def _count_violations(n: int) -> str:
+    return f"{n} violation" + ("" if n == 1 else "s")
+
+
 def _pct(u: float) -> str:
     return f"{u * 100:.0f}%"
 
@@ -224,6 +228,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.u { text-align: right; font-variant-numeric: tabular-nums; min-width: 70px;
        background: linear-gradient(90deg, var(--bar) var(--u), transparent var(--u)); }
 td.tasks { max-width: 520px; }
+td.tasks .t { white-space: nowrap; }
 td.id { white-space: nowrap; }
 code, .formula { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
                  font-size: 13px; }
@@ -404,8 +409,12 @@ def _node_table(data: ReportData, nodes: Sequence[NodeView]) -> str:
     dev = any(nv.devices for nv in nodes)
     rows = []
     for nv in nodes:
+        # one span per replica: a task id breaks neither at its hyphens nor before its devices
         tasks = ", ".join(
-            pl.label + (f" ({pl.devices_text()})" if pl.devices else "") for pl in nv.replicas
+            "<span class='t'>"
+            + esc(pl.label + (f" ({pl.devices_text()})" if pl.devices else ""))
+            + "</span>"
+            for pl in nv.replicas
         )
         devices = ""
         if dev:
@@ -422,7 +431,7 @@ def _node_table(data: ReportData, nodes: Sequence[NodeView]) -> str:
         rows.append(
             f"<tr><td class='id'>{esc(nv.id)}</td>"
             f"{_util_cells(p.resources, nv.utilisation, nv.capacity)}"
-            f"{devices}<td class='tasks'>{esc(tasks) or '<span class=muted>idle</span>'}</td></tr>"
+            f"{devices}<td class='tasks'>{tasks or '<span class=muted>idle</span>'}</td></tr>"
         )
     return (
         f"<table><thead><tr><th>node</th>{head}{'<th>devices</th>' if dev else ''}"
@@ -519,7 +528,8 @@ def _violations(data: ReportData) -> str:
     items = "".join(f"<li>{esc(v.kind)}: {esc(v.message)}</li>" for v in data.ev.violations[:200])
     more = len(data.ev.violations) - 200
     return (
-        f"<p class='bad'>{len(data.ev.violations)} violation(s): this plan is not feasible.</p>"
+        f"<p class='bad'>{_count_violations(len(data.ev.violations))}: "
+        "this plan is not feasible.</p>"
         f"<ul>{items}</ul>" + (f"<p>... and {more} more</p>" if more > 0 else "")
     )
 

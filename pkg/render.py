@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +143,7 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         head.add_row(k, Text(v))  # a problem's name is text, never markup
     console.print(head)
 
+    console.print()  # a blank line between sections: each title starts a paragraph
     terms = Table(title="Objective terms", title_justify="left")
     terms.add_column("term")
     terms.add_column("value", justify="right")
@@ -157,6 +159,7 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         )
     console.print(terms)
 
+    console.print()
     util = Table(
         title="Utilisation"
         + (" (peak / time-average over the makespan)" if problem.scheduling else ""),
@@ -185,6 +188,7 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
 
     if ev.device_utilisation:
         peak = " (peak)" if problem.scheduling else ""
+        console.print()
         dev = Table(
             title=f"Devices{peak}: one mark per device, · idle to █ full", title_justify="left"
         )
@@ -195,9 +199,12 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         console.print(dev)
 
     if ev.unplaced:
+        console.print()
         _unplaced(console, problem, ev)
     if ev.violations:
-        console.print(f"{len(ev.violations)} violation(s):", style="bold red")
+        console.print()
+        n = len(ev.violations)
+        console.print(f"{n} violation{'' if n == 1 else 's'}:", style="bold red")
         for viol in ev.violations:
             console.print(f"  {viol.kind}: {viol.message}")
 
@@ -280,7 +287,24 @@ def plain_console(file: Any = None, width: int | None = None, **kw: Any) -> Cons
     from rich.console import Console
 
     console = Console(file=file, width=width, markup=False, emoji=False, highlight=False, **kw)
-    return pipe_safe(console)
+    return trimmed(pipe_safe(console))
+
+
+#: spaces at the end of a line (rich pads a table's title and a grid's cells to its width)
+_TRAILING = re.compile(r"[ \t]+(?=\n)")
+
+
+def trimmed(console: Console) -> Console:
+    """``console`` writing no spaces at the ends of lines: rich pads titles and cells to the
+    table's width, which a pipe, a file or ``cat -A`` shows as trailing blanks (and diffs
+    and editors flag). Text only: what rich writes is the same but for those blanks."""
+    render = console._render_buffer
+
+    def render_trimmed(buffer: Any) -> str:
+        return _TRAILING.sub("", render(buffer))
+
+    console._render_buffer = render_trimmed  # type: ignore[method-assign]
+    return console
 
 
 def pipe_safe(console: Console) -> Console:

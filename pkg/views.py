@@ -496,6 +496,9 @@ def gantt_lines(d: _Data, width: int) -> list[str]:
     unit = f"{_fmt(round(per_col, 2))} time unit" + ("" if per_col == 1 else "s")
     services = f" (services run to {span})" if makespan(rows) < span else ""
     out.append(f"{' ' * label_w}  makespan {makespan(rows)}{services}; one column = {unit}")
+    short = any("▌" in line or "[]" in line for line in out[1:-1])
+    if short:  # say what the marks without a name are
+        out.append(f"{' ' * label_w}  ▌ and []: replicas too short for their names")
     return out
 
 

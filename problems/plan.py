@@ -239,6 +239,11 @@ class _Flow(dict[str, Any]):
     """A mapping that YAML writes on one line (an assignment, its devices included)."""
 
 
+class _Block(dict[str, Any]):
+    """A mapping that YAML writes one key a line (``problem``: its sha256 alone is 72
+    characters, so inline it made the widest line of every plan)."""
+
+
 class _PlanDumper(_Dumper):
     """Leaf mappings and short lists inline; lists of sentences one per line."""
 
@@ -259,6 +264,9 @@ _PlanDumper.add_representer(
     _Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
 )
 _PlanDumper.add_representer(str, _PlanDumper.represent_str)
+_PlanDumper.add_representer(
+    _Block, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=False)
+)
 
 
 _ENCODERS: dict[int, json.JSONEncoder] = {}
@@ -331,13 +339,19 @@ def json_dumps(data: Any) -> str:
 
 
 def dumps(data: Mapping[str, Any], fmt: str = "yaml") -> str:
-    """Serialise plain data as YAML (leaf mappings inline, key order kept) or JSON."""
+    """Serialise plain data as YAML (leaf mappings inline but ``problem`` one key a line, key
+    order kept) or JSON. Lines fold at 100 columns, not 80: an assignment with its start, end
+    and devices takes 80-95, and one assignment a line is what grep and diff want (at 80 the
+    emitter breaks them inside their device lists)."""
     if fmt == "json":
         return json_dumps(data) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format {fmt!r}")
+    data = dict(data)
+    if type(data.get("problem")) is dict:
+        data["problem"] = _Block(data["problem"])
     return yaml.dump(
-        dict(data),
+        data,
         Dumper=_PlanDumper,
         sort_keys=False,
         default_flow_style=None,

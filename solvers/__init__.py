@@ -364,7 +364,11 @@ def pareto(problem: Problem, solver: str, terms: list[str], **options: Any) -> l
     infeasible = structural(problem, eng.name, params.seed)
     if infeasible is not None:
         return [infeasible]
-    return front_engine.front(problem, terms, params, opts)
+    from .tiebreak import settle  # optional tasks where they cost no term (ga; cpsat settles)
+
+    return settle(
+        problem, terms, front_engine.front(problem, terms, params, opts), stop=params.stop
+    )
 
 
 def fronts() -> list[str]:

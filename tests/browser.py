@@ -58,6 +58,10 @@ CHART_PROBE = """
       };
     }),
     scripts: document.querySelectorAll('script').length,
+    // the ids in the tasks column, and those broken over two lines (at a hyphen, say)
+    ids: document.querySelectorAll('td.tasks .t').length,
+    broken_ids: Array.from(document.querySelectorAll('td.tasks .t'))
+      .filter(e => e.getClientRects().length > 1).map(e => e.textContent),
     external: Array.from(document.querySelectorAll('[src], link[href]')).map(
       e => e.getAttribute('src') || e.getAttribute('href')),
   };

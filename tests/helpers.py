@@ -101,9 +101,13 @@ def make(
 
 
 def cli(*args: str, env: Mapping[str, str] | None = None, input: str | None = None) -> Any:
-    """Run ``taskalloc ARGS`` in-process; stdout, stderr and exit_code are separate."""
+    """Run ``taskalloc ARGS`` in-process; stdout, stderr and exit_code are separate. Each run
+    gets its own stderr console, as each process does (its width read from this run's
+    COLUMNS, not from whichever test made the console first)."""
+    from taskalloc.cli import console
     from taskalloc.cli.app import app
 
+    console._STDERR = None
     return CliRunner().invoke(app, list(args), env=dict(env or {}), input=input)
 
 

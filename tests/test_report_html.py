@@ -123,6 +123,17 @@ def test_placement_at_2000_nodes_in_chromium(chromium: str, tmp_path: Path) -> N
     assert text.count("<tr><td class='id'>") >= 2000  # every node in some pool's table
 
 
+def test_task_ids_never_break_in_the_nodes_table_in_chromium(chromium: str, tmp_path: Path) -> None:
+    """The README's fleet: a node's tasks wrap between ids, never inside one (``infer-`` at
+    the end of a line and ``107#0`` on the next, as the browser broke them at hyphens)."""
+    problem, plan = _generated(tmp_path, 20, 200, scheduling=False, seed=7)
+    page = tmp_path / "report.html"
+    assert cli("report", str(problem), str(plan), "--html", str(page)).exit_code == 0
+    probe = _look(page, "report-20-nodes-placement", {"utilisation"})
+    assert probe["ids"] >= 200  # every placed replica, one span each
+    assert probe["broken_ids"] == []
+
+
 def _front_plans(folder: Path) -> tuple[Path, list[Path]]:
     """A problem and three plan files of a Pareto front of cost and balance, as ``solve
     --pareto`` writes them (each records its point under solver.options.pareto)."""
@@ -370,6 +381,22 @@ def test_a_term_that_is_0_in_every_run_says_so_instead_of_an_empty_panel() -> No
     mixed = ch.objective_bars(runs, ["unplaced"], [{"unplaced": 0.0}, {"unplaced": 2.0}, {}])
     assert mixed is not None  # bars where any run differs
     assert [t.get_text() for t in mixed.figure.axes[0].texts] == ["0", "2", "–"]
+
+
+def test_counts_have_whole_ticks() -> None:
+    """whatif --html: moves 0, 2, 1, 0 had ticks at 0.5, 1.5, ... (half a move); a term of
+    counts gets whole ticks, a term of decimals keeps matplotlib's."""
+    from taskalloc import charts as ch
+
+    runs = ["fail a", "fail b", "fail c", "fail d"]
+    values = [{"moves": m, "cost": c} for m, c in ((0, 1.25), (2, 0.5), (1, 2.0), (0, 0.75))]
+    chart = ch.objective_bars(runs, ["moves", "cost"], values)
+    assert chart is not None
+    chart.figure.canvas.draw()
+    moves, cost = chart.figure.axes
+    ticks = [t for t in moves.get_xticks() if moves.get_xlim()[0] <= t <= moves.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert not all(float(t).is_integer() for t in cost.get_xticks())
 
 
 def test_node_and_task_ids_do_not_wrap_in_the_tables() -> None:

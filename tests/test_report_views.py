@@ -134,8 +134,15 @@ def test_schedule_view_draws_every_node_that_runs_something() -> None:
     used = {a.node for a in read_plan(plan).assignments}
     labels = {line.split("│")[0].strip() for line in lines if "│" in line} - {""}
     assert labels == used
-    assert "makespan 593" in lines[-1]
+    assert "makespan 593" in lines[-1] or "makespan 593" in lines[-2]
     assert "[pretrain-7b" in result.stdout
+    # a mark without a name is explained under the chart, only when there is one
+    for columns in (60, 100, 200):
+        r = cli("report", problem, plan, "--view", "schedule", env={"COLUMNS": str(columns)})
+        chart = r.stdout.splitlines()[1:]
+        marks = any("▌" in x or "[]" in x for x in chart if "│" in x)
+        assert chart[-1].strip() == "▌ and []: replicas too short for their names" or not marks
+        assert marks or "makespan 593" in chart[-1]
 
 
 def test_view_option_takes_a_list_and_rejects_unknown_names() -> None:

@@ -9,12 +9,15 @@ Method
 The model is :class:`.model.AllocationModel` with the terms as integer expressions (exact
 scaling, :mod:`..scaling`); the solves reuse :class:`.exact._Run` (parameters, hints, stop
 watcher, time accounting). The front is over exactly the named terms: required tasks are
-always placed (a constraint), optional ones only when that pays in these terms (name
+always placed (a constraint), optional ones are weighed only as a tie-break (name
 ``unplaced`` as a term to weigh them); the problem's own objective plays no part. This is also
-what the GA's front is over. With ``terms = [a, b]``:
+what the GA's front is over (its tie-break is greedy: :mod:`..tiebreak`). With ``terms = [a, b]``:
 
 1. A point is ``lexmin(a, b)`` under the current constraints: minimise ``a``, then minimise
-   ``b`` with ``a <=`` that value (an assumption literal, dropped afterwards).
+   ``b`` with ``a <=`` that value (an assumption literal, dropped afterwards), then, when the
+   problem has optional tasks and ``unplaced`` is not a term, minimise ``unplaced`` with both
+   kept (:meth:`_Front.settle`): of the plans of one point, one that leaves the least priority
+   out (``options["pareto"]["tiebreak"]``). The point does not move.
 2. The two extremes come first: ``lexmin(a, b)`` (the point with the smallest ``a``) and
    ``lexmin(b, a)`` (the smallest ``b``).
 3. Then ``b`` steps down, by permanent constraints (each step is tighter than the last):
@@ -89,12 +92,17 @@ class _Point:
 class _Front:
     """The epsilon-constraint driver over one model."""
 
-    def __init__(self, run: _Run, terms: list[str], exact: dict[str, bool]) -> None:
+    def __init__(
+        self, run: _Run, terms: list[str], exact: dict[str, bool], tiebreak: str | None = None
+    ) -> None:
         self.run = run
         self.m = run.m
         self.terms = terms
         self.exact = exact
         self.points_left = 2
+        #: the term that settles ties between plans of equal terms (``unplaced``: of two plans
+        #: with the same point, the one that places more priority)
+        self.tiebreak = tiebreak
 
     # -- terms -------------------------------------------------------------------------------
 
@@ -210,11 +218,35 @@ class _Front:
         bound = {first: b1} if b1 is not None else {}
         if v2 is None or self.run.plan is None:
             # no better second term found in time: the first solve's plan
-            return "found", self._point(plan1, False, bound)
+            return "found", self.settle(self._point(plan1, False, bound))
         if b2 is not None:
             bound[second] = b2
         proven = out1 == "optimal" and out2 == "optimal"
-        return "found", self._point(self.run.plan, proven, bound)
+        return "found", self.settle(self._point(self.run.plan, proven, bound))
+
+    def settle(self, point: _Point) -> _Point:
+        """Among the plans with ``point``'s values (or better), one with the least tie-break
+        term: the point stays where it is, its plan places what it can place at no cost in
+        the named terms. The point as it was when that solve finds nothing better in time."""
+        term = self.tiebreak
+        if term is None or term not in self.m.terms or isinstance(self.expr(term), int):
+            return point
+        before = self.value(term, point.plan)
+        if before == 0 or not self.run.can_go_on():
+            return point
+        keep = []
+        for name, value in zip(self.terms, point.values, strict=True):
+            lit = self.m.model.new_bool_var(f"pareto-settle-{name}")
+            self.limit(name, value, strict=False, lit=lit)
+            keep.append(lit)
+        _, after, _ = self.minimise(term, keep)
+        plan = self.run.plan
+        if after is None or plan is None or after >= before:
+            return point
+        values = (self.value(self.terms[0], plan), self.value(self.terms[1], plan))
+        if any(v > w for v, w in zip(values, point.values, strict=True)):
+            return point  # never a worse point (a modelling error; keep the point's plan)
+        return _Point(plan, values, point.proven, point.bound)
 
     def _point(self, plan: Placement, proven: bool, bound: dict[str, Any]) -> _Point:
         a, b = self.terms
@@ -270,13 +302,17 @@ def front(
     workers, seed, options = result.workers, result.seed, result.options
     scales = choose_scales(problem, balance_scale)
     options["scales"] = scales.describe()
+    horizon = safe_horizon(problem) if problem.scheduling else 0
+    # ties between plans of one point go to the plan that leaves the least priority unplaced
+    optional = any(not t.required for t in problem.tasks)
+    tiebreak = "unplaced" if optional and "unplaced" not in terms else None
     options["pareto"] = {
         "terms": list(terms),
         "method": "epsilon-constraint",
         "points": points if points is not None else "all",
+        **({"tiebreak": tiebreak} if tiebreak else {}),
     }
-    horizon = safe_horizon(problem) if problem.scheduling else 0
-    model = AllocationModel(problem, scales, set(terms), horizon)
+    model = AllocationModel(problem, scales, {*terms, *([tiebreak] if tiebreak else [])}, horizon)
     warm, source = warm_start(problem, hint, greedy_limit=greedy_limit(time_limit, deterministic))
     warm_plan = model.canonical(model.placement_of(warm))
     warm_ev = evaluate(problem, model.assignments(warm_plan), reasons=False)
@@ -302,7 +338,7 @@ def front(
         and scales.feasibility_exact
         for t in terms
     }
-    driver = _Front(run, terms, exact)
+    driver = _Front(run, terms, exact, tiebreak)
     notes = list(scales.notes)
 
     a, b = terms

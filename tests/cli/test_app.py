@@ -20,7 +20,7 @@ from tests.helpers import DATA, EXAMPLES, ROOT, asg, cli, make, node, prob_dict,
 
 ANSI = re.compile(r"\x1b\[")
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
-SUMMARY_WORDS = ("greedy:", "plan written", "ok:", "violation(s)", "warning:", "infeasible:")
+SUMMARY_WORDS = ("greedy:", "plan written", "ok:", "violation", "warning:", "infeasible:")
 
 
 def solved(problem: Path, tmp_path: Path, *extra: str) -> Path:
@@ -235,7 +235,7 @@ def test_check_replica_moved_onto_full_node(two_nodes, tmp_path):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "1 violation(s):",
+        "1 violation:",
         f"  capacity: node {nodes['a']}: cpu load 12 > capacity 10",
     ]
 
@@ -250,7 +250,7 @@ def test_check_changed_objective(two_nodes, tmp_path):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "1 violation(s):",
+        "1 violation:",
         "  objective: objective cost: plan states -5, recomputed 0",
     ]
 
@@ -267,7 +267,8 @@ def test_check_tampered_example_lists_every_violation(tmp_path):
     assert result.exit_code == 1
     assert result.stdout == ""
     err = result.stderr.splitlines()
-    assert err[0] == f"{len(err) - 1} violation(s):"
+    n = len(err) - 1
+    assert err[0] == f"{n} violation{'' if n == 1 else 's'}:"
     assert "  required: api-gateway: required task is not placed" in err
     assert "  objective: objective unplaced: plan states 0, recomputed 20" in err
 
@@ -314,6 +315,13 @@ def test_check_hand_made_plan_and_sha_warning(tmp_path):
         "warning: the plan was made for a file with other bytes (sha256 differs);",
         "    checking it against this problem anyway",
     ]
+    # a plan of another problem altogether: the warning names the problem it was made for
+    renamed = write_problem(tmp_path / "renamed.json", {**data, "name": "renamed"})
+    result = cli("check", str(renamed), str(plan_path), env={"COLUMNS": "1000"})
+    assert result.stderr.splitlines()[0] == (
+        f"warning: the plan was made for another problem ('{data['name']}'), not "
+        "'renamed' (sha256 differs); checking it against this problem anyway"
+    )
 
 
 def test_check_problem_file_as_plan():

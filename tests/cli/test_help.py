@@ -160,6 +160,7 @@ def test_the_gas_incumbent_is_explained() -> None:
     assert result.exit_code == 0
     assert "ga: the incumbent is the scalar fitness of the best feasible plan" in result.stderr
     assert re.search(r"ga +[0-9.]+ s  fitness  incumbent", result.stderr)
+    assert max(len(line) for line in result.stderr.splitlines()) <= 80  # a pipe's width
 
 
 def test_engine_options_by_name_and_as_flags() -> None:
@@ -176,9 +177,9 @@ def test_engine_options_by_name_and_as_flags() -> None:
     assert result.exit_code == 2 and result.stderr == "-O passes: must be at least 1, not 0\n"
     result = cli("solve", problem, "-s", "greedy", "-O", "lns=true", "--backend", "x")
     assert result.exit_code == 0
-    assert result.stderr.splitlines()[:2] == [  # wrapped at words to 80 columns
-        "warning: --backend applies to -s mip; -O lns applies to -s cpsat; ignored by -s",
-        "    greedy",
+    assert result.stderr.splitlines()[:2] == [  # wrapped at words to 80 columns, -s greedy whole
+        "warning: --backend applies to -s mip; -O lns applies to -s cpsat; ignored by",
+        "    -s greedy",
     ]
     assert cli("solve", problem, "-O", "oops").exit_code == 2
 

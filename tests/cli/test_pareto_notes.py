@@ -22,9 +22,20 @@ def test_a_one_point_front_says_the_terms_do_not_conflict(tmp_path: Path) -> Non
     assert "one point (cost=53.8, balance=1)" in said
     assert "cost and balance do not conflict on this problem" in said
     # the front weighs only its terms: the optional tasks it leaves out are named as such
-    assert "the front weighs only cost,balance" in said
-    assert "plan 1 leaves 6 optional tasks out" in said
+    assert "the front weighs only cost,balance; optional tasks only break ties" in said
+    # of the plans of the point, one that places all it can: 2 left out (6 before ties were
+    # broken, though 4 of them fit at no cost in cost and balance)
+    assert "plan 1 leaves 2 optional tasks out" in said
     assert "add unplaced to --pareto" in said
+    assert "the least cost also has the least balance" in said
+
+
+def test_count_terms_read_fewest(tmp_path: Path) -> None:
+    r = cli(
+        "solve", str(FLEET), "-s", "cpsat", "--pareto", "cost,nodes", "--out-dir", str(tmp_path)
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "the least cost also has the fewest nodes" in " ".join(r.stderr.split())
 
 
 def test_a_front_with_unplaced_as_a_term_has_no_such_notes(tmp_path: Path) -> None:

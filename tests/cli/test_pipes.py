@@ -167,3 +167,23 @@ def test_a_table_whose_reader_goes_away_is_no_error(tmp_path: Path) -> None:
         p.stdout.close()
         _, err = p.communicate(timeout=120)
         assert (p.returncode, err.decode()) == (0, ""), view
+
+
+def test_tables_in_a_pipe_end_their_lines_without_blanks(tmp_path: Path) -> None:
+    """rich pads a table's title and a grid's cells to the table's width: in a pipe or a file
+    (``| cat -A``, a diff) no line of a report, on stdout or stderr, ends in a blank."""
+    problem = str(EXAMPLES / "replanning.yaml")
+    plan = str(tmp_path / "p.yaml")
+    assert cli("solve", problem, "-s", "greedy", "-q", "-o", plan).exit_code == 0
+    for view in ("summary", "nodes", "tasks"):
+        r = cli("report", problem, plan, "--view", view, env={"COLUMNS": "80"})
+        assert r.exit_code == 0, r.stderr
+        assert r.stdout.count("\n") > 5
+        assert [x for x in r.stdout.splitlines() if x.endswith(" ")] == [], view
+    r = cli("compare", problem, "-s", "greedy", env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.stderr
+    assert [x for x in (r.stdout + r.stderr).splitlines() if x.endswith(" ")] == []
+    from taskalloc import load, read_plan, report
+
+    text = report(load(problem), read_plan(plan))  # the library's text, as the CLI's
+    assert [x for x in text.splitlines() if x.endswith(" ")] == []

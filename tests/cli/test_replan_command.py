@@ -416,3 +416,25 @@ def test_diff_after_replan_says_which_problem_each_plan_was_made_for(
     (line,) = [x for x in r.stderr.splitlines() if x.startswith(f"warning: {plan}")]
     assert f"was made for another problem ('{PROBLEM['name']}', sha256 " in line
     assert f"than {other} (sha256 " in line
+
+
+def test_the_readme_whatif_example_is_what_it_prints(tmp_path: Path) -> None:
+    """The README's whatif command (deterministic, so the table repeats) prints, at 80 columns,
+    exactly the table the README shows."""
+    from tests.helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    at = readme.index("```sh\ntaskalloc whatif examples/replanning.yaml today.yaml")
+    block = re.match(r"```sh\n(.*?)\n```\n```text\n(.*?)```", readme[at:], re.S)
+    assert block is not None
+    command, shown = block.groups()
+    args = command.replace("\\\n", " ").split()[1:]
+    assert "--deterministic" in args  # the table repeats on every run
+    today = tmp_path / "today.yaml"
+    problem = str(ROOT / "examples" / "replanning.yaml")
+    assert cli("solve", problem, "-s", "greedy", "-q", "-o", str(today)).exit_code == 0
+    args = [problem if a == "examples/replanning.yaml" else a for a in args]
+    args = [str(today) if a == "today.yaml" else a for a in args]
+    result = cli("-q", *args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == shown

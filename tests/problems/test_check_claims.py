@@ -308,7 +308,7 @@ def test_stale_metrics_after_a_hand_move_are_one_line(tmp_path):
     result = cli("check", str(problem_path), str(plan_path))
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert lines[0] == "1 violation(s):"
+    assert lines[0] == "1 violation:"
     assert lines[1].startswith("  metrics: 5 stated metrics differ from the recomputed ones: ")
 
 

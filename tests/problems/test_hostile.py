@@ -610,7 +610,7 @@ def test_many_warnings_are_summarised(tmp_path):
     lines = result.stderr.splitlines()
     assert len(lines) == 52  # 50 warnings, the summary, the verdict
     assert lines[50] == (
-        f"warning: {path}: ... and 250 more warnings: 250 x ignored: 'release' is a scheduling "
+        f"{path}: warning: ... and 250 more warnings: 250 x ignored: 'release' is a scheduling "
         "field and no task has a duration"
     )
 

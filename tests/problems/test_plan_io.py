@@ -292,3 +292,20 @@ def test_json_writer_edge_cases(data: object) -> None:
 def test_plan_json_is_what_json_dumps_writes() -> None:
     plan = _scheduling_plan()
     assert plan.dumps("json") == json.dumps(plan.to_dict(), indent=2) + "\n"
+
+
+def test_a_plan_reads_in_an_80_column_terminal() -> None:
+    """``problem`` one key a line (inline, its sha256 made a line of 110+ columns); every
+    line of a plain plan fits 80 columns, and it reads back the same."""
+    from tests.helpers import cli
+
+    r = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "greedy", "-q")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = lines.index("problem:")
+    assert lines[at + 1] == "  name: inference-fleet"
+    assert lines[at + 2].startswith("  sha256: ")
+    assert max(len(x) for x in lines) <= 80
+    data = yaml.safe_load(r.stdout)
+    assert data["problem"]["path"].endswith("inference-fleet.yaml")
+    assert plan_from_text("p.yaml", r.stdout.encode()).problem_sha256 == data["problem"]["sha256"]

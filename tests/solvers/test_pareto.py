@@ -230,6 +230,21 @@ def read_plan_text(text: str) -> Any:
     return plan_from_text("plan.yaml", text.encode())
 
 
+def unplaced_of(problem: Problem, result: Result) -> float:
+    return round(evaluate(problem, result.assignments, reasons=False).terms["unplaced"], 9)
+
+
+def least_unplaced(
+    problem: Problem, terms: list[str], points: list[tuple[float, ...]]
+) -> list[float]:
+    """Per point, the least ``unplaced`` of the plans at least as good in every term."""
+    plans = [tuple(round(t[x], 9) for x in [*terms, "unplaced"]) for _, t in all_plans(problem)]
+    return [
+        min(v[-1] for v in plans if all(x <= y for x, y in zip(v, point, strict=False)))
+        for point in points
+    ]
+
+
 def tiny(seed: int, n_tasks: int, n_nodes: int, scheduling: bool = False) -> dict[str, Any]:
     """A tiny random problem with room for trade-offs: costs per node, node costs, optional
     tasks, current nodes, replicas and separations (scheduling: durations and a short
@@ -319,6 +334,8 @@ def test_cpsat_front_equals_the_brute_force_front(
     assert set(got) == expected
     assert got == sorted(got)  # by the first term
     assert all(r.status == Status.OPTIMAL for r in results)
+    if "unplaced" not in terms:  # of the plans of one point, one that places the most
+        assert [unplaced_of(problem, r) for r in results] == least_unplaced(problem, terms, got)
     # at most K points: a subset of the exact front with both extremes
     some = checked(problem, front(problem, terms, points=2, time_limit=LIMIT), terms)
     assert set(some) <= expected and len(some) <= 2
@@ -355,7 +372,10 @@ def test_cpsat_scheduling_front_equals_the_brute_force_front(
     if not expected:
         assert [r.status for r in results] == [Status.INFEASIBLE]
         return
-    assert set(checked(problem, results, terms)) == expected
+    got = checked(problem, results, terms)
+    assert set(got) == expected
+    if "unplaced" not in terms:
+        assert [unplaced_of(problem, r) for r in results] == least_unplaced(problem, terms, got)
 
 
 def test_front_with_points_spaces_the_constraint() -> None:
@@ -529,7 +549,7 @@ def test_cli_front_end_to_end(tmp_path: Path) -> None:
     )
     assert r2.exit_code == 0, r2.stderr
     said = " ".join(r2.stderr.split())  # the warning is wrapped to the terminal
-    assert "also holds 2 plan file(s) not from this run: plan-03.yaml" in said
+    assert "also holds 2 plan files not from this run: plan-03.yaml" in said
 
 
 @pytest.mark.parametrize(
