@@ -77,7 +77,7 @@ def run(tl: Timeline, seed: int, init: int, rounds: int, between: int) -> list[i
         search.step()
     trail = [pool.best.value] if pool.best else []
     for k in range(rounds):
-        hint = pool.among_best(rng, hybrid.LNS_TOP)
+        hint = search.hint(rng, hybrid.LNS_TOP)
         if hint is not None:
             sub = model.clone()
             sub.clear_hints()
@@ -95,7 +95,7 @@ def run(tl: Timeline, seed: int, init: int, rounds: int, between: int) -> list[i
             class Callback(cp_model.CpSolverSolutionCallback):
                 def on_solution_callback(self) -> None:
                     start = np.array([self.value(v) for v in starts], dtype=np.int64)
-                    pool.offer(start, "cpsat-lns")
+                    search.offer_found(start, "cpsat-lns")
 
             solver.solve(sub, Callback())
         goal = search.steps + between

@@ -48,7 +48,10 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   list search ends at 81), the one the peer's second CP-SAT worker runs, without a third
   thread on two cores. (Note: with one
   worker and no ``interleave_search``, CP-SAT ignores ``use_lns_only`` and runs its full
-  search.)
+  search.) Once the list search has stalled for :data:`.listsearch.RESTART_STEPS` steps, it
+  restarts on a fresh pool of its own (an *island*, :meth:`.listsearch.ListSearch.restart`);
+  the slices then start from the island's best schedules and feed it, and everything found
+  still reaches the stage's pool, which keeps the best.
 
 With one worker (or ``deterministic``) they take turns instead: CP-SAT's full search for
 :data:`PROOF_SHARE` of the budget, then neighbourhoods for :data:`SLICE_SECONDS` and
@@ -347,8 +350,8 @@ class _Hybrid:
         slices from the same schedule tend to end in the same basin; from the pool's near-best
         ones they reach better schedules (PSPLIB j6013_1, a deterministic proxy of this thread,
         seeds 0-3: 118, 113, 115, 113 against 118, 115, 115, 116; docs/benchmarks.md)."""
-        run, pool, plain = self.run, self.pool, self.plain
-        hint = pool.among_best(self.slice_rng, LNS_TOP)
+        run, pool, plain, search = self.run, self.pool, self.plain, self.list
+        hint = search.hint(self.slice_rng, LNS_TOP)
         if plain is None or hint is None or self.offset is None:
             return False
         model = plain.model.clone()
@@ -369,7 +372,7 @@ class _Hybrid:
         class Callback(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
                 start = np.array([self.value(v) for v in svars], dtype=np.int64)
-                pool.offer(start, "cpsat-lns")
+                search.offer_found(start, "cpsat-lns")
 
         self._watched(solver, model, Callback(), "cpsat-lns-watch")
         self.lns_slices += 1
@@ -474,21 +477,23 @@ class _Hybrid:
 
         thread = threading.Thread(target=cpsat, name="cpsat-hybrid")
         thread.start()
-        version, since, k = self.pool.version, 0, 0
+        search = self.list
+        version, since, k = search.version, 0, 0
         try:
             while not self._finished(deadline):
                 if self.mismatch:  # CP-SAT alone (see _mismatch)
                     self.done.wait(WATCH_INTERVAL)
                     continue
-                self.list.step()
-                if self.pool.version != version:
-                    version, since = self.pool.version, 0
+                restarts = search.restarts
+                search.step()
+                if search.version != version or search.restarts != restarts:
+                    version, since = search.version, 0
                     continue
                 since += 1
                 if LNS_STALL and since >= LNS_STALL and self.plain is not None:
                     k += 1
                     self._lns_slice(run.seed + 1000 + k, deadline)
-                    version, since = self.pool.version, 0
+                    version, since = search.version, 0
         finally:
             self.done.set()
             thread.join()
@@ -558,6 +563,7 @@ class _Hybrid:
             "model": "plain" if self.plain is not None else "full",
             "lns_steps": self.lns_steps,
             "lns_slices": self.lns_slices,
+            "list_restarts": self.list.restarts,
             "lns": self.hoods.describe(),
             "improvements": dict(pool.wins),
         }

@@ -17,6 +17,16 @@ plateau of equal makespans). Before the first step the pool is topped up with li
 random around the latest-finish-time priority rule. Every schedule any search finds, CP-SAT's
 included, thus becomes a parent: CP-SAT's schedules, decoded in the order of their starts, are
 left-justified for free.
+
+Restarts. The search draws its parents from an *island*: at first the stage's pool itself; once
+:data:`RESTART_STEPS` steps have passed without a new best of the island, a fresh, empty pool,
+which the next steps fill with newly sampled lists and then breed on, independently of every
+schedule found before. Every schedule the island takes also goes to the stage's pool, so the
+best schedule of all survives every restart (and CP-SAT's searches, which read the stage's
+pool, keep it). Why: once its pool has converged the search stops improving (PSPLIB j60: within
+1,000-3,000 steps) while two seeds end a few units apart (j6013_1 114-118, j609_5 87-89); a
+search that restarts on convergence turns the rest of a long budget into a best of several
+seeds instead of more steps on one plateau.
 """
 
 from __future__ import annotations
@@ -36,8 +46,9 @@ MUTATION = 0.5  # share of children that are mutated
 MUTATED_TASKS = 0.04  # ... each moving this share of the tasks (at least one)
 SAMPLE_NOISE = 0.3  # relative noise on the latest finish times of the sampled lists
 JUSTIFY_SLACK = None  # justify only children within this share above the worst elite (None: all)
-RESTART_STEPS = 0  # steps without a new best before the elite is renewed (0: never)
-KEEP = 4  # elites kept at a renewal
+RESTART_STEPS = 0  # steps without a new best of the island before a fresh one (0: never)
+SLICES_ON_ISLAND = True  # searches started from hint() start from (and feed) the island;
+# False: from the stage's pool (and feed it only)
 
 
 @dataclass
@@ -105,15 +116,6 @@ class Pool:
                 listener(item)
         return improved
 
-    def shrink(self, keep: int) -> list[Schedule]:
-        """Keep only the ``keep`` best schedules; returns them."""
-        with self._lock:
-            gone = self.elite[keep:]
-            del self.elite[keep:]
-            for item in gone:
-                self._keys.discard(item.start.tobytes())
-            return list(self.elite)
-
     def raise_bound(self, bound: int) -> None:
         with self._lock:
             if self.bound is None or bound > self.bound:
@@ -150,8 +152,12 @@ class ListSearch:
         self.rng = random.Random(seed)
         self.steps = 0
         self.failed = 0  # decodes that missed a window (deadlines)
-        self.last_win = 0  # step of the last new best
-        self.renewals = 0
+        self.last_win = 0  # step of the last new best of the island
+        #: where the parents come from: the stage's pool until the first restart, then a fresh
+        #: pool per restart (see the module docstring)
+        self.island = pool
+        self._island_version = pool.version
+        self.restarts = 0
         tl = timeline
         # latest finish times (backward critical path from the horizon), the sampling priority
         longest = np.zeros(tl.T, dtype=np.int64)
@@ -213,43 +219,68 @@ class ListSearch:
             order.insert(rng.randint(lo, hi), t)
         return order
 
+    def offer(self, start: np.ndarray, source: str) -> bool:
+        """Give a schedule to the island and to the stage's pool; True when it improves the
+        island's best."""
+        won = self.island.offer(start, source)
+        if self.island is not self.pool:
+            self.pool.offer(start, source)
+        return won
+
+    def hint(self, rng: random.Random, top: int) -> Schedule | None:
+        """One of the island's ``top`` best schedules, uniformly (where a CP-SAT neighbourhood
+        search started from this search should start)."""
+        return (self.island if SLICES_ON_ISLAND else self.pool).among_best(rng, top)
+
+    def offer_found(self, start: np.ndarray, source: str) -> bool:
+        """A schedule found by a search started from :meth:`hint`."""
+        if SLICES_ON_ISLAND:
+            return self.offer(start, source)
+        return self.pool.offer(start, source)
+
+    @property
+    def version(self) -> int:
+        """Bumped at each new best of the island (what a stall is counted against)."""
+        return self.island.version
+
     def try_list(self, order: list[int], source: str = "list") -> bool:
         start = self.tl.decode(order)
         self.steps += 1
         if start is None:
             self.failed += 1
             return False
-        if JUSTIFY_SLACK is not None and self.pool.elite:
-            worst = self.pool.elite[-1].value
+        if JUSTIFY_SLACK is not None and self.island.elite:
+            worst = self.island.elite[-1].value
             if self.tl.objective(start) > worst * (1 + JUSTIFY_SLACK):
                 return False
-        return self.pool.offer(self.tl.justify(start), source)
+        return self.offer(self.tl.justify(start), source)
 
     def step(self) -> bool:
-        """One child (or, while the pool is small, one sampled list); True on a new best."""
-        if RESTART_STEPS and self.steps - self.last_win > RESTART_STEPS:
-            self.renew()
-        if len(self.pool.elite) < self.pool.size // 2:
+        """One child (or, while the island is small, one sampled list); True on a new best of
+        the island. Restarts first when the island has stalled (:data:`RESTART_STEPS`)."""
+        if self.island.version != self._island_version:  # improved from outside (a slice)
+            self._island_version = self.island.version
+            self.last_win = self.steps
+        if RESTART_STEPS and self.steps - self.last_win >= RESTART_STEPS:
+            self.restart()
+        island = self.island
+        if len(island.elite) < island.size // 2:
             won = self.try_list(self.sample())
         else:
-            a, b = self.pool.parents(self.rng)
+            a, b = island.parents(self.rng)
             child = self.crossover(a, b)
             if self.rng.random() < MUTATION:
                 child = self.mutate(child)
             won = self.try_list(child)
+        self._island_version = island.version
         if won:
             self.last_win = self.steps
         return won
 
-    def renew(self) -> None:
-        """The search stagnates: keep the best few elites, refill the pool with heavily
-        mutated copies of them and fresh samples (as the GA's restarts do)."""
-        self.renewals += 1
+    def restart(self) -> None:
+        """Leave the converged island for a fresh, empty one (the next steps sample its
+        lists); the stage's pool keeps every schedule found so far."""
+        self.restarts += 1
         self.last_win = self.steps
-        kept = self.pool.shrink(KEEP)
-        for _ in range(self.pool.size // 2):
-            base = self.rng.choice(kept).order
-            order = base
-            for _ in range(3):
-                order = self.mutate(order)
-            self.try_list(order, "list")
+        self.island = Pool(self.tl, self.pool.size)
+        self._island_version = self.island.version

@@ -407,3 +407,148 @@ def test_slices_start_from_the_pools_near_best_schedules(monkeypatch: Any) -> No
     assert len(seen) >= 3, seen
     assert all(inside for _, inside in seen)
     assert not all(best for best, _ in seen)
+
+
+def _stalling_search(monkeypatch: Any, restart_steps: int, seed: int = 0) -> ListSearch:
+    from taskalloc.solvers.cpsat import listsearch
+
+    monkeypatch.setattr(listsearch, "RESTART_STEPS", restart_steps)
+    tl = timeline(rcpsp(7, jobs=30, resources=3))
+    return ListSearch(tl, Pool(tl, size=10), seed)
+
+
+def test_a_restart_breeds_on_a_fresh_pool_of_new_samples(monkeypatch: Any) -> None:
+    """Once the island stalls for ``RESTART_STEPS`` steps, the search leaves it for an empty
+    pool and fills that with newly sampled lists before it breeds again: none of the schedules
+    found before is a parent there."""
+    search = _stalling_search(monkeypatch, 60)
+    sampled = 0
+    real_sample = search.sample
+
+    def spy() -> list[int]:
+        nonlocal sampled
+        sampled += 1
+        return real_sample()
+
+    monkeypatch.setattr(search, "sample", spy)
+    drawn: list[tuple[Pool, list[int], list[int]]] = []
+    real_parents = Pool.parents
+
+    def watch(self: Pool, rng: random.Random) -> tuple[list[int], list[int]]:
+        a, b = real_parents(self, rng)
+        drawn.append((self, a, b))
+        return a, b
+
+    monkeypatch.setattr(Pool, "parents", watch)
+    while search.restarts == 0:
+        old = {s.start.tobytes() for s in search.pool.elite}
+        search.step()
+        assert search.steps < 5_000, "the search never stalled"
+    island = search.island
+    assert island is not search.pool
+    assert len(island.elite) <= 1  # the restarting step's own child: one fresh sample
+    sampled, drawn = 1, []
+    while not drawn:
+        search.step()
+    assert search.island is island and sampled >= island.size // 2
+    orders = [s.order for s in island.elite]
+    assert all(pool is island and a in orders and b in orders for pool, a, b in drawn)
+    keys = {s.start.tobytes() for s in island.elite}
+    assert len(keys - old) >= island.size // 4  # mostly schedules new to the stage
+
+
+def test_the_best_schedule_survives_restarts(monkeypatch: Any) -> None:
+    """The stage's pool keeps the best schedule through every restart, and every schedule an
+    island finds reaches it: its best is never worse than any island's, never gets worse."""
+    search = _stalling_search(monkeypatch, 40, seed=2)
+    pool = search.pool
+    trail: list[int] = []
+    islands: list[int] = []
+    while search.restarts < 4:
+        before = search.restarts
+        search.step()
+        assert search.steps < 10_000, "the search never stalled"
+        assert pool.best is not None
+        trail.append(pool.best.value)
+        if search.restarts != before:
+            continue
+        assert search.island.best is not None
+        islands.append(search.island.best.value)
+        assert pool.best.value <= search.island.best.value
+    assert trail == sorted(trail, reverse=True)
+    assert max(islands) > min(trail)  # the fresh islands started above the pool's best
+    p = search.tl.model.problem
+    assert feasible(p, search.tl, pool.best.start)
+
+
+def test_restarting_searches_repeat_for_a_seed(monkeypatch: Any) -> None:
+    """Restarts are counted in steps and drawn from the search's own generator: the same seed
+    makes the same schedules, restarts included."""
+
+    def trail(seed: int) -> tuple[int, list[int]]:
+        search = _stalling_search(monkeypatch, 40, seed=seed)
+        values = []
+        for _ in range(600):
+            search.step()
+            assert search.pool.best is not None
+            values.append(search.pool.best.value)
+        return search.restarts, values
+
+    first = trail(5)
+    assert first[0] >= 2
+    assert trail(5) == first
+
+
+@pytest.mark.parametrize("on_island", [True, False])
+def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
+    monkeypatch: Any, on_island: bool
+) -> None:
+    """In the hybrid, a stalled list search restarts (``list_restarts``); the CP-SAT slices of
+    the list thread then start from the island it breeds on (``SLICES_ON_ISLAND``) or from the
+    stage's pool, and the plan is checked."""
+    from ortools.sat.python import cp_model
+
+    from taskalloc.solvers.cpsat import hybrid, listsearch
+
+    def idle_full(self: Any, budget: Any, workers: int) -> Any:
+        self._take_plain()
+        self.done.wait()
+        return cp_model.UNKNOWN
+
+    seen: list[bool] = []  # per slice after a restart: its hint is one of the expected pool's
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        if name == "cpsat-lns-watch" and self.list.restarts:
+            hint = list(model.Proto().solution_hint.values)
+            source = self.list.island if on_island else self.pool
+            top = [s.start.tolist() for s in source.elite[: hybrid.LNS_TOP]]
+            seen.append(hint in top)
+        return watched(self, solver, model, callback, name)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 20)
+    monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
+    monkeypatch.setattr(listsearch, "RESTART_STEPS", 30)
+    monkeypatch.setattr(listsearch, "SLICES_ON_ISLAND", on_island)
+    p = rcpsp(3, jobs=30, resources=3)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    info = r.options["schedule_search"]["makespan"]
+    assert info["list_restarts"] >= 1, info
+    assert seen and all(seen), seen
+
+
+def test_deterministic_runs_with_restarts_repeat(monkeypatch: Any) -> None:
+    """With a deterministic limit (one worker, turns bounded in deterministic time and steps)
+    a run whose list search restarts repeats exactly for its seed."""
+    from taskalloc.solvers.cpsat import listsearch
+
+    monkeypatch.setattr(listsearch, "RESTART_STEPS", 30)
+    p = rcpsp(12, jobs=50, resources=3)
+    a = solve(p, time_limit=1.5, deterministic=True, seed=4)
+    b = solve(p, time_limit=1.5, deterministic=True, seed=4)
+    assert a.has_plan and evaluate(p, a.assignments).feasible
+    assert a.options["schedule_search"]["makespan"]["list_restarts"] >= 1
+    assert a.assignments == b.assignments and a.status == b.status
