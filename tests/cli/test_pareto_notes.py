@@ -14,9 +14,12 @@ FLEET = EXAMPLES / "inference-fleet.yaml"
 def test_a_one_point_front_says_the_terms_do_not_conflict(tmp_path: Path) -> None:
     # cost alone and balance alone both reach the values of the one point (53.8 and 1 on this
     # example): the single point is the truth, and the output says why
+    # deterministic: with 2 workers under load the tie-break's share of the limit may end
+    # before it has placed every optional task it could (3, 5 or 6 left out, seen under load)
     r = cli(
-        "solve", str(FLEET), "-s", "cpsat", "--pareto", "cost,balance", "--out-dir", str(tmp_path)
-    )
+        "solve", str(FLEET), "-s", "cpsat", "--pareto", "cost,balance", "--deterministic",
+        "--out-dir", str(tmp_path),
+    )  # fmt: skip
     assert r.exit_code == 0, r.stderr
     said = " ".join(r.stderr.split())
     assert "one point (cost=53.8, balance=1)" in said
