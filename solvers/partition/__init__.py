@@ -773,6 +773,28 @@ def _whole_instead(
     )
 
 
+def _spread_by(
+    problem: Problem,
+    sp: Split,
+    hints: Sequence[list[Assignment] | None],
+    start: Sequence[Assignment],
+) -> tuple[dict[int, list[Assignment]], set[int]]:
+    """What the plan ``start`` places, per task (its assignments to nodes of the problem: a
+    hint may name a node that is gone), and the task groups (:func:`components`) it spread
+    over two parts: those with a placed task in no part's share (``hints``)."""
+    task_of, node_of = problem.task_index, problem.node_index
+    shared: set[int] = set()
+    for share in hints:
+        for x in share or ():
+            shared.add(task_of[x.task])
+    at: dict[int, list[Assignment]] = {}
+    for x in start:
+        found = task_of.get(x.task)
+        if found is not None and x.node in node_of:
+            at.setdefault(found, []).append(x)
+    return at, {sp.component_of[t] for t in at if t not in shared}
+
+
 def _held(
     problem: Problem,
     sp: Split,
@@ -787,17 +809,7 @@ def _held(
     parts' first fit left required tasks out that the improvement then could not place in
     time), and the coalesced plan places all that ``start`` places. Empty when a part would
     be left without a task."""
-    task_of = problem.task_index
-    shared: set[int] = set()
-    for share in hints:
-        for x in share or ():
-            shared.add(task_of[x.task])
-    at: dict[int, list[Assignment]] = {}
-    for x in start:
-        found = task_of.get(x.task)
-        if found is not None:
-            at.setdefault(found, []).append(x)
-    spread = {sp.component_of[t] for t in at if t not in shared}
+    at, spread = _spread_by(problem, sp, hints, start)
     held: dict[int, list[Assignment]] = {}
     for p in sp.parts:
         mine = {t: at[t] for t in p.tasks if t in at and sp.component_of[t] in spread}
@@ -1113,17 +1125,8 @@ def _portions(
     of which is in no part's share), shared out: per task of them that ``start`` places, per
     part, its replicas on that part's nodes (in the order of their replica numbers). Empty
     when one of them is on a node of no part."""
-    task_of, node_of = problem.task_index, problem.node_index
-    shared: set[int] = set()
-    for share in hints:
-        for x in share or ():
-            shared.add(task_of[x.task])
-    at: dict[int, list[Assignment]] = {}
-    for x in start:
-        found = task_of.get(x.task)
-        if found is not None and x.node in node_of:
-            at.setdefault(found, []).append(x)
-    spread = {sp.component_of[t] for t in at if t not in shared}
+    node_of = problem.node_index
+    at, spread = _spread_by(problem, sp, hints, start)
     portions: dict[int, dict[int, list[Assignment]]] = {}
     for t, xs in at.items():
         if sp.component_of[t] not in spread:
