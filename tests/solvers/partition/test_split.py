@@ -100,6 +100,7 @@ def check_split(
             assert {sub.tasks[o].id for o in st_.after} == after
 
 
+@pytest.mark.parametrize("deal", ["random", "plan"])  # POP's split; one following the greedy's plan
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     tasks=st.integers(4, 60),
@@ -109,9 +110,10 @@ def check_split(
     k=st.integers(1, 6),
 )
 def test_split_keeps_groups_whole(
-    tasks: int, nodes: int, seed: int, flags: tuple[bool, bool, bool, bool], k: int
+    deal: str, tasks: int, nodes: int, seed: int, flags: tuple[bool, bool, bool, bool], k: int
 ) -> None:
-    check_split(_problem(tasks, nodes, seed, flags), k, seed)
+    problem = _problem(tasks, nodes, seed, flags)
+    check_split(problem, k, seed, _placed(problem) if deal == "plan" else None, deal)
 
 
 def test_split_is_deterministic_for_seed_and_k() -> None:
@@ -129,21 +131,6 @@ def test_every_pool_is_dealt_over_the_parts() -> None:
         if len(members) >= 4:
             per_part = [sum(1 for n in members if sp.part_of_node[n] == p.index) for p in sp.parts]
             assert max(per_part) - min(per_part) <= 1, pool
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    tasks=st.integers(4, 60),
-    nodes=st.integers(2, 24),
-    seed=st.integers(0, 10_000),
-    flags=st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
-    k=st.integers(1, 6),
-)
-def test_a_split_that_follows_a_plan_keeps_groups_whole(
-    tasks: int, nodes: int, seed: int, flags: tuple[bool, bool, bool, bool], k: int
-) -> None:
-    problem = _problem(tasks, nodes, seed, flags)
-    check_split(problem, k, seed, _placed(problem), "plan")
 
 
 def _spread(problem: Problem, k: int, placed: dict[int, set[int]], deal: str) -> int:
