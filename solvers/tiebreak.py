@@ -24,6 +24,7 @@ from typing import Any
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.plan import Assignment
 from taskalloc.problems.problem import Problem
+from taskalloc.problems.wording import plural
 
 from .result import Result
 
@@ -116,7 +117,7 @@ def _with(result: Result, plan: list[Assignment], added: int) -> Result:
     options["pareto"] = front
     if not added:
         return replace(result, options=options)
-    note = f"{added} optional task{'s' if added != 1 else ''} added at no cost in the terms"
+    note = f"{plural(added, 'optional task')} added at no cost in the terms"
     message = "; ".join(x for x in (result.message, note) if x)
     return replace(result, assignments=plan, options=options, message=message)
 
