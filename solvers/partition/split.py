@@ -14,8 +14,9 @@ same split.
 
 With a plan to start from (``placed``: the greedy's, at scale), the nodes may instead follow it
 (``deal="plan"``, the default there): a task group the plan puts on several nodes is spread over
-two parts when its nodes are, and is then held where the plan puts it, out of the parts (see
-:mod:`taskalloc.solvers.partition`), which keeps its nodes open in both. So the nodes are dealt
+two parts when its nodes are, and is then shared out between them, each part bound to what the
+plan put on its nodes (or held out of the parts: :mod:`taskalloc.solvers.partition`,
+``SPREAD_GROUPS``), so the fewer such groups the freer the parts. So the nodes are dealt
 by growing one part at a time from a random node: the next node is the one that shares the most
 of the plan's multi-node groups with the part so far, among the pools where the part is still
 short of its share (every part gets its share of every pool, as in the random split, so each is
