@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -149,9 +149,21 @@ class Spec:
     embed: bool = False
     deadline: float | None = None  # time.time() at which the batch's total time is up
     error: tuple[str, ...] = ()  # why the file could not be read (nothing to solve then)
-    #: the size limits, resolved where the batch started (TASKALLOC_LIMITS, --limits): a
-    #: worker's own environment may be older (a forkserver) or another machine's (Ray)
-    limits: Limits | None = None
+    #: the size limits, resolved where the spec is made (TASKALLOC_LIMITS, --limits): a
+    #: worker's own environment may be older (a forkserver) or another machine's (Ray); None
+    #: only when TASKALLOC_LIMITS does not parse (the worker's run then says so)
+    limits: Limits | None = field(default_factory=lambda: limits_here())
+
+
+def limits_here() -> Limits | None:
+    """The size limits this process applies (``TASKALLOC_LIMITS``, set by ``--limits``), to send
+    with a problem to a worker; None when the variable does not parse."""
+    from taskalloc.problems.source import InputError, resolve_limits
+
+    try:
+        return resolve_limits(None)
+    except InputError:
+        return None
 
 
 def run_spec(spec: Spec) -> RunResult:
@@ -636,7 +648,7 @@ def run_batch(
     file that exists is not replaced (OutputError). A plan that cannot be written (OutputError,
     WriteError: a full disk) ends the batch with that error.
     """
-    from taskalloc.problems.source import InputError, read_bytes, resolve_limits
+    from taskalloc.problems.source import InputError, read_bytes
 
     stop = stop or threading.Event()
     deadline = None if total_time_limit is None else time.time() + total_time_limit
@@ -654,10 +666,7 @@ def run_batch(
                 continue
         pending.append(item)
 
-    try:
-        limits: Limits | None = resolve_limits(None)
-    except InputError:
-        limits = None  # a malformed TASKALLOC_LIMITS: each problem's run says so
+    limits = limits_here()  # a malformed TASKALLOC_LIMITS: None, each problem's run says so
 
     def make_spec(item: Item) -> Spec:
         error: tuple[str, ...] = ()

@@ -293,6 +293,27 @@ def test_a_batch_gives_its_workers_the_limits_it_started_with(monkeypatch):
     assert run_spec(spec).outcome == Outcome.OK
 
 
+def test_a_spec_carries_the_limits_of_the_process_that_made_it(monkeypatch):
+    """compare and whatif make their own specs: the limits travel with those too (a forkserver
+    started under another command's --limits kept that command's environment)."""
+    from taskalloc.solvers.batch import Spec, run_spec
+    from taskalloc.solvers.run import Outcome, SolveOptions
+
+    data = SMALL.replace("cpu: 4}", "cpu: 4}, count: 50").encode()
+    opts = SolveOptions(solver="greedy")
+    monkeypatch.setenv(ENV, "nodes=10")
+    spec = Spec(index=0, name="p.yaml", data=data, path=None, opts=opts)
+    monkeypatch.delenv(ENV)
+    result = run_spec(spec)
+    assert result.outcome == Outcome.BAD_INPUT
+    assert "more than the limit of 10" in result.message
+    spec = Spec(index=0, name="p.yaml", data=data, path=None, opts=opts)
+    monkeypatch.setenv(ENV, "nodes=1")  # the worker's own: not the maker's
+    assert run_spec(spec).outcome == Outcome.OK
+    monkeypatch.setenv(ENV, "nodes=x")  # does not parse: the worker's run says so
+    assert Spec(index=0, name="p.yaml", data=data, path=None, opts=opts).limits is None
+
+
 # -- numbers ---------------------------------------------------------------------------------
 
 
