@@ -52,6 +52,7 @@ from pathlib import PurePath
 from typing import Any, NoReturn
 
 from .source import Diagnostic, InputError, read_bytes
+from .wording import plural
 
 __all__ = [
     "CPU_TASK_PRIORITY",
@@ -353,7 +354,7 @@ def _read_pods(text: str, file: str) -> tuple[list[_Pod], list[str]]:
         _fail(file, None, None, "", "no tasks: the file has a header but no data lines")
     if ignored_milli:
         notes.append(
-            f"{file}: gpu_milli ignored on {ignored_milli} task(s) with num_gpu 0 "
+            f"{file}: gpu_milli ignored on {plural(ignored_milli, 'task')} with num_gpu 0 "
             "(they need no GPU)"
         )
     return pods, notes
@@ -479,8 +480,8 @@ def read_openb(
         )
         warnings.append(
             f"{pods_file}:{first.line}: gpu_spec names GPU model '{m}', which no node of "
-            f"{nodes_file} has ({len(ps)} task(s), first {first.name}; {what}; the node file "
-            f"has {', '.join(sorted(known)) or 'no GPU model'})"
+            f"{nodes_file} has ({plural(len(ps), 'task')}, first {first.name}; {what}; "
+            f"the node file has {', '.join(sorted(known)) or 'no GPU model'})"
         )
 
     seq = _arrivals(pods, capacity, order, seed, arrive)

@@ -399,8 +399,8 @@ def _prove(problem: Problem) -> list[Diagnostic]:
             diags.append(
                 problem.task_diagnostic(
                     ti,
-                    f"needs {t.replicas} replicas on distinct nodes, but only {len(ok)} allowed "
-                    f"node(s) can hold one ({names}{more}){why}",
+                    f"needs {t.replicas} replicas on distinct nodes, but only "
+                    f"{plural(len(ok), 'allowed node')} can hold one ({names}{more}){why}",
                     "replicas",
                 )
             )

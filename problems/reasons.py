@@ -14,7 +14,7 @@ from .entities import Problem, Task, _too_few, device_shape, device_shape_words
 from .plan import Unplaced
 from .proofs import spread_feasible
 from .state import CAP_TOL, DeviceProfile, PlanState, Profile, Sweep, selector_words
-from .wording import num
+from .wording import num, plural
 
 MAX_DETAILS = 50  # per-node lines of one task's details
 
@@ -116,7 +116,7 @@ def _task_reason(
     excluded = len(p.nodes) - len(task.allowed)
     details: list[str] = []
     if excluded:
-        details.append(f"{excluded} node(s) excluded by {selector_words(p, task)}")
+        details.append(f"{plural(excluded, 'node')} excluded by {selector_words(p, task)}")
     if not task.allowed:
         return f"no node is allowed ({selector_words(p, task)})", details, 0
     if p.scheduling:
@@ -217,11 +217,12 @@ def _summary(p: Problem, task: Task, scan: _Scan, details: list[str]) -> tuple[s
                 )
         shown = ", ".join(fit_names[:5]) + (", ..." if nfit > 5 else "")
         why = "not required, and the solver left it out" if not task.required else "not placed"
-        return f"{why}; it fits now on {nfit} allowed node(s) ({shown})", details, nfit
+        return f"{why}; it fits now on {plural(nfit, 'allowed node')} ({shown})", details, nfit
     if nfit > 0:
         return (
-            f"needs {task.replicas} replicas on distinct nodes; only {nfit} allowed node(s) have "
-            f"room ({', '.join(fit_names[:5])})",
+            f"needs {task.replicas} replicas on distinct nodes; only "
+            f"{plural(nfit, 'allowed node')} {'has' if nfit == 1 else 'have'} room "
+            f"({', '.join(fit_names[:5])})",
             details,
             nfit,
         )
@@ -270,9 +271,10 @@ def _summary(p: Problem, task: Task, scan: _Scan, details: list[str]) -> tuple[s
     for res, (q, devs) in shape.items():
         parts.append(_shape_words(res, q, devs))
     if time_blocked:
-        parts.append(f"no time window on {time_blocked} node(s)")
+        parts.append(f"no time window on {plural(time_blocked, 'node')}")
     if sep_blocked:
-        parts.append(f"{sep_blocked} node(s) run a task it must be kept apart from")
+        runs = "runs" if sep_blocked == 1 else "run"
+        parts.append(f"{plural(sep_blocked, 'node')} {runs} a task it must be kept apart from")
     return "no allowed node can take it: " + "; ".join(parts), details, 0
 
 

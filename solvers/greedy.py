@@ -188,7 +188,7 @@ def solve(
     if missing:
         names = ", ".join(problem.tasks[t].id for t in missing[:_MAX_NAMED])
         more = f" and {len(missing) - _MAX_NAMED} more" if len(missing) > _MAX_NAMED else ""
-        parts.append(f"could not place required task(s) {names}{more}")
+        parts.append(f"could not place required {_tasks(len(missing))} {names}{more}")
     if used > 1:
         parts.append(f"{used} passes")
     return Result(
@@ -1505,3 +1505,7 @@ class GreedyEngine:
 
 
 ENGINE = GreedyEngine()
+
+
+def _tasks(n: int) -> str:
+    return "task" if n == 1 else "tasks"

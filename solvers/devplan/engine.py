@@ -147,7 +147,8 @@ def solve(
         bound = {"unplaced": float(max(total - res.bound_value, 0.0))}
     if missing:
         status = Status.UNKNOWN
-        message = f"required task(s) left out: {', '.join(missing[:5])}"
+        which = "task" if len(missing) == 1 else "tasks"
+        message = f"required {which} left out: {', '.join(missing[:5])}"
     elif bound is not None and total - placed <= bound["unplaced"] + 1e-9 * max(1.0, total):
         status = Status.OPTIMAL
         message = "the plan meets the device-pattern bound"

@@ -602,16 +602,14 @@ def test_reason_names_excluded_nodes():
     p = prob(FLEET, [task("t", {"cpu": 9}, match={"accel": "a100"}, required=False)])
     u = reason(p, [], "t")
     assert u.reason == "needs cpu 9; the largest free cpu on an allowed node is 8"
-    assert u.details[0] == "2 node(s) excluded by match accel=a100"
+    assert u.details[0] == "2 nodes excluded by match accel=a100"
     assert u.details[1:] == ("node gpu-1: cpu 9 needed, 8 free", "node gpu-2: cpu 9 needed, 8 free")
 
 
 def test_reason_separation():
     p = prob([node("n1")], [task("x", separate_from=["y"], required=False), task("y")])
     u = reason(p, [asg("y", "n1")], "x")
-    assert (
-        u.reason == "no allowed node can take it: 1 node(s) run a task it must be kept apart from"
-    )
+    assert u.reason == "no allowed node can take it: 1 node runs a task it must be kept apart from"
     assert u.details == ("node n1: runs y (separate_from)",)
 
 
@@ -622,8 +620,7 @@ def test_reason_replicas_shortfall():
     )
     u = reason(p, [asg("blocker", "n-1")], "r")
     assert (
-        u.reason
-        == "needs 3 replicas on distinct nodes; only 2 allowed node(s) have room (n-2, n-3)"
+        u.reason == "needs 3 replicas on distinct nodes; only 2 allowed nodes have room (n-2, n-3)"
     )
     assert u.details == (
         "node n-1: cpu 2 needed, 0 free",
@@ -649,7 +646,7 @@ def test_reason_gang_member_blocked():
 def test_reason_left_out_but_fits():
     p = prob([node("n", count=2)], [task("opt", required=False)])
     assert reason(p, [], "opt").reason == (
-        "not required, and the solver left it out; it fits now on 2 allowed node(s) (n-1, n-2)"
+        "not required, and the solver left it out; it fits now on 2 allowed nodes (n-1, n-2)"
     )
 
 
@@ -673,7 +670,7 @@ def test_reason_no_time_window_before_deadline():
         ],
     )
     u = reason(p, [asg("busy", "n", 0, 0, 10)], "late")
-    assert u.reason == "no allowed node can take it: no time window on 1 node(s)"
+    assert u.reason == "no allowed node can take it: no time window on 1 node"
     assert u.details == ("node n: no window of 5 with its demand free from 0 by 8",)
 
 
@@ -686,7 +683,7 @@ def test_reason_release_plus_duration_past_deadline():
         ],
     )
     u = reason(p, [asg("u", "n", 0, 0, 1)], "t")
-    assert u.reason == "no allowed node can take it: no time window on 2 node(s)"
+    assert u.reason == "no allowed node can take it: no time window on 2 nodes"
     assert u.details == (
         "node n: earliest start 3 + duration 5 = 8 > 6",
         "node m: earliest start 3 + duration 5 = 8 > 6",
@@ -699,9 +696,7 @@ def test_reason_window_found_after_busy_interval():
         [task("busy", {"cpu": 10}, duration=10), task("later", duration=5, required=False)],
     )
     u = reason(p, [asg("busy", "n", 0, 0, 10)], "later")
-    assert (
-        u.reason == "not required, and the solver left it out; it fits now on 1 allowed node(s) (n)"
-    )
+    assert u.reason == "not required, and the solver left it out; it fits now on 1 allowed node (n)"
 
 
 def test_reason_scheduling_task_too_big_for_every_node():

@@ -180,7 +180,7 @@ def test_counts_at_once_give_the_proofs_of_each_task_alone() -> None:
     assert all(d.line is not None for d in proofs)
     t10 = next(d for d in proofs if d.where.startswith("tasks[10] "))
     assert t10.message.startswith(
-        "needs 3 replicas on distinct nodes, but only 1 allowed node(s) can hold one (big)"
+        "needs 3 replicas on distinct nodes, but only 1 allowed node can hold one (big)"
     )
 
 

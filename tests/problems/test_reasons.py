@@ -162,7 +162,7 @@ def test_a_node_running_a_task_to_keep_apart_from_is_said_so() -> None:
         (b,) = unplaced_reasons(state, sweep, {0}, vectorised=vectorised)
         assert b.reason == (
             "no allowed node can take it: short of cpu (needs 8, at most 4 free); "
-            "1 node(s) run a task it must be kept apart from"
+            "1 node runs a task it must be kept apart from"
         )
         assert b.details == ("node n0: runs a (separate_from)", "node n1: cpu 8 needed, 4 free")
 

@@ -463,7 +463,7 @@ def test_reason_in_a_schedule_names_devices():
         horizon=15,
     )
     ev = evaluate(p, [a("x", "g", 0, 0, 10, gpu=[0])])
-    assert ev.unplaced[0].reason == ("no allowed node can take it: no time window on 1 node(s)")
+    assert ev.unplaced[0].reason == ("no allowed node can take it: no time window on 1 node")
     assert ev.unplaced[0].details == (
         "node g: no window of 10 with its demand and devices free from 0 by 15",
     )

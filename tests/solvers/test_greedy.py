@@ -329,7 +329,7 @@ def test_required_task_unplaceable_gives_unknown_and_partial_plan() -> None:
     p = make([node("a", 4)], [task("ok", 2), task("huge", 8), task("also-ok", 2)])
     r = run(p)
     assert r.status == Status.UNKNOWN
-    assert r.message == "could not place required task(s) huge"
+    assert r.message == "could not place required task huge"
     assert sorted(where(r)) == ["also-ok", "ok"]
 
 
@@ -542,7 +542,7 @@ def test_scheduling_predecessor_unplaced() -> None:
     )
     r = run(p)
     assert r.status == Status.UNKNOWN  # post is required; its predecessor never fits
-    assert r.message == "could not place required task(s) pre, post"
+    assert r.message == "could not place required tasks pre, post"
 
 
 def test_scheduling_demand_on_over_time() -> None:

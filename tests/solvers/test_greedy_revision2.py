@@ -156,7 +156,7 @@ def test_services_hold_their_nodes_for_the_whole_horizon():
     assert "big" not in plan
     ev = evaluate(p, [a for v in plan.values() for a in v])
     assert ev.terms["makespan"] == 30
-    assert ev.unplaced[0].reason == "no allowed node can take it: no time window on 2 node(s)"
+    assert ev.unplaced[0].reason == "no allowed node can take it: no time window on 2 nodes"
 
 
 @pytest.mark.parametrize("policy", POLICIES)
