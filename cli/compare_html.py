@@ -40,12 +40,16 @@ def compare_charts(
                 measured,
             )
         )
+    # each run's bars in the colour of its line in the convergence chart
+    colour = {run.label: ch.SERIES[i % len(ch.SERIES)][0] for i, run in enumerate(runs)}
+    labels = [r.label if several else r.engine for r in rows if r.terms]
     out = [
         ch.convergence(runs, title="Convergence of every run (one time axis)", stages=stages),
         ch.objective_bars(
-            [r.label if several else r.engine for r in rows if r.terms],
+            labels,
             list(terms),
             [r.terms for r in rows if r.terms],
+            [colour.get(label, "#999999") for label in labels],
         ),
     ]
     return [c for c in out if c is not None]

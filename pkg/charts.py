@@ -795,6 +795,7 @@ def convergence(
     labelled = [r for r in with_traj if any(r.stages)]
     measures = {st for r in labelled for st, _ in r.segments()}
     stages_drawn: list[tuple[float, str, str]] = []  # where a stage begins, its name, colour
+    linthresh = _log_time(with_traj)
 
     def draw() -> Figure:
         panels = (1 if with_traj else 0) + (1 if with_gen else 0)
@@ -803,9 +804,11 @@ def convergence(
         if with_traj:
             ax = axes.pop(0)
             everything = []
-            for i, run in enumerate(with_traj):
+            for i, run in enumerate(runs):  # a run's colour is its place among all the runs
+                if not run.trajectory:
+                    continue
                 colour, dash, marker = SERIES[i % len(SERIES)]
-                end = max(run.trajectory[-1][0], run.seconds or run.trajectory[-1][0])
+                end = _end(run)
                 parts = run.segments()
                 for j, (stage, points) in enumerate(parts):
                     # a stage is drawn to the start of the next: the step to the next term's
@@ -822,7 +825,13 @@ def convergence(
             if _log_scale(everything):
                 ax.set_yscale("log")
             ax.set_xlim(left=0.0)  # time since the run started, not a zoom on its last moments
-            ax.set_xlabel("seconds")
+            if linthresh is not None:
+                from matplotlib.ticker import FuncFormatter
+
+                ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
+                ax.set_xlim(left=0.0)
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+            ax.set_xlabel("seconds" if linthresh is None else "seconds (logarithmic)")
             if len(measures) == 1 and labelled and len(labelled) == len(with_traj):
                 (only,) = measures
                 what = _MEASURES.get(str(only), str(only))
@@ -855,7 +864,9 @@ def convergence(
         if with_gen:
             ax = axes.pop(0)
             everything = []
-            for i, run in enumerate(with_gen):
+            for i, run in enumerate(runs):
+                if not run.generations:
+                    continue
                 colour, _, marker = SERIES[i % len(SERIES)]
                 gens = run.generations or []
                 rows = [g for g in gens if g.get("best") is not None]
@@ -890,9 +901,39 @@ def convergence(
         else ""
     )
     caption += _stages_caption(with_traj, stages, bool(stages_drawn))
+    if linthresh is not None:
+        ends = [_end(r) for r in with_traj]
+        caption += (
+            f" The runs took from {min(ends):.2g} s to {max(ends):.2g} s, so the time axis is "
+            f"logarithmic beyond {linthresh:g} s (linear below it, from 0)."
+        )
     if with_gen:
         caption += " Per generation: the fitness of the best and the mean feasible individual."
     return Chart("convergence", title, fig, caption.strip())
+
+
+def _end(run: Run) -> float:
+    """When a run's line ends: its last point, or the run's seconds when it went on after."""
+    last = run.trajectory[-1][0]
+    return max(last, run.seconds or last)
+
+
+#: the runs of one chart end further apart than this: one linear axis would crush the short
+#: ones against 0 (a proof in 0.07 s beside a 5 s GA), so time is drawn on a logarithmic axis
+LOG_TIME_SPREAD = 20.0
+
+
+def _log_time(runs: Sequence[Run]) -> float | None:
+    """Where a logarithmic time axis begins (linear from 0 to there: symlog's threshold, a
+    power of ten at or below the shortest run's end), or None for a linear axis: one run, or
+    runs that end within :data:`LOG_TIME_SPREAD` of each other."""
+    ends = [_end(r) for r in runs]
+    if len(ends) < 2 or max(ends) <= 0:
+        return None
+    shortest = max(min(ends), 1e-3)
+    if max(ends) / shortest < LOG_TIME_SPREAD:
+        return None
+    return float(10 ** math.floor(math.log10(shortest)))
 
 
 def _measure(run: Run) -> str | None:
@@ -1074,9 +1115,14 @@ def front(terms: Sequence[str], points: Sequence[FrontPoint]) -> Chart | None:
 
 
 def objective_bars(
-    labels: Sequence[str], terms: Sequence[str], values: Sequence[Mapping[str, float | None]]
+    labels: Sequence[str],
+    terms: Sequence[str],
+    values: Sequence[Mapping[str, float | None]],
+    colours: Sequence[str] | None = None,
 ) -> Chart | None:
-    """One small bar chart per objective term: its value for each run (hatched, labelled)."""
+    """One small bar chart per objective term: its value for each run (hatched, labelled).
+    ``colours``: each run's, as another chart of the same page draws it (default: two shades
+    by turns)."""
     if not labels or not terms:
         return None
 
@@ -1106,7 +1152,7 @@ def objective_bars(
             bars = ax.barh(
                 y,
                 shown,
-                color=[_cmap_colour(0.25 + 0.5 * (i % 2)) for i in y],
+                color=list(colours) if colours else [_cmap_colour(0.25 + 0.5 * (i % 2)) for i in y],
                 edgecolor=INK,
                 hatch=[HATCHES[i % len(HATCHES)] for i in y],
             )

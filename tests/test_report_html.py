@@ -474,6 +474,43 @@ def test_a_lexicographic_run_writes_and_reads_the_stage_of_each_point(tmp_path: 
     )
 
 
+def test_runs_that_end_far_apart_share_a_logarithmic_time_axis() -> None:
+    """compare --html: cpsat proved in 0.06 s beside a 5 s GA; on a linear axis its whole
+    search (and its bound) was crushed against 0. Runs ending 20 x apart or more get a time
+    axis linear to a power of ten below the shortest run, logarithmic beyond, and the caption
+    says so; runs ending close together, or one run alone, keep the linear axis."""
+    from taskalloc import charts as ch
+
+    greedy = ch.Run("greedy", [(0.0014, 151.3, None)], stages=["fitness"])
+    cpsat = ch.Run("cpsat", [(0.02, 0.0, 0.0), (0.04, 109.8, 39.3), (0.06, 85.8, 85.8)])
+    ga = ch.Run("ga", [(0.07, 88.8, None)], seconds=5.0, stages=["fitness"])
+    chart = ch.convergence([greedy, cpsat, ga])
+    assert chart is not None
+    ax = chart.figure.axes[0]
+    assert ax.get_xscale() == "symlog" and ax.get_xlabel() == "seconds (logarithmic)"
+    assert ax.get_xlim()[0] == 0.0
+    assert "from 0.0014 s to 5 s, so the time axis is logarithmic beyond 0.001 s" in chart.caption
+    for runs in ([cpsat, ch.Run("ga", [(0.07, 88.8, None)], seconds=1.0)], [ga]):
+        linear = ch.convergence(runs)
+        assert linear is not None and linear.figure.axes[0].get_xscale() == "linear"
+        assert "logarithmic" not in linear.caption
+
+
+def test_compare_bars_are_in_each_run_s_line_colour() -> None:
+    """compare --html: the bars by run had two shades by turns while the convergence chart
+    drew greedy blue, cpsat orange, ga green; each run's bars now take its line's colour."""
+    from matplotlib.colors import to_hex
+
+    from taskalloc import charts as ch
+
+    runs = ["greedy", "cpsat", "ga"]
+    values = [{"cost": c} for c in (151.3, 85.8, 88.8)]
+    lines = [ch.SERIES[i][0] for i in range(3)]
+    chart = ch.objective_bars(runs, ["cost"], values, lines)
+    assert chart is not None
+    assert [to_hex(p.get_facecolor()) for p in chart.figure.axes[0].patches] == lines
+
+
 def test_a_convergence_without_a_bound_does_not_speak_of_one() -> None:
     """The GA proves no bound: its caption said 'and the proven bound (thin)'."""
     from taskalloc import charts as ch
