@@ -59,9 +59,23 @@ def explain(
         if core is None:
             break
         core, minimal = _shrink(problem, core, deadline, workers, stop)
-        found.append(Conflict(core, minimal, _describe(problem, core, minimal)))
-        must = [t for t in must if t not in set(core)]
+        # a gang is placed all or none: one member's literal stands for the whole gang, which
+        # is what the conflict is about (and the next search must not find it again through
+        # another member)
+        members = _with_gangs(problem, core)
+        found.append(Conflict(members, minimal, _describe(problem, members, minimal)))
+        must = [t for t in must if t not in set(members)]
     return found
+
+
+def _with_gangs(problem: Problem, tasks: list[int]) -> list[int]:
+    """``tasks`` and every member of their gangs, in task order."""
+    out = set(tasks)
+    for t in tasks:
+        gang = problem.tasks[t].gang
+        if gang is not None:
+            out.update(problem.gangs.get(gang, ()))
+    return sorted(out)
 
 
 def _build(problem: Problem) -> AllocationModel:
@@ -172,17 +186,37 @@ def _describe(problem: Problem, core: list[int], minimal: bool) -> list[str]:
     names = _names(problem, core)
     nodes, where = _node_set(problem, core)
     lines: list[str] = []
-    size = "these tasks" if len(core) > 1 else "this task"
-    lines.append(
-        f"{'a minimal' if minimal else 'a'} conflict: {size} cannot all be placed: {names}"
-    )
+    gangs = sorted({g for t in core if (g := problem.tasks[t].gang) is not None})
+    if gangs and set(core) == {m for g in gangs for m in problem.gangs.get(g, ())}:
+        which = f"gang {gangs[0]}" if len(gangs) == 1 else f"gangs {', '.join(gangs)}"
+        size = f"{which} (placed all or none) cannot be placed"
+    else:
+        size = "these tasks cannot all be placed" if len(core) > 1 else "this task cannot be placed"
+    lines.append(f"{'a minimal' if minimal else 'a'} conflict: {size}: {names}")
     # 1. what binds: a resource the tasks need more of than their nodes have in all
-    #    (placement), or more work than their nodes can do in their time window (scheduling)
+    #    (placement), or more work than their nodes can do in their time window (scheduling),
+    #    or a gang that starts together and needs more at that instant than its nodes have
     binding = (
         _time_reason(problem, core, nodes, where)
         if problem.scheduling
         else _resource_reason(problem, core, nodes, where)
     )
+    if binding is None and problem.scheduling:
+        for g in gangs:
+            if g in problem.same_start:
+                mates = list(problem.gangs.get(g, ()))
+                g_nodes, g_where = _node_set(problem, mates)
+                binding = _resource_reason(
+                    problem,
+                    mates,
+                    g_nodes,
+                    g_where,
+                    f"gang {g} starts all its members at once: together they need",
+                )
+                if binding:
+                    break
+    if binding is None and problem.scheduling:
+        binding = _window_words(problem, core, where)
     if binding:
         lines.append(binding)
         return lines
@@ -244,7 +278,10 @@ def _describe(problem: Problem, core: list[int], minimal: bool) -> list[str]:
     return lines
 
 
-def _resource_reason(problem: Problem, core: list[int], nodes: list[int], where: str) -> str | None:
+def _resource_reason(
+    problem: Problem, core: list[int], nodes: list[int], where: str, lead: str = ""
+) -> str | None:
+    lead = lead or ("it needs" if len(core) == 1 else "together they need")
     for r in problem.resources:
         need = sum(
             problem.tasks[t].replicas
@@ -256,10 +293,7 @@ def _resource_reason(problem: Problem, core: list[int], nodes: list[int], where:
         )
         have = sum(problem.nodes[n].capacity.get(r, 0.0) for n in nodes)
         if need > have + 1e-9:
-            return (
-                f"  together they need {r} {_num(need)} on {where}; those nodes have "
-                f"{_num(have)} in all"
-            )
+            return f"  {lead} {r} {_num(need)} on {where}; those nodes have {_num(have)} in all"
     return None
 
 
@@ -287,11 +321,33 @@ def _time_reason(problem: Problem, core: list[int], nodes: list[int], where: str
             )
         have = sum(problem.nodes[n].capacity.get(r, 0.0) for n in nodes) * (hi - lo)
         if work > have + 1e-9:
+            they = "it needs" if len(core) == 1 else "they need"
             return (
-                f"  between {lo} and {hi} they need {_num(work)} {r}-time units on {where}; "
+                f"  between {lo} and {hi} {they} {_num(work)} {r}-time units on {where}; "
                 f"those nodes offer {_num(have)} in that window"
             )
-    return (
-        f"  their releases, deadlines and `after` order leave no schedule on {where} between "
-        f"{lo} and {hi}"
-    )
+    return None
+
+
+def _window_words(problem: Problem, core: list[int], where: str) -> str | None:
+    """What is left to say of a schedule no energy argument explains: the constraints of time
+    the tasks have (only those they have), and the window they leave."""
+    tasks = [problem.tasks[t] for t in core]
+    one = len(core) == 1
+    said = []
+    if any(t.release for t in tasks):
+        said.append("release" if one else "releases")
+    if any(t.deadline is not None for t in tasks):
+        said.append("deadline" if one else "deadlines")
+    if any(t.after for t in tasks):
+        said.append("`after` order")
+    if any(t.gang in problem.same_start for t in tasks if t.gang is not None):
+        said.append("common start")
+    if not said:
+        return None
+    lo = min(t.release or 0 for t in tasks)
+    hi = max((t.deadline for t in tasks if t.deadline is not None), default=problem.horizon)
+    words = " and ".join(said) if len(said) < 3 else ", ".join(said[:-1]) + " and " + said[-1]
+    window = f" between {lo} and {hi}" if hi is not None else f" from {lo}"
+    verb = "leave" if len(said) > 1 or said[0].endswith("s") else "leaves"
+    return f"  {'its' if one else 'their'} {words} {verb} no schedule on {where}{window}"

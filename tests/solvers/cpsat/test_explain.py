@@ -132,3 +132,36 @@ def test_solve_prints_conflicts_and_writes_them_into_the_plan(tmp_path):
     assert plan["solver"]["status"] == "infeasible"
     assert len(plan["infeasibility"]) == 4
     assert "train-a" in result.stderr and "db-backup" in result.stderr
+
+
+GANG = """\
+taskalloc: 1
+horizon: 480
+gangs:
+  pretrain: {same_start: true}
+nodes:
+  - {id: a100, count: 2, capacity: {cpu: 96, gpu: 8}, devices: {gpu: 8}}
+  - {id: cpu, capacity: {cpu: 64}}
+tasks:
+  - {id: worker, gang: pretrain, replicas: 2, demand: {cpu: 64, gpu: 8}, duration: 240}
+  - {id: eval, gang: pretrain, demand: {cpu: 8, gpu: 1}, duration: 240}
+  - {id: prep, demand: {cpu: 8}, duration: 40}
+"""
+
+
+def test_a_gang_that_starts_together_is_one_conflict_named_by_what_it_needs_at_once(tmp_path):
+    """A node failed under a training gang: 2 workers of 8 GPUs and an evaluator of 1 must
+    start together on 16 GPUs. The explanation named each member as its own conflict ('this
+    task cannot all be placed: worker', then 'eval') and blamed 'releases, deadlines and
+    `after` order' that no task has; it now names the gang once, with what it needs at its
+    start against what its nodes have."""
+    problem = _problem(tmp_path, GANG)
+    (conflict,) = explain(problem, time_limit=20)
+    assert _ids(problem, conflict) == {"worker", "eval"}
+    head, why = conflict.lines
+    assert head.startswith("a minimal conflict: gang pretrain (placed all or none) cannot be ")
+    assert "worker (" in head and "eval (" in head
+    assert why == (
+        "  gang pretrain starts all its members at once: together they need gpu 17 on "
+        "the whole fleet; those nodes have 16 in all"
+    )
