@@ -30,6 +30,8 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from taskalloc.problems.plan import Plan
+    from taskalloc.problems.problem import Problem
     from taskalloc.problems.replan import Move, Replan
     from taskalloc.problems.source import PathElem, Source
 
@@ -113,6 +115,16 @@ def replan(
             rich_help_panel=CHANGES,
         ),
     ] = None,
+    best_effort: Annotated[
+        bool,
+        typer.Option(
+            "--best-effort",
+            help="When the required tasks no longer fit, plan what still does instead of "
+            "exit 3: every task is made optional (priorities decide what stays), and the "
+            "required ones left out are listed.",
+            rich_help_panel=CHANGES,
+        ),
+    ] = False,
     output: Annotated[
         Path | None, output_option("the new plan", " Never one of the inputs.", IO)
     ] = None,
@@ -163,8 +175,9 @@ def replan(
     old plan is the engines' hint.
 
     Exit 0 with a plan; 2 bad input (an unknown node or task is named, with a suggestion); 3
-    proven infeasible (e.g. the required tasks no longer fit, or not within --max-moves); 4
-    no plan within the limits; 130 on Ctrl-C, after writing the best plan found so far.
+    proven infeasible (e.g. the required tasks no longer fit, or not within --max-moves; with
+    --best-effort, 0 and a plan of what still fits); 4 no plan within the limits; 130 on
+    Ctrl-C, after writing the best plan found so far.
     """
     import threading
 
@@ -200,6 +213,7 @@ def replan(
         scale_demand=tuple(_factor(x, "--scale-demand", "TASK") for x in scale_demand or ()),
         max_moves=max_moves,
         now=now,
+        optional=best_effort,
     )
     rp = replan_problem(problem, plan, changes)
     engine_options: dict[str, Any] = {}
@@ -251,6 +265,8 @@ def replan(
     if res.plan is not None and res.outcome in ("ok", "interrupted"):
         moves = moves_of(rp, res.plan)
         _say_moves(rp, moves)
+        if best_effort:
+            _say_left_out(problem, res.plan)
         if moves_file is not None:
             from taskalloc.problems.plan import dumps
 
@@ -258,7 +274,24 @@ def replan(
             data = {"changes": changes.describe(), "moves": [m.to_dict() for m in moves]}
             write(dumps(data, kind), moves_file, inputs)
     if res.error_lines:
-        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+        lines = list(res.error_lines)
+        if res.outcome == "infeasible" and not best_effort:
+            lines.append(
+                "(--best-effort plans what still fits instead: every task optional, "
+                "priorities decide what stays)"
+            )
+        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *lines)
+
+
+def _say_left_out(problem: Problem, plan: Plan) -> None:
+    """--best-effort: the tasks the original problem requires that the plan leaves out."""
+    unplaced = {u.task for u in plan.unplaced}  # left out, or not every replica placed
+    out = [t.id for t in problem.tasks if t.required and t.id in unplaced]
+    if out:
+        shown = ", ".join(out[:10]) + (f" and {len(out) - 10} more" if len(out) > 10 else "")
+        warn(f"best effort: {plural(len(out), 'required task')} left out: {shown}")
+    else:
+        say("best effort: every required task is placed")
 
 
 def _say_moves(rp: Replan, moves: list[Move]) -> None:

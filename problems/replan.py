@@ -404,6 +404,8 @@ def _record(changes: Changes) -> dict[str, Any]:
         out["scale_capacity"] = {k: f for k, f in changes.scale_capacity}
     if changes.now is not None:
         out["now"] = changes.now
+    if changes.optional:
+        out["best_effort"] = True  # every task was made optional (replan --best-effort)
     return out
 
 

@@ -438,3 +438,40 @@ def test_the_readme_whatif_example_is_what_it_prints(tmp_path: Path) -> None:
     result = cli("-q", *args, env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.stderr
     assert result.stdout == shown
+
+
+def test_best_effort_plans_what_still_fits_and_names_the_required_tasks_left_out(
+    tmp_path: Path,
+) -> None:
+    """Half the A100s fail under a training gang that starts together (17 GPUs, 16 left):
+    replan exits 3 with the conflict and the hint; --best-effort plans the rest (exit 0),
+    says what stopped and warns which required tasks it left out; the plan checks."""
+    from tests.helpers import EXAMPLES
+
+    problem = str(EXAMPLES / "gpu-cluster.yaml")
+    today = tmp_path / "today.yaml"
+    r = cli("-q", "solve", problem, "-s", "cpsat", "--deterministic", "-o", str(today))
+    assert r.exit_code == 0, r.stderr
+    change = ["--fail", "a100-a", "--now", "100", "-s", "cpsat", "--deterministic"]
+    new = tmp_path / "new.yaml"
+    r = cli("replan", problem, str(today), *change, "-o", str(new), env={"COLUMNS": "1000"})
+    assert r.exit_code == 3, r.stderr
+    assert "gang pretrain starts all its members at once: together they need gpu 17" in r.stderr
+    assert r.stderr.rstrip().endswith(
+        "(--best-effort plans what still fits instead: every task optional, priorities "
+        "decide what stays)"
+    )
+    r = cli(
+        "replan", problem, str(today), *change, "--best-effort", "-o", str(new),
+        env={"COLUMNS": "1000"},
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert "stopped   pretrain-eval: a100-a-1 -> -" in r.stderr
+    assert (
+        "warning: best effort: 2 required tasks left out: pretrain-worker, pretrain-eval"
+        in r.stderr
+    )
+    data = yaml.safe_load(new.read_text())
+    assert {a["task"] for a in data["assignments"]} >= {"finetune", "tokenize", "router"}
+    assert yaml.safe_load(data["problem"]["text"])["x-replan"]["best_effort"] is True
+    assert cli("check", str(new)).exit_code == 0
