@@ -500,6 +500,10 @@ def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
     tasks = {t.id: t for t in problem.tasks}
     gangs = sorted({t.gang for t in problem.tasks if t.gang is not None})
     gang_hatch = {g: HATCHES[i % len(HATCHES)] for i, g in enumerate(gangs)}
+    from taskalloc.problems.replan import replan_note
+
+    replanned = replan_note(problem)
+    now = replanned.now if replanned is not None else None  # the instant replan was made at
 
     def draw() -> Figure:
         from matplotlib.collections import LineCollection
@@ -644,6 +648,19 @@ def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
                 color=INK,
                 zorder=6,
             )
+        if now is not None:
+            ax.axvline(now, color="#b35806", ls="--", lw=1.2, zorder=5)
+            ax.annotate(
+                f"now {now}",
+                (now, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 2),  # above the axes: never over a bar's label
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="#b35806",
+            )
         ax.set_xlabel("time")
         ax.grid(axis="x", color=GRID, lw=0.5, zorder=0)
         ax.set_title("Schedule")
@@ -661,6 +678,8 @@ def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
             handles.append(Patch(facecolor="none", edgecolor="#b30000", hatch="xx", label="late"))
         if segs:
             handles.append(Line2D([], [], color="#555555", lw=0.7, marker=">", ms=3, label="after"))
+        if now is not None:
+            handles.append(Line2D([], [], color="#b35806", lw=1.2, ls="--", label="replanned"))
         fig.legend(
             handles=handles, loc="outside lower left", ncols=min(len(handles), 6), fontsize=8
         )
@@ -675,6 +694,12 @@ def gantt(problem: Problem, rows: Sequence[Placement]) -> Chart | None:
         "Each bar is a replica on its node (a node takes several rows where its replicas "
         "overlap in time); arrows are `after` dependencies, ▼ lines deadlines, dotted lines "
         "due dates, cross-hatched parts the time past a due date, hatched bars gang members."
+        + (
+            f" The dashed line is the instant of the replan (now {now}): what ended before "
+            "it stayed, work on a failed node restarted after it."
+            if now is not None
+            else ""
+        )
         + note,
     )
 

@@ -404,7 +404,10 @@ def _util_cells(resources: Iterable[str], util: dict[str, float], caps: dict[str
 
 
 def _node_table(data: ReportData, nodes: Sequence[NodeView]) -> str:
+    from taskalloc.problems.replan import replan_note
+
     p = data.problem
+    note = replan_note(p)  # a replanned problem: its failed and drained nodes say so
     head = "".join(f"<th class='num'>{esc(r)}</th>" for r in p.resources)
     dev = any(nv.devices for nv in nodes)
     rows = []
@@ -428,6 +431,9 @@ def _node_table(data: ReportData, nodes: Sequence[NodeView]) -> str:
                 )
                 + "</td>"
             )
+        state = note.state(nv.id) if note is not None else ""
+        if state:  # what replan did to it, before whatever still runs there (drained)
+            tasks = f"<span class=muted>{state} (replan)</span>" + (f": {tasks}" if tasks else "")
         rows.append(
             f"<tr><td class='id'>{esc(nv.id)}</td>"
             f"{_util_cells(p.resources, nv.utilisation, nv.capacity)}"

@@ -165,6 +165,9 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         + (" (peak / time-average over the makespan)" if problem.scheduling else ""),
         title_justify="left",
     )
+    from taskalloc.problems.replan import replan_note
+
+    note = replan_note(problem)  # a replanned problem: its failed and drained nodes say so
     label = max([len(n.id) for n in problem.nodes] + [5])
     util.add_column("node", no_wrap=True, min_width=label)
     for r in problem.resources:
@@ -185,6 +188,12 @@ def _console_table(console: Console, problem: Problem, plan: Plan, ev: Evaluatio
         style="bold",
     )
     console.print(util)
+    for state, ids in (("failed", note.failed), ("drained", note.drained)) if note else ():
+        if ids:  # said under the table: a longer node column would take the bars at 80 columns
+            shown = [n.id for n in problem.nodes if n.id in ids]
+            more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
+            text = f"{state} (replan): {', '.join(shown[:10])}{more}"
+            console.print(text, style="dim", markup=False, emoji=False, highlight=False)
 
     if ev.device_utilisation:
         peak = " (peak)" if problem.scheduling else ""

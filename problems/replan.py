@@ -772,3 +772,48 @@ class WhatIf:
     baseline: Plan
     rows: tuple[WhatifRow, ...]
     weakest: WhatifRow | None
+
+
+@dataclass(frozen=True)
+class ReplanNote:
+    """What a replanned problem's ``x-replan`` key says, for reports: the failed and the
+    drained nodes (pools given by id expanded to their members), the instant of the change,
+    and whether every task was made optional (``--best-effort``)."""
+
+    failed: frozenset[str] = frozenset()
+    drained: frozenset[str] = frozenset()
+    now: int | None = None
+    best_effort: bool = False
+
+    def state(self, node: str) -> str:
+        """``failed``, ``drained`` or the empty string."""
+        return "failed" if node in self.failed else "drained" if node in self.drained else ""
+
+
+def replan_note(problem: Problem) -> ReplanNote | None:
+    """The ``x-replan`` key of a problem ``replan`` wrote, or None (not a replanned problem,
+    or the key edited into something else: a report never fails on it)."""
+    raw = problem.source.raw
+    record = raw.get("x-replan") if isinstance(raw, dict) else None
+    if not isinstance(record, dict):
+        return None
+
+    def nodes(key: str) -> frozenset[str]:
+        given = record.get(key)
+        out: set[str] = set()
+        for x in given if isinstance(given, list) else ():
+            if not isinstance(x, str):
+                continue
+            if x in problem.pools:
+                out.update(problem.nodes[i].id for i in problem.pools[x])
+            elif x in problem.node_index:
+                out.add(x)
+        return frozenset(out)
+
+    now = record.get("now")
+    return ReplanNote(
+        failed=nodes("fail"),
+        drained=nodes("drain"),
+        now=now if isinstance(now, int) and not isinstance(now, bool) else None,
+        best_effort=record.get("best_effort") is True,
+    )

@@ -475,3 +475,33 @@ def test_best_effort_plans_what_still_fits_and_names_the_required_tasks_left_out
     assert {a["task"] for a in data["assignments"]} >= {"finetune", "tokenize", "router"}
     assert yaml.safe_load(data["problem"]["text"])["x-replan"]["best_effort"] is True
     assert cli("check", str(new)).exit_code == 0
+    # the reports say which nodes failed, and when the replan was made
+    r = cli("report", str(new), env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.stderr
+    assert "failed (replan): a100-a-1, a100-a-2\n" in r.stdout
+    page = tmp_path / "new.html"
+    assert cli("report", str(new), "--html", str(page)).exit_code == 0
+    text = page.read_text()
+    assert text.count("failed (replan)</span>") == 2
+    assert ">now 100<" in text and "instant of the replan (now 100)" in text
+
+
+def test_a_replan_note_reads_what_replan_wrote_and_never_fails_on_an_edited_key(
+    tmp_path: Path,
+) -> None:
+    import taskalloc
+    from taskalloc.problems.replan import ReplanNote, replan_note
+
+    base = (
+        "taskalloc: 1\nnodes:\n  - {id: a, count: 2, capacity: {cpu: 4}}\n"
+        "  - {id: b, capacity: {cpu: 4}}\ntasks:\n  - {id: t, demand: {cpu: 1}}\n"
+    )
+    path = tmp_path / "p.yaml"
+    path.write_text(base + "x-replan: {fail: [a, gone, 3], drain: [b], now: 7}\n")
+    assert replan_note(taskalloc.load(path)) == ReplanNote(
+        frozenset({"a-1", "a-2"}), frozenset({"b"}), 7, False
+    )
+    for odd in ("x-replan: 3\n", "x-replan: {fail: a, now: true}\n", ""):
+        path.write_text(base + odd)
+        note = replan_note(taskalloc.load(path))
+        assert note is None or note == ReplanNote(), odd
