@@ -115,13 +115,16 @@ def replan(
     scale_capacity: Mapping[str, float] | None = None,
     max_moves: int | None = None,
     now: int | None = None,
+    best_effort: bool = False,
     engine: str = "auto",
     **options: Any,
 ) -> Replanned:
     """Replan after a change: nodes that failed (``fail``) or are drained (``drain``, node or
     pool ids), tasks added (``add``, task entries as in the file), removed or whose demand is
     scaled (``scale_demand``, task id or ``"*"`` -> factor), capacities scaled, at most
-    ``max_moves`` moves, and for schedules the instant ``now``.
+    ``max_moves`` moves, and for schedules the instant ``now``. ``best_effort``: every task
+    optional (``required: false``), so that when the required tasks no longer fit the plan
+    places what still does, priorities deciding what stays (the CLI's ``--best-effort``).
 
     The changed problem has ``current`` = where the old plan runs each task and ``moves`` right
     after ``unplaced`` in the objective; it is solved with the old plan as the hint (options
@@ -143,6 +146,7 @@ def replan(
         scale_capacity=tuple((scale_capacity or {}).items()),
         max_moves=max_moves,
         now=now,
+        optional=best_effort,
     )
     rp = replan_problem(problem, _plan(problem, plan), changes)
     options.setdefault("hint", list(rp.hint))

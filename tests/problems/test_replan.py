@@ -296,3 +296,17 @@ def test_scenarios_name_what_they_take_away() -> None:
     assert names == ["fail pool n", "fail zone=a", "demand x1.5", "capacity x0.5"]
     with pytest.raises(ReplanError, match=r"no node has label zone=b \(its values: a\)"):
         scenarios(p, fail_zone=["zone=b"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_best_effort_places_what_still_fits_when_the_required_tasks_do_not(engine: str) -> None:
+    """n1 and n3 fail: 8 cpu of required work, 4 left on n2. Without best_effort no plan
+    exists; with it, every task is optional and the plan keeps what fits with the fewest
+    moves (c stays on n2, d joins it), and the changed problem records it."""
+    p = taskalloc.load(fleet())
+    out = taskalloc.replan(p, today(p), engine=engine, time_limit=10, fail=["n1", "n3"])
+    assert out.plan.solver.status in ("infeasible", "unknown")  # the greedy proves nothing
+    out = solve(p, today(p), engine, fail=["n1", "n3"], best_effort=True)
+    assert nodes_of(out.plan) == {"c": "n2", "d": "n2"}
+    assert {u.task for u in out.plan.unplaced} == {"a", "b"}
+    assert out.problem.to_dict()["x-replan"]["best_effort"] is True
