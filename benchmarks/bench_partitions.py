@@ -11,10 +11,12 @@ processes, ``jobs`` at a time):
 * ``curve``: for each K of ``--curve`` (default 1,2,4,8,16), the parts alone (no improve
   step), each part given ``--part-seconds`` (what it would get on its own machine), run in
   waves of ``--jobs`` here: each part's wall seconds, the parallel wall time they imply on K
-  machines (split + the slowest part + coalesce), and the coalesced plan's quality against the
-  single-process engine given K times the part's time (``--reference`` none skips it: at 16 x
-  30 s that is 8 minutes) and against the LP bound where known. POP's anchor (Narayanan et
-  al., SOSP 2021): within 1.5 % of the optimum, much faster.
+  machines (all the driver did but the parts' waves, and the slowest part instead: the greedy,
+  the split, the coalescing and completion; with ``--rounds`` each round's; the sixth
+  session's measure, split + slowest part + completion, beside it), and the coalesced plan's
+  quality against the single-process engine given K times the part's time (``--reference``
+  none skips it: at 16 x 30 s that is 8 minutes) and against the LP bound where known. POP's
+  anchor (Narayanan et al., SOSP 2021): within 1.5 % of the optimum, much faster.
 
 * ``headline`` (``--headline``, needs ``--problem FILE``): issue 18's target as a user meets
   it: ``taskalloc solve FILE -s greedy`` and ``taskalloc solve FILE -s auto -t BUDGET``, each
@@ -25,17 +27,20 @@ processes, ``jobs`` at a time):
 
 Instances: ``cloud-2400`` (benchmarks/cloudgen.py, 2,400 computers x 7,200 processes, LP bound
 known from the CP-SAT engine), ``big`` (``taskalloc generate --tasks 150000 --nodes 5000
---resources 4 --seed 1``; about 6 GB in the driver alone: run it under the memory lock),
-``gen-20000`` (20,000 x 700), or any problem file (``--problem FILE``).
+--resources 4 --seed 1``; about 2 GB in the driver, more while it generates: on a shared
+machine run it under a lock, e.g. ``flock LOCKFILE python ...``), ``gen-20000`` (20,000 x 700),
+or any problem file (``--problem FILE``).
 
     python benchmarks/bench_partitions.py cloud-2400 --budget 60 --k 2,4
     python benchmarks/bench_partitions.py cloud-2400 --curve 1,2,4,8,16 --part-seconds 20
-    flock /work/coord/big.lock python benchmarks/bench_partitions.py big --budget 120 --k 2,4
-    flock /work/coord/big.lock python benchmarks/bench_partitions.py big --engine auto --single \
+    taskalloc generate --tasks 150000 --nodes 5000 --resources 4 --seed 1 -o big.json
+    python benchmarks/bench_partitions.py big --problem big.json --budget 120 --k 2,4
+    python benchmarks/bench_partitions.py big --problem big.json --k "" \
+        --curve 2,4,8,16 --part-seconds 20 --reference trajectory --jobs 2   # the curve
+    python benchmarks/bench_partitions.py big --problem big.json --engine auto --single \
         --k "" --budget 120                     # what -s auto -t 120 does at 150k (its parts)
-
-    flock /work/coord/big.lock python benchmarks/bench_partitions.py big --headline \
-        --problem /work/clones/scale-data/big.json --budget 120   # the headline, one line
+    python benchmarks/bench_partitions.py big --headline --problem big.json \
+        --budget 120                            # the headline, one line
 
 Every plan is checked by the evaluator (a plan that breaks a constraint fails the run).
 """
@@ -275,6 +280,26 @@ def main() -> int:
         help="at scale: what the parts do with the task groups the greedy spread over two "
         "(partition.SPREAD_GROUPS; default share)",
     )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="curve, at scale: the part seconds in this many rounds, each split again along "
+        "the plan so far (partition.SCALE_ROUNDS; default 1)",
+    )
+    ap.add_argument(
+        "--across",
+        type=float,
+        default=0.0,
+        help="curve, at scale: seconds of fleet-wide moves over the whole coalesced plan "
+        "after the parts (and each round) (partition.CROSS_SECONDS; default 0: none)",
+    )
+    ap.add_argument(
+        "--sub-seconds",
+        type=float,
+        help="curve: the parts' LNS seconds per sub-solve (cpsat's sub_seconds; default: "
+        "adaptive, from min(0.5, part seconds / 120))",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
@@ -288,16 +313,20 @@ def main() -> int:
             raise SystemExit("--headline needs --problem FILE")
         return headline(args.problem, args.budget, args.seed)
 
-    if args.spread_groups:
+    if args.spread_groups or args.rounds != 1 or args.across:
         from taskalloc.solvers import partition
 
-        partition.SPREAD_GROUPS = args.spread_groups
+        if args.spread_groups:
+            partition.SPREAD_GROUPS = args.spread_groups
+        partition.SCALE_ROUNDS = args.rounds
+        partition.CROSS_SECONDS = args.across
     t0 = time.perf_counter()
     problem = load_instance(args.instance, args.problem)
     print(
         f"# {args.instance}: {len(problem.tasks):,} tasks x {len(problem.nodes):,} nodes, "
         f"loaded in {time.perf_counter() - t0:.1f} s; engine {args.engine}, seed {args.seed}, "
-        f"spread groups {args.spread_groups or 'share'}; "
+        f"spread groups {args.spread_groups or 'share'}, rounds {args.rounds}, "
+        f"across {args.across:g} s; "
         f"load {loadavg()}",
         flush=True,
     )
@@ -347,18 +376,33 @@ def main() -> int:
             improve=False,
             part_time_limit=args.part_seconds,
             split=args.split,
+            **({"sub_seconds": args.sub_seconds} if args.sub_seconds else {}),
         )
         parts = row["parts"] or {}
         secs = [p["seconds"] or 0.0 for p in parts.get("parts", [])]
         # (the completion of the coalesced plan, when it ran, is part of the coalescing)
         completing = (parts.get("completed") or {}).get("seconds") or 0.0
-        implied = (parts.get("split_seconds") or 0.0) + max(secs, default=0.0) + completing
+        # (the sixth session's measure: the split, the slowest part, the completion)
+        old_implied = (parts.get("split_seconds") or 0.0) + max(secs, default=0.0) + completing
+        # all the driver did but the parts' waves, and the slowest part instead (every
+        # round's split, slowest part, coalescing, completion and step across the borders)
+        implied = parts.get("implied_seconds") or old_implied
+        if parts.get("rounds"):
+            for r in parts["rounds"]:
+                print(
+                    f"  round {r['round']}: implied {r['implied_seconds']} s (split "
+                    f"{r['split_seconds']} s, slowest part {r['part_max']:.1f} s), parts' "
+                    f"cost together {r['cost']}",
+                    flush=True,
+                )
         median = sorted(secs)[len(secs) // 2] if secs else 0.0
         print(
             f"K={k:<3d} parts {len(secs)}: part seconds min {min(secs, default=0):.1f} "
             f"median {median:.1f} max {max(secs, default=0):.1f}; "
             f"split {parts.get('split_seconds')} s; completion {parts.get('completed')}; "
-            f"implied wall on K machines {implied:.1f} s; "
+            f"across {parts.get('across')}; "
+            f"implied wall on K machines {implied:.1f} s (split + slowest part + "
+            f"completion: {old_implied:.1f} s); "
             f"here {row['wall']:.1f} s",
             flush=True,
         )

@@ -126,6 +126,19 @@ PART_OVERHEAD_FACTOR = 4.0
 #: * ``insert``: each part inserts those of its tasks itself (first fit with ejection into
 #:   1/K of the fleet): the parts left required tasks out that the improvement did not place.
 SPREAD_GROUPS = "share"
+#: at scale: a part's members of a pool are written as a pool (:func:`.subproblem.sub_data`
+#: ``names``), not member by member (150,000 x 5,000, K = 2: 70 MB a part before)
+POOLS_AS_POOLS = True
+#: at scale, the parts alone (``improve=False``): seconds of fleet-wide moves over the whole
+#: coalesced plan after them (:func:`.cross.across`; 0: none)
+CROSS_SECONDS = 0.0
+#: at scale, the parts alone given their own seconds (``improve=False`` with
+#: ``part_time_limit``: the scaling curve): in how many rounds of an equal share of those
+#: seconds; each round after the first splits again (another seed) along the plan the round
+#: before coalesced, so that the borders move (:func:`_in_rounds`)
+SCALE_ROUNDS = 1
+#: a round's seed is the run's plus this times its number (0 for the first)
+ROUND_SEED = 7919
 #: at scale: with less than this many times the greedy's seconds left after it, the parts
 #: are not started (the greedy's plan is the result)
 NO_PARTS_SHARE = 1.0
@@ -298,6 +311,102 @@ def solve(
     """Solve ``problem`` in ``options.partitions`` parts with ``engine`` (see the module's
     docstring). ``engine_options``: options of the engine (each part's engine takes those it
     knows). ``executor``: run the jobs there instead of the one ``options`` names."""
+    if (
+        SCALE_ROUNDS > 1
+        and options.part_time_limit is not None
+        and options.partitions >= 2
+        and not options.improve
+        and at_scale(problem, engine)
+    ):
+        return _in_rounds(problem, engine, params, engine_options, options, executor)
+    return _solve_once(problem, engine, params, engine_options, options, executor=executor)
+
+
+def _in_rounds(
+    problem: Problem,
+    engine: str,
+    params: Params,
+    engine_options: Mapping[str, Any],
+    options: PartitionOptions,
+    executor: Executor | None,
+) -> Result:
+    """At scale, the parts alone (``improve=False``) given ``part_time_limit`` seconds each, in
+    :data:`SCALE_ROUNDS` rounds of an equal share of them: each round after the first splits
+    again, with another seed, along the plan the round before coalesced (so the borders
+    move), and its parts start from their shares of that plan (shared out as the greedy's
+    is). Each round's statistics, with the wall time it implies on K machines (its split,
+    its slowest part, its coalescing and completion), are in ``rounds``."""
+    rounds = SCALE_ROUNDS
+    assert options.part_time_limit is not None
+    each = dataclasses.replace(options, part_time_limit=options.part_time_limit / rounds)
+    stop = params.stop if params.stop is not None else threading.Event()
+    params = params.replace(stop=stop)
+    log: list[dict[str, Any]] = []
+    result: Result | None = None
+    for r in range(rounds):
+        last = r == rounds - 1
+        if r == 0:
+            now = params
+        else:
+            assert result is not None
+            # another split (another seed) along the plan so far: the borders move
+            now = params.replace(seed=params.seed + ROUND_SEED * r, hint=result.assignments)
+        got = _solve_once(
+            problem,
+            engine,
+            now,
+            engine_options,
+            each,
+            executor=executor,
+            whole_hint=r > 0,
+            final=last,
+        )
+        stats = (got.options or {}).get("partitions") or {}
+        walls = [p.get("seconds") or 0.0 for p in stats.get("parts") or []]
+        log.append(
+            {
+                "round": r + 1,
+                "implied_seconds": stats.get("implied_seconds"),
+                "split_seconds": stats.get("split_seconds"),
+                "part_max": max(walls, default=0.0),
+                # the parts' costs together (before the completion, if it placed any)
+                "cost": combine(
+                    [p["objective"] for p in stats.get("parts") or [] if p.get("objective")]
+                ).get("cost"),
+            }
+        )
+        usable = got.status in (Status.FEASIBLE, Status.OPTIMAL) and bool(got.assignments)
+        if result is not None and not usable:
+            break  # (never: a round's coalesced plan is completed) the last round's stands
+        result = got
+        if stop.is_set() or not usable:
+            break
+    assert result is not None
+    parts = dict((result.options or {}).get("partitions") or {})
+    parts["rounds"] = log
+    parts["implied_seconds"] = round(sum(x["implied_seconds"] or 0.0 for x in log), 3)
+    return dataclasses.replace(
+        result,
+        seed=params.seed,
+        message=f"{len(log)} rounds, each split again along the plan so far; {result.message}",
+        options={**result.options, "partitions": parts},
+    )
+
+
+def _solve_once(
+    problem: Problem,
+    engine: str,
+    params: Params,
+    engine_options: Mapping[str, Any],
+    options: PartitionOptions,
+    *,
+    executor: Executor | None = None,
+    whole_hint: bool = False,
+    final: bool = True,
+) -> Result:
+    """One split, its parts and their coalesced plan (:func:`solve`). ``whole_hint``: the hint
+    is a whole plan (a round's, :func:`_in_rounds`), shared out at scale as the greedy's is;
+    ``final``: compare the plan with the greedy's (not between rounds)."""
     from ..run import default_time_limit
 
     began = time.monotonic()
@@ -315,7 +424,7 @@ def solve(
     scale = at_scale(problem, engine)
     warm = scale if options.warm is None else options.warm
     greedy_seconds = 0.0
-    greedy_start = False  # the hint is the greedy's whole plan, run here
+    greedy_start = whole_hint  # the hint is a whole plan: the greedy's, run here, or a round's
     try:
         with preparing(stop):  # seconds at 150k tasks: a signal may cut it short
             if warm and not params.hint:
@@ -399,11 +508,15 @@ def solve(
             solved: list[int] = []  # the tasks of each part's sub-problem
             sizes: list[int] = []
             writing = 0.0  # the longest a part's bytes took to write
+            # at scale a part's pools are written as pools (its node ids then differ from the
+            # problem's: its hint and its plan go through them)
+            names: list[dict[int, str] | None] = []
             for i, p in enumerate(sp.parts):
                 wrote = time.monotonic()
                 capacity, cost = rooms[i]
                 mine = tasks_in[i]
                 solved.append(len(mine))
+                names.append({} if scale and POOLS_AS_POOLS else None)
                 data.append(
                     sub_bytes(
                         sub_data(
@@ -417,6 +530,7 @@ def solve(
                             relax=True,
                             replicas=replicas_in[i],
                             strict=strict,
+                            names=names[i],
                         )
                     )
                 )
@@ -514,16 +628,26 @@ def solve(
         pairs_waves = -(-(k // 2) // max(1, parallel))
         union_limit = (limit - reserve) * (1 - PART_SHARE) / fixed_rounds / pairs_waves
     label = problem.name or "problem"
+    parts_began = time.monotonic()
     found = run_jobs(
         [
-            Job(f"{label} part {i + 1}/{k}", d, opts_for(part_limit, hints[i], part_options))
+            Job(
+                f"{label} part {i + 1}/{k}",
+                d,
+                opts_for(part_limit, _renamed(problem, hints[i], names[i]), part_options),
+            )
             for i, d in enumerate(data)
         ],
         executor,
         limits=limits,
         stop=stop,
     )
+    parts_here = time.monotonic() - parts_began  # the parts in waves here, not on K machines
     del data
+    for got, named in zip(found, names, strict=True):
+        if got is not None and got.assignments is not None and named:
+            back = {name: problem.nodes[n].id for n, name in named.items()}
+            got.assignments = [dataclasses.replace(x, node=back[x.node]) for x in got.assignments]
 
     # how long a part ran past its limit (the slowest): loading, building, checking
     overrun = 0.0
@@ -668,7 +792,21 @@ def solve(
             "seconds": round(time.monotonic() - began_completing, 2),
         }
         repaired += completed_n
+        if CROSS_SECONDS > 0 and not stop.is_set():
+            # the fleet-wide moves over the whole coalesced plan: a part's nearly empty
+            # nodes into the room the other parts left (counted in the implied wall time)
+            from .cross import across
+
+            moved, state.stats["across"] = across(problem, state.assignments(), CROSS_SECONDS)
+            if state.stats["across"].get("to_cost") is not None:
+                state.by_task = {}
+                for x in moved:
+                    state.by_task.setdefault(problem.task_index[x.task], []).append(x)
     state.stats["repaired"] = repaired
+    # the wall time this run implies on K machines: all it did here but the parts' waves, and
+    # its slowest part instead
+    slowest = max((f.wall for f in found if f is not None), default=0.0)
+    state.stats["implied_seconds"] = round(time.monotonic() - began - parts_here + slowest, 3)
 
     assignments = state.assignments()
     done = set(state.by_task)
@@ -720,7 +858,20 @@ def solve(
         message=message,
         options={"partitions": state.stats},
     )
+    if not final:
+        return result
     return _floor(problem, result, missing_required, stop) if warm else result
+
+
+def _renamed(
+    problem: Problem, share: list[Assignment] | None, names: Mapping[int, str] | None
+) -> list[Assignment] | None:
+    """``share`` with the node ids of a part whose pools are written as pools (``names``:
+    node index -> its id in the part, :func:`.subproblem.sub_data`)."""
+    if share is None or not names:
+        return share
+    node_of = problem.node_index
+    return [dataclasses.replace(x, node=names[node_of[x.node]]) for x in share]
 
 
 def _floor(

@@ -327,3 +327,55 @@ def test_a_task_shared_out_is_joined_whole_or_taken_out() -> None:
     }
     assert _join_portions(problem, by_task, portions) == 2
     assert by_task == {web: [Assignment("web", 0, "n0"), Assignment("web", 1, "n2")]}
+
+
+class _FrozenClock:
+    """``time`` for the driver with its clock stopped: the run's share of its time is then
+    what its limit says, whatever this machine's speed."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return 1000.0
+
+
+class _NoRun:
+    """An executor that runs nothing: it notes each part's limit and stops the run."""
+
+    def __init__(self) -> None:
+        self.limits: list[float] = []
+
+    def run(self, items, make_spec, on_start, on_finish, stop):  # type: ignore[no-untyped-def]
+        self.limits = [make_spec(item).opts.time_limit for item in items]
+        stop.set()
+        return []
+
+
+def test_a_part_at_scale_is_killed_no_earlier_than_the_end_of_its_waves_share(
+    scale_at_small_sizes: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # K = 4 parts in 2 waves, 40 s: each wave's share of the run is (40 - the final share) / 2;
+    # a part's limit is its window for the parts (SCALE_PART_SHARE of that), and its worker is
+    # killed no earlier than the end of the wave's share (it may run into the improvement's
+    # time: a part killed keeps only its share). The clock stopped: no wall-clock assert.
+    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+    got: dict[str, object] = {}
+    ex = _NoRun()
+
+    def executor(kind: str, jobs: int, address: object = None, *, grace=None):  # type: ignore[no-untyped-def]
+        got["grace"] = grace
+        return ex
+
+    monkeypatch.setattr(partition, "make_executor", executor)
+    monkeypatch.setattr(partition, "time", _FrozenClock)
+    limit = 40.0
+    params = Params(seed=1, time_limit=limit)
+    solve_parts(problem, "cpsat", params, {}, PartitionOptions(4, jobs=2))
+    grace = got["grace"]
+    assert callable(grace) and len(ex.limits) == 4
+    share = (limit - partition.SCALE_FINAL_SHARE * limit) / 2
+    part_limit = ex.limits[0]
+    assert part_limit == pytest.approx(share * partition.SCALE_PART_SHARE)
+    assert part_limit + grace(part_limit) >= share - 1e-9  # not killed before its wave's end
+    # a part given its own seconds (the scaling curve) is killed only when clearly stuck
+    solve_parts(problem, "cpsat", params, {}, PartitionOptions(4, jobs=2, part_time_limit=5))
+    assert got["grace"](5.0) >= 120.0  # type: ignore[operator]
