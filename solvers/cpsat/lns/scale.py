@@ -397,7 +397,8 @@ def _finish(
         return result(
             Status.UNKNOWN,
             assignments,
-            f"no plan found: could not place required task(s) {names}; " + "; ".join(notes),
+            f"no plan found: could not place required {'task' if len(missing) == 1 else 'tasks'} "
+            f"{names}; " + "; ".join(notes),
             trajectory=search.trajectory,
         )
     exact = flat.scales.feasibility_exact
