@@ -28,14 +28,15 @@ pool, keep it). Why: once its pool has converged the search stops improving (PSP
 search that restarts on convergence turns the rest of a long budget into a best of several
 seeds instead of more steps on one plateau.
 
-Path relinking and crowding (both off; measured, docs/benchmarks.md, seventh session). With
-:data:`RELINK` set, that share of the decodes goes to :meth:`ListSearch.relink`: a path from a
-tournament-picked elite to the farthest of :data:`RELINK_FAR` random elites, one task moved to
-its place in the far end at a time, every list on the way decoded, the :data:`RELINK_KEEP` best
-justified and offered (Kochetov & Stolyar 2003; Debels et al. 2006 combine elites this way).
-With :data:`CROWDING` a full pool makes room by dropping, among its worst schedules, the one
-closest to the newcomer (fewest starts apart) instead of the oldest, so that a plateau of equal
-makespans stays spread. Neither measured better on PSPLIB j60's hard instances.
+Crowding and path relinking (docs/benchmarks.md, seventh session). With :data:`CROWDING` (on)
+a full pool makes room by dropping, among its worst schedules, the one closest to the newcomer
+(fewest starts apart) instead of the oldest, so that a plateau of equal makespans stays spread:
+on PSPLIB j60's hard instances it made the worst seeds a unit better, the sums about equal. With
+:data:`RELINK` set (off: it measured no better), that share of the decodes goes to
+:meth:`ListSearch.relink`: a path from a tournament-picked elite to the farthest of
+:data:`RELINK_FAR` random elites, one task moved to its place in the far end at a time, every
+list on the way decoded, the :data:`RELINK_KEEP` best justified and offered (Kochetov & Stolyar
+2003; Debels et al. 2006 combine elites this way).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ RESTART_STEPS = 0  # steps without a new best of the island before a fresh one (
 RELINK = 0.0
 RELINK_FAR = 3
 RELINK_KEEP = 1  # the best lists of a path that are justified and offered
-CROWDING = False  # a full pool drops, among its worst, the schedule closest to the newcomer
+CROWDING = True  # a full pool drops, among its worst, the schedule closest to the newcomer
 SLICES_ON_ISLAND = True  # searches started from hint() start from (and feed) the island;
 # False: from the stage's pool (and feed it only)
 
