@@ -27,6 +27,16 @@ pool, keep it). Why: once its pool has converged the search stops improving (PSP
 1,000-3,000 steps) while two seeds end a few units apart (j6013_1 114-118, j609_5 87-89); a
 search that restarts on convergence turns the rest of a long budget into a best of several
 seeds instead of more steps on one plateau.
+
+Crowding and path relinking (docs/benchmarks.md, seventh session). With :data:`CROWDING` (on)
+a full pool makes room by dropping, among its worst schedules, the one closest to the newcomer
+(fewest starts apart) instead of the oldest, so that a plateau of equal makespans stays spread:
+on PSPLIB j60's hard instances it made the worst seeds a unit better, the sums about equal. With
+:data:`RELINK` set (off: it measured no better), that share of the decodes goes to
+:meth:`ListSearch.relink`: a path from a tournament-picked elite to the farthest of
+:data:`RELINK_FAR` random elites, one task moved to its place in the far end at a time, every
+list on the way decoded, the :data:`RELINK_KEEP` best justified and offered (Kochetov & Stolyar
+2003; Debels et al. 2006 combine elites this way).
 """
 
 from __future__ import annotations
@@ -47,6 +57,12 @@ MUTATED_TASKS = 0.04  # ... each moving this share of the tasks (at least one)
 SAMPLE_NOISE = 0.3  # relative noise on the latest finish times of the sampled lists
 JUSTIFY_SLACK = None  # justify only children within this share above the worst elite (None: all)
 RESTART_STEPS = 0  # steps without a new best of the island before a fresh one (0: never)
+#: path relinking (see :meth:`ListSearch.relink`): the share of the list search's decodes spent
+#: on paths between two elites (0: never), and how many elites the far end is the farthest of
+RELINK = 0.0
+RELINK_FAR = 3
+RELINK_KEEP = 1  # the best lists of a path that are justified and offered
+CROWDING = True  # a full pool drops, among its worst, the schedule closest to the newcomer
 SLICES_ON_ISLAND = True  # searches started from hint() start from (and feed) the island;
 # False: from the stage's pool (and feed it only)
 
@@ -103,9 +119,13 @@ class Pool:
             self.elite.insert(pos, item)
             self._keys.add(key)
             while len(self.elite) > self.size:
-                # drop the worst; at equal values the oldest (so plateaus move)
+                # drop the worst; at equal values the oldest (so plateaus move), or with
+                # CROWDING the one closest to the newcomer (so the plateau stays spread)
                 worst = self.elite[-1].value
                 first = next(i for i, s in enumerate(self.elite) if s.value == worst)
+                if CROWDING:
+                    near = [i for i in range(first, len(self.elite)) if self.elite[i] is not item]
+                    first = min(near, key=lambda i: int((self.elite[i].start != start).sum()))
                 gone = self.elite.pop(first)
                 self._keys.discard(gone.start.tobytes())
             if improved:
@@ -131,6 +151,11 @@ class Pool:
             if not self.elite:
                 return None
             return self.elite[rng.randrange(min(max(top, 1), len(self.elite)))]
+
+    def orders(self) -> list[list[int]]:
+        """The elite's activity lists, best first."""
+        with self._lock:
+            return [s.order for s in self.elite]
 
     def parents(self, rng: random.Random) -> tuple[list[int], list[int]]:
         with self._lock:
@@ -158,6 +183,8 @@ class ListSearch:
         self.island = pool
         self._island_version = pool.version
         self.restarts = 0
+        self.relinks = 0
+        self.relink_steps = 0  # decodes on relinking paths (counted in steps)
         tl = timeline
         # latest finish times (backward critical path from the horizon), the sampling priority
         longest = np.zeros(tl.T, dtype=np.int64)
@@ -219,6 +246,64 @@ class ListSearch:
             order.insert(rng.randint(lo, hi), t)
         return order
 
+    def relink(self, a: list[int], b: list[int], keep: int = 1) -> list[list[int]]:
+        """Path relinking from list ``a`` to list ``b``: position by position, the task at that
+        position of ``b`` moves there in the current list (always precedence-feasible: every
+        position before it already holds ``b``'s tasks), and every list on the way is decoded
+        (one step each). Returns the ``keep`` best lists strictly between the two ends (ties
+        drawn at random), best first; none when the ends are one move apart or less."""
+        tl, rng = self.tl, self.rng
+        x = list(a)
+        n = len(x)
+        pos = {t: i for i, t in enumerate(x)}
+        kept: list[tuple[int, float, list[int]]] = []  # a max-heap by (-value, -draw)
+        for i in range(n):
+            t = b[i]
+            j = pos[t]
+            if j == i:
+                continue
+            x.pop(j)
+            x.insert(i, t)
+            for k in range(i, j + 1):
+                pos[x[k]] = k
+            if x == b:
+                break
+            start = tl.decode(x)
+            self.steps += 1
+            self.relink_steps += 1
+            if start is None:
+                self.failed += 1
+                continue
+            item = (-tl.objective(start), -rng.random(), list(x))
+            if len(kept) < keep:
+                heapq.heappush(kept, item)
+            elif item[:2] > kept[0][:2]:
+                heapq.heapreplace(kept, item)
+        return [order for _, _, order in sorted(kept, reverse=True)]
+
+    def _relink_step(self) -> bool:
+        """One path relinking between a tournament-picked elite and the farthest of
+        :data:`RELINK_FAR` random elites; the :data:`RELINK_KEEP` best lists on the path are
+        justified and offered. True on a new best of the island."""
+        island, rng = self.island, self.rng
+        a, _ = island.parents(rng)
+        elite = island.orders()
+        far, dist = None, 0
+        for _ in range(RELINK_FAR):
+            c = elite[rng.randrange(len(elite))]
+            d = sum(1 for u, v in zip(a, c, strict=True) if u != v)
+            if d > dist:
+                far, dist = c, d
+        self.relinks += 1
+        won = False
+        if far is None:
+            return won
+        for order in self.relink(a, far, RELINK_KEEP):
+            start = self.tl.decode(order)
+            if start is not None and self.offer(self.tl.justify(start), "relink"):
+                won = True
+        return won
+
     def offer(self, start: np.ndarray, source: str) -> bool:
         """Give a schedule to the island and to the stage's pool; True when it improves the
         island's best."""
@@ -266,6 +351,8 @@ class ListSearch:
         island = self.island
         if len(island.elite) < island.size // 2:
             won = self.try_list(self.sample())
+        elif RELINK and self.relink_steps < RELINK * self.steps:
+            won = self._relink_step()
         else:
             a, b = island.parents(self.rng)
             child = self.crossover(a, b)

@@ -604,3 +604,105 @@ def test_the_list_thread_follows_its_own_course_whatever_cpsat_finds(monkeypatch
     schedules CP-SAT's full search offers to the stage's pool, whenever they come, do not
     change the lists it decodes, so a longer run passes through a shorter one's states."""
     assert _list_course(monkeypatch, True) == _list_course(monkeypatch, False)
+
+
+def _precedence_feasible(tl: Timeline, order: list[int]) -> bool:
+    at = {t: i for i, t in enumerate(order)}
+    return sorted(order) == list(range(tl.T)) and all(
+        at[q] < at[t] for t in range(tl.T) for q in tl.preds[t]
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_relinking_walks_from_one_list_to_the_other(seed: int, monkeypatch: Any) -> None:
+    """Every list on a relinking path is a precedence-feasible permutation one task move
+    further from its start towards its end; the lists returned lie strictly between the ends,
+    best first, and each decoding counts as a step."""
+    p = rcpsp(seed, jobs=30, resources=3, nodes=1 + seed % 2)
+    tl = timeline(p)
+    search = ListSearch(tl, Pool(tl), seed)
+    a, b = search.sample(), search.sample()
+    path: list[list[int]] = []
+    real = tl.decode
+
+    def spy(order: Any, **kw: Any) -> Any:
+        path.append(list(order))
+        return real(order, **kw)
+
+    monkeypatch.setattr(tl, "decode", spy)
+    kept = search.relink(a, b, keep=3)
+    differ = sum(1 for u, v in zip(a, b, strict=True) if u != v)
+    assert differ >= 3  # two samples of 30 tasks
+    assert search.steps == search.relink_steps == len(path) >= 1
+
+    def prefix(x: list[int]) -> int:  # how long a head x shares with b
+        return next((i for i, (u, v) in enumerate(zip(x, b, strict=True)) if u != v), len(b))
+
+    heads = [prefix(x) for x in [a, *path]]
+    assert heads == sorted(heads) and len(set(heads)) == len(heads)  # closer at every move
+    assert all(_precedence_feasible(tl, x) and x not in (a, b) for x in path)
+    assert 1 <= len(kept) <= 3 and all(x in path for x in kept)
+    values = [tl.objective(real(x)) for x in kept]
+    assert values == sorted(values)
+    assert values[0] == min(tl.objective(real(x)) for x in path)
+    assert search.relink(a, a) == [] and search.relink(a, a, keep=2) == []
+
+
+def test_relinking_steps_take_their_share_and_offer_checked_plans(monkeypatch: Any) -> None:
+    """With ``RELINK`` set, that share of the list search's decodes goes to relinking paths
+    between two elites, whose best lists, justified, reach the pool (source ``relink``)."""
+    from taskalloc.solvers.cpsat import listsearch
+
+    monkeypatch.setattr(listsearch, "RELINK", 0.5)
+    p = rcpsp(11, jobs=30, resources=3)
+    tl = timeline(p)
+    pool = Pool(tl, size=10)
+    offered: list[str] = []
+    real_offer = Pool.offer
+
+    def spy(self: Pool, start: np.ndarray, source: str, value: int | None = None) -> bool:
+        offered.append(source)
+        assert feasible(p, tl, start)
+        return real_offer(self, start, source, value)
+
+    monkeypatch.setattr(Pool, "offer", spy)
+    search = ListSearch(tl, pool, 3)
+    while search.steps < 600:
+        search.step()
+    assert search.relinks >= 5
+    assert 0.4 <= search.relink_steps / search.steps <= 0.6
+    assert offered.count("relink") >= search.relinks // 2
+
+
+@pytest.mark.parametrize("crowding", [False, True])
+def test_a_full_pool_drops_the_oldest_or_the_closest_of_its_worst(
+    crowding: bool, monkeypatch: Any
+) -> None:
+    """A full pool makes room by dropping one of its worst schedules: the oldest, or with
+    ``CROWDING`` the one closest to the newcomer (fewest starts apart)."""
+    from taskalloc.solvers.cpsat import listsearch
+
+    monkeypatch.setattr(listsearch, "CROWDING", crowding)
+    tl = timeline(rcpsp(1, jobs=12))
+    pool = Pool(tl, size=3)
+    base = np.arange(tl.I, dtype=np.int64)
+    far, near, other = base.copy(), base.copy(), base.copy()
+    far[:6] += 50
+    near[:2] += 50
+    other[6:9] += 50
+    for start in (far, near, other):
+        pool.offer(start, "test", value=10)
+    newcomer = base.copy()
+    newcomer[:1] += 50  # one start from `near`, more from the others
+    assert not pool.offer(newcomer, "test", value=10)
+    kept = [s.start.tolist() for s in pool.elite]
+    assert newcomer.tolist() in kept and len(kept) == 3
+    gone = near if crowding else far
+    assert gone.tolist() not in kept
+    better = base.copy()
+    better[-1] += 50  # two starts from the newcomer, more from the others
+    assert pool.offer(better, "test", value=9)
+    kept = [s.start.tolist() for s in pool.elite]
+    assert kept[0] == better.tolist() and len(kept) == 3
+    gone = newcomer if crowding else near
+    assert gone.tolist() not in kept
