@@ -36,8 +36,14 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   model, hinted with the pool's best and cut off one unit below it. Should it end before
   the budget, its worker goes to the neighbourhood search of :mod:`.schedlns` (the pool's
   best with a few tasks freed and the others kept in their order; the plain model too);
-* the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of the
-  pool's elite, decoded, justified and offered to the pool. (It is Python, CP-SAT is not: the
+* the calling thread runs the list search (:class:`.listsearch.ListSearch`): children of its
+  elite, decoded, justified and offered to the pool. It breeds on an island of its own from
+  the first step (:data:`OWN_ISLAND`: the plans known before the search, then its own and its
+  slices' schedules), not on the stage's pool, so that what CP-SAT's full search finds, and
+  when, does not change its course: for a seed the list thread makes the same lists and slices
+  whatever the other thread does, and a longer run passes through a shorter one's states
+  (before, the full search's schedules became parents at whatever step they arrived, and our
+  30 s result could be worse than our 10 s one for the same seed). (It is Python, CP-SAT is not: the
   two share the GIL only in CP-SAT's callbacks.) When it has stalled (:data:`LNS_STALL` steps
   on j60, scaled to the instance: :mod:`.corealloc`, which also keeps the core on the slices
   while they improve), the same thread runs a slice of CP-SAT's own neighbourhood
@@ -115,6 +121,12 @@ LNS_DTIME = 0.25
 #: each slice starts from one of the pool's LNS_TOP best schedules, drawn uniformly (1: always
 #: the best; see :meth:`_Hybrid._lns_slice`)
 LNS_TOP = 5
+#: with two workers or more the list search breeds on an island of its own from the first step
+#: (:meth:`.listsearch.ListSearch.restart`, holding the plans known before the search): CP-SAT's
+#: full search still offers every schedule to the stage's pool, but not to the list search's
+#: parents, so the list thread (its steps, its slices) follows the same course for a seed
+#: whenever the other thread finds what (False: the list search breeds on the stage's pool)
+OWN_ISLAND = True
 
 
 @dataclass
@@ -215,6 +227,7 @@ class _Hybrid:
         self.plain: _Plain | None = None  # the plain model, once :meth:`_take_plain` checked it
         self.plain_tried = False
         self.mismatch = False  # see _mismatch
+        self.own_island = False  # the list search breeds on an island of its own (OWN_ISLAND)
         for known in (run.plan, run.warm):
             if known is not None:
                 start = _starts_of(tl, known)
@@ -355,6 +368,8 @@ class _Hybrid:
         seeds 0-3: 118, 113, 115, 113 against 118, 115, 115, 116; docs/benchmarks.md)."""
         run, pool, plain, search = self.run, self.pool, self.plain, self.list
         hint = search.hint(self.slice_rng, top or LNS_TOP)
+        if hint is None:  # an island of its own without a schedule yet (say every list missed
+            hint = pool.among_best(self.slice_rng, LNS_TOP)  # a deadline): the stage's pool
         if plain is None or hint is None or self.offset is None:
             return 0.0
         model = plain.model.clone()
@@ -481,9 +496,16 @@ class _Hybrid:
             finally:
                 self.done.set()
 
+        search = self.list
+        if OWN_ISLAND and not self.mismatch:
+            known = list(self.pool.elite)  # the plans known before (warm start, earlier stage)
+            search.restart()
+            self.own_island = True
+            for item in known:
+                search.offer(item.start, item.source)
         thread = threading.Thread(target=cpsat, name="cpsat-hybrid")
         thread.start()
-        search, k = self.list, 0
+        k = 0
         alloc = corealloc.Allocator(LNS_STALL, self.tl.T, run.clock.elapsed)  # what runs next
         try:
             while not self._finished(deadline):
@@ -568,7 +590,7 @@ class _Hybrid:
             "model": "plain" if self.plain is not None else "full",
             "lns_steps": self.lns_steps,
             "lns_slices": self.lns_slices,
-            "list_restarts": self.list.restarts,
+            "list_restarts": self.list.restarts - int(self.own_island),
             "lns": self.hoods.describe(),
             "improvements": dict(pool.wins),
         }

@@ -552,3 +552,55 @@ def test_deterministic_runs_with_restarts_repeat(monkeypatch: Any) -> None:
     assert a.has_plan and evaluate(p, a.assignments).feasible
     assert a.options["schedule_search"]["makespan"]["list_restarts"] >= 1
     assert a.assignments == b.assignments and a.status == b.status
+
+
+def _list_course(monkeypatch: Any, offer: bool, steps: int = 300) -> list[tuple[int, ...]]:
+    """The children the list thread decodes in its first ``steps`` steps (no slices), with the
+    CP-SAT thread offering the plain model's solutions to the pool (``offer``) or nothing."""
+    from ortools.sat.python import cp_model
+
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    course: list[tuple[int, ...]] = []
+    try_list = LS.try_list
+
+    def spy(self: Any, order: list[int], source: str = "list") -> bool:
+        course.append(tuple(order))
+        return try_list(self, order, source)
+
+    def full(self: Any, budget: Any, workers: int) -> Any:
+        self._take_plain()
+        if offer:  # CP-SAT's schedules, at whatever step the list thread has reached
+            plain = self.plain
+            solver = cp_model.CpSolver()
+            solver.parameters.num_workers = 1
+            solver.parameters.catch_sigint_signal = False
+            solver.parameters.max_time_in_seconds = 5.0
+            pool = self.pool
+
+            class Offer(cp_model.CpSolverSolutionCallback):
+                def on_solution_callback(self) -> None:
+                    start = np.array([self.value(v) for v in plain.start], dtype=np.int64)
+                    pool.offer(start, "cpsat")
+
+            solver.solve(plain.model, Offer())
+        while len(course) < steps and not self.done.wait(0.005):
+            pass
+        return cp_model.UNKNOWN
+
+    monkeypatch.setattr(LS, "try_list", spy)
+    monkeypatch.setattr(hybrid._Hybrid, "_full", full)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 0)
+    p = rcpsp(9, jobs=40, resources=3)
+    r = solve(p, time_limit=60.0, workers=2, seed=3)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert len(course) >= steps
+    return course[:steps]
+
+
+def test_the_list_thread_follows_its_own_course_whatever_cpsat_finds(monkeypatch: Any) -> None:
+    """With two workers the list search breeds on an island of its own (``OWN_ISLAND``): the
+    schedules CP-SAT's full search offers to the stage's pool, whenever they come, do not
+    change the lists it decodes, so a longer run passes through a shorter one's states."""
+    assert _list_course(monkeypatch, True) == _list_course(monkeypatch, False)
