@@ -358,9 +358,10 @@ class _Hybrid:
     def _lns_slice(self, seed: int, deadline: float | None, top: int = 0) -> float:
         """CP-SAT's own neighbourhood search (``use_lns_only``, its neighbourhoods interleaved
         on one worker) on the plain model, from one of the pool's :data:`LNS_TOP` best
-        schedules (drawn uniformly) as a complete hint, for :data:`LNS_DTIME` of deterministic
-        time; its solutions go to the pool. Returns by how much (relative) it improved the
-        pool's best itself (0.0: not at all).
+        schedules (drawn uniformly; the ``top`` best if given: the allocator asks for the best
+        after a slice that improved) as a complete hint, for :data:`LNS_DTIME` of deterministic
+        time (more on large instances: :func:`.corealloc.scaled`); its solutions go to the pool.
+        Returns by how much (relative) it improved the pool's best itself (0.0: not at all).
 
         Why not always the best: the list search has converged on it when a slice runs, and
         slices from the same schedule tend to end in the same basin; from the pool's near-best

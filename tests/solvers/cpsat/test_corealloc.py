@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from taskalloc.solvers.cpsat import corealloc
+from taskalloc.problems.evaluate import evaluate
+from taskalloc.solvers.cpsat import corealloc, solve
 from taskalloc.solvers.cpsat.corealloc import LIST, LNS, Allocator
+from tests.solvers.cpsat.test_hybrid import rcpsp
 
 
 class Clock:
@@ -122,3 +126,29 @@ def test_gain_is_relative() -> None:
     assert corealloc.scaled(0.25, 60) == 0.25
     assert corealloc.scaled(0.25, 30) == 0.25
     assert corealloc.scaled(0.25, 240) == pytest.approx(0.5)
+
+
+def test_slow_fruitless_list_steps_hand_the_core_to_slices(monkeypatch: Any) -> None:
+    """In the hybrid: a list search that finds nothing hands the core to CP-SAT's slices once
+    its stall's seconds are spent, however many steps ``LNS_STALL`` says (before, a stall was
+    steps only, and on large instances no slice ran in the whole budget). The full search is
+    held back, so only the slices can improve the first serial schedule."""
+    from ortools.sat.python import cp_model
+
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    def idle_full(self: Any, budget: Any, workers: int) -> Any:
+        self._take_plain()
+        self.done.wait()
+        return cp_model.UNKNOWN
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
+    monkeypatch.setattr(LS, "step", lambda self: False)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 10**9)
+    monkeypatch.setattr(corealloc, "STALL_SECONDS", 0.05)
+    p = rcpsp(3, jobs=30, resources=3)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    info = r.options["schedule_search"]["makespan"]
+    assert info["lns_slices"] >= 1, info
