@@ -49,9 +49,10 @@ LNS = "lns"
 #: was tuned
 REFERENCE_ACTIVITIES = 60
 #: ... or seconds of list steps per stall, whichever comes first (500 steps of j60 take about
-#: 2.5 s on this machine under load; a 300-operation job shop decodes 10 times slower per
-#: activity)
-STALL_SECONDS = 2.5
+#: 2.5 s on this machine under load, so there the steps decide; 2.5 s here cut the list turns
+#: of a 750-operation job shop, 0.2-0.5 s a step, to a few steps while its lists still found
+#: new bests: rnd50x15 3241 against 3176 with 10 s, docs/benchmarks.md)
+STALL_SECONDS = 10.0
 HALF_LIFE = 5.0  # seconds: the rates' memory
 MIN_SHARE = 0.05  # the shortest list turn, as a share of a full stall
 #: an arm's rate is (gain + PRIOR_GAIN) / (seconds + PRIOR_SECONDS), gains relative to the
