@@ -44,8 +44,9 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   whatever the other thread does, and a longer run passes through a shorter one's states
   (before, the full search's schedules became parents at whatever step they arrived, and our
   30 s result could be worse than our 10 s one for the same seed). (It is Python, CP-SAT is not: the
-  two share the GIL only in CP-SAT's callbacks.) When it has made :data:`LNS_STALL` steps
-  without a new best of the pool, the same thread runs a slice of CP-SAT's own neighbourhood
+  two share the GIL only in CP-SAT's callbacks.) When it has stalled (:data:`LNS_STALL` steps
+  on j60, scaled to the instance: :mod:`.corealloc`, which also keeps the core on the slices
+  while they improve), the same thread runs a slice of CP-SAT's own neighbourhood
   search (:meth:`_Hybrid._lns_slice`: ``use_lns_only`` with ``interleave_search`` on one
   worker, its scheduling, constraint and variable neighbourhoods in turn, for
   :data:`LNS_DTIME` of deterministic time) on the plain model from one of the pool's
@@ -96,7 +97,7 @@ from ortools.sat.python import cp_model
 
 from ..native import cp_solver
 from ..scaling import weight_multipliers
-from . import schedlns
+from . import corealloc, schedlns
 from .listsearch import ListSearch, Pool, Schedule
 from .timeline import CONSTANT_TERMS, REGULAR_TERMS, Timeline
 
@@ -111,7 +112,8 @@ WATCH_INTERVAL = 0.02
 CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1)
 PLAIN = True  # CP-SAT searches the timeline's plain model (see _take_plain)
 #: the list thread's CP-SAT neighbourhood slices (see :meth:`_Hybrid._lns_slice`): after
-#: :data:`LNS_STALL` list steps without a new best of the pool, CP-SAT's own neighbourhood
+#: :data:`LNS_STALL` list steps without a new best (fewer on large instances and while slices
+#: do better: :mod:`.corealloc`), CP-SAT's own neighbourhood
 #: search (``use_lns_only``, interleaved on one worker) runs from the pool's best for
 #: :data:`LNS_DTIME` of deterministic time (0: never)
 LNS_STALL = 500
@@ -353,22 +355,24 @@ class _Hybrid:
         self.hoods.learn(kind, status, won)
         self.lns_steps += 1
 
-    def _lns_slice(self, seed: int, deadline: float | None) -> bool:
+    def _lns_slice(self, seed: int, deadline: float | None, top: int = 0) -> float:
         """CP-SAT's own neighbourhood search (``use_lns_only``, its neighbourhoods interleaved
         on one worker) on the plain model, from one of the pool's :data:`LNS_TOP` best
-        schedules (drawn uniformly) as a complete hint, for :data:`LNS_DTIME` of deterministic
-        time; its solutions go to the pool. True when it improved the pool's best.
+        schedules (drawn uniformly; the ``top`` best if given: the allocator asks for the best
+        after a slice that improved) as a complete hint, for :data:`LNS_DTIME` of deterministic
+        time (more on large instances: :func:`.corealloc.scaled`); its solutions go to the pool.
+        Returns by how much (relative) it improved the pool's best itself (0.0: not at all).
 
         Why not always the best: the list search has converged on it when a slice runs, and
         slices from the same schedule tend to end in the same basin; from the pool's near-best
         ones they reach better schedules (PSPLIB j6013_1, a deterministic proxy of this thread,
         seeds 0-3: 118, 113, 115, 113 against 118, 115, 115, 116; docs/benchmarks.md)."""
         run, pool, plain, search = self.run, self.pool, self.plain, self.list
-        hint = search.hint(self.slice_rng, LNS_TOP)
+        hint = search.hint(self.slice_rng, top or LNS_TOP)
         if hint is None:  # an island of its own without a schedule yet (say every list missed
             hint = pool.among_best(self.slice_rng, LNS_TOP)  # a deadline): the stage's pool
         if plain is None or hint is None or self.offset is None:
-            return False
+            return 0.0
         model = plain.model.clone()
         model.clear_hints()
         for var, v in zip(plain.start, hint.start.tolist(), strict=True):
@@ -378,20 +382,23 @@ class _Hybrid:
         prm = solver.parameters
         prm.interleave_search = True
         prm.use_lns_only = True
-        prm.max_deterministic_time = LNS_DTIME
+        prm.max_deterministic_time = corealloc.scaled(LNS_DTIME, self.tl.T)
         if deadline is not None:
             prm.max_time_in_seconds = max(deadline - run.clock.elapsed(), 1e-3)
         svars = plain.start
-        version = pool.version
+        before = pool.best_value()
+        won: list[int] = []  # its own new bests (not the full search's, found meanwhile)
+        tl = self.tl
 
         class Callback(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
                 start = np.array([self.value(v) for v in svars], dtype=np.int64)
-                search.offer_found(start, "cpsat-lns")
+                if search.offer_found(start, "cpsat-lns"):
+                    won.append(tl.objective(start))
 
         self._watched(solver, model, Callback(), "cpsat-lns-watch")
         self.lns_slices += 1
-        return pool.version != version
+        return corealloc.gain(before, min(won)) if won else 0.0
 
     def _watched(
         self, solver: cp_model.CpSolver, model: Any, callback: Any, name: str
@@ -499,22 +506,22 @@ class _Hybrid:
                 search.offer(item.start, item.source)
         thread = threading.Thread(target=cpsat, name="cpsat-hybrid")
         thread.start()
-        version, since, k = search.version, 0, 0
+        k = 0
+        alloc = corealloc.Allocator(LNS_STALL, self.tl.T, run.clock.elapsed)  # what runs next
         try:
             while not self._finished(deadline):
                 if self.mismatch:  # CP-SAT alone (see _mismatch)
                     self.done.wait(WATCH_INTERVAL)
                     continue
-                restarts = search.restarts
-                search.step()
-                if search.version != version or search.restarts != restarts:
-                    version, since = search.version, 0
-                    continue
-                since += 1
-                if LNS_STALL and since >= LNS_STALL and self.plain is not None:
+                if LNS_STALL and alloc.next() == corealloc.LNS and self.plain is not None:
                     k += 1
-                    self._lns_slice(run.seed + 1000 + k, deadline)
-                    version, since = search.version, 0
+                    top = 1 if alloc.chained else 0  # after a win: on from its best
+                    alloc.sliced(self._lns_slice(run.seed + 1000 + k, deadline, top))
+                    continue
+                restarts, before = search.restarts, self.pool.best_value()
+                won = search.step()
+                gain = corealloc.gain(before, self.pool.best_value()) if won else 0.0
+                alloc.listed(gain, won or search.restarts != restarts)
         finally:
             self.done.set()
             thread.join()
