@@ -21,7 +21,6 @@ from taskalloc.solvers.partition import solve as solve_parts
 from taskalloc.solvers.partition.subproblem import sub_bytes, sub_data
 from taskalloc.solvers.result import checked_plan
 
-route = importlib.import_module("taskalloc.solvers.cpsat.lns.route")
 partition = importlib.import_module("taskalloc.solvers.partition")
 
 
@@ -82,11 +81,6 @@ def test_a_member_given_its_own_capacity_keeps_its_pool_member_by_member() -> No
     assert pool not in {e["id"] for e in pooled["nodes"]}  # that pool member by member
     assert names[first] == problem.nodes[first].id
     _same_up_to_names(problem, plain, pooled, names)
-
-
-@pytest.fixture
-def scale_at_small_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(route, "SCALE_PAIRS", 1_000)
 
 
 def test_the_parts_at_scale_are_written_with_pools_and_plan_the_same(

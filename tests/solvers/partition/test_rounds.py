@@ -19,13 +19,7 @@ from taskalloc.solvers.partition import solve as solve_parts
 from taskalloc.solvers.partition.cross import across
 from taskalloc.solvers.result import checked_plan
 
-route = importlib.import_module("taskalloc.solvers.cpsat.lns.route")
 partition = importlib.import_module("taskalloc.solvers.partition")
-
-
-@pytest.fixture
-def scale_at_small_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(route, "SCALE_PAIRS", 1_000)
 
 
 def test_rounds_split_again_along_the_plan_so_far(

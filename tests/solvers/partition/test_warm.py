@@ -26,7 +26,6 @@ from taskalloc.solvers.partition import solve as solve_parts
 from taskalloc.solvers.result import checked_plan
 from tests import batch_targets
 
-route = importlib.import_module("taskalloc.solvers.cpsat.lns.route")
 partition = importlib.import_module("taskalloc.solvers.partition")
 
 
@@ -122,13 +121,6 @@ def test_shares_are_plans_of_their_parts() -> None:
                 gang = problem.tasks[t].gang
                 if gang is not None:  # a gang is whole in a share or absent
                     assert all(m in by_task for m in problem.gangs[gang])
-
-
-@pytest.fixture
-def scale_at_small_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """cpsat's LNS at scale from a few thousand (task, node) pairs (in this process: the
-    parts get ``lns="scale"`` from the driver)."""
-    monkeypatch.setattr(route, "SCALE_PAIRS", 1_000)
 
 
 def test_the_warm_path_at_scale(scale_at_small_sizes: None) -> None:
