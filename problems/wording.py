@@ -89,8 +89,13 @@ def listing(items: Sequence[str], limit: int = 6, sep: str = ", ", *, tail: int 
     return sep.join([*head, f"... ({len(items) - len(head) - len(last):,} more)", *last])
 
 
+def noun(n: int, word: str) -> str:
+    """``word`` as it reads after the count ``n``: ``task``, ``tasks``."""
+    return word if n == 1 else word + "s"
+
+
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    return f"{n} {noun(n, word)}"
 
 
 # -- pydantic errors -> our messages ---------------------------------------------------------

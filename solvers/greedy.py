@@ -142,6 +142,7 @@ from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem, Task, effectively_required, topological_order
 from taskalloc.problems.proofs import spread_pick
 from taskalloc.problems.source import gc_paused
+from taskalloc.problems.wording import noun
 
 from .clock import stop_set
 from .engine import Params, at_least, choice
@@ -188,7 +189,7 @@ def solve(
     if missing:
         names = ", ".join(problem.tasks[t].id for t in missing[:_MAX_NAMED])
         more = f" and {len(missing) - _MAX_NAMED} more" if len(missing) > _MAX_NAMED else ""
-        parts.append(f"could not place required {_tasks(len(missing))} {names}{more}")
+        parts.append(f"could not place required {noun(len(missing), 'task')} {names}{more}")
     if used > 1:
         parts.append(f"{used} passes")
     return Result(
@@ -1505,7 +1506,3 @@ class GreedyEngine:
 
 
 ENGINE = GreedyEngine()
-
-
-def _tasks(n: int) -> str:
-    return "task" if n == 1 else "tasks"

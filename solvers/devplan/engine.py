@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from taskalloc.problems.plan import Assignment, Status
+from taskalloc.problems.wording import noun
 
 from .. import SolverUnavailable
 from ..engine import OptionError, Params, at_least
@@ -147,8 +148,7 @@ def solve(
         bound = {"unplaced": float(max(total - res.bound_value, 0.0))}
     if missing:
         status = Status.UNKNOWN
-        which = "task" if len(missing) == 1 else "tasks"
-        message = f"required {which} left out: {', '.join(missing[:5])}"
+        message = f"required {noun(len(missing), 'task')} left out: {', '.join(missing[:5])}"
     elif bound is not None and total - placed <= bound["unplaced"] + 1e-9 * max(1.0, total):
         status = Status.OPTIMAL
         message = "the plan meets the device-pattern bound"

@@ -54,7 +54,7 @@ from typing import Any
 
 from taskalloc.problems.plan import Assignment, Status
 from taskalloc.problems.problem import Problem
-from taskalloc.problems.wording import plural
+from taskalloc.problems.wording import noun, plural
 
 from ... import baseline
 from ...clock import Stopped, finishing, preparing
@@ -397,7 +397,7 @@ def _finish(
         return result(
             Status.UNKNOWN,
             assignments,
-            f"no plan found: could not place required {'task' if len(missing) == 1 else 'tasks'} "
+            f"no plan found: could not place required {noun(len(missing), 'task')} "
             f"{names}; " + "; ".join(notes),
             trajectory=search.trajectory,
         )
