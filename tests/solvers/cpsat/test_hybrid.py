@@ -554,39 +554,51 @@ def test_deterministic_runs_with_restarts_repeat(monkeypatch: Any) -> None:
     assert a.assignments == b.assignments and a.status == b.status
 
 
-def _list_course(monkeypatch: Any, offer: bool, steps: int = 300) -> list[tuple[int, ...]]:
-    """The children the list thread decodes in its first ``steps`` steps (no slices), with the
-    CP-SAT thread offering the plain model's solutions to the pool (``offer``) or nothing."""
+def _list_course(
+    monkeypatch: Any, offer: bool, steps: int = 300, at: int = 50
+) -> list[tuple[int, ...]]:
+    """The children the list thread decodes in its first ``steps`` steps (no slices). With
+    ``offer``, the schedules CP-SAT finds on the plain model reach the stage's pool while the
+    list thread is at its step ``at``: the list thread waits there for them and offers them
+    itself, so they land at the same step in every run. The run ends after ``steps`` steps."""
     from ortools.sat.python import cp_model
 
     from taskalloc.solvers.cpsat import hybrid
     from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
 
     course: list[tuple[int, ...]] = []
+    found: list[np.ndarray] = []
+    ready = threading.Event()
+    the: dict[str, Any] = {}
     try_list = LS.try_list
 
     def spy(self: Any, order: list[int], source: str = "list") -> bool:
+        if len(course) == at:
+            assert ready.wait(60.0)
+            for start in found:  # into the stage's pool, as CP-SAT's thread would
+                the["hybrid"].pool.offer(start, "cpsat")
         course.append(tuple(order))
+        if len(course) >= steps:
+            the["hybrid"].done.set()
         return try_list(self, order, source)
 
     def full(self: Any, budget: Any, workers: int) -> Any:
+        the["hybrid"] = self
         self._take_plain()
-        if offer:  # CP-SAT's schedules, at whatever step the list thread has reached
+        if offer:
             plain = self.plain
             solver = cp_model.CpSolver()
             solver.parameters.num_workers = 1
             solver.parameters.catch_sigint_signal = False
-            solver.parameters.max_time_in_seconds = 5.0
-            pool = self.pool
+            solver.parameters.max_deterministic_time = 2.0
 
-            class Offer(cp_model.CpSolverSolutionCallback):
+            class Keep(cp_model.CpSolverSolutionCallback):
                 def on_solution_callback(self) -> None:
-                    start = np.array([self.value(v) for v in plain.start], dtype=np.int64)
-                    pool.offer(start, "cpsat")
+                    found.append(np.array([self.value(v) for v in plain.start], dtype=np.int64))
 
-            solver.solve(plain.model, Offer())
-        while len(course) < steps and not self.done.wait(0.005):
-            pass
+            solver.solve(plain.model, Keep())
+        ready.set()
+        self.done.wait(60.0)
         return cp_model.UNKNOWN
 
     monkeypatch.setattr(LS, "try_list", spy)
@@ -595,7 +607,7 @@ def _list_course(monkeypatch: Any, offer: bool, steps: int = 300) -> list[tuple[
     p = rcpsp(9, jobs=40, resources=3)
     r = solve(p, time_limit=60.0, workers=2, seed=3)
     assert r.has_plan and evaluate(p, r.assignments).feasible
-    assert len(course) >= steps
+    assert len(course) >= steps and (found or not offer)
     return course[:steps]
 
 
@@ -604,6 +616,17 @@ def test_the_list_thread_follows_its_own_course_whatever_cpsat_finds(monkeypatch
     schedules CP-SAT's full search offers to the stage's pool, whenever they come, do not
     change the lists it decodes, so a longer run passes through a shorter one's states."""
     assert _list_course(monkeypatch, True) == _list_course(monkeypatch, False)
+
+
+def test_without_an_island_cpsats_schedules_change_the_lists(monkeypatch: Any) -> None:
+    """The other side of the test above, so that it can fail: breeding on the stage's pool
+    (``OWN_ISLAND`` off), the same offers at the same step change the lists decoded after it,
+    and not those before."""
+    from taskalloc.solvers.cpsat import hybrid
+
+    monkeypatch.setattr(hybrid, "OWN_ISLAND", False)
+    offered, alone = _list_course(monkeypatch, True), _list_course(monkeypatch, False)
+    assert offered[:50] == alone[:50] and offered != alone
 
 
 def _precedence_feasible(tl: Timeline, order: list[int]) -> bool:
