@@ -7,6 +7,7 @@ Every plan with status optimal/feasible is checked by the evaluator (:func:`run`
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from typing import Any
@@ -222,7 +223,7 @@ def test_the_trajectory_shows_the_bound_as_it_rises_between_plans(monkeypatch) -
     points = r.trajectory[:-1]  # the last one: the stage's end, proven optimal
     alone = [
         (a, b)
-        for a, b in zip(points, points[1:], strict=False)
+        for a, b in itertools.pairwise(points)
         if b[1] == a[1] and a[2] is not None and b[2] is not None and b[2] > a[2]
     ]
     assert alone, r.trajectory
