@@ -112,12 +112,12 @@ ENGINES = [
     Engine("mip-highs", "mip", {"backend": "ortools-highs"}, examples=40, sched_examples=15),
     # the GA proves nothing, so it must reach each hand-made optimum (status feasible); its
     # brute-force property tests are in tests/solvers/ga/test_engine.py (hundreds of generations).
-    # Stopped by generations only (seeded: the same plan on every machine): 300, or 60 without
+    # Stopped by generations only (seeded: the same plan on every machine): 300, or 30 without
     # improvement; a 20 s limit cut it on a loaded machine
     Engine(
         "ga",
         "ga",
-        {"generations": 300, "stagnation": 60, "time_limit": None},
+        {"generations": 300, "stagnation": 30, "time_limit": None},
         exact=False,
         sched_balance=False,  # schedules decoded as early as possible (README, -s ga)
         examples=0,
