@@ -260,7 +260,7 @@ def test_lagrangian_bound_and_elimination_keep_the_optimum(seed: int) -> None:
 
 def test_assignment_problems_get_the_lagrangian_bound() -> None:
     p = random_gap(4, agents=5, jobs=40)
-    r = solve(p, time_limit=4.0, lns=True)
+    r = solve(p, time_limit=0.5, lns=True, deterministic=True)  # not 4 s of wall-clock
     terms = checked(p, r)
     assert r.bound is not None and r.bound["cost"] <= terms["cost"] + 1e-6
     info = r.options["lns"]["lagrangian"]
