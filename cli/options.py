@@ -146,6 +146,18 @@ WorkersOption = Annotated[
         rich_help_panel=SOLVER,
     ),
 ]
+#: whatif: its scenarios run like a batch, so the threads default as in a batch
+ScenarioWorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        metavar="N",
+        help="Search threads per scenario (default: the cores divided by --jobs; 1 on Ray).",
+        rich_help_panel=SOLVER,
+    ),
+]
 DeterministicOption = Annotated[
     bool,
     typer.Option(

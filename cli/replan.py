@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from taskalloc.problems.problem import Problem
     from taskalloc.problems.replan import Move, Replan
     from taskalloc.problems.source import PathElem, Source
+    from taskalloc.solvers.run import RunResult
 
 #: help panel of the changes
 CHANGES = "What changed (each repeatable)"
@@ -49,9 +50,9 @@ def replan(
         list[str] | None,
         typer.Option(
             "--fail",
-            metavar="NODE",
-            help="This node (or every member of this pool) is gone: what ran there moves or "
-            "is unplaced; in a schedule its running work restarts.",
+            metavar="NODE|POOL",
+            help="This node (a pool: every member) is gone: what ran there moves or is "
+            "unplaced; in a schedule its running work restarts.",
             rich_help_panel=CHANGES,
         ),
     ] = None,
@@ -257,7 +258,7 @@ def replan(
         assert res.plan_text is not None
         write(res.plan_text, output, inputs)
     if res.structural:
-        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *res.error_lines)
+        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *_with_hint(res, best_effort))
     if res.summary:
         say_wrapped(res.summary)
     if output is not None:
@@ -274,13 +275,19 @@ def replan(
             data = {"changes": changes.describe(), "moves": [m.to_dict() for m in moves]}
             write(dumps(data, kind), moves_file, inputs)
     if res.error_lines:
-        lines = list(res.error_lines)
-        if res.outcome == "infeasible" and not best_effort:
-            lines.append(
-                "(--best-effort plans what still fits instead: every task optional, "
-                "priorities decide what stays)"
-            )
-        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *lines)
+        fail_explained(EXIT_FOR_OUTCOME[res.outcome], *_with_hint(res, best_effort))
+
+
+def _with_hint(res: RunResult, best_effort: bool) -> list[str]:
+    """The error lines, and after a proof of infeasibility the way out: --best-effort (also
+    when the proof came before any search, from the changed problem's pre-checks)."""
+    lines = list(res.error_lines)
+    if res.outcome == "infeasible" and not best_effort:
+        lines.append(
+            "(--best-effort plans what still fits instead: every task optional, "
+            "priorities decide what stays)"
+        )
+    return lines
 
 
 def _say_left_out(problem: Problem, plan: Plan) -> None:

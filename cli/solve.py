@@ -216,13 +216,13 @@ def solve(
         ),
     ] = False,
     jobs: Annotated[
-        int,
+        int | None,
         jobs_option(
-            "Problems solved at once, one process each (local executor); with --partitions: "
-            "parts solved at once (default: K, at most the cores).",
+            "Problems solved at once, one process each (local executor; default 1); with "
+            "--partitions: parts solved at once (default: K, at most the cores).",
             BATCH,
         ),
-    ] = 1,
+    ] = None,
     total_time_limit: Annotated[
         float | None,
         typer.Option(
@@ -391,7 +391,7 @@ def solve(
         opts.partitions = partitions
         opts.executor = executor.value
         opts.ray_address = ray_address
-        opts.jobs = None if jobs == 1 else jobs
+        opts.jobs = jobs
         opts.split = None if split is None else split.value
     is_batch = (
         out_dir is not None
@@ -417,7 +417,7 @@ def solve(
             workers_given=workers is not None,
             fmt=fmt.value if fmt is not None else None,
             embed=embed,
-            jobs=jobs,
+            jobs=1 if jobs is None else jobs,
             total_time_limit=total_time_limit,
             skip_existing=skip_existing,
             summary=summary,
@@ -430,7 +430,7 @@ def solve(
         return
     parted = partitions is not None
     batch_only = {
-        "--jobs": jobs != 1 and not parted,
+        "--jobs": jobs not in (None, 1) and not parted,
         "--total-time-limit": total_time_limit is not None,
         "--skip-existing": skip_existing,
         "--summary": summary is not None,

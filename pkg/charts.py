@@ -917,8 +917,9 @@ def convergence(
     assert fig is not None
     bounded = any(b is not None for r in with_traj for _, _, b in r.trajectory)
     caption = (
-        "The incumbent (the best plan's objective so far, solid) and the proven bound (thin) over "
-        "time: where they meet, the plan is proven optimal."
+        "The incumbent (the best plan's objective so far: thick line, filled markers) and the "
+        "proven bound (thin line, open markers) over time: where they meet, the plan is proven "
+        "optimal."
         if bounded
         else "The incumbent (the best plan's objective so far) over time (no bound: "
         + ("this engine proves none)." if len(with_traj) == 1 else "these engines prove none).")

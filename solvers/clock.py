@@ -245,6 +245,19 @@ class Clock:
         """A new objective begins: :meth:`improve` forgets the last value."""
         self._best = None
 
+    def tighten(self, bound: float, term: str | None = None, every: float = 0.0) -> None:
+        """A better bound without a better plan: a point at the stage's last :meth:`improve`
+        value (none yet: nothing to record), when the bound rose above the last point's and
+        ``every`` seconds have passed since it (the stage's end records the final bound)."""
+        if self._best is None or not self.trajectory:
+            return
+        at, _, last = self.trajectory[-1]
+        if last is not None and bound <= last:
+            return
+        if self.elapsed() - at < every:
+            return
+        self.record(self._best, bound, term)
+
     def improve(self, value: float, bound: float | None = None, term: str | None = None) -> None:
         """:meth:`record` only a value below the last one of the stage."""
         if self._best is not None and value >= self._best:

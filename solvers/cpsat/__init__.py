@@ -167,12 +167,13 @@ structural pre-checks, which the seam runs before any engine) prove no plan exis
 scaling; ``unknown`` otherwise. ``bound`` (unscaled): lexicographic, each stage up to the first
 unproven one (its optimum, or CP-SAT's bound); weights, ``weighted`` plus trivially known per-term
 bounds (``unplaced`` of tasks that fit nowhere, ``makespan`` its trivial bound above).
-``trajectory``: ``(seconds, objective, bound)`` at each improving solution, the objective in the
-units of the stage that found it (a term's value, or the weighted scalar); ``progress`` is called
-with the same points, naming the stage's term (:class:`~taskalloc.solvers.clock.Point`). ``stop`` (a
-:class:`threading.Event`, e.g. set by a SIGINT handler) is polled by the solution callback and by a
-watcher thread every 20 ms, which call ``StopSearch``; the best plan so far is returned as
-``feasible``.
+``trajectory``: ``(seconds, objective, bound)`` at each improving solution, and where CP-SAT's
+bound rose without one (the exact search's solves, at most every 0.1 s; not the LNS, nor the
+hybrid of pure scheduling problems), the objective in the units of the stage that found it (a
+term's value, or the weighted scalar); ``progress`` is called with the same points, naming the
+stage's term (:class:`~taskalloc.solvers.clock.Point`). ``stop`` (a :class:`threading.Event`,
+e.g. set by a SIGINT handler) is polled by the solution callback and by a watcher thread every
+20 ms, which call ``StopSearch``; the best plan so far is returned as ``feasible``.
 """
 
 from __future__ import annotations

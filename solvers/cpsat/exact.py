@@ -31,6 +31,7 @@ from .model import AllocationModel, Placement
 
 NAME = "cpsat"
 WATCH_INTERVAL = 0.02  # seconds between two looks at the stop event
+BOUND_EVERY = 0.1  # seconds: at most this often a trajectory point for a better bound alone
 MAX_REFINEMENTS = 50  # exact balance: at most this many "strictly better" solves
 LIGHT_PRESOLVE_PAIRS = 5_000  # above this many (task, node) pairs: one presolve pass, no
 # symmetry detection (on 75k pairs CP-SAT's presolve alone outlasts a 15 s limit)
@@ -142,6 +143,14 @@ class _Run(StageDriver[_Stage]):
             hint.vars.extend(range(len(self.values)))
             hint.values.extend(self.values)
         callback = _Callback(self, unit, term)
+        if unit is not None:  # the bound as it rises, not only when a plan improves
+            scale = float(unit)
+            clock = self.clock
+
+            def tighten(bound: float) -> None:
+                clock.tighten(bound / scale, term, every=BOUND_EVERY)
+
+            solver.best_bound_callback = tighten
         done = threading.Event()
         watcher = None
         stop = self.clock.stop

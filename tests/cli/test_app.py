@@ -690,3 +690,35 @@ def test_export_says_what_it_wrote_in_words_that_fit_80_columns():
     said = " ".join(line.strip() for line in lines)
     assert "(the fitness: lexicographic unplaced, cost as one scalar)" in said
     assert "['" not in said
+
+
+@pytest.mark.parametrize(("given", "expected"), [((), None), (("-j", "1"), 1), (("-j", "2"), 2)])
+def test_partitions_take_the_jobs_given_even_one(
+    monkeypatch, tmp_path, given: tuple[str, ...], expected: int | None
+) -> None:
+    """``-k K -j 1`` solves one part at a time; without -j the driver picks (K, at most the
+    cores). -j 1 was once read as "not given"."""
+    import taskalloc.solvers as solvers
+
+    seen: list[object] = []
+    real = solvers.solve
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("jobs"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solvers, "solve", spy)
+    out = tmp_path / "plan.yaml"
+    res = cli(
+        "solve",
+        str(EXAMPLES / "inference-fleet.yaml"),
+        "-s",
+        "greedy",
+        "-k",
+        "2",
+        *given,
+        "-o",
+        str(out),
+    )
+    assert res.exit_code == 0, res.stderr
+    assert seen == [expected]

@@ -232,3 +232,26 @@ def test_ga_front_plans_keep_the_generation_log(tmp_path: Path) -> None:
     for plan in plans:
         log = yaml.safe_load(plan.read_text())["solver"]["generations"]
         assert [row["generation"] for row in log] == [0, 1, 2, 3]
+
+
+def test_whatif_threads_default_as_its_help_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """whatif -w: the cores divided by --jobs (its help said 'default 2', solve's default)."""
+    import os
+
+    import taskalloc.solvers as solvers
+
+    seen: list[object] = []
+    real = solvers.solve
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solvers, "solve", spy)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    problem = str(EXAMPLES / "inference-fleet.yaml")
+    r = cli("-q", "whatif", problem, "--scale-demand", "1.1", "-s", "greedy")
+    assert r.exit_code == 0, r.stderr
+    assert seen and set(seen) == {6}
+    r = cli("whatif", "--help", env={"COLUMNS": "200"})
+    assert "Search threads per scenario (default: the cores divided by --jobs" in r.stdout

@@ -440,6 +440,28 @@ def test_the_readme_whatif_example_is_what_it_prints(tmp_path: Path) -> None:
     assert result.stdout == shown
 
 
+def test_a_proof_before_any_search_also_points_to_best_effort(tmp_path: Path) -> None:
+    """The whole A100 pool fails: the changed problem's pre-checks prove it infeasible before
+    the engine runs (no allowed node left); the exit is 3 and the last line still says what
+    --best-effort does (it was said only for proofs found by a search)."""
+    from tests.helpers import EXAMPLES
+
+    problem = str(EXAMPLES / "replanning.yaml")
+    today = tmp_path / "today.yaml"
+    assert cli("-q", "solve", problem, "-s", "greedy", "-o", str(today)).exit_code == 0
+    new = tmp_path / "new.yaml"
+    change = ["--fail", "a100", "-s", "greedy", "-o", str(new)]
+    r = cli("replan", problem, str(today), *change, env={"COLUMNS": "1000"})
+    assert r.exit_code == 3, r.stderr
+    assert "(llama-70b-serve-a): no node is allowed by" in r.stderr
+    assert r.stderr.rstrip().endswith(
+        "(--best-effort plans what still fits instead: every task optional, priorities "
+        "decide what stays)"
+    )
+    r = cli("-q", "replan", problem, str(today), *change, "--best-effort")
+    assert r.exit_code == 0, r.stderr
+
+
 def test_best_effort_plans_what_still_fits_and_names_the_required_tasks_left_out(
     tmp_path: Path,
 ) -> None:

@@ -45,6 +45,22 @@ def test_record_new_skips_a_repeat_and_improve_only_better_values() -> None:
     assert clock.trajectory[-1][1] == 50.0
 
 
+def test_tighten_records_a_risen_bound_at_the_stage_s_last_value() -> None:
+    seen: list[Point] = []
+    clock = Clock(None, progress=seen.append)
+    clock.record_new(0.0, 0.0, "unplaced")
+    clock.new_stage()
+    clock.tighten(2.0, "cost")  # no plan in this stage yet: nothing to draw it against
+    clock.improve(9.0, 1.0, "cost")
+    clock.tighten(1.0, "cost")  # not above the last bound
+    clock.tighten(4.0, "cost")
+    clock.tighten(5.0, "cost", every=3600.0)  # too soon after the last point
+    clock.improve(8.0, 4.0, "cost")
+    clock.tighten(8.0, "cost")
+    assert [p[1:] for p in clock.trajectory[1:]] == [(9.0, 1.0), (9.0, 4.0), (8.0, 4.0), (8.0, 8.0)]
+    assert [p.term for p in seen[1:]] == ["cost"] * 4
+
+
 def test_limits_wall_and_deterministic() -> None:
     assert Clock(None).remaining() is None and Clock(None).deadline is None
     assert not Clock(None).out()

@@ -7,6 +7,7 @@ Every plan with status optimal/feasible is checked by the evaluator (:func:`run`
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from typing import Any
@@ -208,6 +209,25 @@ def test_progress_and_trajectory() -> None:
     r = run(p, progress=lambda pt: seen.append(pt[:3]))
     assert r.trajectory and seen == r.trajectory
     assert all(s >= 0 for s, _, _ in seen)
+
+
+def test_the_trajectory_shows_the_bound_as_it_rises_between_plans(monkeypatch) -> None:
+    """A rise of CP-SAT's bound with no better plan is a point of its own (the last plan's
+    value, the new bound), so a chart draws the bound as it evolved, not only when plans came
+    (1 worker, deterministic limit: the same events on every run)."""
+    from taskalloc.solvers.cpsat import exact
+
+    monkeypatch.setattr(exact, "BOUND_EVERY", 0.0)  # every rise: no wall-clock in the test
+    p = problem_from_dict(generate(tasks=60, nodes=6, seed=3))
+    r = solvers.solve(p, "cpsat", time_limit=2, deterministic=True)
+    points = r.trajectory[:-1]  # the last one: the stage's end, proven optimal
+    alone = [
+        (a, b)
+        for a, b in itertools.pairwise(points)
+        if b[1] == a[1] and a[2] is not None and b[2] is not None and b[2] > a[2]
+    ]
+    assert alone, r.trajectory
+    assert r.status == Status.OPTIMAL
 
 
 def test_stop_before_start_returns_the_warm_start() -> None:
