@@ -27,6 +27,7 @@ from typing import NamedTuple, cast
 import numpy as np
 
 from .entities import Problem, Task, device_shape, devices_ok
+from .replan import taken_out
 from .source import Diagnostic, gc_paused
 from .wording import num, plural
 
@@ -379,7 +380,10 @@ def _prove(problem: Problem) -> list[Diagnostic]:
         t = tasks[ti]
         if not t.allowed:
             why = _why_required(problem, ti)
-            diags.append(problem.task_diagnostic(ti, f"no node is allowed by {_selectors(t)}{why}"))
+            once = taken_out(problem, t)
+            diags.append(
+                problem.task_diagnostic(ti, f"no node is allowed by {_selectors(t)}{once}{why}")
+            )
             continue
         if problem.scheduling or t.spread is not None:
             count = len(ok := fitting_nodes(problem, ti))

@@ -13,6 +13,7 @@ import numpy as np
 from .entities import Problem, Task, _too_few, device_shape, device_shape_words
 from .plan import Unplaced
 from .proofs import spread_feasible
+from .replan import taken_out
 from .state import CAP_TOL, DeviceProfile, PlanState, Profile, Sweep, selector_words
 from .wording import num, plural
 
@@ -118,7 +119,7 @@ def _task_reason(
     if excluded:
         details.append(f"{plural(excluded, 'node')} excluded by {selector_words(p, task)}")
     if not task.allowed:
-        return f"no node is allowed ({selector_words(p, task)})", details, 0
+        return f"no node is allowed{taken_out(p, task)} ({selector_words(p, task)})", details, 0
     if p.scheduling:
         missing = [q for q in task.after if q not in placed_tasks]
         if missing:

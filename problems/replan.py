@@ -45,10 +45,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .entities import Problem
+from .entities import Problem, Task
 from .plan import Assignment, Plan
 from .source import PathElem, Source, did_you_mean
-from .wording import num
+from .wording import label_str, num
 
 #: decimals kept when a demand or capacity is scaled (so 96 x 1.1 stays 105.6)
 DECIMALS = 9
@@ -788,6 +788,47 @@ class ReplanNote:
     def state(self, node: str) -> str:
         """``failed``, ``drained`` or the empty string."""
         return "failed" if node in self.failed else "drained" if node in self.drained else ""
+
+
+def taken_out(problem: Problem, task: Task) -> str:
+    """`` once a100 failed`` (or ``... and l4-4 drained``): for a task of a problem ``replan``
+    wrote whose allowed nodes the replan took out (it writes ``nodes: []``), the changes that
+    did, as the user gave them; else the empty string. For proofs and reasons: "no node is
+    allowed" alone sends the user to a selector they did not change."""
+    raw = problem.source.raw
+    record = raw.get("x-replan") if isinstance(raw, dict) else None
+    if task.allowed or not isinstance(record, dict):
+        return ""
+    specs = raw.get("tasks")
+    ok = isinstance(specs, list) and task.spec_index < len(specs)
+    spec = specs[task.spec_index] if ok else {}
+    if not isinstance(spec, dict) or spec.get("nodes") != []:
+        return ""
+    match = spec.get("match")
+    wanted = (
+        {k: {label_str(x) for x in (v if isinstance(v, list) else [v])} for k, v in match.items()}
+        if isinstance(match, dict)
+        else {}
+    )
+
+    def selected(name: str) -> bool:  # a node of this change is one `match` selects
+        members = problem.pools.get(name) or [problem.node_index.get(name)]
+        return any(
+            n is not None
+            and all(problem.nodes[n].labels.get(k) in vals for k, vals in wanted.items())
+            for n in members
+        )
+
+    words: list[str] = []
+    for key, done in (("fail", "failed"), ("drain", "drained")):
+        given = record.get(key)
+        for x in given if isinstance(given, list) else ():
+            if isinstance(x, str) and selected(x):
+                words.append(f"{x} {done}")
+    if not words:
+        return ""
+    shown = words[:3] + ([f"{len(words) - 3} more"] if len(words) > 3 else [])
+    return " once " + (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0])
 
 
 def replan_note(problem: Problem) -> ReplanNote | None:

@@ -462,6 +462,30 @@ def test_a_proof_before_any_search_also_points_to_best_effort(tmp_path: Path) ->
     assert r.exit_code == 0, r.stderr
 
 
+def test_no_node_left_names_the_failure_that_took_them(tmp_path: Path) -> None:
+    """A task whose allowed nodes all failed: the proof and the stop reason say which change
+    took them ("once a100 failed"), not only that `nodes`/`match` allow none; a drain of
+    nodes the task never matched is not named; the changed problem written out and solved
+    again says the same."""
+    from tests.helpers import EXAMPLES
+
+    problem = str(EXAMPLES / "replanning.yaml")
+    today = tmp_path / "today.yaml"
+    assert cli("-q", "solve", problem, "-s", "greedy", "-o", str(today)).exit_code == 0
+    changed = tmp_path / "changed.yaml"
+    change = ["--fail", "a100", "--drain", "l4-4", "-s", "greedy", "-o", str(tmp_path / "n")]
+    wide = {"COLUMNS": "1000"}
+    r = cli("replan", problem, str(today), *change, "--write-problem", str(changed), env=wide)
+    assert r.exit_code == 3, r.stderr
+    line = "(llama-70b-serve-a): no node is allowed by `nodes`/`match` once a100 failed\n"
+    assert line in r.stderr
+    r = cli("solve", str(changed), "-s", "greedy", env=wide)
+    assert r.exit_code == 3 and line in r.stderr
+    r = cli("replan", problem, str(today), *change, "--best-effort", env=wide)
+    assert r.exit_code == 0, r.stderr
+    assert "no node is allowed once a100 failed (nodes []; match accel=a100)" in r.stderr
+
+
 def test_best_effort_plans_what_still_fits_and_names_the_required_tasks_left_out(
     tmp_path: Path,
 ) -> None:
