@@ -5,6 +5,7 @@
     python benchmarks/bench_rcpsp.py --budgets 10 --limit 8   # quicker look
     python benchmarks/bench_rcpsp.py --set psplib_j30 --every 12 --budgets 2
     python benchmarks/bench_rcpsp.py --generated gen120 --budgets 30  # rcpspgen.py instances
+    python benchmarks/bench_rcpsp.py --const hybrid.CPSAT_EXTRA=1     # a switch of ours set
 
 The default sample is fixed: every sixth instance of ../shared/benchmarks/psplib_j60 in natural
 order (j601_1, j601_7, j602_3, ...), 40 instances. For each budget and instance, taskalloc
@@ -23,6 +24,7 @@ at the start and the end: other work on the machine makes single runs noisy.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import json
 import statistics
@@ -41,6 +43,7 @@ from taskalloc import solvers
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.importers import import_file
 from taskalloc.problems.problem import problem_from_dict
+from taskalloc.solvers.cpsat import corealloc, hybrid, listsearch
 
 
 @dataclass
@@ -126,7 +129,17 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--json", help="write the rows to this file")
+    ap.add_argument(
+        "--const", action="append", default=[], help="module.NAME=VALUE (a constant of ours)"
+    )
     args = ap.parse_args()
+    modules = {"hybrid": hybrid, "listsearch": listsearch, "corealloc": corealloc}
+    for item in args.const:
+        key, _, value = item.partition("=")
+        mod, _, attr = key.partition(".")
+        if mod not in modules or not hasattr(modules[mod], attr):
+            raise SystemExit(f"--const {item}: no constant {key} in {', '.join(modules)}")
+        setattr(modules[mod], attr, ast.literal_eval(value))
 
     items = _load(args.set, args.generated)
     if args.instances:
@@ -139,7 +152,8 @@ def main() -> int:
     budgets = [float(b) for b in args.budgets.split(",")]
     print(
         f"# {args.generated or args.set}: {len(items)} instances, budgets {budgets} s, "
-        f"{args.workers} workers, seed {args.seed}; load {_loadavg()}",
+        f"{args.workers} workers, seed {args.seed}; {' '.join(args.const) or 'no --const'}; "
+        f"load {_loadavg()}",
         flush=True,
     )
     rows: list[Row] = []
