@@ -24,7 +24,6 @@ at the start and the end: other work on the machine makes single runs noisy.
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import json
 import statistics
@@ -37,13 +36,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import rcpsp_peer
-from quality import SHARED, _natural
+from quality import SHARED, _natural, const_option, set_consts
 
 from taskalloc import solvers
 from taskalloc.problems.evaluate import evaluate
 from taskalloc.problems.importers import import_file
 from taskalloc.problems.problem import problem_from_dict
-from taskalloc.solvers.cpsat import corealloc, hybrid, listsearch
 
 
 @dataclass
@@ -129,17 +127,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--json", help="write the rows to this file")
-    ap.add_argument(
-        "--const", action="append", default=[], help="module.NAME=VALUE (a constant of ours)"
-    )
+    const_option(ap)
     args = ap.parse_args()
-    modules = {"hybrid": hybrid, "listsearch": listsearch, "corealloc": corealloc}
-    for item in args.const:
-        key, _, value = item.partition("=")
-        mod, _, attr = key.partition(".")
-        if mod not in modules or not hasattr(modules[mod], attr):
-            raise SystemExit(f"--const {item}: no constant {key} in {', '.join(modules)}")
-        setattr(modules[mod], attr, ast.literal_eval(value))
+    set_consts(args.const)
 
     items = _load(args.set, args.generated)
     if args.instances:
