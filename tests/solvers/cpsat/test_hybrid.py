@@ -844,6 +844,10 @@ def test_slices_start_from_the_stage_when_the_island_lags(
     monkeypatch.setattr(hybrid._Hybrid, "_full", _optimum_offered)
     monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
     monkeypatch.setattr(LS, "step", _sampling_only)
+    # the slices feed the stage's pool only, so that the island keeps lagging CP-SAT's schedule
+    monkeypatch.setattr(
+        LS, "offer_found", lambda self, start, source: self.pool.offer(start, source)
+    )
     monkeypatch.setattr(hybrid, "SLICE_FROM_BETTER", from_better)
     monkeypatch.setattr(hybrid, "LNS_STALL", 5)
     monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
