@@ -5,6 +5,7 @@
     python benchmarks/bench_rcpsp.py --budgets 10 --limit 8   # quicker look
     python benchmarks/bench_rcpsp.py --set psplib_j30 --every 12 --budgets 2
     python benchmarks/bench_rcpsp.py --generated gen120 --budgets 30  # rcpspgen.py instances
+    python benchmarks/bench_rcpsp.py --const hybrid.CPSAT_EXTRA=1     # a switch of ours set
 
 The default sample is fixed: every sixth instance of ../shared/benchmarks/psplib_j60 in natural
 order (j601_1, j601_7, j602_3, ...), 40 instances. For each budget and instance, taskalloc
@@ -35,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import rcpsp_peer
-from quality import SHARED, _natural
+from quality import SHARED, _natural, const_option, set_consts
 
 from taskalloc import solvers
 from taskalloc.problems.evaluate import evaluate
@@ -126,7 +127,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--json", help="write the rows to this file")
+    const_option(ap)
     args = ap.parse_args()
+    set_consts(args.const)
 
     items = _load(args.set, args.generated)
     if args.instances:
@@ -139,7 +142,8 @@ def main() -> int:
     budgets = [float(b) for b in args.budgets.split(",")]
     print(
         f"# {args.generated or args.set}: {len(items)} instances, budgets {budgets} s, "
-        f"{args.workers} workers, seed {args.seed}; load {_loadavg()}",
+        f"{args.workers} workers, seed {args.seed}; {' '.join(args.const) or 'no --const'}; "
+        f"load {_loadavg()}",
         flush=True,
     )
     rows: list[Row] = []

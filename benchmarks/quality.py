@@ -11,6 +11,7 @@ that family (benchmarks/peers.py) at the same budget and workers, in the same ru
     python benchmarks/quality.py cloudbalancing --solver cpsat --workers 2
     python benchmarks/quality.py gap_orlib --solver mip --backend ortools-cpsat
     python benchmarks/quality.py psplib_j30 --limit 5 --deterministic --no-peer   # reproducible
+    python benchmarks/quality.py jobshop --const hybrid.CPSAT_EXTRA=1   # a -s cpsat switch set
 
 Gap = (ours - known) / known for minimisation, (known - ours) / known for maximisation, in %.
 Not a test: prints a table and the set's mean and max gap.
@@ -19,6 +20,7 @@ Not a test: prints a table and the set's mean and max gap.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import json
 import statistics
@@ -250,7 +252,36 @@ def main() -> int:
     ap.add_argument("--instances", help="comma-separated instance names")
     ap.add_argument("--no-peer", action="store_true", help="skip the hand-written peer")
     ap.add_argument("--benchmarks", default=str(SHARED), help="the shared benchmarks folder")
-    return run(ap.parse_args())
+    const_option(ap)
+    args = ap.parse_args()
+    set_consts(args.const)
+    if args.const:
+        print(f"# {' '.join(args.const)}", flush=True)
+    return run(args)
+
+
+def const_option(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--const",
+        action="append",
+        default=[],
+        help="module.NAME=VALUE: set a constant of -s cpsat's hybrid, listsearch or corealloc",
+    )
+
+
+def set_consts(items: list[str]) -> None:
+    """Set ``module.NAME=VALUE`` constants of the CP-SAT engine (for A/B runs of a switch)."""
+    if not items:
+        return
+    from taskalloc.solvers.cpsat import corealloc, hybrid, listsearch
+
+    modules = {"hybrid": hybrid, "listsearch": listsearch, "corealloc": corealloc}
+    for item in items:
+        key, _, value = item.partition("=")
+        mod, _, attr = key.partition(".")
+        if mod not in modules or not hasattr(modules[mod], attr):
+            raise SystemExit(f"--const {item}: no constant {key} in {', '.join(modules)}")
+        setattr(modules[mod], attr, ast.literal_eval(value))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ A pool of schedules (:class:`.listsearch.Pool`) starts from the plans known (the
 stage's, the warm start). Then, until the budget is spent, the pool is proved optimal or
 ``stop`` is set, with two workers or more:
 
-* a thread runs CP-SAT's full search (``workers - 1`` workers) for the whole budget: every
+* a thread runs CP-SAT's full search (``workers - 1`` workers, :data:`CPSAT_EXTRA` more)
+  for the whole budget: every
   solution it finds goes to the pool, its bound is the pool's, and it proves the optimum of
   the instances it can (PSPLIB j30, most of j60). It searches the timeline's *plain model*
   (:meth:`.timeline.Timeline.plain_model`: starts, intervals, cumulatives, precedences, the
@@ -49,8 +50,11 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   while they improve), the same thread runs a slice of CP-SAT's own neighbourhood
   search (:meth:`_Hybrid._lns_slice`: ``use_lns_only`` with ``interleave_search`` on one
   worker, its scheduling, constraint and variable neighbourhoods in turn, for
-  :data:`LNS_DTIME` of deterministic time) on the plain model from one of the pool's
-  :data:`LNS_TOP` best schedules as a complete hint, and goes back to its lists. This is the
+  :data:`LNS_DTIME` of deterministic time) on the plain model hinted with one of the pool's
+  :data:`LNS_TOP` best schedules, and goes back to its lists. (The hint gives the starts only
+  unless :data:`COMPLETE_HINT`: CP-SAT then does not take it as its first solution but starts
+  from one of its own, and its neighbourhoods come back to the hint's value in a fraction of
+  the slice with a schedule of their own.) This is the
   search that finds what the list search converges short of (PSPLIB j605_3: 80 where every
   list search ends at 81), the one the peer's second CP-SAT worker runs, without a third
   thread on two cores. (Note: with one
@@ -109,7 +113,11 @@ SLICE_SECONDS = 0.5  # one worker: the neighbourhood search's turn (deterministi
 LIST_STEPS = 100  # deterministic) and the list search's
 COMPLETION_SECONDS = 5.0  # filling in a fixed schedule (propagation only: milliseconds)
 WATCH_INTERVAL = 0.02
-CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1)
+CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1 + CPSAT_EXTRA)
+#: CP-SAT workers beyond the cores the list thread leaves (``workers - 1``): with 2 workers, 1
+#: gives the CP-SAT thread two, its full search and a neighbourhood worker sharing every
+#: solution as in the peer's solve, beside the list thread (three threads on two cores)
+CPSAT_EXTRA = 0
 PLAIN = True  # CP-SAT searches the timeline's plain model (see _take_plain)
 #: the list thread's CP-SAT neighbourhood slices (see :meth:`_Hybrid._lns_slice`): after
 #: :data:`LNS_STALL` list steps without a new best (fewer on large instances and while slices
@@ -127,6 +135,15 @@ LNS_TOP = 5
 #: parents, so the list thread (its steps, its slices) follows the same course for a seed
 #: whenever the other thread finds what (False: the list search breeds on the stage's pool)
 OWN_ISLAND = True
+#: hint the neighbourhood searches on the plain model with every variable the schedule fixes
+#: (:meth:`.timeline.Timeline.plain_hint`: the makespan and lateness too), so that CP-SAT takes
+#: the hint as its first solution and searches around it (False: the starts only, an
+#: incomplete hint, which ``use_lns_only`` ignores: it starts from a schedule of its own)
+COMPLETE_HINT = False
+#: a slice starts from the stage's pool instead of the list search's island when the pool's
+#: best is better than the island's (CP-SAT's full search ahead of the lists, as on job shops);
+#: what it finds goes to the island as well (False: always the island's, while it has one)
+SLICE_FROM_BETTER = False
 
 
 @dataclass
@@ -340,9 +357,12 @@ class _Hybrid:
             model.add(stage.expr <= best.value + self.offset - 1)
         for i, j in schedlns.flow_arcs(tl, best.start, free):
             model.add(sv[j] >= sv[i] + int(tl.dur[i]))
-        model.clear_hints()
-        for var, v in zip(sv, best.start.tolist(), strict=True):
-            model.add_hint(var, v)
+        if plain is not None:
+            self._hint_plain(model, best.start)
+        else:
+            model.clear_hints()
+            for var, v in zip(sv, best.start.tolist(), strict=True):
+                model.add_hint(var, v)
         solver = cp_solver()
         limit = schedlns.SUB_SECONDS if budget is None else min(schedlns.SUB_SECONDS, budget)
         _parameters(solver, run, 1, seed, limit)
@@ -359,9 +379,11 @@ class _Hybrid:
         """CP-SAT's own neighbourhood search (``use_lns_only``, its neighbourhoods interleaved
         on one worker) on the plain model, from one of the pool's :data:`LNS_TOP` best
         schedules (drawn uniformly; the ``top`` best if given: the allocator asks for the best
-        after a slice that improved) as a complete hint, for :data:`LNS_DTIME` of deterministic
-        time (more on large instances: :func:`.corealloc.scaled`); its solutions go to the pool.
-        Returns by how much (relative) it improved the pool's best itself (0.0: not at all).
+        after a slice that improved; the pool's when it is ahead and :data:`SLICE_FROM_BETTER`)
+        as a hint (:meth:`_hint_plain`: the starts only unless :data:`COMPLETE_HINT`), for
+        :data:`LNS_DTIME` of deterministic time (more on large instances:
+        :func:`.corealloc.scaled`); its solutions go to the pool. Returns by how much
+        (relative) it improved the pool's best itself (0.0: not at all).
 
         Why not always the best: the list search has converged on it when a slice runs, and
         slices from the same schedule tend to end in the same basin; from the pool's near-best
@@ -371,12 +393,14 @@ class _Hybrid:
         hint = search.hint(self.slice_rng, top or LNS_TOP)
         if hint is None:  # an island of its own without a schedule yet (say every list missed
             hint = pool.among_best(self.slice_rng, LNS_TOP)  # a deadline): the stage's pool
+        elif SLICE_FROM_BETTER:
+            best = pool.best_value()
+            if best is not None and best < search.island_best_value():
+                hint = pool.among_best(self.slice_rng, top or LNS_TOP)
         if plain is None or hint is None or self.offset is None:
             return 0.0
         model = plain.model.clone()
-        model.clear_hints()
-        for var, v in zip(plain.start, hint.start.tolist(), strict=True):
-            model.add_hint(var, v)
+        self._hint_plain(model, hint.start)
         solver = cp_solver()
         _parameters(solver, run, 1, seed, None)
         prm = solver.parameters
@@ -399,6 +423,17 @@ class _Hybrid:
         self._watched(solver, model, Callback(), "cpsat-lns-watch")
         self.lns_slices += 1
         return corealloc.gain(before, min(won)) if won else 0.0
+
+    def _hint_plain(self, model: cp_model.CpModel, start: np.ndarray) -> None:
+        """Hint a clone of the plain model with a schedule: every variable it fixes
+        (:data:`COMPLETE_HINT`), or its starts only."""
+        if COMPLETE_HINT:
+            self.tl.plain_hint(model, start)
+            return
+        assert self.plain is not None
+        model.clear_hints()
+        for var, v in zip(self.plain.start, start.tolist(), strict=True):
+            model.add_hint(var, v)
 
     def _watched(
         self, solver: cp_model.CpSolver, model: Any, callback: Any, name: str
@@ -486,7 +521,7 @@ class _Hybrid:
         def cpsat() -> None:
             try:
                 left = None if deadline is None else deadline - run.clock.elapsed()
-                self._full(left, CPSAT_WORKERS or run.workers - 1)
+                self._full(left, CPSAT_WORKERS or run.workers - 1 + CPSAT_EXTRA)
                 k = 1
                 while not self._finished(deadline):
                     left = None if deadline is None else deadline - run.clock.elapsed()

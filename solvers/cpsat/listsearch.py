@@ -317,6 +317,11 @@ class ListSearch:
         search started from this search should start)."""
         return (self.island if SLICES_ON_ISLAND else self.pool).among_best(rng, top)
 
+    def island_best_value(self) -> int:
+        """The best value of the island (a large number while it has none)."""
+        best = self.island.best_value()
+        return np.iinfo(np.int64).max if best is None else best
+
     def offer_found(self, start: np.ndarray, source: str) -> bool:
         """A schedule found by a search started from :meth:`hint`."""
         if SLICES_ON_ISLAND:

@@ -234,6 +234,29 @@ class Timeline:
         m.minimize(objective)
         return m, start, objective
 
+    def plain_hint(self, model: cp_model.CpModel, start: np.ndarray) -> None:
+        """Hint every variable of a (clone of a) :meth:`plain_model` with the values the
+        schedule ``start`` gives them: the starts, and the makespan and lateness variables
+        (the objective's), which a schedule fixes. A hint of the starts alone is incomplete,
+        and CP-SAT only takes a *complete* feasible hint as its first solution: a
+        neighbourhood search (``use_lns_only``) hinted with the starts alone ignores them and
+        starts from a schedule of its own (PSPLIB j6013_1: from feasibility jump's 221, not
+        the hint's 121; docs/benchmarks.md, eighth session)."""
+        dur = self._durs
+        ends = [int(s) + d for s, d in zip(start.tolist(), dur, strict=True)]
+        model.clear_hints()
+        for idx, var in enumerate(model.proto.variables):
+            name = var.name
+            if name.startswith("s") and name[1:].isdigit():
+                value = int(start[int(name[1:])])
+            elif name == "makespan":
+                value = max([self.ms_floor, *ends])
+            elif name.startswith("late") and name[4:].isdigit():
+                value = max(0, ends[int(name[4:])] - int(self.due[int(name[4:])]))
+            else:
+                continue
+            model.add_hint(model.get_int_var_from_proto_index(idx), value)
+
     # -- plans -----------------------------------------------------------------------------
 
     def starts_of(self, value: dict[tuple[int, int], int]) -> np.ndarray:

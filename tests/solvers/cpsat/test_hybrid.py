@@ -729,3 +729,178 @@ def test_a_full_pool_drops_the_oldest_or_the_closest_of_its_worst(
     assert kept[0] == better.tolist() and len(kept) == 3
     gone = newcomer if crowding else near
     assert gone.tolist() not in kept
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(
+    "weights", [{"makespan": 1}, {"tardiness": 1}, {"makespan": 2, "tardiness": 3}]
+)
+def test_a_plain_hint_is_complete_and_worth_the_schedule(
+    seed: int, weights: dict[str, int]
+) -> None:
+    """``Timeline.plain_hint`` hints every variable of the plain model (the makespan and the
+    lateness variables too), with the values a schedule gives them: fixed to their hinted
+    values, the model is feasible with the schedule's objective. (A hint of the starts alone
+    is incomplete, and CP-SAT's neighbourhood search ignores an incomplete hint.)"""
+    from ortools.sat.python import cp_model
+
+    data = rcpsp(seed, jobs=15, nodes=1 + seed % 2).to_dict()
+    for i, t in enumerate(data["tasks"]):
+        t["due"] = 3 + 2 * i
+        t["priority"] = 1 + i % 3
+    data["objective"] = {"weights": weights}
+    p = problem_from_dict(data)
+    full = AllocationModel(p, choose_scales(p), tuple(weights), _safe_horizon(p))
+    tl = Timeline.build(full)
+    assert tl is not None
+    tl.set_objective(weights)
+    model, _, objective = tl.plain_model()
+    start = tl.justify(tl.decode(tl.topo))
+    tl.plain_hint(model, start)
+    hint = model.proto.solution_hint
+    assert sorted(hint.vars) == list(range(len(model.proto.variables)))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.fix_variables_to_their_hinted_value = True
+    solver.parameters.catch_sigint_signal = False
+    assert solver.solve(model) == cp_model.OPTIMAL
+    assert solver.value(objective) == tl.objective(start)
+
+
+def test_slices_start_from_their_hint(monkeypatch: Any) -> None:
+    """With ``COMPLETE_HINT`` a neighbourhood slice of the list thread takes its hint as its
+    first solution: every
+    variable of its model is hinted, and CP-SAT's first solution in the slice is worth the
+    hint's schedule (with the starts alone hinted, it starts from a schedule of its own)."""
+    from ortools.sat.python import cp_model
+
+    from taskalloc.solvers.cpsat import hybrid
+
+    def idle_full(self: Any, budget: Any, workers: int) -> Any:
+        self._take_plain()
+        self.done.wait()
+        return cp_model.UNKNOWN
+
+    seen: list[tuple[bool, int, int | None]] = []  # complete, hint's value, first solution's
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        if name != "cpsat-lns-watch":
+            return watched(self, solver, model, callback, name)
+        proto = model.Proto()
+        hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
+        starts = [hinted.get(v.index) for v in self.plain.start]
+        value = self.tl.objective(np.array(starts, dtype=np.int64))
+        first: list[int] = []
+
+        class First(type(callback)):  # type: ignore[misc]
+            def on_solution_callback(self) -> None:
+                if not first:
+                    first.append(int(self.objective_value))
+                super().on_solution_callback()  # the slice's own
+
+        complete = len(hinted) == len(proto.variables)
+        status = watched(self, solver, model, First(), name)
+        seen.append((complete, value, first[0] if first else None))
+        return status
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(hybrid, "COMPLETE_HINT", True)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 1)
+    monkeypatch.setattr(hybrid, "LNS_DTIME", 0.02)
+    p = rcpsp(3, jobs=40, resources=3)
+    r = solve(p, time_limit=2.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert seen, "no slice ran"
+    assert all(complete for complete, _, _ in seen), seen
+    assert all(first is None or first <= value for _, value, first in seen), seen
+
+
+def _optimum_offered(self: Any, budget: Any, workers: int) -> Any:
+    """A full search that offers one schedule far better than a sampling list search's (the
+    plain model solved for half a second) and then idles."""
+    from ortools.sat.python import cp_model
+
+    self._take_plain()
+    plain = self.plain
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False
+    solver.parameters.max_time_in_seconds = 0.5
+    if solver.solve(plain.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        start = np.array([solver.value(v) for v in plain.start], dtype=np.int64)
+        self.pool.offer(start, "cpsat")
+    self.done.wait()
+    return cp_model.UNKNOWN
+
+
+def _sampling_only(self: ListSearch) -> bool:
+    """A weak list search (sampled lists only): its island lags CP-SAT's optimum."""
+    return self.try_list(self.sample())
+
+
+@pytest.mark.parametrize("from_better", [True, False])
+def test_slices_start_from_the_stage_when_the_island_lags(
+    monkeypatch: Any, from_better: bool
+) -> None:
+    """With ``SLICE_FROM_BETTER`` a slice starts from the stage's pool while its best is better
+    than the list search's island (CP-SAT's full search ahead), else from the island."""
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    seen: list[tuple[bool, bool]] = []  # per slice while the island lags: its hint is among
+    # the pool's top, and better than the island's best
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        island = self.list.island
+        if name == "cpsat-lns-watch" and island.elite and self.pool.best.value < island.best.value:
+            proto = model.Proto()
+            hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
+            hint = [hinted.get(v.index) for v in self.plain.start]
+            top = [s.start.tolist() for s in self.pool.elite[: hybrid.LNS_TOP]]
+            ahead = self.tl.objective(np.array(hint, dtype=np.int64)) < island.best.value
+            seen.append((hint in top, ahead))
+        return watched(self, solver, model, callback, name)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", _optimum_offered)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(LS, "step", _sampling_only)
+    # the slices feed the stage's pool only, so that the island keeps lagging CP-SAT's schedule
+    monkeypatch.setattr(
+        LS, "offer_found", lambda self, start, source: self.pool.offer(start, source)
+    )
+    monkeypatch.setattr(hybrid, "SLICE_FROM_BETTER", from_better)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 5)
+    monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
+    p = rcpsp(11, jobs=40, resources=3)
+    r = solve(p, time_limit=4.0, workers=2, seed=2)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert seen, "no slice while the island lagged"
+    if from_better:  # from the pool's top, and at times CP-SAT's schedule, ahead of the island
+        assert all(top for top, _ in seen) and any(ahead for _, ahead in seen), seen
+    else:  # from the island: never ahead of it
+        assert not any(ahead for _, ahead in seen), seen
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_the_cpsat_thread_takes_its_extra_workers(monkeypatch: Any, extra: int) -> None:
+    """With two workers the CP-SAT thread runs ``workers - 1 + CPSAT_EXTRA`` CP-SAT workers
+    (with one extra: its full search and a neighbourhood worker of its own, beside the list
+    thread), and the plan is checked."""
+    from taskalloc.solvers.cpsat import hybrid
+
+    asked: list[int] = []
+    full = hybrid._Hybrid._full
+
+    def spy(self: Any, budget: Any, workers: int) -> Any:
+        asked.append(workers)
+        return full(self, budget, workers)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", spy)
+    monkeypatch.setattr(hybrid, "CPSAT_EXTRA", extra)
+    p = rcpsp(4, jobs=30, resources=3)
+    r = solve(p, time_limit=2.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert asked == [1 + extra]
