@@ -48,6 +48,7 @@ class QuickMoves:
         cap = flat.cap.astype(float)
         self.scale = 1.0 / np.maximum(cap.max(axis=0), 1.0)  # resources on one scale
         self._cursor = 0  # where the last scan stopped, so that scans cover every node
+        self.scanned = 0  # used nodes tried so far (each call of :meth:`run` adds its own)
         # cost per unit of capacity, capacity weighed by the total demand (as construct.py):
         # `split` opens empty nodes in this order
         demand_total = (flat.dem * flat.replicas[:, None]).sum(axis=0).astype(float)
@@ -89,6 +90,7 @@ class QuickMoves:
             if time.perf_counter() - began > budget or (max_nodes is not None and i >= max_nodes):
                 self._cursor = start + i
                 break
+            self.scanned += 1
             if not plan.on[n]:
                 continue
             if self.close(n) or self.replace(n) or self.split(n):

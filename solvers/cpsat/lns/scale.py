@@ -33,8 +33,9 @@ What it does
 3. **Then the LNS proper** (:class:`.search.Search`: CP-SAT sub-models of a few nodes and
    their tasks, ``workers`` of them at once), with fleet-wide moves between the steps given
    time in proportion to what each recently gained per second (between
-   :data:`QUICK_MIN_RATIO` and :data:`QUICK_MAX_RATIO` of the step's time): the sub-models
-   make room that the moves then use.
+   :data:`QUICK_MIN_RATIO` and :data:`QUICK_MAX_RATIO` of the step's time, and no more than
+   one scan of the used nodes, :data:`QUICK_ONCE`): the sub-models make room that the moves
+   then use.
 4. **The bound** is the trivial one only (``unplaced`` of tasks with too few candidates): no
    LP at this size, so ``cost`` is reported as not proven.
 5. **The plan is checked** by the evaluator's constraint checks before it is returned (time
@@ -85,6 +86,16 @@ QUICK_MAX_RATIO = 4.0
 #: the greedy's time (150k x 5k: 10.3 s after 33.2 s, 11.1 after 35.2, at load 10-11); with
 #: less than this share of it left after the greedy, the greedy's plan is the result
 PREPARE_SHARE = 0.5
+#: between two LNS steps, fleet-wide moves try each used node at most once, whatever their
+#: share of the step's time: the step changed a few nodes, and a second scan of the same plan
+#: keeps next to nothing. On a small fleet (a part of ``--partitions``) one scan takes a
+#: fraction of that share, and the first pass's gain rate holds the share at its maximum: at
+#: 150,000 x 5,000, K = 16, a part (9,700 tasks x 312 nodes, 20 s, load 4-6) spent 14-16 s of
+#: its 20 in them (30,000 tries, 2-9 moves kept) and ended at 1,402-1,469 in three runs; with
+#: one scan a call, 5-6 s and 1,365 (parts 5 and 9 alike); the K = 16 curve 22,018.06 against
+#: 23,142.46, K = 8 22,529.31 against 23,945.59, K = 4 24,097.90 against 24,361.47
+#: (docs/benchmarks.md). Where one scan outlasts the share, nothing changes
+QUICK_ONCE = True
 #: the seconds of a sub-solve (the adaptive LNS starts from this, then follows its win rate)
 SCALE_SUB_SECONDS = 0.5
 #: the start's name when it is the hint
@@ -136,22 +147,27 @@ class ScaleSearch(Search):
             budget = min(budget, max(0.0, left - self.reserve))
         before = self._cost_key()
         began = time.perf_counter()
-        won = self._quick_for(budget)
+        won = self._quick_for(budget, once=QUICK_ONCE)
         spent = max(time.perf_counter() - began, 1e-3)
         self.quick_gain = 0.8 * self.quick_gain + 0.2 * max(0.0, before - self._cost_key()) / spent
         self._won(won)
 
-    def _quick_for(self, budget: float) -> int:
+    def _quick_for(self, budget: float, once: bool = False) -> int:
         """Fleet-wide moves for ``budget`` seconds, in slices that poll ``stop`` (a stopped
-        run has about a second to return its plan)."""
-        assert self.quick is not None
+        run has about a second to return its plan); ``once``: and no further than one scan of
+        the used nodes (:data:`QUICK_ONCE`)."""
+        quick = self.quick
+        assert quick is not None
         began = time.perf_counter()
         won = 0
+        scan = sum(1 for on in self.plan.on if on) if once else None
+        first = quick.scanned
         while not self.clock.stop_requested():
             left = budget - (time.perf_counter() - began)
-            if left <= 0:
+            nodes = None if scan is None else scan - (quick.scanned - first)
+            if left <= 0 or (nodes is not None and nodes <= 0):
                 break
-            won += self.quick.run(min(QUICK_SLICE, left))
+            won += quick.run(min(QUICK_SLICE, left), nodes)
         return won
 
     def _first_pass(self) -> None:

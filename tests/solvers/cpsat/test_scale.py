@@ -157,3 +157,29 @@ def test_its_message_counts_one_sub_solve_and_one_improvement_in_the_singular(
     monkeypatch.setattr(scale.ScaleSearch, "run", one_step)
     result = solvers.solve(_problem(200, 20, seed=3), "cpsat", time_limit=5, seed=0)
     assert "1 sub-solve, 1 improvement from" in (result.message or "")
+
+
+def test_fleet_wide_moves_between_two_steps_try_each_used_node_at_most_once(
+    small_scale: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their share of a step's time at its maximum (four times a step of 0.5 s): on a small
+    fleet one scan of the used nodes takes a fraction of it, and the moves stop there instead
+    of scanning the same nodes again until the share is spent (a part of ``--partitions`` at
+    K = 16 spent 14-16 s of its 20 so)."""
+    from taskalloc.solvers.cpsat.lns import scale
+
+    seen: dict[str, int] = {}
+
+    def moves_only(search: scale.ScaleSearch) -> None:
+        assert search.quick is not None
+        search.quick_gain, search.step_gain, search.step_seconds = 1.0, 0.0, 0.5
+        seen["used"] = sum(1 for on in search.plan.on if on)
+        before = search.quick.tries["close"]
+        search.quick_moves()
+        seen["tried"] = search.quick.tries["close"] - before
+
+    monkeypatch.setattr(scale.ScaleSearch, "run", moves_only)
+    problem = _problem(200, 20, seed=3)
+    result = solvers.solve(problem, "cpsat", time_limit=30, seed=0)
+    assert 0 < seen["tried"] <= seen["used"]
+    assert checked_plan(problem, result)[1].feasible
