@@ -81,9 +81,9 @@ def tell(message: str) -> None:
     if not message or Settings.quiet:
         return
     thread = threading.Thread(target=_print_told, args=(message,), name=_TELLER, daemon=True)
+    thread.start()  # before flush_told can see it: joining a thread not started raises
     with _TOLD_LOCK:
         _TOLD.append(thread)
-    thread.start()
 
 
 def _print_told(message: str) -> None:
