@@ -560,7 +560,9 @@ def _list_course(
     """The children the list thread decodes in its first ``steps`` steps (no slices). With
     ``offer``, the schedules CP-SAT finds on the plain model reach the stage's pool while the
     list thread is at its step ``at``: the list thread waits there for them and offers them
-    itself, so they land at the same step in every run. The run ends after ``steps`` steps."""
+    itself, so they land at the same step in every run. It also waits before its first step
+    for the switch to the plain model, which offers a schedule of its own (``sgs``). The run
+    ends after ``steps`` steps."""
     from ortools.sat.python import cp_model
 
     from taskalloc.solvers.cpsat import hybrid
@@ -568,11 +570,13 @@ def _list_course(
 
     course: list[tuple[int, ...]] = []
     found: list[np.ndarray] = []
-    ready = threading.Event()
+    ready, taken = threading.Event(), threading.Event()
     the: dict[str, Any] = {}
     try_list = LS.try_list
 
     def spy(self: Any, order: list[int], source: str = "list") -> bool:
+        if not course:
+            assert taken.wait(60.0)
         if len(course) == at:
             assert ready.wait(60.0)
             for start in found:  # into the stage's pool, as CP-SAT's thread would
@@ -585,6 +589,7 @@ def _list_course(
     def full(self: Any, budget: Any, workers: int) -> Any:
         the["hybrid"] = self
         self._take_plain()
+        taken.set()
         if offer:
             plain = self.plain
             solver = cp_model.CpSolver()
