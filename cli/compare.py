@@ -35,6 +35,7 @@ from .options import (
     jobs_option,
     output_option,
     ray_address_option,
+    workers_option,
 )
 
 if TYPE_CHECKING:
@@ -254,13 +255,8 @@ def compare(
     ] = 0,
     workers: Annotated[
         int | None,
-        typer.Option(
-            "--workers",
-            "-w",
-            min=1,
-            metavar="N",
-            help="Search threads per run (default: the cores divided by --jobs; 1 on Ray).",
-            rich_help_panel=LIMITS,
+        workers_option(
+            "Search threads per run (default: the cores divided by --jobs; 1 on Ray).", LIMITS
         ),
     ] = None,
     jobs: Annotated[int, jobs_option("Runs at once, one process each.", PARALLEL)] = 1,

@@ -135,28 +135,18 @@ SeedOption = Annotated[
     int,
     typer.Option("--seed", metavar="N", help="Random seed.", rich_help_panel=SOLVER),
 ]
-WorkersOption = Annotated[
-    int | None,
-    typer.Option(
-        "--workers",
-        "-w",
-        min=1,
-        metavar="N",
-        help="Search threads per problem (default 2).",
-        rich_help_panel=SOLVER,
-    ),
-]
+
+
+def workers_option(what: str, panel: str = SOLVER) -> typer.models.OptionInfo:
+    """``-w, --workers N``: search threads, ``what`` saying per what and the default."""
+    return typer.Option("--workers", "-w", min=1, metavar="N", help=what, rich_help_panel=panel)
+
+
+WorkersOption = Annotated[int | None, workers_option("Search threads per problem (default 2).")]
 #: whatif: its scenarios run like a batch, so the threads default as in a batch
 ScenarioWorkersOption = Annotated[
     int | None,
-    typer.Option(
-        "--workers",
-        "-w",
-        min=1,
-        metavar="N",
-        help="Search threads per scenario (default: the cores divided by --jobs; 1 on Ray).",
-        rich_help_panel=SOLVER,
-    ),
+    workers_option("Search threads per scenario (default: the cores divided by --jobs; 1 on Ray)."),
 ]
 DeterministicOption = Annotated[
     bool,

@@ -28,6 +28,7 @@ from .options import (
     jobs_option,
     output_option,
     ray_address_option,
+    workers_option,
 )
 
 if TYPE_CHECKING:
@@ -187,15 +188,11 @@ def solve(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(
-            "--workers",
-            "-w",
-            min=1,
-            metavar="N",
-            help="Search threads per problem (cpsat; mip: SCIP and CP-SAT backends; ga: "
+        workers_option(
+            "Search threads per problem (cpsat; mip: SCIP and CP-SAT backends; ga: "
             "processes, for problems of 2,000+ replicas). Default 2; in a batch, the cores "
             "divided by --jobs (local) or 1 (ray: each task reserves N CPUs).",
-            rich_help_panel=LIMITS,
+            LIMITS,
         ),
     ] = None,
     seed: Annotated[
