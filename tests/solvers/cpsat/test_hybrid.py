@@ -201,9 +201,22 @@ def test_pool_keeps_the_best_without_duplicates() -> None:
     assert pool.proven()
 
 
-def test_the_stage_search_returns_checked_plans_and_records_itself() -> None:
+def test_the_stage_search_returns_checked_plans_and_records_itself(monkeypatch: Any) -> None:
+    # stopped after 200 list steps, not at a wall-clock limit (under load 3 s could pass in
+    # building the model)
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    stop = threading.Event()
+    step = LS.step
+
+    def counted(self: Any) -> bool:
+        if self.steps >= 200:
+            stop.set()
+        return step(self)
+
+    monkeypatch.setattr(LS, "step", counted)
     p = rcpsp(11, jobs=60, resources=4)
-    r = solve(p, time_limit=3.0, workers=2, seed=0)
+    r = solve(p, time_limit=60.0, workers=2, seed=0, stop=stop)
     assert r.status in (Status.OPTIMAL, Status.FEASIBLE)
     ev = evaluate(p, r.assignments)
     assert ev.feasible
@@ -333,7 +346,7 @@ def test_a_model_that_rejects_every_schedule_is_proved_infeasible() -> None:
     data["tasks"][0]["current"] = "spare"
     p = problem_from_dict(data)
     for workers, deterministic in ((2, False), (1, True)):
-        r = solve(p, time_limit=5.0, workers=workers, deterministic=deterministic)
+        r = solve(p, time_limit=30.0, workers=workers, deterministic=deterministic)
         assert r.status == Status.INFEASIBLE, r.message
         assert not r.assignments
 
@@ -353,11 +366,21 @@ def test_cpsat_neighbourhood_slices_improve_the_pool_with_checked_plans(monkeypa
         self.done.wait()  # hold the worker until the list thread ends
         return cp_model.UNKNOWN
 
+    stop = threading.Event()  # set once a slice improved the pool (no wall-clock limit)
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        status = watched(self, solver, model, callback, name)
+        if name == "cpsat-lns-watch" and self.pool.wins.get("cpsat-lns"):
+            stop.set()
+        return status
+
     monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
     monkeypatch.setattr(LS, "step", lambda self: False)
     monkeypatch.setattr(hybrid, "LNS_STALL", 3)
     p = rcpsp(3, jobs=30, resources=3)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     info = r.options["schedule_search"]["makespan"]
     assert info["lns_slices"] >= 1
@@ -389,12 +412,15 @@ def test_slices_start_from_the_pools_near_best_schedules(monkeypatch: Any) -> No
 
     seen: list[tuple[bool, bool]] = []  # per slice: hint is the best, hint is in the top
     watched = hybrid._Hybrid._watched
+    stop = threading.Event()  # set at the 12th such slice (no wall-clock limit)
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch" and len(self.pool.elite) >= 2:
             hint = list(model.Proto().solution_hint.values)
             top = [s.start.tolist() for s in self.pool.elite[: hybrid.LNS_TOP]]
             seen.append((hint == top[0], hint in top))
+            if len(seen) >= 12:
+                stop.set()
         return watched(self, solver, model, callback, name)
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
@@ -402,7 +428,7 @@ def test_slices_start_from_the_pools_near_best_schedules(monkeypatch: Any) -> No
     monkeypatch.setattr(hybrid, "LNS_STALL", 1)
     monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
     p = rcpsp(3, jobs=30, resources=3)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert len(seen) >= 3, seen
     assert all(inside for _, inside in seen)
@@ -517,6 +543,7 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
 
     seen: list[bool] = []  # per slice after a restart: its hint is one of the expected pool's
     watched = hybrid._Hybrid._watched
+    stop = threading.Event()  # set at the 3rd slice after a restart (no wall-clock limit)
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch" and self.list.restarts:
@@ -524,6 +551,8 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
             source = self.list.island if on_island else self.pool
             top = [s.start.tolist() for s in source.elite[: hybrid.LNS_TOP]]
             seen.append(hint in top)
+            if self.list.restarts > int(self.own_island) and len(seen) >= 3:
+                stop.set()
         return watched(self, solver, model, callback, name)
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
@@ -533,7 +562,7 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
     monkeypatch.setattr(listsearch, "RESTART_STEPS", 30)
     monkeypatch.setattr(listsearch, "SLICES_ON_ISLAND", on_island)
     p = rcpsp(3, jobs=30, resources=3)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     info = r.options["schedule_search"]["makespan"]
     assert info["list_restarts"] >= 1, info
@@ -807,6 +836,8 @@ def test_slices_start_from_their_hint(monkeypatch: Any) -> None:
         complete = len(hinted) == len(proto.variables)
         status = watched(self, solver, model, First(), name)
         seen.append((complete, value, first[0] if first else None))
+        if len(seen) >= 3:
+            stop.set()  # three slices seen: no wall-clock limit
         return status
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
@@ -815,7 +846,8 @@ def test_slices_start_from_their_hint(monkeypatch: Any) -> None:
     monkeypatch.setattr(hybrid, "LNS_STALL", 1)
     monkeypatch.setattr(hybrid, "LNS_DTIME", 0.02)
     p = rcpsp(3, jobs=40, resources=3)
-    r = solve(p, time_limit=2.0, workers=2, seed=1)
+    stop = threading.Event()
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert seen, "no slice ran"
     assert all(complete for complete, _, _ in seen), seen
@@ -832,7 +864,7 @@ def _optimum_offered(self: Any, budget: Any, workers: int) -> Any:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.catch_sigint_signal = False
-    solver.parameters.max_time_in_seconds = 0.5
+    solver.parameters.max_deterministic_time = 0.5  # not wall-clock: the same under load
     if solver.solve(plain.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         start = np.array([solver.value(v) for v in plain.start], dtype=np.int64)
         self.pool.offer(start, "cpsat")
@@ -867,6 +899,8 @@ def test_slices_start_from_the_stage_when_the_island_lags(
             top = [s.start.tolist() for s in self.pool.elite[: hybrid.LNS_TOP]]
             ahead = self.tl.objective(np.array(hint, dtype=np.int64)) < island.best.value
             seen.append((hint in top, ahead))
+            if len(seen) >= 5 and (ahead or not from_better):
+                stop.set()  # no wall-clock limit
         return watched(self, solver, model, callback, name)
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", _optimum_offered)
@@ -880,7 +914,8 @@ def test_slices_start_from_the_stage_when_the_island_lags(
     monkeypatch.setattr(hybrid, "LNS_STALL", 5)
     monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
     p = rcpsp(11, jobs=40, resources=3)
-    r = solve(p, time_limit=4.0, workers=2, seed=2)
+    stop = threading.Event()
+    r = solve(p, time_limit=60.0, workers=2, seed=2, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert seen, "no slice while the island lagged"
     if from_better:  # from the pool's top, and at times CP-SAT's schedule, ahead of the island
