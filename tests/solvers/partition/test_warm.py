@@ -21,7 +21,13 @@ from taskalloc.problems.problem import Problem
 from taskalloc.solvers.baseline import compare, greedy_plan, no_worse
 from taskalloc.solvers.batch import LocalExecutor
 from taskalloc.solvers.engine import Params
-from taskalloc.solvers.partition import PartitionOptions, at_scale, shares_of, split
+from taskalloc.solvers.partition import (
+    PartitionOptions,
+    at_scale,
+    deterministic_grace,
+    shares_of,
+    split,
+)
 from taskalloc.solvers.partition import solve as solve_parts
 from taskalloc.solvers.result import checked_plan
 from tests import batch_targets
@@ -75,7 +81,7 @@ def test_at_scale_a_dead_part_keeps_its_share_and_the_rest_is_placed(
 ) -> None:
     problem = _named(tmp_path, "die", 300, 24)
     share = _greedy_on(problem, 0, 2, 1)
-    ex = LocalExecutor(2, target=batch_targets.part_always_dies)
+    ex = LocalExecutor(2, target=batch_targets.part_always_dies, grace=deterministic_grace)
     params = Params(seed=1, time_limit=8, deterministic=True)
     res = solve_parts(problem, "cpsat", params, {}, PartitionOptions(2), executor=ex)
     stats = res.options["partitions"]
@@ -194,7 +200,8 @@ def test_what_the_parts_leave_unplaced_goes_back_where_the_greedy_had_it(
     # part 1 returns a plan without three of its tasks; the coalesced plan is completed from
     # the greedy's plan before the LNS over the whole
     problem = _named(tmp_path, "drop", 300, 24)
-    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks)
+    # killed only when stuck, as the driver's own executor with a deterministic limit
+    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks, grace=deterministic_grace)
     params = Params(seed=1, time_limit=8, deterministic=True)
     res = solve_parts(problem, "cpsat", params, {}, PartitionOptions(2), executor=ex)
     improve = res.options["partitions"]["improve"]
@@ -228,7 +235,8 @@ def test_without_the_improvement_the_coalesced_plan_is_completed(
     # the scaling curve's path (no improvement after the parts): what a part left unplaced is
     # put back where the greedy had it, so the parts' work is kept, not the greedy's plan
     problem = _named(tmp_path, "drop", 300, 24)
-    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks)
+    # killed only when stuck, as the driver's own executor with a deterministic limit
+    ex = LocalExecutor(2, target=batch_targets.part_drops_tasks, grace=deterministic_grace)
     params = Params(seed=1, time_limit=8, deterministic=True)
     options = PartitionOptions(2, improve=False)
     res = solve_parts(problem, "cpsat", params, {}, options, executor=ex)
@@ -371,3 +379,25 @@ def test_a_part_at_scale_is_killed_no_earlier_than_the_end_of_its_waves_share(
     # a part given its own seconds (the scaling curve) is killed only when clearly stuck
     solve_parts(problem, "cpsat", params, {}, PartitionOptions(4, jobs=2, part_time_limit=5))
     assert got["grace"](5.0) >= 120.0  # type: ignore[operator]
+
+
+def test_a_part_with_a_deterministic_limit_is_killed_only_when_stuck(
+    scale_at_small_sizes: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a deterministic limit is not wall-clock time: under load a part may run three times as
+    # long, and a part killed would make the plan depend on the load
+    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+    got: dict[str, object] = {}
+    ex = _NoRun()
+
+    def executor(kind: str, jobs: int, address: object = None, *, grace=None):  # type: ignore[no-untyped-def]
+        got["grace"] = grace
+        return ex
+
+    monkeypatch.setattr(partition, "make_executor", executor)
+    monkeypatch.setattr(partition, "time", _FrozenClock)
+    for k in (2, 4):
+        params = Params(seed=1, time_limit=40.0, deterministic=True)
+        solve_parts(problem, "cpsat", params, {}, PartitionOptions(k, jobs=2))
+        part_limit = ex.limits[-1]
+        assert callable(got["grace"]) and got["grace"](part_limit) >= 120.0 + 3 * part_limit
