@@ -12,6 +12,9 @@ from .console import Settings, say, say_wrapped
 from .files import load, write
 from .options import ProblemArg, output_option
 
+#: the files nl writes beside the model (the suffixes of its FILE)
+SIDECARS = (".row", ".col")
+
 
 class ExportFormat(StrEnum):
     lp = "lp"
@@ -31,7 +34,11 @@ def export(
     ] = None,
     output: Annotated[
         Path | None,
-        output_option("the model", " nl also writes the names to FILE.row and FILE.col."),
+        output_option(
+            "the model",
+            " nl also writes the names beside it, as AMPL names them: -o m.nl writes m.row"
+            " and m.col.",
+        ),
     ] = None,
 ) -> None:
     """Write the MILP of a problem (the model of -s mip) for any external solver.
@@ -52,7 +59,10 @@ def export(
     else:
         fmt_name = "lp"
     if output is not None and str(output) != "-":  # before building the model, not after
-        refuse_inputs(output, [problem_file], no_clobber=Settings.no_clobber)
+        # nl's names go beside it (AMPL's stub.row, stub.col): refused as the model is
+        sides = [output.with_suffix(s) for s in SIDECARS] if fmt_name == "nl" else []
+        for path in (output, *sides):
+            refuse_inputs(path, [problem_file], no_clobber=Settings.no_clobber)
     exported = export_model(problem, fmt_name)
     write(exported.text, output, [problem_file])
     if output is not None and str(output) != "-":

@@ -692,6 +692,31 @@ def test_export_says_what_it_wrote_in_words_that_fit_80_columns():
     assert "['" not in said
 
 
+def test_export_nl_writes_its_names_beside_it_and_refuses_them_before_anything(tmp_path):
+    """``-o m.nl`` writes m.row and m.col beside it (AMPL's names, as --help says). Those two
+    are outputs as the model is: one that is an input, or exists with --no-clobber, is
+    refused (exit 2) before anything is written (once the model was written first)."""
+    problem = str(EXAMPLES / "inference-fleet.yaml")
+    result = cli("export", problem, "-o", str(tmp_path / "m.nl"))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.col", "m.nl", "m.row"]
+    assert "x[" in (tmp_path / "m.col").read_text()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "m.row").write_text("mine\n")
+    result = cli("--no-clobber", "export", problem, "-o", str(other / "m.nl"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{other / 'm.row'}: exists; not overwriting it (--no-clobber)"
+    assert sorted(p.name for p in other.iterdir()) == ["m.row"]
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "fleet.col").write_bytes(Path(problem).read_bytes())
+    result = cli("export", str(inputs / "fleet.col"), "-f", "nl", "-o", str(inputs / "fleet.nl"))
+    assert result.exit_code == 2
+    assert "fleet.col: is an input of this command; not overwriting it" in result.stderr
+    assert sorted(p.name for p in inputs.iterdir()) == ["fleet.col"]
+
+
 @pytest.mark.parametrize(("given", "expected"), [((), None), (("-j", "1"), 1), (("-j", "2"), 2)])
 def test_partitions_take_the_jobs_given_even_one(
     monkeypatch, tmp_path, given: tuple[str, ...], expected: int | None
