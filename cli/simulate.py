@@ -192,6 +192,12 @@ def simulate(
             warn(f"{vs} was made for a file with other bytes than {problem_file}")
     if seed is not None and problem.scheduling:
         warn("--seed has no effect on a scheduling problem: its replay draws nothing at random")
+    if queue is not None and not problem.scheduling:  # (the replay's own word is "-O queue")
+        fail(
+            ExitCode.BAD_INPUT,
+            "--queue: for scheduling problems only; this is a placement problem (its tasks "
+            "arrive in file order)",
+        )
     if output is not None and str(output) != "-":
         refuse_inputs(
             output,
