@@ -99,3 +99,19 @@ def test_every_field_has_a_default_and_an_example_that_loads(section: str, model
         else:
             data["tasks"].append({"id": "t", "demand": {"cpu": 1}, "replicas": 2, **value})
         problem_from_dict(data)  # InputError names the example that does not load
+
+
+def test_every_engine_option_is_in_the_architecture_table() -> None:
+    """docs/architecture.md's table of engines names every field of each ``ENGINE.Options``
+    (README: "docs/architecture.md lists them"; cpsat's ``floor`` was once missing)."""
+    import dataclasses
+
+    from taskalloc.solvers import ENGINES, load_engine
+
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for name in ENGINES:
+        row = next(line for line in doc.splitlines() if line.startswith(f"| `{name}` |"))
+        options = load_engine(name).Options
+        assert options is not None
+        for field in dataclasses.fields(options):
+            assert f"`{field.name}`" in row, (name, field.name)
