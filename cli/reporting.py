@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .console import fail, plural
+from .console import Settings, fail, plural
 from .exits import ExitCode
 from .files import write
 
 if TYPE_CHECKING:
+    from taskalloc.charts import Chart
     from taskalloc.problems.evaluate import Evaluation
     from taskalloc.problems.plan import Plan
     from taskalloc.problems.problem import Problem
@@ -60,6 +61,7 @@ def run(
     """Write every output asked for (raises ViewError, OutputError, PlotUnavailable: the error
     boundary makes each one line and exit 2)."""
     from taskalloc import views as v
+    from taskalloc.problems.files import refuse_inputs
 
     inputs = [problem_file, plan_file]
     names = v.parse_views(views)
@@ -70,18 +72,33 @@ def run(
         html, output = output, None
     files_only = html is not None or png is not None or svg is not None
     text_wanted = not files_only or views or fmt is not None or output is not None
-    if text_wanted and chosen != "html":
-        if chosen == "table" and (output is None or str(output) == "-"):
-            v.print_views(problem, plan, ev, names, None)
-        else:
-            write(v.render(problem, plan, ev, names, chosen), output, inputs)
+    printed = chosen == "table" and (output is None or str(output) == "-")
+    rendered = None
     if files_only:
         # `report PLAN`: the one file given is the plan
         plan_path = plan_file if plan_file is not None else problem_file
-        _charts(problem, plan, ev, plan_path, html, png, svg, inputs, say)
+        rendered = _render(problem, plan, ev, plan_path, html, png, svg)
+    # every file of the run is refused (an input, a directory, an existing file with
+    # --no-clobber) before any is written, not after the first ones were
+    files = [output] if text_wanted and chosen != "html" and not printed else []
+    files.append(html)
+    if rendered is not None:
+        for directory, suffix in ((svg, "svg"), (png, "png")):
+            if directory is not None:
+                files.extend(directory / f"{chart.name}.{suffix}" for chart in rendered[1])
+    for path in files:
+        if path is not None and str(path) != "-":
+            refuse_inputs(path, inputs, no_clobber=Settings.no_clobber)
+    if text_wanted and chosen != "html":
+        if printed:
+            v.print_views(problem, plan, ev, names, None)
+        else:
+            write(v.render(problem, plan, ev, names, chosen), output, inputs)
+    if rendered is not None:
+        _charts(rendered, html, png, svg, inputs, say)
 
 
-def _charts(
+def _render(
     problem: Problem,
     plan: Plan,
     ev: Evaluation,
@@ -89,10 +106,8 @@ def _charts(
     html: Path | None,
     png: Path | None,
     svg: Path | None,
-    inputs: Sequence[str | None],
-    say: Callable[[str], None],
-) -> None:
-    from taskalloc import charts as ch
+) -> tuple[str, list[Chart]]:
+    """The HTML report and its charts (what --html, --svg and --png write)."""
     from taskalloc import html as page
 
     for directory in (svg, png):
@@ -100,6 +115,20 @@ def _charts(
             fail(ExitCode.BAD_INPUT, f"{directory}: not a directory")
     link_from = html.parent if html is not None and str(html) != "-" else Path.cwd()
     text, charts = page.render(problem, plan, ev, plan_file=plan_file, link_from=link_from)
+    return text, charts
+
+
+def _charts(
+    rendered: tuple[str, list[Chart]],
+    html: Path | None,
+    png: Path | None,
+    svg: Path | None,
+    inputs: Sequence[str | None],
+    say: Callable[[str], None],
+) -> None:
+    from taskalloc import charts as ch
+
+    text, charts = rendered
     if html is not None:
         write(text, html, inputs)
         if str(html) != "-":

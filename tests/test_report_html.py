@@ -279,6 +279,31 @@ def test_svg_and_png_directories(tmp_path: Path) -> None:
     assert page.exists()
 
 
+def test_every_output_of_report_is_refused_before_any_is_written(tmp_path: Path) -> None:
+    """-o, --html, --svg and --png: one refused (an input, --no-clobber) means none is
+    written (the text and the page were written before a chart file was refused)."""
+    problem = str(EXAMPLES / "training-pipeline.yaml")
+    plan = str(PLANS / "training-pipeline.plan.yaml")
+    svg = tmp_path / "svg"
+    svg.mkdir()
+    (svg / "gantt.svg").write_text("mine\n")
+    text, page = tmp_path / "report.txt", tmp_path / "report.html"
+    args = (problem, plan, "-o", str(text), "--html", str(page), "--svg", str(svg))
+    result = cli("--no-clobber", "report", *args)
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip() == f"{svg / 'gantt.svg'}: exists; not overwriting it (--no-clobber)"
+    )
+    assert not text.exists() and not page.exists()
+    assert [p.name for p in svg.iterdir()] == ["gantt.svg"]
+    result = cli("report", problem, plan, "-o", str(text), "--html", plan)
+    assert result.exit_code == 2 and "is an input of this command" in result.stderr
+    assert not text.exists()
+    result = cli("report", *args)  # without --no-clobber: all of them, the chart replaced
+    assert result.exit_code == 0, result.stderr
+    assert text.exists() and page.exists() and len(list(svg.iterdir())) == 3
+
+
 def test_output_html_suffix_is_the_html_report(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     result = cli(
