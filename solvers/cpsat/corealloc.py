@@ -35,6 +35,10 @@ the hybrid passes the run's clock, tests a counter):
   :data:`REFERENCE_ACTIVITIES` (:func:`scaled`): on a 450-operation job shop, slices sized for
   j60 mostly ended without a new best.
 
+Last, :meth:`Allocator.converged` tells the hybrid when neither arm has gained for some
+seconds after a slice has run (its :data:`.hybrid.HANDOVER`, off: the lists' quiet spells are
+no sign of convergence on PSPLIB j6013_7, docs/benchmarks.md, ninth session).
+
 Up to :data:`REFERENCE_ACTIVITIES` activities and with steps faster than
 ``STALL_SECONDS / stall_steps``, the stall is the old one.
 """
@@ -103,6 +107,7 @@ class Allocator:
         self.turn = 1.0  # share of the full stall the current list turn gets
         self.next_arm = LIST
         self.chained = False  # the next slice follows a slice that improved
+        self.gained = self.last  # the clock at either arm's last gain (or the start)
 
     def _record(self, arm: str, gain: float) -> None:
         now = self.clock()
@@ -115,6 +120,8 @@ class Allocator:
         self.seconds[arm] += spent
         self.wins[arm] += gain
         self.tried[arm] = True
+        if gain > 0:
+            self.gained = now
 
     def rate(self, arm: str) -> float:
         """Recent new bests per second of ``arm`` (infinite before it has run)."""
@@ -158,6 +165,11 @@ class Allocator:
         self.stalled, self.since = 0, self.last
         self.turn = self.share()
         self.next_arm = LIST
+
+    def converged(self, seconds: float) -> bool:
+        """Both arms have run (a slice too) and neither gained for ``seconds``: the list
+        thread has converged (the hybrid may then give its core to CP-SAT)."""
+        return self.tried[LNS] and self.clock() - self.gained >= seconds
 
     def next(self) -> str:
         """:data:`LIST` or :data:`LNS`."""

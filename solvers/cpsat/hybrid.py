@@ -64,6 +64,21 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   the slices then start from the island's best schedules and feed it, and everything found
   still reaches the stage's pool, which keeps the best.
 
+Off (:data:`HANDOVER`): once the list thread has converged (nothing new for
+:data:`HANDOVER_QUIET` seconds after a slice), give its core to CP-SAT, either restarting the
+CP-SAT thread's search on both workers below the pool's best (hinted with it, so that the
+peer's pruning by its neighbourhood worker's solutions is ours too) or running such a cut-off
+search in the list thread beside the first one. Measured (ninth session, docs/benchmarks.md)
+on the three instances that missed the max rule, seeds 0-1 at 10 and 30 s: never better
+than the default, and 91 against 90 on j6013_7 in each of the eight runs of either way: the
+list search there finds its 90 after more than 6 s without a new best (a quiet time of 6 s
+did no better), so no quiet time tells convergence from a pause, and 20 s of two cut-off
+workers did not find j6014_3's 61 either. Off too (:data:`CPSAT_EXTRA_DISJUNCTIVE`): the
+extra CP-SAT worker only where every resource is disjunctive (:func:`disjunctive`: job shops,
+where the list search finds little; quiet, the eighth session had it better on four of five
+generated job shops): under the ninth session's load (4-7) it was worse on three and on four of
+five in two rounds.
+
 With one worker (or ``deterministic``) they take turns instead: CP-SAT's full search for
 :data:`PROOF_SHARE` of the budget, then neighbourhoods for :data:`SLICE_SECONDS` and
 :data:`LIST_STEPS` list steps, by turns, each turn bounded in (deterministic) time or in steps,
@@ -118,6 +133,11 @@ CPSAT_WORKERS = 0  # workers of the CP-SAT thread (0: workers - 1 + CPSAT_EXTRA)
 #: gives the CP-SAT thread two, its full search and a neighbourhood worker sharing every
 #: solution as in the peer's solve, beside the list thread (three threads on two cores)
 CPSAT_EXTRA = 0
+#: the CP-SAT thread's extra workers when every resource is disjunctive (no two intervals that
+#: use it fit in its capacity together: job shops; :func:`disjunctive`), instead of
+#: :data:`CPSAT_EXTRA` when that is lower: there the list search finds little and the extra
+#: CP-SAT worker pays, where on cumulative resources (PSPLIB) it costs the list thread its share
+CPSAT_EXTRA_DISJUNCTIVE = 0
 PLAIN = True  # CP-SAT searches the timeline's plain model (see _take_plain)
 #: the list thread's CP-SAT neighbourhood slices (see :meth:`_Hybrid._lns_slice`): after
 #: :data:`LNS_STALL` list steps without a new best (fewer on large instances and while slices
@@ -144,6 +164,16 @@ COMPLETE_HINT = False
 #: best is better than the island's (CP-SAT's full search ahead of the lists, as on job shops);
 #: what it finds goes to the island as well (False: always the island's, while it has one)
 SLICE_FROM_BETTER = False
+#: once the list thread has converged (:meth:`.corealloc.Allocator.converged`: neither its list
+#: steps nor its slices, nor any search, improved the stage's best for :data:`HANDOVER_QUIET`
+#: seconds, and a slice has run), it gives its core to CP-SAT: ``"restart"`` stops the CP-SAT
+#: thread's full search and restarts it with ``workers`` CP-SAT workers on the plain model,
+#: hinted with the pool's best and cut off one unit below it (INFEASIBLE then proves the pool's
+#: best optimal), the list thread idle; ``"second"`` runs such a cut-off search (``workers - 1``
+#: workers) in the list thread beside the unchanged first one; ``""`` never (the lists and
+#: slices go on to the end)
+HANDOVER = ""
+HANDOVER_QUIET = 2.0
 
 
 @dataclass
@@ -245,6 +275,9 @@ class _Hybrid:
         self.plain_tried = False
         self.mismatch = False  # see _mismatch
         self.own_island = False  # the list search breeds on an island of its own (OWN_ISLAND)
+        self.handover = threading.Event()  # the list thread gave its core to CP-SAT (HANDOVER)
+        self.handed_at: float | None = None  # ... at this many seconds of the run
+        self.last_improved = 0.0  # the run's clock at the pool's last new best
         for known in (run.plan, run.warm):
             if known is not None:
                 start = _starts_of(tl, known)
@@ -258,6 +291,7 @@ class _Hybrid:
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _improved(self, item: Schedule) -> None:
+        self.last_improved = self.run.clock.elapsed()
         if self.offset is None:
             return
         with self.lock:
@@ -285,9 +319,17 @@ class _Hybrid:
 
     # -- CP-SAT ----------------------------------------------------------------------------
 
-    def _full(self, budget: float | None, workers: int) -> cp_model.CpSolverStatus:
+    def _full(
+        self,
+        budget: float | None,
+        workers: int,
+        cut: bool = False,
+        interrupt: threading.Event | None = None,
+    ) -> cp_model.CpSolverStatus:
         """CP-SAT's full search: on the plain model, or on the full model below the pool's
-        best, hinted with it (see the module docstring)."""
+        best, hinted with it (see the module docstring). ``cut``: the plain model too is hinted
+        with the pool's best (every variable) and cut off below it, above CP-SAT's bound
+        (:data:`HANDOVER`). ``interrupt``: an event that also stops the search."""
         if PLAIN and self.plain is None and not self.plain_tried:
             self._take_plain()
         run, stage, pool = self.run, self.stage, self.pool
@@ -298,6 +340,13 @@ class _Hybrid:
         if plain is not None:
             model, svars = plain.model, plain.start
             shift = self.offset or 0
+            if cut and best is not None:
+                model = plain.model.clone()
+                self.tl.plain_hint(model, best.start)
+                model.add(plain.objective <= best.value - 1)
+                cutoff = best.value + shift - 1
+                if self.bound > float("-inf"):
+                    model.add(plain.objective >= int(np.ceil(self.bound - 1e-6)) - shift)
         else:
             model, svars = run.m.model.clone(), self.start_vars
             if best is not None:
@@ -326,8 +375,9 @@ class _Hybrid:
             self._raise_bound(b if cutoff is None else min(b, cutoff + 1))
 
         solver.best_bound_callback = on_bound
-        status = self._watched(solver, model, Callback(), "cpsat-hybrid-watch")
-        self.cpsat_solves += 1
+        status = self._watched(solver, model, Callback(), "cpsat-hybrid-watch", interrupt)
+        with self.lock:
+            self.cpsat_solves += 1
         run.clock.charge(float(solver.deterministic_time))
         if status == cp_model.INFEASIBLE:
             if cutoff is None:
@@ -436,16 +486,28 @@ class _Hybrid:
             model.add_hint(var, v)
 
     def _watched(
-        self, solver: cp_model.CpSolver, model: Any, callback: Any, name: str
+        self,
+        solver: cp_model.CpSolver,
+        model: Any,
+        callback: Any,
+        name: str,
+        interrupt: threading.Event | None = None,
     ) -> cp_model.CpSolverStatus:
         """``solver.solve(model, callback)``, stopped by a thread ``name`` once the other
-        thread is done, the pool's best is proven or the run is asked to stop."""
+        thread is done, the pool's best is proven, the run is asked to stop or ``interrupt``
+        is set."""
         run, pool = self.run, self.pool
         stop_now = threading.Event()
+        stopped = interrupt or threading.Event()
 
         def watch() -> None:
             while not stop_now.wait(WATCH_INTERVAL):
-                if self.done.is_set() or pool.proven() or run.clock.stop_requested():
+                if (
+                    self.done.is_set()
+                    or pool.proven()
+                    or run.clock.stop_requested()
+                    or stopped.is_set()
+                ):
                     solver.stop_search()
                     return
 
@@ -521,7 +583,15 @@ class _Hybrid:
         def cpsat() -> None:
             try:
                 left = None if deadline is None else deadline - run.clock.elapsed()
-                self._full(left, CPSAT_WORKERS or run.workers - 1 + CPSAT_EXTRA)
+                restart = self.handover if HANDOVER == "restart" else None
+                workers = CPSAT_WORKERS or run.workers - 1 + self._extra()
+                if restart is None:
+                    self._full(left, workers)
+                else:
+                    self._full(left, workers, interrupt=restart)
+                if restart is not None and restart.is_set() and not self._finished(deadline):
+                    left = None if deadline is None else deadline - run.clock.elapsed()
+                    self._full(left, run.workers, cut=True)  # the list thread's core too
                 k = 1
                 while not self._finished(deadline):
                     left = None if deadline is None else deadline - run.clock.elapsed()
@@ -543,10 +613,19 @@ class _Hybrid:
         thread.start()
         k = 0
         alloc = corealloc.Allocator(LNS_STALL, self.tl.T, run.clock.elapsed)  # what runs next
+        self.last_improved = run.clock.elapsed()
         try:
             while not self._finished(deadline):
-                if self.mismatch:  # CP-SAT alone (see _mismatch)
+                if self.mismatch or self.handover.is_set():  # CP-SAT alone (see _mismatch)
                     self.done.wait(WATCH_INTERVAL)
+                    continue
+                if self._converged(alloc):
+                    self.handed_at = run.clock.elapsed()
+                    if HANDOVER == "restart":
+                        self.handover.set()  # the CP-SAT thread restarts on both cores
+                        continue
+                    left = None if deadline is None else deadline - run.clock.elapsed()
+                    self._full(left, max(1, run.workers - 1), cut=True)
                     continue
                 if LNS_STALL and alloc.next() == corealloc.LNS and self.plain is not None:
                     k += 1
@@ -560,6 +639,20 @@ class _Hybrid:
         finally:
             self.done.set()
             thread.join()
+
+    def _extra(self) -> int:
+        """The CP-SAT thread's workers beyond ``workers - 1`` (:data:`CPSAT_EXTRA`,
+        :data:`CPSAT_EXTRA_DISJUNCTIVE`)."""
+        if CPSAT_EXTRA_DISJUNCTIVE > CPSAT_EXTRA and disjunctive(self.tl):
+            return CPSAT_EXTRA_DISJUNCTIVE
+        return CPSAT_EXTRA
+
+    def _converged(self, alloc: corealloc.Allocator) -> bool:
+        """The list thread hands its core over now (:data:`HANDOVER`; once only)."""
+        if not HANDOVER or self.handed_at is not None or self.plain is None:
+            return False
+        quiet = self.run.clock.elapsed() - self.last_improved >= HANDOVER_QUIET
+        return quiet and alloc.converged(HANDOVER_QUIET)
 
     def turns(self, budget: float | None) -> None:
         """One worker (or deterministic): CP-SAT's full search for :data:`PROOF_SHARE` of the
@@ -627,6 +720,7 @@ class _Hybrid:
             "lns_steps": self.lns_steps,
             "lns_slices": self.lns_slices,
             "list_restarts": self.list.restarts - int(self.own_island),
+            "handover": None if self.handed_at is None else round(self.handed_at, 2),
             "lns": self.hoods.describe(),
             "improvements": dict(pool.wins),
         }
@@ -648,6 +742,24 @@ def _parameters(
             prm.max_deterministic_time = max(budget, 1e-3)
         else:
             prm.max_time_in_seconds = max(budget, 1e-3)
+
+
+def disjunctive(tl: Timeline) -> bool:
+    """Every channel (resource of a node) is disjunctive: no two of the intervals that use it
+    fit in its capacity together (job shops, open shops); False on cumulative resources (RCPSP)
+    and without any channel."""
+    demands: list[list[int]] = [[] for _ in range(tl.G)]
+    for ch, q in zip(tl.ch, tl.q, strict=True):
+        for g, d in zip(ch.tolist(), q.tolist(), strict=True):
+            demands[g].append(d)
+    if not any(demands):
+        return False
+    for g, qs in enumerate(demands):
+        if len(qs) >= 2:
+            a, b = sorted(qs)[:2]
+            if a + b <= int(tl.cap[g]):
+                return False
+    return True
 
 
 def _starts_of(tl: Timeline, plan: dict[int, list[tuple[int, int | None]]]) -> np.ndarray | None:

@@ -944,3 +944,152 @@ def test_the_cpsat_thread_takes_its_extra_workers(monkeypatch: Any, extra: int) 
     r = solve(p, time_limit=2.0, workers=2, seed=1)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert asked == [1 + extra]
+
+
+def test_the_allocator_converges_once_neither_arm_gains() -> None:
+    """:meth:`.corealloc.Allocator.converged`: only after a slice has run, and only once
+    neither arm has gained for the given seconds (the clock is a counter)."""
+    from taskalloc.solvers.cpsat import corealloc
+
+    now = [0.0]
+    alloc = corealloc.Allocator(5, 60, lambda: now[0])
+    for _ in range(10):
+        now[0] += 1.0
+        alloc.listed(0.0)
+    assert not alloc.converged(2.0)  # no slice yet
+    alloc.sliced(0.01)  # a slice gains at 10 s
+    now[0] += 1.0
+    alloc.listed(0.0)
+    assert not alloc.converged(2.0)
+    now[0] += 1.5
+    alloc.sliced(0.0)
+    assert alloc.converged(2.0) and not alloc.converged(3.0)
+
+
+def _handover_spy(monkeypatch: Any, mode: str) -> list[tuple[str, int, bool]]:
+    """Set HANDOVER to ``mode`` (right after the first slice) and record every full search:
+    (thread, workers, cut)."""
+    from taskalloc.solvers.cpsat import hybrid
+
+    asked: list[tuple[str, int, bool]] = []
+    full = hybrid._Hybrid._full
+
+    def spy(self: Any, budget: Any, workers: int, cut: bool = False, interrupt: Any = None) -> Any:
+        asked.append((threading.current_thread().name, workers, cut))
+        return full(self, budget, workers, cut, interrupt)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", spy)
+    monkeypatch.setattr(hybrid, "HANDOVER", mode)
+    monkeypatch.setattr(hybrid, "HANDOVER_QUIET", 0.0)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 5)
+    monkeypatch.setattr(hybrid, "LNS_DTIME", 0.01)
+    return asked
+
+
+def test_the_handover_restarts_cpsat_on_every_worker_below_the_best(monkeypatch: Any) -> None:
+    """HANDOVER "restart": once the list thread has converged, the CP-SAT thread's full search
+    stops and a cut-off one (hinted with the pool's best) runs on both workers; the plan is
+    checked and its value is the pool's, never above the plain run's bound."""
+    asked = _handover_spy(monkeypatch, "restart")
+    p = rcpsp(3, jobs=120, resources=4)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    info = r.options["schedule_search"]["makespan"]
+    if r.status == Status.OPTIMAL and info["handover"] is None:
+        pytest.skip("proved before the lists converged")
+    assert info["handover"] is not None
+    assert asked == [("cpsat-hybrid", 1, False), ("cpsat-hybrid", 2, True)], asked
+    assert (r.bound or {}).get("makespan", 0) <= evaluate(p, r.assignments).terms["makespan"]
+
+
+def test_the_second_search_runs_cut_off_beside_the_first(monkeypatch: Any) -> None:
+    """HANDOVER "second": the list thread, once converged, runs a cut-off full search of its
+    own (one worker) while the first one goes on."""
+    asked = _handover_spy(monkeypatch, "second")
+    p = rcpsp(3, jobs=120, resources=4)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    info = r.options["schedule_search"]["makespan"]
+    if r.status == Status.OPTIMAL and info["handover"] is None:
+        pytest.skip("proved before the lists converged")
+    assert sorted(asked) == [("MainThread", 1, True), ("cpsat-hybrid", 1, False)], asked
+
+
+@pytest.mark.parametrize("mode", ["restart", "second"])
+def test_a_stop_ends_the_search_after_the_handover(monkeypatch: Any, mode: str) -> None:
+    """The stop event (as Ctrl-C) ends the cut-off search of the handover with the best plan,
+    long before the 60 s limit."""
+    from taskalloc.solvers.cpsat import hybrid
+
+    stop = threading.Event()
+    _handover_spy(monkeypatch, mode)
+    full = hybrid._Hybrid._full
+
+    def stopping(self: Any, budget: Any, workers: int, cut: bool = False, interrupt: Any = None):
+        if cut:
+            threading.Timer(0.3, stop.set).start()
+        return full(self, budget, workers, cut, interrupt)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", stopping)
+    p = rcpsp(3, jobs=120, resources=4)
+    r = solve(p, time_limit=60, workers=2, seed=1, stop=stop)
+    assert r.seconds < 30  # a missed stop runs to the 60 s limit
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert stop.is_set() or r.status == Status.OPTIMAL
+
+
+def jobshop(seed: int, jobs: int = 6, machines: int = 4) -> Problem:
+    """A random job shop: each job visits every machine once (capacity 1, demand 1)."""
+    rng = random.Random(seed)
+    tasks: list[dict[str, Any]] = []
+    for j in range(jobs):
+        order = list(range(machines))
+        rng.shuffle(order)
+        for o, m in enumerate(order):
+            t: dict[str, Any] = {
+                "id": f"j{j}-o{o}",
+                "duration": rng.randint(1, 9),
+                "demand": {"slot": 1},
+                "nodes": [f"m{m}"],
+            }
+            if o:
+                t["after"] = [f"j{j}-o{o - 1}"]
+            tasks.append(t)
+    data = {
+        "taskalloc": 1,
+        "nodes": [{"id": f"m{i}", "capacity": {"slot": 1}} for i in range(machines)],
+        "tasks": tasks,
+        "objective": {"lexicographic": ["makespan"]},
+    }
+    return problem_from_dict(data)
+
+
+def test_job_shops_are_disjunctive_and_rcpsp_is_not() -> None:
+    from taskalloc.solvers.cpsat.hybrid import disjunctive
+
+    assert disjunctive(timeline(jobshop(0)))
+    assert not disjunctive(timeline(rcpsp(4, jobs=30, resources=3)))
+
+
+@pytest.mark.parametrize("kind", ["jobshop", "rcpsp"])
+def test_the_cpsat_thread_takes_its_extra_worker_on_disjunctive_resources(
+    monkeypatch: Any, kind: str
+) -> None:
+    """CPSAT_EXTRA_DISJUNCTIVE = 1: the CP-SAT thread runs two workers on a job shop, one on an
+    RCPSP (CPSAT_EXTRA = 0); the plans are checked."""
+    from taskalloc.solvers.cpsat import hybrid
+
+    asked: list[int] = []
+    full = hybrid._Hybrid._full
+
+    def spy(self: Any, budget: Any, workers: int, cut: bool = False, interrupt: Any = None) -> Any:
+        asked.append(workers)
+        return full(self, budget, workers, cut, interrupt)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", spy)
+    monkeypatch.setattr(hybrid, "CPSAT_EXTRA_DISJUNCTIVE", 1)
+    monkeypatch.setattr(hybrid, "CPSAT_EXTRA", 0)
+    p = jobshop(1, jobs=8, machines=5) if kind == "jobshop" else rcpsp(4, jobs=30, resources=3)
+    r = solve(p, time_limit=2.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert asked == [2 if kind == "jobshop" else 1]
