@@ -72,5 +72,6 @@ def test_progress_goes_to_stderr_only(tmp_path):
     result = cli("solve", str(EXAMPLES / "inference-fleet.yaml"), "-s", "cpsat", "-t", "20")
     assert result.exit_code == 0
     assert "incumbent" in result.stderr
-    assert "incumbent" not in result.stdout
+    # the plan names the problem's path, which may hold any word (a clone in .../incumbent/)
+    assert "incumbent" not in result.stdout.replace(str(EXAMPLES), "")
     assert yaml.safe_load(result.stdout)["solver"]["objective"] == {"unplaced": 0, "cost": 85.8}
