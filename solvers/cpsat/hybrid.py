@@ -72,11 +72,14 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   deterministic budget. Which neighbourhoods those are varies (the scheduling ones, the
   constraint graph's); leaving two out (:data:`SLICE_IGNORE`), the LP out
   (:data:`SLICE_LINEARIZATION`) or a smaller sub-solve limit (:data:`SLICE_SUB_DTIME`) moved
-  the time to the others and no makespan. Other ways of spending the core once the lists have
-  stalled, each behind a switch and off: one neighbourhood search to the deadline instead of
-  slices (:data:`LNS_LONG`), our own neighbourhoods of :mod:`.schedlns` in the list thread
-  (:data:`SLICE_OWN_STEPS`), and a chained slice that goes on from the best with a complete
-  hint (:data:`CHAIN_COMPLETE`).
+  the time to the others and no makespan. With the starts-only hint each slice is a descent of
+  its own from feasibility jump's schedule (j6013_1: 220, then 174, 137, ... within 0.3 s),
+  and those fresh descents are what the slices add: one neighbourhood search to the deadline
+  (:data:`LNS_LONG`, off) did worse, and from the island's best with a complete hint it stayed
+  in the lists' basin (120 at 10 s). What measured better (:data:`CHAIN_COMPLETE`, on): a
+  slice that follows a slice that improved gets the complete hint and goes on from that new
+  best, instead of descending again. Our own neighbourhoods of :mod:`.schedlns` in the list
+  thread instead of slices (:data:`SLICE_OWN_STEPS`) are off: no better.
 
 With one worker (or ``deterministic``) they take turns instead: CP-SAT's full search for
 :data:`PROOF_SHARE` of the budget, then neighbourhoods for :data:`SLICE_SECONDS` and
@@ -178,8 +181,10 @@ SLICE_OWN_STEPS = 0
 #: a slice that follows a slice that improved (the allocator's chain, hinted with the best)
 #: gets the complete hint (:meth:`.timeline.Timeline.plain_hint`) and so goes on from that
 #: schedule, instead of a descent of its own from feasibility jump's (False: as every slice,
-#: :data:`COMPLETE_HINT`)
-CHAIN_COMPLETE = False
+#: :data:`COMPLETE_HINT`). Ninth session, under load 4.5-6: j6013_1 at 30 s 115, 115, 117
+#: against 116, 116, 117 (seeds 0, 2, 3), the 40-instance sample level or a unit better
+#: (docs/benchmarks.md)
+CHAIN_COMPLETE = True
 
 
 @dataclass

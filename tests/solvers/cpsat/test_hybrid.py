@@ -392,7 +392,9 @@ def test_slices_start_from_the_pools_near_best_schedules(monkeypatch: Any) -> No
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch" and len(self.pool.elite) >= 2:
-            hint = list(model.Proto().solution_hint.values)
+            proto = model.Proto()  # the starts' hints (a chained slice hints every variable)
+            hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
+            hint = [hinted.get(v.index) for v in self.plain.start]
             top = [s.start.tolist() for s in self.pool.elite[: hybrid.LNS_TOP]]
             seen.append((hint == top[0], hint in top))
         return watched(self, solver, model, callback, name)
@@ -520,7 +522,9 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch" and self.list.restarts:
-            hint = list(model.Proto().solution_hint.values)
+            proto = model.Proto()  # the starts' hints (a chained slice hints every variable)
+            hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
+            hint = [hinted.get(v.index) for v in self.plain.start]
             source = self.list.island if on_island else self.pool
             top = [s.start.tolist() for s in source.elite[: hybrid.LNS_TOP]]
             seen.append(hint in top)
