@@ -64,6 +64,23 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   the slices then start from the island's best schedules and feed it, and everything found
   still reaches the stage's pool, which keeps the best.
 
+  Where a slice's wall time goes (ninth session, PSPLIB j6013_1, CP-SAT's log of the slice,
+  docs/benchmarks.md): presolve and the first solution take 0.03-0.05 s; of 15-20
+  neighbourhood sub-solves, the ones that close take 15-130 ms each and almost no
+  deterministic time, and the two or three that reach their deterministic limit (0.1 s each,
+  CP-SAT's ``lns_initial_deterministic_limit``) take 0.7-1.6 s of wall each and the slice's
+  deterministic budget. Which neighbourhoods those are varies (the scheduling ones, the
+  constraint graph's); leaving two out (:data:`SLICE_IGNORE`), the LP out
+  (:data:`SLICE_LINEARIZATION`) or a smaller sub-solve limit (:data:`SLICE_SUB_DTIME`) moved
+  the time to the others and no makespan. With the starts-only hint each slice is a descent of
+  its own from feasibility jump's schedule (j6013_1: 220, then 174, 137, ... within 0.3 s),
+  and those fresh descents are what the slices add: one neighbourhood search to the deadline
+  (:data:`LNS_LONG`, off) did worse, and from the island's best with a complete hint it stayed
+  in the lists' basin (120 at 10 s). What measured better (:data:`CHAIN_COMPLETE`, on): a
+  slice that follows a slice that improved gets the complete hint and goes on from that new
+  best, instead of descending again. Our own neighbourhoods of :mod:`.schedlns` in the list
+  thread instead of slices (:data:`SLICE_OWN_STEPS`) are off: no better.
+
 Off (:data:`HANDOVER`): once the list thread has converged (nothing new for
 :data:`HANDOVER_QUIET` seconds after a slice), give its core to CP-SAT, either restarting the
 CP-SAT thread's search on both workers below the pool's best (hinted with it, so that the
@@ -174,6 +191,30 @@ SLICE_FROM_BETTER = False
 #: slices go on to the end)
 HANDOVER = ""
 HANDOVER_QUIET = 2.0
+#: CP-SAT subsolvers a slice does not run (``ignore_subsolvers``; empty: all of its
+#: neighbourhoods)
+SLICE_IGNORE: tuple[str, ...] = ()
+#: ``linearization_level`` inside a slice (-1: CP-SAT's default)
+SLICE_LINEARIZATION = -1
+#: deterministic limit of one neighbourhood sub-solve inside a slice
+#: (``lns_initial_deterministic_limit``; 0: CP-SAT's default, 0.1)
+SLICE_SUB_DTIME = 0.0
+#: once the list search has stalled, one neighbourhood search runs to the deadline instead of
+#: slices of :data:`LNS_DTIME` (it keeps what it learnt: its neighbourhoods' sizes, its best);
+#: it is restarted from the stage's pool only when the full search gets ahead of it
+LNS_LONG = False
+#: the list thread's neighbourhood turn runs this many of our own neighbourhoods
+#: (:mod:`.schedlns`: a few tasks freed, the others kept in their order, re-solved by CP-SAT
+#: for at most :data:`.schedlns.SUB_SECONDS`) from the island's best instead of a slice of
+#: CP-SAT's own neighbourhood search (0: CP-SAT's slices)
+SLICE_OWN_STEPS = 0
+#: a slice that follows a slice that improved (the allocator's chain, hinted with the best)
+#: gets the complete hint (:meth:`.timeline.Timeline.plain_hint`) and so goes on from that
+#: schedule, instead of a descent of its own from feasibility jump's (False: as every slice,
+#: :data:`COMPLETE_HINT`). Ninth session, under load 4.5-6: j6013_1 at 30 s 115, 115, 117
+#: against 116, 116, 117 (seeds 0, 2, 3), the 40-instance sample level or a unit better
+#: (docs/benchmarks.md)
+CHAIN_COMPLETE = True
 
 
 @dataclass
@@ -287,6 +328,7 @@ class _Hybrid:
         self.list = ListSearch(tl, self.pool, run.seed)
         self.hoods = schedlns.Neighbourhoods(tl, random.Random(run.seed + 1))
         self.slice_rng = random.Random(run.seed + 2)  # the slices' hints (LNS_TOP)
+        self.own_hoods = schedlns.Neighbourhoods(tl, random.Random(run.seed + 3))  # SLICE_OWN
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -425,6 +467,47 @@ class _Hybrid:
         self.hoods.learn(kind, status, won)
         self.lns_steps += 1
 
+    def _own_slice(self, seed: int, deadline: float | None) -> float:
+        """:data:`SLICE_OWN_STEPS` neighbourhoods of :mod:`.schedlns` from the island's best
+        (the stage's when it is better), each re-solved by CP-SAT below it; what they find
+        goes to the island. Returns the relative gain over the stage's best (as
+        :meth:`_lns_slice`)."""
+        run, pool, plain, search, tl = self.run, self.pool, self.plain, self.list, self.tl
+        if plain is None or self.offset is None:
+            return 0.0
+        before = pool.best_value()
+        won: list[int] = []
+        for i in range(SLICE_OWN_STEPS):
+            if self._finished(deadline):
+                break
+            best = search.hint(self.slice_rng, 1)
+            if best is None or (pool.best is not None and pool.best.value < best.value):
+                best = pool.best
+            if best is None:
+                break
+            kind, free = self.own_hoods.draw(best.start)
+            model, sv = plain.model.clone(), plain.start
+            model.add(plain.objective <= best.value - 1)
+            for a, b in schedlns.flow_arcs(tl, best.start, free):
+                model.add(sv[b] >= sv[a] + int(tl.dur[a]))
+            self._hint_plain(model, best.start)
+            solver = cp_solver()
+            limit = schedlns.SUB_SECONDS
+            if deadline is not None:
+                limit = min(limit, max(deadline - run.clock.elapsed(), 1e-3))
+            _parameters(solver, run, 1, seed + i, limit)
+            status = solver.solve(model)
+            ok = False
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                start = np.array([solver.value(v) for v in sv], dtype=np.int64)
+                ok = search.offer_found(start, "own-lns")
+                if ok:
+                    won.append(tl.objective(start))
+            self.own_hoods.learn(kind, status, ok)
+            self.lns_steps += 1
+        self.lns_slices += 1
+        return corealloc.gain(before, min(won)) if won else 0.0
+
     def _lns_slice(self, seed: int, deadline: float | None, top: int = 0) -> float:
         """CP-SAT's own neighbourhood search (``use_lns_only``, its neighbourhoods interleaved
         on one worker) on the plain model, from one of the pool's :data:`LNS_TOP` best
@@ -449,14 +532,28 @@ class _Hybrid:
                 hint = pool.among_best(self.slice_rng, top or LNS_TOP)
         if plain is None or hint is None or self.offset is None:
             return 0.0
+        if LNS_LONG:
+            best = pool.best_value()
+            if best is not None and best < hint.value:
+                hint = pool.among_best(self.slice_rng, 1) or hint
         model = plain.model.clone()
-        self._hint_plain(model, hint.start)
+        if CHAIN_COMPLETE and top == 1:
+            self.tl.plain_hint(model, hint.start)
+        else:
+            self._hint_plain(model, hint.start)
         solver = cp_solver()
         _parameters(solver, run, 1, seed, None)
         prm = solver.parameters
         prm.interleave_search = True
         prm.use_lns_only = True
-        prm.max_deterministic_time = corealloc.scaled(LNS_DTIME, self.tl.T)
+        if not LNS_LONG:
+            prm.max_deterministic_time = corealloc.scaled(LNS_DTIME, self.tl.T)
+        if SLICE_IGNORE:
+            prm.ignore_subsolvers.extend(SLICE_IGNORE)
+        if SLICE_LINEARIZATION >= 0:
+            prm.linearization_level = SLICE_LINEARIZATION
+        if SLICE_SUB_DTIME > 0:
+            prm.lns_initial_deterministic_limit = SLICE_SUB_DTIME
         if deadline is not None:
             prm.max_time_in_seconds = max(deadline - run.clock.elapsed(), 1e-3)
         svars = plain.start
@@ -467,8 +564,18 @@ class _Hybrid:
         class Callback(cp_model.CpSolverSolutionCallback):
             def on_solution_callback(self) -> None:
                 start = np.array([self.value(v) for v in svars], dtype=np.int64)
+                value = tl.objective(start)
                 if search.offer_found(start, "cpsat-lns"):
-                    won.append(tl.objective(start))
+                    won.append(value)
+                mine[0] = min(mine[0], value)
+
+            def behind(self) -> bool:
+                """LNS_LONG: the stage's pool is ahead of the slice's own best (read by
+                :meth:`_watched`, which then stops the slice: the next starts from it)."""
+                best = pool.best_value()
+                return LNS_LONG and best is not None and best < mine[0]
+
+        mine = [hint.value]  # the slice's own best
 
         self._watched(solver, model, Callback(), "cpsat-lns-watch")
         self.lns_slices += 1
@@ -499,6 +606,7 @@ class _Hybrid:
         run, pool = self.run, self.pool
         stop_now = threading.Event()
         stopped = interrupt or threading.Event()
+        also = getattr(callback, "behind", None)  # a slice's own reason to stop (LNS_LONG)
 
         def watch() -> None:
             while not stop_now.wait(WATCH_INTERVAL):
@@ -507,6 +615,7 @@ class _Hybrid:
                     or pool.proven()
                     or run.clock.stop_requested()
                     or stopped.is_set()
+                    or (also is not None and also())
                 ):
                     solver.stop_search()
                     return
@@ -627,10 +736,15 @@ class _Hybrid:
                     left = None if deadline is None else deadline - run.clock.elapsed()
                     self._full(left, max(1, run.workers - 1), cut=True)
                     continue
-                if LNS_STALL and alloc.next() == corealloc.LNS and self.plain is not None:
+                long = LNS_LONG and k > 0  # once the lists stalled: the long search only
+                if LNS_STALL and (long or alloc.next() == corealloc.LNS) and self.plain is not None:
                     k += 1
                     top = 1 if alloc.chained else 0  # after a win: on from its best
-                    alloc.sliced(self._lns_slice(run.seed + 1000 + k, deadline, top))
+                    seed = run.seed + 1000 + k
+                    if SLICE_OWN_STEPS:
+                        alloc.sliced(self._own_slice(seed * 100, deadline))
+                    else:
+                        alloc.sliced(self._lns_slice(seed, deadline, top))
                     continue
                 restarts, before = search.restarts, self.pool.best_value()
                 won = search.step()

@@ -416,7 +416,9 @@ def test_slices_start_from_the_pools_near_best_schedules(monkeypatch: Any) -> No
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch" and len(self.pool.elite) >= 2:
-            hint = list(model.Proto().solution_hint.values)
+            proto = model.Proto()  # the starts' hints (a chained slice hints every variable)
+            hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
+            hint = [hinted.get(v.index) for v in self.plain.start]
             top = [s.start.tolist() for s in self.pool.elite[: hybrid.LNS_TOP]]
             seen.append((hint == top[0], hint in top))
             if len(seen) >= 12:
@@ -547,7 +549,9 @@ def test_the_hybrid_restarts_its_list_search_and_slices_from_the_island(
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch" and self.list.restarts:
-            hint = list(model.Proto().solution_hint.values)
+            proto = model.Proto()  # the starts' hints (a chained slice hints every variable)
+            hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
+            hint = [hinted.get(v.index) for v in self.plain.start]
             source = self.list.island if on_island else self.pool
             top = [s.start.tolist() for s in source.elite[: hybrid.LNS_TOP]]
             seen.append(hint in top)
@@ -1093,3 +1097,169 @@ def test_the_cpsat_thread_takes_its_extra_worker_on_disjunctive_resources(
     r = solve(p, time_limit=2.0, workers=2, seed=1)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert asked == [2 if kind == "jobshop" else 1]
+
+
+def _idle_full(self: Any, budget: Any, workers: int) -> Any:
+    """A full search that only takes the plain model and idles (the slices alone search)."""
+    from ortools.sat.python import cp_model
+
+    self._take_plain()
+    self.done.wait()
+    return cp_model.UNKNOWN
+
+
+def test_slices_take_their_cheaper_parameters(monkeypatch: Any) -> None:
+    """``SLICE_IGNORE``, ``SLICE_LINEARIZATION`` and ``SLICE_SUB_DTIME`` reach every slice's
+    CP-SAT parameters (and the slices still improve the first schedule with checked plans); by
+    default a slice runs every neighbourhood at CP-SAT's linearization level and sub-solve
+    limit."""
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    seen: list[tuple[list[str], int, float]] = []
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        if name == "cpsat-lns-watch":
+            prm = solver.parameters
+            sub = round(prm.lns_initial_deterministic_limit, 6)
+            seen.append((list(prm.ignore_subsolvers), prm.linearization_level, sub))
+        return watched(self, solver, model, callback, name)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", _idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(LS, "step", lambda self: False)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 3)
+    monkeypatch.setattr(hybrid, "LNS_DTIME", 0.05)
+    p = rcpsp(3, jobs=30, resources=3)
+    r = solve(p, time_limit=1.5, workers=2, seed=1)
+    assert r.has_plan and seen and all(s == ([], 1, 0.1) for s in seen), seen
+    seen.clear()
+    monkeypatch.setattr(hybrid, "SLICE_IGNORE", ("scheduling_time_window_lns",))
+    monkeypatch.setattr(hybrid, "SLICE_LINEARIZATION", 0)
+    monkeypatch.setattr(hybrid, "SLICE_SUB_DTIME", 0.02)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert seen and all(s == (["scheduling_time_window_lns"], 0, 0.02) for s in seen), seen
+    assert r.options["schedule_search"]["makespan"]["improvements"].get("cpsat-lns", 0) >= 1
+
+
+def test_a_long_neighbourhood_search_runs_once_the_lists_stall(monkeypatch: Any) -> None:
+    """With ``LNS_LONG`` the first stall of the list search hands the list thread to one
+    neighbourhood search without a deterministic limit (no list step after it), which is
+    stopped and started again from the stage's pool only when the full search gets ahead of
+    it: here CP-SAT's optimum, offered a second into the run."""
+    import time
+
+    from ortools.sat.python import cp_model
+
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    def late_optimum(self: Any, budget: Any, workers: int) -> Any:
+        self._take_plain()
+        time.sleep(1.0)  # after the long slice has started
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.catch_sigint_signal = False
+        solver.parameters.max_time_in_seconds = 1.0
+        if solver.solve(self.plain.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            start = np.array([solver.value(v) for v in self.plain.start], dtype=np.int64)
+            self.pool.offer(start, "cpsat")
+        self.done.wait()
+        return cp_model.UNKNOWN
+
+    slices: list[tuple[float, int, int]] = []  # dtime limit, hint value, pool best at start
+    steps = {"after": 0}
+    watched = hybrid._Hybrid._watched
+    step = LS.step
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        if name == "cpsat-lns-watch":
+            proto = model.Proto()
+            hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
+            hint = [hinted.get(v.index) for v in self.plain.start]
+            value = self.tl.objective(np.array(hint, dtype=np.int64))
+            limit = solver.parameters.max_deterministic_time
+            slices.append((limit, value, self.pool.best_value()))
+        return watched(self, solver, model, callback, name)
+
+    def counted(self: Any) -> bool:
+        if slices:
+            steps["after"] += 1
+        return bool(step(self))
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", late_optimum)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(LS, "step", counted)
+    monkeypatch.setattr(hybrid, "LNS_LONG", True)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 20)
+    p = rcpsp(11, jobs=40, resources=3)
+    r = solve(p, time_limit=4.0, workers=2, seed=2)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert len(slices) >= 2 and steps["after"] == 0, (slices, steps)
+    assert all(limit > 1e9 for limit, _, _ in slices), slices
+    # each long search after the first starts from the stage's best, as it was then
+    assert all(value == best for _, value, best in slices[1:]), slices
+
+
+def test_own_neighbourhoods_can_replace_the_slices(monkeypatch: Any) -> None:
+    """With ``SLICE_OWN_STEPS`` the list thread's neighbourhood turns re-solve our own
+    neighbourhoods (:mod:`.schedlns`) instead of CP-SAT's slices: with the list search and
+    the full search held back, they alone improve the first schedule, with checked plans."""
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    slices: list[str] = []
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        slices.append(name)
+        return watched(self, solver, model, callback, name)
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", _idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(LS, "step", lambda self: False)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 3)
+    monkeypatch.setattr(hybrid, "SLICE_OWN_STEPS", 5)
+    p = rcpsp(3, jobs=30, resources=3)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    info = r.options["schedule_search"]["makespan"]
+    assert "cpsat-lns-watch" not in slices
+    assert info["lns_steps"] >= 5 and info["improvements"].get("own-lns", 0) >= 1, info
+
+
+def test_chained_slices_go_on_from_the_best_with_a_complete_hint(monkeypatch: Any) -> None:
+    """With ``CHAIN_COMPLETE`` a slice that follows a slice that improved is hinted with every
+    variable of the best schedule (CP-SAT goes on from it), every other slice with the starts
+    only (as without the switch)."""
+    from taskalloc.solvers.cpsat import hybrid
+    from taskalloc.solvers.cpsat.listsearch import ListSearch as LS
+
+    seen: list[tuple[bool, int | None, int | None]] = []  # complete, pool's best before, after
+    watched = hybrid._Hybrid._watched
+
+    def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
+        if name != "cpsat-lns-watch":
+            return watched(self, solver, model, callback, name)
+        proto = model.Proto()
+        complete = len(proto.solution_hint.vars) == len(proto.variables)
+        before = self.pool.best_value()
+        status = watched(self, solver, model, callback, name)
+        seen.append((complete, before, self.pool.best_value()))
+        return status
+
+    monkeypatch.setattr(hybrid._Hybrid, "_full", _idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(LS, "step", lambda self: False)
+    monkeypatch.setattr(hybrid, "CHAIN_COMPLETE", True)
+    monkeypatch.setattr(hybrid, "LNS_STALL", 3)
+    monkeypatch.setattr(hybrid, "LNS_DTIME", 0.02)
+    p = rcpsp(3, jobs=40, resources=3)
+    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    assert r.has_plan and evaluate(p, r.assignments).feasible
+    assert len(seen) >= 3 and not seen[0][0], seen
+    chained = [a is not None and b is not None and b < a for _, a, b in seen[:-1]]
+    assert [complete for complete, _, _ in seen[1:]] == chained, seen
+    assert any(chained) and not all(chained), seen
