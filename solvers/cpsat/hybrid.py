@@ -76,10 +76,11 @@ stage's, the warm start). Then, until the budget is spent, the pool is proved op
   its own from feasibility jump's schedule (j6013_1: 220, then 174, 137, ... within 0.3 s),
   and those fresh descents are what the slices add: one neighbourhood search to the deadline
   (:data:`LNS_LONG`, off) did worse, and from the island's best with a complete hint it stayed
-  in the lists' basin (120 at 10 s). What measured better (:data:`CHAIN_COMPLETE`, on): a
-  slice that follows a slice that improved gets the complete hint and goes on from that new
-  best, instead of descending again. Our own neighbourhoods of :mod:`.schedlns` in the list
-  thread instead of slices (:data:`SLICE_OWN_STEPS`) are off: no better.
+  in the lists' basin (120 at 10 s). What measured better (:data:`CHAIN_COMPLETE`, on;
+  by a unit on one instance of 40 quiet, more under load): a slice that follows a slice that
+  improved gets the complete hint and goes on from that new best, instead of descending again.
+  Our own neighbourhoods of :mod:`.schedlns` in the list thread instead of slices
+  (:data:`SLICE_OWN_STEPS`) are off: no better.
 
 Off (:data:`HANDOVER`): once the list thread has converged (nothing new for
 :data:`HANDOVER_QUIET` seconds after a slice), give its core to CP-SAT, either restarting the
@@ -212,8 +213,9 @@ SLICE_OWN_STEPS = 0
 #: gets the complete hint (:meth:`.timeline.Timeline.plain_hint`) and so goes on from that
 #: schedule, instead of a descent of its own from feasibility jump's (False: as every slice,
 #: :data:`COMPLETE_HINT`). Ninth session, under load 4.5-6: j6013_1 at 30 s 115, 115, 117
-#: against 116, 116, 117 (seeds 0, 2, 3), the 40-instance sample level or a unit better
-#: (docs/benchmarks.md)
+#: against 116, 116, 117 (seeds 0, 2, 3); quiet, on the 40-instance sample at 10 and 30 s,
+#: seeds 0 and 1, on and off back to back: equal on 159 of 160, one unit better on one
+#: (j6013_1, 10 s, seed 0: 115 against 116) (docs/benchmarks.md)
 CHAIN_COMPLETE = True
 
 

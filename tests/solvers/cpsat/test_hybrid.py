@@ -970,9 +970,12 @@ def test_the_allocator_converges_once_neither_arm_gains() -> None:
     assert alloc.converged(2.0) and not alloc.converged(3.0)
 
 
-def _handover_spy(monkeypatch: Any, mode: str) -> list[tuple[str, int, bool]]:
+def _handover_spy(
+    monkeypatch: Any, mode: str, stop: threading.Event | None = None
+) -> list[tuple[str, int, bool]]:
     """Set HANDOVER to ``mode`` (right after the first slice) and record every full search:
-    (thread, workers, cut)."""
+    (thread, workers, cut); with ``stop``, set it 0.3 s into the cut-off search (the tests
+    wait for the handover, not for a wall-clock limit)."""
     from taskalloc.solvers.cpsat import hybrid
 
     asked: list[tuple[str, int, bool]] = []
@@ -980,6 +983,8 @@ def _handover_spy(monkeypatch: Any, mode: str) -> list[tuple[str, int, bool]]:
 
     def spy(self: Any, budget: Any, workers: int, cut: bool = False, interrupt: Any = None) -> Any:
         asked.append((threading.current_thread().name, workers, cut))
+        if cut and stop is not None:
+            threading.Timer(0.3, stop.set).start()
         return full(self, budget, workers, cut, interrupt)
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", spy)
@@ -994,9 +999,10 @@ def test_the_handover_restarts_cpsat_on_every_worker_below_the_best(monkeypatch:
     """HANDOVER "restart": once the list thread has converged, the CP-SAT thread's full search
     stops and a cut-off one (hinted with the pool's best) runs on both workers; the plan is
     checked and its value is the pool's, never above the plain run's bound."""
-    asked = _handover_spy(monkeypatch, "restart")
+    stop = threading.Event()  # set once the handover's search runs (no wall-clock limit)
+    asked = _handover_spy(monkeypatch, "restart", stop)
     p = rcpsp(3, jobs=120, resources=4)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     info = r.options["schedule_search"]["makespan"]
     if r.status == Status.OPTIMAL and info["handover"] is None:
@@ -1009,9 +1015,10 @@ def test_the_handover_restarts_cpsat_on_every_worker_below_the_best(monkeypatch:
 def test_the_second_search_runs_cut_off_beside_the_first(monkeypatch: Any) -> None:
     """HANDOVER "second": the list thread, once converged, runs a cut-off full search of its
     own (one worker) while the first one goes on."""
-    asked = _handover_spy(monkeypatch, "second")
+    stop = threading.Event()  # set once the handover's search runs (no wall-clock limit)
+    asked = _handover_spy(monkeypatch, "second", stop)
     p = rcpsp(3, jobs=120, resources=4)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     info = r.options["schedule_search"]["makespan"]
     if r.status == Status.OPTIMAL and info["handover"] is None:
@@ -1118,13 +1125,19 @@ def test_slices_take_their_cheaper_parameters(monkeypatch: Any) -> None:
 
     seen: list[tuple[list[str], int, float]] = []
     watched = hybrid._Hybrid._watched
+    stop = threading.Event()  # set once a slice ran (improved, in the second run)
+    until = {"improved": False}
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
-        if name == "cpsat-lns-watch":
-            prm = solver.parameters
-            sub = round(prm.lns_initial_deterministic_limit, 6)
-            seen.append((list(prm.ignore_subsolvers), prm.linearization_level, sub))
-        return watched(self, solver, model, callback, name)
+        if name != "cpsat-lns-watch":
+            return watched(self, solver, model, callback, name)
+        prm = solver.parameters
+        sub = round(prm.lns_initial_deterministic_limit, 6)
+        seen.append((list(prm.ignore_subsolvers), prm.linearization_level, sub))
+        status = watched(self, solver, model, callback, name)
+        if not until["improved"] or self.pool.wins.get("cpsat-lns", 0) >= 1:
+            stop.set()
+        return status
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", _idle_full)
     monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
@@ -1132,13 +1145,15 @@ def test_slices_take_their_cheaper_parameters(monkeypatch: Any) -> None:
     monkeypatch.setattr(hybrid, "LNS_STALL", 3)
     monkeypatch.setattr(hybrid, "LNS_DTIME", 0.05)
     p = rcpsp(3, jobs=30, resources=3)
-    r = solve(p, time_limit=1.5, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and seen and all(s == ([], 1, 0.1) for s in seen), seen
     seen.clear()
+    stop.clear()
+    until["improved"] = True
     monkeypatch.setattr(hybrid, "SLICE_IGNORE", ("scheduling_time_window_lns",))
     monkeypatch.setattr(hybrid, "SLICE_LINEARIZATION", 0)
     monkeypatch.setattr(hybrid, "SLICE_SUB_DTIME", 0.02)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert seen and all(s == (["scheduling_time_window_lns"], 0, 0.02) for s in seen), seen
     assert r.options["schedule_search"]["makespan"]["improvements"].get("cpsat-lns", 0) >= 1
@@ -1174,6 +1189,8 @@ def test_a_long_neighbourhood_search_runs_once_the_lists_stall(monkeypatch: Any)
     watched = hybrid._Hybrid._watched
     step = LS.step
 
+    stop = threading.Event()  # set at the second long search (no wall-clock limit)
+
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name == "cpsat-lns-watch":
             proto = model.Proto()
@@ -1182,6 +1199,8 @@ def test_a_long_neighbourhood_search_runs_once_the_lists_stall(monkeypatch: Any)
             value = self.tl.objective(np.array(hint, dtype=np.int64))
             limit = solver.parameters.max_deterministic_time
             slices.append((limit, value, self.pool.best_value()))
+            if len(slices) >= 2:
+                stop.set()
         return watched(self, solver, model, callback, name)
 
     def counted(self: Any) -> bool:
@@ -1195,7 +1214,7 @@ def test_a_long_neighbourhood_search_runs_once_the_lists_stall(monkeypatch: Any)
     monkeypatch.setattr(hybrid, "LNS_LONG", True)
     monkeypatch.setattr(hybrid, "LNS_STALL", 20)
     p = rcpsp(11, jobs=40, resources=3)
-    r = solve(p, time_limit=4.0, workers=2, seed=2)
+    r = solve(p, time_limit=60.0, workers=2, seed=2, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert len(slices) >= 2 and steps["after"] == 0, (slices, steps)
     assert all(limit > 1e9 for limit, _, _ in slices), slices
@@ -1212,18 +1231,27 @@ def test_own_neighbourhoods_can_replace_the_slices(monkeypatch: Any) -> None:
 
     slices: list[str] = []
     watched = hybrid._Hybrid._watched
+    own = hybrid._Hybrid._own_slice
+    stop = threading.Event()  # set once 5 own steps ran and one improved (no wall-clock limit)
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         slices.append(name)
         return watched(self, solver, model, callback, name)
 
+    def counted(self: Any, *args: Any) -> Any:
+        gained = own(self, *args)
+        if self.lns_steps >= 5 and self.pool.wins.get("own-lns", 0) >= 1:
+            stop.set()
+        return gained
+
     monkeypatch.setattr(hybrid._Hybrid, "_full", _idle_full)
     monkeypatch.setattr(hybrid._Hybrid, "_watched", spy)
+    monkeypatch.setattr(hybrid._Hybrid, "_own_slice", counted)
     monkeypatch.setattr(LS, "step", lambda self: False)
     monkeypatch.setattr(hybrid, "LNS_STALL", 3)
     monkeypatch.setattr(hybrid, "SLICE_OWN_STEPS", 5)
     p = rcpsp(3, jobs=30, resources=3)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     info = r.options["schedule_search"]["makespan"]
     assert "cpsat-lns-watch" not in slices
@@ -1239,6 +1267,10 @@ def test_chained_slices_go_on_from_the_best_with_a_complete_hint(monkeypatch: An
 
     seen: list[tuple[bool, int | None, int | None]] = []  # complete, pool's best before, after
     watched = hybrid._Hybrid._watched
+    stop = threading.Event()  # set once a chained and an unchained slice ran (no wall limit)
+
+    def chained_flags() -> list[bool]:
+        return [a is not None and b is not None and b < a for _, a, b in seen[:-1]]
 
     def spy(self: Any, solver: Any, model: Any, callback: Any, name: str) -> Any:
         if name != "cpsat-lns-watch":
@@ -1248,6 +1280,9 @@ def test_chained_slices_go_on_from_the_best_with_a_complete_hint(monkeypatch: An
         before = self.pool.best_value()
         status = watched(self, solver, model, callback, name)
         seen.append((complete, before, self.pool.best_value()))
+        flags = chained_flags()
+        if len(seen) >= 3 and any(flags) and not all(flags):
+            stop.set()
         return status
 
     monkeypatch.setattr(hybrid._Hybrid, "_full", _idle_full)
@@ -1257,9 +1292,9 @@ def test_chained_slices_go_on_from_the_best_with_a_complete_hint(monkeypatch: An
     monkeypatch.setattr(hybrid, "LNS_STALL", 3)
     monkeypatch.setattr(hybrid, "LNS_DTIME", 0.02)
     p = rcpsp(3, jobs=40, resources=3)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     assert len(seen) >= 3 and not seen[0][0], seen
-    chained = [a is not None and b is not None and b < a for _, a, b in seen[:-1]]
+    chained = chained_flags()
     assert [complete for complete, _, _ in seen[1:]] == chained, seen
     assert any(chained) and not all(chained), seen
