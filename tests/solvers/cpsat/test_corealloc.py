@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -143,12 +144,21 @@ def test_slow_fruitless_list_steps_hand_the_core_to_slices(monkeypatch: Any) -> 
         self.done.wait()
         return cp_model.UNKNOWN
 
+    stop = threading.Event()  # set once a slice ran (no wall-clock limit)
+    sliced = hybrid._Hybrid._lns_slice
+
+    def counted(self: Any, *args: Any) -> float:
+        gain = sliced(self, *args)
+        stop.set()
+        return gain
+
     monkeypatch.setattr(hybrid._Hybrid, "_full", idle_full)
+    monkeypatch.setattr(hybrid._Hybrid, "_lns_slice", counted)
     monkeypatch.setattr(LS, "step", lambda self: False)
     monkeypatch.setattr(hybrid, "LNS_STALL", 10**9)
     monkeypatch.setattr(corealloc, "STALL_SECONDS", 0.05)
     p = rcpsp(3, jobs=30, resources=3)
-    r = solve(p, time_limit=3.0, workers=2, seed=1)
+    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     info = r.options["schedule_search"]["makespan"]
     assert info["lns_slices"] >= 1, info
