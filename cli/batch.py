@@ -50,6 +50,9 @@ _NO_PLAN_STATUS = {
     "interrupted": "interrupted",
 }
 
+#: statuses that are nouns ("2 errors", "2 timeouts"); the others are adjectives ("2 optimal")
+_NOUN_STATUSES = frozenset({"error", "timeout"})
+
 
 def row(
     item: Item,
@@ -452,7 +455,10 @@ def run(
         for r in rows:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         left = len(items) - len(rows)
-        parts = [f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+        parts = [  # "2 optimal, 2 errors": the nouns among the statuses take a plural
+            plural(n, s) if s in _NOUN_STATUSES else f"{n} {s}"
+            for s, n in sorted(counts.items(), key=lambda kv: -kv[1])
+        ]
         if left:
             parts.append(f"{left} not started")
         written = sum(1 for r in rows if r["plan"])
