@@ -25,7 +25,7 @@ from taskalloc.solvers import ENGINES as REGISTRY
 from .console import Settings, fail, plural, printable, say, say_long, warn, warn_at
 from .errors import in_flags
 from .exits import BATCH_SEVERITY, EXIT_FOR_OUTCOME, ExitCode
-from .files import load, write
+from .files import load, refuse_outputs, write
 from .options import (
     ENGINE,
     IO,
@@ -316,12 +316,12 @@ def compare(
             index=item.index, name=name, data=data, path=path, opts=opts, embed=problem_file == "-"
         )
 
-    from taskalloc.problems.files import refuse_inputs
     from taskalloc.solvers.clock import Stop, finishing
 
-    for target in [output, html, *(i.plan_path for i in items if out_dir is not None)]:
-        if target is not None and str(target) != "-":  # before the runs, not after them
-            refuse_inputs(target, [problem_file], no_clobber=Settings.no_clobber)
+    # before the runs, not after them
+    refuse_outputs(
+        [output, html, *(i.plan_path for i in items if out_dir is not None)], [problem_file]
+    )
     rows: dict[int, Row] = {}
     codes: list[int] = []
     stop = Stop()

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .console import Settings, say, say_wrapped
-from .files import load, write
+from .console import say, say_wrapped
+from .files import load, refuse_outputs, write
 from .options import ProblemArg, output_option
 
 #: the files nl writes beside the model (the suffixes of its FILE)
@@ -48,7 +48,6 @@ def export(
     plans as the terms do. `taskalloc solve -s mip --backend NAME` runs a Pyomo solver on the
     same model and reads its solution back into a checked plan.
     """
-    from taskalloc.problems.files import refuse_inputs
     from taskalloc.solvers.mip.export import export_model
 
     problem = load(problem_file)
@@ -61,8 +60,7 @@ def export(
     if output is not None and str(output) != "-":  # before building the model, not after
         # nl's names go beside it (AMPL's stub.row, stub.col): refused as the model is
         sides = [output.with_suffix(s) for s in SIDECARS] if fmt_name == "nl" else []
-        for path in (output, *sides):
-            refuse_inputs(path, [problem_file], no_clobber=Settings.no_clobber)
+        refuse_outputs([output, *sides], [problem_file])
     exported = export_model(problem, fmt_name)
     write(exported.text, output, [problem_file])
     if output is not None and str(output) != "-":

@@ -33,6 +33,19 @@ def write(data: str | bytes, output: Path | None, inputs: Sequence[str | Path | 
         say(f"created directory {directory}")
 
 
+def refuse_outputs(
+    outputs: Sequence[str | Path | None], inputs: Sequence[str | Path | None]
+) -> None:
+    """Refuse, before anything runs or is written, every output file among ``outputs`` (None
+    and ``-``, stdout, are skipped) that :func:`write` would refuse: one of the command's
+    ``inputs``, a directory, or with ``--no-clobber`` an existing file (OutputError: exit 2)."""
+    from taskalloc.problems.files import refuse_inputs
+
+    for path in outputs:
+        if path is not None and str(path) != "-":
+            refuse_inputs(path, inputs, no_clobber=Settings.no_clobber)
+
+
 def write_stdout(data: str | bytes) -> None:
     """Data on standard output, flushed: WriteError when it is closed or cannot take it."""
     import errno

@@ -15,7 +15,7 @@ import typer
 
 from .console import Settings, fail, fail_explained, plural, say, say_long, say_wrapped, warn
 from .exits import ExitCode
-from .files import load, write
+from .files import load, refuse_outputs, write
 from .options import (
     DataFormat,
     DeterministicOption,
@@ -182,7 +182,6 @@ def replan(
     """
     import threading
 
-    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.plan import read_plan
     from taskalloc.problems.replan import Changes, moves_of, replan_problem
     from taskalloc.solvers import choose
@@ -195,9 +194,7 @@ def replan(
     from .solve import parse_option, warn_ignored
 
     inputs: list[str | None] = [problem_file, plan_file, *(add or [])]
-    for out in (output, write_problem, moves_file):
-        if out is not None and str(out) != "-":
-            refuse_inputs(out, inputs, no_clobber=Settings.no_clobber)  # before the run
+    refuse_outputs([output, write_problem, moves_file], inputs)  # before the run
     if write_problem is not None and str(write_problem) == "-":
         fail(ExitCode.BAD_INPUT, "--write-problem needs a file (stdout is for the plan)")
     problem = load(problem_file)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .console import Settings, fail, plural
+from .console import fail, plural
 from .exits import ExitCode
-from .files import write
+from .files import refuse_outputs, write
 
 if TYPE_CHECKING:
     from taskalloc.charts import Chart
@@ -61,7 +61,6 @@ def run(
     """Write every output asked for (raises ViewError, OutputError, PlotUnavailable: the error
     boundary makes each one line and exit 2)."""
     from taskalloc import views as v
-    from taskalloc.problems.files import refuse_inputs
 
     inputs = [problem_file, plan_file]
     names = v.parse_views(views)
@@ -86,9 +85,7 @@ def run(
         for directory, suffix in ((svg, "svg"), (png, "png")):
             if directory is not None:
                 files.extend(directory / f"{chart.name}.{suffix}" for chart in rendered[1])
-    for path in files:
-        if path is not None and str(path) != "-":
-            refuse_inputs(path, inputs, no_clobber=Settings.no_clobber)
+    refuse_outputs(files, inputs)
     if text_wanted and chosen != "html":
         if printed:
             v.print_views(problem, plan, ev, names, None)

@@ -21,7 +21,7 @@ import typer
 
 from .console import Settings, fail, fail_explained, plural, say, say_wrapped, warn, wrap_prose
 from .exits import ExitCode
-from .files import load, write
+from .files import load, refuse_outputs, write
 from .options import (
     DeterministicOption,
     EngineOptionOption,
@@ -151,7 +151,6 @@ def whatif(
     """
     import threading
 
-    from taskalloc.problems.files import refuse_inputs
     from taskalloc.problems.plan import plan_from_text, read_plan
     from taskalloc.problems.replan import replan_problem, scenarios, weakest, whatif_row
     from taskalloc.solvers.batch import Item, Spec
@@ -167,9 +166,7 @@ def whatif(
         if html is not None:
             fail(ExitCode.BAD_INPUT, "give the HTML page once: -o FILE.html or --html FILE")
         html, output = output, None
-    for out in (output, html):  # before the scenarios run, not after them
-        if out is not None and str(out) != "-":
-            refuse_inputs(out, [problem_file, plan_file], no_clobber=Settings.no_clobber)
+    refuse_outputs([output, html], [problem_file, plan_file])  # before the scenarios run
     problem = load(problem_file)
     found = scenarios(
         problem,
