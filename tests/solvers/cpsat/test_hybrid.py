@@ -995,18 +995,29 @@ def _handover_spy(
     return asked
 
 
-def test_the_handover_restarts_cpsat_on_every_worker_below_the_best(monkeypatch: Any) -> None:
-    """HANDOVER "restart": once the list thread has converged, the CP-SAT thread's full search
-    stops and a cut-off one (hinted with the pool's best) runs on both workers; the plan is
-    checked and its value is the pool's, never above the plain run's bound."""
-    stop = threading.Event()  # set once the handover's search runs (no wall-clock limit)
-    asked = _handover_spy(monkeypatch, "restart", stop)
+def _handed_over(
+    monkeypatch: Any, mode: str
+) -> tuple[list[tuple[str, int, bool]], Problem, Any, Any]:
+    """Solve an RCPSP with HANDOVER ``mode`` until 0.3 s into the handover's search (no
+    wall-clock limit): the full searches asked for (:func:`_handover_spy`), the problem, the
+    result and its schedule search's record (skips the test if the search proved the optimum
+    first)."""
+    stop = threading.Event()
+    asked = _handover_spy(monkeypatch, mode, stop)
     p = rcpsp(3, jobs=120, resources=4)
     r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
     assert r.has_plan and evaluate(p, r.assignments).feasible
     info = r.options["schedule_search"]["makespan"]
     if r.status == Status.OPTIMAL and info["handover"] is None:
         pytest.skip("proved before the lists converged")
+    return asked, p, r, info
+
+
+def test_the_handover_restarts_cpsat_on_every_worker_below_the_best(monkeypatch: Any) -> None:
+    """HANDOVER "restart": once the list thread has converged, the CP-SAT thread's full search
+    stops and a cut-off one (hinted with the pool's best) runs on both workers; the plan is
+    checked and its value is the pool's, never above the plain run's bound."""
+    asked, p, r, info = _handed_over(monkeypatch, "restart")
     assert info["handover"] is not None
     assert asked == [("cpsat-hybrid", 1, False), ("cpsat-hybrid", 2, True)], asked
     assert (r.bound or {}).get("makespan", 0) <= evaluate(p, r.assignments).terms["makespan"]
@@ -1015,14 +1026,7 @@ def test_the_handover_restarts_cpsat_on_every_worker_below_the_best(monkeypatch:
 def test_the_second_search_runs_cut_off_beside_the_first(monkeypatch: Any) -> None:
     """HANDOVER "second": the list thread, once converged, runs a cut-off full search of its
     own (one worker) while the first one goes on."""
-    stop = threading.Event()  # set once the handover's search runs (no wall-clock limit)
-    asked = _handover_spy(monkeypatch, "second", stop)
-    p = rcpsp(3, jobs=120, resources=4)
-    r = solve(p, time_limit=60.0, workers=2, seed=1, stop=stop)
-    assert r.has_plan and evaluate(p, r.assignments).feasible
-    info = r.options["schedule_search"]["makespan"]
-    if r.status == Status.OPTIMAL and info["handover"] is None:
-        pytest.skip("proved before the lists converged")
+    asked, _, _, _ = _handed_over(monkeypatch, "second")
     assert sorted(asked) == [("MainThread", 1, True), ("cpsat-hybrid", 1, False)], asked
 
 

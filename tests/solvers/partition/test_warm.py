@@ -350,14 +350,9 @@ class _NoRun:
         return []
 
 
-def test_a_part_at_scale_is_killed_no_earlier_than_the_end_of_its_waves_share(
-    scale_at_small_sizes: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # K = 4 parts in 2 waves, 40 s: each wave's share of the run is (40 - the final share) / 2;
-    # a part's limit is its window for the parts (SCALE_PART_SHARE of that), and its worker is
-    # killed no earlier than the end of the wave's share (it may run into the improvement's
-    # time: a part killed keeps only its share). The clock stopped: no wall-clock assert.
-    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+def _no_run_frozen(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, object], _NoRun]:
+    """The driver with its clock stopped (:class:`_FrozenClock`) and every executor a
+    :class:`_NoRun`: the grace each one is made with goes to the dict returned beside it."""
     got: dict[str, object] = {}
     ex = _NoRun()
 
@@ -367,6 +362,18 @@ def test_a_part_at_scale_is_killed_no_earlier_than_the_end_of_its_waves_share(
 
     monkeypatch.setattr(partition, "make_executor", executor)
     monkeypatch.setattr(partition, "time", _FrozenClock)
+    return got, ex
+
+
+def test_a_part_at_scale_is_killed_no_earlier_than_the_end_of_its_waves_share(
+    scale_at_small_sizes: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # K = 4 parts in 2 waves, 40 s: each wave's share of the run is (40 - the final share) / 2;
+    # a part's limit is its window for the parts (SCALE_PART_SHARE of that), and its worker is
+    # killed no earlier than the end of the wave's share (it may run into the improvement's
+    # time: a part killed keeps only its share). The clock stopped: no wall-clock assert.
+    problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
+    got, ex = _no_run_frozen(monkeypatch)
     limit = 40.0
     params = Params(seed=1, time_limit=limit)
     solve_parts(problem, "cpsat", params, {}, PartitionOptions(4, jobs=2))
@@ -387,15 +394,7 @@ def test_a_part_with_a_deterministic_limit_is_killed_only_when_stuck(
     # a deterministic limit is not wall-clock time: under load a part may run three times as
     # long, and a part killed would make the plan depend on the load
     problem = problem_from_dict(generate(400, 30, resources=4, seed=3))
-    got: dict[str, object] = {}
-    ex = _NoRun()
-
-    def executor(kind: str, jobs: int, address: object = None, *, grace=None):  # type: ignore[no-untyped-def]
-        got["grace"] = grace
-        return ex
-
-    monkeypatch.setattr(partition, "make_executor", executor)
-    monkeypatch.setattr(partition, "time", _FrozenClock)
+    got, ex = _no_run_frozen(monkeypatch)
     for k in (2, 4):
         params = Params(seed=1, time_limit=40.0, deterministic=True)
         solve_parts(problem, "cpsat", params, {}, PartitionOptions(k, jobs=2))
